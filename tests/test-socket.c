@@ -1,0 +1,2 @@
+#include <vhost-user-glib.h>
+int main(void){return 0;}

@@ -1,0 +1,676 @@
+/* vhost-user-connection.c: framed messages over a UNIX socket
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The connection owns a GSocket and turns its byte stream into whole
+ * messages, each with the fds that came with it. The socket is watched by
+ * a GSource of our own in the context the connection was made for; the
+ * source asks for G_IO_IN while reading is wanted and G_IO_OUT only while
+ * messages wait to be sent.
+ *
+ * The bytes go through sendmsg()/recvmsg() on the GSocket's fd rather
+ * than g_socket_send_message(): GIO reports ENOBUFS and EINTR as
+ * G_IO_ERROR_FAILED, and the protocol's error classification
+ * (vhost_user_error_from_errno()) needs the errno itself. Received fds
+ * land straight in the message that owns them; queued fds are held by a
+ * GUnixFDList until they are sent.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+
+#include "vhost-user-connection-private.h"
+#include "vhost-user-debug-private.h"
+#include "vhost-user-error.h"
+
+/* Room for far more fds than any message may carry, so that a peer
+ * sending too many is seen and answered instead of truncated silently. */
+#define RX_CMSG_FDS 64
+/* Messages handled per dispatch before yielding to other sources. */
+#define MAX_MESSAGES_PER_DISPATCH 64
+
+typedef struct {
+  guint8       *data;
+  gsize         len;
+  gsize         offset;
+  GUnixFDList  *fds;   /* sent with the first byte, then dropped */
+} SendEntry;
+
+typedef struct {
+  GSource              source;
+  VhostUserConnection *connection;  /* not a ref: the connection destroys us first */
+  gpointer             tag;
+} ConnectionSource;
+
+struct _VhostUserConnection
+{
+  GObject           parent_instance;
+
+  GSocket          *socket;
+  int               fd;
+  GMainContext     *context;
+  GSource          *source;
+  VhostUserChannel  channel;
+  gboolean          receives_replies;
+  guint64           protocol_features;
+
+  VhostUserConnectionMessageFunc message_func;
+  VhostUserConnectionClosedFunc  closed_func;
+  gpointer                       user_data;
+
+  guint             receiving : 1;
+  guint             started : 1;
+  guint             closed : 1;
+
+  /* the message being received: header and payload bytes so far, and
+   * every fd that came with them */
+  VhostUserMessage  rx;
+  gsize             rx_have;
+  gboolean          rx_too_many_fds;
+
+  GQueue            send_queue;
+};
+
+G_DEFINE_FINAL_TYPE (VhostUserConnection, vhost_user_connection, G_TYPE_OBJECT)
+
+static void
+send_entry_free (SendEntry *entry)
+{
+  g_free (entry->data);
+  g_clear_object (&entry->fds);
+  g_free (entry);
+}
+
+static void
+update_condition (VhostUserConnection *self)
+{
+  ConnectionSource *source = (ConnectionSource *) self->source;
+  GIOCondition condition = G_IO_HUP | G_IO_ERR;
+
+  if (source == NULL)
+    return;
+  if (self->receiving)
+    condition |= G_IO_IN;
+  if (!g_queue_is_empty (&self->send_queue))
+    condition |= G_IO_OUT;
+  g_source_modify_unix_fd (self->source, source->tag, condition);
+}
+
+static void
+trace (VhostUserConnection    *self,
+       const char             *direction,
+       const VhostUserMessage *msg,
+       const GError           *error)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+
+  vhost_user_message_describe (msg, self->channel, line);
+  if (error != NULL)
+    VHOST_USER_NOTE (TRACE, "%s %s: %s: rejected: %s", direction,
+                     vhost_user_channel_get_name (self->channel), line->str, error->message);
+  else
+    VHOST_USER_NOTE (TRACE, "%s %s: %s", direction,
+                     vhost_user_channel_get_name (self->channel), line->str);
+}
+
+static void
+close_with_error (VhostUserConnection *self,
+                  GError              *error)
+{
+  vhost_user_connection_close (self, error);
+  g_error_free (error);
+}
+
+static void
+rx_reset (VhostUserConnection *self)
+{
+  vhost_user_message_clear (&self->rx);
+  self->rx_have = 0;
+  self->rx_too_many_fds = FALSE;
+}
+
+static void
+collect_fds (VhostUserConnection *self,
+             struct msghdr       *mh)
+{
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (mh); cmsg != NULL; cmsg = CMSG_NXTHDR (mh, cmsg))
+    {
+      const guint8 *data;
+      gsize n;
+
+      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+        continue;
+
+      data = CMSG_DATA (cmsg);
+      n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      for (gsize i = 0; i < n; i++)
+        {
+          int fd;
+
+          memcpy (&fd, data + i * sizeof (int), sizeof fd);
+          if (!vhost_user_message_add_fd (&self->rx, fd))
+            {
+              g_close (fd, NULL);
+              self->rx_too_many_fds = TRUE;
+            }
+        }
+    }
+  if (mh->msg_flags & MSG_CTRUNC)
+    self->rx_too_many_fds = TRUE;
+}
+
+/* A whole message is in self->rx: check it, trace it, hand it over. */
+static void
+deliver (VhostUserConnection *self)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean valid;
+
+  if (self->rx_too_many_fds)
+    {
+      g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                   "Message %u carries more than %u file descriptors",
+                   self->rx.header.request, VHOST_USER_MAX_FDS);
+      valid = FALSE;
+    }
+  else
+    {
+      valid = vhost_user_message_check_header (&self->rx.header, self->receives_replies, &error) &&
+              vhost_user_message_validate (&self->rx, self->channel, self->protocol_features, &error);
+    }
+
+  if (VHOST_USER_HAS_DEBUG (TRACE))
+    trace (self, "recv", &self->rx, error);
+
+  if (!valid)
+    vhost_user_message_close_fds (&self->rx);
+
+  if (self->message_func != NULL)
+    self->message_func (self, &self->rx, error, self->user_data);
+
+  rx_reset (self);
+}
+
+/* Reads what the socket has, one message at a time. Returns FALSE once
+ * there is nothing more to do in this dispatch. */
+static gboolean
+receive_some (VhostUserConnection *self)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * RX_CMSG_FDS)];
+  } control;
+  guint8 *base = (guint8 *) &self->rx.header;
+  GError *error = NULL;
+  struct msghdr mh = { 0 };
+  struct iovec iov;
+  gssize needed;
+  gssize n;
+
+  needed = vhost_user_message_bytes_needed (base, self->rx_have, &error);
+  if (needed < 0)
+    {
+      close_with_error (self, error);
+      return FALSE;
+    }
+
+  iov.iov_base = base + self->rx_have;
+  iov.iov_len = needed;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+
+  do
+    n = recvmsg (self->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+        return FALSE;
+      close_with_error (self, g_error_new (VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                                           "Receiving on the %s channel failed: %s",
+                                           vhost_user_channel_get_name (self->channel),
+                                           g_strerror (errsv)));
+      return FALSE;
+    }
+
+  collect_fds (self, &mh);
+
+  if (n == 0)
+    {
+      if (self->rx_have == 0 && self->rx.n_fds == 0)
+        error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                             "The peer closed the %s channel",
+                             vhost_user_channel_get_name (self->channel));
+      else
+        error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_PARTIAL_MESSAGE,
+                             "The peer closed the %s channel in the middle of a message "
+                             "(%" G_GSIZE_FORMAT " bytes received)",
+                             vhost_user_channel_get_name (self->channel), self->rx_have);
+      close_with_error (self, error);
+      return FALSE;
+    }
+
+  self->rx_have += n;
+  needed = vhost_user_message_bytes_needed (base, self->rx_have, &error);
+  if (needed < 0)
+    {
+      close_with_error (self, error);
+      return FALSE;
+    }
+  if (needed == 0)
+    deliver (self);
+
+  return TRUE;
+}
+
+static gboolean
+send_entry (VhostUserConnection *self,
+            SendEntry           *entry,
+            GError             **error)
+{
+  while (entry->offset < entry->len)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int) * VHOST_USER_MAX_FDS)];
+      } control;
+      struct msghdr mh = { 0 };
+      struct iovec iov;
+      gssize n;
+
+      iov.iov_base = entry->data + entry->offset;
+      iov.iov_len = entry->len - entry->offset;
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+
+      if (entry->fds != NULL)
+        {
+          const int *fds;
+          int n_fds;
+          struct cmsghdr *cmsg;
+
+          fds = g_unix_fd_list_peek_fds (entry->fds, &n_fds);
+          memset (control.buf, 0, sizeof control.buf);
+          mh.msg_control = control.buf;
+          mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+          cmsg = CMSG_FIRSTHDR (&mh);
+          cmsg->cmsg_level = SOL_SOCKET;
+          cmsg->cmsg_type = SCM_RIGHTS;
+          cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+          memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+        }
+
+      do
+        n = sendmsg (self->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+
+      if (n < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+            return TRUE;
+          g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                       "Sending on the %s channel failed: %s",
+                       vhost_user_channel_get_name (self->channel), g_strerror (errsv));
+          return FALSE;
+        }
+
+      /* the fds went with the first byte that got through */
+      g_clear_object (&entry->fds);
+      entry->offset += n;
+    }
+  return TRUE;
+}
+
+static void
+flush_send_queue (VhostUserConnection *self)
+{
+  SendEntry *entry;
+
+  while ((entry = g_queue_peek_head (&self->send_queue)) != NULL)
+    {
+      GError *error = NULL;
+
+      if (!send_entry (self, entry, &error))
+        {
+          close_with_error (self, error);
+          return;
+        }
+      if (entry->offset < entry->len)
+        break;
+      send_entry_free (g_queue_pop_head (&self->send_queue));
+    }
+  update_condition (self);
+}
+
+static void
+connection_io (VhostUserConnection *self,
+               GIOCondition         condition)
+{
+  g_autoptr(VhostUserConnection) hold = g_object_ref (self);
+
+  if (condition & G_IO_OUT)
+    flush_send_queue (self);
+
+  if (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+    {
+      if (self->receiving)
+        {
+          for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && !self->closed && self->receiving; i++)
+            if (!receive_some (self))
+              break;
+        }
+      else if (condition & (G_IO_HUP | G_IO_ERR))
+        {
+          /* Not reading (a request is still being answered), yet poll keeps
+           * reporting the hang-up: nobody is left to read our reply. */
+          close_with_error (self, g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                                               "The peer closed the %s channel",
+                                               vhost_user_channel_get_name (self->channel)));
+        }
+    }
+}
+
+static gboolean
+connection_source_dispatch (GSource     *source,
+                            GSourceFunc  callback,
+                            gpointer     user_data)
+{
+  ConnectionSource *cs = (ConnectionSource *) source;
+  GIOCondition condition = g_source_query_unix_fd (source, cs->tag);
+
+  if (cs->connection != NULL && condition != 0)
+    connection_io (cs->connection, condition);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs connection_source_funcs = {
+  NULL, NULL, connection_source_dispatch, NULL, NULL, NULL,
+};
+
+static void
+vhost_user_connection_dispose (GObject *object)
+{
+  VhostUserConnection *self = VHOST_USER_CONNECTION (object);
+
+  /* a connection dropped without close() gives no closed notification:
+   * its owner is the one dropping it */
+  self->closed_func = NULL;
+  self->message_func = NULL;
+  vhost_user_connection_close (self, NULL);
+
+  G_OBJECT_CLASS (vhost_user_connection_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_connection_finalize (GObject *object)
+{
+  VhostUserConnection *self = VHOST_USER_CONNECTION (object);
+
+  g_clear_object (&self->socket);
+  g_clear_pointer (&self->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (vhost_user_connection_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_connection_class_init (VhostUserConnectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vhost_user_connection_dispose;
+  object_class->finalize = vhost_user_connection_finalize;
+}
+
+static void
+vhost_user_connection_init (VhostUserConnection *self)
+{
+  static const VhostUserMessage empty = VHOST_USER_MESSAGE_INIT;
+
+  self->rx = empty;
+  self->receiving = TRUE;
+  g_queue_init (&self->send_queue);
+}
+
+/* @receives_replies: TRUE on the side that sends requests (the front-end
+ * on the main socket, the back-end on the back-end channel). @context:
+ * where the socket is watched and the handlers run; NULL for the
+ * thread-default context of the caller. */
+VhostUserConnection *
+vhost_user_connection_new (GSocket          *socket,
+                           VhostUserChannel  channel,
+                           gboolean          receives_replies,
+                           GMainContext     *context)
+{
+  VhostUserConnection *self;
+
+  g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+
+  self = g_object_new (VHOST_USER_TYPE_CONNECTION, NULL);
+  self->socket = g_object_ref (socket);
+  self->fd = g_socket_get_fd (socket);
+  self->channel = channel;
+  self->receives_replies = receives_replies;
+  self->context = context != NULL ? g_main_context_ref (context)
+                                  : g_main_context_ref_thread_default ();
+  g_socket_set_blocking (socket, FALSE);
+
+  return self;
+}
+
+void
+vhost_user_connection_set_handlers (VhostUserConnection            *self,
+                                    VhostUserConnectionMessageFunc  message_func,
+                                    VhostUserConnectionClosedFunc   closed_func,
+                                    gpointer                        user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  self->message_func = message_func;
+  self->closed_func = closed_func;
+  self->user_data = user_data;
+}
+
+/* Attaches the watch: handlers run from the next iteration of the
+ * connection's context on. */
+void
+vhost_user_connection_start (VhostUserConnection *self)
+{
+  ConnectionSource *cs;
+
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  if (self->started || self->closed)
+    return;
+  self->started = TRUE;
+
+  self->source = g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
+  g_source_set_static_name (self->source, "VhostUserConnection");
+  cs = (ConnectionSource *) self->source;
+  cs->connection = self;
+  cs->tag = g_source_add_unix_fd (self->source, self->fd, G_IO_HUP | G_IO_ERR);
+  update_condition (self);
+  g_source_attach (self->source, self->context);
+}
+
+/* Queues @msg, taking its fds, and sends as much as the socket takes now.
+ * Fails only if the connection is (or just became) unusable. */
+gboolean
+vhost_user_connection_send (VhostUserConnection  *self,
+                            VhostUserMessage     *msg,
+                            GError              **error)
+{
+  SendEntry *entry;
+  GError *local_error = NULL;
+  const guint8 *data;
+  gsize len;
+
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (msg->n_fds <= VHOST_USER_MAX_FDS, FALSE);
+
+  if (self->closed)
+    {
+      vhost_user_message_close_fds (msg);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                   "The %s channel is closed", vhost_user_channel_get_name (self->channel));
+      return FALSE;
+    }
+
+  if (VHOST_USER_HAS_DEBUG (TRACE))
+    trace (self, "send", msg, NULL);
+
+  data = vhost_user_message_get_data (msg, &len);
+  entry = g_new0 (SendEntry, 1);
+  entry->data = g_memdup2 (data, len);
+  entry->len = len;
+  if (msg->n_fds > 0)
+    {
+      /* takes ownership of the fds */
+      entry->fds = g_unix_fd_list_new_from_array (msg->fds, msg->n_fds);
+      for (guint i = 0; i < msg->n_fds; i++)
+        msg->fds[i] = -1;
+      msg->n_fds = 0;
+    }
+
+  if (!g_queue_is_empty (&self->send_queue))
+    {
+      g_queue_push_tail (&self->send_queue, entry);
+      return TRUE;
+    }
+
+  if (!send_entry (self, entry, &local_error))
+    {
+      g_autoptr(VhostUserConnection) hold = g_object_ref (self);
+
+      send_entry_free (entry);
+      g_propagate_error (error, g_error_copy (local_error));
+      close_with_error (self, local_error);
+      return FALSE;
+    }
+
+  if (entry->offset < entry->len)
+    {
+      g_queue_push_tail (&self->send_queue, entry);
+      update_condition (self);
+    }
+  else
+    send_entry_free (entry);
+
+  return TRUE;
+}
+
+/* While not receiving, requests stay in the socket: a request answered
+ * later holds back the next one, as the protocol's ordering needs. */
+void
+vhost_user_connection_set_receiving (VhostUserConnection *self,
+                                     gboolean             receiving)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  receiving = !!receiving;
+  if (self->receiving == (guint) receiving)
+    return;
+  self->receiving = receiving;
+  update_condition (self);
+}
+
+/* What was negotiated changes how payloads are laid out (XEN_MMAP). */
+void
+vhost_user_connection_set_protocol_features (VhostUserConnection *self,
+                                             guint64              protocol_features)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  self->protocol_features = protocol_features;
+}
+
+/* Stops watching, closes the socket, closes every fd still held (the
+ * message half received, the messages never sent) and tells the owner
+ * once. Safe to call from a handler and more than once. */
+void
+vhost_user_connection_close (VhostUserConnection *self,
+                             const GError        *reason)
+{
+  VhostUserConnectionClosedFunc closed_func;
+  g_autoptr(VhostUserConnection) hold = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  hold = g_object_ref (self);
+
+  if (self->source != NULL)
+    {
+      ((ConnectionSource *) self->source)->connection = NULL;
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+    }
+
+  rx_reset (self);
+  g_queue_clear_full (&self->send_queue, (GDestroyNotify) send_entry_free);
+  if (self->socket != NULL)
+    g_socket_close (self->socket, NULL);
+
+  if (reason != NULL && VHOST_USER_HAS_DEBUG (TRACE))
+    VHOST_USER_NOTE (TRACE, "closed %s channel: %s",
+                     vhost_user_channel_get_name (self->channel), reason->message);
+
+  closed_func = self->closed_func;
+  self->closed_func = NULL;
+  self->message_func = NULL;
+  if (closed_func != NULL)
+    closed_func (self, reason, self->user_data);
+}
+
+gboolean
+vhost_user_connection_is_closed (VhostUserConnection *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), TRUE);
+
+  return self->closed;
+}
+
+gsize
+vhost_user_connection_get_send_queue_length (VhostUserConnection *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), 0);
+
+  return self->send_queue.length;
+}
+
+GSocket *
+vhost_user_connection_get_socket (VhostUserConnection *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), NULL);
+
+  return self->socket;
+}
+
+GMainContext *
+vhost_user_connection_get_context (VhostUserConnection *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), NULL);
+
+  return self->context;
+}
+
+VhostUserChannel
+vhost_user_connection_get_channel (VhostUserConnection *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), VHOST_USER_CHANNEL_MAIN);
+
+  return self->channel;
+}

@@ -1,0 +1,16 @@
+/* vhost-user-glib.h: the vhost-user protocol on GLib
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#define __VHOST_USER_GLIB_INSIDE__
+
+#include "vhost-user-version.h"
+#include "vhost-user-version-macros.h"
+#include "vhost-user-enums.h"
+#include "vhost-user-enum-types.h"
+#include "vhost-user-error.h"
+
+#undef __VHOST_USER_GLIB_INSIDE__

@@ -1,0 +1,87 @@
+/* vhost-user-request-table-private.h: every request of the protocol, as data
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vhost-user-enums.h"
+#include "vhost-user-wire-private.h"
+
+G_BEGIN_DECLS
+
+/* Which socket a message travels on, named after who sends requests on
+ * it: the main socket carries front-end requests, the back-end channel
+ * (SET_BACKEND_REQ_FD) carries back-end requests. Replies go the other way
+ * on the same socket. */
+typedef enum {
+  VHOST_USER_CHANNEL_MAIN,
+  VHOST_USER_CHANNEL_BACKEND,
+} VhostUserChannel;
+
+typedef enum {
+  VHOST_USER_PAYLOAD_NONE,
+  VHOST_USER_PAYLOAD_U64,
+  VHOST_USER_PAYLOAD_VRING_STATE,
+  VHOST_USER_PAYLOAD_VRING_ADDR,
+  VHOST_USER_PAYLOAD_VRING_FD,       /* u64: index, no-fd bit; the bit decides the fd count */
+  VHOST_USER_PAYLOAD_MEM_TABLE,      /* 8 + n regions; n fds */
+  VHOST_USER_PAYLOAD_SINGLE_REGION,
+  VHOST_USER_PAYLOAD_LOG,
+  VHOST_USER_PAYLOAD_IOTLB,
+  VHOST_USER_PAYLOAD_CONFIG,         /* 12 + size */
+  VHOST_USER_PAYLOAD_VRING_AREA,     /* the no-fd bit decides the fd count */
+  VHOST_USER_PAYLOAD_INFLIGHT,
+  VHOST_USER_PAYLOAD_UUID,
+  VHOST_USER_PAYLOAD_DEVICE_STATE,
+  VHOST_USER_PAYLOAD_SHMEM_MAP,
+  VHOST_USER_PAYLOAD_SHMEM_CONFIG,
+  VHOST_USER_PAYLOAD_OPAQUE,         /* layout left to the device (crypto sessions, SET_LOG_BASE's reply) */
+} VhostUserPayloadKind;
+
+typedef enum {
+  VHOST_USER_REPLY_NONE,    /* never answered */
+  VHOST_USER_REPLY_ACK,     /* a u64 status, only when REPLY_ACK is negotiated and NEED_REPLY set */
+  VHOST_USER_REPLY_ALWAYS,  /* always answered, with the reply payload below */
+} VhostUserReplyKind;
+
+typedef enum {
+  VHOST_USER_GATE_NONE = 0,
+  /* the virtio gate applies to the features offered by the back-end, not
+   * to those acknowledged (GET/SET_PROTOCOL_FEATURES come before
+   * SET_FEATURES) */
+  VHOST_USER_GATE_VIRTIO_OFFERED = 1 << 0,
+} VhostUserGateFlags;
+
+typedef struct {
+  VhostUserPayloadKind kind;
+  guint16 min_size;
+  guint16 max_size;
+  guint8  min_fds;
+  guint8  max_fds;
+} VhostUserPayloadSpec;
+
+typedef struct {
+  guint32               number;
+  const char           *name;       /* the spec's name, e.g. "SET_BACKEND_REQ_FD" */
+  const char           *old_name;   /* the name before the 2023 renaming, or NULL */
+  VhostUserPayloadSpec  request;
+  VhostUserReplyKind    reply;
+  /* For REPLY_ALWAYS: the reply. For REPLY_ACK: an alternative to the u64
+   * ack (the postcopy replies of SET_MEM_TABLE and ADD_MEM_REG), or NONE. */
+  VhostUserPayloadSpec  reply_payload;
+  /* All of these must be negotiated for the request to be valid. */
+  guint32               gate_protocol;
+  guint64               gate_virtio;
+  VhostUserGateFlags    gate_flags;
+} VhostUserRequestInfo;
+
+const VhostUserRequestInfo *vhost_user_request_info_lookup (VhostUserChannel  channel,
+                                                            guint32           number);
+const VhostUserRequestInfo *vhost_user_request_table       (VhostUserChannel  channel,
+                                                            guint            *n_rows);
+const char                 *vhost_user_channel_get_name    (VhostUserChannel  channel);
+const char                 *vhost_user_request_get_name    (VhostUserChannel  channel,
+                                                            guint32           number);
+
+G_END_DECLS
