@@ -1,1 +1,97 @@
+/* test-util.c: helpers shared by the tests
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "test-util.h"
+
+guint
+test_count_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  /* the directory's own fd */
+  return n - 1;
+}
+
+int
+test_eventfd (void)
+{
+  int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  g_assert_cmpint (fd, >=, 0);
+  return fd;
+}
+
+int
+test_memfd (gsize size)
+{
+  int fd = memfd_create ("vhost-user-test", MFD_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, size), ==, 0);
+  return fd;
+}
+
+gboolean
+test_fd_is_open (int fd)
+{
+  return fcntl (fd, F_GETFD) >= 0 || errno != EBADF;
+}
+
+char *
+test_socket_path_new (const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vhost-user-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return g_build_filename (dir, name, NULL);
+}
+
+void
+test_socket_path_free (char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+}
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  gboolean *timed_out = data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+test_iterate_until (GMainContext *context,
+                    gboolean     *flag,
+                    guint         timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *timeout = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (timeout, timeout_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  while (!*flag && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  return *flag;
+}

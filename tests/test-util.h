@@ -1,0 +1,28 @@
+/* test-util.h: helpers shared by the tests
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* open fds of this process, from /proc/self/fd */
+guint    test_count_open_fds     (void);
+/* a fresh eventfd / memfd, or abort */
+int      test_eventfd            (void);
+int      test_memfd              (gsize size);
+/* TRUE if @fd is open in this process */
+gboolean test_fd_is_open         (int fd);
+/* a path for a socket in a new temporary directory; free with g_free,
+ * the directory is removed by test_socket_path_free */
+char    *test_socket_path_new    (const char *name);
+void     test_socket_path_free   (char *path);
+/* iterate @context until *@flag is TRUE or @timeout_ms passes */
+gboolean test_iterate_until      (GMainContext *context,
+                                  gboolean     *flag,
+                                  guint         timeout_ms);
+
+G_END_DECLS
