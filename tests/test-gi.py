@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+# test-gi.py: the VhostUser namespace as bindings see it
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Runs under Debian's /usr/bin/python3 (the one that sees python3-gi),
+# with GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the build tree.
+
+import errno
+import unittest
+
+import gi
+
+gi.require_version("GLib", "2.0")
+gi.require_version("GObject", "2.0")
+gi.require_version("VhostUser", "1.0")
+from gi.repository import GLib, GObject, VhostUser  # noqa: E402
+
+
+class ErrorDomain(unittest.TestCase):
+    def test_quark(self):
+        self.assertEqual(GLib.quark_to_string(VhostUser.error_quark()), "vhost-user-error-quark")
+
+    def test_should_reconnect(self):
+        # the reference implementation's classification
+        reconnect = {
+            VhostUser.Error.PARTIAL_MESSAGE,
+            VhostUser.Error.SOCKET_BROKEN,
+            VhostUser.Error.BACKEND_INTERNAL,
+        }
+        codes = [v for k, v in vars(VhostUser.Error).items() if k.isupper() and isinstance(v, VhostUser.Error)]
+        self.assertEqual(len(codes), 14)
+        for code in codes:
+            error = GLib.Error.new_literal(VhostUser.error_quark(), "test", int(code))
+            self.assertEqual(VhostUser.error_should_reconnect(error), code in reconnect, code)
+
+        other = GLib.Error.new_literal(GLib.quark_from_string("g-io-error-quark"), "x", 44)
+        self.assertFalse(VhostUser.error_should_reconnect(other))
+
+    def test_from_errno(self):
+        self.assertEqual(VhostUser.error_from_errno(errno.EAGAIN), VhostUser.Error.SOCKET_RETRY)
+        self.assertEqual(VhostUser.error_from_errno(errno.ENOBUFS), VhostUser.Error.SOCKET_RETRY)
+        self.assertEqual(VhostUser.error_from_errno(errno.EPIPE), VhostUser.Error.SOCKET_BROKEN)
+        self.assertEqual(VhostUser.error_from_errno(errno.ECONNRESET), VhostUser.Error.SOCKET_BROKEN)
+        self.assertEqual(VhostUser.error_from_errno(errno.EACCES), VhostUser.Error.SOCKET_CONNECT)
+        self.assertEqual(VhostUser.error_from_errno(errno.EBADF), VhostUser.Error.SOCKET_ERROR)
+
+
+class Enums(unittest.TestCase):
+    def test_request_types(self):
+        self.assertEqual(int(VhostUser.RequestType.GET_FEATURES), 1)
+        self.assertEqual(int(VhostUser.RequestType.GET_SHMEM_CONFIG), 44)
+        self.assertEqual(VhostUser.RequestType.SET_VRING_ADDR.value_nick, "set-vring-addr")
+        nicks = {VhostUser.RequestType(n).value_nick for n in range(1, 45)}
+        self.assertEqual(len(nicks), 44)
+        self.assertIn("set-backend-req-fd", nicks)
+        self.assertEqual(GObject.type_name(VhostUser.RequestType.__gtype__), "VhostUserRequestType")
+
+    def test_request_names(self):
+        self.assertEqual(VhostUser.request_type_get_name(VhostUser.RequestType.SET_BACKEND_REQ_FD),
+                         "SET_BACKEND_REQ_FD")
+        self.assertIsNone(VhostUser.request_type_get_name(VhostUser.RequestType.NONE))
+        self.assertEqual(
+            VhostUser.backend_request_type_get_name(VhostUser.BackendRequestType.SHMEM_MAP),
+            "BACKEND_SHMEM_MAP")
+        self.assertEqual(VhostUser.BackendRequestType.CONFIG_CHANGE_MSG.value_nick, "config-change-msg")
+
+    def test_protocol_features(self):
+        features = VhostUser.ProtocolFeatures.MQ | VhostUser.ProtocolFeatures.REPLY_ACK
+        self.assertEqual(int(features), 0b1001)
+        self.assertEqual(int(VhostUser.ProtocolFeatures.SHMEM), 1 << 22)
+        self.assertEqual(VhostUser.ProtocolFeatures.BACKEND_REQ.first_value_nick, "backend-req")
+
+    def test_virtio_feature_bits(self):
+        self.assertEqual(int(VhostUser.VirtioFeatureBit.PROTOCOL_FEATURES), 30)
+        self.assertEqual(int(VhostUser.VirtioFeatureBit.RING_PACKED), 34)
+
+
+class Version(unittest.TestCase):
+    def test_constants(self):
+        self.assertEqual((VhostUser.MAJOR_VERSION, VhostUser.MINOR_VERSION, VhostUser.MICRO_VERSION),
+                         (0, 1, 0))
+        self.assertEqual(VhostUser.VERSION_S, "0.1.0")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
