@@ -108,13 +108,16 @@ trace (VhostUserConnection    *self,
        const GError           *error)
 {
   g_autoptr(GString) line = g_string_new (NULL);
+  /* the side that reads replies on the main socket is the front-end */
+  const char *role = self->receives_replies == (self->channel == VHOST_USER_CHANNEL_MAIN)
+                     ? "front-end" : "back-end";
 
   vhost_user_message_describe (msg, self->channel, line);
   if (error != NULL)
-    VHOST_USER_NOTE (TRACE, "%s %s: %s: rejected: %s", direction,
+    VHOST_USER_NOTE (TRACE, "[%s] %s %s: %s: rejected: %s", role, direction,
                      vhost_user_channel_get_name (self->channel), line->str, error->message);
   else
-    VHOST_USER_NOTE (TRACE, "%s %s: %s", direction,
+    VHOST_USER_NOTE (TRACE, "[%s] %s %s: %s", role, direction,
                      vhost_user_channel_get_name (self->channel), line->str);
 }
 
