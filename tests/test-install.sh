@@ -66,4 +66,8 @@ export PKG_CONFIG_PATH=$dest/pc
 flags=$(pkg-config --cflags --libs vhost-user-glib-1.0)
 # shellcheck disable=SC2086
 cc -Wall -Werror -o "$dest/user" "$dest/user.c" $flags
-LD_LIBRARY_PATH=$libdir "$dest/user"
+if [ -n "${ASAN_RUNTIME:-}" ]; then
+  LD_PRELOAD=$ASAN_RUNTIME ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$libdir "$dest/user"
+else
+  LD_LIBRARY_PATH=$libdir "$dest/user"
+fi
