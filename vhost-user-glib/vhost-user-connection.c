@@ -361,7 +361,7 @@ static void
 connection_io (VhostUserConnection *self,
                GIOCondition         condition)
 {
-  g_autoptr(VhostUserConnection) hold = g_object_ref (self);
+  g_autoptr(VhostUserConnection) hold G_GNUC_UNUSED = g_object_ref (self);  /* handlers may drop the last ref */
 
   if (condition & G_IO_OUT)
     flush_send_queue (self);
@@ -554,7 +554,7 @@ vhost_user_connection_send (VhostUserConnection  *self,
 
   if (!send_entry (self, entry, &local_error))
     {
-      g_autoptr(VhostUserConnection) hold = g_object_ref (self);
+      g_autoptr(VhostUserConnection) hold G_GNUC_UNUSED = g_object_ref (self);
 
       send_entry_free (entry);
       g_propagate_error (error, g_error_copy (local_error));
