@@ -126,6 +126,8 @@ vhost_user_message_check_header (const VhostUserWireHeader  *header,
   guint32 version = header->flags & VHOST_USER_VERSION_MASK;
   gboolean is_reply = (header->flags & VHOST_USER_FLAG_REPLY) != 0;
 
+  expect_reply = !!expect_reply;
+
   if (version != VHOST_USER_PROTOCOL_VERSION)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
@@ -386,8 +388,10 @@ vhost_user_message_validate (const VhostUserMessage  *msg,
     }
 }
 
-/* Parses one whole message out of @buf. Takes ownership of @fds: on
- * success they belong to @msg, on failure they are closed. */
+/* Parses one whole message out of @buf into @msg, which must be
+ * initialised (VHOST_USER_MESSAGE_INIT or cleared): fds it still holds are
+ * closed first. Takes ownership of @fds: on success they belong to @msg,
+ * on failure they are closed. */
 gboolean
 vhost_user_message_parse (VhostUserMessage  *msg,
                           const guint8      *buf,
@@ -401,7 +405,7 @@ vhost_user_message_parse (VhostUserMessage  *msg,
 {
   gsize total;
 
-  msg->n_fds = 0;
+  vhost_user_message_close_fds (msg);
   if (n_fds > VHOST_USER_MAX_FDS)
     {
       for (guint i = 0; i < n_fds; i++)
@@ -651,6 +655,8 @@ vhost_user_message_get_mem_table_region (const VhostUserMessage       *msg,
     return FALSE;
   stride = (msg->header.size - sizeof (VhostUserWireMemoryTableHeader)) / n;
   if (stride != sizeof (VhostUserWireMemoryRegion) && stride != sizeof (VhostUserWireXenMemoryRegion))
+    return FALSE;
+  if (msg->header.size != sizeof (VhostUserWireMemoryTableHeader) + n * stride)
     return FALSE;
   offset = sizeof (VhostUserWireMemoryTableHeader) + i * stride;
   memset (region, 0, sizeof *region);
