@@ -12,5 +12,9 @@
 #include "vhost-user-enums.h"
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
+#include "vhost-user-memory-table.h"
+#include "vhost-user-vring.h"
+#include "vhost-user-invocation.h"
+#include "vhost-user-backend.h"
 
 #undef __VHOST_USER_GLIB_INSIDE__

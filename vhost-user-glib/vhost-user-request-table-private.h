@@ -74,6 +74,10 @@ typedef struct {
   guint32               gate_protocol;
   guint64               gate_virtio;
   VhostUserGateFlags    gate_flags;
+  /* For REPLY_ALWAYS: whether the reply can say "failed" (a non-zero u64,
+   * a config of size 0, an empty inflight area). Without that form a
+   * request that cannot be answered ends the connection. */
+  gboolean              reply_can_fail;
 } VhostUserRequestInfo;
 
 const VhostUserRequestInfo *vhost_user_request_info_lookup (VhostUserChannel  channel,

@@ -1,0 +1,36 @@
+/* vhost-user-invocation-private.h: how a role creates and finishes invocations
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vhost-user-invocation.h"
+#include "vhost-user-message-private.h"
+
+G_BEGIN_DECLS
+
+/* Called once, in the invocation's context, when it is completed (or
+ * dropped uncompleted). @reply is the message to send, or NULL when the
+ * spec wants none; @error is the failure, if it failed. When both are NULL
+ * there is nothing to do but go on; when @reply is NULL and @error set on
+ * a request that always gets a reply, the only honest answer left is to
+ * hang up. */
+typedef void (*VhostUserInvocationDoneFunc) (VhostUserInvocation *invocation,
+                                             VhostUserMessage    *reply,
+                                             const GError        *error,
+                                             gpointer             user_data);
+
+VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel             channel,
+                                                          const VhostUserMessage      *request,
+                                                          gboolean                     reply_ack,
+                                                          GMainContext                *context,
+                                                          VhostUserInvocationDoneFunc  done_func,
+                                                          gpointer                     user_data,
+                                                          GDestroyNotify               notify);
+const VhostUserMessage *vhost_user_invocation_get_message (VhostUserInvocation         *self);
+const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation        *self);
+void                    vhost_user_invocation_return_message (VhostUserInvocation     *self,
+                                                          VhostUserMessage            *reply);
+
+G_END_DECLS

@@ -1,0 +1,561 @@
+/* vhost-user-invocation.c: one received request awaiting its reply
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "vhost-user-error.h"
+#include "vhost-user-invocation-private.h"
+
+/**
+ * VhostUserInvocation:
+ *
+ * One request received from the peer, waiting for its answer. The signal
+ * that announces the request carries it; a handler that returns %TRUE
+ * owns the answer and completes the invocation with one of the
+ * `return_*` calls, at once or later (keep a reference). Until then the
+ * connection reads no further request, as the protocol's ordering needs.
+ *
+ * The handler says what happened; the library sends exactly the reply the
+ * specification requires: nothing for most requests, a u64 status when
+ * `REPLY_ACK` was negotiated and the request asked for it, the payload
+ * for the requests that always get one, and a failure form where one
+ * exists (a non-zero status, a config of size 0). An invocation dropped
+ * without an answer is answered with an error, never left hanging.
+ *
+ * The `return_*` calls may be made from any thread; the reply is sent
+ * from the context the request arrived in.
+ */
+
+typedef enum {
+  RESULT_ACK,
+  RESULT_U64,
+  RESULT_BYTES,
+  RESULT_CONFIG,
+  RESULT_ERROR,
+} ResultKind;
+
+struct _VhostUserInvocation
+{
+  GObject                      parent_instance;
+
+  VhostUserChannel             channel;
+  const VhostUserRequestInfo  *info;
+  VhostUserMessage             request;
+  gboolean                     reply_ack;
+  GMainContext                *context;
+
+  VhostUserInvocationDoneFunc  done_func;
+  gpointer                     user_data;
+  GDestroyNotify               notify;
+
+  gboolean                     completed;
+};
+
+G_DEFINE_FINAL_TYPE (VhostUserInvocation, vhost_user_invocation, G_TYPE_OBJECT)
+
+typedef struct {
+  VhostUserInvocation *invocation;
+  VhostUserMessage    *reply;
+  GError              *error;
+} Completion;
+
+static gboolean
+run_completion (gpointer data)
+{
+  Completion *c = data;
+  VhostUserInvocation *self = c->invocation;
+
+  if (self->done_func != NULL)
+    self->done_func (self, c->reply, c->error, self->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+free_completion (gpointer data)
+{
+  Completion *c = data;
+
+  if (c->reply != NULL)
+    {
+      vhost_user_message_clear (c->reply);
+      g_free (c->reply);
+    }
+  g_clear_error (&c->error);
+  g_object_unref (c->invocation);
+  g_free (c);
+}
+
+/* Hands the outcome to the role in the request's context: directly if we
+ * are there (or can be), otherwise from an idle there. */
+static void
+finish (VhostUserInvocation *self,
+        VhostUserMessage    *reply,
+        GError              *error)
+{
+  Completion *c = g_new0 (Completion, 1);
+
+  c->invocation = g_object_ref (self);
+  c->reply = reply;
+  c->error = error;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, run_completion, c, free_completion);
+}
+
+static gboolean
+wants_ack (VhostUserInvocation *self)
+{
+  return self->reply_ack && vhost_user_message_needs_reply (&self->request);
+}
+
+static VhostUserMessage *
+new_reply (VhostUserInvocation *self)
+{
+  static const VhostUserMessage empty = VHOST_USER_MESSAGE_INIT;
+  VhostUserMessage *reply = g_new (VhostUserMessage, 1);
+
+  *reply = empty;
+  vhost_user_message_init_reply (reply, &self->request);
+  return reply;
+}
+
+/* The failure form of a request that always gets a reply, or NULL if it
+ * has none. */
+static VhostUserMessage *
+failure_reply (VhostUserInvocation *self)
+{
+  VhostUserMessage *reply;
+
+  if (!self->info->reply_can_fail)
+    return NULL;
+
+  reply = new_reply (self);
+  switch (self->info->reply_payload.kind)
+    {
+    case VHOST_USER_PAYLOAD_CONFIG:
+      {
+        guint32 offset = 0, flags = 0, size = 0;
+        const guint8 *data;
+
+        vhost_user_message_get_config (&self->request, &offset, &flags, &data, &size);
+        vhost_user_message_set_config (reply, offset, flags, NULL, 0);
+      }
+      break;
+
+    case VHOST_USER_PAYLOAD_INFLIGHT:
+      {
+        VhostUserWireInflight empty = { 0 };
+
+        vhost_user_message_set_struct (reply, &empty);
+      }
+      break;
+
+    default:
+      /* SET_DEVICE_STATE_FD: bits 0-7 the error, bit 8 "no fd" */
+      vhost_user_message_set_u64 (reply, self->info->number == VHOST_USER_REQUEST_SET_DEVICE_STATE_FD &&
+                                         self->channel == VHOST_USER_CHANNEL_MAIN ? 0x101 : 1);
+      break;
+    }
+  return reply;
+}
+
+static void
+complete (VhostUserInvocation *self,
+          ResultKind           kind,
+          guint64              value,
+          GBytes              *bytes,
+          int                  fd,
+          const GError        *error)
+{
+  g_autoptr(GError) own_error = NULL;
+  VhostUserMessage *reply = NULL;
+
+  if (self->completed)
+    {
+      if (fd >= 0)
+        g_close (fd, NULL);
+      g_critical ("Invocation of %s completed twice", self->info->name);
+      return;
+    }
+  self->completed = TRUE;
+
+  if (kind == RESULT_ERROR)
+    own_error = g_error_copy (error);
+
+  switch (self->info->reply)
+    {
+    case VHOST_USER_REPLY_NONE:
+      break;
+
+    case VHOST_USER_REPLY_ACK:
+      if (!wants_ack (self))
+        break;
+      reply = new_reply (self);
+      if (kind == RESULT_BYTES)
+        vhost_user_message_set_payload (reply, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      else
+        vhost_user_message_set_u64 (reply, kind == RESULT_U64 ? value : kind == RESULT_ERROR ? 1 : 0);
+      break;
+
+    case VHOST_USER_REPLY_ALWAYS:
+    default:
+      if (kind == RESULT_ERROR)
+        {
+          reply = failure_reply (self);
+          break;
+        }
+      reply = new_reply (self);
+      switch (kind)
+        {
+        case RESULT_ACK:
+          if (self->info->reply_payload.min_size == sizeof (guint64))
+            vhost_user_message_set_u64 (reply, 0);
+          break;
+        case RESULT_U64:
+          vhost_user_message_set_u64 (reply, value);
+          break;
+        case RESULT_BYTES:
+          if (!vhost_user_message_set_payload (reply, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes)))
+            g_set_error (&own_error, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                         "Reply to %s is larger than any message", self->info->name);
+          break;
+        case RESULT_CONFIG:
+          {
+            guint32 offset = 0, flags = 0, size = 0;
+            const guint8 *data;
+            gsize len = g_bytes_get_size (bytes);
+
+            vhost_user_message_get_config (&self->request, &offset, &flags, &data, &size);
+            if (len != size)
+              g_set_error (&own_error, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                           "GET_CONFIG asked for %u bytes, the handler returned %" G_GSIZE_FORMAT,
+                           size, len);
+            else
+              vhost_user_message_set_config (reply, offset, flags, g_bytes_get_data (bytes, NULL), size);
+          }
+          break;
+        case RESULT_ERROR:
+        default:
+          g_assert_not_reached ();
+        }
+      break;
+    }
+
+  if (reply != NULL && fd >= 0)
+    {
+      vhost_user_message_add_fd (reply, fd);
+      fd = -1;
+    }
+  if (fd >= 0)
+    g_close (fd, NULL);
+
+  /* a handler's reply goes out only if it is what the table allows */
+  if (reply != NULL && own_error == NULL &&
+      !vhost_user_message_validate (reply, self->channel, 0, &own_error))
+    g_prefix_error (&own_error, "Handler's reply refused: ");
+
+  if (own_error != NULL && kind != RESULT_ERROR && reply != NULL)
+    {
+      vhost_user_message_clear (reply);
+      g_free (reply);
+      reply = self->info->reply == VHOST_USER_REPLY_ALWAYS ? failure_reply (self) : NULL;
+      if (self->info->reply == VHOST_USER_REPLY_ACK && wants_ack (self))
+        {
+          reply = new_reply (self);
+          vhost_user_message_set_u64 (reply, 1);
+        }
+    }
+
+  finish (self, reply, g_steal_pointer (&own_error));
+}
+
+static void
+vhost_user_invocation_dispose (GObject *object)
+{
+  VhostUserInvocation *self = VHOST_USER_INVOCATION (object);
+
+  if (!self->completed)
+    {
+      g_autoptr(GError) error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                                             "Nobody answered %s", self->info->name);
+
+      complete (self, RESULT_ERROR, 0, NULL, -1, error);
+    }
+
+  G_OBJECT_CLASS (vhost_user_invocation_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_invocation_finalize (GObject *object)
+{
+  VhostUserInvocation *self = VHOST_USER_INVOCATION (object);
+
+  if (self->notify != NULL)
+    self->notify (self->user_data);
+  g_main_context_unref (self->context);
+
+  G_OBJECT_CLASS (vhost_user_invocation_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_invocation_class_init (VhostUserInvocationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vhost_user_invocation_dispose;
+  object_class->finalize = vhost_user_invocation_finalize;
+}
+
+static void
+vhost_user_invocation_init (VhostUserInvocation *self)
+{
+}
+
+/* The request's header and payload are copied; its fds stay with the
+ * caller. */
+VhostUserInvocation *
+vhost_user_invocation_new (VhostUserChannel             channel,
+                           const VhostUserMessage      *request,
+                           gboolean                     reply_ack,
+                           GMainContext                *context,
+                           VhostUserInvocationDoneFunc  done_func,
+                           gpointer                     user_data,
+                           GDestroyNotify               notify)
+{
+  VhostUserInvocation *self;
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (channel, request->header.request);
+
+  g_return_val_if_fail (info != NULL, NULL);
+
+  self = g_object_new (VHOST_USER_TYPE_INVOCATION, NULL);
+  self->channel = channel;
+  self->info = info;
+  self->request.header = request->header;
+  memcpy (self->request.payload, request->payload, MIN (request->header.size, VHOST_USER_MAX_PAYLOAD));
+  self->request.n_fds = 0;
+  self->reply_ack = reply_ack;
+  self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  self->done_func = done_func;
+  self->user_data = user_data;
+  self->notify = notify;
+  return self;
+}
+
+const VhostUserMessage *
+vhost_user_invocation_get_message (VhostUserInvocation *self)
+{
+  return &self->request;
+}
+
+const VhostUserRequestInfo *
+vhost_user_invocation_get_info (VhostUserInvocation *self)
+{
+  return self->info;
+}
+
+/* For replies no return_* call describes (postcopy tables): sent as they
+ * are, when the request gets a reply at all. Takes the message's fds. */
+void
+vhost_user_invocation_return_message (VhostUserInvocation *self,
+                                      VhostUserMessage    *reply)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (reply->payload, reply->header.size);
+  int fd = reply->n_fds > 0 ? vhost_user_message_steal_fd (reply, 0) : -1;
+
+  vhost_user_message_close_fds (reply);
+  complete (self, RESULT_BYTES, 0, bytes, fd, NULL);
+}
+
+/**
+ * vhost_user_invocation_get_request:
+ * @self: an invocation
+ *
+ * The request's number: a #VhostUserRequestType for requests a back-end
+ * receives, a #VhostUserBackendRequestType for those a front-end receives.
+ *
+ * Returns: the request number
+ */
+guint
+vhost_user_invocation_get_request (VhostUserInvocation *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), 0);
+  return self->info->number;
+}
+
+/**
+ * vhost_user_invocation_get_request_name:
+ * @self: an invocation
+ *
+ * Gets the request's name in the specification, such as `"GET_CONFIG"`.
+ *
+ * Returns: the request's name in the specification, such as `"GET_CONFIG"`
+ */
+const char *
+vhost_user_invocation_get_request_name (VhostUserInvocation *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), NULL);
+  return self->info->name;
+}
+
+/**
+ * vhost_user_invocation_get_reply_expected:
+ * @self: an invocation
+ *
+ * Whether the peer waits for an answer: the request always gets one, or
+ * it asked for an acknowledgement and `REPLY_ACK` was negotiated. When
+ * %FALSE, an error returned is only logged.
+ *
+ * Returns: %TRUE if a reply will be sent
+ */
+gboolean
+vhost_user_invocation_get_reply_expected (VhostUserInvocation *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), FALSE);
+  return self->info->reply == VHOST_USER_REPLY_ALWAYS ||
+         (self->info->reply == VHOST_USER_REPLY_ACK && wants_ack (self));
+}
+
+/**
+ * vhost_user_invocation_get_completed:
+ * @self: an invocation
+ *
+ * Gets whether one of the `return_*` calls was made.
+ *
+ * Returns: whether one of the `return_*` calls was made
+ */
+gboolean
+vhost_user_invocation_get_completed (VhostUserInvocation *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), FALSE);
+  return self->completed;
+}
+
+/**
+ * vhost_user_invocation_return_ack:
+ * @self: an invocation
+ *
+ * Completes the request successfully: a zero status where an
+ * acknowledgement is due.
+ */
+void
+vhost_user_invocation_return_ack (VhostUserInvocation *self)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  complete (self, RESULT_ACK, 0, NULL, -1, NULL);
+}
+
+/**
+ * vhost_user_invocation_return_u64:
+ * @self: an invocation
+ * @value: the answer
+ *
+ * Completes a request whose reply is a u64 (`GET_FEATURES`,
+ * `GET_QUEUE_NUM`, …); for acknowledged requests @value is the status.
+ */
+void
+vhost_user_invocation_return_u64 (VhostUserInvocation *self,
+                                  guint64              value)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  complete (self, RESULT_U64, value, NULL, -1, NULL);
+}
+
+/**
+ * vhost_user_invocation_return_fd:
+ * @self: an invocation
+ * @value: the u64 answer
+ * @fd: a file descriptor to pass with it, or -1; the invocation takes it
+ *
+ * Completes a request whose reply is a u64 with an fd beside it
+ * (`GET_SHARED_OBJECT`, `SET_DEVICE_STATE_FD`, the back-end channel's
+ * `SHARED_OBJECT_LOOKUP`). @fd is closed once sent, or if no reply is due.
+ */
+void
+vhost_user_invocation_return_fd (VhostUserInvocation *self,
+                                 guint64              value,
+                                 int                  fd)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  complete (self, RESULT_U64, value, NULL, fd, NULL);
+}
+
+/**
+ * vhost_user_invocation_return_bytes:
+ * @self: an invocation
+ * @payload: the reply's payload, laid out as the specification says
+ * @fd: a file descriptor to pass with it, or -1; the invocation takes it
+ *
+ * Completes a request with a raw reply payload (and fd). The payload is
+ * checked against the request's reply layout; one that does not fit is
+ * refused and answered as a failure instead.
+ */
+void
+vhost_user_invocation_return_bytes (VhostUserInvocation *self,
+                                    GBytes              *payload,
+                                    int                  fd)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  g_return_if_fail (payload != NULL);
+  complete (self, RESULT_BYTES, 0, payload, fd, NULL);
+}
+
+/**
+ * vhost_user_invocation_return_config:
+ * @self: an invocation of `GET_CONFIG`
+ * @data: the config space bytes asked for: exactly the requested size
+ *
+ * Completes `GET_CONFIG`; the reply repeats the request's offset and
+ * flags.
+ */
+void
+vhost_user_invocation_return_config (VhostUserInvocation *self,
+                                     GBytes              *data)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  g_return_if_fail (data != NULL);
+  complete (self, RESULT_CONFIG, 0, data, -1, NULL);
+}
+
+/**
+ * vhost_user_invocation_return_error:
+ * @self: an invocation
+ * @error: what went wrong
+ *
+ * Completes the request as failed: a non-zero status where an
+ * acknowledgement is due, the request's failure form where it always gets
+ * a reply. A request that always gets a reply and has no way to say
+ * "failed" (`GET_FEATURES`, `GET_VRING_BASE`, …) ends the connection.
+ */
+void
+vhost_user_invocation_return_error (VhostUserInvocation *self,
+                                    const GError        *error)
+{
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  g_return_if_fail (error != NULL);
+  complete (self, RESULT_ERROR, 0, NULL, -1, error);
+}
+
+/**
+ * vhost_user_invocation_return_error_literal:
+ * @self: an invocation
+ * @domain: an error domain
+ * @code: an error code
+ * @message: the error message
+ *
+ * Like vhost_user_invocation_return_error().
+ */
+void
+vhost_user_invocation_return_error_literal (VhostUserInvocation *self,
+                                            GQuark               domain,
+                                            gint                 code,
+                                            const char          *message)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
+  error = g_error_new_literal (domain, code, message);
+  complete (self, RESULT_ERROR, 0, NULL, -1, error);
+}

@@ -1,0 +1,580 @@
+/* vhost-user-memory-table.c: guest memory as the back-end maps it
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "vhost-user-debug-private.h"
+#include "vhost-user-error.h"
+#include "vhost-user-memory-table-private.h"
+
+/**
+ * VhostUserMemoryRegion:
+ *
+ * One region of guest memory, mapped into this process: its guest-physical
+ * address, its size, the address the front-end itself uses for it (ring
+ * addresses are given in that space) and where it lies in the mapping.
+ *
+ * Regions are immutable and reference counted; a [struct@VhostUser.MemoryTable]
+ * holds them, and a region stays mapped while anybody holds a reference,
+ * even after the front-end replaced the table.
+ */
+struct _VhostUserMemoryRegion
+{
+  gatomicrefcount ref_count;
+  guint64         guest_phys_addr;
+  guint64         size;
+  guint64         user_addr;
+  guint64         mmap_offset;
+  guint8         *mmap_base;
+  gsize           mmap_len;
+};
+
+/**
+ * VhostUserMemoryTable:
+ *
+ * An immutable snapshot of the guest memory the front-end shared: the
+ * regions of `SET_MEM_TABLE`, or those added one by one with
+ * `ADD_MEM_REG`. Translation of guest-physical and front-end addresses to
+ * pointers in this process is bounds- and overflow-checked.
+ *
+ * A new table replaces the old one on every change; whoever still holds
+ * the old one keeps its mappings alive until they let go.
+ */
+struct _VhostUserMemoryTable
+{
+  gatomicrefcount         ref_count;
+  guint                   n_regions;
+  /* sorted by guest-physical address */
+  VhostUserMemoryRegion  *regions[];
+};
+
+G_DEFINE_BOXED_TYPE (VhostUserMemoryRegion, vhost_user_memory_region,
+                     vhost_user_memory_region_ref, vhost_user_memory_region_unref)
+G_DEFINE_BOXED_TYPE (VhostUserMemoryTable, vhost_user_memory_table,
+                     vhost_user_memory_table_ref, vhost_user_memory_table_unref)
+
+/* Maps @fd from offset 0 for mmap_offset + size bytes, as the spec says
+ * (hugepage fds need aligned offsets, so the offset is applied to the
+ * pointer, not to mmap()). The caller keeps @fd. */
+VhostUserMemoryRegion *
+vhost_user_memory_region_new_map (guint64   guest_phys_addr,
+                                  guint64   size,
+                                  guint64   user_addr,
+                                  guint64   mmap_offset,
+                                  int       fd,
+                                  GError  **error)
+{
+  VhostUserMemoryRegion *region;
+  struct stat st;
+  guint64 len;
+  void *base;
+
+  if (size == 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Memory region at 0x%" G_GINT64_MODIFIER "x has size 0", guest_phys_addr);
+      return NULL;
+    }
+  if (guest_phys_addr + size < guest_phys_addr || user_addr + size < user_addr ||
+      mmap_offset + size < mmap_offset || mmap_offset + size > G_MAXSIZE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Memory region at 0x%" G_GINT64_MODIFIER "x of size 0x%" G_GINT64_MODIFIER "x"
+                   " (offset 0x%" G_GINT64_MODIFIER "x) overflows the address space",
+                   guest_phys_addr, size, mmap_offset);
+      return NULL;
+    }
+  len = mmap_offset + size;
+
+  if (fd < 0 || fstat (fd, &st) != 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                   "Memory region at 0x%" G_GINT64_MODIFIER "x has no usable file descriptor",
+                   guest_phys_addr);
+      return NULL;
+    }
+  /* a regular file (memfd, hugetlbfs, shm) must hold the whole range, or
+   * touching its end would SIGBUS */
+  if (S_ISREG (st.st_mode) && (guint64) st.st_size < len)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Memory region at 0x%" G_GINT64_MODIFIER "x needs 0x%" G_GINT64_MODIFIER "x bytes"
+                   " of its file, which has 0x%" G_GINT64_MODIFIER "x",
+                   guest_phys_addr, len, (guint64) st.st_size);
+      return NULL;
+    }
+
+  base = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (base == MAP_FAILED)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "Could not map memory region at 0x%" G_GINT64_MODIFIER "x: %s",
+                   guest_phys_addr, g_strerror (errsv));
+      return NULL;
+    }
+
+  region = g_new0 (VhostUserMemoryRegion, 1);
+  g_atomic_ref_count_init (&region->ref_count);
+  region->guest_phys_addr = guest_phys_addr;
+  region->size = size;
+  region->user_addr = user_addr;
+  region->mmap_offset = mmap_offset;
+  region->mmap_base = base;
+  region->mmap_len = len;
+
+  VHOST_USER_NOTE (MEMORY, "mapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x"
+                   " uaddr 0x%" G_GINT64_MODIFIER "x at %p",
+                   guest_phys_addr, size, user_addr, base);
+  return region;
+}
+
+/**
+ * vhost_user_memory_region_ref:
+ * @region: a region
+ *
+ * Takes a reference.
+ *
+ * Returns: (transfer full): @region
+ */
+VhostUserMemoryRegion *
+vhost_user_memory_region_ref (VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, NULL);
+
+  g_atomic_ref_count_inc (&region->ref_count);
+  return region;
+}
+
+/**
+ * vhost_user_memory_region_unref:
+ * @region: (transfer full): a region
+ *
+ * Drops a reference; the last one unmaps the region.
+ */
+void
+vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
+{
+  g_return_if_fail (region != NULL);
+
+  if (!g_atomic_ref_count_dec (&region->ref_count))
+    return;
+
+  VHOST_USER_NOTE (MEMORY, "unmapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
+                   region->guest_phys_addr, region->size);
+  munmap (region->mmap_base, region->mmap_len);
+  g_free (region);
+}
+
+gboolean
+vhost_user_memory_region_matches (const VhostUserMemoryRegion *region,
+                                  guint64                      guest_phys_addr,
+                                  guint64                      size,
+                                  guint64                      user_addr)
+{
+  return region->guest_phys_addr == guest_phys_addr && region->size == size &&
+         region->user_addr == user_addr;
+}
+
+/**
+ * vhost_user_memory_region_get_guest_phys_addr:
+ * @region: a region
+ *
+ * Gets the guest-physical address the region starts at.
+ *
+ * Returns: the guest-physical address the region starts at
+ */
+guint64
+vhost_user_memory_region_get_guest_phys_addr (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, 0);
+  return region->guest_phys_addr;
+}
+
+/**
+ * vhost_user_memory_region_get_size:
+ * @region: a region
+ *
+ * Gets the region's size in bytes.
+ *
+ * Returns: the region's size in bytes
+ */
+guint64
+vhost_user_memory_region_get_size (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, 0);
+  return region->size;
+}
+
+/**
+ * vhost_user_memory_region_get_user_addr:
+ * @region: a region
+ *
+ * The address the front-end maps the region at in its own process; ring
+ * addresses in `SET_VRING_ADDR` are given in this space.
+ *
+ * Returns: the front-end's address of the region
+ */
+guint64
+vhost_user_memory_region_get_user_addr (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, 0);
+  return region->user_addr;
+}
+
+/**
+ * vhost_user_memory_region_get_mmap_offset:
+ * @region: a region
+ *
+ * Gets where the region starts in the file the front-end passed.
+ *
+ * Returns: where the region starts in the file the front-end passed
+ */
+guint64
+vhost_user_memory_region_get_mmap_offset (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, 0);
+  return region->mmap_offset;
+}
+
+/**
+ * vhost_user_memory_region_get_host_addr: (skip)
+ * @region: a region
+ *
+ * Where the region's first byte is mapped in this process.
+ *
+ * Returns: the region's host address
+ */
+gpointer
+vhost_user_memory_region_get_host_addr (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, NULL);
+  return region->mmap_base + region->mmap_offset;
+}
+
+static gint
+compare_regions (gconstpointer a,
+                 gconstpointer b)
+{
+  const VhostUserMemoryRegion *ra = *(VhostUserMemoryRegion * const *) a;
+  const VhostUserMemoryRegion *rb = *(VhostUserMemoryRegion * const *) b;
+
+  return ra->guest_phys_addr < rb->guest_phys_addr ? -1 : ra->guest_phys_addr > rb->guest_phys_addr;
+}
+
+static gboolean
+ranges_overlap (guint64 a, guint64 a_size, guint64 b, guint64 b_size)
+{
+  return a < b + b_size && b < a + a_size;
+}
+
+/* Takes a reference on each region. Regions may not overlap, neither in
+ * guest-physical nor in front-end address space. */
+VhostUserMemoryTable *
+vhost_user_memory_table_new (VhostUserMemoryRegion **regions,
+                             guint                   n_regions,
+                             GError                **error)
+{
+  VhostUserMemoryTable *table;
+
+  for (guint i = 0; i < n_regions; i++)
+    for (guint j = i + 1; j < n_regions; j++)
+      {
+        const VhostUserMemoryRegion *a = regions[i], *b = regions[j];
+
+        if (ranges_overlap (a->guest_phys_addr, a->size, b->guest_phys_addr, b->size) ||
+            ranges_overlap (a->user_addr, a->size, b->user_addr, b->size))
+          {
+            g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                         "Memory regions at 0x%" G_GINT64_MODIFIER "x and 0x%" G_GINT64_MODIFIER "x overlap",
+                         a->guest_phys_addr, b->guest_phys_addr);
+            return NULL;
+          }
+      }
+
+  table = g_malloc0 (sizeof *table + n_regions * sizeof table->regions[0]);
+  g_atomic_ref_count_init (&table->ref_count);
+  table->n_regions = n_regions;
+  for (guint i = 0; i < n_regions; i++)
+    table->regions[i] = vhost_user_memory_region_ref (regions[i]);
+  qsort (table->regions, n_regions, sizeof table->regions[0], compare_regions);
+  return table;
+}
+
+VhostUserMemoryTable *
+vhost_user_memory_table_new_empty (void)
+{
+  return vhost_user_memory_table_new (NULL, 0, NULL);
+}
+
+VhostUserMemoryTable *
+vhost_user_memory_table_add (const VhostUserMemoryTable  *table,
+                             VhostUserMemoryRegion       *region,
+                             guint                        max_regions,
+                             GError                     **error)
+{
+  g_autofree VhostUserMemoryRegion **regions = NULL;
+
+  if (table->n_regions >= max_regions)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "All %u memory slots are in use", max_regions);
+      return NULL;
+    }
+  regions = g_new (VhostUserMemoryRegion *, table->n_regions + 1);
+  memcpy (regions, table->regions, table->n_regions * sizeof regions[0]);
+  regions[table->n_regions] = region;
+  return vhost_user_memory_table_new (regions, table->n_regions + 1, error);
+}
+
+/* REM_MEM_REG matches guest address, size and front-end address; the
+ * mmap offset does not take part. */
+VhostUserMemoryTable *
+vhost_user_memory_table_remove (const VhostUserMemoryTable  *table,
+                                guint64                      guest_phys_addr,
+                                guint64                      size,
+                                guint64                      user_addr,
+                                GError                     **error)
+{
+  g_autofree VhostUserMemoryRegion **regions = g_new (VhostUserMemoryRegion *, table->n_regions + 1);
+  guint n = 0;
+  gboolean found = FALSE;
+
+  for (guint i = 0; i < table->n_regions; i++)
+    {
+      if (!found && vhost_user_memory_region_matches (table->regions[i], guest_phys_addr, size, user_addr))
+        found = TRUE;
+      else
+        regions[n++] = table->regions[i];
+    }
+  if (!found)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "No memory region at 0x%" G_GINT64_MODIFIER "x of size 0x%" G_GINT64_MODIFIER "x",
+                   guest_phys_addr, size);
+      return NULL;
+    }
+  return vhost_user_memory_table_new (regions, n, error);
+}
+
+/**
+ * vhost_user_memory_table_ref:
+ * @table: a memory table
+ *
+ * Takes a reference.
+ *
+ * Returns: (transfer full): @table
+ */
+VhostUserMemoryTable *
+vhost_user_memory_table_ref (VhostUserMemoryTable *table)
+{
+  g_return_val_if_fail (table != NULL, NULL);
+
+  g_atomic_ref_count_inc (&table->ref_count);
+  return table;
+}
+
+/**
+ * vhost_user_memory_table_unref:
+ * @table: (transfer full): a memory table
+ *
+ * Drops a reference; regions no other table holds are unmapped.
+ */
+void
+vhost_user_memory_table_unref (VhostUserMemoryTable *table)
+{
+  g_return_if_fail (table != NULL);
+
+  if (!g_atomic_ref_count_dec (&table->ref_count))
+    return;
+  for (guint i = 0; i < table->n_regions; i++)
+    vhost_user_memory_region_unref (table->regions[i]);
+  g_free (table);
+}
+
+/**
+ * vhost_user_memory_table_get_n_regions:
+ * @table: a memory table
+ *
+ * Gets how many regions the table has.
+ *
+ * Returns: how many regions the table has
+ */
+guint
+vhost_user_memory_table_get_n_regions (const VhostUserMemoryTable *table)
+{
+  g_return_val_if_fail (table != NULL, 0);
+  return table->n_regions;
+}
+
+/**
+ * vhost_user_memory_table_get_region:
+ * @table: a memory table
+ * @index: a region index, below vhost_user_memory_table_get_n_regions()
+ *
+ * Regions are ordered by guest-physical address.
+ *
+ * Returns: (transfer none): the region
+ */
+VhostUserMemoryRegion *
+vhost_user_memory_table_get_region (const VhostUserMemoryTable *table,
+                                    guint                       index)
+{
+  g_return_val_if_fail (table != NULL, NULL);
+  g_return_val_if_fail (index < table->n_regions, NULL);
+  return table->regions[index];
+}
+
+/**
+ * vhost_user_memory_table_get_total_size:
+ * @table: a memory table
+ *
+ * Gets the sum of the regions' sizes.
+ *
+ * Returns: the sum of the regions' sizes
+ */
+guint64
+vhost_user_memory_table_get_total_size (const VhostUserMemoryTable *table)
+{
+  guint64 total = 0;
+
+  g_return_val_if_fail (table != NULL, 0);
+  for (guint i = 0; i < table->n_regions; i++)
+    total += table->regions[i]->size;
+  return total;
+}
+
+/**
+ * vhost_user_memory_table_translate_gpa: (skip)
+ * @table: a memory table
+ * @guest_phys_addr: a guest-physical address
+ * @len: (inout): on input the length wanted; on output how much of it is
+ *   contiguous in this process (at most the input)
+ *
+ * Translates a guest-physical address to a pointer in this process. A
+ * buffer that spans two regions comes back shortened to the first; ask
+ * again for the rest. Never allocates.
+ *
+ * Returns: (nullable): the host address, or %NULL if @guest_phys_addr is
+ *   in no region
+ */
+gpointer
+vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
+                                       guint64                     guest_phys_addr,
+                                       guint64                    *len)
+{
+  guint lo = 0, hi;
+
+  g_return_val_if_fail (table != NULL, NULL);
+  g_return_val_if_fail (len != NULL, NULL);
+
+  /* binary search: the last region starting at or below the address */
+  hi = table->n_regions;
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+
+      if (table->regions[mid]->guest_phys_addr <= guest_phys_addr)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (lo == 0)
+    return NULL;
+  {
+    const VhostUserMemoryRegion *r = table->regions[lo - 1];
+    guint64 offset = guest_phys_addr - r->guest_phys_addr;
+
+    if (offset >= r->size)
+      return NULL;
+    *len = MIN (*len, r->size - offset);
+    return r->mmap_base + r->mmap_offset + offset;
+  }
+}
+
+/**
+ * vhost_user_memory_table_translate_user_addr: (skip)
+ * @table: a memory table
+ * @user_addr: an address in the front-end's address space, as ring
+ *   addresses are given
+ * @len: (inout): on input the length wanted; on output how much of it is
+ *   contiguous in this process (at most the input)
+ *
+ * Like vhost_user_memory_table_translate_gpa() for front-end addresses.
+ *
+ * Returns: (nullable): the host address, or %NULL if @user_addr is in no
+ *   region
+ */
+gpointer
+vhost_user_memory_table_translate_user_addr (const VhostUserMemoryTable *table,
+                                             guint64                     user_addr,
+                                             guint64                    *len)
+{
+  g_return_val_if_fail (table != NULL, NULL);
+  g_return_val_if_fail (len != NULL, NULL);
+
+  for (guint i = 0; i < table->n_regions; i++)
+    {
+      const VhostUserMemoryRegion *r = table->regions[i];
+
+      if (user_addr >= r->user_addr && user_addr - r->user_addr < r->size)
+        {
+          guint64 offset = user_addr - r->user_addr;
+
+          *len = MIN (*len, r->size - offset);
+          return r->mmap_base + r->mmap_offset + offset;
+        }
+    }
+  return NULL;
+}
+
+/**
+ * vhost_user_memory_table_read_gpa:
+ * @table: a memory table
+ * @guest_phys_addr: a guest-physical address
+ * @len: how many bytes to read
+ * @error: return location for a #GError
+ *
+ * Copies guest memory out, across region boundaries; for bindings and
+ * tests (the data path uses the pointers directly).
+ *
+ * Returns: (transfer full): the bytes, or %NULL if part of the range is
+ *   not guest memory
+ */
+GBytes *
+vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
+                                  guint64                      guest_phys_addr,
+                                  gsize                        len,
+                                  GError                     **error)
+{
+  g_autofree guint8 *buf = NULL;
+  gsize done = 0;
+
+  g_return_val_if_fail (table != NULL, NULL);
+
+  buf = g_malloc (len > 0 ? len : 1);
+  while (done < len)
+    {
+      guint64 chunk = len - done;
+      const guint8 *src = vhost_user_memory_table_translate_gpa (table, guest_phys_addr + done, &chunk);
+
+      if (src == NULL || guest_phys_addr + done < guest_phys_addr)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "Guest address 0x%" G_GINT64_MODIFIER "x is not in guest memory",
+                       guest_phys_addr + done);
+          return NULL;
+        }
+      memcpy (buf + done, src, chunk);
+      done += chunk;
+    }
+  return g_bytes_new_take (g_steal_pointer (&buf), len);
+}

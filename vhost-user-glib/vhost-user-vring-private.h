@@ -1,0 +1,34 @@
+/* vhost-user-vring-private.h: what the back-end changes in a ring
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "vhost-user-vring.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VHOST_USER_VRING_FD_KICK,
+  VHOST_USER_VRING_FD_CALL,
+  VHOST_USER_VRING_FD_ERR,
+} VhostUserVringFdKind;
+
+VhostUserVring *vhost_user_vring_new          (guint                        index);
+void            vhost_user_vring_set_size     (VhostUserVring              *self,
+                                               guint                        size);
+void            vhost_user_vring_set_base     (VhostUserVring              *self,
+                                               guint                        base);
+void            vhost_user_vring_set_address  (VhostUserVring              *self,
+                                               const VhostUserVringAddress *address);
+void            vhost_user_vring_set_enabled  (VhostUserVring              *self,
+                                               gboolean                     enabled);
+void            vhost_user_vring_set_started  (VhostUserVring              *self,
+                                               gboolean                     started);
+void            vhost_user_vring_take_fd      (VhostUserVring              *self,
+                                               VhostUserVringFdKind         kind,
+                                               int                          fd);
+void            vhost_user_vring_reset        (VhostUserVring              *self);
+
+G_END_DECLS

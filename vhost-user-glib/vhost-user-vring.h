@@ -1,0 +1,74 @@
+/* vhost-user-vring.h: one virtqueue as the back-end sees it
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(__VHOST_USER_GLIB_INSIDE__) && !defined(VHOST_USER_GLIB_COMPILATION)
+#error "Only <vhost-user-glib.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "vhost-user-version-macros.h"
+
+G_BEGIN_DECLS
+
+#define VHOST_USER_TYPE_VRING_ADDRESS (vhost_user_vring_address_get_type ())
+
+/**
+ * VhostUserVringAddress:
+ * @flags: bit 0 (`VHOST_VRING_F_LOG`) asks for used-ring writes to be logged
+ * @desc_user_addr: the descriptor table, in the front-end's address space
+ * @used_user_addr: the used ring, in the front-end's address space
+ * @avail_user_addr: the available ring, in the front-end's address space
+ * @log_guest_addr: the guest-physical address used-ring writes are logged at
+ *
+ * Where a ring lives, as `SET_VRING_ADDR` gives it.
+ */
+typedef struct {
+  guint   flags;
+  guint64 desc_user_addr;
+  guint64 used_user_addr;
+  guint64 avail_user_addr;
+  guint64 log_guest_addr;
+} VhostUserVringAddress;
+
+VHOST_USER_AVAILABLE_IN_ALL
+GType                  vhost_user_vring_address_get_type (void) G_GNUC_CONST;
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserVringAddress *vhost_user_vring_address_copy     (const VhostUserVringAddress *address);
+VHOST_USER_AVAILABLE_IN_ALL
+void                   vhost_user_vring_address_free     (VhostUserVringAddress       *address);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_free)
+
+#define VHOST_USER_TYPE_VRING (vhost_user_vring_get_type ())
+
+VHOST_USER_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (VhostUserVring, vhost_user_vring, VHOST_USER, VRING, GObject)
+
+VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_index    (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_size     (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_base     (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+const VhostUserVringAddress *vhost_user_vring_get_address  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_get_enabled  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_get_started  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+int                          vhost_user_vring_get_kick_fd  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+int                          vhost_user_vring_get_call_fd  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+int                          vhost_user_vring_get_err_fd   (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_notify       (VhostUserVring *self,
+                                                            GError        **error);
+
+G_END_DECLS
