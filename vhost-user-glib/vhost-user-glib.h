@@ -16,5 +16,6 @@
 #include "vhost-user-vring.h"
 #include "vhost-user-invocation.h"
 #include "vhost-user-backend.h"
+#include "vhost-user-server.h"
 
 #undef __VHOST_USER_GLIB_INSIDE__

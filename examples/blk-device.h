@@ -1,0 +1,35 @@
+/* blk-device.h: a vhost-user-blk device, as a VhostUserBackend subclass
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <vhost-user-glib.h>
+
+G_BEGIN_DECLS
+
+#define EXAMPLE_TYPE_BLK_DEVICE (example_blk_device_get_type ())
+
+G_DECLARE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, EXAMPLE, BLK_DEVICE, VhostUserBackend)
+
+/* virtio-blk feature bits this device offers */
+#define VIRTIO_BLK_F_SEG_MAX  2
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH    9
+#define VIRTIO_BLK_F_MQ       12
+
+/* the config space's first fields (virtio 1.2, 5.2.4) */
+#define BLK_CONFIG_CAPACITY    0   /* le64, in 512-byte sectors */
+#define BLK_CONFIG_SEG_MAX     12  /* le32 */
+#define BLK_CONFIG_BLK_SIZE    20  /* le32 */
+#define BLK_CONFIG_NUM_QUEUES  34  /* le16 */
+/* room for every field a front-end may read, zero where unused */
+#define BLK_CONFIG_SIZE        128
+
+void example_blk_device_set_geometry (ExampleBlkDevice *self,
+                                      guint64           capacity_bytes,
+                                      guint             block_size,
+                                      guint             num_queues);
+
+G_END_DECLS

@@ -1,0 +1,217 @@
+/* vhost-user-blk.c: a vhost-user-blk back-end QEMU can use
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   vhost-user-blk --socket /tmp/blk.sock --capacity-mb 64
+ *   qemu-system-x86_64 -object memory-backend-memfd,id=mem,size=256M,share=on \
+ *       -machine memory-backend=mem -chardev socket,id=c0,path=/tmp/blk.sock \
+ *       -device vhost-user-blk-pci,chardev=c0 ...
+ *
+ * The device is ExampleBlkDevice (blk-device.c), a subclass of
+ * VhostUserBackend; this program serves it on a socket (or connects to a
+ * front-end that listens, with --connect) and logs what is negotiated.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+
+#include "blk-device.h"
+
+static gint64 capacity_mb = 64;
+static gint block_size = 512;
+static gint num_queues = 1;
+static char *socket_path;
+static gboolean connect_mode;
+static gboolean threaded;
+static gboolean once;
+
+static GOptionEntry entries[] = {
+  { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "Socket to listen on (or connect to, with --connect)", "PATH" },
+  { "connect", 'c', 0, G_OPTION_ARG_NONE, &connect_mode, "Connect to a front-end that listens (QEMU's server=on)", NULL },
+  { "capacity-mb", 0, 0, G_OPTION_ARG_INT64, &capacity_mb, "Disk size in MiB (default 64)", "N" },
+  { "block-size", 0, 0, G_OPTION_ARG_INT, &block_size, "Logical block size (default 512)", "BYTES" },
+  { "num-queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Number of queues (default 1)", "N" },
+  { "threaded", 't', 0, G_OPTION_ARG_NONE, &threaded, "Serve each front-end in its own thread", NULL },
+  { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Exit when the first front-end disconnects", NULL },
+  { NULL }
+};
+
+static GMainLoop *loop;
+
+/* Every request, by name, whatever its signature: a closure that reads
+ * only the signal it was invoked for and lets the emission go on. */
+static void
+log_request_marshal (GClosure     *closure,
+                     GValue       *return_value,
+                     guint         n_param_values,
+                     const GValue *param_values,
+                     gpointer      invocation_hint,
+                     gpointer      marshal_data)
+{
+  GSignalInvocationHint *hint = invocation_hint;
+
+  g_print ("request: %s\n", g_signal_name (hint->signal_id));
+  if (return_value != NULL)
+    g_value_set_boolean (return_value, FALSE);
+}
+
+static void
+log_every_request (VhostUserBackend *backend)
+{
+  g_autofree guint *ids = NULL;
+  guint n_ids;
+
+  ids = g_signal_list_ids (VHOST_USER_TYPE_BACKEND, &n_ids);
+  for (guint i = 0; i < n_ids; i++)
+    {
+      GSignalQuery query;
+      GClosure *closure;
+
+      g_signal_query (ids[i], &query);
+      if (query.return_type != G_TYPE_BOOLEAN)
+        continue;
+      closure = g_closure_new_simple (sizeof (GClosure), NULL);
+      g_closure_set_marshal (closure, log_request_marshal);
+      g_signal_connect_closure_by_id (backend, ids[i], 0, closure, FALSE);
+    }
+}
+
+static void
+on_acked_features (VhostUserBackend *backend,
+                   GParamSpec       *pspec,
+                   gpointer          user_data)
+{
+  g_print ("negotiated: features 0x%" G_GINT64_MODIFIER "x\n", vhost_user_backend_get_acked_features (backend));
+}
+
+static void
+on_acked_protocol_features (VhostUserBackend *backend,
+                            GParamSpec       *pspec,
+                            gpointer          user_data)
+{
+  g_autoptr(GFlagsClass) klass = g_type_class_ref (VHOST_USER_TYPE_PROTOCOL_FEATURES);
+  guint64 acked = vhost_user_backend_get_acked_protocol_features (backend);
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    if (klass->values[i].value != 0 && (acked & klass->values[i].value))
+      g_string_append_printf (names, " %s", klass->values[i].value_nick);
+  g_print ("negotiated: protocol features 0x%" G_GINT64_MODIFIER "x:%s\n", acked, names->str);
+}
+
+static void
+on_memory_table (VhostUserBackend *backend,
+                 GParamSpec       *pspec,
+                 gpointer          user_data)
+{
+  VhostUserMemoryTable *table = vhost_user_backend_get_memory_table (backend);
+
+  g_print ("memory: %u regions, %" G_GUINT64_FORMAT " MiB\n",
+           vhost_user_memory_table_get_n_regions (table),
+           vhost_user_memory_table_get_total_size (table) / (1024 * 1024));
+}
+
+static void
+on_disconnected (VhostUserBackend *backend,
+                 const GError     *error,
+                 gboolean          should_reconnect,
+                 gpointer          user_data)
+{
+  g_print ("disconnected: %s%s\n", error->message, should_reconnect ? " (reconnect)" : "");
+  if (once || connect_mode)
+    g_main_loop_quit (loop);
+}
+
+static void
+setup_backend (VhostUserBackend *backend)
+{
+  example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), (guint64) capacity_mb * 1024 * 1024,
+                                   block_size, num_queues);
+  log_every_request (backend);
+  g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
+  g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
+  g_signal_connect (backend, "notify::memory-table", G_CALLBACK (on_memory_table), NULL);
+  g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), NULL);
+}
+
+static void
+on_backend_added (VhostUserServer  *server,
+                  VhostUserBackend *backend,
+                  gpointer          user_data)
+{
+  g_print ("connected: a front-end\n");
+  setup_backend (backend);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) options = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserBackend) backend = NULL;
+
+  options = g_option_context_new ("- a vhost-user-blk back-end");
+  g_option_context_set_summary (options,
+    "Serves a virtio-blk device over vhost-user: QEMU's -device vhost-user-blk-pci\n"
+    "realizes it, reads its config space (capacity, block size, queues) and sets up\n"
+    "its rings. Logs every request and what was negotiated.");
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (socket_path == NULL || capacity_mb <= 0 || num_queues < 1 || num_queues > 256 ||
+      block_size < 512 || (block_size & (block_size - 1)) != 0)
+    {
+      g_printerr ("vhost-user-blk: --socket is required; capacity, queues (1-256) and block size "
+                  "(a power of two from 512) must make sense\n");
+      return EXIT_FAILURE;
+    }
+
+  setvbuf (stdout, NULL, _IOLBF, 0);
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
+
+  if (connect_mode)
+    {
+      backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
+      setup_backend (backend);
+      if (!vhost_user_backend_connect (backend, socket_path, 30000, NULL, &error))
+        {
+          g_printerr ("vhost-user-blk: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      g_print ("connected: to %s\n", socket_path);
+    }
+  else
+    {
+      server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, threaded);
+      g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
+      if (!vhost_user_server_listen (server, socket_path, &error))
+        {
+          g_printerr ("vhost-user-blk: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      g_print ("listening: %s (%" G_GINT64_FORMAT " MiB, %d queue%s)\n", socket_path, capacity_mb,
+               num_queues, num_queues > 1 ? "s" : "");
+    }
+
+  g_main_loop_run (loop);
+
+  if (server != NULL)
+    vhost_user_server_stop (server);
+  g_main_loop_unref (loop);
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,670 @@
+/* vhost-user-server.c: a listening socket with one back-end per front-end
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "vhost-user-error.h"
+#include "vhost-user-server.h"
+#include "vhost-user-socket-private.h"
+
+/**
+ * VhostUserServer:
+ *
+ * Listens on a UNIX socket path and serves every front-end that connects
+ * (QEMU's default `-chardev socket,path=…`) with a new back-end of the
+ * type it was given, so that a subclass of [class@VhostUser.Backend]
+ * works as well as the base class.
+ *
+ * Without threads, every back-end lives in the server's main context. In
+ * threaded mode each connection gets a worker thread running a new
+ * `GMainContext`, pushed as that thread's default;
+ * [signal@VhostUser.Server::backend-added] is emitted in the worker, so
+ * handlers are connected where they will run. The thread ends when its
+ * connection closes. [property@VhostUser.Server:max-threads] throttles:
+ * while that many connections are served, no more are accepted.
+ *
+ * A front-end that comes back after a disconnect is simply accepted
+ * again. [method@VhostUser.Server.stop] closes the listener and every
+ * connection, and joins the threads.
+ */
+
+typedef struct {
+  VhostUserServer  *server;
+  GSocket          *socket;
+  GThread          *thread;
+  GMainContext     *context;   /* set by the worker, under the server's lock */
+  GMainLoop        *loop;
+  gboolean          done;
+} Worker;
+
+struct _VhostUserServer
+{
+  GObject          parent_instance;
+
+  GType            backend_type;
+  gboolean         threaded;
+  int              max_threads;
+  GMainContext    *context;
+
+  GSocket         *listener;
+  char            *path;
+  GSource         *accept_source;
+  gboolean         stopping;
+
+  GMutex           lock;
+  GPtrArray       *workers;     /* threaded: Worker *, under lock */
+  GPtrArray       *backends;    /* unthreaded: VhostUserBackend * */
+  guint            n_connections;
+};
+
+enum {
+  PROP_0,
+  PROP_BACKEND_TYPE,
+  PROP_THREADED,
+  PROP_MAX_THREADS,
+  PROP_MAIN_CONTEXT,
+  PROP_PATH,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_BACKEND_ADDED,
+  SIGNAL_BACKEND_REMOVED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VhostUserServer, vhost_user_server, G_TYPE_OBJECT)
+
+static void start_accepting (VhostUserServer *self);
+
+static gboolean
+at_thread_limit (VhostUserServer *self)
+{
+  gboolean full;
+
+  g_mutex_lock (&self->lock);
+  full = self->threaded && self->max_threads > 0 && self->n_connections >= (guint) self->max_threads;
+  g_mutex_unlock (&self->lock);
+  return full;
+}
+
+static void
+stop_accepting (VhostUserServer *self)
+{
+  if (self->accept_source != NULL)
+    {
+      g_source_destroy (self->accept_source);
+      g_clear_pointer (&self->accept_source, g_source_unref);
+    }
+}
+
+/* --- unthreaded: back-ends in the server's context --- */
+
+static void
+backend_disconnected (VhostUserBackend *backend,
+                      const GError     *error,
+                      gboolean          should_reconnect,
+                      gpointer          user_data)
+{
+  VhostUserServer *self = user_data;
+
+  g_signal_handlers_disconnect_by_func (backend, backend_disconnected, self);
+  g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
+  g_mutex_lock (&self->lock);
+  self->n_connections--;
+  g_mutex_unlock (&self->lock);
+  g_ptr_array_remove_fast (self->backends, backend);
+}
+
+static void
+serve_here (VhostUserServer *self,
+            GSocket         *socket)
+{
+  g_autoptr(VhostUserBackend) backend = NULL;
+  g_autoptr(GError) error = NULL;
+
+  backend = g_object_new (self->backend_type, "main-context", self->context, NULL);
+  g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
+  if (!vhost_user_backend_serve (backend, socket, &error))
+    {
+      g_debug ("Could not serve a front-end: %s", error->message);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  self->n_connections++;
+  g_mutex_unlock (&self->lock);
+  g_signal_connect (backend, "disconnected", G_CALLBACK (backend_disconnected), self);
+  g_ptr_array_add (self->backends, g_steal_pointer (&backend));
+}
+
+/* --- threaded: a worker per connection --- */
+
+static void
+worker_free (Worker *worker)
+{
+  g_clear_object (&worker->socket);
+  g_clear_object (&worker->server);
+  g_free (worker);
+}
+
+static void
+worker_backend_disconnected (VhostUserBackend *backend,
+                             const GError     *error,
+                             gboolean          should_reconnect,
+                             gpointer          user_data)
+{
+  g_main_loop_quit (user_data);
+}
+
+/* Back in the server's context: the worker's thread has ended or is
+ * about to; join it and accept again if we were full. */
+static gboolean
+worker_finished (gpointer data)
+{
+  Worker *worker = data;
+  VhostUserServer *self = worker->server;
+  gboolean mine;
+
+  g_mutex_lock (&self->lock);
+  mine = g_ptr_array_remove_fast (self->workers, worker);
+  g_mutex_unlock (&self->lock);
+
+  /* stop() joins the workers it finds itself */
+  if (mine)
+    {
+      g_thread_join (worker->thread);
+      if (!self->stopping && self->listener != NULL && self->accept_source == NULL && !at_thread_limit (self))
+        start_accepting (self);
+      worker_free (worker);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+worker_run (gpointer data)
+{
+  Worker *worker = data;
+  VhostUserServer *self = worker->server;
+  GMainContext *context = g_main_context_new ();
+  GMainLoop *loop = g_main_loop_new (context, FALSE);
+  VhostUserBackend *backend;
+  gboolean run;
+
+  g_main_context_push_thread_default (context);
+
+  backend = g_object_new (self->backend_type, "main-context", context, NULL);
+  g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
+  g_signal_connect (backend, "disconnected", G_CALLBACK (worker_backend_disconnected), loop);
+
+  g_mutex_lock (&self->lock);
+  worker->context = context;
+  worker->loop = loop;
+  run = !self->stopping;
+  g_mutex_unlock (&self->lock);
+
+  if (run && vhost_user_backend_serve (backend, worker->socket, NULL))
+    g_main_loop_run (loop);
+
+  g_signal_handlers_disconnect_by_func (backend, worker_backend_disconnected, loop);
+  vhost_user_backend_disconnect (backend);
+  g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
+  g_object_unref (backend);
+
+  g_mutex_lock (&self->lock);
+  worker->context = NULL;
+  worker->loop = NULL;
+  worker->done = TRUE;
+  self->n_connections--;
+  g_mutex_unlock (&self->lock);
+
+  /* drain what the back-end left behind (idle completions) */
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_loop_unref (loop);
+  g_main_context_unref (context);
+
+  g_main_context_invoke (self->context, worker_finished, worker);
+  return NULL;
+}
+
+static void
+serve_in_thread (VhostUserServer *self,
+                 GSocket         *socket)
+{
+  Worker *worker = g_new0 (Worker, 1);
+
+  worker->server = g_object_ref (self);
+  worker->socket = g_object_ref (socket);
+
+  g_mutex_lock (&self->lock);
+  self->n_connections++;
+  g_ptr_array_add (self->workers, worker);
+  worker->thread = g_thread_new ("vhost-user-backend", worker_run, worker);
+  g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+on_incoming (GSocket      *listener,
+             GIOCondition  condition,
+             gpointer      user_data)
+{
+  VhostUserServer *self = user_data;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket = g_socket_accept (listener, NULL, &error);
+  if (socket == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        g_debug ("accept() on %s failed: %s", self->path, error->message);
+      return G_SOURCE_CONTINUE;
+    }
+
+  if (self->threaded)
+    serve_in_thread (self, socket);
+  else
+    serve_here (self, socket);
+
+  if (at_thread_limit (self))
+    {
+      g_clear_pointer (&self->accept_source, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_accepting (VhostUserServer *self)
+{
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_static_name (self->accept_source, "VhostUserServer");
+  g_source_set_callback (self->accept_source, (GSourceFunc) (void (*) (void)) on_incoming, self, NULL);
+  g_source_attach (self->accept_source, self->context);
+}
+
+/* --- object --- */
+
+static void
+vhost_user_server_dispose (GObject *object)
+{
+  vhost_user_server_stop (VHOST_USER_SERVER (object));
+
+  G_OBJECT_CLASS (vhost_user_server_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_server_finalize (GObject *object)
+{
+  VhostUserServer *self = VHOST_USER_SERVER (object);
+
+  g_ptr_array_unref (self->workers);
+  g_ptr_array_unref (self->backends);
+  g_free (self->path);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (vhost_user_server_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_server_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  VhostUserServer *self = VHOST_USER_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_BACKEND_TYPE:
+      g_value_set_gtype (value, self->backend_type);
+      break;
+    case PROP_THREADED:
+      g_value_set_boolean (value, self->threaded);
+      break;
+    case PROP_MAX_THREADS:
+      g_value_set_int (value, self->max_threads);
+      break;
+    case PROP_MAIN_CONTEXT:
+      g_value_set_boxed (value, self->context);
+      break;
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_server_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  VhostUserServer *self = VHOST_USER_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_BACKEND_TYPE:
+      self->backend_type = g_value_get_gtype (value);
+      break;
+    case PROP_THREADED:
+      self->threaded = g_value_get_boolean (value);
+      break;
+    case PROP_MAX_THREADS:
+      vhost_user_server_set_max_threads (self, g_value_get_int (value));
+      break;
+    case PROP_MAIN_CONTEXT:
+      self->context = g_value_dup_boxed (value);
+      if (self->context == NULL)
+        self->context = g_main_context_ref_thread_default ();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_server_class_init (VhostUserServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vhost_user_server_dispose;
+  object_class->finalize = vhost_user_server_finalize;
+  object_class->get_property = vhost_user_server_get_property;
+  object_class->set_property = vhost_user_server_set_property;
+
+  /**
+   * VhostUserServer:backend-type:
+   *
+   * The type of back-end made for each connection: #VhostUserBackend or
+   * a subclass.
+   */
+  properties[PROP_BACKEND_TYPE] =
+    g_param_spec_gtype ("backend-type", NULL, NULL, VHOST_USER_TYPE_BACKEND,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:threaded:
+   *
+   * Whether each connection runs in a worker thread with its own context.
+   */
+  properties[PROP_THREADED] =
+    g_param_spec_boolean ("threaded", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:max-threads:
+   *
+   * In threaded mode, how many connections are served at once; -1 for no
+   * limit. While the limit is reached no connection is accepted.
+   */
+  properties[PROP_MAX_THREADS] =
+    g_param_spec_int ("max-threads", NULL, NULL, -1, G_MAXINT, 10,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserServer:main-context:
+   *
+   * The context the listener is watched in (and, unthreaded, the
+   * back-ends run in); the thread-default context at construction if
+   * unset.
+   */
+  properties[PROP_MAIN_CONTEXT] =
+    g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:path:
+   *
+   * The socket path listened on, once listening.
+   */
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VhostUserServer::backend-added:
+   * @self: the server
+   * @backend: the new back-end, not yet serving
+   *
+   * A front-end connected. Emitted in the context the back-end will run
+   * in (the worker thread in threaded mode) before it starts serving:
+   * set its offer and connect its signals here.
+   */
+  signals[SIGNAL_BACKEND_ADDED] =
+    g_signal_new ("backend-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, VHOST_USER_TYPE_BACKEND);
+
+  /**
+   * VhostUserServer::backend-removed:
+   * @self: the server
+   * @backend: the back-end whose connection ended
+   *
+   * A connection ended; emitted in the back-end's context, after its
+   * [signal@VhostUser.Backend::disconnected].
+   */
+  signals[SIGNAL_BACKEND_REMOVED] =
+    g_signal_new ("backend-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, VHOST_USER_TYPE_BACKEND);
+}
+
+static void
+vhost_user_server_init (VhostUserServer *self)
+{
+  g_mutex_init (&self->lock);
+  self->workers = g_ptr_array_new ();
+  self->backends = g_ptr_array_new_with_free_func (g_object_unref);
+  self->backend_type = VHOST_USER_TYPE_BACKEND;
+}
+
+/**
+ * vhost_user_server_new:
+ * @backend_type: #VhostUserBackend or a subclass
+ * @threaded: whether each connection gets a worker thread
+ *
+ * Creates a server in the thread-default main context.
+ *
+ * Returns: (transfer full): a new server
+ */
+VhostUserServer *
+vhost_user_server_new (GType    backend_type,
+                       gboolean threaded)
+{
+  g_return_val_if_fail (g_type_is_a (backend_type, VHOST_USER_TYPE_BACKEND), NULL);
+
+  return g_object_new (VHOST_USER_TYPE_SERVER,
+                       "backend-type", backend_type,
+                       "threaded", threaded,
+                       NULL);
+}
+
+/**
+ * vhost_user_server_listen:
+ * @self: a server
+ * @path: where to create the socket
+ * @error: return location for a #GError
+ *
+ * Listens on @path (mode 0600; a stale socket file is replaced, one
+ * somebody listens on is an error) and accepts front-ends from the next
+ * iteration of the server's context on.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_server_listen (VhostUserServer  *self,
+                          const char       *path,
+                          GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (self->listener != NULL)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "The server already listens on %s", self->path);
+      return FALSE;
+    }
+
+  self->listener = vhost_user_socket_listen (path, 0, error);
+  if (self->listener == NULL)
+    return FALSE;
+  g_socket_set_blocking (self->listener, FALSE);
+  self->stopping = FALSE;
+  g_free (self->path);
+  self->path = g_strdup (path);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+  start_accepting (self);
+  return TRUE;
+}
+
+/**
+ * vhost_user_server_stop:
+ * @self: a server
+ *
+ * Stops listening (removing the socket file), closes every connection
+ * and, in threaded mode, waits for the worker threads to end.
+ */
+void
+vhost_user_server_stop (VhostUserServer *self)
+{
+  g_autoptr(GPtrArray) workers = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+
+  self->stopping = TRUE;
+  stop_accepting (self);
+  if (self->listener != NULL)
+    {
+      g_socket_close (self->listener, NULL);
+      g_clear_object (&self->listener);
+      if (self->path != NULL)
+        g_unlink (self->path);
+    }
+
+  /* unthreaded back-ends: disconnecting removes them */
+  while (self->backends->len > 0)
+    vhost_user_backend_disconnect (g_ptr_array_index (self->backends, self->backends->len - 1));
+
+  g_mutex_lock (&self->lock);
+  workers = g_ptr_array_copy (self->workers, NULL, NULL);
+  g_ptr_array_set_size (self->workers, 0);
+  for (guint i = 0; i < workers->len; i++)
+    {
+      Worker *worker = g_ptr_array_index (workers, i);
+
+      if (worker->loop != NULL)
+        g_main_loop_quit (worker->loop);
+    }
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < workers->len; i++)
+    {
+      Worker *worker = g_ptr_array_index (workers, i);
+
+      g_thread_join (worker->thread);
+    }
+
+  /* the workers' last word (worker_finished) may still be queued here:
+   * let it run and find them gone, then free them */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  for (guint i = 0; i < workers->len; i++)
+    worker_free (g_ptr_array_index (workers, i));
+}
+
+/**
+ * vhost_user_server_get_path:
+ * @self: a server
+ *
+ * Gets the path listened on.
+ *
+ * Returns: (nullable): the path, or %NULL before listening
+ */
+const char *
+vhost_user_server_get_path (VhostUserServer *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_SERVER (self), NULL);
+  return self->path;
+}
+
+/**
+ * vhost_user_server_get_n_connections:
+ * @self: a server
+ *
+ * Gets how many front-ends are being served.
+ *
+ * Returns: the number of connections
+ */
+guint
+vhost_user_server_get_n_connections (VhostUserServer *self)
+{
+  guint n;
+
+  g_return_val_if_fail (VHOST_USER_IS_SERVER (self), 0);
+  g_mutex_lock (&self->lock);
+  n = self->n_connections;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+/**
+ * vhost_user_server_get_threaded:
+ * @self: a server
+ *
+ * Gets whether connections run in worker threads.
+ *
+ * Returns: %TRUE in threaded mode
+ */
+gboolean
+vhost_user_server_get_threaded (VhostUserServer *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_SERVER (self), FALSE);
+  return self->threaded;
+}
+
+/**
+ * vhost_user_server_get_max_threads:
+ * @self: a server
+ *
+ * Gets [property@VhostUser.Server:max-threads].
+ *
+ * Returns: the limit, or -1
+ */
+int
+vhost_user_server_get_max_threads (VhostUserServer *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_SERVER (self), -1);
+  return self->max_threads;
+}
+
+/**
+ * vhost_user_server_set_max_threads:
+ * @self: a server
+ * @max_threads: the limit, or -1 for none
+ *
+ * Sets [property@VhostUser.Server:max-threads].
+ */
+void
+vhost_user_server_set_max_threads (VhostUserServer *self,
+                                   int              max_threads)
+{
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+  g_return_if_fail (max_threads == -1 || max_threads > 0);
+
+  if (self->max_threads == max_threads)
+    return;
+  g_mutex_lock (&self->lock);
+  self->max_threads = max_threads;
+  g_mutex_unlock (&self->lock);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
+  if (self->listener != NULL && self->accept_source == NULL && !self->stopping && !at_thread_limit (self))
+    start_accepting (self);
+}
