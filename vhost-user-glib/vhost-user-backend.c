@@ -1888,7 +1888,7 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * device adds its own bits.
    */
   properties[PROP_FEATURES] =
-    g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw | G_PARAM_CONSTRUCT);
+    g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw);
   /**
    * VhostUserBackend:protocol-features:
    *
@@ -1898,28 +1898,28 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    */
   properties[PROP_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_PROTOCOL_FEATURES,
-                         rw | G_PARAM_CONSTRUCT);
+                         rw);
   /**
    * VhostUserBackend:num-queues:
    *
    * How many queues the device has (`GET_QUEUE_NUM`); at most 256.
    */
   properties[PROP_NUM_QUEUES] =
-    g_param_spec_uint ("num-queues", NULL, NULL, 1, MAX_QUEUES, 1, rw | G_PARAM_CONSTRUCT);
+    g_param_spec_uint ("num-queues", NULL, NULL, 1, MAX_QUEUES, 1, rw);
   /**
    * VhostUserBackend:max-queue-size:
    *
    * The largest ring size `SET_VRING_NUM` may set.
    */
   properties[PROP_MAX_QUEUE_SIZE] =
-    g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, 1024, rw | G_PARAM_CONSTRUCT);
+    g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, 1024, rw);
   /**
    * VhostUserBackend:max-mem-slots:
    *
    * How many memory regions may be mapped at once (`GET_MAX_MEM_SLOTS`).
    */
   properties[PROP_MAX_MEM_SLOTS] =
-    g_param_spec_uint ("max-mem-slots", NULL, NULL, 1, 4096, DEFAULT_MEM_SLOTS, rw | G_PARAM_CONSTRUCT);
+    g_param_spec_uint ("max-mem-slots", NULL, NULL, 1, 4096, DEFAULT_MEM_SLOTS, rw);
   /**
    * VhostUserBackend:config:
    *
@@ -2493,11 +2493,17 @@ vhost_user_backend_init (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
 
+  /* defaults here, not as construct properties, so that a subclass's
+   * init can change the offer and keep it */
   priv->vrings = g_ptr_array_new_with_free_func (g_object_unref);
   priv->memory_table = vhost_user_memory_table_new_empty ();
   priv->log_fd = -1;
+  priv->features = DEFAULT_FEATURES;
+  priv->protocol_features = DEFAULT_PROTOCOL_FEATURES;
+  priv->num_queues = 1;
   priv->max_queue_size = 1024;
   priv->max_mem_slots = DEFAULT_MEM_SLOTS;
+  rebuild_vrings (self);
 }
 
 /**
