@@ -231,7 +231,16 @@ worker_run (gpointer data)
   g_main_loop_unref (loop);
   g_main_context_unref (context);
 
-  g_main_context_invoke (self->context, worker_finished, worker);
+  /* never run in place (invoke would, if it can take the context): the
+   * handler joins this very thread */
+  {
+    GSource *idle = g_idle_source_new ();
+
+    g_source_set_callback (idle, worker_finished, worker, NULL);
+    g_source_set_static_name (idle, "VhostUserServer worker finished");
+    g_source_attach (idle, self->context);
+    g_source_unref (idle);
+  }
   return NULL;
 }
 

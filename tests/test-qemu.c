@@ -1,0 +1,427 @@
+/* test-qemu.c: QEMU 7.2 as the front-end of our back-ends
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * QEMU is started paused (-S) under TCG with shared memfd guest RAM and a
+ * vhost-user-blk-pci device: realizing the device is a full session of
+ * its own (features, protocol features, queues, back-end channel, owner,
+ * config space). The back-end records every request it sees; QMP shows
+ * what QEMU made of it; then QEMU quits and the back-end sees it go.
+ */
+
+#include <string.h>
+#include <glib/gstdio.h>
+#include <vhost-user-glib.h>
+
+#include "blk-device.h"
+#include "test-util.h"
+
+#define CAPACITY_MB 100
+#define NUM_QUEUES  2
+
+typedef struct {
+  GMutex     lock;
+  GPtrArray *requests;       /* signal names, in order */
+  gboolean   disconnected;
+} Recorder;
+
+typedef struct {
+  char            *dir;
+  char            *sock;
+  char            *qmp;
+  char            *log;
+  GSubprocess     *qemu;
+  Recorder         rec;
+} Fixture;
+
+static char *
+find_qemu (void)
+{
+  return g_find_program_in_path ("qemu-system-x86_64");
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("vhost-user-qemu-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->sock = g_build_filename (f->dir, "blk.sock", NULL);
+  f->qmp = g_build_filename (f->dir, "qmp.sock", NULL);
+  f->log = g_build_filename (f->dir, "qemu.log", NULL);
+  g_mutex_init (&f->rec.lock);
+  f->rec.requests = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  if (f->qemu != NULL)
+    {
+      g_subprocess_force_exit (f->qemu);
+      g_subprocess_wait (f->qemu, NULL, NULL);
+      g_clear_object (&f->qemu);
+    }
+  g_unlink (f->sock);
+  g_unlink (f->qmp);
+  g_unlink (f->log);
+  g_rmdir (f->dir);
+  g_free (f->sock);
+  g_free (f->qmp);
+  g_free (f->log);
+  g_free (f->dir);
+  g_ptr_array_unref (f->rec.requests);
+  g_mutex_clear (&f->rec.lock);
+}
+
+/* --- recording what the back-end sees, from whichever thread it runs in --- */
+
+static void
+record_marshal (GClosure     *closure,
+                GValue       *return_value,
+                guint         n_param_values,
+                const GValue *param_values,
+                gpointer      invocation_hint,
+                gpointer      marshal_data)
+{
+  Recorder *rec = closure->data;
+  GSignalInvocationHint *hint = invocation_hint;
+
+  g_mutex_lock (&rec->lock);
+  g_ptr_array_add (rec->requests, g_strdup (g_signal_name (hint->signal_id)));
+  g_mutex_unlock (&rec->lock);
+  if (return_value != NULL)
+    g_value_set_boolean (return_value, FALSE);
+}
+
+static void
+on_disconnected (VhostUserBackend *backend,
+                 const GError     *error,
+                 gboolean          should_reconnect,
+                 gpointer          user_data)
+{
+  Recorder *rec = user_data;
+
+  g_mutex_lock (&rec->lock);
+  rec->disconnected = TRUE;
+  g_mutex_unlock (&rec->lock);
+}
+
+static void
+record_backend (Recorder         *rec,
+                VhostUserBackend *backend)
+{
+  g_autofree guint *ids = NULL;
+  guint n_ids;
+
+  example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), CAPACITY_MB * 1024 * 1024, 512, NUM_QUEUES);
+  ids = g_signal_list_ids (VHOST_USER_TYPE_BACKEND, &n_ids);
+  for (guint i = 0; i < n_ids; i++)
+    {
+      GSignalQuery query;
+      GClosure *closure;
+
+      g_signal_query (ids[i], &query);
+      if (query.return_type != G_TYPE_BOOLEAN)
+        continue;
+      closure = g_closure_new_simple (sizeof (GClosure), rec);
+      g_closure_set_marshal (closure, record_marshal);
+      g_signal_connect_closure_by_id (backend, ids[i], 0, closure, FALSE);
+    }
+  g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), rec);
+}
+
+static void
+on_backend_added (VhostUserServer  *server,
+                  VhostUserBackend *backend,
+                  gpointer          user_data)
+{
+  record_backend (user_data, backend);
+}
+
+static gboolean
+recorded (Recorder   *rec,
+          const char *name)
+{
+  gboolean found = FALSE;
+
+  g_mutex_lock (&rec->lock);
+  for (guint i = 0; i < rec->requests->len && !found; i++)
+    found = g_str_equal (g_ptr_array_index (rec->requests, i), name);
+  g_mutex_unlock (&rec->lock);
+  return found;
+}
+
+/* Waits, iterating @context if given, until @name was seen. */
+static gboolean
+wait_for_request (Fixture      *f,
+                  GMainContext *context,
+                  const char   *name)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (!recorded (&f->rec, name) && g_get_monotonic_time () < deadline)
+    {
+      if (context != NULL)
+        g_main_context_iteration (context, FALSE);
+      g_usleep (5000);
+    }
+  return recorded (&f->rec, name);
+}
+
+/* --- QEMU and QMP --- */
+
+static void
+start_qemu (Fixture    *f,
+            const char *chardev_extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *qemu = find_qemu ();
+  g_autofree char *chardev = g_strdup_printf ("socket,id=c0,path=%s%s", f->sock, chardev_extra);
+  g_autofree char *device = g_strdup_printf ("vhost-user-blk-pci,chardev=c0,id=blk0,num-queues=%d", NUM_QUEUES);
+  g_autofree char *qmp = g_strdup_printf ("unix:%s,server=on,wait=off", f->qmp);
+
+  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
+                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
+                                         "-display", "none", "-S",
+                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+                                         "-machine", "q35,memory-backend=mem",
+                                         "-chardev", chardev,
+                                         "-device", device,
+                                         "-qmp", qmp,
+                                         NULL);
+  g_assert_no_error (error);
+}
+
+typedef struct {
+  GSocketConnection *connection;
+  GDataInputStream  *in;
+} Qmp;
+
+static char *
+qmp_read_reply (Qmp *qmp)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      char *line = g_data_input_stream_read_line (qmp->in, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (strstr (line, "\"return\"") != NULL || strstr (line, "\"error\"") != NULL)
+        return line;
+      g_free (line);  /* events */
+    }
+}
+
+static char *
+qmp_command (Qmp        *qmp,
+             const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (qmp->connection));
+  g_autofree char *line = g_strconcat (json, "\n", NULL);
+
+  g_output_stream_write_all (out, line, strlen (line), NULL, NULL, &error);
+  g_assert_no_error (error);
+  return qmp_read_reply (qmp);
+}
+
+static void
+qmp_connect (Fixture *f,
+             Qmp     *qmp)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (f->qmp);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *greeting = NULL;
+  g_autofree char *reply = NULL;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  do
+    {
+      g_clear_error (&error);
+      qmp->connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+      if (qmp->connection == NULL)
+        g_usleep (20000);
+    }
+  while (qmp->connection == NULL && g_get_monotonic_time () < deadline);
+  g_assert_no_error (error);
+
+  qmp->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (qmp->connection)));
+  greeting = g_data_input_stream_read_line (qmp->in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (greeting, "QMP"));
+  reply = qmp_command (qmp, "{\"execute\": \"qmp_capabilities\"}");
+  g_assert_nonnull (strstr (reply, "\"return\""));
+}
+
+static void
+qmp_close (Qmp *qmp)
+{
+  g_clear_object (&qmp->in);
+  g_clear_object (&qmp->connection);
+}
+
+/* What QEMU made of the device: the features it kept from our offer, its
+ * queue count, and the device in the tree. Then it quits cleanly. */
+static void
+check_qemu_side (Fixture *f)
+{
+  Qmp qmp = { 0 };
+  g_autofree char *status = NULL;
+  g_autofree char *qtree = NULL;
+  g_autofree char *quit = NULL;
+  g_autoptr(GError) error = NULL;
+
+  qmp_connect (f, &qmp);
+  status = qmp_command (&qmp, "{\"execute\": \"x-query-virtio-status\", "
+                              "\"arguments\": {\"path\": \"/machine/peripheral/blk0/virtio-backend\"}}");
+  g_test_message ("x-query-virtio-status: %s", status);
+  g_assert_nonnull (strstr (status, "VIRTIO_BLK_F_MQ"));
+  g_assert_nonnull (strstr (status, "VIRTIO_BLK_F_BLK_SIZE"));
+  g_assert_nonnull (strstr (status, "VIRTIO_BLK_F_FLUSH"));
+  g_assert_nonnull (strstr (status, "VHOST_USER_F_PROTOCOL_FEATURES"));
+  g_assert_nonnull (strstr (status, "\"num-vqs\": 2"));
+
+  qtree = qmp_command (&qmp, "{\"execute\": \"human-monitor-command\", "
+                             "\"arguments\": {\"command-line\": \"info qtree\"}}");
+  g_assert_nonnull (strstr (qtree, "dev: vhost-user-blk-pci, id \\\"blk0\\\""));
+  g_assert_nonnull (strstr (qtree, "num-queues = 2"));
+
+  quit = qmp_command (&qmp, "{\"execute\": \"quit\"}");
+  g_assert_nonnull (strstr (quit, "\"return\""));
+  qmp_close (&qmp);
+
+  g_subprocess_wait_check (f->qemu, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&f->qemu);
+}
+
+/* The session QEMU 7.2 opens to realize vhost-user-blk (PEERS.md). */
+static void
+check_sequence (Fixture *f)
+{
+  static const char *expected[] = {
+    "get-features", "get-protocol-features", "set-protocol-features", "get-queue-num",
+    "get-max-mem-slots", "set-backend-req-fd", "set-owner", "get-features", "get-config",
+  };
+  guint next = 0, calls = 0;
+
+  g_mutex_lock (&f->rec.lock);
+  for (guint i = 0; i < f->rec.requests->len; i++)
+    {
+      const char *name = g_ptr_array_index (f->rec.requests, i);
+
+      g_test_message ("request %u: %s", i, name);
+      if (next < G_N_ELEMENTS (expected) && g_str_equal (name, expected[next]))
+        next++;
+      if (g_str_equal (name, "set-vring-call"))
+        calls++;
+    }
+  g_assert_cmpstr (g_ptr_array_index (f->rec.requests, 0), ==, "get-features");
+  g_mutex_unlock (&f->rec.lock);
+
+  /* in this order, possibly with others between */
+  g_assert_cmpuint (next, ==, G_N_ELEMENTS (expected));
+  g_assert_cmpuint (calls, ==, NUM_QUEUES);
+}
+
+static gboolean
+skip_without_qemu (void)
+{
+  g_autofree char *qemu = find_qemu ();
+
+  if (qemu == NULL)
+    {
+      g_test_skip ("qemu-system-x86_64 is not installed (Debian package qemu-system-x86)");
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_server_threaded (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  if (skip_without_qemu ())
+    return;
+
+  server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, GPOINTER_TO_INT (data));
+  g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), &f->rec);
+  g_assert_true (vhost_user_server_listen (server, f->sock, &error));
+  g_assert_no_error (error);
+
+  start_qemu (f, "");
+  /* the server accepts in this thread's context; unthreaded, the
+   * back-end runs there too */
+  g_assert_true (wait_for_request (f, g_main_context_default (), "get-config"));
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+
+  /* QMP blocks this thread: a paused QEMU needs nothing more from us */
+  check_qemu_side (f);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (vhost_user_server_get_n_connections (server) > 0 && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+  g_assert_true (f->rec.disconnected);
+  check_sequence (f);
+  vhost_user_server_stop (server);
+}
+
+/* QEMU listens (server=on) and the back-end connects to it. */
+static void
+test_client_mode (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(VhostUserBackend) backend = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  if (skip_without_qemu ())
+    return;
+
+  start_qemu (f, ",server=on,wait=off");
+  backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
+  record_backend (&f->rec, backend);
+  g_assert_true (vhost_user_backend_connect (backend, f->sock, 30000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (wait_for_request (f, g_main_context_default (), "get-config"));
+
+  check_qemu_side (f);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!f->rec.disconnected && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (f->rec.disconnected);
+  g_assert_false (vhost_user_backend_get_connected (backend));
+  check_sequence (f);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add ("/qemu/blk/server", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_server_threaded, fixture_teardown);
+  g_test_add ("/qemu/blk/server-threaded", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_server_threaded, fixture_teardown);
+  g_test_add ("/qemu/blk/client-mode", Fixture, NULL, fixture_setup, test_client_mode, fixture_teardown);
+
+  return g_test_run ();
+}
