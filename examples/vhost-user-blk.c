@@ -188,7 +188,7 @@ main (int   argc,
     {
       backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
       setup_backend (backend);
-      if (!vhost_user_backend_connect (backend, socket_path, 30000, NULL, &error))
+      if (!vhost_user_backend_connect_to_path (backend, socket_path, 30000, NULL, &error))
         {
           g_printerr ("vhost-user-blk: %s\n", error->message);
           return EXIT_FAILURE;

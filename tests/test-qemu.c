@@ -398,7 +398,7 @@ test_client_mode (Fixture       *f,
   start_qemu (f, ",server=on,wait=off");
   backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
   record_backend (&f->rec, backend);
-  g_assert_true (vhost_user_backend_connect (backend, f->sock, 30000, NULL, &error));
+  g_assert_true (vhost_user_backend_connect_to_path (backend, f->sock, 30000, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (wait_for_request (f, g_main_context_default (), "get-config"));
 
@@ -409,6 +409,101 @@ test_client_mode (Fixture       *f,
   g_assert_true (f->rec.disconnected);
   g_assert_false (vhost_user_backend_get_connected (backend));
   check_sequence (f);
+}
+
+/* Lines of @path, once it has one starting with @prefix. */
+static char **
+wait_for_line (const char *path,
+               const char *prefix,
+               GSubprocess *process)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *contents = NULL;
+
+      if (g_file_get_contents (path, &contents, NULL, NULL))
+        {
+          g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);
+
+          for (guint i = 0; lines[i] != NULL; i++)
+            if (g_str_has_prefix (lines[i], prefix))
+              return g_steal_pointer (&lines);
+        }
+      g_usleep (10000);
+    }
+  return NULL;
+}
+
+/* The Python example (signal handlers only, PyGObject) as QEMU's back-end. */
+static void
+test_python_backend (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *script = g_getenv ("VHOST_USER_PYTHON_EXAMPLE");
+  const char *asan = g_getenv ("ASAN_RUNTIME");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) python = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *py_log = g_build_filename (f->dir, "python.log", NULL);
+  g_auto(GStrv) lines = NULL;
+  static const char *expected[] = {
+    "request: get-features", "request: get-protocol-features", "request: set-protocol-features",
+    "request: get-queue-num", "request: set-owner", "request: get-config", "config: ",
+  };
+  guint next = 0;
+
+  if (skip_without_qemu ())
+    return;
+  if (script == NULL || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("No Python with PyGObject (VHOST_USER_PYTHON_EXAMPLE unset or no /usr/bin/python3)");
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, py_log);
+  if (asan != NULL && *asan != '\0')
+    {
+      /* an uninstrumented interpreter loading the ASan-built library */
+      g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", asan, TRUE);
+      g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
+    }
+  python = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3", script,
+                                        "--socket", f->sock, "--capacity-mb", "100",
+                                        "--num-queues", "2", "--once", NULL);
+  g_assert_no_error (error);
+
+  lines = wait_for_line (py_log, "listening:", python);
+  if (lines == NULL)
+    {
+      g_autofree char *contents = NULL;
+
+      g_file_get_contents (py_log, &contents, NULL, NULL);
+      g_error ("The Python back-end did not start: %s", contents);
+    }
+  g_clear_pointer (&lines, g_strfreev);
+
+  start_qemu (f, "");
+  lines = wait_for_line (py_log, "config: ", python);
+  g_assert_nonnull (lines);
+  g_clear_pointer (&lines, g_strfreev);
+  check_qemu_side (f);
+
+  /* --once: the script ends when QEMU hangs up */
+  g_subprocess_wait_check (python, NULL, &error);
+  g_assert_no_error (error);
+  lines = wait_for_line (py_log, "disconnected:", python);
+  g_assert_nonnull (lines);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_test_message ("python: %s", lines[i]);
+      if (next < G_N_ELEMENTS (expected) && g_str_has_prefix (lines[i], expected[next]))
+        next++;
+    }
+  g_assert_cmpuint (next, ==, G_N_ELEMENTS (expected));
 }
 
 int
@@ -422,6 +517,7 @@ main (int   argc,
   g_test_add ("/qemu/blk/server-threaded", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_server_threaded, fixture_teardown);
   g_test_add ("/qemu/blk/client-mode", Fixture, NULL, fixture_setup, test_client_mode, fixture_teardown);
+  g_test_add ("/qemu/blk/python-backend", Fixture, NULL, fixture_setup, test_python_backend, fixture_teardown);
 
   return g_test_run ();
 }

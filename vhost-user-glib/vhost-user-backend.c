@@ -28,7 +28,7 @@
  * The device side of a vhost-user connection (the "slave" in older texts).
  *
  * A back-end serves one front-end over a connected socket
- * ([method@VhostUser.Backend.serve], or [method@VhostUser.Backend.connect]
+ * ([method@VhostUser.Backend.serve], or [method@VhostUser.Backend.connect_to_path]
  * to a front-end that listens, as QEMU's `server=on` chardev does) in the
  * `GMainContext` it was created in. Every request the front-end sends
  * raises one signal named after it (`get-features`, `set-vring-addr`, …)
@@ -2478,7 +2478,7 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * @should_reconnect: what vhost_user_error_should_reconnect() says of @error
    *
    * The connection ended: the front-end hung up, sent something the
-   * connection cannot go on from, or [method@VhostUser.Backend.disconnect]
+   * connection cannot go on from, or [method@VhostUser.Backend.close]
    * was called. Every mapping and fd of the session is already released.
    */
   signals[SIGNAL_DISCONNECTED] =
@@ -2557,7 +2557,7 @@ vhost_user_backend_serve (VhostUserBackend  *self,
 }
 
 /**
- * vhost_user_backend_connect:
+ * vhost_user_backend_connect_to_path:
  * @self: a back-end
  * @path: the socket a front-end listens on
  * @timeout_ms: how long to wait for it to appear; 0 for one attempt
@@ -2566,12 +2566,13 @@ vhost_user_backend_serve (VhostUserBackend  *self,
  *
  * Connects to a front-end that listens (QEMU's `-chardev
  * socket,server=on`), then serves it as vhost_user_backend_serve() does.
- * Blocks while connecting.
+ * Blocks while connecting. (Not `connect`: bindings would hide
+ * `GObject.connect` behind it.)
  *
  * Returns: %TRUE on success
  */
 gboolean
-vhost_user_backend_connect (VhostUserBackend  *self,
+vhost_user_backend_connect_to_path (VhostUserBackend  *self,
                             const char        *path,
                             guint              timeout_ms,
                             GCancellable      *cancellable,
@@ -2589,14 +2590,14 @@ vhost_user_backend_connect (VhostUserBackend  *self,
 }
 
 /**
- * vhost_user_backend_disconnect:
+ * vhost_user_backend_close:
  * @self: a back-end
  *
  * Closes the connection; [signal@VhostUser.Backend::disconnected] is
- * emitted.
+ * emitted. (Not `disconnect`, which bindings use for signal handlers.)
  */
 void
-vhost_user_backend_disconnect (VhostUserBackend *self)
+vhost_user_backend_close (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv;
 

@@ -137,13 +137,13 @@ gboolean              vhost_user_backend_serve                     (VhostUserBac
                                                                     GSocket           *socket,
                                                                     GError           **error);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean              vhost_user_backend_connect                   (VhostUserBackend  *self,
+gboolean              vhost_user_backend_connect_to_path           (VhostUserBackend  *self,
                                                                     const char        *path,
                                                                     guint              timeout_ms,
                                                                     GCancellable      *cancellable,
                                                                     GError           **error);
 VHOST_USER_AVAILABLE_IN_ALL
-void                  vhost_user_backend_disconnect                (VhostUserBackend  *self);
+void                  vhost_user_backend_close                     (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean              vhost_user_backend_get_connected             (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL

@@ -213,7 +213,7 @@ worker_run (gpointer data)
     g_main_loop_run (loop);
 
   g_signal_handlers_disconnect_by_func (backend, worker_backend_disconnected, loop);
-  vhost_user_backend_disconnect (backend);
+  vhost_user_backend_close (backend);
   g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
   g_object_unref (backend);
 
@@ -560,7 +560,7 @@ vhost_user_server_stop (VhostUserServer *self)
 
   /* unthreaded back-ends: disconnecting removes them */
   while (self->backends->len > 0)
-    vhost_user_backend_disconnect (g_ptr_array_index (self->backends, self->backends->len - 1));
+    vhost_user_backend_close (g_ptr_array_index (self->backends, self->backends->len - 1));
 
   g_mutex_lock (&self->lock);
   workers = g_ptr_array_copy (self->workers, NULL, NULL);
