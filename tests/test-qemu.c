@@ -15,6 +15,7 @@
 
 #include "blk-device.h"
 #include "test-util.h"
+#include "vhost-user-lock-private.h"
 
 #define CAPACITY_MB 100
 #define NUM_QUEUES  2
@@ -90,9 +91,9 @@ record_marshal (GClosure     *closure,
   Recorder *rec = closure->data;
   GSignalInvocationHint *hint = invocation_hint;
 
-  g_mutex_lock (&rec->lock);
+  vhost_user_mutex_lock (&rec->lock);
   g_ptr_array_add (rec->requests, g_strdup (g_signal_name (hint->signal_id)));
-  g_mutex_unlock (&rec->lock);
+  vhost_user_mutex_unlock (&rec->lock);
   if (return_value != NULL)
     g_value_set_boolean (return_value, FALSE);
 }
@@ -105,9 +106,9 @@ on_disconnected (VhostUserBackend *backend,
 {
   Recorder *rec = user_data;
 
-  g_mutex_lock (&rec->lock);
+  vhost_user_mutex_lock (&rec->lock);
   rec->disconnected = TRUE;
-  g_mutex_unlock (&rec->lock);
+  vhost_user_mutex_unlock (&rec->lock);
 }
 
 static void
@@ -148,10 +149,10 @@ recorded (Recorder   *rec,
 {
   gboolean found = FALSE;
 
-  g_mutex_lock (&rec->lock);
+  vhost_user_mutex_lock (&rec->lock);
   for (guint i = 0; i < rec->requests->len && !found; i++)
     found = g_str_equal (g_ptr_array_index (rec->requests, i), name);
-  g_mutex_unlock (&rec->lock);
+  vhost_user_mutex_unlock (&rec->lock);
   return found;
 }
 
@@ -314,7 +315,7 @@ check_sequence (Fixture *f)
   };
   guint next = 0, calls = 0;
 
-  g_mutex_lock (&f->rec.lock);
+  vhost_user_mutex_lock (&f->rec.lock);
   for (guint i = 0; i < f->rec.requests->len; i++)
     {
       const char *name = g_ptr_array_index (f->rec.requests, i);
@@ -326,7 +327,7 @@ check_sequence (Fixture *f)
         calls++;
     }
   g_assert_cmpstr (g_ptr_array_index (f->rec.requests, 0), ==, "get-features");
-  g_mutex_unlock (&f->rec.lock);
+  vhost_user_mutex_unlock (&f->rec.lock);
 
   /* in this order, possibly with others between */
   g_assert_cmpuint (next, ==, G_N_ELEMENTS (expected));

@@ -5,9 +5,12 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
+#include "vhost-user-lock-private.h"
 #include "vhost-user-server.h"
 #include "vhost-user-socket-private.h"
 
@@ -89,9 +92,9 @@ at_thread_limit (VhostUserServer *self)
 {
   gboolean full;
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   full = self->threaded && self->max_threads > 0 && self->n_connections >= (guint) self->max_threads;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
   return full;
 }
 
@@ -117,9 +120,9 @@ backend_disconnected (VhostUserBackend *backend,
 
   g_signal_handlers_disconnect_by_func (backend, backend_disconnected, self);
   g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   self->n_connections--;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
   g_ptr_array_remove_fast (self->backends, backend);
 }
 
@@ -137,9 +140,9 @@ serve_here (VhostUserServer *self,
       g_debug ("Could not serve a front-end: %s", error->message);
       return;
     }
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   self->n_connections++;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
   g_signal_connect (backend, "disconnected", G_CALLBACK (backend_disconnected), self);
   g_ptr_array_add (self->backends, g_steal_pointer (&backend));
 }
@@ -172,9 +175,9 @@ worker_finished (gpointer data)
   VhostUserServer *self = worker->server;
   gboolean mine;
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   mine = g_ptr_array_remove_fast (self->workers, worker);
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
 
   /* stop() joins the workers it finds itself */
   if (mine)
@@ -203,11 +206,11 @@ worker_run (gpointer data)
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
   g_signal_connect (backend, "disconnected", G_CALLBACK (worker_backend_disconnected), loop);
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   worker->context = context;
   worker->loop = loop;
   run = !self->stopping;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
 
   if (run && vhost_user_backend_serve (backend, worker->socket, NULL))
     g_main_loop_run (loop);
@@ -217,12 +220,12 @@ worker_run (gpointer data)
   g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
   g_object_unref (backend);
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   worker->context = NULL;
   worker->loop = NULL;
   worker->done = TRUE;
   self->n_connections--;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
 
   /* drain what the back-end left behind (idle completions) */
   while (g_main_context_iteration (context, FALSE))
@@ -253,11 +256,11 @@ serve_in_thread (VhostUserServer *self,
   worker->server = g_object_ref (self);
   worker->socket = g_object_ref (socket);
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   self->n_connections++;
   g_ptr_array_add (self->workers, worker);
   worker->thread = g_thread_new ("vhost-user-backend", worker_run, worker);
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
 }
 
 static gboolean
@@ -268,12 +271,24 @@ on_incoming (GSocket      *listener,
   VhostUserServer *self = user_data;
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GError) error = NULL;
+  int fd;
 
-  socket = g_socket_accept (listener, NULL, &error);
+  /* accept4() here rather than g_socket_accept(): the fd is CLOEXEC from
+   * the start, and sanitizers see where it came from */
+  fd = accept4 (g_socket_get_fd (listener), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR)
+        g_debug ("accept() on %s failed: %s", self->path, g_strerror (errsv));
+      return G_SOURCE_CONTINUE;
+    }
+  socket = g_socket_new_from_fd (fd, &error);
   if (socket == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        g_debug ("accept() on %s failed: %s", self->path, error->message);
+      g_close (fd, NULL);
+      g_debug ("accepted fd is no socket: %s", error->message);
       return G_SOURCE_CONTINUE;
     }
 
@@ -562,7 +577,7 @@ vhost_user_server_stop (VhostUserServer *self)
   while (self->backends->len > 0)
     vhost_user_backend_close (g_ptr_array_index (self->backends, self->backends->len - 1));
 
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   workers = g_ptr_array_copy (self->workers, NULL, NULL);
   g_ptr_array_set_size (self->workers, 0);
   for (guint i = 0; i < workers->len; i++)
@@ -572,7 +587,7 @@ vhost_user_server_stop (VhostUserServer *self)
       if (worker->loop != NULL)
         g_main_loop_quit (worker->loop);
     }
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
 
   for (guint i = 0; i < workers->len; i++)
     {
@@ -618,9 +633,9 @@ vhost_user_server_get_n_connections (VhostUserServer *self)
   guint n;
 
   g_return_val_if_fail (VHOST_USER_IS_SERVER (self), 0);
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   n = self->n_connections;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
   return n;
 }
 
@@ -670,9 +685,9 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
 
   if (self->max_threads == max_threads)
     return;
-  g_mutex_lock (&self->lock);
+  vhost_user_mutex_lock (&self->lock);
   self->max_threads = max_threads;
-  g_mutex_unlock (&self->lock);
+  vhost_user_mutex_unlock (&self->lock);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
   if (self->listener != NULL && self->accept_source == NULL && !self->stopping && !at_thread_limit (self))
     start_accepting (self);

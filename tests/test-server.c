@@ -1,0 +1,276 @@
+/* test-server.c: many front-ends at once, threaded and not
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each front-end is a thread of this process speaking the protocol with
+ * blocking socket calls: GET_FEATURES, SET_FEATURES, GET_PROTOCOL_FEATURES,
+ * SET_PROTOCOL_FEATURES (REPLY_ACK), SET_OWNER with an ack, then hang up.
+ * Run under TSan (the tsan build's "threads" suite) this is the race test
+ * of the worker threads.
+ */
+
+#include <string.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-lock-private.h"
+#include "vhost-user-message-private.h"
+#include "vhost-user-socket-private.h"
+
+typedef struct {
+  GMutex     lock;
+  GThread   *main_thread;
+  guint      added;
+  guint      added_in_main;
+  guint      removed;
+  guint      active;
+  guint      max_active;
+  guint      owners;
+} Counters;
+
+typedef struct {
+  const char *path;
+  guint       hold_ms;
+  gboolean    ok;
+  char       *failure;
+} Client;
+
+static gboolean
+roundtrip (GSocket          *socket,
+           VhostUserMessage *msg,
+           gboolean          expect_reply,
+           guint64          *value,
+           GError          **error)
+{
+  VhostUserWireHeader header;
+  guint8 payload[8];
+  const guint8 *data;
+  gsize len;
+  gssize n;
+
+  data = vhost_user_message_get_data (msg, &len);
+  if (g_socket_send (socket, (const char *) data, len, NULL, error) != (gssize) len)
+    return FALSE;
+  if (!expect_reply)
+    return TRUE;
+
+  n = g_socket_receive (socket, (char *) &header, sizeof header, NULL, error);
+  if (n != sizeof header)
+    {
+      if (n >= 0)
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_PARTIAL_MESSAGE, "short reply header");
+      return FALSE;
+    }
+  if (header.request != msg->header.request || header.size != 8 ||
+      g_socket_receive (socket, (char *) payload, 8, NULL, error) != 8)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE, "bad reply");
+      return FALSE;
+    }
+  memcpy (value, payload, 8);
+  return TRUE;
+}
+
+static gpointer
+client_run (gpointer data)
+{
+  Client *client = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  guint64 features = 0, protocol = 0, ack = 1;
+
+  socket = vhost_user_socket_connect (client->path, 10000, NULL, &error);
+  if (socket == NULL)
+    goto fail;
+  g_socket_set_timeout (socket, 30);
+
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_GET_FEATURES, 0);
+  if (!roundtrip (socket, &msg, TRUE, &features, &error))
+    goto fail;
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_FEATURES, 0);
+  vhost_user_message_set_u64 (&msg, features);
+  if (!roundtrip (socket, &msg, FALSE, NULL, &error))
+    goto fail;
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES, 0);
+  if (!roundtrip (socket, &msg, TRUE, &protocol, &error))
+    goto fail;
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES, 0);
+  vhost_user_message_set_u64 (&msg, protocol & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK);
+  if (!roundtrip (socket, &msg, FALSE, NULL, &error))
+    goto fail;
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_OWNER, VHOST_USER_FLAG_NEED_REPLY);
+  if (!roundtrip (socket, &msg, TRUE, &ack, &error) || ack != 0)
+    goto fail;
+
+  if (client->hold_ms > 0)
+    g_usleep (client->hold_ms * 1000);
+  client->ok = TRUE;
+  return NULL;
+
+fail:
+  client->failure = g_strdup (error != NULL ? error->message : "SET_OWNER was refused");
+  return NULL;
+}
+
+static void
+on_owner (VhostUserBackend *backend,
+          GParamSpec       *pspec,
+          Counters         *c)
+{
+  if (vhost_user_backend_get_owner (backend))
+    {
+      vhost_user_mutex_lock (&c->lock);
+      c->owners++;
+      vhost_user_mutex_unlock (&c->lock);
+    }
+}
+
+static void
+on_added (VhostUserServer  *server,
+          VhostUserBackend *backend,
+          Counters         *c)
+{
+  vhost_user_mutex_lock (&c->lock);
+  c->added++;
+  if (g_thread_self () == c->main_thread)
+    c->added_in_main++;
+  c->active++;
+  c->max_active = MAX (c->max_active, c->active);
+  vhost_user_mutex_unlock (&c->lock);
+
+  /* connected here, so it runs here: in the back-end's own context */
+  g_assert_true (vhost_user_backend_get_main_context (backend) == g_main_context_get_thread_default () ||
+                 (g_main_context_get_thread_default () == NULL &&
+                  vhost_user_backend_get_main_context (backend) == g_main_context_default ()));
+  g_signal_connect (backend, "notify::owner", G_CALLBACK (on_owner), c);
+}
+
+static void
+on_removed (VhostUserServer  *server,
+            VhostUserBackend *backend,
+            Counters         *c)
+{
+  vhost_user_mutex_lock (&c->lock);
+  c->removed++;
+  c->active--;
+  vhost_user_mutex_unlock (&c->lock);
+}
+
+static void
+run_clients (gboolean threaded,
+             int      max_threads,
+             guint    n_clients,
+             guint    hold_ms)
+{
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  char *path = test_socket_path_new ("server.sock");
+  Client *clients = g_new0 (Client, n_clients);
+  Counters c = { 0 };
+  guint baseline = test_count_open_fds ();
+  gint64 deadline;
+  guint done = 0;
+
+  g_mutex_init (&c.lock);
+  c.main_thread = g_thread_self ();
+
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, threaded);
+  vhost_user_server_set_max_threads (server, max_threads);
+  g_signal_connect (server, "backend-added", G_CALLBACK (on_added), &c);
+  g_signal_connect (server, "backend-removed", G_CALLBACK (on_removed), &c);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < n_clients; i++)
+    {
+      clients[i].path = path;
+      clients[i].hold_ms = hold_ms;
+      g_ptr_array_add (threads, g_thread_new ("front-end", client_run, &clients[i]));
+    }
+
+  /* the server accepts in this thread's context */
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    {
+      guint removed;
+
+      vhost_user_mutex_lock (&c.lock);
+      removed = c.removed;
+      vhost_user_mutex_unlock (&c.lock);
+      if (removed == n_clients)
+        break;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+
+  for (guint i = 0; i < n_clients; i++)
+    {
+      g_thread_join (g_ptr_array_index (threads, i));
+      if (!clients[i].ok)
+        g_test_message ("front-end %u: %s", i, clients[i].failure);
+      done += clients[i].ok;
+      g_free (clients[i].failure);
+    }
+
+  vhost_user_server_stop (server);
+  g_clear_object (&server);
+
+  g_assert_cmpuint (done, ==, n_clients);
+  g_assert_cmpuint (c.added, ==, n_clients);
+  g_assert_cmpuint (c.removed, ==, n_clients);
+  g_assert_cmpuint (c.owners, ==, n_clients);
+  /* threaded: every back-end was announced in its worker */
+  g_assert_cmpuint (c.added_in_main, ==, threaded ? 0 : n_clients);
+  if (max_threads > 0)
+    g_assert_cmpuint (c.max_active, <=, (guint) max_threads);
+
+  g_mutex_clear (&c.lock);
+  g_free (clients);
+  test_socket_path_free (path);
+  /* every socket, eventfd and worker context is gone */
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+}
+
+static void
+test_threaded_hundred (void)
+{
+  run_clients (TRUE, -1, 100, 0);
+}
+
+static void
+test_max_threads (void)
+{
+  /* each front-end holds its connection a while, so they pile up */
+  run_clients (TRUE, 4, 20, 30);
+}
+
+static void
+test_unthreaded (void)
+{
+  run_clients (FALSE, -1, 50, 0);
+}
+
+/* A front-end that comes back after hanging up is served again. */
+static void
+test_reconnect (void)
+{
+  run_clients (TRUE, 1, 5, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_main_context_default ();
+
+  g_test_add_func ("/server/threaded/hundred-front-ends", test_threaded_hundred);
+  g_test_add_func ("/server/threaded/max-threads", test_max_threads);
+  g_test_add_func ("/server/threaded/reconnect", test_reconnect);
+  g_test_add_func ("/server/unthreaded", test_unthreaded);
+
+  return g_test_run ();
+}
