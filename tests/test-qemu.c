@@ -437,12 +437,16 @@ wait_for_line (const char *path,
   return NULL;
 }
 
-/* The Python example (signal handlers only, PyGObject) as QEMU's back-end. */
+/* An example program as QEMU's back-end: the Python one (signal handlers
+ * only, PyGObject) or the C one written with handlers only. Both log
+ * "request: NAME" and "config: …" lines. */
 static void
-test_python_backend (Fixture       *f,
-                     gconstpointer  data)
+test_example_backend (Fixture       *f,
+                      gconstpointer  data)
 {
+  gboolean use_python = GPOINTER_TO_INT (data);
   const char *script = g_getenv ("VHOST_USER_PYTHON_EXAMPLE");
+  const char *handlers = g_getenv ("VHOST_USER_HANDLERS_EXAMPLE");
   const char *asan = g_getenv ("ASAN_RUNTIME");
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) python = NULL;
@@ -457,23 +461,33 @@ test_python_backend (Fixture       *f,
 
   if (skip_without_qemu ())
     return;
-  if (script == NULL || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+  if (use_python && (script == NULL || !g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE)))
     {
       g_test_skip ("No Python with PyGObject (VHOST_USER_PYTHON_EXAMPLE unset or no /usr/bin/python3)");
+      return;
+    }
+  if (!use_python && handlers == NULL)
+    {
+      g_test_skip ("Examples not built (VHOST_USER_HANDLERS_EXAMPLE unset)");
       return;
     }
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path (launcher, py_log);
-  if (asan != NULL && *asan != '\0')
+  if (use_python && asan != NULL && *asan != '\0')
     {
       /* an uninstrumented interpreter loading the ASan-built library */
       g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", asan, TRUE);
       g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
     }
-  python = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3", script,
-                                        "--socket", f->sock, "--capacity-mb", "100",
-                                        "--num-queues", "2", "--once", NULL);
+  if (use_python)
+    python = g_subprocess_launcher_spawn (launcher, &error, "/usr/bin/python3", script,
+                                          "--socket", f->sock, "--capacity-mb", "100",
+                                          "--num-queues", "2", "--once", NULL);
+  else
+    python = g_subprocess_launcher_spawn (launcher, &error, handlers,
+                                          "--socket", f->sock, "--capacity-mb", "100",
+                                          "--num-queues", "2", "--once", NULL);
   g_assert_no_error (error);
 
   lines = wait_for_line (py_log, "listening:", python);
@@ -482,7 +496,7 @@ test_python_backend (Fixture       *f,
       g_autofree char *contents = NULL;
 
       g_file_get_contents (py_log, &contents, NULL, NULL);
-      g_error ("The Python back-end did not start: %s", contents);
+      g_error ("The example back-end did not start: %s", contents);
     }
   g_clear_pointer (&lines, g_strfreev);
 
@@ -500,7 +514,7 @@ test_python_backend (Fixture       *f,
 
   for (guint i = 0; lines[i] != NULL; i++)
     {
-      g_test_message ("python: %s", lines[i]);
+      g_test_message ("example: %s", lines[i]);
       if (next < G_N_ELEMENTS (expected) && g_str_has_prefix (lines[i], expected[next]))
         next++;
     }
@@ -518,7 +532,10 @@ main (int   argc,
   g_test_add ("/qemu/blk/server-threaded", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_server_threaded, fixture_teardown);
   g_test_add ("/qemu/blk/client-mode", Fixture, NULL, fixture_setup, test_client_mode, fixture_teardown);
-  g_test_add ("/qemu/blk/python-backend", Fixture, NULL, fixture_setup, test_python_backend, fixture_teardown);
+  g_test_add ("/qemu/blk/python-backend", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_example_backend, fixture_teardown);
+  g_test_add ("/qemu/blk/handlers-backend", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_example_backend, fixture_teardown);
 
   return g_test_run ();
 }
