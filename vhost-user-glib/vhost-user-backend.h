@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 
+#include "vhost-user-enums.h"
 #include "vhost-user-invocation.h"
 #include "vhost-user-memory-table.h"
 #include "vhost-user-version-macros.h"
@@ -198,5 +199,41 @@ VhostUserMemoryTable *vhost_user_backend_get_memory_table          (VhostUserBac
 VHOST_USER_AVAILABLE_IN_ALL
 VhostUserVring       *vhost_user_backend_get_vring                 (VhostUserBackend  *self,
                                                                     guint              index);
+
+
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_backend_request_async  (VhostUserBackend            *self,
+                                                                      VhostUserBackendRequestType  request,
+                                                                      GBytes                      *payload,
+                                                                      int                          fd,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64               vhost_user_backend_send_backend_request_finish (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      int                         *fd,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64               vhost_user_backend_send_backend_request        (VhostUserBackend            *self,
+                                                                      VhostUserBackendRequestType  request,
+                                                                      GBytes                      *payload,
+                                                                      int                          fd,
+                                                                      GCancellable                *cancellable,
+                                                                      int                         *out_fd,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_notify_config_change_async  (VhostUserBackend            *self,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_notify_config_change_finish (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_notify_config_change        (VhostUserBackend            *self,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
 
 G_END_DECLS

@@ -1,0 +1,484 @@
+/* test-backend-channel.c: requests from the back-end to the front-end
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The front-end is a thread with blocking sockets: it negotiates on the
+ * main socket, hands the back-end one end of a socket pair with
+ * SET_BACKEND_REQ_FD and then answers what arrives on the other end the
+ * way each test asks. The back-end runs in the test's own context.
+ */
+
+#include <string.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-message-private.h"
+#include "vhost-user-socket-private.h"
+
+typedef enum {
+  ANSWER_ACK,        /* u64 0 (and a memfd for SHARED_OBJECT_LOOKUP) */
+  ANSWER_NACK,       /* u64 1 */
+  ANSWER_WRONG_CODE, /* a reply to another request */
+} Answer;
+
+typedef struct {
+  GMainContext     *context;
+  VhostUserBackend *backend;
+  GSocket          *main_fe;     /* front-end's end of the main socket */
+  GSocket          *channel_fe;  /* front-end's end of the back-end channel */
+  GThread          *thread;
+  GAsyncQueue      *seen;        /* VhostUserMessage * the front-end received */
+  Answer            answer;
+  guint64           protocol;
+  guint             baseline_fds;
+} Fixture;
+
+/* GSocket keeps its fd non-blocking whatever it is told; the front-end
+ * thread wants plain blocking calls. */
+static void
+make_blocking (GSocket *socket)
+{
+  int fd = g_socket_get_fd (socket);
+
+  g_assert_cmpint (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK), ==, 0);
+}
+
+/* One whole message off a blocking socket, fds included. */
+static gboolean
+read_message (GSocket          *socket,
+              VhostUserMessage *msg)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * VHOST_USER_MAX_FDS)];
+  } control;
+  struct msghdr mh = { 0 };
+  struct iovec iov = { &msg->header, VHOST_USER_HEADER_SIZE };
+  int fd = g_socket_get_fd (socket);
+  gssize n;
+
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+  n = recvmsg (fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+  if (n != VHOST_USER_HEADER_SIZE)
+    return FALSE;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c != NULL; c = CMSG_NXTHDR (&mh, c))
+    for (gsize i = 0; i < (c->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+      {
+        int received;
+
+        memcpy (&received, CMSG_DATA (c) + i * sizeof (int), sizeof received);
+        vhost_user_message_add_fd (msg, received);
+      }
+  if (msg->header.size > 0 &&
+      recv (fd, msg->payload, msg->header.size, MSG_WAITALL) != (gssize) msg->header.size)
+    return FALSE;
+  return TRUE;
+}
+
+static void
+write_message (GSocket          *socket,
+               VhostUserMessage *msg)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * VHOST_USER_MAX_FDS)];
+  } control;
+  struct msghdr mh = { 0 };
+  gsize len;
+  struct iovec iov;
+
+  iov.iov_base = (void *) vhost_user_message_get_data (msg, &len);
+  iov.iov_len = len;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (msg->n_fds > 0)
+    {
+      struct cmsghdr *c;
+
+      mh.msg_control = control.buf;
+      mh.msg_controllen = CMSG_SPACE (sizeof (int) * msg->n_fds);
+      c = CMSG_FIRSTHDR (&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN (sizeof (int) * msg->n_fds);
+      memcpy (CMSG_DATA (c), msg->fds, sizeof (int) * msg->n_fds);
+    }
+  g_assert_cmpint (sendmsg (g_socket_get_fd (socket), &mh, MSG_NOSIGNAL), ==, (gssize) len);
+  vhost_user_message_close_fds (msg);
+}
+
+static guint64
+call (Fixture  *f,
+      guint32   request,
+      guint32   flags,
+      gboolean  with_u64,
+      guint64   value,
+      int       fd)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  VhostUserMessage reply = VHOST_USER_MESSAGE_INIT;
+  guint64 result = 0;
+
+  vhost_user_message_init (&msg, request, flags);
+  if (with_u64)
+    vhost_user_message_set_u64 (&msg, value);
+  if (fd >= 0)
+    vhost_user_message_add_fd (&msg, fd);
+  write_message (f->main_fe, &msg);
+  if (request == VHOST_USER_REQUEST_GET_FEATURES || request == VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES ||
+      (flags & VHOST_USER_FLAG_NEED_REPLY))
+    {
+      g_assert_true (read_message (f->main_fe, &reply));
+      g_assert_cmpuint (reply.header.request, ==, request);
+      vhost_user_message_get_u64 (&reply, &result);
+    }
+  return result;
+}
+
+static gpointer
+front_end_run (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GSocket) channel_be = NULL;
+  guint64 features;
+
+  /* negotiate, then hand over the channel */
+  features = call (f, VHOST_USER_REQUEST_GET_FEATURES, 0, FALSE, 0, -1);
+  call (f, VHOST_USER_REQUEST_SET_FEATURES, 0, TRUE, features, -1);
+  call (f, VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES, 0, FALSE, 0, -1);
+  call (f, VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES, 0, TRUE, f->protocol, -1);
+  g_assert_true (vhost_user_socket_pair (&f->channel_fe, &channel_be, NULL));
+  make_blocking (f->channel_fe);
+  call (f, VHOST_USER_REQUEST_SET_BACKEND_REQ_FD,
+        (f->protocol & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) ? VHOST_USER_FLAG_NEED_REPLY : 0,
+        FALSE, 0, dup (g_socket_get_fd (channel_be)));
+  /* only the back-end holds that end now: its close is our EOF */
+  g_clear_object (&channel_be);
+  /* without an ack, a request with a reply tells us it was handled */
+  call (f, VHOST_USER_REQUEST_GET_FEATURES, 0, FALSE, 0, -1);
+  g_async_queue_push (f->seen, g_new0 (VhostUserMessage, 1));  /* "ready" */
+
+  for (;;)
+    {
+      VhostUserMessage *msg = g_new0 (VhostUserMessage, 1);
+      VhostUserMessage reply = VHOST_USER_MESSAGE_INIT;
+      const VhostUserRequestInfo *info;
+
+      if (!read_message (f->channel_fe, msg))
+        {
+          g_free (msg);
+          break;
+        }
+      info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, msg->header.request);
+      if (info != NULL && (vhost_user_message_needs_reply (msg) || info->reply == VHOST_USER_REPLY_ALWAYS))
+        {
+          vhost_user_message_init_reply (&reply, msg);
+          if (f->answer == ANSWER_WRONG_CODE)
+            reply.header.request = msg->header.request == 1 ? 2 : 1;
+          vhost_user_message_set_u64 (&reply, f->answer == ANSWER_NACK ? 1 : 0);
+          if (f->answer == ANSWER_ACK && msg->header.request == VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP)
+            vhost_user_message_add_fd (&reply, test_memfd (4096));
+          write_message (f->channel_fe, &reply);
+        }
+      g_async_queue_push (f->seen, msg);
+    }
+  return NULL;
+}
+
+static void
+free_seen (gpointer data)
+{
+  vhost_user_message_clear (data);
+  g_free (data);
+}
+
+static void
+start (Fixture  *f,
+       guint64   protocol,
+       Answer    answer)
+{
+  GSocket *backend_end = NULL;
+  VhostUserMessage *ready;
+
+  f->baseline_fds = test_count_open_fds ();
+  f->context = g_main_context_new ();
+  f->seen = g_async_queue_new_full (free_seen);
+  f->protocol = protocol;
+  f->answer = answer;
+  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "main-context", f->context,
+                             "protocol-features", (guint64) 0x7fffff, NULL);
+  g_assert_true (vhost_user_socket_pair (&f->main_fe, &backend_end, NULL));
+  make_blocking (f->main_fe);
+  g_assert_true (vhost_user_backend_serve (f->backend, backend_end, NULL));
+  g_object_unref (backend_end);
+  f->thread = g_thread_new ("front-end", front_end_run, f);
+
+  /* the back-end answers the negotiation from its context */
+  while ((ready = g_async_queue_try_pop (f->seen)) == NULL)
+    g_main_context_iteration (f->context, FALSE);
+  g_free (ready);
+}
+
+static void
+stop (Fixture *f)
+{
+  {
+    gpointer weak = f->backend;
+
+    g_object_add_weak_pointer (weak, &weak);
+    g_clear_object (&f->backend);   /* closes both sockets of the back-end */
+    /* nothing (a pending request, an invocation) kept it alive */
+    g_assert_null (weak);
+  }
+  g_thread_join (f->thread);
+  g_clear_object (&f->main_fe);
+  g_clear_object (&f->channel_fe);
+  g_async_queue_unref (f->seen);
+  while (g_main_context_iteration (f->context, FALSE))
+    ;
+  g_main_context_unref (f->context);
+  g_assert_cmpuint (test_count_open_fds (), ==, f->baseline_fds);
+}
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static guint64
+request_async (Fixture                     *f,
+               VhostUserBackendRequestType  request,
+               GBytes                      *payload,
+               int                          fd,
+               int                         *out_fd,
+               GError                     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_main_context_push_thread_default (f->context);
+  vhost_user_backend_send_backend_request_async (f->backend, request, payload, fd, NULL, got_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (f->context, TRUE);
+  g_main_context_pop_thread_default (f->context);
+  return vhost_user_backend_send_backend_request_finish (f->backend, result, out_fd, error);
+}
+
+#define ALL_CHANNEL_FEATURES (VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD | \
+                              VHOST_USER_PROTOCOL_FEATURE_CONFIG | VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | \
+                              VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS | \
+                              VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT | VHOST_USER_PROTOCOL_FEATURE_SHMEM | \
+                              VHOST_USER_PROTOCOL_FEATURE_MQ)
+
+/* A valid payload (and fd) for each back-end request but IOTLB, which
+ * needs VIRTIO_F_ACCESS_PLATFORM. */
+static GBytes *
+payload_for (VhostUserBackendRequestType  request,
+             int                         *fd)
+{
+  *fd = -1;
+  switch (request)
+    {
+    case VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG:
+      {
+        VhostUserWireVringArea area = { 0, 4096, 0 };
+
+        *fd = test_memfd (4096);
+        return g_bytes_new (&area, sizeof area);
+      }
+    case VHOST_USER_BACKEND_REQUEST_VRING_CALL:
+    case VHOST_USER_BACKEND_REQUEST_VRING_ERR:
+      {
+        VhostUserWireVringState state = { 0, 0 };
+
+        return g_bytes_new (&state, sizeof state);
+      }
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD:
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE:
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP:
+      return g_bytes_new ("0123456789abcdef", 16);
+    case VHOST_USER_BACKEND_REQUEST_SHMEM_MAP:
+    case VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP:
+      {
+        VhostUserWireShmemMap map = { 0, { 0 }, 0, 0, 4096, 1 };
+
+        if (request == VHOST_USER_BACKEND_REQUEST_SHMEM_MAP)
+          *fd = test_memfd (4096);
+        return g_bytes_new (&map, sizeof map);
+      }
+    case VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG:
+    default:
+      return NULL;
+    }
+}
+
+static void
+test_every_request (gconstpointer data)
+{
+  gboolean reply_ack = GPOINTER_TO_INT (data);
+  Fixture f = { 0 };
+
+  /* in-band notifications need REPLY_ACK: without it they stay off */
+  start (&f, reply_ack ? ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK
+                       : ALL_CHANNEL_FEATURES & ~VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS,
+         ANSWER_ACK);
+
+  for (guint request = VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG;
+       request <= VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP; request++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) payload = NULL;
+      VhostUserMessage *seen;
+      int fd, out_fd = -1;
+      guint64 value;
+      gboolean always = request == VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP;
+
+      payload = payload_for (request, &fd);
+      g_test_message ("%s", vhost_user_backend_request_type_get_name (request));
+      value = request_async (&f, request, payload, fd, &out_fd, &error);
+      if (!reply_ack && (request == VHOST_USER_BACKEND_REQUEST_VRING_CALL ||
+                         request == VHOST_USER_BACKEND_REQUEST_VRING_ERR))
+        {
+          /* refused before anything was sent */
+          g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpuint (value, ==, 0);
+
+      /* what the front-end got: the request, its payload, its fd, and a
+       * request for an ack only when REPLY_ACK is on */
+      seen = g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC);
+      g_assert_nonnull (seen);
+      g_assert_cmpuint (seen->header.request, ==, request);
+      g_assert_cmpuint (seen->header.size, ==, payload ? g_bytes_get_size (payload) : 0);
+      if (payload != NULL)
+        g_assert_cmpmem (seen->payload, seen->header.size, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
+      g_assert_cmpuint (seen->n_fds, ==, fd >= 0 ? 1 : 0);
+      g_assert_cmpint (vhost_user_message_needs_reply (seen), ==, reply_ack && !always);
+      free_seen (seen);
+
+      /* the lookup's answer brings an fd back */
+      if (always)
+        {
+          g_assert_cmpint (out_fd, >=, 0);
+          g_assert_true (test_fd_is_open (out_fd));
+          g_close (out_fd, NULL);
+        }
+      else
+        g_assert_cmpint (out_fd, ==, -1);
+    }
+
+  /* the typed form, blocking, from the back-end's own thread */
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
+    g_assert_no_error (error);
+    free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+  }
+
+  stop (&f);
+}
+
+static void
+test_nack (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_NACK);
+  g_assert_cmpuint (request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, NULL, -1, NULL, &error),
+                    ==, G_MAXUINT64);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  stop (&f);
+}
+
+static void
+test_wrong_reply_closes_channel (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_WRONG_CODE);
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, NULL, -1, NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  /* the channel is gone; the main connection is not */
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, NULL, -1, NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_assert_true (vhost_user_backend_get_connected (f.backend));
+  stop (&f);
+}
+
+static void
+test_gates (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) uuid = g_bytes_new ("0123456789abcdef", 16);
+  VhostUserWireVringArea area = { 0, 4096, 0 };
+  g_autoptr(GBytes) area_bytes = g_bytes_new (&area, sizeof area);
+
+  /* a channel, but neither fds nor shared objects nor host notifiers */
+  start (&f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+             VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | VHOST_USER_PROTOCOL_FEATURE_CONFIG, ANSWER_ACK);
+
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, area_bytes, test_memfd (4096), NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+
+  /* a payload that does not fit the request */
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, uuid, -1, NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  /* IOTLB needs VIRTIO_F_ACCESS_PLATFORM */
+  request_async (&f, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, NULL, -1, NULL, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  stop (&f);
+}
+
+static void
+test_no_channel (void)
+{
+  g_autoptr(VhostUserBackend) backend = vhost_user_backend_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vhost_user_backend_notify_config_change (backend, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  /* once-per-process fds (the default context's, GTask's worker
+   * context's) are no test's leak */
+  g_main_context_default ();
+  g_type_ensure (G_TYPE_TASK);
+
+  g_test_add_data_func ("/backend-channel/every-request/reply-ack", GINT_TO_POINTER (TRUE), test_every_request);
+  g_test_add_data_func ("/backend-channel/every-request/no-reply-ack", GINT_TO_POINTER (FALSE), test_every_request);
+  g_test_add_func ("/backend-channel/nack", test_nack);
+  g_test_add_func ("/backend-channel/wrong-reply-closes-channel", test_wrong_reply_closes_channel);
+  g_test_add_func ("/backend-channel/gates", test_gates);
+  g_test_add_func ("/backend-channel/no-channel", test_no_channel);
+
+  return g_test_run ();
+}
