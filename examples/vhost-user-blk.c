@@ -94,6 +94,9 @@ on_acked_protocol_features (VhostUserBackend *backend,
   guint64 acked = vhost_user_backend_get_acked_protocol_features (backend);
   g_autoptr(GString) names = g_string_new (NULL);
 
+  /* reset to nothing when the front-end goes: that is said elsewhere */
+  if (acked == 0)
+    return;
   for (guint i = 0; i < klass->n_values; i++)
     if (klass->values[i].value != 0 && (acked & klass->values[i].value))
       g_string_append_printf (names, " %s", klass->values[i].value_nick);
