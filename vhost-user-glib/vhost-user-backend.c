@@ -471,21 +471,30 @@ real_set_vring_addr (VhostUserBackend            *self,
   if (!(priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM)) &&
       priv->memory_table != NULL)
     {
-      const struct { const char *name; guint64 addr; } parts[] = {
-        { "descriptor table", address->desc_user_addr },
-        { "available ring", address->avail_user_addr },
-        { "used ring", address->used_user_addr },
+      /* the whole of each part, at the ring's size (1 if not set yet):
+       * split rings have 16-byte descriptors, a 6+2n available ring and a
+       * 6+8n used ring (event idx included); packed rings 16-byte
+       * descriptors and 4-byte event areas */
+      guint64 num = MAX (vhost_user_vring_get_size (vring_at (self, index)), 1);
+      gboolean packed = (priv->acked_features &
+                         VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0;
+      const struct { const char *name; guint64 addr; guint64 len; } parts[] = {
+        { "descriptor table", address->desc_user_addr, 16 * num },
+        { "available ring", address->avail_user_addr, packed ? 4 : 6 + 2 * num },
+        { "used ring", address->used_user_addr, packed ? 4 : 6 + 8 * num },
       };
 
       for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
         {
-          guint64 len = 1;
+          guint64 len = parts[i].len;
 
-          if (vhost_user_memory_table_translate_user_addr (priv->memory_table, parts[i].addr, &len) == NULL)
+          if (vhost_user_memory_table_translate_user_addr (priv->memory_table, parts[i].addr, &len) == NULL ||
+              len < parts[i].len)
             {
               return_invalid (invocation, VHOST_USER_ERROR_INVALID_PARAM,
-                              "Vring %u: %s at 0x%" G_GINT64_MODIFIER "x is not in guest memory",
-                              index, parts[i].name, parts[i].addr);
+                              "Vring %u: %s at 0x%" G_GINT64_MODIFIER "x (0x%" G_GINT64_MODIFIER "x bytes)"
+                              " is not in guest memory",
+                              index, parts[i].name, parts[i].addr, parts[i].len);
               return TRUE;
             }
         }
@@ -591,8 +600,13 @@ real_set_protocol_features (VhostUserBackend    *self,
   if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
       (features & inband_needs) != inband_needs)
     {
-      return_invalid (invocation, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                      "In-band notifications need the back-end channel and REPLY_ACK");
+      /* the spec: close the connection (the front-end cannot be told) */
+      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                                                     "In-band notifications need the back-end channel and REPLY_ACK");
+
+      vhost_user_invocation_return_error (invocation, error);
+      if (priv->connection != NULL)
+        vhost_user_connection_close (priv->connection, error);
       return TRUE;
     }
 
@@ -746,10 +760,10 @@ real_set_backend_req_fd (VhostUserBackend    *self,
   g_autoptr(GSocket) socket = NULL;
   int own_fd = steal_request_fd (self, 0);
 
+  /* on failure GSocket has closed the fd already */
   socket = g_socket_new_from_fd (own_fd, &error);
   if (socket == NULL)
     {
-      g_close (own_fd, NULL);
       return_invalid (invocation, VHOST_USER_ERROR_INVALID_PARAM,
                       "SET_BACKEND_REQ_FD did not pass a socket: %s", error->message);
       return TRUE;
@@ -1479,8 +1493,11 @@ invocation_done (VhostUserInvocation *invocation,
   VhostUserBackendPrivate *priv = priv_of (self);
   const VhostUserRequestInfo *info = vhost_user_invocation_get_info (invocation);
 
-  if (priv->pending == invocation)
-    priv->pending = NULL;
+  /* a request of a connection that is gone: its answer has nowhere to go
+   * (the only request in flight on a connection is the pending one) */
+  if (priv->pending != invocation)
+    return;
+  priv->pending = NULL;
 
   if (priv->connection == NULL || vhost_user_connection_is_closed (priv->connection))
     return;
@@ -1620,6 +1637,8 @@ backend_release (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   gboolean was_connected = priv->connection != NULL;
+
+  priv->pending = NULL;
 
   g_object_freeze_notify (G_OBJECT (self));
 

@@ -154,9 +154,14 @@ failure_reply (VhostUserInvocation *self)
       break;
 
     default:
-      /* SET_DEVICE_STATE_FD: bits 0-7 the error, bit 8 "no fd" */
-      vhost_user_message_set_u64 (reply, self->info->number == VHOST_USER_REQUEST_SET_DEVICE_STATE_FD &&
-                                         self->channel == VHOST_USER_CHANNEL_MAIN ? 0x101 : 1);
+      if (self->channel == VHOST_USER_CHANNEL_MAIN &&
+          self->info->number == VHOST_USER_REQUEST_SET_DEVICE_STATE_FD)
+        vhost_user_message_set_u64 (reply, 0x101);  /* bits 0-7 the error, bit 8 "no fd" */
+      else if (self->channel == VHOST_USER_CHANNEL_MAIN &&
+               self->info->number == VHOST_USER_REQUEST_CREATE_CRYPTO_SESSION)
+        vhost_user_message_set_u64 (reply, G_MAXUINT64);  /* a negative session id */
+      else
+        vhost_user_message_set_u64 (reply, 1);
       break;
     }
   return reply;

@@ -287,7 +287,7 @@ on_incoming (GSocket      *listener,
   socket = g_socket_new_from_fd (fd, &error);
   if (socket == NULL)
     {
-      g_close (fd, NULL);
+      /* GSocket closed it */
       g_debug ("accepted fd is no socket: %s", error->message);
       return G_SOURCE_CONTINUE;
     }

@@ -62,9 +62,8 @@ try_connect (const char  *path,
       return NULL;
     }
 
+  /* on failure GSocket has closed the fd already */
   result = g_socket_new_from_fd (fd, error);
-  if (result == NULL)
-    g_close (fd, NULL);
   return result;
 }
 
@@ -225,12 +224,10 @@ vhost_user_socket_listen (const char  *path,
       return NULL;
     }
 
+  /* on failure GSocket has closed the fd already */
   result = g_socket_new_from_fd (fd, error);
   if (result == NULL)
-    {
-      g_close (fd, NULL);
-      g_unlink (path);
-    }
+    g_unlink (path);
   return result;
 }
 
@@ -252,10 +249,10 @@ vhost_user_socket_pair (GSocket **first,
       return FALSE;
     }
 
+  /* on failure GSocket has closed the fd it was given */
   *first = g_socket_new_from_fd (fds[0], error);
   if (*first == NULL)
     {
-      g_close (fds[0], NULL);
       g_close (fds[1], NULL);
       return FALSE;
     }
@@ -263,7 +260,6 @@ vhost_user_socket_pair (GSocket **first,
   if (*second == NULL)
     {
       g_clear_object (first);
-      g_close (fds[1], NULL);
       return FALSE;
     }
   return TRUE;
