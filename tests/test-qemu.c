@@ -521,6 +521,214 @@ test_example_backend (Fixture       *f,
   g_assert_cmpuint (next, ==, G_N_ELEMENTS (expected));
 }
 
+/* --- a Linux guest: its virtio-blk driver reads our config space --- */
+
+/* A kernel with its modules on this machine, or NULL. */
+static char *
+find_kernel (char **version)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/boot", 0, NULL);
+  const char *name;
+  char *found = NULL;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *modules = NULL;
+
+      if (!g_str_has_prefix (name, "vmlinuz-"))
+        continue;
+      modules = g_build_filename ("/lib/modules", name + strlen ("vmlinuz-"), "kernel", NULL);
+      if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
+        continue;
+      g_free (found);
+      g_free (*version);
+      found = g_build_filename ("/boot", name, NULL);
+      *version = g_strdup (name + strlen ("vmlinuz-"));
+      if (strstr (name, "cloud") != NULL)
+        break;
+    }
+  return found;
+}
+
+static void
+got_exit (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+store_backend (VhostUserServer  *server,
+               VhostUserBackend *backend,
+               gpointer          user_data)
+{
+  *(VhostUserBackend **) user_data = g_object_ref (backend);
+}
+
+static gboolean
+serial_has (const char *path,
+            const char *needle,
+            char      **line)
+{
+  g_autofree char *contents = NULL;
+  const char *hit;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL) || (hit = strstr (contents, needle)) == NULL)
+    return FALSE;
+  if (line != NULL)
+    {
+      const char *end = strchr (hit, '\n');
+
+      g_free (*line);
+      *line = end ? g_strndup (hit, end - hit) : g_strdup (hit);
+    }
+  return TRUE;
+}
+
+static gpointer
+qmp_quit_thread (gpointer data)
+{
+  Fixture *f = data;
+  Qmp qmp = { 0 };
+  char *reply;
+
+  qmp_connect (f, &qmp);
+  reply = qmp_command (&qmp, "{\"execute\": \"quit\"}");
+  qmp_close (&qmp);
+  return reply;
+}
+
+static void
+test_guest (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserBackend) backend = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *kernel = find_kernel (&version);
+  g_autofree char *qemu = find_qemu ();
+  g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
+  g_autofree char *serial = g_build_filename (f->dir, "serial.log", NULL);
+  g_autofree char *serial_arg = NULL;
+  g_autofree char *chardev = NULL;
+  g_autofree char *qmp_arg = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *reply = NULL;
+  const char *make_initramfs = g_getenv ("VHOST_USER_MAKE_INITRAMFS");
+  const char *script_argv[] = { make_initramfs, initrd, version, NULL };
+  VhostUserMemoryTable *table;
+  VhostUserVring *vring;
+  const VhostUserVringAddress *address;
+  gint64 deadline;
+  gboolean exited = FALSE;
+  int status = 0;
+  GThread *quitter;
+
+  if (skip_without_qemu ())
+    return;
+  if (kernel == NULL || !g_file_test ("/bin/busybox", G_FILE_TEST_EXISTS) ||
+      !g_file_test ("/usr/share/qemu/qboot.rom", G_FILE_TEST_EXISTS) || make_initramfs == NULL)
+    {
+      g_test_skip ("No guest: needs a kernel with modules (linux-image-cloud-amd64), busybox-static, "
+                   "qemu-system-data's qboot.rom");
+      return;
+    }
+
+  g_spawn_sync (NULL, (char **) script_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+
+  /* unthreaded: the back-end's state can be read here between iterations */
+  server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
+  g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), &f->rec);
+  g_signal_connect (server, "backend-added", G_CALLBACK (store_backend), &backend);
+  g_assert_true (vhost_user_server_listen (server, f->sock, &error));
+  g_assert_no_error (error);
+
+  /* qboot, not SeaBIOS: SeaBIOS would read the disk itself, and nothing
+   * answers reads yet */
+  serial_arg = g_strdup_printf ("file:%s", serial);
+  chardev = g_strdup_printf ("socket,id=c0,path=%s", f->sock);
+  qmp_arg = g_strdup_printf ("unix:%s,server=on,wait=off", f->qmp);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
+  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
+                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
+                                         "-display", "none", "-no-reboot",
+                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+                                         "-machine", "q35,memory-backend=mem",
+                                         "-chardev", chardev,
+                                         "-device", "vhost-user-blk-pci,chardev=c0,id=blk0",
+                                         "-bios", "/usr/share/qemu/qboot.rom",
+                                         "-kernel", kernel, "-initrd", initrd,
+                                         "-append", "console=ttyS0 panic=-1",
+                                         "-serial", serial_arg,
+                                         "-qmp", qmp_arg,
+                                         NULL);
+  g_assert_no_error (error);
+
+  /* the driver prints the capacity it read, then starts the device; its
+   * first read will wait for the data plane, which is not there yet */
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (!(serial_has (serial, "[vda] ", &line) && recorded (&f->rec, "set-vring-enable")) &&
+         g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (5000);
+    }
+  g_test_message ("guest: %s", line);
+  g_assert_nonnull (line);
+  g_assert_nonnull (strstr (line, "[vda] 204800 512-byte logical blocks"));
+
+  /* what starting the device left in the back-end: guest RAM mapped,
+   * queue 0 set up in it, started and enabled, with its eventfds */
+  g_assert_nonnull (backend);
+  table = vhost_user_backend_get_memory_table (backend);
+  g_assert_cmpuint (vhost_user_memory_table_get_total_size (table), ==, 256 * 1024 * 1024);
+  vring = vhost_user_backend_get_vring (backend, 0);
+  g_assert_cmpuint (vhost_user_vring_get_size (vring), >, 0);
+  g_assert_true (vhost_user_vring_get_started (vring));
+  g_assert_true (vhost_user_vring_get_enabled (vring));
+  g_assert_cmpint (vhost_user_vring_get_kick_fd (vring), >=, 0);
+  g_assert_cmpint (vhost_user_vring_get_call_fd (vring), >=, 0);
+  address = vhost_user_vring_get_address (vring);
+  {
+    guint64 len = 16;
+
+    g_assert_nonnull (vhost_user_memory_table_translate_user_addr (table, address->desc_user_addr, &len));
+    len = 4;
+    g_assert_nonnull (vhost_user_memory_table_translate_user_addr (table, address->avail_user_addr, &len));
+    len = 4;
+    g_assert_nonnull (vhost_user_memory_table_translate_user_addr (table, address->used_user_addr, &len));
+  }
+
+  /* A running QEMU waits for the back-end's answers in its main loop
+   * (GET_STATUS, GET_VRING_BASE as it quits): talk QMP from a thread and
+   * keep this one answering. */
+  g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
+  quitter = g_thread_new ("qmp", qmp_quit_thread, f);
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!(exited && f->rec.disconnected) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (exited);
+  reply = g_thread_join (quitter);
+  g_assert_nonnull (strstr (reply, "\"return\""));
+  g_assert_true (g_subprocess_get_successful (f->qemu));
+  g_clear_object (&f->qemu);
+  g_assert_true (f->rec.disconnected);
+  g_assert_true (recorded (&f->rec, "get-vring-base"));
+
+  /* and nothing of the session is left mapped */
+  g_assert_cmpuint (vhost_user_memory_table_get_n_regions (vhost_user_backend_get_memory_table (backend)), ==, 0);
+  g_assert_cmpint (vhost_user_vring_get_kick_fd (vring), ==, -1);
+  vhost_user_server_stop (server);
+  g_unlink (initrd);
+  g_unlink (serial);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -534,6 +742,7 @@ main (int   argc,
   g_test_add ("/qemu/blk/client-mode", Fixture, NULL, fixture_setup, test_client_mode, fixture_teardown);
   g_test_add ("/qemu/blk/python-backend", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_example_backend, fixture_teardown);
+  g_test_add ("/qemu/blk/guest-reads-capacity", Fixture, NULL, fixture_setup, test_guest, fixture_teardown);
   g_test_add ("/qemu/blk/handlers-backend", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_example_backend, fixture_teardown);
 

@@ -1,0 +1,41 @@
+#!/bin/sh
+# make-initramfs.sh OUT KERNEL_VERSION: a busybox initramfs that loads the
+# virtio-pci and virtio-blk modules of that kernel and reports the disk.
+# The guest of the QEMU tests; nothing of it is committed but this script.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -eu
+
+out=$1
+version=$2
+modules=/lib/modules/$version
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root/bin" "$root/lib"
+cp /bin/busybox "$root/bin/busybox"
+# in dependency order (modules.dep)
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+  f=$(find "$modules" -name "$m.ko*" | head -n 1)
+  [ -n "$f" ] || { echo "no module $m in $modules" >&2; exit 1; }
+  case "$f" in
+    *.ko.xz) xz -dc "$f" > "$root/lib/$m.ko" ;;
+    *.ko.zst) zstd -qdc "$f" > "$root/lib/$m.ko" ;;
+    *) cp "$f" "$root/lib/$m.ko" ;;
+  esac
+done
+
+cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+  /bin/busybox insmod /lib/$m.ko
+done
+echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
+/bin/busybox poweroff -f
+INIT
+chmod +x "$root/init"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
