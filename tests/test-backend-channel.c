@@ -102,6 +102,7 @@ write_message (GSocket          *socket,
     {
       struct cmsghdr *c;
 
+      memset (control.buf, 0, sizeof control.buf);
       mh.msg_control = control.buf;
       mh.msg_controllen = CMSG_SPACE (sizeof (int) * msg->n_fds);
       c = CMSG_FIRSTHDR (&mh);
