@@ -17,5 +17,6 @@
 #include "vhost-user-invocation.h"
 #include "vhost-user-backend.h"
 #include "vhost-user-server.h"
+#include "vhost-user-frontend.h"
 
 #undef __VHOST_USER_GLIB_INSIDE__

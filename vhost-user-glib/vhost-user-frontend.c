@@ -1,0 +1,1484 @@
+/* vhost-user-frontend.c: the VMM side of vhost-user
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "vhost-user-connection-private.h"
+#include "vhost-user-debug-private.h"
+#include "vhost-user-error.h"
+#include "vhost-user-frontend.h"
+#include "vhost-user-socket-private.h"
+
+/**
+ * VhostUserFrontend:
+ *
+ * The VMM side of a vhost-user connection (the "master" in older texts):
+ * it sends requests to a back-end and reads its replies.
+ *
+ * Every request of the protocol can be sent with
+ * [method@VhostUser.Frontend.request_async], which never blocks the
+ * caller's main loop, or its blocking form; typed helpers cover the
+ * common layouts ([method@VhostUser.Frontend.get_u64],
+ * [method@VhostUser.Frontend.set_vring_state], …) and
+ * [method@VhostUser.Frontend.negotiate] runs the opening handshake the
+ * way QEMU does.
+ *
+ * A request whose gating feature was not negotiated fails with
+ * %VHOST_USER_ERROR_INVALID_OPERATION before anything is sent. When
+ * `REPLY_ACK` is negotiated every request asks for an acknowledgement.
+ * Every reply is checked (same request, reply flag, size, fds); a bad one,
+ * or none within [property@VhostUser.Frontend:timeout], closes the
+ * connection, and every request still waiting fails with it:
+ * [signal@VhostUser.Frontend::disconnected] says why and whether to
+ * reconnect; [method@VhostUser.Frontend.reconnect] dials again, after
+ * which the caller replays its setup.
+ */
+
+typedef struct {
+  GTask   *task;          /* NULL once the caller gave up (cancelled) */
+  guint32  request;
+  GSource *timeout;
+  gulong   cancel_id;
+} Pending;
+
+typedef struct {
+  GBytes      *payload;
+  GUnixFDList *fd_list;
+} Reply;
+
+struct _VhostUserFrontend
+{
+  GObject              parent_instance;
+
+  GMainContext        *context;
+  VhostUserConnection *connection;
+  char                *path;
+  guint                timeout_ms;
+  GQueue               pending;
+
+  guint64              features;
+  guint64              acked_features;
+  guint64              protocol_features;
+  guint64              acked_protocol_features;
+};
+
+enum {
+  PROP_0,
+  PROP_MAIN_CONTEXT,
+  PROP_TIMEOUT,
+  PROP_CONNECTED,
+  PROP_FEATURES,
+  PROP_ACKED_FEATURES,
+  PROP_PROTOCOL_FEATURES,
+  PROP_ACKED_PROTOCOL_FEATURES,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_DISCONNECTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VhostUserFrontend, vhost_user_frontend, G_TYPE_OBJECT)
+
+static void
+reply_free (gpointer data)
+{
+  Reply *reply = data;
+
+  g_clear_pointer (&reply->payload, g_bytes_unref);
+  g_clear_object (&reply->fd_list);
+  g_free (reply);
+}
+
+static void
+pending_free (VhostUserFrontend *self,
+              Pending           *pending)
+{
+  if (pending->timeout != NULL)
+    {
+      g_source_destroy (pending->timeout);
+      g_source_unref (pending->timeout);
+    }
+  if (pending->task != NULL)
+    {
+      GCancellable *cancellable = g_task_get_cancellable (pending->task);
+
+      if (cancellable != NULL && pending->cancel_id != 0)
+        g_cancellable_disconnect (cancellable, pending->cancel_id);
+      g_object_unref (pending->task);
+    }
+  g_free (pending);
+}
+
+static void
+set_u64_property (VhostUserFrontend *self,
+                  guint64           *field,
+                  guint64            value,
+                  guint              prop)
+{
+  if (*field != value)
+    {
+      *field = value;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+    }
+}
+
+/* The connection is gone: every request still waiting fails with why. */
+static void
+on_closed (VhostUserConnection *connection,
+           const GError        *error,
+           gpointer             user_data)
+{
+  VhostUserFrontend *self = user_data;
+  g_autoptr(GError) reason = NULL;
+  Pending *pending;
+
+  g_object_ref (self);
+  reason = error != NULL ? g_error_copy (error)
+                         : g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                                                "The connection was closed");
+
+  g_clear_object (&self->connection);
+  while ((pending = g_queue_pop_head (&self->pending)) != NULL)
+    {
+      if (pending->task != NULL)
+        g_task_return_error (g_steal_pointer (&pending->task), g_error_copy (reason));
+      pending_free (self, pending);
+    }
+
+  g_object_freeze_notify (G_OBJECT (self));
+  set_u64_property (self, &self->features, 0, PROP_FEATURES);
+  set_u64_property (self, &self->acked_features, 0, PROP_ACKED_FEATURES);
+  set_u64_property (self, &self->protocol_features, 0, PROP_PROTOCOL_FEATURES);
+  set_u64_property (self, &self->acked_protocol_features, 0, PROP_ACKED_PROTOCOL_FEATURES);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  g_object_thaw_notify (G_OBJECT (self));
+
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, vhost_user_error_should_reconnect (reason));
+  g_object_unref (self);
+}
+
+static void
+close_with (VhostUserFrontend *self,
+            GError            *error)
+{
+  if (self->connection != NULL)
+    vhost_user_connection_close (self->connection, error);
+  g_error_free (error);
+}
+
+/* What a successful request changes in what we know of the back-end. */
+static void
+track_state (VhostUserFrontend *self,
+             guint32            request,
+             GBytes            *sent,
+             GBytes            *reply)
+{
+  guint64 value = 0;
+
+  switch (request)
+    {
+    case VHOST_USER_REQUEST_GET_FEATURES:
+      if (reply != NULL && g_bytes_get_size (reply) == 8)
+        memcpy (&value, g_bytes_get_data (reply, NULL), 8);
+      set_u64_property (self, &self->features, value, PROP_FEATURES);
+      break;
+    case VHOST_USER_REQUEST_SET_FEATURES:
+      memcpy (&value, g_bytes_get_data (sent, NULL), 8);
+      set_u64_property (self, &self->acked_features, value, PROP_ACKED_FEATURES);
+      break;
+    case VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES:
+      if (reply != NULL && g_bytes_get_size (reply) == 8)
+        memcpy (&value, g_bytes_get_data (reply, NULL), 8);
+      set_u64_property (self, &self->protocol_features, value, PROP_PROTOCOL_FEATURES);
+      break;
+    case VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES:
+      memcpy (&value, g_bytes_get_data (sent, NULL), 8);
+      set_u64_property (self, &self->acked_protocol_features, value, PROP_ACKED_PROTOCOL_FEATURES);
+      if (self->connection != NULL)
+        vhost_user_connection_set_protocol_features (self->connection, value);
+      break;
+    default:
+      break;
+    }
+}
+
+/* Replies come in the order the requests went out. */
+static void
+on_message (VhostUserConnection *connection,
+            VhostUserMessage    *msg,
+            const GError        *error,
+            gpointer             user_data)
+{
+  VhostUserFrontend *self = user_data;
+  const VhostUserRequestInfo *info;
+  Pending *pending = g_queue_peek_head (&self->pending);
+  Reply *reply;
+  GTask *task;
+  guint64 status = 0;
+
+  if (error != NULL)
+    {
+      close_with (self, g_error_copy (error));
+      return;
+    }
+  if (pending == NULL)
+    {
+      close_with (self, g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                                     "A reply to %u that nothing asked for", msg->header.request));
+      return;
+    }
+  if (msg->header.request != pending->request)
+    {
+      close_with (self, g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                                     "Reply to %s answers request %u instead",
+                                     vhost_user_request_get_name (VHOST_USER_CHANNEL_MAIN, pending->request),
+                                     msg->header.request));
+      return;
+    }
+
+  g_queue_pop_head (&self->pending);
+  task = g_steal_pointer (&pending->task);
+  info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, pending->request);
+  pending_free (self, pending);
+  if (task == NULL)
+    return;  /* cancelled: the reply is read and dropped */
+
+  reply = g_new0 (Reply, 1);
+  reply->payload = g_bytes_new (msg->payload, msg->header.size);
+  if (msg->n_fds > 0)
+    {
+      reply->fd_list = g_unix_fd_list_new ();
+      for (guint i = 0; i < msg->n_fds; i++)
+        {
+          int fd = vhost_user_message_steal_fd (msg, i);
+
+          g_unix_fd_list_append (reply->fd_list, fd, NULL);
+          g_close (fd, NULL);
+        }
+    }
+
+  if (info->reply == VHOST_USER_REPLY_ACK && msg->header.size == sizeof status)
+    {
+      memcpy (&status, msg->payload, sizeof status);
+      if (status != 0)
+        {
+          g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                                   "The back-end refused %s (status %" G_GUINT64_FORMAT ")",
+                                   info->name, status);
+          reply_free (reply);
+          g_object_unref (task);
+          return;
+        }
+    }
+
+  track_state (self, info->number, g_task_get_task_data (task), reply->payload);
+  g_task_return_pointer (task, reply, reply_free);
+  g_object_unref (task);
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  VhostUserFrontend *self = user_data;
+  Pending *pending = g_queue_peek_head (&self->pending);
+
+  /* only the oldest request can be late: replies come in order */
+  close_with (self, g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                                 "No reply to %s within %u ms",
+                                 vhost_user_request_get_name (VHOST_USER_CHANNEL_MAIN,
+                                                              pending ? pending->request : 0),
+                                 self->timeout_ms));
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  VhostUserFrontend *self;
+  Pending           *pending;
+} CancelData;
+
+static gboolean
+cancel_in_context (gpointer data)
+{
+  CancelData *cd = data;
+
+  /* still waiting? then the caller hears now, and the reply is dropped */
+  if (g_queue_find (&cd->self->pending, cd->pending) != NULL && cd->pending->task != NULL)
+    {
+      GTask *task = g_steal_pointer (&cd->pending->task);
+
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_cancelled (GCancellable *cancellable,
+              gpointer      user_data)
+{
+  CancelData *cd = user_data;
+
+  g_main_context_invoke_full (cd->self->context, G_PRIORITY_DEFAULT, cancel_in_context,
+                              g_memdup2 (cd, sizeof *cd), g_free);
+}
+
+static gboolean
+gate_open (VhostUserFrontend          *self,
+           const VhostUserRequestInfo *info,
+           GError                    **error)
+{
+  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? self->features : self->acked_features;
+
+  if ((info->gate_protocol & self->acked_protocol_features) != info->gate_protocol ||
+      (info->gate_virtio & virtio) != info->gate_virtio)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "%s needs a feature that was not negotiated", info->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_frontend_request_async:
+ * @self: a front-end
+ * @request: the request
+ * @payload: (nullable): its payload, laid out as the specification says
+ * @fd_list: (nullable): file descriptors to pass with it (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the reply (or at once for requests that get none)
+ * @user_data: data for @callback
+ *
+ * Sends any request of the protocol. The payload and fds are checked
+ * against the request's layout, and its gating feature against what was
+ * negotiated, before anything is sent. When `REPLY_ACK` was negotiated,
+ * requests that may be acknowledged ask for it. Requests go out in call
+ * order; a cancelled request cannot be unsent, so its reply is still read,
+ * and dropped.
+ */
+void
+vhost_user_frontend_request_async (VhostUserFrontend    *self,
+                                   VhostUserRequestType  request,
+                                   GBytes               *payload,
+                                   GUnixFDList          *fd_list,
+                                   GCancellable         *cancellable,
+                                   GAsyncReadyCallback   callback,
+                                   gpointer              user_data)
+{
+  const VhostUserRequestInfo *info;
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
+  guint n_fds = fd_list != NULL ? g_unix_fd_list_get_length (fd_list) : 0;
+  gboolean reply_ack, expects_reply;
+
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_frontend_request_async);
+  g_task_set_task_data (task, payload != NULL ? g_bytes_ref (payload) : g_bytes_new (NULL, 0),
+                        (GDestroyNotify) g_bytes_unref);
+
+  info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, request);
+  if (info == NULL)
+    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "%u is not a request", request);
+  else if (self->connection == NULL)
+    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN, "%s: not connected", info->name);
+  else if (gate_open (self, info, &error) && size > VHOST_USER_MAX_PAYLOAD)
+    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_OVERSIZED_MESSAGE,
+                 "%s: a %" G_GSIZE_FORMAT "-byte payload is too large", info->name, size);
+  else if (error == NULL && n_fds > VHOST_USER_MAX_FDS)
+    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                 "%s: %u fds, at most %u fit a message", info->name, n_fds, VHOST_USER_MAX_FDS);
+  if (error == NULL)
+    g_cancellable_set_error_if_cancelled (cancellable, &error);
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  reply_ack = (self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
+  expects_reply = info->reply == VHOST_USER_REPLY_ALWAYS || (info->reply == VHOST_USER_REPLY_ACK && reply_ack);
+  vhost_user_message_init (&msg, request, info->reply == VHOST_USER_REPLY_ACK && reply_ack ?
+                                          VHOST_USER_FLAG_NEED_REPLY : 0);
+  if (size > 0)
+    vhost_user_message_set_payload (&msg, g_bytes_get_data (payload, NULL), size);
+  for (guint i = 0; i < n_fds; i++)
+    {
+      int fd = g_unix_fd_list_get (fd_list, i, &error);
+
+      if (fd < 0)
+        break;
+      vhost_user_message_add_fd (&msg, fd);
+    }
+
+  if (error != NULL ||
+      !vhost_user_message_validate (&msg, VHOST_USER_CHANNEL_MAIN, self->acked_protocol_features, &error) ||
+      !vhost_user_connection_send (self->connection, &msg, &error))
+    {
+      vhost_user_message_clear (&msg);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  if (!expects_reply)
+    {
+      track_state (self, request, payload, NULL);
+      g_task_return_pointer (task, g_new0 (Reply, 1), reply_free);
+      return;
+    }
+
+  {
+    Pending *pending = g_new0 (Pending, 1);
+
+    pending->request = request;
+    pending->task = g_steal_pointer (&task);
+    if (self->timeout_ms > 0)
+      {
+        pending->timeout = g_timeout_source_new (self->timeout_ms);
+        g_source_set_static_name (pending->timeout, "VhostUserFrontend timeout");
+        g_source_set_callback (pending->timeout, on_timeout, self, NULL);
+        g_source_attach (pending->timeout, self->context);
+      }
+    if (cancellable != NULL)
+      {
+        CancelData cd = { self, pending };
+
+        pending->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
+                                                    g_memdup2 (&cd, sizeof cd), g_free);
+      }
+    g_queue_push_tail (&self->pending, pending);
+  }
+}
+
+/**
+ * vhost_user_frontend_request_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @out_fd_list: (out) (optional) (nullable) (transfer full): fds the reply
+ *   carried, if any
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_request_async(). A non-zero
+ * acknowledgement is %VHOST_USER_ERROR_BACKEND_INTERNAL.
+ *
+ * Returns: (transfer full): the reply's payload (empty if the request got
+ *   no reply), or %NULL with @error set
+ */
+GBytes *
+vhost_user_frontend_request_finish (VhostUserFrontend  *self,
+                                    GAsyncResult       *result,
+                                    GUnixFDList       **out_fd_list,
+                                    GError            **error)
+{
+  Reply *reply;
+  GBytes *payload;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  if (out_fd_list != NULL)
+    *out_fd_list = NULL;
+  reply = g_task_propagate_pointer (G_TASK (result), error);
+  if (reply == NULL)
+    return NULL;
+  payload = reply->payload != NULL ? g_bytes_ref (reply->payload) : g_bytes_new (NULL, 0);
+  if (out_fd_list != NULL)
+    *out_fd_list = g_steal_pointer (&reply->fd_list);
+  reply_free (reply);
+  return payload;
+}
+
+static void
+sync_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Runs the front-end's context until @result is in. The caller must be
+ * able to own that context (its thread, or nobody's). */
+static gboolean
+run_until (VhostUserFrontend  *self,
+           GAsyncResult      **result,
+           GError            **error)
+{
+  while (*result == NULL)
+    g_main_context_iteration (self->context, TRUE);
+  return TRUE;
+}
+
+/**
+ * vhost_user_frontend_request:
+ * @self: a front-end
+ * @request: the request
+ * @payload: (nullable): its payload
+ * @fd_list: (nullable): file descriptors to pass with it (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @out_fd_list: (out) (optional) (nullable) (transfer full): fds the reply carried
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_frontend_request_async(), bounded by
+ * [property@VhostUser.Frontend:timeout]. It runs the front-end's main
+ * context while it waits, so call it from the thread that owns that
+ * context (or when nobody does).
+ *
+ * Returns: (transfer full): the reply's payload, or %NULL with @error set
+ */
+GBytes *
+vhost_user_frontend_request (VhostUserFrontend     *self,
+                             VhostUserRequestType   request,
+                             GBytes                *payload,
+                             GUnixFDList           *fd_list,
+                             GCancellable          *cancellable,
+                             GUnixFDList          **out_fd_list,
+                             GError               **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), NULL);
+
+  if (!g_main_context_acquire (self->context))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Blocking requests must come from the front-end's own context");
+      return NULL;
+    }
+  g_main_context_push_thread_default (self->context);
+  vhost_user_frontend_request_async (self, request, payload, fd_list, cancellable, sync_done, &result);
+  run_until (self, &result, error);
+  g_main_context_pop_thread_default (self->context);
+  g_main_context_release (self->context);
+  return vhost_user_frontend_request_finish (self, result, out_fd_list, error);
+}
+
+/* --- typed requests --- */
+
+static const VhostUserRequestInfo *
+check_layout (VhostUserRequestType   request,
+              VhostUserPayloadKind   request_kind,
+              VhostUserPayloadKind   reply_kind,
+              GError               **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, request);
+
+  if (info == NULL || info->request.kind != request_kind ||
+      (reply_kind != VHOST_USER_PAYLOAD_NONE &&
+       (info->reply != VHOST_USER_REPLY_ALWAYS || info->reply_payload.kind != reply_kind)))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "%s does not have that layout", info != NULL ? info->name : "That request");
+      return NULL;
+    }
+  return info;
+}
+
+/**
+ * vhost_user_frontend_get_u64:
+ * @self: a front-end
+ * @request: a request with no payload whose reply is a u64
+ *   (`GET_FEATURES`, `GET_PROTOCOL_FEATURES`, `GET_QUEUE_NUM`,
+ *   `GET_MAX_MEM_SLOTS`, `GET_STATUS`, …)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @request and waits for its u64 answer.
+ *
+ * Returns: the answer, or %G_MAXUINT64 with @error set
+ */
+guint64
+vhost_user_frontend_get_u64 (VhostUserFrontend     *self,
+                             VhostUserRequestType   request,
+                             GCancellable          *cancellable,
+                             GError               **error)
+{
+  g_autoptr(GBytes) reply = NULL;
+  guint64 value;
+
+  if (check_layout (request, VHOST_USER_PAYLOAD_NONE, VHOST_USER_PAYLOAD_U64, error) == NULL)
+    return G_MAXUINT64;
+  reply = vhost_user_frontend_request (self, request, NULL, NULL, cancellable, NULL, error);
+  if (reply == NULL)
+    return G_MAXUINT64;
+  memcpy (&value, g_bytes_get_data (reply, NULL), sizeof value);
+  return value;
+}
+
+static gboolean
+send_payload (VhostUserFrontend     *self,
+              VhostUserRequestType   request,
+              gconstpointer          data,
+              gsize                  size,
+              int                    fd,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  g_autoptr(GBytes) payload = g_bytes_new (data, size);
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  g_autoptr(GBytes) reply = NULL;
+
+  if (fd >= 0)
+    {
+      fd_list = g_unix_fd_list_new ();
+      if (g_unix_fd_list_append (fd_list, fd, error) < 0)
+        return FALSE;
+    }
+  reply = vhost_user_frontend_request (self, request, payload, fd_list, cancellable, NULL, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_u64:
+ * @self: a front-end
+ * @request: a request whose payload is a u64 (`SET_FEATURES`,
+ *   `SET_PROTOCOL_FEATURES`, `SET_STATUS`, `NET_SET_MTU`, …)
+ * @value: the value
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_u64 (VhostUserFrontend     *self,
+                             VhostUserRequestType   request,
+                             guint64                value,
+                             GCancellable          *cancellable,
+                             GError               **error)
+{
+  if (check_layout (request, VHOST_USER_PAYLOAD_U64, VHOST_USER_PAYLOAD_NONE, error) == NULL)
+    return FALSE;
+  return send_payload (self, request, &value, sizeof value, -1, cancellable, error);
+}
+
+/**
+ * vhost_user_frontend_set_vring_state:
+ * @self: a front-end
+ * @request: a request whose payload is a ring index and a number
+ *   (`SET_VRING_NUM`, `SET_VRING_BASE`, `SET_VRING_ENABLE`,
+ *   `SET_VRING_ENDIAN`, `VRING_KICK`)
+ * @index: the queue
+ * @num: the number
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_vring_state (VhostUserFrontend     *self,
+                                     VhostUserRequestType   request,
+                                     guint                  index,
+                                     guint                  num,
+                                     GCancellable          *cancellable,
+                                     GError               **error)
+{
+  VhostUserWireVringState state = { index, num };
+
+  if (check_layout (request, VHOST_USER_PAYLOAD_VRING_STATE, VHOST_USER_PAYLOAD_NONE, error) == NULL)
+    return FALSE;
+  if (request == VHOST_USER_REQUEST_GET_VRING_BASE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Use vhost_user_frontend_get_vring_base()");
+      return FALSE;
+    }
+  return send_payload (self, request, &state, sizeof state, -1, cancellable, error);
+}
+
+/**
+ * vhost_user_frontend_set_vring_fd:
+ * @self: a front-end
+ * @request: `SET_VRING_KICK`, `SET_VRING_CALL` or `SET_VRING_ERR`
+ * @index: the queue
+ * @fd: the eventfd (duplicated), or -1 for none (the no-fd flag)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Passes a ring's eventfd.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_vring_fd (VhostUserFrontend     *self,
+                                  VhostUserRequestType   request,
+                                  guint                  index,
+                                  int                    fd,
+                                  GCancellable          *cancellable,
+                                  GError               **error)
+{
+  guint64 u64 = (index & VHOST_USER_VRING_INDEX_MASK) | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0);
+
+  if (check_layout (request, VHOST_USER_PAYLOAD_VRING_FD, VHOST_USER_PAYLOAD_NONE, error) == NULL)
+    return FALSE;
+  if (index > VHOST_USER_VRING_INDEX_MASK)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "Queue %u does not fit the index field", index);
+      return FALSE;
+    }
+  return send_payload (self, request, &u64, sizeof u64, fd, cancellable, error);
+}
+
+/**
+ * vhost_user_frontend_set_vring_addr:
+ * @self: a front-end
+ * @index: the queue
+ * @flags: bit 0 to log used-ring writes
+ * @desc_user_addr: the descriptor table, in this process's address space
+ * @used_user_addr: the used ring
+ * @avail_user_addr: the available ring
+ * @log_guest_addr: the guest-physical address used-ring writes are logged at
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Says where a ring lives (`SET_VRING_ADDR`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_vring_addr (VhostUserFrontend  *self,
+                                    guint               index,
+                                    guint               flags,
+                                    guint64             desc_user_addr,
+                                    guint64             used_user_addr,
+                                    guint64             avail_user_addr,
+                                    guint64             log_guest_addr,
+                                    GCancellable       *cancellable,
+                                    GError            **error)
+{
+  VhostUserWireVringAddr addr = { index, flags, desc_user_addr, used_user_addr, avail_user_addr, log_guest_addr };
+
+  return send_payload (self, VHOST_USER_REQUEST_SET_VRING_ADDR, &addr, sizeof addr, -1, cancellable, error);
+}
+
+/**
+ * vhost_user_frontend_get_vring_base:
+ * @self: a front-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Stops a ring (`GET_VRING_BASE`) and returns where it stands.
+ *
+ * Returns: the ring's base, or %G_MAXUINT with @error set
+ */
+guint
+vhost_user_frontend_get_vring_base (VhostUserFrontend  *self,
+                                    guint               index,
+                                    GCancellable       *cancellable,
+                                    GError            **error)
+{
+  VhostUserWireVringState state = { index, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_VRING_BASE, payload, NULL,
+                                       cancellable, NULL, error);
+  if (reply == NULL)
+    return G_MAXUINT;
+  memcpy (&state, g_bytes_get_data (reply, NULL), sizeof state);
+  if (state.index != index)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "GET_VRING_BASE for queue %u answered for queue %u", index, state.index);
+      return G_MAXUINT;
+    }
+  return state.num;
+}
+
+/**
+ * vhost_user_frontend_get_config:
+ * @self: a front-end
+ * @offset: where to start reading the config space
+ * @size: how many bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Reads the back-end's config space (`GET_CONFIG`).
+ *
+ * Returns: (transfer full): @size bytes, or %NULL with @error set (a
+ *   reply of size 0 is the back-end's refusal)
+ */
+GBytes *
+vhost_user_frontend_get_config (VhostUserFrontend  *self,
+                                guint               offset,
+                                guint               size,
+                                GCancellable       *cancellable,
+                                GError            **error)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  guint32 r_offset, r_flags, r_size;
+  const guint8 *data;
+
+  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Config reads are 1 to %u bytes", VHOST_USER_MAX_CONFIG_SIZE);
+      return NULL;
+    }
+  vhost_user_message_set_config (&msg, offset, 0, NULL, size);
+  payload = g_bytes_new (msg.payload, msg.header.size);
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_CONFIG, payload, NULL,
+                                       cancellable, NULL, error);
+  if (reply == NULL)
+    return NULL;
+
+  msg.header.size = g_bytes_get_size (reply);
+  memcpy (msg.payload, g_bytes_get_data (reply, NULL), msg.header.size);
+  if (!vhost_user_message_get_config (&msg, &r_offset, &r_flags, &data, &r_size) || r_size != size)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "The back-end refused to read %u config bytes at %u", size, offset);
+      return NULL;
+    }
+  return g_bytes_new (data, r_size);
+}
+
+/**
+ * vhost_user_frontend_add_mem_reg:
+ * @self: a front-end
+ * @guest_phys_addr: the region's guest-physical address
+ * @size: its size
+ * @user_addr: where this process maps it (ring addresses are given in
+ *   this space)
+ * @mmap_offset: where the region starts in @fd
+ * @fd: the memory's fd (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Adds one region of guest memory (`ADD_MEM_REG`, needs
+ * `CONFIGURE_MEM_SLOTS`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_add_mem_reg (VhostUserFrontend  *self,
+                                 guint64             guest_phys_addr,
+                                 guint64             size,
+                                 guint64             user_addr,
+                                 guint64             mmap_offset,
+                                 int                 fd,
+                                 GCancellable       *cancellable,
+                                 GError            **error)
+{
+  VhostUserWireSingleRegion region = { 0, { guest_phys_addr, size, user_addr, mmap_offset } };
+
+  return send_payload (self, VHOST_USER_REQUEST_ADD_MEM_REG, &region, sizeof region, fd, cancellable, error);
+}
+
+/* --- negotiation --- */
+
+typedef struct {
+  guint64 features;
+  guint64 protocol_features;
+  guint   step;
+} Negotiation;
+
+static void negotiate_step (GTask *task);
+
+static void
+negotiate_reply (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = vhost_user_frontend_request_finish (VHOST_USER_FRONTEND (source), result, NULL, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  negotiate_step (g_steal_pointer (&task));
+}
+
+static void
+send_u64_then_step (GTask                *task,
+                    VhostUserRequestType  request,
+                    guint64               value)
+{
+  VhostUserFrontend *self = g_task_get_source_object (task);
+  g_autoptr(GBytes) payload = g_bytes_new (&value, sizeof value);
+
+  vhost_user_frontend_request_async (self, request, payload, NULL, g_task_get_cancellable (task),
+                                     negotiate_reply, task);
+}
+
+/* QEMU's order: GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_OWNER,
+ * SET_FEATURES; each step starts when the one before answered. */
+static void
+negotiate_step (GTask *task)
+{
+  VhostUserFrontend *self = g_task_get_source_object (task);
+  Negotiation *n = g_task_get_task_data (task);
+  const guint64 protocol_bit = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES);
+
+  switch (n->step++)
+    {
+    case 0:
+      vhost_user_frontend_request_async (self, VHOST_USER_REQUEST_GET_FEATURES, NULL, NULL,
+                                         g_task_get_cancellable (task), negotiate_reply, task);
+      break;
+    case 1:
+      if (!(self->features & protocol_bit))
+        {
+          n->step = 3;
+          negotiate_step (task);
+          break;
+        }
+      vhost_user_frontend_request_async (self, VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES, NULL, NULL,
+                                         g_task_get_cancellable (task), negotiate_reply, task);
+      break;
+    case 2:
+      send_u64_then_step (task, VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES,
+                          n->protocol_features & self->protocol_features);
+      break;
+    case 3:
+      vhost_user_frontend_request_async (self, VHOST_USER_REQUEST_SET_OWNER, NULL, NULL,
+                                         g_task_get_cancellable (task), negotiate_reply, task);
+      break;
+    case 4:
+      /* keep bit 30 when the back-end offers it: protocol features stay on */
+      send_u64_then_step (task, VHOST_USER_REQUEST_SET_FEATURES,
+                          (n->features | (self->features & protocol_bit)) & self->features);
+      break;
+    default:
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      break;
+    }
+}
+
+/**
+ * vhost_user_frontend_negotiate_async:
+ * @self: a front-end
+ * @features: the virtio features wanted
+ * @protocol_features: the protocol features wanted
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the handshake is done
+ * @user_data: data for @callback
+ *
+ * Runs the opening handshake in QEMU's order: `GET_FEATURES`, then (when
+ * the back-end offers protocol features) `GET_PROTOCOL_FEATURES` and
+ * `SET_PROTOCOL_FEATURES` with what both sides have, `SET_OWNER`, and
+ * `SET_FEATURES` with the intersection of @features and the offer. The
+ * result is in the `acked-*` properties.
+ */
+void
+vhost_user_frontend_negotiate_async (VhostUserFrontend   *self,
+                                     guint64              features,
+                                     guint64              protocol_features,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  GTask *task;
+  Negotiation *n;
+
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_frontend_negotiate_async);
+  n = g_new0 (Negotiation, 1);
+  n->features = features;
+  n->protocol_features = protocol_features;
+  g_task_set_task_data (task, n, g_free);
+  negotiate_step (task);
+}
+
+/**
+ * vhost_user_frontend_negotiate_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_negotiate_async().
+ *
+ * Returns: %TRUE if the handshake completed
+ */
+gboolean
+vhost_user_frontend_negotiate_finish (VhostUserFrontend  *self,
+                                      GAsyncResult       *result,
+                                      GError            **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * vhost_user_frontend_negotiate:
+ * @self: a front-end
+ * @features: the virtio features wanted
+ * @protocol_features: the protocol features wanted
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_frontend_negotiate_async().
+ *
+ * Returns: %TRUE if the handshake completed
+ */
+gboolean
+vhost_user_frontend_negotiate (VhostUserFrontend  *self,
+                               guint64             features,
+                               guint64             protocol_features,
+                               GCancellable       *cancellable,
+                               GError            **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+
+  if (!g_main_context_acquire (self->context))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Blocking requests must come from the front-end's own context");
+      return FALSE;
+    }
+  g_main_context_push_thread_default (self->context);
+  vhost_user_frontend_negotiate_async (self, features, protocol_features, cancellable, sync_done, &result);
+  run_until (self, &result, error);
+  g_main_context_pop_thread_default (self->context);
+  g_main_context_release (self->context);
+  return vhost_user_frontend_negotiate_finish (self, result, error);
+}
+
+/* --- connection --- */
+
+/**
+ * vhost_user_frontend_take_socket:
+ * @self: a front-end
+ * @socket: a UNIX stream socket connected to a back-end
+ * @error: return location for a #GError
+ *
+ * Talks to the back-end on @socket.
+ *
+ * Returns: %TRUE on success, %FALSE if already connected
+ */
+gboolean
+vhost_user_frontend_take_socket (VhostUserFrontend  *self,
+                                 GSocket            *socket,
+                                 GError            **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
+
+  if (self->connection != NULL)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION, "Already connected");
+      return FALSE;
+    }
+  self->connection = vhost_user_connection_new (socket, VHOST_USER_CHANNEL_MAIN, TRUE, self->context);
+  vhost_user_connection_set_handlers (self->connection, on_message, on_closed, self);
+  vhost_user_connection_start (self->connection);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  return TRUE;
+}
+
+/**
+ * vhost_user_frontend_connect_to_path:
+ * @self: a front-end
+ * @path: the socket a back-end listens on
+ * @timeout_ms: how long to wait for it to appear; 0 for one attempt
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects to a back-end (qemu-storage-daemon's `--export
+ * type=vhost-user-blk`, DPDK's `net_vhost`, …). Blocks while connecting.
+ * The path is kept for vhost_user_frontend_reconnect().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_connect_to_path (VhostUserFrontend  *self,
+                                     const char         *path,
+                                     guint               timeout_ms,
+                                     GCancellable       *cancellable,
+                                     GError            **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (self->path != path)
+    {
+      g_free (self->path);
+      self->path = g_strdup (path);
+    }
+  socket = vhost_user_socket_connect (path, timeout_ms, cancellable, error);
+  return socket != NULL && vhost_user_frontend_take_socket (self, socket, error);
+}
+
+/**
+ * vhost_user_frontend_reconnect:
+ * @self: a front-end
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Dials the last path again after a disconnect, waiting up to
+ * [property@VhostUser.Frontend:timeout] for the back-end to come back.
+ * The session starts from nothing: negotiate and replay the setup.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_reconnect (VhostUserFrontend  *self,
+                               GCancellable       *cancellable,
+                               GError            **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+
+  if (self->path == NULL)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION, "Never connected to a path");
+      return FALSE;
+    }
+  if (self->connection != NULL)
+    return TRUE;
+  return vhost_user_frontend_connect_to_path (self, self->path, self->timeout_ms, cancellable, error);
+}
+
+/**
+ * vhost_user_frontend_close:
+ * @self: a front-end
+ *
+ * Closes the connection; requests still waiting fail and
+ * [signal@VhostUser.Frontend::disconnected] is emitted.
+ */
+void
+vhost_user_frontend_close (VhostUserFrontend *self)
+{
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+
+  if (self->connection != NULL)
+    close_with (self, g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                                           "Disconnected by the front-end"));
+}
+
+/* --- object --- */
+
+static void
+vhost_user_frontend_dispose (GObject *object)
+{
+  VhostUserFrontend *self = VHOST_USER_FRONTEND (object);
+
+  if (self->connection != NULL)
+    {
+      vhost_user_connection_set_handlers (self->connection, NULL, NULL, NULL);
+      vhost_user_connection_close (self->connection, NULL);
+      g_clear_object (&self->connection);
+    }
+
+  G_OBJECT_CLASS (vhost_user_frontend_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_frontend_finalize (GObject *object)
+{
+  VhostUserFrontend *self = VHOST_USER_FRONTEND (object);
+
+  g_free (self->path);
+  g_clear_pointer (&self->context, g_main_context_unref);
+
+  G_OBJECT_CLASS (vhost_user_frontend_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_frontend_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  VhostUserFrontend *self = VHOST_USER_FRONTEND (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAIN_CONTEXT:
+      g_value_set_boxed (value, self->context);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout_ms);
+      break;
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, self->connection != NULL);
+      break;
+    case PROP_FEATURES:
+      g_value_set_uint64 (value, self->features);
+      break;
+    case PROP_ACKED_FEATURES:
+      g_value_set_uint64 (value, self->acked_features);
+      break;
+    case PROP_PROTOCOL_FEATURES:
+      g_value_set_uint64 (value, self->protocol_features);
+      break;
+    case PROP_ACKED_PROTOCOL_FEATURES:
+      g_value_set_uint64 (value, self->acked_protocol_features);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_frontend_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  VhostUserFrontend *self = VHOST_USER_FRONTEND (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAIN_CONTEXT:
+      self->context = g_value_dup_boxed (value);
+      if (self->context == NULL)
+        self->context = g_main_context_ref_thread_default ();
+      break;
+    case PROP_TIMEOUT:
+      vhost_user_frontend_set_timeout (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->dispose = vhost_user_frontend_dispose;
+  object_class->finalize = vhost_user_frontend_finalize;
+  object_class->get_property = vhost_user_frontend_get_property;
+  object_class->set_property = vhost_user_frontend_set_property;
+
+  /**
+   * VhostUserFrontend:main-context:
+   *
+   * The context the socket is watched in and callbacks run in; the
+   * thread-default context at construction if unset.
+   */
+  properties[PROP_MAIN_CONTEXT] =
+    g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserFrontend:timeout:
+   *
+   * How long a request may wait for its reply, in milliseconds (0: for
+   * ever). A late reply closes the connection: the ones after it could
+   * not be matched.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserFrontend:connected:
+   *
+   * Whether a back-end is connected.
+   */
+  properties[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE, ro);
+  /**
+   * VhostUserFrontend:features:
+   *
+   * The virtio features the back-end offered (`GET_FEATURES`).
+   */
+  properties[PROP_FEATURES] = g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VhostUserFrontend:acked-features:
+   *
+   * The virtio features acknowledged (`SET_FEATURES`).
+   */
+  properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VhostUserFrontend:protocol-features:
+   *
+   * The protocol features the back-end offered.
+   */
+  properties[PROP_PROTOCOL_FEATURES] =
+    g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VhostUserFrontend:acked-protocol-features:
+   *
+   * The protocol features in use (`SET_PROTOCOL_FEATURES`).
+   */
+  properties[PROP_ACKED_PROTOCOL_FEATURES] =
+    g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VhostUserFrontend::disconnected:
+   * @self: the front-end
+   * @error: why the connection ended
+   * @should_reconnect: what vhost_user_error_should_reconnect() says of @error
+   *
+   * The connection ended; every request that was waiting has failed.
+   */
+  signals[SIGNAL_DISCONNECTED] =
+    g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_BOOLEAN);
+}
+
+static void
+vhost_user_frontend_init (VhostUserFrontend *self)
+{
+  g_queue_init (&self->pending);
+}
+
+/**
+ * vhost_user_frontend_new:
+ *
+ * A front-end in the thread-default main context, not yet connected.
+ *
+ * Returns: (transfer full): a new front-end
+ */
+VhostUserFrontend *
+vhost_user_frontend_new (void)
+{
+  return g_object_new (VHOST_USER_TYPE_FRONTEND, NULL);
+}
+
+/**
+ * vhost_user_frontend_get_connected:
+ * @self: a front-end
+ *
+ * Gets whether a back-end is connected.
+ *
+ * Returns: %TRUE if connected
+ */
+gboolean
+vhost_user_frontend_get_connected (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+  return self->connection != NULL;
+}
+
+/**
+ * vhost_user_frontend_get_main_context:
+ * @self: a front-end
+ *
+ * Gets the context the front-end runs in.
+ *
+ * Returns: (transfer none): the context
+ */
+GMainContext *
+vhost_user_frontend_get_main_context (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), NULL);
+  return self->context;
+}
+
+/**
+ * vhost_user_frontend_get_timeout:
+ * @self: a front-end
+ *
+ * Gets [property@VhostUser.Frontend:timeout].
+ *
+ * Returns: the timeout in milliseconds
+ */
+guint
+vhost_user_frontend_get_timeout (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), 0);
+  return self->timeout_ms;
+}
+
+/**
+ * vhost_user_frontend_set_timeout:
+ * @self: a front-end
+ * @timeout_ms: the timeout in milliseconds, 0 for none
+ *
+ * Sets [property@VhostUser.Frontend:timeout]; requests sent from now on
+ * use it.
+ */
+void
+vhost_user_frontend_set_timeout (VhostUserFrontend *self,
+                                 guint              timeout_ms)
+{
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+
+  if (self->timeout_ms == timeout_ms)
+    return;
+  self->timeout_ms = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * vhost_user_frontend_get_features:
+ * @self: a front-end
+ *
+ * Gets the virtio features the back-end offered.
+ *
+ * Returns: the features, 0 before `GET_FEATURES`
+ */
+guint64
+vhost_user_frontend_get_features (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), 0);
+  return self->features;
+}
+
+/**
+ * vhost_user_frontend_get_acked_features:
+ * @self: a front-end
+ *
+ * Gets the virtio features acknowledged.
+ *
+ * Returns: the features
+ */
+guint64
+vhost_user_frontend_get_acked_features (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), 0);
+  return self->acked_features;
+}
+
+/**
+ * vhost_user_frontend_get_protocol_features:
+ * @self: a front-end
+ *
+ * Gets the protocol features the back-end offered.
+ *
+ * Returns: the features, 0 before `GET_PROTOCOL_FEATURES`
+ */
+guint64
+vhost_user_frontend_get_protocol_features (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), 0);
+  return self->protocol_features;
+}
+
+/**
+ * vhost_user_frontend_get_acked_protocol_features:
+ * @self: a front-end
+ *
+ * Gets the protocol features in use.
+ *
+ * Returns: the features
+ */
+guint64
+vhost_user_frontend_get_acked_protocol_features (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), 0);
+  return self->acked_protocol_features;
+}

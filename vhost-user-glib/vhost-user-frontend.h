@@ -1,0 +1,160 @@
+/* vhost-user-frontend.h: the VMM side of vhost-user
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(__VHOST_USER_GLIB_INSIDE__) && !defined(VHOST_USER_GLIB_COMPILATION)
+#error "Only <vhost-user-glib.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+
+#include "vhost-user-enums.h"
+#include "vhost-user-version-macros.h"
+
+G_BEGIN_DECLS
+
+#define VHOST_USER_TYPE_FRONTEND (vhost_user_frontend_get_type ())
+
+VHOST_USER_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (VhostUserFrontend, vhost_user_frontend, VHOST_USER, FRONTEND, GObject)
+
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserFrontend *vhost_user_frontend_new                     (void);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_connect_to_path         (VhostUserFrontend    *self,
+                                                                const char           *path,
+                                                                guint                 timeout_ms,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_reconnect               (VhostUserFrontend    *self,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_take_socket             (VhostUserFrontend    *self,
+                                                                GSocket              *socket,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_close                   (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_get_connected           (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+GMainContext      *vhost_user_frontend_get_main_context        (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint              vhost_user_frontend_get_timeout             (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_timeout             (VhostUserFrontend    *self,
+                                                                guint                 timeout_ms);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_features            (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_acked_features      (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_protocol_features   (VhostUserFrontend    *self);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_acked_protocol_features (VhostUserFrontend *self);
+
+/* any request of the protocol */
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_request_async           (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GBytes               *payload,
+                                                                GUnixFDList          *fd_list,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes            *vhost_user_frontend_request_finish          (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                GUnixFDList         **out_fd_list,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes            *vhost_user_frontend_request                 (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GBytes               *payload,
+                                                                GUnixFDList          *fd_list,
+                                                                GCancellable         *cancellable,
+                                                                GUnixFDList         **out_fd_list,
+                                                                GError              **error);
+
+/* negotiation */
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_negotiate_async         (VhostUserFrontend    *self,
+                                                                guint64               features,
+                                                                guint64               protocol_features,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_negotiate_finish        (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_negotiate               (VhostUserFrontend    *self,
+                                                                guint64               features,
+                                                                guint64               protocol_features,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+
+/* typed requests */
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_u64                 (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_u64                 (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint64               value,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_state         (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint                 index,
+                                                                guint                 num,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_fd            (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint                 index,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_addr          (VhostUserFrontend    *self,
+                                                                guint                 index,
+                                                                guint                 flags,
+                                                                guint64               desc_user_addr,
+                                                                guint64               used_user_addr,
+                                                                guint64               avail_user_addr,
+                                                                guint64               log_guest_addr,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+guint              vhost_user_frontend_get_vring_base          (VhostUserFrontend    *self,
+                                                                guint                 index,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes            *vhost_user_frontend_get_config              (VhostUserFrontend    *self,
+                                                                guint                 offset,
+                                                                guint                 size,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_add_mem_reg             (VhostUserFrontend    *self,
+                                                                guint64               guest_phys_addr,
+                                                                guint64               size,
+                                                                guint64               user_addr,
+                                                                guint64               mmap_offset,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+
+G_END_DECLS
