@@ -12,7 +12,9 @@
 #include "vhost-user-connection-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-enum-types.h"
 #include "vhost-user-frontend.h"
+#include "vhost-user-invocation-private.h"
 #include "vhost-user-socket-private.h"
 
 /**
@@ -62,6 +64,10 @@ struct _VhostUserFrontend
   guint                timeout_ms;
   GQueue               pending;
 
+  /* the back-end channel: requests from the back-end, one at a time */
+  VhostUserConnection *backend_channel;
+  VhostUserInvocation *channel_pending;
+
   guint64              features;
   guint64              acked_features;
   guint64              protocol_features;
@@ -87,6 +93,10 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+/* one per back-end channel request, indexed by number */
+static guint channel_signals[VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP + 1];
+
+static void close_backend_channel (VhostUserFrontend *self);
 
 G_DEFINE_FINAL_TYPE (VhostUserFrontend, vhost_user_frontend, G_TYPE_OBJECT)
 
@@ -149,6 +159,7 @@ on_closed (VhostUserConnection *connection,
                                                 "The connection was closed");
 
   g_clear_object (&self->connection);
+  close_backend_channel (self);
   while ((pending = g_queue_pop_head (&self->pending)) != NULL)
     {
       if (pending->task != NULL)
@@ -1174,6 +1185,306 @@ vhost_user_frontend_close (VhostUserFrontend *self)
                                            "Disconnected by the front-end"));
 }
 
+
+/* --- the back-end channel: requests from the back-end --- */
+
+static void
+close_backend_channel (VhostUserFrontend *self)
+{
+  self->channel_pending = NULL;
+  if (self->backend_channel != NULL)
+    {
+      vhost_user_connection_set_handlers (self->backend_channel, NULL, NULL, NULL);
+      vhost_user_connection_close (self->backend_channel, NULL);
+      g_clear_object (&self->backend_channel);
+    }
+}
+
+static void
+on_channel_closed (VhostUserConnection *connection,
+                   const GError        *error,
+                   gpointer             user_data)
+{
+  VhostUserFrontend *self = user_data;
+
+  if (self->backend_channel == connection)
+    close_backend_channel (self);
+}
+
+static void
+channel_invocation_done (VhostUserInvocation *invocation,
+                         VhostUserMessage    *reply,
+                         const GError        *error,
+                         gpointer             user_data)
+{
+  VhostUserFrontend *self = user_data;
+  const VhostUserRequestInfo *info = vhost_user_invocation_get_info (invocation);
+
+  /* an answer for a channel that is gone has nowhere to go */
+  if (self->channel_pending != invocation || self->backend_channel == NULL)
+    return;
+  self->channel_pending = NULL;
+
+  if (error != NULL)
+    VHOST_USER_NOTE (TRACE, "[front-end] %s failed: %s", info->name, error->message);
+  if (reply != NULL)
+    vhost_user_connection_send (self->backend_channel, reply, NULL);
+  else if (error != NULL && info->reply == VHOST_USER_REPLY_ALWAYS)
+    {
+      close_backend_channel (self);
+      return;
+    }
+  if (self->backend_channel != NULL)
+    vhost_user_connection_set_receiving (self->backend_channel, TRUE);
+}
+
+static char *
+uuid_string (const VhostUserMessage *msg)
+{
+  guint8 u[16] = { 0 };
+
+  vhost_user_message_get_uuid (msg, u);
+  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* The signal's arguments after the invocation, decoded from @msg. */
+static guint
+decode_channel_args (VhostUserMessage *msg,
+                     GValue           *values)
+{
+  guint n = 0;
+
+#define ARG(type) (g_value_init (&values[n], (type)), &values[n++])
+  switch (msg->header.request)
+    {
+    case VHOST_USER_BACKEND_REQUEST_IOTLB_MSG:
+      {
+        VhostUserWireIotlb iotlb = { 0 };
+
+        vhost_user_message_get_iotlb (msg, &iotlb);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.iova);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.size);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.uaddr);
+        g_value_set_uint (ARG (G_TYPE_UINT), iotlb.perm);
+        g_value_set_uint (ARG (G_TYPE_UINT), iotlb.type);
+      }
+      break;
+    case VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG:
+      {
+        guint index = 0;
+        gboolean no_fd = TRUE;
+        guint64 size = 0, offset = 0;
+
+        vhost_user_message_get_vring_area (msg, &index, &no_fd, &size, &offset);
+        g_value_set_uint (ARG (G_TYPE_UINT), index);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), size);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), offset);
+        g_value_set_int (ARG (G_TYPE_INT), no_fd ? -1 : msg->fds[0]);
+      }
+      break;
+    case VHOST_USER_BACKEND_REQUEST_VRING_CALL:
+    case VHOST_USER_BACKEND_REQUEST_VRING_ERR:
+      {
+        guint32 index = 0, num = 0;
+
+        vhost_user_message_get_vring_state (msg, &index, &num);
+        g_value_set_uint (ARG (G_TYPE_UINT), index);
+      }
+      break;
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD:
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE:
+    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP:
+      g_value_take_string (ARG (G_TYPE_STRING), uuid_string (msg));
+      break;
+    case VHOST_USER_BACKEND_REQUEST_SHMEM_MAP:
+    case VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP:
+      {
+        VhostUserWireShmemMap map = { 0 };
+
+        vhost_user_message_get_shmem_map (msg, &map);
+        g_value_set_uint (ARG (G_TYPE_UINT), map.shmid);
+        if (msg->header.request == VHOST_USER_BACKEND_REQUEST_SHMEM_MAP)
+          g_value_set_uint64 (ARG (G_TYPE_UINT64), map.fd_offset);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), map.shm_offset);
+        g_value_set_uint64 (ARG (G_TYPE_UINT64), map.len);
+        if (msg->header.request == VHOST_USER_BACKEND_REQUEST_SHMEM_MAP)
+          {
+            g_value_set_uint64 (ARG (G_TYPE_UINT64), map.flags);
+            g_value_set_int (ARG (G_TYPE_INT), msg->fds[0]);
+          }
+      }
+      break;
+    case VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG:
+    default:
+      break;
+    }
+#undef ARG
+  return n;
+}
+
+static void
+on_channel_message (VhostUserConnection *connection,
+                    VhostUserMessage    *msg,
+                    const GError        *parse_error,
+                    gpointer             user_data)
+{
+  VhostUserFrontend *self = user_data;
+  const VhostUserRequestInfo *info;
+  g_autoptr(VhostUserInvocation) invocation = NULL;
+  GValue values[8] = { G_VALUE_INIT };
+  GValue result = G_VALUE_INIT;
+  guint n;
+  gboolean reply_ack = (self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
+
+  info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, msg->header.request);
+  if (info == NULL || vhost_user_message_is_reply (msg))
+    {
+      VHOST_USER_NOTE (TRACE, "[front-end] ignoring message %u on the back-end channel", msg->header.request);
+      return;
+    }
+
+  vhost_user_connection_set_receiving (connection, FALSE);
+  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_BACKEND, msg, reply_ack, self->context,
+                                          channel_invocation_done, g_object_ref (self), g_object_unref);
+  self->channel_pending = invocation;
+
+  if (parse_error != NULL)
+    {
+      vhost_user_invocation_return_error (invocation, parse_error);
+      return;
+    }
+  if ((info->gate_protocol & self->acked_protocol_features) != info->gate_protocol ||
+      (info->gate_virtio & self->acked_features) != info->gate_virtio ||
+      (msg->n_fds > 0 && !(self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD)))
+    {
+      vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                                                  "The request needs a feature that was not negotiated");
+      return;
+    }
+
+  g_value_init (&values[0], VHOST_USER_TYPE_FRONTEND);
+  g_value_set_object (&values[0], self);
+  g_value_init (&values[1], VHOST_USER_TYPE_INVOCATION);
+  g_value_set_object (&values[1], invocation);
+  n = 2 + decode_channel_args (msg, values + 2);
+
+  g_value_init (&result, G_TYPE_BOOLEAN);
+  g_signal_emitv (values, channel_signals[info->number], 0, &result);
+  if (!g_value_get_boolean (&result) && !vhost_user_invocation_get_completed (invocation))
+    vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                                                "No handler took the request");
+  for (guint i = 0; i < n; i++)
+    g_value_unset (&values[i]);
+}
+
+/**
+ * vhost_user_frontend_setup_backend_channel:
+ * @self: a front-end
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Opens the back-end channel (the old "slave channel"): a socket pair
+ * whose one end goes to the back-end with `SET_BACKEND_REQ_FD`. From then
+ * on every request the back-end sends on it raises its signal
+ * ([signal@VhostUser.Frontend::config-change-msg], …), answered through
+ * the invocation as on the back-end's side. Needs `BACKEND_REQ`.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_setup_backend_channel (VhostUserFrontend  *self,
+                                           GCancellable       *cancellable,
+                                           GError            **error)
+{
+  g_autoptr(GSocket) ours = NULL;
+  g_autoptr(GSocket) theirs = NULL;
+  g_autoptr(GUnixFDList) fd_list = g_unix_fd_list_new ();
+  g_autoptr(GBytes) reply = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+
+  if (!vhost_user_socket_pair (&ours, &theirs, error) ||
+      g_unix_fd_list_append (fd_list, g_socket_get_fd (theirs), error) < 0)
+    return FALSE;
+
+  /* ready before the back-end can use it */
+  close_backend_channel (self);
+  self->backend_channel = vhost_user_connection_new (ours, VHOST_USER_CHANNEL_BACKEND, FALSE, self->context);
+  vhost_user_connection_set_protocol_features (self->backend_channel, self->acked_protocol_features);
+  vhost_user_connection_set_handlers (self->backend_channel, on_channel_message, on_channel_closed, self);
+  vhost_user_connection_start (self->backend_channel);
+
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_SET_BACKEND_REQ_FD, NULL, fd_list,
+                                       cancellable, NULL, error);
+  if (reply == NULL)
+    {
+      close_backend_channel (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+channel_ack (VhostUserFrontend   *self,
+             VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+static gboolean
+channel_refuse (VhostUserFrontend   *self,
+                VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                                              "Not implemented by this front-end");
+  return TRUE;
+}
+
+static void
+register_channel_signals (GType type)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (VHOST_USER_TYPE_BACKEND_REQUEST_TYPE);
+  static const struct {
+    guint     number;
+    guint     n_params;
+    GType     params[6];
+    gboolean  accept;
+  } rows[] = {
+    { VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, 5,
+      { G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, 0, { 0 }, TRUE },
+    { VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, 4,
+      { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_INT }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_VRING_CALL, 1, { G_TYPE_UINT }, TRUE },
+    { VHOST_USER_BACKEND_REQUEST_VRING_ERR, 1, { G_TYPE_UINT }, TRUE },
+    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, 1, { G_TYPE_STRING }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE, 1, { G_TYPE_STRING }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP, 1, { G_TYPE_STRING }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_SHMEM_MAP, 6,
+      { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_INT }, FALSE },
+    { VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP, 3, { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64 }, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      GType params[7];
+
+      params[0] = VHOST_USER_TYPE_INVOCATION;
+      memcpy (params + 1, rows[i].params, rows[i].n_params * sizeof (GType));
+      /* the defaults ignore the request's arguments, so one C signature
+       * serves every signal (the generic marshaller passes the rest) */
+      channel_signals[rows[i].number] =
+        g_signal_newv (g_enum_get_value (klass, rows[i].number)->value_nick, type, G_SIGNAL_RUN_LAST,
+                       g_cclosure_new (rows[i].accept ? G_CALLBACK (channel_ack) : G_CALLBACK (channel_refuse),
+                                       NULL, NULL),
+                       g_signal_accumulator_true_handled, NULL, NULL,
+                       G_TYPE_BOOLEAN, 1 + rows[i].n_params, params);
+    }
+}
+
 /* --- object --- */
 
 static void
@@ -1187,6 +1498,7 @@ vhost_user_frontend_dispose (GObject *object)
       vhost_user_connection_close (self->connection, NULL);
       g_clear_object (&self->connection);
     }
+  close_backend_channel (self);
 
   G_OBJECT_CLASS (vhost_user_frontend_parent_class)->dispose (object);
 }
@@ -1337,6 +1649,125 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_BOOLEAN);
+
+  /**
+   * VhostUserFrontend::iotlb-msg:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @iova: the I/O virtual address
+   * @size: the range's size
+   * @user_addr: the address, if known
+   * @perm: the access wanted (1 read, 2 write, 3 both)
+   * @type: 1 miss, 4 access failure
+   *
+   * The back-end missed an IOTLB entry. Default: refuse (no IOMMU).
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::config-change-msg:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   *
+   * The back-end's config space changed: read it again with
+   * vhost_user_frontend_get_config() (not from the handler: answer first).
+   * Default: acknowledge.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::vring-host-notifier-msg:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @index: the queue
+   * @size: the notification area's size
+   * @offset: where it starts in @fd
+   * @fd: the area's fd, or -1 to withdraw it; valid during the emission
+   *
+   * The back-end offers a page the guest may write to kick @index
+   * directly. Default: refuse.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::vring-call:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @index: the queue
+   *
+   * An in-band call: the back-end used buffers of @index. Default:
+   * acknowledge.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::vring-err:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @index: the queue
+   *
+   * An in-band error notification for @index. Default: acknowledge.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::shared-object-add:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @uuid: the object's UUID
+   *
+   * The back-end exports a shared object. Default: refuse.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::shared-object-remove:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @uuid: the object's UUID
+   *
+   * The back-end withdraws a shared object. Default: refuse.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::shared-object-lookup:
+   * @self: the front-end
+   * @invocation: the request, to answer (vhost_user_invocation_return_fd())
+   * @uuid: the object's UUID
+   *
+   * The back-end looks up a shared object. Default: not found.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::shmem-map:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @shmid: the shared memory region
+   * @fd_offset: where the mapping starts in @fd
+   * @shm_offset: where it goes in the region
+   * @len: its length
+   * @flags: bit 0 for read-write
+   * @fd: what to map, valid during the emission
+   *
+   * The back-end maps memory into a shared memory region. Default: refuse.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  /**
+   * VhostUserFrontend::shmem-unmap:
+   * @self: the front-end
+   * @invocation: the request, to answer
+   * @shmid: the shared memory region
+   * @shm_offset: where the mapping is
+   * @len: its length
+   *
+   * The back-end unmaps a range of a shared memory region. Default: refuse.
+   *
+   * Returns: %TRUE if the handler answers @invocation
+   */
+  register_channel_signals (G_TYPE_FROM_CLASS (klass));
 }
 
 static void

@@ -100,6 +100,11 @@ gboolean           vhost_user_frontend_negotiate               (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_setup_backend_channel   (VhostUserFrontend    *self,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+
 /* typed requests */
 VHOST_USER_AVAILABLE_IN_ALL
 guint64            vhost_user_frontend_get_u64                 (VhostUserFrontend    *self,

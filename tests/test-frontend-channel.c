@@ -1,0 +1,220 @@
+/* test-frontend-channel.c: our front-end and our back-end, across the back-end channel
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Both roles in one context: the front-end negotiates and opens the
+ * back-end channel, the back-end sends every back-end request on it, and
+ * the front-end's signals see them with their arguments; its default
+ * answers and a handler's answers reach the back-end.
+ */
+
+#include <string.h>
+#include <glib/gstdio.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-message-private.h"
+#include "vhost-user-socket-private.h"
+
+typedef struct {
+  VhostUserBackend  *backend;
+  VhostUserFrontend *frontend;
+  GPtrArray         *seen;      /* signal names on the front-end */
+  char              *last_uuid;
+  guint              last_index;
+} Fixture;
+
+static void
+record_marshal (GClosure     *closure,
+                GValue       *return_value,
+                guint         n_param_values,
+                const GValue *param_values,
+                gpointer      invocation_hint,
+                gpointer      marshal_data)
+{
+  Fixture *f = closure->data;
+  GSignalInvocationHint *hint = invocation_hint;
+
+  g_ptr_array_add (f->seen, g_strdup (g_signal_name (hint->signal_id)));
+  if (n_param_values > 2 && G_VALUE_HOLDS_STRING (&param_values[2]))
+    {
+      g_free (f->last_uuid);
+      f->last_uuid = g_value_dup_string (&param_values[2]);
+    }
+  if (n_param_values > 2 && G_VALUE_HOLDS_UINT (&param_values[2]))
+    f->last_index = g_value_get_uint (&param_values[2]);
+  g_value_set_boolean (return_value, FALSE);
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) a = NULL;
+  g_autoptr(GSocket) b = NULL;
+  g_autofree guint *ids = NULL;
+  guint n_ids;
+
+  f->seen = g_ptr_array_new_with_free_func (g_free);
+  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", (guint64) 0x7fffff, NULL);
+  f->frontend = vhost_user_frontend_new ();
+  g_assert_true (vhost_user_socket_pair (&a, &b, &error));
+  g_assert_true (vhost_user_backend_serve (f->backend, a, &error));
+  g_assert_true (vhost_user_frontend_take_socket (f->frontend, b, &error));
+  g_assert_no_error (error);
+
+  ids = g_signal_list_ids (VHOST_USER_TYPE_FRONTEND, &n_ids);
+  for (guint i = 0; i < n_ids; i++)
+    {
+      GSignalQuery query;
+      GClosure *closure;
+
+      g_signal_query (ids[i], &query);
+      if (query.return_type != G_TYPE_BOOLEAN)
+        continue;
+      closure = g_closure_new_simple (sizeof (GClosure), f);
+      g_closure_set_marshal (closure, record_marshal);
+      g_signal_connect_closure_by_id (f->frontend, ids[i], 0, closure, FALSE);
+    }
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_object (&f->frontend);
+  g_clear_object (&f->backend);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_ptr_array_unref (f->seen);
+  g_free (f->last_uuid);
+}
+
+static void
+got (GObject      *source,
+     GAsyncResult *result,
+     gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static guint64
+backend_request (Fixture                     *f,
+                 VhostUserBackendRequestType  request,
+                 GBytes                      *payload,
+                 int                          fd,
+                 GError                     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  vhost_user_backend_send_backend_request_async (f->backend, request, payload, fd, NULL, got, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return vhost_user_backend_send_backend_request_finish (f->backend, result, NULL, error);
+}
+
+static void
+negotiate (Fixture *f,
+           guint64  protocol)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                protocol, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f->frontend, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_defaults (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) uuid = g_bytes_new ("\x12\x34\x56\x78\x9a\xbc\xde\xf0\x01\x02\x03\x04\x05\x06\x07\x08", 16);
+  VhostUserWireVringState state = { 0, 0 };
+  g_autoptr(GBytes) ring = g_bytes_new (&state, sizeof state);
+
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_CONFIG | VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT |
+                VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
+
+  /* the defaults: acknowledge config changes and in-band calls */
+  g_assert_true (vhost_user_backend_notify_config_change (f->backend, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring, -1, &error), ==, 0);
+  g_assert_no_error (error);
+
+  /* and refuse what this front-end does not implement */
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_assert_cmpstr (f->last_uuid, ==, "12345678-9abc-def0-0102-030405060708");
+
+  g_assert_cmpuint (f->seen->len, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
+  g_assert_cmpstr (g_ptr_array_index (f->seen, 1), ==, "vring-call");
+  g_assert_cmpstr (g_ptr_array_index (f->seen, 2), ==, "shared-object-add");
+}
+
+static gboolean
+lookup_found (VhostUserFrontend   *frontend,
+              VhostUserInvocation *invocation,
+              const char          *uuid,
+              gpointer             user_data)
+{
+  vhost_user_invocation_return_fd (invocation, 0, test_memfd (4096));
+  return TRUE;
+}
+
+static void
+test_handler_answers_with_fd (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) uuid = g_bytes_new ("0123456789abcdef", 16);
+  g_autoptr(GAsyncResult) result = NULL;
+  int fd = -1;
+
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
+  g_signal_connect (f->frontend, "shared-object-lookup", G_CALLBACK (lookup_found), NULL);
+
+  vhost_user_backend_send_backend_request_async (f->backend, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP,
+                                                 uuid, -1, NULL, got, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (vhost_user_backend_send_backend_request_finish (f->backend, result, &fd, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (test_fd_is_open (fd));
+  g_close (fd, NULL);
+}
+
+static void
+test_not_negotiated (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* no BACKEND_REQ: the front-end refuses to open the channel itself */
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, 0, VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, NULL, &error));
+  g_assert_false (vhost_user_frontend_setup_backend_channel (f->frontend, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
+  g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
+              test_handler_answers_with_fd, fixture_teardown);
+  g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
+              fixture_teardown);
+
+  return g_test_run ();
+}
