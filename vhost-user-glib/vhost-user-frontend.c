@@ -15,6 +15,7 @@
 #include "vhost-user-enum-types.h"
 #include "vhost-user-frontend.h"
 #include "vhost-user-invocation-private.h"
+#include "vhost-user-memory-table.h"
 #include "vhost-user-socket-private.h"
 
 /**
@@ -576,9 +577,27 @@ vhost_user_frontend_request (VhostUserFrontend     *self,
   return vhost_user_frontend_request_finish (self, result, out_fd_list, error);
 }
 
-/* --- typed requests --- */
+/* --- typed requests ---
+ *
+ * Each layout has a builder (arguments to payload and fds, or an error
+ * before anything is sent) and, where the reply says more than "done", a
+ * parser; the blocking and the async forms share both. */
 
-static const VhostUserRequestInfo *
+typedef struct {
+  GBytes      *payload;
+  GUnixFDList *fd_list;
+} Built;
+
+static void
+built_clear (Built *b)
+{
+  g_clear_pointer (&b->payload, g_bytes_unref);
+  g_clear_object (&b->fd_list);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Built, built_clear)
+
+static gboolean
 check_layout (VhostUserRequestType   request,
               VhostUserPayloadKind   request_kind,
               VhostUserPayloadKind   reply_kind,
@@ -588,13 +607,276 @@ check_layout (VhostUserRequestType   request,
 
   if (info == NULL || info->request.kind != request_kind ||
       (reply_kind != VHOST_USER_PAYLOAD_NONE &&
-       (info->reply != VHOST_USER_REPLY_ALWAYS || info->reply_payload.kind != reply_kind)))
+       (info->reply != VHOST_USER_REPLY_ALWAYS || info->reply_payload.kind != reply_kind)) ||
+      (reply_kind == VHOST_USER_PAYLOAD_NONE && info->reply == VHOST_USER_REPLY_ALWAYS))
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
                    "%s does not have that layout", info != NULL ? info->name : "That request");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+build (Built          *b,
+       gconstpointer   data,
+       gsize           size,
+       const int      *fds,
+       guint           n_fds,
+       GError        **error)
+{
+  b->payload = g_bytes_new (data, size);
+  if (n_fds > 0)
+    {
+      b->fd_list = g_unix_fd_list_new ();
+      for (guint i = 0; i < n_fds; i++)
+        if (g_unix_fd_list_append (b->fd_list, fds[i], error) < 0)
+          return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+build_u64 (Built                 *b,
+           VhostUserRequestType   request,
+           guint64                value,
+           GError               **error)
+{
+  return check_layout (request, VHOST_USER_PAYLOAD_U64, VHOST_USER_PAYLOAD_NONE, error) &&
+         build (b, &value, sizeof value, NULL, 0, error);
+}
+
+static gboolean
+build_vring_state (Built                 *b,
+                   VhostUserRequestType   request,
+                   guint                  index,
+                   guint                  num,
+                   GError               **error)
+{
+  VhostUserWireVringState state = { index, num };
+
+  if (request == VHOST_USER_REQUEST_GET_VRING_BASE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "GET_VRING_BASE has an answer: use vhost_user_frontend_get_vring_base()");
+      return FALSE;
+    }
+  return check_layout (request, VHOST_USER_PAYLOAD_VRING_STATE, VHOST_USER_PAYLOAD_NONE, error) &&
+         build (b, &state, sizeof state, NULL, 0, error);
+}
+
+static gboolean
+build_vring_fd (Built                 *b,
+                VhostUserRequestType   request,
+                guint                  index,
+                int                    fd,
+                GError               **error)
+{
+  guint64 u64 = (index & VHOST_USER_VRING_INDEX_MASK) | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0);
+
+  if (!check_layout (request, VHOST_USER_PAYLOAD_VRING_FD, VHOST_USER_PAYLOAD_NONE, error))
+    return FALSE;
+  if (index > VHOST_USER_VRING_INDEX_MASK)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u does not fit the index field", index);
+      return FALSE;
+    }
+  return build (b, &u64, sizeof u64, &fd, fd >= 0 ? 1 : 0, error);
+}
+
+static gboolean
+build_vring_addr (Built    *b,
+                  guint     index,
+                  guint     flags,
+                  guint64   desc_user_addr,
+                  guint64   used_user_addr,
+                  guint64   avail_user_addr,
+                  guint64   log_guest_addr,
+                  GError  **error)
+{
+  VhostUserWireVringAddr addr = { index, flags, desc_user_addr, used_user_addr, avail_user_addr, log_guest_addr };
+
+  return build (b, &addr, sizeof addr, NULL, 0, error);
+}
+
+static gboolean
+build_region (Built                       *b,
+              const VhostUserMemoryRegion *region,
+              GError                     **error)
+{
+  VhostUserWireSingleRegion single = { 0 };
+  int fd = vhost_user_memory_region_get_fd (region);
+
+  if (fd < 0)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "Only memory allocated here (vhost_user_memory_region_new_memfd()) can be shared");
+      return FALSE;
+    }
+  single.region.guest_phys_addr = vhost_user_memory_region_get_guest_phys_addr (region);
+  single.region.memory_size = vhost_user_memory_region_get_size (region);
+  single.region.userspace_addr = vhost_user_memory_region_get_user_addr (region);
+  single.region.mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
+  return build (b, &single, sizeof single, &fd, 1, error);
+}
+
+static gboolean
+build_mem_table (Built                      *b,
+                 const VhostUserMemoryTable *table,
+                 GError                    **error)
+{
+  VhostUserWireXenMemoryRegion regions[VHOST_USER_MAX_MEM_TABLE_REGIONS];
+  int fds[VHOST_USER_MAX_MEM_TABLE_REGIONS];
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  guint n = vhost_user_memory_table_get_n_regions (table);
+
+  if (n > VHOST_USER_MAX_MEM_TABLE_REGIONS)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "SET_MEM_TABLE carries at most %u regions; use ADD_MEM_REG for more",
+                   VHOST_USER_MAX_MEM_TABLE_REGIONS);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      const VhostUserMemoryRegion *region = vhost_user_memory_table_get_region (table, i);
+
+      fds[i] = vhost_user_memory_region_get_fd (region);
+      if (fds[i] < 0)
+        {
+          g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                               "Only memory allocated here (vhost_user_memory_region_new_memfd()) can be shared");
+          return FALSE;
+        }
+      memset (&regions[i], 0, sizeof regions[i]);
+      regions[i].guest_phys_addr = vhost_user_memory_region_get_guest_phys_addr (region);
+      regions[i].memory_size = vhost_user_memory_region_get_size (region);
+      regions[i].userspace_addr = vhost_user_memory_region_get_user_addr (region);
+      regions[i].mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
+    }
+  vhost_user_message_set_mem_table (&msg, regions, n, FALSE);
+  return build (b, msg.payload, msg.header.size, fds, n, error);
+}
+
+static guint64
+parse_u64 (GBytes  *reply,
+           GError **error)
+{
+  guint64 value;
+
+  if (reply == NULL)
+    return G_MAXUINT64;
+  if (g_bytes_get_size (reply) != sizeof value)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE, "The reply is not a u64");
+      return G_MAXUINT64;
+    }
+  memcpy (&value, g_bytes_get_data (reply, NULL), sizeof value);
+  return value;
+}
+
+static guint
+parse_vring_base (GBytes  *reply,
+                  guint    index,
+                  GError **error)
+{
+  VhostUserWireVringState state;
+
+  if (reply == NULL)
+    return G_MAXUINT;
+  memcpy (&state, g_bytes_get_data (reply, NULL), sizeof state);
+  if (state.index != index)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "GET_VRING_BASE for queue %u answered for queue %u", index, state.index);
+      return G_MAXUINT;
+    }
+  return state.num;
+}
+
+static GBytes *
+parse_config (GBytes  *reply,
+              guint    offset,
+              guint    size,
+              GError **error)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  guint32 r_offset, r_flags, r_size;
+  const guint8 *data;
+
+  if (reply == NULL)
+    return NULL;
+  msg.header.size = g_bytes_get_size (reply);
+  memcpy (msg.payload, g_bytes_get_data (reply, NULL), msg.header.size);
+  if (!vhost_user_message_get_config (&msg, &r_offset, &r_flags, &data, &r_size) || r_size != size ||
+      r_offset != offset)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "The back-end refused to read %u config bytes at %u", size, offset);
       return NULL;
     }
-  return info;
+  return g_bytes_new (data, r_size);
+}
+
+static gboolean
+build_config_read (Built    *b,
+                   guint     offset,
+                   guint     size,
+                   GError  **error)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+
+  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Config reads are 1 to %u bytes", VHOST_USER_MAX_CONFIG_SIZE);
+      return FALSE;
+    }
+  vhost_user_message_set_config (&msg, offset, 0, NULL, size);
+  return build (b, msg.payload, msg.header.size, NULL, 0, error);
+}
+
+/* Sends what a builder made, or reports its error, asynchronously. */
+static void
+send_built (VhostUserFrontend    *self,
+            VhostUserRequestType  request,
+            Built                *b,
+            gboolean              ok,
+            GError               *error,
+            gpointer              source_tag,
+            GCancellable         *cancellable,
+            GAsyncReadyCallback   callback,
+            gpointer              user_data)
+{
+  if (!ok)
+    {
+      g_task_report_error (self, callback, user_data, source_tag, error);
+      return;
+    }
+  vhost_user_frontend_request_async (self, request, b->payload, b->fd_list, cancellable, callback, user_data);
+}
+
+static GBytes *
+finish_reply (VhostUserFrontend  *self,
+              GAsyncResult       *result,
+              GError            **error)
+{
+  return vhost_user_frontend_request_finish (self, result, NULL, error);
+}
+
+/* The blocking forms: a builder's result, sent and waited for. */
+static GBytes *
+call_built (VhostUserFrontend     *self,
+            VhostUserRequestType   request,
+            Built                 *b,
+            gboolean               ok,
+            GCancellable          *cancellable,
+            GError               **error)
+{
+  if (!ok)
+    return NULL;
+  return vhost_user_frontend_request (self, request, b->payload, b->fd_list, cancellable, NULL, error);
 }
 
 /**
@@ -602,7 +884,7 @@ check_layout (VhostUserRequestType   request,
  * @self: a front-end
  * @request: a request with no payload whose reply is a u64
  *   (`GET_FEATURES`, `GET_PROTOCOL_FEATURES`, `GET_QUEUE_NUM`,
- *   `GET_MAX_MEM_SLOTS`, `GET_STATUS`, …)
+ *   `GET_MAX_MEM_SLOTS`, `GET_STATUS`, `POSTCOPY_END`, `CHECK_DEVICE_STATE`)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
@@ -617,45 +899,63 @@ vhost_user_frontend_get_u64 (VhostUserFrontend     *self,
                              GError               **error)
 {
   g_autoptr(GBytes) reply = NULL;
-  guint64 value;
 
-  if (check_layout (request, VHOST_USER_PAYLOAD_NONE, VHOST_USER_PAYLOAD_U64, error) == NULL)
+  if (!check_layout (request, VHOST_USER_PAYLOAD_NONE, VHOST_USER_PAYLOAD_U64, error))
     return G_MAXUINT64;
   reply = vhost_user_frontend_request (self, request, NULL, NULL, cancellable, NULL, error);
-  if (reply == NULL)
-    return G_MAXUINT64;
-  memcpy (&value, g_bytes_get_data (reply, NULL), sizeof value);
-  return value;
+  return parse_u64 (reply, error);
 }
 
-static gboolean
-send_payload (VhostUserFrontend     *self,
-              VhostUserRequestType   request,
-              gconstpointer          data,
-              gsize                  size,
-              int                    fd,
-              GCancellable          *cancellable,
-              GError               **error)
+/**
+ * vhost_user_frontend_get_u64_async:
+ * @self: a front-end
+ * @request: a request with no payload whose reply is a u64
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_get_u64().
+ */
+void
+vhost_user_frontend_get_u64_async (VhostUserFrontend    *self,
+                                   VhostUserRequestType  request,
+                                   GCancellable         *cancellable,
+                                   GAsyncReadyCallback   callback,
+                                   gpointer              user_data)
 {
-  g_autoptr(GBytes) payload = g_bytes_new (data, size);
-  g_autoptr(GUnixFDList) fd_list = NULL;
-  g_autoptr(GBytes) reply = NULL;
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = check_layout (request, VHOST_USER_PAYLOAD_NONE, VHOST_USER_PAYLOAD_U64, &error);
 
-  if (fd >= 0)
-    {
-      fd_list = g_unix_fd_list_new ();
-      if (g_unix_fd_list_append (fd_list, fd, error) < 0)
-        return FALSE;
-    }
-  reply = vhost_user_frontend_request (self, request, payload, fd_list, cancellable, NULL, error);
-  return reply != NULL;
+  send_built (self, request, &b, ok, error, vhost_user_frontend_get_u64_async, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_u64_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_get_u64_async().
+ *
+ * Returns: the answer, or %G_MAXUINT64 with @error set
+ */
+guint64
+vhost_user_frontend_get_u64_finish (VhostUserFrontend  *self,
+                                    GAsyncResult       *result,
+                                    GError            **error)
+{
+  g_autoptr(GBytes) reply = finish_reply (self, result, error);
+
+  return parse_u64 (reply, error);
 }
 
 /**
  * vhost_user_frontend_set_u64:
  * @self: a front-end
  * @request: a request whose payload is a u64 (`SET_FEATURES`,
- *   `SET_PROTOCOL_FEATURES`, `SET_STATUS`, `NET_SET_MTU`, …)
+ *   `SET_PROTOCOL_FEATURES`, `SET_STATUS`, `NET_SET_MTU`, `SEND_RARP`,
+ *   `CLOSE_CRYPTO_SESSION`)
  * @value: the value
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
@@ -671,9 +971,64 @@ vhost_user_frontend_set_u64 (VhostUserFrontend     *self,
                              GCancellable          *cancellable,
                              GError               **error)
 {
-  if (check_layout (request, VHOST_USER_PAYLOAD_U64, VHOST_USER_PAYLOAD_NONE, error) == NULL)
-    return FALSE;
-  return send_payload (self, request, &value, sizeof value, -1, cancellable, error);
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, request, &b, build_u64 (&b, request, value, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_u64_async:
+ * @self: a front-end
+ * @request: a request whose payload is a u64
+ * @value: the value
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_u64(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_u64_async (VhostUserFrontend    *self,
+                                   VhostUserRequestType  request,
+                                   guint64               value,
+                                   GCancellable         *cancellable,
+                                   GAsyncReadyCallback   callback,
+                                   gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_u64 (&b, request, value, &error);
+
+  send_built (self, request, &b, ok, error, vhost_user_frontend_set_u64_async, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_set_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes the async forms of requests whose answer is only "done":
+ * vhost_user_frontend_set_u64_async(),
+ * vhost_user_frontend_set_vring_state_async(),
+ * vhost_user_frontend_set_vring_fd_async(),
+ * vhost_user_frontend_set_vring_addr_async(),
+ * vhost_user_frontend_set_mem_table_async() and
+ * vhost_user_frontend_add_mem_region_async().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_finish (VhostUserFrontend  *self,
+                                GAsyncResult       *result,
+                                GError            **error)
+{
+  g_autoptr(GBytes) reply = finish_reply (self, result, error);
+
+  return reply != NULL;
 }
 
 /**
@@ -699,17 +1054,41 @@ vhost_user_frontend_set_vring_state (VhostUserFrontend     *self,
                                      GCancellable          *cancellable,
                                      GError               **error)
 {
-  VhostUserWireVringState state = { index, num };
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
 
-  if (check_layout (request, VHOST_USER_PAYLOAD_VRING_STATE, VHOST_USER_PAYLOAD_NONE, error) == NULL)
-    return FALSE;
-  if (request == VHOST_USER_REQUEST_GET_VRING_BASE)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "Use vhost_user_frontend_get_vring_base()");
-      return FALSE;
-    }
-  return send_payload (self, request, &state, sizeof state, -1, cancellable, error);
+  reply = call_built (self, request, &b, build_vring_state (&b, request, index, num, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_vring_state_async:
+ * @self: a front-end
+ * @request: a request whose payload is a ring index and a number
+ * @index: the queue
+ * @num: the number
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_vring_state(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_vring_state_async (VhostUserFrontend    *self,
+                                           VhostUserRequestType  request,
+                                           guint                 index,
+                                           guint                 num,
+                                           GCancellable         *cancellable,
+                                           GAsyncReadyCallback   callback,
+                                           gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_vring_state (&b, request, index, num, &error);
+
+  send_built (self, request, &b, ok, error, vhost_user_frontend_set_vring_state_async, cancellable,
+              callback, user_data);
 }
 
 /**
@@ -733,16 +1112,41 @@ vhost_user_frontend_set_vring_fd (VhostUserFrontend     *self,
                                   GCancellable          *cancellable,
                                   GError               **error)
 {
-  guint64 u64 = (index & VHOST_USER_VRING_INDEX_MASK) | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0);
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
 
-  if (check_layout (request, VHOST_USER_PAYLOAD_VRING_FD, VHOST_USER_PAYLOAD_NONE, error) == NULL)
-    return FALSE;
-  if (index > VHOST_USER_VRING_INDEX_MASK)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "Queue %u does not fit the index field", index);
-      return FALSE;
-    }
-  return send_payload (self, request, &u64, sizeof u64, fd, cancellable, error);
+  reply = call_built (self, request, &b, build_vring_fd (&b, request, index, fd, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_vring_fd_async:
+ * @self: a front-end
+ * @request: `SET_VRING_KICK`, `SET_VRING_CALL` or `SET_VRING_ERR`
+ * @index: the queue
+ * @fd: the eventfd (duplicated), or -1 for none
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_vring_fd(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_vring_fd_async (VhostUserFrontend    *self,
+                                        VhostUserRequestType  request,
+                                        guint                 index,
+                                        int                   fd,
+                                        GCancellable         *cancellable,
+                                        GAsyncReadyCallback   callback,
+                                        gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_vring_fd (&b, request, index, fd, &error);
+
+  send_built (self, request, &b, ok, error, vhost_user_frontend_set_vring_fd_async, cancellable,
+              callback, user_data);
 }
 
 /**
@@ -772,9 +1176,50 @@ vhost_user_frontend_set_vring_addr (VhostUserFrontend  *self,
                                     GCancellable       *cancellable,
                                     GError            **error)
 {
-  VhostUserWireVringAddr addr = { index, flags, desc_user_addr, used_user_addr, avail_user_addr, log_guest_addr };
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+  gboolean ok = build_vring_addr (&b, index, flags, desc_user_addr, used_user_addr, avail_user_addr,
+                                  log_guest_addr, error);
 
-  return send_payload (self, VHOST_USER_REQUEST_SET_VRING_ADDR, &addr, sizeof addr, -1, cancellable, error);
+  reply = call_built (self, VHOST_USER_REQUEST_SET_VRING_ADDR, &b, ok, cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_vring_addr_async:
+ * @self: a front-end
+ * @index: the queue
+ * @flags: bit 0 to log used-ring writes
+ * @desc_user_addr: the descriptor table
+ * @used_user_addr: the used ring
+ * @avail_user_addr: the available ring
+ * @log_guest_addr: where used-ring writes are logged
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_vring_addr(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_vring_addr_async (VhostUserFrontend   *self,
+                                          guint                index,
+                                          guint                flags,
+                                          guint64              desc_user_addr,
+                                          guint64              used_user_addr,
+                                          guint64              avail_user_addr,
+                                          guint64              log_guest_addr,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_vring_addr (&b, index, flags, desc_user_addr, used_user_addr, avail_user_addr,
+                                  log_guest_addr, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_VRING_ADDR, &b, ok, error, vhost_user_frontend_set_vring_addr_async,
+              cancellable, callback, user_data);
 }
 
 /**
@@ -800,16 +1245,53 @@ vhost_user_frontend_get_vring_base (VhostUserFrontend  *self,
 
   reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_VRING_BASE, payload, NULL,
                                        cancellable, NULL, error);
-  if (reply == NULL)
-    return G_MAXUINT;
-  memcpy (&state, g_bytes_get_data (reply, NULL), sizeof state);
-  if (state.index != index)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
-                   "GET_VRING_BASE for queue %u answered for queue %u", index, state.index);
-      return G_MAXUINT;
-    }
-  return state.num;
+  return parse_vring_base (reply, index, error);
+}
+
+/**
+ * vhost_user_frontend_get_vring_base_async:
+ * @self: a front-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_get_vring_base().
+ */
+void
+vhost_user_frontend_get_vring_base_async (VhostUserFrontend   *self,
+                                          guint                index,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  VhostUserWireVringState state = { index, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  vhost_user_frontend_request_async (self, VHOST_USER_REQUEST_GET_VRING_BASE, payload, NULL,
+                                     cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_vring_base_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @index: the queue asked about
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_get_vring_base_async().
+ *
+ * Returns: the ring's base, or %G_MAXUINT with @error set
+ */
+guint
+vhost_user_frontend_get_vring_base_finish (VhostUserFrontend  *self,
+                                           GAsyncResult       *result,
+                                           guint               index,
+                                           GError            **error)
+{
+  g_autoptr(GBytes) reply = finish_reply (self, result, error);
+
+  return parse_vring_base (reply, index, error);
 }
 
 /**
@@ -832,34 +1314,63 @@ vhost_user_frontend_get_config (VhostUserFrontend  *self,
                                 GCancellable       *cancellable,
                                 GError            **error)
 {
-  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-  g_autoptr(GBytes) payload = NULL;
+  g_auto(Built) b = { 0 };
   g_autoptr(GBytes) reply = NULL;
-  guint32 r_offset, r_flags, r_size;
-  const guint8 *data;
 
-  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "Config reads are 1 to %u bytes", VHOST_USER_MAX_CONFIG_SIZE);
-      return NULL;
-    }
-  vhost_user_message_set_config (&msg, offset, 0, NULL, size);
-  payload = g_bytes_new (msg.payload, msg.header.size);
-  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_CONFIG, payload, NULL,
-                                       cancellable, NULL, error);
-  if (reply == NULL)
-    return NULL;
+  reply = call_built (self, VHOST_USER_REQUEST_GET_CONFIG, &b, build_config_read (&b, offset, size, error),
+                      cancellable, error);
+  return parse_config (reply, offset, size, error);
+}
 
-  msg.header.size = g_bytes_get_size (reply);
-  memcpy (msg.payload, g_bytes_get_data (reply, NULL), msg.header.size);
-  if (!vhost_user_message_get_config (&msg, &r_offset, &r_flags, &data, &r_size) || r_size != size)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                   "The back-end refused to read %u config bytes at %u", size, offset);
-      return NULL;
-    }
-  return g_bytes_new (data, r_size);
+/**
+ * vhost_user_frontend_get_config_async:
+ * @self: a front-end
+ * @offset: where to start reading the config space
+ * @size: how many bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_get_config().
+ */
+void
+vhost_user_frontend_get_config_async (VhostUserFrontend   *self,
+                                      guint                offset,
+                                      guint                size,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_config_read (&b, offset, size, &error);
+
+  send_built (self, VHOST_USER_REQUEST_GET_CONFIG, &b, ok, error, vhost_user_frontend_get_config_async,
+              cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_config_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @offset: the offset asked for
+ * @size: the size asked for
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_get_config_async().
+ *
+ * Returns: (transfer full): the bytes, or %NULL with @error set
+ */
+GBytes *
+vhost_user_frontend_get_config_finish (VhostUserFrontend  *self,
+                                       GAsyncResult       *result,
+                                       guint               offset,
+                                       guint               size,
+                                       GError            **error)
+{
+  g_autoptr(GBytes) reply = finish_reply (self, result, error);
+
+  return parse_config (reply, offset, size, error);
 }
 
 /**
@@ -875,7 +1386,7 @@ vhost_user_frontend_get_config (VhostUserFrontend  *self,
  * @error: return location for a #GError
  *
  * Adds one region of guest memory (`ADD_MEM_REG`, needs
- * `CONFIGURE_MEM_SLOTS`).
+ * `CONFIGURE_MEM_SLOTS`), described by hand.
  *
  * Returns: %TRUE on success
  */
@@ -890,8 +1401,114 @@ vhost_user_frontend_add_mem_reg (VhostUserFrontend  *self,
                                  GError            **error)
 {
   VhostUserWireSingleRegion region = { 0, { guest_phys_addr, size, user_addr, mmap_offset } };
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
 
-  return send_payload (self, VHOST_USER_REQUEST_ADD_MEM_REG, &region, sizeof region, fd, cancellable, error);
+  reply = call_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b,
+                      build (&b, &region, sizeof region, &fd, 1, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_add_mem_region:
+ * @self: a front-end
+ * @region: memory from vhost_user_memory_region_new_memfd()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Shares one region of guest memory (`ADD_MEM_REG`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_add_mem_region (VhostUserFrontend     *self,
+                                    VhostUserMemoryRegion *region,
+                                    GCancellable          *cancellable,
+                                    GError               **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b, build_region (&b, region, error),
+                      cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_add_mem_region_async:
+ * @self: a front-end
+ * @region: memory from vhost_user_memory_region_new_memfd()
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_add_mem_region(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_add_mem_region_async (VhostUserFrontend     *self,
+                                          VhostUserMemoryRegion *region,
+                                          GCancellable          *cancellable,
+                                          GAsyncReadyCallback    callback,
+                                          gpointer               user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_region (&b, region, &error);
+
+  send_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b, ok, error, vhost_user_frontend_add_mem_region_async,
+              cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_set_mem_table:
+ * @self: a front-end
+ * @table: regions from vhost_user_memory_region_new_memfd(), at most 8
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Replaces the back-end's guest memory (`SET_MEM_TABLE`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_mem_table (VhostUserFrontend    *self,
+                                   VhostUserMemoryTable *table,
+                                   GCancellable         *cancellable,
+                                   GError              **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, VHOST_USER_REQUEST_SET_MEM_TABLE, &b, build_mem_table (&b, table, error),
+                      cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_mem_table_async:
+ * @self: a front-end
+ * @table: regions from vhost_user_memory_region_new_memfd(), at most 8
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_mem_table(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_mem_table_async (VhostUserFrontend    *self,
+                                         VhostUserMemoryTable *table,
+                                         GCancellable         *cancellable,
+                                         GAsyncReadyCallback   callback,
+                                         gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_mem_table (&b, table, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_MEM_TABLE, &b, ok, error, vhost_user_frontend_set_mem_table_async,
+              cancellable, callback, user_data);
 }
 
 /* --- negotiation --- */

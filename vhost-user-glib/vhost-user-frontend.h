@@ -13,6 +13,7 @@
 #include <gio/gunixfdlist.h>
 
 #include "vhost-user-enums.h"
+#include "vhost-user-memory-table.h"
 #include "vhost-user-version-macros.h"
 
 G_BEGIN_DECLS
@@ -105,17 +106,38 @@ gboolean           vhost_user_frontend_setup_backend_channel   (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 
-/* typed requests */
+/* typed requests: blocking, and async with their _finish */
 VHOST_USER_AVAILABLE_IN_ALL
 guint64            vhost_user_frontend_get_u64                 (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_u64_async           (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            vhost_user_frontend_get_u64_finish          (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_u64                 (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
                                                                 guint64               value,
                                                                 GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_u64_async           (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint64               value,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_finish              (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_state         (VhostUserFrontend    *self,
@@ -125,12 +147,28 @@ gboolean           vhost_user_frontend_set_vring_state         (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_vring_state_async   (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint                 index,
+                                                                guint                 num,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_fd            (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
                                                                 guint                 index,
                                                                 int                   fd,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_vring_fd_async      (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                guint                 index,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_addr          (VhostUserFrontend    *self,
                                                                 guint                 index,
@@ -142,15 +180,50 @@ gboolean           vhost_user_frontend_set_vring_addr          (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_vring_addr_async    (VhostUserFrontend    *self,
+                                                                guint                 index,
+                                                                guint                 flags,
+                                                                guint64               desc_user_addr,
+                                                                guint64               used_user_addr,
+                                                                guint64               avail_user_addr,
+                                                                guint64               log_guest_addr,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
 guint              vhost_user_frontend_get_vring_base          (VhostUserFrontend    *self,
                                                                 guint                 index,
                                                                 GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_vring_base_async    (VhostUserFrontend    *self,
+                                                                guint                 index,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+guint              vhost_user_frontend_get_vring_base_finish   (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                guint                 index,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
 GBytes            *vhost_user_frontend_get_config              (VhostUserFrontend    *self,
                                                                 guint                 offset,
                                                                 guint                 size,
                                                                 GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_config_async        (VhostUserFrontend    *self,
+                                                                guint                 offset,
+                                                                guint                 size,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes            *vhost_user_frontend_get_config_finish       (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                guint                 offset,
+                                                                guint                 size,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_add_mem_reg             (VhostUserFrontend    *self,
@@ -161,5 +234,27 @@ gboolean           vhost_user_frontend_add_mem_reg             (VhostUserFronten
                                                                 int                   fd,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_add_mem_region          (VhostUserFrontend    *self,
+                                                                VhostUserMemoryRegion *region,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_add_mem_region_async    (VhostUserFrontend    *self,
+                                                                VhostUserMemoryRegion *region,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_mem_table           (VhostUserFrontend    *self,
+                                                                VhostUserMemoryTable *table,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_mem_table_async     (VhostUserFrontend    *self,
+                                                                VhostUserMemoryTable *table,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
 
 G_END_DECLS

@@ -19,9 +19,6 @@ gboolean               vhost_user_memory_region_matches (const VhostUserMemoryRe
                                                          guint64       guest_phys_addr,
                                                          guint64       size,
                                                          guint64       user_addr);
-VhostUserMemoryTable  *vhost_user_memory_table_new      (VhostUserMemoryRegion **regions,
-                                                         guint         n_regions,
-                                                         GError      **error);
 VhostUserMemoryTable  *vhost_user_memory_table_new_empty (void);
 VhostUserMemoryTable  *vhost_user_memory_table_add      (const VhostUserMemoryTable *table,
                                                          VhostUserMemoryRegion *region,

@@ -13,6 +13,8 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-memory-table-private.h"
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 /**
  * VhostUserMemoryRegion:
@@ -34,6 +36,7 @@ struct _VhostUserMemoryRegion
   guint64         mmap_offset;
   guint8         *mmap_base;
   gsize           mmap_len;
+  int             fd;          /* kept only for memory we allocated ourselves */
 };
 
 /**
@@ -130,11 +133,81 @@ vhost_user_memory_region_new_map (guint64   guest_phys_addr,
   region->mmap_offset = mmap_offset;
   region->mmap_base = base;
   region->mmap_len = len;
+  region->fd = -1;
 
   VHOST_USER_NOTE (MEMORY, "mapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x"
                    " uaddr 0x%" G_GINT64_MODIFIER "x at %p",
                    guest_phys_addr, size, user_addr, base);
   return region;
+}
+
+/**
+ * vhost_user_memory_region_new_memfd:
+ * @guest_phys_addr: the guest-physical address the region will have
+ * @size: its size in bytes
+ * @error: return location for a #GError
+ *
+ * Allocates guest memory for a front-end that is not a VMM (a test, a
+ * benchmark, a user-space driver): a memfd of @size bytes, mapped here.
+ * Its front-end address ([method@VhostUser.MemoryRegion.get_user_addr])
+ * is where it is mapped in this process, so ring addresses are plain
+ * pointers; its fd ([method@VhostUser.MemoryRegion.get_fd]) is what
+ * `SET_MEM_TABLE` and `ADD_MEM_REG` pass to the back-end.
+ *
+ * Returns: (transfer full): the region, or %NULL with @error set
+ */
+VhostUserMemoryRegion *
+vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
+                                    guint64   size,
+                                    GError  **error)
+{
+  VhostUserMemoryRegion *region;
+  int fd;
+  int errsv;
+
+  if (size == 0 || size > G_MAXSIZE || guest_phys_addr + size < guest_phys_addr)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "No region of 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER "x",
+                   size, guest_phys_addr);
+      return NULL;
+    }
+  fd = memfd_create ("vhost-user-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate (fd, size) != 0)
+    {
+      errsv = errno;
+      if (fd >= 0)
+        g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
+                   "Could not allocate guest memory: %s", g_strerror (errsv));
+      return NULL;
+    }
+  /* the user address is only known once mapped: map with 0, then set it */
+  region = vhost_user_memory_region_new_map (guest_phys_addr, size, 0, 0, fd, error);
+  if (region == NULL)
+    {
+      g_close (fd, NULL);
+      return NULL;
+    }
+  region->user_addr = (guint64) (guintptr) region->mmap_base;
+  region->fd = fd;
+  return region;
+}
+
+/**
+ * vhost_user_memory_region_get_fd:
+ * @region: a region
+ *
+ * Gets the fd of memory allocated with vhost_user_memory_region_new_memfd();
+ * regions mapped from a peer keep none.
+ *
+ * Returns: the fd (owned by the region), or -1
+ */
+int
+vhost_user_memory_region_get_fd (const VhostUserMemoryRegion *region)
+{
+  g_return_val_if_fail (region != NULL, -1);
+  return region->fd;
 }
 
 /**
@@ -171,6 +244,8 @@ vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
   VHOST_USER_NOTE (MEMORY, "unmapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
                    region->guest_phys_addr, region->size);
   munmap (region->mmap_base, region->mmap_len);
+  if (region->fd >= 0)
+    g_close (region->fd, NULL);
   g_free (region);
 }
 
@@ -276,8 +351,18 @@ ranges_overlap (guint64 a, guint64 a_size, guint64 b, guint64 b_size)
   return a < b + b_size && b < a + a_size;
 }
 
-/* Takes a reference on each region. Regions may not overlap, neither in
- * guest-physical nor in front-end address space. */
+/**
+ * vhost_user_memory_table_new:
+ * @regions: (array length=n_regions): the regions
+ * @n_regions: how many
+ * @error: return location for a #GError
+ *
+ * A table of regions (each referenced), for a front-end to send with
+ * `SET_MEM_TABLE`. Regions may not overlap, neither in guest-physical nor
+ * in front-end address space.
+ *
+ * Returns: (transfer full): the table, or %NULL with @error set
+ */
 VhostUserMemoryTable *
 vhost_user_memory_table_new (VhostUserMemoryRegion **regions,
                              guint                   n_regions,

@@ -24,6 +24,12 @@ typedef struct _VhostUserMemoryTable  VhostUserMemoryTable;
 VHOST_USER_AVAILABLE_IN_ALL
 GType                  vhost_user_memory_region_get_type            (void) G_GNUC_CONST;
 VHOST_USER_AVAILABLE_IN_ALL
+VhostUserMemoryRegion *vhost_user_memory_region_new_memfd           (guint64                guest_phys_addr,
+                                                                     guint64                size,
+                                                                     GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+int                    vhost_user_memory_region_get_fd              (const VhostUserMemoryRegion *region);
+VHOST_USER_AVAILABLE_IN_ALL
 VhostUserMemoryRegion *vhost_user_memory_region_ref                 (VhostUserMemoryRegion *region);
 VHOST_USER_AVAILABLE_IN_ALL
 void                   vhost_user_memory_region_unref               (VhostUserMemoryRegion *region);
@@ -40,6 +46,10 @@ gpointer               vhost_user_memory_region_get_host_addr       (const Vhost
 
 VHOST_USER_AVAILABLE_IN_ALL
 GType                  vhost_user_memory_table_get_type             (void) G_GNUC_CONST;
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserMemoryTable  *vhost_user_memory_table_new                  (VhostUserMemoryRegion **regions,
+                                                                     guint                  n_regions,
+                                                                     GError               **error);
 VHOST_USER_AVAILABLE_IN_ALL
 VhostUserMemoryTable  *vhost_user_memory_table_ref                  (VhostUserMemoryTable  *table);
 VHOST_USER_AVAILABLE_IN_ALL
