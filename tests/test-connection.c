@@ -506,6 +506,68 @@ test_local_close (Fixture       *f,
   vhost_user_connection_close (f->back, NULL);
 }
 
+/* A peer that sends requests and never reads the replies: the connection
+ * stops reading once too many replies wait, so memory stays bounded, and
+ * goes on when the peer catches up. */
+static void
+echo_reply (VhostUserConnection *connection,
+            VhostUserMessage    *msg,
+            const GError        *error,
+            gpointer             user_data)
+{
+  VhostUserMessage reply = VHOST_USER_MESSAGE_INIT;
+  guint *n = user_data;
+
+  (*n)++;
+  vhost_user_message_init_reply (&reply, msg);
+  vhost_user_message_set_u64 (&reply, 0x1234);
+  vhost_user_connection_send (connection, &reply, NULL);
+}
+
+static void
+test_backpressure (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(VhostUserConnection) back = NULL;
+  g_autoptr(GSocket) a = NULL;
+  g_autoptr(GSocket) b = NULL;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  const guint8 *bytes;
+  gsize len;
+  guint handled = 0, sent = 0, max_queue = 0;
+  char sink[65536];
+
+  g_assert_true (vhost_user_socket_pair (&a, &b, NULL));
+  back = vhost_user_connection_new (b, VHOST_USER_CHANNEL_MAIN, FALSE, context);
+  vhost_user_connection_set_handlers (back, echo_reply, NULL, &handled);
+  vhost_user_connection_start (back);
+
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_GET_FEATURES, 0);
+  bytes = vhost_user_message_get_data (&msg, &len);
+  for (guint round = 0; round < 2000; round++)
+    {
+      /* as many requests as the socket takes, never reading a reply */
+      while (send (g_socket_get_fd (a), bytes, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (gssize) len)
+        sent++;
+      while (g_main_context_iteration (context, FALSE))
+        ;
+      max_queue = MAX (max_queue, vhost_user_connection_get_send_queue_length (back));
+    }
+  g_test_message ("sent %u, handled %u, longest send queue %u", sent, handled, max_queue);
+  g_assert_cmpuint (max_queue, <=, 256 + 64);
+  g_assert_cmpuint (handled, <, sent);
+
+  /* the peer reads again: everything it sent is answered */
+  while (handled < sent)
+    {
+      while (recv (g_socket_get_fd (a), sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+      g_main_context_iteration (context, FALSE);
+    }
+  g_assert_cmpuint (handled, ==, sent);
+  g_assert_false (vhost_user_connection_is_closed (back));
+}
+
 static void
 test_trace (void)
 {
@@ -560,6 +622,7 @@ main (int   argc,
   ADD ("local-close", test_local_close);
 #undef ADD
   g_test_add_func ("/connection/trace", test_trace);
+  g_test_add_func ("/connection/backpressure", test_backpressure);
 
   return g_test_run ();
 }

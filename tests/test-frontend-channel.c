@@ -204,6 +204,42 @@ test_not_negotiated (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
 }
 
+/* SET_LOG_BASE is answered only with LOG_SHMFD: without it a reply would
+ * put every later one out of step (a review found that). */
+static void
+test_log_base_without_shmfd (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireLog log = { 0x1000, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&log, sizeof log);
+  g_autoptr(GBytes) reply = NULL;
+  guint64 features;
+
+  for (guint ack = 0; ack < 2; ack++)
+    {
+      g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                    ack ? VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK : 0, NULL, &error));
+      g_assert_no_error (error);
+      reply = vhost_user_frontend_request (f->frontend, VHOST_USER_REQUEST_SET_LOG_BASE, payload, NULL,
+                                           NULL, NULL, &error);
+      g_assert_no_error (error);
+      /* an acknowledgement (0) with REPLY_ACK, nothing without */
+      g_assert_cmpuint (g_bytes_get_size (reply), ==, ack ? 8 : 0);
+      g_clear_pointer (&reply, g_bytes_unref);
+
+      features = vhost_user_frontend_get_u64 (f->frontend, VHOST_USER_REQUEST_GET_FEATURES, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (features, ==, vhost_user_backend_get_features (f->backend));
+
+      /* a new session for the next round */
+      vhost_user_frontend_close (f->frontend);
+      fixture_teardown (f, NULL);
+      fixture_setup (f, NULL);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -213,6 +249,8 @@ main (int   argc,
   g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
+  g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,
+              test_log_base_without_shmfd, fixture_teardown);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);
 

@@ -407,6 +407,17 @@ real_set_log_base (VhostUserBackend    *self,
       return TRUE;
     }
 
+  /* without LOG_SHMFD there is no fd: the log is the front-end's business;
+   * with it, the fd is the log */
+  if (fd < 0)
+    {
+      if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD)
+        return_invalid (invocation, VHOST_USER_ERROR_INCORRECT_FDS, "SET_LOG_BASE without the log's fd");
+      else
+        vhost_user_invocation_return_ack (invocation);
+      return TRUE;
+    }
+
   own_fd = steal_request_fd (self, 0);
   if (own_fd < 0 || fstat (own_fd, &st) != 0 ||
       (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
@@ -1394,7 +1405,7 @@ decode_args (VhostUserBackend  *self,
         vhost_user_message_get_log (msg, &log);
         g_value_set_uint64 (ARG (G_TYPE_UINT64), log.mmap_size);
         g_value_set_uint64 (ARG (G_TYPE_UINT64), log.mmap_offset);
-        g_value_set_int (ARG (G_TYPE_INT), msg->fds[0]);
+        g_value_set_int (ARG (G_TYPE_INT), msg->n_fds > 0 ? msg->fds[0] : -1);
       }
       break;
 
@@ -1512,7 +1523,7 @@ invocation_done (VhostUserInvocation *invocation,
       /* a failure there closes the connection, which reports it */
       vhost_user_connection_send (priv->connection, reply, &send_error);
     }
-  else if (error != NULL && info->reply == VHOST_USER_REPLY_ALWAYS)
+  else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
     {
       /* the front-end waits for an answer the protocol cannot give */
       g_autoptr(GError) fatal = g_error_copy (error);
@@ -1561,7 +1572,7 @@ dispatch_request (VhostUserBackend *self,
 
   /* the connection stops reading until this request is answered */
   vhost_user_connection_set_receiving (priv->connection, FALSE);
-  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_MAIN, msg, reply_ack, priv->context,
+  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_MAIN, msg, priv->acked_protocol_features, priv->context,
                                           invocation_done, g_object_ref (self), g_object_unref);
   priv->pending = invocation;
 
@@ -3062,6 +3073,7 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
   g_autoptr(GError) error = NULL;
   VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
   gboolean reply_ack, expects_reply;
+  VhostUserReplyKind reply_kind;
   gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
@@ -3100,8 +3112,9 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
     }
 
   reply_ack = (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
-  expects_reply = info->reply == VHOST_USER_REPLY_ALWAYS || (info->reply == VHOST_USER_REPLY_ACK && reply_ack);
-  vhost_user_message_init (&msg, request, reply_ack && info->reply == VHOST_USER_REPLY_ACK ?
+  reply_kind = vhost_user_request_info_get_reply (info, priv->acked_protocol_features);
+  expects_reply = reply_kind == VHOST_USER_REPLY_ALWAYS || (reply_kind == VHOST_USER_REPLY_ACK && reply_ack);
+  vhost_user_message_init (&msg, request, reply_ack && reply_kind == VHOST_USER_REPLY_ACK ?
                                           VHOST_USER_FLAG_NEED_REPLY : 0);
   if (size > 0)
     vhost_user_message_set_payload (&msg, g_bytes_get_data (payload, NULL), size);

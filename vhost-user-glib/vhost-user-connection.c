@@ -33,6 +33,10 @@
 #define RX_CMSG_FDS 64
 /* Messages handled per dispatch before yielding to other sources. */
 #define MAX_MESSAGES_PER_DISPATCH 64
+/* Replies queued for a peer that does not read them: past this, stop
+ * reading its requests until it catches up, so it cannot make us buffer
+ * without bound. */
+#define MAX_QUEUED_SENDS 256
 
 typedef struct {
   guint8       *data;
@@ -94,7 +98,7 @@ update_condition (VhostUserConnection *self)
 
   if (source == NULL)
     return;
-  if (self->receiving)
+  if (self->receiving && self->send_queue.length < MAX_QUEUED_SENDS)
     condition |= G_IO_IN;
   if (!g_queue_is_empty (&self->send_queue))
     condition |= G_IO_OUT;
@@ -370,9 +374,11 @@ connection_io (VhostUserConnection *self,
     {
       if (self->receiving)
         {
-          for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && !self->closed && self->receiving; i++)
+          for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && !self->closed && self->receiving &&
+                           self->send_queue.length < MAX_QUEUED_SENDS; i++)
             if (!receive_some (self))
               break;
+          update_condition (self);
         }
       else if (condition & (G_IO_HUP | G_IO_ERR))
         {

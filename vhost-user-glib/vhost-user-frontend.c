@@ -46,6 +46,7 @@
 typedef struct {
   GTask   *task;          /* NULL once the caller gave up (cancelled) */
   guint32  request;
+  VhostUserReplyKind reply_kind;
   GSource *timeout;
   gulong   cancel_id;
 } Pending;
@@ -237,6 +238,7 @@ on_message (VhostUserConnection *connection,
   Pending *pending = g_queue_peek_head (&self->pending);
   Reply *reply;
   GTask *task;
+  VhostUserReplyKind reply_kind;
   guint64 status = 0;
 
   if (error != NULL)
@@ -262,6 +264,7 @@ on_message (VhostUserConnection *connection,
   g_queue_pop_head (&self->pending);
   task = g_steal_pointer (&pending->task);
   info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, pending->request);
+  reply_kind = pending->reply_kind;
   pending_free (self, pending);
   if (task == NULL)
     return;  /* cancelled: the reply is read and dropped */
@@ -280,7 +283,7 @@ on_message (VhostUserConnection *connection,
         }
     }
 
-  if (info->reply == VHOST_USER_REPLY_ACK && msg->header.size == sizeof status)
+  if (reply_kind == VHOST_USER_REPLY_ACK && msg->header.size == sizeof status)
     {
       memcpy (&status, msg->payload, sizeof status);
       if (status != 0)
@@ -395,6 +398,7 @@ vhost_user_frontend_request_async (VhostUserFrontend    *self,
   gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
   guint n_fds = fd_list != NULL ? g_unix_fd_list_get_length (fd_list) : 0;
   gboolean reply_ack, expects_reply;
+  VhostUserReplyKind reply_kind;
 
   g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
 
@@ -423,8 +427,9 @@ vhost_user_frontend_request_async (VhostUserFrontend    *self,
     }
 
   reply_ack = (self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
-  expects_reply = info->reply == VHOST_USER_REPLY_ALWAYS || (info->reply == VHOST_USER_REPLY_ACK && reply_ack);
-  vhost_user_message_init (&msg, request, info->reply == VHOST_USER_REPLY_ACK && reply_ack ?
+  reply_kind = vhost_user_request_info_get_reply (info, self->acked_protocol_features);
+  expects_reply = reply_kind == VHOST_USER_REPLY_ALWAYS || (reply_kind == VHOST_USER_REPLY_ACK && reply_ack);
+  vhost_user_message_init (&msg, request, reply_kind == VHOST_USER_REPLY_ACK && reply_ack ?
                                           VHOST_USER_FLAG_NEED_REPLY : 0);
   if (size > 0)
     vhost_user_message_set_payload (&msg, g_bytes_get_data (payload, NULL), size);
@@ -457,6 +462,7 @@ vhost_user_frontend_request_async (VhostUserFrontend    *self,
     Pending *pending = g_new0 (Pending, 1);
 
     pending->request = request;
+    pending->reply_kind = reply_kind;
     pending->task = g_steal_pointer (&task);
     if (self->timeout_ms > 0)
       {
@@ -1846,7 +1852,7 @@ channel_invocation_done (VhostUserInvocation *invocation,
     VHOST_USER_NOTE (TRACE, "[front-end] %s failed: %s", info->name, error->message);
   if (reply != NULL)
     vhost_user_connection_send (self->backend_channel, reply, NULL);
-  else if (error != NULL && info->reply == VHOST_USER_REPLY_ALWAYS)
+  else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
     {
       close_backend_channel (self);
       return;
@@ -1953,8 +1959,6 @@ on_channel_message (VhostUserConnection *connection,
   GValue values[8] = { G_VALUE_INIT };
   GValue result = G_VALUE_INIT;
   guint n;
-  gboolean reply_ack = (self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
-
   info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, msg->header.request);
   if (info == NULL || vhost_user_message_is_reply (msg))
     {
@@ -1963,7 +1967,7 @@ on_channel_message (VhostUserConnection *connection,
     }
 
   vhost_user_connection_set_receiving (connection, FALSE);
-  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_BACKEND, msg, reply_ack, self->context,
+  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_BACKEND, msg, self->acked_protocol_features, self->context,
                                           channel_invocation_done, g_object_ref (self), g_object_unref);
   self->channel_pending = invocation;
 

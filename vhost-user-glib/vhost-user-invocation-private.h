@@ -23,13 +23,14 @@ typedef void (*VhostUserInvocationDoneFunc) (VhostUserInvocation *invocation,
 
 VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel             channel,
                                                           const VhostUserMessage      *request,
-                                                          gboolean                     reply_ack,
+                                                          guint64                      protocol_features,
                                                           GMainContext                *context,
                                                           VhostUserInvocationDoneFunc  done_func,
                                                           gpointer                     user_data,
                                                           GDestroyNotify               notify);
 const VhostUserMessage *vhost_user_invocation_get_message (VhostUserInvocation         *self);
 const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation        *self);
+VhostUserReplyKind      vhost_user_invocation_get_reply_kind (VhostUserInvocation     *self);
 void                    vhost_user_invocation_return_message (VhostUserInvocation     *self,
                                                           VhostUserMessage            *reply);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "vhost-user-enums.h"
 #include "vhost-user-error.h"
 #include "vhost-user-invocation-private.h"
 
@@ -47,6 +48,7 @@ struct _VhostUserInvocation
   const VhostUserRequestInfo  *info;
   VhostUserMessage             request;
   gboolean                     reply_ack;
+  VhostUserReplyKind           reply_kind;  /* the table's, for what was negotiated */
   GMainContext                *context;
 
   VhostUserInvocationDoneFunc  done_func;
@@ -190,7 +192,7 @@ complete (VhostUserInvocation *self,
   if (kind == RESULT_ERROR)
     own_error = g_error_copy (error);
 
-  switch (self->info->reply)
+  switch (self->reply_kind)
     {
     case VHOST_USER_REPLY_NONE:
       break;
@@ -266,8 +268,8 @@ complete (VhostUserInvocation *self,
     {
       vhost_user_message_clear (reply);
       g_free (reply);
-      reply = self->info->reply == VHOST_USER_REPLY_ALWAYS ? failure_reply (self) : NULL;
-      if (self->info->reply == VHOST_USER_REPLY_ACK && wants_ack (self))
+      reply = self->reply_kind == VHOST_USER_REPLY_ALWAYS ? failure_reply (self) : NULL;
+      if (self->reply_kind == VHOST_USER_REPLY_ACK && wants_ack (self))
         {
           reply = new_reply (self);
           vhost_user_message_set_u64 (reply, 1);
@@ -324,7 +326,7 @@ vhost_user_invocation_init (VhostUserInvocation *self)
 VhostUserInvocation *
 vhost_user_invocation_new (VhostUserChannel             channel,
                            const VhostUserMessage      *request,
-                           gboolean                     reply_ack,
+                           guint64                      protocol_features,
                            GMainContext                *context,
                            VhostUserInvocationDoneFunc  done_func,
                            gpointer                     user_data,
@@ -341,7 +343,8 @@ vhost_user_invocation_new (VhostUserChannel             channel,
   self->request.header = request->header;
   memcpy (self->request.payload, request->payload, MIN (request->header.size, VHOST_USER_MAX_PAYLOAD));
   self->request.n_fds = 0;
-  self->reply_ack = reply_ack;
+  self->reply_ack = (protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
+  self->reply_kind = vhost_user_request_info_get_reply (info, protocol_features);
   self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   self->done_func = done_func;
   self->user_data = user_data;
@@ -359,6 +362,12 @@ const VhostUserRequestInfo *
 vhost_user_invocation_get_info (VhostUserInvocation *self)
 {
   return self->info;
+}
+
+VhostUserReplyKind
+vhost_user_invocation_get_reply_kind (VhostUserInvocation *self)
+{
+  return self->reply_kind;
 }
 
 /* For replies no return_* call describes (postcopy tables): sent as they
@@ -419,8 +428,8 @@ gboolean
 vhost_user_invocation_get_reply_expected (VhostUserInvocation *self)
 {
   g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), FALSE);
-  return self->info->reply == VHOST_USER_REPLY_ALWAYS ||
-         (self->info->reply == VHOST_USER_REPLY_ACK && wants_ack (self));
+  return self->reply_kind == VHOST_USER_REPLY_ALWAYS ||
+         (self->reply_kind == VHOST_USER_REPLY_ACK && wants_ack (self));
 }
 
 /**

@@ -78,7 +78,14 @@ typedef struct {
    * a config of size 0, an empty inflight area). Without that form a
    * request that cannot be answered ends the connection. */
   gboolean              reply_can_fail;
+  /* Protocol features the reply above depends on: without them the
+   * request is only acknowledged like any other (SET_LOG_BASE answers
+   * only with LOG_SHMFD). */
+  guint32               reply_needs;
 } VhostUserRequestInfo;
+
+VhostUserReplyKind          vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,
+                                                               guint64                     protocol_features);
 
 const VhostUserRequestInfo *vhost_user_request_info_lookup (VhostUserChannel  channel,
                                                             guint32           number);

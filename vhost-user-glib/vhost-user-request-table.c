@@ -47,9 +47,11 @@ static const VhostUserRequestInfo main_requests[] = {
   { 5, "SET_MEM_TABLE", NULL, MEM_TABLE (VHOST_USER_MAX_MEM_TABLE_REGIONS),
     VHOST_USER_REPLY_ACK, MEM_TABLE (0), 0, 0, 0 },
   /* the spec's table says u64, but every front-end sends the 16-byte log
-   * struct; replies range from none (DPDK) to 8 (libvhost-user) or 16 */
-  { 6, "SET_LOG_BASE", NULL, PAYLOAD (LOG, 16, 16, 1, 1),
-    VHOST_USER_REPLY_ALWAYS, PAYLOAD (OPAQUE, 0, 16, 0, 0), P (LOG_SHMFD), 0, 0, TRUE },
+   * struct; with LOG_SHMFD it carries the log's fd and always gets a reply
+   * (none in DPDK, 8 bytes in libvhost-user, 16 in rust-vmm), without it
+   * neither */
+  { 6, "SET_LOG_BASE", NULL, PAYLOAD (LOG, 16, 16, 0, 1),
+    VHOST_USER_REPLY_ALWAYS, PAYLOAD (OPAQUE, 0, 16, 0, 0), 0, 0, 0, TRUE, P (LOG_SHMFD) },
   { 7, "SET_LOG_FD", NULL, NOTHING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
   { 8, "SET_VRING_NUM", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
   { 9, "SET_VRING_ADDR", NULL, PAYLOAD (VRING_ADDR, 40, 40, 0, 0), VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
@@ -129,6 +131,15 @@ static const VhostUserRequestInfo backend_requests[] = {
 
 G_STATIC_ASSERT (G_N_ELEMENTS (main_requests) == VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1);
 G_STATIC_ASSERT (G_N_ELEMENTS (backend_requests) == VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP + 1);
+
+VhostUserReplyKind
+vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,
+                                   guint64                     protocol_features)
+{
+  if (info->reply_needs != 0 && (protocol_features & info->reply_needs) != info->reply_needs)
+    return VHOST_USER_REPLY_ACK;
+  return info->reply;
+}
 
 const VhostUserRequestInfo *
 vhost_user_request_table (VhostUserChannel  channel,

@@ -190,6 +190,13 @@ worker_finished (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+quit_worker_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
 static gpointer
 worker_run (gpointer data)
 {
@@ -427,8 +434,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
   /**
    * VhostUserServer:max-threads:
    *
-   * In threaded mode, how many connections are served at once; -1 for no
-   * limit. While the limit is reached no connection is accepted.
+   * In threaded mode, how many connections are served at once; -1 (or 0)
+   * for no limit. While the limit is reached no connection is accepted.
    */
   properties[PROP_MAX_THREADS] =
     g_param_spec_int ("max-threads", NULL, NULL, -1, G_MAXINT, 10,
@@ -541,7 +548,9 @@ vhost_user_server_listen (VhostUserServer  *self,
   if (self->listener == NULL)
     return FALSE;
   g_socket_set_blocking (self->listener, FALSE);
+  vhost_user_mutex_lock (&self->lock);
   self->stopping = FALSE;
+  vhost_user_mutex_unlock (&self->lock);
   g_free (self->path);
   self->path = g_strdup (path);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
@@ -563,7 +572,9 @@ vhost_user_server_stop (VhostUserServer *self)
 
   g_return_if_fail (VHOST_USER_IS_SERVER (self));
 
+  vhost_user_mutex_lock (&self->lock);
   self->stopping = TRUE;
+  vhost_user_mutex_unlock (&self->lock);
   stop_accepting (self);
   if (self->listener != NULL)
     {
@@ -571,6 +582,8 @@ vhost_user_server_stop (VhostUserServer *self)
       g_clear_object (&self->listener);
       if (self->path != NULL)
         g_unlink (self->path);
+      g_clear_pointer (&self->path, g_free);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
     }
 
   /* unthreaded back-ends: disconnecting removes them */
@@ -584,8 +597,17 @@ vhost_user_server_stop (VhostUserServer *self)
     {
       Worker *worker = g_ptr_array_index (workers, i);
 
-      if (worker->loop != NULL)
-        g_main_loop_quit (worker->loop);
+      /* not g_main_loop_quit(): a loop about to run would forget it; a
+       * source waits in the worker's context until the loop runs */
+      if (worker->context != NULL)
+        {
+          GSource *quit = g_idle_source_new ();
+
+          g_source_set_callback (quit, quit_worker_loop, g_main_loop_ref (worker->loop),
+                                 (GDestroyNotify) g_main_loop_unref);
+          g_source_attach (quit, worker->context);
+          g_source_unref (quit);
+        }
     }
   vhost_user_mutex_unlock (&self->lock);
 
@@ -672,7 +694,7 @@ vhost_user_server_get_max_threads (VhostUserServer *self)
 /**
  * vhost_user_server_set_max_threads:
  * @self: a server
- * @max_threads: the limit, or -1 for none
+ * @max_threads: the limit, or -1 (or 0) for none
  *
  * Sets [property@VhostUser.Server:max-threads].
  */
@@ -681,7 +703,7 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
                                    int              max_threads)
 {
   g_return_if_fail (VHOST_USER_IS_SERVER (self));
-  g_return_if_fail (max_threads == -1 || max_threads > 0);
+  g_return_if_fail (max_threads >= -1);
 
   if (self->max_threads == max_threads)
     return;
