@@ -833,7 +833,7 @@ static const Row rows[] = {
   { REQ (POSTCOPY_LISTEN), TRUE, "", NULL },
   { REQ (POSTCOPY_END), TRUE, "", NULL },
   { REQ (GET_INFLIGHT_FD), FALSE, "2 256", "2 queues of 256, a zeroed area" },
-  { REQ (SET_INFLIGHT_FD), FALSE, "0x1000 0x0 2 256 fd", NULL },
+  { REQ (SET_INFLIGHT_FD), FALSE, "0x8000 0x0 2 256 fd", NULL },
   { REQ (GPU_SET_SOCKET), TRUE, "fd", NULL },
   { REQ (RESET_DEVICE), FALSE, "", NULL },
   { REQ (VRING_KICK), FALSE, "1", NULL },
@@ -890,7 +890,7 @@ build_row (Fixture          *f,
   static const VhostUserWireIotlb iotlb = { 0x1000, 0x2000, 0x3000, 3, 2, { 0 } };
   static const VhostUserWireLog log = { 0x1000, 0x1000 };
   static const VhostUserWireInflight get_inflight = { 0, 0, NUM_QUEUES, 256, { 0 } };
-  static const VhostUserWireInflight set_inflight = { 0x1000, 0, NUM_QUEUES, 256, { 0 } };
+  static const VhostUserWireInflight set_inflight = { 0x8000, 0, NUM_QUEUES, 256, { 0 } };
   static const VhostUserWireDeviceStateTransfer transfer = { 1, 0 };
   int pair[2];
 
@@ -972,8 +972,9 @@ build_row (Fixture          *f,
       vhost_user_message_set_struct (msg, &get_inflight);
       break;
     case REQ (SET_INFLIGHT_FD):
+      /* room for what this back-end lays out per queue */
       vhost_user_message_set_struct (msg, &set_inflight);
-      vhost_user_message_add_fd (msg, test_memfd (0x1000));
+      vhost_user_message_add_fd (msg, test_memfd (0x8000));
       break;
     case REQ (ADD_MEM_REG):
       vhost_user_message_set_single_region (msg, &row_added, f->xen);

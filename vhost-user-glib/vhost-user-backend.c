@@ -50,6 +50,11 @@
  * protocol leaves no way to say "failed", the connection is closed. When
  * the connection ends, for whatever reason, every mapping and fd is
  * released and [signal@VhostUser.Backend::disconnected] says why.
+ *
+ * A back-end and its rings are used from the back-end's main context:
+ * the memory table and ring fds may be replaced by the next request, so
+ * another thread must not hold on to them (take a reference to the
+ * memory table in the context if it must).
  */
 
 #define DEFAULT_FEATURES (VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | \
@@ -94,8 +99,13 @@ typedef struct
   VhostUserConnection  *backend_channel;
   GQueue                channel_pending;   /* GTask *, awaiting replies in order */
   int                   log_fd;
+  /* the mappings, and where the areas start in them (mmap_offset) */
+  void                 *log_map;
+  gsize                 log_map_len;
   void                 *log_base;
   gsize                 log_len;
+  void                 *inflight_map;
+  gsize                 inflight_map_len;
   void                 *inflight_base;
   gsize                 inflight_len;
 
@@ -381,10 +391,10 @@ real_set_mem_table (VhostUserBackend     *self,
 static void
 unmap_log (VhostUserBackendPrivate *priv)
 {
-  if (priv->log_base != NULL)
-    munmap (priv->log_base, priv->log_len);
-  priv->log_base = NULL;
-  priv->log_len = 0;
+  if (priv->log_map != NULL)
+    munmap (priv->log_map, priv->log_map_len);
+  priv->log_map = priv->log_base = NULL;
+  priv->log_map_len = priv->log_len = 0;
 }
 
 static gboolean
@@ -439,8 +449,10 @@ real_set_log_base (VhostUserBackend    *self,
     }
 
   unmap_log (priv);
-  priv->log_base = base;
-  priv->log_len = offset + size;
+  priv->log_map = base;
+  priv->log_map_len = offset + size;
+  priv->log_base = (guint8 *) base + offset;
+  priv->log_len = size;
   vhost_user_invocation_return_u64 (invocation, 0);
   return TRUE;
 }
@@ -770,8 +782,16 @@ real_set_backend_req_fd (VhostUserBackend    *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocket) socket = NULL;
   int own_fd = steal_request_fd (self, 0);
+  struct stat st;
 
-  /* on failure GSocket has closed the fd already */
+  /* GLib's documentation leaves the fd to us when g_socket_new_from_fd()
+   * fails, its code closes it: refuse what is not a socket before asking */
+  if (fstat (own_fd, &st) != 0 || !S_ISSOCK (st.st_mode))
+    {
+      g_close (own_fd, NULL);
+      return_invalid (invocation, VHOST_USER_ERROR_INVALID_PARAM, "SET_BACKEND_REQ_FD did not pass a socket");
+      return TRUE;
+    }
   socket = g_socket_new_from_fd (own_fd, &error);
   if (socket == NULL)
     {
@@ -925,10 +945,10 @@ real_close_crypto_session (VhostUserBackend    *self,
 static void
 unmap_inflight (VhostUserBackendPrivate *priv)
 {
-  if (priv->inflight_base != NULL)
-    munmap (priv->inflight_base, priv->inflight_len);
-  priv->inflight_base = NULL;
-  priv->inflight_len = 0;
+  if (priv->inflight_map != NULL)
+    munmap (priv->inflight_map, priv->inflight_map_len);
+  priv->inflight_map = priv->inflight_base = NULL;
+  priv->inflight_map_len = priv->inflight_len = 0;
 }
 
 /* The per-queue stride is ours to choose; only this back-end reads the
@@ -977,8 +997,8 @@ real_get_inflight_fd (VhostUserBackend    *self,
     }
 
   unmap_inflight (priv);
-  priv->inflight_base = base;
-  priv->inflight_len = size;
+  priv->inflight_map = priv->inflight_base = base;
+  priv->inflight_map_len = priv->inflight_len = size;
 
   reply.mmap_size = size;
   reply.mmap_offset = 0;
@@ -1003,8 +1023,9 @@ real_set_inflight_fd (VhostUserBackend    *self,
   void *base;
   int own_fd;
 
+  /* the area must hold what this back-end would have laid out for it */
   if (num_queues == 0 || num_queues > priv->num_queues || queue_size == 0 ||
-      queue_size > priv->max_queue_size || mmap_size == 0 ||
+      queue_size > priv->max_queue_size || mmap_size < num_queues * inflight_queue_size (queue_size) ||
       mmap_offset + mmap_size < mmap_offset || mmap_offset + mmap_size > G_MAXSIZE)
     {
       return_invalid (invocation, VHOST_USER_ERROR_INVALID_PARAM,
@@ -1031,8 +1052,10 @@ real_set_inflight_fd (VhostUserBackend    *self,
     }
 
   unmap_inflight (priv);
-  priv->inflight_base = base;
-  priv->inflight_len = mmap_offset + mmap_size;
+  priv->inflight_map = base;
+  priv->inflight_map_len = mmap_offset + mmap_size;
+  priv->inflight_base = (guint8 *) base + mmap_offset;
+  priv->inflight_len = mmap_size;
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }

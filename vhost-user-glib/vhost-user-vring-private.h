@@ -18,8 +18,6 @@ typedef enum {
 VhostUserVring *vhost_user_vring_new          (guint                        index);
 void            vhost_user_vring_set_size     (VhostUserVring              *self,
                                                guint                        size);
-void            vhost_user_vring_set_base     (VhostUserVring              *self,
-                                               guint                        base);
 void            vhost_user_vring_set_address  (VhostUserVring              *self,
                                                const VhostUserVringAddress *address);
 void            vhost_user_vring_set_enabled  (VhostUserVring              *self,

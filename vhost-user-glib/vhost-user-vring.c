@@ -238,10 +238,20 @@ vhost_user_vring_set_size (VhostUserVring *self,
   SET_AND_NOTIFY (self, size, size, PROP_SIZE);
 }
 
+/**
+ * vhost_user_vring_set_base:
+ * @self: a ring
+ * @base: the next available index (packed rings: with wrap counters)
+ *
+ * Records how far the device got, for a device that processes the ring
+ * itself: `GET_VRING_BASE` reports this value, and a front-end resumes
+ * from it after a stop, a migration or a reconnect.
+ */
 void
 vhost_user_vring_set_base (VhostUserVring *self,
                            guint           base)
 {
+  g_return_if_fail (VHOST_USER_IS_VRING (self));
   SET_AND_NOTIFY (self, base, base, PROP_BASE);
 }
 

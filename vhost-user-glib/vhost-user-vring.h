@@ -56,6 +56,9 @@ guint                        vhost_user_vring_get_size     (VhostUserVring *self
 VHOST_USER_AVAILABLE_IN_ALL
 guint                        vhost_user_vring_get_base     (VhostUserVring *self);
 VHOST_USER_AVAILABLE_IN_ALL
+void                         vhost_user_vring_set_base     (VhostUserVring *self,
+                                                            guint           base);
+VHOST_USER_AVAILABLE_IN_ALL
 const VhostUserVringAddress *vhost_user_vring_get_address  (VhostUserVring *self);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_get_enabled  (VhostUserVring *self);
