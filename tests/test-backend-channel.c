@@ -23,6 +23,7 @@ typedef enum {
   ANSWER_ACK,        /* u64 0 (and a memfd for SHARED_OBJECT_LOOKUP) */
   ANSWER_NACK,       /* u64 1 */
   ANSWER_WRONG_CODE, /* a reply to another request */
+  ANSWER_SILENT,     /* none at all */
 } Answer;
 
 typedef struct {
@@ -178,7 +179,8 @@ front_end_run (gpointer data)
           break;
         }
       info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, msg->header.request);
-      if (info != NULL && (vhost_user_message_needs_reply (msg) || info->reply == VHOST_USER_REPLY_ALWAYS))
+      if (f->answer != ANSWER_SILENT && info != NULL &&
+          (vhost_user_message_needs_reply (msg) || info->reply == VHOST_USER_REPLY_ALWAYS))
         {
           vhost_user_message_init_reply (&reply, msg);
           if (f->answer == ANSWER_WRONG_CODE)
@@ -454,6 +456,40 @@ test_gates (void)
   stop (&f);
 }
 
+static gboolean
+cancel_soon (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* A front-end that never answers: the blocking form gives up when
+ * cancelled, and with it the channel, whose replies could no longer be
+ * matched; the main connection stays. */
+static void
+test_cancel_while_waiting (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  GSource *timeout;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_SILENT);
+  timeout = g_timeout_source_new (100);
+  g_source_set_callback (timeout, cancel_soon, cancellable, NULL);
+  g_source_attach (timeout, f.context);
+  g_source_unref (timeout);
+
+  g_assert_cmpuint (vhost_user_backend_send_backend_request (f.backend, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
+                                                             NULL, -1, cancellable, NULL, &error), ==, G_MAXUINT64);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_assert_true (vhost_user_backend_get_connected (f.backend));
+  stop (&f);
+}
+
 static void
 test_no_channel (void)
 {
@@ -480,6 +516,7 @@ main (int   argc,
   g_test_add_func ("/backend-channel/wrong-reply-closes-channel", test_wrong_reply_closes_channel);
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);
+  g_test_add_func ("/backend-channel/cancel-while-waiting", test_cancel_while_waiting);
 
   return g_test_run ();
 }

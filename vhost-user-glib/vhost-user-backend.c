@@ -73,6 +73,8 @@
 #define MAX_QUEUE_SIZE      32768
 #define DEFAULT_MEM_SLOTS   509
 #define INFLIGHT_ALIGN      64
+/* how long the front-end may take to answer on the back-end channel */
+#define BACKEND_REQUEST_TIMEOUT_MS 30000
 
 typedef struct
 {
@@ -98,6 +100,7 @@ typedef struct
   VhostUserConnection  *connection;
   VhostUserConnection  *backend_channel;
   GQueue                channel_pending;   /* GTask *, awaiting replies in order */
+  GSource              *channel_timeout;   /* for the oldest of them */
   int                   log_fd;
   /* the mappings, and where the areas start in them (mmap_offset) */
   void                 *log_map;
@@ -703,11 +706,23 @@ fail_channel_pending (VhostUserBackend *self,
 }
 
 static void
+stop_channel_timeout (VhostUserBackendPrivate *priv)
+{
+  if (priv->channel_timeout != NULL)
+    {
+      g_source_destroy (priv->channel_timeout);
+      g_clear_pointer (&priv->channel_timeout, g_source_unref);
+    }
+}
+
+static void
 close_backend_channel (VhostUserBackend *self,
                        const GError     *error)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   g_autoptr(GError) closed = NULL;
+
+  stop_channel_timeout (priv);
 
   if (priv->backend_channel != NULL)
     {
@@ -731,6 +746,35 @@ backend_channel_closed (VhostUserConnection *connection,
 
   if (priv->backend_channel == connection)
     close_backend_channel (self, error);
+}
+
+/* A front-end that does not answer on the back-end channel: nothing
+ * after the late reply could be matched, so the channel goes. */
+static gboolean
+channel_timed_out (gpointer user_data)
+{
+  VhostUserBackend *self = user_data;
+  g_autoptr(GError) error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                                         "The front-end did not answer on the back-end channel within %u ms",
+                                         BACKEND_REQUEST_TIMEOUT_MS);
+
+  g_clear_pointer (&priv_of (self)->channel_timeout, g_source_unref);
+  close_backend_channel (self, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+restart_channel_timeout (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  stop_channel_timeout (priv);
+  if (g_queue_is_empty (&priv->channel_pending))
+    return;
+  priv->channel_timeout = g_timeout_source_new (BACKEND_REQUEST_TIMEOUT_MS);
+  g_source_set_static_name (priv->channel_timeout, "VhostUserBackend channel timeout");
+  g_source_set_callback (priv->channel_timeout, channel_timed_out, self, NULL);
+  g_source_attach (priv->channel_timeout, priv->context);
 }
 
 /* Replies come back in the order the requests went out. */
@@ -770,6 +814,7 @@ backend_channel_message (VhostUserConnection *connection,
   result = g_new0 (ChannelResult, 1);
   result->fd = msg->n_fds > 0 ? vhost_user_message_steal_fd (msg, 0) : -1;
   vhost_user_message_get_u64 (msg, &result->value);
+  restart_channel_timeout (self);
   g_task_return_pointer (task, result, channel_result_free);
 }
 
@@ -3153,7 +3198,11 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
     }
 
   if (expects_reply)
-    g_queue_push_tail (&priv->channel_pending, g_steal_pointer (&task));
+    {
+      g_queue_push_tail (&priv->channel_pending, g_steal_pointer (&task));
+      if (priv->channel_timeout == NULL)
+        restart_channel_timeout (self);
+    }
   else
     {
       ChannelResult *result = g_new0 (ChannelResult, 1);
@@ -3224,6 +3273,14 @@ sync_done (GObject      *source,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+/* Its dispatch is all it is for: the loop that waits looks again. */
+static gboolean
+woken (GCancellable *cancellable,
+       gpointer      user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * vhost_user_backend_send_backend_request:
  * @self: a back-end
@@ -3237,7 +3294,9 @@ sync_done (GObject      *source,
  * The blocking form of vhost_user_backend_send_backend_request_async(),
  * for the thread that runs the back-end's context: it runs the context
  * until the answer is in, without reading further front-end requests
- * meanwhile.
+ * meanwhile. A front-end that does not answer within 30 seconds, or a
+ * cancellation while waiting, closes the back-end channel (later replies
+ * could not be matched).
  *
  * Returns: the reply's u64, or %G_MAXUINT64 with @error set
  */
@@ -3252,6 +3311,7 @@ vhost_user_backend_send_backend_request (VhostUserBackend            *self,
 {
   VhostUserBackendPrivate *priv;
   g_autoptr(GAsyncResult) result = NULL;
+  GSource *wake = NULL;
   gboolean paused = FALSE;
 
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), G_MAXUINT64);
@@ -3273,8 +3333,30 @@ vhost_user_backend_send_backend_request (VhostUserBackend            *self,
       paused = TRUE;
     }
   vhost_user_backend_send_backend_request_async (self, request, payload, fd, cancellable, sync_done, &result);
+  if (cancellable != NULL)
+    {
+      /* wakes the loop below when cancelled from another thread */
+      wake = g_cancellable_source_new (cancellable);
+      g_source_set_callback (wake, (GSourceFunc) (void (*) (void)) woken, NULL, NULL);
+      g_source_attach (wake, priv->context);
+    }
   while (result == NULL)
-    g_main_context_iteration (priv->context, TRUE);
+    {
+      /* a reply cannot be unasked: giving up means giving up the channel */
+      if (g_cancellable_is_cancelled (cancellable) && priv->backend_channel != NULL)
+        {
+          g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                             "Operation was cancelled");
+
+          close_backend_channel (self, cancelled);
+        }
+      g_main_context_iteration (priv->context, TRUE);
+    }
+  if (wake != NULL)
+    {
+      g_source_destroy (wake);
+      g_source_unref (wake);
+    }
   if (paused && priv->connection != NULL && priv->pending == NULL)
     vhost_user_connection_set_receiving (priv->connection, TRUE);
   g_main_context_pop_thread_default (priv->context);
