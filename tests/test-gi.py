@@ -76,6 +76,56 @@ class Enums(unittest.TestCase):
         self.assertEqual(int(VhostUser.VirtioFeatureBit.RING_PACKED), 34)
 
 
+class Roles(unittest.TestCase):
+    """A back-end written as Python handlers, and a front-end, over a socket pair."""
+
+    def setUp(self):
+        import socket
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.backend = VhostUser.Backend.new()
+        self.backend.props.protocol_features |= int(VhostUser.ProtocolFeatures.CONFIG)
+        self.frontend = VhostUser.Frontend.new()
+        from gi.repository import Gio
+        self.backend.serve(Gio.Socket.new_from_fd(a.detach()))
+        self.frontend.take_socket(Gio.Socket.new_from_fd(b.detach()))
+
+    def tearDown(self):
+        self.frontend.close()
+        self.backend.close()
+        ctx = GLib.MainContext.default()
+        while ctx.iteration(False):
+            pass
+
+    def test_negotiate_and_config(self):
+        seen = []
+
+        def on_get_config(backend, invocation, offset, size, flags):
+            seen.append((offset, size))
+            invocation.return_config(GLib.Bytes.new(bytes(range(offset, offset + size))))
+            return True
+
+        self.backend.connect("get-config", on_get_config)
+        self.assertTrue(self.frontend.negotiate(1 << 32, int(VhostUser.ProtocolFeatures.CONFIG
+                                                             | VhostUser.ProtocolFeatures.REPLY_ACK), None))
+        self.assertEqual(self.backend.props.acked_protocol_features,
+                         int(VhostUser.ProtocolFeatures.CONFIG | VhostUser.ProtocolFeatures.REPLY_ACK))
+        self.assertTrue(self.backend.props.owner)
+        config = self.frontend.get_config(4, 8, None)
+        self.assertEqual(bytes(config.get_data()), bytes(range(4, 12)))
+        self.assertEqual(seen, [(4, 8)])
+
+    def test_error_reply(self):
+        def refuse(backend, invocation, index, num):
+            invocation.return_error_literal(VhostUser.error_quark(), int(VhostUser.Error.INVALID_PARAM), "no")
+            return True
+
+        self.backend.connect("set-vring-num", refuse)
+        self.frontend.negotiate(1 << 32, int(VhostUser.ProtocolFeatures.REPLY_ACK), None)
+        with self.assertRaises(GLib.Error) as cm:
+            self.frontend.set_vring_state(VhostUser.RequestType.SET_VRING_NUM, 0, 256, None)
+        self.assertEqual(cm.exception.code, int(VhostUser.Error.BACKEND_INTERNAL))
+
+
 class Version(unittest.TestCase):
     def test_constants(self):
         self.assertEqual((VhostUser.MAJOR_VERSION, VhostUser.MINOR_VERSION, VhostUser.MICRO_VERSION),
