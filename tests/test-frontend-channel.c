@@ -240,6 +240,70 @@ test_log_base_without_shmfd (Fixture       *f,
     }
 }
 
+static void
+on_gone (VhostUserBackend *backend,
+         const GError     *error,
+         gboolean          should_reconnect,
+         gpointer          user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+static gpointer
+backend_connects (gpointer data)
+{
+  const char *path = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(VhostUserBackend) backend = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean disconnected = FALSE;
+
+  g_main_context_push_thread_default (context);
+  backend = vhost_user_backend_new ();
+  g_signal_connect (backend, "disconnected", G_CALLBACK (on_gone), &disconnected);
+  g_assert_true (vhost_user_backend_connect_to_path (backend, path, 10000, NULL, &error));
+  g_assert_no_error (error);
+  /* served until the front-end hangs up */
+  while (!disconnected)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+/* QEMU's server=on, from our side: the front-end listens, the back-end
+ * connects. */
+static void
+test_listen (void)
+{
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  char *path = test_socket_path_new ("fe.sock");
+  GThread *thread = g_thread_new ("back-end", backend_connects, path);
+  guint64 features;
+
+  g_assert_true (vhost_user_frontend_listen_on_path (frontend, path, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  features = vhost_user_frontend_get_u64 (frontend, VHOST_USER_REQUEST_GET_FEATURES, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES));
+  vhost_user_frontend_close (frontend);
+  g_thread_join (thread);
+  test_socket_path_free (path);
+}
+
+static void
+test_listen_timeout (void)
+{
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  char *path = test_socket_path_new ("nobody.sock");
+
+  g_assert_false (vhost_user_frontend_listen_on_path (frontend, path, 200, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  test_socket_path_free (path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -251,6 +315,8 @@ main (int   argc,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,
               test_log_base_without_shmfd, fixture_teardown);
+  g_test_add_func ("/frontend/listen", test_listen);
+  g_test_add_func ("/frontend/listen-timeout", test_listen_timeout);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);
 

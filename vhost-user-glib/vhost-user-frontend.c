@@ -1763,6 +1763,57 @@ vhost_user_frontend_connect_to_path (VhostUserFrontend  *self,
 }
 
 /**
+ * vhost_user_frontend_listen_on_path:
+ * @self: a front-end
+ * @path: where to create the socket (mode 0600; a stale socket file is
+ *   replaced)
+ * @timeout_ms: how long to wait for a back-end; 0 for ever
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Waits for a back-end to connect, as QEMU does with `-chardev
+ * socket,server=on` (the back-end then runs with its `--connect` option,
+ * or vhost_user_backend_connect_to_path()). Blocks until one does; the
+ * socket file is removed once it has.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_listen_on_path (VhostUserFrontend  *self,
+                                    const char         *path,
+                                    guint               timeout_ms,
+                                    GCancellable       *cancellable,
+                                    GError            **error)
+{
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  listener = vhost_user_socket_listen (path, 0, error);
+  if (listener == NULL)
+    return FALSE;
+  g_socket_set_blocking (listener, TRUE);
+  g_socket_set_timeout (listener, (timeout_ms + 999) / 1000);
+  socket = g_socket_accept (listener, cancellable, error);
+  g_socket_close (listener, NULL);
+  g_unlink (path);
+  if (socket == NULL)
+    {
+      if (error != NULL && *error != NULL && (*error)->domain == G_IO_ERROR &&
+          (*error)->code == G_IO_ERROR_TIMED_OUT)
+        {
+          g_clear_error (error);
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT,
+                       "No back-end connected to %s within %u ms", path, timeout_ms);
+        }
+      return FALSE;
+    }
+  return vhost_user_frontend_take_socket (self, socket, error);
+}
+
+/**
  * vhost_user_frontend_reconnect:
  * @self: a front-end
  * @cancellable: (nullable): a #GCancellable

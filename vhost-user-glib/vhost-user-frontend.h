@@ -32,6 +32,12 @@ gboolean           vhost_user_frontend_connect_to_path         (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_listen_on_path          (VhostUserFrontend    *self,
+                                                                const char           *path,
+                                                                guint                 timeout_ms,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_reconnect               (VhostUserFrontend    *self,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
