@@ -2741,10 +2741,10 @@ vhost_user_backend_serve (VhostUserBackend  *self,
  */
 gboolean
 vhost_user_backend_connect_to_path (VhostUserBackend  *self,
-                            const char        *path,
-                            guint              timeout_ms,
-                            GCancellable      *cancellable,
-                            GError           **error)
+                                    const char        *path,
+                                    guint              timeout_ms,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
 {
   g_autoptr(GSocket) socket = NULL;
 
@@ -2991,6 +2991,20 @@ vhost_user_backend_set_num_queues (VhostUserBackend *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NUM_QUEUES]);
 }
 
+/* Replaces a GBytes property's value, notifying when it changed. */
+static void
+set_bytes_property (VhostUserBackend  *self,
+                    GBytes           **field,
+                    GBytes            *value,
+                    guint              prop)
+{
+  if (*field == value)
+    return;
+  g_clear_pointer (field, g_bytes_unref);
+  *field = value != NULL ? g_bytes_ref (value) : NULL;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
 /**
  * vhost_user_backend_get_config:
  * @self: a back-end
@@ -3019,16 +3033,9 @@ void
 vhost_user_backend_set_config (VhostUserBackend *self,
                                GBytes           *config)
 {
-  VhostUserBackendPrivate *priv;
-
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
 
-  priv = priv_of (self);
-  if (priv->config == config)
-    return;
-  g_clear_pointer (&priv->config, g_bytes_unref);
-  priv->config = config != NULL ? g_bytes_ref (config) : NULL;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFIG]);
+  set_bytes_property (self, &priv_of (self)->config, config, PROP_CONFIG);
 }
 
 /**
@@ -3057,16 +3064,9 @@ void
 vhost_user_backend_set_config_writable_mask (VhostUserBackend *self,
                                              GBytes           *mask)
 {
-  VhostUserBackendPrivate *priv;
-
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
 
-  priv = priv_of (self);
-  if (priv->config_writable_mask == mask)
-    return;
-  g_clear_pointer (&priv->config_writable_mask, g_bytes_unref);
-  priv->config_writable_mask = mask != NULL ? g_bytes_ref (mask) : NULL;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFIG_WRITABLE_MASK]);
+  set_bytes_property (self, &priv_of (self)->config_writable_mask, mask, PROP_CONFIG_WRITABLE_MASK);
 }
 
 /**

@@ -527,16 +527,54 @@ sync_done (GObject      *source,
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
-/* Runs the front-end's context until @result is in. The caller must be
- * able to own that context (its thread, or nobody's). */
-static gboolean
-run_until (VhostUserFrontend  *self,
-           GAsyncResult      **result,
-           GError            **error)
+typedef void (*StartFunc) (VhostUserFrontend   *self,
+                           gpointer             data,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data);
+
+/* The blocking forms: start the async one and run the front-end's context
+ * until it is done. The caller must be able to own that context (its
+ * thread, or nobody's). */
+static GAsyncResult *
+wait_for (VhostUserFrontend  *self,
+          StartFunc           start,
+          gpointer            data,
+          GError            **error)
 {
-  while (*result == NULL)
+  GAsyncResult *result = NULL;
+
+  if (!g_main_context_acquire (self->context))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Blocking requests must come from the front-end's own context");
+      return NULL;
+    }
+  g_main_context_push_thread_default (self->context);
+  start (self, data, sync_done, &result);
+  while (result == NULL)
     g_main_context_iteration (self->context, TRUE);
-  return TRUE;
+  g_main_context_pop_thread_default (self->context);
+  g_main_context_release (self->context);
+  return result;
+}
+
+typedef struct {
+  VhostUserRequestType  request;
+  GBytes               *payload;
+  GUnixFDList          *fd_list;
+  GCancellable         *cancellable;
+} RequestArgs;
+
+static void
+start_request (VhostUserFrontend   *self,
+               gpointer             data,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  RequestArgs *args = data;
+
+  vhost_user_frontend_request_async (self, args->request, args->payload, args->fd_list,
+                                     args->cancellable, callback, user_data);
 }
 
 /**
@@ -565,21 +603,14 @@ vhost_user_frontend_request (VhostUserFrontend     *self,
                              GUnixFDList          **out_fd_list,
                              GError               **error)
 {
+  RequestArgs args = { request, payload, fd_list, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
 
   g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), NULL);
 
-  if (!g_main_context_acquire (self->context))
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "Blocking requests must come from the front-end's own context");
-      return NULL;
-    }
-  g_main_context_push_thread_default (self->context);
-  vhost_user_frontend_request_async (self, request, payload, fd_list, cancellable, sync_done, &result);
-  run_until (self, &result, error);
-  g_main_context_pop_thread_default (self->context);
-  g_main_context_release (self->context);
+  result = wait_for (self, start_request, &args, error);
+  if (result == NULL)
+    return NULL;
   return vhost_user_frontend_request_finish (self, result, out_fd_list, error);
 }
 
@@ -1658,6 +1689,24 @@ vhost_user_frontend_negotiate_finish (VhostUserFrontend  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+typedef struct {
+  guint64       features;
+  guint64       protocol_features;
+  GCancellable *cancellable;
+} NegotiateArgs;
+
+static void
+start_negotiate (VhostUserFrontend   *self,
+                 gpointer             data,
+                 GAsyncReadyCallback  callback,
+                 gpointer             user_data)
+{
+  NegotiateArgs *args = data;
+
+  vhost_user_frontend_negotiate_async (self, args->features, args->protocol_features, args->cancellable,
+                                       callback, user_data);
+}
+
 /**
  * vhost_user_frontend_negotiate:
  * @self: a front-end
@@ -1677,21 +1726,14 @@ vhost_user_frontend_negotiate (VhostUserFrontend  *self,
                                GCancellable       *cancellable,
                                GError            **error)
 {
+  NegotiateArgs args = { features, protocol_features, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
 
   g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), FALSE);
 
-  if (!g_main_context_acquire (self->context))
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "Blocking requests must come from the front-end's own context");
-      return FALSE;
-    }
-  g_main_context_push_thread_default (self->context);
-  vhost_user_frontend_negotiate_async (self, features, protocol_features, cancellable, sync_done, &result);
-  run_until (self, &result, error);
-  g_main_context_pop_thread_default (self->context);
-  g_main_context_release (self->context);
+  result = wait_for (self, start_negotiate, &args, error);
+  if (result == NULL)
+    return FALSE;
   return vhost_user_frontend_negotiate_finish (self, result, error);
 }
 
