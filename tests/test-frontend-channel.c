@@ -241,6 +241,123 @@ test_log_base_without_shmfd (Fixture       *f,
 }
 
 static void
+done (GObject      *source,
+      GAsyncResult *result,
+      gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *slot;
+}
+
+/* The typed requests, blocking and async, against our own back-end,
+ * whose state shows they arrived as meant. */
+static void
+test_typed (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) low = NULL;
+  g_autoptr(VhostUserMemoryRegion) high = NULL;
+  g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(GBytes) config = g_bytes_new_static ("abcdefghijklmnop", 16);
+  g_autoptr(GBytes) mask = g_bytes_new_static ("\0\0\0\0\xff\xff\0\0\0\0\0\0\0\0\0\0", 16);
+  g_autoptr(GBytes) write = g_bytes_new_static ("XY", 2);
+  g_autoptr(GBytes) read_back = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  VhostUserMemoryRegion *pair[2];
+  guint64 size = 0, offset = 1;
+  int fd;
+
+  vhost_user_backend_set_config (f->backend, config);
+  vhost_user_backend_set_config_writable_mask (f->backend, mask);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                0x7fffff, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_backend_get_owner (f->backend));
+  g_assert_cmpuint (vhost_user_frontend_get_acked_protocol_features (f->frontend), ==,
+                    vhost_user_backend_get_protocol_features (f->backend));
+
+  /* a command: the status set, then reset by RESET_DEVICE */
+  g_assert_true (vhost_user_frontend_set_u64 (f->frontend, VHOST_USER_REQUEST_SET_STATUS, 0xf, NULL, &error));
+  g_assert_cmpuint (vhost_user_backend_get_status (f->backend), ==, 0xf);
+  g_assert_true (vhost_user_frontend_command (f->frontend, VHOST_USER_REQUEST_RESET_DEVICE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_backend_get_status (f->backend), ==, 0);
+  g_assert_false (vhost_user_frontend_command (f->frontend, VHOST_USER_REQUEST_GET_FEATURES, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+
+  /* config: a write where the mask allows, async, then read back */
+  vhost_user_frontend_set_config_async (f->frontend, 4, 0, write, NULL, done, &result);
+  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  read_back = vhost_user_frontend_get_config (f->frontend, 0, 8, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (read_back, NULL), 8, "abcdXYgh", 8);
+  g_assert_false (vhost_user_frontend_set_config (f->frontend, 0, 0, write, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+
+  /* an in-flight area, and handing it back */
+  fd = vhost_user_frontend_get_inflight_fd (f->frontend, 1, 128, &size, &offset, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (size, >, 0);
+  g_assert_cmpuint (offset, ==, 0);
+  g_assert_true (vhost_user_frontend_set_inflight_fd (f->frontend, size, offset, 1, 128, fd, NULL, &error));
+  g_assert_no_error (error);
+  g_close (fd, NULL);
+
+  /* guest memory: a table, then a region more, then one less */
+  low = vhost_user_memory_region_new_memfd (0, 0x100000, &error);
+  high = vhost_user_memory_region_new_memfd (0x100000000, 0x200000, &error);
+  g_assert_no_error (error);
+  strcpy (vhost_user_memory_region_get_host_addr (high), "high memory");
+  pair[0] = low;
+  table = vhost_user_memory_table_new (pair, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_set_mem_table (f->frontend, table, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_memory_table_get_n_regions (vhost_user_backend_get_memory_table (f->backend)), ==, 1);
+
+  vhost_user_frontend_add_mem_region_async (f->frontend, high, NULL, done, &result);
+  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  {
+    g_autoptr(GBytes) seen = vhost_user_memory_table_read_gpa (vhost_user_backend_get_memory_table (f->backend),
+                                                               0x100000000, 12, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_bytes_get_data (seen, NULL), ==, "high memory");
+  }
+  g_assert_true (vhost_user_frontend_rem_mem_region (f->frontend, high, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_memory_table_get_n_regions (vhost_user_backend_get_memory_table (f->backend)), ==, 1);
+
+  /* a ring, async */
+  vhost_user_frontend_set_vring_state_async (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, done, &result);
+  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_clear_object (&result);
+  g_assert_cmpuint (vhost_user_vring_get_size (vhost_user_backend_get_vring (f->backend, 0)), ==, 64);
+  vhost_user_frontend_get_vring_base_async (f->frontend, 0, NULL, done, &result);
+  g_assert_cmpuint (vhost_user_frontend_get_vring_base_finish (f->frontend, wait_result (&result), 0, &error), ==, 0);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  vhost_user_frontend_get_u64_async (f->frontend, VHOST_USER_REQUEST_GET_MAX_MEM_SLOTS, NULL, done, &result);
+  g_assert_cmpuint (vhost_user_frontend_get_u64_finish (f->frontend, wait_result (&result), &error), ==,
+                    vhost_user_backend_get_max_mem_slots (f->backend));
+}
+
+static void
 on_gone (VhostUserBackend *backend,
          const GError     *error,
          gboolean          should_reconnect,
@@ -316,6 +433,7 @@ main (int   argc,
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,
               test_log_base_without_shmfd, fixture_teardown);
   g_test_add_func ("/frontend/listen", test_listen);
+  g_test_add ("/frontend/typed", Fixture, NULL, fixture_setup, test_typed, fixture_teardown);
   g_test_add_func ("/frontend/listen-timeout", test_listen_timeout);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);

@@ -737,12 +737,20 @@ build_vring_addr (Built    *b,
   return build (b, &addr, sizeof addr, NULL, 0, error);
 }
 
+/* With XEN_MMAP negotiated regions carry two more fields (zero here). */
+static gboolean
+xen_layout (VhostUserFrontend *self)
+{
+  return (self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_XEN_MMAP) != 0;
+}
+
 static gboolean
 build_region (Built                       *b,
               const VhostUserMemoryRegion *region,
+              gboolean                     xen,
               GError                     **error)
 {
-  VhostUserWireSingleRegion single = { 0 };
+  VhostUserWireXenSingleRegion single = { 0 };
   int fd = vhost_user_memory_region_get_fd (region);
 
   if (fd < 0)
@@ -755,12 +763,14 @@ build_region (Built                       *b,
   single.region.memory_size = vhost_user_memory_region_get_size (region);
   single.region.userspace_addr = vhost_user_memory_region_get_user_addr (region);
   single.region.mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
-  return build (b, &single, sizeof single, &fd, 1, error);
+  return build (b, &single, xen ? sizeof (VhostUserWireXenSingleRegion) : sizeof (VhostUserWireSingleRegion),
+                &fd, 1, error);
 }
 
 static gboolean
 build_mem_table (Built                      *b,
                  const VhostUserMemoryTable *table,
+                 gboolean                    xen,
                  GError                    **error)
 {
   VhostUserWireXenMemoryRegion regions[VHOST_USER_MAX_MEM_TABLE_REGIONS];
@@ -792,7 +802,7 @@ build_mem_table (Built                      *b,
       regions[i].userspace_addr = vhost_user_memory_region_get_user_addr (region);
       regions[i].mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
     }
-  vhost_user_message_set_mem_table (&msg, regions, n, FALSE);
+  vhost_user_message_set_mem_table (&msg, regions, n, xen);
   return build (b, msg.payload, msg.header.size, fds, n, error);
 }
 
@@ -1437,12 +1447,14 @@ vhost_user_frontend_add_mem_reg (VhostUserFrontend  *self,
                                  GCancellable       *cancellable,
                                  GError            **error)
 {
-  VhostUserWireSingleRegion region = { 0, { guest_phys_addr, size, user_addr, mmap_offset } };
+  VhostUserWireXenSingleRegion region = { 0, { guest_phys_addr, size, user_addr, mmap_offset, 0, 0 } };
   g_auto(Built) b = { 0 };
   g_autoptr(GBytes) reply = NULL;
 
   reply = call_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b,
-                      build (&b, &region, sizeof region, &fd, 1, error), cancellable, error);
+                      build (&b, &region, xen_layout (self) ? sizeof (VhostUserWireXenSingleRegion)
+                                                            : sizeof (VhostUserWireSingleRegion), &fd, 1, error),
+                      cancellable, error);
   return reply != NULL;
 }
 
@@ -1466,7 +1478,7 @@ vhost_user_frontend_add_mem_region (VhostUserFrontend     *self,
   g_auto(Built) b = { 0 };
   g_autoptr(GBytes) reply = NULL;
 
-  reply = call_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b, build_region (&b, region, error),
+  reply = call_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b, build_region (&b, region, xen_layout (self), error),
                       cancellable, error);
   return reply != NULL;
 }
@@ -1491,7 +1503,7 @@ vhost_user_frontend_add_mem_region_async (VhostUserFrontend     *self,
 {
   g_auto(Built) b = { 0 };
   GError *error = NULL;
-  gboolean ok = build_region (&b, region, &error);
+  gboolean ok = build_region (&b, region, xen_layout (self), &error);
 
   send_built (self, VHOST_USER_REQUEST_ADD_MEM_REG, &b, ok, error, vhost_user_frontend_add_mem_region_async,
               cancellable, callback, user_data);
@@ -1517,7 +1529,7 @@ vhost_user_frontend_set_mem_table (VhostUserFrontend    *self,
   g_auto(Built) b = { 0 };
   g_autoptr(GBytes) reply = NULL;
 
-  reply = call_built (self, VHOST_USER_REQUEST_SET_MEM_TABLE, &b, build_mem_table (&b, table, error),
+  reply = call_built (self, VHOST_USER_REQUEST_SET_MEM_TABLE, &b, build_mem_table (&b, table, xen_layout (self), error),
                       cancellable, error);
   return reply != NULL;
 }
@@ -1542,10 +1554,352 @@ vhost_user_frontend_set_mem_table_async (VhostUserFrontend    *self,
 {
   g_auto(Built) b = { 0 };
   GError *error = NULL;
-  gboolean ok = build_mem_table (&b, table, &error);
+  gboolean ok = build_mem_table (&b, table, xen_layout (self), &error);
 
   send_built (self, VHOST_USER_REQUEST_SET_MEM_TABLE, &b, ok, error, vhost_user_frontend_set_mem_table_async,
               cancellable, callback, user_data);
+}
+
+
+static gboolean
+build_command (Built                 *b,
+               VhostUserRequestType   request,
+               GError               **error)
+{
+  return check_layout (request, VHOST_USER_PAYLOAD_NONE, VHOST_USER_PAYLOAD_NONE, error) &&
+         build (b, NULL, 0, NULL, 0, error);
+}
+
+/**
+ * vhost_user_frontend_command:
+ * @self: a front-end
+ * @request: a request with neither payload nor answer (`SET_OWNER`,
+ *   `RESET_OWNER`, `RESET_DEVICE`, `POSTCOPY_LISTEN`)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_command (VhostUserFrontend     *self,
+                             VhostUserRequestType   request,
+                             GCancellable          *cancellable,
+                             GError               **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, request, &b, build_command (&b, request, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_command_async:
+ * @self: a front-end
+ * @request: a request with neither payload nor answer
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_command(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_command_async (VhostUserFrontend    *self,
+                                   VhostUserRequestType  request,
+                                   GCancellable         *cancellable,
+                                   GAsyncReadyCallback   callback,
+                                   gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_command (&b, request, &error);
+
+  send_built (self, request, &b, ok, error, vhost_user_frontend_command_async, cancellable, callback, user_data);
+}
+
+static gboolean
+build_config_write (Built    *b,
+                    guint     offset,
+                    guint     flags,
+                    GBytes   *data,
+                    GError  **error)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  gsize size = g_bytes_get_size (data);
+
+  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Config writes are 1 to %u bytes", VHOST_USER_MAX_CONFIG_SIZE);
+      return FALSE;
+    }
+  vhost_user_message_set_config (&msg, offset, flags, g_bytes_get_data (data, NULL), size);
+  return build (b, msg.payload, msg.header.size, NULL, 0, error);
+}
+
+/**
+ * vhost_user_frontend_set_config:
+ * @self: a front-end
+ * @offset: where to start writing the config space
+ * @flags: 0 for a driver's write, 1 during migration
+ * @data: the bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Writes the back-end's config space (`SET_CONFIG`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_config (VhostUserFrontend  *self,
+                                guint               offset,
+                                guint               flags,
+                                GBytes             *data,
+                                GCancellable       *cancellable,
+                                GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  g_return_val_if_fail (data != NULL, FALSE);
+  reply = call_built (self, VHOST_USER_REQUEST_SET_CONFIG, &b, build_config_write (&b, offset, flags, data, error),
+                      cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_config_async:
+ * @self: a front-end
+ * @offset: where to start writing the config space
+ * @flags: 0 for a driver's write, 1 during migration
+ * @data: the bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_config(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_config_async (VhostUserFrontend   *self,
+                                      guint                offset,
+                                      guint                flags,
+                                      GBytes              *data,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_config_write (&b, offset, flags, data, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_CONFIG, &b, ok, error, vhost_user_frontend_set_config_async,
+              cancellable, callback, user_data);
+}
+
+static gboolean
+build_inflight (Built    *b,
+                guint64   mmap_size,
+                guint64   mmap_offset,
+                guint     num_queues,
+                guint     queue_size,
+                int       fd,
+                GError  **error)
+{
+  VhostUserWireInflight inflight = { mmap_size, mmap_offset, num_queues, queue_size, { 0 } };
+
+  if (num_queues > G_MAXUINT16 || queue_size > G_MAXUINT16)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "Queue counts and sizes of in-flight areas are 16-bit");
+      return FALSE;
+    }
+  return build (b, &inflight, sizeof inflight, &fd, fd >= 0 ? 1 : 0, error);
+}
+
+/* The area comes back as its description and the memfd that holds it. */
+static int
+parse_inflight (GBytes       *reply,
+                GUnixFDList  *fd_list,
+                guint64      *mmap_size,
+                guint64      *mmap_offset,
+                GError      **error)
+{
+  VhostUserWireInflight inflight;
+
+  if (reply == NULL)
+    return -1;
+  memcpy (&inflight, g_bytes_get_data (reply, NULL), sizeof inflight);
+  if (inflight.mmap_size == 0 || fd_list == NULL || g_unix_fd_list_get_length (fd_list) != 1)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                           "The back-end gave no in-flight area");
+      return -1;
+    }
+  if (mmap_size != NULL)
+    *mmap_size = inflight.mmap_size;
+  if (mmap_offset != NULL)
+    *mmap_offset = inflight.mmap_offset;
+  return g_unix_fd_list_get (fd_list, 0, error);
+}
+
+/**
+ * vhost_user_frontend_get_inflight_fd:
+ * @self: a front-end
+ * @num_queues: how many queues to track
+ * @queue_size: their size
+ * @mmap_size: (out) (optional): the area's size
+ * @mmap_offset: (out) (optional): where it starts in the fd
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks the back-end for an area tracking in-flight descriptors
+ * (`GET_INFLIGHT_FD`). Keep the fd: after the back-end restarts, hand it
+ * back with vhost_user_frontend_set_inflight_fd() before the rings start.
+ *
+ * Returns: the area's fd (the caller owns it), or -1 with @error set
+ */
+int
+vhost_user_frontend_get_inflight_fd (VhostUserFrontend  *self,
+                                     guint               num_queues,
+                                     guint               queue_size,
+                                     guint64            *mmap_size,
+                                     guint64            *mmap_offset,
+                                     GCancellable       *cancellable,
+                                     GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GUnixFDList) fd_list = NULL;
+
+  if (!build_inflight (&b, 0, 0, num_queues, queue_size, -1, error))
+    return -1;
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_INFLIGHT_FD, b.payload, NULL,
+                                       cancellable, &fd_list, error);
+  return parse_inflight (reply, fd_list, mmap_size, mmap_offset, error);
+}
+
+/**
+ * vhost_user_frontend_get_inflight_fd_async:
+ * @self: a front-end
+ * @num_queues: how many queues to track
+ * @queue_size: their size
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_get_inflight_fd().
+ */
+void
+vhost_user_frontend_get_inflight_fd_async (VhostUserFrontend   *self,
+                                           guint                num_queues,
+                                           guint                queue_size,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_inflight (&b, 0, 0, num_queues, queue_size, -1, &error);
+
+  send_built (self, VHOST_USER_REQUEST_GET_INFLIGHT_FD, &b, ok, error, vhost_user_frontend_get_inflight_fd_async,
+              cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_inflight_fd_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @mmap_size: (out) (optional): the area's size
+ * @mmap_offset: (out) (optional): where it starts in the fd
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_frontend_get_inflight_fd_async().
+ *
+ * Returns: the area's fd (the caller owns it), or -1 with @error set
+ */
+int
+vhost_user_frontend_get_inflight_fd_finish (VhostUserFrontend  *self,
+                                            GAsyncResult       *result,
+                                            guint64            *mmap_size,
+                                            guint64            *mmap_offset,
+                                            GError            **error)
+{
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  g_autoptr(GBytes) reply = vhost_user_frontend_request_finish (self, result, &fd_list, error);
+
+  return parse_inflight (reply, fd_list, mmap_size, mmap_offset, error);
+}
+
+/**
+ * vhost_user_frontend_set_inflight_fd:
+ * @self: a front-end
+ * @mmap_size: the area's size
+ * @mmap_offset: where it starts in @fd
+ * @num_queues: how many queues it tracks
+ * @queue_size: their size
+ * @fd: the area a back-end gave before (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Hands an in-flight area back to a restarted back-end
+ * (`SET_INFLIGHT_FD`), before its rings start.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_inflight_fd (VhostUserFrontend  *self,
+                                     guint64             mmap_size,
+                                     guint64             mmap_offset,
+                                     guint               num_queues,
+                                     guint               queue_size,
+                                     int                 fd,
+                                     GCancellable       *cancellable,
+                                     GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, VHOST_USER_REQUEST_SET_INFLIGHT_FD, &b,
+                      build_inflight (&b, mmap_size, mmap_offset, num_queues, queue_size, fd, error),
+                      cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_rem_mem_region:
+ * @self: a front-end
+ * @region: a region shared before with vhost_user_frontend_add_mem_region()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes one region of guest memory back (`REM_MEM_REG`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_rem_mem_region (VhostUserFrontend     *self,
+                                    VhostUserMemoryRegion *region,
+                                    GCancellable          *cancellable,
+                                    GError               **error)
+{
+  VhostUserWireXenSingleRegion single = { 0 };
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  g_return_val_if_fail (region != NULL, FALSE);
+  single.region.guest_phys_addr = vhost_user_memory_region_get_guest_phys_addr (region);
+  single.region.memory_size = vhost_user_memory_region_get_size (region);
+  single.region.userspace_addr = vhost_user_memory_region_get_user_addr (region);
+  single.region.mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
+  reply = call_built (self, VHOST_USER_REQUEST_REM_MEM_REG, &b,
+                      build (&b, &single, xen_layout (self) ? sizeof (VhostUserWireXenSingleRegion)
+                                                            : sizeof (VhostUserWireSingleRegion), NULL, 0, error),
+                      cancellable, error);
+  return reply != NULL;
 }
 
 /* --- negotiation --- */

@@ -262,5 +262,66 @@ void               vhost_user_frontend_set_mem_table_async     (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_command                 (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_command_async           (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_config              (VhostUserFrontend    *self,
+                                                                guint                 offset,
+                                                                guint                 flags,
+                                                                GBytes               *data,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_config_async        (VhostUserFrontend    *self,
+                                                                guint                 offset,
+                                                                guint                 flags,
+                                                                GBytes               *data,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_get_inflight_fd         (VhostUserFrontend    *self,
+                                                                guint                 num_queues,
+                                                                guint                 queue_size,
+                                                                guint64              *mmap_size,
+                                                                guint64              *mmap_offset,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_inflight_fd_async   (VhostUserFrontend    *self,
+                                                                guint                 num_queues,
+                                                                guint                 queue_size,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_get_inflight_fd_finish  (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                guint64              *mmap_size,
+                                                                guint64              *mmap_offset,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_inflight_fd         (VhostUserFrontend    *self,
+                                                                guint64               mmap_size,
+                                                                guint64               mmap_offset,
+                                                                guint                 num_queues,
+                                                                guint                 queue_size,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_rem_mem_region          (VhostUserFrontend    *self,
+                                                                VhostUserMemoryRegion *region,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
 
 G_END_DECLS
