@@ -112,22 +112,29 @@ reply_free (gpointer data)
   g_free (reply);
 }
 
+/* The request's task, now the caller's to complete and unref; the
+ * pending entry no longer listens for its cancellation. */
+static GTask *
+pending_take_task (Pending *pending)
+{
+  GTask *task = g_steal_pointer (&pending->task);
+
+  if (task != NULL && pending->cancel_id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), pending->cancel_id);
+  pending->cancel_id = 0;
+  return task;
+}
+
 static void
 pending_free (VhostUserFrontend *self,
               Pending           *pending)
 {
+  g_autoptr(GTask) task = pending_take_task (pending);
+
   if (pending->timeout != NULL)
     {
       g_source_destroy (pending->timeout);
       g_source_unref (pending->timeout);
-    }
-  if (pending->task != NULL)
-    {
-      GCancellable *cancellable = g_task_get_cancellable (pending->task);
-
-      if (cancellable != NULL && pending->cancel_id != 0)
-        g_cancellable_disconnect (cancellable, pending->cancel_id);
-      g_object_unref (pending->task);
     }
   g_free (pending);
 }
@@ -164,9 +171,11 @@ on_closed (VhostUserConnection *connection,
   close_backend_channel (self);
   while ((pending = g_queue_pop_head (&self->pending)) != NULL)
     {
-      if (pending->task != NULL)
-        g_task_return_error (g_steal_pointer (&pending->task), g_error_copy (reason));
+      g_autoptr(GTask) task = pending_take_task (pending);
+
       pending_free (self, pending);
+      if (task != NULL)
+        g_task_return_error (task, g_error_copy (reason));
     }
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -262,7 +271,7 @@ on_message (VhostUserConnection *connection,
     }
 
   g_queue_pop_head (&self->pending);
-  task = g_steal_pointer (&pending->task);
+  task = pending_take_task (pending);
   info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, pending->request);
   reply_kind = pending->reply_kind;
   pending_free (self, pending);
@@ -330,7 +339,11 @@ cancel_in_context (gpointer data)
   /* still waiting? then the caller hears now, and the reply is dropped */
   if (g_queue_find (&cd->self->pending, cd->pending) != NULL && cd->pending->task != NULL)
     {
+      /* not pending_take_task(): disconnecting from the cancellable is not
+       * allowed while it emits, and the handler goes with it anyway */
       GTask *task = g_steal_pointer (&cd->pending->task);
+
+      cd->pending->cancel_id = 0;
 
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
       g_object_unref (task);
@@ -339,13 +352,29 @@ cancel_in_context (gpointer data)
 }
 
 static void
+cancel_data_free (gpointer data)
+{
+  CancelData *cd = data;
+
+  g_object_unref (cd->self);
+  g_free (cd);
+}
+
+/* Any thread may cancel: the request is failed from the front-end's
+ * context, never inside the cancellation itself. */
+static void
 on_cancelled (GCancellable *cancellable,
               gpointer      user_data)
 {
   CancelData *cd = user_data;
+  CancelData *copy = g_memdup2 (cd, sizeof *cd);
+  GSource *idle = g_idle_source_new ();
 
-  g_main_context_invoke_full (cd->self->context, G_PRIORITY_DEFAULT, cancel_in_context,
-                              g_memdup2 (cd, sizeof *cd), g_free);
+  g_object_ref (copy->self);
+  g_source_set_callback (idle, cancel_in_context, copy, cancel_data_free);
+  g_source_set_static_name (idle, "VhostUserFrontend cancel");
+  g_source_attach (idle, cd->self->context);
+  g_source_unref (idle);
 }
 
 static gboolean
