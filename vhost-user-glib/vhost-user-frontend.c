@@ -339,11 +339,8 @@ cancel_in_context (gpointer data)
   /* still waiting? then the caller hears now, and the reply is dropped */
   if (g_queue_find (&cd->self->pending, cd->pending) != NULL && cd->pending->task != NULL)
     {
-      /* not pending_take_task(): disconnecting from the cancellable is not
-       * allowed while it emits, and the handler goes with it anyway */
-      GTask *task = g_steal_pointer (&cd->pending->task);
-
-      cd->pending->cancel_id = 0;
+      /* from an idle, never inside the emission: disconnecting is safe */
+      GTask *task = pending_take_task (cd->pending);
 
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
       g_object_unref (task);
