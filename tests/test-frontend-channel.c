@@ -357,6 +357,118 @@ test_typed (Fixture       *f,
                     vhost_user_backend_get_max_mem_slots (f->backend));
 }
 
+static gboolean
+iotlb_ok (VhostUserBackend *backend, VhostUserInvocation *invocation, guint64 iova, guint64 size,
+          guint64 user_addr, guint perm, guint type, gpointer user_data)
+{
+  guint64 *seen = user_data;
+
+  seen[0] = iova;
+  seen[1] = type;
+  vhost_user_invocation_return_u64 (invocation, 0);
+  return TRUE;
+}
+
+static gboolean
+object_found (VhostUserBackend *backend, VhostUserInvocation *invocation, const char *uuid, gpointer user_data)
+{
+  g_assert_cmpstr (uuid, ==, "12345678-9abc-def0-0102-030405060708");
+  vhost_user_invocation_return_fd (invocation, 0, test_memfd (4096));
+  return TRUE;
+}
+
+static gboolean
+state_own_fd (VhostUserBackend *backend, VhostUserInvocation *invocation, guint direction, guint phase,
+              int fd, gpointer user_data)
+{
+  g_assert_cmpuint (direction, ==, 0);
+  g_assert_cmpint (fd, >=, 0);
+  vhost_user_invocation_return_fd (invocation, 0, test_eventfd ());
+  return TRUE;
+}
+
+/* The rarer requests' typed forms: each answered by a handler, or by the
+ * default's refusal. */
+static void
+test_typed_rare (Fixture       *f,
+                 gconstpointer  data)
+{
+  const guint64 access_platform = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree guint64 *sizes = NULL;
+  guint64 seen[2] = { 0, 0 };
+  guint n_sizes = 0;
+  int fd, out_fd = -1;
+
+  vhost_user_backend_set_features (f->backend, vhost_user_backend_get_features (f->backend) | access_platform);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                                                access_platform, 0x7fffff, NULL, &error));
+  g_assert_no_error (error);
+
+  /* the log, and its eventfd */
+  fd = test_memfd (0x2000);
+  g_assert_true (vhost_user_frontend_set_log_base (f->frontend, 0x1000, 0x1000, fd, NULL, &error));
+  g_assert_no_error (error);
+  g_close (fd, NULL);
+  fd = test_eventfd ();
+  vhost_user_frontend_send_fd_async (f->frontend, VHOST_USER_REQUEST_SET_LOG_FD, fd, NULL, done, &result);
+  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_false (vhost_user_frontend_send_fd (f->frontend, VHOST_USER_REQUEST_SET_OWNER, fd, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_close (fd, NULL);
+
+  /* IOTLB: refused by default, accepted by a handler */
+  g_assert_false (vhost_user_frontend_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 2, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_signal_connect (f->backend, "iotlb-msg", G_CALLBACK (iotlb_ok), seen);
+  g_assert_true (vhost_user_frontend_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (seen[0], ==, 0x1000);
+  g_assert_cmpuint (seen[1], ==, 3);
+
+  /* a shared object: not found, then found */
+  g_assert_cmpint (vhost_user_frontend_get_shared_object (f->frontend, "12345678-9abc-def0-0102-030405060708",
+                                                          NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_cmpint (vhost_user_frontend_get_shared_object (f->frontend, "not a uuid", NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_signal_connect (f->backend, "get-shared-object", G_CALLBACK (object_found), NULL);
+  vhost_user_frontend_get_shared_object_async (f->frontend, "12345678-9abc-def0-0102-030405060708", NULL,
+                                               done, &result);
+  fd = vhost_user_frontend_get_fd_finish (f->frontend, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_true (test_fd_is_open (fd));
+  g_close (fd, NULL);
+  g_clear_object (&result);
+
+  /* device state: refused by default; a handler gives its own fd */
+  fd = test_eventfd ();
+  g_assert_false (vhost_user_frontend_set_device_state_fd (f->frontend, 0, 0, fd, &out_fd, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_signal_connect (f->backend, "set-device-state-fd", G_CALLBACK (state_own_fd), NULL);
+  g_assert_true (vhost_user_frontend_set_device_state_fd (f->frontend, 0, 0, fd, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (out_fd, >=, 0);
+  g_close (out_fd, NULL);
+  g_close (fd, NULL);
+
+  /* no shared memory regions */
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_sizes, ==, 256);
+  for (guint i = 0; i < n_sizes; i++)
+    g_assert_cmpuint (sizes[i], ==, 0);
+}
+
 static void
 on_gone (VhostUserBackend *backend,
          const GError     *error,
@@ -434,6 +546,7 @@ main (int   argc,
               test_log_base_without_shmfd, fixture_teardown);
   g_test_add_func ("/frontend/listen", test_listen);
   g_test_add ("/frontend/typed", Fixture, NULL, fixture_setup, test_typed, fixture_teardown);
+  g_test_add ("/frontend/typed-rare", Fixture, NULL, fixture_setup, test_typed_rare, fixture_teardown);
   g_test_add_func ("/frontend/listen-timeout", test_listen_timeout);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);

@@ -1895,6 +1895,22 @@ vhost_user_frontend_set_inflight_fd (VhostUserFrontend  *self,
   return reply != NULL;
 }
 
+static gboolean
+build_rem_region (Built                       *b,
+                  const VhostUserMemoryRegion *region,
+                  gboolean                     xen,
+                  GError                     **error)
+{
+  VhostUserWireXenSingleRegion single = { 0 };
+
+  single.region.guest_phys_addr = vhost_user_memory_region_get_guest_phys_addr (region);
+  single.region.memory_size = vhost_user_memory_region_get_size (region);
+  single.region.userspace_addr = vhost_user_memory_region_get_user_addr (region);
+  single.region.mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
+  return build (b, &single, xen ? sizeof (VhostUserWireXenSingleRegion) : sizeof (VhostUserWireSingleRegion),
+                NULL, 0, error);
+}
+
 /**
  * vhost_user_frontend_rem_mem_region:
  * @self: a front-end
@@ -1912,20 +1928,576 @@ vhost_user_frontend_rem_mem_region (VhostUserFrontend     *self,
                                     GCancellable          *cancellable,
                                     GError               **error)
 {
-  VhostUserWireXenSingleRegion single = { 0 };
   g_auto(Built) b = { 0 };
   g_autoptr(GBytes) reply = NULL;
 
   g_return_val_if_fail (region != NULL, FALSE);
-  single.region.guest_phys_addr = vhost_user_memory_region_get_guest_phys_addr (region);
-  single.region.memory_size = vhost_user_memory_region_get_size (region);
-  single.region.userspace_addr = vhost_user_memory_region_get_user_addr (region);
-  single.region.mmap_offset = vhost_user_memory_region_get_mmap_offset (region);
   reply = call_built (self, VHOST_USER_REQUEST_REM_MEM_REG, &b,
-                      build (&b, &single, xen_layout (self) ? sizeof (VhostUserWireXenSingleRegion)
-                                                            : sizeof (VhostUserWireSingleRegion), NULL, 0, error),
+                      build_rem_region (&b, region, xen_layout (self), error), cancellable, error);
+  return reply != NULL;
+}
+
+
+/**
+ * vhost_user_frontend_set_inflight_fd_async:
+ * @self: a front-end
+ * @mmap_size: the area's size
+ * @mmap_offset: where it starts in @fd
+ * @num_queues: how many queues it tracks
+ * @queue_size: their size
+ * @fd: the area (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_inflight_fd(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_inflight_fd_async (VhostUserFrontend   *self,
+                                           guint64              mmap_size,
+                                           guint64              mmap_offset,
+                                           guint                num_queues,
+                                           guint                queue_size,
+                                           int                  fd,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_inflight (&b, mmap_size, mmap_offset, num_queues, queue_size, fd, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_INFLIGHT_FD, &b, ok, error, vhost_user_frontend_set_inflight_fd_async,
+              cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_rem_mem_region_async:
+ * @self: a front-end
+ * @region: a region shared before
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_rem_mem_region(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_rem_mem_region_async (VhostUserFrontend     *self,
+                                          VhostUserMemoryRegion *region,
+                                          GCancellable          *cancellable,
+                                          GAsyncReadyCallback    callback,
+                                          gpointer               user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_rem_region (&b, region, xen_layout (self), &error);
+
+  send_built (self, VHOST_USER_REQUEST_REM_MEM_REG, &b, ok, error, vhost_user_frontend_rem_mem_region_async,
+              cancellable, callback, user_data);
+}
+
+static gboolean
+build_fd_only (Built                 *b,
+               VhostUserRequestType   request,
+               int                    fd,
+               GError               **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, request);
+
+  if (info == NULL || info->request.kind != VHOST_USER_PAYLOAD_NONE || info->request.min_fds != 1)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "%s does not carry just an fd", info != NULL ? info->name : "That request");
+      return FALSE;
+    }
+  return build (b, NULL, 0, &fd, 1, error);
+}
+
+/**
+ * vhost_user_frontend_send_fd:
+ * @self: a front-end
+ * @request: a request that carries only an fd (`SET_LOG_FD`,
+ *   `GPU_SET_SOCKET`; `SET_BACKEND_REQ_FD` is
+ *   vhost_user_frontend_setup_backend_channel())
+ * @fd: the fd (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Passes an fd; with `REPLY_ACK` waits for the acknowledgement.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_send_fd (VhostUserFrontend     *self,
+                             VhostUserRequestType   request,
+                             int                    fd,
+                             GCancellable          *cancellable,
+                             GError               **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, request, &b, build_fd_only (&b, request, fd, error), cancellable, error);
+  return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_send_fd_async:
+ * @self: a front-end
+ * @request: a request that carries only an fd
+ * @fd: the fd (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_send_fd(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_send_fd_async (VhostUserFrontend    *self,
+                                   VhostUserRequestType  request,
+                                   int                   fd,
+                                   GCancellable         *cancellable,
+                                   GAsyncReadyCallback   callback,
+                                   gpointer              user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_fd_only (&b, request, fd, &error);
+
+  send_built (self, request, &b, ok, error, vhost_user_frontend_send_fd_async, cancellable, callback, user_data);
+}
+
+static gboolean
+build_log_base (Built    *b,
+                guint64   size,
+                guint64   offset,
+                int       fd,
+                GError  **error)
+{
+  VhostUserWireLog log = { size, offset };
+
+  return build (b, &log, sizeof log, &fd, fd >= 0 ? 1 : 0, error);
+}
+
+/**
+ * vhost_user_frontend_set_log_base:
+ * @self: a front-end
+ * @size: the dirty log's size in bytes (one bit per 4 KiB page)
+ * @offset: where it starts in @fd
+ * @fd: the log's memory (duplicated), or -1 without `LOG_SHMFD`
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Passes the dirty-page log (`SET_LOG_BASE`); with `LOG_SHMFD` the
+ * back-end answers once it has mapped it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_frontend_set_log_base (VhostUserFrontend  *self,
+                                  guint64             size,
+                                  guint64             offset,
+                                  int                 fd,
+                                  GCancellable       *cancellable,
+                                  GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+
+  reply = call_built (self, VHOST_USER_REQUEST_SET_LOG_BASE, &b, build_log_base (&b, size, offset, fd, error),
                       cancellable, error);
   return reply != NULL;
+}
+
+/**
+ * vhost_user_frontend_set_log_base_async:
+ * @self: a front-end
+ * @size: the dirty log's size in bytes
+ * @offset: where it starts in @fd
+ * @fd: the log's memory (duplicated), or -1
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_log_base(); finish with
+ * vhost_user_frontend_set_finish().
+ */
+void
+vhost_user_frontend_set_log_base_async (VhostUserFrontend   *self,
+                                        guint64              size,
+                                        guint64              offset,
+                                        int                  fd,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_log_base (&b, size, offset, fd, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_LOG_BASE, &b, ok, error, vhost_user_frontend_set_log_base_async,
+              cancellable, callback, user_data);
+}
+
+static gboolean
+build_iotlb (Built    *b,
+             guint64   iova,
+             guint64   size,
+             guint64   user_addr,
+             guint     perm,
+             guint     type,
+             GError  **error)
+{
+  VhostUserWireIotlb iotlb = { iova, size, user_addr, perm, type, { 0 } };
+
+  if (perm > 3 || type > 4)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "IOTLB permission %u or type %u is not one the protocol knows", perm, type);
+      return FALSE;
+    }
+  return build (b, &iotlb, sizeof iotlb, NULL, 0, error);
+}
+
+/**
+ * vhost_user_frontend_iotlb_msg:
+ * @self: a front-end
+ * @iova: the I/O virtual address
+ * @size: the range's size
+ * @user_addr: where it maps to in this process
+ * @perm: the access (1 read, 2 write, 3 both)
+ * @type: 2 update, 3 invalidate
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Updates or invalidates an IOTLB entry (`IOTLB_MSG`, needs
+ * `VIRTIO_F_ACCESS_PLATFORM`).
+ *
+ * Returns: %TRUE if the back-end accepted it
+ */
+gboolean
+vhost_user_frontend_iotlb_msg (VhostUserFrontend  *self,
+                               guint64             iova,
+                               guint64             size,
+                               guint64             user_addr,
+                               guint               perm,
+                               guint               type,
+                               GCancellable       *cancellable,
+                               GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+  guint64 status;
+
+  reply = call_built (self, VHOST_USER_REQUEST_IOTLB_MSG, &b,
+                      build_iotlb (&b, iova, size, user_addr, perm, type, error), cancellable, error);
+  status = parse_u64 (reply, error);
+  if (status != 0 && status != G_MAXUINT64)
+    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                 "The back-end refused the IOTLB update (status %" G_GUINT64_FORMAT ")", status);
+  return status == 0;
+}
+
+/**
+ * vhost_user_frontend_iotlb_msg_async:
+ * @self: a front-end
+ * @iova: the I/O virtual address
+ * @size: the range's size
+ * @user_addr: where it maps to in this process
+ * @perm: the access (1 read, 2 write, 3 both)
+ * @type: 2 update, 3 invalidate
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_iotlb_msg(); finish with
+ * vhost_user_frontend_get_u64_finish() (0: accepted).
+ */
+void
+vhost_user_frontend_iotlb_msg_async (VhostUserFrontend   *self,
+                                     guint64              iova,
+                                     guint64              size,
+                                     guint64              user_addr,
+                                     guint                perm,
+                                     guint                type,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_iotlb (&b, iova, size, user_addr, perm, type, &error);
+
+  send_built (self, VHOST_USER_REQUEST_IOTLB_MSG, &b, ok, error, vhost_user_frontend_iotlb_msg_async,
+              cancellable, callback, user_data);
+}
+
+static gboolean
+build_uuid (Built       *b,
+            const char  *uuid,
+            GError     **error)
+{
+  guint8 bytes[16];
+  guint n = 0;
+
+  for (const char *p = uuid; *p != '\0' && n < 32; p++)
+    {
+      int v = g_ascii_xdigit_value (*p);
+
+      if (*p == '-')
+        continue;
+      if (v < 0)
+        break;
+      if (n % 2 == 0)
+        bytes[n / 2] = v << 4;
+      else
+        bytes[n / 2] |= v;
+      n++;
+    }
+  if (n != 32)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "“%s” is not a UUID", uuid);
+      return FALSE;
+    }
+  return build (b, bytes, sizeof bytes, NULL, 0, error);
+}
+
+/* The u64 and fd of a reply such as GET_SHARED_OBJECT's: the fd, or -1
+ * with an error when the u64 says "failed" or no fd came. */
+static int
+parse_fd_reply (GBytes       *reply,
+                GUnixFDList  *fd_list,
+                GError      **error)
+{
+  guint64 status = parse_u64 (reply, error);
+
+  if (status == G_MAXUINT64 && reply == NULL)
+    return -1;
+  if (status != 0 || fd_list == NULL || g_unix_fd_list_get_length (fd_list) != 1)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "The back-end had nothing to give (status %" G_GUINT64_FORMAT ")", status);
+      return -1;
+    }
+  return g_unix_fd_list_get (fd_list, 0, error);
+}
+
+/**
+ * vhost_user_frontend_get_shared_object:
+ * @self: a front-end
+ * @uuid: the object's UUID, as text
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Looks up a shared object the back-end exported (`GET_SHARED_OBJECT`).
+ *
+ * Returns: its dma-buf fd (the caller owns it), or -1 with @error set
+ */
+int
+vhost_user_frontend_get_shared_object (VhostUserFrontend  *self,
+                                       const char         *uuid,
+                                       GCancellable       *cancellable,
+                                       GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GUnixFDList) fd_list = NULL;
+
+  g_return_val_if_fail (uuid != NULL, -1);
+  if (!build_uuid (&b, uuid, error))
+    return -1;
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_SHARED_OBJECT, b.payload, NULL,
+                                       cancellable, &fd_list, error);
+  return parse_fd_reply (reply, fd_list, error);
+}
+
+/**
+ * vhost_user_frontend_get_shared_object_async:
+ * @self: a front-end
+ * @uuid: the object's UUID, as text
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_get_shared_object().
+ */
+void
+vhost_user_frontend_get_shared_object_async (VhostUserFrontend   *self,
+                                             const char          *uuid,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_uuid (&b, uuid, &error);
+
+  send_built (self, VHOST_USER_REQUEST_GET_SHARED_OBJECT, &b, ok, error,
+              vhost_user_frontend_get_shared_object_async, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_fd_finish:
+ * @self: a front-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes the async requests whose answer is an fd:
+ * vhost_user_frontend_get_shared_object_async() and
+ * vhost_user_frontend_set_device_state_fd_async().
+ *
+ * Returns: the fd (the caller owns it), or -1 (with @error set if the
+ *   request failed)
+ */
+int
+vhost_user_frontend_get_fd_finish (VhostUserFrontend  *self,
+                                   GAsyncResult       *result,
+                                   GError            **error)
+{
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  g_autoptr(GBytes) reply = vhost_user_frontend_request_finish (self, result, &fd_list, error);
+
+  if (reply != NULL && fd_list == NULL && g_bytes_get_size (reply) == 8)
+    {
+      /* SET_DEVICE_STATE_FD: bit 8 says "no fd of mine", bits 0-7 the error */
+      guint64 status;
+
+      memcpy (&status, g_bytes_get_data (reply, NULL), 8);
+      if ((status & 0xff) == 0 && (status & 0x100))
+        return -1;
+    }
+  return parse_fd_reply (reply, fd_list, error);
+}
+
+static gboolean
+build_device_state (Built    *b,
+                    guint     direction,
+                    guint     phase,
+                    int       fd,
+                    GError  **error)
+{
+  VhostUserWireDeviceStateTransfer transfer = { direction, phase };
+
+  if (direction > 1)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Transfer direction %u is neither save (0) nor load (1)", direction);
+      return FALSE;
+    }
+  return build (b, &transfer, sizeof transfer, &fd, 1, error);
+}
+
+/**
+ * vhost_user_frontend_set_device_state_fd:
+ * @self: a front-end
+ * @direction: 0 to save the device's state (the back-end writes), 1 to
+ *   load it (the back-end reads)
+ * @phase: 0 (stopped), the only phase defined
+ * @fd: our end of the pipe (duplicated)
+ * @out_fd: (out) (optional): an fd the back-end wants used instead, or -1
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Starts a device-state transfer (`SET_DEVICE_STATE_FD`); finish it with
+ * `CHECK_DEVICE_STATE` (vhost_user_frontend_get_u64()).
+ *
+ * Returns: %TRUE if the back-end accepted
+ */
+gboolean
+vhost_user_frontend_set_device_state_fd (VhostUserFrontend  *self,
+                                         guint               direction,
+                                         guint               phase,
+                                         int                 fd,
+                                         int                *out_fd,
+                                         GCancellable       *cancellable,
+                                         GError            **error)
+{
+  g_auto(Built) b = { 0 };
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  guint64 status;
+
+  if (out_fd != NULL)
+    *out_fd = -1;
+  if (!build_device_state (&b, direction, phase, fd, error))
+    return FALSE;
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_SET_DEVICE_STATE_FD, b.payload, b.fd_list,
+                                       cancellable, &fd_list, error);
+  status = parse_u64 (reply, error);
+  if (reply == NULL)
+    return FALSE;
+  if ((status & 0xff) != 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "The back-end refused the state transfer (status %" G_GUINT64_FORMAT ")", status & 0xff);
+      return FALSE;
+    }
+  if (out_fd != NULL && !(status & 0x100) && fd_list != NULL && g_unix_fd_list_get_length (fd_list) == 1)
+    *out_fd = g_unix_fd_list_get (fd_list, 0, NULL);
+  return TRUE;
+}
+
+/**
+ * vhost_user_frontend_set_device_state_fd_async:
+ * @self: a front-end
+ * @direction: 0 save, 1 load
+ * @phase: 0 (stopped)
+ * @fd: our end of the pipe (duplicated)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the answer
+ * @user_data: data for @callback
+ *
+ * The async form of vhost_user_frontend_set_device_state_fd(); finish
+ * with vhost_user_frontend_get_fd_finish() (-1 and no error: use @fd).
+ */
+void
+vhost_user_frontend_set_device_state_fd_async (VhostUserFrontend   *self,
+                                               guint                direction,
+                                               guint                phase,
+                                               int                  fd,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data)
+{
+  g_auto(Built) b = { 0 };
+  GError *error = NULL;
+  gboolean ok = build_device_state (&b, direction, phase, fd, &error);
+
+  send_built (self, VHOST_USER_REQUEST_SET_DEVICE_STATE_FD, &b, ok, error,
+              vhost_user_frontend_set_device_state_fd_async, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_frontend_get_shmem_config:
+ * @self: a front-end
+ * @n_sizes: (out): 256, the number of shared memory region ids
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Asks for the device's shared memory regions (`GET_SHMEM_CONFIG`).
+ *
+ * Returns: (array length=n_sizes) (transfer full) (nullable): the size of
+ *   each region by id, 0 where there is none; %NULL with @error set
+ */
+guint64 *
+vhost_user_frontend_get_shmem_config (VhostUserFrontend  *self,
+                                      guint              *n_sizes,
+                                      GCancellable       *cancellable,
+                                      GError            **error)
+{
+  VhostUserWireShmemConfig config;
+  g_autoptr(GBytes) reply = NULL;
+
+  *n_sizes = 0;
+  reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_SHMEM_CONFIG, NULL, NULL, cancellable, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  memcpy (&config, g_bytes_get_data (reply, NULL), sizeof config);
+  *n_sizes = VHOST_USER_MAX_SHMEM_REGIONS;
+  return g_memdup2 (config.memory_sizes, sizeof config.memory_sizes);
 }
 
 /* --- negotiation --- */

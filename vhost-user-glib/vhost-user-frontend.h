@@ -323,5 +323,104 @@ gboolean           vhost_user_frontend_rem_mem_region          (VhostUserFronten
                                                                 VhostUserMemoryRegion *region,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_inflight_fd_async   (VhostUserFrontend    *self,
+                                                                guint64               mmap_size,
+                                                                guint64               mmap_offset,
+                                                                guint                 num_queues,
+                                                                guint                 queue_size,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_rem_mem_region_async    (VhostUserFrontend    *self,
+                                                                VhostUserMemoryRegion *region,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_send_fd                 (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_send_fd_async           (VhostUserFrontend    *self,
+                                                                VhostUserRequestType  request,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_log_base            (VhostUserFrontend    *self,
+                                                                guint64               size,
+                                                                guint64               offset,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_log_base_async      (VhostUserFrontend    *self,
+                                                                guint64               size,
+                                                                guint64               offset,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_iotlb_msg               (VhostUserFrontend    *self,
+                                                                guint64               iova,
+                                                                guint64               size,
+                                                                guint64               user_addr,
+                                                                guint                 perm,
+                                                                guint                 type,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_iotlb_msg_async         (VhostUserFrontend    *self,
+                                                                guint64               iova,
+                                                                guint64               size,
+                                                                guint64               user_addr,
+                                                                guint                 perm,
+                                                                guint                 type,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_get_shared_object       (VhostUserFrontend    *self,
+                                                                const char           *uuid,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_shared_object_async (VhostUserFrontend    *self,
+                                                                const char           *uuid,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_get_fd_finish           (VhostUserFrontend    *self,
+                                                                GAsyncResult         *result,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_device_state_fd     (VhostUserFrontend    *self,
+                                                                guint                 direction,
+                                                                guint                 phase,
+                                                                int                   fd,
+                                                                int                  *out_fd,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_device_state_fd_async (VhostUserFrontend  *self,
+                                                                guint                 direction,
+                                                                guint                 phase,
+                                                                int                   fd,
+                                                                GCancellable         *cancellable,
+                                                                GAsyncReadyCallback   callback,
+                                                                gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64           *vhost_user_frontend_get_shmem_config        (VhostUserFrontend    *self,
+                                                                guint                *n_sizes,
+                                                                GCancellable         *cancellable,
+                                                                GError              **error);
 
 G_END_DECLS
