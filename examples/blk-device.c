@@ -14,7 +14,25 @@
 struct _ExampleBlkDevice
 {
   VhostUserBackend parent_instance;
+
+  /* the disk: in memory, its first sector a label a guest can read */
+  guint8          *disk;
+  guint64          capacity;
 };
+
+#define VIRTIO_BLK_T_IN     0
+#define VIRTIO_BLK_T_OUT    1
+#define VIRTIO_BLK_T_FLUSH  4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_S_OK     0
+#define VIRTIO_BLK_S_IOERR  1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+typedef struct {
+  guint32 type;
+  guint32 reserved;
+  guint64 sector;
+} BlkHeader;
 
 G_DEFINE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, VHOST_USER_TYPE_BACKEND)
 
@@ -42,10 +60,139 @@ example_blk_device_get_config (VhostUserBackend    *backend,
                                                                                  offset, size, flags);
 }
 
+/* Copies at most @len bytes between the request's buffers (from byte
+ * @skip on) and @disk: into @disk when @to_disk, out of it otherwise.
+ * Returns how many. */
+static gsize
+copy_buffers (VhostUserVringBuffer *iov,
+              guint                 n,
+              gsize                 skip,
+              guint8               *disk,
+              gsize                 len,
+              gboolean              to_disk)
+{
+  gsize done = 0;
+
+  for (guint i = 0; i < n && done < len; i++)
+    {
+      gsize piece = iov[i].len;
+      guint8 *base = iov[i].base;
+
+      if (skip >= piece)
+        {
+          skip -= piece;
+          continue;
+        }
+      base += skip;
+      piece -= skip;
+      skip = 0;
+      piece = MIN (piece, len - done);
+      if (to_disk)
+        memcpy (disk + done, base, piece);
+      else
+        memcpy (base, disk + done, piece);
+      done += piece;
+    }
+  return done;
+}
+
+/* One virtio-blk request: a header to read, data, a status byte to write
+ * last. Whatever the driver sent, the disk is only touched within its
+ * capacity. */
+static guint
+process_request (ExampleBlkDevice      *self,
+                 VhostUserVringElement *e)
+{
+  BlkHeader header;
+  guint8 status = VIRTIO_BLK_S_OK;
+  gsize data_len, written = 0;
+  guint64 offset;
+  VhostUserVringBuffer *last;
+
+  if (e->n_in == 0 || e->in[e->n_in - 1].len < 1 ||
+      copy_buffers (e->out, e->n_out, 0, (guint8 *) &header, sizeof header, TRUE) != sizeof header)
+    return 0;  /* not a request we can even answer */
+
+  last = &e->in[e->n_in - 1];
+  data_len = e->in_len - 1;  /* all but the status byte */
+
+  switch (header.type)
+    {
+    case VIRTIO_BLK_T_IN:
+      offset = header.sector * 512;
+      if (header.sector > self->capacity / 512 || data_len > self->capacity - offset)
+        status = VIRTIO_BLK_S_IOERR;
+      else
+        written = copy_buffers (e->in, e->n_in, 0, self->disk + offset, data_len, FALSE);
+      break;
+    case VIRTIO_BLK_T_OUT:
+      offset = header.sector * 512;
+      data_len = e->out_len - sizeof header;
+      if (header.sector > self->capacity / 512 || data_len > self->capacity - offset)
+        status = VIRTIO_BLK_S_IOERR;
+      else
+        copy_buffers (e->out, e->n_out, sizeof header, self->disk + offset, data_len, TRUE);
+      break;
+    case VIRTIO_BLK_T_FLUSH:
+      break;
+    default:
+      status = VIRTIO_BLK_S_UNSUPP;
+      break;
+    }
+
+  ((guint8 *) last->base)[last->len - 1] = status;
+  return written + 1;
+}
+
+static void
+on_kick (VhostUserVring *vring,
+         gpointer        user_data)
+{
+  ExampleBlkDevice *self = user_data;
+  VhostUserVringElement element;
+  g_autoptr(GError) error = NULL;
+  gboolean pushed = FALSE;
+
+  while (vhost_user_vring_pop (vring, &element, &error))
+    {
+      guint len = process_request (self, &element);
+
+      if (!vhost_user_vring_push (vring, element.head, len, &error))
+        break;
+      pushed = TRUE;
+    }
+  if (error != NULL)
+    g_message ("blk: queue %u: %s", vhost_user_vring_get_index (vring), error->message);
+  if (pushed)
+    vhost_user_vring_notify (vring, NULL);
+}
+
+/* Every ring gets the handler, whenever the rings are (re)made. */
+static void
+attach_handlers (ExampleBlkDevice *self)
+{
+  guint n = vhost_user_backend_get_num_queues (VHOST_USER_BACKEND (self));
+
+  for (guint i = 0; i < n; i++)
+    vhost_user_vring_set_kick_handler (vhost_user_backend_get_vring (VHOST_USER_BACKEND (self), i),
+                                       on_kick, self, NULL);
+}
+
+static void
+example_blk_device_finalize (GObject *object)
+{
+  ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
+
+  g_free (self->disk);
+  G_OBJECT_CLASS (example_blk_device_parent_class)->finalize (object);
+}
+
 static void
 example_blk_device_class_init (ExampleBlkDeviceClass *klass)
 {
   VhostUserBackendClass *backend_class = VHOST_USER_BACKEND_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = example_blk_device_finalize;
 
   backend_class->set_features = example_blk_device_set_features;
   backend_class->get_config = example_blk_device_get_config;
@@ -94,4 +241,11 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
 
   vhost_user_backend_set_config (VHOST_USER_BACKEND (self), bytes);
   vhost_user_backend_set_num_queues (VHOST_USER_BACKEND (self), num_queues);
+
+  /* a RAM disk whose first sector says what it is */
+  g_free (self->disk);
+  self->capacity = capacity_bytes - capacity_bytes % 512;
+  self->disk = g_malloc0 (self->capacity);
+  memcpy (self->disk, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
+  attach_handlers (self);
 }

@@ -24,6 +24,8 @@ G_DECLARE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, EXAMPLE, BLK_DEVICE,
 #define BLK_CONFIG_SEG_MAX     12  /* le32 */
 #define BLK_CONFIG_BLK_SIZE    20  /* le32 */
 #define BLK_CONFIG_NUM_QUEUES  34  /* le16 */
+/* what the disk's first sector starts with */
+#define EXAMPLE_BLK_LABEL "VHOST-USER-GLIB example disk"
 /* room for every field a front-end may read, zero where unused */
 #define BLK_CONFIG_SIZE        128
 

@@ -30,10 +30,12 @@ cat > "$root/init" <<'INIT'
 /bin/busybox mkdir -p /proc /sys /dev
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
 for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
   /bin/busybox insmod /lib/$m.ko
 done
 echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
+echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"
 /bin/busybox poweroff -f
 INIT
 chmod +x "$root/init"

@@ -318,6 +318,9 @@ real_set_features (VhostUserBackend    *self,
       priv->acked_features = features;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
     }
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_packed (vring_at (self, i),
+                                 (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0);
 
   /* without protocol features there is no SET_VRING_ENABLE: every ring
    * is enabled at once */
@@ -378,6 +381,8 @@ set_memory_table (VhostUserBackend     *self,
 
   g_clear_pointer (&priv->memory_table, vhost_user_memory_table_unref);
   priv->memory_table = vhost_user_memory_table_ref (table);
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_memory_table (vring_at (self, i), table);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MEMORY_TABLE]);
 }
 
@@ -1734,9 +1739,9 @@ backend_release (VhostUserBackend *self)
 
   if (priv->memory_table != NULL && vhost_user_memory_table_get_n_regions (priv->memory_table) > 0)
     {
-      g_clear_pointer (&priv->memory_table, vhost_user_memory_table_unref);
-      priv->memory_table = vhost_user_memory_table_new_empty ();
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MEMORY_TABLE]);
+      g_autoptr(VhostUserMemoryTable) empty = vhost_user_memory_table_new_empty ();
+
+      set_memory_table (self, empty);
     }
   unmap_log (priv);
   unmap_inflight (priv);
@@ -1777,7 +1782,12 @@ rebuild_vrings (VhostUserBackend *self)
 
   g_ptr_array_set_size (priv->vrings, 0);
   for (guint i = 0; i < priv->num_queues; i++)
-    g_ptr_array_add (priv->vrings, vhost_user_vring_new (i));
+    {
+      VhostUserVring *vring = vhost_user_vring_new (i, priv->context);
+
+      vhost_user_vring_set_memory_table (vring, priv->memory_table);
+      g_ptr_array_add (priv->vrings, vring);
+    }
 }
 
 static void

@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "vhost-user-memory-table.h"
 #include "vhost-user-vring.h"
 
 G_BEGIN_DECLS
@@ -15,7 +16,12 @@ typedef enum {
   VHOST_USER_VRING_FD_ERR,
 } VhostUserVringFdKind;
 
-VhostUserVring *vhost_user_vring_new          (guint                        index);
+VhostUserVring *vhost_user_vring_new          (guint                        index,
+                                               GMainContext                *context);
+void            vhost_user_vring_set_memory_table (VhostUserVring          *self,
+                                               VhostUserMemoryTable        *table);
+void            vhost_user_vring_set_packed   (VhostUserVring              *self,
+                                               gboolean                     packed);
 void            vhost_user_vring_set_size     (VhostUserVring              *self,
                                                guint                        size);
 void            vhost_user_vring_set_address  (VhostUserVring              *self,

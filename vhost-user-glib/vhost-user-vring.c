@@ -6,7 +6,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-debug-private.h"
@@ -39,7 +41,33 @@ struct _VhostUserVring
   gboolean              enabled;
   gboolean              started;
   int                   fds[3];
+
+  /* the data plane (split rings) */
+  GMainContext         *context;
+  VhostUserMemoryTable *memory;
+  gboolean              packed;
+  guint16               used_idx;
+  gboolean              used_idx_known;  /* read from the ring on first use */
+  gboolean              broken;          /* the driver broke the ring: touch it no more */
+  GSource              *kick_source;
+  VhostUserVringKickFunc kick_func;
+  gpointer              kick_data;
+  GDestroyNotify        kick_notify;
 };
+
+/* split virtqueue layout (virtio 1.2, 2.7) */
+#define VRING_DESC_F_NEXT      1
+#define VRING_DESC_F_WRITE     2
+#define VRING_DESC_F_INDIRECT  4
+
+typedef struct {
+  guint64 addr;
+  guint32 len;
+  guint16 flags;
+  guint16 next;
+} VringDesc;
+
+G_STATIC_ASSERT (sizeof (VringDesc) == 16);
 
 enum {
   PROP_0,
@@ -87,10 +115,22 @@ vhost_user_vring_address_free (VhostUserVringAddress *address)
   g_free (address);
 }
 
+static void update_kick_watch (VhostUserVring *self);
+
 static void
 vhost_user_vring_finalize (GObject *object)
 {
   VhostUserVring *self = VHOST_USER_VRING (object);
+
+  if (self->kick_source != NULL)
+    {
+      g_source_destroy (self->kick_source);
+      g_clear_pointer (&self->kick_source, g_source_unref);
+    }
+  if (self->kick_notify != NULL)
+    self->kick_notify (self->kick_data);
+  g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     if (self->fds[i] >= 0)
@@ -214,12 +254,31 @@ vhost_user_vring_init (VhostUserVring *self)
 }
 
 VhostUserVring *
-vhost_user_vring_new (guint index)
+vhost_user_vring_new (guint         index,
+                      GMainContext *context)
 {
   VhostUserVring *self = g_object_new (VHOST_USER_TYPE_VRING, NULL);
 
   self->index = index;
+  self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   return self;
+}
+
+/* The guest memory ring and buffer addresses are translated in; the ring
+ * keeps the table it was given alive while it uses it. */
+void
+vhost_user_vring_set_memory_table (VhostUserVring       *self,
+                                   VhostUserMemoryTable *table)
+{
+  g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
+  self->memory = table != NULL ? vhost_user_memory_table_ref (table) : NULL;
+}
+
+void
+vhost_user_vring_set_packed (VhostUserVring *self,
+                             gboolean        packed)
+{
+  self->packed = packed;
 }
 
 #define SET_AND_NOTIFY(self, field, value, prop) \
@@ -252,6 +311,7 @@ vhost_user_vring_set_base (VhostUserVring *self,
                            guint           base)
 {
   g_return_if_fail (VHOST_USER_IS_VRING (self));
+  self->used_idx_known = FALSE;
   SET_AND_NOTIFY (self, base, base, PROP_BASE);
 }
 
@@ -260,6 +320,9 @@ vhost_user_vring_set_address (VhostUserVring              *self,
                               const VhostUserVringAddress *address)
 {
   self->address = *address;
+  /* the spec: the used index is re-read from the ring after SET_VRING_ADDR */
+  self->used_idx_known = FALSE;
+  self->broken = FALSE;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
 }
 
@@ -279,8 +342,15 @@ vhost_user_vring_set_started (VhostUserVring *self,
 {
   started = !!started;
   if (self->started != started)
-    VHOST_USER_NOTE (VRING, "vring %u %s", self->index, started ? "started" : "stopped");
-  SET_AND_NOTIFY (self, started, started, PROP_STARTED);
+    {
+      VHOST_USER_NOTE (VRING, "vring %u %s", self->index, started ? "started" : "stopped");
+      self->started = started;
+      update_kick_watch (self);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
+      /* a front-end need not kick a ring it starts: look at it once */
+      if (started && self->kick_func != NULL)
+        self->kick_func (self, self->kick_data);
+    }
 }
 
 /* Takes @fd (or -1); a replaced fd is closed. */
@@ -292,6 +362,8 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
   int old = self->fds[kind];
 
   self->fds[kind] = fd;
+  if (kind == VHOST_USER_VRING_FD_KICK)
+    update_kick_watch (self);
   if (old >= 0 && old != fd)
     g_close (old, NULL);
   if (old != fd)
@@ -310,6 +382,7 @@ vhost_user_vring_reset (VhostUserVring *self)
   vhost_user_vring_set_size (self, 0);
   vhost_user_vring_set_base (self, 0);
   vhost_user_vring_set_address (self, &zero);
+  self->broken = FALSE;
   for (guint kind = 0; kind < G_N_ELEMENTS (self->fds); kind++)
     vhost_user_vring_take_fd (self, kind, -1);
   g_object_thaw_notify (G_OBJECT (self));
@@ -486,5 +559,298 @@ vhost_user_vring_notify (VhostUserVring  *self,
           return FALSE;
         }
     }
+  return TRUE;
+}
+
+/* --- the data plane: split rings --- */
+
+static gboolean
+on_kick (int          fd,
+         GIOCondition condition,
+         gpointer     user_data)
+{
+  VhostUserVring *self = user_data;
+  guint64 count;
+
+  /* clear the eventfd first: a kick after this read is a new one */
+  while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
+    ;
+  if (self->kick_func != NULL && self->started)
+    self->kick_func (self, self->kick_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Kicks are watched while the ring is started, has a kick fd and a
+ * handler to tell. */
+static void
+update_kick_watch (VhostUserVring *self)
+{
+  int fd = self->fds[VHOST_USER_VRING_FD_KICK];
+
+  if (self->kick_source != NULL)
+    {
+      g_source_destroy (self->kick_source);
+      g_clear_pointer (&self->kick_source, g_source_unref);
+    }
+  if (!self->started || fd < 0 || self->kick_func == NULL || self->context == NULL)
+    return;
+  self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
+  g_source_set_static_name (self->kick_source, "VhostUserVring kick");
+  g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick, self, NULL);
+  g_source_attach (self->kick_source, self->context);
+}
+
+/**
+ * vhost_user_vring_set_kick_handler:
+ * @self: a ring
+ * @func: (nullable) (scope notified) (closure user_data): called on each kick
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets what processes the ring: @func runs in the back-end's context when
+ * the driver kicks and once when the ring starts. It should pop until
+ * vhost_user_vring_pop() says the ring is empty.
+ */
+void
+vhost_user_vring_set_kick_handler (VhostUserVring         *self,
+                                   VhostUserVringKickFunc  func,
+                                   gpointer                user_data,
+                                   GDestroyNotify          notify)
+{
+  g_return_if_fail (VHOST_USER_IS_VRING (self));
+
+  if (self->kick_notify != NULL)
+    self->kick_notify (self->kick_data);
+  self->kick_func = func;
+  self->kick_data = user_data;
+  self->kick_notify = notify;
+  update_kick_watch (self);
+}
+
+/* A pointer to @len bytes of the ring at front-end address @addr, or NULL
+ * if they are not all in one mapped region. */
+static guint8 *
+ring_part (VhostUserVring *self,
+           guint64         addr,
+           guint64         len)
+{
+  guint64 got = len;
+  guint8 *p;
+
+  if (self->memory == NULL)
+    return NULL;
+  p = vhost_user_memory_table_translate_user_addr (self->memory, addr, &got);
+  return p != NULL && got == len ? p : NULL;
+}
+
+static gboolean
+broken (VhostUserVring  *self,
+        GError         **error,
+        const char      *what)
+{
+  self->broken = TRUE;
+  g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+               "Queue %u: %s; the ring is not touched again until it is set up anew", self->index, what);
+  return FALSE;
+}
+
+/* Adds @len bytes at guest-physical @gpa to @element, split where guest
+ * memory is split. */
+static gboolean
+add_buffer (VhostUserVring        *self,
+            VhostUserVringElement *element,
+            guint64                gpa,
+            guint32                len,
+            gboolean               writable,
+            GError               **error)
+{
+  guint64 done = 0;
+
+  while (done < len)
+    {
+      guint64 chunk = len - done;
+      guint8 *p;
+      VhostUserVringBuffer *iov;
+      guint *n;
+
+      if (gpa + done < gpa)
+        return broken (self, error, "a buffer wraps around the address space");
+      p = vhost_user_memory_table_translate_gpa (self->memory, gpa + done, &chunk);
+      if (p == NULL)
+        return broken (self, error, "a buffer is outside guest memory");
+      n = writable ? &element->n_in : &element->n_out;
+      if (*n >= VHOST_USER_VRING_MAX_IOV)
+        return broken (self, error, "a request has too many pieces");
+      iov = writable ? &element->in[*n] : &element->out[*n];
+      iov->base = p;
+      iov->len = chunk;
+      (*n)++;
+      if (writable)
+        element->in_len += chunk;
+      else
+        element->out_len += chunk;
+      done += chunk;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_vring_pop:
+ * @self: a started ring
+ * @element: (out caller-allocates): where to put the request
+ * @error: return location for a #GError
+ *
+ * Takes the next request the driver made available: its descriptor chain
+ * (indirect tables included), translated to buffers in this process. The
+ * driver is not trusted: a head or next index out of range, a loop, an
+ * indirect table that is not whole descriptors, a buffer outside guest
+ * memory, readable buffers after writable ones, or more outstanding
+ * requests than the ring holds are an error, and the ring is left alone
+ * from then on (until the front-end sets it up again). Never allocates.
+ *
+ * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
+ *   @error) or broken (@error set)
+ */
+gboolean
+vhost_user_vring_pop (VhostUserVring         *self,
+                      VhostUserVringElement  *element,
+                      GError                **error)
+{
+  guint num = self->size;
+  guint16 last_avail = self->base & 0xffff;
+  guint16 avail_idx;
+  guint8 *avail, *desc_table;
+  const VringDesc *table;
+  guint table_len, i, seen = 0, total = 0;
+  gboolean indirect = FALSE, writable_seen = FALSE;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+  g_return_val_if_fail (element != NULL, FALSE);
+
+  element->n_in = element->n_out = 0;
+  element->in_len = element->out_len = 0;
+
+  if (!self->started || self->broken || num == 0 || self->packed)
+    return FALSE;
+
+  avail = ring_part (self, self->address.avail_user_addr, 4 + 2 * (guint64) num);
+  desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
+  if (avail == NULL || desc_table == NULL)
+    return broken (self, error, "the ring is not in guest memory");
+
+  avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
+  if ((guint16) (avail_idx - last_avail) > num)
+    return broken (self, error, "more requests available than the ring holds");
+  if (avail_idx == last_avail)
+    return FALSE;
+
+  /* read the head only after the index that published it */
+  element->head = __atomic_load_n ((guint16 *) (avail + 4 + 2 * (last_avail % num)), __ATOMIC_RELAXED);
+  if (element->head >= num)
+    return broken (self, error, "a request's head is outside the ring");
+
+  table = (const VringDesc *) desc_table;
+  table_len = num;
+  i = element->head;
+  for (;;)
+    {
+      VringDesc d;
+
+      /* one copy: the driver may change the ring under us */
+      memcpy (&d, &table[i], sizeof d);
+
+      if (d.flags & VRING_DESC_F_INDIRECT)
+        {
+          guint64 len = d.len;
+
+          if (indirect || (d.flags & VRING_DESC_F_NEXT))
+            return broken (self, error, "an indirect descriptor in a chain or an indirect table");
+          if (d.len == 0 || d.len % sizeof (VringDesc) != 0 || d.len / sizeof (VringDesc) > 65536)
+            return broken (self, error, "an indirect table that is not whole descriptors");
+          table = vhost_user_memory_table_translate_gpa (self->memory, d.addr, &len);
+          if (table == NULL || len != d.len)
+            return broken (self, error, "an indirect table outside guest memory");
+          table_len = d.len / sizeof (VringDesc);
+          indirect = TRUE;
+          seen = 0;
+          i = 0;
+          continue;
+        }
+
+      if (d.flags & VRING_DESC_F_WRITE)
+        writable_seen = TRUE;
+      else if (writable_seen)
+        return broken (self, error, "a readable buffer after a writable one");
+
+      if (!add_buffer (self, element, d.addr, d.len, (d.flags & VRING_DESC_F_WRITE) != 0, error))
+        return FALSE;
+      /* a chain visits each descriptor at most once: more is a loop */
+      if (++seen > table_len || ++total > num + 65536)
+        return broken (self, error, "a descriptor chain loops");
+
+      if (!(d.flags & VRING_DESC_F_NEXT))
+        break;
+      i = d.next;
+      if (i >= table_len)
+        return broken (self, error, "a descriptor chain leaves its table");
+    }
+
+  /* the base is how far the device got: GET_VRING_BASE reports it */
+  self->base = (guint16) (last_avail + 1);
+  return TRUE;
+}
+
+/**
+ * vhost_user_vring_push:
+ * @self: a started ring
+ * @head: the head of a request vhost_user_vring_pop() gave
+ * @len: how many bytes the device wrote into the request's buffers
+ * @error: return location for a #GError
+ *
+ * Hands a request back to the driver (the used ring). Tell the driver
+ * with vhost_user_vring_notify() once a batch is pushed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_vring_push (VhostUserVring  *self,
+                       guint            head,
+                       guint            len,
+                       GError         **error)
+{
+  guint num = self->size;
+  guint8 *used;
+  guint32 entry[2];
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+
+  if (!self->started || self->broken || num == 0 || self->packed)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Queue %u is not running", self->index);
+      return FALSE;
+    }
+  if (head >= num)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u has no descriptor %u", self->index, head);
+      return FALSE;
+    }
+  used = ring_part (self, self->address.used_user_addr, 4 + 8 * (guint64) num);
+  if (used == NULL)
+    return broken (self, error, "the used ring is not in guest memory");
+
+  if (!self->used_idx_known)
+    {
+      self->used_idx = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_RELAXED);
+      self->used_idx_known = TRUE;
+    }
+
+  entry[0] = head;
+  entry[1] = len;
+  memcpy (used + 4 + 8 * (self->used_idx % num), entry, sizeof entry);
+  self->used_idx++;
+  /* the entry is visible before the index that publishes it */
+  __atomic_store_n ((guint16 *) (used + 2), self->used_idx, __ATOMIC_RELEASE);
   return TRUE;
 }

@@ -44,10 +44,69 @@ void                   vhost_user_vring_address_free     (VhostUserVringAddress 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_free)
 
+/**
+ * VHOST_USER_VRING_MAX_IOV:
+ *
+ * How many pieces each direction of a [struct@VhostUser.VringElement] holds:
+ * a descriptor split across memory regions takes one per region.
+ */
+#define VHOST_USER_VRING_MAX_IOV 256
+
+/**
+ * VhostUserVringBuffer:
+ * @base: where the piece is mapped in this process
+ * @len: its length in bytes
+ *
+ * One contiguous piece of a request's buffers.
+ */
+typedef struct {
+  gpointer base;
+  gsize    len;
+} VhostUserVringBuffer;
+
+/**
+ * VhostUserVringElement:
+ * @head: the chain's head descriptor, to hand back with vhost_user_vring_push()
+ * @n_out: how many pieces of @out are used
+ * @n_in: how many pieces of @in are used
+ * @out_len: the bytes the driver gave to read
+ * @in_len: the bytes the driver gave to write
+ * @out: the device-readable buffers, mapped
+ * @in: the device-writable buffers, mapped
+ *
+ * One request taken off a ring: its buffers, in this process, in the
+ * order the driver chained them. It lives where the caller puts it (on the
+ * stack, in a pool): popping never allocates.
+ */
+typedef struct {
+  guint        head;
+  guint        n_out;
+  guint        n_in;
+  gsize        out_len;
+  gsize        in_len;
+  VhostUserVringBuffer out[VHOST_USER_VRING_MAX_IOV];
+  VhostUserVringBuffer in[VHOST_USER_VRING_MAX_IOV];
+} VhostUserVringElement;
+
+
+
 #define VHOST_USER_TYPE_VRING (vhost_user_vring_get_type ())
 
 VHOST_USER_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (VhostUserVring, vhost_user_vring, VHOST_USER, VRING, GObject)
+
+/**
+ * VhostUserVringKickFunc:
+ * @vring: the ring that was kicked
+ * @user_data: the handler's data
+ *
+ * Called in the ring's context when the driver kicked it (once per kick,
+ * not per buffer: pop until the ring is empty), and once when the ring
+ * starts, since a front-end need not kick then.
+ */
+typedef void (*VhostUserVringKickFunc) (VhostUserVring *vring,
+                                        gpointer        user_data);
+
 
 VHOST_USER_AVAILABLE_IN_ALL
 guint                        vhost_user_vring_get_index    (VhostUserVring *self);
@@ -73,5 +132,19 @@ int                          vhost_user_vring_get_err_fd   (VhostUserVring *self
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_notify       (VhostUserVring *self,
                                                             GError        **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                         vhost_user_vring_set_kick_handler (VhostUserVring        *self,
+                                                            VhostUserVringKickFunc func,
+                                                            gpointer               user_data,
+                                                            GDestroyNotify         notify);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_pop          (VhostUserVring        *self,
+                                                            VhostUserVringElement *element,
+                                                            GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_push         (VhostUserVring        *self,
+                                                            guint                  head,
+                                                            guint                  len,
+                                                            GError               **error);
 
 G_END_DECLS

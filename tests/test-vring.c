@@ -1,0 +1,401 @@
+/* test-vring.c: the split-ring data plane against a hostile driver
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The test is the driver: it writes descriptors, the available ring and
+ * reads the used ring in memfd "guest memory", and the ring pops and
+ * pushes. Every way a driver can lie is tried; each must be an error that
+ * leaves the ring alone, never a read or write outside guest memory (the
+ * ASan build checks that too).
+ */
+
+#include <string.h>
+#include <unistd.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-memory-table-private.h"
+#include "vhost-user-vring-private.h"
+
+#define NUM      512
+#define DESC     0x0000
+#define AVAIL    0x2000
+#define USED     0x3000
+#define DATA     0x8000
+#define MEM_SIZE 0x10000
+
+typedef struct {
+  guint64 addr;
+  guint32 len;
+  guint16 flags;
+  guint16 next;
+} Desc;
+
+typedef struct {
+  VhostUserMemoryRegion *low;     /* gpa 0 .. MEM_SIZE */
+  VhostUserMemoryRegion *high;    /* gpa MEM_SIZE .. 2 * MEM_SIZE, another memfd */
+  VhostUserMemoryTable  *table;
+  VhostUserVring        *vring;
+  guint8                *mem;     /* the low region, as the driver sees it */
+  guint16                avail_idx;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMemoryRegion *regions[2];
+  VhostUserVringAddress address = { 0 };
+
+  f->low = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  f->high = vhost_user_memory_region_new_memfd (MEM_SIZE, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  regions[0] = f->low;
+  regions[1] = f->high;
+  f->table = vhost_user_memory_table_new (regions, 2, &error);
+  g_assert_no_error (error);
+  f->mem = vhost_user_memory_region_get_host_addr (f->low);
+
+  f->vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (f->vring, f->table);
+  vhost_user_vring_set_size (f->vring, NUM);
+  /* ring addresses are front-end addresses: where the region is mapped */
+  address.desc_user_addr = vhost_user_memory_region_get_user_addr (f->low) + DESC;
+  address.avail_user_addr = vhost_user_memory_region_get_user_addr (f->low) + AVAIL;
+  address.used_user_addr = vhost_user_memory_region_get_user_addr (f->low) + USED;
+  vhost_user_vring_set_address (f->vring, &address);
+  vhost_user_vring_set_started (f->vring, TRUE);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_object (&f->vring);
+  vhost_user_memory_table_unref (f->table);
+  vhost_user_memory_region_unref (f->low);
+  vhost_user_memory_region_unref (f->high);
+}
+
+static void
+set_desc (Fixture *f,
+          guint    i,
+          guint64  addr,
+          guint32  len,
+          guint16  flags,
+          guint16  next)
+{
+  Desc d = { addr, len, flags, next };
+
+  memcpy (f->mem + DESC + i * sizeof d, &d, sizeof d);
+}
+
+/* The driver makes a chain starting at @head available. */
+static void
+make_available (Fixture *f,
+                guint16  head)
+{
+  memcpy (f->mem + AVAIL + 4 + 2 * (f->avail_idx % NUM), &head, 2);
+  f->avail_idx++;
+  memcpy (f->mem + AVAIL + 2, &f->avail_idx, 2);
+}
+
+static guint16
+used_idx (Fixture *f)
+{
+  guint16 idx;
+
+  memcpy (&idx, f->mem + USED + 2, 2);
+  return idx;
+}
+
+static void
+test_empty (Fixture       *f,
+            gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_pop_push (Fixture       *f,
+               gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint32 entry[2];
+
+  /* a virtio-blk read: header to read, data and status to write */
+  set_desc (f, 5, DATA, 16, 1, 6);
+  set_desc (f, 6, DATA + 0x100, 512, 1 | 2, 7);
+  set_desc (f, 7, DATA + 0x400, 1, 2, 0);
+  make_available (f, 5);
+
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.head, ==, 5);
+  g_assert_cmpuint (e.n_out, ==, 1);
+  g_assert_cmpuint (e.n_in, ==, 2);
+  g_assert_cmpuint (e.out_len, ==, 16);
+  g_assert_cmpuint (e.in_len, ==, 513);
+  g_assert_true (e.out[0].base == f->mem + DATA);
+  g_assert_true (e.in[0].base == f->mem + DATA + 0x100);
+  g_assert_cmpuint (e.in[1].len, ==, 1);
+  /* the base moves with the device */
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 1);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (vhost_user_vring_push (f->vring, 5, 513, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+  memcpy (entry, f->mem + USED + 4, sizeof entry);
+  g_assert_cmpuint (entry[0], ==, 5);
+  g_assert_cmpuint (entry[1], ==, 513);
+
+  g_assert_false (vhost_user_vring_push (f->vring, NUM, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+}
+
+static void
+test_indices_wrap (Fixture       *f,
+                   gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  /* free-running 16-bit indices across their wrap */
+  vhost_user_vring_set_base (f->vring, 0xfffe);
+  f->avail_idx = 0xfffe;
+  memcpy (f->mem + USED + 2, &f->avail_idx, 2);
+  set_desc (f, 0, DATA, 8, 0, 0);
+  for (guint i = 0; i < 4; i++)
+    make_available (f, 0);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_no_error (error);
+      g_assert_true (vhost_user_vring_push (f->vring, e.head, 0, &error));
+    }
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 2);
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 2);
+}
+
+static void
+test_indirect (Fixture       *f,
+               gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  Desc table[3] = {
+    { DATA, 16, 1, 1 },
+    { DATA + 0x100, 4096, 1 | 2, 2 },
+    { DATA + 0x2000, 1, 2, 0 },
+  };
+
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  set_desc (f, 0, 0x4000, sizeof table, 4, 0);
+  make_available (f, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.n_out, ==, 1);
+  g_assert_cmpuint (e.n_in, ==, 2);
+  g_assert_cmpuint (e.in_len, ==, 4097);
+}
+
+static void
+test_split_across_regions (Fixture       *f,
+                           gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  /* 0x100 bytes before the end of the low region, 0x100 after */
+  set_desc (f, 0, MEM_SIZE - 0x100, 0x200, 2, 0);
+  make_available (f, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.n_in, ==, 2);
+  g_assert_cmpuint (e.in[0].len, ==, 0x100);
+  g_assert_cmpuint (e.in[1].len, ==, 0x100);
+  g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
+}
+
+typedef void (*Sabotage) (Fixture *f);
+
+static void bad_head (Fixture *f) { make_available (f, NUM); }
+static void bad_loop (Fixture *f) { set_desc (f, 0, DATA, 8, 1, 1); set_desc (f, 1, DATA, 8, 1, 0); make_available (f, 0); }
+static void bad_self (Fixture *f) { set_desc (f, 0, DATA, 8, 1, 0); make_available (f, 0); }
+static void bad_next (Fixture *f) { set_desc (f, 0, DATA, 8, 1, NUM); make_available (f, 0); }
+static void bad_addr (Fixture *f) { set_desc (f, 0, 3 * MEM_SIZE, 8, 0, 0); make_available (f, 0); }
+static void bad_wrap (Fixture *f) { set_desc (f, 0, G_MAXUINT64 - 4, 16, 0, 0); make_available (f, 0); }
+static void bad_long (Fixture *f) { set_desc (f, 0, DATA, 2 * MEM_SIZE, 0, 0); make_available (f, 0); }
+static void bad_order (Fixture *f) { set_desc (f, 0, DATA, 8, 1 | 2, 1); set_desc (f, 1, DATA, 8, 0, 0); make_available (f, 0); }
+static void bad_avail (Fixture *f) { f->avail_idx = NUM + 1; memcpy (f->mem + AVAIL + 2, &f->avail_idx, 2); }
+static void bad_indirect_len (Fixture *f) { set_desc (f, 0, 0x4000, 20, 4, 0); make_available (f, 0); }
+static void bad_indirect_zero (Fixture *f) { set_desc (f, 0, 0x4000, 0, 4, 0); make_available (f, 0); }
+static void bad_indirect_addr (Fixture *f) { set_desc (f, 0, 5 * MEM_SIZE, 32, 4, 0); make_available (f, 0); }
+static void bad_indirect_next (Fixture *f) { set_desc (f, 0, 0x4000, 32, 4 | 1, 1); make_available (f, 0); }
+
+static void
+bad_nested_indirect (Fixture *f)
+{
+  Desc inner = { 0x4000, 16, 4, 0 };
+
+  memcpy (f->mem + 0x4000, &inner, sizeof inner);
+  set_desc (f, 0, 0x4000, 16, 4, 0);
+  make_available (f, 0);
+}
+
+static void
+bad_indirect_loop (Fixture *f)
+{
+  Desc table[2] = { { DATA, 8, 1, 1 }, { DATA, 8, 1, 0 } };
+
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  set_desc (f, 0, 0x4000, sizeof table, 4, 0);
+  make_available (f, 0);
+}
+
+/* More pieces than an element holds: a chain of NUM tiny buffers, each
+ * split across the two regions' boundary is not needed: 300 descriptors. */
+static void
+bad_too_many (Fixture *f)
+{
+  for (guint i = 0; i < 300; i++)
+    set_desc (f, i, DATA + i, 1, 1, i + 1);
+  set_desc (f, 299, DATA, 1, 0, 0);
+  make_available (f, 0);
+}
+
+static const struct {
+  const char *name;
+  Sabotage    sabotage;
+} hostile[] = {
+  { "head-out-of-range", bad_head },
+  { "loop", bad_loop },
+  { "self-loop", bad_self },
+  { "next-out-of-range", bad_next },
+  { "buffer-outside-memory", bad_addr },
+  { "buffer-wraps", bad_wrap },
+  { "buffer-too-long", bad_long },
+  { "readable-after-writable", bad_order },
+  { "too-many-available", bad_avail },
+  { "indirect-partial-descriptor", bad_indirect_len },
+  { "indirect-empty", bad_indirect_zero },
+  { "indirect-outside-memory", bad_indirect_addr },
+  { "indirect-with-next", bad_indirect_next },
+  { "indirect-nested", bad_nested_indirect },
+  { "indirect-loop", bad_indirect_loop },
+  { "too-many-pieces", bad_too_many },
+};
+
+static void
+test_hostile (Fixture       *f,
+              gconstpointer  data)
+{
+  Sabotage sabotage = data;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  VhostUserVringAddress address = *vhost_user_vring_get_address (f->vring);
+
+  sabotage (f);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 0);
+
+  /* broken: left alone, even once the driver behaves */
+  set_desc (f, 0, DATA, 8, 0, 0);
+  make_available (f, 0);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_vring_push (f->vring, 0, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+
+  /* until the front-end sets the ring up again */
+  vhost_user_vring_set_address (f->vring, &address);
+  vhost_user_vring_set_base (f->vring, f->avail_idx - 1);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_stopped_untouched (Fixture       *f,
+                        gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  set_desc (f, 0, DATA, 8, 0, 0);
+  make_available (f, 0);
+  vhost_user_vring_set_started (f->vring, FALSE);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 0);
+}
+
+static void
+on_kick (VhostUserVring *vring,
+         gpointer        user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_kick (Fixture       *f,
+           gconstpointer  data)
+{
+  guint kicks = 0;
+  guint64 one = 1;
+  int kick = test_eventfd ();
+
+  /* starting counts as a look at the ring; then each kick */
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_kick_handler (f->vring, on_kick, &kicks, NULL);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (kicks, ==, 1);
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  while (kicks < 2)
+    g_main_context_iteration (NULL, TRUE);
+  /* stopped: kicks are not looked at */
+  vhost_user_vring_set_started (f->vring, FALSE);
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  for (guint i = 0; i < 5; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (kicks, ==, 2);
+  close (kick);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+#define ADD(path, func, data) g_test_add ("/vring/split/" path, Fixture, data, fixture_setup, func, fixture_teardown)
+  ADD ("empty", test_empty, NULL);
+  ADD ("pop-push", test_pop_push, NULL);
+  ADD ("indices-wrap", test_indices_wrap, NULL);
+  ADD ("indirect", test_indirect, NULL);
+  ADD ("split-across-regions", test_split_across_regions, NULL);
+  ADD ("stopped-untouched", test_stopped_untouched, NULL);
+  ADD ("kick", test_kick, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vring/split/hostile/", hostile[i].name, NULL);
+
+      g_test_add (path, Fixture, hostile[i].sabotage, fixture_setup, test_hostile, fixture_teardown);
+    }
+#undef ADD
+
+  return g_test_run ();
+}
