@@ -249,3 +249,14 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
   memcpy (self->disk, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
   attach_handlers (self);
 }
+
+/* The disk's contents, for whoever wants to check what a guest wrote. */
+GBytes *
+example_blk_device_read (ExampleBlkDevice *self,
+                         guint64           offset,
+                         gsize             len)
+{
+  if (offset > self->capacity || len > self->capacity - offset)
+    return NULL;
+  return g_bytes_new (self->disk + offset, len);
+}

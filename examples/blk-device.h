@@ -29,6 +29,9 @@ G_DECLARE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, EXAMPLE, BLK_DEVICE,
 /* room for every field a front-end may read, zero where unused */
 #define BLK_CONFIG_SIZE        128
 
+GBytes *example_blk_device_read (ExampleBlkDevice *self,
+                                 guint64           offset,
+                                 gsize             len);
 void example_blk_device_set_geometry (ExampleBlkDevice *self,
                                       guint64           capacity_bytes,
                                       guint             block_size,

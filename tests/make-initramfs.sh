@@ -36,6 +36,11 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
 done
 echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
 echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"
+# a pattern written to sector 8, flushed, dropped from the cache, read back
+echo "written by the guest through the ring" | /bin/busybox dd of=/dev/vda bs=512 seek=8 conv=sync,fsync 2>/dev/null
+/bin/busybox sync
+echo 3 > /proc/sys/vm/drop_caches
+echo "GUEST-WROTE: $(/bin/busybox dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | /bin/busybox head -c 37)"
 /bin/busybox poweroff -f
 INIT
 chmod +x "$root/init"

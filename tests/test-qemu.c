@@ -714,6 +714,16 @@ test_guest (Fixture       *f,
   g_assert_true (serial_has (serial, "GUEST-READ: ", &line));
   g_test_message ("guest: %s", line);
   g_assert_cmpstr (line, ==, "GUEST-READ: " EXAMPLE_BLK_LABEL);
+  /* a write, read back by the guest after dropping its cache, and on our
+   * disk */
+  g_assert_true (serial_has (serial, "GUEST-WROTE: ", &line));
+  g_test_message ("guest: %s", line);
+  g_assert_cmpstr (line, ==, "GUEST-WROTE: written by the guest through the ring");
+  {
+    g_autoptr(GBytes) sector = example_blk_device_read (EXAMPLE_BLK_DEVICE (backend), 8 * 512, 37);
+
+    g_assert_cmpmem (g_bytes_get_data (sector, NULL), 37, "written by the guest through the ring", 37);
+  }
   g_assert_true (g_subprocess_get_successful (f->qemu));
   g_clear_object (&f->qemu);
 
