@@ -11,6 +11,7 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -342,6 +343,95 @@ test_stopped_untouched (Fixture       *f,
   g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 0);
 }
 
+static guint64
+calls (int fd)
+{
+  guint64 count = 0;
+
+  if (read (fd, &count, sizeof count) != sizeof count)
+    return 0;
+  return count;
+}
+
+/* VIRTIO_RING_F_EVENT_IDX: the device asks for the next kick through
+ * avail_event when it finds the ring empty, and calls only when the used
+ * index passes the driver's used_event. */
+static void
+test_event_idx (Fixture       *f,
+                gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  int call = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  guint16 avail_event, used_event;
+
+  vhost_user_vring_set_features (f->vring, FALSE, TRUE);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_CALL, dup (call));
+  set_desc (f, 0, DATA, 8, 2, 0);
+  for (guint i = 0; i < 3; i++)
+    make_available (f, 0);
+
+  /* the driver wants a call once the used index passes 1 */
+  used_event = 1;
+  memcpy (f->mem + AVAIL + 4 + 2 * NUM, &used_event, 2);
+
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
+  /* the first call always goes: nothing is known of earlier ones */
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (call), ==, 1);
+
+  /* used 1 -> 2 passes used_event 1: a call */
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (call), ==, 1);
+
+  /* used 2 -> 3 does not reach a used_event of 5: no call */
+  used_event = 5;
+  memcpy (f->mem + AVAIL + 4 + 2 * NUM, &used_event, 2);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (call), ==, 0);
+
+  /* empty now: the device asks to be kicked at index 3 */
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  memcpy (&avail_event, f->mem + USED + 4 + 8 * NUM, 2);
+  g_assert_cmpuint (avail_event, ==, 3);
+  close (call);
+}
+
+/* Without event idx, NO_INTERRUPT in the available ring's flags asks for
+ * no calls. */
+static void
+test_no_interrupt (Fixture       *f,
+                   gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  int call = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  guint16 flags = 1;
+
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_CALL, dup (call));
+  set_desc (f, 0, DATA, 8, 2, 0);
+  make_available (f, 0);
+  make_available (f, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
+  memcpy (f->mem + AVAIL, &flags, 2);
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (call), ==, 0);
+  flags = 0;
+  memcpy (f->mem + AVAIL, &flags, 2);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (call), ==, 1);
+  close (call);
+}
+
 static void
 on_kick (VhostUserVring *vring,
          gpointer        user_data)
@@ -389,6 +479,8 @@ main (int   argc,
   ADD ("split-across-regions", test_split_across_regions, NULL);
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("kick", test_kick, NULL);
+  ADD ("event-idx", test_event_idx, NULL);
+  ADD ("no-interrupt", test_no_interrupt, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {
       g_autofree char *path = g_strconcat ("/vring/split/hostile/", hostile[i].name, NULL);

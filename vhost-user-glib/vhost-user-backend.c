@@ -319,8 +319,9 @@ real_set_features (VhostUserBackend    *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
     }
   for (guint i = 0; i < priv->vrings->len; i++)
-    vhost_user_vring_set_packed (vring_at (self, i),
-                                 (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0);
+    vhost_user_vring_set_features (vring_at (self, i),
+                                   (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0,
+                                   (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0);
 
   /* without protocol features there is no SET_VRING_ENABLE: every ring
    * is enabled at once */

@@ -20,8 +20,9 @@ VhostUserVring *vhost_user_vring_new          (guint                        inde
                                                GMainContext                *context);
 void            vhost_user_vring_set_memory_table (VhostUserVring          *self,
                                                VhostUserMemoryTable        *table);
-void            vhost_user_vring_set_packed   (VhostUserVring              *self,
-                                               gboolean                     packed);
+void            vhost_user_vring_set_features (VhostUserVring              *self,
+                                               gboolean                     packed,
+                                               gboolean                     event_idx);
 void            vhost_user_vring_set_size     (VhostUserVring              *self,
                                                guint                        size);
 void            vhost_user_vring_set_address  (VhostUserVring              *self,

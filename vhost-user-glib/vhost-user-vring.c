@@ -46,6 +46,9 @@ struct _VhostUserVring
   GMainContext         *context;
   VhostUserMemoryTable *memory;
   gboolean              packed;
+  gboolean              event_idx;       /* VIRTIO_RING_F_EVENT_IDX */
+  guint16               signalled_used;  /* the used index at the last call */
+  gboolean              signalled_used_valid;
   guint16               used_idx;
   gboolean              used_idx_known;  /* read from the ring on first use */
   gboolean              broken;          /* the driver broke the ring: touch it no more */
@@ -275,10 +278,12 @@ vhost_user_vring_set_memory_table (VhostUserVring       *self,
 }
 
 void
-vhost_user_vring_set_packed (VhostUserVring *self,
-                             gboolean        packed)
+vhost_user_vring_set_features (VhostUserVring *self,
+                               gboolean        packed,
+                               gboolean        event_idx)
 {
   self->packed = packed;
+  self->event_idx = event_idx;
 }
 
 #define SET_AND_NOTIFY(self, field, value, prop) \
@@ -322,6 +327,7 @@ vhost_user_vring_set_address (VhostUserVring              *self,
   self->address = *address;
   /* the spec: the used index is re-read from the ring after SET_VRING_ADDR */
   self->used_idx_known = FALSE;
+  self->signalled_used_valid = FALSE;
   self->broken = FALSE;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
 }
@@ -523,13 +529,46 @@ vhost_user_vring_get_err_fd (VhostUserVring *self)
   return self->fds[VHOST_USER_VRING_FD_ERR];
 }
 
+/* Whether the driver wants to hear about the used entries pushed since the
+ * last call: EVENT_IDX's used_event, or the NO_INTERRUPT flag. */
+static gboolean
+driver_wants_call (VhostUserVring *self)
+{
+  guint num = self->size;
+  guint8 *avail, *used;
+  guint16 old_used, used_event;
+
+  if (!self->started || self->broken || self->packed || num == 0 || self->memory == NULL)
+    return TRUE;
+  avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
+                                                       &(guint64) { 6 + 2 * (guint64) num });
+  used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
+                                                      &(guint64) { 4 });
+  if (avail == NULL || used == NULL || !self->used_idx_known)
+    return TRUE;
+
+  /* our used index is visible before we read what the driver asked for */
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  if (!self->event_idx)
+    return !(__atomic_load_n ((guint16 *) avail, __ATOMIC_RELAXED) & 1);  /* VRING_AVAIL_F_NO_INTERRUPT */
+
+  old_used = self->signalled_used;
+  used_event = __atomic_load_n ((guint16 *) (avail + 4 + 2 * num), __ATOMIC_RELAXED);
+  if (!self->signalled_used_valid)
+    return TRUE;
+  /* vring_need_event(): did used_idx step past used_event since the last call? */
+  return (guint16) (self->used_idx - used_event - 1) < (guint16) (self->used_idx - old_used);
+}
+
 /**
  * vhost_user_vring_notify:
  * @self: a ring
  * @error: return location for a #GError
  *
- * Signals the call eventfd: the driver is told that used buffers are
- * waiting. Does nothing if there is no call fd.
+ * Tells the driver that used buffers are waiting: signals the call
+ * eventfd, unless the driver asked not to be told now (the
+ * `NO_INTERRUPT` flag, or with `VIRTIO_RING_F_EVENT_IDX` a `used_event`
+ * not yet reached). Does nothing if there is no call fd.
  *
  * Returns: %TRUE on success
  */
@@ -543,8 +582,10 @@ vhost_user_vring_notify (VhostUserVring  *self,
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
 
   fd = self->fds[VHOST_USER_VRING_FD_CALL];
-  if (fd < 0)
+  if (fd < 0 || !driver_wants_call (self))
     return TRUE;
+  self->signalled_used = self->used_idx;
+  self->signalled_used_valid = self->used_idx_known;
   while (write (fd, &one, sizeof one) < 0)
     {
       int errsv = errno;
@@ -733,12 +774,25 @@ vhost_user_vring_pop (VhostUserVring         *self,
   if (!self->started || self->broken || num == 0 || self->packed)
     return FALSE;
 
-  avail = ring_part (self, self->address.avail_user_addr, 4 + 2 * (guint64) num);
+  /* with event idx the rings end with used_event / avail_event */
+  avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
   desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
   if (avail == NULL || desc_table == NULL)
     return broken (self, error, "the ring is not in guest memory");
 
   avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
+  if (avail_idx == last_avail && self->event_idx)
+    {
+      /* ask for a kick at the next request, then look once more: one made
+       * available before the driver saw our request would go unkicked */
+      guint8 *used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
+
+      if (used == NULL)
+        return broken (self, error, "the used ring is not in guest memory");
+      __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
+      __atomic_thread_fence (__ATOMIC_SEQ_CST);
+      avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
+    }
   if ((guint16) (avail_idx - last_avail) > num)
     return broken (self, error, "more requests available than the ring holds");
   if (avail_idx == last_avail)
@@ -836,7 +890,7 @@ vhost_user_vring_push (VhostUserVring  *self,
                    "Queue %u has no descriptor %u", self->index, head);
       return FALSE;
     }
-  used = ring_part (self, self->address.used_user_addr, 4 + 8 * (guint64) num);
+  used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
   if (used == NULL)
     return broken (self, error, "the used ring is not in guest memory");
 
