@@ -18,5 +18,6 @@
 #include "vhost-user-backend.h"
 #include "vhost-user-server.h"
 #include "vhost-user-frontend.h"
+#include "vhost-user-driver-ring.h"
 
 #undef __VHOST_USER_GLIB_INSIDE__

@@ -1,0 +1,228 @@
+/* test-blk-io.c: block I/O through a driver ring, to our back-end and to qemu-storage-daemon
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The test is a front-end with no guest: it shares a memfd, lays out a
+ * split ring in it (VhostUserDriverRing), sets the queue up and sends
+ * virtio-blk requests: a pattern written to sector 8, read back. Against
+ * the example device in this process the RAM disk holds the pattern;
+ * against qemu-storage-daemon the image file on disk does.
+ */
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <vhost-user-glib.h>
+
+#include "blk-device.h"
+#include "test-util.h"
+
+#define RING_SIZE  64
+#define MEM_SIZE   (1024 * 1024)
+#define HDR_OFF    0x10000
+#define DATA_OFF   0x11000
+#define STATUS_OFF 0x12000
+#define SECTOR     8
+#define PATTERN    "a pattern the driver ring wrote"
+
+typedef struct {
+  guint32 type;
+  guint32 reserved;
+  guint64 sector;
+} BlkHeader;
+
+typedef struct {
+  VhostUserFrontend     *frontend;
+  VhostUserMemoryRegion *memory;
+  VhostUserDriverRing   *ring;
+  guint8                *mem;
+} Client;
+
+static void
+client_setup (Client     *c,
+              const char *path)
+{
+  g_autoptr(GError) error = NULL;
+
+  c->frontend = vhost_user_frontend_new ();
+  g_assert_true (vhost_user_frontend_connect_to_path (c->frontend, path, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (c->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL, &error));
+  g_assert_no_error (error);
+
+  c->memory = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  c->mem = vhost_user_memory_region_get_host_addr (c->memory);
+  c->ring = vhost_user_driver_ring_new (c->memory, 0, RING_SIZE, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (vhost_user_frontend_add_mem_region (c->frontend, c->memory, NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, RING_SIZE,
+                                                      NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_BASE, 0, 0,
+                                                      NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_addr (c->frontend, 0, 0,
+                                                     vhost_user_driver_ring_get_desc_addr (c->ring),
+                                                     vhost_user_driver_ring_get_used_addr (c->ring),
+                                                     vhost_user_driver_ring_get_avail_addr (c->ring), 0,
+                                                     NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_fd (c->frontend, VHOST_USER_REQUEST_SET_VRING_CALL, 0,
+                                                   vhost_user_driver_ring_get_call_fd (c->ring), NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_fd (c->frontend, VHOST_USER_REQUEST_SET_VRING_KICK, 0,
+                                                   vhost_user_driver_ring_get_kick_fd (c->ring), NULL, &error));
+  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_ENABLE, 0, 1,
+                                                      NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+client_teardown (Client *c)
+{
+  vhost_user_frontend_close (c->frontend);
+  g_clear_object (&c->frontend);
+  g_clear_object (&c->ring);
+  g_clear_pointer (&c->memory, vhost_user_memory_region_unref);
+}
+
+/* One request, waited for: the status byte the device wrote. */
+static guint8
+blk_request (Client  *c,
+             guint32  type,
+             guint64  sector,
+             gboolean data_to_device)
+{
+  g_autoptr(GError) error = NULL;
+  BlkHeader header = { type, 0, sector };
+  guint64 out_off[2] = { HDR_OFF, DATA_OFF };
+  guint32 out_len[2] = { sizeof header, 512 };
+  guint64 in_off[2] = { DATA_OFF, STATUS_OFF };
+  guint32 in_len[2] = { 512, 1 };
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint head, used_head = G_MAXUINT, len;
+
+  memcpy (c->mem + HDR_OFF, &header, sizeof header);
+  c->mem[STATUS_OFF] = 0xff;
+  if (data_to_device)
+    g_assert_true (vhost_user_driver_ring_add (c->ring, out_off, out_len, 2, in_off + 1, in_len + 1, 1, &head, &error));
+  else
+    g_assert_true (vhost_user_driver_ring_add (c->ring, out_off, out_len, 1, in_off, in_len, 2, &head, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_kick (c->ring, &error));
+
+  /* the back-end may be in this process: keep its context running */
+  while (!vhost_user_driver_ring_get_used (c->ring, &used_head, &len) && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (c->ring), ==, RING_SIZE);
+  return c->mem[STATUS_OFF];
+}
+
+static void
+write_and_read_back (Client *c)
+{
+  memset (c->mem + DATA_OFF, 0, 512);
+  memcpy (c->mem + DATA_OFF, PATTERN, sizeof PATTERN);
+  g_assert_cmpuint (blk_request (c, 1 /* OUT */, SECTOR, TRUE), ==, 0);
+  g_assert_cmpuint (blk_request (c, 4 /* FLUSH */, 0, TRUE), ==, 0);
+
+  memset (c->mem + DATA_OFF, 0, 512);
+  g_assert_cmpuint (blk_request (c, 0 /* IN */, SECTOR, FALSE), ==, 0);
+  g_assert_cmpstr ((const char *) c->mem + DATA_OFF, ==, PATTERN);
+
+  /* past the end of the disk: an error status, not a crash */
+  g_assert_cmpuint (blk_request (c, 0 /* IN */, G_MAXUINT64 / 1024, FALSE), ==, 1);
+}
+
+static void
+test_own_backend (void)
+{
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
+  g_autoptr(GError) error = NULL;
+  char *path = test_socket_path_new ("blk.sock");
+  VhostUserBackend *backend = NULL;
+  Client c = { 0 };
+
+  g_signal_connect_swapped (server, "backend-added", G_CALLBACK (g_set_object), &backend);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+
+  client_setup (&c, path);
+  write_and_read_back (&c);
+  {
+    g_autoptr(GBytes) sector = example_blk_device_read (EXAMPLE_BLK_DEVICE (backend), SECTOR * 512, sizeof PATTERN);
+
+    g_assert_cmpmem (g_bytes_get_data (sector, NULL), sizeof PATTERN, PATTERN, sizeof PATTERN);
+  }
+  client_teardown (&c);
+  vhost_user_server_stop (server);
+  g_clear_object (&backend);
+  test_socket_path_free (path);
+}
+
+static void
+test_qsd (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) qsd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prog = g_find_program_in_path ("qemu-storage-daemon");
+  g_autofree char *dir = NULL;
+  g_autofree char *image = NULL;
+  g_autofree char *sock = NULL;
+  g_autofree char *blockdev = NULL;
+  g_autofree char *export = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  Client c = { 0 };
+  int fd;
+
+  if (prog == NULL)
+    {
+      g_test_skip ("qemu-storage-daemon is not installed (Debian package qemu-system-common)");
+      return;
+    }
+  dir = g_dir_make_tmp ("vhost-user-blk-io-XXXXXX", &error);
+  image = g_build_filename (dir, "disk.img", NULL);
+  sock = g_build_filename (dir, "blk.sock", NULL);
+  fd = g_open (image, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  g_assert_cmpint (ftruncate (fd, 16 * 1024 * 1024), ==, 0);
+  g_close (fd, NULL);
+
+  blockdev = g_strdup_printf ("driver=file,node-name=f0,filename=%s", image);
+  export = g_strdup_printf ("type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%s,writable=on", sock);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  qsd = g_subprocess_launcher_spawn (launcher, &error, prog, "--blockdev", blockdev, "--export", export, NULL);
+  g_assert_no_error (error);
+
+  client_setup (&c, sock);
+  write_and_read_back (&c);
+  client_teardown (&c);
+
+  /* the pattern is in the image file */
+  g_assert_true (g_file_get_contents (image, &contents, &length, &error));
+  g_assert_cmpmem (contents + SECTOR * 512, sizeof PATTERN, PATTERN, sizeof PATTERN);
+
+  g_subprocess_send_signal (qsd, SIGTERM);
+  g_subprocess_wait (qsd, NULL, NULL);
+  g_unlink (sock);
+  g_unlink (image);
+  g_rmdir (dir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/blk-io/own-backend", test_own_backend);
+  g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
+
+  return g_test_run ();
+}
