@@ -7,7 +7,13 @@
  * show chaining up: every other request gets the library's default.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 
 #include "blk-device.h"
 
@@ -15,9 +21,14 @@ struct _ExampleBlkDevice
 {
   VhostUserBackend parent_instance;
 
-  /* the disk: in memory, its first sector a label a guest can read */
+  /* the disk: in memory, its first sector a label a guest can read;
+   * or an image file mapped shared (mapped is then its length) */
   guint8          *disk;
   guint64          capacity;
+  gsize            mapped;
+  gboolean         read_only;
+  guint            block_size;
+  guint            num_queues;
 };
 
 #define VIRTIO_BLK_T_IN     0
@@ -128,12 +139,23 @@ process_request (ExampleBlkDevice      *self,
     case VIRTIO_BLK_T_OUT:
       offset = header.sector * 512;
       data_len = e->out_len - sizeof header;
-      if (header.sector > self->capacity / 512 || data_len > self->capacity - offset)
+      if (self->read_only || header.sector > self->capacity / 512 || data_len > self->capacity - offset)
         status = VIRTIO_BLK_S_IOERR;
       else
         copy_buffers (e->out, e->n_out, sizeof header, self->disk + offset, data_len, TRUE);
       break;
     case VIRTIO_BLK_T_FLUSH:
+      /* An image is on disk once msync() says so; a RAM disk has nowhere to go. */
+      if (self->mapped > 0 && !self->read_only && msync (self->disk, self->mapped, MS_SYNC) < 0)
+        status = VIRTIO_BLK_S_IOERR;
+      break;
+    case VIRTIO_BLK_T_GET_ID:
+      {
+        /* up to 20 bytes, NUL-padded only if shorter (virtio 1.2, 5.2.6) */
+        static const char id[20] = "vhost-user-glib";
+
+        written = copy_buffers (e->in, e->n_in, 0, (guint8 *) id, MIN (data_len, sizeof id), FALSE);
+      }
       break;
     default:
       status = VIRTIO_BLK_S_UNSUPP;
@@ -179,11 +201,22 @@ attach_handlers (ExampleBlkDevice *self)
 }
 
 static void
+release_disk (ExampleBlkDevice *self)
+{
+  if (self->mapped > 0)
+    munmap (self->disk, self->mapped);
+  else
+    g_free (self->disk);
+  self->disk = NULL;
+  self->mapped = 0;
+}
+
+static void
 example_blk_device_finalize (GObject *object)
 {
   ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
 
-  g_free (self->disk);
+  release_disk (self);
   G_OBJECT_CLASS (example_blk_device_parent_class)->finalize (object);
 }
 
@@ -226,30 +259,93 @@ put_le (guint8  *config,
 
 /* The config space says it all: the capacity is in 512-byte sectors
  * whatever the block size. */
+static void
+update_config (ExampleBlkDevice *self)
+{
+  VhostUserBackend *backend = VHOST_USER_BACKEND (self);
+  guint8 config[BLK_CONFIG_SIZE] = { 0 };
+  g_autoptr(GBytes) bytes = NULL;
+  guint64 features = vhost_user_backend_get_features (backend) & ~VHOST_USER_FEATURE (VIRTIO_BLK_F_RO);
+
+  put_le (config, BLK_CONFIG_CAPACITY, self->capacity / 512, 8);
+  put_le (config, BLK_CONFIG_SEG_MAX, 126, 4);
+  put_le (config, BLK_CONFIG_BLK_SIZE, self->block_size, 4);
+  put_le (config, BLK_CONFIG_NUM_QUEUES, self->num_queues, 2);
+  bytes = g_bytes_new (config, sizeof config);
+
+  vhost_user_backend_set_config (backend, bytes);
+  vhost_user_backend_set_features (backend, features | (self->read_only ? VHOST_USER_FEATURE (VIRTIO_BLK_F_RO) : 0));
+  vhost_user_backend_set_num_queues (backend, self->num_queues);
+  attach_handlers (self);
+}
+
 void
 example_blk_device_set_geometry (ExampleBlkDevice *self,
                                  guint64           capacity_bytes,
                                  guint             block_size,
                                  guint             num_queues)
 {
-  guint8 config[BLK_CONFIG_SIZE] = { 0 };
-  g_autoptr(GBytes) bytes = NULL;
-
-  put_le (config, BLK_CONFIG_CAPACITY, capacity_bytes / 512, 8);
-  put_le (config, BLK_CONFIG_SEG_MAX, 126, 4);
-  put_le (config, BLK_CONFIG_BLK_SIZE, block_size, 4);
-  put_le (config, BLK_CONFIG_NUM_QUEUES, num_queues, 2);
-  bytes = g_bytes_new (config, sizeof config);
-
-  vhost_user_backend_set_config (VHOST_USER_BACKEND (self), bytes);
-  vhost_user_backend_set_num_queues (VHOST_USER_BACKEND (self), num_queues);
-
   /* a RAM disk whose first sector says what it is */
-  g_free (self->disk);
+  release_disk (self);
   self->capacity = capacity_bytes - capacity_bytes % 512;
   self->disk = g_malloc0 (self->capacity);
+  self->read_only = FALSE;
   memcpy (self->disk, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
-  attach_handlers (self);
+  self->block_size = block_size;
+  self->num_queues = num_queues;
+  update_config (self);
+}
+
+/* Serves @path instead of the RAM disk: the file is mapped shared, so
+ * a write lands in the page cache at once and FLUSH is an msync(). The
+ * capacity is the file's size rounded down to whole sectors. Whoever
+ * shrinks the file under a running device gets what mmap gives (SIGBUS);
+ * a device for production would use pread/pwrite or io_uring instead. */
+gboolean
+example_blk_device_set_image (ExampleBlkDevice  *self,
+                              const char        *path,
+                              gboolean           read_only,
+                              GError           **error)
+{
+  struct stat st;
+  guint64 size;
+  void *map;
+  int fd;
+
+  fd = g_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Opening %s: %s", path, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  size = (guint64) st.st_size - (guint64) st.st_size % 512;
+  if (!S_ISREG (st.st_mode) || size == 0 || size > G_MAXSIZE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "%s is not a regular file of at least one sector", path);
+      close (fd);
+      return FALSE;
+    }
+  map = mmap (NULL, size, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close (fd);
+  if (map == MAP_FAILED)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Mapping %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  release_disk (self);
+  self->disk = map;
+  self->mapped = size;
+  self->capacity = size;
+  self->read_only = read_only;
+  update_config (self);
+  return TRUE;
 }
 
 /* The disk's contents, for whoever wants to check what a guest wrote. */

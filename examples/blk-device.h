@@ -15,6 +15,7 @@ G_DECLARE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, EXAMPLE, BLK_DEVICE,
 
 /* virtio-blk feature bits this device offers */
 #define VIRTIO_BLK_F_SEG_MAX  2
+#define VIRTIO_BLK_F_RO       5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH    9
 #define VIRTIO_BLK_F_MQ       12
@@ -36,5 +37,9 @@ void example_blk_device_set_geometry (ExampleBlkDevice *self,
                                       guint64           capacity_bytes,
                                       guint             block_size,
                                       guint             num_queues);
+gboolean example_blk_device_set_image (ExampleBlkDevice  *self,
+                                       const char        *path,
+                                       gboolean           read_only,
+                                       GError           **error);
 
 G_END_DECLS

@@ -25,11 +25,15 @@ static char *socket_path;
 static gboolean connect_mode;
 static gboolean threaded;
 static gboolean once;
+static char *image;
+static gboolean read_only;
 
 static GOptionEntry entries[] = {
   { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "Socket to listen on (or connect to, with --connect)", "PATH" },
   { "connect", 'c', 0, G_OPTION_ARG_NONE, &connect_mode, "Connect to a front-end that listens (QEMU's server=on)", NULL },
-  { "capacity-mb", 0, 0, G_OPTION_ARG_INT64, &capacity_mb, "Disk size in MiB (default 64)", "N" },
+  { "image", 'i', 0, G_OPTION_ARG_FILENAME, &image, "Serve this raw image file instead of a RAM disk", "FILE" },
+  { "read-only", 'r', 0, G_OPTION_ARG_NONE, &read_only, "Offer the image read-only (VIRTIO_BLK_F_RO)", NULL },
+  { "capacity-mb", 0, 0, G_OPTION_ARG_INT64, &capacity_mb, "RAM disk size in MiB (default 64)", "N" },
   { "block-size", 0, 0, G_OPTION_ARG_INT, &block_size, "Logical block size (default 512)", "BYTES" },
   { "num-queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Number of queues (default 1)", "N" },
   { "threaded", 't', 0, G_OPTION_ARG_NONE, &threaded, "Serve each front-end in its own thread", NULL },
@@ -129,8 +133,13 @@ on_disconnected (VhostUserBackend *backend,
 static void
 setup_backend (VhostUserBackend *backend)
 {
+  g_autoptr(GError) error = NULL;
+
   example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), (guint64) capacity_mb * 1024 * 1024,
                                    block_size, num_queues);
+  /* main() opened it once already; failing now means it changed since */
+  if (image != NULL && !example_blk_device_set_image (EXAMPLE_BLK_DEVICE (backend), image, read_only, &error))
+    g_printerr ("vhost-user-blk: %s (serving a RAM disk instead)\n", error->message);
   log_every_request (backend);
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
@@ -182,6 +191,17 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  if (image != NULL)
+    {
+      g_autoptr(ExampleBlkDevice) check = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
+
+      if (!example_blk_device_set_image (check, image, read_only, &error))
+        {
+          g_printerr ("vhost-user-blk: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+    }
+
   setvbuf (stdout, NULL, _IOLBF, 0);
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, NULL);
@@ -207,8 +227,12 @@ main (int   argc,
           g_printerr ("vhost-user-blk: %s\n", error->message);
           return EXIT_FAILURE;
         }
-      g_print ("listening: %s (%" G_GINT64_FORMAT " MiB, %d queue%s)\n", socket_path, capacity_mb,
-               num_queues, num_queues > 1 ? "s" : "");
+      if (image != NULL)
+        g_print ("listening: %s (image %s%s, %d queue%s)\n", socket_path, image, read_only ? ", read-only" : "",
+                 num_queues, num_queues > 1 ? "s" : "");
+      else
+        g_print ("listening: %s (%" G_GINT64_FORMAT " MiB, %d queue%s)\n", socket_path, capacity_mb,
+                 num_queues, num_queues > 1 ? "s" : "");
     }
 
   g_main_loop_run (loop);
