@@ -88,6 +88,16 @@ typedef struct {
   VhostUserVringBuffer in[VHOST_USER_VRING_MAX_IOV];
 } VhostUserVringElement;
 
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes *vhost_user_vring_element_read  (const VhostUserVringElement *element,
+                                        gsize                        offset,
+                                        gsize                        len);
+VHOST_USER_AVAILABLE_IN_ALL
+gsize   vhost_user_vring_element_write (VhostUserVringElement       *element,
+                                        gsize                        offset,
+                                        const guint8                *data,
+                                        gsize                        len);
+
 
 
 #define VHOST_USER_TYPE_VRING (vhost_user_vring_get_type ())
