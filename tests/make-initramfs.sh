@@ -1,6 +1,7 @@
 #!/bin/sh
 # make-initramfs.sh OUT KERNEL_VERSION: a busybox initramfs that loads the
-# virtio-pci and virtio-blk modules of that kernel and reports the disk.
+# virtio-pci, virtio-blk and virtio-rng modules of that kernel and reports
+# on the disk (vda) and the entropy source (/dev/hwrng), whichever is there.
 # The guest of the QEMU tests; nothing of it is committed but this script.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -15,7 +16,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/lib"
 cp /bin/busybox "$root/bin/busybox"
 # in dependency order (modules.dep)
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng; do
   f=$(find "$modules" -name "$m.ko*" | head -n 1)
   [ -n "$f" ] || { echo "no module $m in $modules" >&2; exit 1; }
   case "$f" in
@@ -31,16 +32,24 @@ cat > "$root/init" <<'INIT'
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng; do
   /bin/busybox insmod /lib/$m.ko
 done
-echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
-echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"
-# a pattern written to sector 8, flushed, dropped from the cache, read back
-echo "written by the guest through the ring" | /bin/busybox dd of=/dev/vda bs=512 seek=8 conv=sync,fsync 2>/dev/null
-/bin/busybox sync
-echo 3 > /proc/sys/vm/drop_caches
-echo "GUEST-WROTE: $(/bin/busybox dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | /bin/busybox head -c 37)"
+if [ -e /sys/block/vda ]; then
+  echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
+  echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"
+  # a pattern written to sector 8, flushed, dropped from the cache, read back
+  echo "written by the guest through the ring" | /bin/busybox dd of=/dev/vda bs=512 seek=8 conv=sync,fsync 2>/dev/null
+  /bin/busybox sync
+  echo 3 > /proc/sys/vm/drop_caches
+  echo "GUEST-WROTE: $(/bin/busybox dd if=/dev/vda bs=512 skip=8 count=1 2>/dev/null | /bin/busybox head -c 37)"
+fi
+if [ -e /dev/hwrng ]; then
+  echo "GUEST-RNG-SOURCE: $(/bin/busybox cat /sys/class/misc/hw_random/rng_current)"
+  # two reads of 64 bytes, in hex: the test wants them different and not zero
+  echo "GUEST-RNG: $(/bin/busybox dd if=/dev/hwrng bs=64 count=1 2>/dev/null | /bin/busybox od -An -v -tx1 | /bin/busybox tr -d ' \n')"
+  echo "GUEST-RNG2: $(/bin/busybox dd if=/dev/hwrng bs=64 count=1 2>/dev/null | /bin/busybox od -An -v -tx1 | /bin/busybox tr -d ' \n')"
+fi
 /bin/busybox poweroff -f
 INIT
 chmod +x "$root/init"

@@ -745,6 +745,149 @@ test_guest (Fixture       *f,
   g_unlink (serial);
 }
 
+static gboolean
+is_random_hex (const char *hex)
+{
+  guint zeros = 0;
+
+  if (strlen (hex) != 128)
+    return FALSE;
+  for (const char *c = hex; *c != '\0'; c++)
+    {
+      if (!g_ascii_isxdigit (*c))
+        return FALSE;
+      zeros += *c == '0';
+    }
+  /* 64 random bytes are not (mostly) zero */
+  return zeros < 64;
+}
+
+/* The rng example (C or Python) as QEMU's vhost-user-rng-pci: the guest's
+ * virtio-rng driver becomes the kernel's hwrng source, and /dev/hwrng reads
+ * are served from the example's kick handler. */
+static void
+test_guest_rng (Fixture       *f,
+                gconstpointer  data)
+{
+  gboolean use_python = GPOINTER_TO_INT (data);
+  const char *device = g_getenv (use_python ? "VHOST_USER_RNG_PY" : "VHOST_USER_RNG");
+  const char *asan = g_getenv ("ASAN_RUNTIME");
+  const char *make_initramfs = g_getenv ("VHOST_USER_MAKE_INITRAMFS");
+  g_autoptr(GSubprocessLauncher) device_launcher = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) rng = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *kernel = find_kernel (&version);
+  g_autofree char *qemu = find_qemu ();
+  g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
+  g_autofree char *serial = g_build_filename (f->dir, "serial.log", NULL);
+  g_autofree char *rng_log = g_build_filename (f->dir, "rng.log", NULL);
+  g_autofree char *serial_arg = NULL;
+  g_autofree char *chardev = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *script_argv[] = { make_initramfs, initrd, version, NULL };
+  int status = 0;
+  gint64 deadline;
+  gboolean exited = FALSE;
+
+  if (skip_without_qemu ())
+    return;
+  if (kernel == NULL || !g_file_test ("/bin/busybox", G_FILE_TEST_EXISTS) ||
+      !g_file_test ("/usr/share/qemu/qboot.rom", G_FILE_TEST_EXISTS) || make_initramfs == NULL)
+    {
+      g_test_skip ("No guest: needs a kernel with modules (linux-image-cloud-amd64), busybox-static, "
+                   "qemu-system-data's qboot.rom");
+      return;
+    }
+  if (device == NULL || (use_python && (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE) ||
+                                        g_getenv ("GI_TYPELIB_PATH") == NULL)))
+    {
+      g_test_skip (use_python ? "No Python with PyGObject, or no typelib (introspection off)"
+                              : "Examples not built (VHOST_USER_RNG unset)");
+      return;
+    }
+
+  g_spawn_sync (NULL, (char **) script_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+
+  device_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (device_launcher, rng_log);
+  if (use_python && asan != NULL && *asan != '\0')
+    {
+      g_subprocess_launcher_setenv (device_launcher, "LD_PRELOAD", asan, TRUE);
+      g_subprocess_launcher_setenv (device_launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
+    }
+  if (use_python)
+    rng = g_subprocess_launcher_spawn (device_launcher, &error, "/usr/bin/python3", device,
+                                       "--socket", f->sock, "--once", NULL);
+  else
+    rng = g_subprocess_launcher_spawn (device_launcher, &error, device, "--socket", f->sock, "--once", NULL);
+  g_assert_no_error (error);
+  lines = wait_for_line (rng_log, "listening:", rng);
+  if (lines == NULL)
+    {
+      g_file_get_contents (rng_log, &contents, NULL, NULL);
+      g_error ("The rng example did not start: %s", contents);
+    }
+
+  serial_arg = g_strdup_printf ("file:%s", serial);
+  chardev = g_strdup_printf ("socket,id=c0,path=%s", f->sock);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
+  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
+                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
+                                         "-display", "none", "-no-reboot",
+                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+                                         "-machine", "q35,memory-backend=mem",
+                                         "-chardev", chardev,
+                                         "-device", "vhost-user-rng-pci,chardev=c0,id=rng0",
+                                         "-bios", "/usr/share/qemu/qboot.rom",
+                                         "-kernel", kernel, "-initrd", initrd,
+                                         "-append", "console=ttyS0 panic=-1",
+                                         "-serial", serial_arg,
+                                         NULL);
+  g_assert_no_error (error);
+  /* the guest boots, reads /dev/hwrng twice and powers off; the device
+   * exits when QEMU hangs up (--once). A guest stuck on a read is a
+   * failure here, not a suite timeout. */
+  g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (!exited && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  if (!exited)
+    {
+      g_subprocess_force_exit (f->qemu);
+      g_subprocess_force_exit (rng);
+      g_file_get_contents (serial, &contents, NULL, NULL);
+      g_error ("The guest did not finish within 120 s; its console:\n%s", contents);
+    }
+  g_assert_true (g_subprocess_get_successful (f->qemu));
+  g_clear_object (&f->qemu);
+  g_assert_true (g_subprocess_wait_check (rng, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (serial_has (serial, "GUEST-RNG-SOURCE: ", &line));
+  g_test_message ("guest: %s", line);
+  g_assert_cmpstr (line, ==, "GUEST-RNG-SOURCE: virtio_rng.0");
+  g_assert_true (serial_has (serial, "GUEST-RNG: ", &first));
+  g_test_message ("guest: %s", first);
+  g_assert_true (is_random_hex (first + strlen ("GUEST-RNG: ")));
+  g_assert_true (serial_has (serial, "GUEST-RNG2: ", &line));
+  g_assert_true (is_random_hex (line + strlen ("GUEST-RNG2: ")));
+  g_assert_cmpstr (line + strlen ("GUEST-RNG2: "), !=, first + strlen ("GUEST-RNG: "));
+
+  /* and the bytes came from the example's kick handler */
+  g_assert_true (g_file_get_contents (rng_log, &contents, NULL, NULL));
+  g_assert_nonnull (strstr (contents, "rng: "));
+  g_unlink (initrd);
+  g_unlink (serial);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -759,6 +902,10 @@ main (int   argc,
   g_test_add ("/qemu/blk/python-backend", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_example_backend, fixture_teardown);
   g_test_add ("/qemu/blk/guest-reads-disk", Fixture, NULL, fixture_setup, test_guest, fixture_teardown);
+  g_test_add ("/qemu/rng/guest-reads-hwrng", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_guest_rng, fixture_teardown);
+  g_test_add ("/qemu/rng/guest-reads-hwrng-python", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_guest_rng, fixture_teardown);
   g_test_add ("/qemu/blk/handlers-backend", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_example_backend, fixture_teardown);
 

@@ -57,8 +57,13 @@
  * memory table in the context if it must).
  */
 
+/* The ring features are offered because VhostUserVring implements them;
+ * and because QEMU 7.2's vhost-user-rng (and other generic vhost-user
+ * devices) ack them whether offered or not. */
 #define DEFAULT_FEATURES (VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | \
-                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES))
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) | \
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) | \
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX))
 #define DEFAULT_PROTOCOL_FEATURES (VHOST_USER_PROTOCOL_FEATURE_MQ | \
                                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD | \
                                    VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | \
@@ -2062,8 +2067,11 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * VhostUserBackend:features:
    *
    * The virtio features offered to the front-end (`GET_FEATURES`). By
-   * default `VIRTIO_F_VERSION_1` and `VHOST_USER_F_PROTOCOL_FEATURES`; a
-   * device adds its own bits.
+   * default `VIRTIO_F_VERSION_1`, `VHOST_USER_F_PROTOCOL_FEATURES` and the
+   * ring features [class@VhostUser.Vring] implements,
+   * `VIRTIO_RING_F_INDIRECT_DESC` and `VIRTIO_RING_F_EVENT_IDX`; a device
+   * adds its own bits (and removes the ring features if it walks the
+   * rings itself without them).
    */
   properties[PROP_FEATURES] =
     g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw);
