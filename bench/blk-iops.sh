@@ -33,8 +33,11 @@ wait_socket () {
 }
 
 row () {
-  # name, then a "bench: ..." line
-  printf '%-34s %s\n' "$1" "$(sed -n 's/^bench: //p' <<<"$2")"
+  # name, then a "bench: ..." line; anything else is a failure
+  local figures
+  figures=$(sed -n 's/^bench: //p' <<<"$2")
+  [ -n "$figures" ] || { echo "$1: no figures: $2" >&2; exit 1; }
+  printf '%-34s %s\n' "$1" "$figures"
 }
 
 echo "queue depth 1, $((io * 512))-byte reads, ${seconds} s each, $(nproc) CPUs"

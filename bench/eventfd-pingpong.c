@@ -64,6 +64,11 @@ main (int   argc,
       return EXIT_FAILURE;
     }
   child = fork ();
+  if (child < 0)
+    {
+      perror ("fork");
+      return EXIT_FAILURE;
+    }
   if (child == 0)
     for (;;)
       {

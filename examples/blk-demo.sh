@@ -33,6 +33,8 @@ echo "== back-end: vhost-user-blk --socket $dir/blk.sock --image $dir/disk.img"
 "$build/examples/vhost-user-blk" --socket "$dir/blk.sock" --image "$dir/disk.img" --once > "$dir/backend.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/blk.sock" ] && break; sleep 0.1; done
+[ -S "$dir/blk.sock" ] || { cat "$dir/backend.log"; echo "the back-end did not start" >&2; exit 1; }
+[ "$count" -le 32768 ] || { echo "--count: the image has 32768 sectors" >&2; exit 1; }
 
 echo "== front-end: vhost-user-blk-client --verify --count $count $dir/blk.sock"
 "$build/examples/vhost-user-blk-client" --verify --count "$count" "$dir/blk.sock"

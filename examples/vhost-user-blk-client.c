@@ -27,6 +27,7 @@
 #define STATUS_OFF 0x11000
 #define DATA_OFF   0x20000
 #define MAX_IO     1024         /* sectors per request, at most */
+#define VIRTIO_BLK_F_FLUSH 9
 
 static gboolean verify;
 static gint64 count = 1024;
@@ -98,6 +99,15 @@ request (VhostUserDriverRing *ring,
                        g_strerror (errno));
           return 0xff;
         }
+    }
+  /* the back-end is not trusted either: the answer must be this request,
+   * and a read must say it wrote the data and the status */
+  if (used_head != head || (!write && has_data && used_len < len + 1))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "The back-end answered descriptor %u with %u bytes (sent %u, wanted %u)",
+                   used_head, used_len, head, has_data && !write ? len + 1 : 1);
+      return 0xff;
     }
   return mem[STATUS_OFF];
 }
@@ -172,7 +182,8 @@ main (int   argc,
   g_autofree guint8 *expected = NULL;
   guint64 capacity = 0;
   gint64 t0, last_progress;
-  gboolean progress, shown = FALSE;
+  gboolean progress, shown = FALSE, has_flush;
+  guint8 status;
   gdouble elapsed;
   guint8 *mem;
 
@@ -191,11 +202,13 @@ main (int   argc,
 
   frontend = vhost_user_frontend_new ();
   if (!vhost_user_frontend_connect_to_path (frontend, argv[1], 5000, NULL, &error) ||
-      !vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+      !vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                                      VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH),
                                       VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
                                       VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL, &error))
     goto fail;
 
+  has_flush = (vhost_user_frontend_get_acked_features (frontend) & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH)) != 0;
   config = vhost_user_frontend_get_config (frontend, 0, 8, NULL, NULL);
   if (config != NULL)
     memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
@@ -234,10 +247,10 @@ main (int   argc,
         {
           guint64 sector = start + done;
           gsize n = MIN (io_size, count - done);
-          guint8 status;
-
           if (pass == 0)
             fill_pattern (mem + DATA_OFF, sector, n);
+          else
+            memset (mem + DATA_OFF, 0xa5, n * 512);  /* so a read that does nothing shows */
           status = request (ring, mem, pass == 0 ? 1 : 0, sector, n * 512, &error);
           if (error != NULL)
             goto fail;
@@ -266,8 +279,13 @@ main (int   argc,
               shown = TRUE;
             }
         }
-      if (pass == 0 && request (ring, mem, 4 /* FLUSH */, 0, 0, &error) != 0)
-        goto fail;
+      /* FLUSH only where the back-end offers it (VIRTIO_BLK_F_FLUSH) */
+      if (pass == 0 && has_flush && (status = request (ring, mem, 4 /* FLUSH */, 0, 0, &error)) != 0)
+        {
+          if (error == NULL)
+            g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "FLUSH failed (status %u)", status);
+          goto fail;
+        }
     }
   if (shown)
     g_printerr ("\r\033[K");

@@ -137,9 +137,14 @@ setup_backend (VhostUserBackend *backend)
 
   example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), (guint64) capacity_mb * 1024 * 1024,
                                    block_size, num_queues);
-  /* main() opened it once already; failing now means it changed since */
+  /* main() opened it once already; failing now means it changed since.
+   * Serving a RAM disk instead would lose the guest's writes: refuse. */
   if (image != NULL && !example_blk_device_set_image (EXAMPLE_BLK_DEVICE (backend), image, read_only, &error))
-    g_printerr ("vhost-user-blk: %s (serving a RAM disk instead)\n", error->message);
+    {
+      g_printerr ("vhost-user-blk: %s (refusing this front-end)\n", error->message);
+      vhost_user_backend_close (backend);
+      return;
+    }
   log_every_request (backend);
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);

@@ -22,6 +22,9 @@ gi.require_version("VhostUser", "1.0")
 from gi.repository import GLib, VhostUser  # noqa: E402
 
 
+CHUNK = 64 * 1024
+
+
 def log(*args):
     print(*args, flush=True)
 
@@ -37,8 +40,16 @@ def on_kick(vring):
             break
         if not ok:
             break
-        written = element.write(0, os.urandom(element.in_len))
-        vring.push(element.head, written)
+        # in chunks: the driver chooses in_len, and it may be huge
+        written = 0
+        while written < element.in_len:
+            chunk = os.urandom(min(element.in_len - written, CHUNK))
+            written += element.write(written, chunk)
+        try:
+            vring.push(element.head, written)
+        except GLib.Error as e:
+            log(f"rng: queue {vring.get_index()}: {e.message}")
+            break
         served += written
     if served:
         vring.notify()

@@ -62,7 +62,7 @@ fi
 echo "ok 2 - client against the example device"
 
 # The example device over an image file: what the client wrote is in the
-# file once the device has flushed, read by od and not by our code.
+# file (mapped shared, so visible at once), read by od and not by our code.
 truncate -s 8M "$dir/ours.img"
 "$device" --socket "$dir/img.sock" --image "$dir/ours.img" > "$dir/img.log" 2>&1 &
 pids+=($!)

@@ -558,6 +558,14 @@ got_exit (GObject      *source,
   *(gboolean *) user_data = TRUE;
 }
 
+/* Wakes a blocking iteration now and then, so deadlines are seen even
+ * when nothing else happens in the context. */
+static gboolean
+tick (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 store_backend (VhostUserServer  *server,
                VhostUserBackend *backend,
@@ -654,6 +662,7 @@ test_guest (Fixture       *f,
   gint64 deadline;
   gboolean exited = FALSE;
   int status = 0;
+  guint tick_id;
   RingAtStart at_start = { 0 };
 
   if (skip_without_qemu ())
@@ -704,8 +713,10 @@ test_guest (Fixture       *f,
    * device, reads the first sector through the ring and powers off */
   g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
   deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  tick_id = g_timeout_add_seconds (1, tick, NULL);
   while (!(exited && f->rec.disconnected) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick_id);
   g_assert_true (exited);
 
   g_assert_true (serial_has (serial, "[vda] ", &line));
@@ -793,6 +804,7 @@ test_guest_rng (Fixture       *f,
   int status = 0;
   gint64 deadline;
   gboolean exited = FALSE;
+  guint tick_id;
 
   if (skip_without_qemu ())
     return;
@@ -857,8 +869,10 @@ test_guest_rng (Fixture       *f,
    * failure here, not a suite timeout. */
   g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
   deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  tick_id = g_timeout_add_seconds (1, tick, NULL);
   while (!exited && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick_id);
   if (!exited)
     {
       g_subprocess_force_exit (f->qemu);
