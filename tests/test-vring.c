@@ -163,6 +163,48 @@ test_pop_push (Fixture       *f,
 }
 
 static void
+test_push_batch (Fixture       *f,
+                 gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[3], lens[3] = { 10, 20, 30 }, bad[2];
+  guint32 entry[2];
+
+  for (guint i = 0; i < 3; i++)
+    {
+      set_desc (f, 10 + i, DATA + 0x100 * i, 64, 2, 0);
+      make_available (f, 10 + i);
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      heads[i] = e.head;
+    }
+
+  /* one bad head: nothing is pushed */
+  bad[0] = heads[0];
+  bad[1] = NUM;
+  g_assert_false (vhost_user_vring_push_batch (f->vring, bad, lens, 2, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmpuint (used_idx (f), ==, 0);
+
+  g_assert_true (vhost_user_vring_push_batch (f->vring, heads, lens, 3, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      memcpy (entry, f->mem + USED + 4 + 8 * i, sizeof entry);
+      g_assert_cmpuint (entry[0], ==, 10 + i);
+      g_assert_cmpuint (entry[1], ==, lens[i]);
+    }
+  /* an empty batch is a no-op */
+  g_assert_true (vhost_user_vring_push_batch (f->vring, NULL, NULL, 0, &error));
+  g_assert_cmpuint (used_idx (f), ==, 3);
+}
+
+static void
 test_indices_wrap (Fixture       *f,
                    gconstpointer  data)
 {
@@ -474,6 +516,7 @@ main (int   argc,
 #define ADD(path, func, data) g_test_add ("/vring/split/" path, Fixture, data, fixture_setup, func, fixture_teardown)
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
+  ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);
   ADD ("indirect", test_indirect, NULL);
   ADD ("split-across-regions", test_split_across_regions, NULL);

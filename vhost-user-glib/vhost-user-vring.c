@@ -884,11 +884,36 @@ vhost_user_vring_push (VhostUserVring  *self,
                        guint            len,
                        GError         **error)
 {
+  return vhost_user_vring_push_batch (self, &head, &len, 1, error);
+}
+
+/**
+ * vhost_user_vring_push_batch:
+ * @self: a started ring
+ * @heads: (array length=n): heads of requests vhost_user_vring_pop() gave
+ * @lens: (array length=n): how many bytes the device wrote into each
+ * @n: how many requests
+ * @error: return location for a #GError
+ *
+ * Hands several requests back at once: every entry is written first and
+ * the used index moves once, so the driver sees the whole batch or none
+ * of it (and one store-release instead of @n). Either every head is valid
+ * and all are pushed, or none is.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_vring_push_batch (VhostUserVring  *self,
+                             const guint     *heads,
+                             const guint     *lens,
+                             guint            n,
+                             GError         **error)
+{
   guint num = self->size;
   guint8 *used;
-  guint32 entry[2];
 
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+  g_return_val_if_fail (n == 0 || (heads != NULL && lens != NULL), FALSE);
 
   if (!self->started || self->broken || num == 0 || self->packed)
     {
@@ -896,12 +921,19 @@ vhost_user_vring_push (VhostUserVring  *self,
                    "Queue %u is not running", self->index);
       return FALSE;
     }
-  if (head >= num)
+  if (n > num)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "Queue %u has no descriptor %u", self->index, head);
+                   "Queue %u holds %u requests, not %u", self->index, num, n);
       return FALSE;
     }
+  for (guint i = 0; i < n; i++)
+    if (heads[i] >= num)
+      {
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                     "Queue %u has no descriptor %u", self->index, heads[i]);
+        return FALSE;
+      }
   used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
   if (used == NULL)
     return broken (self, error, "the used ring is not in guest memory");
@@ -912,11 +944,14 @@ vhost_user_vring_push (VhostUserVring  *self,
       self->used_idx_known = TRUE;
     }
 
-  entry[0] = head;
-  entry[1] = len;
-  memcpy (used + 4 + 8 * (self->used_idx % num), entry, sizeof entry);
-  self->used_idx++;
-  /* the entry is visible before the index that publishes it */
+  for (guint i = 0; i < n; i++)
+    {
+      guint32 entry[2] = { heads[i], lens[i] };
+
+      memcpy (used + 4 + 8 * ((guint16) (self->used_idx + i) % num), entry, sizeof entry);
+    }
+  self->used_idx += n;
+  /* the entries are visible before the index that publishes them */
   __atomic_store_n ((guint16 *) (used + 2), self->used_idx, __ATOMIC_RELEASE);
   return TRUE;
 }

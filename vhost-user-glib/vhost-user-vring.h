@@ -156,5 +156,11 @@ gboolean                     vhost_user_vring_push         (VhostUserVring      
                                                             guint                  head,
                                                             guint                  len,
                                                             GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_push_batch   (VhostUserVring        *self,
+                                                            const guint           *heads,
+                                                            const guint           *lens,
+                                                            guint                  n,
+                                                            GError               **error);
 
 G_END_DECLS
