@@ -71,42 +71,6 @@ example_blk_device_get_config (VhostUserBackend    *backend,
                                                                                  offset, size, flags);
 }
 
-/* Copies at most @len bytes between the request's buffers (from byte
- * @skip on) and @disk: into @disk when @to_disk, out of it otherwise.
- * Returns how many. */
-static gsize
-copy_buffers (VhostUserVringBuffer *iov,
-              guint                 n,
-              gsize                 skip,
-              guint8               *disk,
-              gsize                 len,
-              gboolean              to_disk)
-{
-  gsize done = 0;
-
-  for (guint i = 0; i < n && done < len; i++)
-    {
-      gsize piece = iov[i].len;
-      guint8 *base = iov[i].base;
-
-      if (skip >= piece)
-        {
-          skip -= piece;
-          continue;
-        }
-      base += skip;
-      piece -= skip;
-      skip = 0;
-      piece = MIN (piece, len - done);
-      if (to_disk)
-        memcpy (disk + done, base, piece);
-      else
-        memcpy (base, disk + done, piece);
-      done += piece;
-    }
-  return done;
-}
-
 /* One virtio-blk request: a header to read, data, a status byte to write
  * last. Whatever the driver sent, the disk is only touched within its
  * capacity. */
@@ -121,7 +85,7 @@ process_request (ExampleBlkDevice      *self,
   VhostUserVringBuffer *last;
 
   if (e->n_in == 0 || e->in[e->n_in - 1].len < 1 ||
-      copy_buffers (e->out, e->n_out, 0, (guint8 *) &header, sizeof header, TRUE) != sizeof header)
+      vhost_user_vring_element_copy_out (e, 0, (guint8 *) &header, sizeof header) != sizeof header)
     return 0;  /* not a request we can even answer */
 
   last = &e->in[e->n_in - 1];
@@ -134,7 +98,7 @@ process_request (ExampleBlkDevice      *self,
       if (header.sector > self->capacity / 512 || data_len > self->capacity - offset)
         status = VIRTIO_BLK_S_IOERR;
       else
-        written = copy_buffers (e->in, e->n_in, 0, self->disk + offset, data_len, FALSE);
+        written = vhost_user_vring_element_write (e, 0, self->disk + offset, data_len);
       break;
     case VIRTIO_BLK_T_OUT:
       offset = header.sector * 512;
@@ -142,7 +106,7 @@ process_request (ExampleBlkDevice      *self,
       if (self->read_only || header.sector > self->capacity / 512 || data_len > self->capacity - offset)
         status = VIRTIO_BLK_S_IOERR;
       else
-        copy_buffers (e->out, e->n_out, sizeof header, self->disk + offset, data_len, TRUE);
+        vhost_user_vring_element_copy_out (e, sizeof header, self->disk + offset, data_len);
       break;
     case VIRTIO_BLK_T_FLUSH:
       /* An image is on disk once msync() says so; a RAM disk has nowhere to go. */
@@ -154,7 +118,7 @@ process_request (ExampleBlkDevice      *self,
         /* up to 20 bytes, NUL-padded only if shorter (virtio 1.2, 5.2.6) */
         static const char id[20] = "vhost-user-glib";
 
-        written = copy_buffers (e->in, e->n_in, 0, (guint8 *) id, MIN (data_len, sizeof id), FALSE);
+        written = vhost_user_vring_element_write (e, 0, (const guint8 *) id, MIN (data_len, sizeof id));
       }
       break;
     default:

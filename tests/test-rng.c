@@ -41,6 +41,12 @@ test_element_views (void)
   g_assert_cmpmem (g_bytes_get_data (all, NULL), g_bytes_get_size (all), "abcdefgh", 8);
   middle = vhost_user_vring_element_read (e, 3, 4);
   g_assert_cmpmem (g_bytes_get_data (middle, NULL), g_bytes_get_size (middle), "defg", 4);
+  {
+    guint8 header[6];
+
+    g_assert_cmpuint (vhost_user_vring_element_copy_out (e, 1, header, sizeof header), ==, 6);
+    g_assert_cmpmem (header, 6, "bcdefg", 6);
+  }
   past = vhost_user_vring_element_read (e, 8, 4);
   g_assert_cmpuint (g_bytes_get_size (past), ==, 0);
 

@@ -989,15 +989,43 @@ copy_pieces (const VhostUserVringBuffer *pieces,
 }
 
 /**
+ * vhost_user_vring_element_copy_out:
+ * @element: a request from vhost_user_vring_pop()
+ * @offset: where to start in the device-readable bytes
+ * @dest: (out caller-allocates) (array length=len) (element-type guint8): where to copy
+ * @len: the size of @dest
+ *
+ * Copies what the driver gave the device to read into @dest, across
+ * pieces, from @offset on: a header in one piece, or a payload straight
+ * to where it goes. Does not allocate.
+ *
+ * Returns: how many bytes were copied: @len, or fewer when the buffers
+ *   end first
+ */
+gsize
+vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
+                                   gsize                        offset,
+                                   guint8                      *dest,
+                                   gsize                        len)
+{
+  g_return_val_if_fail (element != NULL, 0);
+  g_return_val_if_fail (dest != NULL || len == 0, 0);
+  g_return_val_if_fail (element->n_out <= VHOST_USER_VRING_MAX_IOV, 0);
+
+  return copy_pieces (element->out, element->n_out, offset, dest, len, FALSE);
+}
+
+/**
  * vhost_user_vring_element_read:
  * @element: a request from vhost_user_vring_pop()
  * @offset: where to start in the device-readable bytes
  * @len: how many bytes, at most
  *
  * Copies out what the driver gave the device to read, as one block,
- * whatever pieces it came in. This is the view for bindings (and for
- * code that wants a header in one piece); it allocates, so the data path
- * of a C device reads [field@VhostUser.VringElement.out] directly.
+ * whatever pieces it came in. This is the view for bindings; it
+ * allocates, so the data path of a C device uses
+ * vhost_user_vring_element_copy_out() or reads
+ * [field@VhostUser.VringElement.out] directly.
  *
  * Returns: (transfer full): up to @len bytes from @offset; fewer (maybe
  *   none) when the buffers end first
@@ -1008,17 +1036,14 @@ vhost_user_vring_element_read (const VhostUserVringElement *element,
                                gsize                        len)
 {
   guint8 *data;
-  gsize got;
 
   g_return_val_if_fail (element != NULL, NULL);
-  g_return_val_if_fail (element->n_out <= VHOST_USER_VRING_MAX_IOV, NULL);
 
   if (offset >= element->out_len)
     return g_bytes_new (NULL, 0);
   len = MIN (len, element->out_len - offset);
   data = g_malloc (MAX (len, 1));
-  got = copy_pieces (element->out, element->n_out, offset, data, len, FALSE);
-  return g_bytes_new_take (data, got);
+  return g_bytes_new_take (data, vhost_user_vring_element_copy_out (element, offset, data, len));
 }
 
 /**

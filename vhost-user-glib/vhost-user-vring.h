@@ -89,6 +89,11 @@ typedef struct {
 } VhostUserVringElement;
 
 VHOST_USER_AVAILABLE_IN_ALL
+gsize   vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
+                                           gsize                        offset,
+                                           guint8                      *dest,
+                                           gsize                        len);
+VHOST_USER_AVAILABLE_IN_ALL
 GBytes *vhost_user_vring_element_read  (const VhostUserVringElement *element,
                                         gsize                        offset,
                                         gsize                        len);
