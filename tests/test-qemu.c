@@ -638,6 +638,84 @@ watch_ring (VhostUserServer  *server,
   g_signal_connect (vring, "notify::started", G_CALLBACK (on_ring_started), user_data);
 }
 
+/* The guest's kernel, with an initramfs made for it in the fixture's
+ * directory; NULL (and the test skipped) where there is no guest to run. */
+static char *
+guest_prepare (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *kernel = find_kernel (&version);
+  g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
+  const char *make_initramfs = g_getenv ("VHOST_USER_MAKE_INITRAMFS");
+  const char *script_argv[] = { make_initramfs, initrd, version, NULL };
+  int status = 0;
+
+  if (skip_without_qemu ())
+    return NULL;
+  if (kernel == NULL || !g_file_test ("/bin/busybox", G_FILE_TEST_EXISTS) ||
+      !g_file_test ("/usr/share/qemu/qboot.rom", G_FILE_TEST_EXISTS) || make_initramfs == NULL)
+    {
+      g_test_skip ("No guest: needs a kernel with modules (linux-image-cloud-amd64), busybox-static, "
+                   "qemu-system-data's qboot.rom");
+      return NULL;
+    }
+  g_spawn_sync (NULL, (char **) script_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  return g_steal_pointer (&kernel);
+}
+
+/* Boots the guest with @device on the fixture's socket, its console in
+ * serial.log. qboot, not SeaBIOS: SeaBIOS would read a disk itself. */
+static void
+guest_start (Fixture    *f,
+             const char *kernel,
+             const char *device)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *qemu = find_qemu ();
+  g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
+  g_autofree char *serial_arg = g_strdup_printf ("file:%s/serial.log", f->dir);
+  g_autofree char *chardev = g_strdup_printf ("socket,id=c0,path=%s", f->sock);
+  g_autofree char *qmp_arg = g_strdup_printf ("unix:%s,server=on,wait=off", f->qmp);
+
+  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
+  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
+                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
+                                         "-display", "none", "-no-reboot",
+                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+                                         "-machine", "q35,memory-backend=mem",
+                                         "-chardev", chardev,
+                                         "-device", device,
+                                         "-bios", "/usr/share/qemu/qboot.rom",
+                                         "-kernel", kernel, "-initrd", initrd,
+                                         "-append", "console=ttyS0 panic=-1",
+                                         "-serial", serial_arg,
+                                         "-qmp", qmp_arg,
+                                         NULL);
+  g_assert_no_error (error);
+}
+
+/* Runs the default context until QEMU has exited (and *@also is set, if
+ * given) or 120 s pass; a tick wakes the blocking iteration so the
+ * deadline is seen when nothing else happens. Returns whether QEMU exited. */
+static gboolean
+guest_wait (Fixture  *f,
+            gboolean *also)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  guint tick_id = g_timeout_add_seconds (1, tick, NULL);
+  gboolean exited = FALSE;
+
+  g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
+  while (!(exited && (also == NULL || *also)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick_id);
+  return exited;
+}
+
 /* The whole path, with a real driver: config space, device start, and a
  * read served through the split ring by the example device's handler. */
 static void
@@ -646,38 +724,15 @@ test_guest (Fixture       *f,
 {
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserBackend) backend = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *version = NULL;
-  g_autofree char *kernel = find_kernel (&version);
-  g_autofree char *qemu = find_qemu ();
+  g_autofree char *kernel = guest_prepare (f);
   g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
   g_autofree char *serial = g_build_filename (f->dir, "serial.log", NULL);
-  g_autofree char *serial_arg = NULL;
-  g_autofree char *chardev = NULL;
-  g_autofree char *qmp_arg = NULL;
   g_autofree char *line = NULL;
-  const char *make_initramfs = g_getenv ("VHOST_USER_MAKE_INITRAMFS");
-  const char *script_argv[] = { make_initramfs, initrd, version, NULL };
-  gint64 deadline;
-  gboolean exited = FALSE;
-  int status = 0;
-  guint tick_id;
   RingAtStart at_start = { 0 };
 
-  if (skip_without_qemu ())
+  if (kernel == NULL)
     return;
-  if (kernel == NULL || !g_file_test ("/bin/busybox", G_FILE_TEST_EXISTS) ||
-      !g_file_test ("/usr/share/qemu/qboot.rom", G_FILE_TEST_EXISTS) || make_initramfs == NULL)
-    {
-      g_test_skip ("No guest: needs a kernel with modules (linux-image-cloud-amd64), busybox-static, "
-                   "qemu-system-data's qboot.rom");
-      return;
-    }
-
-  g_spawn_sync (NULL, (char **) script_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, &error));
 
   /* unthreaded: the back-end's state can be read here between iterations */
   server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
@@ -687,37 +742,10 @@ test_guest (Fixture       *f,
   g_assert_true (vhost_user_server_listen (server, f->sock, &error));
   g_assert_no_error (error);
 
-  /* qboot, not SeaBIOS: SeaBIOS would read the disk itself, and nothing
-   * answers reads yet */
-  serial_arg = g_strdup_printf ("file:%s", serial);
-  chardev = g_strdup_printf ("socket,id=c0,path=%s", f->sock);
-  qmp_arg = g_strdup_printf ("unix:%s,server=on,wait=off", f->qmp);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
-  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
-                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
-                                         "-display", "none", "-no-reboot",
-                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
-                                         "-machine", "q35,memory-backend=mem",
-                                         "-chardev", chardev,
-                                         "-device", "vhost-user-blk-pci,chardev=c0,id=blk0",
-                                         "-bios", "/usr/share/qemu/qboot.rom",
-                                         "-kernel", kernel, "-initrd", initrd,
-                                         "-append", "console=ttyS0 panic=-1",
-                                         "-serial", serial_arg,
-                                         "-qmp", qmp_arg,
-                                         NULL);
-  g_assert_no_error (error);
-
   /* the guest boots, its driver reads our config space, starts the
    * device, reads the first sector through the ring and powers off */
-  g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
-  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  tick_id = g_timeout_add_seconds (1, tick, NULL);
-  while (!(exited && f->rec.disconnected) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick_id);
-  g_assert_true (exited);
+  guest_start (f, kernel, "vhost-user-blk-pci,chardev=c0,id=blk0");
+  g_assert_true (guest_wait (f, &f->rec.disconnected));
 
   g_assert_true (serial_has (serial, "[vda] ", &line));
   g_test_message ("guest: %s", line);
@@ -783,38 +811,18 @@ test_guest_rng (Fixture       *f,
   gboolean use_python = GPOINTER_TO_INT (data);
   const char *device = g_getenv (use_python ? "VHOST_USER_RNG_PY" : "VHOST_USER_RNG");
   const char *asan = g_getenv ("ASAN_RUNTIME");
-  const char *make_initramfs = g_getenv ("VHOST_USER_MAKE_INITRAMFS");
   g_autoptr(GSubprocessLauncher) device_launcher = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) rng = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *version = NULL;
-  g_autofree char *kernel = find_kernel (&version);
-  g_autofree char *qemu = find_qemu ();
+  g_autofree char *kernel = NULL;
   g_autofree char *initrd = g_build_filename (f->dir, "initrd.gz", NULL);
   g_autofree char *serial = g_build_filename (f->dir, "serial.log", NULL);
   g_autofree char *rng_log = g_build_filename (f->dir, "rng.log", NULL);
-  g_autofree char *serial_arg = NULL;
-  g_autofree char *chardev = NULL;
   g_autofree char *line = NULL;
   g_autofree char *first = NULL;
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *script_argv[] = { make_initramfs, initrd, version, NULL };
-  int status = 0;
-  gint64 deadline;
-  gboolean exited = FALSE;
-  guint tick_id;
 
-  if (skip_without_qemu ())
-    return;
-  if (kernel == NULL || !g_file_test ("/bin/busybox", G_FILE_TEST_EXISTS) ||
-      !g_file_test ("/usr/share/qemu/qboot.rom", G_FILE_TEST_EXISTS) || make_initramfs == NULL)
-    {
-      g_test_skip ("No guest: needs a kernel with modules (linux-image-cloud-amd64), busybox-static, "
-                   "qemu-system-data's qboot.rom");
-      return;
-    }
   if (device == NULL || (use_python && (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE) ||
                                         g_getenv ("GI_TYPELIB_PATH") == NULL)))
     {
@@ -822,10 +830,9 @@ test_guest_rng (Fixture       *f,
                               : "Examples not built (VHOST_USER_RNG unset)");
       return;
     }
-
-  g_spawn_sync (NULL, (char **) script_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, &error));
+  kernel = guest_prepare (f);
+  if (kernel == NULL)
+    return;
 
   device_launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path (device_launcher, rng_log);
@@ -847,33 +854,11 @@ test_guest_rng (Fixture       *f,
       g_error ("The rng example did not start: %s", contents);
     }
 
-  serial_arg = g_strdup_printf ("file:%s", serial);
-  chardev = g_strdup_printf ("socket,id=c0,path=%s", f->sock);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
-  f->qemu = g_subprocess_launcher_spawn (launcher, &error, qemu,
-                                         "-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config",
-                                         "-display", "none", "-no-reboot",
-                                         "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
-                                         "-machine", "q35,memory-backend=mem",
-                                         "-chardev", chardev,
-                                         "-device", "vhost-user-rng-pci,chardev=c0,id=rng0",
-                                         "-bios", "/usr/share/qemu/qboot.rom",
-                                         "-kernel", kernel, "-initrd", initrd,
-                                         "-append", "console=ttyS0 panic=-1",
-                                         "-serial", serial_arg,
-                                         NULL);
-  g_assert_no_error (error);
   /* the guest boots, reads /dev/hwrng twice and powers off; the device
    * exits when QEMU hangs up (--once). A guest stuck on a read is a
    * failure here, not a suite timeout. */
-  g_subprocess_wait_async (f->qemu, NULL, got_exit, &exited);
-  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  tick_id = g_timeout_add_seconds (1, tick, NULL);
-  while (!exited && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick_id);
-  if (!exited)
+  guest_start (f, kernel, "vhost-user-rng-pci,chardev=c0,id=rng0");
+  if (!guest_wait (f, NULL))
     {
       g_subprocess_force_exit (f->qemu);
       g_subprocess_force_exit (rng);
