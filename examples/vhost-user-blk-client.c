@@ -2,15 +2,26 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   vhost-user-blk-client [--verify] [--count N] [--start SECTOR] [--io-size N]
- *                         [--bench SECONDS] SOCKET
+ *   vhost-user-blk-client [--verify | --discard | --write-zeroes] [--count N]
+ *                         [--start SECTOR] [--io-size N] [--queue-depth N]
+ *                         [--queues N] [--reconnect] [--bench SECONDS] SOCKET
  *
  * A front-end with no guest: it shares memfd memory with the back-end,
- * lays a split ring out in it (VhostUserDriverRing) and sends virtio-blk
- * requests. --verify writes a pattern over N sectors, reads them back and
- * compares; without it the sectors are only read. --bench reads the N
- * sectors over and over for a while and prints requests per second (one
- * request in flight: this measures the round trip through the back-end).
+ * lays split rings out in it (VhostUserDriverRing) and sends virtio-blk
+ * requests, up to --queue-depth of them in flight at once, spread over
+ * --queues rings. --verify writes a pattern over N sectors, reads them
+ * back and compares; --discard and --write-zeroes clear the sectors and
+ * check that they read back as zeros; with none of them the sectors are
+ * only read. --bench reads the N sectors over and over for a while and
+ * prints requests per second.
+ *
+ * --reconnect survives a back-end that goes away: when the back-end
+ * offers INFLIGHT_SHMFD the client fetches the in-flight area at setup
+ * and keeps it; once the back-end is back on the socket the client
+ * replays the whole setup (the kept area before the rings start, each
+ * ring's base from the used index in shared memory), kicks every ring
+ * and waits on for the requests that were outstanding, which the
+ * back-end resubmits from the in-flight area.
  */
 
 #include <errno.h>
@@ -21,27 +32,73 @@
 #include <unistd.h>
 #include <vhost-user-glib.h>
 
-#define RING_SIZE  64
-#define MEM_SIZE   (4 * 1024 * 1024)
-#define HDR_OFF    0x10000
-#define STATUS_OFF 0x11000
-#define DATA_OFF   0x20000
-#define MAX_IO     1024         /* sectors per request, at most */
-#define VIRTIO_BLK_F_FLUSH 9
+#define MAX_IO        1024   /* sectors per request, at most */
+#define MAX_DEPTH     256
+#define MAX_QUEUES    64
+#define MAX_SEGMENTS  4      /* discard/write-zeroes segments we put in one request */
+#define SLOT_CTRL     4096   /* per request: header and segments, then the status byte */
+#define STATUS_AT     (SLOT_CTRL - 1)
+#define PAGE          4096
+
+#define VIRTIO_BLK_F_MQ           12
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_DISCARD      13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+/* config space offsets (virtio 1.2, 5.2.4) */
+#define CONFIG_CAPACITY           0
+#define CONFIG_NUM_QUEUES         34
+#define CONFIG_MAX_DISCARD_SECTORS 36
+#define CONFIG_MAX_DISCARD_SEG    40
+#define CONFIG_MAX_WZ_SECTORS     48
+#define CONFIG_MAX_WZ_SEG         52
+#define CONFIG_READ               60
 
 static gboolean verify;
+static gboolean discard;
+static gboolean write_zeroes;
+static gboolean unmap;
 static gint64 count = 1024;
 static gint64 start;
 static gint io_size = 64;
+static gint queue_depth = 1;
+static gint n_queues = 1;
 static gdouble bench;
+static gboolean reconnect;
+static gint reconnect_timeout = 30;
+static gint stall_timeout = 30;
 
 static GOptionEntry entries[] = {
-  { "verify", 'v', 0, G_OPTION_ARG_NONE, &verify, "Write a pattern, read it back and compare", NULL },
+  { "verify", 'v', 0, G_OPTION_ARG_NONE, &verify, "Write a pattern, flush, read it back and compare", NULL },
+  { "discard", 0, 0, G_OPTION_ARG_NONE, &discard,
+    "Discard the sectors, flush, and check they read back as zeros (true of this library's device, "
+    "and of a file punched by qemu-storage-daemon's discard=unmap; a device need not)", NULL },
+  { "write-zeroes", 0, 0, G_OPTION_ARG_NONE, &write_zeroes,
+    "Write zeroes over the sectors, flush, and check they read back as zeros", NULL },
+  { "unmap", 0, 0, G_OPTION_ARG_NONE, &unmap, "With --write-zeroes, let the device unmap (punch a hole)", NULL },
   { "count", 'n', 0, G_OPTION_ARG_INT64, &count, "Sectors to go through (default 1024)", "N" },
   { "start", 's', 0, G_OPTION_ARG_INT64, &start, "First sector (default 0)", "SECTOR" },
   { "io-size", 'i', 0, G_OPTION_ARG_INT, &io_size, "Sectors per request (default 64, at most 1024)", "N" },
+  { "queue-depth", 'd', 0, G_OPTION_ARG_INT, &queue_depth,
+    "Requests in flight at once, over all queues (default 1, at most 256)", "N" },
+  { "queues", 'q', 0, G_OPTION_ARG_INT, &n_queues,
+    "Spread the requests over this many queues (default 1; more needs the back-end's MQ)", "N" },
   { "bench", 'b', 0, G_OPTION_ARG_DOUBLE, &bench,
-    "Read for this many seconds, one request at a time, and print IOPS", "SECONDS" },
+    "Read for this many seconds, --queue-depth requests at a time, and print IOPS", "SECONDS" },
+  { "reconnect", 'r', 0, G_OPTION_ARG_NONE, &reconnect,
+    "When the back-end goes away, wait for it to come back, replay the setup (with the in-flight "
+    "area if it offers INFLIGHT_SHMFD) and carry on", NULL },
+  { "reconnect-timeout", 0, 0, G_OPTION_ARG_INT, &reconnect_timeout,
+    "How long to wait for the back-end to come back (default 30)", "SECONDS" },
+  { "timeout", 't', 0, G_OPTION_ARG_INT, &stall_timeout,
+    "Fail when no request completes for this long (default 30)", "SECONDS" },
   { NULL }
 };
 
@@ -51,66 +108,76 @@ typedef struct {
   guint64 sector;
 } BlkHeader;
 
-static guint8
-request (VhostUserDriverRing *ring,
-         guint8              *mem,
-         guint32              type,
-         guint64              sector,
-         guint32              len,
-         GError             **error)
-{
-  BlkHeader header = { type, 0, sector };
-  guint64 out_off[2] = { HDR_OFF, DATA_OFF };
-  guint32 out_len[2] = { sizeof header, len };
-  guint64 in_off[2] = { DATA_OFF, STATUS_OFF };
-  guint32 in_len[2] = { len, 1 };
-  gboolean write = type == 1;
-  /* A FLUSH carries no data; libvhost-user rejects zero-sized buffers. */
-  gboolean has_data = len > 0;
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  guint head, used_head, used_len;
+typedef struct {
+  guint64 sector;
+  guint32 num_sectors;
+  guint32 flags;
+} BlkSegment;
 
-  memcpy (mem + HDR_OFF, &header, sizeof header);
-  mem[STATUS_OFF] = 0xff;
-  if (!vhost_user_driver_ring_add (ring, out_off, out_len, write && has_data ? 2 : 1,
-                                   write || !has_data ? in_off + 1 : in_off,
-                                   write || !has_data ? in_len + 1 : in_len,
-                                   write || !has_data ? 1 : 2,
-                                   &head, error) ||
-      !vhost_user_driver_ring_kick (ring, error))
-    return 0xff;
-  while (!vhost_user_driver_ring_get_used (ring, &used_head, &used_len))
-    {
-      struct pollfd pfd = { vhost_user_driver_ring_get_call_fd (ring), POLLIN, 0 };
-      guint64 value;
+typedef enum {
+  PASS_READ,
+  PASS_WRITE,
+  PASS_DISCARD,
+  PASS_WRITE_ZEROES,
+} Pass;
 
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN, "No answer within 30 s");
-          return 0xff;
-        }
-      /* The back-end signals the call eventfd when it uses a buffer (no
-       * event idx is negotiated, so it always does); an eventfd stays
-       * readable until drained, so a signal between the check above and
-       * poll() is not lost. */
-      if (poll (&pfd, 1, 1000) > 0 && read (pfd.fd, &value, sizeof value) < 0 && errno != EAGAIN)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Reading the call eventfd: %s",
-                       g_strerror (errno));
-          return 0xff;
-        }
-    }
-  /* the back-end is not trusted either: the answer must be this request,
-   * and a read must say it wrote the data and the status */
-  if (used_head != head || (!write && has_data && used_len < len + 1))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "The back-end answered descriptor %u with %u bytes (sent %u, wanted %u)",
-                   used_head, used_len, head, has_data && !write ? len + 1 : 1);
-      return 0xff;
-    }
-  return mem[STATUS_OFF];
-}
+typedef enum {
+  CHECK_NONE,
+  CHECK_PATTERN,
+  CHECK_ZEROS,
+} Check;
+
+/* One request's buffers in shared memory, and what it asked for. */
+typedef struct {
+  guint64  ctrl_off;   /* header (and segments), then the status byte at STATUS_AT */
+  guint64  data_off;
+  guint    queue;
+  guint    head;
+  guint32  type;
+  guint64  sector;
+  guint    sectors;
+  gint64   issued;
+} Slot;
+
+typedef struct {
+  VhostUserDriverRing *ring;
+  guint64              offset;    /* of the ring in shared memory */
+  Slot               **by_head;   /* the request each chain head belongs to */
+  guint                in_flight;
+  gboolean             kick;      /* added to since the last kick */
+} Queue;
+
+typedef struct {
+  VhostUserFrontend     *frontend;
+  VhostUserMemoryRegion *memory;
+  guint8                *mem;
+  guint                  ring_size;
+  Queue                  queues[MAX_QUEUES];
+  guint                  next_queue;
+  Slot                  *slots;
+  Slot                 **free_slots;
+  guint                  n_free;
+  guint                  in_flight;
+
+  /* what was negotiated the first time: the replay must get the same */
+  guint64                features;
+  guint64                protocol_features;
+  guint64                capacity;
+  guint32                max_sectors;   /* per segment, for the pass's discard or write-zeroes */
+  guint32                max_segments;
+
+  /* the in-flight area the back-end gave, kept across reconnects */
+  int                    inflight_fd;
+  guint64                inflight_size;
+  guint64                inflight_offset;
+
+  guint                  reconnects;
+  gint64                 last_completion;
+  guint8                *expected;
+  guint64                completed;
+  gint64                 latency_sum;
+  gboolean               shown;
+} Client;
 
 static void
 fill_pattern (guint8  *buf,
@@ -120,52 +187,663 @@ fill_pattern (guint8  *buf,
   for (gsize s = 0; s < sectors; s++)
     for (gsize i = 0; i < 512; i += 8)
       {
-        guint64 word = ((sector + s) << 16) | i;
+        guint64 word = GUINT64_TO_LE (((sector + s) << 16) | i);
 
         memcpy (buf + s * 512 + i, &word, 8);
       }
 }
 
-/* Reads io_size sectors at a time, cycling over [start, start + count),
- * for --bench seconds. Memory and ring are set up once: nothing here
- * allocates, so the figure is the round trip through the back-end. */
+static guint32
+config_u32 (GBytes *config,
+            gsize   offset)
+{
+  guint32 value = 0;
+
+  if (config != NULL && g_bytes_get_size (config) >= offset + 4)
+    memcpy (&value, (const guint8 *) g_bytes_get_data (config, NULL) + offset, 4);
+  return GUINT32_FROM_LE (value);
+}
+
+/* The used index as it stands in shared memory: what the back-end
+ * finished, whether or not we collected it yet. */
+static guint16
+used_index (Client *c,
+            Queue  *q)
+{
+  guint64 off = vhost_user_driver_ring_get_used_addr (q->ring) - vhost_user_memory_region_get_user_addr (c->memory);
+
+  return __atomic_load_n ((guint16 *) (c->mem + off + 2), __ATOMIC_ACQUIRE);
+}
+
+/* Everything a back-end needs to run the rings, in QEMU's order: the
+ * handshake, memory, the in-flight area before any ring starts, then per
+ * ring its size, base, address, kick and call, and enable. Run once at
+ * the start and again, unchanged, after each reconnect. */
 static gboolean
-run_bench (VhostUserDriverRing  *ring,
-           guint8               *mem,
-           GError              **error)
+setup (Client  *c,
+       gboolean replay,
+       GError **error)
+{
+  VhostUserFrontend *fe = c->frontend;
+  guint64 want = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                 VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) |
+                 (n_queues > 1 ? VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) : 0) |
+                 (discard ? VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) : 0) |
+                 (write_zeroes ? VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) : 0);
+  guint64 want_protocol = VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
+                          VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_FEATURE_MQ |
+                          (reconnect ? VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD : 0);
+
+  if (!vhost_user_frontend_negotiate (fe, want, want_protocol, NULL, error))
+    return FALSE;
+
+  if (replay)
+    {
+      if (vhost_user_frontend_get_acked_features (fe) != c->features ||
+          vhost_user_frontend_get_acked_protocol_features (fe) != c->protocol_features)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                       "The back-end came back with other features (0x%" G_GINT64_MODIFIER "x, protocol 0x%"
+                       G_GINT64_MODIFIER "x; had 0x%" G_GINT64_MODIFIER "x, 0x%" G_GINT64_MODIFIER "x)",
+                       vhost_user_frontend_get_acked_features (fe),
+                       vhost_user_frontend_get_acked_protocol_features (fe), c->features, c->protocol_features);
+          return FALSE;
+        }
+    }
+  else
+    {
+      g_autoptr(GBytes) config = NULL;
+      guint64 capacity = 0;
+
+      c->features = vhost_user_frontend_get_acked_features (fe);
+      c->protocol_features = vhost_user_frontend_get_acked_protocol_features (fe);
+      if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_CONFIG)
+        config = vhost_user_frontend_get_config (fe, 0, CONFIG_READ, NULL, NULL);
+      if (config != NULL)
+        memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
+      c->capacity = GUINT64_FROM_LE (capacity);
+
+      if (n_queues > 1)
+        {
+          guint64 backend_queues;
+
+          if (!(c->features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ)) ||
+              !(c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_MQ))
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                           "%d queues wanted; the back-end does not offer multiple queues (MQ)", n_queues);
+              return FALSE;
+            }
+          backend_queues = vhost_user_frontend_get_u64 (fe, VHOST_USER_REQUEST_GET_QUEUE_NUM, NULL, error);
+          if (backend_queues == 0 && error != NULL && *error != NULL)
+            return FALSE;
+          if (backend_queues < (guint64) n_queues ||
+              (config != NULL && (config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff) < (guint) n_queues))
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "%d queues wanted; the back-end has %" G_GUINT64_FORMAT " (config space: %u)",
+                           n_queues, backend_queues,
+                           config != NULL ? config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff : 0);
+              return FALSE;
+            }
+        }
+
+      if (discard || write_zeroes)
+        {
+          guint bit = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
+
+          if (!(c->features & VHOST_USER_FEATURE (bit)))
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                           "The back-end does not offer %s", discard ? "DISCARD" : "WRITE_ZEROES");
+              return FALSE;
+            }
+          c->max_sectors = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SECTORS : CONFIG_MAX_WZ_SECTORS);
+          c->max_segments = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SEG : CONFIG_MAX_WZ_SEG);
+          if (c->max_sectors == 0 || c->max_segments == 0)
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "The back-end offers %s but its config space gives no limits",
+                           discard ? "DISCARD" : "WRITE_ZEROES");
+              return FALSE;
+            }
+          c->max_segments = MIN (c->max_segments, MAX_SEGMENTS);
+        }
+    }
+
+  if (!vhost_user_frontend_add_mem_region (fe, c->memory, NULL, error))
+    return FALSE;
+
+  if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD)
+    {
+      if (c->inflight_fd < 0)
+        {
+          c->inflight_fd = vhost_user_frontend_get_inflight_fd (fe, n_queues, c->ring_size, &c->inflight_size,
+                                                                &c->inflight_offset, NULL, error);
+          if (c->inflight_fd < 0)
+            return FALSE;
+        }
+      if (!vhost_user_frontend_set_inflight_fd (fe, c->inflight_size, c->inflight_offset, n_queues, c->ring_size,
+                                                c->inflight_fd, NULL, error))
+        return FALSE;
+    }
+
+  for (int i = 0; i < n_queues; i++)
+    {
+      Queue *q = &c->queues[i];
+      /* Split rings: the back-end goes on from the used index it left in
+       * memory, and (with the in-flight area) resubmits what it had taken
+       * past it. */
+      guint base = replay ? used_index (c, q) : 0;
+
+      if (!vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_NUM, i, c->ring_size, NULL, error) ||
+          !vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_BASE, i, base, NULL, error) ||
+          !vhost_user_frontend_set_vring_addr (fe, i, 0, vhost_user_driver_ring_get_desc_addr (q->ring),
+                                               vhost_user_driver_ring_get_used_addr (q->ring),
+                                               vhost_user_driver_ring_get_avail_addr (q->ring), 0, NULL, error) ||
+          !vhost_user_frontend_set_vring_fd (fe, VHOST_USER_REQUEST_SET_VRING_KICK, i,
+                                             vhost_user_driver_ring_get_kick_fd (q->ring), NULL, error) ||
+          !vhost_user_frontend_set_vring_fd (fe, VHOST_USER_REQUEST_SET_VRING_CALL, i,
+                                             vhost_user_driver_ring_get_call_fd (q->ring), NULL, error) ||
+          ((c->features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES)) &&
+           !vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_ENABLE, i, 1, NULL, error)))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Lays out the rings and the requests' buffers in one memfd. */
+static gboolean
+client_init (Client     *c,
+             GError    **error)
+{
+  guint64 ring_bytes, data_bytes, size;
+
+  c->inflight_fd = -1;
+  /* a request takes up to three descriptors; every request in flight may
+   * land on one queue */
+  c->ring_size = 64;
+  while (c->ring_size < 3u * (guint) queue_depth)
+    c->ring_size *= 2;
+  ring_bytes = (16 * c->ring_size + 6 + 2 * c->ring_size + 3 + 6 + 8 * c->ring_size + PAGE - 1) & ~(guint64) (PAGE - 1);
+  data_bytes = ((guint64) io_size * 512 + PAGE - 1) & ~(guint64) (PAGE - 1);
+  size = ring_bytes * n_queues + (SLOT_CTRL + data_bytes) * queue_depth;
+
+  c->memory = vhost_user_memory_region_new_memfd (0, size, error);
+  if (c->memory == NULL)
+    return FALSE;
+  c->mem = vhost_user_memory_region_get_host_addr (c->memory);
+  for (int i = 0; i < n_queues; i++)
+    {
+      Queue *q = &c->queues[i];
+
+      q->offset = ring_bytes * i;
+      q->ring = vhost_user_driver_ring_new (c->memory, q->offset, c->ring_size, error);
+      if (q->ring == NULL)
+        return FALSE;
+      q->by_head = g_new0 (Slot *, c->ring_size);
+    }
+  c->slots = g_new0 (Slot, queue_depth);
+  c->free_slots = g_new (Slot *, queue_depth);
+  for (int i = 0; i < queue_depth; i++)
+    {
+      c->slots[i].ctrl_off = ring_bytes * n_queues + (SLOT_CTRL + data_bytes) * i;
+      c->slots[i].data_off = c->slots[i].ctrl_off + SLOT_CTRL;
+      c->free_slots[c->n_free++] = &c->slots[queue_depth - 1 - i];
+    }
+  c->expected = g_malloc (io_size * 512);
+  return TRUE;
+}
+
+static void
+client_clear (Client *c)
+{
+  for (int i = 0; i < n_queues; i++)
+    {
+      g_clear_object (&c->queues[i].ring);
+      g_clear_pointer (&c->queues[i].by_head, g_free);
+    }
+  g_clear_pointer (&c->slots, g_free);
+  g_clear_pointer (&c->free_slots, g_free);
+  g_clear_pointer (&c->expected, g_free);
+  g_clear_pointer (&c->memory, vhost_user_memory_region_unref);
+  g_clear_object (&c->frontend);
+  if (c->inflight_fd >= 0)
+    close (c->inflight_fd);
+  c->inflight_fd = -1;
+}
+
+/* Puts one request on the next queue with room (round robin). The data
+ * of a write is in place already. */
+static gboolean
+issue (Client   *c,
+       guint32   type,
+       guint64   sector,
+       guint     sectors,
+       GError  **error)
+{
+  Slot *slot = c->free_slots[--c->n_free];
+  BlkHeader header = { GUINT32_TO_LE (type), 0, GUINT64_TO_LE (sector) };
+  guint64 out_off[2] = { slot->ctrl_off, slot->data_off };
+  guint32 out_len[2] = { sizeof header, sectors * 512 };
+  guint64 in_off[2] = { slot->data_off, slot->ctrl_off + STATUS_AT };
+  guint32 in_len[2] = { sectors * 512, 1 };
+  guint n_out = 1, n_in = 1;
+  const guint64 *ins = in_off + 1;
+  const guint32 *in_lens = in_len + 1;
+  Queue *q = NULL;
+
+  memcpy (c->mem + slot->ctrl_off, &header, sizeof header);
+  c->mem[slot->ctrl_off + STATUS_AT] = 0xff;  /* so a status never written shows */
+  switch (type)
+    {
+    case VIRTIO_BLK_T_IN:
+      ins = in_off;
+      in_lens = in_len;
+      n_in = 2;
+      break;
+    case VIRTIO_BLK_T_OUT:
+      n_out = 2;
+      break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+      {
+        /* the segments follow the header in the same buffer: as many as
+         * the device takes (run_pass() keeps each within its limit) */
+        guint n = MIN (c->max_segments, sectors);
+        guint64 s = sector;
+
+        for (guint i = 0; i < n; i++)
+          {
+            guint32 len = sectors / n + (i < sectors % n ? 1 : 0);
+            BlkSegment seg = { GUINT64_TO_LE (s), GUINT32_TO_LE (len),
+                               GUINT32_TO_LE (type == VIRTIO_BLK_T_WRITE_ZEROES && unmap ?
+                                              VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0) };
+
+            memcpy (c->mem + slot->ctrl_off + sizeof header + i * sizeof seg, &seg, sizeof seg);
+            s += len;
+          }
+        out_len[0] = sizeof header + n * sizeof (BlkSegment);
+      }
+      break;
+    default:
+      break;
+    }
+
+  for (int tried = 0; tried < n_queues && q == NULL; tried++)
+    {
+      Queue *candidate = &c->queues[c->next_queue];
+
+      c->next_queue = (c->next_queue + 1) % n_queues;
+      if (vhost_user_driver_ring_get_free (candidate->ring) >= n_out + n_in)
+        q = candidate;
+    }
+  /* the rings hold three descriptors per request in flight: never */
+  g_assert (q != NULL);
+  if (!vhost_user_driver_ring_add (q->ring, out_off, out_len, n_out, ins, in_lens, n_in, &slot->head, error))
+    {
+      c->n_free++;
+      return FALSE;
+    }
+  slot->queue = q - c->queues;
+  slot->type = type;
+  slot->sector = sector;
+  slot->sectors = sectors;
+  slot->issued = g_get_monotonic_time ();
+  q->by_head[slot->head] = slot;
+  q->in_flight++;
+  q->kick = TRUE;
+  c->in_flight++;
+  return TRUE;
+}
+
+static gboolean
+kick (Client  *c,
+      GError **error)
+{
+  for (int i = 0; i < n_queues; i++)
+    if (c->queues[i].kick)
+      {
+        c->queues[i].kick = FALSE;
+        if (!vhost_user_driver_ring_kick (c->queues[i].ring, error))
+          return FALSE;
+      }
+  return TRUE;
+}
+
+static const char *
+type_name (guint32 type)
+{
+  switch (type)
+    {
+    case VIRTIO_BLK_T_IN: return "read";
+    case VIRTIO_BLK_T_OUT: return "write";
+    case VIRTIO_BLK_T_FLUSH: return "flush";
+    case VIRTIO_BLK_T_DISCARD: return "discard";
+    case VIRTIO_BLK_T_WRITE_ZEROES: return "write-zeroes";
+    default: return "request";
+    }
+}
+
+/* One answer: it must be for a request in flight, say it wrote what a
+ * read needs, carry a good status, and (when checking) the right data. */
+static gboolean
+complete (Client  *c,
+          Queue   *q,
+          guint    head,
+          guint    len,
+          Check    check,
+          GError **error)
+{
+  Slot *slot = head < c->ring_size ? q->by_head[head] : NULL;
+  guint8 status;
+
+  if (slot == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "The back-end answered descriptor %u of queue %u, which is not in flight", head,
+                   (guint) (q - c->queues));
+      return FALSE;
+    }
+  q->by_head[head] = NULL;
+  q->in_flight--;
+  c->in_flight--;
+  c->free_slots[c->n_free++] = slot;
+  c->completed++;
+  c->last_completion = g_get_monotonic_time ();
+  c->latency_sum += c->last_completion - slot->issued;
+
+  status = c->mem[slot->ctrl_off + STATUS_AT];
+  if (status != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s of sector %" G_GUINT64_FORMAT " failed (status %u)",
+                   type_name (slot->type), slot->sector, status);
+      return FALSE;
+    }
+  if (slot->type != VIRTIO_BLK_T_IN)
+    return TRUE;
+  if (len < slot->sectors * 512 + 1)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "The back-end answered a read of %u bytes with %u", slot->sectors * 512 + 1, len);
+      return FALSE;
+    }
+  if (check == CHECK_NONE)
+    return TRUE;
+  if (check == CHECK_PATTERN)
+    fill_pattern (c->expected, slot->sector, slot->sectors);
+  else
+    memset (c->expected, 0, slot->sectors * 512);
+  if (memcmp (c->expected, c->mem + slot->data_off, slot->sectors * 512) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "sectors from %" G_GUINT64_FORMAT " read back wrong%s",
+                   slot->sector, check == CHECK_ZEROS ? " (not zeros)" : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean replay (Client *c, GError **error);
+
+/* Says which requests are still out, as far as a line allows. */
+static void
+describe_in_flight (Client  *c,
+                    GString *out)
+{
+  guint shown = 0;
+
+  for (int i = 0; i < queue_depth; i++)
+    {
+      Slot *s = &c->slots[i];
+
+      if (c->queues[s->queue].by_head[s->head] != s)
+        continue;
+      if (shown++ < 8)
+        g_string_append_printf (out, "%s %s@%" G_GUINT64_FORMAT " (queue %u)", shown > 1 ? "," : "",
+                                type_name (s->type), s->sector, s->queue);
+    }
+  if (shown > 8)
+    g_string_append (out, ", …");
+}
+
+/* Waits until at least one request completes, and takes every answer
+ * there is. Meanwhile watches the connection: a back-end that went away
+ * is waited for and given the setup again (--reconnect), or is an error. */
+static gboolean
+reap (Client  *c,
+      Check    check,
+      GError **error)
+{
+  struct pollfd pfd[MAX_QUEUES];
+
+  for (;;)
+    {
+      guint got = 0;
+      int ready;
+
+      for (int i = 0; i < n_queues; i++)
+        {
+          Queue *q = &c->queues[i];
+          guint head, len;
+
+          while (q->in_flight > 0 && vhost_user_driver_ring_get_used (q->ring, &head, &len))
+            {
+              if (!complete (c, q, head, len, check, error))
+                return FALSE;
+              got++;
+            }
+        }
+      if (got > 0 || c->in_flight == 0)
+        return TRUE;
+
+      /* The back-end signals a call eventfd when it uses buffers (no event
+       * idx is negotiated, so it always does); an eventfd stays readable
+       * until drained, so a signal between the look above and poll() is
+       * not lost. */
+      for (int i = 0; i < n_queues; i++)
+        pfd[i] = (struct pollfd) { vhost_user_driver_ring_get_call_fd (c->queues[i].ring), POLLIN, 0 };
+      ready = poll (pfd, n_queues, 100);
+      if (ready < 0 && errno != EINTR)
+        {
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "poll: %s", g_strerror (errno));
+          return FALSE;
+        }
+      for (int i = 0; i < n_queues && ready > 0; i++)
+        if (pfd[i].revents & POLLIN)
+          {
+            guint64 value;
+
+            if (read (pfd[i].fd, &value, sizeof value) < 0 && errno != EAGAIN)
+              {
+                g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Reading a call eventfd: %s",
+                             g_strerror (errno));
+                return FALSE;
+              }
+          }
+      if (ready != 0)
+        continue;
+
+      /* A quiet moment: is the back-end still there? Its hang-up is seen
+       * by the front-end's socket watch, which runs in its context. */
+      while (g_main_context_iteration (vhost_user_frontend_get_main_context (c->frontend), FALSE))
+        ;
+      if (!vhost_user_frontend_get_connected (c->frontend))
+        {
+          if (!reconnect)
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                           "The back-end went away with %u requests in flight (try --reconnect)", c->in_flight);
+              return FALSE;
+            }
+          if (!replay (c, error))
+            return FALSE;
+          continue;
+        }
+      if (g_get_monotonic_time () - c->last_completion > (gint64) stall_timeout * G_USEC_PER_SEC)
+        {
+          g_autoptr(GString) what = g_string_new (NULL);
+
+          describe_in_flight (c, what);
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                       "%u requests never completed (nothing for %d s):%s%s", c->in_flight, stall_timeout,
+                       what->str, c->reconnects > 0 && c->inflight_fd < 0 ?
+                       " — the back-end offers no INFLIGHT_SHMFD, so what it had taken was lost with it" : "");
+          return FALSE;
+        }
+    }
+}
+
+/* The back-end went away: wait for it to listen again, give it the setup
+ * again, and kick every ring (a back-end need not look at a ring it was
+ * not kicked on, and the requests are all there already). */
+static gboolean
+replay (Client  *c,
+        GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) reconnect_timeout * G_USEC_PER_SEC;
+
+  g_print ("disconnected: %u requests in flight; reconnecting\n", c->in_flight);
+  for (;;)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (vhost_user_frontend_reconnect (c->frontend, NULL, &local_error) &&
+          setup (c, TRUE, &local_error))
+        break;
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                      "The back-end did not come back within %d s: ", reconnect_timeout);
+          return FALSE;
+        }
+      /* a back-end that died again in the middle of the setup is retried too */
+      if (vhost_user_frontend_get_connected (c->frontend))
+        vhost_user_frontend_close (c->frontend);
+      g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+    }
+  c->reconnects++;
+  for (int i = 0; i < n_queues; i++)
+    c->queues[i].kick = TRUE;
+  if (!kick (c, error))
+    return FALSE;
+  c->last_completion = g_get_monotonic_time ();
+  g_print ("reconnected: setup replayed%s, %u requests in flight\n",
+           c->inflight_fd >= 0 ? " with the in-flight area" : " (no in-flight area offered)", c->in_flight);
+  return TRUE;
+}
+
+static void
+show_progress (Client     *c,
+               const char *what,
+               gint64      done)
+{
+  static gint64 last;
+
+  /* on a terminal only, four times a second at most */
+  if (!isatty (STDERR_FILENO) || g_get_monotonic_time () - last < G_USEC_PER_SEC / 4)
+    return;
+  last = g_get_monotonic_time ();
+  g_printerr ("\r%s: %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " sectors (%d%%)", what, done, count,
+              (int) (done * 100 / count));
+  c->shown = TRUE;
+}
+
+/* Goes over [start, start + count) io_size sectors at a time, with up to
+ * queue_depth requests in flight, and waits for all of them. */
+static gboolean
+run_pass (Client  *c,
+          Pass     pass,
+          Check    check,
+          GError **error)
+{
+  static const guint32 types[] = { VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_DISCARD, VIRTIO_BLK_T_WRITE_ZEROES };
+  static const char *names[] = { "reading", "writing", "discarding", "writing zeroes" };
+  gint64 issued = 0;
+  guint64 base = c->completed;
+  /* a discard or write-zeroes request holds max_segments of max_sectors */
+  guint64 most = pass == PASS_DISCARD || pass == PASS_WRITE_ZEROES ?
+                 MIN ((guint64) io_size, (guint64) c->max_sectors * c->max_segments) : (guint64) io_size;
+
+  c->last_completion = g_get_monotonic_time ();
+  while (issued < count || c->in_flight > 0)
+    {
+      while (issued < count && c->n_free > 0)
+        {
+          guint64 sector = start + issued;
+          guint n = MIN (most, (guint64) (count - issued));
+          Slot *slot = c->free_slots[c->n_free - 1];
+
+          if (pass == PASS_WRITE)
+            fill_pattern (c->mem + slot->data_off, sector, n);
+          else if (pass == PASS_READ)
+            memset (c->mem + slot->data_off, 0xa5, n * 512);  /* so a read that does nothing shows */
+          if (!issue (c, types[pass], sector, n, error))
+            return FALSE;
+          issued += n;
+        }
+      if (!kick (c, error) || !reap (c, check, error))
+        return FALSE;
+      show_progress (c, names[pass], MIN (issued, (gint64) (c->completed - base) * io_size));
+    }
+  return TRUE;
+}
+
+/* FLUSH only where the back-end offers it (VIRTIO_BLK_F_FLUSH), once
+ * everything before it completed. */
+static gboolean
+flush (Client  *c,
+       GError **error)
+{
+  if (!(c->features & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH)))
+    return TRUE;
+  if (!issue (c, VIRTIO_BLK_T_FLUSH, 0, 0, error) || !kick (c, error))
+    return FALSE;
+  while (c->in_flight > 0)
+    if (!reap (c, CHECK_NONE, error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Reads io_size sectors at a time, cycling over [start, start + count),
+ * for --bench seconds with queue_depth in flight. Memory and rings are
+ * set up once: nothing here allocates, so the figure is the back-end's. */
+static gboolean
+run_bench (Client  *c,
+           GError **error)
 {
   gint64 t0 = g_get_monotonic_time ();
   gint64 end = t0 + (gint64) (bench * G_USEC_PER_SEC);
-  gint64 now = t0;
-  guint64 requests = 0;
   gint64 offset = 0;
   gdouble seconds;
+  guint64 loops = 0;
 
-  while (now < end)
+  gboolean more = TRUE;
+
+  c->last_completion = t0;
+  while (more || c->in_flight > 0)
     {
-      gsize n = MIN (io_size, count - offset);
-      guint8 status = request (ring, mem, 0, start + offset, n * 512, error);
-
-      if (status != 0)
-        {
-          if (error != NULL && *error == NULL)
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Read of sector %" G_GINT64_FORMAT " failed (status %u)",
-                         start + offset, status);
-          return FALSE;
-        }
-      requests++;
-      offset += n;
-      if (offset >= count)
-        offset = 0;
       /* The clock is cheap next to a round trip, but not free. */
-      if ((requests & 63) == 0)
-        now = g_get_monotonic_time ();
+      if (more && (++loops & 15) == 0)
+        more = g_get_monotonic_time () < end;
+      while (more && c->n_free > 0)
+        {
+          gsize n = MIN (io_size, count - offset);
+
+          if (!issue (c, VIRTIO_BLK_T_IN, start + offset, n, error))
+            return FALSE;
+          offset += n;
+          if (offset >= count)
+            offset = 0;
+        }
+      if (!kick (c, error) || !reap (c, CHECK_NONE, error))
+        return FALSE;
     }
-  now = g_get_monotonic_time ();
-  seconds = (now - t0) / (gdouble) G_USEC_PER_SEC;
-  g_print ("bench: %" G_GUINT64_FORMAT " reads of %d bytes in %.2f s: %.0f IOPS, %.1f MiB/s, %.1f us each\n",
-           requests, io_size * 512, seconds, requests / seconds,
-           requests * io_size * 512.0 / (1024.0 * 1024.0) / seconds, seconds * 1e6 / requests);
+  seconds = (g_get_monotonic_time () - t0) / (gdouble) G_USEC_PER_SEC;
+  g_print ("bench: %" G_GUINT64_FORMAT " reads of %d bytes in %.2f s: %.0f IOPS, %.1f MiB/s, %.1f us each "
+           "(queue depth %d, %d queue%s)\n",
+           c->completed, io_size * 512, seconds, c->completed / seconds,
+           c->completed * io_size * 512.0 / (1024.0 * 1024.0) / seconds,
+           (gdouble) c->latency_sum / MAX (c->completed, 1), queue_depth, n_queues, n_queues > 1 ? "s" : "");
   return TRUE;
 }
 
@@ -175,128 +853,84 @@ main (int   argc,
 {
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(VhostUserFrontend) frontend = NULL;
-  g_autoptr(VhostUserMemoryRegion) memory = NULL;
-  g_autoptr(VhostUserDriverRing) ring = NULL;
-  g_autoptr(GBytes) config = NULL;
-  g_autofree guint8 *expected = NULL;
-  guint64 capacity = 0;
-  gint64 t0, last_progress;
-  gboolean progress, shown = FALSE, has_flush;
-  guint8 status;
+  Client c = { 0 };
+  gint64 t0;
   gdouble elapsed;
-  guint8 *mem;
+  Pass first;
+  const char *done;
+  g_autofree char *reconnected = NULL;
+  int modes;
 
   options = g_option_context_new ("SOCKET - read and write sectors of a vhost-user-blk back-end");
   g_option_context_set_summary (options,
-    "Connects to a vhost-user-blk back-end as a front-end with no guest (a driver ring in\n"
-    "shared memory) and reads sectors, or with --verify writes a pattern, reads it back and\n"
-    "compares. Works with any back-end: this library's example, qemu-storage-daemon, …");
+    "Connects to a vhost-user-blk back-end as a front-end with no guest (driver rings in\n"
+    "shared memory) and reads sectors; or with --verify writes a pattern, reads it back and\n"
+    "compares; or with --discard / --write-zeroes clears them and checks they read as zeros.\n"
+    "Works with any back-end: this library's example, qemu-storage-daemon, …");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 2 || count <= 0 || start < 0 ||
-      io_size <= 0 || io_size > MAX_IO || bench < 0)
+      io_size <= 0 || io_size > MAX_IO || bench < 0 || queue_depth < 1 || queue_depth > MAX_DEPTH ||
+      n_queues < 1 || n_queues > MAX_QUEUES || reconnect_timeout < 1 || stall_timeout < 1 ||
+      (modes = !!verify + !!discard + !!write_zeroes) > 1 || (bench > 0 && modes > 0) || (unmap && !write_zeroes))
     {
-      g_printerr ("%s\n", error != NULL ? error->message : "vhost-user-blk-client: give one socket path (see --help)");
+      g_printerr ("%s\n", error != NULL ? error->message :
+                  "vhost-user-blk-client: give one socket path, at most one of --verify, --discard, "
+                  "--write-zeroes (--unmap only with --write-zeroes), none with --bench, and sizes "
+                  "in range (see --help)");
       return 2;
     }
 
-  frontend = vhost_user_frontend_new ();
-  if (!vhost_user_frontend_connect_to_path (frontend, argv[1], 5000, NULL, &error) ||
-      !vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
-                                      VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH),
-                                      VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
-                                      VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL, &error))
+  if (!client_init (&c, &error))
     goto fail;
-
-  has_flush = (vhost_user_frontend_get_acked_features (frontend) & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH)) != 0;
-  config = vhost_user_frontend_get_config (frontend, 0, 8, NULL, NULL);
-  if (config != NULL)
-    memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
-  g_print ("connected: %s, features 0x%" G_GINT64_MODIFIER "x, capacity %" G_GUINT64_FORMAT " sectors\n",
-           argv[1], vhost_user_frontend_get_acked_features (frontend), capacity);
-  if (capacity != 0 && (guint64) (start + count) > capacity)
-    count = capacity > (guint64) start ? (gint64) (capacity - start) : 0;
-
-  memory = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
-  if (memory == NULL || (ring = vhost_user_driver_ring_new (memory, 0, RING_SIZE, &error)) == NULL)
+  c.frontend = vhost_user_frontend_new ();
+  if (!vhost_user_frontend_connect_to_path (c.frontend, argv[1], 5000, NULL, &error) || !setup (&c, FALSE, &error))
     goto fail;
-  mem = vhost_user_memory_region_get_host_addr (memory);
-  if (!vhost_user_frontend_add_mem_region (frontend, memory, NULL, &error) ||
-      !vhost_user_frontend_set_vring_state (frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, RING_SIZE, NULL, &error) ||
-      !vhost_user_frontend_set_vring_state (frontend, VHOST_USER_REQUEST_SET_VRING_BASE, 0, 0, NULL, &error) ||
-      !vhost_user_frontend_set_vring_addr (frontend, 0, 0, vhost_user_driver_ring_get_desc_addr (ring),
-                                           vhost_user_driver_ring_get_used_addr (ring),
-                                           vhost_user_driver_ring_get_avail_addr (ring), 0, NULL, &error) ||
-      !vhost_user_frontend_set_vring_fd (frontend, VHOST_USER_REQUEST_SET_VRING_CALL, 0,
-                                         vhost_user_driver_ring_get_call_fd (ring), NULL, &error) ||
-      !vhost_user_frontend_set_vring_fd (frontend, VHOST_USER_REQUEST_SET_VRING_KICK, 0,
-                                         vhost_user_driver_ring_get_kick_fd (ring), NULL, &error) ||
-      !vhost_user_frontend_set_vring_state (frontend, VHOST_USER_REQUEST_SET_VRING_ENABLE, 0, 1, NULL, &error))
-    goto fail;
+  g_print ("connected: %s, features 0x%" G_GINT64_MODIFIER "x, capacity %" G_GUINT64_FORMAT " sectors, "
+           "%d queue%s of %u, queue depth %d%s\n",
+           argv[1], c.features, c.capacity, n_queues, n_queues > 1 ? "s" : "", c.ring_size, queue_depth,
+           c.inflight_fd >= 0 ? ", in-flight area kept" : "");
+  if (c.capacity != 0 && (guint64) (start + count) > c.capacity)
+    count = c.capacity > (guint64) start ? (gint64) (c.capacity - start) : 0;
+  if (count == 0)
+    {
+      g_set_error (&error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Sector %" G_GINT64_FORMAT " is past the end",
+                   start);
+      goto fail;
+    }
 
   if (bench > 0)
-    return run_bench (ring, mem, &error) ? EXIT_SUCCESS : (g_printerr ("vhost-user-blk-client: %s\n", error->message), EXIT_FAILURE);
+    {
+      if (!run_bench (&c, &error))
+        goto fail;
+      client_clear (&c);
+      return EXIT_SUCCESS;
+    }
 
   t0 = g_get_monotonic_time ();
-  last_progress = t0;
-  progress = isatty (STDERR_FILENO);
-  expected = g_malloc (io_size * 512);
-  for (int pass = verify ? 0 : 1; pass < 2; pass++)
-    {
-      for (gint64 done = 0; done < count; done += io_size)
-        {
-          guint64 sector = start + done;
-          gsize n = MIN (io_size, count - done);
-          if (pass == 0)
-            fill_pattern (mem + DATA_OFF, sector, n);
-          else
-            memset (mem + DATA_OFF, 0xa5, n * 512);  /* so a read that does nothing shows */
-          status = request (ring, mem, pass == 0 ? 1 : 0, sector, n * 512, &error);
-          if (error != NULL)
-            goto fail;
-          if (status != 0)
-            {
-              g_printerr ("vhost-user-blk-client: %s of sector %" G_GUINT64_FORMAT " failed (status %u)\n",
-                          pass == 0 ? "write" : "read", sector, status);
-              return EXIT_FAILURE;
-            }
-          if (pass == 1 && verify)
-            {
-              fill_pattern (expected, sector, n);
-              if (memcmp (expected, mem + DATA_OFF, n * 512) != 0)
-                {
-                  g_printerr ("vhost-user-blk-client: sectors from %" G_GUINT64_FORMAT " read back wrong\n", sector);
-                  return EXIT_FAILURE;
-                }
-            }
-          /* A progress line on long runs, on a terminal only. */
-          if (progress && g_get_monotonic_time () - last_progress > G_USEC_PER_SEC / 4)
-            {
-              last_progress = g_get_monotonic_time ();
-              g_printerr ("\r%s: %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " sectors (%d%%)",
-                          pass == 0 ? "writing" : "reading", done + (gint64) n, count,
-                          (int) ((done + (gint64) n) * 100 / count));
-              shown = TRUE;
-            }
-        }
-      /* FLUSH only where the back-end offers it (VIRTIO_BLK_F_FLUSH) */
-      if (pass == 0 && has_flush && (status = request (ring, mem, 4 /* FLUSH */, 0, 0, &error)) != 0)
-        {
-          if (error == NULL)
-            g_set_error (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "FLUSH failed (status %u)", status);
-          goto fail;
-        }
-    }
-  if (shown)
+  first = verify ? PASS_WRITE : discard ? PASS_DISCARD : write_zeroes ? PASS_WRITE_ZEROES : PASS_READ;
+  if (first != PASS_READ && (!run_pass (&c, first, CHECK_NONE, &error) || !flush (&c, &error)))
+    goto fail;
+  if (!run_pass (&c, PASS_READ, verify ? CHECK_PATTERN : first != PASS_READ ? CHECK_ZEROS : CHECK_NONE, &error))
+    goto fail;
+  if (c.shown)
     g_printerr ("\r\033[K");
 
   elapsed = (g_get_monotonic_time () - t0) / 1000.0;
-  g_print ("%s: %" G_GINT64_FORMAT " sectors in %.1f ms (%.1f MiB/s)\n", verify ? "verified" : "read", count,
-           elapsed, (verify ? 2.0 : 1.0) * count * 512 / (1024.0 * 1024.0) / (elapsed / 1000.0));
-  vhost_user_frontend_close (frontend);
+  if (c.reconnects > 0)
+    reconnected = g_strdup_printf (", %u reconnect%s", c.reconnects, c.reconnects > 1 ? "s" : "");
+  done = verify ? "verified" : discard ? "discarded and read back zeros" :
+         write_zeroes ? "zeroed and read back zeros" : "read";
+  g_print ("%s: %" G_GINT64_FORMAT " sectors in %.1f ms (%.1f MiB/s), %" G_GUINT64_FORMAT " requests%s\n", done,
+           count, elapsed, (first != PASS_READ ? 2.0 : 1.0) * count * 512 / (1024.0 * 1024.0) / (elapsed / 1000.0),
+           c.completed, reconnected != NULL ? reconnected : "");
+  vhost_user_frontend_close (c.frontend);
+  client_clear (&c);
   return EXIT_SUCCESS;
 
 fail:
+  if (c.shown)
+    g_printerr ("\r\033[K");
   g_printerr ("vhost-user-blk-client: %s\n", error != NULL ? error->message : "failed");
+  client_clear (&c);
   return EXIT_FAILURE;
 }
