@@ -3,47 +3,119 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The subclass sets the offer (virtio-blk features, a config space with
- * capacity, block size and queue count) and overrides two requests to
- * show chaining up: every other request gets the library's default.
+ * capacity, block size, queue count and the discard and write-zeroes
+ * limits) and serves its queues: each ring's kick handler pops requests
+ * and does the I/O with preadv()/pwritev() straight between the image
+ * file and the driver's buffers, or with memcpy() on a RAM disk.
+ *
+ * example_blk_device_set_latency() completes each request some time
+ * after it was popped, as a slow disk would, so several are in flight at
+ * once.
  */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "blk-device.h"
 
-struct _ExampleBlkDevice
-{
-  VhostUserBackend parent_instance;
-
-  /* the disk: in memory, its first sector a label a guest can read;
-   * or an image file mapped shared (mapped is then its length) */
-  guint8          *disk;
-  guint64          capacity;
-  gsize            mapped;
-  gboolean         read_only;
-  guint            block_size;
-  guint            num_queues;
-};
-
-#define VIRTIO_BLK_T_IN     0
-#define VIRTIO_BLK_T_OUT    1
-#define VIRTIO_BLK_T_FLUSH  4
-#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
 #define VIRTIO_BLK_S_OK     0
 #define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
+
+/* the one flag a discard or write-zeroes segment may carry */
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+/* how many used entries go back to the driver in one store of the index */
+#define BATCH 64
 
 typedef struct {
   guint32 type;
   guint32 reserved;
   guint64 sector;
 } BlkHeader;
+
+typedef struct {
+  guint64 sector;
+  guint32 num_sectors;
+  guint32 flags;
+} BlkSegment;
+
+G_STATIC_ASSERT (sizeof (BlkHeader) == 16);
+G_STATIC_ASSERT (sizeof (BlkSegment) == 16);
+
+typedef struct _BlkRequest BlkRequest;
+typedef struct _BlkQueue BlkQueue;
+
+/* A request popped but not yet pushed (--latency): the element is popped
+ * straight into its slot, so nothing is copied or allocated per request. */
+struct _BlkRequest
+{
+  VhostUserVringElement element;
+  guint                 len;         /* what the device wrote, for the used entry */
+  gint64                due;         /* when to push it, monotonic µs */
+  gint                  generation;  /* the ring's session it belongs to */
+  BlkRequest           *next;
+};
+
+/* One queue: its ring, where it is served, and its requests in flight. */
+struct _BlkQueue
+{
+  ExampleBlkDevice *device;
+  VhostUserVring   *vring;
+  gulong            started_id;
+
+  /* where the kick handler and the completions run */
+  GMainContext     *context;
+
+  /* synchronous completion: one element, reused */
+  VhostUserVringElement *scratch;
+  guint             heads[BATCH];
+  guint             lens[BATCH];
+  struct iovec      iov[VHOST_USER_VRING_MAX_IOV];
+
+  /* asynchronous completion: a pool sized by the ring, the requests
+   * waiting sorted by due time, one timer for the earliest */
+  BlkRequest       *pool;
+  guint             pool_size;
+  BlkRequest       *free_list;
+  BlkRequest       *pending;
+  GSource          *timer;
+  GRand            *rand;
+  /* bumped whenever the ring stops: a request popped before belongs to a
+   * session that is gone (the ring was reset) and is not pushed */
+  gint              generation;
+};
+
+struct _ExampleBlkDevice
+{
+  VhostUserBackend parent_instance;
+
+  /* the disk: in memory, its first sector a label a guest can read; or
+   * an image file read and written with preadv()/pwritev() */
+  guint8          *ram;
+  int              fd;
+  guint64          capacity;
+  gboolean         read_only;
+  guint            block_size;
+  guint            num_queues;
+
+  guint            latency_ms;
+  guint            jitter_ms;
+  gboolean         constructed;
+  GPtrArray       *queues;   /* of BlkQueue */
+};
 
 G_DEFINE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, VHOST_USER_TYPE_BACKEND)
 
@@ -52,9 +124,11 @@ example_blk_device_set_features (VhostUserBackend    *backend,
                                  VhostUserInvocation *invocation,
                                  guint64              features)
 {
-  g_message ("blk: driver acknowledged features 0x%" G_GINT64_MODIFIER "x%s%s%s", features,
+  g_message ("blk: driver acknowledged features 0x%" G_GINT64_MODIFIER "x%s%s%s%s%s", features,
              features & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) ? " flush" : "",
              features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) ? " mq" : "",
+             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) ? " discard" : "",
+             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) ? " write-zeroes" : "",
              features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) ? " protocol-features" : "");
   return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->set_features (backend, invocation, features);
 }
@@ -71,46 +145,238 @@ example_blk_device_get_config (VhostUserBackend    *backend,
                                                                                  offset, size, flags);
 }
 
+/* --- the I/O --- */
+
+/* @len bytes of @pieces from @skip on, as iovecs in @iov (empty pieces
+ * left out); the caller knows they are there. */
+static guint
+slice (const VhostUserVringBuffer *pieces,
+       guint                       n_pieces,
+       gsize                       skip,
+       gsize                       len,
+       struct iovec               *iov)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < n_pieces && len > 0; i++)
+    {
+      gsize take;
+
+      if (skip >= pieces[i].len)
+        {
+          skip -= pieces[i].len;
+          continue;
+        }
+      take = MIN (pieces[i].len - skip, len);
+      iov[n].iov_base = (guint8 *) pieces[i].base + skip;
+      iov[n].iov_len = take;
+      n++;
+      len -= take;
+      skip = 0;
+    }
+  return n;
+}
+
+/* All of @len bytes between @fd at @offset and @iov, however the kernel
+ * splits the transfer. A read that meets the end of the file fails: the
+ * image shrank under us, and zeros would be a lie. */
+static gboolean
+transfer (int           fd,
+          gboolean      write,
+          struct iovec *iov,
+          guint         n,
+          guint64       offset,
+          gsize         len)
+{
+  while (len > 0)
+    {
+      ssize_t done = write ? pwritev (fd, iov, MIN (n, IOV_MAX), offset)
+                           : preadv (fd, iov, MIN (n, IOV_MAX), offset);
+
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done <= 0)
+        return FALSE;
+      offset += done;
+      len -= done;
+      while (done > 0)
+        {
+          if ((gsize) done >= iov->iov_len)
+            {
+              done -= iov->iov_len;
+              iov++;
+              n--;
+            }
+          else
+            {
+              iov->iov_base = (guint8 *) iov->iov_base + done;
+              iov->iov_len -= done;
+              done = 0;
+            }
+        }
+    }
+  return TRUE;
+}
+
+/* Zeros written the slow way, for files whose filesystem cannot zero or
+ * punch a range. */
+static gboolean
+write_zeros (int     fd,
+             guint64 offset,
+             guint64 len)
+{
+  static const guint8 zeros[64 * 1024];
+
+  while (len > 0)
+    {
+      ssize_t done = pwrite (fd, zeros, MIN (len, sizeof zeros), offset);
+
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done <= 0)
+        return FALSE;
+      offset += done;
+      len -= done;
+    }
+  return TRUE;
+}
+
+static gboolean
+not_supported (int errsv)
+{
+  return errsv == EOPNOTSUPP || errsv == ENOSYS || errsv == EINVAL;
+}
+
+/* One segment of a discard or write-zeroes request, checked already.
+ * Afterwards the range reads as zeros either way: a discard may punch a
+ * hole; a write-zeroes punches one only when the driver allowed it
+ * (unmap), else zeroes the range in place, else writes zeros. */
+static gboolean
+zero_range (ExampleBlkDevice *self,
+            gboolean          discard,
+            gboolean          unmap,
+            guint64           offset,
+            guint64           len)
+{
+  if (self->fd < 0)
+    {
+      memset (self->ram + offset, 0, len);
+      return TRUE;
+    }
+  if (discard || unmap)
+    {
+      if (fallocate (self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len) == 0)
+        return TRUE;
+      if (!not_supported (errno))
+        return FALSE;
+    }
+  if (fallocate (self->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, len) == 0)
+    return TRUE;
+  if (!not_supported (errno))
+    return FALSE;
+  return write_zeros (self->fd, offset, len);
+}
+
+/* A discard or write-zeroes request: every segment is checked before any
+ * is carried out, so a bad one leaves the disk as it was. */
+static guint8
+discard_or_zero (ExampleBlkDevice      *self,
+                 VhostUserVringElement *e,
+                 gboolean               discard)
+{
+  gsize payload = e->out_len - sizeof (BlkHeader);
+  guint n = payload / sizeof (BlkSegment);
+  guint64 sectors = self->capacity / 512;
+
+  if (self->read_only)
+    return VIRTIO_BLK_S_UNSUPP;  /* the feature is not offered */
+  if (payload % sizeof (BlkSegment) != 0 || n == 0 || n > EXAMPLE_BLK_MAX_DISCARD_SEG)
+    return VIRTIO_BLK_S_IOERR;
+
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < n; i++)
+      {
+        BlkSegment seg;
+        guint64 sector;
+        guint32 num, flags;
+
+        vhost_user_vring_element_copy_out (e, sizeof (BlkHeader) + i * sizeof seg, (guint8 *) &seg, sizeof seg);
+        sector = GUINT64_FROM_LE (seg.sector);
+        num = GUINT32_FROM_LE (seg.num_sectors);
+        flags = GUINT32_FROM_LE (seg.flags);
+        if (pass == 0)
+          {
+            /* unknown flags, and unmap on a discard, are not ours to
+             * guess at (virtio 1.2, 5.2.6.2) */
+            if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0 || (discard && flags != 0))
+              return VIRTIO_BLK_S_UNSUPP;
+            if (num > EXAMPLE_BLK_MAX_DISCARD_SECTORS || num > sectors || sector > sectors - num)
+              return VIRTIO_BLK_S_IOERR;
+          }
+        else if (num > 0 && !zero_range (self, discard, (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0,
+                                         sector * 512, (guint64) num * 512))
+          return VIRTIO_BLK_S_IOERR;
+      }
+  return VIRTIO_BLK_S_OK;
+}
+
 /* One virtio-blk request: a header to read, data, a status byte to write
  * last. Whatever the driver sent, the disk is only touched within its
- * capacity. */
+ * capacity. Returns the bytes written for the driver (the used length),
+ * or 0 for a request too malformed to answer. */
 static guint
-process_request (ExampleBlkDevice      *self,
+process_request (BlkQueue              *q,
                  VhostUserVringElement *e)
 {
+  ExampleBlkDevice *self = q->device;
   BlkHeader header;
   guint8 status = VIRTIO_BLK_S_OK;
   gsize data_len, written = 0;
-  guint64 offset;
+  guint64 sector, offset;
   VhostUserVringBuffer *last;
+  guint n;
 
   if (e->n_in == 0 || e->in[e->n_in - 1].len < 1 ||
       vhost_user_vring_element_copy_out (e, 0, (guint8 *) &header, sizeof header) != sizeof header)
     return 0;  /* not a request we can even answer */
 
   last = &e->in[e->n_in - 1];
-  data_len = e->in_len - 1;  /* all but the status byte */
+  sector = GUINT64_FROM_LE (header.sector);
 
-  switch (header.type)
+  switch (GUINT32_FROM_LE (header.type))
     {
     case VIRTIO_BLK_T_IN:
-      offset = header.sector * 512;
-      if (header.sector > self->capacity / 512 || data_len > self->capacity - offset)
-        status = VIRTIO_BLK_S_IOERR;
-      else
-        written = vhost_user_vring_element_write (e, 0, self->disk + offset, data_len);
-      break;
     case VIRTIO_BLK_T_OUT:
-      offset = header.sector * 512;
-      data_len = e->out_len - sizeof header;
-      if (self->read_only || header.sector > self->capacity / 512 || data_len > self->capacity - offset)
-        status = VIRTIO_BLK_S_IOERR;
-      else
-        vhost_user_vring_element_copy_out (e, sizeof header, self->disk + offset, data_len);
+      {
+        gboolean write = GUINT32_FROM_LE (header.type) == VIRTIO_BLK_T_OUT;
+
+        data_len = write ? e->out_len - sizeof header : e->in_len - 1;  /* less the status byte */
+        offset = sector * 512;
+        if ((write && self->read_only) || data_len % 512 != 0 ||
+            sector > self->capacity / 512 || data_len > self->capacity - offset)
+          {
+            status = VIRTIO_BLK_S_IOERR;
+            break;
+          }
+        if (self->fd < 0)
+          {
+            if (write)
+              vhost_user_vring_element_copy_out (e, sizeof header, self->ram + offset, data_len);
+            else
+              written = vhost_user_vring_element_write (e, 0, self->ram + offset, data_len);
+            break;
+          }
+        n = write ? slice (e->out, e->n_out, sizeof header, data_len, q->iov)
+                  : slice (e->in, e->n_in, 0, data_len, q->iov);
+        if (!transfer (self->fd, write, q->iov, n, offset, data_len))
+          status = VIRTIO_BLK_S_IOERR;
+        else if (!write)
+          written = data_len;
+      }
       break;
     case VIRTIO_BLK_T_FLUSH:
-      /* An image is on disk once msync() says so; a RAM disk has nowhere to go. */
-      if (self->mapped > 0 && !self->read_only && msync (self->disk, self->mapped, MS_SYNC) < 0)
+      /* a RAM disk has nowhere to go */
+      if (self->fd >= 0 && !self->read_only && fdatasync (self->fd) < 0)
         status = VIRTIO_BLK_S_IOERR;
       break;
     case VIRTIO_BLK_T_GET_ID:
@@ -118,8 +384,12 @@ process_request (ExampleBlkDevice      *self,
         /* up to 20 bytes, NUL-padded only if shorter (virtio 1.2, 5.2.6) */
         static const char id[20] = "vhost-user-glib";
 
-        written = vhost_user_vring_element_write (e, 0, (const guint8 *) id, MIN (data_len, sizeof id));
+        written = vhost_user_vring_element_write (e, 0, (const guint8 *) id, MIN (e->in_len - 1, sizeof id));
       }
+      break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+      status = discard_or_zero (self, e, GUINT32_FROM_LE (header.type) == VIRTIO_BLK_T_DISCARD);
       break;
     default:
       status = VIRTIO_BLK_S_UNSUPP;
@@ -130,49 +400,280 @@ process_request (ExampleBlkDevice      *self,
   return written + 1;
 }
 
+/* --- serving a queue --- */
+
+static gboolean
+push_some (BlkQueue *q,
+           guint     n)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (n > 0 && !vhost_user_vring_push_batch (q->vring, q->heads, q->lens, n, &error))
+    {
+      g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+notify (BlkQueue *q)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!vhost_user_vring_notify (q->vring, &error))
+    g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
+}
+
+/* Every request there is, done and pushed now. */
+static void
+serve_now (BlkQueue *q)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean pushed = FALSE;
+  guint n = 0;
+
+  while (vhost_user_vring_pop (q->vring, q->scratch, &error))
+    {
+      q->heads[n] = q->scratch->head;
+      q->lens[n] = process_request (q, q->scratch);
+      if (++n == BATCH)
+        {
+          if (!push_some (q, n))
+            return;
+          pushed = TRUE;
+          n = 0;
+        }
+    }
+  if (error != NULL)
+    g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
+  if (n > 0 && push_some (q, n))
+    pushed = TRUE;
+  if (pushed)
+    notify (q);
+}
+
+/* The pool holds as many requests as the ring has descriptors, so it is
+ * never the limit. It is (re)made while nothing is pending: a ring's size
+ * changes only while it is stopped, and a stop waits for every request
+ * popped to be pushed. */
+static void
+ensure_pool (BlkQueue *q)
+{
+  guint size = vhost_user_vring_get_size (q->vring);
+
+  if (q->pool_size >= size || q->pending != NULL)
+    return;
+  g_free (q->pool);
+  q->pool = g_new0 (BlkRequest, size);
+  q->pool_size = size;
+  q->free_list = NULL;
+  for (guint i = size; i-- > 0;)
+    {
+      q->pool[i].next = q->free_list;
+      q->free_list = &q->pool[i];
+    }
+}
+
+static void
+arm_timer (BlkQueue *q)
+{
+  g_source_set_ready_time (q->timer, q->pending != NULL ? q->pending->due : -1);
+}
+
+/* Every request there is, done now and pushed when its time comes. The
+ * I/O happens at once, the answer is what is late: the driver sees a
+ * slow disk, and several requests in flight. */
+static void
+serve_later (BlkQueue *q)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 now = g_get_monotonic_time ();
+  gint generation = g_atomic_int_get (&q->generation);
+
+  ensure_pool (q);
+  while (q->free_list != NULL && vhost_user_vring_pop (q->vring, &q->free_list->element, &error))
+    {
+      BlkRequest *req = q->free_list;
+      BlkRequest **at = &q->pending;
+      gint64 delay = q->device->latency_ms;
+
+      q->free_list = req->next;
+      req->len = process_request (q, &req->element);
+      req->generation = generation;
+      if (q->device->jitter_ms > 0)
+        delay += g_rand_int_range (q->rand, -(gint32) q->device->jitter_ms, q->device->jitter_ms + 1);
+      req->due = now + MAX (delay, 0) * G_TIME_SPAN_MILLISECOND;
+      /* sorted by due time, in pop order among equals */
+      while (*at != NULL && (*at)->due <= req->due)
+        at = &(*at)->next;
+      req->next = *at;
+      *at = req;
+    }
+  if (error != NULL)
+    g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
+  arm_timer (q);
+}
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  BlkQueue *q = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gint generation = g_atomic_int_get (&q->generation);
+  gboolean was_full = q->free_list == NULL, pushed = FALSE, ok = TRUE;
+  guint n = 0;
+
+  while (q->pending != NULL && q->pending->due <= now)
+    {
+      BlkRequest *req = q->pending;
+
+      q->pending = req->next;
+      if (req->generation == generation && ok)
+        {
+          q->heads[n] = req->element.head;
+          q->lens[n] = req->len;
+          if (++n == BATCH)
+            {
+              ok = push_some (q, n);
+              pushed |= ok;
+              n = 0;
+            }
+        }
+      req->next = q->free_list;
+      q->free_list = req;
+    }
+  if (ok && n > 0 && push_some (q, n))
+    pushed = TRUE;
+  if (pushed)
+    notify (q);
+  arm_timer (q);
+  /* requests left on the ring while the pool was empty: no kick will
+   * come for them */
+  if (was_full && vhost_user_vring_get_started (q->vring))
+    serve_later (q);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timer_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs timer_funcs = { NULL, NULL, timer_dispatch, NULL, NULL, NULL };
+
 static void
 on_kick (VhostUserVring *vring,
          gpointer        user_data)
 {
-  ExampleBlkDevice *self = user_data;
-  VhostUserVringElement element;
-  g_autoptr(GError) error = NULL;
-  gboolean pushed = FALSE;
+  BlkQueue *q = user_data;
 
-  while (vhost_user_vring_pop (vring, &element, &error))
-    {
-      guint len = process_request (self, &element);
-
-      if (!vhost_user_vring_push (vring, element.head, len, &error))
-        break;
-      pushed = TRUE;
-    }
-  if (error != NULL)
-    g_message ("blk: queue %u: %s", vhost_user_vring_get_index (vring), error->message);
-  if (pushed)
-    vhost_user_vring_notify (vring, NULL);
+  if (q->device->latency_ms > 0 || q->device->jitter_ms > 0)
+    serve_later (q);
+  else
+    serve_now (q);
 }
 
-/* Every ring gets the handler, whenever the rings are (re)made. */
+/* Emitted where the control plane runs; the queue may be elsewhere, so
+ * only an atomic. */
 static void
-attach_handlers (ExampleBlkDevice *self)
+on_started (VhostUserVring *vring,
+            GParamSpec     *pspec,
+            gpointer        user_data)
+{
+  BlkQueue *q = user_data;
+
+  if (!vhost_user_vring_get_started (vring))
+    g_atomic_int_inc (&q->generation);
+}
+
+static BlkQueue *
+queue_new (ExampleBlkDevice *self,
+           guint             index)
+{
+  VhostUserBackend *backend = VHOST_USER_BACKEND (self);
+  BlkQueue *q = g_new0 (BlkQueue, 1);
+
+  q->device = self;
+  q->vring = g_object_ref (vhost_user_backend_get_vring (backend, index));
+  q->scratch = g_new0 (VhostUserVringElement, 1);
+  q->rand = g_rand_new_with_seed (index + 1);
+
+  q->context = g_main_context_ref (vhost_user_backend_get_main_context (backend));
+
+  q->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_static_name (q->timer, "blk latency");
+  g_source_set_callback (q->timer, on_timer, q, NULL);
+  g_source_attach (q->timer, q->context);
+
+  q->started_id = g_signal_connect (q->vring, "notify::started", G_CALLBACK (on_started), q);
+  vhost_user_vring_set_kick_handler (q->vring, on_kick, q, NULL);
+  return q;
+}
+
+/* Nothing of ours runs once this returns: the kick watch and the timer
+ * are gone and the thread has been joined. Requests still pending are
+ * dropped: the ring they came from is being torn down. */
+static void
+queue_free (BlkQueue *q)
+{
+  vhost_user_vring_set_kick_handler (q->vring, NULL, NULL, NULL);
+  g_signal_handler_disconnect (q->vring, q->started_id);
+  g_source_destroy (q->timer);
+  g_source_unref (q->timer);
+  g_main_context_unref (q->context);
+  g_object_unref (q->vring);
+  g_rand_free (q->rand);
+  g_free (q->scratch);
+  g_free (q->pool);
+  g_free (q);
+}
+
+/* Every ring gets a queue, whenever the rings or how they are served
+ * change (only while no front-end is connected). */
+static void
+rebuild_queues (ExampleBlkDevice *self)
 {
   guint n = vhost_user_backend_get_num_queues (VHOST_USER_BACKEND (self));
 
+  g_ptr_array_set_size (self->queues, 0);
+  /* the back-end knows its context once constructed */
+  if (!self->constructed)
+    return;
   for (guint i = 0; i < n; i++)
-    vhost_user_vring_set_kick_handler (vhost_user_backend_get_vring (VHOST_USER_BACKEND (self), i),
-                                       on_kick, self, NULL);
+    g_ptr_array_add (self->queues, queue_new (self, i));
 }
 
 static void
 release_disk (ExampleBlkDevice *self)
 {
-  if (self->mapped > 0)
-    munmap (self->disk, self->mapped);
-  else
-    g_free (self->disk);
-  self->disk = NULL;
-  self->mapped = 0;
+  g_clear_pointer (&self->ram, g_free);
+  if (self->fd >= 0)
+    g_close (self->fd, NULL);
+  self->fd = -1;
+}
+
+static void
+example_blk_device_constructed (GObject *object)
+{
+  ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
+
+  G_OBJECT_CLASS (example_blk_device_parent_class)->constructed (object);
+  self->constructed = TRUE;
+  rebuild_queues (self);
+}
+
+static void
+example_blk_device_dispose (GObject *object)
+{
+  ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
+
+  /* before the back-end resets its rings: our handlers go first */
+  g_ptr_array_set_size (self->queues, 0);
+  G_OBJECT_CLASS (example_blk_device_parent_class)->dispose (object);
 }
 
 static void
@@ -180,6 +681,7 @@ example_blk_device_finalize (GObject *object)
 {
   ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
 
+  g_ptr_array_unref (self->queues);
   release_disk (self);
   G_OBJECT_CLASS (example_blk_device_parent_class)->finalize (object);
 }
@@ -189,6 +691,8 @@ example_blk_device_class_init (ExampleBlkDeviceClass *klass)
 {
   VhostUserBackendClass *backend_class = VHOST_USER_BACKEND_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->constructed = example_blk_device_constructed;
+  G_OBJECT_CLASS (klass)->dispose = example_blk_device_dispose;
   G_OBJECT_CLASS (klass)->finalize = example_blk_device_finalize;
 
   backend_class->set_features = example_blk_device_set_features;
@@ -200,6 +704,8 @@ example_blk_device_init (ExampleBlkDevice *self)
 {
   VhostUserBackend *backend = VHOST_USER_BACKEND (self);
 
+  self->fd = -1;
+  self->queues = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_free);
   vhost_user_backend_set_features (backend,
                                    vhost_user_backend_get_features (backend) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_SEG_MAX) |
@@ -222,25 +728,37 @@ put_le (guint8  *config,
 }
 
 /* The config space says it all: the capacity is in 512-byte sectors
- * whatever the block size. */
+ * whatever the block size. Discard and write-zeroes are offered only
+ * where writes are. */
 static void
 update_config (ExampleBlkDevice *self)
 {
   VhostUserBackend *backend = VHOST_USER_BACKEND (self);
   guint8 config[BLK_CONFIG_SIZE] = { 0 };
   g_autoptr(GBytes) bytes = NULL;
-  guint64 features = vhost_user_backend_get_features (backend) & ~VHOST_USER_FEATURE (VIRTIO_BLK_F_RO);
+  guint64 writes = VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) | VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES);
+  guint64 features = vhost_user_backend_get_features (backend) & ~(VHOST_USER_FEATURE (VIRTIO_BLK_F_RO) | writes);
 
   put_le (config, BLK_CONFIG_CAPACITY, self->capacity / 512, 8);
   put_le (config, BLK_CONFIG_SEG_MAX, 126, 4);
   put_le (config, BLK_CONFIG_BLK_SIZE, self->block_size, 4);
   put_le (config, BLK_CONFIG_NUM_QUEUES, self->num_queues, 2);
+  if (!self->read_only)
+    {
+      put_le (config, BLK_CONFIG_MAX_DISCARD_SECTORS, EXAMPLE_BLK_MAX_DISCARD_SECTORS, 4);
+      put_le (config, BLK_CONFIG_MAX_DISCARD_SEG, EXAMPLE_BLK_MAX_DISCARD_SEG, 4);
+      put_le (config, BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT, self->block_size / 512, 4);
+      put_le (config, BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS, EXAMPLE_BLK_MAX_DISCARD_SECTORS, 4);
+      put_le (config, BLK_CONFIG_MAX_WRITE_ZEROES_SEG, EXAMPLE_BLK_MAX_DISCARD_SEG, 4);
+      /* with the unmap flag, an image gets a hole where it can */
+      config[BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP] = 1;
+    }
   bytes = g_bytes_new (config, sizeof config);
 
   vhost_user_backend_set_config (backend, bytes);
-  vhost_user_backend_set_features (backend, features | (self->read_only ? VHOST_USER_FEATURE (VIRTIO_BLK_F_RO) : 0));
+  vhost_user_backend_set_features (backend, features | (self->read_only ? VHOST_USER_FEATURE (VIRTIO_BLK_F_RO) : writes));
   vhost_user_backend_set_num_queues (backend, self->num_queues);
-  attach_handlers (self);
+  rebuild_queues (self);
 }
 
 void
@@ -252,19 +770,19 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
   /* a RAM disk whose first sector says what it is */
   release_disk (self);
   self->capacity = capacity_bytes - capacity_bytes % 512;
-  self->disk = g_malloc0 (self->capacity);
+  self->ram = g_malloc0 (self->capacity);
   self->read_only = FALSE;
-  memcpy (self->disk, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
+  memcpy (self->ram, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
   self->block_size = block_size;
   self->num_queues = num_queues;
   update_config (self);
 }
 
-/* Serves @path instead of the RAM disk: the file is mapped shared, so
- * a write lands in the page cache at once and FLUSH is an msync(). The
- * capacity is the file's size rounded down to whole sectors. Whoever
- * shrinks the file under a running device gets what mmap gives (SIGBUS);
- * a device for production would use pread/pwrite or io_uring instead. */
+/* Serves @path instead of the RAM disk, through its file descriptor:
+ * requests are preadv()/pwritev() between the file and the driver's
+ * buffers, FLUSH is fdatasync(). The capacity is the file's size rounded
+ * down to whole sectors; should the file shrink under a running device,
+ * reads past its end fail with an I/O error (a mapping would SIGBUS). */
 gboolean
 example_blk_device_set_image (ExampleBlkDevice  *self,
                               const char        *path,
@@ -273,7 +791,6 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
 {
   struct stat st;
   guint64 size;
-  void *map;
   int fd;
 
   fd = g_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
@@ -287,29 +804,39 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
       return FALSE;
     }
   size = (guint64) st.st_size - (guint64) st.st_size % 512;
-  if (!S_ISREG (st.st_mode) || size == 0 || size > G_MAXSIZE)
+  if (!S_ISREG (st.st_mode) || size == 0 || size > G_MAXINT64)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "%s is not a regular file of at least one sector", path);
       close (fd);
       return FALSE;
     }
-  map = mmap (NULL, size, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close (fd);
-  if (map == MAP_FAILED)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Mapping %s: %s", path, g_strerror (saved));
-      return FALSE;
-    }
   release_disk (self);
-  self->disk = map;
-  self->mapped = size;
+  self->fd = fd;
   self->capacity = size;
   self->read_only = read_only;
   update_config (self);
   return TRUE;
+}
+
+/**
+ * example_blk_device_set_latency:
+ * @latency_ms: how long each request takes, in milliseconds; 0 to answer
+ *   at once
+ * @jitter_ms: how much each request's time varies either way, so that
+ *   requests complete out of order
+ *
+ * Simulates a slow disk: each request is done when it is popped but
+ * pushed back to the driver only after its time, from a timer in the
+ * ring's context. Only while no front-end is connected.
+ */
+void
+example_blk_device_set_latency (ExampleBlkDevice *self,
+                                guint             latency_ms,
+                                guint             jitter_ms)
+{
+  self->latency_ms = latency_ms;
+  self->jitter_ms = MIN (jitter_ms, latency_ms);
 }
 
 /* The disk's contents, for whoever wants to check what a guest wrote. */
@@ -318,7 +845,17 @@ example_blk_device_read (ExampleBlkDevice *self,
                          guint64           offset,
                          gsize             len)
 {
+  g_autofree guint8 *buf = NULL;
+  struct iovec iov;
+
   if (offset > self->capacity || len > self->capacity - offset)
     return NULL;
-  return g_bytes_new (self->disk + offset, len);
+  if (self->fd < 0)
+    return g_bytes_new (self->ram + offset, len);
+  buf = g_malloc (len);
+  iov.iov_base = buf;
+  iov.iov_len = len;
+  if (!transfer (self->fd, FALSE, &iov, 1, offset, len))
+    return NULL;
+  return g_bytes_new_take (g_steal_pointer (&buf), len);
 }

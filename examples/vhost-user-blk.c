@@ -21,6 +21,8 @@
 static gint64 capacity_mb = 64;
 static gint block_size = 512;
 static gint num_queues = 1;
+static gint latency_ms;
+static gint jitter_ms;
 static char *socket_path;
 static gboolean connect_mode;
 static gboolean threaded;
@@ -35,7 +37,13 @@ static GOptionEntry entries[] = {
   { "read-only", 'r', 0, G_OPTION_ARG_NONE, &read_only, "Offer the image read-only (VIRTIO_BLK_F_RO)", NULL },
   { "capacity-mb", 0, 0, G_OPTION_ARG_INT64, &capacity_mb, "RAM disk size in MiB (default 64)", "N" },
   { "block-size", 0, 0, G_OPTION_ARG_INT, &block_size, "Logical block size (default 512)", "BYTES" },
-  { "num-queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Number of queues (default 1)", "N" },
+  { "queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Number of queues (default 1, at most 256)", "N" },
+  { "num-queues", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &num_queues, "Same as --queues", "N" },
+  { "latency", 'l', 0, G_OPTION_ARG_INT, &latency_ms,
+    "Complete each request this long after taking it off the ring, as a slow disk would (default 0)", "MS" },
+  { "latency-jitter", 0, 0, G_OPTION_ARG_INT, &jitter_ms,
+    "Vary each request's latency by up to this much either way, so requests complete out of order "
+    "(default 0, at most the latency)", "MS" },
   { "threaded", 't', 0, G_OPTION_ARG_NONE, &threaded, "Serve each front-end in its own thread", NULL },
   { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Exit when the first front-end disconnects", NULL },
   { NULL }
@@ -145,6 +153,7 @@ setup_backend (VhostUserBackend *backend)
       vhost_user_backend_close (backend);
       return;
     }
+  example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
   log_every_request (backend);
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
@@ -181,7 +190,12 @@ main (int   argc,
   g_option_context_set_summary (options,
     "Serves a virtio-blk device over vhost-user: QEMU's -device vhost-user-blk-pci\n"
     "realizes it, reads its config space (capacity, block size, queues) and sets up\n"
-    "its rings. Logs every request and what was negotiated.");
+    "its rings. Logs every request and what was negotiated.\n"
+    "\n"
+    "The disk is a RAM disk, or with --image a raw file read and written with\n"
+    "preadv/pwritev (FLUSH is fdatasync). Requests: read, write, flush, get-id and,\n"
+    "unless --read-only, discard and write-zeroes (a hole is punched where the\n"
+    "filesystem can, else the range is zeroed).");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
@@ -189,10 +203,12 @@ main (int   argc,
       return EXIT_FAILURE;
     }
   if (socket_path == NULL || capacity_mb <= 0 || num_queues < 1 || num_queues > 256 ||
-      block_size < 512 || (block_size & (block_size - 1)) != 0)
+      block_size < 512 || (block_size & (block_size - 1)) != 0 ||
+      latency_ms < 0 || latency_ms > 60000 || jitter_ms < 0 || jitter_ms > latency_ms)
     {
-      g_printerr ("vhost-user-blk: --socket is required; capacity, queues (1-256) and block size "
-                  "(a power of two from 512) must make sense\n");
+      g_printerr ("vhost-user-blk: --socket is required; capacity, queues (1-256), block size "
+                  "(a power of two from 512), latency (0-60000 ms) and jitter (up to the latency) "
+                  "must make sense\n");
       return EXIT_FAILURE;
     }
 
