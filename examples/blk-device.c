@@ -93,6 +93,10 @@ struct _BlkQueue
   BlkRequest       *pending;
   GSource          *timer;
   GRand            *rand;
+  guint             n_pending;
+  /* the most requests pending at once since the ring started, read where
+   * the control plane runs */
+  gint              max_pending;
   /* bumped whenever the ring stops: a request popped before belongs to a
    * session that is gone (the ring was reset) and is not pushed */
   gint              generation;
@@ -509,6 +513,8 @@ serve_later (BlkQueue *q)
         at = &(*at)->next;
       req->next = *at;
       *at = req;
+      if ((gint) ++q->n_pending > g_atomic_int_get (&q->max_pending))
+        g_atomic_int_set (&q->max_pending, q->n_pending);
     }
   if (error != NULL)
     g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
@@ -529,6 +535,7 @@ on_timer (gpointer user_data)
       BlkRequest *req = q->pending;
 
       q->pending = req->next;
+      q->n_pending--;
       if (req->generation == generation && ok)
         {
           q->heads[n] = req->element.head;
@@ -585,9 +592,16 @@ on_started (VhostUserVring *vring,
             gpointer        user_data)
 {
   BlkQueue *q = user_data;
+  gint most;
 
-  if (!vhost_user_vring_get_started (vring))
-    g_atomic_int_inc (&q->generation);
+  if (vhost_user_vring_get_started (vring))
+    return;
+  g_atomic_int_inc (&q->generation);
+  /* what a driver really kept in flight, for whoever tests one */
+  most = g_atomic_int_and (&q->max_pending, 0);
+  if (most > 0)
+    g_message ("blk: queue %u stopped; up to %d requests were in flight at once",
+               vhost_user_vring_get_index (vring), most);
 }
 
 static BlkQueue *
