@@ -490,23 +490,49 @@ vhost_user_vring_set_started (VhostUserVring *self,
     kick_in_ring_context (self);
 }
 
+static gboolean
+do_nothing (gpointer user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/* (a destroy notify: it runs even if the context is dropped unrun) */
+static void
+close_fd (gpointer user_data)
+{
+  g_close (GPOINTER_TO_INT (user_data), NULL);
+}
+
 /* Takes @fd (or -1); a replaced fd is closed. */
 void
 vhost_user_vring_take_fd (VhostUserVring       *self,
                           VhostUserVringFdKind  kind,
                           int                   fd)
 {
+  gboolean kick_elsewhere;
   int old;
 
   LOCK (self);
   old = self->fds[kind];
   self->fds[kind] = fd;
-  /* a closed fd is never written: notify writes under the lock */
-  if (old >= 0 && old != fd)
+  /* a call fd is closed under the lock notify writes it under */
+  kick_elsewhere = kind == VHOST_USER_VRING_FD_KICK && self->ring_context != NULL;
+  if (old >= 0 && old != fd && !kick_elsewhere)
     g_close (old, NULL);
   UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
     update_kick_watch (self);
+  if (old >= 0 && old != fd && kick_elsewhere)
+    {
+      /* the ring's thread may be reading the old kick fd right now: it is
+       * closed there, after the watch on it is gone, not under its feet */
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_static_name (source, "VhostUserVring close kick fd");
+      g_source_set_callback (source, do_nothing, GINT_TO_POINTER (old), close_fd);
+      g_source_attach (source, self->ring_context);
+      g_source_unref (source);
+    }
   if (old != fd)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KICK_FD + kind]);
 }
