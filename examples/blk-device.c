@@ -8,9 +8,11 @@
  * and does the I/O with preadv()/pwritev() straight between the image
  * file and the driver's buffers, or with memcpy() on a RAM disk.
  *
- * example_blk_device_set_latency() completes each request some time
- * after it was popped, as a slow disk would, so several are in flight at
- * once.
+ * Two knobs show what the library allows a device to do with its rings:
+ * example_blk_device_set_queue_threads() serves each queue in a thread of
+ * its own (the ring's kick handler runs in that thread's context), and
+ * example_blk_device_set_latency() completes each request some time after
+ * it was popped, as a slow disk would, so several are in flight at once.
  */
 
 #include <errno.h>
@@ -76,8 +78,11 @@ struct _BlkQueue
   VhostUserVring   *vring;
   gulong            started_id;
 
-  /* where the kick handler and the completions run */
+  /* where the kick handler and the completions run: the back-end's
+   * context, or with queue threads one of our own */
   GMainContext     *context;
+  GMainLoop        *loop;
+  GThread          *thread;
 
   /* synchronous completion: one element, reused */
   VhostUserVringElement *scratch;
@@ -97,9 +102,12 @@ struct _BlkQueue
   /* the most requests pending at once since the ring started, read where
    * the control plane runs */
   gint              max_pending;
-  /* bumped whenever the ring stops: a request popped before belongs to a
-   * session that is gone (the ring was reset) and is not pushed */
+  /* bumped whenever the ring's size changes, as when a disconnect resets
+   * it: a request popped before belongs to a session that is gone and is
+   * not pushed. (A stop for GET_VRING_BASE is not that: the back-end
+   * answers it once every request popped was pushed.) */
   gint              generation;
+  gulong            size_id;
 };
 
 struct _ExampleBlkDevice
@@ -117,6 +125,7 @@ struct _ExampleBlkDevice
 
   guint            latency_ms;
   guint            jitter_ms;
+  gboolean         queue_threads;
   gboolean         constructed;
   GPtrArray       *queues;   /* of BlkQueue */
 };
@@ -596,12 +605,33 @@ on_started (VhostUserVring *vring,
 
   if (vhost_user_vring_get_started (vring))
     return;
-  g_atomic_int_inc (&q->generation);
   /* what a driver really kept in flight, for whoever tests one */
   most = g_atomic_int_and (&q->max_pending, 0);
   if (most > 0)
     g_message ("blk: queue %u stopped; up to %d requests were in flight at once",
                vhost_user_vring_get_index (vring), most);
+}
+
+/* Emitted where the control plane runs, like on_started(). */
+static void
+on_size_changed (VhostUserVring *vring,
+                 GParamSpec     *pspec,
+                 gpointer        user_data)
+{
+  BlkQueue *q = user_data;
+
+  g_atomic_int_inc (&q->generation);
+}
+
+static gpointer
+queue_thread (gpointer data)
+{
+  BlkQueue *q = data;
+
+  g_main_context_push_thread_default (q->context);
+  g_main_loop_run (q->loop);
+  g_main_context_pop_thread_default (q->context);
+  return NULL;
 }
 
 static BlkQueue *
@@ -616,7 +646,17 @@ queue_new (ExampleBlkDevice *self,
   q->scratch = g_new0 (VhostUserVringElement, 1);
   q->rand = g_rand_new_with_seed (index + 1);
 
-  q->context = g_main_context_ref (vhost_user_backend_get_main_context (backend));
+  if (self->queue_threads)
+    {
+      g_autofree char *name = g_strdup_printf ("blk-queue-%u", index);
+
+      q->context = g_main_context_new ();
+      q->loop = g_main_loop_new (q->context, FALSE);
+      q->thread = g_thread_new (name, queue_thread, q);
+      vhost_user_vring_set_context (q->vring, q->context);
+    }
+  else
+    q->context = g_main_context_ref (vhost_user_backend_get_main_context (backend));
 
   q->timer = g_source_new (&timer_funcs, sizeof (GSource));
   g_source_set_static_name (q->timer, "blk latency");
@@ -624,6 +664,7 @@ queue_new (ExampleBlkDevice *self,
   g_source_attach (q->timer, q->context);
 
   q->started_id = g_signal_connect (q->vring, "notify::started", G_CALLBACK (on_started), q);
+  q->size_id = g_signal_connect (q->vring, "notify::size", G_CALLBACK (on_size_changed), q);
   vhost_user_vring_set_kick_handler (q->vring, on_kick, q, NULL);
   return q;
 }
@@ -636,8 +677,16 @@ queue_free (BlkQueue *q)
 {
   vhost_user_vring_set_kick_handler (q->vring, NULL, NULL, NULL);
   g_signal_handler_disconnect (q->vring, q->started_id);
+  g_signal_handler_disconnect (q->vring, q->size_id);
   g_source_destroy (q->timer);
   g_source_unref (q->timer);
+  if (q->thread != NULL)
+    {
+      vhost_user_vring_set_context (q->vring, NULL);
+      g_main_loop_quit (q->loop);
+      g_thread_join (q->thread);
+      g_main_loop_unref (q->loop);
+    }
   g_main_context_unref (q->context);
   g_object_unref (q->vring);
   g_rand_free (q->rand);
@@ -851,6 +900,22 @@ example_blk_device_set_latency (ExampleBlkDevice *self,
 {
   self->latency_ms = latency_ms;
   self->jitter_ms = MIN (jitter_ms, latency_ms);
+}
+
+/**
+ * example_blk_device_set_queue_threads:
+ * @queue_threads: whether each queue gets a thread of its own
+ *
+ * Serves each queue in its own thread, with its own main context: the
+ * ring's kick handler and completions run there, the control plane stays
+ * in the back-end's context. Only while no front-end is connected.
+ */
+void
+example_blk_device_set_queue_threads (ExampleBlkDevice *self,
+                                      gboolean          queue_threads)
+{
+  self->queue_threads = queue_threads;
+  rebuild_queues (self);
 }
 
 /* The disk's contents, for whoever wants to check what a guest wrote. */

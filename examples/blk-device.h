@@ -56,5 +56,7 @@ gboolean example_blk_device_set_image (ExampleBlkDevice  *self,
 void example_blk_device_set_latency (ExampleBlkDevice *self,
                                      guint             latency_ms,
                                      guint             jitter_ms);
+void example_blk_device_set_queue_threads (ExampleBlkDevice *self,
+                                           gboolean          queue_threads);
 
 G_END_DECLS

@@ -23,6 +23,7 @@ static gint block_size = 512;
 static gint num_queues = 1;
 static gint latency_ms;
 static gint jitter_ms;
+static gboolean queue_threads;
 static char *socket_path;
 static gboolean connect_mode;
 static gboolean threaded;
@@ -39,6 +40,8 @@ static GOptionEntry entries[] = {
   { "block-size", 0, 0, G_OPTION_ARG_INT, &block_size, "Logical block size (default 512)", "BYTES" },
   { "queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Number of queues (default 1, at most 256)", "N" },
   { "num-queues", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &num_queues, "Same as --queues", "N" },
+  { "queue-threads", 'T', 0, G_OPTION_ARG_NONE, &queue_threads,
+    "Serve each queue in a thread of its own (the control plane stays in the connection's)", NULL },
   { "latency", 'l', 0, G_OPTION_ARG_INT, &latency_ms,
     "Complete each request this long after taking it off the ring, as a slow disk would (default 0)", "MS" },
   { "latency-jitter", 0, 0, G_OPTION_ARG_INT, &jitter_ms,
@@ -154,6 +157,8 @@ setup_backend (VhostUserBackend *backend)
       return;
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
+  if (queue_threads)
+    example_blk_device_set_queue_threads (EXAMPLE_BLK_DEVICE (backend), TRUE);
   log_every_request (backend);
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
@@ -249,11 +254,11 @@ main (int   argc,
           return EXIT_FAILURE;
         }
       if (image != NULL)
-        g_print ("listening: %s (image %s%s, %d queue%s)\n", socket_path, image, read_only ? ", read-only" : "",
-                 num_queues, num_queues > 1 ? "s" : "");
+        g_print ("listening: %s (image %s%s, %d queue%s%s)\n", socket_path, image, read_only ? ", read-only" : "",
+                 num_queues, num_queues > 1 ? "s" : "", queue_threads ? " in threads" : "");
       else
-        g_print ("listening: %s (%" G_GINT64_FORMAT " MiB, %d queue%s)\n", socket_path, capacity_mb,
-                 num_queues, num_queues > 1 ? "s" : "");
+        g_print ("listening: %s (%" G_GINT64_FORMAT " MiB, %d queue%s%s)\n", socket_path, capacity_mb,
+                 num_queues, num_queues > 1 ? "s" : "", queue_threads ? " in threads" : "");
     }
 
   g_main_loop_run (loop);
