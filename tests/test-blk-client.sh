@@ -63,7 +63,7 @@ is_zero () {
 
 blocks () { stat -c %b "$1"; }
 
-echo "1..9"
+echo "1..10"
 
 qsd=$(command -v qemu-storage-daemon || true)
 if [ -z "$qsd" ]; then
@@ -128,30 +128,49 @@ is_zero "$dir/ours.img" 0 7 && is_zero "$dir/ours.img" 1007 100 ||
 ok "the example device on an image file: the file holds the pattern"
 
 # Many requests in flight on several queues, completing late and out of
-# order: every write lands, every read comes back right.
-truncate -s 8M "$dir/mq.img"
-"$device" --socket "$dir/mq.sock" --image "$dir/mq.img" --queues 4 --latency 2 --latency-jitter 2 \
-    > "$dir/mq.log" 2>&1 &
-pids+=($!)
-wait_socket "$dir/mq.sock"
-run_client "$dir/c.log" --verify --queue-depth 32 --queues 4 --io-size 8 --count 8192 --start 4096 "$dir/mq.sock" ||
-  { sed "s/^/# /" "$dir/mq.log"; fail "the example device, 32 in flight on 4 queues"; }
-grep -q "4 queues of .*, queue depth 32" "$dir/c.log" || fail "the example device: not 4 queues at depth 32"
-is_pattern "$dir/mq.img" 4096 8192 || fail "the example device: the image does not hold the pattern (4 queues)"
-# The device says how many requests it held at once on each queue (when
-# the client hangs up): all four queues were used, and together they
-# held many but never more than the client's depth.
-for _ in $(seq 50); do [ "$(grep -c "stopped; up to" "$dir/mq.log")" -ge 4 ] && break; sleep 0.1; done
-grep "stopped; up to" "$dir/mq.log" | sed "s/^/# /"
-depths=$(sed -n 's/.*blk: queue \([0-3]\) stopped; up to \([0-9]*\) requests.*/\1 \2/p' "$dir/mq.log")
-[ "$(cut -d' ' -f1 <<<"$depths" | sort -u | wc -l)" = 4 ] || fail "the example device: not every queue was used"
-total=0
-while read -r _ most; do
-  [ "$most" -le 32 ] || fail "the example device held $most requests on one queue; the client's depth is 32"
-  total=$((total + most))
-done <<<"$depths"
-[ "$total" -ge 16 ] || fail "the example device never held more than $total requests at once: no queue depth"
+# order: every write lands, every read comes back right. Served in the
+# back-end's main loop, then with a thread per queue.
+# mq_run NAME SOCKET IMAGE LOG [DEVICE-OPTIONS...]
+mq_run () {
+  local name=$1 sock=$2 img=$3 log=$4; shift 4
+  truncate -s 8M "$img"
+  "$device" --socket "$sock" --image "$img" --queues 4 --latency 2 --latency-jitter 2 "$@" > "$log" 2>&1 &
+  local pid=$!
+  pids+=($pid)
+  wait_socket "$sock"
+  run_client "$dir/c.log" --verify --queue-depth 32 --queues 4 --io-size 8 --count 8192 --start 4096 "$sock" ||
+    { sed "s/^/# /" "$log"; fail "$name, 32 in flight on 4 queues"; }
+  grep -q "4 queues of .*, queue depth 32" "$dir/c.log" || fail "$name: not 4 queues at depth 32"
+  is_pattern "$img" 4096 8192 || fail "$name: the image does not hold the pattern (4 queues)"
+  # The device says how many requests it held at once on each queue (when
+  # the client hangs up): all four queues were used, and together they
+  # held many but never more than the client's depth.
+  for _ in $(seq 50); do [ "$(grep -c "stopped; up to" "$log")" -ge 4 ] && break; sleep 0.1; done
+  grep "stopped; up to" "$log" | sed "s/^/# /"
+  depths=$(sed -n 's/.*blk: queue \([0-3]\) stopped; up to \([0-9]*\) requests.*/\1 \2/p' "$log")
+  [ "$(cut -d' ' -f1 <<<"$depths" | sort -u | wc -l)" = 4 ] || fail "$name: not every queue was used"
+  local total=0 most
+  while read -r _ most; do
+    [ "$most" -le 32 ] || fail "$name held $most requests on one queue; the client's depth is 32"
+    total=$((total + most))
+  done <<<"$depths"
+  [ "$total" -ge 16 ] || fail "$name never held more than $total requests at once: no queue depth"
+}
+
+mq_run "the example device" "$dir/mq.sock" "$dir/mq.img" "$dir/mq.log"
 ok "the example device, 32 requests in flight on 4 queues (held at once: $(cut -d' ' -f2 <<<"$depths" | tr '\n' ' ')), completing out of order"
+
+mq_run "the example device with --queue-threads" "$dir/mqt.sock" "$dir/mqt.img" "$dir/mqt.log" --queue-threads
+# and the queues are served by threads of their own, named after them,
+# while a front-end is connected
+pid=${pids[-1]}
+timeout 60 "$client" --bench 2 --queues 4 --queue-depth 8 "$dir/mqt.sock" > "$dir/bench.log" 2>&1 &
+sleep 1
+threads=$(cat /proc/"$pid"/task/*/comm | grep -c '^blk-queue-' || true)
+wait $! || { sed "s/^/# /" "$dir/bench.log"; fail "the example device with --queue-threads: bench"; }
+sed "s/^/# /" "$dir/bench.log"
+[ "$threads" = 4 ] || fail "the example device with --queue-threads runs $threads queue threads, not 4"
+ok "the example device with --queue-threads: 4 threads, 32 requests in flight, completing out of order"
 
 # Discard and write-zeroes on the image (ext4 or whatever holds $TMPDIR):
 # the ranges read as zeros in the file, the pattern around them stays,

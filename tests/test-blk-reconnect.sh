@@ -12,6 +12,8 @@
 # image; the client reconnects, replays the setup with the in-flight area
 # it kept, and must see every request complete and read the whole pattern
 # back. Then the image itself is compared with the pattern, byte for byte.
+# Once on one queue served in the back-end's main loop, once on two
+# queues served by a thread each.
 #
 #   test-blk-reconnect.sh CLIENT DEVICE
 #
@@ -108,5 +110,7 @@ run () {
   echo "ok - $name: killed with $n requests in flight; every write is on disk"
 }
 
-echo "1..1"
-run "reconnect, one queue" || exit 1
+echo "1..2"
+run "one queue, in the back-end's main loop" || exit 1
+# two rings, each in its own thread of the back-end, both resubmitted
+run "two queues, a thread each" --queues 2 --queue-threads -- --queues 2 || exit 1
