@@ -106,7 +106,7 @@ while kill -0 "$qemu_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.
 kill -0 "$qemu_pid" 2>/dev/null && fail "the guest did not finish"
 qemu_pid=
 
-line=$(grep -a "GUEST-RECONNECT:" "$tmp/serial.log" || true)
+line=$(grep -a "GUEST-RECONNECT:" "$tmp/serial.log" | tr -d '\r' || true)
 echo "# guest: $line"
 [ "$line" = "GUEST-RECONNECT: $blocks blocks, 0 bad" ] || fail "the guest read back: ${line:-nothing}"
 [ "$resubmitted" -gt 0 ] || fail "no kill found a request in flight"
