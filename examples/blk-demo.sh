@@ -5,8 +5,9 @@
 #
 # Makes a temporary raw image, serves it with examples/vhost-user-blk
 # (a VhostUserBackend subclass), and drives it with
-# examples/vhost-user-blk-client (a VhostUserFrontend with a driver ring
-# in shared memory, no VM): write a pattern, flush, read back, compare.
+# examples/vhost-user-blk-client (a VhostUserFrontend with driver rings
+# in shared memory, no VM): write a pattern, flush, read back, compare,
+# 8 requests in flight over 2 queues.
 # Then shows what the back-end negotiated and what is in the file.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -29,15 +30,16 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' E
 
 truncate -s 16M "$dir/disk.img"
 echo "== image: $dir/disk.img (16 MiB of zeros)"
-echo "== back-end: vhost-user-blk --socket $dir/blk.sock --image $dir/disk.img"
-"$build/examples/vhost-user-blk" --socket "$dir/blk.sock" --image "$dir/disk.img" --once > "$dir/backend.log" 2>&1 &
+echo "== back-end: vhost-user-blk --socket $dir/blk.sock --image $dir/disk.img --queues 2"
+"$build/examples/vhost-user-blk" --socket "$dir/blk.sock" --image "$dir/disk.img" --queues 2 --once \
+    > "$dir/backend.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/blk.sock" ] && break; sleep 0.1; done
 [ -S "$dir/blk.sock" ] || { cat "$dir/backend.log"; echo "the back-end did not start" >&2; exit 1; }
 [ "$count" -le 32768 ] || { echo "--count: the image has 32768 sectors" >&2; exit 1; }
 
-echo "== front-end: vhost-user-blk-client --verify --count $count $dir/blk.sock"
-"$build/examples/vhost-user-blk-client" --verify --count "$count" "$dir/blk.sock"
+echo "== front-end: vhost-user-blk-client --verify --count $count --queues 2 --queue-depth 8 $dir/blk.sock"
+"$build/examples/vhost-user-blk-client" --verify --count "$count" --queues 2 --queue-depth 8 "$dir/blk.sock"
 wait $pid || true
 pid=
 

@@ -368,6 +368,8 @@ client_init (Client     *c,
   ring_bytes = (16 * c->ring_size + 6 + 2 * c->ring_size + 3 + 6 + 8 * c->ring_size + PAGE - 1) & ~(guint64) (PAGE - 1);
   data_bytes = ((guint64) io_size * 512 + PAGE - 1) & ~(guint64) (PAGE - 1);
   size = ring_bytes * n_queues + (SLOT_CTRL + data_bytes) * queue_depth;
+  /* guest memory comes in whole MiB, as a VMM's would */
+  size = (size + (1 << 20) - 1) & ~(guint64) ((1 << 20) - 1);
 
   c->memory = vhost_user_memory_region_new_memfd (0, size, error);
   if (c->memory == NULL)
