@@ -14,6 +14,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
+#include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
 
 /**
@@ -57,7 +58,14 @@ struct _VhostUserVring
   VhostUserVringKickFunc kick_func;
   gpointer              kick_data;
   GDestroyNotify        kick_notify;
+
+  VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
 };
+
+/* what the packed walker sees of a ring, for one call */
+#define PACKED_VIEW(self) \
+  ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
+                                (self)->size, &(self)->base, (self)->event_idx })
 
 /* A full barrier between our stores to the ring and the loads that
  * follow (event indices against the driver's). GCC refuses thread fences
@@ -146,6 +154,7 @@ vhost_user_vring_finalize (GObject *object)
     self->kick_notify (self->kick_data);
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
+  vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     if (self->fds[i] >= 0)
@@ -217,8 +226,10 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * VhostUserVring:base:
    *
    * The next available index (`SET_VRING_BASE`, reported by
-   * `GET_VRING_BASE`). For packed rings the wrap counters are in bit 15
-   * and bit 31, the used index in bits 16–30.
+   * `GET_VRING_BASE`). For packed rings bits 0–14 are the next available
+   * position, bit 15 the driver's wrap counter, bits 16–30 the next used
+   * position and bit 31 the device's wrap counter; popping and pushing
+   * move them (without a notification each time).
    */
   properties[PROP_BASE] = g_param_spec_uint ("base", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
@@ -294,6 +305,12 @@ vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        packed,
                                gboolean        event_idx)
 {
+  /* a ring set up before the layout was known keeps its position */
+  if (packed && !self->packed)
+    {
+      self->base = vhost_user_vring_packed_base (self->base);
+      vhost_user_vring_packed_forget (&self->packed_ring);
+    }
   self->packed = packed;
   self->event_idx = event_idx;
 }
@@ -311,6 +328,8 @@ void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
 {
+  if (self->size != size || self->packed_ring.chains == NULL)
+    vhost_user_vring_packed_resize (&self->packed_ring, size);
   SET_AND_NOTIFY (self, size, size, PROP_SIZE);
 }
 
@@ -322,6 +341,12 @@ vhost_user_vring_set_size (VhostUserVring *self,
  * Records how far the device got, for a device that processes the ring
  * itself: `GET_VRING_BASE` reports this value, and a front-end resumes
  * from it after a stop, a migration or a reconnect.
+ *
+ * For a packed ring @base holds both halves (see
+ * [property@VhostUser.Vring:base]); one whose used half (bits 16–31) is 0
+ * means the device used all it took, so the used half is set equal to
+ * the available one, as a front-end that sends only the available half
+ * (DPDK) means. Requests popped before are forgotten.
  */
 void
 vhost_user_vring_set_base (VhostUserVring *self,
@@ -329,6 +354,11 @@ vhost_user_vring_set_base (VhostUserVring *self,
 {
   g_return_if_fail (VHOST_USER_IS_VRING (self));
   self->used_idx_known = FALSE;
+  if (self->packed)
+    {
+      base = vhost_user_vring_packed_base (base);
+      vhost_user_vring_packed_forget (&self->packed_ring);
+    }
   SET_AND_NOTIFY (self, base, base, PROP_BASE);
 }
 
@@ -550,8 +580,10 @@ driver_wants_call (VhostUserVring *self)
   guint8 *avail, *used;
   guint16 old_used, used_event;
 
-  if (!self->started || self->broken || self->packed || num == 0 || self->memory == NULL)
+  if (!self->started || self->broken || num == 0 || self->memory == NULL)
     return TRUE;
+  if (self->packed)
+    return vhost_user_vring_packed_wants_call (&PACKED_VIEW (self));
   avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
                                                        &(guint64) { 6 + 2 * (guint64) num });
   used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
@@ -580,7 +612,9 @@ driver_wants_call (VhostUserVring *self)
  * Tells the driver that used buffers are waiting: signals the call
  * eventfd, unless the driver asked not to be told now (the
  * `NO_INTERRUPT` flag, or with `VIRTIO_RING_F_EVENT_IDX` a `used_event`
- * not yet reached). Does nothing if there is no call fd.
+ * not yet reached; on a packed ring the driver area's flags, DISABLE, or
+ * DESC with a descriptor event not yet reached). Does nothing if there
+ * is no call fd.
  *
  * Returns: %TRUE on success
  */
@@ -598,6 +632,7 @@ vhost_user_vring_notify (VhostUserVring  *self,
     return TRUE;
   self->signalled_used = self->used_idx;
   self->signalled_used_valid = self->used_idx_known;
+  vhost_user_vring_packed_called (&self->packed_ring);
   while (write (fd, &one, sizeof one) < 0)
     {
       int errsv = errno;
@@ -747,6 +782,26 @@ add_buffer (VhostUserVring        *self,
   return TRUE;
 }
 
+/* The two above, for the packed walker (vhost-user-vring-packed.c). */
+gboolean
+vhost_user_vring_mark_broken (VhostUserVring  *self,
+                              GError         **error,
+                              const char      *what)
+{
+  return broken (self, error, what);
+}
+
+gboolean
+vhost_user_vring_add_buffer (VhostUserVring        *self,
+                             VhostUserVringElement *element,
+                             guint64                gpa,
+                             guint32                len,
+                             gboolean               writable,
+                             GError               **error)
+{
+  return add_buffer (self, element, gpa, len, writable, error);
+}
+
 /**
  * vhost_user_vring_pop:
  * @self: a started ring
@@ -760,6 +815,11 @@ add_buffer (VhostUserVring        *self,
  * memory, readable buffers after writable ones, or more outstanding
  * requests than the ring holds are an error, and the ring is left alone
  * from then on (until the front-end sets it up again). Never allocates.
+ *
+ * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
+ * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
+ * over consecutive descriptors, and an id out of range or already out
+ * with the device, or a chain longer than the ring, breaks it too.
  *
  * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
  *   @error) or broken (@error set)
@@ -783,8 +843,10 @@ vhost_user_vring_pop (VhostUserVring         *self,
   element->n_in = element->n_out = 0;
   element->in_len = element->out_len = 0;
 
-  if (!self->started || self->broken || num == 0 || self->packed)
+  if (!self->started || self->broken || num == 0)
     return FALSE;
+  if (self->packed)
+    return vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error);
 
   /* with event idx the rings end with used_event / avail_event */
   avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
@@ -900,6 +962,10 @@ vhost_user_vring_push (VhostUserVring  *self,
  * of it (and one store-release instead of @n). Either every head is valid
  * and all are pushed, or none is.
  *
+ * Requests may be pushed in any order. On a packed ring each head is a
+ * buffer id out with the device, named once; its used descriptor moves
+ * the used position by as many descriptors as its chain took.
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -915,7 +981,7 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
   g_return_val_if_fail (n == 0 || (heads != NULL && lens != NULL), FALSE);
 
-  if (!self->started || self->broken || num == 0 || self->packed)
+  if (!self->started || self->broken || num == 0)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "Queue %u is not running", self->index);
@@ -934,6 +1000,8 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
                      "Queue %u has no descriptor %u", self->index, heads[i]);
         return FALSE;
       }
+  if (self->packed)
+    return vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error);
   used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
   if (used == NULL)
     return broken (self, error, "the used ring is not in guest memory");
