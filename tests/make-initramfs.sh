@@ -35,6 +35,28 @@ cat > "$root/init" <<'INIT'
 for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng; do
   /bin/busybox insmod /lib/$m.ko
 done
+# vutest=reconnect: many small synchronous writes, while the host kills
+# and restarts the back-end; then every block read back past the cache
+if /bin/busybox grep -q vutest=reconnect /proc/cmdline && [ -e /sys/block/vda ]; then
+  n=300
+  bad=0
+  echo "GUEST-IO-START"
+  i=0
+  while [ $i -lt $n ]; do
+    /bin/busybox printf 'block %06d of the reconnect test\n' $i |
+      /bin/busybox dd of=/dev/vda bs=4096 seek=$((i + 16)) conv=sync,fsync 2>/dev/null || bad=$((bad + 1))
+    i=$((i + 1))
+  done
+  echo 3 > /proc/sys/vm/drop_caches
+  i=0
+  while [ $i -lt $n ]; do
+    got=$(/bin/busybox dd if=/dev/vda bs=4096 skip=$((i + 16)) count=1 2>/dev/null | /bin/busybox head -c 12)
+    [ "$got" = "$(/bin/busybox printf 'block %06d' $i)" ] || bad=$((bad + 1))
+    i=$((i + 1))
+  done
+  echo "GUEST-RECONNECT: $n blocks, $bad bad"
+  /bin/busybox poweroff -f
+fi
 if [ -e /sys/block/vda ]; then
   echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
   echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"

@@ -507,6 +507,109 @@ test_kick (Fixture       *f,
   close (kick);
 }
 
+/* A restarted device on the same guest memory and in-flight area: a new
+ * ring object, set up as the front-end would set it up again. */
+static VhostUserVring *
+restart (Fixture *f,
+         GBytes  *area,
+         guint    base)
+{
+  VhostUserVring *vring = vhost_user_vring_new (0, NULL);
+
+  vhost_user_vring_set_memory_table (vring, f->table);
+  vhost_user_vring_set_size (vring, NUM);
+  vhost_user_vring_set_address (vring, vhost_user_vring_get_address (f->vring));
+  vhost_user_vring_set_base (vring, base);
+  vhost_user_vring_set_inflight_area (vring, area);
+  vhost_user_vring_set_started (vring, TRUE);
+  return vring;
+}
+
+/* The device dies after a batch reached the used ring and before the
+ * area said so: the restarted one must not hand that batch out again. */
+static void
+test_inflight_torn_batch (Fixture       *f,
+                          gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc0 (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[3], lens[2] = { 1, 1 };
+
+  /* the fixture's ring started without the area: start it again with it */
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 8), ==, 1);     /* version */
+  g_assert_cmpuint (*(guint16 *) (area_mem + 10), ==, NUM);  /* desc_num */
+
+  for (guint i = 0; i < 3; i++)
+    {
+      set_desc (f, 20 + i, DATA + 0x100 * i, 64, 2, 0);
+      make_available (f, 20 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      heads[i] = e.head;
+      g_assert_cmpuint (area_mem[16 + 16 * heads[i]], ==, 1);
+    }
+  g_assert_true (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 2);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[0]], ==, 0);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, 2);    /* used_idx */
+
+  /* tear it: the used ring has the batch, the area does not */
+  area_mem[16 + 16 * heads[0]] = 1;
+  area_mem[16 + 16 * heads[1]] = 1;
+  *(guint16 *) (area_mem + 14) = 0;
+
+  again = restart (f, area, 0);
+  g_assert_cmpuint (vhost_user_vring_get_base (again), ==, 3);
+  g_assert_true (vhost_user_vring_pop (again, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[2]);
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[0]], ==, 0);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, 2);
+}
+
+/* The front-end writes the area too: whatever it holds, a restart only
+ * hands out heads inside the ring, and never more than it holds. */
+static void
+test_inflight_hostile_area (Fixture       *f,
+                            gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint popped = 0;
+
+  for (guint i = 0; i < NUM; i++)
+    set_desc (f, i, DATA, 8, 2, 0);
+  memset (area_mem, 0xff, area_len);
+  for (guint i = 0; i < NUM; i++)
+    area_mem[16 + 16 * i] = 1;             /* everything "in flight" */
+  *(guint16 *) (area_mem + 8) = 1;
+  *(guint16 *) (area_mem + 10) = NUM;
+  *(guint16 *) (area_mem + 12) = 0xffff;   /* last_batch_head outside the ring */
+  *(guint16 *) (area_mem + 14) = 7;        /* and a torn batch to walk */
+
+  again = restart (f, area, 0);
+  while (vhost_user_vring_pop (again, &e, &error))
+    {
+      g_assert_cmpuint (e.head, <, NUM);
+      popped++;
+    }
+  /* all of them, and then a ring whose indices make no sense: broken */
+  g_assert_cmpuint (popped, ==, NUM);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -524,6 +627,8 @@ main (int   argc,
   ADD ("kick", test_kick, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);
+  ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
+  ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {
       g_autofree char *path = g_strconcat ("/vring/split/hostile/", hostile[i].name, NULL);

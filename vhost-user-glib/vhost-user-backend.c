@@ -108,15 +108,11 @@ typedef struct
   GQueue                channel_pending;   /* GTask *, awaiting replies in order */
   GSource              *channel_timeout;   /* for the oldest of them */
   int                   log_fd;
-  /* the mappings, and where the areas start in them (mmap_offset) */
-  void                 *log_map;
-  gsize                 log_map_len;
-  void                 *log_base;
-  gsize                 log_len;
-  void                 *inflight_map;
-  gsize                 inflight_map_len;
-  void                 *inflight_base;
-  gsize                 inflight_len;
+  /* the mapped areas (from mmap_offset on), shared with the rings,
+   * which may use them from their own threads */
+  GBytes               *log;
+  GBytes               *inflight;
+  gsize                 inflight_stride;   /* bytes per queue */
 
   /* the request being emitted, whose fds handlers may take */
   VhostUserMessage     *current;
@@ -294,6 +290,76 @@ steal_request_fd (VhostUserBackend *self,
   return vhost_user_message_steal_fd (priv->current, index);
 }
 
+typedef struct {
+  void  *map;
+  gsize  len;
+} Mapping;
+
+static void
+mapping_free (gpointer data)
+{
+  Mapping *mapping = data;
+
+  munmap (mapping->map, mapping->len);
+  g_free (mapping);
+}
+
+/* A shared mapping of @map_len bytes as GBytes of the @len bytes from
+ * @offset on; the last reference unmaps it. */
+static GBytes *
+mapping_bytes_new (void  *map,
+                   gsize  map_len,
+                   gsize  offset,
+                   gsize  len)
+{
+  Mapping *mapping = g_new (Mapping, 1);
+
+  mapping->map = map;
+  mapping->len = map_len;
+  return g_bytes_new_with_free_func ((guint8 *) map + offset, len, mapping_free, mapping);
+}
+
+/* Dirty logging is on for every ring while VHOST_F_LOG_ALL is acked. */
+static void
+update_logging (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean log_all = (priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL)) != 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_logging (vring_at (self, i), log_all, priv->log, priv->log_fd);
+}
+
+/* Each queue gets its own stride of the in-flight area. */
+static void
+update_inflight (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gsize len = priv->inflight != NULL ? g_bytes_get_size (priv->inflight) : 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    {
+      g_autoptr(GBytes) part = NULL;
+
+      if (priv->inflight_stride > 0 && (i + 1) * priv->inflight_stride <= len)
+        part = g_bytes_new_from_bytes (priv->inflight, i * priv->inflight_stride, priv->inflight_stride);
+      vhost_user_vring_set_inflight_area (vring_at (self, i), part);
+    }
+}
+
+static void inband_call (VhostUserVring *vring, gpointer user_data);
+
+/* Without a call fd a ring calls in-band when that was negotiated. */
+static void
+update_inband (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean inband = (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) != 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_call_func (vring_at (self, i), inband ? inband_call : NULL, self);
+}
+
 /* --- default handlers: the protocol's own behaviour --- */
 
 static gboolean
@@ -328,6 +394,7 @@ real_set_features (VhostUserBackend    *self,
     vhost_user_vring_set_features (vring_at (self, i),
                                    (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0,
                                    (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0);
+  update_logging (self);
 
   /* without protocol features there is no SET_VRING_ENABLE: every ring
    * is enabled at once */
@@ -404,12 +471,12 @@ real_set_mem_table (VhostUserBackend     *self,
 }
 
 static void
-unmap_log (VhostUserBackendPrivate *priv)
+unmap_log (VhostUserBackend *self)
 {
-  if (priv->log_map != NULL)
-    munmap (priv->log_map, priv->log_map_len);
-  priv->log_map = priv->log_base = NULL;
-  priv->log_map_len = priv->log_len = 0;
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  g_clear_pointer (&priv->log, g_bytes_unref);
+  update_logging (self);
 }
 
 static gboolean
@@ -463,11 +530,9 @@ real_set_log_base (VhostUserBackend    *self,
       return TRUE;
     }
 
-  unmap_log (priv);
-  priv->log_map = base;
-  priv->log_map_len = offset + size;
-  priv->log_base = (guint8 *) base + offset;
-  priv->log_len = size;
+  g_clear_pointer (&priv->log, g_bytes_unref);
+  priv->log = mapping_bytes_new (base, offset + size, offset, size);
+  update_logging (self);
   vhost_user_invocation_return_u64 (invocation, 0);
   return TRUE;
 }
@@ -479,9 +544,13 @@ real_set_log_fd (VhostUserBackend    *self,
 {
   VhostUserBackendPrivate *priv = priv_of (self);
 
-  if (priv->log_fd >= 0)
-    g_close (priv->log_fd, NULL);
+  int old = priv->log_fd;
+
   priv->log_fd = steal_request_fd (self, 0);
+  /* the rings stop writing to the old fd before it is closed */
+  update_logging (self);
+  if (old >= 0)
+    g_close (old, NULL);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -556,17 +625,28 @@ real_set_vring_base (VhostUserBackend    *self,
 
 /* Stops the ring and reports where it stands. Its state is kept (the spec
  * says not to reset the queue here); its fds too. */
+static void
+answer_vring_base (VhostUserVring *vring,
+                   gpointer        user_data)
+{
+  VhostUserInvocation *invocation = user_data;
+  VhostUserWireVringState state = { vhost_user_vring_get_index (vring), vhost_user_vring_get_base (vring) };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  vhost_user_invocation_return_bytes (invocation, payload, -1);
+}
+
 static gboolean
 real_get_vring_base (VhostUserBackend    *self,
                      VhostUserInvocation *invocation,
                      guint                index)
 {
   VhostUserVring *vring = vring_at (self, index);
-  VhostUserWireVringState state = { index, vhost_user_vring_get_base (vring) };
-  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
 
+  /* the spec: requests in flight complete first; the answer (and so the
+   * next request of the front-end) waits for the last of them */
   vhost_user_vring_set_started (vring, FALSE);
-  vhost_user_invocation_return_bytes (invocation, payload, -1);
+  vhost_user_vring_when_drained (vring, answer_vring_base, g_object_ref (invocation), g_object_unref);
   return TRUE;
 }
 
@@ -655,6 +735,7 @@ real_set_protocol_features (VhostUserBackend    *self,
     }
   if (priv->connection != NULL)
     vhost_user_connection_set_protocol_features (priv->connection, features);
+  update_inband (self);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -1000,12 +1081,13 @@ real_close_crypto_session (VhostUserBackend    *self,
 }
 
 static void
-unmap_inflight (VhostUserBackendPrivate *priv)
+unmap_inflight (VhostUserBackend *self)
 {
-  if (priv->inflight_map != NULL)
-    munmap (priv->inflight_map, priv->inflight_map_len);
-  priv->inflight_map = priv->inflight_base = NULL;
-  priv->inflight_map_len = priv->inflight_len = 0;
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight_stride = 0;
+  update_inflight (self);
 }
 
 /* The per-queue stride is ours to choose; only this back-end reads the
@@ -1053,9 +1135,10 @@ real_get_inflight_fd (VhostUserBackend    *self,
       return TRUE;
     }
 
-  unmap_inflight (priv);
-  priv->inflight_map = priv->inflight_base = base;
-  priv->inflight_map_len = priv->inflight_len = size;
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight = mapping_bytes_new (base, size, 0, size);
+  priv->inflight_stride = inflight_queue_size (queue_size);
+  update_inflight (self);
 
   reply.mmap_size = size;
   reply.mmap_offset = 0;
@@ -1108,11 +1191,10 @@ real_set_inflight_fd (VhostUserBackend    *self,
       return TRUE;
     }
 
-  unmap_inflight (priv);
-  priv->inflight_map = base;
-  priv->inflight_map_len = mmap_offset + mmap_size;
-  priv->inflight_base = (guint8 *) base + mmap_offset;
-  priv->inflight_len = mmap_size;
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight = mapping_bytes_new (base, mmap_offset + mmap_size, mmap_offset, mmap_size);
+  priv->inflight_stride = inflight_queue_size (queue_size);
+  update_inflight (self);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -1158,7 +1240,13 @@ real_vring_kick (VhostUserBackend    *self,
                  VhostUserInvocation *invocation,
                  guint                index)
 {
-  vhost_user_vring_set_started (vring_at (self, index), TRUE);
+  VhostUserVring *vring = vring_at (self, index);
+
+  /* starting the ring looks at it once; a started one is looked at now */
+  if (vhost_user_vring_get_started (vring))
+    vhost_user_vring_kick (vring);
+  else
+    vhost_user_vring_set_started (vring, TRUE);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -1750,13 +1838,16 @@ backend_release (VhostUserBackend *self)
 
       set_memory_table (self, empty);
     }
-  unmap_log (priv);
-  unmap_inflight (priv);
+  unmap_inflight (self);
   if (priv->log_fd >= 0)
     {
-      g_close (priv->log_fd, NULL);
+      int old = priv->log_fd;
+
       priv->log_fd = -1;
+      update_logging (self);
+      g_close (old, NULL);
     }
+  unmap_log (self);
 
   if (priv->owner)
     {
@@ -1780,6 +1871,48 @@ backend_release (VhostUserBackend *self)
   g_object_thaw_notify (G_OBJECT (self));
 }
 
+typedef struct {
+  VhostUserBackend *backend;
+  guint             index;
+} InbandCall;
+
+static void
+inband_call_free (gpointer data)
+{
+  InbandCall *call = data;
+
+  g_object_unref (call->backend);
+  g_free (call);
+}
+
+static gboolean
+send_inband_call (gpointer data)
+{
+  InbandCall *call = data;
+  VhostUserWireVringState state = { call->index, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  /* the answer, if one is asked for, only paces the channel */
+  vhost_user_backend_send_backend_request_async (call->backend, VHOST_USER_BACKEND_REQUEST_VRING_CALL,
+                                                 payload, -1, NULL, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* A ring without a call fd notifies: BACKEND_VRING_CALL, sent from the
+ * back-end's context whichever thread the ring runs in. Simulations use
+ * this, not fast paths: it may allocate. */
+static void
+inband_call (VhostUserVring *vring,
+             gpointer        user_data)
+{
+  VhostUserBackend *self = user_data;
+  InbandCall *call = g_new (InbandCall, 1);
+
+  call->backend = g_object_ref (self);
+  call->index = vhost_user_vring_get_index (vring);
+  g_main_context_invoke_full (priv_of (self)->context, G_PRIORITY_DEFAULT, send_inband_call, call, inband_call_free);
+}
+
 /* --- object --- */
 
 static void
@@ -1795,6 +1928,9 @@ rebuild_vrings (VhostUserBackend *self)
       vhost_user_vring_set_memory_table (vring, priv->memory_table);
       g_ptr_array_add (priv->vrings, vring);
     }
+  update_logging (self);
+  update_inflight (self);
+  update_inband (self);
 }
 
 static void

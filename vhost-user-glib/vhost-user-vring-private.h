@@ -16,6 +16,15 @@ typedef enum {
   VHOST_USER_VRING_FD_ERR,
 } VhostUserVringFdKind;
 
+/* Called in the back-end's context once a stopped ring has no request in
+ * flight any more. */
+typedef void (*VhostUserVringDrainedFunc) (VhostUserVring *vring,
+                                           gpointer        user_data);
+/* Called from vhost_user_vring_notify() (any thread) when the ring has no
+ * call fd: the in-band BACKEND_VRING_CALL. */
+typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
+                                           gpointer        user_data);
+
 VhostUserVring *vhost_user_vring_new          (guint                        index,
                                                GMainContext                *context);
 void            vhost_user_vring_set_memory_table (VhostUserVring          *self,
@@ -35,5 +44,19 @@ void            vhost_user_vring_take_fd      (VhostUserVring              *self
                                                VhostUserVringFdKind         kind,
                                                int                          fd);
 void            vhost_user_vring_reset        (VhostUserVring              *self);
+void            vhost_user_vring_when_drained (VhostUserVring              *self,
+                                               VhostUserVringDrainedFunc    func,
+                                               gpointer                     user_data,
+                                               GDestroyNotify               notify);
+void            vhost_user_vring_set_inflight_area (VhostUserVring         *self,
+                                               GBytes                      *area);
+void            vhost_user_vring_set_logging  (VhostUserVring              *self,
+                                               gboolean                     log_all,
+                                               GBytes                      *log,
+                                               int                          log_fd);
+void            vhost_user_vring_set_call_func (VhostUserVring             *self,
+                                               VhostUserVringCallFunc       func,
+                                               gpointer                     user_data);
+void            vhost_user_vring_kick         (VhostUserVring              *self);
 
 G_END_DECLS

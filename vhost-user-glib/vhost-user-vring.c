@@ -36,6 +36,11 @@ struct _VhostUserVring
 {
   GObject               parent_instance;
 
+  /* The data path (pop, push, notify: any one thread, often a worker of
+   * the device's) against the control plane (the setters below, in the
+   * back-end's thread): everything from here to the end is under it. */
+  GMutex                lock;
+
   guint                 index;
   guint                 size;
   guint                 base;
@@ -44,8 +49,9 @@ struct _VhostUserVring
   gboolean              started;
   int                   fds[3];
 
-  /* the data plane (split rings) */
-  GMainContext         *context;
+  /* the data plane */
+  GMainContext         *context;         /* the back-end's */
+  GMainContext         *ring_context;    /* where kicks are handled, or NULL: context */
   VhostUserMemoryTable *memory;
   gboolean              packed;
   gboolean              event_idx;       /* VIRTIO_RING_F_EVENT_IDX */
@@ -54,15 +60,40 @@ struct _VhostUserVring
   guint16               used_idx;
   gboolean              used_idx_known;  /* read from the ring on first use */
   gboolean              broken;          /* the driver broke the ring: touch it no more */
-  GSource              *kick_source;
+  GSource              *kick_source;     /* the kick eventfd, or polling without one */
   VhostUserVringKickFunc kick_func;
   gpointer              kick_data;
   GDestroyNotify        kick_notify;
 
+  /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
+  guint                 in_flight;
+  VhostUserVringDrainedFunc drained_func;
+  gpointer              drained_data;
+  GDestroyNotify        drained_notify;
+
+  /* INFLIGHT_SHMFD: this queue's part of the shared area, in the spec's
+   * layout, and the requests to hand out again after a restart */
+  GBytes               *inflight;
+  guint8               *inflight_area;
+  guint                 inflight_desc_num;
+  guint64               inflight_counter;
+  guint16              *resubmit;        /* heads, oldest first (sized at start) */
+  guint                 n_resubmit;
+  guint                 next_resubmit;
+
+  /* dirty-page logging (VHOST_F_LOG_ALL): one bit per 4 KiB page */
+  GBytes               *log;
+  gboolean              log_all;
+  int                   log_fd;          /* the back-end's, signalled after logging; not owned */
+
+  /* without a call fd, with in-band notifications: BACKEND_VRING_CALL */
+  VhostUserVringCallFunc call_func;
+  gpointer              call_data;
+
   VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
 };
 
-/* what the packed walker sees of a ring, for one call */
+/* what the packed walker sees of a ring, for one call (under the lock) */
 #define PACKED_VIEW(self) \
   ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
                                 (self)->size, &(self)->base, (self)->event_idx })
@@ -140,6 +171,22 @@ vhost_user_vring_address_free (VhostUserVringAddress *address)
 
 static void update_kick_watch (VhostUserVring *self);
 
+#define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)
+#define UNLOCK(self) vhost_user_mutex_unlock (&(self)->lock)
+
+static void
+drop_drained (VhostUserVring *self)
+{
+  GDestroyNotify notify = self->drained_notify;
+  gpointer data = self->drained_data;
+
+  self->drained_func = NULL;
+  self->drained_data = NULL;
+  self->drained_notify = NULL;
+  if (notify != NULL)
+    notify (data);
+}
+
 static void
 vhost_user_vring_finalize (GObject *object)
 {
@@ -152,13 +199,19 @@ vhost_user_vring_finalize (GObject *object)
     }
   if (self->kick_notify != NULL)
     self->kick_notify (self->kick_data);
+  drop_drained (self);
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->ring_context, g_main_context_unref);
+  g_clear_pointer (&self->inflight, g_bytes_unref);
+  g_clear_pointer (&self->log, g_bytes_unref);
+  g_free (self->resubmit);
   vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     if (self->fds[i] >= 0)
       g_close (self->fds[i], NULL);
+  g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (vhost_user_vring_parent_class)->finalize (object);
 }
@@ -171,6 +224,7 @@ vhost_user_vring_get_property (GObject    *object,
 {
   VhostUserVring *self = VHOST_USER_VRING (object);
 
+  LOCK (self);
   switch (prop_id)
     {
     case PROP_INDEX:
@@ -199,6 +253,7 @@ vhost_user_vring_get_property (GObject    *object,
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+  UNLOCK (self);
 }
 
 static void
@@ -228,8 +283,9 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * The next available index (`SET_VRING_BASE`, reported by
    * `GET_VRING_BASE`). For packed rings bits 0–14 are the next available
    * position, bit 15 the driver's wrap counter, bits 16–30 the next used
-   * position and bit 31 the device's wrap counter; popping and pushing
-   * move them (without a notification each time).
+   * position and bit 31 the device's wrap counter. It is not notified as the
+   * device consumes requests (that would be a signal per request); read
+   * it when the ring stops.
    */
   properties[PROP_BASE] = g_param_spec_uint ("base", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
@@ -275,8 +331,10 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
 static void
 vhost_user_vring_init (VhostUserVring *self)
 {
+  g_mutex_init (&self->lock);
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     self->fds[i] = -1;
+  self->log_fd = -1;
 }
 
 VhostUserVring *
@@ -291,13 +349,21 @@ vhost_user_vring_new (guint         index,
 }
 
 /* The guest memory ring and buffer addresses are translated in; the ring
- * keeps the table it was given alive while it uses it. */
+ * keeps the table it was given alive while it uses it. A request popped
+ * from the old table keeps pointing into it: the regions are refcounted
+ * by the tables that hold them, and the front-end does not take memory
+ * away from requests it has in flight. */
 void
 vhost_user_vring_set_memory_table (VhostUserVring       *self,
                                    VhostUserMemoryTable *table)
 {
-  g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
+  VhostUserMemoryTable *old;
+
+  LOCK (self);
+  old = self->memory;
   self->memory = table != NULL ? vhost_user_memory_table_ref (table) : NULL;
+  UNLOCK (self);
+  g_clear_pointer (&old, vhost_user_memory_table_unref);
 }
 
 void
@@ -305,6 +371,7 @@ vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        packed,
                                gboolean        event_idx)
 {
+  LOCK (self);
   /* a ring set up before the layout was known keeps its position */
   if (packed && !self->packed)
     {
@@ -313,23 +380,29 @@ vhost_user_vring_set_features (VhostUserVring *self,
     }
   self->packed = packed;
   self->event_idx = event_idx;
+  UNLOCK (self);
 }
 
+/* Sets @field under the lock; notifies (outside it) if it changed. */
 #define SET_AND_NOTIFY(self, field, value, prop) \
   G_STMT_START { \
-    if ((self)->field != (value)) \
-      { \
-        (self)->field = (value); \
-        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]); \
-      } \
+    gboolean changed_; \
+    LOCK (self); \
+    changed_ = (self)->field != (value); \
+    (self)->field = (value); \
+    UNLOCK (self); \
+    if (changed_) \
+      g_object_notify_by_pspec (G_OBJECT (self), properties[prop]); \
   } G_STMT_END
 
 void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
 {
+  LOCK (self);
   if (self->size != size || self->packed_ring.chains == NULL)
     vhost_user_vring_packed_resize (&self->packed_ring, size);
+  UNLOCK (self);
   SET_AND_NOTIFY (self, size, size, PROP_SIZE);
 }
 
@@ -353,12 +426,15 @@ vhost_user_vring_set_base (VhostUserVring *self,
                            guint           base)
 {
   g_return_if_fail (VHOST_USER_IS_VRING (self));
+
+  LOCK (self);
   self->used_idx_known = FALSE;
   if (self->packed)
     {
       base = vhost_user_vring_packed_base (base);
       vhost_user_vring_packed_forget (&self->packed_ring);
     }
+  UNLOCK (self);
   SET_AND_NOTIFY (self, base, base, PROP_BASE);
 }
 
@@ -366,11 +442,13 @@ void
 vhost_user_vring_set_address (VhostUserVring              *self,
                               const VhostUserVringAddress *address)
 {
+  LOCK (self);
   self->address = *address;
   /* the spec: the used index is re-read from the ring after SET_VRING_ADDR */
   self->used_idx_known = FALSE;
   self->signalled_used_valid = FALSE;
   self->broken = FALSE;
+  UNLOCK (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
 }
 
@@ -384,21 +462,76 @@ vhost_user_vring_set_enabled (VhostUserVring *self,
   SET_AND_NOTIFY (self, enabled, enabled, PROP_ENABLED);
 }
 
+static guint8 *ring_part (VhostUserVring *self, guint64 addr, guint64 len);
+static void inflight_recover (VhostUserVring *self);
+
+static gboolean
+initial_kick (gpointer user_data)
+{
+  VhostUserVring *self = user_data;
+  VhostUserVringKickFunc func;
+  gboolean started;
+
+  LOCK (self);
+  func = self->kick_func;
+  started = self->started;
+  UNLOCK (self);
+  if (func != NULL && started)
+    func (self, self->kick_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the kick handler where kicks are handled: at once in the
+ * back-end's context, soon in a ring context of its own. */
+static void
+kick_in_ring_context (VhostUserVring *self)
+{
+  GSource *source;
+
+  if (self->ring_context == NULL)
+    {
+      initial_kick (self);
+      return;
+    }
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "VhostUserVring kick");
+  g_source_set_callback (source, initial_kick, g_object_ref (self), g_object_unref);
+  g_source_attach (source, self->ring_context);
+  g_source_unref (source);
+}
+
 void
 vhost_user_vring_set_started (VhostUserVring *self,
                               gboolean        started)
 {
   started = !!started;
-  if (self->started != started)
-    {
-      VHOST_USER_NOTE (VRING, "vring %u %s", self->index, started ? "started" : "stopped");
-      self->started = started;
-      update_kick_watch (self);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
-      /* a front-end need not kick a ring it starts: look at it once */
-      if (started && self->kick_func != NULL)
-        self->kick_func (self, self->kick_data);
-    }
+  if (self->started == started)
+    return;
+
+  VHOST_USER_NOTE (VRING, "vring %u %s", self->index, started ? "started" : "stopped");
+  LOCK (self);
+  self->started = started;
+  if (started)
+    inflight_recover (self);
+  UNLOCK (self);
+  update_kick_watch (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
+  /* a front-end need not kick a ring it starts: look at it once */
+  if (started && self->kick_func != NULL)
+    kick_in_ring_context (self);
+}
+
+static gboolean
+do_nothing (gpointer user_data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/* (a destroy notify: it runs even if the context is dropped unrun) */
+static void
+close_fd (gpointer user_data)
+{
+  g_close (GPOINTER_TO_INT (user_data), NULL);
 }
 
 /* Takes @fd (or -1); a replaced fd is closed. */
@@ -407,18 +540,36 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
                           VhostUserVringFdKind  kind,
                           int                   fd)
 {
-  int old = self->fds[kind];
+  gboolean kick_elsewhere;
+  int old;
 
+  LOCK (self);
+  old = self->fds[kind];
   self->fds[kind] = fd;
+  /* a call fd is closed under the lock notify writes it under */
+  kick_elsewhere = kind == VHOST_USER_VRING_FD_KICK && self->ring_context != NULL;
+  if (old >= 0 && old != fd && !kick_elsewhere)
+    g_close (old, NULL);
+  UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
     update_kick_watch (self);
-  if (old >= 0 && old != fd)
-    g_close (old, NULL);
+  if (old >= 0 && old != fd && kick_elsewhere)
+    {
+      /* the ring's thread may be reading the old kick fd right now: it is
+       * closed there, after the watch on it is gone, not under its feet */
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_static_name (source, "VhostUserVring close kick fd");
+      g_source_set_callback (source, do_nothing, GINT_TO_POINTER (old), close_fd);
+      g_source_attach (source, self->ring_context);
+      g_source_unref (source);
+    }
   if (old != fd)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KICK_FD + kind]);
 }
 
-/* Back to what a new connection sees: stopped, disabled, no fds. */
+/* Back to what a new connection sees: stopped, disabled, no fds, nothing
+ * in flight (a request a device still holds is refused when pushed). */
 void
 vhost_user_vring_reset (VhostUserVring *self)
 {
@@ -430,10 +581,146 @@ vhost_user_vring_reset (VhostUserVring *self)
   vhost_user_vring_set_size (self, 0);
   vhost_user_vring_set_base (self, 0);
   vhost_user_vring_set_address (self, &zero);
+  LOCK (self);
   self->broken = FALSE;
+  self->in_flight = 0;
+  self->n_resubmit = self->next_resubmit = 0;
+  UNLOCK (self);
+  drop_drained (self);
   for (guint kind = 0; kind < G_N_ELEMENTS (self->fds); kind++)
     vhost_user_vring_take_fd (self, kind, -1);
   g_object_thaw_notify (G_OBJECT (self));
+}
+
+static gboolean
+run_drained (gpointer user_data)
+{
+  VhostUserVring *self = user_data;
+  VhostUserVringDrainedFunc func;
+  GDestroyNotify notify;
+  gpointer data;
+
+  LOCK (self);
+  func = self->in_flight == 0 && !self->started ? self->drained_func : NULL;
+  data = self->drained_data;
+  notify = self->drained_notify;
+  if (func != NULL)
+    self->drained_func = NULL, self->drained_data = NULL, self->drained_notify = NULL;
+  UNLOCK (self);
+  if (func != NULL)
+    {
+      func (self, data);
+      if (notify != NULL)
+        notify (data);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Calls @func in the back-end's context once the ring is stopped and
+ * every request popped from it was pushed: at once if that is so now.
+ * GET_VRING_BASE answers through it. */
+void
+vhost_user_vring_when_drained (VhostUserVring            *self,
+                               VhostUserVringDrainedFunc  func,
+                               gpointer                   user_data,
+                               GDestroyNotify             notify)
+{
+  drop_drained (self);
+  LOCK (self);
+  self->drained_func = func;
+  self->drained_data = user_data;
+  self->drained_notify = notify;
+  if (self->in_flight > 0)
+    VHOST_USER_NOTE (VRING, "vring %u: waiting for %u requests in flight", self->index, self->in_flight);
+  UNLOCK (self);
+  run_drained (self);
+}
+
+/* Called with the lock held when a push emptied a stopped ring. */
+static void
+schedule_drained (VhostUserVring *self)
+{
+  GSource *source;
+
+  if (self->drained_func == NULL)
+    return;
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "VhostUserVring drained");
+  g_source_set_callback (source, run_drained, g_object_ref (self), g_object_unref);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
+/**
+ * vhost_user_vring_get_in_flight:
+ * @self: a ring
+ *
+ * Gets how many requests the device popped and has not pushed back yet.
+ * A stopping ring (`GET_VRING_BASE`) is reported to the front-end only
+ * once this is 0: a device that completes requests later keeps the
+ * protocol waiting, as the specification asks, not the requests lost.
+ *
+ * Returns: the number of requests in flight
+ */
+guint
+vhost_user_vring_get_in_flight (VhostUserVring *self)
+{
+  guint n;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
+  LOCK (self);
+  n = self->in_flight;
+  UNLOCK (self);
+  return n;
+}
+
+/**
+ * vhost_user_vring_set_context:
+ * @self: a ring
+ * @context: (nullable): where kicks are handled, or %NULL for the
+ *   back-end's context
+ *
+ * Moves the ring's data path to @context: the kick handler (see
+ * vhost_user_vring_set_kick_handler()) runs there, on each kick and when
+ * the ring starts. A multi-queue device gives each queue a thread of its
+ * own this way, running a #GMainLoop on @context.
+ *
+ * vhost_user_vring_pop(), vhost_user_vring_push() and
+ * vhost_user_vring_notify() may then be called from that thread (one
+ * thread at a time per ring) while the back-end keeps handling the
+ * front-end's requests in its own: the ring locks itself against them.
+ * Set the context and the handler before the ring starts.
+ */
+void
+vhost_user_vring_set_context (VhostUserVring *self,
+                              GMainContext   *context)
+{
+  g_return_if_fail (VHOST_USER_IS_VRING (self));
+
+  if (context == self->context)
+    context = NULL;
+  if (context == self->ring_context)
+    return;
+  g_clear_pointer (&self->ring_context, g_main_context_unref);
+  if (context != NULL)
+    self->ring_context = g_main_context_ref (context);
+  update_kick_watch (self);
+}
+
+/**
+ * vhost_user_vring_get_context:
+ * @self: a ring
+ *
+ * Gets where the ring's kicks are handled.
+ *
+ * Returns: (transfer none): the ring's context: the one given to
+ *   vhost_user_vring_set_context(), or the back-end's
+ */
+GMainContext *
+vhost_user_vring_get_context (VhostUserVring *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), NULL);
+  return self->ring_context != NULL ? self->ring_context : self->context;
 }
 
 /**
@@ -462,8 +749,13 @@ vhost_user_vring_get_index (VhostUserVring *self)
 guint
 vhost_user_vring_get_size (VhostUserVring *self)
 {
+  guint size;
+
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
-  return self->size;
+  LOCK (self);
+  size = self->size;
+  UNLOCK (self);
+  return size;
 }
 
 /**
@@ -477,8 +769,13 @@ vhost_user_vring_get_size (VhostUserVring *self)
 guint
 vhost_user_vring_get_base (VhostUserVring *self)
 {
+  guint base;
+
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
-  return self->base;
+  LOCK (self);
+  base = self->base;
+  UNLOCK (self);
+  return base;
 }
 
 /**
@@ -507,8 +804,13 @@ vhost_user_vring_get_address (VhostUserVring *self)
 gboolean
 vhost_user_vring_get_enabled (VhostUserVring *self)
 {
+  gboolean enabled;
+
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
-  return self->enabled;
+  LOCK (self);
+  enabled = self->enabled;
+  UNLOCK (self);
+  return enabled;
 }
 
 /**
@@ -522,8 +824,13 @@ vhost_user_vring_get_enabled (VhostUserVring *self)
 gboolean
 vhost_user_vring_get_started (VhostUserVring *self)
 {
+  gboolean started;
+
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
-  return self->started;
+  LOCK (self);
+  started = self->started;
+  UNLOCK (self);
+  return started;
 }
 
 /**
@@ -571,6 +878,72 @@ vhost_user_vring_get_err_fd (VhostUserVring *self)
   return self->fds[VHOST_USER_VRING_FD_ERR];
 }
 
+/* --- dirty-page logging --- */
+
+#define LOG_PAGE 4096
+
+void
+vhost_user_vring_set_logging (VhostUserVring *self,
+                              gboolean        log_all,
+                              GBytes         *log,
+                              int             log_fd)
+{
+  GBytes *old;
+
+  LOCK (self);
+  old = self->log;
+  self->log = log != NULL ? g_bytes_ref (log) : NULL;
+  self->log_all = log_all;
+  self->log_fd = log_fd;
+  UNLOCK (self);
+  g_clear_pointer (&old, g_bytes_unref);
+}
+
+static inline gboolean
+logging (VhostUserVring *self)
+{
+  return self->log_all && self->log != NULL;
+}
+
+/* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of
+ * the log are not ours to mark: the front-end sized it. */
+static void
+log_write (VhostUserVring *self,
+           guint64         gpa,
+           guint64         len)
+{
+  gsize log_len;
+  guint8 *log = (guint8 *) g_bytes_get_data (self->log, &log_len);
+  guint64 page, last;
+
+  if (len == 0)
+    return;
+  last = (gpa + len - 1 < gpa ? G_MAXUINT64 : gpa + len - 1) / LOG_PAGE;
+  for (page = gpa / LOG_PAGE; page <= last && page / 8 < log_len; page++)
+    __atomic_fetch_or (log + page / 8, (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
+}
+
+/* A write of @len bytes at @offset into the used ring, logged at the
+ * guest address SET_VRING_ADDR gave when the front-end asked for it. */
+static void
+log_used (VhostUserVring *self,
+          guint64         offset,
+          guint64         len)
+{
+  if (logging (self) && (self->address.flags & 1))  /* VHOST_VRING_F_LOG */
+    log_write (self, self->address.log_guest_addr + offset, len);
+}
+
+static void
+log_signal (VhostUserVring *self)
+{
+  guint64 one = 1;
+
+  if (self->log_fd >= 0)
+    while (write (self->log_fd, &one, sizeof one) < 0 && errno == EINTR)
+      ;
+}
+
 /* Whether the driver wants to hear about the used entries pushed since the
  * last call: EVENT_IDX's used_event, or the NO_INTERRUPT flag. */
 static gboolean
@@ -604,6 +977,17 @@ driver_wants_call (VhostUserVring *self)
   return (guint16) (self->used_idx - used_event - 1) < (guint16) (self->used_idx - old_used);
 }
 
+void
+vhost_user_vring_set_call_func (VhostUserVring         *self,
+                                VhostUserVringCallFunc  func,
+                                gpointer                user_data)
+{
+  LOCK (self);
+  self->call_func = func;
+  self->call_data = user_data;
+  UNLOCK (self);
+}
+
 /**
  * vhost_user_vring_notify:
  * @self: a ring
@@ -613,8 +997,9 @@ driver_wants_call (VhostUserVring *self)
  * eventfd, unless the driver asked not to be told now (the
  * `NO_INTERRUPT` flag, or with `VIRTIO_RING_F_EVENT_IDX` a `used_event`
  * not yet reached; on a packed ring the driver area's flags, DISABLE, or
- * DESC with a descriptor event not yet reached). Does nothing if there
- * is no call fd.
+ * DESC with a descriptor event not yet reached). Without a call fd the back-end sends an in-band
+ * `BACKEND_VRING_CALL` when in-band notifications were negotiated, and
+ * otherwise does nothing (the driver polls).
  *
  * Returns: %TRUE on success
  */
@@ -623,69 +1008,136 @@ vhost_user_vring_notify (VhostUserVring  *self,
                          GError         **error)
 {
   guint64 one = 1;
+  VhostUserVringCallFunc call_func = NULL;
+  gpointer call_data = NULL;
+  gboolean ok = TRUE;
   int fd;
 
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
 
+  LOCK (self);
   fd = self->fds[VHOST_USER_VRING_FD_CALL];
-  if (fd < 0 || !driver_wants_call (self))
-    return TRUE;
+  if ((fd < 0 && self->call_func == NULL) || !driver_wants_call (self))
+    goto out;
   self->signalled_used = self->used_idx;
   self->signalled_used_valid = self->used_idx_known;
   vhost_user_vring_packed_called (&self->packed_ring);
+  if (fd < 0)
+    {
+      call_func = self->call_func;
+      call_data = self->call_data;
+      goto out;
+    }
   while (write (fd, &one, sizeof one) < 0)
     {
       int errsv = errno;
 
       /* a full counter still wakes the driver */
       if (errsv == EAGAIN)
-        return TRUE;
+        break;
       if (errsv != EINTR)
         {
           g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
                        "Could not signal vring %u: %s", self->index, g_strerror (errsv));
-          return FALSE;
+          ok = FALSE;
+          break;
         }
     }
-  return TRUE;
+out:
+  UNLOCK (self);
+  if (call_func != NULL)
+    call_func (self, call_data);
+  return ok;
 }
 
-/* --- the data plane: split rings --- */
+/* --- kicks --- */
+
+static void
+run_kick_handler (VhostUserVring *self)
+{
+  VhostUserVringKickFunc func;
+  gboolean started;
+
+  LOCK (self);
+  func = self->kick_func;
+  started = self->started;
+  UNLOCK (self);
+  if (func != NULL && started)
+    func (self, self->kick_data);
+}
 
 static gboolean
 on_kick (int          fd,
          GIOCondition condition,
          gpointer     user_data)
 {
-  VhostUserVring *self = user_data;
   guint64 count;
 
   /* clear the eventfd first: a kick after this read is a new one */
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
-  if (self->kick_func != NULL && self->started)
-    self->kick_func (self, self->kick_data);
+  run_kick_handler (user_data);
   return G_SOURCE_CONTINUE;
 }
 
-/* Kicks are watched while the ring is started, has a kick fd and a
- * handler to tell. */
+/* Without a kick fd the device polls: the handler runs every
+ * POLL_INTERVAL_US in the ring's context. */
+#define POLL_INTERVAL_US 1000
+
+static gboolean
+poll_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  g_source_set_ready_time (source, g_get_monotonic_time () + POLL_INTERVAL_US);
+  run_kick_handler (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs poll_funcs = { NULL, NULL, poll_dispatch, NULL, NULL, NULL };
+
+/* Kicks are watched while the ring is started and has a handler to tell:
+ * on the kick fd, or by polling when the front-end gave none. The watch
+ * holds a reference on the ring, dropped when the ring stops. */
 static void
 update_kick_watch (VhostUserVring *self)
 {
-  int fd = self->fds[VHOST_USER_VRING_FD_KICK];
+  GMainContext *where = self->ring_context != NULL ? self->ring_context : self->context;
+  int fd;
 
   if (self->kick_source != NULL)
     {
       g_source_destroy (self->kick_source);
       g_clear_pointer (&self->kick_source, g_source_unref);
     }
-  if (!self->started || fd < 0 || self->kick_func == NULL || self->context == NULL)
+  LOCK (self);
+  fd = self->fds[VHOST_USER_VRING_FD_KICK];
+  UNLOCK (self);
+  if (!self->started || self->kick_func == NULL || where == NULL)
     return;
-  self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
-  g_source_set_static_name (self->kick_source, "VhostUserVring kick");
-  g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick, self, NULL);
-  g_source_attach (self->kick_source, self->context);
+  if (fd >= 0)
+    {
+      self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
+      g_source_set_static_name (self->kick_source, "VhostUserVring kick");
+      g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick,
+                             g_object_ref (self), g_object_unref);
+    }
+  else
+    {
+      VHOST_USER_NOTE (VRING, "vring %u has no kick fd: polling", self->index);
+      self->kick_source = g_source_new (&poll_funcs, sizeof (GSource));
+      g_source_set_static_name (self->kick_source, "VhostUserVring poll");
+      g_source_set_callback (self->kick_source, NULL, g_object_ref (self), g_object_unref);
+      g_source_set_ready_time (self->kick_source, g_get_monotonic_time () + POLL_INTERVAL_US);
+    }
+  g_source_attach (self->kick_source, where);
+}
+
+/* An in-band kick (VRING_KICK): the handler runs in the ring's context. */
+void
+vhost_user_vring_kick (VhostUserVring *self)
+{
+  kick_in_ring_context (self);
 }
 
 /**
@@ -695,9 +1147,11 @@ update_kick_watch (VhostUserVring *self)
  * @user_data: data for @func
  * @notify: (nullable): frees @user_data
  *
- * Sets what processes the ring: @func runs in the back-end's context when
- * the driver kicks and once when the ring starts. It should pop until
- * vhost_user_vring_pop() says the ring is empty.
+ * Sets what processes the ring: @func runs in the ring's context (see
+ * vhost_user_vring_set_context()) when the driver kicks, once when the
+ * ring starts, and every millisecond when the front-end gave no kick fd
+ * (polling). It should pop until vhost_user_vring_pop() says the ring is
+ * empty. Set it before the ring starts.
  */
 void
 vhost_user_vring_set_kick_handler (VhostUserVring         *self,
@@ -705,13 +1159,20 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
                                    gpointer                user_data,
                                    GDestroyNotify          notify)
 {
+  GDestroyNotify old_notify;
+  gpointer old_data;
+
   g_return_if_fail (VHOST_USER_IS_VRING (self));
 
-  if (self->kick_notify != NULL)
-    self->kick_notify (self->kick_data);
+  LOCK (self);
+  old_notify = self->kick_notify;
+  old_data = self->kick_data;
   self->kick_func = func;
   self->kick_data = user_data;
   self->kick_notify = notify;
+  UNLOCK (self);
+  if (old_notify != NULL)
+    old_notify (old_data);
   update_kick_watch (self);
 }
 
@@ -741,6 +1202,176 @@ broken (VhostUserVring  *self,
                "Queue %u: %s; the ring is not touched again until it is set up anew", self->index, what);
   return FALSE;
 }
+
+/* The two above and add_buffer() below, for the packed walker
+ * (vhost-user-vring-packed.c); called with the lock held. */
+gboolean
+vhost_user_vring_mark_broken (VhostUserVring  *self,
+                              GError         **error,
+                              const char      *what)
+{
+  return broken (self, error, what);
+}
+
+static gboolean add_buffer (VhostUserVring *self, VhostUserVringElement *element, guint64 gpa, guint32 len,
+                            gboolean writable, GError **error);
+
+gboolean
+vhost_user_vring_add_buffer (VhostUserVring        *self,
+                             VhostUserVringElement *element,
+                             guint64                gpa,
+                             guint32                len,
+                             gboolean               writable,
+                             GError               **error)
+{
+  return add_buffer (self, element, gpa, len, writable, error);
+}
+
+/* --- in-flight tracking (INFLIGHT_SHMFD), split layout ---
+ *
+ * Per queue: features (u64), version (u16), desc_num (u16),
+ * last_batch_head (u16), used_idx (u16), then one 16-byte entry per
+ * descriptor: inflight (u8), 5 bytes of padding, next (u16), counter
+ * (u64). The front-end keeps the area across our restarts; it can write
+ * it too, so nothing read from it is trusted further than a bound. */
+
+#define INFLIGHT_HEADER 16
+#define IF_VERSION(a)          ((guint16 *) ((a) + 8))
+#define IF_DESC_NUM(a)         ((guint16 *) ((a) + 10))
+#define IF_LAST_BATCH_HEAD(a)  ((guint16 *) ((a) + 12))
+#define IF_USED_IDX(a)         ((guint16 *) ((a) + 14))
+#define IF_ENTRY(a, i)         ((a) + INFLIGHT_HEADER + 16 * (gsize) (i))
+#define IF_INFLIGHT(a, i)      ((guint8 *) IF_ENTRY (a, i))
+#define IF_NEXT(a, i)          ((guint16 *) (IF_ENTRY (a, i) + 6))
+#define IF_COUNTER(a, i)       ((guint64 *) (IF_ENTRY (a, i) + 8))
+
+/* This queue's part of the area (NULL: no tracking). Read at the next
+ * start, when the ring's size and addresses are known. */
+void
+vhost_user_vring_set_inflight_area (VhostUserVring *self,
+                                    GBytes         *area)
+{
+  GBytes *old;
+  gsize len = 0;
+
+  LOCK (self);
+  old = self->inflight;
+  self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
+  self->inflight_area = area != NULL ? (guint8 *) g_bytes_get_data (area, &len) : NULL;
+  self->inflight_desc_num = len > INFLIGHT_HEADER ? MIN ((len - INFLIGHT_HEADER) / 16, 32768) : 0;
+  self->n_resubmit = self->next_resubmit = 0;
+  UNLOCK (self);
+  g_clear_pointer (&old, g_bytes_unref);
+}
+
+static inline gboolean
+tracking (VhostUserVring *self)
+{
+  return self->inflight_area != NULL && !self->packed && self->size <= self->inflight_desc_num;
+}
+
+typedef struct {
+  guint16 head;
+  guint64 counter;
+} Resubmit;
+
+static gint
+compare_resubmit (gconstpointer a,
+                  gconstpointer b,
+                  gpointer      user_data)
+{
+  const Resubmit *x = a, *y = b;
+
+  return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* At start, with the lock held: a fresh area is laid out; one that
+ * survived a back-end that died is read back. The spec's steps: a batch
+ * that reached the used ring but not the area is cleared, the requests
+ * still in flight are handed out again oldest first, and the next
+ * available index is past all of them, whatever base the front-end
+ * (which could not ask a dead back-end) sent. */
+static void
+inflight_recover (VhostUserVring *self)
+{
+  guint8 *a = self->inflight_area, *used;
+  guint num = self->size;
+  guint16 ring_used;
+  g_autofree Resubmit *found = NULL;
+  guint n = 0;
+
+  self->n_resubmit = self->next_resubmit = 0;
+  if (!tracking (self) || num == 0 ||
+      (used = ring_part (self, self->address.used_user_addr, 4)) == NULL)
+    return;
+  ring_used = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_ACQUIRE);
+
+  if (*IF_VERSION (a) != 1 || *IF_DESC_NUM (a) != num)
+    {
+      /* new, or laid out for another ring: nothing in it is ours */
+      memset (a, 0, INFLIGHT_HEADER + 16 * (gsize) num);
+      *IF_DESC_NUM (a) = num;
+      *IF_USED_IDX (a) = ring_used;
+      __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);
+      self->inflight_counter = 1;
+      return;
+    }
+
+  if (*IF_USED_IDX (a) != ring_used)
+    {
+      guint16 batch = ring_used - *IF_USED_IDX (a);
+      guint head = *IF_LAST_BATCH_HEAD (a);
+
+      for (guint k = 0; k < batch && k < num && head < num; k++)
+        {
+          *IF_INFLIGHT (a, head) = 0;
+          head = *IF_NEXT (a, head);
+        }
+      *IF_USED_IDX (a) = ring_used;
+    }
+
+  found = g_new (Resubmit, num);
+  self->inflight_counter = 1;
+  for (guint i = 0; i < num; i++)
+    if (*IF_INFLIGHT (a, i) == 1)
+      {
+        found[n].head = i;
+        found[n].counter = *IF_COUNTER (a, i);
+        self->inflight_counter = MAX (self->inflight_counter, found[n].counter + 1);
+        n++;
+      }
+  g_qsort_with_data (found, n, sizeof *found, compare_resubmit, NULL);
+
+  g_free (self->resubmit);
+  self->resubmit = g_new (guint16, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    self->resubmit[i] = found[i].head;
+  self->n_resubmit = n;
+  self->base = (guint16) (ring_used + n);
+  self->used_idx_known = FALSE;
+  if (n > 0)
+    VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from %u",
+                     self->index, n, ring_used);
+}
+
+static inline void
+inflight_pop (VhostUserVring *self,
+              guint           head)
+{
+  if (!tracking (self))
+    return;
+  *IF_COUNTER (self->inflight_area, head) = self->inflight_counter++;
+  __atomic_store_n (IF_INFLIGHT (self->inflight_area, head), 1, __ATOMIC_RELEASE);
+}
+
+/* --- descriptor chains (split) --- */
+
+typedef gboolean (*DescFunc) (VhostUserVring *self,
+                              guint64         addr,
+                              guint32         len,
+                              guint16         flags,
+                              gpointer        data,
+                              GError        **error);
 
 /* Adds @len bytes at guest-physical @gpa to @element, split where guest
  * memory is split. */
@@ -782,104 +1413,42 @@ add_buffer (VhostUserVring        *self,
   return TRUE;
 }
 
-/* The two above, for the packed walker (vhost-user-vring-packed.c). */
-gboolean
-vhost_user_vring_mark_broken (VhostUserVring  *self,
-                              GError         **error,
-                              const char      *what)
+typedef struct {
+  VhostUserVringElement *element;
+  gboolean               writable_seen;
+} PopState;
+
+static gboolean
+pop_desc (VhostUserVring *self,
+          guint64         addr,
+          guint32         len,
+          guint16         flags,
+          gpointer        data,
+          GError        **error)
 {
-  return broken (self, error, what);
+  PopState *state = data;
+
+  if (flags & VRING_DESC_F_WRITE)
+    state->writable_seen = TRUE;
+  else if (state->writable_seen)
+    return broken (self, error, "a readable buffer after a writable one");
+  return add_buffer (self, state->element, addr, len, (flags & VRING_DESC_F_WRITE) != 0, error);
 }
 
-gboolean
-vhost_user_vring_add_buffer (VhostUserVring        *self,
-                             VhostUserVringElement *element,
-                             guint64                gpa,
-                             guint32                len,
-                             gboolean               writable,
-                             GError               **error)
+/* Visits the descriptors of the chain at @head, indirect tables included,
+ * each checked: never a read outside guest memory, never an endless walk. */
+static gboolean
+walk_chain (VhostUserVring  *self,
+            guint8          *desc_table,
+            guint            head,
+            DescFunc         func,
+            gpointer         data,
+            GError         **error)
 {
-  return add_buffer (self, element, gpa, len, writable, error);
-}
+  const VringDesc *table = (const VringDesc *) desc_table;
+  guint num = self->size, table_len = num, i = head, seen = 0, total = 0;
+  gboolean indirect = FALSE;
 
-/**
- * vhost_user_vring_pop:
- * @self: a started ring
- * @element: (out caller-allocates): where to put the request
- * @error: return location for a #GError
- *
- * Takes the next request the driver made available: its descriptor chain
- * (indirect tables included), translated to buffers in this process. The
- * driver is not trusted: a head or next index out of range, a loop, an
- * indirect table that is not whole descriptors, a buffer outside guest
- * memory, readable buffers after writable ones, or more outstanding
- * requests than the ring holds are an error, and the ring is left alone
- * from then on (until the front-end sets it up again). Never allocates.
- *
- * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
- * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
- * over consecutive descriptors, and an id out of range or already out
- * with the device, or a chain longer than the ring, breaks it too.
- *
- * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
- *   @error) or broken (@error set)
- */
-gboolean
-vhost_user_vring_pop (VhostUserVring         *self,
-                      VhostUserVringElement  *element,
-                      GError                **error)
-{
-  guint num = self->size;
-  guint16 last_avail = self->base & 0xffff;
-  guint16 avail_idx;
-  guint8 *avail, *desc_table;
-  const VringDesc *table;
-  guint table_len, i, seen = 0, total = 0;
-  gboolean indirect = FALSE, writable_seen = FALSE;
-
-  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
-  g_return_val_if_fail (element != NULL, FALSE);
-
-  element->n_in = element->n_out = 0;
-  element->in_len = element->out_len = 0;
-
-  if (!self->started || self->broken || num == 0)
-    return FALSE;
-  if (self->packed)
-    return vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error);
-
-  /* with event idx the rings end with used_event / avail_event */
-  avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
-  desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
-  if (avail == NULL || desc_table == NULL)
-    return broken (self, error, "the ring is not in guest memory");
-
-  avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-  if (avail_idx == last_avail && self->event_idx)
-    {
-      /* ask for a kick at the next request, then look once more: one made
-       * available before the driver saw our request would go unkicked */
-      guint8 *used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
-
-      if (used == NULL)
-        return broken (self, error, "the used ring is not in guest memory");
-      __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
-      full_barrier ();
-      avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-    }
-  if ((guint16) (avail_idx - last_avail) > num)
-    return broken (self, error, "more requests available than the ring holds");
-  if (avail_idx == last_avail)
-    return FALSE;
-
-  /* read the head only after the index that published it */
-  element->head = __atomic_load_n ((guint16 *) (avail + 4 + 2 * (last_avail % num)), __ATOMIC_RELAXED);
-  if (element->head >= num)
-    return broken (self, error, "a request's head is outside the ring");
-
-  table = (const VringDesc *) desc_table;
-  table_len = num;
-  i = element->head;
   for (;;)
     {
       VringDesc d;
@@ -905,27 +1474,134 @@ vhost_user_vring_pop (VhostUserVring         *self,
           continue;
         }
 
-      if (d.flags & VRING_DESC_F_WRITE)
-        writable_seen = TRUE;
-      else if (writable_seen)
-        return broken (self, error, "a readable buffer after a writable one");
-
-      if (!add_buffer (self, element, d.addr, d.len, (d.flags & VRING_DESC_F_WRITE) != 0, error))
+      if (!func (self, d.addr, d.len, d.flags, data, error))
         return FALSE;
       /* a chain visits each descriptor at most once: more is a loop */
       if (++seen > table_len || ++total > num + 65536)
         return broken (self, error, "a descriptor chain loops");
 
       if (!(d.flags & VRING_DESC_F_NEXT))
-        break;
+        return TRUE;
       i = d.next;
       if (i >= table_len)
         return broken (self, error, "a descriptor chain leaves its table");
     }
+}
 
+static gboolean
+pop_locked (VhostUserVring         *self,
+            VhostUserVringElement  *element,
+            GError                **error)
+{
+  guint num = self->size;
+  guint16 last_avail = self->base & 0xffff;
+  guint16 avail_idx;
+  guint8 *avail, *desc_table;
+  PopState state = { element, FALSE };
+
+  element->n_in = element->n_out = 0;
+  element->in_len = element->out_len = 0;
+
+  if (!self->started || self->broken || num == 0)
+    return FALSE;
+  if (self->packed)
+    {
+      if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
+        return FALSE;
+      self->in_flight++;
+      return TRUE;
+    }
+
+  /* with event idx the rings end with used_event / avail_event */
+  avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
+  desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
+  if (avail == NULL || desc_table == NULL)
+    return broken (self, error, "the ring is not in guest memory");
+
+  /* what a back-end that died had in flight comes first, oldest first */
+  if (self->next_resubmit < self->n_resubmit)
+    {
+      element->head = self->resubmit[self->next_resubmit++];
+      if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
+        return FALSE;
+      self->in_flight++;
+      return TRUE;
+    }
+
+  avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
+  if (avail_idx == last_avail && self->event_idx)
+    {
+      /* ask for a kick at the next request, then look once more: one made
+       * available before the driver saw our request would go unkicked */
+      guint8 *used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
+
+      if (used == NULL)
+        return broken (self, error, "the used ring is not in guest memory");
+      __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
+      log_used (self, 4 + 8 * (guint64) num, 2);
+      full_barrier ();
+      avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
+    }
+  if ((guint16) (avail_idx - last_avail) > num)
+    return broken (self, error, "more requests available than the ring holds");
+  if (avail_idx == last_avail)
+    return FALSE;
+
+  /* read the head only after the index that published it */
+  element->head = __atomic_load_n ((guint16 *) (avail + 4 + 2 * (last_avail % num)), __ATOMIC_RELAXED);
+  if (element->head >= num)
+    return broken (self, error, "a request's head is outside the ring");
+
+  if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
+    return FALSE;
+
+  inflight_pop (self, element->head);
+  self->in_flight++;
   /* the base is how far the device got: GET_VRING_BASE reports it */
   self->base = (guint16) (last_avail + 1);
   return TRUE;
+}
+
+/**
+ * vhost_user_vring_pop:
+ * @self: a started ring
+ * @element: (out caller-allocates): where to put the request
+ * @error: return location for a #GError
+ *
+ * Takes the next request the driver made available: its descriptor chain
+ * (indirect tables included), translated to buffers in this process. The
+ * driver is not trusted: a head or next index out of range, a loop, an
+ * indirect table that is not whole descriptors, a buffer outside guest
+ * memory, readable buffers after writable ones, or more outstanding
+ * requests than the ring holds are an error, and the ring is left alone
+ * from then on (until the front-end sets it up again). Never allocates.
+ *
+ * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
+ * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
+ * over consecutive descriptors, and an id out of range or already out
+ * with the device, or a chain longer than the ring, breaks it too.
+ *
+ * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
+ * first gets the requests its predecessor had popped and not pushed, in
+ * the order they were popped.
+ *
+ * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
+ *   @error) or broken (@error set)
+ */
+gboolean
+vhost_user_vring_pop (VhostUserVring         *self,
+                      VhostUserVringElement  *element,
+                      GError                **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+  g_return_val_if_fail (element != NULL, FALSE);
+
+  LOCK (self);
+  ok = pop_locked (self, element, error);
+  UNLOCK (self);
+  return ok;
 }
 
 /**
@@ -949,39 +1625,43 @@ vhost_user_vring_push (VhostUserVring  *self,
   return vhost_user_vring_push_batch (self, &head, &len, 1, error);
 }
 
-/**
- * vhost_user_vring_push_batch:
- * @self: a started ring
- * @heads: (array length=n): heads of requests vhost_user_vring_pop() gave
- * @lens: (array length=n): how many bytes the device wrote into each
- * @n: how many requests
- * @error: return location for a #GError
- *
- * Hands several requests back at once: every entry is written first and
- * the used index moves once, so the driver sees the whole batch or none
- * of it (and one store-release instead of @n). Either every head is valid
- * and all are pushed, or none is.
- *
- * Requests may be pushed in any order. On a packed ring each head is a
- * buffer id out with the device, named once; its used descriptor moves
- * the used position by as many descriptors as its chain took.
- *
- * Returns: %TRUE on success
- */
-gboolean
-vhost_user_vring_push_batch (VhostUserVring  *self,
-                             const guint     *heads,
-                             const guint     *lens,
-                             guint            n,
-                             GError         **error)
+typedef struct {
+  guint64 left;   /* bytes the device says it wrote, not logged yet */
+} LogState;
+
+static gboolean
+log_desc (VhostUserVring *self,
+          guint64         addr,
+          guint32         len,
+          guint16         flags,
+          gpointer        data,
+          GError        **error)
+{
+  LogState *state = data;
+  guint64 n;
+
+  if (!(flags & VRING_DESC_F_WRITE) || state->left == 0)
+    return TRUE;
+  n = MIN (state->left, len);
+  log_write (self, addr, n);
+  state->left -= n;
+  return TRUE;
+}
+
+static gboolean
+push_locked (VhostUserVring  *self,
+             const guint     *heads,
+             const guint     *lens,
+             guint            n,
+             GError         **error)
 {
   guint num = self->size;
-  guint8 *used;
+  guint8 *used, *a = self->inflight_area;
+  guint16 first;
 
-  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
-  g_return_val_if_fail (n == 0 || (heads != NULL && lens != NULL), FALSE);
-
-  if (!self->started || self->broken || num == 0)
+  /* a stopped ring still takes back what it handed out: that is how it
+   * drains before GET_VRING_BASE answers */
+  if ((!self->started && self->in_flight == 0) || self->broken || num == 0)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "Queue %u is not running", self->index);
@@ -1001,7 +1681,14 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
         return FALSE;
       }
   if (self->packed)
-    return vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error);
+    {
+      if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
+        return FALSE;
+      self->in_flight -= MIN (n, self->in_flight);
+      if (self->in_flight == 0 && !self->started)
+        schedule_drained (self);
+      return TRUE;
+    }
   used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
   if (used == NULL)
     return broken (self, error, "the used ring is not in guest memory");
@@ -1012,16 +1699,106 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
       self->used_idx_known = TRUE;
     }
 
+  /* the pages the device wrote are dirty before the driver may see them
+   * used (a migration that syncs the log then has them) */
+  if (logging (self))
+    {
+      guint8 *desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
+
+      for (guint i = 0; i < n && desc_table != NULL; i++)
+        {
+          LogState state = { lens[i] };
+
+          if (!walk_chain (self, desc_table, heads[i], log_desc, &state, error))
+            return FALSE;
+        }
+    }
+
+  /* in-flight tracking: the batch is a list from last_batch_head, so a
+   * back-end that dies before the used index reaches the area can tell
+   * which entries the driver already has */
+  if (tracking (self))
+    {
+      for (guint i = 0; i < n; i++)
+        {
+          *IF_NEXT (a, heads[i]) = *IF_LAST_BATCH_HEAD (a);
+          *IF_LAST_BATCH_HEAD (a) = heads[i];
+        }
+      full_barrier ();
+    }
+
+  first = self->used_idx;
   for (guint i = 0; i < n; i++)
     {
       guint32 entry[2] = { heads[i], lens[i] };
+      guint slot = (guint16) (first + i) % num;
 
-      memcpy (used + 4 + 8 * ((guint16) (self->used_idx + i) % num), entry, sizeof entry);
+      memcpy (used + 4 + 8 * slot, entry, sizeof entry);
+      log_used (self, 4 + 8 * (guint64) slot, sizeof entry);
     }
   self->used_idx += n;
   /* the entries are visible before the index that publishes them */
   __atomic_store_n ((guint16 *) (used + 2), self->used_idx, __ATOMIC_RELEASE);
+  log_used (self, 2, 2);
+  if (logging (self))
+    log_signal (self);
+
+  if (tracking (self))
+    {
+      for (guint i = 0; i < n; i++)
+        __atomic_store_n (IF_INFLIGHT (a, heads[i]), 0, __ATOMIC_RELEASE);
+      __atomic_store_n (IF_USED_IDX (a), self->used_idx, __ATOMIC_RELEASE);
+    }
+
+  self->in_flight -= MIN (n, self->in_flight);
+  if (self->in_flight == 0 && !self->started)
+    schedule_drained (self);
   return TRUE;
+}
+
+/**
+ * vhost_user_vring_push_batch:
+ * @self: a started ring
+ * @heads: (array length=n): heads of requests vhost_user_vring_pop() gave
+ * @lens: (array length=n): how many bytes the device wrote into each
+ * @n: how many requests
+ * @error: return location for a #GError
+ *
+ * Hands several requests back at once: every entry is written first and
+ * the used index moves once, so the driver sees the whole batch or none
+ * of it (and one store-release instead of @n). Either every head is valid
+ * and all are pushed, or none is.
+ *
+ * Requests may be pushed in any order. On a packed ring each head is a
+ * buffer id out with the device, named once; its used descriptor moves
+ * the used position by as many descriptors as its chain took.
+ *
+ * With `VHOST_F_LOG_ALL` negotiated, the pages the device wrote (the
+ * first @lens bytes of each request's writable buffers) and the used
+ * ring are marked in the dirty log first.
+ *
+ * A ring that was stopped (`GET_VRING_BASE`) still takes back the
+ * requests it handed out; the front-end gets its answer once the last
+ * is pushed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_vring_push_batch (VhostUserVring  *self,
+                             const guint     *heads,
+                             const guint     *lens,
+                             guint            n,
+                             GError         **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+  g_return_val_if_fail (n == 0 || (heads != NULL && lens != NULL), FALSE);
+
+  LOCK (self);
+  ok = push_locked (self, heads, lens, n, error);
+  UNLOCK (self);
+  return ok;
 }
 
 /* Copies between @data and the pieces of one direction, from @offset on;

@@ -146,6 +146,13 @@ int                          vhost_user_vring_get_call_fd  (VhostUserVring *self
 VHOST_USER_AVAILABLE_IN_ALL
 int                          vhost_user_vring_get_err_fd   (VhostUserVring *self);
 VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_in_flight (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void                         vhost_user_vring_set_context  (VhostUserVring *self,
+                                                            GMainContext   *context);
+VHOST_USER_AVAILABLE_IN_ALL
+GMainContext                *vhost_user_vring_get_context  (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_notify       (VhostUserVring *self,
                                                             GError        **error);
 VHOST_USER_AVAILABLE_IN_ALL

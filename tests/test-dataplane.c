@@ -1,0 +1,667 @@
+/* test-dataplane.c: the rings' life beside the control plane
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A front-end with no guest (a driver ring in memfd memory) against a
+ * back-end in this process: GET_VRING_BASE waits for requests a device
+ * still holds; rings served from worker threads of their own while the
+ * control plane goes on; a back-end that dies with requests in flight and
+ * a new one that resubmits them from the in-flight area; dirty-page
+ * logging of what the device wrote; in-band kicks and calls; polling
+ * when the front-end gives no kick fd.
+ */
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+
+#define RING_SIZE 16
+#define MEM_SIZE  (1024 * 1024)
+#define BUF_OFF   0x40000     /* request i writes at BUF_OFF + i * 0x1000 */
+#define WAIT_MS   20000
+
+typedef struct {
+  VhostUserServer       *server;
+  VhostUserBackend      *backend;
+  char                  *path;
+  VhostUserFrontend     *frontend;
+  VhostUserMemoryRegion *memory;
+  VhostUserDriverRing   *rings[2];
+  guint8                *mem;
+  guint64                backend_features;          /* added to the back-end's offer */
+  guint64                backend_protocol_features;
+  guint                  num_queues;
+  VhostUserVringKickFunc handler;
+  gpointer               handler_data;
+} Fixture;
+
+static void
+on_backend_added (VhostUserServer  *server,
+                  VhostUserBackend *backend,
+                  Fixture          *f)
+{
+  g_set_object (&f->backend, backend);
+  vhost_user_backend_set_features (backend, vhost_user_backend_get_features (backend) | f->backend_features);
+  vhost_user_backend_set_protocol_features (backend,
+                                            vhost_user_backend_get_protocol_features (backend) |
+                                            f->backend_protocol_features);
+  vhost_user_backend_set_num_queues (backend, f->num_queues);
+  for (guint i = 0; i < f->num_queues; i++)
+    vhost_user_vring_set_kick_handler (vhost_user_backend_get_vring (backend, i), f->handler, f->handler_data, NULL);
+}
+
+static void
+start_server (Fixture    *f,
+              const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  f->path = test_socket_path_new (name);
+  g_signal_connect (f->server, "backend-added", G_CALLBACK (on_backend_added), f);
+  g_assert_true (vhost_user_server_listen (f->server, f->path, &error));
+  g_assert_no_error (error);
+}
+
+static void
+stop_server (Fixture *f)
+{
+  vhost_user_server_stop (f->server);
+  g_clear_object (&f->server);
+  g_clear_object (&f->backend);
+  test_socket_path_free (f->path);
+  f->path = NULL;
+}
+
+static void
+connect_frontend (Fixture *f,
+                  guint64  features,
+                  guint64  protocol_features)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&f->frontend);
+  f->frontend = vhost_user_frontend_new ();
+  g_assert_true (vhost_user_frontend_connect_to_path (f->frontend, f->path, WAIT_MS, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | features,
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | protocol_features,
+                                                NULL, &error));
+  g_assert_no_error (error);
+  if (f->memory == NULL)
+    {
+      f->memory = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+      g_assert_no_error (error);
+      f->mem = vhost_user_memory_region_get_host_addr (f->memory);
+      for (guint i = 0; i < f->num_queues; i++)
+        {
+          f->rings[i] = vhost_user_driver_ring_new (f->memory, i * 0x8000, RING_SIZE, &error);
+          g_assert_no_error (error);
+        }
+    }
+  g_assert_true (vhost_user_frontend_add_mem_region (f->frontend, f->memory, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* NUM, BASE, ADDR (with @addr_flags and @log_addr), CALL and KICK (-1:
+ * none, the no-fd flag), ENABLE. */
+static void
+setup_ring (Fixture *f,
+            guint    index,
+            guint    base,
+            guint    addr_flags,
+            guint64  log_addr,
+            gboolean call_fd,
+            gboolean kick_fd)
+{
+  VhostUserDriverRing *ring = f->rings[index];
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, index, RING_SIZE,
+                                                      NULL, &error) &&
+                 vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_BASE, index, base,
+                                                      NULL, &error) &&
+                 vhost_user_frontend_set_vring_addr (f->frontend, index, addr_flags,
+                                                     vhost_user_driver_ring_get_desc_addr (ring),
+                                                     vhost_user_driver_ring_get_used_addr (ring),
+                                                     vhost_user_driver_ring_get_avail_addr (ring), log_addr,
+                                                     NULL, &error) &&
+                 vhost_user_frontend_set_vring_fd (f->frontend, VHOST_USER_REQUEST_SET_VRING_CALL, index,
+                                                   call_fd ? vhost_user_driver_ring_get_call_fd (ring) : -1,
+                                                   NULL, &error) &&
+                 vhost_user_frontend_set_vring_fd (f->frontend, VHOST_USER_REQUEST_SET_VRING_KICK, index,
+                                                   kick_fd ? vhost_user_driver_ring_get_kick_fd (ring) : -1,
+                                                   NULL, &error) &&
+                 vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_ENABLE, index, 1,
+                                                      NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f)
+{
+  if (f->frontend != NULL)
+    vhost_user_frontend_close (f->frontend);
+  g_clear_object (&f->frontend);
+  if (f->server != NULL)
+    stop_server (f);
+  for (guint i = 0; i < G_N_ELEMENTS (f->rings); i++)
+    g_clear_object (&f->rings[i]);
+  g_clear_pointer (&f->memory, vhost_user_memory_region_unref);
+}
+
+/* Request @i of ring @index: one writable 8-byte buffer of its own. */
+static guint
+add_request (Fixture *f,
+             guint    index,
+             guint    i,
+             gboolean kick)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 off = BUF_OFF + (index * 2 * RING_SIZE + i % (2 * RING_SIZE)) * 0x1000;
+  guint32 len = 8;
+  guint head;
+
+  memset (f->mem + off, 0, 8);
+  g_assert_true (vhost_user_driver_ring_add (f->rings[index], NULL, NULL, 0, &off, &len, 1, &head, &error));
+  g_assert_no_error (error);
+  if (kick)
+    g_assert_true (vhost_user_driver_ring_kick (f->rings[index], NULL));
+  return head;
+}
+
+/* Waits (running this thread's default context, where the back-end may
+ * be) for a used entry. */
+static gboolean
+wait_used (Fixture *f,
+           guint    index,
+           guint   *head,
+           guint   *len)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (!vhost_user_driver_ring_get_used (f->rings[index], head, len))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (200);
+    }
+  return TRUE;
+}
+
+static void
+iterate_until (gboolean *flag)
+{
+  g_assert_true (test_iterate_until (NULL, flag, WAIT_MS));
+}
+
+/* --- GET_VRING_BASE drains --- */
+
+typedef struct {
+  VhostUserVring        *vring;
+  VhostUserVringElement  element;
+  gboolean               held;
+  gboolean               pushed;
+} Holder;
+
+static void
+hold_one (VhostUserVring *vring,
+          gpointer        user_data)
+{
+  Holder *h = user_data;
+
+  if (!h->held && vhost_user_vring_pop (vring, &h->element, NULL))
+    {
+      h->vring = vring;
+      h->held = TRUE;
+    }
+}
+
+static gboolean
+complete_held (gpointer user_data)
+{
+  Holder *h = user_data;
+
+  g_assert_cmpuint (vhost_user_vring_element_write (&h->element, 0, (const guint8 *) "drained", 8), ==, 8);
+  g_assert_true (vhost_user_vring_push (h->vring, h->element.head, 8, NULL));
+  g_assert_true (vhost_user_vring_notify (h->vring, NULL));
+  h->pushed = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_drain (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint head, used_head, len, base = 99;
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  start_server (&f, "drain.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+
+  head = add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 1);
+
+  /* the device completes the request later; the answer waits for it */
+  g_timeout_add (100, complete_held, &h);
+  base = vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (h.pushed);
+  g_assert_cmpuint (base, ==, 1);
+  g_assert_false (vhost_user_vring_get_started (h.vring));
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
+
+  g_assert_true (vhost_user_driver_ring_get_used (f.rings[0], &used_head, &len));
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpuint (len, ==, 8);
+  g_assert_cmpstr ((const char *) f.mem + BUF_OFF, ==, "drained");
+
+  /* a stopped ring with nothing in flight takes nothing back */
+  g_assert_false (vhost_user_vring_push (h.vring, head, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+
+  fixture_teardown (&f);
+}
+
+/* --- a worker thread per ring --- */
+
+typedef struct {
+  GMainContext *context;
+  GMainLoop    *loop;
+  GThread      *thread;
+  guint         served;     /* only the worker writes it */
+} Worker;
+
+static gpointer
+worker_run (gpointer data)
+{
+  Worker *w = data;
+
+  g_main_context_push_thread_default (w->context);
+  g_main_loop_run (w->loop);
+  g_main_context_pop_thread_default (w->context);
+  return NULL;
+}
+
+static void
+serve_all (VhostUserVring *vring,
+           gpointer        user_data)
+{
+  Worker *workers = user_data;
+  Worker *w = &workers[vhost_user_vring_get_index (vring)];
+  VhostUserVringElement element;
+  gboolean any = FALSE;
+
+  /* it runs in the ring's own thread */
+  g_assert_true (g_main_context_is_owner (w->context));
+  while (vhost_user_vring_pop (vring, &element, NULL))
+    {
+      guint64 n = ++w->served;
+
+      vhost_user_vring_element_write (&element, 0, (const guint8 *) &n, sizeof n);
+      g_assert_true (vhost_user_vring_push (vring, element.head, sizeof n, NULL));
+      any = TRUE;
+    }
+  if (any)
+    vhost_user_vring_notify (vring, NULL);
+}
+
+static void
+on_threaded_backend (VhostUserServer  *server,
+                     VhostUserBackend *backend,
+                     Worker           *workers)
+{
+  for (guint i = 0; i < 2; i++)
+    vhost_user_vring_set_context (vhost_user_backend_get_vring (backend, i), workers[i].context);
+}
+
+static void
+test_threads (void)
+{
+  Fixture f = { .num_queues = 2 };
+  Worker workers[2];
+  g_autoptr(GError) error = NULL;
+  const guint n_requests = 3000;
+  guint done[2] = { 0, 0 }, sent[2] = { 0, 0 }, base;
+  gint64 deadline;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      workers[i].context = g_main_context_new ();
+      workers[i].loop = g_main_loop_new (workers[i].context, FALSE);
+      workers[i].served = 0;
+      workers[i].thread = g_thread_new ("ring worker", worker_run, &workers[i]);
+    }
+  f.handler = serve_all;
+  f.handler_data = workers;
+  start_server (&f, "threads.sock");
+  g_signal_connect (f.server, "backend-added", G_CALLBACK (on_threaded_backend), workers);
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_MQ);
+  for (guint i = 0; i < 2; i++)
+    setup_ring (&f, i, 0, 0, 0, TRUE, TRUE);
+
+  /* both rings busy at once, while the control plane keeps talking */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while ((done[0] < n_requests || done[1] < n_requests) && g_get_monotonic_time () < deadline)
+    {
+      for (guint i = 0; i < 2; i++)
+        {
+          guint head, len;
+
+          while (sent[i] < n_requests && sent[i] - done[i] < RING_SIZE)
+            add_request (&f, i, sent[i]++, TRUE);
+          while (vhost_user_driver_ring_get_used (f.rings[i], &head, &len))
+            {
+              g_assert_cmpuint (len, ==, 8);
+              done[i]++;
+            }
+        }
+      if ((done[0] + done[1]) % 64 == 0)
+        {
+          g_assert_true (vhost_user_frontend_set_vring_state (f.frontend, VHOST_USER_REQUEST_SET_VRING_ENABLE, 1, 1,
+                                                              NULL, &error));
+          g_assert_no_error (error);
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (done[0], ==, n_requests);
+  g_assert_cmpuint (done[1], ==, n_requests);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      base = vhost_user_frontend_get_vring_base (f.frontend, i, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (base, ==, n_requests % 65536);
+    }
+
+  fixture_teardown (&f);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_main_loop_quit (workers[i].loop);
+      g_thread_join (workers[i].thread);
+      g_assert_cmpuint (workers[i].served, ==, n_requests);
+      g_main_loop_unref (workers[i].loop);
+      g_main_context_unref (workers[i].context);
+    }
+}
+
+/* --- a back-end dies with requests in flight; the next resubmits them --- */
+
+typedef struct {
+  guint    popped[RING_SIZE * 2];
+  guint    n_popped;
+  gboolean push_all;      /* the first back-end only pushes its second request */
+  guint    pushed;
+} Recorder;
+
+static void
+record (VhostUserVring *vring,
+        gpointer        user_data)
+{
+  Recorder *r = user_data;
+  VhostUserVringElement element;
+
+  while (vhost_user_vring_pop (vring, &element, NULL))
+    {
+      g_assert_cmpuint (r->n_popped, <, G_N_ELEMENTS (r->popped));
+      r->popped[r->n_popped++] = element.head;
+      if (r->push_all || r->n_popped == 2)
+        {
+          vhost_user_vring_element_write (&element, 0, (const guint8 *) "done", 5);
+          g_assert_true (vhost_user_vring_push (vring, element.head, 5, NULL));
+          vhost_user_vring_notify (vring, NULL);
+          r->pushed++;
+        }
+    }
+}
+
+static void
+test_inflight_restart (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Recorder first = { .push_all = FALSE }, second = { .push_all = TRUE };
+  g_autoptr(GError) error = NULL;
+  guint64 mmap_size = 0, mmap_offset = 0;
+  guint heads[5], head, len, seen = 0;
+  gboolean used[RING_SIZE] = { FALSE };
+  int inflight_fd;
+
+  f.handler = record;
+  f.handler_data = &first;
+  start_server (&f, "inflight1.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
+  inflight_fd = vhost_user_frontend_get_inflight_fd (f.frontend, 1, RING_SIZE, &mmap_size, &mmap_offset, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (inflight_fd, >=, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+
+  for (guint i = 0; i < 4; i++)
+    heads[i] = add_request (&f, 0, i, TRUE);
+  while (first.n_popped < 4)
+    g_assert_true (g_main_context_iteration (NULL, TRUE));
+  g_assert_true (wait_used (&f, 0, &head, &len));
+  g_assert_cmpuint (head, ==, heads[1]);
+  seen++;
+
+  /* the back-end goes away without GET_VRING_BASE: three requests are
+   * lost with it, unless the next one finds them in the area */
+  vhost_user_frontend_close (f.frontend);
+  stop_server (&f);
+
+  f.handler_data = &second;
+  start_server (&f, "inflight2.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
+  g_assert_true (vhost_user_frontend_set_inflight_fd (f.frontend, mmap_size, mmap_offset, 1, RING_SIZE, inflight_fd,
+                                                      NULL, &error));
+  g_assert_no_error (error);
+  /* a front-end that could not ask the dead back-end resumes from what
+   * it saw used */
+  setup_ring (&f, 0, 1, 0, 0, TRUE, TRUE);
+  /* (the driver may give the new request the descriptor it got back) */
+  heads[4] = add_request (&f, 0, 4, TRUE);
+
+  while (seen < 5)
+    {
+      g_assert_true (wait_used (&f, 0, &head, &len));
+      g_assert_false (used[head]);
+      used[head] = TRUE;
+      seen++;
+    }
+  /* the lost ones first, in the order they were first popped, then the new one */
+  g_assert_cmpuint (second.n_popped, ==, 4);
+  g_assert_cmpuint (second.popped[0], ==, heads[0]);
+  g_assert_cmpuint (second.popped[1], ==, heads[2]);
+  g_assert_cmpuint (second.popped[2], ==, heads[3]);
+  g_assert_cmpuint (second.popped[3], ==, heads[4]);
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpstr ((const char *) f.mem + BUF_OFF + i * 0x1000, ==, "done");
+
+  close (inflight_fd);
+  fixture_teardown (&f);
+}
+
+/* --- dirty-page logging --- */
+
+typedef struct {
+  gsize written;
+} Writer;
+
+static void
+write_pages (VhostUserVring *vring,
+             gpointer        user_data)
+{
+  Writer *w = user_data;
+  VhostUserVringElement element;
+  static guint8 data[0x3000];
+
+  while (vhost_user_vring_pop (vring, &element, NULL))
+    {
+      memset (data, 0xaa, sizeof data);
+      /* two pages and a bit of the three offered */
+      w->written = vhost_user_vring_element_write (&element, 0, data, 0x1800);
+      g_assert_true (vhost_user_vring_push (vring, element.head, w->written, NULL));
+      vhost_user_vring_notify (vring, NULL);
+    }
+}
+
+static gboolean
+page_dirty (const guint8 *log,
+            guint64       gpa)
+{
+  guint64 page = gpa / 4096;
+
+  return (log[page / 8] >> (page % 8)) & 1;
+}
+
+static void
+test_dirty_log (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Writer w = { 0 };
+  g_autoptr(GError) error = NULL;
+  gsize log_size = MEM_SIZE / 4096 / 8;
+  int log_fd = test_memfd (log_size);
+  guint8 *log = mmap (NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, log_fd, 0);
+  guint64 used_gpa, head, buf = 0xa0000;
+  guint32 buf_len = 0x3000;
+  guint used_head, len, n_dirty = 0;
+
+  g_assert_true (log != MAP_FAILED);
+  f.handler = write_pages;
+  f.handler_data = &w;
+  f.backend_features = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL);
+  start_server (&f, "log.sock");
+  connect_frontend (&f, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL),
+                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD);
+  g_assert_true (vhost_user_frontend_set_log_base (f.frontend, log_size, 0, log_fd, NULL, &error));
+  g_assert_no_error (error);
+  /* guest memory starts at gpa 0 in the region: the used ring's gpa is
+   * its offset there */
+  used_gpa = vhost_user_driver_ring_get_used_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory);
+  setup_ring (&f, 0, 0, 1 /* VHOST_VRING_F_LOG */, used_gpa, TRUE, TRUE);
+  memset (log, 0, log_size);
+
+  g_assert_true (vhost_user_driver_ring_add (f.rings[0], NULL, NULL, 0, &buf, &buf_len, 1, (guint *) &head, &error));
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (len, ==, 0x1800);
+
+  /* what the device wrote, and the used ring; not the page it did not */
+  g_assert_true (page_dirty (log, buf));
+  g_assert_true (page_dirty (log, buf + 0x1000));
+  g_assert_false (page_dirty (log, buf + 0x2000));
+  g_assert_true (page_dirty (log, used_gpa + 4));
+  for (guint64 gpa = 0; gpa < MEM_SIZE; gpa += 4096)
+    n_dirty += page_dirty (log, gpa);
+  g_assert_cmpuint (n_dirty, ==, 3);
+
+  fixture_teardown (&f);
+  munmap (log, log_size);
+  close (log_fd);
+}
+
+/* --- in-band notifications, and polling without a kick fd --- */
+
+static void
+serve_one_by_one (VhostUserVring *vring,
+                  gpointer        user_data)
+{
+  VhostUserVringElement element;
+
+  while (vhost_user_vring_pop (vring, &element, NULL))
+    {
+      vhost_user_vring_element_write (&element, 0, (const guint8 *) "served", 7);
+      g_assert_true (vhost_user_vring_push (vring, element.head, 7, NULL));
+      g_assert_true (vhost_user_vring_notify (vring, NULL));
+    }
+}
+
+static gboolean
+on_vring_call (VhostUserFrontend   *frontend,
+               VhostUserInvocation *invocation,
+               guint                index,
+               gboolean            *called)
+{
+  g_assert_cmpuint (index, ==, 0);
+  *called = TRUE;
+  return FALSE;  /* the default acknowledges it */
+}
+
+static void
+test_inband (void)
+{
+  Fixture f = { .num_queues = 1 };
+  g_autoptr(GError) error = NULL;
+  gboolean called = FALSE;
+  guint head, used_head, len;
+
+  f.handler = serve_one_by_one;
+  f.backend_protocol_features = VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS;
+  start_server (&f, "inband.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f.frontend, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f.frontend, "vring-call", G_CALLBACK (on_vring_call), &called);
+  /* no call fd: the back-end calls in-band; the kick fd is never written */
+  setup_ring (&f, 0, 0, 0, 0, FALSE, TRUE);
+
+  head = add_request (&f, 0, 0, FALSE);
+  g_assert_true (vhost_user_frontend_set_vring_state (f.frontend, VHOST_USER_REQUEST_VRING_KICK, 0, 0, NULL, &error));
+  g_assert_no_error (error);
+  iterate_until (&called);
+  g_assert_true (vhost_user_driver_ring_get_used (f.rings[0], &used_head, &len));
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpstr ((const char *) f.mem + BUF_OFF, ==, "served");
+
+  fixture_teardown (&f);
+}
+
+static void
+test_poll (void)
+{
+  Fixture f = { .num_queues = 1 };
+  guint used_head, len;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "poll.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, FALSE);
+
+  /* never kicked: the back-end finds the requests by looking */
+  for (guint i = 0; i < 3; i++)
+    {
+      guint head = add_request (&f, 0, i, FALSE);
+
+      g_assert_true (wait_used (&f, 0, &used_head, &len));
+      g_assert_cmpuint (used_head, ==, head);
+      g_assert_cmpuint (len, ==, 7);
+    }
+  fixture_teardown (&f);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add_func ("/dataplane/drain", test_drain);
+  g_test_add_func ("/dataplane/threads", test_threads);
+  g_test_add_func ("/dataplane/inflight-restart", test_inflight_restart);
+  g_test_add_func ("/dataplane/dirty-log", test_dirty_log);
+  g_test_add_func ("/dataplane/inband", test_inband);
+  g_test_add_func ("/dataplane/poll", test_poll);
+
+  return g_test_run ();
+}
