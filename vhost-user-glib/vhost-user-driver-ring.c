@@ -13,6 +13,7 @@
 
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-error.h"
+#include "vhost-user-lock-private.h"
 #include "vhost-user-vring-packed-private.h"
 
 /**

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "vhost-user-error.h"
+#include "vhost-user-lock-private.h"
 #include "vhost-user-vring-packed-private.h"
 
 /* A full barrier between our stores to the ring and the loads of the
