@@ -776,7 +776,8 @@ example_blk_device_init (ExampleBlkDevice *self)
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) |
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) |
-                                   VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX));
+                                   VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) |
+                                   VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED));
   example_blk_device_set_geometry (self, 64 * 1024 * 1024, 512, 1);
 }
 

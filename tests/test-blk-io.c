@@ -6,7 +6,9 @@
  * split ring in it (VhostUserDriverRing), sets the queue up and sends
  * virtio-blk requests: a pattern written to sector 8, read back. Against
  * the example device in this process the RAM disk holds the pattern;
- * against qemu-storage-daemon the image file on disk does.
+ * against qemu-storage-daemon the image file on disk does. Our device is
+ * also driven through packed rings (of an odd size) and with event
+ * indices, for many laps of the ring.
  */
 
 #include <fcntl.h>
@@ -33,6 +35,18 @@ typedef struct {
 } BlkHeader;
 
 typedef struct {
+  gboolean packed;
+  gboolean event_idx;
+  guint    size;
+} Layout;
+
+static const Layout split_layout = { FALSE, FALSE, RING_SIZE };
+static const Layout split_event_idx = { FALSE, TRUE, RING_SIZE };
+/* packed rings need no power of two */
+static const Layout packed = { TRUE, FALSE, 13 };
+static const Layout packed_event_idx = { TRUE, TRUE, 13 };
+
+typedef struct {
   VhostUserFrontend     *frontend;
   VhostUserMemoryRegion *memory;
   VhostUserDriverRing   *ring;
@@ -40,30 +54,41 @@ typedef struct {
 } Client;
 
 static void
-client_setup (Client     *c,
-              const char *path)
+client_setup (Client       *c,
+              const char   *path,
+              const Layout *layout)
 {
   g_autoptr(GError) error = NULL;
+  guint64 features = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                     (layout->packed ? VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) : 0) |
+                     (layout->event_idx ? VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) : 0);
 
   c->frontend = vhost_user_frontend_new ();
   g_assert_true (vhost_user_frontend_connect_to_path (c->frontend, path, 10000, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (vhost_user_frontend_negotiate (c->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+  g_assert_true (vhost_user_frontend_negotiate (c->frontend, features,
                                                 VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
                                                 VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL, &error));
   g_assert_no_error (error);
+  /* what was asked for was had: a packed test cannot pass on split */
+  g_assert_cmphex (vhost_user_frontend_get_acked_features (c->frontend) & features, ==, features);
 
   c->memory = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
   g_assert_no_error (error);
   c->mem = vhost_user_memory_region_get_host_addr (c->memory);
-  c->ring = vhost_user_driver_ring_new (c->memory, 0, RING_SIZE, &error);
+  if (layout->packed)
+    c->ring = vhost_user_driver_ring_new_packed (c->memory, 0, layout->size, &error);
+  else
+    c->ring = vhost_user_driver_ring_new (c->memory, 0, layout->size, &error);
   g_assert_no_error (error);
+  vhost_user_driver_ring_set_event_idx (c->ring, layout->event_idx);
 
   g_assert_true (vhost_user_frontend_add_mem_region (c->frontend, c->memory, NULL, &error));
-  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, RING_SIZE,
+  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, layout->size,
                                                       NULL, &error));
-  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_BASE, 0, 0,
-                                                      NULL, &error));
+  /* packed: both positions 0, both wrap counters 1 */
+  g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_BASE, 0,
+                                                      layout->packed ? 0x80008000 : 0, NULL, &error));
   g_assert_true (vhost_user_frontend_set_vring_addr (c->frontend, 0, 0,
                                                      vhost_user_driver_ring_get_desc_addr (c->ring),
                                                      vhost_user_driver_ring_get_used_addr (c->ring),
@@ -119,7 +144,7 @@ blk_request (Client  *c,
       g_usleep (1000);
     }
   g_assert_cmpuint (used_head, ==, head);
-  g_assert_cmpuint (vhost_user_driver_ring_get_free (c->ring), ==, RING_SIZE);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (c->ring), ==, vhost_user_driver_ring_get_size (c->ring));
   return c->mem[STATUS_OFF];
 }
 
@@ -140,24 +165,54 @@ write_and_read_back (Client *c)
 }
 
 static void
-test_own_backend (void)
+test_own_backend (gconstpointer data)
 {
+  const Layout *layout = data;
   g_autoptr(VhostUserServer) server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
   g_autoptr(GError) error = NULL;
   char *path = test_socket_path_new ("blk.sock");
   VhostUserBackend *backend = NULL;
+  guint64 ring_bits = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) |
+                      VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX);
   Client c = { 0 };
 
   g_signal_connect_swapped (server, "backend-added", G_CALLBACK (g_set_object), &backend);
   g_assert_true (vhost_user_server_listen (server, path, &error));
   g_assert_no_error (error);
 
-  client_setup (&c, path);
+  client_setup (&c, path, layout);
+  /* the back-end agrees on the layout */
+  g_assert_nonnull (backend);
+  g_assert_cmphex (vhost_user_backend_get_acked_features (backend) & ring_bits, ==,
+                   (layout->packed ? VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) : 0) |
+                   (layout->event_idx ? VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) : 0));
   write_and_read_back (&c);
   {
     g_autoptr(GBytes) sector = example_blk_device_read (EXAMPLE_BLK_DEVICE (backend), SECTOR * 512, sizeof PATTERN);
 
     g_assert_cmpmem (g_bytes_get_data (sector, NULL), sizeof PATTERN, PATTERN, sizeof PATTERN);
+  }
+  /* many laps of the ring (three descriptors a request) */
+  for (guint i = 0; i < 2 * layout->size; i++)
+    {
+      memset (c.mem + DATA_OFF, 0, 512);
+      g_assert_cmpuint (blk_request (&c, 0 /* IN */, SECTOR, FALSE), ==, 0);
+      g_assert_cmpstr ((const char *) c.mem + DATA_OFF, ==, PATTERN);
+    }
+  /* where the ring stands, as GET_VRING_BASE (which stops it) reports:
+   * 4 + 2 * size requests of three descriptors; packed rings say both
+   * positions and wrap counters */
+  {
+    guint n = 3 * (4 + 2 * layout->size);
+    guint expected = layout->packed ? (n % layout->size) | (((n / layout->size) % 2 == 0) << 15)
+                                    : (guint16) (4 + 2 * layout->size);
+    guint base;
+
+    if (layout->packed)
+      expected |= expected << 16;
+    base = vhost_user_frontend_get_vring_base (c.frontend, 0, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmphex (base, ==, expected);
   }
   client_teardown (&c);
   vhost_user_server_stop (server);
@@ -200,7 +255,7 @@ test_qsd (void)
   qsd = g_subprocess_launcher_spawn (launcher, &error, prog, "--blockdev", blockdev, "--export", export, NULL);
   g_assert_no_error (error);
 
-  client_setup (&c, sock);
+  client_setup (&c, sock, &split_layout);
   write_and_read_back (&c);
   client_teardown (&c);
 
@@ -221,7 +276,10 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
-  g_test_add_func ("/blk-io/own-backend", test_own_backend);
+  g_test_add_data_func ("/blk-io/own-backend", &split_layout, test_own_backend);
+  g_test_add_data_func ("/blk-io/own-backend/event-idx", &split_event_idx, test_own_backend);
+  g_test_add_data_func ("/blk-io/own-backend/packed", &packed, test_own_backend);
+  g_test_add_data_func ("/blk-io/own-backend/packed-event-idx", &packed_event_idx, test_own_backend);
   g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
 
   return g_test_run ();

@@ -439,7 +439,9 @@ static const Row rows[] = {
   { REQ (SET_VRING_NUM), 256, FALSE, "1 256", NULL },
   { REQ (SET_VRING_ADDR), 0, FALSE, "1 flags=1 desc=0x1000 used=0x2000 avail=0x3000 log=0x4000", NULL },
   { REQ (SET_VRING_BASE), 42, FALSE, "1 42", NULL },
-  { REQ (GET_VRING_BASE), 0, FALSE, "1", "1 42" },
+  /* packed rings are negotiated: a base without its used half means
+   * used = available, and both halves come back (42 | 42 << 16) */
+  { REQ (GET_VRING_BASE), 0, FALSE, "1", "1 2752554" },
   { REQ (SET_VRING_KICK), 0, FALSE, "1 fd", NULL },
   { REQ (SET_VRING_CALL), 0, FALSE, "1 fd", NULL },
   { REQ (SET_VRING_ERR), 0, FALSE, "1 fd", NULL },

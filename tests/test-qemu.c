@@ -601,6 +601,8 @@ typedef struct {
   gboolean enabled;
   gboolean fds;
   gboolean rings_in_memory;
+  guint64  acked_features;
+  guint    base;
 } RingAtStart;
 
 /* What queue 0 looked like the moment it started. */
@@ -621,6 +623,8 @@ on_ring_started (VhostUserVring *vring,
   at->size = vhost_user_vring_get_size (vring);
   at->enabled = vhost_user_vring_get_enabled (vring);
   at->fds = vhost_user_vring_get_kick_fd (vring) >= 0;
+  at->acked_features = vhost_user_backend_get_acked_features (backend);
+  at->base = vhost_user_vring_get_base (vring);
   at->rings_in_memory =
     vhost_user_memory_table_translate_user_addr (table, address->desc_user_addr, &len16) != NULL &&
     vhost_user_memory_table_translate_user_addr (table, address->avail_user_addr, &len4) != NULL &&
@@ -717,11 +721,14 @@ guest_wait (Fixture  *f,
 }
 
 /* The whole path, with a real driver: config space, device start, and a
- * read served through the split ring by the example device's handler. */
+ * read served through the ring by the example device's handler; split,
+ * or packed (`packed=on`, and the back-end must have seen it acked). */
 static void
 test_guest (Fixture       *f,
             gconstpointer  data)
 {
+  gboolean packed = GPOINTER_TO_INT (data);
+  guint64 packed_bit = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED);
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserBackend) backend = NULL;
   g_autoptr(GError) error = NULL;
@@ -744,7 +751,8 @@ test_guest (Fixture       *f,
 
   /* the guest boots, its driver reads our config space, starts the
    * device, reads the first sector through the ring and powers off */
-  guest_start (f, kernel, "vhost-user-blk-pci,chardev=c0,id=blk0");
+  guest_start (f, kernel, packed ? "vhost-user-blk-pci,chardev=c0,id=blk0,packed=on"
+                                 : "vhost-user-blk-pci,chardev=c0,id=blk0");
   g_assert_true (guest_wait (f, &f->rec.disconnected));
 
   g_assert_true (serial_has (serial, "[vda] ", &line));
@@ -771,6 +779,10 @@ test_guest (Fixture       *f,
   g_assert_cmpuint (at_start.size, >, 0);
   g_assert_true (at_start.fds);
   g_assert_true (at_start.rings_in_memory);
+  /* the layout the guest's driver and our back-end agreed on */
+  g_assert_cmphex (at_start.acked_features & packed_bit, ==, packed ? packed_bit : 0);
+  if (packed)
+    g_assert_cmphex (at_start.base, ==, 0x80008000);  /* both positions 0, both wrap counters 1 */
   g_assert_true (recorded (&f->rec, "add-mem-reg"));
   g_assert_true (recorded (&f->rec, "set-vring-enable"));
   g_assert_true (f->rec.disconnected);
@@ -900,7 +912,10 @@ main (int   argc,
   g_test_add ("/qemu/blk/client-mode", Fixture, NULL, fixture_setup, test_client_mode, fixture_teardown);
   g_test_add ("/qemu/blk/python-backend", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_example_backend, fixture_teardown);
-  g_test_add ("/qemu/blk/guest-reads-disk", Fixture, NULL, fixture_setup, test_guest, fixture_teardown);
+  g_test_add ("/qemu/blk/guest-reads-disk", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_guest,
+              fixture_teardown);
+  g_test_add ("/qemu/blk/guest-reads-disk-packed", Fixture, GINT_TO_POINTER (TRUE), fixture_setup, test_guest,
+              fixture_teardown);
   g_test_add ("/qemu/rng/guest-reads-hwrng", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_guest_rng, fixture_teardown);
   g_test_add ("/qemu/rng/guest-reads-hwrng-python", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,

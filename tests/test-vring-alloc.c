@@ -22,6 +22,7 @@
 
 #include "test-util.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -188,6 +189,128 @@ test_no_allocation (void)
   close (call);
 }
 
+/* The same through a packed ring of an odd size: chains of three over
+ * the ring's end and indirect tables, completed two at a time in
+ * reverse, with the driver asking for a call at every used descriptor. */
+static void
+test_no_allocation_packed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) region = NULL;
+  g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(VhostUserVring) vring = NULL;
+  VhostUserVringAddress address = { 0 };
+  VhostUserVringElement *e = g_new0 (VhostUserVringElement, 1);
+  const guint num = 255;
+  guint pos = 0, used_pos = 0, calls_wanted = 0;
+  gboolean wrap = TRUE, used_wrap = TRUE;
+  int call = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  guint8 *mem;
+  guint64 value;
+
+  if (!malloc_is_ours ())
+    {
+      g_free (e);
+      close (call);
+      return;
+    }
+  region = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  mem = vhost_user_memory_region_get_host_addr (region);
+
+  vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (vring, table);
+  vhost_user_vring_set_features (vring, TRUE, TRUE);
+  vhost_user_vring_set_size (vring, num);
+  vhost_user_vring_set_base (vring, 0x80008000);
+  address.desc_user_addr = vhost_user_memory_region_get_user_addr (region) + DESC;
+  address.avail_user_addr = vhost_user_memory_region_get_user_addr (region) + AVAIL;
+  address.used_user_addr = vhost_user_memory_region_get_user_addr (region) + USED;
+  vhost_user_vring_set_address (vring, &address);
+  vhost_user_vring_take_fd (vring, VHOST_USER_VRING_FD_CALL, dup (call));
+  vhost_user_vring_set_started (vring, TRUE);
+
+  {
+    PackedDesc indirect[3] = {
+      { DATA, 16, 0, 0 },
+      { DATA + 0x100, 4096, 0, 0 },
+      { DATA + 0x2000, 1, 0, PACKED_DESC_F_WRITE },
+    };
+
+    memcpy (mem + INDIRECT, indirect, sizeof indirect);
+  }
+
+  for (int round = 0; round < 5001; round++)
+    {
+      guint heads[2], lens[2];
+
+      /* two requests, ids 0 and 1 */
+      for (guint16 id = 0; id < 2; id++)
+        {
+          PackedDesc chain[3] = {
+            { DATA, 16, id, 0 },
+            { DATA + 0x100, 512, id, PACKED_DESC_F_WRITE },
+            { DATA + 0x400, 1, id, PACKED_DESC_F_WRITE },
+          };
+          PackedDesc single = { INDIRECT, 3 * sizeof (PackedDesc), id, PACKED_DESC_F_INDIRECT };
+          gboolean use_indirect = (round + id) % 3 == 0;
+          guint n = use_indirect ? 1 : 3, first = pos;
+          guint16 first_flags = 0;
+
+          for (guint k = 0; k < n; k++)
+            {
+              PackedDesc d = use_indirect ? single : chain[k];
+
+              d.flags |= (k + 1 < n ? PACKED_DESC_F_NEXT : 0) | packed_avail_flags (wrap);
+              if (k == 0)
+                first_flags = d.flags, d.flags = 0;
+              memcpy (mem + DESC + pos * sizeof d, &d, sizeof d);
+              if (++pos == num)
+                pos = 0, wrap = !wrap;
+            }
+          memcpy (mem + DESC + first * sizeof (PackedDesc) + PACKED_DESC_FLAGS_OFFSET, &first_flags, 2);
+        }
+      {
+        /* call me at the next used descriptor */
+        PackedEvent ev = { used_pos | (used_wrap ? 0x8000 : 0), PACKED_EVENT_DESC };
+
+        memcpy (mem + AVAIL, &ev, sizeof ev);
+      }
+
+      if (round == 1)
+        __atomic_store_n (&counting, 1, __ATOMIC_RELAXED);
+
+      for (guint i = 0; i < 2; i++)
+        {
+          g_assert_true (vhost_user_vring_pop (vring, e, NULL));
+          heads[1 - i] = e->head;
+          lens[1 - i] = e->in_len;
+        }
+      g_assert_true (vhost_user_vring_push_batch (vring, heads, lens, 2, NULL));
+      g_assert_true (vhost_user_vring_notify (vring, NULL));
+      if (round >= 1)
+        calls_wanted++;
+      /* the driver's used position moves past both chains */
+      for (guint i = 0; i < 2; i++)
+        {
+          used_pos += (round + heads[i]) % 3 == 0 ? 1 : 3;
+          if (used_pos >= num)
+            used_pos -= num, used_wrap = !used_wrap;
+        }
+    }
+  __atomic_store_n (&counting, 0, __ATOMIC_RELAXED);
+
+  g_assert_cmpint (allocations, ==, 0);
+  g_assert_cmpint (read (call, &value, sizeof value), ==, sizeof value);
+  g_assert_cmpuint (value, ==, calls_wanted + 1);
+  g_assert_cmphex (vhost_user_vring_get_base (vring),
+                   ==, pos | (wrap << 15) | (used_pos << 16) | ((guint) used_wrap << 31));
+  g_free (e);
+  close (call);
+}
+
 /* The counter itself works: a GLib allocation is seen. */
 static void
 test_counter_sees_glib (void)
@@ -211,5 +334,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vring/alloc/counter-sees-glib", test_counter_sees_glib);
   g_test_add_func ("/vring/alloc/none-on-the-data-path", test_no_allocation);
+  g_test_add_func ("/vring/alloc/none-on-the-packed-data-path", test_no_allocation_packed);
   return g_test_run ();
 }

@@ -63,7 +63,8 @@
 #define DEFAULT_FEATURES (VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) | \
-                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX))
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) | \
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED))
 #define DEFAULT_PROTOCOL_FEATURES (VHOST_USER_PROTOCOL_FEATURE_MQ | \
                                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD | \
                                    VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | \
@@ -2205,7 +2206,9 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * The virtio features offered to the front-end (`GET_FEATURES`). By
    * default `VIRTIO_F_VERSION_1`, `VHOST_USER_F_PROTOCOL_FEATURES` and the
    * ring features [class@VhostUser.Vring] implements,
-   * `VIRTIO_RING_F_INDIRECT_DESC` and `VIRTIO_RING_F_EVENT_IDX`; a device
+   * `VIRTIO_RING_F_INDIRECT_DESC`, `VIRTIO_RING_F_EVENT_IDX` and
+   * `VIRTIO_F_RING_PACKED` (a front-end uses packed rings only if it
+   * acks that bit); a device
    * adds its own bits (and removes the ring features if it walks the
    * rings itself without them).
    */

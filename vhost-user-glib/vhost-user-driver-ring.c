@@ -1,4 +1,4 @@
-/* vhost-user-driver-ring.c: a split virtqueue from the driver's seat
+/* vhost-user-driver-ring.c: a virtqueue from the driver's seat
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -13,11 +13,13 @@
 
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-error.h"
+#include "vhost-user-lock-private.h"
+#include "vhost-user-vring-packed-private.h"
 
 /**
  * VhostUserDriverRing:
  *
- * A split virtqueue seen from the driver's side, for a front-end with no
+ * A virtqueue seen from the driver's side, for a front-end with no
  * guest behind it (a test, a benchmark, a user-space client): the ring is
  * laid out in a region of memory allocated with
  * vhost_user_memory_region_new_memfd(), buffers in that region are made
@@ -25,12 +27,28 @@
  * through the ring's eventfd and used entries are collected with
  * vhost_user_driver_ring_get_used().
  *
+ * Both layouts: split (vhost_user_driver_ring_new()) and packed
+ * (vhost_user_driver_ring_new_packed(), for `VIRTIO_F_RING_PACKED`). The
+ * ring honours the back-end's wishes about kicks (the used ring's
+ * `NO_NOTIFY` flag, or the packed device area), and with
+ * vhost_user_driver_ring_set_event_idx() the event indices both ways.
+ *
  * Offsets are offsets into the region; the addresses to give
  * `SET_VRING_ADDR` (front-end addresses) come from the getters.
  */
 
 #define VRING_DESC_F_NEXT  1
 #define VRING_DESC_F_WRITE 2
+#define VRING_USED_F_NO_NOTIFY 1
+
+/* A full barrier between our stores to the ring and the loads of the
+ * back-end's wishes that follow (TSan wants an RMW, see vhost-user-vring.c). */
+#ifdef VHOST_USER_TSAN
+static int driver_barrier_word;
+# define full_barrier() ((void) __atomic_fetch_add (&driver_barrier_word, 0, __ATOMIC_SEQ_CST))
+#else
+# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
+#endif
 
 typedef struct {
   guint64 addr;
@@ -44,16 +62,25 @@ struct _VhostUserDriverRing
   GObject                parent_instance;
 
   VhostUserMemoryRegion *region;
-  guint8                *desc, *avail, *used;
+  guint8                *desc, *avail, *used;   /* packed: descriptors, driver area, device area */
   guint64                offset;
   guint                  size;
   guint16                free_head;
   guint                  n_free;
   guint16                avail_idx;
   guint16                last_used;
-  guint16               *chain_len;   /* descriptors per head, to free them */
+  guint16               *chain_len;   /* descriptors per head (packed: per id), to free them */
   int                    kick_fd;
   int                    call_fd;
+  gboolean               event_idx;
+  guint                  added_since_kick;  /* descriptors (split: chains) since the last kick decision */
+
+  /* packed: positions and wrap counters, free buffer ids */
+  gboolean               packed;
+  guint                  avail_pos, used_pos;
+  gboolean               avail_wrap, used_wrap;
+  guint16               *free_ids;
+  guint                  n_free_ids;
 };
 
 G_DEFINE_FINAL_TYPE (VhostUserDriverRing, vhost_user_driver_ring, G_TYPE_OBJECT)
@@ -65,6 +92,7 @@ vhost_user_driver_ring_finalize (GObject *object)
 
   g_clear_pointer (&self->region, vhost_user_memory_region_unref);
   g_free (self->chain_len);
+  g_free (self->free_ids);
   if (self->kick_fd >= 0)
     g_close (self->kick_fd, NULL);
   if (self->call_fd >= 0)
@@ -83,6 +111,97 @@ static void
 vhost_user_driver_ring_init (VhostUserDriverRing *self)
 {
   self->kick_fd = self->call_fd = -1;
+}
+
+static VhostUserDriverRing *
+ring_new (VhostUserMemoryRegion  *region,
+          guint64                 offset,
+          guint                   size,
+          gboolean                packed,
+          GError                **error)
+{
+  VhostUserDriverRing *self;
+  guint64 desc_len, avail_len, used_off, total;
+  guint8 *base;
+
+  if (!packed && (size == 0 || size > 32768 || (size & (size - 1)) != 0))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "A split ring's size is a power of two up to 32768, not %u", size);
+      return NULL;
+    }
+  if (packed && (size == 0 || size > PACKED_MAX_SIZE))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "A packed ring's size is between 1 and %u, not %u", PACKED_MAX_SIZE, size);
+      return NULL;
+    }
+  desc_len = 16 * (guint64) size;
+  if (packed)
+    {
+      /* the two 4-byte event suppression areas right after the descriptors */
+      avail_len = sizeof (PackedEvent);
+      used_off = desc_len + avail_len;
+      total = used_off + sizeof (PackedEvent);
+    }
+  else
+    {
+      avail_len = 6 + 2 * (guint64) size;
+      used_off = (desc_len + avail_len + 3) & ~(guint64) 3;
+      total = used_off + 6 + 8 * (guint64) size;
+    }
+  if (offset > vhost_user_memory_region_get_size (region) ||
+      total > vhost_user_memory_region_get_size (region) - offset)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "A ring of %u takes 0x%" G_GINT64_MODIFIER "x bytes; the region has not that much at 0x%"
+                   G_GINT64_MODIFIER "x", size, total, offset);
+      return NULL;
+    }
+
+  self = g_object_new (VHOST_USER_TYPE_DRIVER_RING, NULL);
+  self->region = vhost_user_memory_region_ref (region);
+  self->offset = offset;
+  self->size = size;
+  self->packed = packed;
+  base = (guint8 *) vhost_user_memory_region_get_host_addr (region) + offset;
+  memset (base, 0, total);
+  self->desc = base;
+  self->avail = base + desc_len;
+  self->used = base + used_off;
+  self->chain_len = g_new0 (guint16, size);
+  if (packed)
+    {
+      /* both wrap counters start at 1; ids are handed out lowest first */
+      self->avail_wrap = self->used_wrap = TRUE;
+      self->free_ids = g_new (guint16, size);
+      for (guint i = 0; i < size; i++)
+        self->free_ids[i] = size - 1 - i;
+      self->n_free_ids = size;
+    }
+  else
+    {
+      /* the free list threads through the descriptors' next fields */
+      for (guint i = 0; i < size; i++)
+        {
+          Desc d = { 0, 0, 0, (guint16) ((i + 1) % size) };
+
+          memcpy (self->desc + 16 * i, &d, sizeof d);
+        }
+    }
+  self->n_free = size;
+  self->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  self->call_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->kick_fd < 0 || self->call_fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
+                   "Could not create the ring's eventfds: %s", g_strerror (errsv));
+      g_object_unref (self);
+      return NULL;
+    }
+  return self;
 }
 
 /**
@@ -104,61 +223,75 @@ vhost_user_driver_ring_new (VhostUserMemoryRegion  *region,
                             guint                   size,
                             GError                **error)
 {
-  VhostUserDriverRing *self;
-  guint64 desc_len, avail_len, used_off, total;
-  guint8 *base;
-
   g_return_val_if_fail (region != NULL, NULL);
 
-  if (size == 0 || size > 32768 || (size & (size - 1)) != 0)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "A split ring's size is a power of two up to 32768, not %u", size);
-      return NULL;
-    }
-  desc_len = 16 * (guint64) size;
-  avail_len = 6 + 2 * (guint64) size;
-  used_off = (desc_len + avail_len + 3) & ~(guint64) 3;
-  total = used_off + 6 + 8 * (guint64) size;
-  if (offset > vhost_user_memory_region_get_size (region) ||
-      total > vhost_user_memory_region_get_size (region) - offset)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "A ring of %u takes 0x%" G_GINT64_MODIFIER "x bytes; the region has not that much at 0x%"
-                   G_GINT64_MODIFIER "x", size, total, offset);
-      return NULL;
-    }
+  return ring_new (region, offset, size, FALSE, error);
+}
 
-  self = g_object_new (VHOST_USER_TYPE_DRIVER_RING, NULL);
-  self->region = vhost_user_memory_region_ref (region);
-  self->offset = offset;
-  self->size = size;
-  base = (guint8 *) vhost_user_memory_region_get_host_addr (region) + offset;
-  memset (base, 0, total);
-  self->desc = base;
-  self->avail = base + desc_len;
-  self->used = base + used_off;
-  self->chain_len = g_new0 (guint16, size);
-  /* the free list threads through the descriptors' next fields */
-  for (guint i = 0; i < size; i++)
-    {
-      Desc d = { 0, 0, 0, (guint16) ((i + 1) % size) };
+/**
+ * vhost_user_driver_ring_new_packed:
+ * @region: memory allocated with vhost_user_memory_region_new_memfd()
+ * @offset: where in @region to lay the ring out (16-byte aligned at least)
+ * @size: the number of descriptors, 1 to 32768 (any number, not only
+ *   powers of two)
+ * @error: return location for a #GError
+ *
+ * Lays out an empty packed ring (`VIRTIO_F_RING_PACKED`: 16-byte
+ * descriptors, then the driver and the device event suppression areas,
+ * 4 bytes each) in @region at @offset, and creates its kick and call
+ * eventfds. Give the back-end the base 0x80008000 (`SET_VRING_BASE`:
+ * both positions 0, both wrap counters 1) and, for `SET_VRING_ADDR`,
+ * vhost_user_driver_ring_get_desc_addr(), the driver area as the
+ * available ring (vhost_user_driver_ring_get_avail_addr()) and the
+ * device area as the used ring (vhost_user_driver_ring_get_used_addr()).
+ *
+ * Returns: (transfer full): the ring, or %NULL with @error set
+ */
+VhostUserDriverRing *
+vhost_user_driver_ring_new_packed (VhostUserMemoryRegion  *region,
+                                   guint64                 offset,
+                                   guint                   size,
+                                   GError                **error)
+{
+  g_return_val_if_fail (region != NULL, NULL);
 
-      memcpy (self->desc + 16 * i, &d, sizeof d);
-    }
-  self->n_free = size;
-  self->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  self->call_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (self->kick_fd < 0 || self->call_fd < 0)
-    {
-      int errsv = errno;
+  return ring_new (region, offset, size, TRUE, error);
+}
 
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
-                   "Could not create the ring's eventfds: %s", g_strerror (errsv));
-      g_object_unref (self);
-      return NULL;
-    }
-  return self;
+/**
+ * vhost_user_driver_ring_get_packed:
+ * @self: a driver ring
+ *
+ * Gets whether the ring has the packed layout.
+ *
+ * Returns: %TRUE for a packed ring, %FALSE for a split one
+ */
+gboolean
+vhost_user_driver_ring_get_packed (VhostUserDriverRing *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+  return self->packed;
+}
+
+/**
+ * vhost_user_driver_ring_set_event_idx:
+ * @self: a driver ring
+ * @event_idx: whether `VIRTIO_RING_F_EVENT_IDX` was negotiated
+ *
+ * Tells the ring whether the back-end and the ring use event indices.
+ * With them, vhost_user_driver_ring_kick() kicks only when the requests
+ * added since the last kick reach the back-end's `avail_event` (packed:
+ * its descriptor event), and vhost_user_driver_ring_get_used(), finding
+ * nothing, asks for a call at the next used entry. Without them the
+ * back-end's flags decide kicks and every used entry may be called.
+ * Set it before the first request.
+ */
+void
+vhost_user_driver_ring_set_event_idx (VhostUserDriverRing *self,
+                                      gboolean             event_idx)
+{
+  g_return_if_fail (VHOST_USER_IS_DRIVER_RING (self));
+  self->event_idx = !!event_idx;
 }
 
 /**
@@ -188,7 +321,8 @@ user_addr (VhostUserDriverRing *self,
  * vhost_user_driver_ring_get_desc_addr:
  * @self: a driver ring
  *
- * Gets the descriptor table's front-end address, for `SET_VRING_ADDR`.
+ * Gets the descriptor table's (packed: the descriptor ring's) front-end
+ * address, for `SET_VRING_ADDR`.
  *
  * Returns: the address
  */
@@ -203,7 +337,8 @@ vhost_user_driver_ring_get_desc_addr (VhostUserDriverRing *self)
  * vhost_user_driver_ring_get_avail_addr:
  * @self: a driver ring
  *
- * Gets the available ring's front-end address, for `SET_VRING_ADDR`.
+ * Gets the available ring's front-end address, for `SET_VRING_ADDR`
+ * (packed rings: the driver event suppression area's).
  *
  * Returns: the address
  */
@@ -218,7 +353,8 @@ vhost_user_driver_ring_get_avail_addr (VhostUserDriverRing *self)
  * vhost_user_driver_ring_get_used_addr:
  * @self: a driver ring
  *
- * Gets the used ring's front-end address, for `SET_VRING_ADDR`.
+ * Gets the used ring's front-end address, for `SET_VRING_ADDR` (packed
+ * rings: the device event suppression area's).
  *
  * Returns: the address
  */
@@ -275,6 +411,97 @@ vhost_user_driver_ring_get_free (VhostUserDriverRing *self)
   return self->n_free;
 }
 
+static void
+add_split (VhostUserDriverRing *self,
+           const guint64       *out_offsets,
+           const guint32       *out_lens,
+           guint                n_out,
+           const guint64       *in_offsets,
+           const guint32       *in_lens,
+           guint                n_in,
+           guint               *head)
+{
+  guint n = n_out + n_in;
+  guint64 gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
+  guint16 first, i;
+
+  first = i = self->free_head;
+  for (guint k = 0; k < n; k++)
+    {
+      Desc d;
+
+      memcpy (&d, self->desc + 16 * i, sizeof d);
+      self->free_head = d.next;
+      d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
+      d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
+      d.flags = (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0);
+      /* d.next already names the next free descriptor */
+      memcpy (self->desc + 16 * i, &d, sizeof d);
+      i = d.next;
+    }
+  self->n_free -= n;
+  self->chain_len[first] = n;
+
+  memcpy (self->avail + 4 + 2 * (self->avail_idx % self->size), &first, 2);
+  self->avail_idx++;
+  /* the entry is visible before the index that publishes it */
+  __atomic_store_n ((guint16 *) (self->avail + 2), self->avail_idx, __ATOMIC_RELEASE);
+  self->added_since_kick++;
+  if (head != NULL)
+    *head = first;
+}
+
+
+/* One chain over consecutive descriptors, across the ring's end, with a
+ * free buffer id in each; the first descriptor's flags are written last,
+ * publishing the whole chain. */
+static void
+add_packed (VhostUserDriverRing *self,
+            const guint64       *out_offsets,
+            const guint32       *out_lens,
+            guint                n_out,
+            const guint64       *in_offsets,
+            const guint32       *in_lens,
+            guint                n_in,
+            guint               *head)
+{
+  guint n = n_out + n_in;
+  guint64 gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
+  guint16 id = self->free_ids[--self->n_free_ids];
+  guint first = self->avail_pos;
+  guint16 first_flags = 0;
+
+  for (guint k = 0; k < n; k++)
+    {
+      PackedDesc d;
+
+      d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
+      d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
+      d.id = id;
+      d.flags = (k >= n_out ? PACKED_DESC_F_WRITE : 0) | (k + 1 < n ? PACKED_DESC_F_NEXT : 0) |
+                packed_avail_flags (self->avail_wrap);
+      if (k == 0)
+        {
+          /* everything but the flags: the back-end may be looking at them */
+          first_flags = d.flags;
+          memcpy (self->desc + 16 * first, &d, G_STRUCT_OFFSET (PackedDesc, flags));
+        }
+      else
+        memcpy (self->desc + 16 * self->avail_pos, &d, sizeof d);
+      if (++self->avail_pos == self->size)
+        {
+          self->avail_pos = 0;
+          self->avail_wrap = !self->avail_wrap;
+        }
+    }
+  self->chain_len[id] = n;
+  self->n_free -= n;
+  self->added_since_kick += n;
+  __atomic_store_n ((guint16 *) (self->desc + 16 * first + PACKED_DESC_FLAGS_OFFSET), first_flags, __ATOMIC_RELEASE);
+  if (head != NULL)
+    *head = id;
+}
+
 /**
  * vhost_user_driver_ring_add:
  * @self: a driver ring
@@ -307,9 +534,7 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
                             GError              **error)
 {
   guint n = n_out + n_in;
-  guint64 gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
   guint64 region_size = vhost_user_memory_region_get_size (self->region);
-  guint16 first, i;
 
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
 
@@ -332,30 +557,45 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
         }
     }
 
-  first = i = self->free_head;
-  for (guint k = 0; k < n; k++)
-    {
-      Desc d;
-
-      memcpy (&d, self->desc + 16 * i, sizeof d);
-      self->free_head = d.next;
-      d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
-      d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
-      d.flags = (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0);
-      /* d.next already names the next free descriptor */
-      memcpy (self->desc + 16 * i, &d, sizeof d);
-      i = d.next;
-    }
-  self->n_free -= n;
-  self->chain_len[first] = n;
-
-  memcpy (self->avail + 4 + 2 * (self->avail_idx % self->size), &first, 2);
-  self->avail_idx++;
-  /* the entry is visible before the index that publishes it */
-  __atomic_store_n ((guint16 *) (self->avail + 2), self->avail_idx, __ATOMIC_RELEASE);
-  if (head != NULL)
-    *head = first;
+  if (self->packed)
+    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, head);
+  else
+    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, head);
   return TRUE;
+}
+
+/* Whether the back-end wants to hear of what was added since the last
+ * decision; each call is a decision. */
+static gboolean
+back_end_wants_kick (VhostUserDriverRing *self)
+{
+  guint added = self->added_since_kick;
+
+  self->added_since_kick = 0;
+  /* what we added is visible before we read what the back-end asked */
+  full_barrier ();
+  if (self->packed)
+    {
+      guint16 flags = __atomic_load_n ((guint16 *) (self->used + G_STRUCT_OFFSET (PackedEvent, flags)),
+                                       __ATOMIC_RELAXED);
+      guint16 off_wrap = __atomic_load_n ((guint16 *) (self->used + G_STRUCT_OFFSET (PackedEvent, off_wrap)),
+                                          __ATOMIC_RELAXED);
+
+      if (flags == PACKED_EVENT_DISABLE)
+        return FALSE;
+      if (flags != PACKED_EVENT_DESC || !self->event_idx)
+        return TRUE;
+      return packed_need_event (off_wrap, self->avail_pos, self->avail_wrap, added, self->size);
+    }
+  if (self->event_idx)
+    {
+      guint16 avail_event = __atomic_load_n ((guint16 *) (self->used + 4 + 8 * self->size), __ATOMIC_RELAXED);
+      guint16 new_idx = self->avail_idx, old_idx = (guint16) (self->avail_idx - added);
+
+      /* vring_need_event(): did the index step past avail_event? */
+      return added > G_MAXUINT16 || (guint16) (new_idx - avail_event - 1) < (guint16) (new_idx - old_idx);
+    }
+  return !(__atomic_load_n ((guint16 *) self->used, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
 }
 
 /**
@@ -363,9 +603,15 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
  * @self: a driver ring
  * @error: return location for a #GError
  *
- * Tells the back-end that requests are available.
+ * Tells the back-end that requests are available, unless it asked not to
+ * be told now: the used ring's `NO_NOTIFY` flag, or with event indices
+ * (vhost_user_driver_ring_set_event_idx()) an `avail_event` the requests
+ * added since the last call did not reach; on a packed ring the device
+ * area's DISABLE, or DESC with a descriptor event not reached. A caller
+ * that must wake the back-end whatever it asked (after a reconnect)
+ * writes to vhost_user_driver_ring_get_kick_fd() itself.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE on success (whether or not a kick was needed)
  */
 gboolean
 vhost_user_driver_ring_kick (VhostUserDriverRing  *self,
@@ -374,6 +620,9 @@ vhost_user_driver_ring_kick (VhostUserDriverRing  *self,
   guint64 one = 1;
 
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  if (!back_end_wants_kick (self))
+    return TRUE;
 
   while (write (self->kick_fd, &one, sizeof one) < 0)
     {
@@ -390,24 +639,12 @@ vhost_user_driver_ring_kick (VhostUserDriverRing  *self,
   return TRUE;
 }
 
-/**
- * vhost_user_driver_ring_get_used:
- * @self: a driver ring
- * @head: (out): the head of a finished request
- * @len: (out): how many bytes the device wrote into it
- *
- * Collects one used entry, freeing its descriptors. The back-end is not
- * trusted: an entry naming a head that is not outstanding is skipped.
- *
- * Returns: %TRUE if an entry was collected
- */
-gboolean
-vhost_user_driver_ring_get_used (VhostUserDriverRing *self,
-                                 guint               *head,
-                                 guint               *len)
+/* Frees a collected chain's descriptors (split: back onto the free list). */
+static gboolean
+take_used_split (VhostUserDriverRing *self,
+                 guint               *head,
+                 guint               *len)
 {
-  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
-
   while (__atomic_load_n ((guint16 *) (self->used + 2), __ATOMIC_ACQUIRE) != self->last_used)
     {
       guint32 entry[2];
@@ -443,4 +680,87 @@ vhost_user_driver_ring_get_used (VhostUserDriverRing *self,
       return TRUE;
     }
   return FALSE;
+}
+
+/* The used descriptor at our used position, if the back-end wrote one
+ * this lap: it names a buffer id, and the position moves by as many
+ * descriptors as that id's chain took. */
+static gboolean
+take_used_packed (VhostUserDriverRing *self,
+                  guint               *head,
+                  guint               *len)
+{
+  for (;;)
+    {
+      guint8 *slot = self->desc + 16 * self->used_pos;
+      guint16 flags = __atomic_load_n ((guint16 *) (slot + PACKED_DESC_FLAGS_OFFSET), __ATOMIC_ACQUIRE);
+      PackedDesc d;
+      guint n;
+
+      if (!packed_is_used (flags, self->used_wrap))
+        return FALSE;
+      memcpy (&d, slot, sizeof d);
+      /* an id that is not out: we cannot know how far it reaches, so
+       * step over this one descriptor only */
+      n = d.id < self->size ? self->chain_len[d.id] : 0;
+      self->used_pos += MAX (n, 1);
+      if (self->used_pos >= self->size)
+        {
+          self->used_pos -= self->size;
+          self->used_wrap = !self->used_wrap;
+        }
+      if (n == 0)
+        continue;
+
+      self->chain_len[d.id] = 0;
+      self->free_ids[self->n_free_ids++] = d.id;
+      self->n_free += n;
+      *head = d.id;
+      *len = d.len;
+      return TRUE;
+    }
+}
+
+/**
+ * vhost_user_driver_ring_get_used:
+ * @self: a driver ring
+ * @head: (out): the head of a finished request (packed rings: its id)
+ * @len: (out): how many bytes the device wrote into it
+ *
+ * Collects one used entry, freeing its descriptors. The back-end is not
+ * trusted: an entry naming a head that is not outstanding is skipped.
+ * Finding none, with event indices, the ring asks the back-end to call
+ * at the next used entry (`used_event`; packed: a descriptor event) and
+ * looks once more, for an entry used before the back-end saw the request.
+ *
+ * Returns: %TRUE if an entry was collected
+ */
+gboolean
+vhost_user_driver_ring_get_used (VhostUserDriverRing *self,
+                                 guint               *head,
+                                 guint               *len)
+{
+  gboolean (*take) (VhostUserDriverRing *, guint *, guint *);
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  take = self->packed ? take_used_packed : take_used_split;
+  if (take (self, head, len))
+    return TRUE;
+  if (!self->event_idx)
+    return FALSE;
+
+  if (self->packed)
+    {
+      guint16 off_wrap = self->used_pos | (self->used_wrap ? 0x8000 : 0);
+
+      __atomic_store_n ((guint16 *) (self->avail + G_STRUCT_OFFSET (PackedEvent, off_wrap)), off_wrap,
+                        __ATOMIC_RELAXED);
+      __atomic_store_n ((guint16 *) (self->avail + G_STRUCT_OFFSET (PackedEvent, flags)), PACKED_EVENT_DESC,
+                        __ATOMIC_RELEASE);
+    }
+  else
+    __atomic_store_n ((guint16 *) (self->avail + 4 + 2 * self->size), self->last_used, __ATOMIC_RELAXED);
+  full_barrier ();
+  return take (self, head, len);
 }

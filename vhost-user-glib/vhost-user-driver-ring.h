@@ -1,4 +1,4 @@
-/* vhost-user-driver-ring.h: a split virtqueue from the driver's seat
+/* vhost-user-driver-ring.h: a virtqueue from the driver's seat
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -26,6 +26,16 @@ VhostUserDriverRing *vhost_user_driver_ring_new             (VhostUserMemoryRegi
                                                              guint64                offset,
                                                              guint                  size,
                                                              GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserDriverRing *vhost_user_driver_ring_new_packed      (VhostUserMemoryRegion *region,
+                                                             guint64                offset,
+                                                             guint                  size,
+                                                             GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean             vhost_user_driver_ring_get_packed      (VhostUserDriverRing   *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void                 vhost_user_driver_ring_set_event_idx   (VhostUserDriverRing   *self,
+                                                             gboolean               event_idx);
 VHOST_USER_AVAILABLE_IN_ALL
 guint                vhost_user_driver_ring_get_size        (VhostUserDriverRing   *self);
 VHOST_USER_AVAILABLE_IN_ALL

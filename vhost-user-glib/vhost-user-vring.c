@@ -14,6 +14,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
+#include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
 
 /**
@@ -88,7 +89,14 @@ struct _VhostUserVring
   /* without a call fd, with in-band notifications: BACKEND_VRING_CALL */
   VhostUserVringCallFunc call_func;
   gpointer              call_data;
+
+  VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
 };
+
+/* what the packed walker sees of a ring, for one call (under the lock) */
+#define PACKED_VIEW(self) \
+  ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
+                                (self)->size, &(self)->base, (self)->event_idx })
 
 /* A full barrier between our stores to the ring and the loads that
  * follow (event indices against the driver's). GCC refuses thread fences
@@ -198,6 +206,7 @@ vhost_user_vring_finalize (GObject *object)
   g_clear_pointer (&self->inflight, g_bytes_unref);
   g_clear_pointer (&self->log, g_bytes_unref);
   g_free (self->resubmit);
+  vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     if (self->fds[i] >= 0)
@@ -272,8 +281,9 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * VhostUserVring:base:
    *
    * The next available index (`SET_VRING_BASE`, reported by
-   * `GET_VRING_BASE`). For packed rings the wrap counters are in bit 15
-   * and bit 31, the used index in bits 16–30. It is not notified as the
+   * `GET_VRING_BASE`). For packed rings bits 0–14 are the next available
+   * position, bit 15 the driver's wrap counter, bits 16–30 the next used
+   * position and bit 31 the device's wrap counter. It is not notified as the
    * device consumes requests (that would be a signal per request); read
    * it when the ring stops.
    */
@@ -362,6 +372,12 @@ vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        event_idx)
 {
   LOCK (self);
+  /* a ring set up before the layout was known keeps its position */
+  if (packed && !self->packed)
+    {
+      self->base = vhost_user_vring_packed_base (self->base);
+      vhost_user_vring_packed_forget (&self->packed_ring);
+    }
   self->packed = packed;
   self->event_idx = event_idx;
   UNLOCK (self);
@@ -383,6 +399,10 @@ void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
 {
+  LOCK (self);
+  if (self->size != size || self->packed_ring.chains == NULL)
+    vhost_user_vring_packed_resize (&self->packed_ring, size);
+  UNLOCK (self);
   SET_AND_NOTIFY (self, size, size, PROP_SIZE);
 }
 
@@ -394,6 +414,12 @@ vhost_user_vring_set_size (VhostUserVring *self,
  * Records how far the device got, for a device that processes the ring
  * itself: `GET_VRING_BASE` reports this value, and a front-end resumes
  * from it after a stop, a migration or a reconnect.
+ *
+ * For a packed ring @base holds both halves (see
+ * [property@VhostUser.Vring:base]); one whose used half (bits 16–31) is 0
+ * means the device used all it took, so the used half is set equal to
+ * the available one, as a front-end that sends only the available half
+ * (DPDK) means. Requests popped before are forgotten.
  */
 void
 vhost_user_vring_set_base (VhostUserVring *self,
@@ -403,6 +429,11 @@ vhost_user_vring_set_base (VhostUserVring *self,
 
   LOCK (self);
   self->used_idx_known = FALSE;
+  if (self->packed)
+    {
+      base = vhost_user_vring_packed_base (base);
+      vhost_user_vring_packed_forget (&self->packed_ring);
+    }
   UNLOCK (self);
   SET_AND_NOTIFY (self, base, base, PROP_BASE);
 }
@@ -922,8 +953,10 @@ driver_wants_call (VhostUserVring *self)
   guint8 *avail, *used;
   guint16 old_used, used_event;
 
-  if (!self->started || self->broken || self->packed || num == 0 || self->memory == NULL)
+  if (!self->started || self->broken || num == 0 || self->memory == NULL)
     return TRUE;
+  if (self->packed)
+    return vhost_user_vring_packed_wants_call (&PACKED_VIEW (self));
   avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
                                                        &(guint64) { 6 + 2 * (guint64) num });
   used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
@@ -963,7 +996,8 @@ vhost_user_vring_set_call_func (VhostUserVring         *self,
  * Tells the driver that used buffers are waiting: signals the call
  * eventfd, unless the driver asked not to be told now (the
  * `NO_INTERRUPT` flag, or with `VIRTIO_RING_F_EVENT_IDX` a `used_event`
- * not yet reached). Without a call fd the back-end sends an in-band
+ * not yet reached; on a packed ring the driver area's flags, DISABLE, or
+ * DESC with a descriptor event not yet reached). Without a call fd the back-end sends an in-band
  * `BACKEND_VRING_CALL` when in-band notifications were negotiated, and
  * otherwise does nothing (the driver polls).
  *
@@ -987,6 +1021,7 @@ vhost_user_vring_notify (VhostUserVring  *self,
     goto out;
   self->signalled_used = self->used_idx;
   self->signalled_used_valid = self->used_idx_known;
+  vhost_user_vring_packed_called (&self->packed_ring);
   if (fd < 0)
     {
       call_func = self->call_func;
@@ -1166,6 +1201,30 @@ broken (VhostUserVring  *self,
   g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
                "Queue %u: %s; the ring is not touched again until it is set up anew", self->index, what);
   return FALSE;
+}
+
+/* The two above and add_buffer() below, for the packed walker
+ * (vhost-user-vring-packed.c); called with the lock held. */
+gboolean
+vhost_user_vring_mark_broken (VhostUserVring  *self,
+                              GError         **error,
+                              const char      *what)
+{
+  return broken (self, error, what);
+}
+
+static gboolean add_buffer (VhostUserVring *self, VhostUserVringElement *element, guint64 gpa, guint32 len,
+                            gboolean writable, GError **error);
+
+gboolean
+vhost_user_vring_add_buffer (VhostUserVring        *self,
+                             VhostUserVringElement *element,
+                             guint64                gpa,
+                             guint32                len,
+                             gboolean               writable,
+                             GError               **error)
+{
+  return add_buffer (self, element, gpa, len, writable, error);
 }
 
 /* --- in-flight tracking (INFLIGHT_SHMFD), split layout ---
@@ -1443,8 +1502,15 @@ pop_locked (VhostUserVring         *self,
   element->n_in = element->n_out = 0;
   element->in_len = element->out_len = 0;
 
-  if (!self->started || self->broken || num == 0 || self->packed)
+  if (!self->started || self->broken || num == 0)
     return FALSE;
+  if (self->packed)
+    {
+      if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
+        return FALSE;
+      self->in_flight++;
+      return TRUE;
+    }
 
   /* with event idx the rings end with used_event / avail_event */
   avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
@@ -1509,6 +1575,11 @@ pop_locked (VhostUserVring         *self,
  * memory, readable buffers after writable ones, or more outstanding
  * requests than the ring holds are an error, and the ring is left alone
  * from then on (until the front-end sets it up again). Never allocates.
+ *
+ * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
+ * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
+ * over consecutive descriptors, and an id out of range or already out
+ * with the device, or a chain longer than the ring, breaks it too.
  *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
@@ -1590,7 +1661,7 @@ push_locked (VhostUserVring  *self,
 
   /* a stopped ring still takes back what it handed out: that is how it
    * drains before GET_VRING_BASE answers */
-  if ((!self->started && self->in_flight == 0) || self->broken || num == 0 || self->packed)
+  if ((!self->started && self->in_flight == 0) || self->broken || num == 0)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "Queue %u is not running", self->index);
@@ -1609,6 +1680,15 @@ push_locked (VhostUserVring  *self,
                      "Queue %u has no descriptor %u", self->index, heads[i]);
         return FALSE;
       }
+  if (self->packed)
+    {
+      if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
+        return FALSE;
+      self->in_flight -= MIN (n, self->in_flight);
+      if (self->in_flight == 0 && !self->started)
+        schedule_drained (self);
+      return TRUE;
+    }
   used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
   if (used == NULL)
     return broken (self, error, "the used ring is not in guest memory");
@@ -1688,6 +1768,10 @@ push_locked (VhostUserVring  *self,
  * the used index moves once, so the driver sees the whole batch or none
  * of it (and one store-release instead of @n). Either every head is valid
  * and all are pushed, or none is.
+ *
+ * Requests may be pushed in any order. On a packed ring each head is a
+ * buffer id out with the device, named once; its used descriptor moves
+ * the used position by as many descriptors as its chain took.
  *
  * With `VHOST_F_LOG_ALL` negotiated, the pages the device wrote (the
  * first @lens bytes of each request's writable buffers) and the used

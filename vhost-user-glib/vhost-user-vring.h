@@ -66,7 +66,8 @@ typedef struct {
 
 /**
  * VhostUserVringElement:
- * @head: the chain's head descriptor, to hand back with vhost_user_vring_push()
+ * @head: the chain's head descriptor (packed rings: its buffer id), to hand
+ *   back with vhost_user_vring_push()
  * @n_out: how many pieces of @out are used
  * @n_in: how many pieces of @in are used
  * @out_len: the bytes the driver gave to read

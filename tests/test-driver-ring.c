@@ -1,0 +1,405 @@
+/* test-driver-ring.c: the driver ring against the back-end's ring, both layouts
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A VhostUserDriverRing and a VhostUserVring share one memfd region in
+ * this process, with no socket between them: the driver side adds
+ * requests and kicks, the back-end side pops, fills and pushes them in
+ * any order, and the driver collects them. Split and packed layouts,
+ * with and without event indices; and the notification decisions of both
+ * sides, each way.
+ */
+
+#include <string.h>
+#include <unistd.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-memory-table-private.h"
+#include "vhost-user-vring-packed-private.h"
+#include "vhost-user-vring-private.h"
+
+#define MEM_SIZE 0x40000
+#define DATA     0x10000
+
+typedef struct {
+  gboolean packed;
+  gboolean event_idx;
+  guint    size;
+} Params;
+
+typedef struct {
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable  *table;
+  VhostUserDriverRing   *ring;
+  VhostUserVring        *vring;
+  guint8                *mem;
+  const Params          *params;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserVringAddress address = { 0 };
+
+  f->params = data;
+  f->region = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  f->table = vhost_user_memory_table_new (&f->region, 1, &error);
+  g_assert_no_error (error);
+  f->mem = vhost_user_memory_region_get_host_addr (f->region);
+  if (f->params->packed)
+    f->ring = vhost_user_driver_ring_new_packed (f->region, 0, f->params->size, &error);
+  else
+    f->ring = vhost_user_driver_ring_new (f->region, 0, f->params->size, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_get_packed (f->ring) == f->params->packed);
+  vhost_user_driver_ring_set_event_idx (f->ring, f->params->event_idx);
+
+  /* the back-end's view, set up as the front-end would */
+  f->vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (f->vring, f->table);
+  vhost_user_vring_set_features (f->vring, f->params->packed, f->params->event_idx);
+  vhost_user_vring_set_size (f->vring, f->params->size);
+  vhost_user_vring_set_base (f->vring, f->params->packed ? 0x80008000 : 0);
+  address.desc_user_addr = vhost_user_driver_ring_get_desc_addr (f->ring);
+  address.avail_user_addr = vhost_user_driver_ring_get_avail_addr (f->ring);
+  address.used_user_addr = vhost_user_driver_ring_get_used_addr (f->ring);
+  vhost_user_vring_set_address (f->vring, &address);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_CALL, dup (vhost_user_driver_ring_get_call_fd (f->ring)));
+  vhost_user_vring_set_started (f->vring, TRUE);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_object (&f->vring);
+  g_clear_object (&f->ring);
+  vhost_user_memory_table_unref (f->table);
+  vhost_user_memory_region_unref (f->region);
+}
+
+/* Reads and clears an eventfd: how often it was written since. */
+static guint64
+drain (int fd)
+{
+  guint64 count = 0;
+
+  if (read (fd, &count, sizeof count) != sizeof count)
+    return 0;
+  return count;
+}
+
+static guint64
+kicks (Fixture *f)
+{
+  return drain (vhost_user_driver_ring_get_kick_fd (f->ring));
+}
+
+static guint64
+calls (Fixture *f)
+{
+  return drain (vhost_user_driver_ring_get_call_fd (f->ring));
+}
+
+/* A request of @n descriptors: @n - 1 readable, one 16-byte writable
+ * buffer, all in request @tag's own stretch of memory. */
+static guint
+add_request (Fixture *f,
+             guint    n,
+             guint    tag)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 out_off[2], in_off = DATA + 0x100 * tag + 0x80;
+  guint32 out_len[2] = { 8, 8 }, in_len = 16;
+  guint head;
+
+  for (guint k = 0; k + 1 < n; k++)
+    {
+      out_off[k] = DATA + 0x100 * tag + 8 * k;
+      memcpy (f->mem + out_off[k], &tag, sizeof tag);
+    }
+  g_assert_true (vhost_user_driver_ring_add (f->ring, out_off, out_len, n - 1, &in_off, &in_len, 1, &head, &error));
+  g_assert_no_error (error);
+  return head;
+}
+
+/* Requests through many laps of the ring, completed in a shuffled order,
+ * one by one or in batches; the device answers each with its tag. */
+static void
+test_round_trip (Fixture       *f,
+                 gconstpointer  data)
+{
+  guint size = f->params->size;
+  guint tags[64] = { 0 }, heads_of[64];
+  guint sent = 0, done = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (size, <=, 16);
+  while (sent < 12 * size)
+    {
+      VhostUserVringElement e;
+      guint heads[64], lens[64], n = 0, head, len;
+
+      /* fill the ring */
+      for (;;)
+        {
+          guint chain = 1 + sent % 3;
+
+          if (chain > vhost_user_driver_ring_get_free (f->ring))
+            break;
+          head = add_request (f, chain, sent % 64);
+          heads_of[sent % 64] = head;
+          tags[head % 64] = sent % 64;
+          sent++;
+        }
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+
+      while (vhost_user_vring_pop (f->vring, &e, &error))
+        {
+          guint tag;
+
+          g_assert_cmpuint (e.n_in, ==, 1);
+          g_assert_cmpuint (e.in_len, ==, 16);
+          if (e.n_out > 0)
+            {
+              g_assert_cmpuint (vhost_user_vring_element_copy_out (&e, 0, (guint8 *) &tag, sizeof tag), ==, 4);
+              g_assert_cmpuint (heads_of[tag], ==, e.head);
+            }
+          tag = tags[e.head % 64];
+          vhost_user_vring_element_write (&e, 0, (guint8 *) &tag, sizeof tag);
+          heads[n] = e.head;
+          lens[n] = 4 + e.out_len;
+          n++;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpuint (n, >, 0);
+      for (guint i = n; i > 1; i--)
+        {
+          guint j = g_test_rand_int_range (0, i), t;
+
+          t = heads[i - 1], heads[i - 1] = heads[j], heads[j] = t;
+          t = lens[i - 1], lens[i - 1] = lens[j], lens[j] = t;
+        }
+      if (n % 2 == 0)
+        g_assert_true (vhost_user_vring_push_batch (f->vring, heads, lens, n, &error));
+      else
+        for (guint i = 0; i < n; i++)
+          g_assert_true (vhost_user_vring_push (f->vring, heads[i], lens[i], &error));
+      g_assert_no_error (error);
+      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+
+      for (guint i = 0; i < n; i++)
+        {
+          guint tag;
+
+          g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+          g_assert_cmpuint (head, ==, heads[i]);
+          g_assert_cmpuint (len, ==, lens[i]);
+          memcpy (&tag, f->mem + DATA + 0x100 * tags[head % 64] + 0x80, sizeof tag);
+          g_assert_cmpuint (tag, ==, tags[head % 64]);
+          done++;
+        }
+      g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+      g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, size);
+    }
+  g_assert_cmpuint (done, ==, sent);
+  /* both sides agree where they are */
+  if (f->params->packed)
+    g_assert_cmphex (vhost_user_vring_get_base (f->vring) & 0xffff, ==,
+                     vhost_user_vring_get_base (f->vring) >> 16);
+}
+
+/* The back-end's wishes about kicks, as the driver honours them. */
+static void
+test_kick_suppression (Fixture       *f,
+                       gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint8 *used = f->mem + (vhost_user_driver_ring_get_used_addr (f->ring) -
+                           vhost_user_memory_region_get_user_addr (f->region));
+  guint size = f->params->size;
+
+  /* a new ring: kick */
+  add_request (f, 1, 0);
+  g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+  g_assert_cmpuint (kicks (f), ==, 1);
+
+  if (!f->params->event_idx)
+    {
+      /* the back-end says "do not kick" (split: NO_NOTIFY; packed: DISABLE) */
+      guint16 no = f->params->packed ? PACKED_EVENT_DISABLE : 1;
+
+      memcpy (used + (f->params->packed ? 2 : 0), &no, 2);
+      add_request (f, 1, 1);
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+      g_assert_cmpuint (kicks (f), ==, 0);
+      no = 0;
+      memcpy (used + (f->params->packed ? 2 : 0), &no, 2);
+      add_request (f, 1, 2);
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+      g_assert_cmpuint (kicks (f), ==, 1);
+      if (f->params->packed)
+        {
+          /* DESC is reserved without event indices: kick */
+          guint16 desc = PACKED_EVENT_DESC;
+
+          memcpy (used + 2, &desc, 2);
+          add_request (f, 1, 3);
+          g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+          g_assert_cmpuint (kicks (f), ==, 1);
+        }
+      return;
+    }
+
+  if (!f->params->packed)
+    {
+      /* split: the back-end, finding its ring empty, asks for a kick at
+       * the next index; requests added past it need no more kicks */
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_no_error (error);
+      add_request (f, 1, 1);
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+      g_assert_cmpuint (kicks (f), ==, 1);
+      add_request (f, 1, 2);
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+      g_assert_cmpuint (kicks (f), ==, 0);
+      /* a kick decision without anything added kicks nobody */
+      g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+      g_assert_cmpuint (kicks (f), ==, 0);
+      return;
+    }
+
+  /* packed: our back-end always says ENABLE; a device asking for a
+   * descriptor event is played here, at position 3 of the next lap */
+  {
+    PackedEvent ev = { 3, PACKED_EVENT_DESC };   /* wrap counter 0 */
+    guint head, len;
+
+    memcpy (used, &ev, sizeof ev);
+    g_assert_cmpuint (size, ==, 5);
+    /* drain what there is, to make room for a lap */
+    g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+    g_assert_true (vhost_user_vring_push (f->vring, e.head, 0, &error));
+    g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+    memcpy (used, &ev, sizeof ev);   /* the empty pop may have said ENABLE */
+    /* positions 1..4 of wrap 1: none is the event */
+    for (guint i = 0; i < 4; i++)
+      add_request (f, 1, 10 + i);
+    g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+    g_assert_cmpuint (kicks (f), ==, 0);
+    for (guint i = 0; i < 4; i++)
+      {
+        g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+        g_assert_true (vhost_user_vring_push (f->vring, e.head, 0, &error));
+        g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+      }
+    /* positions 0..2 of wrap 0: not yet */
+    for (guint i = 0; i < 3; i++)
+      add_request (f, 1, 20 + i);
+    g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+    g_assert_cmpuint (kicks (f), ==, 0);
+    /* position 3 of wrap 0: the event */
+    add_request (f, 1, 23);
+    g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+    g_assert_cmpuint (kicks (f), ==, 1);
+  }
+}
+
+/* The driver's wishes about calls, as the back-end honours them: with
+ * event indices the driver, finding nothing used, asks for a call at
+ * the next used entry, and only then. */
+static void
+test_calls (Fixture       *f,
+            gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint head, len;
+
+  for (guint i = 0; i < 3; i++)
+    add_request (f, 1, i);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
+      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+      /* without event indices every used entry is called; with them the
+       * first (the driver asked for it), then none until it asks again */
+      g_assert_cmpuint (calls (f), ==, f->params->event_idx && i > 0 ? 0 : 1);
+    }
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  /* nothing more: the driver asks again, and is called again */
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  add_request (f, 1, 5);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
+  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_cmpuint (calls (f), ==, 1);
+  g_assert_no_error (error);
+}
+
+static void
+test_bad_sizes (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) region = vhost_user_memory_region_new_memfd (0, 0x1000, &error);
+  g_autoptr(VhostUserDriverRing) ring = NULL;
+
+  g_assert_null (vhost_user_driver_ring_new (region, 0, 12, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_null (vhost_user_driver_ring_new_packed (region, 0, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_null (vhost_user_driver_ring_new_packed (region, 0, 32769, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  /* 255 descriptors and two event areas fill a page but one */
+  g_assert_null (vhost_user_driver_ring_new_packed (region, 0, 256, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  ring = vhost_user_driver_ring_new_packed (region, 0, 255, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_driver_ring_get_used_addr (ring) - vhost_user_driver_ring_get_desc_addr (ring),
+                    ==, 255 * 16 + 4);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  static const struct {
+    const char *name;
+    Params      params;
+  } layouts[] = {
+    { "split", { FALSE, FALSE, 8 } },
+    { "split-event-idx", { FALSE, TRUE, 8 } },
+    { "packed", { TRUE, FALSE, 5 } },
+    { "packed-event-idx", { TRUE, TRUE, 5 } },
+  };
+
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (layouts); i++)
+    {
+      g_autofree char *round_trip = g_strdup_printf ("/driver-ring/%s/round-trip", layouts[i].name);
+      g_autofree char *kick = g_strdup_printf ("/driver-ring/%s/kick-suppression", layouts[i].name);
+      g_autofree char *call = g_strdup_printf ("/driver-ring/%s/calls", layouts[i].name);
+
+      g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
+      g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
+      g_test_add (call, Fixture, &layouts[i].params, fixture_setup, test_calls, fixture_teardown);
+    }
+  g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
+
+  return g_test_run ();
+}
