@@ -650,6 +650,43 @@ test_poll (void)
   fixture_teardown (&f);
 }
 
+/* --- memory a device still uses --- */
+
+/* The front-end takes the memory away while the device holds a request
+ * (a front-end should not; a session that ends does it too): the device
+ * can still finish writing the request's buffers, the ring keeps the old
+ * mapping until the request comes back. */
+static void
+test_memory_outlives_requests (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  VhostUserMemoryTable *table;
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  start_server (&f, "memory.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+
+  g_assert_true (vhost_user_frontend_rem_mem_region (f.frontend, f.memory, NULL, &error));
+  g_assert_no_error (error);
+  table = vhost_user_backend_get_memory_table (f.backend);
+  g_assert_cmpuint (vhost_user_memory_table_get_n_regions (table), ==, 0);
+
+  /* still mapped here (a write to an unmapped page would kill the test) */
+  g_assert_cmpuint (vhost_user_vring_element_write (&h.element, 0, (const guint8 *) "late", 5), ==, 5);
+  g_assert_cmpstr ((const char *) f.mem + BUF_OFF, ==, "late");
+  /* the ring is no longer in guest memory: refused, and the mapping goes */
+  g_assert_false (vhost_user_vring_push (h.vring, h.element.head, 5, &error));
+  g_assert_nonnull (error);
+
+  fixture_teardown (&f);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -662,6 +699,7 @@ main (int   argc,
   g_test_add_func ("/dataplane/dirty-log", test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);
   g_test_add_func ("/dataplane/poll", test_poll);
+  g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 
   return g_test_run ();
 }

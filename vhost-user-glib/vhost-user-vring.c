@@ -67,6 +67,11 @@ struct _VhostUserVring
 
   /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
   guint                 in_flight;
+  /* the same, across resets (a device may still hold requests of a
+   * session that ended), and the memory tables replaced meanwhile: their
+   * mappings stay until the device gave every request back */
+  guint                 outstanding;
+  GPtrArray            *retired_memory;
   VhostUserVringDrainedFunc drained_func;
   gpointer              drained_data;
   GDestroyNotify        drained_notify;
@@ -201,6 +206,7 @@ vhost_user_vring_finalize (GObject *object)
     self->kick_notify (self->kick_data);
   drop_drained (self);
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
+  g_clear_pointer (&self->retired_memory, g_ptr_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
@@ -362,6 +368,13 @@ vhost_user_vring_set_memory_table (VhostUserVring       *self,
   LOCK (self);
   old = self->memory;
   self->memory = table != NULL ? vhost_user_memory_table_ref (table) : NULL;
+  if (old != NULL && self->outstanding > 0)
+    {
+      /* a device thread may be copying into a request's buffers now */
+      if (self->retired_memory == NULL)
+        self->retired_memory = g_ptr_array_new_with_free_func ((GDestroyNotify) vhost_user_memory_table_unref);
+      g_ptr_array_add (self->retired_memory, g_steal_pointer (&old));
+    }
   UNLOCK (self);
   g_clear_pointer (&old, vhost_user_memory_table_unref);
 }
@@ -1071,12 +1084,21 @@ on_kick (int          fd,
          GIOCondition condition,
          gpointer     user_data)
 {
+  VhostUserVring *self = user_data;
   guint64 count;
+  gboolean current;
 
+  /* the fd is still the ring's (a replaced one is closed in this thread,
+   * later); the lock also orders this read after the fd arrived */
+  LOCK (self);
+  current = self->fds[VHOST_USER_VRING_FD_KICK] == fd;
+  UNLOCK (self);
+  if (!current)
+    return G_SOURCE_CONTINUE;
   /* clear the eventfd first: a kick after this read is a new one */
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
-  run_kick_handler (user_data);
+  run_kick_handler (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1600,6 +1622,8 @@ vhost_user_vring_pop (VhostUserVring         *self,
 
   LOCK (self);
   ok = pop_locked (self, element, error);
+  if (ok)
+    self->outstanding++;
   UNLOCK (self);
   return ok;
 }
@@ -1797,6 +1821,11 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
 
   LOCK (self);
   ok = push_locked (self, heads, lens, n, error);
+  /* counted even when refused: a request of an ended session comes back
+   * refused, and its buffers are no longer in use either way */
+  self->outstanding -= MIN (n, self->outstanding);
+  if (self->outstanding == 0 && self->retired_memory != NULL)
+    g_ptr_array_set_size (self->retired_memory, 0);
   UNLOCK (self);
   return ok;
 }
