@@ -34,6 +34,7 @@ typedef struct {
   guint64                backend_features;          /* added to the back-end's offer */
   guint64                backend_protocol_features;
   guint                  num_queues;
+  gboolean               packed;                    /* VIRTIO_F_RING_PACKED */
   VhostUserVringKickFunc handler;
   gpointer               handler_data;
 } Fixture;
@@ -87,6 +88,8 @@ connect_frontend (Fixture *f,
   f->frontend = vhost_user_frontend_new ();
   g_assert_true (vhost_user_frontend_connect_to_path (f->frontend, f->path, WAIT_MS, NULL, &error));
   g_assert_no_error (error);
+  if (f->packed)
+    features |= VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED);
   g_assert_true (vhost_user_frontend_negotiate (f->frontend,
                                                 VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | features,
                                                 VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
@@ -100,7 +103,8 @@ connect_frontend (Fixture *f,
       f->mem = vhost_user_memory_region_get_host_addr (f->memory);
       for (guint i = 0; i < f->num_queues; i++)
         {
-          f->rings[i] = vhost_user_driver_ring_new (f->memory, i * 0x8000, RING_SIZE, &error);
+          f->rings[i] = (f->packed ? vhost_user_driver_ring_new_packed : vhost_user_driver_ring_new) (
+            f->memory, i * 0x8000, RING_SIZE, &error);
           g_assert_no_error (error);
         }
     }
@@ -426,10 +430,15 @@ record (VhostUserVring *vring,
     }
 }
 
+/* Split rings, or packed (@data): QEMU, which cannot ask a dead
+ * back-end, resumes a split ring from the used index in guest memory,
+ * and a packed one from the base of the last clean stop, here the very
+ * first; the new back-end must find the right positions either way. */
 static void
-test_inflight_restart (void)
+test_inflight_restart (gconstpointer data)
 {
-  Fixture f = { .num_queues = 1 };
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
+  guint first_base = f.packed ? 0x80008000 : 0;
   Recorder first = { .push_all = FALSE }, second = { .push_all = TRUE };
   g_autoptr(GError) error = NULL;
   guint64 mmap_size = 0, mmap_offset = 0;
@@ -444,7 +453,7 @@ test_inflight_restart (void)
   inflight_fd = vhost_user_frontend_get_inflight_fd (f.frontend, 1, RING_SIZE, &mmap_size, &mmap_offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (inflight_fd, >=, 0);
-  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  setup_ring (&f, 0, first_base, 0, 0, TRUE, TRUE);
 
   for (guint i = 0; i < 4; i++)
     heads[i] = add_request (&f, 0, i, TRUE);
@@ -466,8 +475,8 @@ test_inflight_restart (void)
                                                       NULL, &error));
   g_assert_no_error (error);
   /* a front-end that could not ask the dead back-end resumes from what
-   * it saw used */
-  setup_ring (&f, 0, 1, 0, 0, TRUE, TRUE);
+   * it saw used (split), or from where it last stopped (packed) */
+  setup_ring (&f, 0, f.packed ? first_base : 1, 0, 0, TRUE, TRUE);
   /* (the driver may give the new request the descriptor it got back) */
   heads[4] = add_request (&f, 0, 4, TRUE);
 
@@ -524,16 +533,18 @@ page_dirty (const guint8 *log,
   return (log[page / 8] >> (page % 8)) & 1;
 }
 
+/* Split rings, or packed (@data): there the used descriptors are
+ * written into the descriptor ring, and logged at its address. */
 static void
-test_dirty_log (void)
+test_dirty_log (gconstpointer data)
 {
-  Fixture f = { .num_queues = 1 };
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
   Writer w = { 0 };
   g_autoptr(GError) error = NULL;
   gsize log_size = MEM_SIZE / 4096 / 8;
   int log_fd = test_memfd (log_size);
   guint8 *log = mmap (NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, log_fd, 0);
-  guint64 used_gpa, head, buf = 0xa0000;
+  guint64 used_gpa, desc_gpa, head, buf = 0xa0000;
   guint32 buf_len = 0x3000;
   guint used_head, len, n_dirty = 0;
 
@@ -549,7 +560,8 @@ test_dirty_log (void)
   /* guest memory starts at gpa 0 in the region: the used ring's gpa is
    * its offset there */
   used_gpa = vhost_user_driver_ring_get_used_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory);
-  setup_ring (&f, 0, 0, 1 /* VHOST_VRING_F_LOG */, used_gpa, TRUE, TRUE);
+  desc_gpa = vhost_user_driver_ring_get_desc_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory);
+  setup_ring (&f, 0, f.packed ? 0x80008000 : 0, 1 /* VHOST_VRING_F_LOG */, used_gpa, TRUE, TRUE);
   memset (log, 0, log_size);
 
   g_assert_true (vhost_user_driver_ring_add (f.rings[0], NULL, NULL, 0, &buf, &buf_len, 1, (guint *) &head, &error));
@@ -561,7 +573,7 @@ test_dirty_log (void)
   g_assert_true (page_dirty (log, buf));
   g_assert_true (page_dirty (log, buf + 0x1000));
   g_assert_false (page_dirty (log, buf + 0x2000));
-  g_assert_true (page_dirty (log, used_gpa + 4));
+  g_assert_true (page_dirty (log, f.packed ? desc_gpa : used_gpa + 4));
   for (guint64 gpa = 0; gpa < MEM_SIZE; gpa += 4096)
     n_dirty += page_dirty (log, gpa);
   g_assert_cmpuint (n_dirty, ==, 3);
@@ -695,8 +707,10 @@ main (int   argc,
 
   g_test_add_func ("/dataplane/drain", test_drain);
   g_test_add_func ("/dataplane/threads", test_threads);
-  g_test_add_func ("/dataplane/inflight-restart", test_inflight_restart);
-  g_test_add_func ("/dataplane/dirty-log", test_dirty_log);
+  g_test_add_data_func ("/dataplane/inflight-restart", GINT_TO_POINTER (FALSE), test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-restart-packed", GINT_TO_POINTER (TRUE), test_inflight_restart);
+  g_test_add_data_func ("/dataplane/dirty-log", GINT_TO_POINTER (FALSE), test_dirty_log);
+  g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);
   g_test_add_func ("/dataplane/poll", test_poll);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);

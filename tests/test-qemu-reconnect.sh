@@ -1,6 +1,7 @@
 #!/bin/bash
-# test-qemu-reconnect.sh VHOST_USER_BLK SRCDIR: QEMU 7.2 and a Linux guest keep
-# their disk across a back-end that is killed and started again.
+# test-qemu-reconnect.sh VHOST_USER_BLK SRCDIR [packed]: QEMU 7.2 and a Linux
+# guest keep their disk across a back-end that is killed and started again;
+# with "packed", over a packed virtqueue (packed=on).
 #
 # The guest writes blocks one at a time (each flushed), then reads every
 # one back past its cache. Meanwhile the host kills our vhost-user-blk
@@ -18,6 +19,12 @@ set -euo pipefail
 
 blk=$(readlink -f "$1")
 src=$(cd "$2" && pwd)
+layout=${3:-split}
+case $layout in
+  split) device_opts= ;;
+  packed) device_opts=,packed=on ;;
+  *) echo "usage: $0 VHOST_USER_BLK SRCDIR [packed]" >&2; exit 2 ;;
+esac
 blocks=300
 
 skip () { echo "1..0 # SKIP $*"; exit 0; }
@@ -76,7 +83,7 @@ rm -f "$tmp/blk.sock"
 start_backend
 "$qemu" -accel tcg -m 256 -nodefaults -no-user-config -display none -no-reboot \
   -object memory-backend-memfd,id=mem,size=256M,share=on -machine q35,memory-backend=mem \
-  -chardev "socket,id=c0,path=$tmp/blk.sock,reconnect=1" -device vhost-user-blk-pci,chardev=c0,id=blk0 \
+  -chardev "socket,id=c0,path=$tmp/blk.sock,reconnect=1" -device "vhost-user-blk-pci,chardev=c0,id=blk0$device_opts" \
   -bios /usr/share/qemu/qboot.rom -kernel "$kernel" -initrd "$tmp/initrd.gz" \
   -append "console=ttyS0 panic=-1 vutest=reconnect" -serial "file:$tmp/serial.log" > "$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
@@ -100,6 +107,12 @@ for kill_round in 1 2 3 4 5; do
   fi
 done
 
+# the ring had the layout asked for (VIRTIO_F_RING_PACKED is bit 34)
+feat=$(grep -ao 'acknowledged features 0x[0-9a-f]*' "$tmp/backend-$runs.log" | tail -n 1 | sed 's/.* //' || true)
+[ -n "$feat" ] || fail "the restarted back-end saw no features"
+want=0; [ "$layout" = packed ] && want=1
+[ $(( (feat >> 34) & 1 )) = $want ] || fail "the ring is not $layout: features $feat"
+
 # the guest finishes, reads back, powers off
 deadline=$((SECONDS + 240))
 while kill -0 "$qemu_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
@@ -119,4 +132,4 @@ done
 
 keep=0
 echo "1..1"
-echo "ok 1 - $blocks blocks written across $((runs - 1)) back-end kills; all read back by the guest and on disk"
+echo "ok 1 - $blocks blocks written across $((runs - 1)) back-end kills ($layout ring); all read back by the guest and on disk"

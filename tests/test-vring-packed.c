@@ -852,6 +852,518 @@ test_hostile (Fixture       *f,
   g_assert_cmpuint (e.head, ==, 3);
 }
 
+/* --- in-flight tracking (INFLIGHT_SHMFD), the spec's packed layout --- */
+
+#define AREA_LEN              (PACKED_RECORD_HEADER + PACKED_RECORD_ENTRY * NUM)
+#define A16(a, off)           (*(guint16 *) ((a) + (off)))
+#define A_VERSION(a)          A16 (a, 8)
+#define A_DESC_NUM(a)         A16 (a, 10)
+#define A_FREE_HEAD(a)        A16 (a, 12)
+#define A_OLD_FREE_HEAD(a)    A16 (a, 14)
+#define A_USED_IDX(a)         A16 (a, 16)
+#define A_OLD_USED_IDX(a)     A16 (a, 18)
+#define A_USED_WRAP(a)        ((a)[20])
+#define A_OLD_USED_WRAP(a)    ((a)[21])
+#define A_ENTRY(a, i)         ((a) + PACKED_RECORD_HEADER + PACKED_RECORD_ENTRY * (i))
+#define E_INFLIGHT(a, i)      (A_ENTRY (a, i)[0])
+#define E_NEXT(a, i)          A16 (A_ENTRY (a, i), 2)
+#define E_LAST(a, i)          A16 (A_ENTRY (a, i), 4)
+#define E_NUM(a, i)           A16 (A_ENTRY (a, i), 6)
+#define E_COUNTER(a, i)       (*(guint64 *) (A_ENTRY (a, i) + 8))
+#define E_ID(a, i)            A16 (A_ENTRY (a, i), 16)
+#define E_FLAGS(a, i)         A16 (A_ENTRY (a, i), 18)
+#define E_LEN(a, i)           (*(guint32 *) (A_ENTRY (a, i) + 20))
+#define E_ADDR(a, i)          (*(guint64 *) (A_ENTRY (a, i) + 24))
+
+static GBytes *
+area_new (guint8 **mem)
+{
+  *mem = g_malloc0 (AREA_LEN);
+  return g_bytes_new_with_free_func (*mem, AREA_LEN, g_free, *mem);
+}
+
+/* The fixture's ring, started again with @area. */
+static void
+start_with_area (Fixture *f,
+                 GBytes  *area)
+{
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_started (f->vring, TRUE);
+}
+
+/* A restarted device on the same guest memory and in-flight area: a new
+ * ring object, set up as QEMU sets it up again after the back-end died:
+ * with the base of the last clean stop, here the very first one. */
+static VhostUserVring *
+restart (Fixture *f,
+         GBytes  *area)
+{
+  VhostUserVring *vring = vhost_user_vring_new (0, NULL);
+
+  vhost_user_vring_set_memory_table (vring, f->table);
+  vhost_user_vring_set_features (vring, TRUE, FALSE);
+  vhost_user_vring_set_size (vring, f->num);
+  vhost_user_vring_set_address (vring, vhost_user_vring_get_address (f->vring));
+  vhost_user_vring_set_base (vring, 0x80008000);
+  vhost_user_vring_set_inflight_area (vring, area);
+  vhost_user_vring_set_started (vring, TRUE);
+  return vring;
+}
+
+/* A fresh area is laid out: version, size, every entry on the free list;
+ * a pop copies its descriptors in, a push takes them out again. */
+static void
+test_inflight_layout (Fixture       *f,
+                      gconstpointer  data)
+{
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  Buf two[2] = { { DATA, 16, 0 }, { DATA + 0x100, 32, F_WRITE } };
+  guint id, len;
+
+  A_VERSION (a) = 0;
+  memset (a + PACKED_RECORD_HEADER, 0xff, AREA_LEN - PACKED_RECORD_HEADER);
+  start_with_area (f, area);
+  g_assert_cmpuint (A_VERSION (a), ==, 1);
+  g_assert_cmpuint (A_DESC_NUM (a), ==, NUM);
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 0);
+  g_assert_cmpuint (A_USED_WRAP (a), ==, 1);
+  for (guint i = 0; i < NUM; i++)
+    {
+      g_assert_cmpuint (E_INFLIGHT (a, i), ==, 0);
+      g_assert_cmpuint (E_NEXT (a, i), ==, i + 1);
+    }
+
+  make_available_one (f, DATA, 8, 0, 4);
+  make_available (f, two, 2, 9);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  /* id 4 in entry 0, id 9 in entries 1 and 2 */
+  g_assert_cmpuint (E_INFLIGHT (a, 0), ==, 1);
+  g_assert_cmpuint (E_NUM (a, 0), ==, 1);
+  g_assert_cmpuint (E_LAST (a, 0), ==, 0);
+  g_assert_cmpuint (E_ID (a, 0), ==, 4);
+  g_assert_cmpuint (E_INFLIGHT (a, 1), ==, 1);
+  g_assert_cmpuint (E_NUM (a, 1), ==, 2);
+  g_assert_cmpuint (E_LAST (a, 1), ==, 2);
+  g_assert_cmpuint (E_COUNTER (a, 1), >, E_COUNTER (a, 0));
+  g_assert_cmpuint (E_ADDR (a, 2), ==, DATA + 0x100);
+  g_assert_cmpuint (E_LEN (a, 2), ==, 32);
+  g_assert_cmphex (E_FLAGS (a, 2) & (F_WRITE | F_NEXT), ==, F_WRITE);
+  g_assert_cmpuint (E_ID (a, 2), ==, 9);
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 3);
+  g_assert_cmpuint (A_OLD_FREE_HEAD (a), ==, 3);
+
+  /* the second first: its entries go back to the head of the free list */
+  g_assert_true (vhost_user_vring_push (f->vring, 9, 32, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (E_INFLIGHT (a, 1), ==, 0);
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 1);
+  g_assert_cmpuint (E_NEXT (a, 2), ==, 3);
+  g_assert_cmpuint (A_USED_IDX (a), ==, 2);
+  g_assert_cmpuint (A_OLD_USED_IDX (a), ==, 2);
+  g_assert_cmpuint (A_OLD_FREE_HEAD (a), ==, 1);
+  g_assert_true (vhost_user_vring_push (f->vring, 4, 0, &error));
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 0);
+  g_assert_cmpuint (E_NEXT (a, 0), ==, 1);
+  g_assert_cmpuint (A_USED_IDX (a), ==, 3);
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_true (get_used (f, &id, &len));
+}
+
+/* Requests completed out of order, then the device dies: the new one
+ * hands out the rest in the order they were first taken (not the order
+ * of their entries in the area), rebuilt from the area (the ring holds
+ * used descriptors over some of them by now), with positions from the
+ * area, whatever base the front-end sent; then the requests no back-end
+ * took. */
+static void
+test_inflight_out_of_order (Fixture       *f,
+                            gconstpointer  data)
+{
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint id, len, done[2] = { 3, 2 }, lens[2] = { 30, 20 };
+  guint expected[3] = { 0, 1, 4 };
+
+  start_with_area (f, area);
+  /* two first, completed in order: the free list is 1, 0, 2, ... now */
+  for (guint i = 10; i < 12; i++)
+    {
+      make_available_one (f, DATA, 8, F_WRITE, i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+    }
+  for (guint i = 10; i < 12; i++)
+    {
+      g_assert_true (vhost_user_vring_push (f->vring, i, 0, &error));
+      g_assert_true (get_used (f, &id, &len));
+    }
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 1);
+
+  /* ids 0-4 with chains of 1, 2, 3, 1, 2 descriptors: positions 2-10;
+   * id 1 takes entries 0 and 2, after id 0 took entry 1 */
+  for (guint i = 0; i < 5; i++)
+    {
+      Buf bufs[3];
+      guint n = 1 + (i * 4) % 3;
+
+      for (guint k = 0; k < n; k++)
+        bufs[k] = (Buf) { DATA + 0x100 * i + 0x10 * k, 8 + k, k == n - 1 ? F_WRITE : 0 };
+      make_available (f, bufs, n, i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_cmpuint (e.head, ==, i);
+    }
+  g_assert_no_error (error);
+  g_assert_cmpuint (E_INFLIGHT (a, 0), ==, 1);
+  g_assert_cmpuint (E_ID (a, 0), ==, 1);
+  /* 3 (one descriptor) and 2 (three) used: the driver's used position is
+   * 6, and the used descriptors sit over ids 0 and 1 at 2 and 3 */
+  g_assert_true (vhost_user_vring_push_batch (f->vring, done, lens, 2, &error));
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_cmpuint (id, ==, 3);
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_cmpuint (id, ==, 2);
+  g_assert_cmphex (vhost_user_vring_get_base (f->vring), ==, 0x8006800b);
+  /* one more the first device never took */
+  make_available_one (f, DATA + 0x800, 64, F_WRITE, 3);
+
+  again = restart (f, area);
+  /* used where the driver reads next, available past the 5 descriptors
+   * of the three in flight */
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, 0x8006800b);
+  for (guint i = 0; i < 3; i++)
+    {
+      guint n = 1 + (expected[i] * 4) % 3;
+
+      g_assert_true (vhost_user_vring_pop (again, &e, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (e.head, ==, expected[i]);
+      g_assert_cmpuint (e.n_out, ==, n - 1);
+      g_assert_cmpuint (e.n_in, ==, 1);
+      g_assert_true (e.in[0].base == f->mem + DATA + 0x100 * expected[i] + 0x10 * (n - 1));
+      g_assert_cmpuint (e.in[0].len, ==, 8 + n - 1);
+      if (n > 1)
+        g_assert_true (e.out[0].base == f->mem + DATA + 0x100 * expected[i]);
+    }
+  g_assert_true (vhost_user_vring_pop (again, &e, &error));
+  g_assert_cmpuint (e.head, ==, 3);
+  g_assert_true (e.in[0].base == f->mem + DATA + 0x800);
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+
+  /* all of them complete; the driver sees each once */
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (vhost_user_vring_push (again, expected[i], 100 + expected[i], &error));
+  g_assert_true (vhost_user_vring_push (again, 3, 64, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (get_used (f, &id, &len));
+      g_assert_cmpuint (id, ==, expected[i]);
+      g_assert_cmpuint (len, ==, 100 + expected[i]);
+    }
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_cmpuint (id, ==, 3);
+  g_assert_false (get_used (f, &id, &len));
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, driver_base (f));
+  g_assert_cmpuint (f->free_desc, ==, NUM);
+}
+
+/* An indirect request comes back whole after a restart. */
+static void
+test_inflight_indirect (Fixture       *f,
+                        gconstpointer  data)
+{
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  PackedDesc table[3] = {
+    { DATA, 16, 0, 0 },
+    { MEM_SIZE - 0x80, 0x100, 0, F_WRITE },   /* across both regions */
+    { DATA + 0x2000, 1, 0, F_WRITE },
+  };
+  guint id, len;
+
+  start_with_area (f, area);
+  memcpy (f->mem + INDIRECT, table, sizeof table);
+  make_available_one (f, INDIRECT, sizeof table, F_INDIRECT, 42);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+
+  again = restart (f, area);
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, 0x80008001);
+  memset (&e, 0, sizeof e);
+  g_assert_true (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.head, ==, 42);
+  g_assert_cmpuint (e.n_out, ==, 1);
+  g_assert_cmpuint (e.n_in, ==, 3);
+  g_assert_cmpuint (e.in_len, ==, 0x101);
+  g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
+  g_assert_true (vhost_user_vring_push (again, 42, 0x101, &error));
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_cmpuint (id, ==, 42);
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, 0x80018001);
+}
+
+/* Three popped, two pushed in one batch; the device dies after the used
+ * descriptors reached the driver and before the area said so (old_*
+ * still from before the batch): the new one rolls forward and hands out
+ * only the third. */
+static void
+test_inflight_torn_batch (Fixture       *f,
+                          gconstpointer  data)
+{
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[3], lens[2] = { 1, 1 }, id, len;
+
+  start_with_area (f, area);
+  for (guint i = 0; i < 3; i++)
+    {
+      make_available_one (f, DATA + 0x100 * i, 64, F_WRITE, 5 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      heads[i] = e.head;
+    }
+  g_assert_true (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_no_error (error);
+
+  /* tear it: as if it died before clearing inflight and the old_* fields */
+  E_INFLIGHT (a, 0) = E_INFLIGHT (a, 1) = 1;
+  A_OLD_FREE_HEAD (a) = 3;
+  A_OLD_USED_IDX (a) = 0;
+
+  again = restart (f, area);
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, 0x80028003);
+  g_assert_cmpuint (A_OLD_USED_IDX (a), ==, 2);
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 1);
+  g_assert_cmpuint (E_INFLIGHT (a, 0), ==, 0);
+  g_assert_cmpuint (E_INFLIGHT (a, 1), ==, 0);
+  g_assert_true (vhost_user_vring_pop (again, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[2]);
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_vring_push (again, heads[2], 1, &error));
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (get_used (f, &id, &len));
+      g_assert_cmpuint (id, ==, heads[i]);
+    }
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, driver_base (f));
+}
+
+/* The device dies in the middle of a push, before the used descriptors
+ * reached the driver, and in the middle of a pop: both are rolled back,
+ * and all three requests are handed out again. */
+static void
+test_inflight_unfinished (Fixture       *f,
+                          gconstpointer  data)
+{
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint id, len;
+
+  start_with_area (f, area);
+  for (guint i = 0; i < 3; i++)
+    {
+      make_available_one (f, DATA + 0x100 * i, 64, F_WRITE, 5 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+    }
+  /* a push of the first two got as far as the free list and used_idx */
+  E_NEXT (a, 0) = 3;
+  E_NEXT (a, 1) = 0;
+  A_FREE_HEAD (a) = 1;
+  A_USED_IDX (a) = 2;
+  /* and a pop had taken entry 3 */
+  E_INFLIGHT (a, 3) = 1;
+  E_NUM (a, 3) = 1;
+  E_COUNTER (a, 3) = 1;
+  A_FREE_HEAD (a) = 4;
+
+  again = restart (f, area);
+  g_assert_cmphex (vhost_user_vring_get_base (again), ==, 0x80008003);
+  g_assert_cmpuint (A_FREE_HEAD (a), ==, 3);
+  g_assert_cmpuint (A_USED_IDX (a), ==, 0);
+  g_assert_cmpuint (E_INFLIGHT (a, 3), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (vhost_user_vring_pop (again, &e, &error));
+      g_assert_cmpuint (e.head, ==, 5 + i);
+      g_assert_true (vhost_user_vring_push (again, e.head, 8, &error));
+    }
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (get_used (f, &id, &len));
+      g_assert_cmpuint (id, ==, 5 + i);
+    }
+}
+
+/* The front-end writes the area too: whatever it says, a restart hands
+ * out only requests that pass a pop's checks, and a lie breaks the ring
+ * with an error, never a read or write outside guest memory or the
+ * area. Two requests (entries 0 and 1) were in flight. */
+typedef void (*Liar) (guint8 *a);
+
+static void lie_used (guint8 *a) { A_USED_IDX (a) = A_OLD_USED_IDX (a) = NUM; }
+static void lie_num (guint8 *a) { E_NUM (a, 0) = NUM; }
+static void lie_num_zero (guint8 *a) { E_NUM (a, 1) = 0; }
+static void lie_next (guint8 *a) { E_NUM (a, 0) = 2; E_NEXT (a, 0) = 0xffff; }
+static void lie_last (guint8 *a) { E_LAST (a, 0) = 7; }
+static void lie_id (guint8 *a) { E_ID (a, 0) = 0xffff; }
+static void lie_id_twice (guint8 *a) { E_ID (a, 1) = E_ID (a, 0); }
+static void lie_addr (guint8 *a) { E_ADDR (a, 1) = 5 * MEM_SIZE; }
+static void lie_indirect (guint8 *a) { E_FLAGS (a, 0) |= F_INDIRECT; E_LEN (a, 0) = 20; }
+static void lie_free_head (guint8 *a) { A_FREE_HEAD (a) = A_OLD_FREE_HEAD (a) = 0xffff; }
+
+static void
+lie_everything (guint8 *a)
+{
+  memset (a + 12, 0xff, AREA_LEN - 12);
+}
+
+static const struct {
+  const char *name;
+  Liar        lie;
+  const char *why;
+} liars[] = {
+  { "used-outside-ring", lie_used, "used position is outside the ring" },
+  { "chain-too-long", lie_num, "chains do not fit in the ring" },
+  { "chain-empty", lie_num_zero, "chains do not fit in the ring" },
+  { "chain-leaves-ring", lie_next, "leaves the ring" },
+  { "chain-wrong-end", lie_last, "does not end where it says" },
+  { "id-outside-ring", lie_id, "id outside the ring" },
+  { "id-twice", lie_id_twice, "already in use" },
+  { "buffer-outside-memory", lie_addr, "outside guest memory" },
+  { "indirect-partial", lie_indirect, "not whole descriptors" },
+  { "free-list-outside-ring", lie_free_head, "free list leaves the ring" },
+  { "everything", lie_everything, "used position is outside the ring" },
+};
+
+static void
+test_inflight_hostile_area (Fixture       *f,
+                            gconstpointer  data)
+{
+  guint which = GPOINTER_TO_UINT (data);
+  guint8 *a;
+  g_autoptr(GBytes) area = area_new (&a);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint popped = 0;
+
+  start_with_area (f, area);
+  for (guint i = 0; i < 2; i++)
+    {
+      make_available_one (f, DATA + 0x100 * i, 64, F_WRITE, i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+    }
+  make_available_one (f, DATA + 0x200, 64, F_WRITE, 2);
+  liars[which].lie (a);
+
+  again = restart (f, area);
+  while (vhost_user_vring_pop (again, &e, &error))
+    {
+      g_assert_cmpuint (e.head, <, NUM);
+      g_assert_cmpuint (++popped, <=, 3);
+    }
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, liars[which].why));
+  /* broken: left alone */
+  g_clear_error (&error);
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+}
+
+/* --- dirty-page logging --- */
+
+static gboolean
+page_dirty (const guint8 *log,
+            guint64       gpa)
+{
+  guint64 page = gpa / 4096;
+
+  return (log[page / 8] >> (page % 8)) & 1;
+}
+
+/* What a push marks: the first len bytes of the request's writable
+ * buffers (indirect ones too, across regions), known from what was
+ * recorded at pop even when used descriptors have overwritten the ring
+ * where the request was; the used descriptors at the descriptor ring's
+ * own address; the device area, when the device writes it, at
+ * log_guest_addr (QEMU gives the device area's address there). */
+static void
+test_dirty_log (Fixture       *f,
+                gconstpointer  data)
+{
+  gsize log_size = 2 * MEM_SIZE / 4096 / 8;
+  guint8 *log = g_malloc0 (log_size);
+  g_autoptr(GBytes) log_bytes = g_bytes_new_with_free_func (log, log_size, g_free, log);
+  VhostUserVringAddress address = *vhost_user_vring_get_address (f->vring);
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  PackedDesc table[2] = {
+    { DATA + 0x4000, 0x1000, 0, F_WRITE },            /* page 12 */
+    { MEM_SIZE + 0x1000, 0x1000, 0, F_WRITE },        /* page 17, the high region */
+  };
+  Buf request[2] = { { DATA, 16, 0 }, { DATA + 0x1000, 0x2000, F_WRITE } };   /* pages 8; 9, 10 */
+  guint id, len, n_dirty = 0;
+
+  address.flags = 1;   /* VHOST_VRING_F_LOG */
+  address.log_guest_addr = DEVICE;
+  vhost_user_vring_set_address (f->vring, &address);
+  vhost_user_vring_set_logging (f->vring, TRUE, log_bytes, -1);
+
+  make_available (f, request, 2, 0);
+  memcpy (f->mem + INDIRECT, table, sizeof table);
+  make_available_one (f, INDIRECT, sizeof table, F_INDIRECT, 1);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  for (gsize i = 0; i < log_size; i++)
+    g_assert_cmpuint (log[i], ==, 0);
+
+  /* the indirect one first: its used descriptor lands on the other's */
+  g_assert_true (vhost_user_vring_push (f->vring, 1, 0x1001, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, 0, 0x1001, &error));
+  g_assert_no_error (error);
+  g_assert_true (get_used (f, &id, &len));
+  g_assert_true (get_used (f, &id, &len));
+
+  g_assert_true (page_dirty (log, DESC));
+  g_assert_true (page_dirty (log, DATA + 0x1000));
+  g_assert_true (page_dirty (log, DATA + 0x2000));
+  g_assert_true (page_dirty (log, DATA + 0x4000));
+  g_assert_true (page_dirty (log, MEM_SIZE + 0x1000));
+  g_assert_false (page_dirty (log, DEVICE));
+  for (guint64 gpa = 0; gpa < 2 * MEM_SIZE; gpa += 4096)
+    n_dirty += page_dirty (log, gpa);
+  g_assert_cmpuint (n_dirty, ==, 5);
+
+  /* the device area, written when an empty ring says ENABLE again */
+  set_event (f, DEVICE, 0, PACKED_EVENT_DISABLE);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (log, DEVICE));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -873,6 +1385,18 @@ main (int   argc,
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("event-flags", test_event_flags, NULL);
   ADD ("event-idx", test_event_idx, NULL);
+  ADD ("inflight-layout", test_inflight_layout, NULL);
+  ADD ("inflight-out-of-order", test_inflight_out_of_order, NULL);
+  ADD ("inflight-indirect", test_inflight_indirect, NULL);
+  ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
+  ADD ("inflight-unfinished", test_inflight_unfinished, NULL);
+  ADD ("dirty-log", test_dirty_log, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (liars); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vring/packed/inflight-hostile-area/", liars[i].name, NULL);
+
+      g_test_add (path, Fixture, GUINT_TO_POINTER (i), fixture_setup, test_inflight_hostile_area, fixture_teardown);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {
       g_autofree char *path = g_strconcat ("/vring/packed/hostile/", hostile[i].name, NULL);

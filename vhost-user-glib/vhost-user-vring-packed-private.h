@@ -104,16 +104,36 @@ packed_need_event (guint16  off_wrap,
   return (now + lap - event - 1) % lap < since;
 }
 
+/* The record of what is out with the device, in the layout the
+ * specification gives the in-flight area of a packed ring
+ * (INFLIGHT_SHMFD): a 32-byte header, then one 32-byte entry per
+ * descriptor, each a copy of a descriptor the device took. */
+#define PACKED_RECORD_HEADER 32
+#define PACKED_RECORD_ENTRY  32
+
+static inline gsize
+packed_record_size (guint size)
+{
+  return PACKED_RECORD_HEADER + PACKED_RECORD_ENTRY * (gsize) size;
+}
+
 /* What the back-end's walker keeps per ring beyond its base: which
  * buffer ids are out with the device, and how many descriptors each
- * took, so that a used descriptor moves the used index by as many. The
- * table is allocated with the ring's size, never per request. */
+ * took, so that a used descriptor moves the used index by as many; and
+ * a copy of every descriptor out with the device (the record), where a
+ * push finds what to log and a restarted back-end what to resubmit.
+ * Everything is allocated with the ring's size, never per request. */
 typedef struct {
-  guint32 *chains;        /* per buffer id: its chain's descriptors, 0 when not out */
-  guint    n_chains;
-  guint    in_flight;     /* descriptors popped and not used yet */
-  guint    used_since_call;
-  gboolean call_known;    /* used_since_call counts from a call */
+  guint32    *chains;      /* per buffer id: its chain's descriptors, 0 when not out */
+  guint16    *heads;       /* per buffer id out: its first entry in the record */
+  guint       n_chains;
+  guint       in_flight;   /* descriptors popped and not used yet */
+  guint       used_since_call;
+  gboolean    call_known;  /* used_since_call counts from a call */
+  guint8     *record;      /* the shared in-flight area, or own_record */
+  guint8     *own_record;  /* the same layout in our memory */
+  guint64     counter;     /* the next request's, for the order of resubmission */
+  const char *bad_area;    /* why the in-flight area found at start is not usable */
 } VhostUserVringPacked;
 
 /* One call's view of the ring it works on, made by vhost-user-vring.c. */
@@ -130,6 +150,14 @@ typedef struct {
 void     vhost_user_vring_packed_resize     (VhostUserVringPacked           *state,
                                              guint                           size);
 void     vhost_user_vring_packed_forget     (VhostUserVringPacked           *state);
+void     vhost_user_vring_packed_release_area (VhostUserVringPacked         *state);
+guint    vhost_user_vring_packed_recover    (const VhostUserVringPackedView *view,
+                                             guint8                         *area,
+                                             guint16                        *resubmit);
+gboolean vhost_user_vring_packed_resubmit   (const VhostUserVringPackedView *view,
+                                             guint                           entry,
+                                             VhostUserVringElement          *element,
+                                             GError                        **error);
 guint    vhost_user_vring_packed_base       (guint                           base);
 gboolean vhost_user_vring_packed_pop        (const VhostUserVringPackedView *view,
                                              VhostUserVringElement          *element,
@@ -152,5 +180,12 @@ gboolean vhost_user_vring_add_buffer        (VhostUserVring                 *sel
                                              guint32                         len,
                                              gboolean                        writable,
                                              GError                        **error);
+gboolean vhost_user_vring_logging           (VhostUserVring                 *self);
+void     vhost_user_vring_log_write         (VhostUserVring                 *self,
+                                             guint64                         gpa,
+                                             guint64                         len);
+void     vhost_user_vring_log_used          (VhostUserVring                 *self,
+                                             guint64                         offset,
+                                             guint64                         len);
 
 G_END_DECLS

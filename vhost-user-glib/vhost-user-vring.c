@@ -80,7 +80,7 @@ struct _VhostUserVring
    * layout, and the requests to hand out again after a restart */
   GBytes               *inflight;
   guint8               *inflight_area;
-  guint                 inflight_desc_num;
+  gsize                 inflight_len;
   guint64               inflight_counter;
   guint16              *resubmit;        /* heads, oldest first (sized at start) */
   guint                 n_resubmit;
@@ -947,6 +947,31 @@ log_used (VhostUserVring *self,
     log_write (self, self->address.log_guest_addr + offset, len);
 }
 
+/* The three above for the packed walker (vhost-user-vring-packed.c);
+ * called with the lock held. */
+gboolean
+vhost_user_vring_logging (VhostUserVring *self)
+{
+  return logging (self);
+}
+
+void
+vhost_user_vring_log_write (VhostUserVring *self,
+                            guint64         gpa,
+                            guint64         len)
+{
+  if (logging (self))
+    log_write (self, gpa, len);
+}
+
+void
+vhost_user_vring_log_used (VhostUserVring *self,
+                           guint64         offset,
+                           guint64         len)
+{
+  log_used (self, offset, len);
+}
+
 static void
 log_signal (VhostUserVring *self)
 {
@@ -1255,7 +1280,9 @@ vhost_user_vring_add_buffer (VhostUserVring        *self,
  * last_batch_head (u16), used_idx (u16), then one 16-byte entry per
  * descriptor: inflight (u8), 5 bytes of padding, next (u16), counter
  * (u64). The front-end keeps the area across our restarts; it can write
- * it too, so nothing read from it is trusted further than a bound. */
+ * it too, so nothing read from it is trusted further than a bound.
+ * Packed rings keep theirs in the packed walker
+ * (vhost-user-vring-packed.c). */
 
 #define INFLIGHT_HEADER 16
 #define IF_VERSION(a)          ((guint16 *) ((a) + 8))
@@ -1280,16 +1307,23 @@ vhost_user_vring_set_inflight_area (VhostUserVring *self,
   old = self->inflight;
   self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
   self->inflight_area = area != NULL ? (guint8 *) g_bytes_get_data (area, &len) : NULL;
-  self->inflight_desc_num = len > INFLIGHT_HEADER ? MIN ((len - INFLIGHT_HEADER) / 16, 32768) : 0;
+  self->inflight_len = len;
   self->n_resubmit = self->next_resubmit = 0;
+  /* the packed walker records into the old area no more: it goes away */
+  vhost_user_vring_packed_release_area (&self->packed_ring);
   UNLOCK (self);
   g_clear_pointer (&old, g_bytes_unref);
 }
 
+/* Whether the area has room for this ring in its layout (and is aligned
+ * for it: the front-end chose the offset). */
 static inline gboolean
 tracking (VhostUserVring *self)
 {
-  return self->inflight_area != NULL && !self->packed && self->size <= self->inflight_desc_num;
+  gsize need = self->packed ? packed_record_size (self->size) : INFLIGHT_HEADER + 16 * (gsize) self->size;
+
+  return self->inflight_area != NULL && ((guintptr) self->inflight_area & 7) == 0 &&
+         self->size <= 32768 && need <= self->inflight_len;
 }
 
 typedef struct {
@@ -1323,6 +1357,19 @@ inflight_recover (VhostUserVring *self)
   guint n = 0;
 
   self->n_resubmit = self->next_resubmit = 0;
+  if (self->packed && num > 0)
+    {
+      g_free (self->resubmit);
+      self->resubmit = g_new (guint16, num);
+      self->n_resubmit = vhost_user_vring_packed_recover (&PACKED_VIEW (self),
+                                                          tracking (self) ? self->inflight_area : NULL,
+                                                          self->resubmit);
+      self->signalled_used_valid = FALSE;
+      if (self->n_resubmit > 0)
+        VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from used %u",
+                         self->index, self->n_resubmit, (self->base >> 16) & 0x7fff);
+      return;
+    }
   if (!tracking (self) || num == 0 ||
       (used = ring_part (self, self->address.used_user_addr, 4)) == NULL)
     return;
@@ -1528,7 +1575,14 @@ pop_locked (VhostUserVring         *self,
     return FALSE;
   if (self->packed)
     {
-      if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
+      /* what a back-end that died had in flight comes first, oldest first */
+      if (self->next_resubmit < self->n_resubmit)
+        {
+          if (!vhost_user_vring_packed_resubmit (&PACKED_VIEW (self), self->resubmit[self->next_resubmit++],
+                                                 element, error))
+            return FALSE;
+        }
+      else if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
         return FALSE;
       self->in_flight++;
       return TRUE;
@@ -1605,7 +1659,10 @@ pop_locked (VhostUserVring         *self,
  *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
- * the order they were popped.
+ * the order they were popped. On a packed ring they are rebuilt from the
+ * copies of their descriptors in the in-flight area, checked as a pop
+ * checks the ring, and the ring's positions come from the area too, not
+ * from the base the front-end sent (which cannot know them).
  *
  * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
  *   @error) or broken (@error set)
@@ -1708,6 +1765,8 @@ push_locked (VhostUserVring  *self,
     {
       if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
         return FALSE;
+      if (logging (self))
+        log_signal (self);
       self->in_flight -= MIN (n, self->in_flight);
       if (self->in_flight == 0 && !self->started)
         schedule_drained (self);
@@ -1799,7 +1858,11 @@ push_locked (VhostUserVring  *self,
  *
  * With `VHOST_F_LOG_ALL` negotiated, the pages the device wrote (the
  * first @lens bytes of each request's writable buffers) and the used
- * ring are marked in the dirty log first.
+ * ring are marked in the dirty log first. On a packed ring the used
+ * descriptors are marked at their own address in the descriptor ring,
+ * and what the device writes into the device area at `log_guest_addr`
+ * (QEMU gives the device area's address there); the buffers are known
+ * from a copy of the request's descriptors taken when it was popped.
  *
  * A ring that was stopped (`GET_VRING_BASE`) still takes back the
  * requests it handed out; the front-end gets its answer once the last
