@@ -699,6 +699,52 @@ test_memory_outlives_requests (void)
   fixture_teardown (&f);
 }
 
+/* --- a driver that breaks its ring --- */
+
+static void
+test_broken_ring (void)
+{
+  Fixture f = { .num_queues = 1 };
+  g_autoptr(GError) error = NULL;
+  int err = test_eventfd ();
+  guint8 *avail;
+  guint16 idx = 1, bad_head = RING_SIZE + 3;
+  guint64 status, count = 0;
+  gint64 deadline;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "broken.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_STATUS);
+  g_assert_true (vhost_user_frontend_set_u64 (f.frontend, VHOST_USER_REQUEST_SET_STATUS, 0x0f /* DRIVER_OK and before */,
+                                              NULL, &error));
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  g_assert_true (vhost_user_frontend_set_vring_fd (f.frontend, VHOST_USER_REQUEST_SET_VRING_ERR, 0, err, NULL, &error));
+  g_assert_no_error (error);
+
+  /* a head past the ring's end, made available behind the driver ring's back */
+  avail = f.mem + (vhost_user_driver_ring_get_avail_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory));
+  memcpy (avail + 4, &bad_head, 2);
+  memcpy (avail + 2, &idx, 2);
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+
+  /* the front-end hears of it on the error eventfd, and in the status */
+  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  while (read (err, &count, sizeof count) != sizeof count && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (500);
+    }
+  g_assert_cmpuint (count, ==, 1);
+  for (guint i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  status = vhost_user_frontend_get_u64 (f.frontend, VHOST_USER_REQUEST_GET_STATUS, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmphex (status, ==, 0x0f | 0x40 /* DEVICE_NEEDS_RESET */);
+
+  fixture_teardown (&f);
+  close (err);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -713,6 +759,7 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);
   g_test_add_func ("/dataplane/poll", test_poll);
+  g_test_add_func ("/dataplane/broken-ring", test_broken_ring);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 
   return g_test_run ();

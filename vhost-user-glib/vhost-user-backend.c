@@ -348,6 +348,22 @@ update_inflight (VhostUserBackend *self)
 }
 
 static void inband_call (VhostUserVring *vring, gpointer user_data);
+static void set_status (VhostUserBackend *self, guint64 status);
+
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+
+/* The driver broke a ring: where the front-end reads the device status,
+ * it says the device needs a reset (virtio 1.2, 2.1.1). */
+static void
+ring_broken (VhostUserVring *vring,
+             gpointer        user_data)
+{
+  VhostUserBackend *self = user_data;
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_STATUS)
+    set_status (self, priv->status | VIRTIO_STATUS_NEEDS_RESET);
+}
 
 /* Without a call fd a ring calls in-band when that was negotiated. */
 static void
@@ -1916,16 +1932,31 @@ inband_call (VhostUserVring *vring,
 /* --- object --- */
 
 static void
+drop_vrings (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  /* a ring a device thread still holds must not call back into us */
+  for (guint i = 0; i < priv->vrings->len; i++)
+    {
+      vhost_user_vring_set_broken_func (vring_at (self, i), NULL, NULL);
+      vhost_user_vring_set_call_func (vring_at (self, i), NULL, NULL);
+    }
+  g_ptr_array_set_size (priv->vrings, 0);
+}
+
+static void
 rebuild_vrings (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
 
-  g_ptr_array_set_size (priv->vrings, 0);
+  drop_vrings (self);
   for (guint i = 0; i < priv->num_queues; i++)
     {
       VhostUserVring *vring = vhost_user_vring_new (i, priv->context);
 
       vhost_user_vring_set_memory_table (vring, priv->memory_table);
+      vhost_user_vring_set_broken_func (vring, ring_broken, self);
       g_ptr_array_add (priv->vrings, vring);
     }
   update_logging (self);
@@ -1941,7 +1972,7 @@ vhost_user_backend_dispose (GObject *object)
 
   backend_release (self);
   g_clear_pointer (&priv->memory_table, vhost_user_memory_table_unref);
-  g_ptr_array_set_size (priv->vrings, 0);
+  drop_vrings (self);
 
   G_OBJECT_CLASS (vhost_user_backend_parent_class)->dispose (object);
 }

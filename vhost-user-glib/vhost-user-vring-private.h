@@ -24,6 +24,9 @@ typedef void (*VhostUserVringDrainedFunc) (VhostUserVring *vring,
  * call fd: the in-band BACKEND_VRING_CALL. */
 typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
                                            gpointer        user_data);
+/* Called in the back-end's context after the driver broke the ring. */
+typedef void (*VhostUserVringBrokenFunc)  (VhostUserVring *vring,
+                                           gpointer        user_data);
 
 VhostUserVring *vhost_user_vring_new          (guint                        index,
                                                GMainContext                *context);
@@ -56,6 +59,9 @@ void            vhost_user_vring_set_logging  (VhostUserVring              *self
                                                int                          log_fd);
 void            vhost_user_vring_set_call_func (VhostUserVring             *self,
                                                VhostUserVringCallFunc       func,
+                                               gpointer                     user_data);
+void            vhost_user_vring_set_broken_func (VhostUserVring         *self,
+                                               VhostUserVringBrokenFunc     func,
                                                gpointer                     user_data);
 void            vhost_user_vring_kick         (VhostUserVring              *self);
 

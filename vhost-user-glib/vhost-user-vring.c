@@ -95,6 +95,10 @@ struct _VhostUserVring
   VhostUserVringCallFunc call_func;
   gpointer              call_data;
 
+  /* told (in the back-end's context) when the driver broke the ring */
+  VhostUserVringBrokenFunc broken_func;
+  gpointer              broken_data;
+
   VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
 };
 
@@ -1016,6 +1020,17 @@ driver_wants_call (VhostUserVring *self)
 }
 
 void
+vhost_user_vring_set_broken_func (VhostUserVring           *self,
+                                  VhostUserVringBrokenFunc  func,
+                                  gpointer                  user_data)
+{
+  LOCK (self);
+  self->broken_func = func;
+  self->broken_data = user_data;
+  UNLOCK (self);
+}
+
+void
 vhost_user_vring_set_call_func (VhostUserVring         *self,
                                 VhostUserVringCallFunc  func,
                                 gpointer                user_data)
@@ -1240,10 +1255,49 @@ ring_part (VhostUserVring *self,
 }
 
 static gboolean
+run_broken_func (gpointer user_data)
+{
+  VhostUserVring *self = user_data;
+  VhostUserVringBrokenFunc func;
+  gpointer data;
+
+  LOCK (self);
+  func = self->broken_func;
+  data = self->broken_data;
+  UNLOCK (self);
+  if (func != NULL)
+    func (self, data);
+  return G_SOURCE_REMOVE;
+}
+
+/* With the lock held: the driver broke the ring. It is left alone; the
+ * front-end hears of it on the ring's error eventfd, and the back-end
+ * (in its own context, later: never under this lock) marks the device
+ * as needing a reset where the status is negotiated. */
+static gboolean
 broken (VhostUserVring  *self,
         GError         **error,
         const char      *what)
 {
+  if (!self->broken)
+    {
+      guint64 one = 1;
+      int err = self->fds[VHOST_USER_VRING_FD_ERR];
+
+      VHOST_USER_NOTE (VRING, "vring %u is broken: %s", self->index, what);
+      if (err >= 0)
+        while (write (err, &one, sizeof one) < 0 && errno == EINTR)
+          ;
+      if (self->broken_func != NULL)
+        {
+          GSource *source = g_idle_source_new ();
+
+          g_source_set_static_name (source, "VhostUserVring broken");
+          g_source_set_callback (source, run_broken_func, g_object_ref (self), g_object_unref);
+          g_source_attach (source, self->context);
+          g_source_unref (source);
+        }
+    }
   self->broken = TRUE;
   g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
                "Queue %u: %s; the ring is not touched again until it is set up anew", self->index, what);
