@@ -556,6 +556,12 @@ on_timer (gpointer user_data)
               n = 0;
             }
         }
+      else if (req->generation != generation)
+        {
+          /* of a session that ended: the ring refuses it, and so learns
+           * that its buffers are no longer in use */
+          vhost_user_vring_push (q->vring, req->element.head, 0, NULL);
+        }
       req->next = q->free_list;
       q->free_list = req;
     }

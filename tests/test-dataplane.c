@@ -278,6 +278,66 @@ test_drain (void)
   fixture_teardown (&f);
 }
 
+/* A request held while the driver breaks the ring: GET_VRING_BASE still
+ * answers once the device is done with it (its push is refused). */
+static void
+hold_then_pop (VhostUserVring *vring,
+               gpointer        user_data)
+{
+  Holder *h = user_data;
+  VhostUserVringElement other;
+
+  if (!h->held)
+    hold_one (vring, user_data);
+  else
+    vhost_user_vring_pop (vring, &other, NULL);
+}
+
+static gboolean
+push_refused (gpointer user_data)
+{
+  Holder *h = user_data;
+
+  g_assert_false (vhost_user_vring_push (h->vring, h->element.head, 0, NULL));
+  h->pushed = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_drain_broken (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint8 *avail;
+  guint16 idx = 2, bad_head = RING_SIZE + 1;
+
+  f.handler = hold_then_pop;
+  f.handler_data = &h;
+  start_server (&f, "drain-broken.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+
+  avail = f.mem + (vhost_user_driver_ring_get_avail_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory));
+  memcpy (avail + 4 + 2, &bad_head, 2);
+  memcpy (avail + 2, &idx, 2);
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  for (guint i = 0; i < 50; i++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+
+  g_timeout_add (50, push_refused, &h);
+  vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (h.pushed);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
+  fixture_teardown (&f);
+}
+
 /* --- a worker thread per ring --- */
 
 typedef struct {
@@ -752,6 +812,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/dataplane/drain", test_drain);
+  g_test_add_func ("/dataplane/drain-broken", test_drain_broken);
   g_test_add_func ("/dataplane/threads", test_threads);
   g_test_add_data_func ("/dataplane/inflight-restart", GINT_TO_POINTER (FALSE), test_inflight_restart);
   g_test_add_data_func ("/dataplane/inflight-restart-packed", GINT_TO_POINTER (TRUE), test_inflight_restart);

@@ -507,6 +507,52 @@ test_kick (Fixture       *f,
   close (kick);
 }
 
+/* A head pushed twice, or one never popped, is refused: the driver's
+ * used ring only ever gets what it made available. */
+static void
+test_push_not_out (Fixture       *f,
+                   gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[2], lens[2] = { 0, 0 };
+
+  set_desc (f, 3, DATA, 64, 2, 0);
+  make_available (f, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_false (vhost_user_vring_push (f->vring, 4, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  /* a batch naming it twice: nothing pushed, and it stays out */
+  heads[0] = heads[1] = 3;
+  g_assert_false (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmpuint (used_idx (f), ==, 0);
+  g_assert_true (vhost_user_vring_push (f->vring, 3, 0, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_vring_push (f->vring, 3, 0, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 0);
+}
+
+/* The driver makes a head available again while the device holds it. */
+static void
+test_head_already_out (Fixture       *f,
+                       gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  set_desc (f, 3, DATA, 64, 2, 0);
+  make_available (f, 3);
+  make_available (f, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+}
+
 /* A restarted device on the same guest memory and in-flight area: a new
  * ring object, set up as the front-end would set it up again. */
 static VhostUserVring *
@@ -627,6 +673,8 @@ main (int   argc,
   ADD ("kick", test_kick, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);
+  ADD ("push-not-out", test_push_not_out, NULL);
+  ADD ("head-already-out", test_head_already_out, NULL);
   ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)

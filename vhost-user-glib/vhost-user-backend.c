@@ -1923,10 +1923,16 @@ inband_call (VhostUserVring *vring,
 {
   VhostUserBackend *self = user_data;
   InbandCall *call = g_new (InbandCall, 1);
+  GSource *source;
 
   call->backend = g_object_ref (self);
   call->index = vhost_user_vring_get_index (vring);
-  g_main_context_invoke_full (priv_of (self)->context, G_PRIORITY_DEFAULT, send_inband_call, call, inband_call_free);
+  /* always later, never from here: this runs under the ring's lock */
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "VhostUserBackend in-band call");
+  g_source_set_callback (source, send_inband_call, call, inband_call_free);
+  g_source_attach (source, priv_of (self)->context);
+  g_source_unref (source);
 }
 
 /* --- object --- */

@@ -70,6 +70,8 @@ struct _VhostUserDriverRing
   guint16                avail_idx;
   guint16                last_used;
   guint16               *chain_len;   /* descriptors per head (packed: per id), to free them */
+  guint16               *next;        /* split: the free list and chains, kept here: the
+                                       * back-end can write the shared descriptors */
   int                    kick_fd;
   int                    call_fd;
   gboolean               event_idx;
@@ -92,6 +94,7 @@ vhost_user_driver_ring_finalize (GObject *object)
 
   g_clear_pointer (&self->region, vhost_user_memory_region_unref);
   g_free (self->chain_len);
+  g_free (self->next);
   g_free (self->free_ids);
   if (self->kick_fd >= 0)
     g_close (self->kick_fd, NULL);
@@ -181,13 +184,10 @@ ring_new (VhostUserMemoryRegion  *region,
     }
   else
     {
-      /* the free list threads through the descriptors' next fields */
+      /* the free list threads through our own copy of the next fields */
+      self->next = g_new (guint16, size);
       for (guint i = 0; i < size; i++)
-        {
-          Desc d = { 0, 0, 0, (guint16) ((i + 1) % size) };
-
-          memcpy (self->desc + 16 * i, &d, sizeof d);
-        }
+        self->next[i] = (i + 1) % size;
     }
   self->n_free = size;
   self->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -430,14 +430,14 @@ add_split (VhostUserDriverRing *self,
     {
       Desc d;
 
-      memcpy (&d, self->desc + 16 * i, sizeof d);
-      self->free_head = d.next;
+      self->free_head = self->next[i];
       d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
       d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
       d.flags = (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0);
-      /* d.next already names the next free descriptor */
+      /* the next free descriptor is the chain's next */
+      d.next = self->next[i];
       memcpy (self->desc + 16 * i, &d, sizeof d);
-      i = d.next;
+      i = self->next[i];
     }
   self->n_free -= n;
   self->chain_len[first] = n;
@@ -660,19 +660,8 @@ take_used_split (VhostUserDriverRing *self,
       self->chain_len[entry[0]] = 0;
       last = entry[0];
       for (guint k = 1; k < n; k++)
-        {
-          Desc d;
-
-          memcpy (&d, self->desc + 16 * last, sizeof d);
-          last = d.next;
-        }
-      {
-        Desc d;
-
-        memcpy (&d, self->desc + 16 * last, sizeof d);
-        d.next = self->n_free > 0 ? self->free_head : entry[0];
-        memcpy (self->desc + 16 * last, &d, sizeof d);
-      }
+        last = self->next[last];
+      self->next[last] = self->n_free > 0 ? self->free_head : entry[0];
       self->free_head = entry[0];
       self->n_free += n;
       *head = entry[0];

@@ -164,6 +164,10 @@ vhost_user_vring_packed_release_area (VhostUserVringPacked *state)
   state->record = state->own_record;
   if (state->record != NULL)
     record_init (state->record, state->n_chains, 0);
+  /* the chains out have no entries in the new record: their pushes must
+   * not free (or clear) entries that new requests take */
+  if (state->heads != NULL)
+    memset (state->heads, 0xff, state->n_chains * sizeof *state->heads);
 }
 
 /* Forgets every request out with the device: the ring was set up anew. */

@@ -72,6 +72,10 @@ struct _VhostUserVring
    * mappings stay until the device gave every request back */
   guint                 outstanding;
   GPtrArray            *retired_memory;
+  /* split rings: which heads are out with the device (one byte each, sized
+   * with the ring): a head pushed that is not out (twice, or from a
+   * session that ended) is refused, not written to the driver's ring */
+  guint8               *split_out;
   VhostUserVringDrainedFunc drained_func;
   gpointer              drained_data;
   GDestroyNotify        drained_notify;
@@ -186,12 +190,16 @@ static void update_kick_watch (VhostUserVring *self);
 static void
 drop_drained (VhostUserVring *self)
 {
-  GDestroyNotify notify = self->drained_notify;
-  gpointer data = self->drained_data;
+  GDestroyNotify notify;
+  gpointer data;
 
+  LOCK (self);
+  notify = self->drained_notify;
+  data = self->drained_data;
   self->drained_func = NULL;
   self->drained_data = NULL;
   self->drained_notify = NULL;
+  UNLOCK (self);
   if (notify != NULL)
     notify (data);
 }
@@ -211,6 +219,7 @@ vhost_user_vring_finalize (GObject *object)
   drop_drained (self);
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->retired_memory, g_ptr_array_unref);
+  g_free (self->split_out);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
@@ -416,11 +425,24 @@ void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
 {
+  gboolean changed;
+
   LOCK (self);
-  if (self->size != size || self->packed_ring.chains == NULL)
+  changed = self->size != size;
+  if (changed || self->packed_ring.chains == NULL)
     vhost_user_vring_packed_resize (&self->packed_ring, size);
+  if (changed || self->split_out == NULL)
+    {
+      g_free (self->split_out);
+      self->split_out = g_malloc0 (MAX (size, 1));
+      /* heads handed out, or to be resubmitted, were of the old size */
+      self->in_flight = 0;
+      self->n_resubmit = self->next_resubmit = 0;
+    }
+  self->size = size;
   UNLOCK (self);
-  SET_AND_NOTIFY (self, size, size, PROP_SIZE);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
 }
 
 /**
@@ -1061,8 +1083,6 @@ vhost_user_vring_notify (VhostUserVring  *self,
                          GError         **error)
 {
   guint64 one = 1;
-  VhostUserVringCallFunc call_func = NULL;
-  gpointer call_data = NULL;
   gboolean ok = TRUE;
   int fd;
 
@@ -1077,8 +1097,9 @@ vhost_user_vring_notify (VhostUserVring  *self,
   vhost_user_vring_packed_called (&self->packed_ring);
   if (fd < 0)
     {
-      call_func = self->call_func;
-      call_data = self->call_data;
+      /* under the lock: the back-end clears it before it goes away, and
+       * the function only queues work to the back-end's context */
+      self->call_func (self, self->call_data);
       goto out;
     }
   while (write (fd, &one, sizeof one) < 0)
@@ -1098,8 +1119,6 @@ vhost_user_vring_notify (VhostUserVring  *self,
     }
 out:
   UNLOCK (self);
-  if (call_func != NULL)
-    call_func (self, call_data);
   return ok;
 }
 
@@ -1652,8 +1671,12 @@ pop_locked (VhostUserVring         *self,
   if (self->next_resubmit < self->n_resubmit)
     {
       element->head = self->resubmit[self->next_resubmit++];
+      /* (recorded for the size the ring had when it started) */
+      if (element->head >= num || self->split_out[element->head])
+        return broken (self, error, "a request to resubmit is outside the ring");
       if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
         return FALSE;
+      self->split_out[element->head] = 1;
       self->in_flight++;
       return TRUE;
     }
@@ -1682,10 +1705,13 @@ pop_locked (VhostUserVring         *self,
   if (element->head >= num)
     return broken (self, error, "a request's head is outside the ring");
 
+  if (self->split_out[element->head])
+    return broken (self, error, "a request's head is already out with the device");
   if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
     return FALSE;
 
   inflight_pop (self, element->head);
+  self->split_out[element->head] = 1;
   self->in_flight++;
   /* the base is how far the device got: GET_VRING_BASE reports it */
   self->base = (guint16) (last_avail + 1);
@@ -1815,6 +1841,24 @@ push_locked (VhostUserVring  *self,
                      "Queue %u has no descriptor %u", self->index, heads[i]);
         return FALSE;
       }
+  if (!self->packed)
+    {
+      guint i;
+
+      /* every head out with the device, each once (checked by taking
+       * them back, and putting them back out if one is not) */
+      for (i = 0; i < n && self->split_out[heads[i]]; i++)
+        self->split_out[heads[i]] = 0;
+      if (i < n)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "Queue %u: descriptor %u is not out with the device (pushed twice, or from a "
+                       "session that ended)", self->index, heads[i]);
+          while (i-- > 0)
+            self->split_out[heads[i]] = 1;
+          return FALSE;
+        }
+    }
   if (self->packed)
     {
       if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
@@ -1938,6 +1982,14 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
 
   LOCK (self);
   ok = push_locked (self, heads, lens, n, error);
+  if (!ok && self->broken && self->in_flight > 0)
+    {
+      /* a broken ring takes nothing back, but the request is done with:
+       * GET_VRING_BASE must not wait for it forever */
+      self->in_flight -= MIN (n, self->in_flight);
+      if (self->in_flight == 0 && !self->started)
+        schedule_drained (self);
+    }
   /* counted even when refused: a request of an ended session comes back
    * refused, and its buffers are no longer in use either way */
   self->outstanding -= MIN (n, self->outstanding);
