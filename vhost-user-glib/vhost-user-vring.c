@@ -504,10 +504,9 @@ vhost_user_vring_set_enabled (VhostUserVring *self,
 static guint8 *ring_part (VhostUserVring *self, guint64 addr, guint64 len);
 static void inflight_recover (VhostUserVring *self);
 
-static gboolean
-initial_kick (gpointer user_data)
+static void
+run_kick_handler (VhostUserVring *self)
 {
-  VhostUserVring *self = user_data;
   VhostUserVringKickFunc func;
   gboolean started;
 
@@ -517,6 +516,12 @@ initial_kick (gpointer user_data)
   UNLOCK (self);
   if (func != NULL && started)
     func (self, self->kick_data);
+}
+
+static gboolean
+initial_kick (gpointer user_data)
+{
+  run_kick_handler (user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -1123,20 +1128,6 @@ out:
 }
 
 /* --- kicks --- */
-
-static void
-run_kick_handler (VhostUserVring *self)
-{
-  VhostUserVringKickFunc func;
-  gboolean started;
-
-  LOCK (self);
-  func = self->kick_func;
-  started = self->started;
-  UNLOCK (self);
-  if (func != NULL && started)
-    func (self, self->kick_data);
-}
 
 static gboolean
 on_kick (int          fd,
