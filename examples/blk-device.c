@@ -143,7 +143,7 @@ example_blk_device_set_features (VhostUserBackend    *backend,
              features & VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) ? " discard" : "",
              features & VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) ? " write-zeroes" : "",
              features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) ? " protocol-features" : "");
-  return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->set_features (backend, invocation, features);
+  return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->handle_set_features (backend, invocation, features);
 }
 
 static gboolean
@@ -154,8 +154,8 @@ example_blk_device_get_config (VhostUserBackend    *backend,
                                guint                flags)
 {
   g_message ("blk: front-end reads %u bytes of config at %u", size, offset);
-  return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->get_config (backend, invocation,
-                                                                                 offset, size, flags);
+  return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->handle_get_config (backend, invocation,
+                                                                                        offset, size, flags);
 }
 
 /* --- the I/O --- */
@@ -764,8 +764,8 @@ example_blk_device_class_init (ExampleBlkDeviceClass *klass)
   G_OBJECT_CLASS (klass)->dispose = example_blk_device_dispose;
   G_OBJECT_CLASS (klass)->finalize = example_blk_device_finalize;
 
-  backend_class->set_features = example_blk_device_set_features;
-  backend_class->get_config = example_blk_device_get_config;
+  backend_class->handle_set_features = example_blk_device_set_features;
+  backend_class->handle_get_config = example_blk_device_get_config;
 }
 
 static void

@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "vhost-user-error.h"
 #include "vhost-user-invocation.h"
 #include "vhost-user-message-private.h"
 
@@ -33,5 +34,9 @@ const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation 
 VhostUserReplyKind      vhost_user_invocation_get_reply_kind (VhostUserInvocation     *self);
 void                    vhost_user_invocation_return_message (VhostUserInvocation     *self,
                                                           VhostUserMessage            *reply);
+void                    vhost_user_invocation_return_errorf (VhostUserInvocation      *self,
+                                                          VhostUserError               code,
+                                                          const char                  *format,
+                                                          ...) G_GNUC_PRINTF (3, 4);
 
 G_END_DECLS

@@ -573,3 +573,20 @@ vhost_user_invocation_return_error_literal (VhostUserInvocation *self,
   error = g_error_new_literal (domain, code, message);
   complete (self, RESULT_ERROR, 0, NULL, -1, error);
 }
+
+/* Fails @self with a VHOST_USER_ERROR of @code: the short form the
+ * default handlers use (bindings have return_error_literal). */
+void
+vhost_user_invocation_return_errorf (VhostUserInvocation *self,
+                                     VhostUserError       code,
+                                     const char          *format,
+                                     ...)
+{
+  g_autoptr(GError) error = NULL;
+  va_list args;
+
+  va_start (args, format);
+  error = g_error_new_valist (VHOST_USER_ERROR, code, format, args);
+  va_end (args);
+  vhost_user_invocation_return_error (self, error);
+}

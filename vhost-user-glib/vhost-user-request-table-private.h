@@ -53,6 +53,39 @@ typedef enum {
   VHOST_USER_GATE_VIRTIO_OFFERED = 1 << 0,
 } VhostUserGateFlags;
 
+/* What a request's signal carries after the invocation. Each request
+ * table row names one; the shape gives both the signal's GTypes (when the
+ * role registers it) and the decoder that fills them (when a request
+ * arrives), so the two cannot disagree. Several shapes share GTypes and
+ * differ only in what their decoder checks. */
+typedef enum {
+  VHOST_USER_SHAPE_NONE,
+  VHOST_USER_SHAPE_U64,
+  VHOST_USER_SHAPE_INDEX,          /* vring state: the index only */
+  VHOST_USER_SHAPE_INDEX_NUM,      /* vring state: index and number */
+  VHOST_USER_SHAPE_VRING_SIZE,     /* index and a ring size the device can hold */
+  VHOST_USER_SHAPE_INDEX_BOOL,     /* index and 0 or 1 */
+  VHOST_USER_SHAPE_INDEX_FD,       /* u64 index with the no-fd bit, and the fd */
+  VHOST_USER_SHAPE_FD,
+  VHOST_USER_SHAPE_VRING_ADDR,
+  VHOST_USER_SHAPE_MEM_TABLE,      /* every region mapped */
+  VHOST_USER_SHAPE_REGION,         /* one region mapped */
+  VHOST_USER_SHAPE_REGION_DESC,    /* one region described, not mapped */
+  VHOST_USER_SHAPE_LOG,
+  VHOST_USER_SHAPE_IOTLB,
+  VHOST_USER_SHAPE_CONFIG_GET,
+  VHOST_USER_SHAPE_CONFIG_SET,
+  VHOST_USER_SHAPE_BYTES,
+  VHOST_USER_SHAPE_INFLIGHT_GET,
+  VHOST_USER_SHAPE_INFLIGHT_SET,
+  VHOST_USER_SHAPE_UUID,
+  VHOST_USER_SHAPE_DEVICE_STATE,
+  VHOST_USER_SHAPE_VRING_AREA,
+  VHOST_USER_SHAPE_SHMEM_MAP,
+  VHOST_USER_SHAPE_SHMEM_UNMAP,
+  VHOST_USER_N_SHAPES
+} VhostUserShape;
+
 typedef struct {
   VhostUserPayloadKind kind;
   guint16 min_size;
@@ -65,6 +98,8 @@ typedef struct {
   guint32               number;
   const char           *name;       /* the spec's name, e.g. "SET_BACKEND_REQ_FD" */
   const char           *old_name;   /* the name before the 2023 renaming, or NULL */
+  const char           *nick;       /* the enum value's nick, and the name of its signal */
+  VhostUserShape        shape;      /* the signal's arguments after the invocation */
   VhostUserPayloadSpec  request;
   VhostUserReplyKind    reply;
   /* For REPLY_ALWAYS: the reply. For REPLY_ACK: an alternative to the u64

@@ -2,11 +2,13 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * One row per request: validation, tracing, gating and the back-end's
- * signals all read these rows, so adding a request is adding a row (and,
- * in the roles, its default handler). Sizes are payload bytes; fd counts
- * are the bounds a message may carry, refined by the payload itself where
- * a field says how many fds follow (memory table, no-fd bits).
+ * One row per request and direction: the codec's validation, tracing,
+ * gating, and both roles' signals (registered and emitted from the row's
+ * nick and shape) all read these rows, so adding a request is an enum
+ * value, a row here and the receiving role's default handler. Sizes are
+ * payload bytes; fd counts are the bounds a message may carry, refined by
+ * the payload itself where a field says how many fds follow (memory
+ * table, no-fd bits). See docs/architecture.md, "Adding a request".
  */
 
 #include "config.h"
@@ -37,96 +39,140 @@
 /* VIRTIO_NET_F_MTU: the only device-type bit the protocol gates on */
 #define VIRTIO_NET_F_MTU_MASK VHOST_USER_FEATURE (3)
 
+#define SHAPE(s)   VHOST_USER_SHAPE_##s
+#define ACK        VHOST_USER_REPLY_ACK
+#define ALWAYS     VHOST_USER_REPLY_ALWAYS
+
+/* Rows are indexed by number; row 0 is left empty. */
+#define MAIN(id, nick_, ...) \
+  [VHOST_USER_REQUEST_##id] = { .number = VHOST_USER_REQUEST_##id, .name = #id, .nick = nick_, __VA_ARGS__ }
+#define BACKEND(id, nick_, ...) \
+  [VHOST_USER_BACKEND_REQUEST_##id] = { .number = VHOST_USER_BACKEND_REQUEST_##id, .name = "BACKEND_" #id, \
+                                        .nick = nick_, __VA_ARGS__ }
+
 static const VhostUserRequestInfo main_requests[] = {
-  { 0 },
-  { 1, "GET_FEATURES", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, 0, 0, 0 },
-  { 2, "SET_FEATURES", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 3, "SET_OWNER", NULL, NOTHING, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 4, "RESET_OWNER", NULL, NOTHING, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
+  MAIN (GET_FEATURES, "get-features", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64),
+  MAIN (SET_FEATURES, "set-features", .shape = SHAPE (U64), .request = U64, .reply = ACK),
+  MAIN (SET_OWNER, "set-owner", .shape = SHAPE (NONE), .request = NOTHING, .reply = ACK),
+  MAIN (RESET_OWNER, "reset-owner", .shape = SHAPE (NONE), .request = NOTHING, .reply = ACK),
   /* in postcopy the reply is the table with the back-end's own bases */
-  { 5, "SET_MEM_TABLE", NULL, MEM_TABLE (VHOST_USER_MAX_MEM_TABLE_REGIONS),
-    VHOST_USER_REPLY_ACK, MEM_TABLE (0), 0, 0, 0 },
+  MAIN (SET_MEM_TABLE, "set-mem-table", .shape = SHAPE (MEM_TABLE),
+        .request = MEM_TABLE (VHOST_USER_MAX_MEM_TABLE_REGIONS), .reply = ACK, .reply_payload = MEM_TABLE (0)),
   /* the spec's table says u64, but every front-end sends the 16-byte log
    * struct; with LOG_SHMFD it carries the log's fd and always gets a reply
    * (none in DPDK, 8 bytes in libvhost-user, 16 in rust-vmm), without it
    * neither */
-  { 6, "SET_LOG_BASE", NULL, PAYLOAD (LOG, 16, 16, 0, 1),
-    VHOST_USER_REPLY_ALWAYS, PAYLOAD (OPAQUE, 0, 16, 0, 0), 0, 0, 0, TRUE, P (LOG_SHMFD) },
-  { 7, "SET_LOG_FD", NULL, NOTHING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 8, "SET_VRING_NUM", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 9, "SET_VRING_ADDR", NULL, PAYLOAD (VRING_ADDR, 40, 40, 0, 0), VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 10, "SET_VRING_BASE", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 11, "GET_VRING_BASE", NULL, VRING_STATE, VHOST_USER_REPLY_ALWAYS, VRING_STATE, 0, 0, 0 },
-  { 12, "SET_VRING_KICK", NULL, VRING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 13, "SET_VRING_CALL", NULL, VRING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 14, "SET_VRING_ERR", NULL, VRING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 15, "GET_PROTOCOL_FEATURES", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64,
-    0, V (PROTOCOL_FEATURES), VHOST_USER_GATE_VIRTIO_OFFERED },
-  { 16, "SET_PROTOCOL_FEATURES", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING,
-    0, V (PROTOCOL_FEATURES), VHOST_USER_GATE_VIRTIO_OFFERED },
-  { 17, "GET_QUEUE_NUM", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, P (MQ), 0, 0 },
-  { 18, "SET_VRING_ENABLE", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, 0, V (PROTOCOL_FEATURES), 0 },
-  { 19, "SEND_RARP", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING, P (RARP), 0, 0 },
-  { 20, "NET_SET_MTU", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING, P (MTU), VIRTIO_NET_F_MTU_MASK, 0 },
-  { 21, "SET_BACKEND_REQ_FD", "SET_SLAVE_REQ_FD", NOTHING_FD, VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ), 0, 0 },
-  { 22, "IOTLB_MSG", NULL, PAYLOAD (IOTLB, 32, 32, 0, 0), VHOST_USER_REPLY_ALWAYS, U64, 0, V (ACCESS_PLATFORM), 0, TRUE },
-  { 23, "SET_VRING_ENDIAN", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, P (CROSS_ENDIAN), 0, 0 },
-  { 24, "GET_CONFIG", NULL, CONFIG, VHOST_USER_REPLY_ALWAYS, CONFIG, P (CONFIG), 0, 0, TRUE },
-  { 25, "SET_CONFIG", NULL, CONFIG, VHOST_USER_REPLY_ACK, NOTHING, P (CONFIG), 0, 0 },
-  { 26, "CREATE_CRYPTO_SESSION", NULL, PAYLOAD (OPAQUE, 1, VHOST_USER_MAX_PAYLOAD, 0, 0),
-    VHOST_USER_REPLY_ALWAYS, PAYLOAD (OPAQUE, 8, VHOST_USER_MAX_PAYLOAD, 0, 0), P (CRYPTO_SESSION), 0, 0, TRUE },
-  { 27, "CLOSE_CRYPTO_SESSION", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING, P (CRYPTO_SESSION), 0, 0 },
+  MAIN (SET_LOG_BASE, "set-log-base", .shape = SHAPE (LOG), .request = PAYLOAD (LOG, 16, 16, 0, 1),
+        .reply = ALWAYS, .reply_payload = PAYLOAD (OPAQUE, 0, 16, 0, 0), .reply_can_fail = TRUE,
+        .reply_needs = P (LOG_SHMFD)),
+  MAIN (SET_LOG_FD, "set-log-fd", .shape = SHAPE (FD), .request = NOTHING_FD, .reply = ACK),
+  MAIN (SET_VRING_NUM, "set-vring-num", .shape = SHAPE (VRING_SIZE), .request = VRING_STATE, .reply = ACK),
+  MAIN (SET_VRING_ADDR, "set-vring-addr", .shape = SHAPE (VRING_ADDR),
+        .request = PAYLOAD (VRING_ADDR, 40, 40, 0, 0), .reply = ACK),
+  MAIN (SET_VRING_BASE, "set-vring-base", .shape = SHAPE (INDEX_NUM), .request = VRING_STATE, .reply = ACK),
+  MAIN (GET_VRING_BASE, "get-vring-base", .shape = SHAPE (INDEX), .request = VRING_STATE, .reply = ALWAYS,
+        .reply_payload = VRING_STATE),
+  MAIN (SET_VRING_KICK, "set-vring-kick", .shape = SHAPE (INDEX_FD), .request = VRING_FD, .reply = ACK),
+  MAIN (SET_VRING_CALL, "set-vring-call", .shape = SHAPE (INDEX_FD), .request = VRING_FD, .reply = ACK),
+  MAIN (SET_VRING_ERR, "set-vring-err", .shape = SHAPE (INDEX_FD), .request = VRING_FD, .reply = ACK),
+  MAIN (GET_PROTOCOL_FEATURES, "get-protocol-features", .shape = SHAPE (NONE), .request = NOTHING,
+        .reply = ALWAYS, .reply_payload = U64, .gate_virtio = V (PROTOCOL_FEATURES),
+        .gate_flags = VHOST_USER_GATE_VIRTIO_OFFERED),
+  MAIN (SET_PROTOCOL_FEATURES, "set-protocol-features", .shape = SHAPE (U64), .request = U64, .reply = ACK,
+        .gate_virtio = V (PROTOCOL_FEATURES), .gate_flags = VHOST_USER_GATE_VIRTIO_OFFERED),
+  MAIN (GET_QUEUE_NUM, "get-queue-num", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64, .gate_protocol = P (MQ)),
+  MAIN (SET_VRING_ENABLE, "set-vring-enable", .shape = SHAPE (INDEX_BOOL), .request = VRING_STATE, .reply = ACK,
+        .gate_virtio = V (PROTOCOL_FEATURES)),
+  MAIN (SEND_RARP, "send-rarp", .shape = SHAPE (U64), .request = U64, .reply = ACK, .gate_protocol = P (RARP)),
+  MAIN (NET_SET_MTU, "net-set-mtu", .shape = SHAPE (U64), .request = U64, .reply = ACK, .gate_protocol = P (MTU),
+        .gate_virtio = VIRTIO_NET_F_MTU_MASK),
+  MAIN (SET_BACKEND_REQ_FD, "set-backend-req-fd", .shape = SHAPE (FD), .old_name = "SET_SLAVE_REQ_FD",
+        .request = NOTHING_FD, .reply = ACK, .gate_protocol = P (BACKEND_REQ)),
+  MAIN (IOTLB_MSG, "iotlb-msg", .shape = SHAPE (IOTLB), .request = PAYLOAD (IOTLB, 32, 32, 0, 0),
+        .reply = ALWAYS, .reply_payload = U64, .gate_virtio = V (ACCESS_PLATFORM), .reply_can_fail = TRUE),
+  MAIN (SET_VRING_ENDIAN, "set-vring-endian", .shape = SHAPE (INDEX_NUM), .request = VRING_STATE, .reply = ACK,
+        .gate_protocol = P (CROSS_ENDIAN)),
+  MAIN (GET_CONFIG, "get-config", .shape = SHAPE (CONFIG_GET), .request = CONFIG, .reply = ALWAYS,
+        .reply_payload = CONFIG, .gate_protocol = P (CONFIG), .reply_can_fail = TRUE),
+  MAIN (SET_CONFIG, "set-config", .shape = SHAPE (CONFIG_SET), .request = CONFIG, .reply = ACK,
+        .gate_protocol = P (CONFIG)),
+  MAIN (CREATE_CRYPTO_SESSION, "create-crypto-session", .shape = SHAPE (BYTES),
+        .request = PAYLOAD (OPAQUE, 1, VHOST_USER_MAX_PAYLOAD, 0, 0), .reply = ALWAYS,
+        .reply_payload = PAYLOAD (OPAQUE, 8, VHOST_USER_MAX_PAYLOAD, 0, 0), .gate_protocol = P (CRYPTO_SESSION),
+        .reply_can_fail = TRUE),
+  MAIN (CLOSE_CRYPTO_SESSION, "close-crypto-session", .shape = SHAPE (U64), .request = U64, .reply = ACK,
+        .gate_protocol = P (CRYPTO_SESSION)),
   /* the userfaultfd comes back as an fd; none means it could not be opened */
-  { 28, "POSTCOPY_ADVISE", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, PAYLOAD (OPAQUE, 0, 8, 0, 1), P (PAGEFAULT), 0, 0, TRUE },
-  { 29, "POSTCOPY_LISTEN", NULL, NOTHING, VHOST_USER_REPLY_ACK, NOTHING, P (PAGEFAULT), 0, 0 },
-  { 30, "POSTCOPY_END", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, P (PAGEFAULT), 0, 0, TRUE },
+  MAIN (POSTCOPY_ADVISE, "postcopy-advise", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = PAYLOAD (OPAQUE, 0, 8, 0, 1), .gate_protocol = P (PAGEFAULT), .reply_can_fail = TRUE),
+  MAIN (POSTCOPY_LISTEN, "postcopy-listen", .shape = SHAPE (NONE), .request = NOTHING, .reply = ACK,
+        .gate_protocol = P (PAGEFAULT)),
+  MAIN (POSTCOPY_END, "postcopy-end", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64, .gate_protocol = P (PAGEFAULT), .reply_can_fail = TRUE),
   /* the spec's "N/A" fd column is wrong: the reply carries the memfd */
-  { 31, "GET_INFLIGHT_FD", NULL, INFLIGHT (0, 0), VHOST_USER_REPLY_ALWAYS, INFLIGHT (0, 1), P (INFLIGHT_SHMFD), 0, 0, TRUE },
-  { 32, "SET_INFLIGHT_FD", NULL, INFLIGHT (1, 1), VHOST_USER_REPLY_ACK, NOTHING, P (INFLIGHT_SHMFD), 0, 0 },
-  { 33, "GPU_SET_SOCKET", NULL, NOTHING_FD, VHOST_USER_REPLY_ACK, NOTHING, 0, 0, 0 },
-  { 34, "RESET_DEVICE", NULL, NOTHING, VHOST_USER_REPLY_ACK, NOTHING, P (RESET_DEVICE), 0, 0 },
-  { 35, "VRING_KICK", NULL, VRING_STATE, VHOST_USER_REPLY_ACK, NOTHING, P (INBAND_NOTIFICATIONS), 0, 0 },
-  { 36, "GET_MAX_MEM_SLOTS", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, P (CONFIGURE_MEM_SLOTS), 0, 0 },
-  { 37, "ADD_MEM_REG", NULL, SINGLE_REGION (1, 1), VHOST_USER_REPLY_ACK, SINGLE_REGION (0, 0),
-    P (CONFIGURE_MEM_SLOTS), 0, 0 },
+  MAIN (GET_INFLIGHT_FD, "get-inflight-fd", .shape = SHAPE (INFLIGHT_GET), .request = INFLIGHT (0, 0),
+        .reply = ALWAYS, .reply_payload = INFLIGHT (0, 1), .gate_protocol = P (INFLIGHT_SHMFD),
+        .reply_can_fail = TRUE),
+  MAIN (SET_INFLIGHT_FD, "set-inflight-fd", .shape = SHAPE (INFLIGHT_SET), .request = INFLIGHT (1, 1),
+        .reply = ACK, .gate_protocol = P (INFLIGHT_SHMFD)),
+  MAIN (GPU_SET_SOCKET, "gpu-set-socket", .shape = SHAPE (FD), .request = NOTHING_FD, .reply = ACK),
+  MAIN (RESET_DEVICE, "reset-device", .shape = SHAPE (NONE), .request = NOTHING, .reply = ACK,
+        .gate_protocol = P (RESET_DEVICE)),
+  MAIN (VRING_KICK, "vring-kick", .shape = SHAPE (INDEX), .request = VRING_STATE, .reply = ACK,
+        .gate_protocol = P (INBAND_NOTIFICATIONS)),
+  MAIN (GET_MAX_MEM_SLOTS, "get-max-mem-slots", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64, .gate_protocol = P (CONFIGURE_MEM_SLOTS)),
+  MAIN (ADD_MEM_REG, "add-mem-reg", .shape = SHAPE (REGION), .request = SINGLE_REGION (1, 1), .reply = ACK,
+        .reply_payload = SINGLE_REGION (0, 0), .gate_protocol = P (CONFIGURE_MEM_SLOTS)),
   /* a stray fd is allowed and closed */
-  { 38, "REM_MEM_REG", NULL, SINGLE_REGION (0, 1), VHOST_USER_REPLY_ACK, NOTHING, P (CONFIGURE_MEM_SLOTS), 0, 0 },
-  { 39, "SET_STATUS", NULL, U64, VHOST_USER_REPLY_ACK, NOTHING, P (STATUS), 0, 0 },
-  { 40, "GET_STATUS", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, P (STATUS), 0, 0 },
-  { 41, "GET_SHARED_OBJECT", NULL, UUID, VHOST_USER_REPLY_ALWAYS, U64_MAYBE_FD, P (SHARED_OBJECT), 0, 0, TRUE },
+  MAIN (REM_MEM_REG, "rem-mem-reg", .shape = SHAPE (REGION_DESC), .request = SINGLE_REGION (0, 1), .reply = ACK,
+        .gate_protocol = P (CONFIGURE_MEM_SLOTS)),
+  MAIN (SET_STATUS, "set-status", .shape = SHAPE (U64), .request = U64, .reply = ACK,
+        .gate_protocol = P (STATUS)),
+  MAIN (GET_STATUS, "get-status", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64, .gate_protocol = P (STATUS)),
+  MAIN (GET_SHARED_OBJECT, "get-shared-object", .shape = SHAPE (UUID), .request = UUID, .reply = ALWAYS,
+        .reply_payload = U64_MAYBE_FD, .gate_protocol = P (SHARED_OBJECT), .reply_can_fail = TRUE),
   /* the back-end may answer with an fd of its own (reply bit 8 clear) */
-  { 42, "SET_DEVICE_STATE_FD", NULL, PAYLOAD (DEVICE_STATE, 8, 8, 1, 1),
-    VHOST_USER_REPLY_ALWAYS, U64_MAYBE_FD, P (DEVICE_STATE), 0, 0, TRUE },
-  { 43, "CHECK_DEVICE_STATE", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS, U64, P (DEVICE_STATE), 0, 0, TRUE },
-  { 44, "GET_SHMEM_CONFIG", NULL, NOTHING, VHOST_USER_REPLY_ALWAYS,
-    PAYLOAD (SHMEM_CONFIG, sizeof (VhostUserWireShmemConfig), sizeof (VhostUserWireShmemConfig), 0, 0),
-    P (SHMEM), 0, 0 },
+  MAIN (SET_DEVICE_STATE_FD, "set-device-state-fd", .shape = SHAPE (DEVICE_STATE),
+        .request = PAYLOAD (DEVICE_STATE, 8, 8, 1, 1), .reply = ALWAYS, .reply_payload = U64_MAYBE_FD,
+        .gate_protocol = P (DEVICE_STATE), .reply_can_fail = TRUE),
+  MAIN (CHECK_DEVICE_STATE, "check-device-state", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = U64, .gate_protocol = P (DEVICE_STATE), .reply_can_fail = TRUE),
+  MAIN (GET_SHMEM_CONFIG, "get-shmem-config", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
+        .reply_payload = PAYLOAD (SHMEM_CONFIG, sizeof (VhostUserWireShmemConfig), sizeof (VhostUserWireShmemConfig), 0, 0),
+        .gate_protocol = P (SHMEM)),
 };
 
 /* Every back-end request also needs BACKEND_REQ (the channel exists only
- * then), and any fd needs BACKEND_SEND_FD; the roles check both. */
+ * then), and any fd needs BACKEND_SEND_FD; the responder checks both. */
 static const VhostUserRequestInfo backend_requests[] = {
-  { 0 },
-  { 1, "BACKEND_IOTLB_MSG", "SLAVE_IOTLB_MSG", PAYLOAD (IOTLB, 32, 32, 0, 0),
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ), V (ACCESS_PLATFORM), 0 },
-  { 2, "BACKEND_CONFIG_CHANGE_MSG", "SLAVE_CONFIG_CHANGE_MSG", NOTHING,
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (CONFIG), 0, 0 },
-  { 3, "BACKEND_VRING_HOST_NOTIFIER_MSG", "SLAVE_VRING_HOST_NOTIFIER_MSG", PAYLOAD (VRING_AREA, 24, 24, 0, 1),
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (HOST_NOTIFIER), 0, 0 },
-  { 4, "BACKEND_VRING_CALL", "SLAVE_VRING_CALL", VRING_STATE,
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (INBAND_NOTIFICATIONS), 0, 0 },
-  { 5, "BACKEND_VRING_ERR", "SLAVE_VRING_ERR", VRING_STATE,
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (INBAND_NOTIFICATIONS), 0, 0 },
-  { 6, "BACKEND_SHARED_OBJECT_ADD", NULL, UUID,
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (SHARED_OBJECT), 0, 0 },
-  { 7, "BACKEND_SHARED_OBJECT_REMOVE", NULL, UUID,
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (SHARED_OBJECT), 0, 0 },
-  { 8, "BACKEND_SHARED_OBJECT_LOOKUP", NULL, UUID,
-    VHOST_USER_REPLY_ALWAYS, U64_MAYBE_FD, P (BACKEND_REQ) | P (SHARED_OBJECT), 0, 0, TRUE },
-  { 9, "BACKEND_SHMEM_MAP", NULL, PAYLOAD (SHMEM_MAP, 40, 40, 1, 1),
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (SHMEM), 0, 0 },
-  { 10, "BACKEND_SHMEM_UNMAP", NULL, PAYLOAD (SHMEM_MAP, 40, 40, 0, 0),
-    VHOST_USER_REPLY_ACK, NOTHING, P (BACKEND_REQ) | P (SHMEM), 0, 0 },
+  BACKEND (IOTLB_MSG, "iotlb-msg", .shape = SHAPE (IOTLB), .old_name = "SLAVE_IOTLB_MSG",
+           .request = PAYLOAD (IOTLB, 32, 32, 0, 0), .reply = ACK, .gate_protocol = P (BACKEND_REQ),
+           .gate_virtio = V (ACCESS_PLATFORM)),
+  BACKEND (CONFIG_CHANGE_MSG, "config-change-msg", .shape = SHAPE (NONE), .old_name = "SLAVE_CONFIG_CHANGE_MSG",
+           .request = NOTHING, .reply = ACK, .gate_protocol = P (BACKEND_REQ) | P (CONFIG)),
+  BACKEND (VRING_HOST_NOTIFIER_MSG, "vring-host-notifier-msg", .shape = SHAPE (VRING_AREA),
+           .old_name = "SLAVE_VRING_HOST_NOTIFIER_MSG", .request = PAYLOAD (VRING_AREA, 24, 24, 0, 1),
+           .reply = ACK, .gate_protocol = P (BACKEND_REQ) | P (HOST_NOTIFIER)),
+  BACKEND (VRING_CALL, "vring-call", .shape = SHAPE (INDEX), .old_name = "SLAVE_VRING_CALL",
+           .request = VRING_STATE, .reply = ACK, .gate_protocol = P (BACKEND_REQ) | P (INBAND_NOTIFICATIONS)),
+  BACKEND (VRING_ERR, "vring-err", .shape = SHAPE (INDEX), .old_name = "SLAVE_VRING_ERR", .request = VRING_STATE,
+           .reply = ACK, .gate_protocol = P (BACKEND_REQ) | P (INBAND_NOTIFICATIONS)),
+  BACKEND (SHARED_OBJECT_ADD, "shared-object-add", .shape = SHAPE (UUID), .request = UUID, .reply = ACK,
+           .gate_protocol = P (BACKEND_REQ) | P (SHARED_OBJECT)),
+  BACKEND (SHARED_OBJECT_REMOVE, "shared-object-remove", .shape = SHAPE (UUID), .request = UUID, .reply = ACK,
+           .gate_protocol = P (BACKEND_REQ) | P (SHARED_OBJECT)),
+  BACKEND (SHARED_OBJECT_LOOKUP, "shared-object-lookup", .shape = SHAPE (UUID), .request = UUID, .reply = ALWAYS,
+           .reply_payload = U64_MAYBE_FD, .gate_protocol = P (BACKEND_REQ) | P (SHARED_OBJECT),
+           .reply_can_fail = TRUE),
+  BACKEND (SHMEM_MAP, "shmem-map", .shape = SHAPE (SHMEM_MAP), .request = PAYLOAD (SHMEM_MAP, 40, 40, 1, 1),
+           .reply = ACK, .gate_protocol = P (BACKEND_REQ) | P (SHMEM)),
+  BACKEND (SHMEM_UNMAP, "shmem-unmap", .shape = SHAPE (SHMEM_UNMAP),
+           .request = PAYLOAD (SHMEM_MAP, 40, 40, 0, 0), .reply = ACK,
+           .gate_protocol = P (BACKEND_REQ) | P (SHMEM)),
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (main_requests) == VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1);

@@ -1,0 +1,1036 @@
+/* vhost-user-backend-handlers.c: the protocol's own behaviour
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The class closures of VhostUserBackend's request signals, each beside
+ * its signal's documentation: what a back-end does when no handler takes
+ * a request. The ones that map memory are in vhost-user-backend-memory.c,
+ * the back-end channel's in vhost-user-backend-channel.c.
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "vhost-user-backend-private.h"
+#include "vhost-user-error.h"
+
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+
+/* The driver broke a ring: where the front-end reads the device status,
+ * it says the device needs a reset (virtio 1.2, 2.1.1). */
+void
+vhost_user_backend_ring_broken (VhostUserVring *vring,
+                                gpointer        user_data)
+{
+  VhostUserBackend *self = user_data;
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_STATUS)
+    vhost_user_backend_update_status (self, priv->status | VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* Without a call fd a ring calls in-band when that was negotiated. */
+void
+vhost_user_backend_update_inband (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean inband = (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) != 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_call_func (vring_at (self, i), inband ? vhost_user_backend_inband_call : NULL, self);
+}
+
+void
+vhost_user_backend_update_status (VhostUserBackend *self,
+                                  guint64           status)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->status != status)
+    {
+      priv->status = status;
+      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_STATUS]);
+    }
+}
+
+/**
+ * VhostUserBackend::get-features:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks which virtio features the device offers. Default:
+ * [property@VhostUser.Backend:features].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_features (VhostUserBackend    *self,
+                   VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, priv_of (self)->features);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-features:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @features: the virtio features acknowledged
+ *
+ * The front-end acknowledges the virtio features in use. Default: refuse bits never offered
+ * (%VHOST_USER_ERROR_FEATURE_MISMATCH), else record them in
+ * [property@VhostUser.Backend:acked-features]; without `VHOST_USER_F_PROTOCOL_FEATURES`
+ * every ring is enabled at once.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_features (VhostUserBackend    *self,
+                   VhostUserInvocation *invocation,
+                   guint64              features)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (features & ~priv->features)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                                           "Features 0x%" G_GINT64_MODIFIER "x were never offered (offered 0x%" G_GINT64_MODIFIER "x)",
+                                           features & ~priv->features, priv->features);
+      return TRUE;
+    }
+
+  if (priv->acked_features != features)
+    {
+      priv->acked_features = features;
+      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
+    }
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_features (vring_at (self, i),
+                                   (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0,
+                                   (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0);
+  vhost_user_backend_update_logging (self);
+
+  /* without protocol features there is no SET_VRING_ENABLE: every ring
+   * is enabled at once */
+  if (!(features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES)))
+    for (guint i = 0; i < priv->vrings->len; i++)
+      vhost_user_vring_set_enabled (vring_at (self, i), TRUE);
+
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-owner:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end takes ownership: the session starts. Default: a second `SET_OWNER` is
+ * refused.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_owner (VhostUserBackend    *self,
+                VhostUserInvocation *invocation)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->owner)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                           "The session already has an owner");
+      return TRUE;
+    }
+  priv->owner = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_OWNER]);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+static void
+stop_all_rings (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    {
+      vhost_user_vring_set_started (vring_at (self, i), FALSE);
+      vhost_user_vring_set_enabled (vring_at (self, i), FALSE);
+    }
+}
+
+/**
+ * VhostUserBackend::reset-owner:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * Deprecated. Default: stop and disable every ring, keep the session.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+/* Deprecated: the spec now says to ignore it or disable the rings, and
+ * never to drop the session. */
+static gboolean
+real_reset_owner (VhostUserBackend    *self,
+                  VhostUserInvocation *invocation)
+{
+  stop_all_rings (self);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-num:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @num: the ring size, checked against [property@VhostUser.Backend:max-queue-size]
+ *
+ * The front-end sets a ring's size. Default: record it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_num (VhostUserBackend    *self,
+                    VhostUserInvocation *invocation,
+                    guint                index,
+                    guint                num)
+{
+  vhost_user_vring_set_size (vring_at (self, index), num);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-addr:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @address: where the ring lives
+ *
+ * The front-end says where a ring lives. Default: check the addresses are in guest memory,
+ * record them.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_addr (VhostUserBackend            *self,
+                     VhostUserInvocation         *invocation,
+                     guint                        index,
+                     const VhostUserVringAddress *address)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  /* with an IOMMU the addresses are IOVAs, translated later */
+  if (!(priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM)) &&
+      priv->memory_table != NULL)
+    {
+      /* the whole of each part, at the ring's size (1 if not set yet):
+       * split rings have 16-byte descriptors, a 6+2n available ring and a
+       * 6+8n used ring (event idx included); packed rings 16-byte
+       * descriptors and 4-byte event areas */
+      guint64 num = MAX (vhost_user_vring_get_size (vring_at (self, index)), 1);
+      gboolean packed = (priv->acked_features &
+                         VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0;
+      const struct { const char *name; guint64 addr; guint64 len; } parts[] = {
+        { "descriptor table", address->desc_user_addr, 16 * num },
+        { "available ring", address->avail_user_addr, packed ? 4 : 6 + 2 * num },
+        { "used ring", address->used_user_addr, packed ? 4 : 6 + 8 * num },
+      };
+
+      for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+        {
+          guint64 len = parts[i].len;
+
+          if (vhost_user_memory_table_translate_user_addr (priv->memory_table, parts[i].addr, &len) == NULL ||
+              len < parts[i].len)
+            {
+              vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                                   "Vring %u: %s at 0x%" G_GINT64_MODIFIER "x (0x%" G_GINT64_MODIFIER "x bytes)"
+                                                   " is not in guest memory",
+                                                   index, parts[i].name, parts[i].addr, parts[i].len);
+              return TRUE;
+            }
+        }
+    }
+
+  vhost_user_vring_set_address (vring_at (self, index), address);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-base:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @base: the next available index (packed rings: with wrap counters)
+ *
+ * The front-end sets where a ring resumes. Default: record it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_base (VhostUserBackend    *self,
+                     VhostUserInvocation *invocation,
+                     guint                index,
+                     guint                base)
+{
+  vhost_user_vring_set_base (vring_at (self, index), base);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* Stops the ring and reports where it stands. Its state is kept (the spec
+ * says not to reset the queue here); its fds too. */
+static void
+answer_vring_base (VhostUserVring *vring,
+                   gpointer        user_data)
+{
+  VhostUserInvocation *invocation = user_data;
+  VhostUserWireVringState state = { vhost_user_vring_get_index (vring), vhost_user_vring_get_base (vring) };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  vhost_user_invocation_return_bytes (invocation, payload, -1);
+}
+
+/**
+ * VhostUserBackend::get-vring-base:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ *
+ * The front-end stops a ring and asks where it stands. Default: stop it (its state and fds
+ * are kept) and reply with its base.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_vring_base (VhostUserBackend    *self,
+                     VhostUserInvocation *invocation,
+                     guint                index)
+{
+  VhostUserVring *vring = vring_at (self, index);
+
+  /* the spec: requests in flight complete first; the answer (and so the
+   * next request of the front-end) waits for the last of them */
+  vhost_user_vring_set_started (vring, FALSE);
+  vhost_user_vring_when_drained (vring, answer_vring_base, g_object_ref (invocation), g_object_unref);
+  return TRUE;
+}
+
+static gboolean
+take_vring_fd (VhostUserBackend     *self,
+               VhostUserInvocation  *invocation,
+               guint                 index,
+               VhostUserVringFdKind  kind)
+{
+  vhost_user_vring_take_fd (vring_at (self, index), kind, steal_request_fd (self, 0));
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-kick:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @fd: the kick eventfd, or -1 to poll; valid during the emission
+ *
+ * The front-end passes a ring's kick eventfd. Default: keep it (closing any earlier one) and
+ * start the ring.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_kick (VhostUserBackend    *self,
+                     VhostUserInvocation *invocation,
+                     guint                index,
+                     int                  fd)
+{
+  take_vring_fd (self, invocation, index, VHOST_USER_VRING_FD_KICK);
+  /* the current spec: SET_VRING_KICK starts the ring */
+  vhost_user_vring_set_started (vring_at (self, index), TRUE);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-call:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @fd: the call eventfd, or -1; valid during the emission
+ *
+ * The front-end passes a ring's call eventfd. Default: keep it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_call (VhostUserBackend    *self,
+                     VhostUserInvocation *invocation,
+                     guint                index,
+                     int                  fd)
+{
+  take_vring_fd (self, invocation, index, VHOST_USER_VRING_FD_CALL);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-err:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @fd: the error eventfd, or -1; valid during the emission
+ *
+ * The front-end passes a ring's error eventfd. Default: keep it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_err (VhostUserBackend    *self,
+                    VhostUserInvocation *invocation,
+                    guint                index,
+                    int                  fd)
+{
+  take_vring_fd (self, invocation, index, VHOST_USER_VRING_FD_ERR);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-protocol-features:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks which protocol features the device offers. Default:
+ * [property@VhostUser.Backend:protocol-features].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_protocol_features (VhostUserBackend    *self,
+                            VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, priv_of (self)->protocol_features);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-protocol-features:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @features: the protocol features the front-end wants
+ *
+ * The front-end chooses protocol features. Default: keep those offered, drop the rest.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_protocol_features (VhostUserBackend    *self,
+                            VhostUserInvocation *invocation,
+                            guint64              features)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  const guint64 inband_needs = VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK;
+
+  /* bits never offered are dropped, not refused: some front-ends ask for
+   * everything they know */
+  features &= priv->protocol_features;
+
+  if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
+      (features & inband_needs) != inband_needs)
+    {
+      /* the spec: close the connection (the front-end cannot be told) */
+      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                                                     "In-band notifications need the back-end channel and REPLY_ACK");
+
+      vhost_user_invocation_return_error (invocation, error);
+      if (priv->connection != NULL)
+        vhost_user_connection_close (priv->connection, error);
+      return TRUE;
+    }
+
+  if (priv->acked_protocol_features != features)
+    {
+      priv->acked_protocol_features = features;
+      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES]);
+    }
+  if (priv->connection != NULL)
+    vhost_user_connection_set_protocol_features (priv->connection, features);
+  vhost_user_backend_update_inband (self);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-queue-num:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks how many queues there are. Default: [property@VhostUser.Backend:num-
+ * queues].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_queue_num (VhostUserBackend    *self,
+                    VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, priv_of (self)->num_queues);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-vring-enable:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @enable: whether to enable it
+ *
+ * The front-end enables or disables a ring. Default: record it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_enable (VhostUserBackend    *self,
+                       VhostUserInvocation *invocation,
+                       guint                index,
+                       gboolean             enable)
+{
+  vhost_user_vring_set_enabled (vring_at (self, index), enable);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::send-rarp:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @mac: the guest's MAC address in the first 6 bytes
+ *
+ * A net device should announce the guest's MAC address. Default: accept and do nothing.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+
+/**
+ * VhostUserBackend::net-set-mtu:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @mtu: the MTU
+ *
+ * A net device is told its MTU. Default: accept.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_accept (VhostUserBackend    *self,
+             VhostUserInvocation *invocation,
+             guint64              value)
+{
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::postcopy-advise:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * Postcopy migration is coming. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+
+/**
+ * VhostUserBackend::postcopy-listen:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * Postcopy migration starts. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+
+/**
+ * VhostUserBackend::postcopy-end:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * Postcopy migration ended. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+
+/**
+ * VhostUserBackend::check-device-state:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks whether the state transfer succeeded. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_unsupported (VhostUserBackend    *self,
+                  VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                       "%s is not implemented by this device",
+                                       vhost_user_invocation_get_request_name (invocation));
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::iotlb-msg:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @iova: the I/O virtual address
+ * @size: the range's size
+ * @user_addr: the front-end address it maps to
+ * @perm: the access allowed (1 read, 2 write, 3 both)
+ * @type: 2 update, 3 invalidate
+ *
+ * The front-end updates the IOTLB. Default: refuse (no IOMMU support).
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_iotlb_msg (VhostUserBackend    *self,
+                VhostUserInvocation *invocation,
+                guint64              iova,
+                guint64              size,
+                guint64              user_addr,
+                guint                perm,
+                guint                type)
+{
+  return real_unsupported (self, invocation);
+}
+
+/**
+ * VhostUserBackend::set-vring-endian:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ * @big_endian: 1 for a big-endian legacy ring
+ *
+ * The front-end sets a legacy ring's endianness. Default: accept little-endian only.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_vring_endian (VhostUserBackend    *self,
+                       VhostUserInvocation *invocation,
+                       guint                index,
+                       guint                big_endian)
+{
+  /* only legacy devices may be big-endian, and we are not one */
+  if (big_endian != 0)
+    vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM, "Big-endian rings are not supported");
+  else
+    vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+static gboolean
+config_range_ok (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation,
+                 guint                offset,
+                 guint                size)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gsize config_len = priv->config != NULL ? g_bytes_get_size (priv->config) : 0;
+
+  if (size == 0 || (guint64) offset + size > config_len)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "Config range %u+%u is outside the %" G_GSIZE_FORMAT "-byte config space",
+                                           offset, size, config_len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-config:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @offset: where to start reading
+ * @size: how many bytes
+ * @flags: the request's flags
+ *
+ * The front-end reads the config space. Default: reply from
+ * [property@VhostUser.Backend:config], refusing ranges outside it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_config (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation,
+                 guint                offset,
+                 guint                size,
+                 guint                flags)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  g_autoptr(GBytes) slice = NULL;
+
+  if (!config_range_ok (self, invocation, offset, size))
+    return TRUE;
+  slice = g_bytes_new_from_bytes (priv->config, offset, size);
+  vhost_user_invocation_return_config (invocation, slice);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-config:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @offset: where to start writing
+ * @flags: 0 for a driver write, 1 during migration
+ * @data: the bytes
+ *
+ * The front-end writes the config space. Default: apply the write where
+ * [property@VhostUser.Backend:config-writable-mask] allows it, refuse it otherwise.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+/* Writes land only where the writable mask has bits set; a write that
+ * would change a read-only byte is refused whole. */
+static gboolean
+real_set_config (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation,
+                 guint                offset,
+                 guint                flags,
+                 GBytes              *data)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gsize size = g_bytes_get_size (data);
+  const guint8 *src = g_bytes_get_data (data, NULL);
+  const guint8 *mask = NULL;
+  gsize mask_len = 0;
+  g_autofree guint8 *config = NULL;
+  gsize config_len;
+
+  if (!config_range_ok (self, invocation, offset, size))
+    return TRUE;
+
+  config = g_bytes_unref_to_data (g_bytes_ref (priv->config), &config_len);
+  if (priv->config_writable_mask != NULL)
+    mask = g_bytes_get_data (priv->config_writable_mask, &mask_len);
+
+  for (gsize i = 0; i < size; i++)
+    {
+      guint8 writable = offset + i < mask_len ? mask[offset + i] : 0;
+
+      if ((config[offset + i] ^ src[i]) & ~writable)
+        {
+          vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                               "Config byte %" G_GSIZE_FORMAT " is read-only", offset + i);
+          return TRUE;
+        }
+      config[offset + i] = src[i];
+    }
+
+  g_bytes_unref (priv->config);
+  priv->config = g_bytes_new_take (g_steal_pointer (&config), config_len);
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONFIG]);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::create-crypto-session:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @session: the session parameters as sent
+ *
+ * The front-end creates a crypto session. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_create_crypto_session (VhostUserBackend    *self,
+                            VhostUserInvocation *invocation,
+                            GBytes              *session)
+{
+  return real_unsupported (self, invocation);
+}
+
+/**
+ * VhostUserBackend::close-crypto-session:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @session_id: the session
+ *
+ * The front-end closes a crypto session. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_close_crypto_session (VhostUserBackend    *self,
+                           VhostUserInvocation *invocation,
+                           guint64              session_id)
+{
+  return real_unsupported (self, invocation);
+}
+
+/**
+ * VhostUserBackend::gpu-set-socket:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @fd: the vhost-user-gpu socket, valid during the emission
+ *
+ * A vhost-user-gpu front-end passes its socket. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_fd_unsupported (VhostUserBackend    *self,
+                     VhostUserInvocation *invocation,
+                     int                  fd)
+{
+  return real_unsupported (self, invocation);
+}
+
+/**
+ * VhostUserBackend::reset-device:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end resets the device. Default: every ring back to its initial state, status 0;
+ * ownership and the protocol session stay.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+/* Back to the state after negotiation: rings stopped, disabled and
+ * forgotten, status 0. Ownership and the protocol session stay. */
+static gboolean
+real_reset_device (VhostUserBackend    *self,
+                   VhostUserInvocation *invocation)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_reset (vring_at (self, i));
+  vhost_user_backend_update_status (self, 0);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::vring-kick:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ *
+ * An in-band kick. Default: start the ring.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_vring_kick (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation,
+                 guint                index)
+{
+  VhostUserVring *vring = vring_at (self, index);
+
+  /* starting the ring looks at it once; a started one is looked at now */
+  if (vhost_user_vring_get_started (vring))
+    vhost_user_vring_kick (vring);
+  else
+    vhost_user_vring_set_started (vring, TRUE);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-max-mem-slots:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks how many memory regions may be mapped. Default:
+ * [property@VhostUser.Backend:max-mem-slots].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_max_mem_slots (VhostUserBackend    *self,
+                        VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, priv_of (self)->max_mem_slots);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-status:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @status: the virtio device status
+ *
+ * The front-end sets the device status. Default: record it in
+ * [property@VhostUser.Backend:status].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_status (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation,
+                 guint64              status)
+{
+  vhost_user_backend_update_status (self, status);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-status:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end reads the device status. Default: [property@VhostUser.Backend:status].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_status (VhostUserBackend    *self,
+                 VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, priv_of (self)->status);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::get-shared-object:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @uuid: the object's UUID
+ *
+ * The front-end looks up a shared object. Default: not found.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_shared_object (VhostUserBackend    *self,
+                        VhostUserInvocation *invocation,
+                        const char          *uuid)
+{
+  vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM, "No shared object %s", uuid);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-device-state-fd:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @direction: 0 save, 1 load
+ * @phase: 0 stopped
+ * @fd: the pipe end, valid during the emission
+ *
+ * The front-end starts a device-state transfer. Default: refuse.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_set_device_state_fd (VhostUserBackend    *self,
+                          VhostUserInvocation *invocation,
+                          guint                direction,
+                          guint                phase,
+                          int                  fd)
+{
+  return real_unsupported (self, invocation);
+}
+
+/**
+ * VhostUserBackend::get-shmem-config:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks for the device's shared memory regions. Default: none.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_shmem_config (VhostUserBackend    *self,
+                       VhostUserInvocation *invocation)
+{
+  /* no shared memory regions: all sizes 0 */
+  VhostUserWireShmemConfig config = { 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&config, sizeof config);
+
+  vhost_user_invocation_return_bytes (invocation, payload, -1);
+  return TRUE;
+}
+
+/* --- the table: which class closure serves which request --- */
+
+#define HANDLER(request, vfunc, func) \
+  [VHOST_USER_REQUEST_##request] = { G_STRUCT_OFFSET (VhostUserBackendClass, vfunc), (GCallback) (func) }
+
+static const struct {
+  gsize     class_offset;
+  GCallback func;
+} handlers[] = {
+  HANDLER (GET_FEATURES,          handle_get_features, real_get_features),
+  HANDLER (SET_FEATURES,          handle_set_features, real_set_features),
+  HANDLER (SET_OWNER,             handle_set_owner, real_set_owner),
+  HANDLER (RESET_OWNER,           handle_reset_owner, real_reset_owner),
+  HANDLER (SET_MEM_TABLE,         handle_set_mem_table, vhost_user_backend_real_set_mem_table),
+  HANDLER (SET_LOG_BASE,          handle_set_log_base, vhost_user_backend_real_set_log_base),
+  HANDLER (SET_LOG_FD,            handle_set_log_fd, vhost_user_backend_real_set_log_fd),
+  HANDLER (SET_VRING_NUM,         handle_set_vring_num, real_set_vring_num),
+  HANDLER (SET_VRING_ADDR,        handle_set_vring_addr, real_set_vring_addr),
+  HANDLER (SET_VRING_BASE,        handle_set_vring_base, real_set_vring_base),
+  HANDLER (GET_VRING_BASE,        handle_get_vring_base, real_get_vring_base),
+  HANDLER (SET_VRING_KICK,        handle_set_vring_kick, real_set_vring_kick),
+  HANDLER (SET_VRING_CALL,        handle_set_vring_call, real_set_vring_call),
+  HANDLER (SET_VRING_ERR,         handle_set_vring_err, real_set_vring_err),
+  HANDLER (GET_PROTOCOL_FEATURES, handle_get_protocol_features, real_get_protocol_features),
+  HANDLER (SET_PROTOCOL_FEATURES, handle_set_protocol_features, real_set_protocol_features),
+  HANDLER (GET_QUEUE_NUM,         handle_get_queue_num, real_get_queue_num),
+  HANDLER (SET_VRING_ENABLE,      handle_set_vring_enable, real_set_vring_enable),
+  HANDLER (SEND_RARP,             handle_send_rarp, real_accept),
+  HANDLER (NET_SET_MTU,           handle_net_set_mtu, real_accept),
+  HANDLER (SET_BACKEND_REQ_FD,    handle_set_backend_req_fd, vhost_user_backend_real_set_backend_req_fd),
+  HANDLER (IOTLB_MSG,             handle_iotlb_msg, real_iotlb_msg),
+  HANDLER (SET_VRING_ENDIAN,      handle_set_vring_endian, real_set_vring_endian),
+  HANDLER (GET_CONFIG,            handle_get_config, real_get_config),
+  HANDLER (SET_CONFIG,            handle_set_config, real_set_config),
+  HANDLER (CREATE_CRYPTO_SESSION, handle_create_crypto_session, real_create_crypto_session),
+  HANDLER (CLOSE_CRYPTO_SESSION,  handle_close_crypto_session, real_close_crypto_session),
+  HANDLER (POSTCOPY_ADVISE,       handle_postcopy_advise, real_unsupported),
+  HANDLER (POSTCOPY_LISTEN,       handle_postcopy_listen, real_unsupported),
+  HANDLER (POSTCOPY_END,          handle_postcopy_end, real_unsupported),
+  HANDLER (GET_INFLIGHT_FD,       handle_get_inflight_fd, vhost_user_backend_real_get_inflight_fd),
+  HANDLER (SET_INFLIGHT_FD,       handle_set_inflight_fd, vhost_user_backend_real_set_inflight_fd),
+  HANDLER (GPU_SET_SOCKET,        handle_gpu_set_socket, real_fd_unsupported),
+  HANDLER (RESET_DEVICE,          handle_reset_device, real_reset_device),
+  HANDLER (VRING_KICK,            handle_vring_kick, real_vring_kick),
+  HANDLER (GET_MAX_MEM_SLOTS,     handle_get_max_mem_slots, real_get_max_mem_slots),
+  HANDLER (ADD_MEM_REG,           handle_add_mem_reg, vhost_user_backend_real_add_mem_reg),
+  HANDLER (REM_MEM_REG,           handle_rem_mem_reg, vhost_user_backend_real_rem_mem_reg),
+  HANDLER (SET_STATUS,            handle_set_status, real_set_status),
+  HANDLER (GET_STATUS,            handle_get_status, real_get_status),
+  HANDLER (GET_SHARED_OBJECT,     handle_get_shared_object, real_get_shared_object),
+  HANDLER (SET_DEVICE_STATE_FD,   handle_set_device_state_fd, real_set_device_state_fd),
+  HANDLER (CHECK_DEVICE_STATE,    handle_check_device_state, real_unsupported),
+  HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, real_get_shmem_config),
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (handlers) == VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1);
+
+/* Puts the defaults in @klass and says where each one sits, for the
+ * signals' class closures. */
+void
+vhost_user_backend_install_handlers (VhostUserBackendClass *klass,
+                                     gsize                 *class_offsets)
+{
+  for (guint number = 1; number < G_N_ELEMENTS (handlers); number++)
+    {
+      g_assert (handlers[number].func != NULL);
+      G_STRUCT_MEMBER (GCallback, klass, handlers[number].class_offset) = handlers[number].func;
+      class_offsets[number] = handlers[number].class_offset;
+    }
+}

@@ -1,0 +1,433 @@
+/* vhost-user-backend-memory.c: the back-end's defaults that map memory
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Guest memory (SET_MEM_TABLE, ADD/REM_MEM_REG), the dirty log
+ * (SET_LOG_BASE, SET_LOG_FD) and the in-flight area (GET/SET_INFLIGHT_FD):
+ * every fd the front-end passes here is mapped and checked before a ring
+ * may use it.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "vhost-user-backend-private.h"
+#include "vhost-user-error.h"
+
+#define INFLIGHT_ALIGN 64
+
+typedef struct {
+  void  *map;
+  gsize  len;
+} Mapping;
+
+static void
+mapping_free (gpointer data)
+{
+  Mapping *mapping = data;
+
+  munmap (mapping->map, mapping->len);
+  g_free (mapping);
+}
+
+/* A shared mapping of @map_len bytes as GBytes of the @len bytes from
+ * @offset on; the last reference unmaps it. */
+static GBytes *
+mapping_bytes_new (void  *map,
+                   gsize  map_len,
+                   gsize  offset,
+                   gsize  len)
+{
+  Mapping *mapping = g_new (Mapping, 1);
+
+  mapping->map = map;
+  mapping->len = map_len;
+  return g_bytes_new_with_free_func ((guint8 *) map + offset, len, mapping_free, mapping);
+}
+
+/* Dirty logging is on for every ring while VHOST_F_LOG_ALL is acked. */
+void
+vhost_user_backend_update_logging (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean log_all = (priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL)) != 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_logging (vring_at (self, i), log_all, priv->log, priv->log_fd);
+}
+
+/* Each queue gets its own stride of the in-flight area. */
+void
+vhost_user_backend_update_inflight (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gsize len = priv->inflight != NULL ? g_bytes_get_size (priv->inflight) : 0;
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    {
+      g_autoptr(GBytes) part = NULL;
+
+      if (priv->inflight_stride > 0 && (i + 1) * priv->inflight_stride <= len)
+        part = g_bytes_new_from_bytes (priv->inflight, i * priv->inflight_stride, priv->inflight_stride);
+      vhost_user_vring_set_inflight_area (vring_at (self, i), part);
+    }
+}
+
+void
+vhost_user_backend_set_memory_table (VhostUserBackend     *self,
+                                     VhostUserMemoryTable *table)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  g_clear_pointer (&priv->memory_table, vhost_user_memory_table_unref);
+  priv->memory_table = vhost_user_memory_table_ref (table);
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_memory_table (vring_at (self, i), table);
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_MEMORY_TABLE]);
+}
+
+/**
+ * VhostUserBackend::set-mem-table:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @table: the new guest memory, already mapped
+ *
+ * The front-end replaces the guest memory table; the regions are mapped and checked (bounds,
+ * overlaps, the fds' sizes) before the signal. Default: make @table the back-end's
+ * [property@VhostUser.Backend:memory-table].
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
+                                       VhostUserInvocation  *invocation,
+                                       VhostUserMemoryTable *table)
+{
+  vhost_user_backend_set_memory_table (self, table);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+void
+vhost_user_backend_unmap_log (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  g_clear_pointer (&priv->log, g_bytes_unref);
+  vhost_user_backend_update_logging (self);
+}
+
+/**
+ * VhostUserBackend::set-log-base:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @size: the size of the dirty log
+ * @offset: where the log starts in @fd
+ * @fd: the log's fd, valid during the emission
+ *
+ * The front-end passes the dirty-page log. Default: map it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
+                                      VhostUserInvocation *invocation,
+                                      guint64              size,
+                                      guint64              offset,
+                                      int                  fd)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  struct stat st;
+  void *base;
+  int own_fd;
+
+  if (size == 0 || offset + size < offset || offset + size > G_MAXSIZE)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "Log area of 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER "x is not usable",
+                                           size, offset);
+      return TRUE;
+    }
+
+  /* without LOG_SHMFD there is no fd: the log is the front-end's business;
+   * with it, the fd is the log */
+  if (fd < 0)
+    {
+      if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD)
+        vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INCORRECT_FDS, "SET_LOG_BASE without the log's fd");
+      else
+        vhost_user_invocation_return_ack (invocation);
+      return TRUE;
+    }
+
+  own_fd = steal_request_fd (self, 0);
+  if (own_fd < 0 || fstat (own_fd, &st) != 0 ||
+      (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
+    {
+      if (own_fd >= 0)
+        g_close (own_fd, NULL);
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "The log fd does not hold 0x%" G_GINT64_MODIFIER "x bytes", offset + size);
+      return TRUE;
+    }
+
+  base = mmap (NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, own_fd, 0);
+  g_close (own_fd, NULL);
+  if (base == MAP_FAILED)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                                           "Could not map the log: %s", g_strerror (errno));
+      return TRUE;
+    }
+
+  g_clear_pointer (&priv->log, g_bytes_unref);
+  priv->log = mapping_bytes_new (base, offset + size, offset, size);
+  vhost_user_backend_update_logging (self);
+  vhost_user_invocation_return_u64 (invocation, 0);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-log-fd:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @fd: an eventfd, valid during the emission
+ *
+ * The front-end passes an eventfd to signal after logging. Default: keep it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_set_log_fd (VhostUserBackend    *self,
+                                    VhostUserInvocation *invocation,
+                                    int                  fd)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  int old = priv->log_fd;
+
+  priv->log_fd = steal_request_fd (self, 0);
+  /* the rings stop writing to the old fd before it is closed */
+  vhost_user_backend_update_logging (self);
+  if (old >= 0)
+    g_close (old, NULL);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+void
+vhost_user_backend_unmap_inflight (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight_stride = 0;
+  vhost_user_backend_update_inflight (self);
+}
+
+/* The per-queue stride is ours to choose; only this back-end reads the
+ * area back. Room for either ring layout, 64-byte aligned. */
+static gsize
+inflight_queue_size (guint queue_size)
+{
+  gsize split = 16 + 16 * (gsize) queue_size;
+  gsize packed = 32 + 32 * (gsize) queue_size;
+
+  return (MAX (split, packed) + INFLIGHT_ALIGN - 1) & ~(gsize) (INFLIGHT_ALIGN - 1);
+}
+
+/**
+ * VhostUserBackend::get-inflight-fd:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @num_queues: how many queues to track
+ * @queue_size: their size
+ *
+ * The front-end asks for an area to track in-flight descriptors in. Default: allocate a
+ * zeroed memfd and return it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
+                                         VhostUserInvocation *invocation,
+                                         guint                num_queues,
+                                         guint                queue_size)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  VhostUserWireInflight reply = { 0 };
+  g_autoptr(GBytes) payload = NULL;
+  gsize size;
+  void *base;
+  int fd;
+
+  if (num_queues == 0 || num_queues > priv->num_queues || queue_size == 0 || queue_size > priv->max_queue_size)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "No in-flight area for %u queues of %u entries", num_queues, queue_size);
+      return TRUE;
+    }
+
+  size = num_queues * inflight_queue_size (queue_size);
+  fd = memfd_create ("vhost-user-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate (fd, size) != 0 ||
+      (base = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+    {
+      int errsv = errno;
+
+      if (fd >= 0)
+        g_close (fd, NULL);
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                                           "Could not allocate the in-flight area: %s", g_strerror (errsv));
+      return TRUE;
+    }
+
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight = mapping_bytes_new (base, size, 0, size);
+  priv->inflight_stride = inflight_queue_size (queue_size);
+  vhost_user_backend_update_inflight (self);
+
+  reply.mmap_size = size;
+  reply.mmap_offset = 0;
+  reply.num_queues = num_queues;
+  reply.queue_size = queue_size;
+  payload = g_bytes_new (&reply, sizeof reply);
+  vhost_user_invocation_return_bytes (invocation, payload, fd);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::set-inflight-fd:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @mmap_size: the area's size
+ * @mmap_offset: where it starts in @fd
+ * @num_queues: how many queues it tracks
+ * @queue_size: their size
+ * @fd: the area, valid during the emission
+ *
+ * The front-end hands back the in-flight area after a reconnect. Default: map it.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
+                                         VhostUserInvocation *invocation,
+                                         guint64              mmap_size,
+                                         guint64              mmap_offset,
+                                         guint                num_queues,
+                                         guint                queue_size,
+                                         int                  fd)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  struct stat st;
+  void *base;
+  int own_fd;
+
+  /* the area must hold what this back-end would have laid out for it */
+  if (num_queues == 0 || num_queues > priv->num_queues || queue_size == 0 ||
+      queue_size > priv->max_queue_size || mmap_size < num_queues * inflight_queue_size (queue_size) ||
+      mmap_offset + mmap_size < mmap_offset || mmap_offset + mmap_size > G_MAXSIZE)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "In-flight area of %u queues of %u entries, 0x%" G_GINT64_MODIFIER "x bytes, is not usable",
+                                           num_queues, queue_size, mmap_size);
+      return TRUE;
+    }
+
+  own_fd = steal_request_fd (self, 0);
+  if (fstat (own_fd, &st) != 0 || (S_ISREG (st.st_mode) && (guint64) st.st_size < mmap_offset + mmap_size))
+    {
+      g_close (own_fd, NULL);
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "The in-flight fd does not hold 0x%" G_GINT64_MODIFIER "x bytes", mmap_offset + mmap_size);
+      return TRUE;
+    }
+  base = mmap (NULL, mmap_offset + mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, own_fd, 0);
+  g_close (own_fd, NULL);
+  if (base == MAP_FAILED)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                                           "Could not map the in-flight area: %s", g_strerror (errno));
+      return TRUE;
+    }
+
+  g_clear_pointer (&priv->inflight, g_bytes_unref);
+  priv->inflight = mapping_bytes_new (base, mmap_offset + mmap_size, mmap_offset, mmap_size);
+  priv->inflight_stride = inflight_queue_size (queue_size);
+  vhost_user_backend_update_inflight (self);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::add-mem-reg:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @region: the new region, already mapped
+ *
+ * The front-end adds a memory region. Default: add it to the table, refusing overlaps and
+ * slots beyond the maximum.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
+                                     VhostUserInvocation   *invocation,
+                                     VhostUserMemoryRegion *region)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(GError) error = NULL;
+
+  table = vhost_user_memory_table_add (priv->memory_table, region, priv->max_mem_slots, &error);
+  if (table == NULL)
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
+  vhost_user_backend_set_memory_table (self, table);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/**
+ * VhostUserBackend::rem-mem-reg:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @guest_phys_addr: the region's guest-physical address
+ * @size: its size
+ * @user_addr: its front-end address
+ *
+ * The front-end removes a memory region. Default: remove the matching region, refuse if none
+ * matches.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+gboolean
+vhost_user_backend_real_rem_mem_reg (VhostUserBackend    *self,
+                                     VhostUserInvocation *invocation,
+                                     guint64              guest_phys_addr,
+                                     guint64              size,
+                                     guint64              user_addr)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(GError) error = NULL;
+
+  table = vhost_user_memory_table_remove (priv->memory_table, guest_phys_addr, size, user_addr, &error);
+  if (table == NULL)
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
+  vhost_user_backend_set_memory_table (self, table);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}

@@ -1,0 +1,163 @@
+/* vhost-user-backend-private.h: what the back-end's files share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * VhostUserBackend is spread over four files, each calling only the ones
+ * below it:
+ *
+ *   vhost-user-backend.c           the object: properties, life cycle, sockets
+ *   vhost-user-backend-handlers.c  the spec's defaults: negotiation, rings, config
+ *   vhost-user-backend-memory.c    the defaults that map: memory, log, in-flight area
+ *   vhost-user-backend-channel.c   the back-end channel: requests to the front-end
+ */
+
+#pragma once
+
+#include "vhost-user-backend.h"
+#include "vhost-user-connection-private.h"
+#include "vhost-user-invocation-private.h"
+#include "vhost-user-memory-table-private.h"
+#include "vhost-user-responder-private.h"
+#include "vhost-user-vring-private.h"
+
+G_BEGIN_DECLS
+
+/* how long the front-end may take to answer on the back-end channel */
+#define BACKEND_REQUEST_TIMEOUT_MS 30000
+
+typedef struct
+{
+  GMainContext         *context;
+
+  /* what this device offers */
+  guint64               features;
+  guint64               protocol_features;
+  guint                 num_queues;
+  guint                 max_queue_size;
+  guint                 max_mem_slots;
+  GBytes               *config;
+  GBytes               *config_writable_mask;
+
+  /* what this connection agreed */
+  guint64               acked_features;
+  guint64               acked_protocol_features;
+  gboolean              owner;
+  guint64               status;
+  VhostUserMemoryTable *memory_table;
+  GPtrArray            *vrings;
+
+  VhostUserConnection  *connection;
+  VhostUserResponder   *responder;
+  VhostUserConnection  *backend_channel;
+  GQueue                channel_pending;   /* GTask *, awaiting replies in order */
+  GSource              *channel_timeout;   /* for the oldest of them */
+  int                   log_fd;
+  /* the mapped areas (from mmap_offset on), shared with the rings,
+   * which may use them from their own threads */
+  GBytes               *log;
+  GBytes               *inflight;
+  gsize                 inflight_stride;   /* bytes per queue */
+} VhostUserBackendPrivate;
+
+enum {
+  PROP_0,
+  PROP_MAIN_CONTEXT,
+  PROP_FEATURES,
+  PROP_PROTOCOL_FEATURES,
+  PROP_NUM_QUEUES,
+  PROP_MAX_QUEUE_SIZE,
+  PROP_MAX_MEM_SLOTS,
+  PROP_CONFIG,
+  PROP_CONFIG_WRITABLE_MASK,
+  PROP_ACKED_FEATURES,
+  PROP_ACKED_PROTOCOL_FEATURES,
+  PROP_OWNER,
+  PROP_STATUS,
+  PROP_MEMORY_TABLE,
+  PROP_CONNECTED,
+  N_PROPS
+};
+
+/* Data, not functions, so that the files below vhost-user-backend.c
+ * never call up into it. */
+extern GParamSpec *vhost_user_backend_pspecs[N_PROPS];
+extern gint        vhost_user_backend_private_offset;
+
+static inline VhostUserBackendPrivate *
+priv_of (VhostUserBackend *self)
+{
+  return G_STRUCT_MEMBER_P (self, vhost_user_backend_private_offset);
+}
+
+static inline VhostUserVring *
+vring_at (VhostUserBackend *self,
+          guint             index)
+{
+  return g_ptr_array_index (priv_of (self)->vrings, index);
+}
+
+/* An fd of the request being emitted, now the caller's; -1 if none. */
+static inline int
+steal_request_fd (VhostUserBackend *self,
+                  guint             index)
+{
+  return vhost_user_responder_steal_fd (priv_of (self)->responder, index);
+}
+
+/* vhost-user-backend-handlers.c */
+void     vhost_user_backend_install_handlers  (VhostUserBackendClass *klass,
+                                               gsize                 *class_offsets);
+void     vhost_user_backend_ring_broken       (VhostUserVring        *vring,
+                                               gpointer               user_data);
+void     vhost_user_backend_update_inband     (VhostUserBackend      *self);
+void     vhost_user_backend_update_status     (VhostUserBackend      *self,
+                                               guint64                status);
+
+/* vhost-user-backend-memory.c */
+void     vhost_user_backend_update_logging    (VhostUserBackend      *self);
+void     vhost_user_backend_update_inflight   (VhostUserBackend      *self);
+void     vhost_user_backend_set_memory_table  (VhostUserBackend      *self,
+                                               VhostUserMemoryTable  *table);
+void     vhost_user_backend_unmap_log         (VhostUserBackend      *self);
+void     vhost_user_backend_unmap_inflight    (VhostUserBackend      *self);
+gboolean vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
+                                               VhostUserInvocation   *invocation,
+                                               VhostUserMemoryTable  *table);
+gboolean vhost_user_backend_real_set_log_base (VhostUserBackend      *self,
+                                               VhostUserInvocation   *invocation,
+                                               guint64                size,
+                                               guint64                offset,
+                                               int                    fd);
+gboolean vhost_user_backend_real_set_log_fd   (VhostUserBackend      *self,
+                                               VhostUserInvocation   *invocation,
+                                               int                    fd);
+gboolean vhost_user_backend_real_get_inflight_fd (VhostUserBackend   *self,
+                                               VhostUserInvocation   *invocation,
+                                               guint                  num_queues,
+                                               guint                  queue_size);
+gboolean vhost_user_backend_real_set_inflight_fd (VhostUserBackend   *self,
+                                               VhostUserInvocation   *invocation,
+                                               guint64                mmap_size,
+                                               guint64                mmap_offset,
+                                               guint                  num_queues,
+                                               guint                  queue_size,
+                                               int                    fd);
+gboolean vhost_user_backend_real_add_mem_reg  (VhostUserBackend      *self,
+                                               VhostUserInvocation   *invocation,
+                                               VhostUserMemoryRegion *region);
+gboolean vhost_user_backend_real_rem_mem_reg  (VhostUserBackend      *self,
+                                               VhostUserInvocation   *invocation,
+                                               guint64                guest_phys_addr,
+                                               guint64                size,
+                                               guint64                user_addr);
+
+/* vhost-user-backend-channel.c */
+void     vhost_user_backend_close_channel     (VhostUserBackend      *self,
+                                               const GError          *error);
+void     vhost_user_backend_inband_call       (VhostUserVring        *vring,
+                                               gpointer               user_data);
+gboolean vhost_user_backend_real_set_backend_req_fd (VhostUserBackend *self,
+                                               VhostUserInvocation   *invocation,
+                                               int                    fd);
+
+G_END_DECLS

@@ -1,0 +1,319 @@
+/* vhost-user-responder.c: the receiving half of a channel
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Both roles receive requests: the back-end on the main socket, the
+ * front-end on the back-end channel. What happens to a request is the
+ * same on both: look up its row, refuse it if its gate is closed, decode
+ * its arguments by the row's shape, wrap it in an invocation, emit the
+ * row's signal, and send exactly the reply the protocol wants once the
+ * invocation is completed. The connection reads nothing more from the
+ * channel until then, which is what keeps replies in order.
+ */
+
+#include "config.h"
+
+#include "vhost-user-responder-private.h"
+
+#include "vhost-user-debug-private.h"
+#include "vhost-user-enum-types.h"
+#include "vhost-user-error.h"
+#include "vhost-user-invocation-private.h"
+
+struct _VhostUserResponder
+{
+  GObject                     *owner;       /* not a reference: the owner detaches first */
+  VhostUserChannel             channel;
+  GMainContext                *context;
+  const guint                 *signals;     /* indexed by request number */
+  VhostUserResponderStateFunc  state_func;
+
+  VhostUserConnection         *connection;
+  VhostUserInvocation         *pending;     /* not a reference */
+  VhostUserMessage            *current;     /* the request being emitted */
+};
+
+static const char *
+who (VhostUserResponder *self)
+{
+  return self->channel == VHOST_USER_CHANNEL_MAIN ? "back-end" : "front-end";
+}
+
+/* @signals must live as long as the type does (a static array). */
+VhostUserResponder *
+vhost_user_responder_new (GObject                     *owner,
+                          VhostUserChannel             channel,
+                          GMainContext                *context,
+                          const guint                 *signals,
+                          VhostUserResponderStateFunc  state_func)
+{
+  VhostUserResponder *self = g_atomic_rc_box_new0 (VhostUserResponder);
+
+  self->owner = owner;
+  self->channel = channel;
+  self->context = g_main_context_ref (context);
+  self->signals = signals;
+  self->state_func = state_func;
+  return self;
+}
+
+VhostUserResponder *
+vhost_user_responder_ref (VhostUserResponder *self)
+{
+  return g_atomic_rc_box_acquire (self);
+}
+
+static void
+responder_clear (gpointer data)
+{
+  VhostUserResponder *self = data;
+
+  g_clear_object (&self->connection);
+  g_main_context_unref (self->context);
+}
+
+void
+vhost_user_responder_unref (VhostUserResponder *self)
+{
+  g_atomic_rc_box_release_full (self, responder_clear);
+}
+
+/* The owner is going away: invocations still out may be completed, but
+ * nothing reaches the owner or the socket any more. */
+void
+vhost_user_responder_detach (VhostUserResponder *self)
+{
+  vhost_user_responder_set_connection (self, NULL);
+  self->owner = NULL;
+}
+
+/* A new connection (or none) forgets the request of the old one: its
+ * answer has nowhere to go. */
+void
+vhost_user_responder_set_connection (VhostUserResponder  *self,
+                                     VhostUserConnection *connection)
+{
+  self->pending = NULL;
+  self->current = NULL;
+  g_set_object (&self->connection, connection);
+}
+
+/* Whether a request waits for its answer (and the connection is paused
+ * for it). */
+gboolean
+vhost_user_responder_get_busy (VhostUserResponder *self)
+{
+  return self->pending != NULL;
+}
+
+/* An fd of the request being emitted, now the caller's; -1 if none. */
+int
+vhost_user_responder_steal_fd (VhostUserResponder *self,
+                               guint               index)
+{
+  if (self->current == NULL)
+    return -1;
+  return vhost_user_message_steal_fd (self->current, index);
+}
+
+static void
+invocation_done (VhostUserInvocation *invocation,
+                 VhostUserMessage    *reply,
+                 const GError        *error,
+                 gpointer             user_data)
+{
+  VhostUserResponder *self = user_data;
+  const VhostUserRequestInfo *info = vhost_user_invocation_get_info (invocation);
+
+  /* the only request in flight on a channel is the pending one; any other
+   * belongs to a connection that is gone */
+  if (self->pending != invocation)
+    return;
+  self->pending = NULL;
+
+  if (self->connection == NULL || vhost_user_connection_is_closed (self->connection))
+    return;
+
+  if (error != NULL)
+    VHOST_USER_NOTE (TRACE, "[%s] %s failed: %s", who (self), info->name, error->message);
+
+  if (reply != NULL)
+    {
+      /* a failure there closes the connection, which reports it */
+      vhost_user_connection_send (self->connection, reply, NULL);
+    }
+  else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
+    {
+      /* the peer waits for an answer the protocol cannot give */
+      g_autoptr(GError) fatal = g_error_copy (error);
+
+      g_prefix_error (&fatal, "Cannot answer %s: ", info->name);
+      vhost_user_connection_close (self->connection, fatal);
+      return;
+    }
+
+  if (self->connection != NULL)
+    vhost_user_connection_set_receiving (self->connection, TRUE);
+}
+
+static gboolean
+gate_open (VhostUserResponder            *self,
+           const VhostUserRequestInfo    *info,
+           const VhostUserMessage        *msg,
+           const VhostUserResponderState *state,
+           GError                       **error)
+{
+  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? state->features_offered
+                                                                    : state->features_acked;
+
+  if ((info->gate_protocol & state->protocol_features) != info->gate_protocol ||
+      (info->gate_virtio & virtio) != info->gate_virtio)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "%s needs a feature that was not negotiated", info->name);
+      return FALSE;
+    }
+  /* the back-end channel passes fds only with BACKEND_SEND_FD */
+  if (self->channel == VHOST_USER_CHANNEL_BACKEND && msg->n_fds > 0 &&
+      !(state->protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "%s passes an fd without BACKEND_SEND_FD", info->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Unknown requests (or a reply where requests are expected): nobody can
+ * tell what answer the peer waits for; a NACK if it asked for one. */
+static void
+refuse_unknown (VhostUserResponder            *self,
+                VhostUserMessage              *msg,
+                const GError                  *parse_error,
+                const VhostUserResponderState *state)
+{
+  gboolean is_reply = vhost_user_message_is_reply (msg);
+
+  VHOST_USER_NOTE (TRACE, "[%s] ignoring %s %u on the %s channel: %s", who (self),
+                   is_reply ? "reply" : "request", msg->header.request,
+                   vhost_user_channel_get_name (self->channel),
+                   parse_error ? parse_error->message : "unknown request");
+  if (!is_reply && vhost_user_message_needs_reply (msg) &&
+      (state->protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK))
+    {
+      VhostUserMessage nack = VHOST_USER_MESSAGE_INIT;
+
+      vhost_user_message_init_reply (&nack, msg);
+      vhost_user_message_set_u64 (&nack, 1);
+      vhost_user_connection_send (self->connection, &nack, NULL);
+    }
+}
+
+static void
+emit (VhostUserResponder            *self,
+      const VhostUserRequestInfo    *info,
+      VhostUserMessage              *msg,
+      VhostUserInvocation           *invocation,
+      const VhostUserResponderState *state)
+{
+  g_autoptr(GError) error = NULL;
+  GValue values[2 + VHOST_USER_SHAPE_MAX_ARGS] = { G_VALUE_INIT };
+  GValue result = G_VALUE_INIT;
+  guint n_args = 0;
+
+  if (!vhost_user_shape_decode (info->shape, info, msg, &state->limits, values + 2, &n_args, &error))
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return;
+    }
+
+  g_value_init (&values[0], G_TYPE_FROM_INSTANCE (self->owner));
+  g_value_set_object (&values[0], self->owner);
+  g_value_init (&values[1], VHOST_USER_TYPE_INVOCATION);
+  g_value_set_object (&values[1], invocation);
+  g_value_init (&result, G_TYPE_BOOLEAN);
+
+  self->current = msg;
+  g_signal_emitv (values, self->signals[info->number], 0, &result);
+  self->current = NULL;
+
+  if (!g_value_get_boolean (&result) && !vhost_user_invocation_get_completed (invocation))
+    vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                                                "No handler took the request");
+  for (guint i = 0; i < 2 + n_args; i++)
+    g_value_unset (&values[i]);
+}
+
+/* Called for every message the connection reads. */
+void
+vhost_user_responder_dispatch (VhostUserResponder *self,
+                               VhostUserMessage   *msg,
+                               const GError       *parse_error)
+{
+  const VhostUserRequestInfo *info;
+  g_autoptr(VhostUserInvocation) invocation = NULL;
+  g_autoptr(GObject) owner = NULL;
+  g_autoptr(GError) error = NULL;
+  VhostUserResponderState state = { 0 };
+
+  if (self->owner == NULL || self->connection == NULL)
+    return;
+  /* a handler may drop the last reference to its role */
+  owner = g_object_ref (self->owner);
+  self->state_func (owner, &state);
+
+  info = vhost_user_request_info_lookup (self->channel, msg->header.request);
+  if (info == NULL || vhost_user_message_is_reply (msg))
+    {
+      refuse_unknown (self, msg, parse_error, &state);
+      return;
+    }
+
+  /* the connection stops reading until this request is answered */
+  vhost_user_connection_set_receiving (self->connection, FALSE);
+  invocation = vhost_user_invocation_new (self->channel, msg, state.protocol_features, self->context,
+                                          invocation_done, vhost_user_responder_ref (self),
+                                          (GDestroyNotify) vhost_user_responder_unref);
+  self->pending = invocation;
+
+  if (parse_error != NULL)
+    vhost_user_invocation_return_error (invocation, parse_error);
+  else if (!gate_open (self, info, msg, &state, &error))
+    vhost_user_invocation_return_error (invocation, error);
+  else
+    emit (self, info, msg, invocation, &state);
+}
+
+/* One signal per row of @channel's table, named by the row's nick, with
+ * the row's shape after the invocation. The class closure is the vfunc at
+ * class_offsets[number] (a derivable role), or else the callback
+ * default_handlers[number] (a final one). Every signal runs last and
+ * stops at the first handler that returns %TRUE. */
+void
+vhost_user_responder_register_signals (GType             type,
+                                       VhostUserChannel  channel,
+                                       const gsize      *class_offsets,
+                                       const GCallback  *default_handlers,
+                                       guint            *signals)
+{
+  const VhostUserRequestInfo *table;
+  guint n_rows;
+
+  table = vhost_user_request_table (channel, &n_rows);
+  for (guint number = 1; number < n_rows; number++)
+    {
+      GType types[1 + VHOST_USER_SHAPE_MAX_ARGS];
+      GClosure *closure;
+      guint n;
+
+      types[0] = VHOST_USER_TYPE_INVOCATION;
+      n = 1 + vhost_user_shape_get_param_types (table[number].shape, types + 1);
+      if (class_offsets != NULL)
+        closure = g_signal_type_cclosure_new (type, class_offsets[number]);
+      else
+        closure = g_cclosure_new (default_handlers[number], NULL, NULL);
+      signals[number] = g_signal_newv (table[number].nick, type, G_SIGNAL_RUN_LAST, closure,
+                                       g_signal_accumulator_true_handled, NULL, NULL,
+                                       G_TYPE_BOOLEAN, n, types);
+    }
+}

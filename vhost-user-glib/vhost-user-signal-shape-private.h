@@ -1,0 +1,38 @@
+/* vhost-user-signal-shape-private.h: the arguments of request signals
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib-object.h>
+
+#include "vhost-user-message-private.h"
+
+G_BEGIN_DECLS
+
+
+/* The most arguments a shape has (SHMEM_MAP's six). */
+#define VHOST_USER_SHAPE_MAX_ARGS 6
+
+/* What decoders check the request against: the receiving role's own
+ * limits. A num_queues of 0 leaves ring indices unchecked (the front-end
+ * receiving on the back-end channel has no such limit to apply). */
+typedef struct {
+  guint    num_queues;
+  guint    max_queue_size;
+  guint    max_mem_slots;
+  gboolean packed;
+} VhostUserShapeLimits;
+
+guint    vhost_user_shape_get_param_types (VhostUserShape               shape,
+                                           GType                       *types);
+gboolean vhost_user_shape_decode          (VhostUserShape               shape,
+                                           const VhostUserRequestInfo  *info,
+                                           const VhostUserMessage      *msg,
+                                           const VhostUserShapeLimits  *limits,
+                                           GValue                      *values,
+                                           guint                       *n_values,
+                                           GError                     **error);
+
+G_END_DECLS

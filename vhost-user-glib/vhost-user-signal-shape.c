@@ -1,0 +1,561 @@
+/* vhost-user-signal-shape.c: the arguments of request signals
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One row per shape: a signature string (one character per argument, as
+ * GVariant writes types) and the decoder that fills those arguments from
+ * a message. Roles register their signals from the signature and the
+ * responder initializes the GValues from it before the decoder runs, so a
+ * decoder that set a value of the wrong type would fail loudly in every
+ * test that sends the request.
+ */
+
+#include "config.h"
+
+#include "vhost-user-signal-shape-private.h"
+
+#include "vhost-user-error.h"
+#include "vhost-user-memory-table-private.h"
+#include "vhost-user-vring.h"
+
+typedef gboolean (*DecodeFunc) (const VhostUserRequestInfo *info,
+                                const VhostUserMessage     *msg,
+                                const VhostUserShapeLimits *limits,
+                                GValue                     *v,
+                                GError                    **error);
+
+static gboolean
+check_index (const VhostUserRequestInfo  *info,
+             const VhostUserShapeLimits  *limits,
+             guint                        index,
+             GError                     **error)
+{
+  if (limits->num_queues != 0 && index >= limits->num_queues)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "%s for queue %u, the device has %u", info->name, index, limits->num_queues);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+fd_at (const VhostUserMessage *msg,
+       guint                   i)
+{
+  return i < msg->n_fds ? msg->fds[i] : -1;
+}
+
+static char *
+uuid_to_string (const guint8 u[16])
+{
+  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static gboolean
+decode_none (const VhostUserRequestInfo *info,
+             const VhostUserMessage     *msg,
+             const VhostUserShapeLimits *limits,
+             GValue                     *v,
+             GError                    **error)
+{
+  return TRUE;
+}
+
+static gboolean
+decode_u64 (const VhostUserRequestInfo *info,
+            const VhostUserMessage     *msg,
+            const VhostUserShapeLimits *limits,
+            GValue                     *v,
+            GError                    **error)
+{
+  guint64 u64 = 0;
+
+  vhost_user_message_get_u64 (msg, &u64);
+  g_value_set_uint64 (&v[0], u64);
+  return TRUE;
+}
+
+/* INDEX, INDEX_NUM, VRING_SIZE and INDEX_BOOL: a vring state */
+static gboolean
+decode_vring_state (const VhostUserRequestInfo *info,
+                    const VhostUserMessage     *msg,
+                    const VhostUserShapeLimits *limits,
+                    GValue                     *v,
+                    GError                    **error)
+{
+  guint32 index = 0, num = 0;
+
+  vhost_user_message_get_vring_state (msg, &index, &num);
+  if (!check_index (info, limits, index, error))
+    return FALSE;
+  g_value_set_uint (&v[0], index);
+  if (G_VALUE_HOLDS_BOOLEAN (&v[1]))
+    {
+      if (num > 1)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "%s: %u is neither 0 nor 1", info->name, num);
+          return FALSE;
+        }
+      g_value_set_boolean (&v[1], num == 1);
+    }
+  else if (G_VALUE_HOLDS_UINT (&v[1]))
+    g_value_set_uint (&v[1], num);
+  return TRUE;
+}
+
+/* Split rings need a power of two, packed ones any size. */
+static gboolean
+decode_vring_size (const VhostUserRequestInfo *info,
+                   const VhostUserMessage     *msg,
+                   const VhostUserShapeLimits *limits,
+                   GValue                     *v,
+                   GError                    **error)
+{
+  guint32 index = 0, num = 0;
+
+  if (!decode_vring_state (info, msg, limits, v, error))
+    return FALSE;
+  vhost_user_message_get_vring_state (msg, &index, &num);
+  if (num == 0 || num > limits->max_queue_size || (!limits->packed && (num & (num - 1)) != 0))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u: size %u is not %s up to %u", index, num,
+                   limits->packed ? "between 1 and" : "a power of two", limits->max_queue_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+decode_index_fd (const VhostUserRequestInfo *info,
+                 const VhostUserMessage     *msg,
+                 const VhostUserShapeLimits *limits,
+                 GValue                     *v,
+                 GError                    **error)
+{
+  guint index = 0;
+  gboolean no_fd = TRUE;
+
+  vhost_user_message_get_vring_fd (msg, &index, &no_fd);
+  if (!check_index (info, limits, index, error))
+    return FALSE;
+  g_value_set_uint (&v[0], index);
+  g_value_set_int (&v[1], no_fd ? -1 : fd_at (msg, 0));
+  return TRUE;
+}
+
+static gboolean
+decode_fd (const VhostUserRequestInfo *info,
+           const VhostUserMessage     *msg,
+           const VhostUserShapeLimits *limits,
+           GValue                     *v,
+           GError                    **error)
+{
+  g_value_set_int (&v[0], fd_at (msg, 0));
+  return TRUE;
+}
+
+static gboolean
+decode_vring_addr (const VhostUserRequestInfo *info,
+                   const VhostUserMessage     *msg,
+                   const VhostUserShapeLimits *limits,
+                   GValue                     *v,
+                   GError                    **error)
+{
+  VhostUserWireVringAddr wire = { 0 };
+  VhostUserVringAddress address;
+
+  vhost_user_message_get_vring_addr (msg, &wire);
+  if (!check_index (info, limits, wire.index, error))
+    return FALSE;
+  if ((wire.desc_user_addr & 15) || (wire.avail_user_addr & 1) || (wire.used_user_addr & 3))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u: ring addresses are not aligned", wire.index);
+      return FALSE;
+    }
+  address.flags = wire.flags;
+  address.desc_user_addr = wire.desc_user_addr;
+  address.used_user_addr = wire.used_user_addr;
+  address.avail_user_addr = wire.avail_user_addr;
+  address.log_guest_addr = wire.log_guest_addr;
+  g_value_set_uint (&v[0], wire.index);
+  g_value_set_boxed (&v[1], &address);
+  return TRUE;
+}
+
+static VhostUserMemoryRegion *
+map_region (const VhostUserWireXenMemoryRegion  *r,
+            int                                  fd,
+            GError                             **error)
+{
+  return vhost_user_memory_region_new_map (r->guest_phys_addr, r->memory_size, r->userspace_addr,
+                                           r->mmap_offset, fd, error);
+}
+
+/* Maps every region before the handler runs, so a table that cannot be
+ * mapped is refused whole and handlers only ever see a usable one. */
+static gboolean
+decode_mem_table (const VhostUserRequestInfo *info,
+                  const VhostUserMessage     *msg,
+                  const VhostUserShapeLimits *limits,
+                  GValue                     *v,
+                  GError                    **error)
+{
+  guint n_regions = vhost_user_message_get_mem_table_n_regions (msg);
+  VhostUserMemoryRegion *regions[VHOST_USER_MAX_MEM_TABLE_REGIONS];
+  VhostUserMemoryTable *table;
+  guint mapped = 0;
+
+  if (n_regions > limits->max_mem_slots)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "%u memory regions, the device has %u slots", n_regions, limits->max_mem_slots);
+      return FALSE;
+    }
+  for (; mapped < n_regions; mapped++)
+    {
+      VhostUserWireXenMemoryRegion r;
+
+      vhost_user_message_get_mem_table_region (msg, mapped, &r);
+      regions[mapped] = map_region (&r, fd_at (msg, mapped), error);
+      if (regions[mapped] == NULL)
+        break;
+    }
+  table = mapped == n_regions ? vhost_user_memory_table_new (regions, n_regions, error) : NULL;
+  for (guint i = 0; i < mapped; i++)
+    vhost_user_memory_region_unref (regions[i]);
+  if (table == NULL)
+    return FALSE;
+  g_value_take_boxed (&v[0], table);
+  return TRUE;
+}
+
+static gboolean
+decode_region (const VhostUserRequestInfo *info,
+               const VhostUserMessage     *msg,
+               const VhostUserShapeLimits *limits,
+               GValue                     *v,
+               GError                    **error)
+{
+  VhostUserWireXenMemoryRegion r;
+  VhostUserMemoryRegion *region;
+
+  vhost_user_message_get_single_region (msg, &r);
+  region = map_region (&r, fd_at (msg, 0), error);
+  if (region == NULL)
+    return FALSE;
+  g_value_take_boxed (&v[0], region);
+  return TRUE;
+}
+
+static gboolean
+decode_region_desc (const VhostUserRequestInfo *info,
+                    const VhostUserMessage     *msg,
+                    const VhostUserShapeLimits *limits,
+                    GValue                     *v,
+                    GError                    **error)
+{
+  VhostUserWireXenMemoryRegion r;
+
+  vhost_user_message_get_single_region (msg, &r);
+  g_value_set_uint64 (&v[0], r.guest_phys_addr);
+  g_value_set_uint64 (&v[1], r.memory_size);
+  g_value_set_uint64 (&v[2], r.userspace_addr);
+  return TRUE;
+}
+
+static gboolean
+decode_log (const VhostUserRequestInfo *info,
+            const VhostUserMessage     *msg,
+            const VhostUserShapeLimits *limits,
+            GValue                     *v,
+            GError                    **error)
+{
+  VhostUserWireLog log = { 0 };
+
+  vhost_user_message_get_log (msg, &log);
+  g_value_set_uint64 (&v[0], log.mmap_size);
+  g_value_set_uint64 (&v[1], log.mmap_offset);
+  g_value_set_int (&v[2], fd_at (msg, 0));
+  return TRUE;
+}
+
+static gboolean
+decode_iotlb (const VhostUserRequestInfo *info,
+              const VhostUserMessage     *msg,
+              const VhostUserShapeLimits *limits,
+              GValue                     *v,
+              GError                    **error)
+{
+  VhostUserWireIotlb iotlb = { 0 };
+
+  vhost_user_message_get_iotlb (msg, &iotlb);
+  g_value_set_uint64 (&v[0], iotlb.iova);
+  g_value_set_uint64 (&v[1], iotlb.size);
+  g_value_set_uint64 (&v[2], iotlb.uaddr);
+  g_value_set_uint (&v[3], iotlb.perm);
+  g_value_set_uint (&v[4], iotlb.type);
+  return TRUE;
+}
+
+/* GET_CONFIG: offset, size, flags; SET_CONFIG: offset, flags, data */
+static gboolean
+decode_config (const VhostUserRequestInfo *info,
+               const VhostUserMessage     *msg,
+               const VhostUserShapeLimits *limits,
+               GValue                     *v,
+               GError                    **error)
+{
+  guint32 offset = 0, flags = 0, size = 0;
+  const guint8 *data = NULL;
+
+  vhost_user_message_get_config (msg, &offset, &flags, &data, &size);
+  g_value_set_uint (&v[0], offset);
+  if (G_VALUE_HOLDS (&v[2], G_TYPE_BYTES))
+    {
+      g_value_set_uint (&v[1], flags);
+      g_value_take_boxed (&v[2], g_bytes_new (data, size));
+    }
+  else
+    {
+      g_value_set_uint (&v[1], size);
+      g_value_set_uint (&v[2], flags);
+    }
+  return TRUE;
+}
+
+static gboolean
+decode_bytes (const VhostUserRequestInfo *info,
+              const VhostUserMessage     *msg,
+              const VhostUserShapeLimits *limits,
+              GValue                     *v,
+              GError                    **error)
+{
+  g_value_take_boxed (&v[0], g_bytes_new (msg->payload, msg->header.size));
+  return TRUE;
+}
+
+static gboolean
+decode_inflight_get (const VhostUserRequestInfo *info,
+                     const VhostUserMessage     *msg,
+                     const VhostUserShapeLimits *limits,
+                     GValue                     *v,
+                     GError                    **error)
+{
+  VhostUserWireInflight inflight = { 0 };
+
+  vhost_user_message_get_inflight (msg, &inflight);
+  g_value_set_uint (&v[0], inflight.num_queues);
+  g_value_set_uint (&v[1], inflight.queue_size);
+  return TRUE;
+}
+
+static gboolean
+decode_inflight_set (const VhostUserRequestInfo *info,
+                     const VhostUserMessage     *msg,
+                     const VhostUserShapeLimits *limits,
+                     GValue                     *v,
+                     GError                    **error)
+{
+  VhostUserWireInflight inflight = { 0 };
+
+  vhost_user_message_get_inflight (msg, &inflight);
+  g_value_set_uint64 (&v[0], inflight.mmap_size);
+  g_value_set_uint64 (&v[1], inflight.mmap_offset);
+  g_value_set_uint (&v[2], inflight.num_queues);
+  g_value_set_uint (&v[3], inflight.queue_size);
+  g_value_set_int (&v[4], fd_at (msg, 0));
+  return TRUE;
+}
+
+static gboolean
+decode_uuid (const VhostUserRequestInfo *info,
+             const VhostUserMessage     *msg,
+             const VhostUserShapeLimits *limits,
+             GValue                     *v,
+             GError                    **error)
+{
+  guint8 uuid[16] = { 0 };
+
+  vhost_user_message_get_uuid (msg, uuid);
+  g_value_take_string (&v[0], uuid_to_string (uuid));
+  return TRUE;
+}
+
+static gboolean
+decode_device_state (const VhostUserRequestInfo *info,
+                     const VhostUserMessage     *msg,
+                     const VhostUserShapeLimits *limits,
+                     GValue                     *v,
+                     GError                    **error)
+{
+  guint32 direction = 0, phase = 0;
+
+  vhost_user_message_get_device_state (msg, &direction, &phase);
+  g_value_set_uint (&v[0], direction);
+  g_value_set_uint (&v[1], phase);
+  g_value_set_int (&v[2], fd_at (msg, 0));
+  return TRUE;
+}
+
+static gboolean
+decode_vring_area (const VhostUserRequestInfo *info,
+                   const VhostUserMessage     *msg,
+                   const VhostUserShapeLimits *limits,
+                   GValue                     *v,
+                   GError                    **error)
+{
+  guint index = 0;
+  gboolean no_fd = TRUE;
+  guint64 size = 0, offset = 0;
+
+  vhost_user_message_get_vring_area (msg, &index, &no_fd, &size, &offset);
+  if (!check_index (info, limits, index, error))
+    return FALSE;
+  g_value_set_uint (&v[0], index);
+  g_value_set_uint64 (&v[1], size);
+  g_value_set_uint64 (&v[2], offset);
+  g_value_set_int (&v[3], no_fd ? -1 : fd_at (msg, 0));
+  return TRUE;
+}
+
+/* SHMEM_MAP: shmid, fd offset, shm offset, len, flags, fd;
+ * SHMEM_UNMAP: shmid, shm offset, len */
+static gboolean
+decode_shmem (const VhostUserRequestInfo *info,
+              const VhostUserMessage     *msg,
+              const VhostUserShapeLimits *limits,
+              GValue                     *v,
+              GError                    **error)
+{
+  VhostUserWireShmemMap map = { 0 };
+  gboolean unmap = !G_IS_VALUE (&v[3]);
+
+  vhost_user_message_get_shmem_map (msg, &map);
+  g_value_set_uint (&v[0], map.shmid);
+  if (unmap)
+    {
+      g_value_set_uint64 (&v[1], map.shm_offset);
+      g_value_set_uint64 (&v[2], map.len);
+      return TRUE;
+    }
+  g_value_set_uint64 (&v[1], map.fd_offset);
+  g_value_set_uint64 (&v[2], map.shm_offset);
+  g_value_set_uint64 (&v[3], map.len);
+  g_value_set_uint64 (&v[4], map.flags);
+  g_value_set_int (&v[5], fd_at (msg, 0));
+  return TRUE;
+}
+
+/* t guint64, u guint, b gboolean, h an fd (int), s string, B GBytes,
+ * A VhostUserVringAddress, M VhostUserMemoryTable, R VhostUserMemoryRegion */
+static const struct {
+  const char *signature;
+  DecodeFunc  decode;
+} shapes[] = {
+  [VHOST_USER_SHAPE_NONE]          = { "",       decode_none },
+  [VHOST_USER_SHAPE_U64]           = { "t",      decode_u64 },
+  [VHOST_USER_SHAPE_INDEX]         = { "u",      decode_vring_state },
+  [VHOST_USER_SHAPE_INDEX_NUM]     = { "uu",     decode_vring_state },
+  [VHOST_USER_SHAPE_VRING_SIZE]    = { "uu",     decode_vring_size },
+  [VHOST_USER_SHAPE_INDEX_BOOL]    = { "ub",     decode_vring_state },
+  [VHOST_USER_SHAPE_INDEX_FD]      = { "uh",     decode_index_fd },
+  [VHOST_USER_SHAPE_FD]            = { "h",      decode_fd },
+  [VHOST_USER_SHAPE_VRING_ADDR]    = { "uA",     decode_vring_addr },
+  [VHOST_USER_SHAPE_MEM_TABLE]     = { "M",      decode_mem_table },
+  [VHOST_USER_SHAPE_REGION]        = { "R",      decode_region },
+  [VHOST_USER_SHAPE_REGION_DESC]   = { "ttt",    decode_region_desc },
+  [VHOST_USER_SHAPE_LOG]           = { "tth",    decode_log },
+  [VHOST_USER_SHAPE_IOTLB]         = { "tttuu",  decode_iotlb },
+  [VHOST_USER_SHAPE_CONFIG_GET]    = { "uuu",    decode_config },
+  [VHOST_USER_SHAPE_CONFIG_SET]    = { "uuB",    decode_config },
+  [VHOST_USER_SHAPE_BYTES]         = { "B",      decode_bytes },
+  [VHOST_USER_SHAPE_INFLIGHT_GET]  = { "uu",     decode_inflight_get },
+  [VHOST_USER_SHAPE_INFLIGHT_SET]  = { "ttuuh",  decode_inflight_set },
+  [VHOST_USER_SHAPE_UUID]          = { "s",      decode_uuid },
+  [VHOST_USER_SHAPE_DEVICE_STATE]  = { "uuh",    decode_device_state },
+  [VHOST_USER_SHAPE_VRING_AREA]    = { "utth",   decode_vring_area },
+  [VHOST_USER_SHAPE_SHMEM_MAP]     = { "utttth", decode_shmem },
+  [VHOST_USER_SHAPE_SHMEM_UNMAP]   = { "utt",    decode_shmem },
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (shapes) == VHOST_USER_N_SHAPES);
+
+static GType
+type_of (char code)
+{
+  switch (code)
+    {
+    case 't': return G_TYPE_UINT64;
+    case 'u': return G_TYPE_UINT;
+    case 'b': return G_TYPE_BOOLEAN;
+    case 'h': return G_TYPE_INT;
+    case 's': return G_TYPE_STRING;
+    case 'B': return G_TYPE_BYTES;
+    case 'A': return VHOST_USER_TYPE_VRING_ADDRESS;
+    case 'M': return VHOST_USER_TYPE_MEMORY_TABLE;
+    case 'R': return VHOST_USER_TYPE_MEMORY_REGION;
+    default: g_assert_not_reached ();
+    }
+}
+
+/* Fills @types (room for VHOST_USER_SHAPE_MAX_ARGS) with the GTypes of the
+ * signal's arguments after the invocation; returns how many. */
+guint
+vhost_user_shape_get_param_types (VhostUserShape  shape,
+                                  GType          *types)
+{
+  const char *sig;
+  guint n = 0;
+
+  g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, 0);
+
+  for (sig = shapes[shape].signature; *sig != '\0'; sig++)
+    {
+      types[n] = type_of (*sig);
+      /* the address lives on the decoder's stack for the emission only */
+      if (*sig == 'A')
+        types[n] |= G_SIGNAL_TYPE_STATIC_SCOPE;
+      n++;
+    }
+  g_assert (n <= VHOST_USER_SHAPE_MAX_ARGS);
+  return n;
+}
+
+/* Decodes @msg into @values (zeroed, room for VHOST_USER_SHAPE_MAX_ARGS),
+ * checking what handlers may rely on: ring indices in range, sizes sane,
+ * memory mapped. On success *n_values values are set and the caller
+ * unsets them; on failure none are left set. */
+gboolean
+vhost_user_shape_decode (VhostUserShape               shape,
+                         const VhostUserRequestInfo  *info,
+                         const VhostUserMessage      *msg,
+                         const VhostUserShapeLimits  *limits,
+                         GValue                      *values,
+                         guint                       *n_values,
+                         GError                     **error)
+{
+  GType types[VHOST_USER_SHAPE_MAX_ARGS];
+  guint n;
+
+  g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, FALSE);
+
+  n = vhost_user_shape_get_param_types (shape, types);
+  for (guint i = 0; i < n; i++)
+    g_value_init (&values[i], types[i] & ~G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  if (!shapes[shape].decode (info, msg, limits, values, error))
+    {
+      for (guint i = 0; i < n; i++)
+        g_value_unset (&values[i]);
+      *n_values = 0;
+      return FALSE;
+    }
+  *n_values = n;
+  return TRUE;
+}
