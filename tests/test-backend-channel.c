@@ -219,7 +219,7 @@ start (Fixture  *f,
                              "protocol-features", (guint64) 0x7fffff, NULL);
   g_assert_true (vhost_user_socket_pair (&f->main_fe, &backend_end, NULL));
   make_blocking (f->main_fe);
-  g_assert_true (vhost_user_backend_serve (f->backend, backend_end, NULL));
+  g_assert_true (vhost_user_backend_take_socket (f->backend, backend_end, NULL));
   g_object_unref (backend_end);
   f->thread = g_thread_new ("front-end", front_end_run, f);
 
@@ -270,6 +270,9 @@ request_async (Fixture                     *f,
 
   g_main_context_push_thread_default (f->context);
   vhost_user_backend_send_backend_request_async (f->backend, request, payload, fd, NULL, got_result, &result);
+  /* the fd is borrowed: the library sent a copy, and ours is still open */
+  if (fd >= 0)
+    g_assert_cmpint (close (fd), ==, 0);
   while (result == NULL)
     g_main_context_iteration (f->context, TRUE);
   g_main_context_pop_thread_default (f->context);

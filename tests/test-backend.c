@@ -177,7 +177,7 @@ connect_front (Fixture *f)
   g_autoptr(GError) error = NULL;
 
   g_assert_true (vhost_user_socket_pair (&f->front_socket, &f->back_socket, &error));
-  g_assert_true (vhost_user_backend_serve (f->backend, f->back_socket, &error));
+  g_assert_true (vhost_user_backend_take_socket (f->backend, f->back_socket, &error));
   g_assert_no_error (error);
   f->front = vhost_user_connection_new (f->front_socket, VHOST_USER_CHANNEL_MAIN, TRUE, f->context);
   vhost_user_connection_set_handlers (f->front, on_reply, on_front_closed, f);

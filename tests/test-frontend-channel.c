@@ -12,6 +12,8 @@
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
 
+#include <unistd.h>
+
 #include "test-util.h"
 #include "vhost-user-message-private.h"
 #include "vhost-user-socket-private.h"
@@ -60,7 +62,7 @@ fixture_setup (Fixture       *f,
   f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", (guint64) 0x7fffff, NULL);
   f->frontend = vhost_user_frontend_new ();
   g_assert_true (vhost_user_socket_pair (&a, &b, &error));
-  g_assert_true (vhost_user_backend_serve (f->backend, a, &error));
+  g_assert_true (vhost_user_backend_take_socket (f->backend, a, &error));
   g_assert_true (vhost_user_frontend_take_socket (f->frontend, b, &error));
   g_assert_no_error (error);
 
@@ -109,6 +111,9 @@ backend_request (Fixture                     *f,
   g_autoptr(GAsyncResult) result = NULL;
 
   vhost_user_backend_send_backend_request_async (f->backend, request, payload, fd, NULL, got, &result);
+  /* the fd is borrowed: the library sent a copy */
+  if (fd >= 0)
+    close (fd);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   return vhost_user_backend_send_backend_request_finish (f->backend, result, NULL, error);

@@ -355,7 +355,7 @@ fixture_setup (Fixture       *f,
     }
 
   g_assert_true (vhost_user_socket_pair (&front, &back, &error));
-  g_assert_true (vhost_user_backend_serve (f->backend, back, &error));
+  g_assert_true (vhost_user_backend_take_socket (f->backend, back, &error));
   g_assert_true (vhost_user_frontend_take_socket (f->frontend, front, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_frontend_get_connected (f->frontend));

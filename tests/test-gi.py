@@ -86,7 +86,7 @@ class Roles(unittest.TestCase):
         self.backend.props.protocol_features |= int(VhostUser.ProtocolFeatures.CONFIG)
         self.frontend = VhostUser.Frontend.new()
         from gi.repository import Gio
-        self.backend.serve(Gio.Socket.new_from_fd(a.detach()))
+        self.backend.take_socket(Gio.Socket.new_from_fd(a.detach()))
         self.frontend.take_socket(Gio.Socket.new_from_fd(b.detach()))
 
     def tearDown(self):

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -264,7 +265,8 @@ vhost_user_backend_inband_call (VhostUserVring *vring,
  * @request: what to ask the front-end
  * @payload: (nullable): the request's payload, laid out as the
  *   specification says (checked against the request's layout)
- * @fd: a file descriptor to pass with it, or -1; the back-end takes it
+ * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate is
+ *   sent and the caller still owns @fd
  * @cancellable: (nullable): a #GCancellable, checked before sending
  * @callback: called when the front-end answered (or will not)
  * @user_data: data for @callback
@@ -326,8 +328,6 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
 
   if (error != NULL)
     {
-      if (fd >= 0)
-        g_close (fd, NULL);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -339,8 +339,21 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
                                           VHOST_USER_FLAG_NEED_REPLY : 0);
   if (size > 0)
     vhost_user_message_set_payload (&msg, g_bytes_get_data (payload, NULL), size);
+  /* the caller's fd is borrowed: the message carries (and closes) a copy */
   if (fd >= 0)
-    vhost_user_message_add_fd (&msg, fd);
+    {
+      int copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+
+      if (copy < 0)
+        {
+          int errsv = errno;
+
+          g_task_return_new_error (task, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                                   "%s: cannot duplicate fd %d: %s", info->name, fd, g_strerror (errsv));
+          return;
+        }
+      vhost_user_message_add_fd (&msg, copy);
+    }
 
   if (!vhost_user_message_validate (&msg, VHOST_USER_CHANNEL_BACKEND, priv->acked_protocol_features, &error) ||
       !vhost_user_connection_send (priv->backend_channel, &msg, &error))
@@ -439,7 +452,8 @@ woken (GCancellable *cancellable,
  * @self: a back-end
  * @request: what to ask the front-end
  * @payload: (nullable): the request's payload
- * @fd: a file descriptor to pass with it, or -1; the back-end takes it
+ * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate is
+ *   sent and the caller still owns @fd
  * @cancellable: (nullable): a #GCancellable, checked before sending
  * @out_fd: (out) (optional): an fd the front-end passed back, or -1
  * @error: return location for a #GError
@@ -472,8 +486,6 @@ vhost_user_backend_send_backend_request (VhostUserBackend            *self,
   priv = priv_of (self);
   if (!g_main_context_acquire (priv->context))
     {
-      if (fd >= 0)
-        g_close (fd, NULL);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "Blocking back-end requests must come from the back-end's own context");
       return G_MAXUINT64;

@@ -232,6 +232,14 @@ rebuild_vrings (VhostUserBackend *self)
   vhost_user_backend_update_inband (self);
 }
 
+/* Nothing to do, but a subclass that chains up needs something to reach. */
+static void
+vhost_user_backend_real_disconnected (VhostUserBackend *self,
+                                      const GError     *error,
+                                      gboolean          should_reconnect)
+{
+}
+
 /* The rings are built once the main context is known: a ring watches its
  * kicks in the back-end's context unless it is given one of its own. */
 static void
@@ -391,6 +399,7 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
   object_class->finalize = vhost_user_backend_finalize;
   object_class->get_property = vhost_user_backend_get_property;
   object_class->set_property = vhost_user_backend_set_property;
+  klass->disconnected = vhost_user_backend_real_disconnected;
 
   vhost_user_backend_install_handlers (klass, class_offsets);
 
@@ -562,20 +571,23 @@ vhost_user_backend_new (void)
 }
 
 /**
- * vhost_user_backend_serve:
+ * vhost_user_backend_take_socket:
  * @self: a back-end
  * @socket: a connected UNIX stream socket to a front-end
  * @error: return location for a #GError
  *
  * Starts answering the front-end on @socket, from the next iteration of
- * the back-end's main context on.
+ * the back-end's main context on. This is how an accepted connection is
+ * served ([class@VhostUser.Server] does it for each one); the back-end
+ * keeps a reference to @socket and closes it when the session ends.
+ * [method@VhostUser.Frontend.take_socket] is its front-end counterpart.
  *
  * Returns: %TRUE on success, %FALSE if already connected
  */
 gboolean
-vhost_user_backend_serve (VhostUserBackend  *self,
-                          GSocket           *socket,
-                          GError           **error)
+vhost_user_backend_take_socket (VhostUserBackend  *self,
+                                GSocket           *socket,
+                                GError           **error)
 {
   VhostUserBackendPrivate *priv;
 
@@ -607,7 +619,7 @@ vhost_user_backend_serve (VhostUserBackend  *self,
  * @error: return location for a #GError
  *
  * Connects to a front-end that listens (QEMU's `-chardev
- * socket,server=on`), then serves it as vhost_user_backend_serve() does.
+ * socket,server=on`), then serves it as vhost_user_backend_take_socket() does.
  * Blocks while connecting. (Not `connect`: bindings would hide
  * `GObject.connect` behind it.)
  *
@@ -628,7 +640,101 @@ vhost_user_backend_connect_to_path (VhostUserBackend  *self,
   socket = vhost_user_socket_connect (path, timeout_ms, cancellable, error);
   if (socket == NULL)
     return FALSE;
-  return vhost_user_backend_serve (self, socket, error);
+  return vhost_user_backend_take_socket (self, socket, error);
+}
+
+typedef struct {
+  char  *path;
+  guint  timeout_ms;
+} ConnectData;
+
+static void
+connect_data_free (gpointer data)
+{
+  ConnectData *connect = data;
+
+  g_free (connect->path);
+  g_free (connect);
+}
+
+/* The retrying connect blocks, so it runs in a thread of GTask's pool;
+ * the socket is taken back in the back-end's context. */
+static void
+connect_in_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  ConnectData *connect = task_data;
+  GError *error = NULL;
+  GSocket *socket = vhost_user_socket_connect (connect->path, connect->timeout_ms, cancellable, &error);
+
+  if (socket == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, socket, g_object_unref);
+}
+
+/**
+ * vhost_user_backend_connect_to_path_async:
+ * @self: a back-end
+ * @path: the socket a front-end listens on
+ * @timeout_ms: how long to wait for it to appear; 0 for one attempt
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when connected, or when connecting failed
+ * @user_data: data for @callback
+ *
+ * Connects to a front-end that listens without blocking the back-end's
+ * context, then serves it as [method@VhostUser.Backend.take_socket] does.
+ * @callback runs in the thread-default context of the caller.
+ */
+void
+vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
+                                          const char          *path,
+                                          guint                timeout_ms,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ConnectData *connect;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+  g_return_if_fail (path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_backend_connect_to_path_async);
+  connect = g_new0 (ConnectData, 1);
+  connect->path = g_strdup (path);
+  connect->timeout_ms = timeout_ms;
+  g_task_set_task_data (task, connect, connect_data_free);
+  g_task_run_in_thread (task, connect_in_thread);
+}
+
+/**
+ * vhost_user_backend_connect_to_path_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_connect_to_path_async(): on success the
+ * back-end serves the front-end from now on.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
+                                           GAsyncResult      *result,
+                                           GError           **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  socket = g_task_propagate_pointer (G_TASK (result), error);
+  if (socket == NULL)
+    return FALSE;
+  return vhost_user_backend_take_socket (self, socket, error);
 }
 
 /**

@@ -138,7 +138,7 @@ struct _VhostUserBackendClass
 VHOST_USER_AVAILABLE_IN_ALL
 VhostUserBackend     *vhost_user_backend_new                       (void);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean              vhost_user_backend_serve                     (VhostUserBackend  *self,
+gboolean              vhost_user_backend_take_socket               (VhostUserBackend  *self,
                                                                     GSocket           *socket,
                                                                     GError           **error);
 VHOST_USER_AVAILABLE_IN_ALL
@@ -147,6 +147,17 @@ gboolean              vhost_user_backend_connect_to_path           (VhostUserBac
                                                                     guint              timeout_ms,
                                                                     GCancellable      *cancellable,
                                                                     GError           **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_connect_to_path_async     (VhostUserBackend    *self,
+                                                                    const char          *path,
+                                                                    guint                timeout_ms,
+                                                                    GCancellable        *cancellable,
+                                                                    GAsyncReadyCallback  callback,
+                                                                    gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_connect_to_path_finish    (VhostUserBackend    *self,
+                                                                    GAsyncResult        *result,
+                                                                    GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_close                     (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL

@@ -135,7 +135,7 @@ serve_here (VhostUserServer *self,
 
   backend = g_object_new (self->backend_type, "main-context", self->context, NULL);
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
-  if (!vhost_user_backend_serve (backend, socket, &error))
+  if (!vhost_user_backend_take_socket (backend, socket, &error))
     {
       g_debug ("Could not serve a front-end: %s", error->message);
       return;
@@ -219,7 +219,7 @@ worker_run (gpointer data)
   run = !self->stopping;
   vhost_user_mutex_unlock (&self->lock);
 
-  if (run && vhost_user_backend_serve (backend, worker->socket, NULL))
+  if (run && vhost_user_backend_take_socket (backend, worker->socket, NULL))
     g_main_loop_run (loop);
 
   g_signal_handlers_disconnect_by_func (backend, worker_backend_disconnected, loop);
