@@ -14,6 +14,7 @@
 #include "test-util.h"
 #include "vhost-user-connection-private.h"
 #include "vhost-user-request-table-private.h"
+#include "vhost-user-signal-shape-private.h"
 #include "vhost-user-socket-private.h"
 
 #define REQ(name) VHOST_USER_REQUEST_##name
@@ -1937,6 +1938,58 @@ test_ring_reset (Fixture       *f,
   g_assert_true (vhost_user_backend_get_owner (f->backend));
 }
 
+/* Every row of the table is a signal of the row's nick and shape, with a
+ * class closure that answers (the row tests above send each one). */
+static void
+test_signals_from_table (void)
+{
+  g_autoptr(GTypeClass) klass = g_type_class_ref (VHOST_USER_TYPE_BACKEND);
+  const VhostUserRequestInfo *table;
+  guint n_rows;
+
+  table = vhost_user_request_table (VHOST_USER_CHANNEL_MAIN, &n_rows);
+  for (guint i = 1; i < n_rows; i++)
+    {
+      GType types[VHOST_USER_SHAPE_MAX_ARGS];
+      guint n_args = vhost_user_shape_get_param_types (table[i].shape, types);
+      GSignalQuery query;
+
+      g_signal_query (g_signal_lookup (table[i].nick, VHOST_USER_TYPE_BACKEND), &query);
+      g_assert_cmpuint (query.signal_id, !=, 0);
+      g_assert_cmpstr (query.signal_name, ==, table[i].nick);
+      g_assert_true (query.return_type == G_TYPE_BOOLEAN);
+      g_assert_cmpuint (query.n_params, ==, 1 + n_args);
+      g_assert_true (query.param_types[0] == VHOST_USER_TYPE_INVOCATION);
+      for (guint p = 0; p < n_args; p++)
+        g_assert_true (query.param_types[1 + p] == types[p]);
+    }
+}
+
+/* A subclass may chain up to every vfunc, disconnected included. */
+static void
+test_chain_up_disconnected (void)
+{
+  g_autoptr(VhostUserBackend) backend = vhost_user_backend_new ();
+  g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN, "gone");
+  VhostUserBackendClass *klass = VHOST_USER_BACKEND_GET_CLASS (backend);
+
+  g_assert_nonnull (klass->disconnected);
+  klass->disconnected (backend, error, TRUE);
+}
+
+/* The rings watch their kicks in the back-end's own context, which is
+ * only known once the back-end is constructed. */
+static void
+test_rings_in_main_context (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(VhostUserBackend) backend = g_object_new (VHOST_USER_TYPE_BACKEND, "num-queues", 2,
+                                                      "main-context", context, NULL);
+
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (vhost_user_vring_get_context (vhost_user_backend_get_vring (backend, i)) == context);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1990,6 +2043,9 @@ main (int   argc,
   ADD ("ring/enable", test_ring_enable);
   ADD ("ring/reset", test_ring_reset);
 #undef ADD
+  g_test_add_func ("/backend/signals/from-table", test_signals_from_table);
+  g_test_add_func ("/backend/signals/chain-up-disconnected", test_chain_up_disconnected);
+  g_test_add_func ("/backend/ring/main-context", test_rings_in_main_context);
 
   return g_test_run ();
 }
