@@ -742,7 +742,8 @@ vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
  * @self: a back-end
  *
  * Closes the connection; [signal@VhostUser.Backend::disconnected] is
- * emitted. (Not `disconnect`, which bindings use for signal handlers.)
+ * emitted with %VHOST_USER_ERROR_CLOSED, which is not a reason to
+ * reconnect. (Not `disconnect`, which bindings use for signal handlers.)
  */
 void
 vhost_user_backend_close (VhostUserBackend *self)
@@ -754,8 +755,9 @@ vhost_user_backend_close (VhostUserBackend *self)
   priv = priv_of (self);
   if (priv->connection != NULL)
     {
-      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
-                                                     "Disconnected by the back-end");
+      /* a deliberate close is not a reason to reconnect */
+      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED,
+                                                     "Closed by the back-end");
 
       vhost_user_connection_close (priv->connection, error);
     }
