@@ -776,184 +776,212 @@ vhost_user_message_get_shmem_config (const VhostUserMessage   *msg,
 /* --- tracing --- */
 
 static void
+describe_u64 (const VhostUserMessage *msg,
+              GString                *out)
+{
+  guint64 u64;
+
+  if (vhost_user_message_get_u64 (msg, &u64))
+    g_string_append_printf (out, " u64=0x%" G_GINT64_MODIFIER "x", u64);
+}
+
+static void
+describe_vring_state (const VhostUserMessage *msg,
+                      GString                *out)
+{
+  guint32 index, num;
+
+  if (vhost_user_message_get_vring_state (msg, &index, &num))
+    g_string_append_printf (out, " index=%u num=%u (0x%x)", index, num, num);
+}
+
+static void
+describe_vring_addr (const VhostUserMessage *msg,
+                     GString                *out)
+{
+  VhostUserWireVringAddr a;
+
+  if (vhost_user_message_get_vring_addr (msg, &a))
+    g_string_append_printf (out, " index=%u flags=0x%x desc=0x%" G_GINT64_MODIFIER "x"
+                            " used=0x%" G_GINT64_MODIFIER "x avail=0x%" G_GINT64_MODIFIER "x"
+                            " log=0x%" G_GINT64_MODIFIER "x",
+                            a.index, a.flags, a.desc_user_addr, a.used_user_addr,
+                            a.avail_user_addr, a.log_guest_addr);
+}
+
+static void
+describe_vring_fd (const VhostUserMessage *msg,
+                   GString                *out)
+{
+  guint index;
+  gboolean no_fd;
+
+  if (vhost_user_message_get_vring_fd (msg, &index, &no_fd))
+    g_string_append_printf (out, " index=%u%s", index, no_fd ? " no-fd" : "");
+}
+
+static void
+describe_mem_table (const VhostUserMessage *msg,
+                    GString                *out)
+{
+  guint n = vhost_user_message_get_mem_table_n_regions (msg);
+  VhostUserWireXenMemoryRegion r;
+
+  g_string_append_printf (out, " nregions=%u", n);
+  for (guint i = 0; i < n && vhost_user_message_get_mem_table_region (msg, i, &r); i++)
+    g_string_append_printf (out, " [%u] gpa=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
+                            " uaddr=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
+                            i, r.guest_phys_addr, r.memory_size, r.userspace_addr, r.mmap_offset);
+}
+
+static void
+describe_single_region (const VhostUserMessage *msg,
+                        GString                *out)
+{
+  VhostUserWireXenMemoryRegion r;
+
+  if (vhost_user_message_get_single_region (msg, &r))
+    g_string_append_printf (out, " gpa=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
+                            " uaddr=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
+                            r.guest_phys_addr, r.memory_size, r.userspace_addr, r.mmap_offset);
+}
+
+static void
+describe_log (const VhostUserMessage *msg,
+              GString                *out)
+{
+  VhostUserWireLog log;
+
+  if (vhost_user_message_get_log (msg, &log))
+    g_string_append_printf (out, " mmap_size=0x%" G_GINT64_MODIFIER "x mmap_offset=0x%" G_GINT64_MODIFIER "x",
+                            log.mmap_size, log.mmap_offset);
+}
+
+static void
+describe_iotlb (const VhostUserMessage *msg,
+                GString                *out)
+{
+  VhostUserWireIotlb i;
+
+  if (vhost_user_message_get_iotlb (msg, &i))
+    g_string_append_printf (out, " iova=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
+                            " uaddr=0x%" G_GINT64_MODIFIER "x perm=%u type=%u",
+                            i.iova, i.size, i.uaddr, i.perm, i.type);
+}
+
+static void
+describe_config (const VhostUserMessage *msg,
+                 GString                *out)
+{
+  guint32 offset, flags, size;
+  const guint8 *data;
+
+  if (vhost_user_message_get_config (msg, &offset, &flags, &data, &size))
+    g_string_append_printf (out, " offset=%u size=%u flags=0x%x", offset, size, flags);
+}
+
+static void
+describe_vring_area (const VhostUserMessage *msg,
+                     GString                *out)
+{
+  guint index;
+  gboolean no_fd;
+  guint64 size, offset;
+
+  if (vhost_user_message_get_vring_area (msg, &index, &no_fd, &size, &offset))
+    g_string_append_printf (out, " index=%u%s size=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
+                            index, no_fd ? " no-fd" : "", size, offset);
+}
+
+static void
+describe_inflight (const VhostUserMessage *msg,
+                   GString                *out)
+{
+  VhostUserWireInflight i;
+
+  if (vhost_user_message_get_inflight (msg, &i))
+    g_string_append_printf (out, " mmap_size=0x%" G_GINT64_MODIFIER "x mmap_offset=0x%" G_GINT64_MODIFIER "x"
+                            " num_queues=%u queue_size=%u",
+                            i.mmap_size, i.mmap_offset, i.num_queues, i.queue_size);
+}
+
+static void
+describe_uuid (const VhostUserMessage *msg,
+               GString                *out)
+{
+  guint8 u[16];
+
+  if (vhost_user_message_get_uuid (msg, u))
+    g_string_append_printf (out, " uuid=%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                            u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                            u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static void
+describe_device_state (const VhostUserMessage *msg,
+                       GString                *out)
+{
+  guint32 direction, phase;
+
+  if (vhost_user_message_get_device_state (msg, &direction, &phase))
+    g_string_append_printf (out, " direction=%s phase=%u",
+                            direction == 0 ? "save" : direction == 1 ? "load" : "?", phase);
+}
+
+static void
+describe_shmem_map (const VhostUserMessage *msg,
+                    GString                *out)
+{
+  VhostUserWireShmemMap m;
+
+  if (vhost_user_message_get_shmem_map (msg, &m))
+    g_string_append_printf (out, " shmid=%u fd_offset=0x%" G_GINT64_MODIFIER "x shm_offset=0x%" G_GINT64_MODIFIER "x"
+                            " len=0x%" G_GINT64_MODIFIER "x flags=0x%" G_GINT64_MODIFIER "x",
+                            m.shmid, m.fd_offset, m.shm_offset, m.len, m.flags);
+}
+
+static void
+describe_shmem_config (const VhostUserMessage *msg,
+                       GString                *out)
+{
+  VhostUserWireShmemConfig c;
+
+  if (vhost_user_message_get_shmem_config (msg, &c))
+    {
+      g_string_append_printf (out, " nregions=%u", c.nregions);
+      for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
+        if (c.memory_sizes[i] != 0)
+          g_string_append_printf (out, " [%u]=0x%" G_GINT64_MODIFIER "x", i, c.memory_sizes[i]);
+    }
+}
+
+/* Payloads with nothing to show (none, opaque) have no row. */
+static void (* const describers[]) (const VhostUserMessage *msg,
+                                    GString                *out) = {
+  [VHOST_USER_PAYLOAD_U64]           = describe_u64,
+  [VHOST_USER_PAYLOAD_VRING_STATE]   = describe_vring_state,
+  [VHOST_USER_PAYLOAD_VRING_ADDR]    = describe_vring_addr,
+  [VHOST_USER_PAYLOAD_VRING_FD]      = describe_vring_fd,
+  [VHOST_USER_PAYLOAD_MEM_TABLE]     = describe_mem_table,
+  [VHOST_USER_PAYLOAD_SINGLE_REGION] = describe_single_region,
+  [VHOST_USER_PAYLOAD_LOG]           = describe_log,
+  [VHOST_USER_PAYLOAD_IOTLB]         = describe_iotlb,
+  [VHOST_USER_PAYLOAD_CONFIG]        = describe_config,
+  [VHOST_USER_PAYLOAD_VRING_AREA]    = describe_vring_area,
+  [VHOST_USER_PAYLOAD_INFLIGHT]      = describe_inflight,
+  [VHOST_USER_PAYLOAD_UUID]          = describe_uuid,
+  [VHOST_USER_PAYLOAD_DEVICE_STATE]  = describe_device_state,
+  [VHOST_USER_PAYLOAD_SHMEM_MAP]     = describe_shmem_map,
+  [VHOST_USER_PAYLOAD_SHMEM_CONFIG]  = describe_shmem_config,
+};
+
+static void
 describe_payload (const VhostUserMessage *msg,
                   VhostUserPayloadKind    kind,
                   GString                *out)
 {
-  switch (kind)
-    {
-    case VHOST_USER_PAYLOAD_NONE:
-      break;
-
-    case VHOST_USER_PAYLOAD_U64:
-      {
-        guint64 u64;
-
-        if (vhost_user_message_get_u64 (msg, &u64))
-          g_string_append_printf (out, " u64=0x%" G_GINT64_MODIFIER "x", u64);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_VRING_STATE:
-      {
-        guint32 index, num;
-
-        if (vhost_user_message_get_vring_state (msg, &index, &num))
-          g_string_append_printf (out, " index=%u num=%u (0x%x)", index, num, num);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_VRING_ADDR:
-      {
-        VhostUserWireVringAddr a;
-
-        if (vhost_user_message_get_vring_addr (msg, &a))
-          g_string_append_printf (out, " index=%u flags=0x%x desc=0x%" G_GINT64_MODIFIER "x"
-                                  " used=0x%" G_GINT64_MODIFIER "x avail=0x%" G_GINT64_MODIFIER "x"
-                                  " log=0x%" G_GINT64_MODIFIER "x",
-                                  a.index, a.flags, a.desc_user_addr, a.used_user_addr,
-                                  a.avail_user_addr, a.log_guest_addr);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_VRING_FD:
-      {
-        guint index;
-        gboolean no_fd;
-
-        if (vhost_user_message_get_vring_fd (msg, &index, &no_fd))
-          g_string_append_printf (out, " index=%u%s", index, no_fd ? " no-fd" : "");
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_MEM_TABLE:
-      {
-        guint n = vhost_user_message_get_mem_table_n_regions (msg);
-        VhostUserWireXenMemoryRegion r;
-
-        g_string_append_printf (out, " nregions=%u", n);
-        for (guint i = 0; i < n && vhost_user_message_get_mem_table_region (msg, i, &r); i++)
-          g_string_append_printf (out, " [%u] gpa=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
-                                  " uaddr=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
-                                  i, r.guest_phys_addr, r.memory_size, r.userspace_addr, r.mmap_offset);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_SINGLE_REGION:
-      {
-        VhostUserWireXenMemoryRegion r;
-
-        if (vhost_user_message_get_single_region (msg, &r))
-          g_string_append_printf (out, " gpa=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
-                                  " uaddr=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
-                                  r.guest_phys_addr, r.memory_size, r.userspace_addr, r.mmap_offset);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_LOG:
-      {
-        VhostUserWireLog log;
-
-        if (vhost_user_message_get_log (msg, &log))
-          g_string_append_printf (out, " mmap_size=0x%" G_GINT64_MODIFIER "x mmap_offset=0x%" G_GINT64_MODIFIER "x",
-                                  log.mmap_size, log.mmap_offset);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_IOTLB:
-      {
-        VhostUserWireIotlb i;
-
-        if (vhost_user_message_get_iotlb (msg, &i))
-          g_string_append_printf (out, " iova=0x%" G_GINT64_MODIFIER "x size=0x%" G_GINT64_MODIFIER "x"
-                                  " uaddr=0x%" G_GINT64_MODIFIER "x perm=%u type=%u",
-                                  i.iova, i.size, i.uaddr, i.perm, i.type);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_CONFIG:
-      {
-        guint32 offset, flags, size;
-        const guint8 *data;
-
-        if (vhost_user_message_get_config (msg, &offset, &flags, &data, &size))
-          g_string_append_printf (out, " offset=%u size=%u flags=0x%x", offset, size, flags);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_VRING_AREA:
-      {
-        guint index;
-        gboolean no_fd;
-        guint64 size, offset;
-
-        if (vhost_user_message_get_vring_area (msg, &index, &no_fd, &size, &offset))
-          g_string_append_printf (out, " index=%u%s size=0x%" G_GINT64_MODIFIER "x offset=0x%" G_GINT64_MODIFIER "x",
-                                  index, no_fd ? " no-fd" : "", size, offset);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_INFLIGHT:
-      {
-        VhostUserWireInflight i;
-
-        if (vhost_user_message_get_inflight (msg, &i))
-          g_string_append_printf (out, " mmap_size=0x%" G_GINT64_MODIFIER "x mmap_offset=0x%" G_GINT64_MODIFIER "x"
-                                  " num_queues=%u queue_size=%u",
-                                  i.mmap_size, i.mmap_offset, i.num_queues, i.queue_size);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_UUID:
-      {
-        guint8 u[16];
-
-        if (vhost_user_message_get_uuid (msg, u))
-          g_string_append_printf (out, " uuid=%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                                  u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                                  u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_DEVICE_STATE:
-      {
-        guint32 direction, phase;
-
-        if (vhost_user_message_get_device_state (msg, &direction, &phase))
-          g_string_append_printf (out, " direction=%s phase=%u",
-                                  direction == 0 ? "save" : direction == 1 ? "load" : "?", phase);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_SHMEM_MAP:
-      {
-        VhostUserWireShmemMap m;
-
-        if (vhost_user_message_get_shmem_map (msg, &m))
-          g_string_append_printf (out, " shmid=%u fd_offset=0x%" G_GINT64_MODIFIER "x shm_offset=0x%" G_GINT64_MODIFIER "x"
-                                  " len=0x%" G_GINT64_MODIFIER "x flags=0x%" G_GINT64_MODIFIER "x",
-                                  m.shmid, m.fd_offset, m.shm_offset, m.len, m.flags);
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_SHMEM_CONFIG:
-      {
-        VhostUserWireShmemConfig c;
-
-        if (vhost_user_message_get_shmem_config (msg, &c))
-          {
-            g_string_append_printf (out, " nregions=%u", c.nregions);
-            for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
-              if (c.memory_sizes[i] != 0)
-                g_string_append_printf (out, " [%u]=0x%" G_GINT64_MODIFIER "x", i, c.memory_sizes[i]);
-          }
-      }
-      break;
-
-    case VHOST_USER_PAYLOAD_OPAQUE:
-    default:
-      break;
-    }
+  if (kind < G_N_ELEMENTS (describers) && describers[kind] != NULL)
+    describers[kind] (msg, out);
 }
 
 /* One line per message with every decoded field, for VHOST_USER_DEBUG=trace. */
