@@ -28,6 +28,9 @@ static const struct {
   { VHOST_USER_ERROR_BACKEND_INTERNAL, TRUE },
   { VHOST_USER_ERROR_FEATURE_MISMATCH, FALSE },
   { VHOST_USER_ERROR_HANDLER_FAILED, FALSE },
+  /* added by the 1.0 redesign, after the reference implementation's codes */
+  { VHOST_USER_ERROR_CLOSED, FALSE },
+  { VHOST_USER_ERROR_TIMED_OUT, TRUE },
 };
 
 static void
@@ -48,6 +51,10 @@ test_should_reconnect (void)
     }
 
   g_assert_false (vhost_user_error_should_reconnect (other));
+
+  /* the new codes come last: the old numbers are unchanged */
+  g_assert_cmpint (VHOST_USER_ERROR_CLOSED, ==, VHOST_USER_ERROR_HANDLER_FAILED + 1);
+  g_assert_cmpint (VHOST_USER_ERROR_TIMED_OUT, ==, VHOST_USER_ERROR_CLOSED + 1);
 }
 
 static void

@@ -29,7 +29,9 @@ G_DEFINE_QUARK (vhost-user-error-quark, vhost_user_error)
  * may all be cured by a new connection (the front-end then replays its
  * setup). A transient socket error only needs the same operation again;
  * protocol violations, feature mismatches and handler failures happen the
- * same way on a new connection. Errors outside %VHOST_USER_ERROR are never
+ * same way on a new connection. A peer that did not answer in time
+ * (%VHOST_USER_ERROR_TIMED_OUT) may answer a new connection; a deliberate
+ * close (%VHOST_USER_ERROR_CLOSED) is not a failure to recover from. Errors outside %VHOST_USER_ERROR are never
  * reasons to reconnect.
  *
  * Returns: %TRUE if reconnecting is the way to recover from @error
@@ -47,6 +49,7 @@ vhost_user_error_should_reconnect (const GError *error)
     case VHOST_USER_ERROR_PARTIAL_MESSAGE:
     case VHOST_USER_ERROR_SOCKET_BROKEN:
     case VHOST_USER_ERROR_BACKEND_INTERNAL:
+    case VHOST_USER_ERROR_TIMED_OUT:
       return TRUE;
 
     case VHOST_USER_ERROR_FAILED:
@@ -60,6 +63,7 @@ vhost_user_error_should_reconnect (const GError *error)
     case VHOST_USER_ERROR_SOCKET_ERROR:
     case VHOST_USER_ERROR_FEATURE_MISMATCH:
     case VHOST_USER_ERROR_HANDLER_FAILED:
+    case VHOST_USER_ERROR_CLOSED:
     default:
       return FALSE;
     }

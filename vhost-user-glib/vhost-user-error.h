@@ -38,6 +38,11 @@ G_BEGIN_DECLS
  * @VHOST_USER_ERROR_BACKEND_INTERNAL: the back-end reported a failure (old name "slave internal error")
  * @VHOST_USER_ERROR_FEATURE_MISMATCH: virtio or protocol features do not match what was offered
  * @VHOST_USER_ERROR_HANDLER_FAILED: a request handler failed
+ * @VHOST_USER_ERROR_CLOSED: the connection was closed on purpose, by this
+ *   side's `close ()` (or dispose); nothing to recover from
+ * @VHOST_USER_ERROR_TIMED_OUT: the peer did not answer a request within
+ *   the role's `timeout`; the connection was closed, since later replies
+ *   could no longer be matched to their requests
  *
  * Error codes of the %VHOST_USER_ERROR domain. Whether a connection is
  * worth re-establishing after one of them is answered by
@@ -58,6 +63,8 @@ typedef enum {
   VHOST_USER_ERROR_BACKEND_INTERNAL,
   VHOST_USER_ERROR_FEATURE_MISMATCH,
   VHOST_USER_ERROR_HANDLER_FAILED,
+  VHOST_USER_ERROR_CLOSED,
+  VHOST_USER_ERROR_TIMED_OUT,
 } VhostUserError;
 
 VHOST_USER_AVAILABLE_IN_ALL
