@@ -110,7 +110,7 @@ class Roles(unittest.TestCase):
         self.assertEqual(self.backend.props.acked_protocol_features,
                          int(VhostUser.ProtocolFeatures.CONFIG | VhostUser.ProtocolFeatures.REPLY_ACK))
         self.assertTrue(self.backend.props.owner)
-        config = self.frontend.get_config(4, 8, None)
+        config = self.frontend.read_config(4, 8, None)
         self.assertEqual(bytes(config.get_data()), bytes(range(4, 12)))
         self.assertEqual(seen, [(4, 8)])
 

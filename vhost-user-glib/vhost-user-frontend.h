@@ -32,15 +32,46 @@ gboolean           vhost_user_frontend_connect_to_path         (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_connect_to_path_async  (VhostUserFrontend   *self,
+                                                               const char          *path,
+                                                               guint                timeout_ms,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_connect_to_path_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_listen_on_path          (VhostUserFrontend    *self,
                                                                 const char           *path,
                                                                 guint                 timeout_ms,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_listen_on_path_async   (VhostUserFrontend   *self,
+                                                               const char          *path,
+                                                               guint                timeout_ms,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_listen_on_path_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_reconnect               (VhostUserFrontend    *self,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_reconnect_async        (VhostUserFrontend   *self,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_reconnect_finish       (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_take_socket             (VhostUserFrontend    *self,
                                                                 GSocket              *socket,
@@ -111,6 +142,15 @@ VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_setup_backend_channel   (VhostUserFrontend    *self,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_setup_backend_channel_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 
 /* typed requests: blocking, and async with their _finish */
 VHOST_USER_AVAILABLE_IN_ALL
@@ -142,9 +182,9 @@ void               vhost_user_frontend_set_u64_async           (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean           vhost_user_frontend_set_finish              (VhostUserFrontend    *self,
-                                                                GAsyncResult         *result,
-                                                                GError              **error);
+gboolean           vhost_user_frontend_set_u64_finish         (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_state         (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
@@ -161,6 +201,10 @@ void               vhost_user_frontend_set_vring_state_async   (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_state_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_fd            (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
                                                                 guint                 index,
@@ -175,6 +219,10 @@ void               vhost_user_frontend_set_vring_fd_async      (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_fd_finish    (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_vring_addr          (VhostUserFrontend    *self,
                                                                 guint                 index,
@@ -197,6 +245,10 @@ void               vhost_user_frontend_set_vring_addr_async    (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_vring_addr_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 guint              vhost_user_frontend_get_vring_base          (VhostUserFrontend    *self,
                                                                 guint                 index,
                                                                 GCancellable         *cancellable,
@@ -208,38 +260,26 @@ void               vhost_user_frontend_get_vring_base_async    (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-guint              vhost_user_frontend_get_vring_base_finish   (VhostUserFrontend    *self,
-                                                                GAsyncResult         *result,
-                                                                guint                 index,
-                                                                GError              **error);
+guint              vhost_user_frontend_get_vring_base_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
-GBytes            *vhost_user_frontend_get_config              (VhostUserFrontend    *self,
+GBytes            *vhost_user_frontend_read_config             (VhostUserFrontend    *self,
                                                                 guint                 offset,
                                                                 guint                 size,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
-void               vhost_user_frontend_get_config_async        (VhostUserFrontend    *self,
+void               vhost_user_frontend_read_config_async       (VhostUserFrontend    *self,
                                                                 guint                 offset,
                                                                 guint                 size,
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-GBytes            *vhost_user_frontend_get_config_finish       (VhostUserFrontend    *self,
-                                                                GAsyncResult         *result,
-                                                                guint                 offset,
-                                                                guint                 size,
-                                                                GError              **error);
-VHOST_USER_AVAILABLE_IN_ALL
-gboolean           vhost_user_frontend_add_mem_reg             (VhostUserFrontend    *self,
-                                                                guint64               guest_phys_addr,
-                                                                guint64               size,
-                                                                guint64               user_addr,
-                                                                guint64               mmap_offset,
-                                                                int                   fd,
-                                                                GCancellable         *cancellable,
-                                                                GError              **error);
+GBytes            *vhost_user_frontend_read_config_finish    (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_add_mem_region          (VhostUserFrontend    *self,
                                                                 VhostUserMemoryRegion *region,
@@ -252,6 +292,10 @@ void               vhost_user_frontend_add_mem_region_async    (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_add_mem_region_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_mem_table           (VhostUserFrontend    *self,
                                                                 VhostUserMemoryTable *table,
                                                                 GCancellable         *cancellable,
@@ -262,6 +306,10 @@ void               vhost_user_frontend_set_mem_table_async     (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_mem_table_finish   (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_command                 (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
@@ -274,20 +322,28 @@ void               vhost_user_frontend_command_async           (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean           vhost_user_frontend_set_config              (VhostUserFrontend    *self,
+gboolean           vhost_user_frontend_command_finish         (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_write_config            (VhostUserFrontend    *self,
                                                                 guint                 offset,
                                                                 guint                 flags,
                                                                 GBytes               *data,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
-void               vhost_user_frontend_set_config_async        (VhostUserFrontend    *self,
+void               vhost_user_frontend_write_config_async       (VhostUserFrontend    *self,
                                                                 guint                 offset,
                                                                 guint                 flags,
                                                                 GBytes               *data,
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_write_config_finish    (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 int                vhost_user_frontend_get_inflight_fd         (VhostUserFrontend    *self,
                                                                 guint                 num_queues,
@@ -334,11 +390,19 @@ void               vhost_user_frontend_set_inflight_fd_async   (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_inflight_fd_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 void               vhost_user_frontend_rem_mem_region_async    (VhostUserFrontend    *self,
                                                                 VhostUserMemoryRegion *region,
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_rem_mem_region_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_send_fd                 (VhostUserFrontend    *self,
                                                                 VhostUserRequestType  request,
@@ -352,6 +416,10 @@ void               vhost_user_frontend_send_fd_async           (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_send_fd_finish         (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_log_base            (VhostUserFrontend    *self,
                                                                 guint64               size,
@@ -368,7 +436,11 @@ void               vhost_user_frontend_set_log_base_async      (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean           vhost_user_frontend_iotlb_msg               (VhostUserFrontend    *self,
+gboolean           vhost_user_frontend_set_log_base_finish    (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_send_iotlb_msg          (VhostUserFrontend    *self,
                                                                 guint64               iova,
                                                                 guint64               size,
                                                                 guint64               user_addr,
@@ -377,7 +449,7 @@ gboolean           vhost_user_frontend_iotlb_msg               (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
 VHOST_USER_AVAILABLE_IN_ALL
-void               vhost_user_frontend_iotlb_msg_async         (VhostUserFrontend    *self,
+void               vhost_user_frontend_send_iotlb_msg_async       (VhostUserFrontend    *self,
                                                                 guint64               iova,
                                                                 guint64               size,
                                                                 guint64               user_addr,
@@ -386,6 +458,10 @@ void               vhost_user_frontend_iotlb_msg_async         (VhostUserFronten
                                                                 GCancellable         *cancellable,
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_send_iotlb_msg_finish  (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 int                vhost_user_frontend_get_shared_object       (VhostUserFrontend    *self,
                                                                 const char           *uuid,
@@ -398,9 +474,9 @@ void               vhost_user_frontend_get_shared_object_async (VhostUserFronten
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
-int                vhost_user_frontend_get_fd_finish           (VhostUserFrontend    *self,
-                                                                GAsyncResult         *result,
-                                                                GError              **error);
+int                vhost_user_frontend_get_shared_object_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               GError             **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean           vhost_user_frontend_set_device_state_fd     (VhostUserFrontend    *self,
                                                                 guint                 direction,
@@ -418,9 +494,24 @@ void               vhost_user_frontend_set_device_state_fd_async (VhostUserFront
                                                                 GAsyncReadyCallback   callback,
                                                                 gpointer              user_data);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_set_device_state_fd_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               int                 *out_fd,
+                                                               GError             **error);
+VHOST_USER_AVAILABLE_IN_ALL
 guint64           *vhost_user_frontend_get_shmem_config        (VhostUserFrontend    *self,
                                                                 guint                *n_sizes,
                                                                 GCancellable         *cancellable,
                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_get_shmem_config_async (VhostUserFrontend   *self,
+                                                               GCancellable        *cancellable,
+                                                               GAsyncReadyCallback  callback,
+                                                               gpointer             user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64            *vhost_user_frontend_get_shmem_config_finish (VhostUserFrontend   *self,
+                                                               GAsyncResult        *result,
+                                                               guint               *n_sizes,
+                                                               GError             **error);
 
 G_END_DECLS
