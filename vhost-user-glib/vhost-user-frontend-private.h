@@ -101,8 +101,8 @@ guint64  vhost_user_frontend_parse_u64              (GBytes                     
                                                      GError                     **error);
 gboolean vhost_user_frontend_xen_layout             (VhostUserFrontend           *self);
 
-/* Runs @start on a private context until it is done (see
- * vhost_user_requester_wait()). */
+/* Runs @start until it is done, iterating the front-end's own context
+ * (not isolated: see vhost_user_frontend_request() for why). */
 GAsyncResult *vhost_user_frontend_wait              (VhostUserFrontend           *self,
                                                      VhostUserRequesterStartFunc  start,
                                                      gpointer                     data,
