@@ -258,7 +258,7 @@ setup (Client  *c,
       c->features = vhost_user_frontend_get_acked_features (fe);
       c->protocol_features = vhost_user_frontend_get_acked_protocol_features (fe);
       if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_CONFIG)
-        config = vhost_user_frontend_get_config (fe, 0, CONFIG_READ, NULL, NULL);
+        config = vhost_user_frontend_read_config (fe, 0, CONFIG_READ, NULL, NULL);
       if (config != NULL)
         memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
       c->capacity = GUINT64_FROM_LE (capacity);

@@ -300,14 +300,14 @@ test_typed (Fixture       *f,
   g_clear_error (&error);
 
   /* config: a write where the mask allows, async, then read back */
-  vhost_user_frontend_set_config_async (f->frontend, 4, 0, write, NULL, done, &result);
-  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  vhost_user_frontend_write_config_async (f->frontend, 4, 0, write, NULL, done, &result);
+  g_assert_true (vhost_user_frontend_write_config_finish (f->frontend, wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
-  read_back = vhost_user_frontend_get_config (f->frontend, 0, 8, NULL, &error);
+  read_back = vhost_user_frontend_read_config (f->frontend, 0, 8, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpmem (g_bytes_get_data (read_back, NULL), 8, "abcdXYgh", 8);
-  g_assert_false (vhost_user_frontend_set_config (f->frontend, 0, 0, write, NULL, &error));
+  g_assert_false (vhost_user_frontend_write_config (f->frontend, 0, 0, write, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
   g_clear_error (&error);
 
@@ -334,7 +334,7 @@ test_typed (Fixture       *f,
   g_assert_cmpuint (vhost_user_memory_table_get_n_regions (vhost_user_backend_get_memory_table (f->backend)), ==, 1);
 
   vhost_user_frontend_add_mem_region_async (f->frontend, high, NULL, done, &result);
-  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_true (vhost_user_frontend_add_mem_region_finish (f->frontend, wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   {
@@ -350,11 +350,11 @@ test_typed (Fixture       *f,
 
   /* a ring, async */
   vhost_user_frontend_set_vring_state_async (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, done, &result);
-  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_true (vhost_user_frontend_set_vring_state_finish (f->frontend, wait_result (&result), &error));
   g_clear_object (&result);
   g_assert_cmpuint (vhost_user_vring_get_size (vhost_user_backend_get_vring (f->backend, 0)), ==, 64);
   vhost_user_frontend_get_vring_base_async (f->frontend, 0, NULL, done, &result);
-  g_assert_cmpuint (vhost_user_frontend_get_vring_base_finish (f->frontend, wait_result (&result), 0, &error), ==, 0);
+  g_assert_cmpuint (vhost_user_frontend_get_vring_base_finish (f->frontend, wait_result (&result), &error), ==, 0);
   g_assert_no_error (error);
   g_clear_object (&result);
   vhost_user_frontend_get_u64_async (f->frontend, VHOST_USER_REQUEST_GET_MAX_MEM_SLOTS, NULL, done, &result);
@@ -419,7 +419,7 @@ test_typed_rare (Fixture       *f,
   g_close (fd, NULL);
   fd = test_eventfd ();
   vhost_user_frontend_send_fd_async (f->frontend, VHOST_USER_REQUEST_SET_LOG_FD, fd, NULL, done, &result);
-  g_assert_true (vhost_user_frontend_set_finish (f->frontend, wait_result (&result), &error));
+  g_assert_true (vhost_user_frontend_send_fd_finish (f->frontend, wait_result (&result), &error));
   g_assert_no_error (error);
   g_clear_object (&result);
   g_assert_false (vhost_user_frontend_send_fd (f->frontend, VHOST_USER_REQUEST_SET_OWNER, fd, NULL, &error));
@@ -428,11 +428,11 @@ test_typed_rare (Fixture       *f,
   g_close (fd, NULL);
 
   /* IOTLB: refused by default, accepted by a handler */
-  g_assert_false (vhost_user_frontend_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 2, NULL, &error));
+  g_assert_false (vhost_user_frontend_send_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 2, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
   g_clear_error (&error);
   g_signal_connect (f->backend, "iotlb-msg", G_CALLBACK (iotlb_ok), seen);
-  g_assert_true (vhost_user_frontend_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 3, NULL, &error));
+  g_assert_true (vhost_user_frontend_send_iotlb_msg (f->frontend, 0x1000, 0x1000, 0x7000, 3, 3, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmphex (seen[0], ==, 0x1000);
   g_assert_cmpuint (seen[1], ==, 3);
@@ -448,7 +448,7 @@ test_typed_rare (Fixture       *f,
   g_signal_connect (f->backend, "get-shared-object", G_CALLBACK (object_found), NULL);
   vhost_user_frontend_get_shared_object_async (f->frontend, "12345678-9abc-def0-0102-030405060708", NULL,
                                                done, &result);
-  fd = vhost_user_frontend_get_fd_finish (f->frontend, wait_result (&result), &error);
+  fd = vhost_user_frontend_get_shared_object_finish (f->frontend, wait_result (&result), &error);
   g_assert_no_error (error);
   g_assert_true (test_fd_is_open (fd));
   g_close (fd, NULL);

@@ -793,7 +793,7 @@ typed_call (Fixture  *f,
       base = vhost_user_frontend_get_vring_base (fe, 1, NULL, error);
       return base == G_MAXUINT ? NULL : g_strdup_printf ("1 %u", base);
     case REQ (GET_CONFIG):
-      config = vhost_user_frontend_get_config (fe, 4, 8, NULL, error);
+      config = vhost_user_frontend_read_config (fe, 4, 8, NULL, error);
       return config == NULL ? NULL : format_config (4, 0, g_bytes_get_data (config, NULL), g_bytes_get_size (config));
     case REQ (SET_VRING_ADDR):
       ok = vhost_user_frontend_set_vring_addr (fe, row_addr.index, row_addr.flags, row_addr.desc_user_addr,
@@ -801,9 +801,20 @@ typed_call (Fixture  *f,
                                                row_addr.log_guest_addr, NULL, error);
       break;
     case REQ (ADD_MEM_REG):
-      fd = guest_memfd (0x2000, 0x1000, "added");
-      ok = vhost_user_frontend_add_mem_reg (fe, row_added.guest_phys_addr, row_added.memory_size,
-                                            row_added.userspace_addr, row_added.mmap_offset, fd, NULL, error);
+      {
+        /* memory from elsewhere than vhost_user_memory_region_new_memfd():
+         * the generic call, the one way to describe a region by hand */
+        VhostUserWireXenSingleRegion single = { 0, row_added };
+        gboolean xen = (vhost_user_frontend_get_acked_protocol_features (fe) & PF (XEN_MMAP)) != 0;
+        g_autoptr(GBytes) payload = g_bytes_new (&single, xen ? sizeof single : sizeof (VhostUserWireSingleRegion));
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+        g_autoptr(GBytes) reply = NULL;
+
+        fd = guest_memfd (0x2000, 0x1000, "added");
+        g_unix_fd_list_append (fds, fd, NULL);
+        reply = vhost_user_frontend_request (fe, REQ (ADD_MEM_REG), payload, fds, NULL, NULL, error);
+        ok = reply != NULL;
+      }
       break;
     default:
       switch (info_of (number)->request.kind)
@@ -887,7 +898,7 @@ test_request_row (Fixture       *f,
 
 /* The helpers that share guest memory, with and without XEN_MMAP (whose
  * regions are 48 bytes): SET_MEM_TABLE and ADD_MEM_REG from regions
- * allocated here, ADD_MEM_REG from an fd. */
+ * allocated here. */
 static void
 test_typed_memory (Fixture       *f,
                    gconstpointer  data)
@@ -896,7 +907,6 @@ test_typed_memory (Fixture       *f,
   VhostUserMemoryRegion *regions[3];
   g_autoptr(VhostUserMemoryTable) table = NULL;
   g_autoptr(GError) error = NULL;
-  int fd = guest_memfd (0x2000, 0x1000, "added");
 
   negotiate (f, xen ? PF_ALL : PF_ALL & ~PF (XEN_MMAP));
   for (guint i = 0; i < G_N_ELEMENTS (regions); i++)
@@ -908,7 +918,7 @@ test_typed_memory (Fixture       *f,
   table = vhost_user_memory_table_new (regions, 2, &error);
   g_assert_no_error (error);
 
-  for (guint step = 0; step < 3; step++)
+  for (guint step = 0; step < 2; step++)
     {
       g_autoptr(GString) expected = g_string_new (NULL);
 
@@ -920,16 +930,10 @@ test_typed_memory (Fixture       *f,
           append_region (expected, regions[0]);
           append_region (expected, regions[1]);
         }
-      else if (step == 1)
+      else
         {
           g_assert_true (vhost_user_frontend_add_mem_region (f->frontend, regions[2], NULL, &error));
           append_region (expected, regions[2]);
-        }
-      else
-        {
-          g_assert_true (vhost_user_frontend_add_mem_reg (f->frontend, 0x300000, 0x1000, UADDR + 0x300000, 0x1000,
-                                                          fd, NULL, &error));
-          g_string_append (expected, "0x300000+0x1000@0x7f0000300000/0x1000:added");
         }
       g_assert_no_error (error);
       sync_backend (f, f->watched);
@@ -937,7 +941,6 @@ test_typed_memory (Fixture       *f,
       g_assert_cmpstr (f->args, ==, expected->str);
     }
 
-  g_close (fd, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (regions); i++)
     vhost_user_memory_region_unref (regions[i]);
 }
@@ -1197,15 +1200,15 @@ test_timeout (Fixture       *f,
   vhost_user_frontend_request_async (f->frontend, REQ (GET_FEATURES), NULL, NULL, NULL, call_done, &call);
   g_assert_cmphex (vhost_user_frontend_get_u64 (f->frontend, REQ (GET_FEATURES), NULL, &error), ==, G_MAXUINT64);
   elapsed = g_get_monotonic_time () - start;
-  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
   g_assert_cmpint (elapsed, >=, 190 * G_TIME_SPAN_MILLISECOND);
   g_assert_cmpint (elapsed, <, WAIT_MS * G_TIME_SPAN_MILLISECOND);
   g_clear_error (&error);
   first = finish_call (f, &call, NULL, &error);
-  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
 
   g_assert_cmpuint (f->disconnects, ==, 1);
-  g_assert_error (f->disconnect_error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  g_assert_error (f->disconnect_error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
   g_assert_true (f->should_reconnect);
   g_object_get (f->frontend, "connected", &connected, NULL);
   g_assert_false (connected);
@@ -1582,8 +1585,9 @@ test_lifecycle (Fixture       *f,
   g_assert_true (test_iterate_until (f->context, &f->held_seen, WAIT_MS));
   vhost_user_frontend_close (f->frontend);
   reply = finish_call (f, &call, NULL, &error);
-  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED);
   g_assert_cmpuint (f->disconnects, ==, 1);
+  g_assert_false (f->should_reconnect);
   g_assert_false (vhost_user_frontend_get_connected (f->frontend));
   g_assert_cmphex (vhost_user_frontend_get_acked_features (f->frontend), ==, 0);
   g_assert_cmphex (vhost_user_frontend_get_acked_protocol_features (f->frontend), ==, 0);

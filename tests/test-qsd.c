@@ -122,7 +122,8 @@ test_drive (Fixture       *f,
   const guint8 *c;
   guint64 capacity = 0, value;
   guint8 *guest;
-  int memfd, kick, call;
+  VhostUserMemoryRegion *region;
+  int kick, call;
   guint base;
   /* rings at the start of guest memory; this process's addresses are the
    * "user" addresses the back-end translates */
@@ -150,7 +151,7 @@ test_drive (Fixture       *f,
                  VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1));
 
   /* the image's size, in 512-byte sectors */
-  config = vhost_user_frontend_get_config (frontend, 0, 60, NULL, &error);
+  config = vhost_user_frontend_read_config (frontend, 0, 60, NULL, &error);
   g_assert_no_error (error);
   c = g_bytes_get_data (config, NULL);
   for (guint i = 0; i < 8; i++)
@@ -166,11 +167,10 @@ test_drive (Fixture       *f,
   g_assert_cmpuint (value, ==, 32);
 
   /* guest memory: a memfd, mapped here too */
-  memfd = test_memfd (GUEST_SIZE);
-  guest = mmap (NULL, GUEST_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-  g_assert_true (guest != MAP_FAILED);
-  g_assert_true (vhost_user_frontend_add_mem_reg (frontend, 0, GUEST_SIZE, (guint64) (guintptr) guest, 0,
-                                                  memfd, NULL, &error));
+  region = vhost_user_memory_region_new_memfd (0, GUEST_SIZE, &error);
+  g_assert_no_error (error);
+  guest = vhost_user_memory_region_get_host_addr (region);
+  g_assert_true (vhost_user_frontend_add_mem_region (frontend, region, NULL, &error));
   g_assert_no_error (error);
 
   /* queue 0, as QEMU sets one up: num, base, addresses, call, kick, enable */
@@ -204,8 +204,7 @@ test_drive (Fixture       *f,
   g_assert_true (vhost_user_frontend_get_connected (frontend));
 
   vhost_user_frontend_close (frontend);
-  munmap (guest, GUEST_SIZE);
-  g_close (memfd, NULL);
+  vhost_user_memory_region_unref (region);
   g_close (kick, NULL);
   g_close (call, NULL);
   assert_qsd_quiet (f);

@@ -171,7 +171,7 @@ main (int   argc,
     }
   if ((protocol & VHOST_USER_PROTOCOL_FEATURE_CONFIG) && config_size > 0)
     {
-      config = vhost_user_frontend_get_config (frontend, 0, config_size, NULL, &error);
+      config = vhost_user_frontend_read_config (frontend, 0, config_size, NULL, &error);
       if (config == NULL)
         {
           /* a refusal is an answer too */

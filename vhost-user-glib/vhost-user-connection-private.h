@@ -44,6 +44,8 @@ void          vhost_user_connection_start            (VhostUserConnection       
 gboolean      vhost_user_connection_send             (VhostUserConnection           *self,
                                                       VhostUserMessage              *msg,
                                                       GError                       **error);
+void          vhost_user_connection_set_dispatch_context (VhostUserConnection      *self,
+                                                      GMainContext                  *context);
 void          vhost_user_connection_set_receiving    (VhostUserConnection           *self,
                                                       gboolean                       receiving);
 void          vhost_user_connection_set_protocol_features (VhostUserConnection      *self,

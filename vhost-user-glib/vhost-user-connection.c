@@ -58,6 +58,7 @@ struct _VhostUserConnection
   GSocket          *socket;
   int               fd;
   GMainContext     *context;
+  GMainContext     *dispatch_context;  /* where the source is now: context, or a blocking call's own */
   GSource          *source;
   VhostUserChannel  channel;
   gboolean          receives_replies;
@@ -429,6 +430,7 @@ vhost_user_connection_finalize (GObject *object)
 
   g_clear_object (&self->socket);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->dispatch_context, g_main_context_unref);
 
   G_OBJECT_CLASS (vhost_user_connection_parent_class)->finalize (object);
 }
@@ -491,18 +493,10 @@ vhost_user_connection_set_handlers (VhostUserConnection            *self,
   self->user_data = user_data;
 }
 
-/* Attaches the watch: handlers run from the next iteration of the
- * connection's context on. */
-void
-vhost_user_connection_start (VhostUserConnection *self)
+static void
+attach_source (VhostUserConnection *self)
 {
   ConnectionSource *cs;
-
-  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
-
-  if (self->started || self->closed)
-    return;
-  self->started = TRUE;
 
   self->source = g_source_new (&connection_source_funcs, sizeof (ConnectionSource));
   g_source_set_static_name (self->source, "VhostUserConnection");
@@ -510,7 +504,55 @@ vhost_user_connection_start (VhostUserConnection *self)
   cs->connection = self;
   cs->tag = g_source_add_unix_fd (self->source, self->fd, G_IO_HUP | G_IO_ERR);
   update_condition (self);
-  g_source_attach (self->source, self->context);
+  g_source_attach (self->source, self->dispatch_context != NULL ? self->dispatch_context : self->context);
+}
+
+static void
+detach_source (VhostUserConnection *self)
+{
+  if (self->source != NULL)
+    {
+      ((ConnectionSource *) self->source)->connection = NULL;
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+    }
+}
+
+/* Attaches the watch: handlers run from the next iteration of the
+ * connection's context on. */
+void
+vhost_user_connection_start (VhostUserConnection *self)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  if (self->started || self->closed)
+    return;
+  self->started = TRUE;
+  attach_source (self);
+}
+
+/* Watches the socket from @context for a while (NULL: the connection's
+ * own context again). A blocking request runs a private context that holds
+ * only what its wait needs; a GSource cannot move between contexts, so the
+ * watch is made again there. Call it from the thread that owns both. */
+void
+vhost_user_connection_set_dispatch_context (VhostUserConnection *self,
+                                            GMainContext        *context)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  if (context == self->context)
+    context = NULL;
+  if (context == self->dispatch_context)
+    return;
+  g_clear_pointer (&self->dispatch_context, g_main_context_unref);
+  if (context != NULL)
+    self->dispatch_context = g_main_context_ref (context);
+  if (self->source != NULL)
+    {
+      detach_source (self);
+      attach_source (self);
+    }
 }
 
 /* Queues @msg, taking its fds, and sends as much as the socket takes now.
@@ -621,12 +663,7 @@ vhost_user_connection_close (VhostUserConnection *self,
   self->closed = TRUE;
   hold = g_object_ref (self);
 
-  if (self->source != NULL)
-    {
-      ((ConnectionSource *) self->source)->connection = NULL;
-      g_source_destroy (self->source);
-      g_clear_pointer (&self->source, g_source_unref);
-    }
+  detach_source (self);
 
   rx_reset (self);
   g_queue_clear_full (&self->send_queue, (GDestroyNotify) send_entry_free);
