@@ -34,16 +34,6 @@
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-packed-private.h"
 
-/* A full barrier between our stores to the ring and the loads of the
- * driver's fields that follow; as in vhost-user-vring.c, TSan needs an
- * RMW where GCC refuses it a fence. */
-#ifdef VHOST_USER_TSAN
-static int packed_barrier_word;
-# define full_barrier() ((void) __atomic_fetch_add (&packed_barrier_word, 0, __ATOMIC_SEQ_CST))
-#else
-# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
-#endif
-
 /* set while push checks a batch: a head named twice is caught */
 #define CHAIN_CLAIMED 0x80000000u
 
@@ -444,7 +434,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
       /* the device area is what QEMU calls the used ring and logs at
        * log_guest_addr */
       vhost_user_vring_log_used (view->vring, G_STRUCT_OFFSET (PackedEvent, flags), sizeof (guint16));
-      full_barrier ();
+      vhost_user_full_barrier ();
       flags = __atomic_load_n ((guint16 *) (ring + sizeof (PackedDesc) * idx + PACKED_DESC_FLAGS_OFFSET),
                                __ATOMIC_ACQUIRE);
       if (!packed_is_avail (flags, wrap))
@@ -903,7 +893,7 @@ vhost_user_vring_packed_wants_call (const VhostUserVringPackedView *view)
     return TRUE;
 
   /* our used flags are visible before we read what the driver asked for */
-  full_barrier ();
+  vhost_user_full_barrier ();
   flags = __atomic_load_n ((guint16 *) (driver + G_STRUCT_OFFSET (PackedEvent, flags)), __ATOMIC_RELAXED);
   off_wrap = __atomic_load_n ((guint16 *) (driver + G_STRUCT_OFFSET (PackedEvent, off_wrap)), __ATOMIC_RELAXED);
 

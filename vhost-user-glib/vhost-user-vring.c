@@ -111,31 +111,6 @@ struct _VhostUserVring
   ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
                                 (self)->size, &(self)->base, (self)->event_idx })
 
-/* A full barrier between our stores to the ring and the loads that
- * follow (event indices against the driver's). GCC refuses thread fences
- * under TSan; there a sequentially consistent RMW stands in, which TSan
- * understands and which is a full barrier on the architectures we run. */
-#ifdef VHOST_USER_TSAN
-static int barrier_word;
-# define full_barrier() ((void) __atomic_fetch_add (&barrier_word, 0, __ATOMIC_SEQ_CST))
-#else
-# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
-#endif
-
-/* split virtqueue layout (virtio 1.2, 2.7) */
-#define VRING_DESC_F_NEXT      1
-#define VRING_DESC_F_WRITE     2
-#define VRING_DESC_F_INDIRECT  4
-
-typedef struct {
-  guint64 addr;
-  guint32 len;
-  guint16 flags;
-  guint16 next;
-} VringDesc;
-
-G_STATIC_ASSERT (sizeof (VringDesc) == 16);
-
 enum {
   PROP_0,
   PROP_INDEX,
@@ -1034,7 +1009,7 @@ driver_wants_call (VhostUserVring *self)
     return TRUE;
 
   /* our used index is visible before we read what the driver asked for */
-  full_barrier ();
+  vhost_user_full_barrier ();
   if (!self->event_idx)
     return !(__atomic_load_n ((guint16 *) avail, __ATOMIC_RELAXED) & 1);  /* VRING_AVAIL_F_NO_INTERRUPT */
 
@@ -1683,7 +1658,7 @@ pop_locked (VhostUserVring         *self,
         return broken (self, error, "the used ring is not in guest memory");
       __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
       log_used (self, 4 + 8 * (guint64) num, 2);
-      full_barrier ();
+      vhost_user_full_barrier ();
       avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
     }
   if ((guint16) (avail_idx - last_avail) > num)
@@ -1896,7 +1871,7 @@ push_locked (VhostUserVring  *self,
           *IF_NEXT (a, heads[i]) = *IF_LAST_BATCH_HEAD (a);
           *IF_LAST_BATCH_HEAD (a) = heads[i];
         }
-      full_barrier ();
+      vhost_user_full_barrier ();
     }
 
   first = self->used_idx;
