@@ -11,6 +11,7 @@
 
 #include "vhost-user-memory-table.h"
 #include "vhost-user-ring-layout-private.h"
+#include "vhost-user-vring-log-private.h"
 #include "vhost-user-vring.h"
 
 G_BEGIN_DECLS
@@ -49,15 +50,18 @@ typedef struct {
 
 /* One call's view of the ring it works on, made by vhost-user-vring.c. */
 typedef struct {
-  VhostUserVring              *vring;
   VhostUserVringPacked        *state;
   VhostUserMemoryTable        *memory;
   const VhostUserVringAddress *address;
   guint                        size;
   guint                       *base;
   gboolean                     event_idx;
+  VhostUserVringLog           *log;
+  guint                        index;      /* for messages */
 } VhostUserVringPackedView;
 
+/* Those that take @why report a driver that broke the ring there (see
+ * vhost-user-vring-walk-private.h); the caller breaks it. */
 void     vhost_user_vring_packed_resize     (VhostUserVringPacked           *state,
                                              guint                           size);
 void     vhost_user_vring_packed_forget     (VhostUserVringPacked           *state);
@@ -68,35 +72,24 @@ guint    vhost_user_vring_packed_recover    (const VhostUserVringPackedView *vie
 gboolean vhost_user_vring_packed_resubmit   (const VhostUserVringPackedView *view,
                                              guint                           entry,
                                              VhostUserVringElement          *element,
-                                             GError                        **error);
+                                             const char                    **why);
 guint    vhost_user_vring_packed_base       (guint                           base);
 gboolean vhost_user_vring_packed_pop        (const VhostUserVringPackedView *view,
                                              VhostUserVringElement          *element,
-                                             GError                        **error);
+                                             const char                    **why);
 gboolean vhost_user_vring_packed_push       (const VhostUserVringPackedView *view,
                                              const guint                    *heads,
                                              const guint                    *lens,
                                              guint                           n,
+                                             const char                    **why,
                                              GError                        **error);
 gboolean vhost_user_vring_packed_wants_call (const VhostUserVringPackedView *view);
 void     vhost_user_vring_packed_called     (VhostUserVringPacked           *state);
-
-/* in vhost-user-vring.c, shared with the packed walker */
-gboolean vhost_user_vring_mark_broken       (VhostUserVring                 *self,
-                                             GError                        **error,
-                                             const char                     *what);
-gboolean vhost_user_vring_add_buffer        (VhostUserVring                 *self,
-                                             VhostUserVringElement          *element,
-                                             guint64                         gpa,
-                                             guint32                         len,
-                                             gboolean                        writable,
-                                             GError                        **error);
-gboolean vhost_user_vring_logging           (VhostUserVring                 *self);
-void     vhost_user_vring_log_write         (VhostUserVring                 *self,
-                                             guint64                         gpa,
-                                             guint64                         len);
-void     vhost_user_vring_log_used          (VhostUserVring                 *self,
-                                             guint64                         offset,
-                                             guint64                         len);
+guint    vhost_user_vring_packed_abandon    (VhostUserVringPacked           *state);
+gboolean vhost_user_vring_packed_is_abandoned (VhostUserVringPacked         *state,
+                                             guint                           id);
+void     vhost_user_vring_packed_drop       (VhostUserVringPacked           *state,
+                                             guint                           id);
+void     vhost_user_vring_packed_forget_abandoned (VhostUserVringPacked     *state);
 
 G_END_DECLS

@@ -14,8 +14,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
-#include "vhost-user-vring-packed-private.h"
-#include "vhost-user-vring-private.h"
+#include "vhost-user-vring-state-private.h"
 
 /**
  * VhostUserVring:
@@ -31,85 +30,6 @@
  * `SET_VRING_KICK` starts it; `GET_VRING_BASE` stops it again, keeping
  * its state.
  */
-
-struct _VhostUserVring
-{
-  GObject               parent_instance;
-
-  /* The data path (pop, push, notify: any one thread, often a worker of
-   * the device's) against the control plane (the setters below, in the
-   * back-end's thread): everything from here to the end is under it. */
-  GMutex                lock;
-
-  guint                 index;
-  guint                 size;
-  guint                 base;
-  VhostUserVringAddress address;
-  gboolean              enabled;
-  gboolean              started;
-  int                   fds[3];
-
-  /* the data plane */
-  GMainContext         *context;         /* the back-end's */
-  GMainContext         *ring_context;    /* where kicks are handled, or NULL: context */
-  VhostUserMemoryTable *memory;
-  gboolean              packed;
-  gboolean              event_idx;       /* VIRTIO_RING_F_EVENT_IDX */
-  guint16               signalled_used;  /* the used index at the last call */
-  gboolean              signalled_used_valid;
-  guint16               used_idx;
-  gboolean              used_idx_known;  /* read from the ring on first use */
-  gboolean              broken;          /* the driver broke the ring: touch it no more */
-  GSource              *kick_source;     /* the kick eventfd, or polling without one */
-  VhostUserVringKickFunc kick_func;
-  gpointer              kick_data;
-  GDestroyNotify        kick_notify;
-
-  /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
-  guint                 in_flight;
-  /* the same, across resets (a device may still hold requests of a
-   * session that ended), and the memory tables replaced meanwhile: their
-   * mappings stay until the device gave every request back */
-  guint                 outstanding;
-  GPtrArray            *retired_memory;
-  /* split rings: which heads are out with the device (one byte each, sized
-   * with the ring): a head pushed that is not out (twice, or from a
-   * session that ended) is refused, not written to the driver's ring */
-  guint8               *split_out;
-  VhostUserVringDrainedFunc drained_func;
-  gpointer              drained_data;
-  GDestroyNotify        drained_notify;
-
-  /* INFLIGHT_SHMFD: this queue's part of the shared area, in the spec's
-   * layout, and the requests to hand out again after a restart */
-  GBytes               *inflight;
-  guint8               *inflight_area;
-  gsize                 inflight_len;
-  guint64               inflight_counter;
-  guint16              *resubmit;        /* heads, oldest first (sized at start) */
-  guint                 n_resubmit;
-  guint                 next_resubmit;
-
-  /* dirty-page logging (VHOST_F_LOG_ALL): one bit per 4 KiB page */
-  GBytes               *log;
-  gboolean              log_all;
-  int                   log_fd;          /* the back-end's, signalled after logging; not owned */
-
-  /* without a call fd, with in-band notifications: BACKEND_VRING_CALL */
-  VhostUserVringCallFunc call_func;
-  gpointer              call_data;
-
-  /* told (in the back-end's context) when the driver broke the ring */
-  VhostUserVringBrokenFunc broken_func;
-  gpointer              broken_data;
-
-  VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
-};
-
-/* what the packed walker sees of a ring, for one call (under the lock) */
-#define PACKED_VIEW(self) \
-  ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
-                                (self)->size, &(self)->base, (self)->event_idx })
 
 enum {
   PROP_0,
@@ -159,9 +79,6 @@ vhost_user_vring_address_free (VhostUserVringAddress *address)
 
 static void update_kick_watch (VhostUserVring *self);
 
-#define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)
-#define UNLOCK(self) vhost_user_mutex_unlock (&(self)->lock)
-
 static void
 drop_drained (VhostUserVring *self)
 {
@@ -198,7 +115,7 @@ vhost_user_vring_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
-  g_clear_pointer (&self->log, g_bytes_unref);
+  g_clear_pointer (&self->log.bytes, g_bytes_unref);
   g_free (self->resubmit);
   vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
@@ -328,7 +245,7 @@ vhost_user_vring_init (VhostUserVring *self)
   g_mutex_init (&self->lock);
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     self->fds[i] = -1;
-  self->log_fd = -1;
+  self->log.fd = -1;
 }
 
 VhostUserVring *
@@ -476,9 +393,6 @@ vhost_user_vring_set_enabled (VhostUserVring *self,
   SET_AND_NOTIFY (self, enabled, enabled, PROP_ENABLED);
 }
 
-static guint8 *ring_part (VhostUserVring *self, guint64 addr, guint64 len);
-static void inflight_recover (VhostUserVring *self);
-
 static void
 run_kick_handler (VhostUserVring *self)
 {
@@ -531,7 +445,7 @@ vhost_user_vring_set_started (VhostUserVring *self,
   LOCK (self);
   self->started = started;
   if (started)
-    inflight_recover (self);
+    vhost_user_vring_inflight_recover (self);
   UNLOCK (self);
   update_kick_watch (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
@@ -899,8 +813,6 @@ vhost_user_vring_get_err_fd (VhostUserVring *self)
 
 /* --- dirty-page logging --- */
 
-#define LOG_PAGE 4096
-
 void
 vhost_user_vring_set_logging (VhostUserVring *self,
                               gboolean        log_all,
@@ -910,82 +822,12 @@ vhost_user_vring_set_logging (VhostUserVring *self,
   GBytes *old;
 
   LOCK (self);
-  old = self->log;
-  self->log = log != NULL ? g_bytes_ref (log) : NULL;
-  self->log_all = log_all;
-  self->log_fd = log_fd;
+  old = self->log.bytes;
+  self->log.bytes = log != NULL ? g_bytes_ref (log) : NULL;
+  self->log.all = log_all;
+  self->log.fd = log_fd;
   UNLOCK (self);
   g_clear_pointer (&old, g_bytes_unref);
-}
-
-static inline gboolean
-logging (VhostUserVring *self)
-{
-  return self->log_all && self->log != NULL;
-}
-
-/* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of
- * the log are not ours to mark: the front-end sized it. */
-static void
-log_write (VhostUserVring *self,
-           guint64         gpa,
-           guint64         len)
-{
-  gsize log_len;
-  guint8 *log = (guint8 *) g_bytes_get_data (self->log, &log_len);
-  guint64 page, last;
-
-  if (len == 0)
-    return;
-  last = (gpa + len - 1 < gpa ? G_MAXUINT64 : gpa + len - 1) / LOG_PAGE;
-  for (page = gpa / LOG_PAGE; page <= last && page / 8 < log_len; page++)
-    __atomic_fetch_or (log + page / 8, (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
-}
-
-/* A write of @len bytes at @offset into the used ring, logged at the
- * guest address SET_VRING_ADDR gave when the front-end asked for it. */
-static void
-log_used (VhostUserVring *self,
-          guint64         offset,
-          guint64         len)
-{
-  if (logging (self) && (self->address.flags & 1))  /* VHOST_VRING_F_LOG */
-    log_write (self, self->address.log_guest_addr + offset, len);
-}
-
-/* The three above for the packed walker (vhost-user-vring-packed.c);
- * called with the lock held. */
-gboolean
-vhost_user_vring_logging (VhostUserVring *self)
-{
-  return logging (self);
-}
-
-void
-vhost_user_vring_log_write (VhostUserVring *self,
-                            guint64         gpa,
-                            guint64         len)
-{
-  if (logging (self))
-    log_write (self, gpa, len);
-}
-
-void
-vhost_user_vring_log_used (VhostUserVring *self,
-                           guint64         offset,
-                           guint64         len)
-{
-  log_used (self, offset, len);
-}
-
-static void
-log_signal (VhostUserVring *self)
-{
-  guint64 one = 1;
-
-  if (self->log_fd >= 0)
-    while (write (self->log_fd, &one, sizeof one) < 0 && errno == EINTR)
-      ;
 }
 
 /* Whether the driver wants to hear about the used entries pushed since the
@@ -993,32 +835,11 @@ log_signal (VhostUserVring *self)
 static gboolean
 driver_wants_call (VhostUserVring *self)
 {
-  guint num = self->size;
-  guint8 *avail, *used;
-  guint16 old_used, used_event;
-
-  if (!self->started || self->broken || num == 0 || self->memory == NULL)
+  if (!self->started || self->broken || self->size == 0 || self->memory == NULL)
     return TRUE;
   if (self->packed)
     return vhost_user_vring_packed_wants_call (&PACKED_VIEW (self));
-  avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
-                                                       &(guint64) { 6 + 2 * (guint64) num });
-  used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
-                                                      &(guint64) { 4 });
-  if (avail == NULL || used == NULL || !self->used_idx_known)
-    return TRUE;
-
-  /* our used index is visible before we read what the driver asked for */
-  vhost_user_full_barrier ();
-  if (!self->event_idx)
-    return !(__atomic_load_n ((guint16 *) avail, __ATOMIC_RELAXED) & 1);  /* VRING_AVAIL_F_NO_INTERRUPT */
-
-  old_used = self->signalled_used;
-  used_event = __atomic_load_n ((guint16 *) (avail + 4 + 2 * num), __ATOMIC_RELAXED);
-  if (!self->signalled_used_valid)
-    return TRUE;
-  /* vring_need_event(): did used_idx step past used_event since the last call? */
-  return (guint16) (self->used_idx - used_event - 1) < (guint16) (self->used_idx - old_used);
+  return vhost_user_vring_split_wants_call (self);
 }
 
 void
@@ -1223,22 +1044,6 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
   update_kick_watch (self);
 }
 
-/* A pointer to @len bytes of the ring at front-end address @addr, or NULL
- * if they are not all in one mapped region. */
-static guint8 *
-ring_part (VhostUserVring *self,
-           guint64         addr,
-           guint64         len)
-{
-  guint64 got = len;
-  guint8 *p;
-
-  if (self->memory == NULL)
-    return NULL;
-  p = vhost_user_memory_table_translate_user_addr (self->memory, addr, &got);
-  return p != NULL && got == len ? p : NULL;
-}
-
 static gboolean
 run_broken_func (gpointer user_data)
 {
@@ -1289,399 +1094,33 @@ broken (VhostUserVring  *self,
   return FALSE;
 }
 
-/* The two above and add_buffer() below, for the packed walker
- * (vhost-user-vring-packed.c); called with the lock held. */
-gboolean
-vhost_user_vring_mark_broken (VhostUserVring  *self,
-                              GError         **error,
-                              const char      *what)
-{
-  return broken (self, error, what);
-}
-
-static gboolean add_buffer (VhostUserVring *self, VhostUserVringElement *element, guint64 gpa, guint32 len,
-                            gboolean writable, GError **error);
-
-gboolean
-vhost_user_vring_add_buffer (VhostUserVring        *self,
-                             VhostUserVringElement *element,
-                             guint64                gpa,
-                             guint32                len,
-                             gboolean               writable,
-                             GError               **error)
-{
-  return add_buffer (self, element, gpa, len, writable, error);
-}
-
-/* --- in-flight tracking (INFLIGHT_SHMFD), split layout ---
- *
- * Per queue: features (u64), version (u16), desc_num (u16),
- * last_batch_head (u16), used_idx (u16), then one 16-byte entry per
- * descriptor: inflight (u8), 5 bytes of padding, next (u16), counter
- * (u64). The front-end keeps the area across our restarts; it can write
- * it too, so nothing read from it is trusted further than a bound.
- * Packed rings keep theirs in the packed walker
- * (vhost-user-vring-packed.c). */
-
-#define INFLIGHT_HEADER 16
-#define IF_VERSION(a)          ((guint16 *) ((a) + 8))
-#define IF_DESC_NUM(a)         ((guint16 *) ((a) + 10))
-#define IF_LAST_BATCH_HEAD(a)  ((guint16 *) ((a) + 12))
-#define IF_USED_IDX(a)         ((guint16 *) ((a) + 14))
-#define IF_ENTRY(a, i)         ((a) + INFLIGHT_HEADER + 16 * (gsize) (i))
-#define IF_INFLIGHT(a, i)      ((guint8 *) IF_ENTRY (a, i))
-#define IF_NEXT(a, i)          ((guint16 *) (IF_ENTRY (a, i) + 6))
-#define IF_COUNTER(a, i)       ((guint64 *) (IF_ENTRY (a, i) + 8))
-
-/* This queue's part of the area (NULL: no tracking). Read at the next
- * start, when the ring's size and addresses are known. */
-void
-vhost_user_vring_set_inflight_area (VhostUserVring *self,
-                                    GBytes         *area)
-{
-  GBytes *old;
-  gsize len = 0;
-
-  LOCK (self);
-  old = self->inflight;
-  self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
-  self->inflight_area = area != NULL ? (guint8 *) g_bytes_get_data (area, &len) : NULL;
-  self->inflight_len = len;
-  self->n_resubmit = self->next_resubmit = 0;
-  /* the packed walker records into the old area no more: it goes away */
-  vhost_user_vring_packed_release_area (&self->packed_ring);
-  UNLOCK (self);
-  g_clear_pointer (&old, g_bytes_unref);
-}
-
-/* Whether the area has room for this ring in its layout (and is aligned
- * for it: the front-end chose the offset). */
-static inline gboolean
-tracking (VhostUserVring *self)
-{
-  gsize need = self->packed ? packed_record_size (self->size) : INFLIGHT_HEADER + 16 * (gsize) self->size;
-
-  return self->inflight_area != NULL && ((guintptr) self->inflight_area & 7) == 0 &&
-         self->size <= 32768 && need <= self->inflight_len;
-}
-
-typedef struct {
-  guint16 head;
-  guint64 counter;
-} Resubmit;
-
-static gint
-compare_resubmit (gconstpointer a,
-                  gconstpointer b,
-                  gpointer      user_data)
-{
-  const Resubmit *x = a, *y = b;
-
-  return x->counter < y->counter ? -1 : x->counter > y->counter;
-}
-
-/* At start, with the lock held: a fresh area is laid out; one that
- * survived a back-end that died is read back. The spec's steps: a batch
- * that reached the used ring but not the area is cleared, the requests
- * still in flight are handed out again oldest first, and the next
- * available index is past all of them, whatever base the front-end
- * (which could not ask a dead back-end) sent. */
-static void
-inflight_recover (VhostUserVring *self)
-{
-  guint8 *a = self->inflight_area, *used;
-  guint num = self->size;
-  guint16 ring_used;
-  g_autofree Resubmit *found = NULL;
-  guint n = 0;
-
-  self->n_resubmit = self->next_resubmit = 0;
-  if (self->packed && num > 0)
-    {
-      g_free (self->resubmit);
-      self->resubmit = g_new (guint16, num);
-      self->n_resubmit = vhost_user_vring_packed_recover (&PACKED_VIEW (self),
-                                                          tracking (self) ? self->inflight_area : NULL,
-                                                          self->resubmit);
-      self->signalled_used_valid = FALSE;
-      if (self->n_resubmit > 0)
-        VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from used %u",
-                         self->index, self->n_resubmit, (self->base >> 16) & 0x7fff);
-      return;
-    }
-  if (!tracking (self) || num == 0 ||
-      (used = ring_part (self, self->address.used_user_addr, 4)) == NULL)
-    return;
-  ring_used = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_ACQUIRE);
-
-  if (*IF_VERSION (a) != 1 || *IF_DESC_NUM (a) != num)
-    {
-      /* new, or laid out for another ring: nothing in it is ours */
-      memset (a, 0, INFLIGHT_HEADER + 16 * (gsize) num);
-      *IF_DESC_NUM (a) = num;
-      *IF_USED_IDX (a) = ring_used;
-      __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);
-      self->inflight_counter = 1;
-      return;
-    }
-
-  if (*IF_USED_IDX (a) != ring_used)
-    {
-      guint16 batch = ring_used - *IF_USED_IDX (a);
-      guint head = *IF_LAST_BATCH_HEAD (a);
-
-      for (guint k = 0; k < batch && k < num && head < num; k++)
-        {
-          *IF_INFLIGHT (a, head) = 0;
-          head = *IF_NEXT (a, head);
-        }
-      *IF_USED_IDX (a) = ring_used;
-    }
-
-  found = g_new (Resubmit, num);
-  self->inflight_counter = 1;
-  for (guint i = 0; i < num; i++)
-    if (*IF_INFLIGHT (a, i) == 1)
-      {
-        found[n].head = i;
-        found[n].counter = *IF_COUNTER (a, i);
-        self->inflight_counter = MAX (self->inflight_counter, found[n].counter + 1);
-        n++;
-      }
-  g_qsort_with_data (found, n, sizeof *found, compare_resubmit, NULL);
-
-  g_free (self->resubmit);
-  self->resubmit = g_new (guint16, MAX (n, 1));
-  for (guint i = 0; i < n; i++)
-    self->resubmit[i] = found[i].head;
-  self->n_resubmit = n;
-  self->base = (guint16) (ring_used + n);
-  self->used_idx_known = FALSE;
-  if (n > 0)
-    VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from %u",
-                     self->index, n, ring_used);
-}
-
-static inline void
-inflight_pop (VhostUserVring *self,
-              guint           head)
-{
-  if (!tracking (self))
-    return;
-  *IF_COUNTER (self->inflight_area, head) = self->inflight_counter++;
-  __atomic_store_n (IF_INFLIGHT (self->inflight_area, head), 1, __ATOMIC_RELEASE);
-}
-
-/* --- descriptor chains (split) --- */
-
-typedef gboolean (*DescFunc) (VhostUserVring *self,
-                              guint64         addr,
-                              guint32         len,
-                              guint16         flags,
-                              gpointer        data,
-                              GError        **error);
-
-/* Adds @len bytes at guest-physical @gpa to @element, split where guest
- * memory is split. */
-static gboolean
-add_buffer (VhostUserVring        *self,
-            VhostUserVringElement *element,
-            guint64                gpa,
-            guint32                len,
-            gboolean               writable,
-            GError               **error)
-{
-  guint64 done = 0;
-
-  while (done < len)
-    {
-      guint64 chunk = len - done;
-      guint8 *p;
-      VhostUserVringBuffer *iov;
-      guint *n;
-
-      if (gpa + done < gpa)
-        return broken (self, error, "a buffer wraps around the address space");
-      p = vhost_user_memory_table_translate_gpa (self->memory, gpa + done, &chunk);
-      if (p == NULL)
-        return broken (self, error, "a buffer is outside guest memory");
-      n = writable ? &element->n_in : &element->n_out;
-      if (*n >= VHOST_USER_VRING_MAX_IOV)
-        return broken (self, error, "a request has too many pieces");
-      iov = writable ? &element->in[*n] : &element->out[*n];
-      iov->base = p;
-      iov->len = chunk;
-      (*n)++;
-      if (writable)
-        element->in_len += chunk;
-      else
-        element->out_len += chunk;
-      done += chunk;
-    }
-  return TRUE;
-}
-
-typedef struct {
-  VhostUserVringElement *element;
-  gboolean               writable_seen;
-} PopState;
-
-static gboolean
-pop_desc (VhostUserVring *self,
-          guint64         addr,
-          guint32         len,
-          guint16         flags,
-          gpointer        data,
-          GError        **error)
-{
-  PopState *state = data;
-
-  if (flags & VRING_DESC_F_WRITE)
-    state->writable_seen = TRUE;
-  else if (state->writable_seen)
-    return broken (self, error, "a readable buffer after a writable one");
-  return add_buffer (self, state->element, addr, len, (flags & VRING_DESC_F_WRITE) != 0, error);
-}
-
-/* Visits the descriptors of the chain at @head, indirect tables included,
- * each checked: never a read outside guest memory, never an endless walk. */
-static gboolean
-walk_chain (VhostUserVring  *self,
-            guint8          *desc_table,
-            guint            head,
-            DescFunc         func,
-            gpointer         data,
-            GError         **error)
-{
-  const VringDesc *table = (const VringDesc *) desc_table;
-  guint num = self->size, table_len = num, i = head, seen = 0, total = 0;
-  gboolean indirect = FALSE;
-
-  for (;;)
-    {
-      VringDesc d;
-
-      /* one copy: the driver may change the ring under us */
-      memcpy (&d, &table[i], sizeof d);
-
-      if (d.flags & VRING_DESC_F_INDIRECT)
-        {
-          guint64 len = d.len;
-
-          if (indirect || (d.flags & VRING_DESC_F_NEXT))
-            return broken (self, error, "an indirect descriptor in a chain or an indirect table");
-          if (d.len == 0 || d.len % sizeof (VringDesc) != 0 || d.len / sizeof (VringDesc) > 65536)
-            return broken (self, error, "an indirect table that is not whole descriptors");
-          table = vhost_user_memory_table_translate_gpa (self->memory, d.addr, &len);
-          if (table == NULL || len != d.len)
-            return broken (self, error, "an indirect table outside guest memory");
-          table_len = d.len / sizeof (VringDesc);
-          indirect = TRUE;
-          seen = 0;
-          i = 0;
-          continue;
-        }
-
-      if (!func (self, d.addr, d.len, d.flags, data, error))
-        return FALSE;
-      /* a chain visits each descriptor at most once: more is a loop */
-      if (++seen > table_len || ++total > num + 65536)
-        return broken (self, error, "a descriptor chain loops");
-
-      if (!(d.flags & VRING_DESC_F_NEXT))
-        return TRUE;
-      i = d.next;
-      if (i >= table_len)
-        return broken (self, error, "a descriptor chain leaves its table");
-    }
-}
-
 static gboolean
 pop_locked (VhostUserVring         *self,
             VhostUserVringElement  *element,
             GError                **error)
 {
-  guint num = self->size;
-  guint16 last_avail = self->base & 0xffff;
-  guint16 avail_idx;
-  guint8 *avail, *desc_table;
-  PopState state = { element, FALSE };
+  const char *why = NULL;
+  gboolean ok;
 
   element->n_in = element->n_out = 0;
   element->in_len = element->out_len = 0;
 
-  if (!self->started || self->broken || num == 0)
+  if (!self->started || self->broken || self->size == 0)
     return FALSE;
-  if (self->packed)
-    {
-      /* what a back-end that died had in flight comes first, oldest first */
-      if (self->next_resubmit < self->n_resubmit)
-        {
-          if (!vhost_user_vring_packed_resubmit (&PACKED_VIEW (self), self->resubmit[self->next_resubmit++],
-                                                 element, error))
-            return FALSE;
-        }
-      else if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
-        return FALSE;
-      self->in_flight++;
-      return TRUE;
-    }
-
-  /* with event idx the rings end with used_event / avail_event */
-  avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
-  desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
-  if (avail == NULL || desc_table == NULL)
-    return broken (self, error, "the ring is not in guest memory");
-
+  if (!self->packed)
+    ok = vhost_user_vring_split_pop (self, element, &why);
   /* what a back-end that died had in flight comes first, oldest first */
-  if (self->next_resubmit < self->n_resubmit)
+  else if (self->next_resubmit < self->n_resubmit)
+    ok = vhost_user_vring_packed_resubmit (&PACKED_VIEW (self), self->resubmit[self->next_resubmit++], element,
+                                           &why);
+  else
+    ok = vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, &why);
+  if (ok)
     {
-      element->head = self->resubmit[self->next_resubmit++];
-      /* (recorded for the size the ring had when it started) */
-      if (element->head >= num || self->split_out[element->head])
-        return broken (self, error, "a request to resubmit is outside the ring");
-      if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
-        return FALSE;
-      self->split_out[element->head] = 1;
       self->in_flight++;
       return TRUE;
     }
-
-  avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-  if (avail_idx == last_avail && self->event_idx)
-    {
-      /* ask for a kick at the next request, then look once more: one made
-       * available before the driver saw our request would go unkicked */
-      guint8 *used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
-
-      if (used == NULL)
-        return broken (self, error, "the used ring is not in guest memory");
-      __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
-      log_used (self, 4 + 8 * (guint64) num, 2);
-      vhost_user_full_barrier ();
-      avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-    }
-  if ((guint16) (avail_idx - last_avail) > num)
-    return broken (self, error, "more requests available than the ring holds");
-  if (avail_idx == last_avail)
-    return FALSE;
-
-  /* read the head only after the index that published it */
-  element->head = __atomic_load_n ((guint16 *) (avail + 4 + 2 * (last_avail % num)), __ATOMIC_RELAXED);
-  if (element->head >= num)
-    return broken (self, error, "a request's head is outside the ring");
-
-  if (self->split_out[element->head])
-    return broken (self, error, "a request's head is already out with the device");
-  if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
-    return FALSE;
-
-  inflight_pop (self, element->head);
-  self->split_out[element->head] = 1;
-  self->in_flight++;
-  /* the base is how far the device got: GET_VRING_BASE reports it */
-  self->base = (guint16) (last_avail + 1);
-  return TRUE;
+  return why != NULL ? broken (self, error, why) : FALSE;
 }
 
 /**
@@ -1752,39 +1191,17 @@ vhost_user_vring_push (VhostUserVring  *self,
   return vhost_user_vring_push_batch (self, &head, &len, 1, error);
 }
 
-typedef struct {
-  guint64 left;   /* bytes the device says it wrote, not logged yet */
-} LogState;
-
+/* Checks a batch and hands it to the walker. */
 static gboolean
-log_desc (VhostUserVring *self,
-          guint64         addr,
-          guint32         len,
-          guint16         flags,
-          gpointer        data,
-          GError        **error)
-{
-  LogState *state = data;
-  guint64 n;
-
-  if (!(flags & VRING_DESC_F_WRITE) || state->left == 0)
-    return TRUE;
-  n = MIN (state->left, len);
-  log_write (self, addr, n);
-  state->left -= n;
-  return TRUE;
-}
-
-static gboolean
-push_locked (VhostUserVring  *self,
-             const guint     *heads,
-             const guint     *lens,
-             guint            n,
-             GError         **error)
+push_checked (VhostUserVring  *self,
+              const guint     *heads,
+              const guint     *lens,
+              guint            n,
+              GError         **error)
 {
   guint num = self->size;
-  guint8 *used, *a = self->inflight_area;
-  guint16 first;
+  const char *why = NULL;
+  gboolean ok;
 
   /* a stopped ring still takes back what it handed out: that is how it
    * drains before GET_VRING_BASE answers */
@@ -1807,100 +1224,71 @@ push_locked (VhostUserVring  *self,
                      "Queue %u has no descriptor %u", self->index, heads[i]);
         return FALSE;
       }
-  if (!self->packed)
-    {
-      guint i;
 
-      /* every head out with the device, each once (checked by taking
-       * them back, and putting them back out if one is not) */
-      for (i = 0; i < n && self->split_out[heads[i]]; i++)
-        self->split_out[heads[i]] = 0;
-      if (i < n)
-        {
-          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                       "Queue %u: descriptor %u is not out with the device (pushed twice, or from a "
-                       "session that ended)", self->index, heads[i]);
-          while (i-- > 0)
-            self->split_out[heads[i]] = 1;
-          return FALSE;
-        }
-    }
   if (self->packed)
     {
-      if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
-        return FALSE;
-      if (logging (self))
-        log_signal (self);
-      self->in_flight -= MIN (n, self->in_flight);
-      if (self->in_flight == 0 && !self->started)
-        schedule_drained (self);
-      return TRUE;
+      ok = vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, &why, error);
+      if (ok)
+        vhost_user_vring_log_signal (&self->log);
     }
-  used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
-  if (used == NULL)
-    return broken (self, error, "the used ring is not in guest memory");
-
-  if (!self->used_idx_known)
-    {
-      self->used_idx = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_RELAXED);
-      self->used_idx_known = TRUE;
-    }
-
-  /* the pages the device wrote are dirty before the driver may see them
-   * used (a migration that syncs the log then has them) */
-  if (logging (self))
-    {
-      guint8 *desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
-
-      for (guint i = 0; i < n && desc_table != NULL; i++)
-        {
-          LogState state = { lens[i] };
-
-          if (!walk_chain (self, desc_table, heads[i], log_desc, &state, error))
-            return FALSE;
-        }
-    }
-
-  /* in-flight tracking: the batch is a list from last_batch_head, so a
-   * back-end that dies before the used index reaches the area can tell
-   * which entries the driver already has */
-  if (tracking (self))
-    {
-      for (guint i = 0; i < n; i++)
-        {
-          *IF_NEXT (a, heads[i]) = *IF_LAST_BATCH_HEAD (a);
-          *IF_LAST_BATCH_HEAD (a) = heads[i];
-        }
-      vhost_user_full_barrier ();
-    }
-
-  first = self->used_idx;
-  for (guint i = 0; i < n; i++)
-    {
-      guint32 entry[2] = { heads[i], lens[i] };
-      guint slot = (guint16) (first + i) % num;
-
-      memcpy (used + 4 + 8 * slot, entry, sizeof entry);
-      log_used (self, 4 + 8 * (guint64) slot, sizeof entry);
-    }
-  self->used_idx += n;
-  /* the entries are visible before the index that publishes them */
-  __atomic_store_n ((guint16 *) (used + 2), self->used_idx, __ATOMIC_RELEASE);
-  log_used (self, 2, 2);
-  if (logging (self))
-    log_signal (self);
-
-  if (tracking (self))
-    {
-      for (guint i = 0; i < n; i++)
-        __atomic_store_n (IF_INFLIGHT (a, heads[i]), 0, __ATOMIC_RELEASE);
-      __atomic_store_n (IF_USED_IDX (a), self->used_idx, __ATOMIC_RELEASE);
-    }
+  else
+    ok = vhost_user_vring_split_push (self, heads, lens, n, &why, error);
+  if (!ok)
+    return why != NULL ? broken (self, error, why) : FALSE;
 
   self->in_flight -= MIN (n, self->in_flight);
   if (self->in_flight == 0 && !self->started)
     schedule_drained (self);
   return TRUE;
+}
+
+static gboolean
+is_abandoned (VhostUserVring *self,
+              guint           head)
+{
+  if (self->packed)
+    return vhost_user_vring_packed_is_abandoned (&self->packed_ring, head);
+  return head < self->size && self->split_out[head] == SPLIT_OUT_ABANDONED;
+}
+
+/* A batch pushed after the ring stopped without draining: the requests
+ * of that session are dropped quietly (they stay in the in-flight area,
+ * for a successor to resubmit); any other is pushed as usual, one by
+ * one. Never on the path of a ring that was not stopped that way. */
+static gboolean
+push_around_abandoned (VhostUserVring  *self,
+                       const guint     *heads,
+                       const guint     *lens,
+                       guint            n,
+                       GError         **error)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      if (is_abandoned (self, heads[i]))
+        {
+          if (self->packed)
+            vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
+          else
+            self->split_out[heads[i]] = SPLIT_OUT_NO;
+          self->abandoned--;
+          continue;
+        }
+      if (!push_checked (self, &heads[i], &lens[i], 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+push_locked (VhostUserVring  *self,
+             const guint     *heads,
+             const guint     *lens,
+             guint            n,
+             GError         **error)
+{
+  if (G_UNLIKELY (self->abandoned > 0))
+    return push_around_abandoned (self, heads, lens, n, error);
+  return push_checked (self, heads, lens, n, error);
 }
 
 /**
