@@ -190,7 +190,7 @@ test_round_trip (Fixture       *f,
         for (guint i = 0; i < n; i++)
           g_assert_true (vhost_user_vring_push (f->vring, heads[i], lens[i], &error));
       g_assert_no_error (error);
-      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+      g_assert_true (vhost_user_vring_call (f->vring, &error));
 
       for (guint i = 0; i < n; i++)
         {
@@ -330,7 +330,7 @@ test_calls (Fixture       *f,
     {
       g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
       g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
-      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+      g_assert_true (vhost_user_vring_call (f->vring, &error));
       /* without event indices every used entry is called; with them the
        * first (the driver asked for it), then none until it asks again */
       g_assert_cmpuint (calls (f), ==, f->params->event_idx && i > 0 ? 0 : 1);
@@ -342,7 +342,7 @@ test_calls (Fixture       *f,
   add_request (f, 1, 5);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (f), ==, 1);
   g_assert_no_error (error);
 }

@@ -598,7 +598,7 @@ one_request (Fixture *f,
   make_available_one (f, DATA, 8, F_WRITE, 1);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_no_error (error);
   g_assert_true (get_used (f, &id, &len));
   return calls (call);
@@ -666,7 +666,7 @@ test_event_idx (Fixture       *f,
         g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
         g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
       }
-    g_assert_true (vhost_user_vring_notify (f->vring, &error));
+    g_assert_true (vhost_user_vring_call (f->vring, &error));
     g_assert_cmpuint (calls (call), ==, 1);
     for (guint i = 0; i < 3; i++)
       g_assert_true (get_used (f, &id, &len));

@@ -420,13 +420,13 @@ test_event_idx (Fixture       *f,
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
   /* the first call always goes: nothing is known of earlier ones */
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
 
   /* used 1 -> 2 passes used_event 1: a call */
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
 
   /* used 2 -> 3 does not reach a used_event of 5: no call */
@@ -434,7 +434,7 @@ test_event_idx (Fixture       *f,
   memcpy (f->mem + AVAIL + 4 + 2 * NUM, &used_event, 2);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 0);
 
   /* empty now: the device asks to be kicked at index 3 */
@@ -463,13 +463,13 @@ test_no_interrupt (Fixture       *f,
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
   memcpy (f->mem + AVAIL, &flags, 2);
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 0);
   flags = 0;
   memcpy (f->mem + AVAIL, &flags, 2);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
   close (call);
 }

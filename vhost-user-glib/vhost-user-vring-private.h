@@ -20,7 +20,7 @@ typedef enum {
  * flight any more. */
 typedef void (*VhostUserVringDrainedFunc) (VhostUserVring *vring,
                                            gpointer        user_data);
-/* Called from vhost_user_vring_notify() (any thread) when the ring has no
+/* Called from vhost_user_vring_call() (any thread) when the ring has no
  * call fd: the in-band BACKEND_VRING_CALL. */
 typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
                                            gpointer        user_data);
