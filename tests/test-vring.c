@@ -571,6 +571,13 @@ restart (Fixture *f,
   return vring;
 }
 
+static void
+set_true (VhostUserVring *vring,
+          gpointer        user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
 /* The device dies after a batch reached the used ring and before the
  * area said so: the restarted one must not hand that batch out again. */
 static void
@@ -656,6 +663,79 @@ test_inflight_hostile_area (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
 }
 
+/* GET_VRING_BASE_SKIP_DRAIN: the ring stops with two requests out; they
+ * stay in the area, the base counts them, a late push of one is dropped
+ * without reaching the used ring, and a restart on the same area hands
+ * both out again, oldest first. */
+static void
+test_stop_skip_drain (Fixture       *f,
+                      gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc0 (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[3];
+  guint32 base = 0;
+  gboolean drained = FALSE;
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_started (f->vring, TRUE);
+
+  /* one pushed (the used ring moves to 1), two left out */
+  for (guint i = 0; i < 3; i++)
+    {
+      set_desc (f, 30 + i, DATA + 0x100 * i, 64, 2, 0);
+      make_available (f, 30 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      heads[i] = e.head;
+    }
+  g_assert_true (vhost_user_vring_push (f->vring, heads[0], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+
+  vhost_user_vring_when_drained (f->vring, set_true, &drained, NULL);
+  g_assert_false (drained);
+  vhost_user_vring_stop_skip_drain (f->vring, &base);
+  g_assert_cmpuint (base, ==, 3);                            /* as consumed */
+  g_assert_false (vhost_user_vring_get_started (f->vring));
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (drained);                                   /* a waiting GET_VRING_BASE answers */
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 1);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[2]], ==, 1);
+
+  /* the device finishes one late: dropped quietly */
+  g_assert_true (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 1);
+  /* named twice, it is refused like any head not out */
+  g_assert_false (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* a successor on the same area, from the base the front-end has */
+  vhost_user_vring_set_base (f->vring, base);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[1]);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[2]);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_vring_push (f->vring, heads[2], 1, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 3);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 0);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[2]], ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -677,6 +757,7 @@ main (int   argc,
   ADD ("head-already-out", test_head_already_out, NULL);
   ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
+  ADD ("stop-skip-drain", test_stop_skip_drain, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {
       g_autofree char *path = g_strconcat ("/vring/split/hostile/", hostile[i].name, NULL);

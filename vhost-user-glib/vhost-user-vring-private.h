@@ -51,6 +51,8 @@ void            vhost_user_vring_when_drained (VhostUserVring              *self
                                                VhostUserVringDrainedFunc    func,
                                                gpointer                     user_data,
                                                GDestroyNotify               notify);
+void            vhost_user_vring_stop_skip_drain (VhostUserVring          *self,
+                                               guint32                     *base);
 void            vhost_user_vring_set_inflight_area (VhostUserVring         *self,
                                                GBytes                      *area);
 void            vhost_user_vring_set_logging  (VhostUserVring              *self,

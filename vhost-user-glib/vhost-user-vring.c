@@ -284,6 +284,23 @@ vhost_user_vring_set_memory_table (VhostUserVring       *self,
   g_clear_pointer (&old, vhost_user_memory_table_unref);
 }
 
+/* With the lock held: a new session starts (or the ring is set up anew),
+ * and what a session stopped without draining left out with the device
+ * is no longer told apart: its pushes are refused like any head not out. */
+static void
+forget_abandoned (VhostUserVring *self)
+{
+  if (self->abandoned == 0)
+    return;
+  if (self->packed)
+    vhost_user_vring_packed_forget_abandoned (&self->packed_ring);
+  else
+    for (guint i = 0; i < self->size; i++)
+      if (self->split_out[i] == SPLIT_OUT_ABANDONED)
+        self->split_out[i] = SPLIT_OUT_NO;
+  self->abandoned = 0;
+}
+
 void
 vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        packed,
@@ -291,6 +308,7 @@ vhost_user_vring_set_features (VhostUserVring *self,
 {
   LOCK (self);
   /* a ring set up before the layout was known keeps its position */
+  forget_abandoned (self);
   if (packed && !self->packed)
     {
       self->base = vhost_user_vring_packed_base (self->base);
@@ -320,6 +338,7 @@ vhost_user_vring_set_size (VhostUserVring *self,
   gboolean changed;
 
   LOCK (self);
+  forget_abandoned (self);
   changed = self->size != size;
   if (changed || self->packed_ring.chains == NULL)
     vhost_user_vring_packed_resize (&self->packed_ring, size);
@@ -360,6 +379,7 @@ vhost_user_vring_set_base (VhostUserVring *self,
 
   LOCK (self);
   self->used_idx_known = FALSE;
+  forget_abandoned (self);
   if (self->packed)
     {
       base = vhost_user_vring_packed_base (base);
@@ -445,7 +465,10 @@ vhost_user_vring_set_started (VhostUserVring *self,
   LOCK (self);
   self->started = started;
   if (started)
-    vhost_user_vring_inflight_recover (self);
+    {
+      forget_abandoned (self);
+      vhost_user_vring_inflight_recover (self);
+    }
   UNLOCK (self);
   update_kick_watch (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
@@ -567,6 +590,48 @@ vhost_user_vring_when_drained (VhostUserVring            *self,
     VHOST_USER_NOTE (VRING, "vring %u: waiting for %u requests in flight", self->index, self->in_flight);
   UNLOCK (self);
   run_drained (self);
+}
+
+static void schedule_drained (VhostUserVring *self);
+
+/* GET_VRING_BASE_SKIP_DRAIN: stops the ring now, without waiting for the
+ * requests in flight, and stores where it stands in @base. Those
+ * requests stay recorded in the in-flight area (split and packed), so a
+ * successor back-end given the area (SET_INFLIGHT_FD) resubmits them;
+ * @base counts them as consumed, as after a crash. The device still
+ * holds them: a later push of one is dropped quietly (TRUE, nothing
+ * written to the used ring or the area), since it belongs to the stopped
+ * session; its memory stays mapped until then. Without an in-flight area
+ * the requests are lost to the driver, as in a crash. A GET_VRING_BASE
+ * waiting for the ring to drain is answered. If the ring is started
+ * again in this process, the requests of the stopped session are
+ * forgotten first (a push of one is then refused, not dropped). */
+void
+vhost_user_vring_stop_skip_drain (VhostUserVring *self,
+                                  guint32        *base)
+{
+  guint n = 0;
+
+  /* no pop from here on */
+  vhost_user_vring_set_started (self, FALSE);
+  LOCK (self);
+  if (self->packed)
+    n = self->packed_ring.chains != NULL ? vhost_user_vring_packed_abandon (&self->packed_ring) : 0;
+  else
+    for (guint i = 0; i < self->size && self->split_out != NULL; i++)
+      if (self->split_out[i] == SPLIT_OUT_YES)
+        {
+          self->split_out[i] = SPLIT_OUT_ABANDONED;
+          n++;
+        }
+  if (n > 0 || self->in_flight > 0)
+    VHOST_USER_NOTE (VRING, "vring %u stopped with %u requests in flight, left in the in-flight area",
+                     self->index, n);
+  self->abandoned += n;
+  self->in_flight = 0;
+  *base = self->base;
+  schedule_drained (self);
+  UNLOCK (self);
 }
 
 /* Called with the lock held when a push emptied a stopped ring. */
