@@ -25,7 +25,8 @@
  * vhost_user_memory_region_new_memfd(), buffers in that region are made
  * available with vhost_user_driver_ring_add(), the back-end is kicked
  * through the ring's eventfd and used entries are collected with
- * vhost_user_driver_ring_get_used().
+ * vhost_user_driver_ring_get_used(), after
+ * vhost_user_driver_ring_clear_call() consumed the back-end's call.
  *
  * Both layouts: split (vhost_user_driver_ring_new()) and packed
  * (vhost_user_driver_ring_new_packed(), for `VIRTIO_F_RING_PACKED`). The
@@ -374,6 +375,34 @@ vhost_user_driver_ring_get_call_fd (VhostUserDriverRing *self)
 {
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), -1);
   return self->call_fd;
+}
+
+/**
+ * vhost_user_driver_ring_clear_call:
+ * @self: a driver ring
+ *
+ * Consumes the back-end's calls: reads the call eventfd
+ * (vhost_user_driver_ring_get_call_fd()), which then polls readable
+ * again only at the next call. An eventfd stays readable until read, so
+ * a driver that polls it calls this when it woke up, then collects with
+ * vhost_user_driver_ring_get_used() until that finds nothing: a call that
+ * comes in between is seen at the next poll, never lost. Does not block.
+ *
+ * Returns: %TRUE if the back-end called since the last time
+ */
+gboolean
+vhost_user_driver_ring_clear_call (VhostUserDriverRing *self)
+{
+  guint64 count = 0;
+  ssize_t n;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  /* the fd is ours, non-blocking: EAGAIN (no call) is the only failure */
+  do
+    n = read (self->call_fd, &count, sizeof count);
+  while (n < 0 && errno == EINTR);
+  return n == sizeof count && count > 0;
 }
 
 /**
