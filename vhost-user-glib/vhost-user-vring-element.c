@@ -42,15 +42,20 @@ copy_pieces (const VhostUserVringBuffer *pieces,
 }
 
 /**
- * vhost_user_vring_element_copy_out:
+ * vhost_user_vring_element_copy_out: (skip)
  * @element: a request from vhost_user_vring_pop()
  * @offset: where to start in the device-readable bytes
- * @dest: (out caller-allocates) (array length=len) (element-type guint8): where to copy
+ * @dest: (array length=len) (element-type guint8): where to copy
  * @len: the size of @dest
  *
  * Copies what the driver gave the device to read into @dest, across
  * pieces, from @offset on: a header in one piece, or a payload straight
  * to where it goes. Does not allocate.
+ *
+ * Not for bindings: a caller-allocated buffer whose length is an
+ * argument is something PyGObject and GJS cannot pass (they would see
+ * `copy_out (offset) -> (0, b'')`). They call
+ * vhost_user_vring_element_read(), which returns the bytes.
  *
  * Returns: how many bytes were copied: @len, or fewer when the buffers
  *   end first
