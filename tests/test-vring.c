@@ -507,6 +507,47 @@ test_kick (Fixture       *f,
   close (kick);
 }
 
+/* get_context() names the context the kick watch is attached to: the
+ * one the ring was made with (the back-end's), or the one set for it. */
+static void
+test_context (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GMainContext) backend_context = g_main_context_new ();
+  g_autoptr(GMainContext) ring_context = g_main_context_new ();
+  g_autoptr(VhostUserVring) vring = vhost_user_vring_new (0, backend_context);
+  guint kicks = 0;
+  guint64 one = 1;
+  int kick = test_eventfd ();
+
+  g_assert_true (vhost_user_vring_get_context (f->vring) == g_main_context_default ());
+  g_assert_true (vhost_user_vring_get_context (vring) == backend_context);
+  vhost_user_vring_set_kick_handler (vring, on_kick, &kicks, NULL);
+  vhost_user_vring_take_fd (vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  vhost_user_vring_set_started (vring, TRUE);
+  g_assert_cmpuint (kicks, ==, 1);
+
+  /* a kick is handled where get_context() says, and nowhere else */
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  g_assert_false (g_main_context_iteration (NULL, FALSE) && kicks > 1);
+  while (kicks < 2)
+    g_main_context_iteration (vhost_user_vring_get_context (vring), TRUE);
+
+  vhost_user_vring_set_context (vring, ring_context);
+  g_assert_true (vhost_user_vring_get_context (vring) == ring_context);
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  g_assert_false (g_main_context_iteration (backend_context, FALSE));
+  g_assert_cmpuint (kicks, ==, 2);
+  while (kicks < 3)
+    g_main_context_iteration (vhost_user_vring_get_context (vring), TRUE);
+
+  /* back to the back-end's */
+  vhost_user_vring_set_context (vring, NULL);
+  g_assert_true (vhost_user_vring_get_context (vring) == backend_context);
+  vhost_user_vring_set_started (vring, FALSE);
+  close (kick);
+}
+
 /* A head pushed twice, or one never popped, is refused: the driver's
  * used ring only ever gets what it made available. */
 static void
@@ -793,6 +834,7 @@ main (int   argc,
   ADD ("split-across-regions", test_split_across_regions, NULL);
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("kick", test_kick, NULL);
+  ADD ("context", test_context, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);
   ADD ("push-not-out", test_push_not_out, NULL);

@@ -709,10 +709,13 @@ vhost_user_vring_set_context (VhostUserVring *self,
  * vhost_user_vring_get_context:
  * @self: a ring
  *
- * Gets where the ring's kicks are handled.
+ * Gets where the ring's kicks are handled: the context its kick watch
+ * (or polling) is attached to, and where the kick handler runs.
  *
- * Returns: (transfer none): the ring's context: the one given to
- *   vhost_user_vring_set_context(), or the back-end's
+ * Returns: (transfer none): the one given to
+ *   vhost_user_vring_set_context(), or else the back-end's
+ *   ([property@VhostUser.Backend:main-context], or the thread-default
+ *   context where the back-end was made)
  */
 GMainContext *
 vhost_user_vring_get_context (VhostUserVring *self)
