@@ -110,6 +110,11 @@ struct _VhostUserVring
 #define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)
 #define UNLOCK(self) vhost_user_mutex_unlock (&(self)->lock)
 
+/* --- kicks: vhost-user-vring-kick.c (vhost_user_vring_kick() is in
+ * vhost-user-vring-private.h) --- */
+
+void     vhost_user_vring_update_kick_watch (VhostUserVring        *self);
+
 /* --- the split walker: vhost-user-vring-split.c --- */
 
 gboolean vhost_user_vring_split_pop        (VhostUserVring         *self,

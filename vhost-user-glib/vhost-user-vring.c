@@ -77,8 +77,6 @@ vhost_user_vring_address_free (VhostUserVringAddress *address)
   g_free (address);
 }
 
-static void update_kick_watch (VhostUserVring *self);
-
 static void
 drop_drained (VhostUserVring *self)
 {
@@ -413,46 +411,6 @@ vhost_user_vring_set_enabled (VhostUserVring *self,
   SET_AND_NOTIFY (self, enabled, enabled, PROP_ENABLED);
 }
 
-static void
-run_kick_handler (VhostUserVring *self)
-{
-  VhostUserVringKickFunc func;
-  gboolean started;
-
-  LOCK (self);
-  func = self->kick_func;
-  started = self->started;
-  UNLOCK (self);
-  if (func != NULL && started)
-    func (self, self->kick_data);
-}
-
-static gboolean
-initial_kick (gpointer user_data)
-{
-  run_kick_handler (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the kick handler where kicks are handled: at once in the
- * back-end's context, soon in a ring context of its own. */
-static void
-kick_in_ring_context (VhostUserVring *self)
-{
-  GSource *source;
-
-  if (self->ring_context == NULL)
-    {
-      initial_kick (self);
-      return;
-    }
-  source = g_idle_source_new ();
-  g_source_set_static_name (source, "VhostUserVring kick");
-  g_source_set_callback (source, initial_kick, g_object_ref (self), g_object_unref);
-  g_source_attach (source, self->ring_context);
-  g_source_unref (source);
-}
-
 void
 vhost_user_vring_set_started (VhostUserVring *self,
                               gboolean        started)
@@ -470,11 +428,11 @@ vhost_user_vring_set_started (VhostUserVring *self,
       vhost_user_vring_inflight_recover (self);
     }
   UNLOCK (self);
-  update_kick_watch (self);
+  vhost_user_vring_update_kick_watch (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
   /* a front-end need not kick a ring it starts: look at it once */
   if (started && self->kick_func != NULL)
-    kick_in_ring_context (self);
+    vhost_user_vring_kick (self);
 }
 
 static gboolean
@@ -508,7 +466,7 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
     g_close (old, NULL);
   UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
-    update_kick_watch (self);
+    vhost_user_vring_update_kick_watch (self);
   if (old >= 0 && old != fd && kick_elsewhere)
     {
       /* the ring's thread may be reading the old kick fd right now: it is
@@ -702,7 +660,7 @@ vhost_user_vring_set_context (VhostUserVring *self,
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   if (context != NULL)
     self->ring_context = g_main_context_ref (context);
-  update_kick_watch (self);
+  vhost_user_vring_update_kick_watch (self);
 }
 
 /**
@@ -995,91 +953,6 @@ out:
   return ok;
 }
 
-/* --- kicks --- */
-
-static gboolean
-on_kick (int          fd,
-         GIOCondition condition,
-         gpointer     user_data)
-{
-  VhostUserVring *self = user_data;
-  guint64 count;
-  gboolean current;
-
-  /* the fd is still the ring's (a replaced one is closed in this thread,
-   * later); the lock also orders this read after the fd arrived */
-  LOCK (self);
-  current = self->fds[VHOST_USER_VRING_FD_KICK] == fd;
-  UNLOCK (self);
-  if (!current)
-    return G_SOURCE_CONTINUE;
-  /* clear the eventfd first: a kick after this read is a new one */
-  while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
-    ;
-  run_kick_handler (self);
-  return G_SOURCE_CONTINUE;
-}
-
-/* Without a kick fd the device polls: the handler runs every
- * POLL_INTERVAL_US in the ring's context. */
-#define POLL_INTERVAL_US 1000
-
-static gboolean
-poll_dispatch (GSource     *source,
-               GSourceFunc  callback,
-               gpointer     user_data)
-{
-  g_source_set_ready_time (source, g_get_monotonic_time () + POLL_INTERVAL_US);
-  run_kick_handler (user_data);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs poll_funcs = { NULL, NULL, poll_dispatch, NULL, NULL, NULL };
-
-/* Kicks are watched while the ring is started and has a handler to tell:
- * on the kick fd, or by polling when the front-end gave none. The watch
- * holds a reference on the ring, dropped when the ring stops. */
-static void
-update_kick_watch (VhostUserVring *self)
-{
-  GMainContext *where = self->ring_context != NULL ? self->ring_context : self->context;
-  int fd;
-
-  if (self->kick_source != NULL)
-    {
-      g_source_destroy (self->kick_source);
-      g_clear_pointer (&self->kick_source, g_source_unref);
-    }
-  LOCK (self);
-  fd = self->fds[VHOST_USER_VRING_FD_KICK];
-  UNLOCK (self);
-  if (!self->started || self->kick_func == NULL || where == NULL)
-    return;
-  if (fd >= 0)
-    {
-      self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
-      g_source_set_static_name (self->kick_source, "VhostUserVring kick");
-      g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick,
-                             g_object_ref (self), g_object_unref);
-    }
-  else
-    {
-      VHOST_USER_NOTE (VRING, "vring %u has no kick fd: polling", self->index);
-      self->kick_source = g_source_new (&poll_funcs, sizeof (GSource));
-      g_source_set_static_name (self->kick_source, "VhostUserVring poll");
-      g_source_set_callback (self->kick_source, NULL, g_object_ref (self), g_object_unref);
-      g_source_set_ready_time (self->kick_source, g_get_monotonic_time () + POLL_INTERVAL_US);
-    }
-  g_source_attach (self->kick_source, where);
-}
-
-/* An in-band kick (VRING_KICK): the handler runs in the ring's context. */
-void
-vhost_user_vring_kick (VhostUserVring *self)
-{
-  kick_in_ring_context (self);
-}
-
 /**
  * vhost_user_vring_set_kick_handler:
  * @self: a ring
@@ -1113,7 +986,7 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
   UNLOCK (self);
   if (old_notify != NULL)
     old_notify (old_data);
-  update_kick_watch (self);
+  vhost_user_vring_update_kick_watch (self);
 }
 
 static gboolean
