@@ -309,7 +309,8 @@ vhost_user_vring_split_push (VhostUserVring  *self,
   /* the entries are visible before the index that publishes them */
   __atomic_store_n ((guint16 *) (used + VRING_USED_IDX), self->used_idx, __ATOMIC_RELEASE);
   vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_IDX, 2);
-  vhost_user_vring_log_signal (&self->log);
+  if (vhost_user_vring_log_on (&self->log))
+    vhost_user_vring_log_signal (&self->log);
 
   if (tracking)
     {

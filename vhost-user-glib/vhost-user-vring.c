@@ -1173,7 +1173,7 @@ push_checked (VhostUserVring  *self,
   if (self->packed)
     {
       ok = vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, &why, error);
-      if (ok)
+      if (ok && vhost_user_vring_log_on (&self->log))
         vhost_user_vring_log_signal (&self->log);
     }
   else
