@@ -434,7 +434,7 @@ notify (BlkQueue *q)
 {
   g_autoptr(GError) error = NULL;
 
-  if (!vhost_user_vring_notify (q->vring, &error))
+  if (!vhost_user_vring_call (q->vring, &error))
     g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
 }
 

@@ -652,16 +652,7 @@ reap (Client  *c,
         }
       for (int i = 0; i < n_queues && ready > 0; i++)
         if (pfd[i].revents & POLLIN)
-          {
-            guint64 value;
-
-            if (read (pfd[i].fd, &value, sizeof value) < 0 && errno != EAGAIN)
-              {
-                g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "Reading a call eventfd: %s",
-                             g_strerror (errno));
-                return FALSE;
-              }
-          }
+          vhost_user_driver_ring_clear_call (c->queues[i].ring);
       if (ready != 0)
         continue;
 

@@ -53,7 +53,7 @@ on_call_fd (VhostUserVring *vring,
   if (vhost_user_vring_get_call_fd (vring) < 0)
     return;
   g_print ("back-end:  got queue %u's call eventfd; signalling it\n", vhost_user_vring_get_index (vring));
-  if (!vhost_user_vring_notify (vring, &error))
+  if (!vhost_user_vring_call (vring, &error))
     g_printerr ("vhost-user-demo: %s\n", error->message);
 }
 

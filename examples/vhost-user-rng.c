@@ -59,7 +59,7 @@ on_kick (VhostUserVring *vring,
     g_printerr ("rng: queue %u: %s\n", vhost_user_vring_get_index (vring), error->message);
   if (served > 0)
     {
-      vhost_user_vring_notify (vring, NULL);
+      vhost_user_vring_call (vring, NULL);
       g_print ("rng: %" G_GSIZE_FORMAT " bytes\n", served);
     }
 }

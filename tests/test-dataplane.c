@@ -234,7 +234,7 @@ complete_held (gpointer user_data)
 
   g_assert_cmpuint (vhost_user_vring_element_write (&h->element, 0, (const guint8 *) "drained", 8), ==, 8);
   g_assert_true (vhost_user_vring_push (h->vring, h->element.head, 8, NULL));
-  g_assert_true (vhost_user_vring_notify (h->vring, NULL));
+  g_assert_true (vhost_user_vring_call (h->vring, NULL));
   h->pushed = TRUE;
   return G_SOURCE_REMOVE;
 }
@@ -378,7 +378,7 @@ serve_all (VhostUserVring *vring,
       any = TRUE;
     }
   if (any)
-    vhost_user_vring_notify (vring, NULL);
+    vhost_user_vring_call (vring, NULL);
 }
 
 static void
@@ -484,7 +484,7 @@ record (VhostUserVring *vring,
         {
           vhost_user_vring_element_write (&element, 0, (const guint8 *) "done", 5);
           g_assert_true (vhost_user_vring_push (vring, element.head, 5, NULL));
-          vhost_user_vring_notify (vring, NULL);
+          vhost_user_vring_call (vring, NULL);
           r->pushed++;
         }
     }
@@ -580,7 +580,7 @@ write_pages (VhostUserVring *vring,
       /* two pages and a bit of the three offered */
       w->written = vhost_user_vring_element_write (&element, 0, data, 0x1800);
       g_assert_true (vhost_user_vring_push (vring, element.head, w->written, NULL));
-      vhost_user_vring_notify (vring, NULL);
+      vhost_user_vring_call (vring, NULL);
     }
 }
 
@@ -655,7 +655,7 @@ serve_one_by_one (VhostUserVring *vring,
     {
       vhost_user_vring_element_write (&element, 0, (const guint8 *) "served", 7);
       g_assert_true (vhost_user_vring_push (vring, element.head, 7, NULL));
-      g_assert_true (vhost_user_vring_notify (vring, NULL));
+      g_assert_true (vhost_user_vring_call (vring, NULL));
     }
 }
 

@@ -190,7 +190,7 @@ test_round_trip (Fixture       *f,
         for (guint i = 0; i < n; i++)
           g_assert_true (vhost_user_vring_push (f->vring, heads[i], lens[i], &error));
       g_assert_no_error (error);
-      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+      g_assert_true (vhost_user_vring_call (f->vring, &error));
 
       for (guint i = 0; i < n; i++)
         {
@@ -330,7 +330,7 @@ test_calls (Fixture       *f,
     {
       g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
       g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
-      g_assert_true (vhost_user_vring_notify (f->vring, &error));
+      g_assert_true (vhost_user_vring_call (f->vring, &error));
       /* without event indices every used entry is called; with them the
        * first (the driver asked for it), then none until it asks again */
       g_assert_cmpuint (calls (f), ==, f->params->event_idx && i > 0 ? 0 : 1);
@@ -342,7 +342,7 @@ test_calls (Fixture       *f,
   add_request (f, 1, 5);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (f), ==, 1);
   g_assert_no_error (error);
 }
@@ -373,6 +373,34 @@ test_bad_sizes (void)
                     ==, 255 * 16 + 4);
 }
 
+/* The driver consumes the back-end's calls with clear_call(): the call
+ * fd polls readable after a call, and no longer once cleared. */
+static void
+test_clear_call (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+  GPollFD pfd = { vhost_user_driver_ring_get_call_fd (f->ring), G_IO_IN, 0 };
+  guint head, len;
+
+  g_assert_false (vhost_user_driver_ring_clear_call (f->ring));
+  add_request (f, 1, 0);
+  g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (g_poll (&pfd, 1, 0), ==, 1);
+  g_assert_true (vhost_user_driver_ring_clear_call (f->ring));
+  pfd.revents = 0;
+  g_assert_cmpint (g_poll (&pfd, 1, 0), ==, 0);
+  g_assert_false (vhost_user_driver_ring_clear_call (f->ring));
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e.head);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -394,10 +422,12 @@ main (int   argc,
       g_autofree char *round_trip = g_strdup_printf ("/driver-ring/%s/round-trip", layouts[i].name);
       g_autofree char *kick = g_strdup_printf ("/driver-ring/%s/kick-suppression", layouts[i].name);
       g_autofree char *call = g_strdup_printf ("/driver-ring/%s/calls", layouts[i].name);
+      g_autofree char *clear_call = g_strdup_printf ("/driver-ring/%s/clear-call", layouts[i].name);
 
       g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
       g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
       g_test_add (call, Fixture, &layouts[i].params, fixture_setup, test_calls, fixture_teardown);
+      g_test_add (clear_call, Fixture, &layouts[i].params, fixture_setup, test_clear_call, fixture_teardown);
     }
   g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
 

@@ -7,6 +7,7 @@
 # with GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the build tree.
 
 import errno
+import os
 import unittest
 
 import gi
@@ -134,6 +135,54 @@ class Version(unittest.TestCase):
         self.assertEqual((VhostUser.MAJOR_VERSION, VhostUser.MINOR_VERSION, VhostUser.MICRO_VERSION),
                          (0, 1, 0))
         self.assertEqual(VhostUser.VERSION_S, "0.1.0")
+
+
+class RingsForBindings(unittest.TestCase):
+    """The ring layer's API as a binding sees it (issue 9, point 6)."""
+
+    def test_no_ring_method_hides_gobject(self):
+        gobject_methods = {name for name in dir(GObject.Object) if not name.startswith("_")}
+        for klass in (VhostUser.Vring, VhostUser.DriverRing):
+            own = {name for name, value in vars(klass).items() if type(value).__name__ == "FunctionInfo"}
+            self.assertIn("get_size", own)
+            self.assertEqual(own & gobject_methods, set(), klass)
+        # notify is GObject's again; the driver is told with call()
+        self.assertIs(VhostUser.Vring.notify, GObject.Object.notify)
+        vring = VhostUser.Backend.new().get_vring(0)
+        seen = []
+        vring.connect("notify::enabled", lambda *args: seen.append(args))
+        vring.notify("enabled")
+        self.assertEqual(len(seen), 1)
+        self.assertTrue(vring.call())
+
+    def test_element_bytes(self):
+        # copy_out takes a caller's buffer, which bindings cannot pass:
+        # they read bytes instead
+        self.assertFalse(hasattr(VhostUser.VringElement, "copy_out"))
+        element = VhostUser.VringElement()
+        self.assertEqual(element.read(0, 16).get_data(), b"")
+
+    def test_write_gpa(self):
+        low = VhostUser.MemoryRegion.new_memfd(0, 0x10000)
+        high = VhostUser.MemoryRegion.new_memfd(0x10000, 0x10000)
+        table = VhostUser.MemoryTable.new([low, high])
+        data = GLib.Bytes.new(b"across two regions")
+        self.assertTrue(table.write_gpa(0x10000 - 6, data))
+        self.assertEqual(table.read_gpa(0x10000 - 6, data.get_size()).get_data(), data.get_data())
+        with self.assertRaises(GLib.Error) as cm:
+            table.write_gpa(0x20000 - 2, data)
+        self.assertEqual(cm.exception.code, int(VhostUser.Error.INVALID_PARAM))
+        # nothing was written, not even the part that fit
+        self.assertEqual(table.read_gpa(0x20000 - 2, 2).get_data(), b"\0\0")
+
+    def test_driver_clears_calls(self):
+        region = VhostUser.MemoryRegion.new_memfd(0, 0x10000)
+        ring = VhostUser.DriverRing.new(region, 0, 8)
+        self.assertFalse(ring.clear_call())
+        # the back-end's call, as an eventfd write
+        os.write(ring.get_call_fd(), (1).to_bytes(8, "little"))
+        self.assertTrue(ring.clear_call())
+        self.assertFalse(ring.clear_call())
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ test_no_allocation (void)
 
       g_assert_true (vhost_user_vring_pop (vring, e, NULL));
       g_assert_true (vhost_user_vring_push (vring, e->head, e->in_len, NULL));
-      g_assert_true (vhost_user_vring_notify (vring, NULL));
+      g_assert_true (vhost_user_vring_call (vring, NULL));
     }
   __atomic_store_n (&counting, 0, __ATOMIC_RELAXED);
 
@@ -289,7 +289,7 @@ test_no_allocation_packed (void)
           lens[1 - i] = e->in_len;
         }
       g_assert_true (vhost_user_vring_push_batch (vring, heads, lens, 2, NULL));
-      g_assert_true (vhost_user_vring_notify (vring, NULL));
+      g_assert_true (vhost_user_vring_call (vring, NULL));
       if (round >= 1)
         calls_wanted++;
       /* the driver's used position moves past both chains */

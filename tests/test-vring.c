@@ -420,13 +420,13 @@ test_event_idx (Fixture       *f,
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
   /* the first call always goes: nothing is known of earlier ones */
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
 
   /* used 1 -> 2 passes used_event 1: a call */
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
 
   /* used 2 -> 3 does not reach a used_event of 5: no call */
@@ -434,7 +434,7 @@ test_event_idx (Fixture       *f,
   memcpy (f->mem + AVAIL + 4 + 2 * NUM, &used_event, 2);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 0);
 
   /* empty now: the device asks to be kicked at index 3 */
@@ -463,13 +463,13 @@ test_no_interrupt (Fixture       *f,
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
   memcpy (f->mem + AVAIL, &flags, 2);
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 0);
   flags = 0;
   memcpy (f->mem + AVAIL, &flags, 2);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_true (vhost_user_vring_push (f->vring, e.head, 8, &error));
-  g_assert_true (vhost_user_vring_notify (f->vring, &error));
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
   g_assert_cmpuint (calls (call), ==, 1);
   close (call);
 }
@@ -504,6 +504,47 @@ test_kick (Fixture       *f,
   for (guint i = 0; i < 5; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (kicks, ==, 2);
+  close (kick);
+}
+
+/* get_context() names the context the kick watch is attached to: the
+ * one the ring was made with (the back-end's), or the one set for it. */
+static void
+test_context (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GMainContext) backend_context = g_main_context_new ();
+  g_autoptr(GMainContext) ring_context = g_main_context_new ();
+  g_autoptr(VhostUserVring) vring = vhost_user_vring_new (0, backend_context);
+  guint kicks = 0;
+  guint64 one = 1;
+  int kick = test_eventfd ();
+
+  g_assert_true (vhost_user_vring_get_context (f->vring) == g_main_context_default ());
+  g_assert_true (vhost_user_vring_get_context (vring) == backend_context);
+  vhost_user_vring_set_kick_handler (vring, on_kick, &kicks, NULL);
+  vhost_user_vring_take_fd (vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  vhost_user_vring_set_started (vring, TRUE);
+  g_assert_cmpuint (kicks, ==, 1);
+
+  /* a kick is handled where get_context() says, and nowhere else */
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  g_assert_false (g_main_context_iteration (NULL, FALSE) && kicks > 1);
+  while (kicks < 2)
+    g_main_context_iteration (vhost_user_vring_get_context (vring), TRUE);
+
+  vhost_user_vring_set_context (vring, ring_context);
+  g_assert_true (vhost_user_vring_get_context (vring) == ring_context);
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  g_assert_false (g_main_context_iteration (backend_context, FALSE));
+  g_assert_cmpuint (kicks, ==, 2);
+  while (kicks < 3)
+    g_main_context_iteration (vhost_user_vring_get_context (vring), TRUE);
+
+  /* back to the back-end's */
+  vhost_user_vring_set_context (vring, NULL);
+  g_assert_true (vhost_user_vring_get_context (vring) == backend_context);
+  vhost_user_vring_set_started (vring, FALSE);
   close (kick);
 }
 
@@ -569,6 +610,13 @@ restart (Fixture *f,
   vhost_user_vring_set_inflight_area (vring, area);
   vhost_user_vring_set_started (vring, TRUE);
   return vring;
+}
+
+static void
+set_true (VhostUserVring *vring,
+          gpointer        user_data)
+{
+  *(gboolean *) user_data = TRUE;
 }
 
 /* The device dies after a batch reached the used ring and before the
@@ -656,6 +704,121 @@ test_inflight_hostile_area (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
 }
 
+/* GET_VRING_BASE_SKIP_DRAIN: the ring stops with two requests out; they
+ * stay in the area, the base counts them, a late push of one is dropped
+ * without reaching the used ring, and a restart on the same area hands
+ * both out again, oldest first. */
+static void
+test_stop_skip_drain (Fixture       *f,
+                      gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc0 (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[3];
+  guint32 base = 0;
+  gboolean drained = FALSE;
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_started (f->vring, TRUE);
+
+  /* one pushed (the used ring moves to 1), two left out */
+  for (guint i = 0; i < 3; i++)
+    {
+      set_desc (f, 30 + i, DATA + 0x100 * i, 64, 2, 0);
+      make_available (f, 30 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      heads[i] = e.head;
+    }
+  g_assert_true (vhost_user_vring_push (f->vring, heads[0], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+
+  vhost_user_vring_when_drained (f->vring, set_true, &drained, NULL);
+  g_assert_false (drained);
+  vhost_user_vring_stop_skip_drain (f->vring, &base);
+  g_assert_cmpuint (base, ==, 3);                            /* as consumed */
+  g_assert_false (vhost_user_vring_get_started (f->vring));
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (drained);                                   /* a waiting GET_VRING_BASE answers */
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 1);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[2]], ==, 1);
+
+  /* the device finishes one late: dropped quietly */
+  g_assert_true (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 1);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 1);
+  /* named twice, it is refused like any head not out */
+  g_assert_false (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* a successor on the same area, from the base the front-end has */
+  vhost_user_vring_set_base (f->vring, base);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (vhost_user_vring_get_base (f->vring), ==, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[1]);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[2]);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_vring_push (f->vring, heads[2], 1, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, heads[1], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (used_idx (f), ==, 3);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 0);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[2]], ==, 0);
+}
+
+/* Guest memory written from outside the data path (bindings, tests):
+ * across regions, and never partly. */
+static void
+test_write_gpa (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("hello, guest", 12);
+  g_autoptr(GBytes) seen = NULL;
+  guint8 *high = vhost_user_memory_region_get_host_addr (f->high);
+
+  /* 5 bytes at the end of the low region, 7 at the start of the high */
+  g_assert_true (vhost_user_memory_table_write_gpa (f->table, MEM_SIZE - 5, hello, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (f->mem + MEM_SIZE - 5, 5, "hello", 5);
+  g_assert_cmpmem (high, 7, ", guest", 7);
+  seen = vhost_user_memory_table_read_gpa (f->table, MEM_SIZE - 5, 12, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (seen, hello));
+
+  /* running off the end of guest memory: nothing written */
+  memset (high + MEM_SIZE - 5, 0, 5);
+  g_assert_false (vhost_user_memory_table_write_gpa (f->table, 2 * MEM_SIZE - 5, hello, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmpmem (high + MEM_SIZE - 5, 5, "\0\0\0\0\0", 5);
+  /* wrapping around the address space, and outside it altogether */
+  g_assert_false (vhost_user_memory_table_write_gpa (f->table, G_MAXUINT64 - 3, hello, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_memory_table_write_gpa (f->table, 4 * MEM_SIZE, hello, &error));
+  g_clear_error (&error);
+  /* nothing to write is fine anywhere in memory */
+  g_clear_pointer (&hello, g_bytes_unref);
+  hello = g_bytes_new (NULL, 0);
+  g_assert_true (vhost_user_memory_table_write_gpa (f->table, 0, hello, &error));
+  g_assert_no_error (error);
+  /* and reads as long as a binding likes are refused before allocating */
+  g_assert_null (vhost_user_memory_table_read_gpa (f->table, 0, G_MAXSIZE, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -671,12 +834,15 @@ main (int   argc,
   ADD ("split-across-regions", test_split_across_regions, NULL);
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("kick", test_kick, NULL);
+  ADD ("context", test_context, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);
   ADD ("push-not-out", test_push_not_out, NULL);
   ADD ("head-already-out", test_head_already_out, NULL);
   ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
+  ADD ("stop-skip-drain", test_stop_skip_drain, NULL);
+  ADD ("write-gpa", test_write_gpa, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {
       g_autofree char *path = g_strconcat ("/vring/split/hostile/", hostile[i].name, NULL);

@@ -14,7 +14,7 @@
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
-#include "vhost-user-vring-packed-private.h"
+#include "vhost-user-ring-layout-private.h"
 
 /**
  * VhostUserDriverRing:
@@ -25,7 +25,8 @@
  * vhost_user_memory_region_new_memfd(), buffers in that region are made
  * available with vhost_user_driver_ring_add(), the back-end is kicked
  * through the ring's eventfd and used entries are collected with
- * vhost_user_driver_ring_get_used().
+ * vhost_user_driver_ring_get_used(), after
+ * vhost_user_driver_ring_clear_call() consumed the back-end's call.
  *
  * Both layouts: split (vhost_user_driver_ring_new()) and packed
  * (vhost_user_driver_ring_new_packed(), for `VIRTIO_F_RING_PACKED`). The
@@ -36,26 +37,6 @@
  * Offsets are offsets into the region; the addresses to give
  * `SET_VRING_ADDR` (front-end addresses) come from the getters.
  */
-
-#define VRING_DESC_F_NEXT  1
-#define VRING_DESC_F_WRITE 2
-#define VRING_USED_F_NO_NOTIFY 1
-
-/* A full barrier between our stores to the ring and the loads of the
- * back-end's wishes that follow (TSan wants an RMW, see vhost-user-vring.c). */
-#ifdef VHOST_USER_TSAN
-static int driver_barrier_word;
-# define full_barrier() ((void) __atomic_fetch_add (&driver_barrier_word, 0, __ATOMIC_SEQ_CST))
-#else
-# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
-#endif
-
-typedef struct {
-  guint64 addr;
-  guint32 len;
-  guint16 flags;
-  guint16 next;
-} Desc;
 
 struct _VhostUserDriverRing
 {
@@ -127,10 +108,10 @@ ring_new (VhostUserMemoryRegion  *region,
   guint64 desc_len, avail_len, used_off, total;
   guint8 *base;
 
-  if (!packed && (size == 0 || size > 32768 || (size & (size - 1)) != 0))
+  if (!packed && (size == 0 || size > VRING_MAX_SIZE || (size & (size - 1)) != 0))
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "A split ring's size is a power of two up to 32768, not %u", size);
+                   "A split ring's size is a power of two up to %u, not %u", VRING_MAX_SIZE, size);
       return NULL;
     }
   if (packed && (size == 0 || size > PACKED_MAX_SIZE))
@@ -149,9 +130,9 @@ ring_new (VhostUserMemoryRegion  *region,
     }
   else
     {
-      avail_len = 6 + 2 * (guint64) size;
+      avail_len = VRING_AVAIL_SIZE (size);
       used_off = (desc_len + avail_len + 3) & ~(guint64) 3;
-      total = used_off + 6 + 8 * (guint64) size;
+      total = used_off + VRING_USED_SIZE (size);
     }
   if (offset > vhost_user_memory_region_get_size (region) ||
       total > vhost_user_memory_region_get_size (region) - offset)
@@ -397,6 +378,34 @@ vhost_user_driver_ring_get_call_fd (VhostUserDriverRing *self)
 }
 
 /**
+ * vhost_user_driver_ring_clear_call:
+ * @self: a driver ring
+ *
+ * Consumes the back-end's calls: reads the call eventfd
+ * (vhost_user_driver_ring_get_call_fd()), which then polls readable
+ * again only at the next call. An eventfd stays readable until read, so
+ * a driver that polls it calls this when it woke up, then collects with
+ * vhost_user_driver_ring_get_used() until that finds nothing: a call that
+ * comes in between is seen at the next poll, never lost. Does not block.
+ *
+ * Returns: %TRUE if the back-end called since the last time
+ */
+gboolean
+vhost_user_driver_ring_clear_call (VhostUserDriverRing *self)
+{
+  guint64 count = 0;
+  ssize_t n;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  /* the fd is ours, non-blocking: EAGAIN (no call) is the only failure */
+  do
+    n = read (self->call_fd, &count, sizeof count);
+  while (n < 0 && errno == EINTR);
+  return n == sizeof count && count > 0;
+}
+
+/**
  * vhost_user_driver_ring_get_free:
  * @self: a driver ring
  *
@@ -428,7 +437,7 @@ add_split (VhostUserDriverRing *self,
   first = i = self->free_head;
   for (guint k = 0; k < n; k++)
     {
-      Desc d;
+      VringDesc d;
 
       self->free_head = self->next[i];
       d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
@@ -442,10 +451,10 @@ add_split (VhostUserDriverRing *self,
   self->n_free -= n;
   self->chain_len[first] = n;
 
-  memcpy (self->avail + 4 + 2 * (self->avail_idx % self->size), &first, 2);
+  memcpy (self->avail + VRING_AVAIL_RING (self->avail_idx % self->size), &first, 2);
   self->avail_idx++;
   /* the entry is visible before the index that publishes it */
-  __atomic_store_n ((guint16 *) (self->avail + 2), self->avail_idx, __ATOMIC_RELEASE);
+  __atomic_store_n ((guint16 *) (self->avail + VRING_AVAIL_IDX), self->avail_idx, __ATOMIC_RELEASE);
   self->added_since_kick++;
   if (head != NULL)
     *head = first;
@@ -573,7 +582,7 @@ back_end_wants_kick (VhostUserDriverRing *self)
 
   self->added_since_kick = 0;
   /* what we added is visible before we read what the back-end asked */
-  full_barrier ();
+  vhost_user_full_barrier ();
   if (self->packed)
     {
       guint16 flags = __atomic_load_n ((guint16 *) (self->used + G_STRUCT_OFFSET (PackedEvent, flags)),
@@ -589,11 +598,12 @@ back_end_wants_kick (VhostUserDriverRing *self)
     }
   if (self->event_idx)
     {
-      guint16 avail_event = __atomic_load_n ((guint16 *) (self->used + 4 + 8 * self->size), __ATOMIC_RELAXED);
+      guint16 avail_event = __atomic_load_n ((guint16 *) (self->used + VRING_USED_AVAIL_EVENT (self->size)),
+                                            __ATOMIC_RELAXED);
       guint16 new_idx = self->avail_idx, old_idx = (guint16) (self->avail_idx - added);
 
-      /* vring_need_event(): did the index step past avail_event? */
-      return added > G_MAXUINT16 || (guint16) (new_idx - avail_event - 1) < (guint16) (new_idx - old_idx);
+      /* did the index step past avail_event? */
+      return added > G_MAXUINT16 || vring_need_event (avail_event, new_idx, old_idx);
     }
   return !(__atomic_load_n ((guint16 *) self->used, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
 }
@@ -645,12 +655,12 @@ take_used_split (VhostUserDriverRing *self,
                  guint               *head,
                  guint               *len)
 {
-  while (__atomic_load_n ((guint16 *) (self->used + 2), __ATOMIC_ACQUIRE) != self->last_used)
+  while (__atomic_load_n ((guint16 *) (self->used + VRING_USED_IDX), __ATOMIC_ACQUIRE) != self->last_used)
     {
       guint32 entry[2];
       guint16 n, last;
 
-      memcpy (entry, self->used + 4 + 8 * (self->last_used % self->size), sizeof entry);
+      memcpy (entry, self->used + VRING_USED_RING (self->last_used % self->size), sizeof entry);
       self->last_used++;
       if (entry[0] >= self->size || self->chain_len[entry[0]] == 0)
         continue;
@@ -749,7 +759,8 @@ vhost_user_driver_ring_get_used (VhostUserDriverRing *self,
                         __ATOMIC_RELEASE);
     }
   else
-    __atomic_store_n ((guint16 *) (self->avail + 4 + 2 * self->size), self->last_used, __ATOMIC_RELAXED);
-  full_barrier ();
+    __atomic_store_n ((guint16 *) (self->avail + VRING_AVAIL_USED_EVENT (self->size)), self->last_used,
+                      __ATOMIC_RELAXED);
+  vhost_user_full_barrier ();
   return take (self, head, len);
 }

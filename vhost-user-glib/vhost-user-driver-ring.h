@@ -49,6 +49,8 @@ int                  vhost_user_driver_ring_get_kick_fd     (VhostUserDriverRing
 VHOST_USER_AVAILABLE_IN_ALL
 int                  vhost_user_driver_ring_get_call_fd     (VhostUserDriverRing   *self);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean             vhost_user_driver_ring_clear_call      (VhostUserDriverRing   *self);
+VHOST_USER_AVAILABLE_IN_ALL
 guint                vhost_user_driver_ring_get_free        (VhostUserDriverRing   *self);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean             vhost_user_driver_ring_add             (VhostUserDriverRing   *self,

@@ -645,6 +645,14 @@ vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
 
   g_return_val_if_fail (table != NULL, NULL);
 
+  /* a binding can ask for any length: no allocation for what cannot be */
+  if (len > vhost_user_memory_table_get_total_size (table) || guest_phys_addr + len < guest_phys_addr)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "0x%" G_GSIZE_MODIFIER "x bytes at guest address 0x%" G_GINT64_MODIFIER "x are not in guest memory",
+                   len, guest_phys_addr);
+      return NULL;
+    }
   buf = g_malloc (len > 0 ? len : 1);
   while (done < len)
     {
@@ -662,4 +670,64 @@ vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
       done += chunk;
     }
   return g_bytes_new_take (g_steal_pointer (&buf), len);
+}
+
+/**
+ * vhost_user_memory_table_write_gpa:
+ * @table: a memory table
+ * @guest_phys_addr: a guest-physical address
+ * @data: what to write
+ * @error: return location for a #GError
+ *
+ * Copies @data into guest memory at @guest_phys_addr, across region
+ * boundaries: the counterpart of vhost_user_memory_table_read_gpa(), for
+ * bindings and tests (the data path writes through the pointers
+ * vhost_user_memory_table_translate_gpa() gives, or through a request's
+ * buffers). Nothing is written unless the whole range is guest memory:
+ * a range that leaves it, or wraps around the address space, is an
+ * error. Guest memory is shared with the driver: write only where the
+ * device may (a buffer the driver gave it to write, or memory a test
+ * owns).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set if part of the range
+ *   is not guest memory
+ */
+gboolean
+vhost_user_memory_table_write_gpa (const VhostUserMemoryTable  *table,
+                                   guint64                      guest_phys_addr,
+                                   GBytes                      *data,
+                                   GError                     **error)
+{
+  const guint8 *src;
+  gsize len, done;
+
+  g_return_val_if_fail (table != NULL, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  src = g_bytes_get_data (data, &len);
+  /* the whole range first: a write that fails leaves guest memory alone */
+  for (done = 0; done < len;)
+    {
+      guint64 chunk = len - done;
+
+      if (guest_phys_addr + done < guest_phys_addr ||
+          vhost_user_memory_table_translate_gpa (table, guest_phys_addr + done, &chunk) == NULL)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "Guest address 0x%" G_GINT64_MODIFIER "x is not in guest memory",
+                       guest_phys_addr + done);
+          return FALSE;
+        }
+      done += chunk;
+    }
+  for (done = 0; done < len;)
+    {
+      guint64 chunk = len - done;
+      guint8 *dest = vhost_user_memory_table_translate_gpa (table, guest_phys_addr + done, &chunk);
+
+      memcpy (dest, src + done, chunk);
+      done += chunk;
+    }
+  return TRUE;
 }

@@ -74,6 +74,11 @@ GBytes                *vhost_user_memory_table_read_gpa             (const Vhost
                                                                      guint64                guest_phys_addr,
                                                                      gsize                  len,
                                                                      GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean               vhost_user_memory_table_write_gpa            (const VhostUserMemoryTable *table,
+                                                                     guint64                guest_phys_addr,
+                                                                     GBytes                *data,
+                                                                     GError               **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserMemoryRegion, vhost_user_memory_region_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserMemoryTable, vhost_user_memory_table_unref)

@@ -2,107 +2,19 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The layout (virtio 1.2, 2.8) shared by the back-end's walker
- * (vhost-user-vring-packed.c) and the driver ring, and the state the
- * walker keeps beside a VhostUserVring.
+ * The state the back-end's walker (vhost-user-vring-packed.c) keeps
+ * beside a VhostUserVring; the layout is in
+ * vhost-user-ring-layout-private.h.
  */
 
 #pragma once
 
 #include "vhost-user-memory-table.h"
+#include "vhost-user-ring-layout-private.h"
+#include "vhost-user-vring-log-private.h"
 #include "vhost-user-vring.h"
 
 G_BEGIN_DECLS
-
-#define PACKED_DESC_F_NEXT     (1 << 0)
-#define PACKED_DESC_F_WRITE    (1 << 1)
-#define PACKED_DESC_F_INDIRECT (1 << 2)
-#define PACKED_DESC_F_AVAIL    (1 << 7)
-#define PACKED_DESC_F_USED     (1 << 15)
-
-/* event suppression flags (both areas) */
-#define PACKED_EVENT_ENABLE  0
-#define PACKED_EVENT_DISABLE 1
-#define PACKED_EVENT_DESC    2
-
-/* the largest packed ring: indices are 15 bits, bit 15 is the wrap counter */
-#define PACKED_MAX_SIZE 32768
-
-typedef struct {
-  guint64 addr;
-  guint32 len;
-  guint16 id;
-  guint16 flags;
-} PackedDesc;
-
-G_STATIC_ASSERT (sizeof (PackedDesc) == 16);
-#define PACKED_DESC_FLAGS_OFFSET 14
-
-/* Both event suppression areas: the driver area (the driver's wishes
- * about calls) and the device area (the device's about kicks). */
-typedef struct {
-  guint16 off_wrap;
-  guint16 flags;
-} PackedEvent;
-
-G_STATIC_ASSERT (sizeof (PackedEvent) == 4);
-
-/* The flags that make the descriptor at a position available (as the
- * driver writes them) or used (as the device does), for that position's
- * wrap counter. */
-static inline guint16
-packed_avail_flags (gboolean wrap)
-{
-  return wrap ? PACKED_DESC_F_AVAIL : PACKED_DESC_F_USED;
-}
-
-static inline guint16
-packed_used_flags (gboolean wrap)
-{
-  return wrap ? PACKED_DESC_F_AVAIL | PACKED_DESC_F_USED : 0;
-}
-
-/* Whether a position with @wrap holds what the other side published
- * last lap: AVAIL says wrap, USED says not (available), or both say wrap
- * (used). */
-static inline gboolean
-packed_is_avail (guint16  flags,
-                 gboolean wrap)
-{
-  return !!(flags & PACKED_DESC_F_AVAIL) == !!wrap && !!(flags & PACKED_DESC_F_USED) != !!wrap;
-}
-
-static inline gboolean
-packed_is_used (guint16  flags,
-                gboolean wrap)
-{
-  return !!(flags & PACKED_DESC_F_AVAIL) == !!wrap && !!(flags & PACKED_DESC_F_USED) == !!wrap;
-}
-
-/* Whether an event the other side asked for at @off_wrap (offset, wrap
- * counter in bit 15) lies among the last @since positions before
- * (@idx, @wrap) in a ring of @size. Positions and wrap counters are
- * counted together, modulo twice the ring: (idx, wrap 1) is idx, (idx,
- * wrap 0) is size + idx. A request for a position outside the ring, or
- * more than two laps since the last notification, says yes: a needless
- * notification is harmless, a missing one hangs the other side. */
-static inline gboolean
-packed_need_event (guint16  off_wrap,
-                   guint    idx,
-                   gboolean wrap,
-                   guint    since,
-                   guint    size)
-{
-  guint lap = 2 * size;
-  guint event = off_wrap & 0x7fff;
-  guint now = idx + (wrap ? 0 : size);
-
-  if (event >= size || since >= lap)
-    return TRUE;
-  event += (off_wrap & 0x8000) ? 0 : size;
-  /* event is one of now - since .. now - 1 */
-  return (now + lap - event - 1) % lap < since;
-}
 
 /* The record of what is out with the device, in the layout the
  * specification gives the in-flight area of a packed ring
@@ -138,15 +50,18 @@ typedef struct {
 
 /* One call's view of the ring it works on, made by vhost-user-vring.c. */
 typedef struct {
-  VhostUserVring              *vring;
   VhostUserVringPacked        *state;
   VhostUserMemoryTable        *memory;
   const VhostUserVringAddress *address;
   guint                        size;
   guint                       *base;
   gboolean                     event_idx;
+  VhostUserVringLog           *log;
+  guint                        index;      /* for messages */
 } VhostUserVringPackedView;
 
+/* Those that take @why report a driver that broke the ring there (see
+ * vhost-user-vring-walk-private.h); the caller breaks it. */
 void     vhost_user_vring_packed_resize     (VhostUserVringPacked           *state,
                                              guint                           size);
 void     vhost_user_vring_packed_forget     (VhostUserVringPacked           *state);
@@ -157,35 +72,24 @@ guint    vhost_user_vring_packed_recover    (const VhostUserVringPackedView *vie
 gboolean vhost_user_vring_packed_resubmit   (const VhostUserVringPackedView *view,
                                              guint                           entry,
                                              VhostUserVringElement          *element,
-                                             GError                        **error);
+                                             const char                    **why);
 guint    vhost_user_vring_packed_base       (guint                           base);
 gboolean vhost_user_vring_packed_pop        (const VhostUserVringPackedView *view,
                                              VhostUserVringElement          *element,
-                                             GError                        **error);
+                                             const char                    **why);
 gboolean vhost_user_vring_packed_push       (const VhostUserVringPackedView *view,
                                              const guint                    *heads,
                                              const guint                    *lens,
                                              guint                           n,
+                                             const char                    **why,
                                              GError                        **error);
 gboolean vhost_user_vring_packed_wants_call (const VhostUserVringPackedView *view);
 void     vhost_user_vring_packed_called     (VhostUserVringPacked           *state);
-
-/* in vhost-user-vring.c, shared with the packed walker */
-gboolean vhost_user_vring_mark_broken       (VhostUserVring                 *self,
-                                             GError                        **error,
-                                             const char                     *what);
-gboolean vhost_user_vring_add_buffer        (VhostUserVring                 *self,
-                                             VhostUserVringElement          *element,
-                                             guint64                         gpa,
-                                             guint32                         len,
-                                             gboolean                        writable,
-                                             GError                        **error);
-gboolean vhost_user_vring_logging           (VhostUserVring                 *self);
-void     vhost_user_vring_log_write         (VhostUserVring                 *self,
-                                             guint64                         gpa,
-                                             guint64                         len);
-void     vhost_user_vring_log_used          (VhostUserVring                 *self,
-                                             guint64                         offset,
-                                             guint64                         len);
+guint    vhost_user_vring_packed_abandon    (VhostUserVringPacked           *state);
+gboolean vhost_user_vring_packed_is_abandoned (VhostUserVringPacked         *state,
+                                             guint                           id);
+void     vhost_user_vring_packed_drop       (VhostUserVringPacked           *state,
+                                             guint                           id);
+void     vhost_user_vring_packed_forget_abandoned (VhostUserVringPacked     *state);
 
 G_END_DECLS

@@ -11,7 +11,8 @@
  *
  * The driver is not trusted: every id, length, address and chain is
  * checked against the ring and guest memory, and a lie breaks the ring
- * (vhost_user_vring_mark_broken()) before anything outside guest memory
+ * (the walker reports why, and vhost-user-vring.c breaks it) before
+ * anything outside guest memory
  * is touched.
  *
  * Every descriptor the device takes is copied into a record in the
@@ -33,19 +34,16 @@
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-packed-private.h"
+#include "vhost-user-vring-walk-private.h"
 
-/* A full barrier between our stores to the ring and the loads of the
- * driver's fields that follow; as in vhost-user-vring.c, TSan needs an
- * RMW where GCC refuses it a fence. */
-#ifdef VHOST_USER_TSAN
-static int packed_barrier_word;
-# define full_barrier() ((void) __atomic_fetch_add (&packed_barrier_word, 0, __ATOMIC_SEQ_CST))
-#else
-# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
-#endif
+/* The driver broke the ring: say why, and stop. */
+#define BREAK(why_, reason) (*(why_) = (reason), FALSE)
 
 /* set while push checks a batch: a head named twice is caught */
 #define CHAIN_CLAIMED 0x80000000u
+/* a chain popped in a session stopped without draining (the device may
+ * still push it: it is dropped, and stays in the in-flight area) */
+#define CHAIN_ABANDONED 0x40000000u
 
 /* An indirect table longer than a ring can be is not a request. */
 #define MAX_INDIRECT PACKED_MAX_SIZE
@@ -219,15 +217,16 @@ add_piece (const VhostUserVringPackedView  *view,
            VhostUserVringElement           *element,
            const PackedDesc                *d,
            gboolean                        *writable_seen,
-           GError                         **error)
+           const char                     **why)
 {
   gboolean writable = (d->flags & PACKED_DESC_F_WRITE) != 0;
 
   if (writable)
     *writable_seen = TRUE;
   else if (*writable_seen)
-    return vhost_user_vring_mark_broken (view->vring, error, "a readable buffer after a writable one");
-  return vhost_user_vring_add_buffer (view->vring, element, d->addr, d->len, writable, error);
+    return BREAK (why, "a readable buffer after a writable one");
+  *why = vhost_user_vring_add_buffer (view->memory, element, d->addr, d->len, writable);
+  return *why == NULL;
 }
 
 /* The buffers of an indirect table: whole descriptors, read in order
@@ -238,20 +237,20 @@ add_indirect (const VhostUserVringPackedView  *view,
               VhostUserVringElement           *element,
               const PackedDesc                *d,
               gboolean                        *writable_seen,
-              GError                         **error)
+              const char                     **why)
 {
   guint64 len = d->len;
   const guint8 *table;
   guint n;
 
   if (d->len == 0 || d->len % sizeof (PackedDesc) != 0)
-    return vhost_user_vring_mark_broken (view->vring, error, "an indirect table that is not whole descriptors");
+    return BREAK (why, "an indirect table that is not whole descriptors");
   n = d->len / sizeof (PackedDesc);
   if (n > MAX_INDIRECT)
-    return vhost_user_vring_mark_broken (view->vring, error, "an indirect table longer than any ring");
+    return BREAK (why, "an indirect table longer than any ring");
   table = vhost_user_memory_table_translate_gpa (view->memory, d->addr, &len);
   if (table == NULL || len != d->len)
-    return vhost_user_vring_mark_broken (view->vring, error, "an indirect table outside guest memory");
+    return BREAK (why, "an indirect table outside guest memory");
 
   for (guint i = 0; i < n; i++)
     {
@@ -260,8 +259,8 @@ add_indirect (const VhostUserVringPackedView  *view,
       /* one copy: the driver may change the table under us */
       memcpy (&entry, table + i * sizeof entry, sizeof entry);
       if (entry.flags & PACKED_DESC_F_INDIRECT)
-        return vhost_user_vring_mark_broken (view->vring, error, "an indirect table names another");
-      if (!add_piece (view, element, &entry, writable_seen, error))
+        return BREAK (why, "an indirect table names another");
+      if (!add_piece (view, element, &entry, writable_seen, why))
         return FALSE;
     }
   return TRUE;
@@ -292,12 +291,12 @@ static gboolean
 recording_add (const VhostUserVringPackedView  *view,
                Recording                       *rec,
                const PackedDesc                *d,
-               GError                         **error)
+               const char                     **why)
 {
   guint8 *e, *head;
 
   if (rec->free >= view->size)
-    return vhost_user_vring_mark_broken (view->vring, error, "the in-flight area's free list leaves the ring");
+    return BREAK (why, "the in-flight area's free list leaves the ring");
   e = R_ENTRY (rec->record, rec->free);
   head = R_ENTRY (rec->record, rec->head);
   if (rec->n == 0)
@@ -349,7 +348,7 @@ walk_chain (const VhostUserVringPackedView  *view,
             gboolean                        *wrap,
             guint                           *n,
             guint                           *id,
-            GError                         **error)
+            const char                     **why)
 {
   VhostUserVringPacked *state = view->state;
   guint num = view->size;
@@ -369,22 +368,22 @@ walk_chain (const VhostUserVringPackedView  *view,
       /* more than the ring holds is a lie, and a chain around the whole
        * ring would walk it forever */
       if (++*n > num)
-        return vhost_user_vring_mark_broken (view->vring, error, "a descriptor chain is longer than the ring");
+        return BREAK (why, "a descriptor chain is longer than the ring");
       if (*n + state->in_flight > num)
-        return vhost_user_vring_mark_broken (view->vring, error,
+        return BREAK (why,
                                              "more descriptors available than the ring holds beside those in use");
 
       if (d.flags & PACKED_DESC_F_INDIRECT)
         {
           if (*n > 1 || (d.flags & PACKED_DESC_F_NEXT))
-            return vhost_user_vring_mark_broken (view->vring, error,
+            return BREAK (why,
                                                  "an indirect descriptor in a chain, or with NEXT");
-          if (!add_indirect (view, element, &d, &writable_seen, error))
+          if (!add_indirect (view, element, &d, &writable_seen, why))
             return FALSE;
         }
-      else if (!add_piece (view, element, &d, &writable_seen, error))
+      else if (!add_piece (view, element, &d, &writable_seen, why))
         return FALSE;
-      if (!recording_add (view, rec, &d, error))
+      if (!recording_add (view, rec, &d, why))
         return FALSE;
 
       *id = d.id;
@@ -403,7 +402,7 @@ walk_chain (const VhostUserVringPackedView  *view,
 gboolean
 vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
                              VhostUserVringElement           *element,
-                             GError                         **error)
+                             const char                     **why)
 {
   VhostUserVringPacked *state = view->state;
   guint num = view->size;
@@ -415,14 +414,14 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
   guint n = 0, id = 0;
 
   if (state->chains == NULL || state->n_chains != num || state->record == NULL)
-    return vhost_user_vring_mark_broken (view->vring, error, "the ring's size is not one a packed ring can have");
+    return BREAK (why, "the ring's size is not one a packed ring can have");
   if (state->bad_area != NULL)
-    return vhost_user_vring_mark_broken (view->vring, error, state->bad_area);
+    return BREAK (why, state->bad_area);
   if (idx >= num)
-    return vhost_user_vring_mark_broken (view->vring, error, "the available position is outside the ring");
+    return BREAK (why, "the available position is outside the ring");
   ring = ring_part (view, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
   if (ring == NULL)
-    return vhost_user_vring_mark_broken (view->vring, error, "the ring is not in guest memory");
+    return BREAK (why, "the ring is not in guest memory");
 
   flags = __atomic_load_n ((guint16 *) (ring + sizeof (PackedDesc) * idx + PACKED_DESC_FLAGS_OFFSET),
                            __ATOMIC_ACQUIRE);
@@ -436,15 +435,15 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
       guint16 *device_flags;
 
       if (device == NULL)
-        return vhost_user_vring_mark_broken (view->vring, error, "the device area is not in guest memory");
+        return BREAK (why, "the device area is not in guest memory");
       device_flags = (guint16 *) (device + G_STRUCT_OFFSET (PackedEvent, flags));
       if (__atomic_load_n (device_flags, __ATOMIC_RELAXED) == PACKED_EVENT_ENABLE)
         return FALSE;
       __atomic_store_n (device_flags, PACKED_EVENT_ENABLE, __ATOMIC_RELAXED);
       /* the device area is what QEMU calls the used ring and logs at
        * log_guest_addr */
-      vhost_user_vring_log_used (view->vring, G_STRUCT_OFFSET (PackedEvent, flags), sizeof (guint16));
-      full_barrier ();
+      vhost_user_vring_log_used (view->log, view->address, G_STRUCT_OFFSET (PackedEvent, flags), sizeof (guint16));
+      vhost_user_full_barrier ();
       flags = __atomic_load_n ((guint16 *) (ring + sizeof (PackedDesc) * idx + PACKED_DESC_FLAGS_OFFSET),
                                __ATOMIC_ACQUIRE);
       if (!packed_is_avail (flags, wrap))
@@ -452,7 +451,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
     }
 
   recording_begin (view, &rec);
-  if (!walk_chain (view, ring, element, &rec, &idx, &wrap, &n, &id, error))
+  if (!walk_chain (view, ring, element, &rec, &idx, &wrap, &n, &id, why))
     {
       recording_abort (view, &rec);
       return FALSE;
@@ -460,7 +459,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
   if (id >= num || state->chains[id] != 0)
     {
       recording_abort (view, &rec);
-      return vhost_user_vring_mark_broken (view->vring, error,
+      return BREAK (why,
                                            id >= num ? "a buffer id outside the ring"
                                                      : "a buffer id that is already in use");
     }
@@ -527,7 +526,7 @@ log_desc (const VhostUserVringPackedView *view,
     {
       guint64 n = MIN (*left, d->len);
 
-      vhost_user_vring_log_write (view->vring, d->addr, n);
+      vhost_user_vring_log_write (view->log, d->addr, n);
       *left -= n;
     }
 }
@@ -578,6 +577,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
                               const guint                     *heads,
                               const guint                     *lens,
                               guint                            n,
+                              const char                     **why,
                               GError                         **error)
 {
   VhostUserVringPacked *state = view->state;
@@ -586,7 +586,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
   gboolean wrap = (*view->base >> 31) & 1;
   guint16 *first_flags = NULL;
   guint16 first_value = 0;
-  gboolean logging = vhost_user_vring_logging (view->vring);
+  gboolean logging = vhost_user_vring_log_on (view->log);
   guint64 desc_gpa = 0;
   guint8 *ring, *record = state->record;
   guint i;
@@ -594,7 +594,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
   if (n == 0)
     return TRUE;
   if (state->chains == NULL || state->n_chains != num || record == NULL)
-    return vhost_user_vring_mark_broken (view->vring, error, "the ring's size is not one a packed ring can have");
+    return BREAK (why, "the ring's size is not one a packed ring can have");
 
   for (i = 0; i < n; i++)
     {
@@ -610,7 +610,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
         state->chains[heads[i]] &= ~CHAIN_CLAIMED;
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
                    "Queue %u has no buffer %u out with the device (or it is named twice)",
-                   vhost_user_vring_get_index (view->vring), bad);
+                   view->index, bad);
       return FALSE;
     }
 
@@ -619,7 +619,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
     {
       for (i = 0; i < n; i++)
         state->chains[heads[i]] &= ~CHAIN_CLAIMED;
-      return vhost_user_vring_mark_broken (view->vring, error,
+      return BREAK (why,
                                            used >= num ? "the used position is outside the ring"
                                                        : "the ring is not in guest memory");
     }
@@ -656,7 +656,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
       else
         __atomic_store_n (flags, packed_used_flags (wrap), __ATOMIC_RELAXED);
       if (logging)
-        vhost_user_vring_log_write (view->vring, desc_gpa + sizeof (PackedDesc) * used, sizeof (PackedDesc));
+        vhost_user_vring_log_write (view->log, desc_gpa + sizeof (PackedDesc) * used, sizeof (PackedDesc));
 
       /* the chain's entries back to the free list (a chain whose record
        * is gone, or a lie of the front-end's, is left out of it) */
@@ -843,7 +843,7 @@ gboolean
 vhost_user_vring_packed_resubmit (const VhostUserVringPackedView  *view,
                                   guint                            entry,
                                   VhostUserVringElement           *element,
-                                  GError                         **error)
+                                  const char                     **why)
 {
   VhostUserVringPacked *state = view->state;
   guint8 *record = state->record;
@@ -852,34 +852,34 @@ vhost_user_vring_packed_resubmit (const VhostUserVringPackedView  *view,
   guint n, e = entry, id = 0;
 
   if (state->chains == NULL || state->n_chains != num || record == NULL || entry >= num)
-    return vhost_user_vring_mark_broken (view->vring, error, "an in-flight entry outside the ring");
+    return BREAK (why, "an in-flight entry outside the ring");
   n = *E_NUM (R_ENTRY (record, entry));
   if (n == 0 || n > num || n + state->in_flight > num)
-    return vhost_user_vring_mark_broken (view->vring, error,
+    return BREAK (why,
                                          "an in-flight chain longer than the ring holds beside those in use");
   for (guint k = 0; k < n; k++)
     {
       PackedDesc d;
 
       if (k > 0 && (e = *E_NEXT (R_ENTRY (record, e))) >= num)
-        return vhost_user_vring_mark_broken (view->vring, error, "an in-flight chain leaves the ring");
+        return BREAK (why, "an in-flight chain leaves the ring");
       record_read (R_ENTRY (record, e), &d);
       if (d.flags & PACKED_DESC_F_INDIRECT)
         {
           if (n > 1 || (d.flags & PACKED_DESC_F_NEXT))
-            return vhost_user_vring_mark_broken (view->vring, error,
+            return BREAK (why,
                                                  "an indirect descriptor in a chain, or with NEXT");
-          if (!add_indirect (view, element, &d, &writable_seen, error))
+          if (!add_indirect (view, element, &d, &writable_seen, why))
             return FALSE;
         }
-      else if (!add_piece (view, element, &d, &writable_seen, error))
+      else if (!add_piece (view, element, &d, &writable_seen, why))
         return FALSE;
       id = d.id;
     }
   if (e != *E_LAST (R_ENTRY (record, entry)))
-    return vhost_user_vring_mark_broken (view->vring, error, "an in-flight chain does not end where it says");
+    return BREAK (why, "an in-flight chain does not end where it says");
   if (id >= num || state->chains[id] != 0)
-    return vhost_user_vring_mark_broken (view->vring, error,
+    return BREAK (why,
                                          id >= num ? "a buffer id outside the ring"
                                                    : "a buffer id that is already in use");
 
@@ -903,7 +903,7 @@ vhost_user_vring_packed_wants_call (const VhostUserVringPackedView *view)
     return TRUE;
 
   /* our used flags are visible before we read what the driver asked for */
-  full_barrier ();
+  vhost_user_full_barrier ();
   flags = __atomic_load_n ((guint16 *) (driver + G_STRUCT_OFFSET (PackedEvent, flags)), __ATOMIC_RELAXED);
   off_wrap = __atomic_load_n ((guint16 *) (driver + G_STRUCT_OFFSET (PackedEvent, off_wrap)), __ATOMIC_RELAXED);
 
@@ -928,4 +928,50 @@ vhost_user_vring_packed_called (VhostUserVringPacked *state)
 {
   state->used_since_call = 0;
   state->call_known = TRUE;
+}
+
+/* --- a session stopped without draining (GET_VRING_BASE_SKIP_DRAIN) --- */
+
+/* Every chain out with the device now belongs to a session that ended:
+ * its record stays in flight (a successor resubmits it), its push is
+ * dropped. Returns how many chains that is. */
+guint
+vhost_user_vring_packed_abandon (VhostUserVringPacked *state)
+{
+  guint n = 0;
+
+  for (guint id = 0; id < state->n_chains; id++)
+    if (state->chains[id] != 0 && !(state->chains[id] & CHAIN_ABANDONED))
+      {
+        state->chains[id] |= CHAIN_ABANDONED;
+        n++;
+      }
+  state->in_flight = 0;
+  return n;
+}
+
+gboolean
+vhost_user_vring_packed_is_abandoned (VhostUserVringPacked *state,
+                                      guint                 id)
+{
+  return id < state->n_chains && (state->chains[id] & CHAIN_ABANDONED) != 0;
+}
+
+/* The device pushed an abandoned chain: it is gone from our books, not
+ * from the record. */
+void
+vhost_user_vring_packed_drop (VhostUserVringPacked *state,
+                              guint                 id)
+{
+  if (vhost_user_vring_packed_is_abandoned (state, id))
+    state->chains[id] = 0;
+}
+
+/* A new session starts: the ids of the old one are free again. */
+void
+vhost_user_vring_packed_forget_abandoned (VhostUserVringPacked *state)
+{
+  for (guint id = 0; id < state->n_chains; id++)
+    if (state->chains[id] & CHAIN_ABANDONED)
+      state->chains[id] = 0;
 }

@@ -20,7 +20,7 @@ typedef enum {
  * flight any more. */
 typedef void (*VhostUserVringDrainedFunc) (VhostUserVring *vring,
                                            gpointer        user_data);
-/* Called from vhost_user_vring_notify() (any thread) when the ring has no
+/* Called from vhost_user_vring_call() (any thread) when the ring has no
  * call fd: the in-band BACKEND_VRING_CALL. */
 typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
                                            gpointer        user_data);
@@ -51,6 +51,8 @@ void            vhost_user_vring_when_drained (VhostUserVring              *self
                                                VhostUserVringDrainedFunc    func,
                                                gpointer                     user_data,
                                                GDestroyNotify               notify);
+void            vhost_user_vring_stop_skip_drain (VhostUserVring          *self,
+                                               guint32                     *base);
 void            vhost_user_vring_set_inflight_area (VhostUserVring         *self,
                                                GBytes                      *area);
 void            vhost_user_vring_set_logging  (VhostUserVring              *self,

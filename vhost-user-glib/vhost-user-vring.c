@@ -14,8 +14,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
-#include "vhost-user-vring-packed-private.h"
-#include "vhost-user-vring-private.h"
+#include "vhost-user-vring-state-private.h"
 
 /**
  * VhostUserVring:
@@ -31,110 +30,6 @@
  * `SET_VRING_KICK` starts it; `GET_VRING_BASE` stops it again, keeping
  * its state.
  */
-
-struct _VhostUserVring
-{
-  GObject               parent_instance;
-
-  /* The data path (pop, push, notify: any one thread, often a worker of
-   * the device's) against the control plane (the setters below, in the
-   * back-end's thread): everything from here to the end is under it. */
-  GMutex                lock;
-
-  guint                 index;
-  guint                 size;
-  guint                 base;
-  VhostUserVringAddress address;
-  gboolean              enabled;
-  gboolean              started;
-  int                   fds[3];
-
-  /* the data plane */
-  GMainContext         *context;         /* the back-end's */
-  GMainContext         *ring_context;    /* where kicks are handled, or NULL: context */
-  VhostUserMemoryTable *memory;
-  gboolean              packed;
-  gboolean              event_idx;       /* VIRTIO_RING_F_EVENT_IDX */
-  guint16               signalled_used;  /* the used index at the last call */
-  gboolean              signalled_used_valid;
-  guint16               used_idx;
-  gboolean              used_idx_known;  /* read from the ring on first use */
-  gboolean              broken;          /* the driver broke the ring: touch it no more */
-  GSource              *kick_source;     /* the kick eventfd, or polling without one */
-  VhostUserVringKickFunc kick_func;
-  gpointer              kick_data;
-  GDestroyNotify        kick_notify;
-
-  /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
-  guint                 in_flight;
-  /* the same, across resets (a device may still hold requests of a
-   * session that ended), and the memory tables replaced meanwhile: their
-   * mappings stay until the device gave every request back */
-  guint                 outstanding;
-  GPtrArray            *retired_memory;
-  /* split rings: which heads are out with the device (one byte each, sized
-   * with the ring): a head pushed that is not out (twice, or from a
-   * session that ended) is refused, not written to the driver's ring */
-  guint8               *split_out;
-  VhostUserVringDrainedFunc drained_func;
-  gpointer              drained_data;
-  GDestroyNotify        drained_notify;
-
-  /* INFLIGHT_SHMFD: this queue's part of the shared area, in the spec's
-   * layout, and the requests to hand out again after a restart */
-  GBytes               *inflight;
-  guint8               *inflight_area;
-  gsize                 inflight_len;
-  guint64               inflight_counter;
-  guint16              *resubmit;        /* heads, oldest first (sized at start) */
-  guint                 n_resubmit;
-  guint                 next_resubmit;
-
-  /* dirty-page logging (VHOST_F_LOG_ALL): one bit per 4 KiB page */
-  GBytes               *log;
-  gboolean              log_all;
-  int                   log_fd;          /* the back-end's, signalled after logging; not owned */
-
-  /* without a call fd, with in-band notifications: BACKEND_VRING_CALL */
-  VhostUserVringCallFunc call_func;
-  gpointer              call_data;
-
-  /* told (in the back-end's context) when the driver broke the ring */
-  VhostUserVringBrokenFunc broken_func;
-  gpointer              broken_data;
-
-  VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
-};
-
-/* what the packed walker sees of a ring, for one call (under the lock) */
-#define PACKED_VIEW(self) \
-  ((VhostUserVringPackedView) { (self), &(self)->packed_ring, (self)->memory, &(self)->address, \
-                                (self)->size, &(self)->base, (self)->event_idx })
-
-/* A full barrier between our stores to the ring and the loads that
- * follow (event indices against the driver's). GCC refuses thread fences
- * under TSan; there a sequentially consistent RMW stands in, which TSan
- * understands and which is a full barrier on the architectures we run. */
-#ifdef VHOST_USER_TSAN
-static int barrier_word;
-# define full_barrier() ((void) __atomic_fetch_add (&barrier_word, 0, __ATOMIC_SEQ_CST))
-#else
-# define full_barrier() __atomic_thread_fence (__ATOMIC_SEQ_CST)
-#endif
-
-/* split virtqueue layout (virtio 1.2, 2.7) */
-#define VRING_DESC_F_NEXT      1
-#define VRING_DESC_F_WRITE     2
-#define VRING_DESC_F_INDIRECT  4
-
-typedef struct {
-  guint64 addr;
-  guint32 len;
-  guint16 flags;
-  guint16 next;
-} VringDesc;
-
-G_STATIC_ASSERT (sizeof (VringDesc) == 16);
 
 enum {
   PROP_0,
@@ -182,11 +77,6 @@ vhost_user_vring_address_free (VhostUserVringAddress *address)
   g_free (address);
 }
 
-static void update_kick_watch (VhostUserVring *self);
-
-#define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)
-#define UNLOCK(self) vhost_user_mutex_unlock (&(self)->lock)
-
 static void
 drop_drained (VhostUserVring *self)
 {
@@ -223,7 +113,7 @@ vhost_user_vring_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
-  g_clear_pointer (&self->log, g_bytes_unref);
+  g_clear_pointer (&self->log.bytes, g_bytes_unref);
   g_free (self->resubmit);
   vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
@@ -353,7 +243,7 @@ vhost_user_vring_init (VhostUserVring *self)
   g_mutex_init (&self->lock);
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     self->fds[i] = -1;
-  self->log_fd = -1;
+  self->log.fd = -1;
 }
 
 VhostUserVring *
@@ -392,6 +282,23 @@ vhost_user_vring_set_memory_table (VhostUserVring       *self,
   g_clear_pointer (&old, vhost_user_memory_table_unref);
 }
 
+/* With the lock held: a new session starts (or the ring is set up anew),
+ * and what a session stopped without draining left out with the device
+ * is no longer told apart: its pushes are refused like any head not out. */
+static void
+forget_abandoned (VhostUserVring *self)
+{
+  if (self->abandoned == 0)
+    return;
+  if (self->packed)
+    vhost_user_vring_packed_forget_abandoned (&self->packed_ring);
+  else
+    for (guint i = 0; i < self->size; i++)
+      if (self->split_out[i] == SPLIT_OUT_ABANDONED)
+        self->split_out[i] = SPLIT_OUT_NO;
+  self->abandoned = 0;
+}
+
 void
 vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        packed,
@@ -399,6 +306,7 @@ vhost_user_vring_set_features (VhostUserVring *self,
 {
   LOCK (self);
   /* a ring set up before the layout was known keeps its position */
+  forget_abandoned (self);
   if (packed && !self->packed)
     {
       self->base = vhost_user_vring_packed_base (self->base);
@@ -428,6 +336,7 @@ vhost_user_vring_set_size (VhostUserVring *self,
   gboolean changed;
 
   LOCK (self);
+  forget_abandoned (self);
   changed = self->size != size;
   if (changed || self->packed_ring.chains == NULL)
     vhost_user_vring_packed_resize (&self->packed_ring, size);
@@ -468,6 +377,7 @@ vhost_user_vring_set_base (VhostUserVring *self,
 
   LOCK (self);
   self->used_idx_known = FALSE;
+  forget_abandoned (self);
   if (self->packed)
     {
       base = vhost_user_vring_packed_base (base);
@@ -501,49 +411,6 @@ vhost_user_vring_set_enabled (VhostUserVring *self,
   SET_AND_NOTIFY (self, enabled, enabled, PROP_ENABLED);
 }
 
-static guint8 *ring_part (VhostUserVring *self, guint64 addr, guint64 len);
-static void inflight_recover (VhostUserVring *self);
-
-static void
-run_kick_handler (VhostUserVring *self)
-{
-  VhostUserVringKickFunc func;
-  gboolean started;
-
-  LOCK (self);
-  func = self->kick_func;
-  started = self->started;
-  UNLOCK (self);
-  if (func != NULL && started)
-    func (self, self->kick_data);
-}
-
-static gboolean
-initial_kick (gpointer user_data)
-{
-  run_kick_handler (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the kick handler where kicks are handled: at once in the
- * back-end's context, soon in a ring context of its own. */
-static void
-kick_in_ring_context (VhostUserVring *self)
-{
-  GSource *source;
-
-  if (self->ring_context == NULL)
-    {
-      initial_kick (self);
-      return;
-    }
-  source = g_idle_source_new ();
-  g_source_set_static_name (source, "VhostUserVring kick");
-  g_source_set_callback (source, initial_kick, g_object_ref (self), g_object_unref);
-  g_source_attach (source, self->ring_context);
-  g_source_unref (source);
-}
-
 void
 vhost_user_vring_set_started (VhostUserVring *self,
                               gboolean        started)
@@ -556,13 +423,16 @@ vhost_user_vring_set_started (VhostUserVring *self,
   LOCK (self);
   self->started = started;
   if (started)
-    inflight_recover (self);
+    {
+      forget_abandoned (self);
+      vhost_user_vring_inflight_recover (self);
+    }
   UNLOCK (self);
-  update_kick_watch (self);
+  vhost_user_vring_update_kick_watch (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
   /* a front-end need not kick a ring it starts: look at it once */
   if (started && self->kick_func != NULL)
-    kick_in_ring_context (self);
+    vhost_user_vring_kick (self);
 }
 
 static gboolean
@@ -596,7 +466,7 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
     g_close (old, NULL);
   UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
-    update_kick_watch (self);
+    vhost_user_vring_update_kick_watch (self);
   if (old >= 0 && old != fd && kick_elsewhere)
     {
       /* the ring's thread may be reading the old kick fd right now: it is
@@ -680,6 +550,48 @@ vhost_user_vring_when_drained (VhostUserVring            *self,
   run_drained (self);
 }
 
+static void schedule_drained (VhostUserVring *self);
+
+/* GET_VRING_BASE_SKIP_DRAIN: stops the ring now, without waiting for the
+ * requests in flight, and stores where it stands in @base. Those
+ * requests stay recorded in the in-flight area (split and packed), so a
+ * successor back-end given the area (SET_INFLIGHT_FD) resubmits them;
+ * @base counts them as consumed, as after a crash. The device still
+ * holds them: a later push of one is dropped quietly (TRUE, nothing
+ * written to the used ring or the area), since it belongs to the stopped
+ * session; its memory stays mapped until then. Without an in-flight area
+ * the requests are lost to the driver, as in a crash. A GET_VRING_BASE
+ * waiting for the ring to drain is answered. If the ring is started
+ * again in this process, the requests of the stopped session are
+ * forgotten first (a push of one is then refused, not dropped). */
+void
+vhost_user_vring_stop_skip_drain (VhostUserVring *self,
+                                  guint32        *base)
+{
+  guint n = 0;
+
+  /* no pop from here on */
+  vhost_user_vring_set_started (self, FALSE);
+  LOCK (self);
+  if (self->packed)
+    n = self->packed_ring.chains != NULL ? vhost_user_vring_packed_abandon (&self->packed_ring) : 0;
+  else
+    for (guint i = 0; i < self->size && self->split_out != NULL; i++)
+      if (self->split_out[i] == SPLIT_OUT_YES)
+        {
+          self->split_out[i] = SPLIT_OUT_ABANDONED;
+          n++;
+        }
+  if (n > 0 || self->in_flight > 0)
+    VHOST_USER_NOTE (VRING, "vring %u stopped with %u requests in flight, left in the in-flight area",
+                     self->index, n);
+  self->abandoned += n;
+  self->in_flight = 0;
+  *base = self->base;
+  schedule_drained (self);
+  UNLOCK (self);
+}
+
 /* Called with the lock held when a push emptied a stopped ring. */
 static void
 schedule_drained (VhostUserVring *self)
@@ -730,7 +642,7 @@ vhost_user_vring_get_in_flight (VhostUserVring *self)
  * own this way, running a #GMainLoop on @context.
  *
  * vhost_user_vring_pop(), vhost_user_vring_push() and
- * vhost_user_vring_notify() may then be called from that thread (one
+ * vhost_user_vring_call() may then be called from that thread (one
  * thread at a time per ring) while the back-end keeps handling the
  * front-end's requests in its own: the ring locks itself against them.
  * Set the context and the handler before the ring starts.
@@ -748,17 +660,20 @@ vhost_user_vring_set_context (VhostUserVring *self,
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   if (context != NULL)
     self->ring_context = g_main_context_ref (context);
-  update_kick_watch (self);
+  vhost_user_vring_update_kick_watch (self);
 }
 
 /**
  * vhost_user_vring_get_context:
  * @self: a ring
  *
- * Gets where the ring's kicks are handled.
+ * Gets where the ring's kicks are handled: the context its kick watch
+ * (or polling) is attached to, and where the kick handler runs.
  *
- * Returns: (transfer none): the ring's context: the one given to
- *   vhost_user_vring_set_context(), or the back-end's
+ * Returns: (transfer none): the one given to
+ *   vhost_user_vring_set_context(), or else the back-end's
+ *   ([property@VhostUser.Backend:main-context], or the thread-default
+ *   context where the back-end was made)
  */
 GMainContext *
 vhost_user_vring_get_context (VhostUserVring *self)
@@ -924,8 +839,6 @@ vhost_user_vring_get_err_fd (VhostUserVring *self)
 
 /* --- dirty-page logging --- */
 
-#define LOG_PAGE 4096
-
 void
 vhost_user_vring_set_logging (VhostUserVring *self,
                               gboolean        log_all,
@@ -935,82 +848,12 @@ vhost_user_vring_set_logging (VhostUserVring *self,
   GBytes *old;
 
   LOCK (self);
-  old = self->log;
-  self->log = log != NULL ? g_bytes_ref (log) : NULL;
-  self->log_all = log_all;
-  self->log_fd = log_fd;
+  old = self->log.bytes;
+  self->log.bytes = log != NULL ? g_bytes_ref (log) : NULL;
+  self->log.all = log_all;
+  self->log.fd = log_fd;
   UNLOCK (self);
   g_clear_pointer (&old, g_bytes_unref);
-}
-
-static inline gboolean
-logging (VhostUserVring *self)
-{
-  return self->log_all && self->log != NULL;
-}
-
-/* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of
- * the log are not ours to mark: the front-end sized it. */
-static void
-log_write (VhostUserVring *self,
-           guint64         gpa,
-           guint64         len)
-{
-  gsize log_len;
-  guint8 *log = (guint8 *) g_bytes_get_data (self->log, &log_len);
-  guint64 page, last;
-
-  if (len == 0)
-    return;
-  last = (gpa + len - 1 < gpa ? G_MAXUINT64 : gpa + len - 1) / LOG_PAGE;
-  for (page = gpa / LOG_PAGE; page <= last && page / 8 < log_len; page++)
-    __atomic_fetch_or (log + page / 8, (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
-}
-
-/* A write of @len bytes at @offset into the used ring, logged at the
- * guest address SET_VRING_ADDR gave when the front-end asked for it. */
-static void
-log_used (VhostUserVring *self,
-          guint64         offset,
-          guint64         len)
-{
-  if (logging (self) && (self->address.flags & 1))  /* VHOST_VRING_F_LOG */
-    log_write (self, self->address.log_guest_addr + offset, len);
-}
-
-/* The three above for the packed walker (vhost-user-vring-packed.c);
- * called with the lock held. */
-gboolean
-vhost_user_vring_logging (VhostUserVring *self)
-{
-  return logging (self);
-}
-
-void
-vhost_user_vring_log_write (VhostUserVring *self,
-                            guint64         gpa,
-                            guint64         len)
-{
-  if (logging (self))
-    log_write (self, gpa, len);
-}
-
-void
-vhost_user_vring_log_used (VhostUserVring *self,
-                           guint64         offset,
-                           guint64         len)
-{
-  log_used (self, offset, len);
-}
-
-static void
-log_signal (VhostUserVring *self)
-{
-  guint64 one = 1;
-
-  if (self->log_fd >= 0)
-    while (write (self->log_fd, &one, sizeof one) < 0 && errno == EINTR)
-      ;
 }
 
 /* Whether the driver wants to hear about the used entries pushed since the
@@ -1018,32 +861,11 @@ log_signal (VhostUserVring *self)
 static gboolean
 driver_wants_call (VhostUserVring *self)
 {
-  guint num = self->size;
-  guint8 *avail, *used;
-  guint16 old_used, used_event;
-
-  if (!self->started || self->broken || num == 0 || self->memory == NULL)
+  if (!self->started || self->broken || self->size == 0 || self->memory == NULL)
     return TRUE;
   if (self->packed)
     return vhost_user_vring_packed_wants_call (&PACKED_VIEW (self));
-  avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
-                                                       &(guint64) { 6 + 2 * (guint64) num });
-  used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
-                                                      &(guint64) { 4 });
-  if (avail == NULL || used == NULL || !self->used_idx_known)
-    return TRUE;
-
-  /* our used index is visible before we read what the driver asked for */
-  full_barrier ();
-  if (!self->event_idx)
-    return !(__atomic_load_n ((guint16 *) avail, __ATOMIC_RELAXED) & 1);  /* VRING_AVAIL_F_NO_INTERRUPT */
-
-  old_used = self->signalled_used;
-  used_event = __atomic_load_n ((guint16 *) (avail + 4 + 2 * num), __ATOMIC_RELAXED);
-  if (!self->signalled_used_valid)
-    return TRUE;
-  /* vring_need_event(): did used_idx step past used_event since the last call? */
-  return (guint16) (self->used_idx - used_event - 1) < (guint16) (self->used_idx - old_used);
+  return vhost_user_vring_split_wants_call (self);
 }
 
 void
@@ -1069,7 +891,7 @@ vhost_user_vring_set_call_func (VhostUserVring         *self,
 }
 
 /**
- * vhost_user_vring_notify:
+ * vhost_user_vring_call:
  * @self: a ring
  * @error: return location for a #GError
  *
@@ -1077,15 +899,19 @@ vhost_user_vring_set_call_func (VhostUserVring         *self,
  * eventfd, unless the driver asked not to be told now (the
  * `NO_INTERRUPT` flag, or with `VIRTIO_RING_F_EVENT_IDX` a `used_event`
  * not yet reached; on a packed ring the driver area's flags, DISABLE, or
- * DESC with a descriptor event not yet reached). Without a call fd the back-end sends an in-band
- * `BACKEND_VRING_CALL` when in-band notifications were negotiated, and
- * otherwise does nothing (the driver polls).
+ * DESC with a descriptor event not yet reached). Without a call fd the
+ * back-end sends an in-band `BACKEND_VRING_CALL` when in-band
+ * notifications were negotiated, and otherwise does nothing (the driver
+ * polls).
+ *
+ * (Named after the call eventfd it signals; it was `notify` before 1.0,
+ * which hid [method@GObject.Object.notify] in bindings.)
  *
  * Returns: %TRUE on success
  */
 gboolean
-vhost_user_vring_notify (VhostUserVring  *self,
-                         GError         **error)
+vhost_user_vring_call (VhostUserVring  *self,
+                       GError         **error)
 {
   guint64 one = 1;
   gboolean ok = TRUE;
@@ -1127,91 +953,6 @@ out:
   return ok;
 }
 
-/* --- kicks --- */
-
-static gboolean
-on_kick (int          fd,
-         GIOCondition condition,
-         gpointer     user_data)
-{
-  VhostUserVring *self = user_data;
-  guint64 count;
-  gboolean current;
-
-  /* the fd is still the ring's (a replaced one is closed in this thread,
-   * later); the lock also orders this read after the fd arrived */
-  LOCK (self);
-  current = self->fds[VHOST_USER_VRING_FD_KICK] == fd;
-  UNLOCK (self);
-  if (!current)
-    return G_SOURCE_CONTINUE;
-  /* clear the eventfd first: a kick after this read is a new one */
-  while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
-    ;
-  run_kick_handler (self);
-  return G_SOURCE_CONTINUE;
-}
-
-/* Without a kick fd the device polls: the handler runs every
- * POLL_INTERVAL_US in the ring's context. */
-#define POLL_INTERVAL_US 1000
-
-static gboolean
-poll_dispatch (GSource     *source,
-               GSourceFunc  callback,
-               gpointer     user_data)
-{
-  g_source_set_ready_time (source, g_get_monotonic_time () + POLL_INTERVAL_US);
-  run_kick_handler (user_data);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs poll_funcs = { NULL, NULL, poll_dispatch, NULL, NULL, NULL };
-
-/* Kicks are watched while the ring is started and has a handler to tell:
- * on the kick fd, or by polling when the front-end gave none. The watch
- * holds a reference on the ring, dropped when the ring stops. */
-static void
-update_kick_watch (VhostUserVring *self)
-{
-  GMainContext *where = self->ring_context != NULL ? self->ring_context : self->context;
-  int fd;
-
-  if (self->kick_source != NULL)
-    {
-      g_source_destroy (self->kick_source);
-      g_clear_pointer (&self->kick_source, g_source_unref);
-    }
-  LOCK (self);
-  fd = self->fds[VHOST_USER_VRING_FD_KICK];
-  UNLOCK (self);
-  if (!self->started || self->kick_func == NULL || where == NULL)
-    return;
-  if (fd >= 0)
-    {
-      self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
-      g_source_set_static_name (self->kick_source, "VhostUserVring kick");
-      g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick,
-                             g_object_ref (self), g_object_unref);
-    }
-  else
-    {
-      VHOST_USER_NOTE (VRING, "vring %u has no kick fd: polling", self->index);
-      self->kick_source = g_source_new (&poll_funcs, sizeof (GSource));
-      g_source_set_static_name (self->kick_source, "VhostUserVring poll");
-      g_source_set_callback (self->kick_source, NULL, g_object_ref (self), g_object_unref);
-      g_source_set_ready_time (self->kick_source, g_get_monotonic_time () + POLL_INTERVAL_US);
-    }
-  g_source_attach (self->kick_source, where);
-}
-
-/* An in-band kick (VRING_KICK): the handler runs in the ring's context. */
-void
-vhost_user_vring_kick (VhostUserVring *self)
-{
-  kick_in_ring_context (self);
-}
-
 /**
  * vhost_user_vring_set_kick_handler:
  * @self: a ring
@@ -1245,23 +986,7 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
   UNLOCK (self);
   if (old_notify != NULL)
     old_notify (old_data);
-  update_kick_watch (self);
-}
-
-/* A pointer to @len bytes of the ring at front-end address @addr, or NULL
- * if they are not all in one mapped region. */
-static guint8 *
-ring_part (VhostUserVring *self,
-           guint64         addr,
-           guint64         len)
-{
-  guint64 got = len;
-  guint8 *p;
-
-  if (self->memory == NULL)
-    return NULL;
-  p = vhost_user_memory_table_translate_user_addr (self->memory, addr, &got);
-  return p != NULL && got == len ? p : NULL;
+  vhost_user_vring_update_kick_watch (self);
 }
 
 static gboolean
@@ -1314,399 +1039,33 @@ broken (VhostUserVring  *self,
   return FALSE;
 }
 
-/* The two above and add_buffer() below, for the packed walker
- * (vhost-user-vring-packed.c); called with the lock held. */
-gboolean
-vhost_user_vring_mark_broken (VhostUserVring  *self,
-                              GError         **error,
-                              const char      *what)
-{
-  return broken (self, error, what);
-}
-
-static gboolean add_buffer (VhostUserVring *self, VhostUserVringElement *element, guint64 gpa, guint32 len,
-                            gboolean writable, GError **error);
-
-gboolean
-vhost_user_vring_add_buffer (VhostUserVring        *self,
-                             VhostUserVringElement *element,
-                             guint64                gpa,
-                             guint32                len,
-                             gboolean               writable,
-                             GError               **error)
-{
-  return add_buffer (self, element, gpa, len, writable, error);
-}
-
-/* --- in-flight tracking (INFLIGHT_SHMFD), split layout ---
- *
- * Per queue: features (u64), version (u16), desc_num (u16),
- * last_batch_head (u16), used_idx (u16), then one 16-byte entry per
- * descriptor: inflight (u8), 5 bytes of padding, next (u16), counter
- * (u64). The front-end keeps the area across our restarts; it can write
- * it too, so nothing read from it is trusted further than a bound.
- * Packed rings keep theirs in the packed walker
- * (vhost-user-vring-packed.c). */
-
-#define INFLIGHT_HEADER 16
-#define IF_VERSION(a)          ((guint16 *) ((a) + 8))
-#define IF_DESC_NUM(a)         ((guint16 *) ((a) + 10))
-#define IF_LAST_BATCH_HEAD(a)  ((guint16 *) ((a) + 12))
-#define IF_USED_IDX(a)         ((guint16 *) ((a) + 14))
-#define IF_ENTRY(a, i)         ((a) + INFLIGHT_HEADER + 16 * (gsize) (i))
-#define IF_INFLIGHT(a, i)      ((guint8 *) IF_ENTRY (a, i))
-#define IF_NEXT(a, i)          ((guint16 *) (IF_ENTRY (a, i) + 6))
-#define IF_COUNTER(a, i)       ((guint64 *) (IF_ENTRY (a, i) + 8))
-
-/* This queue's part of the area (NULL: no tracking). Read at the next
- * start, when the ring's size and addresses are known. */
-void
-vhost_user_vring_set_inflight_area (VhostUserVring *self,
-                                    GBytes         *area)
-{
-  GBytes *old;
-  gsize len = 0;
-
-  LOCK (self);
-  old = self->inflight;
-  self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
-  self->inflight_area = area != NULL ? (guint8 *) g_bytes_get_data (area, &len) : NULL;
-  self->inflight_len = len;
-  self->n_resubmit = self->next_resubmit = 0;
-  /* the packed walker records into the old area no more: it goes away */
-  vhost_user_vring_packed_release_area (&self->packed_ring);
-  UNLOCK (self);
-  g_clear_pointer (&old, g_bytes_unref);
-}
-
-/* Whether the area has room for this ring in its layout (and is aligned
- * for it: the front-end chose the offset). */
-static inline gboolean
-tracking (VhostUserVring *self)
-{
-  gsize need = self->packed ? packed_record_size (self->size) : INFLIGHT_HEADER + 16 * (gsize) self->size;
-
-  return self->inflight_area != NULL && ((guintptr) self->inflight_area & 7) == 0 &&
-         self->size <= 32768 && need <= self->inflight_len;
-}
-
-typedef struct {
-  guint16 head;
-  guint64 counter;
-} Resubmit;
-
-static gint
-compare_resubmit (gconstpointer a,
-                  gconstpointer b,
-                  gpointer      user_data)
-{
-  const Resubmit *x = a, *y = b;
-
-  return x->counter < y->counter ? -1 : x->counter > y->counter;
-}
-
-/* At start, with the lock held: a fresh area is laid out; one that
- * survived a back-end that died is read back. The spec's steps: a batch
- * that reached the used ring but not the area is cleared, the requests
- * still in flight are handed out again oldest first, and the next
- * available index is past all of them, whatever base the front-end
- * (which could not ask a dead back-end) sent. */
-static void
-inflight_recover (VhostUserVring *self)
-{
-  guint8 *a = self->inflight_area, *used;
-  guint num = self->size;
-  guint16 ring_used;
-  g_autofree Resubmit *found = NULL;
-  guint n = 0;
-
-  self->n_resubmit = self->next_resubmit = 0;
-  if (self->packed && num > 0)
-    {
-      g_free (self->resubmit);
-      self->resubmit = g_new (guint16, num);
-      self->n_resubmit = vhost_user_vring_packed_recover (&PACKED_VIEW (self),
-                                                          tracking (self) ? self->inflight_area : NULL,
-                                                          self->resubmit);
-      self->signalled_used_valid = FALSE;
-      if (self->n_resubmit > 0)
-        VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from used %u",
-                         self->index, self->n_resubmit, (self->base >> 16) & 0x7fff);
-      return;
-    }
-  if (!tracking (self) || num == 0 ||
-      (used = ring_part (self, self->address.used_user_addr, 4)) == NULL)
-    return;
-  ring_used = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_ACQUIRE);
-
-  if (*IF_VERSION (a) != 1 || *IF_DESC_NUM (a) != num)
-    {
-      /* new, or laid out for another ring: nothing in it is ours */
-      memset (a, 0, INFLIGHT_HEADER + 16 * (gsize) num);
-      *IF_DESC_NUM (a) = num;
-      *IF_USED_IDX (a) = ring_used;
-      __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);
-      self->inflight_counter = 1;
-      return;
-    }
-
-  if (*IF_USED_IDX (a) != ring_used)
-    {
-      guint16 batch = ring_used - *IF_USED_IDX (a);
-      guint head = *IF_LAST_BATCH_HEAD (a);
-
-      for (guint k = 0; k < batch && k < num && head < num; k++)
-        {
-          *IF_INFLIGHT (a, head) = 0;
-          head = *IF_NEXT (a, head);
-        }
-      *IF_USED_IDX (a) = ring_used;
-    }
-
-  found = g_new (Resubmit, num);
-  self->inflight_counter = 1;
-  for (guint i = 0; i < num; i++)
-    if (*IF_INFLIGHT (a, i) == 1)
-      {
-        found[n].head = i;
-        found[n].counter = *IF_COUNTER (a, i);
-        self->inflight_counter = MAX (self->inflight_counter, found[n].counter + 1);
-        n++;
-      }
-  g_qsort_with_data (found, n, sizeof *found, compare_resubmit, NULL);
-
-  g_free (self->resubmit);
-  self->resubmit = g_new (guint16, MAX (n, 1));
-  for (guint i = 0; i < n; i++)
-    self->resubmit[i] = found[i].head;
-  self->n_resubmit = n;
-  self->base = (guint16) (ring_used + n);
-  self->used_idx_known = FALSE;
-  if (n > 0)
-    VHOST_USER_NOTE (VRING, "vring %u: %u requests were in flight; resubmitting them from %u",
-                     self->index, n, ring_used);
-}
-
-static inline void
-inflight_pop (VhostUserVring *self,
-              guint           head)
-{
-  if (!tracking (self))
-    return;
-  *IF_COUNTER (self->inflight_area, head) = self->inflight_counter++;
-  __atomic_store_n (IF_INFLIGHT (self->inflight_area, head), 1, __ATOMIC_RELEASE);
-}
-
-/* --- descriptor chains (split) --- */
-
-typedef gboolean (*DescFunc) (VhostUserVring *self,
-                              guint64         addr,
-                              guint32         len,
-                              guint16         flags,
-                              gpointer        data,
-                              GError        **error);
-
-/* Adds @len bytes at guest-physical @gpa to @element, split where guest
- * memory is split. */
-static gboolean
-add_buffer (VhostUserVring        *self,
-            VhostUserVringElement *element,
-            guint64                gpa,
-            guint32                len,
-            gboolean               writable,
-            GError               **error)
-{
-  guint64 done = 0;
-
-  while (done < len)
-    {
-      guint64 chunk = len - done;
-      guint8 *p;
-      VhostUserVringBuffer *iov;
-      guint *n;
-
-      if (gpa + done < gpa)
-        return broken (self, error, "a buffer wraps around the address space");
-      p = vhost_user_memory_table_translate_gpa (self->memory, gpa + done, &chunk);
-      if (p == NULL)
-        return broken (self, error, "a buffer is outside guest memory");
-      n = writable ? &element->n_in : &element->n_out;
-      if (*n >= VHOST_USER_VRING_MAX_IOV)
-        return broken (self, error, "a request has too many pieces");
-      iov = writable ? &element->in[*n] : &element->out[*n];
-      iov->base = p;
-      iov->len = chunk;
-      (*n)++;
-      if (writable)
-        element->in_len += chunk;
-      else
-        element->out_len += chunk;
-      done += chunk;
-    }
-  return TRUE;
-}
-
-typedef struct {
-  VhostUserVringElement *element;
-  gboolean               writable_seen;
-} PopState;
-
-static gboolean
-pop_desc (VhostUserVring *self,
-          guint64         addr,
-          guint32         len,
-          guint16         flags,
-          gpointer        data,
-          GError        **error)
-{
-  PopState *state = data;
-
-  if (flags & VRING_DESC_F_WRITE)
-    state->writable_seen = TRUE;
-  else if (state->writable_seen)
-    return broken (self, error, "a readable buffer after a writable one");
-  return add_buffer (self, state->element, addr, len, (flags & VRING_DESC_F_WRITE) != 0, error);
-}
-
-/* Visits the descriptors of the chain at @head, indirect tables included,
- * each checked: never a read outside guest memory, never an endless walk. */
-static gboolean
-walk_chain (VhostUserVring  *self,
-            guint8          *desc_table,
-            guint            head,
-            DescFunc         func,
-            gpointer         data,
-            GError         **error)
-{
-  const VringDesc *table = (const VringDesc *) desc_table;
-  guint num = self->size, table_len = num, i = head, seen = 0, total = 0;
-  gboolean indirect = FALSE;
-
-  for (;;)
-    {
-      VringDesc d;
-
-      /* one copy: the driver may change the ring under us */
-      memcpy (&d, &table[i], sizeof d);
-
-      if (d.flags & VRING_DESC_F_INDIRECT)
-        {
-          guint64 len = d.len;
-
-          if (indirect || (d.flags & VRING_DESC_F_NEXT))
-            return broken (self, error, "an indirect descriptor in a chain or an indirect table");
-          if (d.len == 0 || d.len % sizeof (VringDesc) != 0 || d.len / sizeof (VringDesc) > 65536)
-            return broken (self, error, "an indirect table that is not whole descriptors");
-          table = vhost_user_memory_table_translate_gpa (self->memory, d.addr, &len);
-          if (table == NULL || len != d.len)
-            return broken (self, error, "an indirect table outside guest memory");
-          table_len = d.len / sizeof (VringDesc);
-          indirect = TRUE;
-          seen = 0;
-          i = 0;
-          continue;
-        }
-
-      if (!func (self, d.addr, d.len, d.flags, data, error))
-        return FALSE;
-      /* a chain visits each descriptor at most once: more is a loop */
-      if (++seen > table_len || ++total > num + 65536)
-        return broken (self, error, "a descriptor chain loops");
-
-      if (!(d.flags & VRING_DESC_F_NEXT))
-        return TRUE;
-      i = d.next;
-      if (i >= table_len)
-        return broken (self, error, "a descriptor chain leaves its table");
-    }
-}
-
 static gboolean
 pop_locked (VhostUserVring         *self,
             VhostUserVringElement  *element,
             GError                **error)
 {
-  guint num = self->size;
-  guint16 last_avail = self->base & 0xffff;
-  guint16 avail_idx;
-  guint8 *avail, *desc_table;
-  PopState state = { element, FALSE };
+  const char *why = NULL;
+  gboolean ok;
 
   element->n_in = element->n_out = 0;
   element->in_len = element->out_len = 0;
 
-  if (!self->started || self->broken || num == 0)
+  if (!self->started || self->broken || self->size == 0)
     return FALSE;
-  if (self->packed)
-    {
-      /* what a back-end that died had in flight comes first, oldest first */
-      if (self->next_resubmit < self->n_resubmit)
-        {
-          if (!vhost_user_vring_packed_resubmit (&PACKED_VIEW (self), self->resubmit[self->next_resubmit++],
-                                                 element, error))
-            return FALSE;
-        }
-      else if (!vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, error))
-        return FALSE;
-      self->in_flight++;
-      return TRUE;
-    }
-
-  /* with event idx the rings end with used_event / avail_event */
-  avail = ring_part (self, self->address.avail_user_addr, 6 + 2 * (guint64) num);
-  desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
-  if (avail == NULL || desc_table == NULL)
-    return broken (self, error, "the ring is not in guest memory");
-
+  if (!self->packed)
+    ok = vhost_user_vring_split_pop (self, element, &why);
   /* what a back-end that died had in flight comes first, oldest first */
-  if (self->next_resubmit < self->n_resubmit)
+  else if (self->next_resubmit < self->n_resubmit)
+    ok = vhost_user_vring_packed_resubmit (&PACKED_VIEW (self), self->resubmit[self->next_resubmit++], element,
+                                           &why);
+  else
+    ok = vhost_user_vring_packed_pop (&PACKED_VIEW (self), element, &why);
+  if (ok)
     {
-      element->head = self->resubmit[self->next_resubmit++];
-      /* (recorded for the size the ring had when it started) */
-      if (element->head >= num || self->split_out[element->head])
-        return broken (self, error, "a request to resubmit is outside the ring");
-      if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
-        return FALSE;
-      self->split_out[element->head] = 1;
       self->in_flight++;
       return TRUE;
     }
-
-  avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-  if (avail_idx == last_avail && self->event_idx)
-    {
-      /* ask for a kick at the next request, then look once more: one made
-       * available before the driver saw our request would go unkicked */
-      guint8 *used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
-
-      if (used == NULL)
-        return broken (self, error, "the used ring is not in guest memory");
-      __atomic_store_n ((guint16 *) (used + 4 + 8 * num), last_avail, __ATOMIC_RELAXED);
-      log_used (self, 4 + 8 * (guint64) num, 2);
-      full_barrier ();
-      avail_idx = __atomic_load_n ((guint16 *) (avail + 2), __ATOMIC_ACQUIRE);
-    }
-  if ((guint16) (avail_idx - last_avail) > num)
-    return broken (self, error, "more requests available than the ring holds");
-  if (avail_idx == last_avail)
-    return FALSE;
-
-  /* read the head only after the index that published it */
-  element->head = __atomic_load_n ((guint16 *) (avail + 4 + 2 * (last_avail % num)), __ATOMIC_RELAXED);
-  if (element->head >= num)
-    return broken (self, error, "a request's head is outside the ring");
-
-  if (self->split_out[element->head])
-    return broken (self, error, "a request's head is already out with the device");
-  if (!walk_chain (self, desc_table, element->head, pop_desc, &state, error))
-    return FALSE;
-
-  inflight_pop (self, element->head);
-  self->split_out[element->head] = 1;
-  self->in_flight++;
-  /* the base is how far the device got: GET_VRING_BASE reports it */
-  self->base = (guint16) (last_avail + 1);
-  return TRUE;
+  return why != NULL ? broken (self, error, why) : FALSE;
 }
 
 /**
@@ -1764,7 +1123,7 @@ vhost_user_vring_pop (VhostUserVring         *self,
  * @error: return location for a #GError
  *
  * Hands a request back to the driver (the used ring). Tell the driver
- * with vhost_user_vring_notify() once a batch is pushed.
+ * with vhost_user_vring_call() once a batch is pushed.
  *
  * Returns: %TRUE on success
  */
@@ -1777,39 +1136,17 @@ vhost_user_vring_push (VhostUserVring  *self,
   return vhost_user_vring_push_batch (self, &head, &len, 1, error);
 }
 
-typedef struct {
-  guint64 left;   /* bytes the device says it wrote, not logged yet */
-} LogState;
-
+/* Checks a batch and hands it to the walker. */
 static gboolean
-log_desc (VhostUserVring *self,
-          guint64         addr,
-          guint32         len,
-          guint16         flags,
-          gpointer        data,
-          GError        **error)
-{
-  LogState *state = data;
-  guint64 n;
-
-  if (!(flags & VRING_DESC_F_WRITE) || state->left == 0)
-    return TRUE;
-  n = MIN (state->left, len);
-  log_write (self, addr, n);
-  state->left -= n;
-  return TRUE;
-}
-
-static gboolean
-push_locked (VhostUserVring  *self,
-             const guint     *heads,
-             const guint     *lens,
-             guint            n,
-             GError         **error)
+push_checked (VhostUserVring  *self,
+              const guint     *heads,
+              const guint     *lens,
+              guint            n,
+              GError         **error)
 {
   guint num = self->size;
-  guint8 *used, *a = self->inflight_area;
-  guint16 first;
+  const char *why = NULL;
+  gboolean ok;
 
   /* a stopped ring still takes back what it handed out: that is how it
    * drains before GET_VRING_BASE answers */
@@ -1832,100 +1169,71 @@ push_locked (VhostUserVring  *self,
                      "Queue %u has no descriptor %u", self->index, heads[i]);
         return FALSE;
       }
-  if (!self->packed)
-    {
-      guint i;
 
-      /* every head out with the device, each once (checked by taking
-       * them back, and putting them back out if one is not) */
-      for (i = 0; i < n && self->split_out[heads[i]]; i++)
-        self->split_out[heads[i]] = 0;
-      if (i < n)
-        {
-          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                       "Queue %u: descriptor %u is not out with the device (pushed twice, or from a "
-                       "session that ended)", self->index, heads[i]);
-          while (i-- > 0)
-            self->split_out[heads[i]] = 1;
-          return FALSE;
-        }
-    }
   if (self->packed)
     {
-      if (!vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, error))
-        return FALSE;
-      if (logging (self))
-        log_signal (self);
-      self->in_flight -= MIN (n, self->in_flight);
-      if (self->in_flight == 0 && !self->started)
-        schedule_drained (self);
-      return TRUE;
+      ok = vhost_user_vring_packed_push (&PACKED_VIEW (self), heads, lens, n, &why, error);
+      if (ok && vhost_user_vring_log_on (&self->log))
+        vhost_user_vring_log_signal (&self->log);
     }
-  used = ring_part (self, self->address.used_user_addr, 6 + 8 * (guint64) num);
-  if (used == NULL)
-    return broken (self, error, "the used ring is not in guest memory");
-
-  if (!self->used_idx_known)
-    {
-      self->used_idx = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_RELAXED);
-      self->used_idx_known = TRUE;
-    }
-
-  /* the pages the device wrote are dirty before the driver may see them
-   * used (a migration that syncs the log then has them) */
-  if (logging (self))
-    {
-      guint8 *desc_table = ring_part (self, self->address.desc_user_addr, 16 * (guint64) num);
-
-      for (guint i = 0; i < n && desc_table != NULL; i++)
-        {
-          LogState state = { lens[i] };
-
-          if (!walk_chain (self, desc_table, heads[i], log_desc, &state, error))
-            return FALSE;
-        }
-    }
-
-  /* in-flight tracking: the batch is a list from last_batch_head, so a
-   * back-end that dies before the used index reaches the area can tell
-   * which entries the driver already has */
-  if (tracking (self))
-    {
-      for (guint i = 0; i < n; i++)
-        {
-          *IF_NEXT (a, heads[i]) = *IF_LAST_BATCH_HEAD (a);
-          *IF_LAST_BATCH_HEAD (a) = heads[i];
-        }
-      full_barrier ();
-    }
-
-  first = self->used_idx;
-  for (guint i = 0; i < n; i++)
-    {
-      guint32 entry[2] = { heads[i], lens[i] };
-      guint slot = (guint16) (first + i) % num;
-
-      memcpy (used + 4 + 8 * slot, entry, sizeof entry);
-      log_used (self, 4 + 8 * (guint64) slot, sizeof entry);
-    }
-  self->used_idx += n;
-  /* the entries are visible before the index that publishes them */
-  __atomic_store_n ((guint16 *) (used + 2), self->used_idx, __ATOMIC_RELEASE);
-  log_used (self, 2, 2);
-  if (logging (self))
-    log_signal (self);
-
-  if (tracking (self))
-    {
-      for (guint i = 0; i < n; i++)
-        __atomic_store_n (IF_INFLIGHT (a, heads[i]), 0, __ATOMIC_RELEASE);
-      __atomic_store_n (IF_USED_IDX (a), self->used_idx, __ATOMIC_RELEASE);
-    }
+  else
+    ok = vhost_user_vring_split_push (self, heads, lens, n, &why, error);
+  if (!ok)
+    return why != NULL ? broken (self, error, why) : FALSE;
 
   self->in_flight -= MIN (n, self->in_flight);
   if (self->in_flight == 0 && !self->started)
     schedule_drained (self);
   return TRUE;
+}
+
+static gboolean
+is_abandoned (VhostUserVring *self,
+              guint           head)
+{
+  if (self->packed)
+    return vhost_user_vring_packed_is_abandoned (&self->packed_ring, head);
+  return head < self->size && self->split_out[head] == SPLIT_OUT_ABANDONED;
+}
+
+/* A batch pushed after the ring stopped without draining: the requests
+ * of that session are dropped quietly (they stay in the in-flight area,
+ * for a successor to resubmit); any other is pushed as usual, one by
+ * one. Never on the path of a ring that was not stopped that way. */
+static gboolean
+push_around_abandoned (VhostUserVring  *self,
+                       const guint     *heads,
+                       const guint     *lens,
+                       guint            n,
+                       GError         **error)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      if (is_abandoned (self, heads[i]))
+        {
+          if (self->packed)
+            vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
+          else
+            self->split_out[heads[i]] = SPLIT_OUT_NO;
+          self->abandoned--;
+          continue;
+        }
+      if (!push_checked (self, &heads[i], &lens[i], 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+push_locked (VhostUserVring  *self,
+             const guint     *heads,
+             const guint     *lens,
+             guint            n,
+             GError         **error)
+{
+  if (G_UNLIKELY (self->abandoned > 0))
+    return push_around_abandoned (self, heads, lens, n, error);
+  return push_checked (self, heads, lens, n, error);
 }
 
 /**
@@ -1988,121 +1296,4 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
     g_ptr_array_set_size (self->retired_memory, 0);
   UNLOCK (self);
   return ok;
-}
-
-/* Copies between @data and the pieces of one direction, from @offset on;
- * returns how much fit. */
-static gsize
-copy_pieces (const VhostUserVringBuffer *pieces,
-             guint                       n,
-             gsize                       offset,
-             guint8                     *data,
-             gsize                       len,
-             gboolean                    to_pieces)
-{
-  gsize done = 0;
-
-  for (guint i = 0; i < n && done < len; i++)
-    {
-      gsize piece;
-
-      if (offset >= pieces[i].len)
-        {
-          offset -= pieces[i].len;
-          continue;
-        }
-      piece = MIN (pieces[i].len - offset, len - done);
-      if (to_pieces)
-        memcpy ((guint8 *) pieces[i].base + offset, data + done, piece);
-      else
-        memcpy (data + done, (guint8 *) pieces[i].base + offset, piece);
-      done += piece;
-      offset = 0;
-    }
-  return done;
-}
-
-/**
- * vhost_user_vring_element_copy_out:
- * @element: a request from vhost_user_vring_pop()
- * @offset: where to start in the device-readable bytes
- * @dest: (out caller-allocates) (array length=len) (element-type guint8): where to copy
- * @len: the size of @dest
- *
- * Copies what the driver gave the device to read into @dest, across
- * pieces, from @offset on: a header in one piece, or a payload straight
- * to where it goes. Does not allocate.
- *
- * Returns: how many bytes were copied: @len, or fewer when the buffers
- *   end first
- */
-gsize
-vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
-                                   gsize                        offset,
-                                   guint8                      *dest,
-                                   gsize                        len)
-{
-  g_return_val_if_fail (element != NULL, 0);
-  g_return_val_if_fail (dest != NULL || len == 0, 0);
-  g_return_val_if_fail (element->n_out <= VHOST_USER_VRING_MAX_IOV, 0);
-
-  return copy_pieces (element->out, element->n_out, offset, dest, len, FALSE);
-}
-
-/**
- * vhost_user_vring_element_read:
- * @element: a request from vhost_user_vring_pop()
- * @offset: where to start in the device-readable bytes
- * @len: how many bytes, at most
- *
- * Copies out what the driver gave the device to read, as one block,
- * whatever pieces it came in. This is the view for bindings; it
- * allocates, so the data path of a C device uses
- * vhost_user_vring_element_copy_out() or reads
- * [field@VhostUser.VringElement.out] directly.
- *
- * Returns: (transfer full): up to @len bytes from @offset; fewer (maybe
- *   none) when the buffers end first
- */
-GBytes *
-vhost_user_vring_element_read (const VhostUserVringElement *element,
-                               gsize                        offset,
-                               gsize                        len)
-{
-  guint8 *data;
-
-  g_return_val_if_fail (element != NULL, NULL);
-
-  if (offset >= element->out_len)
-    return g_bytes_new (NULL, 0);
-  len = MIN (len, element->out_len - offset);
-  data = g_malloc (MAX (len, 1));
-  return g_bytes_new_take (data, vhost_user_vring_element_copy_out (element, offset, data, len));
-}
-
-/**
- * vhost_user_vring_element_write:
- * @element: a request from vhost_user_vring_pop()
- * @offset: where to start in the device-writable bytes
- * @data: (array length=len) (element-type guint8): what to write
- * @len: the length of @data
- *
- * Copies @data into the buffers the driver gave the device to write,
- * across pieces; nothing is written past them. For bindings, and for
- * code that writes a reply in one go; it does not allocate.
- *
- * Returns: how many bytes were written: @len, or fewer when the buffers
- *   end first
- */
-gsize
-vhost_user_vring_element_write (VhostUserVringElement *element,
-                                gsize                  offset,
-                                const guint8          *data,
-                                gsize                  len)
-{
-  g_return_val_if_fail (element != NULL, 0);
-  g_return_val_if_fail (data != NULL || len == 0, 0);
-  g_return_val_if_fail (element->n_in <= VHOST_USER_VRING_MAX_IOV, 0);
-
-  return copy_pieces (element->in, element->n_in, offset, (guint8 *) data, len, TRUE);
 }

@@ -153,7 +153,7 @@ void                         vhost_user_vring_set_context  (VhostUserVring *self
 VHOST_USER_AVAILABLE_IN_ALL
 GMainContext                *vhost_user_vring_get_context  (VhostUserVring *self);
 VHOST_USER_AVAILABLE_IN_ALL
-gboolean                     vhost_user_vring_notify       (VhostUserVring *self,
+gboolean                     vhost_user_vring_call         (VhostUserVring *self,
                                                             GError        **error);
 VHOST_USER_AVAILABLE_IN_ALL
 void                         vhost_user_vring_set_kick_handler (VhostUserVring        *self,

@@ -1,0 +1,51 @@
+/* vhost-user-vring-log-private.h: dirty-page logging for the rings
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "vhost-user-vring.h"
+
+G_BEGIN_DECLS
+
+/* VHOST_F_LOG_ALL: one bit per 4 KiB page of guest memory, in the log the
+ * front-end shared (SET_LOG_BASE). A ring's walkers mark what the device
+ * wrote before the driver may see it used, so that a migration that syncs
+ * the log has it. Changed under the ring's lock, read under it. */
+typedef struct {
+  GBytes   *bytes;   /* the log, or NULL */
+  gboolean  all;     /* VHOST_F_LOG_ALL is acked */
+  int       fd;      /* the back-end's, signalled after logging; not owned */
+} VhostUserVringLog;
+
+#define VHOST_USER_VRING_LOG_PAGE 4096
+
+void vhost_user_vring_log_write  (VhostUserVringLog *log,
+                                  guint64            gpa,
+                                  guint64            len);
+void vhost_user_vring_log_signal (VhostUserVringLog *log);
+
+static inline gboolean
+vhost_user_vring_log_on (const VhostUserVringLog *log)
+{
+  return log->all && log->bytes != NULL;
+}
+
+/* A write of @len bytes at @offset into the used ring (packed: the device
+ * area), logged at the guest address SET_VRING_ADDR gave when the
+ * front-end asked for it (VHOST_VRING_F_LOG). Inline: the data path asks
+ * on every push, and the answer is almost always no. */
+static inline void
+vhost_user_vring_log_used (VhostUserVringLog           *log,
+                           const VhostUserVringAddress *address,
+                           guint64                      offset,
+                           guint64                      len)
+{
+  if (vhost_user_vring_log_on (log) && (address->flags & 1))
+    vhost_user_vring_log_write (log, address->log_guest_addr + offset, len);
+}
+
+G_END_DECLS
