@@ -490,14 +490,40 @@ record (VhostUserVring *vring,
     }
 }
 
+/* How the first back-end of test_inflight_restart stops. */
+enum {
+  STOP_KILLED,            /* it goes away without GET_VRING_BASE */
+  STOP_RECORDED,          /* GET_VRING_BASE with GET_VRING_BASE_INFLIGHT */
+};
+#define INFLIGHT_CASE(packed, stop) GINT_TO_POINTER ((packed) | (stop) << 1)
+
+/* The base of ring 0 from the first back-end, which holds requests it
+ * will never complete: it answers without waiting for them. */
+static guint
+stop_recording (Fixture *f,
+                int      stop)
+{
+  g_autoptr(GError) error = NULL;
+  guint base = 0;
+
+  g_assert_cmpint (stop, ==, STOP_RECORDED);
+  base = vhost_user_frontend_get_vring_base (f->frontend, 0, NULL, &error);
+  g_assert_no_error (error);
+  return base;
+}
+
 /* Split rings, or packed (@data): QEMU, which cannot ask a dead
  * back-end, resumes a split ring from the used index in guest memory,
  * and a packed one from the base of the last clean stop, here the very
- * first; the new back-end must find the right positions either way. */
+ * first; the new back-end must find the right positions either way. A
+ * back-end that was stopped without draining gave a base of its own. */
 static void
 test_inflight_restart (gconstpointer data)
 {
-  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
+  int stop = GPOINTER_TO_INT (data) >> 1;
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) & 1 };
+  guint64 recording = stop == STOP_KILLED ? 0 : VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT;
+  guint stopped_base = 0;
   guint first_base = f.packed ? 0x80008000 : 0;
   Recorder first = { .push_all = FALSE }, second = { .push_all = TRUE };
   g_autoptr(GError) error = NULL;
@@ -509,7 +535,7 @@ test_inflight_restart (gconstpointer data)
   f.handler = record;
   f.handler_data = &first;
   start_server (&f, "inflight1.sock");
-  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD | recording);
   inflight_fd = vhost_user_frontend_get_inflight_fd (f.frontend, 1, RING_SIZE, &mmap_size, &mmap_offset, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (inflight_fd, >=, 0);
@@ -523,8 +549,10 @@ test_inflight_restart (gconstpointer data)
   g_assert_cmpuint (head, ==, heads[1]);
   seen++;
 
-  /* the back-end goes away without GET_VRING_BASE: three requests are
-   * lost with it, unless the next one finds them in the area */
+  /* three requests are lost with the back-end, unless the next one finds
+   * them in the area */
+  if (stop != STOP_KILLED)
+    stopped_base = stop_recording (&f, stop);
   vhost_user_frontend_close (f.frontend);
   stop_server (&f);
 
@@ -535,8 +563,12 @@ test_inflight_restart (gconstpointer data)
                                                       NULL, &error));
   g_assert_no_error (error);
   /* a front-end that could not ask the dead back-end resumes from what
-   * it saw used (split), or from where it last stopped (packed) */
-  setup_ring (&f, 0, f.packed ? first_base : 1, 0, 0, TRUE, TRUE);
+   * it saw used (split), or from where it last stopped (packed); one that
+   * could, from the base it was given, which counts all four as taken */
+  if (stop == STOP_KILLED)
+    setup_ring (&f, 0, f.packed ? first_base : 1, 0, 0, TRUE, TRUE);
+  else
+    setup_ring (&f, 0, stopped_base, 0, 0, TRUE, TRUE);
   /* (the driver may give the new request the descriptor it got back) */
   heads[4] = add_request (&f, 0, 4, TRUE);
 
@@ -814,8 +846,13 @@ main (int   argc,
   g_test_add_func ("/dataplane/drain", test_drain);
   g_test_add_func ("/dataplane/drain-broken", test_drain_broken);
   g_test_add_func ("/dataplane/threads", test_threads);
-  g_test_add_data_func ("/dataplane/inflight-restart", GINT_TO_POINTER (FALSE), test_inflight_restart);
-  g_test_add_data_func ("/dataplane/inflight-restart-packed", GINT_TO_POINTER (TRUE), test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-restart", INFLIGHT_CASE (FALSE, STOP_KILLED), test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-restart-packed", INFLIGHT_CASE (TRUE, STOP_KILLED),
+                        test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-recorded", INFLIGHT_CASE (FALSE, STOP_RECORDED),
+                        test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-recorded-packed", INFLIGHT_CASE (TRUE, STOP_RECORDED),
+                        test_inflight_restart);
   g_test_add_data_func ("/dataplane/dirty-log", GINT_TO_POINTER (FALSE), test_dirty_log);
   g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);

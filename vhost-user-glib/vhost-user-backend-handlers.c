@@ -296,6 +296,21 @@ answer_vring_base (VhostUserVring *vring,
   vhost_user_invocation_return_bytes (invocation, payload, -1);
 }
 
+/* Stops the ring without waiting for its requests in flight: they stay
+ * marked in the in-flight area, and the base counts them as consumed, so
+ * a successor given the area resubmits them. */
+static void
+answer_vring_base_now (VhostUserVring      *vring,
+                       VhostUserInvocation *invocation)
+{
+  VhostUserWireVringState state = { vhost_user_vring_get_index (vring), 0 };
+  g_autoptr(GBytes) payload = NULL;
+
+  vhost_user_vring_stop_skip_drain (vring, &state.num);
+  payload = g_bytes_new (&state, sizeof state);
+  vhost_user_invocation_return_bytes (invocation, payload, -1);
+}
+
 /**
  * VhostUserBackend::get-vring-base:
  * @self: the back-end
@@ -303,7 +318,9 @@ answer_vring_base (VhostUserVring *vring,
  * @index: the queue
  *
  * The front-end stops a ring and asks where it stands. Default: stop it (its state and fds
- * are kept) and reply with its base.
+ * are kept) and reply with its base once the requests in flight are completed. With
+ * %VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT and an in-flight area, reply at once
+ * instead: the requests in flight stay recorded in the area for whoever resumes the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
@@ -312,7 +329,16 @@ real_get_vring_base (VhostUserBackend    *self,
                      VhostUserInvocation *invocation,
                      guint                index)
 {
+  VhostUserBackendPrivate *priv = priv_of (self);
   VhostUserVring *vring = vring_at (self, index);
+  const guint64 record = VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT |
+                         VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD;
+
+  if ((priv->acked_protocol_features & record) == record && priv->inflight != NULL)
+    {
+      answer_vring_base_now (vring, invocation);
+      return TRUE;
+    }
 
   /* the spec: requests in flight complete first; the answer (and so the
    * next request of the front-end) waits for the last of them */
