@@ -850,7 +850,7 @@ static const Row rows[] = {
   { REQ (GET_SHMEM_CONFIG), FALSE, "", "0 regions, 0 sizes" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (rows) == REQ (GET_SHMEM_CONFIG));
+G_STATIC_ASSERT (G_N_ELEMENTS (rows) == VHOST_USER_LAST_REQUEST);
 
 typedef struct {
   const Row *row;

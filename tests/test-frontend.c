@@ -346,7 +346,7 @@ fixture_setup (Fixture       *f,
                              "config", config_bytes,
                              "config-writable-mask", mask_bytes,
                              NULL);
-  for (guint i = REQ (GET_FEATURES); i <= REQ (GET_SHMEM_CONFIG); i++)
+  for (guint i = REQ (GET_FEATURES); i <= VHOST_USER_LAST_REQUEST; i++)
     {
       GClosure *closure = g_closure_new_simple (sizeof (GClosure), f);
 
@@ -482,7 +482,7 @@ static const Row rows[] = {
   { REQ (GET_SHMEM_CONFIG), 0, FALSE, "", "0 regions" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (rows) == REQ (GET_SHMEM_CONFIG));
+G_STATIC_ASSERT (G_N_ELEMENTS (rows) == VHOST_USER_LAST_REQUEST);
 
 typedef enum {
   MODE_ASYNC,
@@ -1569,7 +1569,7 @@ test_lifecycle (Fixture       *f,
   g_clear_error (&error);
   for (guint i = 0; i < 2; i++)
     {
-      reply = vhost_user_frontend_request (f->frontend, i == 0 ? 0 : REQ (GET_SHMEM_CONFIG) + 1, NULL, NULL, NULL,
+      reply = vhost_user_frontend_request (f->frontend, i == 0 ? 0 : VHOST_USER_LAST_REQUEST + 1, NULL, NULL, NULL,
                                            NULL, &error);
       g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
       g_clear_error (&error);

@@ -1045,7 +1045,7 @@ static const struct {
   HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, real_get_shmem_config),
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (handlers) == VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (handlers) == VHOST_USER_LAST_REQUEST + 1);
 
 /* Puts the defaults in @klass and says where each one sits, for the
  * signals' class closures. */

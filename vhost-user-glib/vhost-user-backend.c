@@ -86,7 +86,7 @@ GParamSpec *vhost_user_backend_pspecs[N_PROPS];
 gint vhost_user_backend_private_offset;
 
 enum {
-  SIGNAL_DISCONNECTED = VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1,
+  SIGNAL_DISCONNECTED = VHOST_USER_LAST_REQUEST + 1,
   N_SIGNALS
 };
 
@@ -393,7 +393,7 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
-  gsize class_offsets[VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1] = { 0 };
+  gsize class_offsets[VHOST_USER_LAST_REQUEST + 1] = { 0 };
 
   object_class->constructed = vhost_user_backend_constructed;
   object_class->dispose = vhost_user_backend_dispose;

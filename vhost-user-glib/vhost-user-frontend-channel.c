@@ -19,7 +19,7 @@
 #include "vhost-user-socket-private.h"
 
 /* one per back-end channel request, indexed by number */
-static guint channel_signals[VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP + 1];
+static guint channel_signals[VHOST_USER_LAST_BACKEND_REQUEST + 1];
 
 void
 vhost_user_frontend_close_backend_channel (VhostUserFrontend *self)

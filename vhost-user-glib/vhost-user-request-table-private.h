@@ -19,6 +19,11 @@ typedef enum {
   VHOST_USER_CHANNEL_BACKEND,
 } VhostUserChannel;
 
+/* The last request of each channel, which sizes the tables indexed by
+ * request number: a request added to the protocol moves one of these. */
+#define VHOST_USER_LAST_REQUEST          VHOST_USER_REQUEST_GET_SHMEM_CONFIG
+#define VHOST_USER_LAST_BACKEND_REQUEST  VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP
+
 typedef enum {
   VHOST_USER_PAYLOAD_NONE,
   VHOST_USER_PAYLOAD_U64,

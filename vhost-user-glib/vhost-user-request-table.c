@@ -175,8 +175,8 @@ static const VhostUserRequestInfo backend_requests[] = {
            .gate_protocol = P (BACKEND_REQ) | P (SHMEM)),
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (main_requests) == VHOST_USER_REQUEST_GET_SHMEM_CONFIG + 1);
-G_STATIC_ASSERT (G_N_ELEMENTS (backend_requests) == VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (main_requests) == VHOST_USER_LAST_REQUEST + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (backend_requests) == VHOST_USER_LAST_BACKEND_REQUEST + 1);
 
 VhostUserReplyKind
 vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,
