@@ -216,7 +216,7 @@ start (Fixture  *f,
   f->protocol = protocol;
   f->answer = answer;
   f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "main-context", f->context,
-                             "protocol-features", (guint64) 0x7fffff, NULL);
+                             "protocol-features", VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL);
   g_assert_true (vhost_user_socket_pair (&f->main_fe, &backend_end, NULL));
   make_blocking (f->main_fe);
   g_assert_true (vhost_user_backend_take_socket (f->backend, backend_end, NULL));

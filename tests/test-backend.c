@@ -26,7 +26,7 @@
 
 /* NET_SET_MTU and IOTLB_MSG are gated on virtio bits 3 and 33 */
 #define OFFERED    (F_NET_MTU | F_PROTOCOL_FEATURES | F_VERSION_1 | F_ACCESS_PLATFORM)
-#define PF_ALL     G_GUINT64_CONSTANT (0x7fffff)
+#define PF_ALL     VHOST_USER_PROTOCOL_FEATURES_KNOWN
 /* the plain region layout: the request rows exercise XEN_MMAP's */
 #define PF_ACK     (PF_ALL & ~PF (XEN_MMAP))
 /* in-band notifications need REPLY_ACK, so they go with it */
@@ -817,7 +817,7 @@ static const Row rows[] = {
   { REQ (SET_VRING_KICK), FALSE, "1 fd", NULL },
   { REQ (SET_VRING_CALL), FALSE, "1 fd", NULL },
   { REQ (SET_VRING_ERR), FALSE, "1 fd", NULL },
-  { REQ (GET_PROTOCOL_FEATURES), FALSE, "", "0x7fffff" },
+  { REQ (GET_PROTOCOL_FEATURES), FALSE, "", "0xffffff" },
   { REQ (SET_PROTOCOL_FEATURES), FALSE, NULL, NULL },
   { REQ (GET_QUEUE_NUM), FALSE, "", "0x2" },
   { REQ (SET_VRING_ENABLE), FALSE, "1 TRUE", NULL },
@@ -848,6 +848,7 @@ static const Row rows[] = {
   { REQ (SET_DEVICE_STATE_FD), TRUE, "1 0 fd", NULL },
   { REQ (CHECK_DEVICE_STATE), TRUE, "", NULL },
   { REQ (GET_SHMEM_CONFIG), FALSE, "", "0 regions, 0 sizes" },
+  { REQ (GET_VRING_BASE_SKIP_DRAIN), FALSE, "1", "1 42" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (rows) == VHOST_USER_LAST_REQUEST);
@@ -873,7 +874,7 @@ prepare_row (Fixture *f,
 {
   MSG (msg);
 
-  if (number == REQ (GET_VRING_BASE))
+  if (number == REQ (GET_VRING_BASE) || number == REQ (GET_VRING_BASE_SKIP_DRAIN))
     expect_ok (f, msg_state (&msg, REQ (SET_VRING_BASE), 1, 42));
   else if (number == REQ (GET_STATUS))
     expect_ok (f, msg_u64 (&msg, REQ (SET_STATUS), 0x0b));
@@ -944,6 +945,7 @@ build_row (Fixture          *f,
       vhost_user_message_set_vring_state (msg, 1, 1);
       break;
     case REQ (GET_VRING_BASE):
+    case REQ (GET_VRING_BASE_SKIP_DRAIN):
     case REQ (SET_VRING_ENDIAN):
     case REQ (VRING_KICK):
       vhost_user_message_set_vring_state (msg, 1, 0);

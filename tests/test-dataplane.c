@@ -494,6 +494,7 @@ record (VhostUserVring *vring,
 enum {
   STOP_KILLED,            /* it goes away without GET_VRING_BASE */
   STOP_RECORDED,          /* GET_VRING_BASE with GET_VRING_BASE_INFLIGHT */
+  STOP_SKIP_DRAIN,        /* GET_VRING_BASE_SKIP_DRAIN */
 };
 #define INFLIGHT_CASE(packed, stop) GINT_TO_POINTER ((packed) | (stop) << 1)
 
@@ -504,12 +505,27 @@ stop_recording (Fixture *f,
                 int      stop)
 {
   g_autoptr(GError) error = NULL;
+  struct { guint32 index, num; } state = { 0, 0 };   /* the spec's vring state */
+  g_autoptr(GBytes) payload = NULL;
+  g_autoptr(GBytes) reply = NULL;
   guint base = 0;
 
-  g_assert_cmpint (stop, ==, STOP_RECORDED);
-  base = vhost_user_frontend_get_vring_base (f->frontend, 0, NULL, &error);
+  if (stop == STOP_RECORDED)
+    {
+      base = vhost_user_frontend_get_vring_base (f->frontend, 0, NULL, &error);
+      g_assert_no_error (error);
+      return base;
+    }
+
+  /* no typed call: the generic one, as a VMM would send it */
+  payload = g_bytes_new (&state, sizeof state);
+  reply = vhost_user_frontend_request (f->frontend, VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN, payload, NULL,
+                                       NULL, NULL, &error);
   g_assert_no_error (error);
-  return base;
+  g_assert_cmpuint (g_bytes_get_size (reply), ==, sizeof state);
+  memcpy (&state, g_bytes_get_data (reply, NULL), sizeof state);
+  g_assert_cmpuint (state.index, ==, 0);
+  return state.num;
 }
 
 /* Split rings, or packed (@data): QEMU, which cannot ask a dead
@@ -522,7 +538,9 @@ test_inflight_restart (gconstpointer data)
 {
   int stop = GPOINTER_TO_INT (data) >> 1;
   Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) & 1 };
-  guint64 recording = stop == STOP_KILLED ? 0 : VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT;
+  guint64 recording = stop == STOP_KILLED ? 0 :
+                      stop == STOP_RECORDED ? VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT :
+                      VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN;
   guint stopped_base = 0;
   guint first_base = f.packed ? 0x80008000 : 0;
   Recorder first = { .push_all = FALSE }, second = { .push_all = TRUE };
@@ -852,6 +870,10 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/inflight-recorded", INFLIGHT_CASE (FALSE, STOP_RECORDED),
                         test_inflight_restart);
   g_test_add_data_func ("/dataplane/inflight-recorded-packed", INFLIGHT_CASE (TRUE, STOP_RECORDED),
+                        test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-skip-drain", INFLIGHT_CASE (FALSE, STOP_SKIP_DRAIN),
+                        test_inflight_restart);
+  g_test_add_data_func ("/dataplane/inflight-skip-drain-packed", INFLIGHT_CASE (TRUE, STOP_SKIP_DRAIN),
                         test_inflight_restart);
   g_test_add_data_func ("/dataplane/dirty-log", GINT_TO_POINTER (FALSE), test_dirty_log);
   g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);

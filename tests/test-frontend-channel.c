@@ -59,7 +59,7 @@ fixture_setup (Fixture       *f,
   guint n_ids;
 
   f->seen = g_ptr_array_new_with_free_func (g_free);
-  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", (guint64) 0x7fffff, NULL);
+  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL);
   f->frontend = vhost_user_frontend_new ();
   g_assert_true (vhost_user_socket_pair (&a, &b, &error));
   g_assert_true (vhost_user_backend_take_socket (f->backend, a, &error));
@@ -283,7 +283,7 @@ test_typed (Fixture       *f,
   vhost_user_backend_set_config (f->backend, config);
   vhost_user_backend_set_config_writable_mask (f->backend, mask);
   g_assert_true (vhost_user_frontend_negotiate (f->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
-                                                0x7fffff, NULL, &error));
+                                                VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_backend_get_owner (f->backend));
   g_assert_cmpuint (vhost_user_frontend_get_acked_protocol_features (f->frontend), ==,
@@ -409,7 +409,7 @@ test_typed_rare (Fixture       *f,
   vhost_user_backend_set_features (f->backend, vhost_user_backend_get_features (f->backend) | access_platform);
   g_assert_true (vhost_user_frontend_negotiate (f->frontend,
                                                 VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
-                                                access_platform, 0x7fffff, NULL, &error));
+                                                access_platform, VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL, &error));
   g_assert_no_error (error);
 
   /* the log, and its eventfd */

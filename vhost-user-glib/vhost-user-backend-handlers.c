@@ -990,6 +990,29 @@ real_get_shmem_config (VhostUserBackend    *self,
   return TRUE;
 }
 
+/**
+ * VhostUserBackend::get-vring-base-skip-drain:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ * @index: the queue
+ *
+ * The front-end stops a ring without waiting for its requests in flight
+ * and asks where it stands. Default: stop it at once and reply with its
+ * base, which counts the requests in flight as taken; they stay recorded
+ * in the in-flight area (if there is one), so a successor given the area
+ * resubmits them, and the device's late completions of them are dropped.
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
+static gboolean
+real_get_vring_base_skip_drain (VhostUserBackend    *self,
+                                VhostUserInvocation *invocation,
+                                guint                index)
+{
+  answer_vring_base_now (vring_at (self, index), invocation);
+  return TRUE;
+}
+
 /* --- the table: which class closure serves which request --- */
 
 #define HANDLER(request, vfunc, func) \
@@ -1043,6 +1066,7 @@ static const struct {
   HANDLER (SET_DEVICE_STATE_FD,   handle_set_device_state_fd, real_set_device_state_fd),
   HANDLER (CHECK_DEVICE_STATE,    handle_check_device_state, real_unsupported),
   HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, real_get_shmem_config),
+  HANDLER (GET_VRING_BASE_SKIP_DRAIN, handle_get_vring_base_skip_drain, real_get_vring_base_skip_drain),
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (handlers) == VHOST_USER_LAST_REQUEST + 1);

@@ -75,7 +75,8 @@
                                    VHOST_USER_PROTOCOL_FEATURE_RESET_DEVICE | \
                                    VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | \
                                    VHOST_USER_PROTOCOL_FEATURE_STATUS | \
-                                   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT)
+                                   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT | \
+                                   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN)
 #define MAX_QUEUES          256   /* the ring index field is 8 bits wide */
 #define MAX_QUEUE_SIZE      32768
 #define DEFAULT_MEM_SLOTS   509

@@ -71,6 +71,7 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserBackend, vhost_user_backend, VHOST_USER, BACK
  * @handle_set_device_state_fd: class closure of [signal@VhostUser.Backend::set-device-state-fd]
  * @handle_check_device_state: class closure of [signal@VhostUser.Backend::check-device-state]
  * @handle_get_shmem_config: class closure of [signal@VhostUser.Backend::get-shmem-config]
+ * @handle_get_vring_base_skip_drain: class closure of [signal@VhostUser.Backend::get-vring-base-skip-drain]
  * @disconnected: class closure of [signal@VhostUser.Backend::disconnected]
  *
  * A device subclasses #VhostUserBackend and overrides the requests it
@@ -128,6 +129,7 @@ struct _VhostUserBackendClass
   gboolean (*handle_set_device_state_fd) (VhostUserBackend *self, VhostUserInvocation *invocation, guint direction, guint phase, int fd);
   gboolean (*handle_check_device_state) (VhostUserBackend *self, VhostUserInvocation *invocation);
   gboolean (*handle_get_shmem_config) (VhostUserBackend *self, VhostUserInvocation *invocation);
+  gboolean (*handle_get_vring_base_skip_drain) (VhostUserBackend *self, VhostUserInvocation *invocation, guint index);
 
   void     (*disconnected)          (VhostUserBackend *self, const GError *error, gboolean should_reconnect);
 

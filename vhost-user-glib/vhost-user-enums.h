@@ -62,6 +62,7 @@ G_BEGIN_DECLS
  * @VHOST_USER_REQUEST_SET_DEVICE_STATE_FD: start a device-state transfer over a pipe
  * @VHOST_USER_REQUEST_CHECK_DEVICE_STATE: check the outcome of a device-state transfer
  * @VHOST_USER_REQUEST_GET_SHMEM_CONFIG: query the device's shared memory regions
+ * @VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN: stop a ring without completing its requests in flight, and return its base
  *
  * The requests a front-end ("master") sends to a back-end ("slave") on the
  * main socket, numbered as on the wire. The nicks (`get-features`,
@@ -113,6 +114,7 @@ typedef enum {
   VHOST_USER_REQUEST_SET_DEVICE_STATE_FD = 42,
   VHOST_USER_REQUEST_CHECK_DEVICE_STATE = 43,
   VHOST_USER_REQUEST_GET_SHMEM_CONFIG = 44,
+  VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN = 45,
 } VhostUserRequestType;
 
 /**
@@ -174,6 +176,7 @@ typedef enum {
  * @VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT: GET_VRING_BASE may record in-flight requests instead of draining them
  * @VHOST_USER_PROTOCOL_FEATURE_GPA_ADDRESSES: ring and region addresses are guest-physical
  * @VHOST_USER_PROTOCOL_FEATURE_SHMEM: shared memory regions (GET_SHMEM_CONFIG, SHMEM_MAP/UNMAP)
+ * @VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN: %VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN
  *
  * Protocol feature bits, negotiated with
  * %VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES and
@@ -206,6 +209,7 @@ typedef enum /*< flags >*/ {
   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT = 1 << 20,
   VHOST_USER_PROTOCOL_FEATURE_GPA_ADDRESSES = 1 << 21,
   VHOST_USER_PROTOCOL_FEATURE_SHMEM = 1 << 22,
+  VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN = 1 << 23,
 } VhostUserProtocolFeatures;
 
 /**

@@ -21,8 +21,11 @@ typedef enum {
 
 /* The last request of each channel, which sizes the tables indexed by
  * request number: a request added to the protocol moves one of these. */
-#define VHOST_USER_LAST_REQUEST          VHOST_USER_REQUEST_GET_SHMEM_CONFIG
+#define VHOST_USER_LAST_REQUEST          VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN
 #define VHOST_USER_LAST_BACKEND_REQUEST  VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP
+/* Every protocol feature bit defined so far (the tests offer them all). */
+#define VHOST_USER_PROTOCOL_FEATURES_KNOWN \
+  ((((guint64) VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN) << 1) - 1)
 
 typedef enum {
   VHOST_USER_PAYLOAD_NONE,

@@ -144,6 +144,10 @@ static const VhostUserRequestInfo main_requests[] = {
   MAIN (GET_SHMEM_CONFIG, "get-shmem-config", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
         .reply_payload = PAYLOAD (SHMEM_CONFIG, sizeof (VhostUserWireShmemConfig), sizeof (VhostUserWireShmemConfig), 0, 0),
         .gate_protocol = P (SHMEM)),
+  /* proposed for QEMU: GET_VRING_BASE that leaves requests in flight to
+   * the in-flight area instead of completing them */
+  MAIN (GET_VRING_BASE_SKIP_DRAIN, "get-vring-base-skip-drain", .shape = SHAPE (INDEX), .request = VRING_STATE,
+        .reply = ALWAYS, .reply_payload = VRING_STATE, .gate_protocol = P (GET_VRING_BASE_SKIP_DRAIN)),
 };
 
 /* Every back-end request also needs BACKEND_REQ (the channel exists only
