@@ -3,9 +3,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The receive path (on_channel_message, decode_channel_args) is the
- * front-end's own responder; it is meant to move onto the responder both
- * roles share, so it stays in this one place.
+ * Requests from the back-end go through the responder both roles share,
+ * as the back-end's requests do on the main socket.
  */
 
 #include "config.h"
@@ -24,7 +23,8 @@ static guint channel_signals[VHOST_USER_LAST_BACKEND_REQUEST + 1];
 void
 vhost_user_frontend_close_backend_channel (VhostUserFrontend *self)
 {
-  self->channel_pending = NULL;
+  if (self->channel_responder != NULL)
+    vhost_user_responder_set_connection (self->channel_responder, NULL);
   if (self->backend_channel != NULL)
     {
       vhost_user_requester_set_companion (self->requester, NULL);
@@ -45,117 +45,32 @@ on_channel_closed (VhostUserConnection *connection,
     vhost_user_frontend_close_backend_channel (self);
 }
 
+/* What the responder checks each request against: the features agreed;
+ * the channel's requests name no ring the front-end could bound. */
 static void
-channel_invocation_done (VhostUserInvocation *invocation,
-                         VhostUserMessage    *reply,
-                         const GError        *error,
-                         gpointer             user_data)
+get_responder_state (GObject                 *owner,
+                     VhostUserResponderState *state)
 {
-  VhostUserFrontend *self = user_data;
-  const VhostUserRequestInfo *info = vhost_user_invocation_get_info (invocation);
+  VhostUserFrontend *self = VHOST_USER_FRONTEND (owner);
 
-  /* an answer for a channel that is gone has nowhere to go */
-  if (self->channel_pending != invocation || self->backend_channel == NULL)
-    return;
-  self->channel_pending = NULL;
-
-  if (error != NULL)
-    VHOST_USER_NOTE (TRACE, "[front-end] %s failed: %s", info->name, error->message);
-  if (reply != NULL)
-    vhost_user_connection_send (self->backend_channel, reply, NULL);
-  else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
-    {
-      vhost_user_frontend_close_backend_channel (self);
-      return;
-    }
-  if (self->backend_channel != NULL)
-    vhost_user_connection_set_receiving (self->backend_channel, TRUE);
+  state->protocol_features = self->acked_protocol_features;
+  state->features_offered = self->features;
+  state->features_acked = self->acked_features;
 }
 
-static char *
-uuid_string (const VhostUserMessage *msg)
+void
+vhost_user_frontend_init_channel (VhostUserFrontend *self)
 {
-  guint8 u[16] = { 0 };
-
-  vhost_user_message_get_uuid (msg, u);
-  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+  self->channel_responder = vhost_user_responder_new (G_OBJECT (self), VHOST_USER_CHANNEL_BACKEND, self->context,
+                                                      channel_signals, get_responder_state);
 }
 
-/* The signal's arguments after the invocation, decoded from @msg. */
-static guint
-decode_channel_args (VhostUserMessage *msg,
-                     GValue           *values)
+void
+vhost_user_frontend_finalize_channel (VhostUserFrontend *self)
 {
-  guint n = 0;
-
-#define ARG(type) (g_value_init (&values[n], (type)), &values[n++])
-  switch (msg->header.request)
-    {
-    case VHOST_USER_BACKEND_REQUEST_IOTLB_MSG:
-      {
-        VhostUserWireIotlb iotlb = { 0 };
-
-        vhost_user_message_get_iotlb (msg, &iotlb);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.iova);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.size);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), iotlb.uaddr);
-        g_value_set_uint (ARG (G_TYPE_UINT), iotlb.perm);
-        g_value_set_uint (ARG (G_TYPE_UINT), iotlb.type);
-      }
-      break;
-    case VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG:
-      {
-        guint index = 0;
-        gboolean no_fd = TRUE;
-        guint64 size = 0, offset = 0;
-
-        vhost_user_message_get_vring_area (msg, &index, &no_fd, &size, &offset);
-        g_value_set_uint (ARG (G_TYPE_UINT), index);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), size);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), offset);
-        g_value_set_int (ARG (G_TYPE_INT), no_fd ? -1 : msg->fds[0]);
-      }
-      break;
-    case VHOST_USER_BACKEND_REQUEST_VRING_CALL:
-    case VHOST_USER_BACKEND_REQUEST_VRING_ERR:
-      {
-        guint32 index = 0, num = 0;
-
-        vhost_user_message_get_vring_state (msg, &index, &num);
-        g_value_set_uint (ARG (G_TYPE_UINT), index);
-      }
-      break;
-    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD:
-    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE:
-    case VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP:
-      g_value_take_string (ARG (G_TYPE_STRING), uuid_string (msg));
-      break;
-    case VHOST_USER_BACKEND_REQUEST_SHMEM_MAP:
-    case VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP:
-      {
-        VhostUserWireShmemMap map = { 0 };
-
-        vhost_user_message_get_shmem_map (msg, &map);
-        g_value_set_uint (ARG (G_TYPE_UINT), map.shmid);
-        if (msg->header.request == VHOST_USER_BACKEND_REQUEST_SHMEM_MAP)
-          g_value_set_uint64 (ARG (G_TYPE_UINT64), map.fd_offset);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), map.shm_offset);
-        g_value_set_uint64 (ARG (G_TYPE_UINT64), map.len);
-        if (msg->header.request == VHOST_USER_BACKEND_REQUEST_SHMEM_MAP)
-          {
-            g_value_set_uint64 (ARG (G_TYPE_UINT64), map.flags);
-            g_value_set_int (ARG (G_TYPE_INT), msg->fds[0]);
-          }
-      }
-      break;
-    case VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG:
-    default:
-      break;
-    }
-#undef ARG
-  return n;
+  if (self->channel_responder != NULL)
+    vhost_user_responder_detach (self->channel_responder);
+  g_clear_pointer (&self->channel_responder, vhost_user_responder_unref);
 }
 
 static void
@@ -165,50 +80,8 @@ on_channel_message (VhostUserConnection *connection,
                     gpointer             user_data)
 {
   VhostUserFrontend *self = user_data;
-  const VhostUserRequestInfo *info;
-  g_autoptr(VhostUserInvocation) invocation = NULL;
-  GValue values[8] = { G_VALUE_INIT };
-  GValue result = G_VALUE_INIT;
-  guint n;
-  info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, msg->header.request);
-  if (info == NULL || vhost_user_message_is_reply (msg))
-    {
-      VHOST_USER_NOTE (TRACE, "[front-end] ignoring message %u on the back-end channel", msg->header.request);
-      return;
-    }
 
-  vhost_user_connection_set_receiving (connection, FALSE);
-  invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_BACKEND, msg, self->acked_protocol_features, self->context,
-                                          channel_invocation_done, g_object_ref (self), g_object_unref);
-  self->channel_pending = invocation;
-
-  if (parse_error != NULL)
-    {
-      vhost_user_invocation_return_error (invocation, parse_error);
-      return;
-    }
-  if ((info->gate_protocol & self->acked_protocol_features) != info->gate_protocol ||
-      (info->gate_virtio & self->acked_features) != info->gate_virtio ||
-      (msg->n_fds > 0 && !(self->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD)))
-    {
-      vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                                                  "The request needs a feature that was not negotiated");
-      return;
-    }
-
-  g_value_init (&values[0], VHOST_USER_TYPE_FRONTEND);
-  g_value_set_object (&values[0], self);
-  g_value_init (&values[1], VHOST_USER_TYPE_INVOCATION);
-  g_value_set_object (&values[1], invocation);
-  n = 2 + decode_channel_args (msg, values + 2);
-
-  g_value_init (&result, G_TYPE_BOOLEAN);
-  g_signal_emitv (values, channel_signals[info->number], 0, &result);
-  if (!g_value_get_boolean (&result) && !vhost_user_invocation_get_completed (invocation))
-    vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
-                                                "No handler took the request");
-  for (guint i = 0; i < n; i++)
-    g_value_unset (&values[i]);
+  vhost_user_responder_dispatch (self->channel_responder, msg, parse_error);
 }
 
 /* A socket pair: ours is watched from now on (ready before the back-end
@@ -229,6 +102,7 @@ open_backend_channel (VhostUserFrontend  *self,
   self->backend_channel = vhost_user_connection_new (ours, VHOST_USER_CHANNEL_BACKEND, FALSE, self->context);
   vhost_user_connection_set_protocol_features (self->backend_channel, self->acked_protocol_features);
   vhost_user_connection_set_handlers (self->backend_channel, on_channel_message, on_channel_closed, self);
+  vhost_user_responder_set_connection (self->channel_responder, self->backend_channel);
   vhost_user_connection_start (self->backend_channel);
   /* a blocking request keeps answering the back-end meanwhile */
   vhost_user_requester_set_companion (self->requester, self->backend_channel);
@@ -488,44 +362,28 @@ channel_refuse (VhostUserFrontend   *self,
  * Returns: %TRUE if the handler answers @invocation
  */
 
+/* Which requests the front-end acknowledges when no handler takes them:
+ * the ones that only inform it; it refuses the rest. */
+static const GCallback channel_defaults[] = {
+  [VHOST_USER_BACKEND_REQUEST_IOTLB_MSG] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG] = G_CALLBACK (channel_ack),
+  [VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_VRING_CALL] = G_CALLBACK (channel_ack),
+  [VHOST_USER_BACKEND_REQUEST_VRING_ERR] = G_CALLBACK (channel_ack),
+  [VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_SHMEM_MAP] = G_CALLBACK (channel_refuse),
+  [VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP] = G_CALLBACK (channel_refuse),
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (channel_defaults) == VHOST_USER_LAST_BACKEND_REQUEST + 1);
+
+/* One signal per back-end channel request, from the request table; the
+ * defaults ignore the request's arguments, so one C signature serves
+ * every signal (the generic marshaller passes the rest). */
 void
 vhost_user_frontend_class_init_channel (GType type)
 {
-  g_autoptr(GEnumClass) klass = g_type_class_ref (VHOST_USER_TYPE_BACKEND_REQUEST_TYPE);
-  static const struct {
-    guint     number;
-    guint     n_params;
-    GType     params[6];
-    gboolean  accept;
-  } rows[] = {
-    { VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, 5,
-      { G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG, 0, { 0 }, TRUE },
-    { VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, 4,
-      { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_INT }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_VRING_CALL, 1, { G_TYPE_UINT }, TRUE },
-    { VHOST_USER_BACKEND_REQUEST_VRING_ERR, 1, { G_TYPE_UINT }, TRUE },
-    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, 1, { G_TYPE_STRING }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE, 1, { G_TYPE_STRING }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP, 1, { G_TYPE_STRING }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_SHMEM_MAP, 6,
-      { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_INT }, FALSE },
-    { VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP, 3, { G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64 }, FALSE },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
-    {
-      GType params[7];
-
-      params[0] = VHOST_USER_TYPE_INVOCATION;
-      memcpy (params + 1, rows[i].params, rows[i].n_params * sizeof (GType));
-      /* the defaults ignore the request's arguments, so one C signature
-       * serves every signal (the generic marshaller passes the rest) */
-      channel_signals[rows[i].number] =
-        g_signal_newv (g_enum_get_value (klass, rows[i].number)->value_nick, type, G_SIGNAL_RUN_LAST,
-                       g_cclosure_new (rows[i].accept ? G_CALLBACK (channel_ack) : G_CALLBACK (channel_refuse),
-                                       NULL, NULL),
-                       g_signal_accumulator_true_handled, NULL, NULL,
-                       G_TYPE_BOOLEAN, 1 + rows[i].n_params, params);
-    }
+  vhost_user_responder_register_signals (type, VHOST_USER_CHANNEL_BACKEND, NULL, channel_defaults, channel_signals);
 }

@@ -21,6 +21,7 @@
 #include "vhost-user-frontend.h"
 #include "vhost-user-invocation-private.h"
 #include "vhost-user-requester-private.h"
+#include "vhost-user-responder-private.h"
 
 G_BEGIN_DECLS
 
@@ -36,7 +37,7 @@ struct _VhostUserFrontend
 
   /* the back-end channel: requests from the back-end, one at a time */
   VhostUserConnection *backend_channel;
-  VhostUserInvocation *channel_pending;
+  VhostUserResponder  *channel_responder;
 
   guint64              features;
   guint64              acked_features;
@@ -109,7 +110,9 @@ GAsyncResult *vhost_user_frontend_wait              (VhostUserFrontend          
                                                      GError                     **error);
 
 /* vhost-user-frontend-channel.c */
+void     vhost_user_frontend_init_channel           (VhostUserFrontend           *self);
 void     vhost_user_frontend_close_backend_channel  (VhostUserFrontend           *self);
+void     vhost_user_frontend_finalize_channel       (VhostUserFrontend           *self);
 void     vhost_user_frontend_class_init_channel     (GType                        type);
 
 G_END_DECLS

@@ -603,6 +603,7 @@ vhost_user_frontend_constructed (GObject *object)
   self->requester = vhost_user_requester_new (VHOST_USER_CHANNEL_MAIN, object, self->context);
   vhost_user_requester_set_timeout (self->requester, self->timeout_ms);
   vhost_user_requester_set_done_func (self->requester, vhost_user_frontend_track_state, self);
+  vhost_user_frontend_init_channel (self);
 }
 
 static void
@@ -635,6 +636,7 @@ vhost_user_frontend_finalize (GObject *object)
   VhostUserFrontend *self = VHOST_USER_FRONTEND (object);
 
   g_free (self->path);
+  vhost_user_frontend_finalize_channel (self);
   g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (vhost_user_frontend_parent_class)->finalize (object);

@@ -144,11 +144,13 @@ invocation_done (VhostUserInvocation *invocation,
     }
   else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
     {
-      /* the peer waits for an answer the protocol cannot give */
+      /* the peer waits for an answer the protocol cannot give; the role
+       * lets go of the connection while it closes */
       g_autoptr(GError) fatal = g_error_copy (error);
+      g_autoptr(VhostUserConnection) connection = g_object_ref (self->connection);
 
       g_prefix_error (&fatal, "Cannot answer %s: ", info->name);
-      vhost_user_connection_close (self->connection, fatal);
+      vhost_user_connection_close (connection, fatal);
       return;
     }
 
