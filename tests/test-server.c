@@ -260,6 +260,86 @@ test_reconnect (void)
   run_clients (TRUE, 1, 5, 0);
 }
 
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Bindings drop their last reference at interpreter shutdown (gjs did,
+ * and crashed): neither dispose nor stop() may dispatch a source of the
+ * server's context, and a worker outlives the server's last outside
+ * reference on its own. */
+static void
+test_dispose_runs_nothing (gconstpointer data)
+{
+  gboolean threaded = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  char *path = test_socket_path_new ("server.sock");
+  VhostUserServer *server;
+  GThread *thread = NULL;
+  Client client = { .path = path, .hold_ms = 0 };
+  Counters c = { 0 };
+  gboolean ran = FALSE;
+  guint baseline = test_count_open_fds ();
+  guint idle;
+
+  g_mutex_init (&c.lock);
+  c.main_thread = g_thread_self ();
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, threaded);
+  g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
+  g_signal_connect (server, "backend-added", G_CALLBACK (on_added), &c);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+
+  if (threaded)
+    {
+      guint owners = 0;
+
+      /* a front-end being served in its worker when the server goes */
+      client.hold_ms = 200;
+      thread = g_thread_new ("front-end", client_run, &client);
+      while (owners == 0)
+        {
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (1000);
+          vhost_user_mutex_lock (&c.lock);
+          owners = c.owners;
+          vhost_user_mutex_unlock (&c.lock);
+        }
+    }
+
+  idle = g_idle_add (set_flag, &ran);
+  if (threaded)
+    {
+      /* the worker holds the server: stop() joins it, and the worker's
+       * last word waits in our context with its reference */
+      vhost_user_server_stop (server);
+      g_assert_false (ran);
+      g_object_unref (server);
+      g_assert_false (ran);
+      g_assert_nonnull (server);
+      while (server != NULL)
+        g_main_context_iteration (NULL, TRUE);
+      g_thread_join (thread);
+      g_assert_true (client.ok);
+      g_free (client.failure);
+    }
+  else
+    {
+      g_object_unref (server);
+      g_assert_null (server);
+      g_assert_false (ran);
+      g_source_remove (idle);
+    }
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+
+  g_mutex_clear (&c.lock);
+  test_socket_path_free (path);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -271,6 +351,10 @@ main (int   argc,
   g_test_add_func ("/server/threaded/max-threads", test_max_threads);
   g_test_add_func ("/server/threaded/reconnect", test_reconnect);
   g_test_add_func ("/server/unthreaded", test_unthreaded);
+  g_test_add_data_func ("/server/dispose-runs-nothing/unthreaded", GINT_TO_POINTER (FALSE),
+                        test_dispose_runs_nothing);
+  g_test_add_data_func ("/server/dispose-runs-nothing/threaded", GINT_TO_POINTER (TRUE),
+                        test_dispose_runs_nothing);
 
   return g_test_run ();
 }

@@ -32,10 +32,15 @@
  *
  * A front-end that comes back after a disconnect is simply accepted
  * again. [method@VhostUser.Server.stop] closes the listener and every
- * connection, and joins the threads.
+ * connection, and joins the threads. A worker thread holds a reference
+ * on the server, so the server outlives its last outside reference
+ * until its connections end; disposing it never runs a main context.
  */
 
+/* Shared by the server's list and the thread (which hands its reference
+ * to the idle that reports its end), so neither has to outlive the other. */
 typedef struct {
+  gint              ref_count;
   VhostUserServer  *server;
   GSocket          *socket;
   GThread          *thread;
@@ -150,8 +155,10 @@ serve_here (VhostUserServer *self,
 /* --- threaded: a worker per connection --- */
 
 static void
-worker_free (Worker *worker)
+worker_unref (Worker *worker)
 {
+  if (!g_atomic_int_dec_and_test (&worker->ref_count))
+    return;
   g_clear_object (&worker->socket);
   g_clear_object (&worker->server);
   g_free (worker);
@@ -167,26 +174,25 @@ worker_backend_disconnected (VhostUserBackend *backend,
 }
 
 /* Back in the server's context: the worker's thread has ended or is
- * about to; join it and accept again if we were full. */
+ * about to; join it and accept again if we were full. The source holds
+ * the thread's reference on the worker, dropped by its destroy notify. */
 static gboolean
 worker_finished (gpointer data)
 {
   Worker *worker = data;
   VhostUserServer *self = worker->server;
-  gboolean mine;
 
   vhost_user_mutex_lock (&self->lock);
-  mine = g_ptr_array_remove_fast (self->workers, worker);
-  vhost_user_mutex_unlock (&self->lock);
-
-  /* stop() joins the workers it finds itself */
-  if (mine)
+  /* stop() took the worker out of the list and joins it itself */
+  if (g_ptr_array_remove_fast (self->workers, worker))
     {
-      g_thread_join (worker->thread);
+      vhost_user_mutex_unlock (&self->lock);
+      g_thread_join (g_steal_pointer (&worker->thread));
       if (!self->stopping && self->listener != NULL && self->accept_source == NULL && !at_thread_limit (self))
         start_accepting (self);
-      worker_free (worker);
+      return G_SOURCE_REMOVE;
     }
+  vhost_user_mutex_unlock (&self->lock);
   return G_SOURCE_REMOVE;
 }
 
@@ -242,11 +248,12 @@ worker_run (gpointer data)
   g_main_context_unref (context);
 
   /* never run in place (invoke would, if it can take the context): the
-   * handler joins this very thread */
+   * handler joins this very thread. The idle takes the thread's
+   * reference: if the context never runs again it is simply not freed. */
   {
     GSource *idle = g_idle_source_new ();
 
-    g_source_set_callback (idle, worker_finished, worker, NULL);
+    g_source_set_callback (idle, worker_finished, worker, (GDestroyNotify) worker_unref);
     g_source_set_static_name (idle, "VhostUserServer worker finished");
     g_source_attach (idle, self->context);
     g_source_unref (idle);
@@ -260,6 +267,8 @@ serve_in_thread (VhostUserServer *self,
 {
   Worker *worker = g_new0 (Worker, 1);
 
+  /* one reference for the list, one for the thread */
+  worker->ref_count = 2;
   worker->server = g_object_ref (self);
   worker->socket = g_object_ref (socket);
 
@@ -491,7 +500,7 @@ static void
 vhost_user_server_init (VhostUserServer *self)
 {
   g_mutex_init (&self->lock);
-  self->workers = g_ptr_array_new ();
+  self->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_unref);
   self->backends = g_ptr_array_new_with_free_func (g_object_unref);
   self->backend_type = VHOST_USER_TYPE_BACKEND;
 }
@@ -564,6 +573,12 @@ vhost_user_server_listen (VhostUserServer  *self,
  *
  * Stops listening (removing the socket file), closes every connection
  * and, in threaded mode, waits for the worker threads to end.
+ *
+ * It runs no main context while it waits (it only joins the threads), so
+ * it is safe to call, and to drop the last reference, from anywhere,
+ * interpreter shutdown included. Each ended worker leaves a report queued
+ * in the server's context that keeps a reference on the server until the
+ * context runs it (or forever, if it never runs again).
  */
 void
 vhost_user_server_stop (VhostUserServer *self)
@@ -586,13 +601,22 @@ vhost_user_server_stop (VhostUserServer *self)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
     }
 
-  /* unthreaded back-ends: disconnecting removes them */
-  while (self->backends->len > 0)
-    vhost_user_backend_close (g_ptr_array_index (self->backends, self->backends->len - 1));
+  /* unthreaded back-ends: disconnecting removes them (synchronously,
+   * from the disconnected handler); one already closed would not, so
+   * walk a copy rather than wait for the list to empty */
+  {
+    g_autoptr(GPtrArray) backends = g_ptr_array_copy (self->backends, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+
+    g_ptr_array_set_free_func (backends, g_object_unref);
+    for (guint i = backends->len; i > 0; i--)
+      vhost_user_backend_close (g_ptr_array_index (backends, i - 1));
+  }
 
   vhost_user_mutex_lock (&self->lock);
-  workers = g_ptr_array_copy (self->workers, NULL, NULL);
-  g_ptr_array_set_size (self->workers, 0);
+  /* the list's references move here: a worker_finished still queued in
+   * our context finds its worker gone and only drops the thread's */
+  workers = g_steal_pointer (&self->workers);
+  self->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_unref);
   for (guint i = 0; i < workers->len; i++)
     {
       Worker *worker = g_ptr_array_index (workers, i);
@@ -611,19 +635,15 @@ vhost_user_server_stop (VhostUserServer *self)
     }
   vhost_user_mutex_unlock (&self->lock);
 
+  /* Joining blocks but runs nothing: no source of our context (or any
+   * other) is dispatched here, so stop() is safe from dispose and at
+   * interpreter shutdown. A worker needs nothing from our context to end. */
   for (guint i = 0; i < workers->len; i++)
     {
       Worker *worker = g_ptr_array_index (workers, i);
 
-      g_thread_join (worker->thread);
+      g_thread_join (g_steal_pointer (&worker->thread));
     }
-
-  /* the workers' last word (worker_finished) may still be queued here:
-   * let it run and find them gone, then free them */
-  while (g_main_context_iteration (self->context, FALSE))
-    ;
-  for (guint i = 0; i < workers->len; i++)
-    worker_free (g_ptr_array_index (workers, i));
 }
 
 /**
