@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include <glib/gstdio.h>
@@ -29,6 +30,14 @@
  * handlers are connected where they will run. The thread ends when its
  * connection closes. [property@VhostUser.Server:max-threads] throttles:
  * while that many connections are served, no more are accepted.
+ *
+ * Bindings: PyGObject takes the GIL around every handler, so Python
+ * handlers work in worker threads (one runs at a time). GJS runs
+ * JavaScript only in its main thread, so a threaded server refuses to
+ * listen in a GJS program; there, use an unthreaded server (every
+ * back-end in the main loop), and keep long work off the loop with
+ * asynchronous calls and deferred invocations
+ * ([class@VhostUser.Invocation]).
  *
  * A front-end that comes back after a disconnect is simply accepted
  * again. [method@VhostUser.Server.stop] closes the listener and every
@@ -321,6 +330,20 @@ on_incoming (GSocket      *listener,
   return G_SOURCE_CONTINUE;
 }
 
+/* GJS runs JavaScript only in the thread that owns its context: a JS
+ * handler called from a worker fails deep inside the engine ("too much
+ * recursion", or a crash). Nothing tells a handler's language apart, but
+ * a GJS context in the process is enough to refuse threaded mode with an
+ * error JavaScript can catch. Looked up, not linked: gjs is not ours. */
+static gboolean
+in_gjs_process (void)
+{
+  gpointer (*get_current) (void);
+
+  get_current = (gpointer (*) (void)) dlsym (RTLD_DEFAULT, "gjs_context_get_current");
+  return get_current != NULL && get_current () != NULL;
+}
+
 static void
 start_accepting (VhostUserServer *self)
 {
@@ -536,6 +559,11 @@ vhost_user_server_new (GType    backend_type,
  * somebody listens on is an error) and accepts front-ends from the next
  * iteration of the server's context on.
  *
+ * In a GJS program a threaded server fails here with
+ * %VHOST_USER_ERROR_INVALID_OPERATION: its handlers would have to run
+ * JavaScript in worker threads, which GJS cannot do (see
+ * [class@VhostUser.Server]).
+ *
  * Returns: %TRUE on success
  */
 gboolean
@@ -550,6 +578,13 @@ vhost_user_server_listen (VhostUserServer  *self,
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "The server already listens on %s", self->path);
+      return FALSE;
+    }
+  if (self->threaded && in_gjs_process ())
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                           "A threaded server runs its back-ends' signals in worker threads, and GJS "
+                           "runs JavaScript in its main thread only: use an unthreaded server");
       return FALSE;
     }
 
