@@ -29,7 +29,10 @@
  * without an answer is answered with an error, never left hanging.
  *
  * The `return_*` calls may be made from any thread; the reply is sent
- * from the context the request arrived in.
+ * from the context the request arrived in. Exactly one of them completes
+ * the invocation: should two threads race, one wins and the other's call
+ * is ignored with a critical warning (any fd it passed is closed), as is
+ * any call after the first.
  */
 
 typedef enum {
@@ -55,7 +58,8 @@ struct _VhostUserInvocation
   gpointer                     user_data;
   GDestroyNotify               notify;
 
-  gboolean                     completed;
+  /* set once, by whichever return_* call wins, from any thread */
+  gint                         completed;
 };
 
 G_DEFINE_FINAL_TYPE (VhostUserInvocation, vhost_user_invocation, G_TYPE_OBJECT)
@@ -180,14 +184,15 @@ complete (VhostUserInvocation *self,
   g_autoptr(GError) own_error = NULL;
   VhostUserMessage *reply = NULL;
 
-  if (self->completed)
+  /* two threads may race to answer: exactly one wins, the other is the
+   * caller's bug and is told so, its fd closed */
+  if (!g_atomic_int_compare_and_exchange (&self->completed, FALSE, TRUE))
     {
       if (fd >= 0)
         g_close (fd, NULL);
       g_critical ("Invocation of %s completed twice", self->info->name);
       return;
     }
-  self->completed = TRUE;
 
   if (kind == RESULT_ERROR)
     own_error = g_error_copy (error);
@@ -284,7 +289,7 @@ vhost_user_invocation_dispose (GObject *object)
 {
   VhostUserInvocation *self = VHOST_USER_INVOCATION (object);
 
-  if (!self->completed)
+  if (!g_atomic_int_get (&self->completed))
     {
       g_autoptr(GError) error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
                                              "Nobody answered %s", self->info->name);
@@ -444,7 +449,7 @@ gboolean
 vhost_user_invocation_get_completed (VhostUserInvocation *self)
 {
   g_return_val_if_fail (VHOST_USER_IS_INVOCATION (self), FALSE);
-  return self->completed;
+  return g_atomic_int_get (&self->completed);
 }
 
 /**
