@@ -7,15 +7,73 @@
 # with GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the build tree.
 
 import errno
+import mmap
 import os
+import re
+import socket
+import tempfile
+import threading
 import unittest
 
 import gi
 
+gi.require_version("GIRepository", "2.0")
 gi.require_version("GLib", "2.0")
 gi.require_version("GObject", "2.0")
 gi.require_version("VhostUser", "1.0")
-from gi.repository import GLib, GObject, VhostUser  # noqa: E402
+from gi.repository import GIRepository, Gio, GLib, GObject, VhostUser  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# -- doc: python await --
+class Async:
+    """`await Async(obj, "negotiate", args...)`: obj.negotiate_async(args...,
+    cancellable, callback) then obj.negotiate_finish(result), in the GLib
+    main loop. PyGObject 3.42 has no asyncio loop on GLib; this is enough."""
+
+    def __init__(self, obj, stem, *args, cancellable=None):
+        self.obj, self.stem, self.args, self.cancellable = obj, stem, args, cancellable
+
+    def __await__(self):
+        return (yield self)
+
+
+def run(coroutine):
+    """Runs a coroutine of Async steps in a GLib.MainLoop; returns its value."""
+    loop = GLib.MainLoop()
+    outcome = {}
+
+    def step(value=None, error=None):
+        try:
+            op = coroutine.throw(error) if error else coroutine.send(value)
+        except StopIteration as stop:
+            outcome["value"] = stop.value
+            return loop.quit()
+        except BaseException as e:  # noqa: B902: handed to the caller
+            outcome["error"] = e
+            return loop.quit()
+
+        def done(obj, result, _data):
+            try:
+                value = getattr(obj, op.stem + "_finish")(result)
+            except GLib.Error as e:
+                return step(error=e)
+            step(value)
+
+        getattr(op.obj, op.stem + "_async")(*op.args, op.cancellable, done, None)
+
+    GLib.idle_add(step)
+    loop.run()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+# -- end --
+
+
+def config_payload(offset, size):
+    """GET_CONFIG's payload: u32 offset, size, flags, then size bytes."""
+    return offset.to_bytes(4, "little") + size.to_bytes(4, "little") + bytes(4 + size)
 
 
 class ErrorDomain(unittest.TestCase):
@@ -128,6 +186,211 @@ class Roles(unittest.TestCase):
         with self.assertRaises(GLib.Error) as cm:
             self.frontend.set_vring_state(VhostUser.RequestType.SET_VRING_NUM, 0, 256, None)
         self.assertEqual(cm.exception.code, int(VhostUser.Error.BACKEND_INTERNAL))
+
+
+class ServerPair(unittest.TestCase):
+    """A server in this process (threaded or not) and a front-end connected to it."""
+
+    threaded = False
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "s.sock")
+        self.added = []
+        self.server = VhostUser.Server.new(VhostUser.Backend.__gtype__, self.threaded)
+        self.server.connect("backend-added", self.on_added)
+        self.server.listen(self.path)
+        self.frontend = VhostUser.Frontend.new()
+        self.frontend.connect_to_path(self.path, 1000, None)
+
+    def on_added(self, server, backend):
+        self.added.append((backend, threading.get_ident()))
+        self.setup_backend(backend)
+
+    def setup_backend(self, backend):
+        pass
+
+    def tearDown(self):
+        self.frontend.close()
+        self.server.stop()
+        ctx = GLib.MainContext.default()
+        while ctx.iteration(False):
+            pass
+        self.tmp.cleanup()
+
+
+class AsyncFrontend(ServerPair):
+    def setup_backend(self, backend):
+        backend.props.protocol_features |= int(VhostUser.ProtocolFeatures.CONFIG)
+        # -- doc: python deferred --
+        def on_get_config(backend, invocation, offset, size, flags):
+            def answer():
+                invocation.return_config(GLib.Bytes.new(bytes(range(offset, offset + size))))
+                return GLib.SOURCE_REMOVE
+
+            GLib.timeout_add(20, answer)   # the invocation keeps the request open
+            return True                    # handled: the answer comes later
+
+        backend.connect("get-config", on_get_config)
+        # -- end --
+
+    def test_await(self):
+        frontend = self.frontend
+        # -- doc: python await use --
+        async def main():
+            await Async(frontend, "negotiate", 1 << 32,
+                        VhostUser.ProtocolFeatures.REPLY_ACK | VhostUser.ProtocolFeatures.CONFIG)
+            reply, fds = await Async(frontend, "request", VhostUser.RequestType.GET_CONFIG,
+                                     GLib.Bytes.new(config_payload(4, 8)), None)
+            return bytes(reply.get_data())[12:]
+
+        config = run(main())
+        # -- end --
+        self.assertEqual(config, bytes(range(4, 12)))
+        self.assertTrue(self.added[0][0].props.owner)
+
+    def test_await_error(self):
+        async def main():
+            # not negotiated: refused before anything is sent
+            await Async(self.frontend, "request", VhostUser.RequestType.GET_CONFIG,
+                        GLib.Bytes.new(config_payload(0, 4)), None)
+
+        with self.assertRaises(GLib.Error) as cm:
+            run(main())
+        self.assertTrue(cm.exception.matches(VhostUser.error_quark(), VhostUser.Error.INVALID_OPERATION))
+
+
+class ThreadedServer(ServerPair):
+    """PyGObject takes the GIL around each handler: Python handlers run in
+    the server's worker threads (one at a time)."""
+
+    threaded = True
+
+    def setup_backend(self, backend):
+        self.handler_threads = []
+
+        def on_get_config(backend, invocation, offset, size, flags):
+            self.handler_threads.append(threading.get_ident())
+            invocation.return_config(GLib.Bytes.new(bytes(size)))
+            return True
+
+        backend.props.protocol_features |= int(VhostUser.ProtocolFeatures.CONFIG)
+        backend.connect("get-config", on_get_config)
+
+    def test_handlers_in_worker(self):
+        self.assertTrue(self.frontend.negotiate(1 << 32, int(VhostUser.ProtocolFeatures.CONFIG), None))
+        reply, fds = self.frontend.request(VhostUser.RequestType.GET_CONFIG,
+                                           GLib.Bytes.new(config_payload(0, 4)), None, None)
+        self.assertEqual(len(reply.get_data()), 12 + 4)
+        self.assertEqual(len(self.added), 1)
+        worker = self.added[0][1]
+        self.assertNotEqual(worker, threading.get_ident())
+        self.assertEqual(self.handler_threads, [worker])
+
+
+class ErrorMatching(unittest.TestCase):
+    def test_matches(self):
+        # -- doc: python error matching --
+        frontend = VhostUser.Frontend.new()
+        try:
+            frontend.connect_to_path("/nonexistent/vhost.sock", 0, None)
+        except GLib.Error as e:
+            if not e.matches(VhostUser.error_quark(), VhostUser.Error.SOCKET_CONNECT):
+                raise
+            retry = VhostUser.error_should_reconnect(e)
+            error = e
+        # -- end --
+        self.assertFalse(retry)
+        self.assertEqual(error.domain, "vhost-user-error-quark")
+        self.assertEqual(error.code, int(VhostUser.Error.SOCKET_CONNECT))
+
+    def test_domain_in_gir(self):
+        # g-ir-scanner ties the enum to its quark (glib:error-domain)
+        info = GIRepository.Repository.get_default().find_by_name("VhostUser", "Error")
+        self.assertEqual(GIRepository.enum_info_get_error_domain(info), "vhost-user-error-quark")
+
+
+class DriverRingMemfd(unittest.TestCase):
+    """A Python front-end drives a Python back-end's ring through memfd memory."""
+
+    def test_rng(self):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        backend = VhostUser.Backend.new()
+        backend.props.num_queues = 1
+
+        # -- doc: python device ring --
+        def on_kick(vring):
+            while True:
+                ok, element = vring.pop()
+                if not ok:
+                    break
+                written = element.write(0, b"\x5a" * element.in_len)
+                vring.push(element.head, written)
+            vring.call()     # tell the driver: its call eventfd
+
+        backend.get_vring(0).set_kick_handler(on_kick)
+        # -- end --
+        backend.take_socket(Gio.Socket.new_from_fd(a.detach()))
+        frontend = VhostUser.Frontend.new()
+        frontend.take_socket(Gio.Socket.new_from_fd(b.detach()))
+        frontend.negotiate(1 << 32, VhostUser.ProtocolFeatures.REPLY_ACK
+                           | VhostUser.ProtocolFeatures.CONFIGURE_MEM_SLOTS, None)
+        try:
+            # -- doc: python driver ring --
+            region = VhostUser.MemoryRegion.new_memfd(0, 1 << 20)   # guest address 0, 1 MiB
+            ring = VhostUser.DriverRing.new(region, 0, 64)          # the ring at offset 0
+            memory = mmap.mmap(region.get_fd(), region.get_size())  # our view of it
+
+            frontend.add_mem_region(region, None)
+            frontend.set_vring_state(VhostUser.RequestType.SET_VRING_NUM, 0, 64, None)
+            frontend.set_vring_state(VhostUser.RequestType.SET_VRING_BASE, 0, 0, None)
+            frontend.set_vring_addr(0, 0, ring.get_desc_addr(), ring.get_used_addr(),
+                                    ring.get_avail_addr(), 0, None)
+            frontend.set_vring_fd(VhostUser.RequestType.SET_VRING_CALL, 0, ring.get_call_fd(), None)
+            frontend.set_vring_fd(VhostUser.RequestType.SET_VRING_KICK, 0, ring.get_kick_fd(), None)
+            frontend.set_vring_state(VhostUser.RequestType.SET_VRING_ENABLE, 0, 1, None)
+
+            # one device-writable buffer of 16 bytes at offset 64 KiB
+            ok, head = ring.add([], [], [0x10000], [16])
+            ring.kick()
+            ctx = GLib.MainContext.default()
+            while True:
+                ok, used_head, length = ring.get_used()
+                if ok:
+                    break
+                ctx.iteration(True)
+            data = memory[0x10000:0x10000 + length]
+            # -- end --
+            self.assertEqual((used_head, length), (head, 16))
+            self.assertEqual(data, b"\x5a" * 16)
+            memory.close()
+        finally:
+            frontend.close()
+            backend.close()
+            ctx = GLib.MainContext.default()
+            while ctx.iteration(False):
+                pass
+
+
+class DocSnippets(unittest.TestCase):
+    """Every code block of docs/python.md is run by this file or test-gjs.js."""
+
+    def test_docs_are_tested(self):
+        with open(os.path.join(HERE, "..", "docs", "python.md")) as f:
+            doc = f.read()
+        sources = ""
+        for name in ("test-gi.py", "test-gjs.js"):
+            with open(os.path.join(HERE, name)) as f:
+                sources += f.read()
+
+        def squash(text):
+            return re.sub(r"\s+", " ", text).strip()
+
+        sources = squash(sources)
+        blocks = re.findall(r"```(python|js)\n(.*?)```", doc, re.S)
+        self.assertGreater(len(blocks), 5)
+        for lang, block in blocks:
+            self.assertIn(squash(block), sources, f"a {lang} block of docs/python.md no test runs")
 
 
 class Version(unittest.TestCase):
