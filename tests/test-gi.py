@@ -197,9 +197,13 @@ class ServerPair(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory()
         self.path = os.path.join(self.tmp.name, "s.sock")
         self.added = []
-        self.server = VhostUser.Server.new(VhostUser.Backend.__gtype__, self.threaded)
-        self.server.connect("backend-added", self.on_added)
-        self.server.listen(self.path)
+        path, setup, threaded = self.path, self.on_added, self.threaded
+        # -- doc: python server --
+        server = VhostUser.Server.new(VhostUser.Backend.__gtype__, threaded)
+        server.connect("backend-added", setup)   # setup(server, backend)
+        server.listen(path)
+        # -- end --
+        self.server = server
         self.frontend = VhostUser.Frontend.new()
         self.frontend.connect_to_path(self.path, 1000, None)
 
