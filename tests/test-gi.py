@@ -264,6 +264,35 @@ class AsyncFrontend(ServerPair):
         self.assertTrue(cm.exception.matches(VhostUser.error_quark(), VhostUser.Error.INVALID_OPERATION))
 
 
+class AsyncPairs(unittest.TestCase):
+    """Every _async has a _finish of the same stem taking only the result
+    (and outs): what Gio._promisify and the Async helper need."""
+
+    def test_every_async_has_its_finish(self):
+        repo = GIRepository.Repository.get_default()
+        checked = 0
+        for i in range(repo.get_n_infos("VhostUser")):
+            info = repo.get_info("VhostUser", i)
+            if info.get_type() != GIRepository.InfoType.OBJECT:
+                continue
+            methods = {GIRepository.object_info_get_method(info, j).get_name():
+                       GIRepository.object_info_get_method(info, j)
+                       for j in range(GIRepository.object_info_get_n_methods(info))}
+            for name in methods:
+                if not name.endswith("_async"):
+                    continue
+                finish = methods.get(name[:-len("_async")] + "_finish")
+                where = f"{info.get_name()}.{name}"
+                self.assertIsNotNone(finish, where)
+                args = [GIRepository.callable_info_get_arg(finish, k)
+                        for k in range(GIRepository.callable_info_get_n_args(finish))]
+                ins = [a.get_name() for a in args
+                       if GIRepository.arg_info_get_direction(a) == GIRepository.Direction.IN]
+                self.assertEqual(ins, ["result"], where)
+                checked += 1
+        self.assertGreater(checked, 20)
+
+
 class ThreadedServer(ServerPair):
     """PyGObject takes the GIL around each handler: Python handlers run in
     the server's worker threads (one at a time)."""

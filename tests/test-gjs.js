@@ -17,6 +17,7 @@ import VhostUser from 'gi://VhostUser?version=1.0';
 // so Gio._promisify turns it into a method returning a Promise.
 Gio._promisify(VhostUser.Frontend.prototype, 'negotiate_async', 'negotiate_finish');
 Gio._promisify(VhostUser.Frontend.prototype, 'request_async', 'request_finish');
+Gio._promisify(VhostUser.Frontend.prototype, 'read_config_async', 'read_config_finish');
 // -- end --
 
 const tmpdir = GLib.dir_make_tmp('test-gjs-XXXXXX');
@@ -167,6 +168,8 @@ test('a deferred invocation, answered from a timeout', async () => {
     });
     await p.frontend.negotiate_async(1n << 32n,
         VhostUser.ProtocolFeatures.REPLY_ACK | VhostUser.ProtocolFeatures.CONFIG, null);
+    const config = await p.frontend.read_config_async(0, 2, null);
+    assertEqual(Array.from(config.toArray()).join(','), '0,1', 'read_config');
     const [reply] = await p.frontend.request_async(VhostUser.RequestType.GET_CONFIG,
         configPayload(4, 8), null, null);
     const bytes = reply.toArray();
@@ -174,7 +177,7 @@ test('a deferred invocation, answered from a timeout', async () => {
     assertEqual(view.getUint32(0, true), 4, 'offset');
     assertEqual(view.getUint32(4, true), 8, 'size');
     assertEqual(Array.from(bytes.subarray(12)).join(','), '4,5,6,7,8,9,10,11', 'config');
-    assertEqual(JSON.stringify(seen), '[[4,8]]', 'the handler ran once');
+    assertEqual(JSON.stringify(seen), '[[0,2],[4,8]]', 'the handler ran once per request');
     close(p);
 });
 
