@@ -467,8 +467,9 @@ cancel_soon (gpointer data)
 }
 
 /* A front-end that never answers: the blocking form gives up when
- * cancelled, and with it the channel, whose replies could no longer be
- * matched; the main connection stays. */
+ * cancelled (a late reply would be dropped, so the channel stays); one
+ * that times out takes the channel with it, since the front-end is not
+ * answering any more; the main connection stays. */
 static void
 test_cancel_while_waiting (void)
 {
@@ -486,6 +487,12 @@ test_cancel_while_waiting (void)
   g_assert_cmpuint (vhost_user_backend_send_backend_request (f.backend, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
                                                              NULL, -1, cancellable, NULL, &error), ==, G_MAXUINT64);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  vhost_user_backend_set_timeout (f.backend, 100);
+  g_assert_false (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
+  g_assert_true (vhost_user_error_should_reconnect (error));
   g_clear_error (&error);
   g_assert_false (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);

@@ -1944,20 +1944,21 @@ test_ring_reset (Fixture       *f,
 /* Every row of the table is a signal of the row's nick and shape, with a
  * class closure that answers (the row tests above send each one). */
 static void
-test_signals_from_table (void)
+check_signals_from_table (GType            type,
+                          VhostUserChannel channel)
 {
-  g_autoptr(GTypeClass) klass = g_type_class_ref (VHOST_USER_TYPE_BACKEND);
+  g_autoptr(GTypeClass) klass = g_type_class_ref (type);
   const VhostUserRequestInfo *table;
   guint n_rows;
 
-  table = vhost_user_request_table (VHOST_USER_CHANNEL_MAIN, &n_rows);
+  table = vhost_user_request_table (channel, &n_rows);
   for (guint i = 1; i < n_rows; i++)
     {
       GType types[VHOST_USER_SHAPE_MAX_ARGS];
       guint n_args = vhost_user_shape_get_param_types (table[i].shape, types);
       GSignalQuery query;
 
-      g_signal_query (g_signal_lookup (table[i].nick, VHOST_USER_TYPE_BACKEND), &query);
+      g_signal_query (g_signal_lookup (table[i].nick, type), &query);
       g_assert_cmpuint (query.signal_id, !=, 0);
       g_assert_cmpstr (query.signal_name, ==, table[i].nick);
       g_assert_true (query.return_type == G_TYPE_BOOLEAN);
@@ -1966,6 +1967,15 @@ test_signals_from_table (void)
       for (guint p = 0; p < n_args; p++)
         g_assert_true (query.param_types[1 + p] == types[p]);
     }
+}
+
+/* ... the back-end's for main-socket requests, the front-end's for
+ * those of the back-end channel */
+static void
+test_signals_from_table (void)
+{
+  check_signals_from_table (VHOST_USER_TYPE_BACKEND, VHOST_USER_CHANNEL_MAIN);
+  check_signals_from_table (VHOST_USER_TYPE_FRONTEND, VHOST_USER_CHANNEL_BACKEND);
 }
 
 /* A subclass may chain up to every vfunc, disconnected included. */

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
@@ -1599,6 +1601,79 @@ test_lifecycle (Fixture       *f,
   g_assert_cmpuint (f->disconnects, ==, 1);
 }
 
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The child of test_blocking_isolated: a back-end in another process
+ * that answers one GET_FEATURES, late, then waits for the hang-up. Raw
+ * system calls only: it runs after fork(). */
+static void G_GNUC_NORETURN
+forked_peer (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  const guint32 header[3] = { 1, 0x5, 8 };    /* GET_FEATURES, version 1 | reply, 8 bytes */
+  const guint64 features = G_GUINT64_CONSTANT (0x12345678);
+  guint8 reply[20], buf[64];
+  int listener, fd;
+
+  listener = socket (AF_UNIX, SOCK_STREAM, 0);
+  strncpy (addr.sun_path, path, sizeof addr.sun_path - 1);
+  if (listener < 0 || bind (listener, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (listener, 1) != 0 ||
+      (fd = accept (listener, NULL, NULL)) < 0 || read (fd, buf, 12) != 12)
+    _exit (1);
+  memcpy (reply, header, sizeof header);
+  memcpy (reply + sizeof header, &features, sizeof features);
+  g_usleep (200 * 1000);
+  if (write (fd, reply, sizeof reply) != sizeof reply)
+    _exit (2);
+  while (read (fd, buf, sizeof buf) > 0)
+    ;
+  _exit (0);
+}
+
+/* A blocking call to a back-end in another process waits on a private
+ * context: the front-end's context runs nothing else meanwhile (a peer in
+ * this process, as in the other tests, is the exception). */
+static void
+test_blocking_isolated (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (g_get_tmp_dir (), "isolated.sock", NULL);
+  g_autoptr(GError) error = NULL;
+  gboolean idle_ran = FALSE;
+  GSource *idle;
+  int status;
+  pid_t pid;
+
+  g_unlink (path);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    forked_peer (path);
+
+  vhost_user_frontend_connect_to_path (f->frontend, path, WAIT_MS, NULL, &error);
+  g_assert_no_error (error);
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, set_flag, &idle_ran, NULL);
+  g_source_attach (idle, f->context);
+  g_source_unref (idle);
+
+  g_assert_cmphex (vhost_user_frontend_get_u64 (f->frontend, REQ (GET_FEATURES), NULL, &error), ==, 0x12345678);
+  g_assert_no_error (error);
+  g_assert_false (idle_ran);
+  g_assert_true (test_iterate_until (f->context, &idle_ran, WAIT_MS));
+
+  vhost_user_frontend_close (f->frontend);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_unlink (path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1668,6 +1743,8 @@ main (int   argc,
   ADD ("lifecycle", NULL, test_lifecycle);
 #undef ADD
   g_test_add ("/frontend/timeout", Fixture, NULL, fixture_setup_bare, test_timeout, fixture_teardown);
+  g_test_add ("/frontend/blocking/isolated", Fixture, NULL, fixture_setup_bare, test_blocking_isolated,
+              fixture_teardown);
 
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -18,46 +19,8 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 
-typedef struct {
-  guint64 value;
-  int     fd;
-} ChannelResult;
-
-static void
-channel_result_free (gpointer data)
-{
-  ChannelResult *result = data;
-
-  if (result->fd >= 0)
-    g_close (result->fd, NULL);
-  g_free (result);
-}
-
-/* Every request still waiting for a reply fails with @error. */
-static void
-fail_channel_pending (VhostUserBackend *self,
-                      const GError     *error)
-{
-  VhostUserBackendPrivate *priv = priv_of (self);
-  GTask *task;
-
-  while ((task = g_queue_pop_head (&priv->channel_pending)) != NULL)
-    {
-      g_task_return_error (task, g_error_copy (error));
-      g_object_unref (task);
-    }
-}
-
-static void
-stop_channel_timeout (VhostUserBackendPrivate *priv)
-{
-  if (priv->channel_timeout != NULL)
-    {
-      g_source_destroy (priv->channel_timeout);
-      g_clear_pointer (&priv->channel_timeout, g_source_unref);
-    }
-}
-
+/* Lets go of the channel; requests still waiting for a reply fail with
+ * @error (or a plain "closed"). */
 void
 vhost_user_backend_close_channel (VhostUserBackend *self,
                                   const GError     *error)
@@ -65,18 +28,19 @@ vhost_user_backend_close_channel (VhostUserBackend *self,
   VhostUserBackendPrivate *priv = priv_of (self);
   g_autoptr(GError) closed = NULL;
 
-  stop_channel_timeout (priv);
-
   if (priv->backend_channel != NULL)
     {
       vhost_user_connection_set_handlers (priv->backend_channel, NULL, NULL, NULL);
       vhost_user_connection_close (priv->backend_channel, error);
       g_clear_object (&priv->backend_channel);
     }
+  if (priv->channel_requester == NULL)
+    return;
+  vhost_user_requester_set_connection (priv->channel_requester, NULL);
   if (error == NULL)
     error = closed = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
                                           "The back-end channel was closed");
-  fail_channel_pending (self, error);
+  vhost_user_requester_fail_all (priv->channel_requester, error);
 }
 
 static void
@@ -85,80 +49,20 @@ backend_channel_closed (VhostUserConnection *connection,
                         gpointer             user_data)
 {
   VhostUserBackend *self = user_data;
-  VhostUserBackendPrivate *priv = priv_of (self);
 
-  if (priv->backend_channel == connection)
+  if (priv_of (self)->backend_channel == connection)
     vhost_user_backend_close_channel (self, error);
 }
 
-/* A front-end that does not answer on the back-end channel: nothing
- * after the late reply could be matched, so the channel goes. */
-static gboolean
-channel_timed_out (gpointer user_data)
-{
-  VhostUserBackend *self = user_data;
-  g_autoptr(GError) error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
-                                         "The front-end did not answer on the back-end channel within %u ms",
-                                         BACKEND_REQUEST_TIMEOUT_MS);
-
-  g_clear_pointer (&priv_of (self)->channel_timeout, g_source_unref);
-  vhost_user_backend_close_channel (self, error);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-restart_channel_timeout (VhostUserBackend *self)
-{
-  VhostUserBackendPrivate *priv = priv_of (self);
-
-  stop_channel_timeout (priv);
-  if (g_queue_is_empty (&priv->channel_pending))
-    return;
-  priv->channel_timeout = g_timeout_source_new (BACKEND_REQUEST_TIMEOUT_MS);
-  g_source_set_static_name (priv->channel_timeout, "VhostUserBackend channel timeout");
-  g_source_set_callback (priv->channel_timeout, channel_timed_out, self, NULL);
-  g_source_attach (priv->channel_timeout, priv->context);
-}
-
-/* Replies come back in the order the requests went out. */
+/* Only replies come this way: the requester matches them in order (and
+ * closes the channel on one it cannot match). */
 static void
 backend_channel_message (VhostUserConnection *connection,
                          VhostUserMessage    *msg,
                          const GError        *error,
                          gpointer             user_data)
 {
-  VhostUserBackend *self = user_data;
-  VhostUserBackendPrivate *priv = priv_of (self);
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) local_error = NULL;
-  ChannelResult *result;
-  guint32 request;
-
-  task = g_queue_pop_head (&priv->channel_pending);
-  if (task == NULL)
-    local_error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
-                               "Unexpected message %u on the back-end channel", msg->header.request);
-  else if (error != NULL)
-    local_error = g_error_copy (error);
-  else if (msg->header.request != (request = GPOINTER_TO_UINT (g_task_get_task_data (task))))
-    local_error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
-                               "Reply to %s on the back-end channel answers %u",
-                               vhost_user_request_get_name (VHOST_USER_CHANNEL_BACKEND, request),
-                               msg->header.request);
-  if (local_error != NULL)
-    {
-      /* the channel is out of step: nothing after this can be trusted */
-      if (task != NULL)
-        g_task_return_error (task, g_error_copy (local_error));
-      vhost_user_backend_close_channel (self, local_error);
-      return;
-    }
-
-  result = g_new0 (ChannelResult, 1);
-  result->fd = msg->n_fds > 0 ? vhost_user_message_steal_fd (msg, 0) : -1;
-  vhost_user_message_get_u64 (msg, &result->value);
-  restart_channel_timeout (self);
-  g_task_return_pointer (task, result, channel_result_free);
+  vhost_user_requester_handle_reply (priv_of (user_data)->channel_requester, msg, error);
 }
 
 /**
@@ -204,6 +108,8 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
   vhost_user_connection_set_protocol_features (priv->backend_channel, priv->acked_protocol_features);
   vhost_user_connection_set_handlers (priv->backend_channel, backend_channel_message,
                                       backend_channel_closed, self);
+  vhost_user_requester_set_protocol_features (priv->channel_requester, priv->acked_protocol_features);
+  vhost_user_requester_set_connection (priv->channel_requester, priv->backend_channel);
   vhost_user_connection_start (priv->backend_channel);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
@@ -292,20 +198,12 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
 {
   VhostUserBackendPrivate *priv;
   const VhostUserRequestInfo *info;
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-  gboolean reply_ack, expects_reply;
-  VhostUserReplyKind reply_kind;
-  gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  GError *error = NULL;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
 
   priv = priv_of (self);
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, vhost_user_backend_send_backend_request_async);
-  g_task_set_task_data (task, GUINT_TO_POINTER (request), NULL);
-
   info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, request);
   if (info == NULL)
     g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
@@ -320,62 +218,20 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
   else if (fd >= 0 && !(priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD))
     g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                  "%s: passing fds needs BACKEND_SEND_FD", info->name);
-  else if (size > VHOST_USER_MAX_PAYLOAD)
-    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_OVERSIZED_MESSAGE,
-                 "%s: a %" G_GSIZE_FORMAT "-byte payload is too large", info->name, size);
-  else
-    g_cancellable_set_error_if_cancelled (cancellable, &error);
+  else if (fd >= 0)
+    {
+      /* the caller's fd is borrowed: the list (and the message) hold copies */
+      fd_list = g_unix_fd_list_new ();
+      g_unix_fd_list_append (fd_list, fd, &error);
+    }
 
   if (error != NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
+      g_task_report_error (self, callback, user_data, vhost_user_backend_send_backend_request_async, error);
       return;
     }
-
-  reply_ack = (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
-  reply_kind = vhost_user_request_info_get_reply (info, priv->acked_protocol_features);
-  expects_reply = reply_kind == VHOST_USER_REPLY_ALWAYS || (reply_kind == VHOST_USER_REPLY_ACK && reply_ack);
-  vhost_user_message_init (&msg, request, reply_ack && reply_kind == VHOST_USER_REPLY_ACK ?
-                                          VHOST_USER_FLAG_NEED_REPLY : 0);
-  if (size > 0)
-    vhost_user_message_set_payload (&msg, g_bytes_get_data (payload, NULL), size);
-  /* the caller's fd is borrowed: the message carries (and closes) a copy */
-  if (fd >= 0)
-    {
-      int copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
-
-      if (copy < 0)
-        {
-          int errsv = errno;
-
-          g_task_return_new_error (task, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
-                                   "%s: cannot duplicate fd %d: %s", info->name, fd, g_strerror (errsv));
-          return;
-        }
-      vhost_user_message_add_fd (&msg, copy);
-    }
-
-  if (!vhost_user_message_validate (&msg, VHOST_USER_CHANNEL_BACKEND, priv->acked_protocol_features, &error) ||
-      !vhost_user_connection_send (priv->backend_channel, &msg, &error))
-    {
-      vhost_user_message_clear (&msg);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  if (expects_reply)
-    {
-      g_queue_push_tail (&priv->channel_pending, g_steal_pointer (&task));
-      if (priv->channel_timeout == NULL)
-        restart_channel_timeout (self);
-    }
-  else
-    {
-      ChannelResult *result = g_new0 (ChannelResult, 1);
-
-      result->fd = -1;
-      g_task_return_pointer (task, result, channel_result_free);
-    }
+  vhost_user_requester_send_async (priv->channel_requester, request, payload, fd_list, cancellable,
+                                   vhost_user_backend_send_backend_request_async, callback, user_data);
 }
 
 /**
@@ -399,52 +255,45 @@ vhost_user_backend_send_backend_request_finish (VhostUserBackend  *self,
                                                 int               *fd,
                                                 GError           **error)
 {
-  ChannelResult *channel_result;
-  VhostUserBackendRequestType request;
-  const VhostUserRequestInfo *info;
-  guint64 value;
+  g_autoptr(GUnixFDList) fd_list = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  guint64 value = 0;
 
-  g_return_val_if_fail (g_task_is_valid (result, self), G_MAXUINT64);
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), G_MAXUINT64);
+  g_return_val_if_fail (g_async_result_is_tagged (result, vhost_user_backend_send_backend_request_async),
+                        G_MAXUINT64);
 
   if (fd != NULL)
     *fd = -1;
-  request = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
-  channel_result = g_task_propagate_pointer (G_TASK (result), error);
-  if (channel_result == NULL)
+  reply = vhost_user_requester_send_finish (priv_of (self)->channel_requester, result, NULL, &fd_list, error);
+  if (reply == NULL)
     return G_MAXUINT64;
-
-  info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_BACKEND, request);
-  value = channel_result->value;
-  if (info->reply == VHOST_USER_REPLY_ACK && value != 0)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
-                   "The front-end refused %s (status %" G_GUINT64_FORMAT ")", info->name, value);
-      channel_result_free (channel_result);
-      return G_MAXUINT64;
-    }
-  if (fd != NULL)
-    {
-      *fd = channel_result->fd;
-      channel_result->fd = -1;
-    }
-  channel_result_free (channel_result);
+  /* an acknowledgement was checked by the requester; what is left is the
+   * u64 of a reply that always comes (SHARED_OBJECT_LOOKUP's) */
+  if (g_bytes_get_size (reply) == sizeof value)
+    memcpy (&value, g_bytes_get_data (reply, NULL), sizeof value);
+  if (fd != NULL && fd_list != NULL && g_unix_fd_list_get_length (fd_list) > 0)
+    *fd = g_unix_fd_list_get (fd_list, 0, NULL);
   return value;
 }
 
-static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
+typedef struct {
+  VhostUserBackend            *self;
+  VhostUserBackendRequestType  request;
+  GBytes                      *payload;
+  int                          fd;
+  GCancellable                *cancellable;
+} RequestArgs;
 
-/* Its dispatch is all it is for: the loop that waits looks again. */
-static gboolean
-woken (GCancellable *cancellable,
-       gpointer      user_data)
+static void
+start_request (gpointer             data,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
 {
-  return G_SOURCE_REMOVE;
+  RequestArgs *args = data;
+
+  vhost_user_backend_send_backend_request_async (args->self, args->request, args->payload, args->fd,
+                                                 args->cancellable, callback, user_data);
 }
 
 /**
@@ -476,58 +325,22 @@ vhost_user_backend_send_backend_request (VhostUserBackend            *self,
                                          int                         *out_fd,
                                          GError                     **error)
 {
-  VhostUserBackendPrivate *priv;
+  RequestArgs args = { self, request, payload, fd, cancellable };
   g_autoptr(GAsyncResult) result = NULL;
-  GSource *wake = NULL;
-  gboolean paused = FALSE;
+  VhostUserConnection *channel;
+  gboolean isolate;
 
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), G_MAXUINT64);
 
-  priv = priv_of (self);
-  if (!g_main_context_acquire (priv->context))
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "Blocking back-end requests must come from the back-end's own context");
-      return G_MAXUINT64;
-    }
-
-  g_main_context_push_thread_default (priv->context);
-  if (priv->connection != NULL)
-    {
-      vhost_user_connection_set_receiving (priv->connection, FALSE);
-      paused = TRUE;
-    }
-  vhost_user_backend_send_backend_request_async (self, request, payload, fd, cancellable, sync_done, &result);
-  if (cancellable != NULL)
-    {
-      /* wakes the loop below when cancelled from another thread */
-      wake = g_cancellable_source_new (cancellable);
-      g_source_set_callback (wake, (GSourceFunc) (void (*) (void)) woken, NULL, NULL);
-      g_source_attach (wake, priv->context);
-    }
-  while (result == NULL)
-    {
-      /* a reply cannot be unasked: giving up means giving up the channel */
-      if (g_cancellable_is_cancelled (cancellable) && priv->backend_channel != NULL)
-        {
-          g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                             "Operation was cancelled");
-
-          vhost_user_backend_close_channel (self, cancelled);
-        }
-      g_main_context_iteration (priv->context, TRUE);
-    }
-  if (wake != NULL)
-    {
-      g_source_destroy (wake);
-      g_source_unref (wake);
-    }
-  if (paused && priv->connection != NULL &&
-      !vhost_user_responder_get_busy (priv->responder))
-    vhost_user_connection_set_receiving (priv->connection, TRUE);
-  g_main_context_pop_thread_default (priv->context);
-  g_main_context_release (priv->context);
-
+  if (out_fd != NULL)
+    *out_fd = -1;
+  /* isolated: the back-end's other sources, the main socket's included,
+   * wait until the front-end answered (unless it is in this process) */
+  channel = priv_of (self)->backend_channel;
+  isolate = channel == NULL || !vhost_user_connection_peer_is_this_process (channel);
+  result = vhost_user_requester_wait (priv_of (self)->channel_requester, start_request, &args, isolate, error);
+  if (result == NULL)
+    return G_MAXUINT64;
   return vhost_user_backend_send_backend_request_finish (self, result, out_fd, error);
 }
 

@@ -486,6 +486,7 @@ real_set_protocol_features (VhostUserBackend    *self,
     }
   if (priv->connection != NULL)
     vhost_user_connection_set_protocol_features (priv->connection, features);
+  vhost_user_requester_set_protocol_features (priv->channel_requester, features);
   vhost_user_backend_update_inband (self);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;

@@ -17,13 +17,12 @@
 #include "vhost-user-connection-private.h"
 #include "vhost-user-invocation-private.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-requester-private.h"
 #include "vhost-user-responder-private.h"
 #include "vhost-user-vring-private.h"
 
 G_BEGIN_DECLS
 
-/* how long the front-end may take to answer on the back-end channel */
-#define BACKEND_REQUEST_TIMEOUT_MS 30000
 
 typedef struct
 {
@@ -49,8 +48,8 @@ typedef struct
   VhostUserConnection  *connection;
   VhostUserResponder   *responder;
   VhostUserConnection  *backend_channel;
-  GQueue                channel_pending;   /* GTask *, awaiting replies in order */
-  GSource              *channel_timeout;   /* for the oldest of them */
+  VhostUserRequester   *channel_requester;
+  guint                 timeout_ms;
   int                   log_fd;
   /* the mapped areas (from mmap_offset on), shared with the rings,
    * which may use them from their own threads */
@@ -75,6 +74,7 @@ enum {
   PROP_STATUS,
   PROP_MEMORY_TABLE,
   PROP_CONNECTED,
+  PROP_TIMEOUT,
   N_PROPS
 };
 

@@ -256,6 +256,8 @@ vhost_user_backend_constructed (GObject *object)
     priv->context = g_main_context_ref_thread_default ();
   priv->responder = vhost_user_responder_new (object, VHOST_USER_CHANNEL_MAIN, priv->context, signals,
                                               get_responder_state);
+  priv->channel_requester = vhost_user_requester_new (VHOST_USER_CHANNEL_BACKEND, object, priv->context);
+  vhost_user_requester_set_timeout (priv->channel_requester, priv->timeout_ms);
   rebuild_vrings (self);
 }
 
@@ -270,6 +272,7 @@ vhost_user_backend_dispose (GObject *object)
   drop_vrings (self);
   if (priv->responder != NULL)
     vhost_user_responder_detach (priv->responder);
+  g_clear_object (&priv->channel_requester);
 
   G_OBJECT_CLASS (vhost_user_backend_parent_class)->dispose (object);
 }
@@ -341,6 +344,9 @@ vhost_user_backend_get_property (GObject    *object,
     case PROP_CONNECTED:
       g_value_set_boolean (value, priv->connection != NULL);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, priv->timeout_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -382,6 +388,9 @@ vhost_user_backend_set_property (GObject      *object,
       break;
     case PROP_CONFIG_WRITABLE_MASK:
       vhost_user_backend_set_config_writable_mask (self, g_value_get_boxed (value));
+      break;
+    case PROP_TIMEOUT:
+      vhost_user_backend_set_timeout (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -515,6 +524,16 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    */
   vhost_user_backend_pspecs[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE, ro);
 
+  /**
+   * VhostUserBackend:timeout:
+   *
+   * How long, in milliseconds, the front-end may take to answer a request
+   * on the back-end channel (0: for ever). A request that times out fails
+   * with %VHOST_USER_ERROR_TIMED_OUT and the channel is closed, since no
+   * later reply could be matched.
+   */
+  vhost_user_backend_pspecs[PROP_TIMEOUT] =
+    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
   g_object_class_install_properties (object_class, N_PROPS, vhost_user_backend_pspecs);
 
   /* One signal per request, from the request table; each signal's
@@ -548,7 +567,7 @@ vhost_user_backend_init (VhostUserBackend *self)
   /* defaults here, not as construct properties, so that a subclass's
    * init can change the offer and keep it */
   priv->vrings = g_ptr_array_new_with_free_func (g_object_unref);
-  g_queue_init (&priv->channel_pending);
+  priv->timeout_ms = 30000;
   priv->memory_table = vhost_user_memory_table_new_empty ();
   priv->log_fd = -1;
   priv->features = DEFAULT_FEATURES;
@@ -1069,6 +1088,46 @@ vhost_user_backend_get_memory_table (VhostUserBackend *self)
 {
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), NULL);
   return priv_of (self)->memory_table;
+}
+
+/**
+ * vhost_user_backend_get_timeout:
+ * @self: a back-end
+ *
+ * Gets [property@VhostUser.Backend:timeout].
+ *
+ * Returns: the back-end channel's timeout in milliseconds, 0 for none
+ */
+guint
+vhost_user_backend_get_timeout (VhostUserBackend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), 0);
+  return priv_of (self)->timeout_ms;
+}
+
+/**
+ * vhost_user_backend_set_timeout:
+ * @self: a back-end
+ * @timeout_ms: milliseconds, 0 for none
+ *
+ * Sets [property@VhostUser.Backend:timeout]; requests already sent keep
+ * the deadline they had.
+ */
+void
+vhost_user_backend_set_timeout (VhostUserBackend *self,
+                                guint             timeout_ms)
+{
+  VhostUserBackendPrivate *priv;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  priv = priv_of (self);
+  if (priv->timeout_ms == timeout_ms)
+    return;
+  priv->timeout_ms = timeout_ms;
+  if (priv->channel_requester != NULL)
+    vhost_user_requester_set_timeout (priv->channel_requester, timeout_ms);
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_TIMEOUT]);
 }
 
 /**

@@ -214,6 +214,11 @@ guint64               vhost_user_backend_get_status                (VhostUserBac
 VHOST_USER_AVAILABLE_IN_ALL
 VhostUserMemoryTable *vhost_user_backend_get_memory_table          (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL
+guint                 vhost_user_backend_get_timeout               (VhostUserBackend  *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_set_timeout               (VhostUserBackend  *self,
+                                                                    guint              timeout_ms);
+VHOST_USER_AVAILABLE_IN_ALL
 VhostUserVring       *vhost_user_backend_get_vring                 (VhostUserBackend  *self,
                                                                     guint              index);
 

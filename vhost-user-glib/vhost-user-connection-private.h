@@ -57,5 +57,6 @@ gsize         vhost_user_connection_get_send_queue_length (VhostUserConnection  
 GSocket      *vhost_user_connection_get_socket       (VhostUserConnection           *self);
 GMainContext *vhost_user_connection_get_context      (VhostUserConnection           *self);
 VhostUserChannel vhost_user_connection_get_channel   (VhostUserConnection           *self);
+gboolean      vhost_user_connection_peer_is_this_process (VhostUserConnection       *self);
 
 G_END_DECLS

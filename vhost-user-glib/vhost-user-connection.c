@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 
@@ -719,4 +720,23 @@ vhost_user_connection_get_channel (VhostUserConnection *self)
   g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), VHOST_USER_CHANNEL_MAIN);
 
   return self->channel;
+}
+
+/* Whether the peer is this very process (SO_PEERCRED: the process that
+ * connected, listened or made the pair). A blocking wait does not isolate
+ * itself from such a peer: it may be served by the very context the wait
+ * would take away (tests, simulations, a demo with both ends in one loop),
+ * and isolating would deadlock it. A VMM's device, or a device's VMM, is
+ * another process. */
+gboolean
+vhost_user_connection_peer_is_this_process (VhostUserConnection *self)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+
+  g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), FALSE);
+
+  return self->socket != NULL &&
+         getsockopt (g_socket_get_fd (self->socket), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+         cred.pid == getpid ();
 }

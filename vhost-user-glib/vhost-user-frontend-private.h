@@ -102,8 +102,8 @@ guint64  vhost_user_frontend_parse_u64              (GBytes                     
                                                      GError                     **error);
 gboolean vhost_user_frontend_xen_layout             (VhostUserFrontend           *self);
 
-/* Runs @start until it is done, iterating the front-end's own context
- * (not isolated: see vhost_user_frontend_request() for why). */
+/* Runs @start until it is done, on a private context (but for a peer in
+ * this process: see vhost_user_frontend_request()). */
 GAsyncResult *vhost_user_frontend_wait              (VhostUserFrontend           *self,
                                                      VhostUserRequesterStartFunc  start,
                                                      gpointer                     data,

@@ -112,16 +112,17 @@ vhost_user_frontend_request_finish (VhostUserFrontend  *self,
   return vhost_user_requester_send_finish (self->requester, result, NULL, out_fd_list, error);
 }
 
-/* Not isolated (see vhost_user_frontend_request() for why): the
- * requester can wait on a private context, and the back-end's channel
- * requests will use that. */
+/* Isolated, but for a peer in this process (see
+ * vhost_user_frontend_request()). */
 GAsyncResult *
 vhost_user_frontend_wait (VhostUserFrontend           *self,
                           VhostUserRequesterStartFunc  start,
                           gpointer                     data,
                           GError                     **error)
 {
-  return vhost_user_requester_wait (self->requester, start, data, FALSE, error);
+  gboolean isolate = self->connection == NULL || !vhost_user_connection_peer_is_this_process (self->connection);
+
+  return vhost_user_requester_wait (self->requester, start, data, isolate, error);
 }
 
 typedef struct {
@@ -159,15 +160,17 @@ start_request (gpointer             data,
  * [property@VhostUser.Frontend:timeout]. Call it from the thread that owns
  * the front-end's context (or when nobody does).
  *
- * While it waits it runs the front-end's main context, and so every other
- * source attached to it. That is deliberate, for now: a back-end in the
- * same process that shares the context (the demo, the test suites, a VMM
- * that hosts a device in-process) could not answer otherwise, and the
- * call would end in %VHOST_USER_ERROR_TIMED_OUT. GDBus instead waits on a
- * private context and declares such same-thread calls a deadlock; an
- * application that wants that isolation uses the `_async` forms, or runs
- * the front-end in a context of its own (#VhostUserFrontend:main-context)
- * that nothing else uses.
+ * While it waits it runs a private main context that holds only the
+ * front-end's own sockets and timer, as GDBus's blocking calls do: the
+ * other sources of the front-end's context (the application's idles and
+ * timeouts, ring watches) do not run inside the call. Requests the
+ * back-end sends on its channel meanwhile are answered.
+ *
+ * The one exception is a back-end in this very process (the socket's
+ * credentials say so: the test suites, a demo or a simulation with both
+ * ends in one loop). It may be served by the very context the wait would
+ * take away, so there the call runs the front-end's context instead of
+ * deadlocking until [property@VhostUser.Frontend:timeout].
  *
  * Returns: (transfer full): the reply's payload, or %NULL with @error set
  */

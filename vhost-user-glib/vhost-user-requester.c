@@ -553,8 +553,10 @@ wait_done (GObject      *source,
  * virtiofs): its requests are answered meanwhile.
  *
  * @isolate FALSE: on the role's own context, which then runs everything
- * attached to it. That is what lets a peer in the same process and the
- * same context answer (see vhost_user_frontend_request()).
+ * attached to it.
+ *
+ * The roles isolate unless the peer is in this very process
+ * (vhost_user_connection_peer_is_this_process()).
  *
  * The caller must be able to own the role's context (its thread, or
  * nobody's): the watches are taken from it for the wait. */
