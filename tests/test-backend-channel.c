@@ -479,7 +479,9 @@ test_cancel_while_waiting (void)
   GSource *timeout;
 
   start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_SILENT);
-  timeout = g_timeout_source_new (100);
+  /* the cancelled request waits for its reply until its own deadline */
+  vhost_user_backend_set_timeout (f.backend, 300);
+  timeout = g_timeout_source_new (50);
   g_source_set_callback (timeout, cancel_soon, cancellable, NULL);
   g_source_attach (timeout, f.context);
   g_source_unref (timeout);
@@ -489,7 +491,6 @@ test_cancel_while_waiting (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
-  vhost_user_backend_set_timeout (f.backend, 100);
   g_assert_false (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
   g_assert_true (vhost_user_error_should_reconnect (error));

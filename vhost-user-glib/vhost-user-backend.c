@@ -398,21 +398,10 @@ vhost_user_backend_set_property (GObject      *object,
 }
 
 static void
-vhost_user_backend_class_init (VhostUserBackendClass *klass)
+install_properties (GObjectClass *object_class)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
-  gsize class_offsets[VHOST_USER_LAST_REQUEST + 1] = { 0 };
-
-  object_class->constructed = vhost_user_backend_constructed;
-  object_class->dispose = vhost_user_backend_dispose;
-  object_class->finalize = vhost_user_backend_finalize;
-  object_class->get_property = vhost_user_backend_get_property;
-  object_class->set_property = vhost_user_backend_set_property;
-  klass->disconnected = vhost_user_backend_real_disconnected;
-
-  vhost_user_backend_install_handlers (klass, class_offsets);
 
   /**
    * VhostUserBackend:main-context:
@@ -535,6 +524,23 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
   vhost_user_backend_pspecs[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
   g_object_class_install_properties (object_class, N_PROPS, vhost_user_backend_pspecs);
+}
+
+static void
+vhost_user_backend_class_init (VhostUserBackendClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  gsize class_offsets[VHOST_USER_LAST_REQUEST + 1] = { 0 };
+
+  object_class->constructed = vhost_user_backend_constructed;
+  object_class->dispose = vhost_user_backend_dispose;
+  object_class->finalize = vhost_user_backend_finalize;
+  object_class->get_property = vhost_user_backend_get_property;
+  object_class->set_property = vhost_user_backend_set_property;
+  klass->disconnected = vhost_user_backend_real_disconnected;
+
+  vhost_user_backend_install_handlers (klass, class_offsets);
+  install_properties (object_class);
 
   /* One signal per request, from the request table; each signal's
    * documentation is beside its default handler. */
