@@ -2003,6 +2003,39 @@ test_rings_in_main_context (void)
     g_assert_true (vhost_user_vring_get_context (vhost_user_backend_get_vring (backend, i)) == context);
 }
 
+static gboolean
+note_thread_default (VhostUserBackend    *backend,
+                     VhostUserInvocation *invocation,
+                     gpointer             user_data)
+{
+  GMainContext **seen = user_data;
+
+  *seen = g_main_context_ref_thread_default ();
+  return FALSE;
+}
+
+/* Handlers run with the back-end's context as thread-default, whoever
+ * dispatches the socket (a blocking call's private wait does), so what
+ * they start asynchronously completes where the back-end lives. */
+static void
+test_handlers_thread_default (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GMainContext) elsewhere = g_main_context_new ();
+  g_autoptr(GMainContext) seen = NULL;
+  VhostUserMessage *reply;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  g_signal_connect (f->backend, "get-queue-num", G_CALLBACK (note_thread_default), &seen);
+  g_main_context_push_thread_default (elsewhere);
+  reply = request (f, msg_empty (&msg, REQ (GET_QUEUE_NUM)));
+  g_main_context_pop_thread_default (elsewhere);
+  g_assert_cmpuint (reply_u64 (reply), ==, NUM_QUEUES);
+  message_free (reply);
+  g_assert_true (seen == f->context);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2055,6 +2088,7 @@ main (int   argc,
   ADD ("ring/start-stop", test_ring_start_stop);
   ADD ("ring/enable", test_ring_enable);
   ADD ("ring/reset", test_ring_reset);
+  ADD ("signals/thread-default", test_handlers_thread_default);
 #undef ADD
   g_test_add_func ("/backend/signals/from-table", test_signals_from_table);
   g_test_add_func ("/backend/signals/chain-up-disconnected", test_chain_up_disconnected);

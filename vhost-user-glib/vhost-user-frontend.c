@@ -110,6 +110,9 @@ on_closed (VhostUserConnection *connection,
   vhost_user_frontend_close_backend_channel (self);
   vhost_user_requester_fail_all (self->requester, reason);
 
+  /* (handlers start their async work in the front-end's context, even
+   * when the connection closed during a blocking call's private wait) */
+  g_main_context_push_thread_default (self->context);
   g_object_freeze_notify (G_OBJECT (self));
   set_u64_property (self, &self->features, 0, PROP_FEATURES);
   set_u64_property (self, &self->acked_features, 0, PROP_ACKED_FEATURES);
@@ -120,6 +123,7 @@ on_closed (VhostUserConnection *connection,
   g_object_thaw_notify (G_OBJECT (self));
 
   g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, vhost_user_error_should_reconnect (reason));
+  g_main_context_pop_thread_default (self->context);
   g_object_unref (self);
 }
 

@@ -235,8 +235,13 @@ emit (VhostUserResponder            *self,
   g_value_set_object (&values[1], invocation);
   g_value_init (&result, G_TYPE_BOOLEAN);
 
+  /* handlers run with the role's context as thread-default even inside a
+   * blocking call's private wait, so what they start asynchronously
+   * completes where the role lives, not in a context about to go away */
   self->current = msg;
+  g_main_context_push_thread_default (self->context);
   g_signal_emitv (values, self->signals[info->number], 0, &result);
+  g_main_context_pop_thread_default (self->context);
   self->current = NULL;
 
   if (!g_value_get_boolean (&result) && !vhost_user_invocation_get_completed (invocation))
