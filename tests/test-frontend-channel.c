@@ -169,7 +169,11 @@ lookup_found (VhostUserFrontend   *frontend,
               const char          *uuid,
               gpointer             user_data)
 {
-  vhost_user_invocation_return_fd (invocation, 0, test_memfd (4096));
+  int fd = test_memfd (4096);
+
+  /* borrowed: the reply carries a copy */
+  vhost_user_invocation_return_fd (invocation, 0, fd);
+  g_assert_cmpint (close (fd), ==, 0);
   return TRUE;
 }
 
@@ -377,8 +381,12 @@ iotlb_ok (VhostUserBackend *backend, VhostUserInvocation *invocation, guint64 io
 static gboolean
 object_found (VhostUserBackend *backend, VhostUserInvocation *invocation, const char *uuid, gpointer user_data)
 {
+  int fd = test_memfd (4096);
+
   g_assert_cmpstr (uuid, ==, "12345678-9abc-def0-0102-030405060708");
-  vhost_user_invocation_return_fd (invocation, 0, test_memfd (4096));
+  /* borrowed: the reply carries a copy */
+  vhost_user_invocation_return_fd (invocation, 0, fd);
+  g_assert_cmpint (close (fd), ==, 0);
   return TRUE;
 }
 
@@ -386,9 +394,13 @@ static gboolean
 state_own_fd (VhostUserBackend *backend, VhostUserInvocation *invocation, guint direction, guint phase,
               int fd, gpointer user_data)
 {
+  int own = test_eventfd ();
+
   g_assert_cmpuint (direction, ==, 0);
   g_assert_cmpint (fd, >=, 0);
-  vhost_user_invocation_return_fd (invocation, 0, test_eventfd ());
+  /* borrowed: the reply carries a copy */
+  vhost_user_invocation_return_fd (invocation, 0, own);
+  g_assert_cmpint (close (own), ==, 0);
   return TRUE;
 }
 

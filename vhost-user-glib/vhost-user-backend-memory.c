@@ -299,6 +299,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   reply.queue_size = queue_size;
   payload = g_bytes_new (&reply, sizeof reply);
   vhost_user_invocation_return_bytes (invocation, payload, fd);
+  g_close (fd, NULL);
   return TRUE;
 }
 

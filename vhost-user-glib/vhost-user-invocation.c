@@ -5,6 +5,9 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <string.h>
 #include <glib/gstdio.h>
 
@@ -284,6 +287,30 @@ complete (VhostUserInvocation *self,
   finish (self, reply, g_steal_pointer (&own_error));
 }
 
+/* The caller's fd is borrowed, as everywhere in the library: the reply
+ * carries (and closes) a copy. */
+static void
+complete_with_copy (VhostUserInvocation *self,
+                    ResultKind           kind,
+                    guint64              value,
+                    GBytes              *bytes,
+                    int                  fd)
+{
+  g_autoptr(GError) error = NULL;
+  int copy = -1;
+
+  if (fd >= 0 && (copy = fcntl (fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    {
+      int errsv = errno;
+
+      error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                           "Cannot duplicate the reply's fd %d: %s", fd, g_strerror (errsv));
+      complete (self, RESULT_ERROR, 0, NULL, -1, error);
+      return;
+    }
+  complete (self, kind, value, bytes, copy, NULL);
+}
+
 static void
 vhost_user_invocation_dispose (GObject *object)
 {
@@ -486,11 +513,12 @@ vhost_user_invocation_return_u64 (VhostUserInvocation *self,
  * vhost_user_invocation_return_fd:
  * @self: an invocation
  * @value: the u64 answer
- * @fd: a file descriptor to pass with it, or -1; the invocation takes it
+ * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate
+ *   is sent and the caller still owns @fd
  *
  * Completes a request whose reply is a u64 with an fd beside it
  * (`GET_SHARED_OBJECT`, `SET_DEVICE_STATE_FD`, the back-end channel's
- * `SHARED_OBJECT_LOOKUP`). @fd is closed once sent, or if no reply is due.
+ * `SHARED_OBJECT_LOOKUP`).
  */
 void
 vhost_user_invocation_return_fd (VhostUserInvocation *self,
@@ -498,14 +526,15 @@ vhost_user_invocation_return_fd (VhostUserInvocation *self,
                                  int                  fd)
 {
   g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
-  complete (self, RESULT_U64, value, NULL, fd, NULL);
+  complete_with_copy (self, RESULT_U64, value, NULL, fd);
 }
 
 /**
  * vhost_user_invocation_return_bytes:
  * @self: an invocation
  * @payload: the reply's payload, laid out as the specification says
- * @fd: a file descriptor to pass with it, or -1; the invocation takes it
+ * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate
+ *   is sent and the caller still owns @fd
  *
  * Completes a request with a raw reply payload (and fd). The payload is
  * checked against the request's reply layout; one that does not fit is
@@ -518,7 +547,7 @@ vhost_user_invocation_return_bytes (VhostUserInvocation *self,
 {
   g_return_if_fail (VHOST_USER_IS_INVOCATION (self));
   g_return_if_fail (payload != NULL);
-  complete (self, RESULT_BYTES, 0, payload, fd, NULL);
+  complete_with_copy (self, RESULT_BYTES, 0, payload, fd);
 }
 
 /**
