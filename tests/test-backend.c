@@ -2036,6 +2036,56 @@ test_handlers_thread_default (Fixture       *f,
   g_assert_true (seen == f->context);
 }
 
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Connecting to a front-end that listens, without blocking: the back-end
+ * serves it once connected, whether anybody finishes the call or not. */
+static void
+test_connect_async (void)
+{
+  g_autofree char *path = g_build_filename (g_get_tmp_dir (), "connect-async.sock", NULL);
+  g_autofree char *missing = g_build_filename (g_get_tmp_dir (), "nobody.sock", NULL);
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(VhostUserBackend) backend = g_object_new (VHOST_USER_TYPE_BACKEND, "main-context", context, NULL);
+  g_autoptr(VhostUserBackend) unfinished = g_object_new (VHOST_USER_TYPE_BACKEND, "main-context", context, NULL);
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+
+  listener = vhost_user_socket_listen (path, VHOST_USER_SOCKET_DEFAULT_MODE, &error);
+  g_assert_no_error (error);
+
+  g_main_context_push_thread_default (context);
+  vhost_user_backend_connect_to_path_async (backend, path, TIMEOUT_MS, NULL, got_result, &result);
+  vhost_user_backend_connect_to_path_async (unfinished, path, TIMEOUT_MS, NULL, NULL, NULL);
+  while (result == NULL || !vhost_user_backend_get_connected (unfinished))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (context, TRUE);
+    }
+  g_assert_true (vhost_user_backend_connect_to_path_finish (backend, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_backend_get_connected (backend));
+  g_clear_object (&result);
+
+  vhost_user_backend_close (unfinished);
+  vhost_user_backend_connect_to_path_async (unfinished, missing, 0, NULL, got_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_assert_false (vhost_user_backend_connect_to_path_finish (unfinished, result, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_assert_false (vhost_user_backend_get_connected (unfinished));
+  g_main_context_pop_thread_default (context);
+  g_unlink (path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2093,6 +2143,7 @@ main (int   argc,
   g_test_add_func ("/backend/signals/from-table", test_signals_from_table);
   g_test_add_func ("/backend/signals/chain-up-disconnected", test_chain_up_disconnected);
   g_test_add_func ("/backend/ring/main-context", test_rings_in_main_context);
+  g_test_add_func ("/backend/connect-async", test_connect_async);
 
   return g_test_run ();
 }

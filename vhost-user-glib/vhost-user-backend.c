@@ -685,7 +685,7 @@ connect_data_free (gpointer data)
 }
 
 /* The retrying connect blocks, so it runs in a thread of GTask's pool;
- * the socket is taken back in the back-end's context. */
+ * the socket is taken in the back-end's own context. */
 static void
 connect_in_thread (GTask        *task,
                    gpointer      source_object,
@@ -700,6 +700,22 @@ connect_in_thread (GTask        *task,
     g_task_return_error (task, error);
   else
     g_task_return_pointer (task, socket, g_object_unref);
+}
+
+static void
+connected (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GSocket) socket = NULL;
+  GError *error = NULL;
+
+  socket = g_task_propagate_pointer (G_TASK (result), &error);
+  if (socket == NULL || !vhost_user_backend_take_socket (VHOST_USER_BACKEND (source), socket, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /**
@@ -723,7 +739,9 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
                                           GAsyncReadyCallback  callback,
                                           gpointer             user_data)
 {
+  GMainContext *context;
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) dial = NULL;
   ConnectData *connect;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
@@ -734,8 +752,13 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
   connect = g_new0 (ConnectData, 1);
   connect->path = g_strdup (path);
   connect->timeout_ms = timeout_ms;
-  g_task_set_task_data (task, connect, connect_data_free);
-  g_task_run_in_thread (task, connect_in_thread);
+  /* the dial's callback runs where the back-end lives */
+  context = priv_of (self)->context;
+  g_main_context_push_thread_default (context);
+  dial = g_task_new (self, cancellable, connected, g_steal_pointer (&task));
+  g_main_context_pop_thread_default (context);
+  g_task_set_task_data (dial, connect, connect_data_free);
+  g_task_run_in_thread (dial, connect_in_thread);
 }
 
 /**
@@ -745,7 +768,8 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
  * @error: return location for a #GError
  *
  * Finishes vhost_user_backend_connect_to_path_async(): on success the
- * back-end serves the front-end from now on.
+ * back-end serves the front-end already (whether or not anybody calls
+ * this).
  *
  * Returns: %TRUE on success
  */
@@ -754,14 +778,10 @@ vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
                                            GAsyncResult      *result,
                                            GError           **error)
 {
-  g_autoptr(GSocket) socket = NULL;
-
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, vhost_user_backend_connect_to_path_async), FALSE);
 
-  socket = g_task_propagate_pointer (G_TASK (result), error);
-  if (socket == NULL)
-    return FALSE;
-  return vhost_user_backend_take_socket (self, socket, error);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**
