@@ -211,14 +211,9 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
   else if (priv->backend_channel == NULL)
     g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                  "%s: the front-end set up no back-end channel", info->name);
-  else if ((info->gate_protocol & priv->acked_protocol_features) != info->gate_protocol ||
-           (info->gate_virtio & priv->acked_features) != info->gate_virtio)
-    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                 "%s needs a feature that was not negotiated", info->name);
-  else if (fd >= 0 && !(priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD))
-    g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                 "%s: passing fds needs BACKEND_SEND_FD", info->name);
-  else if (fd >= 0)
+  else if (vhost_user_request_info_check_gate (info, VHOST_USER_CHANNEL_BACKEND, priv->acked_protocol_features,
+                                               priv->features, priv->acked_features, fd >= 0 ? 1 : 0, &error) &&
+           fd >= 0)
     {
       /* the caller's fd is borrowed: the list (and the message) hold copies */
       fd_list = g_unix_fd_list_new ();

@@ -11,23 +11,6 @@
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
 
-static gboolean
-gate_open (VhostUserFrontend          *self,
-           const VhostUserRequestInfo *info,
-           GError                    **error)
-{
-  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? self->features : self->acked_features;
-
-  if ((info->gate_protocol & self->acked_protocol_features) != info->gate_protocol ||
-      (info->gate_virtio & virtio) != info->gate_virtio)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "%s needs a feature that was not negotiated", info->name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Gating is the front-end's; everything after it is the requester's. */
 static void
 request_async_tagged (VhostUserFrontend    *self,
@@ -42,7 +25,9 @@ request_async_tagged (VhostUserFrontend    *self,
   const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, request);
   GError *error = NULL;
 
-  if (info != NULL && self->connection != NULL && !gate_open (self, info, &error))
+  if (info != NULL && self->connection != NULL &&
+      !vhost_user_request_info_check_gate (info, VHOST_USER_CHANNEL_MAIN, self->acked_protocol_features,
+                                           self->features, self->acked_features, 0, &error))
     {
       g_task_report_error (self, callback, user_data, source_tag, error);
       return;

@@ -130,6 +130,13 @@ typedef struct {
 VhostUserReplyKind          vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,
                                                                guint64                     protocol_features);
 
+gboolean                    vhost_user_request_info_check_gate (const VhostUserRequestInfo *info,
+                                                                VhostUserChannel            channel,
+                                                                guint64                     protocol_features,
+                                                                guint64                     features_offered,
+                                                                guint64                     features_acked,
+                                                                guint                       n_fds,
+                                                                GError                    **error);
 const VhostUserRequestInfo *vhost_user_request_info_lookup (VhostUserChannel  channel,
                                                             guint32           number);
 const VhostUserRequestInfo *vhost_user_request_table       (VhostUserChannel  channel,

@@ -13,6 +13,7 @@
 
 #include "config.h"
 
+#include "vhost-user-error.h"
 #include "vhost-user-request-table-private.h"
 
 #define PAYLOAD(kind, min, max, min_fds, max_fds) \
@@ -189,6 +190,37 @@ vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,
   if (info->reply_needs != 0 && (protocol_features & info->reply_needs) != info->reply_needs)
     return VHOST_USER_REPLY_ACK;
   return info->reply;
+}
+
+/* Whether what was negotiated lets @info's request through, as either
+ * side sees it: the sender before sending, the receiver before handling.
+ * The back-end channel passes fds only with BACKEND_SEND_FD. */
+gboolean
+vhost_user_request_info_check_gate (const VhostUserRequestInfo  *info,
+                                    VhostUserChannel             channel,
+                                    guint64                      protocol_features,
+                                    guint64                      features_offered,
+                                    guint64                      features_acked,
+                                    guint                        n_fds,
+                                    GError                     **error)
+{
+  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? features_offered : features_acked;
+
+  if ((info->gate_protocol & protocol_features) != info->gate_protocol ||
+      (info->gate_virtio & virtio) != info->gate_virtio)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "%s needs a feature that was not negotiated", info->name);
+      return FALSE;
+    }
+  if (channel == VHOST_USER_CHANNEL_BACKEND && n_fds > 0 &&
+      !(protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "%s: passing fds on the back-end channel needs BACKEND_SEND_FD", info->name);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 const VhostUserRequestInfo *

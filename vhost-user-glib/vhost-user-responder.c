@@ -158,34 +158,6 @@ invocation_done (VhostUserInvocation *invocation,
     vhost_user_connection_set_receiving (self->connection, TRUE);
 }
 
-static gboolean
-gate_open (VhostUserResponder            *self,
-           const VhostUserRequestInfo    *info,
-           const VhostUserMessage        *msg,
-           const VhostUserResponderState *state,
-           GError                       **error)
-{
-  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? state->features_offered
-                                                                    : state->features_acked;
-
-  if ((info->gate_protocol & state->protocol_features) != info->gate_protocol ||
-      (info->gate_virtio & virtio) != info->gate_virtio)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "%s needs a feature that was not negotiated", info->name);
-      return FALSE;
-    }
-  /* the back-end channel passes fds only with BACKEND_SEND_FD */
-  if (self->channel == VHOST_USER_CHANNEL_BACKEND && msg->n_fds > 0 &&
-      !(state->protocol_features & VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD))
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "%s passes an fd without BACKEND_SEND_FD", info->name);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Unknown requests (or a reply where requests are expected): nobody can
  * tell what answer the peer waits for; a NACK if it asked for one. */
 static void
@@ -285,7 +257,9 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
 
   if (parse_error != NULL)
     vhost_user_invocation_return_error (invocation, parse_error);
-  else if (!gate_open (self, info, msg, &state, &error))
+  else if (!vhost_user_request_info_check_gate (info, self->channel, state.protocol_features,
+                                                state.features_offered, state.features_acked, msg->n_fds,
+                                                &error))
     vhost_user_invocation_return_error (invocation, error);
   else
     emit (self, info, msg, invocation, &state);
