@@ -173,7 +173,8 @@ vhost_user_backend_inband_call (VhostUserVring *vring,
  *   specification says (checked against the request's layout)
  * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate is
  *   sent and the caller still owns @fd
- * @cancellable: (nullable): a #GCancellable, checked before sending
+ * @cancellable: (nullable): a #GCancellable, which may be cancelled from
+ *   any thread
  * @callback: called when the front-end answered (or will not)
  * @user_data: data for @callback
  *
@@ -181,7 +182,8 @@ vhost_user_backend_inband_call (VhostUserVring *vring,
  * up by `SET_BACKEND_REQ_FD`. When `REPLY_ACK` was negotiated the request
  * asks for an acknowledgement and completes when it arrives; otherwise it
  * completes once sent. Requests go out in call order and their replies
- * are matched in that order. Call it from the back-end's main context.
+ * are matched in that order, within [property@VhostUser.Backend:timeout].
+ * Call it from the back-end's main context.
  *
  * The request needs `BACKEND_REQ` and its own gating feature negotiated,
  * and an fd needs `BACKEND_SEND_FD`: otherwise it fails with
@@ -233,7 +235,7 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
  * vhost_user_backend_send_backend_request_finish:
  * @self: a back-end
  * @result: the result passed to the callback
- * @fd: (out) (optional): an fd the front-end passed back (for
+ * @out_fd: (out) (optional): an fd the front-end passed back (for
  *   `SHARED_OBJECT_LOOKUP`), or -1; the caller owns it
  * @error: return location for a #GError
  *
@@ -247,7 +249,7 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
 guint64
 vhost_user_backend_send_backend_request_finish (VhostUserBackend  *self,
                                                 GAsyncResult      *result,
-                                                int               *fd,
+                                                int               *out_fd,
                                                 GError           **error)
 {
   g_autoptr(GUnixFDList) fd_list = NULL;
@@ -258,8 +260,8 @@ vhost_user_backend_send_backend_request_finish (VhostUserBackend  *self,
   g_return_val_if_fail (g_async_result_is_tagged (result, vhost_user_backend_send_backend_request_async),
                         G_MAXUINT64);
 
-  if (fd != NULL)
-    *fd = -1;
+  if (out_fd != NULL)
+    *out_fd = -1;
   reply = vhost_user_requester_send_finish (priv_of (self)->channel_requester, result, NULL, &fd_list, error);
   if (reply == NULL)
     return G_MAXUINT64;
@@ -267,8 +269,8 @@ vhost_user_backend_send_backend_request_finish (VhostUserBackend  *self,
    * u64 of a reply that always comes (SHARED_OBJECT_LOOKUP's) */
   if (g_bytes_get_size (reply) == sizeof value)
     memcpy (&value, g_bytes_get_data (reply, NULL), sizeof value);
-  if (fd != NULL && fd_list != NULL && g_unix_fd_list_get_length (fd_list) > 0)
-    *fd = g_unix_fd_list_get (fd_list, 0, NULL);
+  if (out_fd != NULL && fd_list != NULL && g_unix_fd_list_get_length (fd_list) > 0)
+    *out_fd = g_unix_fd_list_get (fd_list, 0, NULL);
   return value;
 }
 
@@ -298,16 +300,23 @@ start_request (gpointer             data,
  * @payload: (nullable): the request's payload
  * @fd: a file descriptor to pass with it, or -1; borrowed: a duplicate is
  *   sent and the caller still owns @fd
- * @cancellable: (nullable): a #GCancellable, checked before sending
+ * @cancellable: (nullable): a #GCancellable, which may be cancelled from
+ *   any thread
  * @out_fd: (out) (optional): an fd the front-end passed back, or -1
  * @error: return location for a #GError
  *
  * The blocking form of vhost_user_backend_send_backend_request_async(),
- * for the thread that runs the back-end's context: it runs the context
- * until the answer is in, without reading further front-end requests
- * meanwhile. A front-end that does not answer within 30 seconds, or a
- * cancellation while waiting, closes the back-end channel (later replies
- * could not be matched).
+ * for the thread that runs the back-end's context. It waits on a private
+ * main context that holds only the back-end channel's socket and timer,
+ * so neither further front-end requests nor the back-end's other sources
+ * run meanwhile (unless the front-end is in this very process, which the
+ * wait would deadlock: then it runs the back-end's context).
+ *
+ * A front-end that does not answer within
+ * [property@VhostUser.Backend:timeout] fails the call with
+ * %VHOST_USER_ERROR_TIMED_OUT and closes the back-end channel (later
+ * replies could not be matched). A cancellation fails the call with
+ * %G_IO_ERROR_CANCELLED; the reply, when it comes, is dropped.
  *
  * Returns: the reply's u64, or %G_MAXUINT64 with @error set
  */

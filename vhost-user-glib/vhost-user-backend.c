@@ -28,7 +28,7 @@
  * The device side of a vhost-user connection (the "slave" in older texts).
  *
  * A back-end serves one front-end over a connected socket
- * ([method@VhostUser.Backend.serve], or [method@VhostUser.Backend.connect_to_path]
+ * ([method@VhostUser.Backend.take_socket], or [method@VhostUser.Backend.connect_to_path]
  * to a front-end that listens, as QEMU's `server=on` chardev does) in the
  * `GMainContext` it was created in. Every request the front-end sends
  * raises one signal named after it (`get-features`, `set-vring-addr`, …)

@@ -234,7 +234,7 @@ void                  vhost_user_backend_send_backend_request_async  (VhostUserB
 VHOST_USER_AVAILABLE_IN_ALL
 guint64               vhost_user_backend_send_backend_request_finish (VhostUserBackend            *self,
                                                                       GAsyncResult                *result,
-                                                                      int                         *fd,
+                                                                      int                         *out_fd,
                                                                       GError                     **error);
 VHOST_USER_AVAILABLE_IN_ALL
 guint64               vhost_user_backend_send_backend_request        (VhostUserBackend            *self,
