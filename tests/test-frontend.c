@@ -1609,21 +1609,16 @@ set_flag (gpointer data)
 }
 
 /* The child of test_blocking_isolated: a back-end in another process
- * that answers one GET_FEATURES, late, then waits for the hang-up. Raw
- * system calls only: it runs after fork(). */
+ * that answers one GET_FEATURES on @fd, late, then waits for the
+ * hang-up. Raw system calls only: it runs after fork(). */
 static void G_GNUC_NORETURN
-forked_peer (const char *path)
+forked_peer_serve (int fd)
 {
-  struct sockaddr_un addr = { .sun_family = AF_UNIX };
   const guint32 header[3] = { 1, 0x5, 8 };    /* GET_FEATURES, version 1 | reply, 8 bytes */
   const guint64 features = G_GUINT64_CONSTANT (0x12345678);
   guint8 reply[20], buf[64];
-  int listener, fd;
 
-  listener = socket (AF_UNIX, SOCK_STREAM, 0);
-  strncpy (addr.sun_path, path, sizeof addr.sun_path - 1);
-  if (listener < 0 || bind (listener, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (listener, 1) != 0 ||
-      (fd = accept (listener, NULL, NULL)) < 0 || read (fd, buf, 12) != 12)
+  if (read (fd, buf, 12) != 12)
     _exit (1);
   memcpy (reply, header, sizeof header);
   memcpy (reply + sizeof header, &features, sizeof features);
@@ -1635,6 +1630,20 @@ forked_peer (const char *path)
   _exit (0);
 }
 
+static void G_GNUC_NORETURN
+forked_peer_listen (const char *path)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int listener, fd;
+
+  listener = socket (AF_UNIX, SOCK_STREAM, 0);
+  strncpy (addr.sun_path, path, sizeof addr.sun_path - 1);
+  if (listener < 0 || bind (listener, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (listener, 1) != 0 ||
+      (fd = accept (listener, NULL, NULL)) < 0)
+    _exit (1);
+  forked_peer_serve (fd);
+}
+
 /* A blocking call to a back-end in another process waits on a private
  * context: the front-end's context runs nothing else meanwhile (a peer in
  * this process, as in the other tests, is the exception). */
@@ -1642,20 +1651,41 @@ static void
 test_blocking_isolated (Fixture       *f,
                         gconstpointer  data)
 {
+  gboolean handed_over = GPOINTER_TO_INT (data);
   g_autofree char *path = g_build_filename (g_get_tmp_dir (), "isolated.sock", NULL);
   g_autoptr(GError) error = NULL;
   gboolean idle_ran = FALSE;
   GSource *idle;
+  int pair[2] = { -1, -1 };
   int status;
   pid_t pid;
 
-  g_unlink (path);
+  /* a VMM that spawns its device on a socket pair it made: the pair's
+   * credentials name the VMM's process, yet the peer is another */
+  if (handed_over)
+    g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair));
+  else
+    g_unlink (path);
   pid = fork ();
   g_assert_cmpint (pid, >=, 0);
+  if (pid == 0 && handed_over)
+    {
+      close (pair[0]);
+      forked_peer_serve (pair[1]);
+    }
   if (pid == 0)
-    forked_peer (path);
+    forked_peer_listen (path);
 
-  vhost_user_frontend_connect_to_path (f->frontend, path, WAIT_MS, NULL, &error);
+  if (handed_over)
+    {
+      g_autoptr(GSocket) socket = g_socket_new_from_fd (pair[0], &error);
+
+      close (pair[1]);
+      g_assert_no_error (error);
+      g_assert_true (vhost_user_frontend_take_socket (f->frontend, socket, &error));
+    }
+  else
+    vhost_user_frontend_connect_to_path (f->frontend, path, WAIT_MS, NULL, &error);
   g_assert_no_error (error);
   idle = g_idle_source_new ();
   g_source_set_callback (idle, set_flag, &idle_ran, NULL);
@@ -1743,8 +1773,10 @@ main (int   argc,
   ADD ("lifecycle", NULL, test_lifecycle);
 #undef ADD
   g_test_add ("/frontend/timeout", Fixture, NULL, fixture_setup_bare, test_timeout, fixture_teardown);
-  g_test_add ("/frontend/blocking/isolated", Fixture, NULL, fixture_setup_bare, test_blocking_isolated,
-              fixture_teardown);
+  g_test_add ("/frontend/blocking/isolated", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
+              test_blocking_isolated, fixture_teardown);
+  g_test_add ("/frontend/blocking/isolated-handed-over", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_bare,
+              test_blocking_isolated, fixture_teardown);
 
   return g_test_run ();
 }

@@ -21,7 +21,12 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 
@@ -722,21 +727,98 @@ vhost_user_connection_get_channel (VhostUserConnection *self)
   return self->channel;
 }
 
-/* Whether the peer is this very process (SO_PEERCRED: the process that
- * connected, listened or made the pair). A blocking wait does not isolate
+/* The inode of the socket at the other end of @fd (sock_diag's
+ * UNIX_DIAG_PEER), or 0 where the kernel does not say. */
+static guint64
+peer_inode (int fd)
+{
+  struct {
+    struct nlmsghdr     nlh;
+    struct unix_diag_req req;
+  } request = { 0 };
+  union {
+    struct nlmsghdr nlh;
+    guint8          buf[4096];
+  } reply;
+  struct stat st;
+  guint64 peer = 0;
+  ssize_t n;
+  int nl;
+
+  if (fstat (fd, &st) != 0)
+    return 0;
+  nl = socket (AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (nl < 0)
+    return 0;
+  request.nlh.nlmsg_len = sizeof request;
+  request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  request.nlh.nlmsg_flags = NLM_F_REQUEST;
+  request.req.sdiag_family = AF_UNIX;
+  request.req.udiag_states = G_MAXUINT32;
+  request.req.udiag_ino = st.st_ino;
+  request.req.udiag_show = UDIAG_SHOW_PEER;
+  request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = G_MAXUINT32;   /* no cookie */
+  if (send (nl, &request, sizeof request, 0) == sizeof request &&
+      (n = recv (nl, &reply, sizeof reply, 0)) > 0 &&
+      NLMSG_OK (&reply.nlh, (guint) n) && reply.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+      reply.nlh.nlmsg_len >= NLMSG_LENGTH (sizeof (struct unix_diag_msg)))
+    {
+      struct unix_diag_msg *msg = NLMSG_DATA (&reply.nlh);
+      struct rtattr *attr = (struct rtattr *) (msg + 1);
+      int len = reply.nlh.nlmsg_len - NLMSG_LENGTH (sizeof *msg);
+
+      for (; RTA_OK (attr, len); attr = RTA_NEXT (attr, len))
+        if (attr->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD (attr) >= sizeof (guint32))
+          peer = *(guint32 *) RTA_DATA (attr);
+    }
+  close (nl);
+  return peer;
+}
+
+/* Whether a socket of inode @ino is open in this process. */
+static gboolean
+socket_open_here (guint64 ino)
+{
+  g_autofree char *wanted = g_strdup_printf ("socket:[%" G_GUINT64_FORMAT "]", ino);
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      if (g_strcmp0 (target, wanted) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether the peer is this very process. A blocking wait does not isolate
  * itself from such a peer: it may be served by the very context the wait
  * would take away (tests, simulations, a demo with both ends in one loop),
  * and isolating would deadlock it. A VMM's device, or a device's VMM, is
- * another process. */
+ * another process.
+ *
+ * SO_PEERCRED names the process that connected, listened or made the
+ * pair, which may have handed its end to another process since (a VMM
+ * spawning its device on a socket pair): where the kernel names the peer
+ * socket, it must also be open here. */
 gboolean
 vhost_user_connection_peer_is_this_process (VhostUserConnection *self)
 {
   struct ucred cred;
   socklen_t len = sizeof cred;
+  guint64 peer;
+  int fd;
 
   g_return_val_if_fail (VHOST_USER_IS_CONNECTION (self), FALSE);
 
-  return self->socket != NULL &&
-         getsockopt (g_socket_get_fd (self->socket), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-         cred.pid == getpid ();
+  if (self->socket == NULL)
+    return FALSE;
+  fd = g_socket_get_fd (self->socket);
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid != getpid ())
+    return FALSE;
+  peer = peer_inode (fd);
+  return peer == 0 || socket_open_here (peer);
 }
