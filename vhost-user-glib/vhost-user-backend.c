@@ -712,7 +712,11 @@ connected (GObject      *source,
   GError *error = NULL;
 
   socket = g_task_propagate_pointer (G_TASK (result), &error);
-  if (socket == NULL || !vhost_user_backend_take_socket (VHOST_USER_BACKEND (source), socket, &error))
+  /* a back-end disposed while connecting serves nobody any more */
+  if (socket != NULL && priv_of (VHOST_USER_BACKEND (source))->channel_requester == NULL)
+    error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED,
+                                 "The back-end was disposed while connecting");
+  if (error != NULL || !vhost_user_backend_take_socket (VHOST_USER_BACKEND (source), socket, &error))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
@@ -749,6 +753,9 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, vhost_user_backend_connect_to_path_async);
+  /* the dial applies the cancellation; once the socket is taken, the
+   * back-end serves, and _finish must say so even if cancelled since */
+  g_task_set_check_cancellable (task, FALSE);
   connect = g_new0 (ConnectData, 1);
   connect->path = g_strdup (path);
   connect->timeout_ms = timeout_ms;

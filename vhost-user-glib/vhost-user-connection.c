@@ -759,7 +759,7 @@ peer_inode (int fd)
   request.req.udiag_show = UDIAG_SHOW_PEER;
   request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = G_MAXUINT32;   /* no cookie */
   if (send (nl, &request, sizeof request, 0) == sizeof request &&
-      (n = recv (nl, &reply, sizeof reply, 0)) > 0 &&
+      (n = TEMP_FAILURE_RETRY (recv (nl, &reply, sizeof reply, 0))) > 0 &&
       NLMSG_OK (&reply.nlh, (guint) n) && reply.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
       reply.nlh.nlmsg_len >= NLMSG_LENGTH (sizeof (struct unix_diag_msg)))
     {
@@ -775,7 +775,8 @@ peer_inode (int fd)
   return peer;
 }
 
-/* Whether a socket of inode @ino is open in this process. */
+/* Whether a socket of inode @ino is open in this process; TRUE where
+ * /proc cannot say, as SO_PEERCRED alone would have. */
 static gboolean
 socket_open_here (guint64 ino)
 {
@@ -783,7 +784,9 @@ socket_open_here (guint64 ino)
   g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
   const char *name;
 
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+  if (dir == NULL)
+    return TRUE;
+  while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
       g_autofree char *target = g_file_read_link (path, NULL);
