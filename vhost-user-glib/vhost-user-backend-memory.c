@@ -51,6 +51,41 @@ mapping_bytes_new (void  *map,
   return g_bytes_new_with_free_func ((guint8 *) map + offset, len, mapping_free, mapping);
 }
 
+/* Maps the request's fd, which must hold @offset + @size bytes, as GBytes
+ * of the @size bytes from @offset on; NULL once @invocation is answered
+ * with why not. The fd is closed either way. */
+static GBytes *
+map_request_fd (VhostUserBackend    *self,
+                VhostUserInvocation *invocation,
+                guint64              offset,
+                guint64              size,
+                int                  extra_flags,
+                const char          *what)
+{
+  int fd = steal_request_fd (self, 0);
+  struct stat st;
+  void *base;
+
+  if (fd < 0 || fstat (fd, &st) != 0 || (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
+    {
+      if (fd >= 0)
+        g_close (fd, NULL);
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "The %s's fd does not hold 0x%" G_GINT64_MODIFIER "x bytes",
+                                           what, offset + size);
+      return NULL;
+    }
+  base = mmap (NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED | extra_flags, fd, 0);
+  g_close (fd, NULL);
+  if (base == MAP_FAILED)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                                           "Could not map the %s: %s", what, g_strerror (errno));
+      return NULL;
+    }
+  return mapping_bytes_new (base, offset + size, offset, size);
+}
+
 /* Dirty logging is on for every ring while VHOST_F_LOG_ALL is acked. */
 void
 vhost_user_backend_update_logging (VhostUserBackend *self)
@@ -143,9 +178,7 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
                                       int                  fd)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
-  struct stat st;
-  void *base;
-  int own_fd;
+  GBytes *log;
 
   if (size == 0 || offset + size < offset || offset + size > G_MAXSIZE)
     {
@@ -166,28 +199,11 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
       return TRUE;
     }
 
-  own_fd = steal_request_fd (self, 0);
-  if (own_fd < 0 || fstat (own_fd, &st) != 0 ||
-      (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
-    {
-      if (own_fd >= 0)
-        g_close (own_fd, NULL);
-      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
-                                           "The log fd does not hold 0x%" G_GINT64_MODIFIER "x bytes", offset + size);
-      return TRUE;
-    }
-
-  base = mmap (NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, own_fd, 0);
-  g_close (own_fd, NULL);
-  if (base == MAP_FAILED)
-    {
-      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                                           "Could not map the log: %s", g_strerror (errno));
-      return TRUE;
-    }
-
+  log = map_request_fd (self, invocation, offset, size, MAP_NORESERVE, "log");
+  if (log == NULL)
+    return TRUE;
   g_clear_pointer (&priv->log, g_bytes_unref);
-  priv->log = mapping_bytes_new (base, offset + size, offset, size);
+  priv->log = log;
   vhost_user_backend_update_logging (self);
   vhost_user_invocation_return_u64 (invocation, 0);
   return TRUE;
@@ -327,9 +343,7 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
                                          int                  fd)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
-  struct stat st;
-  void *base;
-  int own_fd;
+  GBytes *inflight;
 
   /* the area must hold what this back-end would have laid out for it */
   if (num_queues == 0 || num_queues > priv->num_queues || queue_size == 0 ||
@@ -342,25 +356,11 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
       return TRUE;
     }
 
-  own_fd = steal_request_fd (self, 0);
-  if (fstat (own_fd, &st) != 0 || (S_ISREG (st.st_mode) && (guint64) st.st_size < mmap_offset + mmap_size))
-    {
-      g_close (own_fd, NULL);
-      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
-                                           "The in-flight fd does not hold 0x%" G_GINT64_MODIFIER "x bytes", mmap_offset + mmap_size);
-      return TRUE;
-    }
-  base = mmap (NULL, mmap_offset + mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, own_fd, 0);
-  g_close (own_fd, NULL);
-  if (base == MAP_FAILED)
-    {
-      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                                           "Could not map the in-flight area: %s", g_strerror (errno));
-      return TRUE;
-    }
-
+  inflight = map_request_fd (self, invocation, mmap_offset, mmap_size, 0, "in-flight area");
+  if (inflight == NULL)
+    return TRUE;
   g_clear_pointer (&priv->inflight, g_bytes_unref);
-  priv->inflight = mapping_bytes_new (base, mmap_offset + mmap_size, mmap_offset, mmap_size);
+  priv->inflight = inflight;
   priv->inflight_stride = inflight_queue_size (queue_size);
   vhost_user_backend_update_inflight (self);
   vhost_user_invocation_return_ack (invocation);

@@ -9,10 +9,7 @@
 
 #include "config.h"
 
-#include <string.h>
-
 #include "vhost-user-debug-private.h"
-#include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-socket-private.h"

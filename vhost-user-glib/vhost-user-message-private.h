@@ -141,6 +141,7 @@ gboolean  vhost_user_message_get_inflight    (const VhostUserMessage *msg,
                                               VhostUserWireInflight  *inflight);
 gboolean  vhost_user_message_get_uuid        (const VhostUserMessage *msg,
                                               guint8                  uuid[16]);
+char     *vhost_user_message_get_uuid_string (const VhostUserMessage *msg);
 gboolean  vhost_user_message_get_device_state (const VhostUserMessage *msg,
                                               guint32                *direction,
                                               guint32                *phase);

@@ -905,16 +905,27 @@ describe_inflight (const VhostUserMessage *msg,
                             i.mmap_size, i.mmap_offset, i.num_queues, i.queue_size);
 }
 
+/* A UUID payload as text, the form signals and traces show. */
+char *
+vhost_user_message_get_uuid_string (const VhostUserMessage *msg)
+{
+  guint8 u[16];
+
+  if (!vhost_user_message_get_uuid (msg, u))
+    return NULL;
+  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
 static void
 describe_uuid (const VhostUserMessage *msg,
                GString                *out)
 {
-  guint8 u[16];
+  g_autofree char *uuid = vhost_user_message_get_uuid_string (msg);
 
-  if (vhost_user_message_get_uuid (msg, u))
-    g_string_append_printf (out, " uuid=%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                            u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                            u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+  if (uuid != NULL)
+    g_string_append_printf (out, " uuid=%s", uuid);
 }
 
 static void

@@ -46,14 +46,6 @@ fd_at (const VhostUserMessage *msg,
   return i < msg->n_fds ? msg->fds[i] : -1;
 }
 
-static char *
-uuid_to_string (const guint8 u[16])
-{
-  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-}
-
 static gboolean
 decode_none (const VhostUserRequestInfo *info,
              const VhostUserMessage     *msg,
@@ -380,10 +372,8 @@ decode_uuid (const VhostUserRequestInfo *info,
              GValue                     *v,
              GError                    **error)
 {
-  guint8 uuid[16] = { 0 };
-
-  vhost_user_message_get_uuid (msg, uuid);
-  g_value_take_string (&v[0], uuid_to_string (uuid));
+  /* the codec checked the payload's size */
+  g_value_take_string (&v[0], vhost_user_message_get_uuid_string (msg));
   return TRUE;
 }
 
