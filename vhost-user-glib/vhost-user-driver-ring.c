@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "vhost-user-driver-ring.h"
+#include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-ring-layout-private.h"
@@ -763,4 +764,56 @@ vhost_user_driver_ring_get_used (VhostUserDriverRing *self,
                       __ATOMIC_RELAXED);
   vhost_user_full_barrier ();
   return take (self, head, len);
+}
+
+/* Where a back-end that lost its state should go on from, as the shared
+ * memory shows it, and how many requests are out past that point (made
+ * available, not marked used). Split: the used index the back-end wrote.
+ * Packed: our used position moved over the used descriptors not collected
+ * yet, as both halves of a packed base (avail = used: everything not
+ * used is to be done again). Nothing is collected here. */
+guint
+vhost_user_driver_ring_restart_base (VhostUserDriverRing *self,
+                                     guint               *outstanding)
+{
+  guint pos, done = 0, out = 0;
+  gboolean wrap;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), 0);
+
+  if (!self->packed)
+    {
+      guint16 used = __atomic_load_n ((guint16 *) (self->used + VRING_USED_IDX), __ATOMIC_ACQUIRE);
+
+      *outstanding = (guint16) (self->avail_idx - used);
+      return used;
+    }
+
+  for (guint id = 0; id < self->size; id++)
+    if (self->chain_len[id] != 0)
+      out++;
+  pos = self->used_pos;
+  wrap = self->used_wrap;
+  for (guint steps = 0; steps < self->size; steps++)
+    {
+      guint8 *slot = self->desc + 16 * pos;
+      guint16 flags = __atomic_load_n ((guint16 *) (slot + PACKED_DESC_FLAGS_OFFSET), __ATOMIC_ACQUIRE);
+      PackedDesc d;
+      guint n;
+
+      if (!packed_is_used (flags, wrap))
+        break;
+      memcpy (&d, slot, sizeof d);
+      n = d.id < self->size ? self->chain_len[d.id] : 0;
+      if (n > 0)
+        done++;
+      pos += MAX (n, 1);
+      if (pos >= self->size)
+        {
+          pos -= self->size;
+          wrap = !wrap;
+        }
+    }
+  *outstanding = out - MIN (done, out);
+  return (pos | (wrap ? 0x8000u : 0)) | ((pos | (wrap ? 0x8000u : 0)) << 16);
 }

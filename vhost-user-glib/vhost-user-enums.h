@@ -238,6 +238,26 @@ typedef enum {
 } VhostUserVirtioFeatureBit;
 
 /**
+ * VhostUserDeviceState:
+ * @VHOST_USER_DEVICE_STATE_DISCONNECTED: no back-end on the socket (never
+ *   connected, lost, or given up on)
+ * @VHOST_USER_DEVICE_STATE_NEGOTIATING: the device is applying its setup:
+ *   a start, or the replay after a reconnect
+ * @VHOST_USER_DEVICE_STATE_RUNNING: the rings run
+ * @VHOST_USER_DEVICE_STATE_STOPPED: connected, the rings not running (not
+ *   started yet, or stopped with their bases kept)
+ *
+ * Where a #VhostUserDevice stands, as its #VhostUserDevice:state property
+ * says.
+ */
+typedef enum {
+  VHOST_USER_DEVICE_STATE_DISCONNECTED,
+  VHOST_USER_DEVICE_STATE_NEGOTIATING,
+  VHOST_USER_DEVICE_STATE_RUNNING,
+  VHOST_USER_DEVICE_STATE_STOPPED,
+} VhostUserDeviceState;
+
+/**
  * VHOST_USER_FEATURE:
  * @bit: a virtio feature bit number, such as a #VhostUserVirtioFeatureBit
  *

@@ -19,5 +19,6 @@
 #include "vhost-user-server.h"
 #include "vhost-user-frontend.h"
 #include "vhost-user-driver-ring.h"
+#include "vhost-user-device.h"
 
 #undef __VHOST_USER_GLIB_INSIDE__

@@ -1,0 +1,2500 @@
+/* vhost-user-device.c: a VMM's vhost-user device, set up and kept up
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "vhost-user-device.h"
+#include "vhost-user-driver-ring-private.h"
+#include "vhost-user-enum-types.h"
+#include "vhost-user-error.h"
+#include "vhost-user-frontend-private.h"
+
+/**
+ * VhostUserDevice:
+ *
+ * One vhost-user device as a VMM holds it: the state it wants the
+ * back-end to have, and the choreography that gives it that state, on
+ * the first start and again after every reconnect.
+ *
+ * A #VhostUserFrontend speaks each request; a device knows the order
+ * (QEMU's, `hw/virtio/vhost.c`): features and protocol features, the
+ * owner, the back-end channel, guest memory, the in-flight area before
+ * any ring, then for every ring its size, base, addresses, kick and call
+ * fds, then the rings enabled and the status set. It keeps what it gave:
+ * memory regions, rings (a #VhostUserDriverRing, or addresses in guest
+ * memory with eventfds), the in-flight area, the rings' bases.
+ *
+ * - vhost_user_device_start() applies everything; vhost_user_device_stop()
+ *   disables the rings and collects their bases with `GET_VRING_BASE`, so
+ *   that the next start goes on where they stopped.
+ * - vhost_user_device_add_memory() and vhost_user_device_remove_memory()
+ *   work at any time: `ADD_MEM_REG`/`REM_MEM_REG` where memory slots are
+ *   negotiated, a whole new `SET_MEM_TABLE` where not.
+ * - When the back-end goes away (a slave/back-end process that crashed or
+ *   was restarted) the device says so with #VhostUserDevice::backend-lost;
+ *   vhost_user_device_reconnect(), or #VhostUserDevice:auto-reconnect,
+ *   dials again with back-off, negotiates, refuses a back-end that came
+ *   back with fewer features or queues, and replays the state: the kept
+ *   in-flight area before any ring starts, each split ring's base from the
+ *   used index in shared memory, then a kick on every ring. Without
+ *   `INFLIGHT_SHMFD` nobody can vouch for the requests the old back-end
+ *   had taken: #VhostUserDevice::requests-at-risk says how many.
+ *
+ * Operations (start, stop, memory, enabling a ring, reconnect) run one at
+ * a time, in the order they were asked for, each with an async form that
+ * never blocks the main loop and a blocking form built on it. The device
+ * runs in its front-end's #GMainContext.
+ *
+ * What a VMM still owns: the guest's memory layout (the regions), the
+ * virtqueue addresses the guest's driver wrote, and interrupts: the kick
+ * and call eventfds are there to give to KVM (ioeventfd, irqfd), or, for
+ * a driver in this process, #VhostUserDevice:watch-calls turns calls into
+ * the #VhostUserDevice::ring-call signal.
+ */
+
+/* Where a ring's state comes from. */
+typedef struct {
+  VhostUserDevice     *device;
+  guint                index;
+  gboolean             configured;
+  VhostUserDriverRing *driver;        /* or NULL: addresses in guest memory */
+  guint                size;
+  guint64              desc, avail, used;
+  int                  kick_fd, call_fd;   /* ours (duplicated or made here); unused with a driver ring */
+  gboolean             enabled;
+  guint                base;          /* what the next start sends */
+  GSource             *call_watch;
+  GQuark               detail;
+} Ring;
+
+struct _VhostUserDevice
+{
+  GObject               parent_instance;
+
+  VhostUserFrontend    *frontend;
+  gulong                disconnected_id;
+  guint                 n_rings;
+  Ring                 *rings;
+  GPtrArray            *regions;
+
+  guint64               features, protocol_features;
+  /* from the first negotiation: a reconnected back-end must give the same */
+  guint64               acked_features, acked_protocol_features;
+  gboolean              negotiated;
+
+  VhostUserDeviceState  state;
+  gboolean              set_up;         /* this connection has features, memory and in-flight area */
+  gboolean              want_running;
+  gboolean              closing;
+  gboolean              replaying;
+
+  int                   inflight_fd;
+  guint64               inflight_size, inflight_offset;
+  guint                 inflight_queue_size;
+
+  gboolean              auto_reconnect;
+  guint                 reconnect_attempts;
+  guint                 reconnect_delay_max;
+  GCancellable         *reconnect_cancellable;
+  gboolean              watch_calls;
+
+  GQueue                ops;
+  gboolean              busy;
+};
+
+enum {
+  PROP_0,
+  PROP_FRONTEND,
+  PROP_N_RINGS,
+  PROP_STATE,
+  PROP_FEATURES,
+  PROP_PROTOCOL_FEATURES,
+  PROP_ACKED_FEATURES,
+  PROP_ACKED_PROTOCOL_FEATURES,
+  PROP_AUTO_RECONNECT,
+  PROP_RECONNECT_ATTEMPTS,
+  PROP_RECONNECT_DELAY_MAX,
+  PROP_WATCH_CALLS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_BACKEND_LOST,
+  SIGNAL_RECONNECTING,
+  SIGNAL_RECONNECTED,
+  SIGNAL_REQUESTS_AT_RISK,
+  SIGNAL_RING_CALL,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VhostUserDevice, vhost_user_device, G_TYPE_OBJECT)
+
+#define DEFAULT_PROTOCOL_FEATURES (VHOST_USER_PROTOCOL_FEATURE_MQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |   \
+                                   VHOST_USER_PROTOCOL_FEATURE_CONFIG |                                     \
+                                   VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS |                        \
+                                   VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD |                             \
+                                   VHOST_USER_PROTOCOL_FEATURE_STATUS)
+#define FIRST_DELAY_MS 10
+
+/* virtio 1.2, 2.1: ACKNOWLEDGE | DRIVER | DRIVER_OK | FEATURES_OK */
+#define STATUS_RUNNING 0xf
+
+static void
+set_state (VhostUserDevice      *self,
+           VhostUserDeviceState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static gboolean
+acked_protocol (VhostUserDevice *self,
+                guint64          bit)
+{
+  return (vhost_user_frontend_get_acked_protocol_features (self->frontend) & bit) != 0;
+}
+
+static gboolean
+acked_protocol_features_bit (VhostUserDevice *self)
+{
+  return (vhost_user_frontend_get_acked_features (self->frontend) &
+          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES)) != 0;
+}
+
+static gboolean
+any_packed (VhostUserDevice *self)
+{
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].driver != NULL && vhost_user_driver_ring_get_packed (self->rings[i].driver))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+packed_negotiated (VhostUserDevice *self)
+{
+  return (self->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0;
+}
+
+static int
+ring_kick_fd (Ring *ring)
+{
+  return ring->driver != NULL ? vhost_user_driver_ring_get_kick_fd (ring->driver) : ring->kick_fd;
+}
+
+static int
+ring_call_fd (Ring *ring)
+{
+  return ring->driver != NULL ? vhost_user_driver_ring_get_call_fd (ring->driver) : ring->call_fd;
+}
+
+/* --- guest memory as this process sees it --- */
+
+/* A pointer to @len bytes at a front-end (user) address, when one region
+ * holds them all. */
+static gpointer
+host_pointer (VhostUserDevice *self,
+              guint64          user_addr,
+              guint64          len)
+{
+  for (guint i = 0; i < self->regions->len; i++)
+    {
+      VhostUserMemoryRegion *region = g_ptr_array_index (self->regions, i);
+      guint64 start = vhost_user_memory_region_get_user_addr (region);
+      guint64 size = vhost_user_memory_region_get_size (region);
+
+      if (user_addr >= start && user_addr - start <= size && len <= size - (user_addr - start))
+        return (guint8 *) vhost_user_memory_region_get_host_addr (region) + (user_addr - start);
+    }
+  return NULL;
+}
+
+/* Where a back-end that lost its state goes on from: for a split ring the
+ * used index the old one left in shared memory (the spec's rule, and what
+ * the in-flight area is relative to); a packed ring has no such index in
+ * memory, so only a driver ring, which knows its positions, can say. */
+static guint
+restart_base (VhostUserDevice *self,
+              Ring            *ring,
+              gint            *outstanding)
+{
+  guint16 *idx;
+
+  *outstanding = 0;
+  if (ring->driver != NULL)
+    {
+      guint n;
+      guint base = vhost_user_driver_ring_restart_base (ring->driver, &n);
+
+      *outstanding = (gint) n;
+      return base;
+    }
+  if (packed_negotiated (self))
+    {
+      *outstanding = -1;
+      return ring->base;
+    }
+  idx = host_pointer (self, ring->used + 2, 2);
+  if (idx == NULL)
+    return ring->base;
+  if (host_pointer (self, ring->avail + 2, 2) != NULL)
+    *outstanding = (guint16) (__atomic_load_n ((guint16 *) host_pointer (self, ring->avail + 2, 2), __ATOMIC_ACQUIRE) -
+                              __atomic_load_n (idx, __ATOMIC_ACQUIRE));
+  return __atomic_load_n (idx, __ATOMIC_ACQUIRE);
+}
+
+/* --- calls for a driver in this process --- */
+
+static gboolean
+call_ready (int           fd,
+            GIOCondition  condition,
+            gpointer      user_data)
+{
+  Ring *ring = user_data;
+  guint64 count;
+
+  /* an eventfd: one read takes every signal so far */
+  if (read (fd, &count, sizeof count) < 0 && errno != EAGAIN && errno != EINTR)
+    {
+      g_clear_pointer (&ring->call_watch, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  g_signal_emit (ring->device, signals[SIGNAL_RING_CALL], ring->detail, ring->index);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+unwatch_call (Ring *ring)
+{
+  if (ring->call_watch != NULL)
+    {
+      g_source_destroy (ring->call_watch);
+      g_clear_pointer (&ring->call_watch, g_source_unref);
+    }
+}
+
+static void
+update_call_watches (VhostUserDevice *self)
+{
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      Ring *ring = &self->rings[i];
+
+      unwatch_call (ring);
+      if (!self->watch_calls || !ring->configured || ring_call_fd (ring) < 0)
+        continue;
+      ring->call_watch = g_unix_fd_source_new (ring_call_fd (ring), G_IO_IN);
+      g_source_set_callback (ring->call_watch, G_SOURCE_FUNC (call_ready), ring, NULL);
+      g_source_set_static_name (ring->call_watch, "vhost-user device call");
+      g_source_attach (ring->call_watch, vhost_user_frontend_get_main_context (self->frontend));
+    }
+}
+
+/* --- operations: steps in order, one operation at a time --- */
+
+typedef enum {
+  STEP_DIAL,
+  STEP_NEGOTIATE,
+  STEP_CHECK_FEATURES,
+  STEP_QUEUE_NUM,
+  STEP_CHANNEL,
+  STEP_MEMORY,          /* index: the region */
+  STEP_GET_INFLIGHT,
+  STEP_SET_INFLIGHT,
+  STEP_SET_UP,
+  STEP_AT_RISK,
+  STEP_RING_NUM,        /* index: the ring, from here on */
+  STEP_RING_BASE,
+  STEP_RING_ADDR,
+  STEP_RING_KICK,
+  STEP_RING_CALL,
+  STEP_RING_ENABLE,     /* value: enable or not */
+  STEP_STATUS,          /* value: the status byte */
+  STEP_RUNNING,
+  STEP_KICK,
+  STEP_GET_BASE,
+  STEP_STOPPED,
+  STEP_ADD_REGION,
+  STEP_REMOVE_REGION,
+} StepKind;
+
+typedef struct {
+  StepKind kind;
+  guint    index;
+  guint64  value;
+} Step;
+
+typedef enum {
+  OP_START,
+  OP_STOP,
+  OP_ADD_MEMORY,
+  OP_REMOVE_MEMORY,
+  OP_ENABLE,
+  OP_RECONNECT,
+} OpKind;
+
+typedef struct {
+  OpKind                 kind;
+  GArray                *steps;
+  guint                  next;
+  gboolean               sent;       /* something reached the back-end */
+  VhostUserMemoryRegion *region;
+  guint                  index;
+  gboolean               enabled;
+  guint                  attempt;
+  gboolean               automatic;
+  GSource               *delay;
+  gboolean               replay;     /* rings' bases come from shared memory */
+} Op;
+
+static void
+op_free (Op *op)
+{
+  g_clear_pointer (&op->steps, g_array_unref);
+  g_clear_pointer (&op->region, vhost_user_memory_region_unref);
+  if (op->delay != NULL)
+    {
+      g_source_destroy (op->delay);
+      g_source_unref (op->delay);
+    }
+  g_free (op);
+}
+
+static void
+add_step (Op       *op,
+          StepKind  kind,
+          guint     index,
+          guint64   value)
+{
+  Step step = { kind, index, value };
+
+  g_array_append_val (op->steps, step);
+}
+
+/* Connection-wide state, in QEMU's order. */
+static void
+plan_setup (VhostUserDevice *self,
+            Op              *op)
+{
+  add_step (op, STEP_NEGOTIATE, 0, 0);
+  add_step (op, STEP_CHECK_FEATURES, 0, 0);
+  add_step (op, STEP_QUEUE_NUM, 0, 0);
+  add_step (op, STEP_CHANNEL, 0, 0);
+  for (guint i = 0; i < self->regions->len; i++)
+    add_step (op, STEP_MEMORY, i, 0);
+  add_step (op, STEP_GET_INFLIGHT, 0, 0);
+  add_step (op, STEP_SET_INFLIGHT, 0, 0);
+  add_step (op, STEP_SET_UP, 0, 0);
+}
+
+/* Every ring started, then enabled, then the status: the order of
+ * QEMU's vhost_dev_start(). */
+static void
+plan_rings (VhostUserDevice *self,
+            Op              *op)
+{
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].configured)
+      {
+        add_step (op, STEP_RING_NUM, i, 0);
+        add_step (op, STEP_RING_BASE, i, 0);
+        add_step (op, STEP_RING_ADDR, i, 0);
+        add_step (op, STEP_RING_KICK, i, 0);
+        add_step (op, STEP_RING_CALL, i, 0);
+      }
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].configured)
+      add_step (op, STEP_RING_ENABLE, i, self->rings[i].enabled);
+  add_step (op, STEP_STATUS, 0, STATUS_RUNNING);
+  add_step (op, STEP_RUNNING, 0, 0);
+}
+
+static void
+plan (VhostUserDevice *self,
+      Op              *op)
+{
+  g_array_set_size (op->steps, 0);
+  op->next = 0;
+  switch (op->kind)
+    {
+    case OP_START:
+      if (!self->set_up)
+        plan_setup (self, op);
+      plan_rings (self, op);
+      break;
+    case OP_STOP:
+      for (guint i = 0; i < self->n_rings; i++)
+        if (self->rings[i].configured)
+          add_step (op, STEP_RING_ENABLE, i, FALSE);
+      for (guint i = 0; i < self->n_rings; i++)
+        if (self->rings[i].configured)
+          add_step (op, STEP_GET_BASE, i, 0);
+      /* after the bases: a back-end may take status 0 for a reset */
+      add_step (op, STEP_STATUS, 0, 0);
+      add_step (op, STEP_STOPPED, 0, 0);
+      break;
+    case OP_ADD_MEMORY:
+      add_step (op, STEP_ADD_REGION, 0, 0);
+      break;
+    case OP_REMOVE_MEMORY:
+      add_step (op, STEP_REMOVE_REGION, 0, 0);
+      break;
+    case OP_ENABLE:
+      add_step (op, STEP_RING_ENABLE, op->index, op->enabled);
+      break;
+    case OP_RECONNECT:
+      add_step (op, STEP_DIAL, 0, 0);
+      plan_setup (self, op);
+      add_step (op, STEP_AT_RISK, 0, 0);
+      if (self->want_running)
+        {
+          plan_rings (self, op);
+          add_step (op, STEP_KICK, 0, 0);
+        }
+      else
+        add_step (op, STEP_STOPPED, 0, 0);
+      break;
+    }
+}
+
+static gpointer
+copy_region (gconstpointer region,
+             gpointer      user_data)
+{
+  return vhost_user_memory_region_ref ((VhostUserMemoryRegion *) region);
+}
+
+static void op_run (GTask *task);
+static void op_next (GTask *task);
+
+static void
+op_queue (VhostUserDevice *self,
+          GTask           *task)
+{
+  g_queue_push_tail (&self->ops, task);
+  if (!self->busy)
+    {
+      self->busy = TRUE;
+      op_run (g_queue_pop_head (&self->ops));
+    }
+}
+
+/* The operation ends; the next one in line starts. */
+static void
+op_done (GTask  *task,
+         GError *error)
+{
+  VhostUserDevice *self = g_task_get_source_object (task);
+  g_autoptr(VhostUserDevice) hold = g_object_ref (self);
+
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+
+  if (g_queue_is_empty (&self->ops))
+    self->busy = FALSE;
+  else
+    op_run (g_queue_pop_head (&self->ops));
+}
+
+static gboolean retry_dial (gpointer user_data);
+
+/* A failed operation: a setup that reached the back-end is undone by
+ * closing the connection, so that nothing half-applied runs; a reconnect
+ * whose back-end went away again dials again. */
+static void
+op_fail (GTask  *task,
+         GError *error)
+{
+  VhostUserDevice *self = g_task_get_source_object (task);
+  Op *op = g_task_get_task_data (task);
+
+  if (op->kind == OP_RECONNECT && !g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
+      vhost_user_error_should_reconnect (error) &&
+      (self->reconnect_attempts == 0 || op->attempt < self->reconnect_attempts))
+    {
+      guint delay = MIN ((guint64) FIRST_DELAY_MS << MIN (op->attempt, 20), self->reconnect_delay_max);
+
+      g_debug ("vhost-user device: attempt %u failed (%s); again in %u ms", op->attempt, error->message, delay);
+      g_error_free (error);
+      if (vhost_user_frontend_get_connected (self->frontend))
+        {
+          self->closing = TRUE;
+          vhost_user_frontend_close (self->frontend);
+          self->closing = FALSE;
+        }
+      set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+      op->delay = g_timeout_source_new (delay);
+      g_source_set_callback (op->delay, retry_dial, task, NULL);
+      g_source_set_static_name (op->delay, "vhost-user device reconnect");
+      g_source_attach (op->delay, g_task_get_context (task));
+      return;
+    }
+
+  if ((op->kind == OP_START || op->kind == OP_RECONNECT) && op->sent &&
+      vhost_user_frontend_get_connected (self->frontend))
+    {
+      self->closing = TRUE;
+      vhost_user_frontend_close (self->frontend);
+      self->closing = FALSE;
+    }
+  if (op->kind == OP_RECONNECT)
+    {
+      self->replaying = FALSE;
+      self->set_up = FALSE;
+      set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+      if (!g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+        {
+          if (op->attempt > 0 && vhost_user_error_should_reconnect (error))
+            g_prefix_error (&error, "Gave up after %u attempts: ", op->attempt);
+          g_signal_emit (self, signals[SIGNAL_BACKEND_LOST], 0, error, FALSE);
+        }
+    }
+  else if (op->kind == OP_START)
+    set_state (self, vhost_user_frontend_get_connected (self->frontend) ?
+                     VHOST_USER_DEVICE_STATE_STOPPED : VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  op_done (task, error);
+}
+
+static gboolean
+retry_dial (gpointer user_data)
+{
+  GTask *task = user_data;
+  Op *op = g_task_get_task_data (task);
+  VhostUserDevice *self = g_task_get_source_object (task);
+
+  g_clear_pointer (&op->delay, g_source_unref);
+  if (g_task_return_error_if_cancelled (task))
+    {
+      self->replaying = FALSE;
+      g_object_unref (task);
+      if (g_queue_is_empty (&self->ops))
+        self->busy = FALSE;
+      else
+        op_run (g_queue_pop_head (&self->ops));
+      return G_SOURCE_REMOVE;
+    }
+  plan (self, op);
+  op_next (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+step_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  GTask *task = user_data;
+  VhostUserDevice *self = g_task_get_source_object (task);
+  VhostUserFrontend *fe = self->frontend;
+  Op *op = g_task_get_task_data (task);
+  const Step *step = &g_array_index (op->steps, Step, op->next - 1);
+  GError *error = NULL;
+  gboolean ok = TRUE;
+
+  switch (step->kind)
+    {
+    case STEP_DIAL:
+      ok = vhost_user_frontend_reconnect_finish (fe, result, &error);
+      break;
+    case STEP_NEGOTIATE:
+      ok = vhost_user_frontend_negotiate_finish (fe, result, &error);
+      break;
+    case STEP_QUEUE_NUM:
+      {
+        guint64 n = vhost_user_frontend_get_u64_finish (fe, result, &error);
+        guint wanted = 0;
+
+        ok = error == NULL;
+        for (guint i = 0; i < self->n_rings; i++)
+          if (self->rings[i].configured)
+            wanted = i + 1;
+        if (ok && n < wanted)
+          {
+            g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                         "The back-end has %" G_GUINT64_FORMAT " queues; the device runs %u", n, wanted);
+            ok = FALSE;
+          }
+      }
+      break;
+    case STEP_CHANNEL:
+      ok = vhost_user_frontend_setup_backend_channel_finish (fe, result, &error);
+      break;
+    case STEP_MEMORY:
+    case STEP_ADD_REGION:
+      ok = acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS) ?
+           vhost_user_frontend_add_mem_region_finish (fe, result, &error) :
+           vhost_user_frontend_set_mem_table_finish (fe, result, &error);
+      if (!ok && step->kind == STEP_ADD_REGION)
+        g_ptr_array_remove (self->regions, op->region);
+      break;
+    case STEP_REMOVE_REGION:
+      ok = acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS) ?
+           vhost_user_frontend_rem_mem_region_finish (fe, result, &error) :
+           vhost_user_frontend_set_mem_table_finish (fe, result, &error);
+      if (ok)
+        g_ptr_array_remove (self->regions, op->region);
+      break;
+    case STEP_GET_INFLIGHT:
+      self->inflight_fd = vhost_user_frontend_get_inflight_fd_finish (fe, result, &self->inflight_size,
+                                                                      &self->inflight_offset, &error);
+      ok = self->inflight_fd >= 0;
+      break;
+    case STEP_SET_INFLIGHT:
+      ok = vhost_user_frontend_set_inflight_fd_finish (fe, result, &error);
+      break;
+    case STEP_RING_NUM:
+    case STEP_RING_BASE:
+    case STEP_RING_ENABLE:
+      ok = vhost_user_frontend_set_vring_state_finish (fe, result, &error);
+      if (ok && step->kind == STEP_RING_ENABLE)
+        self->rings[step->index].enabled = step->value;
+      break;
+    case STEP_RING_ADDR:
+      ok = vhost_user_frontend_set_vring_addr_finish (fe, result, &error);
+      break;
+    case STEP_RING_KICK:
+    case STEP_RING_CALL:
+      ok = vhost_user_frontend_set_vring_fd_finish (fe, result, &error);
+      break;
+    case STEP_STATUS:
+      ok = vhost_user_frontend_set_u64_finish (fe, result, &error);
+      break;
+    case STEP_GET_BASE:
+      {
+        guint base = vhost_user_frontend_get_vring_base_finish (fe, result, &error);
+
+        ok = error == NULL;
+        if (ok)
+          self->rings[step->index].base = base;
+      }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (!ok)
+    {
+      if (step->kind == STEP_DIAL)
+        op->attempt++;
+      op_fail (task, error);
+      return;
+    }
+  if (step->kind == STEP_DIAL)
+    op->attempt++;
+  else
+    op->sent = TRUE;
+  op_next (task);
+}
+
+/* Checks what the back-end agreed to: the first time, that it covers
+ * what the rings need; after a reconnect, that it is what it was. */
+static gboolean
+check_features (VhostUserDevice *self,
+                GError         **error)
+{
+  guint64 features = vhost_user_frontend_get_acked_features (self->frontend);
+  guint64 protocol = vhost_user_frontend_get_acked_protocol_features (self->frontend);
+  gboolean event_idx;
+
+  if (self->negotiated && (features != self->acked_features || protocol != self->acked_protocol_features))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                   "The back-end came back with other features: 0x%" G_GINT64_MODIFIER "x (protocol 0x%"
+                   G_GINT64_MODIFIER "x), where it had 0x%" G_GINT64_MODIFIER "x (0x%" G_GINT64_MODIFIER "x); "
+                   "the device will not run with a different set", features, protocol, self->acked_features,
+                   self->acked_protocol_features);
+      return FALSE;
+    }
+  if (any_packed (self) && !(features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                   "The device's rings are packed; the back-end does not offer VIRTIO_F_RING_PACKED");
+      return FALSE;
+    }
+  if (!self->negotiated)
+    {
+      self->negotiated = TRUE;
+      self->acked_features = features;
+      self->acked_protocol_features = protocol;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_PROTOCOL_FEATURES]);
+    }
+  event_idx = (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0;
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].driver != NULL)
+      vhost_user_driver_ring_set_event_idx (self->rings[i].driver, event_idx);
+  return TRUE;
+}
+
+static void
+report_at_risk (VhostUserDevice *self)
+{
+  if (!self->want_running || acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD))
+    return;
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      gint outstanding;
+
+      if (!self->rings[i].configured)
+        continue;
+      restart_base (self, &self->rings[i], &outstanding);
+      if (outstanding != 0)
+        g_signal_emit (self, signals[SIGNAL_REQUESTS_AT_RISK], 0, i, outstanding);
+    }
+}
+
+static void
+kick_all (VhostUserDevice *self)
+{
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      guint64 one = 1;
+
+      /* a back-end need not look at a ring before a kick, and what the
+       * driver made available is all there already */
+      if (self->rings[i].configured && self->rings[i].enabled && ring_kick_fd (&self->rings[i]) >= 0 &&
+          write (ring_kick_fd (&self->rings[i]), &one, sizeof one) < 0 && errno != EAGAIN)
+        g_debug ("vhost-user device: kicking ring %u: %s", i, g_strerror (errno));
+    }
+}
+
+static guint
+inflight_queue_size (VhostUserDevice *self)
+{
+  guint size = 0;
+
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].configured)
+      size = MAX (size, self->rings[i].size);
+  return size;
+}
+
+/* Starts @step; FALSE when it was done here and then (nothing to send,
+ * or only local state), with @error set if it failed. */
+static gboolean
+step_start (GTask       *task,
+            const Step  *step,
+            GError     **error)
+{
+  VhostUserDevice *self = g_task_get_source_object (task);
+  VhostUserFrontend *fe = self->frontend;
+  Op *op = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  Ring *ring = step->index < self->n_rings ? &self->rings[step->index] : NULL;
+
+  switch (step->kind)
+    {
+    case STEP_DIAL:
+      self->replaying = TRUE;
+      set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+      g_signal_emit (self, signals[SIGNAL_RECONNECTING], 0, op->attempt + 1);
+      vhost_user_frontend_reconnect_async (fe, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_NEGOTIATE:
+      set_state (self, VHOST_USER_DEVICE_STATE_NEGOTIATING);
+      vhost_user_frontend_negotiate_async (fe,
+                                           self->features |
+                                           (any_packed (self) ?
+                                            VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) : 0),
+                                           self->protocol_features, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_CHECK_FEATURES:
+      check_features (self, error);
+      return FALSE;
+
+    case STEP_QUEUE_NUM:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_MQ))
+        return FALSE;
+      vhost_user_frontend_get_u64_async (fe, VHOST_USER_REQUEST_GET_QUEUE_NUM, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_CHANNEL:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ))
+        return FALSE;
+      vhost_user_frontend_setup_backend_channel_async (fe, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_MEMORY:
+      if (step->index >= self->regions->len)
+        return FALSE;
+      if (acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS))
+        {
+          vhost_user_frontend_add_mem_region_async (fe, g_ptr_array_index (self->regions, step->index),
+                                                    cancellable, step_done, task);
+          return TRUE;
+        }
+      if (step->index > 0)
+        return FALSE;
+      G_GNUC_FALLTHROUGH;
+    case STEP_ADD_REGION:
+    case STEP_REMOVE_REGION:
+      {
+        g_autoptr(VhostUserMemoryTable) table = NULL;
+        g_autoptr(GPtrArray) regions = g_ptr_array_copy (self->regions, copy_region, NULL);
+
+        if (step->kind != STEP_MEMORY && !self->set_up)
+          {
+            /* kept for the next setup */
+            if (step->kind == STEP_REMOVE_REGION)
+              g_ptr_array_remove (self->regions, op->region);
+            return FALSE;
+          }
+        if (step->kind != STEP_MEMORY && acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS))
+          {
+            if (step->kind == STEP_ADD_REGION)
+              vhost_user_frontend_add_mem_region_async (fe, op->region, cancellable, step_done, task);
+            else
+              vhost_user_frontend_rem_mem_region_async (fe, op->region, cancellable, step_done, task);
+            return TRUE;
+          }
+        if (step->kind == STEP_REMOVE_REGION)
+          g_ptr_array_remove (regions, op->region);
+        table = vhost_user_memory_table_new ((VhostUserMemoryRegion **) regions->pdata, regions->len, error);
+        if (table == NULL)
+          {
+            if (step->kind == STEP_ADD_REGION)
+              g_ptr_array_remove (self->regions, op->region);
+            return FALSE;
+          }
+        vhost_user_frontend_set_mem_table_async (fe, table, cancellable, step_done, task);
+        return TRUE;
+      }
+
+    case STEP_GET_INFLIGHT:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD) || self->inflight_fd >= 0 ||
+          inflight_queue_size (self) == 0)
+        return FALSE;
+      self->inflight_queue_size = inflight_queue_size (self);
+      vhost_user_frontend_get_inflight_fd_async (fe, self->n_rings, self->inflight_queue_size, cancellable,
+                                                 step_done, task);
+      return TRUE;
+
+    case STEP_SET_INFLIGHT:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD) || self->inflight_fd < 0)
+        return FALSE;
+      vhost_user_frontend_set_inflight_fd_async (fe, self->inflight_size, self->inflight_offset, self->n_rings,
+                                                 self->inflight_queue_size, self->inflight_fd, cancellable,
+                                                 step_done, task);
+      return TRUE;
+
+    case STEP_SET_UP:
+      self->set_up = TRUE;
+      return FALSE;
+
+    case STEP_AT_RISK:
+      report_at_risk (self);
+      return FALSE;
+
+    case STEP_RING_NUM:
+      set_state (self, VHOST_USER_DEVICE_STATE_NEGOTIATING);
+      vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_NUM, step->index, ring->size,
+                                                 cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_RING_BASE:
+      {
+        gint outstanding;
+        guint base = op->replay ? restart_base (self, ring, &outstanding) : ring->base;
+
+        vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_BASE, step->index, base,
+                                                   cancellable, step_done, task);
+        return TRUE;
+      }
+
+    case STEP_RING_ADDR:
+      vhost_user_frontend_set_vring_addr_async (fe, step->index, 0, ring->desc, ring->used, ring->avail, 0,
+                                                cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_RING_KICK:
+    case STEP_RING_CALL:
+      vhost_user_frontend_set_vring_fd_async (fe, step->kind == STEP_RING_KICK ? VHOST_USER_REQUEST_SET_VRING_KICK :
+                                                                                 VHOST_USER_REQUEST_SET_VRING_CALL,
+                                              step->index,
+                                              step->kind == STEP_RING_KICK ? ring_kick_fd (ring) : ring_call_fd (ring),
+                                              cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_RING_ENABLE:
+      /* without protocol features a ring runs from its kick: nothing to send */
+      if (!self->set_up || !acked_protocol_features_bit (self) ||
+          (op->kind == OP_ENABLE && self->state != VHOST_USER_DEVICE_STATE_RUNNING))
+        {
+          ring->enabled = step->value;
+          return FALSE;
+        }
+      vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_ENABLE, step->index, step->value,
+                                                 cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_STATUS:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_STATUS))
+        return FALSE;
+      vhost_user_frontend_set_u64_async (fe, VHOST_USER_REQUEST_SET_STATUS, step->value, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_RUNNING:
+      self->want_running = TRUE;
+      set_state (self, VHOST_USER_DEVICE_STATE_RUNNING);
+      return FALSE;
+
+    case STEP_KICK:
+      kick_all (self);
+      return FALSE;
+
+    case STEP_GET_BASE:
+      if (self->state == VHOST_USER_DEVICE_STATE_DISCONNECTED)
+        return FALSE;
+      vhost_user_frontend_get_vring_base_async (fe, step->index, cancellable, step_done, task);
+      return TRUE;
+
+    case STEP_STOPPED:
+      if (op->kind == OP_STOP)
+        self->want_running = FALSE;
+      set_state (self, VHOST_USER_DEVICE_STATE_STOPPED);
+      return FALSE;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+op_next (GTask *task)
+{
+  VhostUserDevice *self = g_task_get_source_object (task);
+  Op *op = g_task_get_task_data (task);
+
+  while (op->next < op->steps->len)
+    {
+      const Step *step = &g_array_index (op->steps, Step, op->next++);
+      GError *error = NULL;
+
+      if (g_cancellable_set_error_if_cancelled (g_task_get_cancellable (task), &error) ||
+          step_start (task, step, &error))
+        {
+          if (error != NULL)
+            op_fail (task, error);
+          return;
+        }
+      if (error != NULL)
+        {
+          op_fail (task, error);
+          return;
+        }
+    }
+
+  if (op->kind == OP_RECONNECT)
+    {
+      self->replaying = FALSE;
+      g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0);
+    }
+  op_done (task, NULL);
+}
+
+/* Checks what can be checked before anything is sent, then plans. */
+static void
+op_run (GTask *task)
+{
+  VhostUserDevice *self = g_task_get_source_object (task);
+  Op *op = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  switch (op->kind)
+    {
+    case OP_START:
+      if (!vhost_user_frontend_get_connected (self->frontend))
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "The device's front-end is not connected: connect it (or reconnect the device) first");
+      else if (self->state == VHOST_USER_DEVICE_STATE_RUNNING)
+        {
+          op_done (task, NULL);
+          return;
+        }
+      break;
+    case OP_STOP:
+      /* a device lost now will not start again on a reconnect either */
+      self->want_running = FALSE;
+      if (self->state != VHOST_USER_DEVICE_STATE_RUNNING)
+        {
+          op_done (task, NULL);
+          return;
+        }
+      break;
+    case OP_ADD_MEMORY:
+      for (guint i = 0; i < self->regions->len && error == NULL; i++)
+        {
+          VhostUserMemoryRegion *r = g_ptr_array_index (self->regions, i);
+          guint64 a = vhost_user_memory_region_get_guest_phys_addr (r);
+          guint64 b = vhost_user_memory_region_get_guest_phys_addr (op->region);
+
+          if (a < b + vhost_user_memory_region_get_size (op->region) &&
+              b < a + vhost_user_memory_region_get_size (r))
+            g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                         "Guest memory at 0x%" G_GINT64_MODIFIER "x overlaps the device's region at 0x%"
+                         G_GINT64_MODIFIER "x", b, a);
+        }
+      if (error == NULL)
+        g_ptr_array_add (self->regions, vhost_user_memory_region_ref (op->region));
+      break;
+    case OP_REMOVE_MEMORY:
+      if (!g_ptr_array_find (self->regions, op->region, NULL))
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                     "That memory region is not the device's");
+      else if (self->state == VHOST_USER_DEVICE_STATE_RUNNING)
+        for (guint i = 0; i < self->n_rings && error == NULL; i++)
+          {
+            Ring *ring = &self->rings[i];
+            guint64 start = vhost_user_memory_region_get_user_addr (op->region);
+            guint64 end = start + vhost_user_memory_region_get_size (op->region);
+
+            if (ring->configured && ((ring->desc >= start && ring->desc < end) ||
+                                     (ring->avail >= start && ring->avail < end) ||
+                                     (ring->used >= start && ring->used < end)))
+              g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                           "Ring %u runs in that memory region: stop the device first", i);
+          }
+      break;
+    case OP_ENABLE:
+      break;
+    case OP_RECONNECT:
+      if (vhost_user_frontend_get_connected (self->frontend) && self->set_up)
+        {
+          /* nothing was lost */
+          op_done (task, NULL);
+          return;
+        }
+      op->replay = TRUE;
+      break;
+    }
+  if (error != NULL)
+    {
+      op_done (task, error);
+      return;
+    }
+  plan (self, op);
+  op_next (task);
+}
+
+static GTask *
+op_new (VhostUserDevice     *self,
+        OpKind               kind,
+        gpointer             source_tag,
+        GCancellable        *cancellable,
+        GAsyncReadyCallback  callback,
+        gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  Op *op = g_new0 (Op, 1);
+
+  g_task_set_source_tag (task, source_tag);
+  op->kind = kind;
+  op->steps = g_array_new (FALSE, FALSE, sizeof (Step));
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  return task;
+}
+
+static gboolean
+op_finish (VhostUserDevice *self,
+           GAsyncResult    *result,
+           gpointer         source_tag,
+           GError         **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* The blocking forms: the async one, waited for as the front-end's own
+ * blocking calls wait (vhost_user_frontend_wait()). */
+typedef struct {
+  VhostUserDevice       *self;
+  OpKind                 kind;
+  VhostUserMemoryRegion *region;
+  guint                  index;
+  gboolean               enabled;
+  GCancellable          *cancellable;
+} Blocking;
+
+static void queue_op (VhostUserDevice *self, OpKind kind, VhostUserMemoryRegion *region, guint index,
+                      gboolean enabled, gboolean automatic, GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data);
+
+static void
+start_blocking (gpointer             data,
+                GAsyncReadyCallback  callback,
+                gpointer             user_data)
+{
+  Blocking *b = data;
+
+  queue_op (b->self, b->kind, b->region, b->index, b->enabled, FALSE, b->cancellable, callback, user_data);
+}
+
+static gpointer const source_tags[] = {
+  [OP_START] = (gpointer) vhost_user_device_start_async,
+  [OP_STOP] = (gpointer) vhost_user_device_stop_async,
+  [OP_ADD_MEMORY] = (gpointer) vhost_user_device_add_memory_async,
+  [OP_REMOVE_MEMORY] = (gpointer) vhost_user_device_remove_memory_async,
+  [OP_ENABLE] = (gpointer) vhost_user_device_set_ring_enabled_async,
+  [OP_RECONNECT] = (gpointer) vhost_user_device_reconnect_async,
+};
+
+static void
+queue_op (VhostUserDevice       *self,
+          OpKind                 kind,
+          VhostUserMemoryRegion *region,
+          guint                  index,
+          gboolean               enabled,
+          gboolean               automatic,
+          GCancellable          *cancellable,
+          GAsyncReadyCallback    callback,
+          gpointer               user_data)
+{
+  GTask *task = op_new (self, kind, source_tags[kind], cancellable, callback, user_data);
+  Op *op = g_task_get_task_data (task);
+
+  op->region = region != NULL ? vhost_user_memory_region_ref (region) : NULL;
+  op->index = index;
+  op->enabled = enabled;
+  op->automatic = automatic;
+  op_queue (self, task);
+}
+
+static gboolean
+run_blocking (VhostUserDevice       *self,
+              OpKind                 kind,
+              VhostUserMemoryRegion *region,
+              guint                  index,
+              gboolean               enabled,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  Blocking b = { self, kind, region, index, enabled, cancellable };
+  g_autoptr(GAsyncResult) result = NULL;
+
+  if (self->busy)
+    {
+      /* the operation under way completes in the main loop, which a
+       * blocking call does not run */
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Another operation on the device is under way: use the async form to queue behind it");
+      return FALSE;
+    }
+  result = vhost_user_frontend_wait (self->frontend, start_blocking, &b, error);
+  if (result == NULL)
+    return FALSE;
+  return op_finish (self, result, source_tags[kind], error);
+}
+
+/* --- the back-end going away --- */
+
+/* The outcome was said with signals already. */
+static void
+auto_reconnect_done (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  vhost_user_device_reconnect_finish (VHOST_USER_DEVICE (source), result, NULL);
+}
+
+static gboolean
+start_auto_reconnect (gpointer user_data)
+{
+  VhostUserDevice *self = user_data;
+  GMainContext *context = vhost_user_frontend_get_main_context (self->frontend);
+
+  /* so that the operation's steps and result run in the device's context */
+  g_main_context_push_thread_default (context);
+  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, TRUE, self->reconnect_cancellable, auto_reconnect_done, NULL);
+  g_main_context_pop_thread_default (context);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+frontend_disconnected (VhostUserFrontend *frontend,
+                       GError            *reason,
+                       gboolean           should_reconnect,
+                       VhostUserDevice   *self)
+{
+  gboolean retry;
+  GSource *idle;
+
+  self->set_up = FALSE;
+  if (self->state == VHOST_USER_DEVICE_STATE_DISCONNECTED && !self->replaying)
+    return;
+  set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  /* our own close, or a reconnect that handles it */
+  if (self->closing || self->replaying)
+    return;
+
+  retry = self->auto_reconnect && should_reconnect;
+  g_signal_emit (self, signals[SIGNAL_BACKEND_LOST], 0, reason, retry);
+  if (!retry)
+    return;
+  /* from an idle: the disconnection may come in the middle of a blocking
+   * call's wait, on a context of its own */
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, start_auto_reconnect, g_object_ref (self), g_object_unref);
+  g_source_set_static_name (idle, "vhost-user device auto-reconnect");
+  g_source_attach (idle, vhost_user_frontend_get_main_context (self->frontend));
+  g_source_unref (idle);
+}
+
+/* --- the object --- */
+
+static void
+vhost_user_device_constructed (GObject *object)
+{
+  VhostUserDevice *self = VHOST_USER_DEVICE (object);
+
+  G_OBJECT_CLASS (vhost_user_device_parent_class)->constructed (object);
+
+  g_assert (self->frontend != NULL);
+  self->rings = g_new0 (Ring, self->n_rings);
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      g_autofree char *detail = g_strdup_printf ("%u", i);
+
+      self->rings[i].device = self;
+      self->rings[i].index = i;
+      self->rings[i].kick_fd = self->rings[i].call_fd = -1;
+      self->rings[i].enabled = TRUE;
+      self->rings[i].detail = g_quark_from_string (detail);
+    }
+  self->disconnected_id = g_signal_connect (self->frontend, "disconnected", G_CALLBACK (frontend_disconnected), self);
+  self->state = vhost_user_frontend_get_connected (self->frontend) ? VHOST_USER_DEVICE_STATE_STOPPED :
+                                                                      VHOST_USER_DEVICE_STATE_DISCONNECTED;
+}
+
+static void
+vhost_user_device_dispose (GObject *object)
+{
+  VhostUserDevice *self = VHOST_USER_DEVICE (object);
+
+  g_cancellable_cancel (self->reconnect_cancellable);
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      unwatch_call (&self->rings[i]);
+      g_clear_object (&self->rings[i].driver);
+    }
+  if (self->frontend != NULL)
+    g_clear_signal_handler (&self->disconnected_id, self->frontend);
+  g_clear_object (&self->frontend);
+  g_ptr_array_set_size (self->regions, 0);
+
+  G_OBJECT_CLASS (vhost_user_device_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_device_finalize (GObject *object)
+{
+  VhostUserDevice *self = VHOST_USER_DEVICE (object);
+
+  for (guint i = 0; i < self->n_rings; i++)
+    {
+      if (self->rings[i].kick_fd >= 0)
+        g_close (self->rings[i].kick_fd, NULL);
+      if (self->rings[i].call_fd >= 0)
+        g_close (self->rings[i].call_fd, NULL);
+    }
+  g_free (self->rings);
+  if (self->inflight_fd >= 0)
+    g_close (self->inflight_fd, NULL);
+  g_ptr_array_unref (self->regions);
+  g_object_unref (self->reconnect_cancellable);
+
+  G_OBJECT_CLASS (vhost_user_device_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_device_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  VhostUserDevice *self = VHOST_USER_DEVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_FRONTEND:
+      g_value_set_object (value, self->frontend);
+      break;
+    case PROP_N_RINGS:
+      g_value_set_uint (value, self->n_rings);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_FEATURES:
+      g_value_set_uint64 (value, self->features);
+      break;
+    case PROP_PROTOCOL_FEATURES:
+      g_value_set_uint64 (value, self->protocol_features);
+      break;
+    case PROP_ACKED_FEATURES:
+      g_value_set_uint64 (value, self->acked_features);
+      break;
+    case PROP_ACKED_PROTOCOL_FEATURES:
+      g_value_set_uint64 (value, self->acked_protocol_features);
+      break;
+    case PROP_AUTO_RECONNECT:
+      g_value_set_boolean (value, self->auto_reconnect);
+      break;
+    case PROP_RECONNECT_ATTEMPTS:
+      g_value_set_uint (value, self->reconnect_attempts);
+      break;
+    case PROP_RECONNECT_DELAY_MAX:
+      g_value_set_uint (value, self->reconnect_delay_max);
+      break;
+    case PROP_WATCH_CALLS:
+      g_value_set_boolean (value, self->watch_calls);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_device_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  VhostUserDevice *self = VHOST_USER_DEVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_FRONTEND:
+      self->frontend = g_value_dup_object (value);
+      break;
+    case PROP_N_RINGS:
+      self->n_rings = g_value_get_uint (value);
+      break;
+    case PROP_FEATURES:
+      vhost_user_device_set_features (self, g_value_get_uint64 (value));
+      break;
+    case PROP_PROTOCOL_FEATURES:
+      vhost_user_device_set_protocol_features (self, g_value_get_uint64 (value));
+      break;
+    case PROP_AUTO_RECONNECT:
+      if (self->auto_reconnect != g_value_get_boolean (value))
+        {
+          self->auto_reconnect = g_value_get_boolean (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_RECONNECT_ATTEMPTS:
+      if (self->reconnect_attempts != g_value_get_uint (value))
+        {
+          self->reconnect_attempts = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_RECONNECT_DELAY_MAX:
+      if (self->reconnect_delay_max != g_value_get_uint (value))
+        {
+          self->reconnect_delay_max = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_WATCH_CALLS:
+      if (self->watch_calls != g_value_get_boolean (value))
+        {
+          self->watch_calls = g_value_get_boolean (value);
+          update_call_watches (self);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_device_class_init (VhostUserDeviceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+  GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->constructed = vhost_user_device_constructed;
+  object_class->dispose = vhost_user_device_dispose;
+  object_class->finalize = vhost_user_device_finalize;
+  object_class->get_property = vhost_user_device_get_property;
+  object_class->set_property = vhost_user_device_set_property;
+
+  /**
+   * VhostUserDevice:frontend:
+   *
+   * The front-end the device speaks through; the device runs in its
+   * #GMainContext.
+   */
+  properties[PROP_FRONTEND] = g_param_spec_object ("frontend", NULL, NULL, VHOST_USER_TYPE_FRONTEND, construct);
+
+  /**
+   * VhostUserDevice:n-rings:
+   *
+   * How many virtqueues the device has (the in-flight area is laid out
+   * for all of them).
+   */
+  properties[PROP_N_RINGS] = g_param_spec_uint ("n-rings", NULL, NULL, 0, 0x8000, 1, construct);
+
+  /**
+   * VhostUserDevice:state:
+   *
+   * Where the device stands.
+   */
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, VHOST_USER_TYPE_DEVICE_STATE,
+                                              VHOST_USER_DEVICE_STATE_DISCONNECTED, ro);
+
+  /**
+   * VhostUserDevice:features:
+   *
+   * The virtio features the device wants (the back-end acks those it
+   * offers). `VIRTIO_F_RING_PACKED` is added when a ring is a packed
+   * #VhostUserDriverRing; `VHOST_USER_F_PROTOCOL_FEATURES` whenever the
+   * back-end offers it.
+   */
+  properties[PROP_FEATURES] = g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, 0, rw);
+
+  /**
+   * VhostUserDevice:protocol-features:
+   *
+   * The vhost-user protocol features the device wants: by default
+   * `MQ`, `REPLY_ACK`, `CONFIG`, `CONFIGURE_MEM_SLOTS`, `INFLIGHT_SHMFD`
+   * and `STATUS`. Add `BACKEND_REQ` (and connect to the front-end's
+   * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
+   * reconnect without an in-flight area.
+   */
+  properties[PROP_PROTOCOL_FEATURES] = g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64,
+                                                            DEFAULT_PROTOCOL_FEATURES, rw);
+
+  /**
+   * VhostUserDevice:acked-features:
+   *
+   * The virtio features agreed on the first start; every reconnect must
+   * agree on the same.
+   */
+  properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+
+  /**
+   * VhostUserDevice:acked-protocol-features:
+   *
+   * The protocol features agreed on the first start.
+   */
+  properties[PROP_ACKED_PROTOCOL_FEATURES] = g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0,
+                                                                  G_MAXUINT64, 0, ro);
+
+  /**
+   * VhostUserDevice:auto-reconnect:
+   *
+   * Whether a back-end that went away for a reason worth a retry
+   * (vhost_user_error_should_reconnect()) is dialled again and given the
+   * device's state, as vhost_user_device_reconnect() would.
+   */
+  properties[PROP_AUTO_RECONNECT] = g_param_spec_boolean ("auto-reconnect", NULL, NULL, FALSE, rw);
+
+  /**
+   * VhostUserDevice:reconnect-attempts:
+   *
+   * How many times a reconnect dials before it gives up; 0 for no limit
+   * (cancel it instead).
+   */
+  properties[PROP_RECONNECT_ATTEMPTS] = g_param_spec_uint ("reconnect-attempts", NULL, NULL, 0, G_MAXUINT, 0, rw);
+
+  /**
+   * VhostUserDevice:reconnect-delay-max:
+   *
+   * The longest wait between two attempts, in milliseconds; the wait
+   * starts at 10 ms and doubles.
+   */
+  properties[PROP_RECONNECT_DELAY_MAX] = g_param_spec_uint ("reconnect-delay-max", NULL, NULL, 1, G_MAXUINT, 1000,
+                                                            rw);
+
+  /**
+   * VhostUserDevice:watch-calls:
+   *
+   * Whether the device waits on its rings' call eventfds in its main
+   * context and emits #VhostUserDevice::ring-call, for a driver in this
+   * process. Leave it off when the fds go to KVM (irqfd) or the driver
+   * polls them itself.
+   */
+  properties[PROP_WATCH_CALLS] = g_param_spec_boolean ("watch-calls", NULL, NULL, FALSE, rw);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VhostUserDevice::backend-lost:
+   * @self: the device
+   * @reason: why
+   * @reconnecting: whether the device is dialling again
+   *   (#VhostUserDevice:auto-reconnect)
+   *
+   * The back-end went away, or a reconnect gave up on it (then with
+   * @reconnecting %FALSE and the reason it gave up: a back-end that came
+   * back with fewer features or queues, too many attempts). The device
+   * is then disconnected with nothing half-applied.
+   */
+  signals[SIGNAL_BACKEND_LOST] =
+    g_signal_new ("backend-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_BOOLEAN);
+
+  /**
+   * VhostUserDevice::reconnecting:
+   * @self: the device
+   * @attempt: the attempt about to be made, from 1
+   *
+   * A reconnect dials the back-end's socket.
+   */
+  signals[SIGNAL_RECONNECTING] =
+    g_signal_new ("reconnecting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
+
+  /**
+   * VhostUserDevice::reconnected:
+   * @self: the device
+   *
+   * A reconnect is done: the back-end has the device's state again, and
+   * if the device was running its rings run and were kicked.
+   */
+  signals[SIGNAL_RECONNECTED] =
+    g_signal_new ("reconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+
+  /**
+   * VhostUserDevice::requests-at-risk:
+   * @self: the device
+   * @ring: the ring
+   * @count: how many requests the driver had made available that the
+   *   old back-end never marked used; -1 when it cannot be told (a
+   *   packed ring given by addresses)
+   *
+   * The back-end came back without an in-flight area (it does not offer
+   * `INFLIGHT_SHMFD`, or the device does not want it): the new one starts
+   * from the used index, so each of these requests may be done again, or,
+   * if the old one had completed later ones first, lost. Emitted during a
+   * reconnect, before the rings start.
+   */
+  signals[SIGNAL_REQUESTS_AT_RISK] =
+    g_signal_new ("requests-at-risk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_INT);
+
+  /**
+   * VhostUserDevice::ring-call:
+   * @self: the device
+   * @ring: the ring the back-end signalled
+   *
+   * With #VhostUserDevice:watch-calls, the back-end signalled a ring's
+   * call eventfd (the signal's detail is the ring's index: connect to
+   * `ring-call::0` for ring 0 only). Nothing is allocated per call.
+   */
+  signals[SIGNAL_RING_CALL] =
+    g_signal_new ("ring-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
+}
+
+static void
+vhost_user_device_init (VhostUserDevice *self)
+{
+  self->regions = g_ptr_array_new_with_free_func ((GDestroyNotify) vhost_user_memory_region_unref);
+  self->protocol_features = DEFAULT_PROTOCOL_FEATURES;
+  self->reconnect_delay_max = 1000;
+  self->reconnect_cancellable = g_cancellable_new ();
+  self->inflight_fd = -1;
+  g_queue_init (&self->ops);
+}
+
+/**
+ * vhost_user_device_new:
+ * @frontend: the front-end to speak through, connected or not yet
+ * @n_rings: how many virtqueues the device has
+ *
+ * Makes a device with no memory and no rings configured yet.
+ *
+ * Returns: (transfer full): a new #VhostUserDevice
+ */
+VhostUserDevice *
+vhost_user_device_new (VhostUserFrontend *frontend,
+                       guint              n_rings)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (frontend), NULL);
+
+  return g_object_new (VHOST_USER_TYPE_DEVICE, "frontend", frontend, "n-rings", n_rings, NULL);
+}
+
+/**
+ * vhost_user_device_get_frontend:
+ * @self: a device
+ *
+ * Returns: (transfer none): the device's front-end
+ */
+VhostUserFrontend *
+vhost_user_device_get_frontend (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
+  return self->frontend;
+}
+
+/**
+ * vhost_user_device_get_n_rings:
+ * @self: a device
+ *
+ * Returns: how many virtqueues the device has
+ */
+guint
+vhost_user_device_get_n_rings (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  return self->n_rings;
+}
+
+/**
+ * vhost_user_device_get_state:
+ * @self: a device
+ *
+ * Returns: where the device stands
+ */
+VhostUserDeviceState
+vhost_user_device_get_state (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  return self->state;
+}
+
+/**
+ * vhost_user_device_set_features:
+ * @self: a device
+ * @features: the virtio features wanted
+ *
+ * Sets #VhostUserDevice:features, for the next negotiation.
+ */
+void
+vhost_user_device_set_features (VhostUserDevice *self,
+                                guint64          features)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+
+  if (self->features == features)
+    return;
+  self->features = features;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FEATURES]);
+}
+
+/**
+ * vhost_user_device_get_features:
+ * @self: a device
+ *
+ * Returns: the virtio features the device wants
+ */
+guint64
+vhost_user_device_get_features (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  return self->features;
+}
+
+/**
+ * vhost_user_device_set_protocol_features:
+ * @self: a device
+ * @protocol_features: the protocol features wanted
+ *
+ * Sets #VhostUserDevice:protocol-features, for the next negotiation.
+ */
+void
+vhost_user_device_set_protocol_features (VhostUserDevice *self,
+                                         guint64          protocol_features)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+
+  if (self->protocol_features == protocol_features)
+    return;
+  self->protocol_features = protocol_features;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROTOCOL_FEATURES]);
+}
+
+/**
+ * vhost_user_device_get_protocol_features:
+ * @self: a device
+ *
+ * Returns: the protocol features the device wants
+ */
+guint64
+vhost_user_device_get_protocol_features (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  return self->protocol_features;
+}
+
+/**
+ * vhost_user_device_get_acked_features:
+ * @self: a device
+ *
+ * Returns: the virtio features agreed on the first start (0 before)
+ */
+guint64
+vhost_user_device_get_acked_features (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  return self->acked_features;
+}
+
+/**
+ * vhost_user_device_get_acked_protocol_features:
+ * @self: a device
+ *
+ * Returns: the protocol features agreed on the first start (0 before)
+ */
+guint64
+vhost_user_device_get_acked_protocol_features (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  return self->acked_protocol_features;
+}
+
+static Ring *
+ring_to_configure (VhostUserDevice *self,
+                   guint            index,
+                   GError         **error)
+{
+  if (index >= self->n_rings)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Ring %u: the device has %u rings", index, self->n_rings);
+      return NULL;
+    }
+  if (self->state == VHOST_USER_DEVICE_STATE_RUNNING || self->busy)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Ring %u: a ring is configured while the device is stopped", index);
+      return NULL;
+    }
+  return &self->rings[index];
+}
+
+static int
+new_eventfd (GError **error)
+{
+  int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "eventfd: %s",
+                   g_strerror (saved));
+    }
+  return fd;
+}
+
+/**
+ * vhost_user_device_set_ring:
+ * @self: a stopped device
+ * @index: the ring
+ * @ring: a driver ring laid out in one of the device's memory regions
+ *
+ * Runs ring @index on @ring, a driver in this process: its size,
+ * addresses, layout and eventfds. A packed @ring makes the device want
+ * `VIRTIO_F_RING_PACKED`; after a reconnect its base comes from @ring's
+ * own positions.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (no such ring, or the device
+ *   is running)
+ */
+gboolean
+vhost_user_device_set_ring (VhostUserDevice      *self,
+                            guint                 index,
+                            VhostUserDriverRing  *ring,
+                            GError              **error)
+{
+  Ring *r;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (ring), FALSE);
+
+  if ((r = ring_to_configure (self, index, error)) == NULL)
+    return FALSE;
+  g_set_object (&r->driver, ring);
+  r->size = vhost_user_driver_ring_get_size (ring);
+  r->desc = vhost_user_driver_ring_get_desc_addr (ring);
+  r->avail = vhost_user_driver_ring_get_avail_addr (ring);
+  r->used = vhost_user_driver_ring_get_used_addr (ring);
+  r->base = vhost_user_driver_ring_get_packed (ring) ? 0x80008000 : 0;
+  r->configured = TRUE;
+  update_call_watches (self);
+  return TRUE;
+}
+
+/**
+ * vhost_user_device_set_ring_addresses:
+ * @self: a stopped device
+ * @index: the ring
+ * @size: its size
+ * @desc_user_addr: the descriptor table (packed: the ring), as a
+ *   front-end address in one of the device's memory regions
+ * @avail_user_addr: the available ring (packed: driver event area)
+ * @used_user_addr: the used ring (packed: device event area)
+ * @error: return location for a #GError
+ *
+ * Runs ring @index where a guest's driver put it. Unless
+ * vhost_user_device_set_ring_fds() gave others, the ring gets kick and
+ * call eventfds of the device's own (vhost_user_device_get_ring_kick_fd(),
+ * vhost_user_device_get_ring_call_fd()).
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_ring_addresses (VhostUserDevice  *self,
+                                      guint             index,
+                                      guint             size,
+                                      guint64           desc_user_addr,
+                                      guint64           avail_user_addr,
+                                      guint64           used_user_addr,
+                                      GError          **error)
+{
+  Ring *r;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+
+  if ((r = ring_to_configure (self, index, error)) == NULL)
+    return FALSE;
+  if (size == 0 || size > 0x8000)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Ring %u: a ring holds 1 to 32768 descriptors, not %u", index, size);
+      return FALSE;
+    }
+  if ((r->kick_fd < 0 && (r->kick_fd = new_eventfd (error)) < 0) ||
+      (r->call_fd < 0 && (r->call_fd = new_eventfd (error)) < 0))
+    return FALSE;
+  g_clear_object (&r->driver);
+  r->size = size;
+  r->desc = desc_user_addr;
+  r->avail = avail_user_addr;
+  r->used = used_user_addr;
+  r->configured = TRUE;
+  update_call_watches (self);
+  return TRUE;
+}
+
+/**
+ * vhost_user_device_set_ring_fds:
+ * @self: a stopped device
+ * @index: a ring given by addresses
+ * @kick_fd: the eventfd the driver kicks (a guest's ioeventfd), or -1
+ *   for one of the device's own; borrowed: the device keeps a duplicate
+ * @call_fd: the eventfd the back-end signals (a guest's irqfd), or -1
+ *   for one of the device's own; borrowed
+ * @error: return location for a #GError
+ *
+ * Gives the ring the eventfds a VMM wired to its guest.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_ring_fds (VhostUserDevice  *self,
+                                guint             index,
+                                int               kick_fd,
+                                int               call_fd,
+                                GError          **error)
+{
+  int fds[2] = { -1, -1 };
+  const int given[2] = { kick_fd, call_fd };
+  Ring *r;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+
+  if ((r = ring_to_configure (self, index, error)) == NULL)
+    return FALSE;
+  if (r->driver != NULL)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Ring %u runs on a driver ring, which has its own eventfds", index);
+      return FALSE;
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      fds[i] = given[i] >= 0 ? fcntl (given[i], F_DUPFD_CLOEXEC, 3) : new_eventfd (error);
+      if (fds[i] < 0)
+        {
+          int saved = errno;
+
+          if (given[i] >= 0)
+            g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "Ring %u: fd %d: %s",
+                         index, given[i], g_strerror (saved));
+          if (i == 1)
+            g_close (fds[0], NULL);
+          return FALSE;
+        }
+    }
+  if (r->kick_fd >= 0)
+    g_close (r->kick_fd, NULL);
+  if (r->call_fd >= 0)
+    g_close (r->call_fd, NULL);
+  r->kick_fd = fds[0];
+  r->call_fd = fds[1];
+  update_call_watches (self);
+  return TRUE;
+}
+
+/**
+ * vhost_user_device_get_ring_kick_fd:
+ * @self: a device
+ * @index: a configured ring
+ *
+ * The eventfd that kicks the ring: a VMM gives it to KVM as an ioeventfd
+ * for the queue's notify address.
+ *
+ * Returns: the fd, the device's (or its driver ring's): valid while the
+ *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ */
+int
+vhost_user_device_get_ring_kick_fd (VhostUserDevice *self,
+                                    guint            index)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), -1);
+  g_return_val_if_fail (index < self->n_rings, -1);
+  return self->rings[index].configured ? ring_kick_fd (&self->rings[index]) : -1;
+}
+
+/**
+ * vhost_user_device_get_ring_call_fd:
+ * @self: a device
+ * @index: a configured ring
+ *
+ * The eventfd the back-end signals when it used buffers: a VMM gives it
+ * to KVM as an irqfd.
+ *
+ * Returns: the fd, the device's (or its driver ring's): valid while the
+ *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ */
+int
+vhost_user_device_get_ring_call_fd (VhostUserDevice *self,
+                                    guint            index)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), -1);
+  g_return_val_if_fail (index < self->n_rings, -1);
+  return self->rings[index].configured ? ring_call_fd (&self->rings[index]) : -1;
+}
+
+/**
+ * vhost_user_device_get_ring_base:
+ * @self: a device
+ * @index: a ring
+ *
+ * The base the ring's next start gives the back-end: the one
+ * vhost_user_device_stop() collected with `GET_VRING_BASE` (packed rings:
+ * both halves, as the request carries them), or where it began.
+ *
+ * Returns: the base
+ */
+guint
+vhost_user_device_get_ring_base (VhostUserDevice *self,
+                                 guint            index)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), 0);
+  g_return_val_if_fail (index < self->n_rings, 0);
+  return self->rings[index].base;
+}
+
+/**
+ * vhost_user_device_get_ring_enabled:
+ * @self: a device
+ * @index: a ring
+ *
+ * Returns: whether the ring is (or will be, on start) enabled
+ */
+gboolean
+vhost_user_device_get_ring_enabled (VhostUserDevice *self,
+                                    guint            index)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (index < self->n_rings, FALSE);
+  return self->rings[index].enabled;
+}
+
+/**
+ * vhost_user_device_kick:
+ * @self: a device
+ * @index: a configured ring
+ * @error: return location for a #GError
+ *
+ * Kicks the ring's eventfd, as a guest's notify would.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_kick (VhostUserDevice  *self,
+                        guint             index,
+                        GError          **error)
+{
+  guint64 one = 1;
+  int fd;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+
+  fd = index < self->n_rings && self->rings[index].configured ? ring_kick_fd (&self->rings[index]) : -1;
+  if (fd < 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "Ring %u is not configured", index);
+      return FALSE;
+    }
+  if (write (fd, &one, sizeof one) < 0 && errno != EAGAIN)
+    {
+      int saved = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "Kicking ring %u: %s", index,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_device_start_async:
+ * @self: a device whose front-end is connected
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Applies the device's state and runs its rings. On a connection not set
+ * up yet: negotiation (refusing a back-end without the packed layout the
+ * rings need or, after a reconnect, with other features than before),
+ * the back-end channel where `BACKEND_REQ` is wanted, the memory, the
+ * in-flight area (asked for once, kept for every reconnect); then each
+ * configured ring's size, base, addresses, kick and call, then the rings
+ * enabled, then `SET_STATUS` where negotiated. A start that fails after
+ * the back-end was told anything closes the connection: nothing
+ * half-applied stays running.
+ */
+void
+vhost_user_device_start_async (VhostUserDevice     *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  queue_op (self, OP_START, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_start_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_start_async().
+ *
+ * Returns: %TRUE when the rings run, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_start_finish (VhostUserDevice  *self,
+                                GAsyncResult     *result,
+                                GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_start_async, error);
+}
+
+/**
+ * vhost_user_device_start:
+ * @self: a device whose front-end is connected
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_start_async(). Refused while an
+ * async operation is under way.
+ *
+ * Returns: %TRUE when the rings run, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_start (VhostUserDevice  *self,
+                         GCancellable     *cancellable,
+                         GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  return run_blocking (self, OP_START, NULL, 0, FALSE, cancellable, error);
+}
+
+/**
+ * vhost_user_device_stop_async:
+ * @self: a device
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Stops the rings: each disabled (where protocol features are
+ * negotiated), then `GET_VRING_BASE` for each, which also waits for the
+ * back-end to finish what it took; the bases are kept
+ * (vhost_user_device_get_ring_base()) for the next start. Then status 0
+ * where `STATUS` is negotiated. Memory and the in-flight area stay. A
+ * device that is not running is left as it is, and will not start on a
+ * reconnect.
+ */
+void
+vhost_user_device_stop_async (VhostUserDevice     *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  queue_op (self, OP_STOP, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_stop_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_stop_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_stop_finish (VhostUserDevice  *self,
+                               GAsyncResult     *result,
+                               GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_stop_async, error);
+}
+
+/**
+ * vhost_user_device_stop:
+ * @self: a device
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_stop_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_stop (VhostUserDevice  *self,
+                        GCancellable     *cancellable,
+                        GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  return run_blocking (self, OP_STOP, NULL, 0, FALSE, cancellable, error);
+}
+
+/**
+ * vhost_user_device_add_memory_async:
+ * @self: a device
+ * @region: guest memory (vhost_user_memory_region_new_memfd()), not
+ *   overlapping the device's other regions
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Adds guest memory. A back-end already set up gets it at once:
+ * `ADD_MEM_REG` where `CONFIGURE_MEM_SLOTS` is negotiated, else the whole
+ * new table with `SET_MEM_TABLE`; every later setup gives it too.
+ */
+void
+vhost_user_device_add_memory_async (VhostUserDevice       *self,
+                                    VhostUserMemoryRegion *region,
+                                    GCancellable          *cancellable,
+                                    GAsyncReadyCallback    callback,
+                                    gpointer               user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  g_return_if_fail (region != NULL);
+  queue_op (self, OP_ADD_MEMORY, region, 0, FALSE, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_add_memory_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_add_memory_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set (the region is then not the
+ *   device's)
+ */
+gboolean
+vhost_user_device_add_memory_finish (VhostUserDevice  *self,
+                                     GAsyncResult     *result,
+                                     GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_add_memory_async, error);
+}
+
+/**
+ * vhost_user_device_add_memory:
+ * @self: a device
+ * @region: guest memory
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_add_memory_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_add_memory (VhostUserDevice        *self,
+                              VhostUserMemoryRegion  *region,
+                              GCancellable           *cancellable,
+                              GError                **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (region != NULL, FALSE);
+  return run_blocking (self, OP_ADD_MEMORY, region, 0, FALSE, cancellable, error);
+}
+
+/**
+ * vhost_user_device_remove_memory_async:
+ * @self: a device
+ * @region: one of the device's regions
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Removes guest memory: `REM_MEM_REG`, or a new `SET_MEM_TABLE`. A region
+ * that holds a running ring is refused.
+ */
+void
+vhost_user_device_remove_memory_async (VhostUserDevice       *self,
+                                       VhostUserMemoryRegion *region,
+                                       GCancellable          *cancellable,
+                                       GAsyncReadyCallback    callback,
+                                       gpointer               user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  g_return_if_fail (region != NULL);
+  queue_op (self, OP_REMOVE_MEMORY, region, 0, FALSE, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_remove_memory_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_remove_memory_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set (the region is then still
+ *   the device's)
+ */
+gboolean
+vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
+                                        GAsyncResult     *result,
+                                        GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_remove_memory_async, error);
+}
+
+/**
+ * vhost_user_device_remove_memory:
+ * @self: a device
+ * @region: one of the device's regions
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_remove_memory_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_remove_memory (VhostUserDevice        *self,
+                                 VhostUserMemoryRegion  *region,
+                                 GCancellable           *cancellable,
+                                 GError                **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (region != NULL, FALSE);
+  return run_blocking (self, OP_REMOVE_MEMORY, region, 0, FALSE, cancellable, error);
+}
+
+/**
+ * vhost_user_device_set_ring_enabled_async:
+ * @self: a device
+ * @index: a ring
+ * @enabled: whether the back-end may process it
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Enables or disables a ring (`SET_VRING_ENABLE` on a running device;
+ * kept for the next start otherwise), as a guest's driver does for the
+ * queues it uses.
+ */
+void
+vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
+                                          guint                index,
+                                          gboolean             enabled,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+
+  if (index >= self->n_rings)
+    {
+      g_task_report_new_error (self, callback, user_data, vhost_user_device_set_ring_enabled_async,
+                               VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                               "Ring %u: the device has %u rings", index, self->n_rings);
+      return;
+    }
+  queue_op (self, OP_ENABLE, NULL, index, !!enabled, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_set_ring_enabled_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_set_ring_enabled_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
+                                           GAsyncResult     *result,
+                                           GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_set_ring_enabled_async, error);
+}
+
+/**
+ * vhost_user_device_set_ring_enabled:
+ * @self: a device
+ * @index: a ring
+ * @enabled: whether the back-end may process it
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_set_ring_enabled_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_ring_enabled (VhostUserDevice  *self,
+                                    guint             index,
+                                    gboolean          enabled,
+                                    GCancellable     *cancellable,
+                                    GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+
+  if (index >= self->n_rings)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Ring %u: the device has %u rings", index, self->n_rings);
+      return FALSE;
+    }
+  return run_blocking (self, OP_ENABLE, NULL, index, !!enabled, cancellable, error);
+}
+
+/**
+ * vhost_user_device_reconnect_async:
+ * @self: a device
+ * @cancellable: (nullable): a #GCancellable, which stops the attempts
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Brings a lost back-end back: dials the front-end's path again
+ * (vhost_user_frontend_reconnect()), with #VhostUserDevice::reconnecting
+ * before each attempt, waiting 10 ms, then twice as long each time up to
+ * #VhostUserDevice:reconnect-delay-max, at most
+ * #VhostUserDevice:reconnect-attempts times; then replays the device's
+ * state as vhost_user_device_start_async() gives it, with each ring's
+ * base from shared memory (the used index of a split ring) and the kept
+ * in-flight area, and kicks every ring (if the device was running). A
+ * back-end that goes away again during the replay is dialled again; one
+ * that comes back with other features or fewer queues is refused for
+ * good. Emits #VhostUserDevice::reconnected when done. Does nothing on a
+ * device whose back-end is there.
+ */
+void
+vhost_user_device_reconnect_async (VhostUserDevice     *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_reconnect_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_reconnect_async().
+ *
+ * Returns: %TRUE once the back-end has the device's state again, or
+ *   %FALSE with @error set (the device is then disconnected)
+ */
+gboolean
+vhost_user_device_reconnect_finish (VhostUserDevice  *self,
+                                    GAsyncResult     *result,
+                                    GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_reconnect_async, error);
+}
+
+/**
+ * vhost_user_device_reconnect:
+ * @self: a device
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_reconnect_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_reconnect (VhostUserDevice  *self,
+                             GCancellable     *cancellable,
+                             GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  return run_blocking (self, OP_RECONNECT, NULL, 0, FALSE, cancellable, error);
+}
+
+/**
+ * vhost_user_device_close:
+ * @self: a device
+ *
+ * Lets the back-end go: cancels an automatic reconnect and closes the
+ * front-end's connection. The device keeps its state: a later
+ * vhost_user_device_reconnect() gives it again.
+ */
+void
+vhost_user_device_close (VhostUserDevice *self)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+
+  g_cancellable_cancel (self->reconnect_cancellable);
+  g_object_unref (self->reconnect_cancellable);
+  self->reconnect_cancellable = g_cancellable_new ();
+  self->closing = TRUE;
+  vhost_user_frontend_close (self->frontend);
+  self->closing = FALSE;
+  self->set_up = FALSE;
+  set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+}
