@@ -4,24 +4,26 @@
  *
  *   vhost-user-blk-client [--verify | --discard | --write-zeroes] [--count N]
  *                         [--start SECTOR] [--io-size N] [--queue-depth N]
- *                         [--queues N] [--reconnect] [--bench SECONDS] SOCKET
+ *                         [--queues N] [--packed] [--reconnect]
+ *                         [--bench SECONDS] SOCKET
  *
  * A front-end with no guest: it shares memfd memory with the back-end,
- * lays split rings out in it (VhostUserDriverRing) and sends virtio-blk
- * requests, up to --queue-depth of them in flight at once, spread over
- * --queues rings. --verify writes a pattern over N sectors, reads them
+ * lays rings out in it (VhostUserDriverRing, split or --packed) and sends
+ * virtio-blk requests, up to --queue-depth of them in flight at once,
+ * spread over --queues rings. A VhostUserDevice gives the back-end the
+ * memory and the rings, in QEMU's order. --verify writes a pattern over N sectors, reads them
  * back and compares; --discard and --write-zeroes clear the sectors and
  * check that they read back as zeros; with none of them the sectors are
  * only read. --bench reads the N sectors over and over for a while and
  * prints requests per second.
  *
- * --reconnect survives a back-end that goes away: when the back-end
- * offers INFLIGHT_SHMFD the client fetches the in-flight area at setup
- * and keeps it; once the back-end is back on the socket the client
+ * --reconnect survives a back-end that goes away: the device keeps the
+ * in-flight area (where the back-end offers INFLIGHT_SHMFD), dials again,
  * replays the whole setup (the kept area before the rings start, each
- * ring's base from the used index in shared memory), kicks every ring
- * and waits on for the requests that were outstanding, which the
- * back-end resubmits from the in-flight area.
+ * ring's base from shared memory) and kicks every ring; the client waits
+ * on for the requests that were outstanding, which the back-end
+ * resubmits from the in-flight area. Without one, the device says how
+ * many requests nobody can vouch for.
  */
 
 #include <errno.h>
@@ -71,6 +73,7 @@ static gint io_size = 64;
 static gint queue_depth = 1;
 static gint n_queues = 1;
 static gdouble bench;
+static gboolean packed;
 static gboolean reconnect;
 static gint reconnect_timeout = 30;
 static gint stall_timeout = 30;
@@ -92,6 +95,8 @@ static GOptionEntry entries[] = {
     "Spread the requests over this many queues (default 1; more needs the back-end's MQ)", "N" },
   { "bench", 'b', 0, G_OPTION_ARG_DOUBLE, &bench,
     "Read for this many seconds, --queue-depth requests at a time, and print IOPS", "SECONDS" },
+  { "packed", 'p', 0, G_OPTION_ARG_NONE, &packed,
+    "Packed virtqueues (VIRTIO_F_RING_PACKED) instead of split ones", NULL },
   { "reconnect", 'r', 0, G_OPTION_ARG_NONE, &reconnect,
     "When the back-end goes away, wait for it to come back, replay the setup (with the in-flight "
     "area if it offers INFLIGHT_SHMFD) and carry on", NULL },
@@ -149,6 +154,7 @@ typedef struct {
 
 typedef struct {
   VhostUserFrontend     *frontend;
+  VhostUserDevice       *device;
   VhostUserMemoryRegion *memory;
   guint8                *mem;
   guint                  ring_size;
@@ -159,19 +165,14 @@ typedef struct {
   guint                  n_free;
   guint                  in_flight;
 
-  /* what was negotiated the first time: the replay must get the same */
   guint64                features;
   guint64                protocol_features;
   guint64                capacity;
   guint32                max_sectors;   /* per segment, for the pass's discard or write-zeroes */
   guint32                max_segments;
 
-  /* the in-flight area the back-end gave, kept across reconnects */
-  int                    inflight_fd;
-  guint64                inflight_size;
-  guint64                inflight_offset;
-
   guint                  reconnects;
+  gint                   at_risk;       /* requests the last reconnect could not vouch for */
   gint64                 last_completion;
   guint8                *expected;
   guint64                completed;
@@ -204,27 +205,29 @@ config_u32 (GBytes *config,
   return GUINT32_FROM_LE (value);
 }
 
-/* The used index as it stands in shared memory: what the back-end
- * finished, whether or not we collected it yet. */
-static guint16
-used_index (Client *c,
-            Queue  *q)
+static void
+requests_at_risk (VhostUserDevice *device,
+                  guint            ring,
+                  gint             n,
+                  Client          *c)
 {
-  guint64 off = vhost_user_driver_ring_get_used_addr (q->ring) - vhost_user_memory_region_get_user_addr (c->memory);
-
-  return __atomic_load_n ((guint16 *) (c->mem + off + 2), __ATOMIC_ACQUIRE);
+  if (n < 0)
+    g_print ("reconnected without an in-flight area: queue %u may have lost requests\n", ring);
+  else
+    g_print ("reconnected without an in-flight area: %d requests of queue %u may be lost or done twice\n", n, ring);
+  c->at_risk += MAX (n, 1);
 }
 
-/* Everything a back-end needs to run the rings, in QEMU's order: the
- * handshake, memory, the in-flight area before any ring starts, then per
- * ring its size, base, address, kick and call, and enable. Run once at
- * the start and again, unchanged, after each reconnect. */
+/* Hands the memory and the rings to a device, which gives them to the
+ * back-end in QEMU's order (and again after each reconnect), then reads
+ * what the back-end says about itself. */
 static gboolean
 setup (Client  *c,
-       gboolean replay,
        GError **error)
 {
   VhostUserFrontend *fe = c->frontend;
+  g_autoptr(GBytes) config = NULL;
+  guint64 capacity = 0;
   guint64 want = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
                  VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) |
                  (n_queues > 1 ? VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) : 0) |
@@ -232,122 +235,69 @@ setup (Client  *c,
                  (write_zeroes ? VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) : 0);
   guint64 want_protocol = VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
                           VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_FEATURE_MQ |
+                          VHOST_USER_PROTOCOL_FEATURE_STATUS |
                           (reconnect ? VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD : 0);
 
-  if (!vhost_user_frontend_negotiate (fe, want, want_protocol, NULL, error))
+  c->device = vhost_user_device_new (fe, n_queues);
+  vhost_user_device_set_features (c->device, want);
+  vhost_user_device_set_protocol_features (c->device, want_protocol);
+  /* each reconnect dials for at most about --reconnect-timeout seconds */
+  g_object_set (c->device, "reconnect-delay-max", 100, "reconnect-attempts", reconnect_timeout * 10, NULL);
+  g_signal_connect (c->device, "requests-at-risk", G_CALLBACK (requests_at_risk), c);
+  for (int i = 0; i < n_queues; i++)
+    if (!vhost_user_device_set_ring (c->device, i, c->queues[i].ring, error))
+      return FALSE;
+  if (!vhost_user_device_add_memory (c->device, c->memory, NULL, error) ||
+      !vhost_user_device_start (c->device, NULL, error))
     return FALSE;
 
-  if (replay)
+  c->features = vhost_user_device_get_acked_features (c->device);
+  c->protocol_features = vhost_user_device_get_acked_protocol_features (c->device);
+  if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_CONFIG)
+    config = vhost_user_frontend_read_config (fe, 0, CONFIG_READ, NULL, NULL);
+  if (config != NULL)
+    memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
+  c->capacity = GUINT64_FROM_LE (capacity);
+
+  if (n_queues > 1)
     {
-      if (vhost_user_frontend_get_acked_features (fe) != c->features ||
-          vhost_user_frontend_get_acked_protocol_features (fe) != c->protocol_features)
+      /* the device checked GET_QUEUE_NUM; the config space must agree */
+      if (!(c->features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ)) ||
+          !(c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_MQ))
         {
           g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                       "The back-end came back with other features (0x%" G_GINT64_MODIFIER "x, protocol 0x%"
-                       G_GINT64_MODIFIER "x; had 0x%" G_GINT64_MODIFIER "x, 0x%" G_GINT64_MODIFIER "x)",
-                       vhost_user_frontend_get_acked_features (fe),
-                       vhost_user_frontend_get_acked_protocol_features (fe), c->features, c->protocol_features);
+                       "%d queues wanted; the back-end does not offer multiple queues (MQ)", n_queues);
+          return FALSE;
+        }
+      if (config != NULL && (config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff) < (guint) n_queues)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "%d queues wanted; the back-end's config space has %u", n_queues,
+                       config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff);
           return FALSE;
         }
     }
-  else
+
+  if (discard || write_zeroes)
     {
-      g_autoptr(GBytes) config = NULL;
-      guint64 capacity = 0;
+      guint bit = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
 
-      c->features = vhost_user_frontend_get_acked_features (fe);
-      c->protocol_features = vhost_user_frontend_get_acked_protocol_features (fe);
-      if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_CONFIG)
-        config = vhost_user_frontend_read_config (fe, 0, CONFIG_READ, NULL, NULL);
-      if (config != NULL)
-        memcpy (&capacity, g_bytes_get_data (config, NULL), 8);
-      c->capacity = GUINT64_FROM_LE (capacity);
-
-      if (n_queues > 1)
+      if (!(c->features & VHOST_USER_FEATURE (bit)))
         {
-          guint64 backend_queues;
-
-          if (!(c->features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ)) ||
-              !(c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_MQ))
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                           "%d queues wanted; the back-end does not offer multiple queues (MQ)", n_queues);
-              return FALSE;
-            }
-          backend_queues = vhost_user_frontend_get_u64 (fe, VHOST_USER_REQUEST_GET_QUEUE_NUM, NULL, error);
-          if (backend_queues == 0 && error != NULL && *error != NULL)
-            return FALSE;
-          if (backend_queues < (guint64) n_queues ||
-              (config != NULL && (config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff) < (guint) n_queues))
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                           "%d queues wanted; the back-end has %" G_GUINT64_FORMAT " (config space: %u)",
-                           n_queues, backend_queues,
-                           config != NULL ? config_u32 (config, CONFIG_NUM_QUEUES) & 0xffff : 0);
-              return FALSE;
-            }
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                       "The back-end does not offer %s", discard ? "DISCARD" : "WRITE_ZEROES");
+          return FALSE;
         }
-
-      if (discard || write_zeroes)
+      c->max_sectors = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SECTORS : CONFIG_MAX_WZ_SECTORS);
+      c->max_segments = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SEG : CONFIG_MAX_WZ_SEG);
+      if (c->max_sectors == 0 || c->max_segments == 0)
         {
-          guint bit = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
-
-          if (!(c->features & VHOST_USER_FEATURE (bit)))
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                           "The back-end does not offer %s", discard ? "DISCARD" : "WRITE_ZEROES");
-              return FALSE;
-            }
-          c->max_sectors = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SECTORS : CONFIG_MAX_WZ_SECTORS);
-          c->max_segments = config_u32 (config, discard ? CONFIG_MAX_DISCARD_SEG : CONFIG_MAX_WZ_SEG);
-          if (c->max_sectors == 0 || c->max_segments == 0)
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                           "The back-end offers %s but its config space gives no limits",
-                           discard ? "DISCARD" : "WRITE_ZEROES");
-              return FALSE;
-            }
-          c->max_segments = MIN (c->max_segments, MAX_SEGMENTS);
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "The back-end offers %s but its config space gives no limits",
+                       discard ? "DISCARD" : "WRITE_ZEROES");
+          return FALSE;
         }
-    }
-
-  if (!vhost_user_frontend_add_mem_region (fe, c->memory, NULL, error))
-    return FALSE;
-
-  if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD)
-    {
-      if (c->inflight_fd < 0)
-        {
-          c->inflight_fd = vhost_user_frontend_get_inflight_fd (fe, n_queues, c->ring_size, &c->inflight_size,
-                                                                &c->inflight_offset, NULL, error);
-          if (c->inflight_fd < 0)
-            return FALSE;
-        }
-      if (!vhost_user_frontend_set_inflight_fd (fe, c->inflight_size, c->inflight_offset, n_queues, c->ring_size,
-                                                c->inflight_fd, NULL, error))
-        return FALSE;
-    }
-
-  for (int i = 0; i < n_queues; i++)
-    {
-      Queue *q = &c->queues[i];
-      /* Split rings: the back-end goes on from the used index it left in
-       * memory, and (with the in-flight area) resubmits what it had taken
-       * past it. */
-      guint base = replay ? used_index (c, q) : 0;
-
-      if (!vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_NUM, i, c->ring_size, NULL, error) ||
-          !vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_BASE, i, base, NULL, error) ||
-          !vhost_user_frontend_set_vring_addr (fe, i, 0, vhost_user_driver_ring_get_desc_addr (q->ring),
-                                               vhost_user_driver_ring_get_used_addr (q->ring),
-                                               vhost_user_driver_ring_get_avail_addr (q->ring), 0, NULL, error) ||
-          !vhost_user_frontend_set_vring_fd (fe, VHOST_USER_REQUEST_SET_VRING_KICK, i,
-                                             vhost_user_driver_ring_get_kick_fd (q->ring), NULL, error) ||
-          !vhost_user_frontend_set_vring_fd (fe, VHOST_USER_REQUEST_SET_VRING_CALL, i,
-                                             vhost_user_driver_ring_get_call_fd (q->ring), NULL, error) ||
-          ((c->features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES)) &&
-           !vhost_user_frontend_set_vring_state (fe, VHOST_USER_REQUEST_SET_VRING_ENABLE, i, 1, NULL, error)))
-        return FALSE;
+      c->max_segments = MIN (c->max_segments, MAX_SEGMENTS);
     }
   return TRUE;
 }
@@ -359,7 +309,6 @@ client_init (Client     *c,
 {
   guint64 ring_bytes, data_bytes, size;
 
-  c->inflight_fd = -1;
   /* a request takes up to three descriptors; every request in flight may
    * land on one queue */
   c->ring_size = 64;
@@ -380,7 +329,8 @@ client_init (Client     *c,
       Queue *q = &c->queues[i];
 
       q->offset = ring_bytes * i;
-      q->ring = vhost_user_driver_ring_new (c->memory, q->offset, c->ring_size, error);
+      q->ring = packed ? vhost_user_driver_ring_new_packed (c->memory, q->offset, c->ring_size, error) :
+                         vhost_user_driver_ring_new (c->memory, q->offset, c->ring_size, error);
       if (q->ring == NULL)
         return FALSE;
       q->by_head = g_new0 (Slot *, c->ring_size);
@@ -408,11 +358,9 @@ client_clear (Client *c)
   g_clear_pointer (&c->slots, g_free);
   g_clear_pointer (&c->free_slots, g_free);
   g_clear_pointer (&c->expected, g_free);
+  g_clear_object (&c->device);
   g_clear_pointer (&c->memory, vhost_user_memory_region_unref);
   g_clear_object (&c->frontend);
-  if (c->inflight_fd >= 0)
-    close (c->inflight_fd);
-  c->inflight_fd = -1;
 }
 
 /* Puts one request on the next queue with room (round robin). The data
@@ -679,49 +627,33 @@ reap (Client  *c,
           describe_in_flight (c, what);
           g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
                        "%u requests never completed (nothing for %d s):%s%s", c->in_flight, stall_timeout,
-                       what->str, c->reconnects > 0 && c->inflight_fd < 0 ?
+                       what->str, c->at_risk > 0 ?
                        " — the back-end offers no INFLIGHT_SHMFD, so what it had taken was lost with it" : "");
           return FALSE;
         }
     }
 }
 
-/* The back-end went away: wait for it to listen again, give it the setup
- * again, and kick every ring (a back-end need not look at a ring it was
- * not kicked on, and the requests are all there already). */
+/* The back-end went away: the device dials until it is back, gives it
+ * the setup again and kicks every ring. */
 static gboolean
 replay (Client  *c,
         GError **error)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) reconnect_timeout * G_USEC_PER_SEC;
+  g_autoptr(GError) local_error = NULL;
+  gboolean inflight = (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD) != 0;
 
   g_print ("disconnected: %u requests in flight; reconnecting\n", c->in_flight);
-  for (;;)
+  if (!vhost_user_device_reconnect (c->device, NULL, &local_error))
     {
-      g_autoptr(GError) local_error = NULL;
-
-      if (vhost_user_frontend_reconnect (c->frontend, NULL, &local_error) &&
-          setup (c, TRUE, &local_error))
-        break;
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "The back-end did not come back within %d s: ", reconnect_timeout);
-          return FALSE;
-        }
-      /* a back-end that died again in the middle of the setup is retried too */
-      if (vhost_user_frontend_get_connected (c->frontend))
-        vhost_user_frontend_close (c->frontend);
-      g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "The back-end did not come back within %d s: ", reconnect_timeout);
+      return FALSE;
     }
   c->reconnects++;
-  for (int i = 0; i < n_queues; i++)
-    c->queues[i].kick = TRUE;
-  if (!kick (c, error))
-    return FALSE;
   c->last_completion = g_get_monotonic_time ();
   g_print ("reconnected: setup replayed%s, %u requests in flight\n",
-           c->inflight_fd >= 0 ? " with the in-flight area" : " (no in-flight area offered)", c->in_flight);
+           inflight ? " with the in-flight area" : " (no in-flight area offered)", c->in_flight);
   return TRUE;
 }
 
@@ -876,12 +808,13 @@ main (int   argc,
   if (!client_init (&c, &error))
     goto fail;
   c.frontend = vhost_user_frontend_new ();
-  if (!vhost_user_frontend_connect_to_path (c.frontend, argv[1], 5000, NULL, &error) || !setup (&c, FALSE, &error))
+  if (!vhost_user_frontend_connect_to_path (c.frontend, argv[1], 5000, NULL, &error) || !setup (&c, &error))
     goto fail;
   g_print ("connected: %s, features 0x%" G_GINT64_MODIFIER "x, capacity %" G_GUINT64_FORMAT " sectors, "
-           "%d queue%s of %u, queue depth %d%s\n",
-           argv[1], c.features, c.capacity, n_queues, n_queues > 1 ? "s" : "", c.ring_size, queue_depth,
-           c.inflight_fd >= 0 ? ", in-flight area kept" : "");
+           "%d queue%s of %u, %s rings, queue depth %d%s\n",
+           argv[1], c.features, c.capacity, n_queues, n_queues > 1 ? "s" : "", c.ring_size,
+           packed ? "packed" : "split", queue_depth,
+           c.protocol_features & VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD ? ", in-flight area kept" : "");
   if (c.capacity != 0 && (guint64) (start + count) > c.capacity)
     count = c.capacity > (guint64) start ? (gint64) (c.capacity - start) : 0;
   if (count == 0)
@@ -916,7 +849,7 @@ main (int   argc,
   g_print ("%s: %" G_GINT64_FORMAT " sectors in %.1f ms (%.1f MiB/s), %" G_GUINT64_FORMAT " requests%s\n", done,
            count, elapsed, (first != PASS_READ ? 2.0 : 1.0) * count * 512 / (1024.0 * 1024.0) / (elapsed / 1000.0),
            c.completed, reconnected != NULL ? reconnected : "");
-  vhost_user_frontend_close (c.frontend);
+  vhost_user_device_close (c.device);
   client_clear (&c);
   return EXIT_SUCCESS;
 

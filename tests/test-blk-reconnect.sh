@@ -13,7 +13,7 @@
 # it kept, and must see every request complete and read the whole pattern
 # back. Then the image itself is compared with the pattern, byte for byte.
 # Once on one queue served in the back-end's main loop, once on two
-# queues served by a thread each.
+# queues served by a thread each; both over split and over packed rings.
 #
 #   test-blk-reconnect.sh CLIENT DEVICE
 #
@@ -110,7 +110,10 @@ run () {
   echo "ok - $name: killed with $n requests in flight; every write is on disk"
 }
 
-echo "1..2"
+echo "1..4"
 run "one queue, in the back-end's main loop" || exit 1
 # two rings, each in its own thread of the back-end, both resubmitted
 run "two queues, a thread each" --queues 2 --queue-threads -- --queues 2 || exit 1
+# the same over packed rings: the packed in-flight record and its rollback
+run "one packed queue" -- --packed || exit 1
+run "two packed queues, a thread each" --queues 2 --queue-threads -- --queues 2 --packed || exit 1
