@@ -214,7 +214,8 @@ requests_at_risk (VhostUserDevice *device,
   if (n < 0)
     g_print ("reconnected without an in-flight area: queue %u may have lost requests\n", ring);
   else
-    g_print ("reconnected without an in-flight area: %d requests of queue %u may be lost or done twice\n", n, ring);
+    g_print ("reconnected without an in-flight area: %d request%s of queue %u may be lost or done twice\n", n,
+             n == 1 ? "" : "s", ring);
   c->at_risk += MAX (n, 1);
 }
 

@@ -405,6 +405,62 @@ class DriverRingMemfd(unittest.TestCase):
                 pass
 
 
+class DeviceFromPython(unittest.TestCase):
+    """A Python VMM: a VhostUser.Device starts a Python back-end's ring,
+    hears its calls through ring-call::0, and stops it with the base kept."""
+
+    def test_device(self):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        backend = VhostUser.Backend.new()
+        backend.props.num_queues = 1
+
+        def on_kick(vring):
+            while True:
+                ok, element = vring.pop()
+                if not ok:
+                    break
+                vring.push(element.head, element.write(0, b"\x33" * element.in_len))
+            vring.call()
+
+        backend.get_vring(0).set_kick_handler(on_kick)
+        backend.take_socket(Gio.Socket.new_from_fd(a.detach()))
+        frontend = VhostUser.Frontend.new()
+        frontend.take_socket(Gio.Socket.new_from_fd(b.detach()))
+        ctx = GLib.MainContext.default()
+        try:
+            # -- doc: python device --
+            region = VhostUser.MemoryRegion.new_memfd(0, 1 << 20)
+            ring = VhostUser.DriverRing.new(region, 0, 64)
+            device = VhostUser.Device.new(frontend, 1)
+            device.props.features = 1 << 32                  # VIRTIO_F_VERSION_1
+            device.props.watch_calls = True
+            calls = []
+            device.connect("ring-call::0", lambda dev, index: calls.append(index))
+            device.set_ring(0, ring)
+            device.add_memory(region, None)
+            device.start(None)            # features, memory, ring 0: QEMU's order
+            # -- end --
+            self.assertEqual(device.props.state, VhostUser.DeviceState.RUNNING)
+            self.assertTrue(device.props.acked_features & (1 << 32))
+
+            ok, head = ring.add([], [], [0x10000], [8])
+            ring.kick()
+            while not calls:
+                ctx.iteration(True)
+            ok, used_head, length = ring.get_used()
+            self.assertEqual((ok, used_head, length), (True, head, 8))
+            self.assertEqual(calls[0], 0)
+
+            device.stop(None)
+            self.assertEqual(device.props.state, VhostUser.DeviceState.STOPPED)
+            self.assertEqual(device.get_ring_base(0), 1)
+        finally:
+            frontend.close()
+            backend.close()
+            while ctx.iteration(False):
+                pass
+
+
 class DocSnippets(unittest.TestCase):
     """Every code block of docs/python.md is run by this file or test-gjs.js."""
 

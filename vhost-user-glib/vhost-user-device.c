@@ -1647,6 +1647,8 @@ vhost_user_device_new (VhostUserFrontend *frontend,
  * vhost_user_device_get_frontend:
  * @self: a device
  *
+ * Gets the front-end the device speaks through.
+ *
  * Returns: (transfer none): the device's front-end
  */
 VhostUserFrontend *
@@ -1660,6 +1662,8 @@ vhost_user_device_get_frontend (VhostUserDevice *self)
  * vhost_user_device_get_n_rings:
  * @self: a device
  *
+ * Gets how many virtqueues the device has.
+ *
  * Returns: how many virtqueues the device has
  */
 guint
@@ -1672,6 +1676,8 @@ vhost_user_device_get_n_rings (VhostUserDevice *self)
 /**
  * vhost_user_device_get_state:
  * @self: a device
+ *
+ * Gets #VhostUserDevice:state.
  *
  * Returns: where the device stands
  */
@@ -1705,6 +1711,8 @@ vhost_user_device_set_features (VhostUserDevice *self,
  * vhost_user_device_get_features:
  * @self: a device
  *
+ * Gets #VhostUserDevice:features.
+ *
  * Returns: the virtio features the device wants
  */
 guint64
@@ -1737,6 +1745,8 @@ vhost_user_device_set_protocol_features (VhostUserDevice *self,
  * vhost_user_device_get_protocol_features:
  * @self: a device
  *
+ * Gets #VhostUserDevice:protocol-features.
+ *
  * Returns: the protocol features the device wants
  */
 guint64
@@ -1750,6 +1760,8 @@ vhost_user_device_get_protocol_features (VhostUserDevice *self)
  * vhost_user_device_get_acked_features:
  * @self: a device
  *
+ * Gets #VhostUserDevice:acked-features.
+ *
  * Returns: the virtio features agreed on the first start (0 before)
  */
 guint64
@@ -1762,6 +1774,8 @@ vhost_user_device_get_acked_features (VhostUserDevice *self)
 /**
  * vhost_user_device_get_acked_protocol_features:
  * @self: a device
+ *
+ * Gets #VhostUserDevice:acked-protocol-features.
  *
  * Returns: the protocol features agreed on the first start (0 before)
  */
@@ -2021,6 +2035,8 @@ vhost_user_device_get_ring_base (VhostUserDevice *self,
  * vhost_user_device_get_ring_enabled:
  * @self: a device
  * @index: a ring
+ *
+ * Says whether a ring is enabled.
  *
  * Returns: whether the ring is (or will be, on start) enabled
  */
