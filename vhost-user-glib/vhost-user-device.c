@@ -664,7 +664,8 @@ step_done (GObject      *source,
     case STEP_RING_BASE:
     case STEP_RING_ENABLE:
       ok = vhost_user_frontend_set_vring_state_finish (fe, result, &error);
-      if (ok && step->kind == STEP_RING_ENABLE)
+      /* what the device wants; a stop's disabling is not */
+      if (ok && step->kind == STEP_RING_ENABLE && op->kind == OP_ENABLE)
         self->rings[step->index].enabled = step->value;
       break;
     case STEP_RING_ADDR:
@@ -940,7 +941,8 @@ step_start (GTask       *task,
       if (!self->set_up || !acked_protocol_features_bit (self) ||
           (op->kind == OP_ENABLE && self->state != VHOST_USER_DEVICE_STATE_RUNNING))
         {
-          ring->enabled = step->value;
+          if (op->kind == OP_ENABLE)
+            ring->enabled = step->value;
           return FALSE;
         }
       vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_ENABLE, step->index, step->value,
@@ -1021,6 +1023,9 @@ op_run (GTask *task)
   switch (op->kind)
     {
     case OP_START:
+      /* wanted from now on: a back-end lost during the start is started
+       * by the reconnect */
+      self->want_running = TRUE;
       if (!vhost_user_frontend_get_connected (self->frontend))
         g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                      "The device's front-end is not connected: connect it (or reconnect the device) first");
@@ -2499,6 +2504,10 @@ vhost_user_device_reconnect (VhostUserDevice  *self,
  * Lets the back-end go: cancels an automatic reconnect and closes the
  * front-end's connection. The device keeps its state: a later
  * vhost_user_device_reconnect() gives it again.
+ *
+ * A reconnect under way holds a reference to the device: with
+ * #VhostUserDevice:auto-reconnect on, close the device before dropping
+ * the last reference of your own.
  */
 void
 vhost_user_device_close (VhostUserDevice *self)
