@@ -725,6 +725,157 @@ release_disk (ExampleBlkDevice *self)
   self->fd = -1;
 }
 
+/* --- migration: the device's own state ---
+ *
+ * What a destination must agree on before it serves the disk: the
+ * geometry the driver was told (capacity, block size, queues) and the
+ * config space as the driver left it. Little-endian, versioned:
+ *   "VUGBLK\0\0", u32 version (1), u32 block size, u64 capacity,
+ *   u32 queues, u32 config length, the config bytes. */
+
+#define STATE_MAGIC   "VUGBLK\0\0"
+#define STATE_HEADER  (8 + 4 + 4 + 8 + 4 + 4)
+
+static void
+state_written (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(VhostUserBackend) backend = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    vhost_user_backend_fail_state_transfer (backend, error);
+  /* the close says the state is complete (or failed) */
+  g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
+}
+
+static gboolean
+on_save_state (VhostUserBackend *backend,
+               GOutputStream    *stream,
+               guint             phase,
+               gpointer          user_data)
+{
+  ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (backend);
+  GBytes *config = vhost_user_backend_get_config (backend);
+  GByteArray *state = g_byte_array_new ();
+  guint32 u32;
+  guint64 u64;
+  gsize len;
+
+  g_byte_array_append (state, (const guint8 *) STATE_MAGIC, 8);
+  u32 = GUINT32_TO_LE (1);
+  g_byte_array_append (state, (guint8 *) &u32, 4);
+  u32 = GUINT32_TO_LE (self->block_size);
+  g_byte_array_append (state, (guint8 *) &u32, 4);
+  u64 = GUINT64_TO_LE (self->capacity);
+  g_byte_array_append (state, (guint8 *) &u64, 8);
+  u32 = GUINT32_TO_LE (self->num_queues);
+  g_byte_array_append (state, (guint8 *) &u32, 4);
+  len = config != NULL ? g_bytes_get_size (config) : 0;
+  u32 = GUINT32_TO_LE (len);
+  g_byte_array_append (state, (guint8 *) &u32, 4);
+  if (len > 0)
+    g_byte_array_append (state, g_bytes_get_data (config, NULL), len);
+
+  g_message ("blk: saving the device's state (%u bytes)", state->len);
+  /* async: the front-end reads the pipe while we write it */
+  g_output_stream_write_all_async (stream, state->data, state->len, G_PRIORITY_DEFAULT, NULL, state_written,
+                                   g_object_ref (backend));
+  g_object_set_data_full (G_OBJECT (stream), "state", state, (GDestroyNotify) g_byte_array_unref);
+  return TRUE;
+}
+
+/* Checks the saved state against this disk, and takes its config. */
+static gboolean
+apply_state (ExampleBlkDevice  *self,
+             GBytes            *state,
+             GError           **error)
+{
+  gsize size;
+  const guint8 *p = g_bytes_get_data (state, &size);
+  guint32 version, block_size, queues, config_len;
+  guint64 capacity;
+
+  if (size < STATE_HEADER || memcmp (p, STATE_MAGIC, 8) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Not the state of a vhost-user-glib blk device");
+      return FALSE;
+    }
+  memcpy (&version, p + 8, 4);
+  memcpy (&block_size, p + 12, 4);
+  memcpy (&capacity, p + 16, 8);
+  memcpy (&queues, p + 24, 4);
+  memcpy (&config_len, p + 28, 4);
+  version = GUINT32_FROM_LE (version);
+  block_size = GUINT32_FROM_LE (block_size);
+  capacity = GUINT64_FROM_LE (capacity);
+  queues = GUINT32_FROM_LE (queues);
+  config_len = GUINT32_FROM_LE (config_len);
+  if (version != 1 || config_len != size - STATE_HEADER)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "State version %u of %" G_GSIZE_FORMAT
+                   " bytes: this device reads version 1", version, size);
+      return FALSE;
+    }
+  if (capacity != self->capacity || block_size != self->block_size || queues != self->num_queues)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "The saved device served %" G_GUINT64_FORMAT " bytes in %u-byte blocks on %u queues; this one "
+                   "serves %" G_GUINT64_FORMAT " bytes in %u-byte blocks on %u queues",
+                   capacity, block_size, queues, self->capacity, self->block_size, self->num_queues);
+      return FALSE;
+    }
+  if (config_len > 0)
+    {
+      g_autoptr(GBytes) config = g_bytes_new (p + STATE_HEADER, config_len);
+
+      vhost_user_backend_set_config (VHOST_USER_BACKEND (self), config);
+    }
+  return TRUE;
+}
+
+static void
+state_read (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(ExampleBlkDevice) self = user_data;
+  GOutputStream *memory = G_OUTPUT_STREAM (source);
+  g_autoptr(GInputStream) stream = g_object_steal_data (G_OBJECT (memory), "from");
+  g_autoptr(GError) error = NULL;
+
+  if (g_output_stream_splice_finish (memory, result, &error) >= 0)
+    {
+      g_autoptr(GBytes) state = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (memory));
+
+      if (apply_state (self, state, &error))
+        g_message ("blk: loaded the device's state (%" G_GSIZE_FORMAT " bytes)", g_bytes_get_size (state));
+    }
+  if (error != NULL)
+    {
+      g_message ("blk: refusing the device's state: %s", error->message);
+      vhost_user_backend_fail_state_transfer (VHOST_USER_BACKEND (self), error);
+    }
+  g_input_stream_close (stream, NULL, NULL);
+  g_object_unref (memory);
+}
+
+static gboolean
+on_load_state (VhostUserBackend *backend,
+               GInputStream     *stream,
+               guint             phase,
+               gpointer          user_data)
+{
+  GOutputStream *memory = g_memory_output_stream_new_resizable ();
+
+  /* read to the end: the front-end's close of its end of the pipe */
+  g_object_set_data_full (G_OBJECT (memory), "from", g_object_ref (stream), g_object_unref);
+  g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT, NULL,
+                                state_read, g_object_ref (backend));
+  return TRUE;
+}
+
 static void
 example_blk_device_constructed (GObject *object)
 {
@@ -785,6 +936,12 @@ example_blk_device_init (ExampleBlkDevice *self)
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) |
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED));
   example_blk_device_set_geometry (self, 64 * 1024 * 1024, 512, 1);
+
+  /* a migration moves the device's state: offer it */
+  vhost_user_backend_set_protocol_features (backend, vhost_user_backend_get_protocol_features (backend) |
+                                                     VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
+  g_signal_connect (self, "save-state", G_CALLBACK (on_save_state), NULL);
+  g_signal_connect (self, "load-state", G_CALLBACK (on_load_state), NULL);
 }
 
 static void

@@ -592,15 +592,6 @@ real_accept (VhostUserBackend    *self,
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
 
-/**
- * VhostUserBackend::check-device-state:
- * @self: the back-end
- * @invocation: the request, to answer
- *
- * The front-end asks whether the state transfer succeeded. Default: refuse.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- */
 static gboolean
 real_unsupported (VhostUserBackend    *self,
                   VhostUserInvocation *invocation)
@@ -956,19 +947,25 @@ real_get_shared_object (VhostUserBackend    *self,
  * @phase: 0 stopped
  * @fd: the pipe end, valid during the emission
  *
- * The front-end starts a device-state transfer. Default: refuse.
+ * The front-end starts a device-state transfer. Default: check that @fd
+ * is a pipe, answer that it will be used, and give the device a stream
+ * over it with [signal@VhostUser.Backend::save-state] or
+ * [signal@VhostUser.Backend::load-state].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
-static gboolean
-real_set_device_state_fd (VhostUserBackend    *self,
-                          VhostUserInvocation *invocation,
-                          guint                direction,
-                          guint                phase,
-                          int                  fd)
-{
-  return real_unsupported (self, invocation);
-}
+
+/**
+ * VhostUserBackend::check-device-state:
+ * @self: the back-end
+ * @invocation: the request, to answer
+ *
+ * The front-end asks whether the state transfer succeeded. Default:
+ * answer once the device closed the transfer's stream: success, or the
+ * error given to vhost_user_backend_fail_state_transfer().
+ *
+ * Returns: %TRUE if the handler answers @invocation (now or later)
+ */
 
 /**
  * VhostUserBackend::get-shmem-config:
@@ -1064,8 +1061,8 @@ static const struct {
   HANDLER (SET_STATUS,            handle_set_status, real_set_status),
   HANDLER (GET_STATUS,            handle_get_status, real_get_status),
   HANDLER (GET_SHARED_OBJECT,     handle_get_shared_object, real_get_shared_object),
-  HANDLER (SET_DEVICE_STATE_FD,   handle_set_device_state_fd, real_set_device_state_fd),
-  HANDLER (CHECK_DEVICE_STATE,    handle_check_device_state, real_unsupported),
+  HANDLER (SET_DEVICE_STATE_FD,   handle_set_device_state_fd, vhost_user_backend_real_set_device_state_fd),
+  HANDLER (CHECK_DEVICE_STATE,    handle_check_device_state, vhost_user_backend_real_check_device_state),
   HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, real_get_shmem_config),
   HANDLER (GET_VRING_BASE_SKIP_DRAIN, handle_get_vring_base_skip_drain, real_get_vring_base_skip_drain),
 };

@@ -23,6 +23,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _VhostUserStateTransfer VhostUserStateTransfer;
+
 
 typedef struct
 {
@@ -56,6 +58,9 @@ typedef struct
   GBytes               *log;
   GBytes               *inflight;
   gsize                 inflight_stride;   /* bytes per queue */
+
+  /* the last device-state transfer (vhost-user-backend-state.c) */
+  VhostUserStateTransfer *state_transfer;
 } VhostUserBackendPrivate;
 
 enum {
@@ -112,6 +117,17 @@ void     vhost_user_backend_ring_broken       (VhostUserVring        *vring,
 void     vhost_user_backend_update_inband     (VhostUserBackend      *self);
 void     vhost_user_backend_update_status     (VhostUserBackend      *self,
                                                guint64                status);
+
+/* vhost-user-backend-state.c */
+void     vhost_user_backend_class_init_state  (GType                  type);
+void     vhost_user_backend_end_state_transfer (VhostUserBackend     *self);
+gboolean vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
+                                                     VhostUserInvocation *invocation,
+                                                     guint                direction,
+                                                     guint                phase,
+                                                     int                  fd);
+gboolean vhost_user_backend_real_check_device_state (VhostUserBackend    *self,
+                                                     VhostUserInvocation *invocation);
 
 /* vhost-user-backend-memory.c */
 void     vhost_user_backend_update_logging    (VhostUserBackend      *self);

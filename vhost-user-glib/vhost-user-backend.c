@@ -158,6 +158,7 @@ backend_release (VhostUserBackend *self)
       g_clear_object (&priv->connection);
     }
   vhost_user_backend_close_channel (self, NULL);
+  vhost_user_backend_end_state_transfer (self);
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
@@ -563,6 +564,8 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
                   G_STRUCT_OFFSET (VhostUserBackendClass, disconnected),
                   NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_BOOLEAN);
+
+  vhost_user_backend_class_init_state (G_TYPE_FROM_CLASS (klass));
 }
 
 static void

@@ -163,6 +163,9 @@ gboolean              vhost_user_backend_connect_to_path_finish    (VhostUserBac
 VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_close                     (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_fail_state_transfer       (VhostUserBackend  *self,
+                                                                    const GError      *error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean              vhost_user_backend_get_connected             (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL
 GMainContext         *vhost_user_backend_get_main_context          (VhostUserBackend  *self);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -331,6 +333,9 @@ typedef enum {
   STEP_STOPPED,
   STEP_ADD_REGION,
   STEP_REMOVE_REGION,
+  STEP_STATE_FD,        /* value: the direction */
+  STEP_STATE_COPY,
+  STEP_STATE_CHECK,
 } StepKind;
 
 typedef struct {
@@ -346,6 +351,8 @@ typedef enum {
   OP_REMOVE_MEMORY,
   OP_ENABLE,
   OP_RECONNECT,
+  OP_SAVE_STATE,
+  OP_LOAD_STATE,
 } OpKind;
 
 typedef struct {
@@ -360,11 +367,16 @@ typedef struct {
   gboolean               automatic;
   GSource               *delay;
   gboolean               replay;     /* rings' bases come from shared memory */
+  GObject               *stream;     /* the caller's: where the state goes, or comes from */
+  int                    pipe_fd;    /* our end of the state's pipe */
 } Op;
 
 static void
 op_free (Op *op)
 {
+  g_clear_object (&op->stream);
+  if (op->pipe_fd >= 0)
+    g_close (op->pipe_fd, NULL);
   g_clear_pointer (&op->steps, g_array_unref);
   g_clear_pointer (&op->region, vhost_user_memory_region_unref);
   if (op->delay != NULL)
@@ -456,6 +468,14 @@ plan (VhostUserDevice *self,
       break;
     case OP_ENABLE:
       add_step (op, STEP_RING_ENABLE, op->index, op->enabled);
+      break;
+    case OP_SAVE_STATE:
+    case OP_LOAD_STATE:
+      if (!self->set_up)
+        plan_setup (self, op);
+      add_step (op, STEP_STATE_FD, 0, op->kind == OP_SAVE_STATE ? 0 : 1);
+      add_step (op, STEP_STATE_COPY, 0, 0);
+      add_step (op, STEP_STATE_CHECK, 0, 0);
       break;
     case OP_RECONNECT:
       add_step (op, STEP_DIAL, 0, 0);
@@ -677,6 +697,36 @@ step_done (GObject      *source,
       break;
     case STEP_STATUS:
       ok = vhost_user_frontend_set_u64_finish (fe, result, &error);
+      break;
+    case STEP_STATE_FD:
+      {
+        int backend_fd = -1;
+
+        ok = vhost_user_frontend_set_device_state_fd_finish (fe, result, &backend_fd, &error);
+        /* a back-end that wants its own fd used gets it used */
+        if (ok && backend_fd >= 0)
+          {
+            g_close (op->pipe_fd, NULL);
+            op->pipe_fd = backend_fd;
+          }
+      }
+      break;
+    case STEP_STATE_COPY:
+      ok = g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error) >= 0;
+      break;
+    case STEP_STATE_CHECK:
+      {
+        guint64 status = vhost_user_frontend_get_u64_finish (fe, result, &error);
+
+        ok = error == NULL;
+        if (ok && status != 0)
+          {
+            g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                         "The back-end says the device's state did not %s (status %" G_GUINT64_FORMAT ")",
+                         op->kind == OP_SAVE_STATE ? "save" : "load", status);
+            ok = FALSE;
+          }
+      }
       break;
     case STEP_GET_BASE:
       {
@@ -975,6 +1025,50 @@ step_start (GTask       *task,
         self->want_running = FALSE;
       set_state (self, VHOST_USER_DEVICE_STATE_STOPPED);
       return FALSE;
+
+    case STEP_STATE_FD:
+      {
+        int fds[2];
+
+        if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE))
+          {
+            g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                         "The back-end does not transfer device state (no DEVICE_STATE protocol feature)");
+            return FALSE;
+          }
+        if (!g_unix_open_pipe (fds, FD_CLOEXEC, error))
+          return FALSE;
+        /* save: the back-end writes, we read; load: the other way */
+        op->pipe_fd = fds[step->value == 0 ? 0 : 1];
+        set_state (self, VHOST_USER_DEVICE_STATE_STOPPED);
+        vhost_user_frontend_set_device_state_fd_async (fe, step->value, 0, fds[step->value == 0 ? 1 : 0],
+                                                       cancellable, step_done, task);
+        /* the front-end sent a duplicate: the back-end's end is not ours */
+        g_close (fds[step->value == 0 ? 1 : 0], NULL);
+        return TRUE;
+      }
+
+    case STEP_STATE_COPY:
+      if (op->kind == OP_SAVE_STATE)
+        {
+          g_autoptr(GInputStream) in = g_unix_input_stream_new (g_steal_fd (&op->pipe_fd), TRUE);
+
+          g_output_stream_splice_async (G_OUTPUT_STREAM (op->stream), in, G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
+                                        G_PRIORITY_DEFAULT, cancellable, step_done, task);
+        }
+      else
+        {
+          g_autoptr(GOutputStream) out = g_unix_output_stream_new (g_steal_fd (&op->pipe_fd), TRUE);
+
+          /* closing our end is the end of the state for the back-end */
+          g_output_stream_splice_async (out, G_INPUT_STREAM (op->stream), G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                        G_PRIORITY_DEFAULT, cancellable, step_done, task);
+        }
+      return TRUE;
+
+    case STEP_STATE_CHECK:
+      vhost_user_frontend_get_u64_async (fe, VHOST_USER_REQUEST_CHECK_DEVICE_STATE, cancellable, step_done, task);
+      return TRUE;
     }
   g_assert_not_reached ();
 }
@@ -1080,6 +1174,15 @@ op_run (GTask *task)
       break;
     case OP_ENABLE:
       break;
+    case OP_SAVE_STATE:
+    case OP_LOAD_STATE:
+      if (!vhost_user_frontend_get_connected (self->frontend))
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "The device's front-end is not connected");
+      else if (self->state == VHOST_USER_DEVICE_STATE_RUNNING)
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "The device's state moves with its rings stopped: stop the device first");
+      break;
     case OP_RECONNECT:
       if (vhost_user_frontend_get_connected (self->frontend) && self->set_up)
         {
@@ -1112,6 +1215,7 @@ op_new (VhostUserDevice     *self,
 
   g_task_set_source_tag (task, source_tag);
   op->kind = kind;
+  op->pipe_fd = -1;
   op->steps = g_array_new (FALSE, FALSE, sizeof (Step));
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   return task;
@@ -1139,11 +1243,12 @@ typedef struct {
   guint                  index;
   gboolean               enabled;
   GCancellable          *cancellable;
+  GObject               *stream;
 } Blocking;
 
-static void queue_op (VhostUserDevice *self, OpKind kind, VhostUserMemoryRegion *region, guint index,
-                      gboolean enabled, gboolean automatic, GCancellable *cancellable,
-                      GAsyncReadyCallback callback, gpointer user_data);
+static GTask *queue_op (VhostUserDevice *self, OpKind kind, VhostUserMemoryRegion *region, guint index,
+                        gboolean enabled, gboolean automatic, GObject *stream, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data);
 
 static void
 start_blocking (gpointer             data,
@@ -1152,7 +1257,8 @@ start_blocking (gpointer             data,
 {
   Blocking *b = data;
 
-  queue_op (b->self, b->kind, b->region, b->index, b->enabled, FALSE, b->cancellable, callback, user_data);
+  queue_op (b->self, b->kind, b->region, b->index, b->enabled, FALSE, b->stream, b->cancellable, callback,
+            user_data);
 }
 
 static gpointer const source_tags[] = {
@@ -1162,15 +1268,18 @@ static gpointer const source_tags[] = {
   [OP_REMOVE_MEMORY] = (gpointer) vhost_user_device_remove_memory_async,
   [OP_ENABLE] = (gpointer) vhost_user_device_set_ring_enabled_async,
   [OP_RECONNECT] = (gpointer) vhost_user_device_reconnect_async,
+  [OP_SAVE_STATE] = (gpointer) vhost_user_device_save_state_async,
+  [OP_LOAD_STATE] = (gpointer) vhost_user_device_load_state_async,
 };
 
-static void
+static GTask *
 queue_op (VhostUserDevice       *self,
           OpKind                 kind,
           VhostUserMemoryRegion *region,
           guint                  index,
           gboolean               enabled,
           gboolean               automatic,
+          GObject               *stream,
           GCancellable          *cancellable,
           GAsyncReadyCallback    callback,
           gpointer               user_data)
@@ -1182,19 +1291,22 @@ queue_op (VhostUserDevice       *self,
   op->index = index;
   op->enabled = enabled;
   op->automatic = automatic;
+  op->stream = stream != NULL ? g_object_ref (stream) : NULL;
   op_queue (self, task);
+  return task;
 }
 
 static gboolean
-run_blocking (VhostUserDevice       *self,
-              OpKind                 kind,
-              VhostUserMemoryRegion *region,
-              guint                  index,
-              gboolean               enabled,
-              GCancellable          *cancellable,
-              GError               **error)
+run_blocking_stream (VhostUserDevice       *self,
+                     OpKind                 kind,
+                     VhostUserMemoryRegion *region,
+                     guint                  index,
+                     gboolean               enabled,
+                     GObject               *stream,
+                     GCancellable          *cancellable,
+                     GError               **error)
 {
-  Blocking b = { self, kind, region, index, enabled, cancellable };
+  Blocking b = { self, kind, region, index, enabled, cancellable, stream };
   g_autoptr(GAsyncResult) result = NULL;
 
   if (self->busy)
@@ -1209,6 +1321,18 @@ run_blocking (VhostUserDevice       *self,
   if (result == NULL)
     return FALSE;
   return op_finish (self, result, source_tags[kind], error);
+}
+
+static gboolean
+run_blocking (VhostUserDevice       *self,
+              OpKind                 kind,
+              VhostUserMemoryRegion *region,
+              guint                  index,
+              gboolean               enabled,
+              GCancellable          *cancellable,
+              GError               **error)
+{
+  return run_blocking_stream (self, kind, region, index, enabled, NULL, cancellable, error);
 }
 
 /* --- the back-end going away --- */
@@ -1230,7 +1354,7 @@ start_auto_reconnect (gpointer user_data)
 
   /* so that the operation's steps and result run in the device's context */
   g_main_context_push_thread_default (context);
-  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, TRUE, self->reconnect_cancellable, auto_reconnect_done, NULL);
+  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, TRUE, NULL, self->reconnect_cancellable, auto_reconnect_done, NULL);
   g_main_context_pop_thread_default (context);
   return G_SOURCE_REMOVE;
 }
@@ -2115,7 +2239,7 @@ vhost_user_device_start_async (VhostUserDevice     *self,
                                gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_START, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_START, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2178,7 +2302,7 @@ vhost_user_device_stop_async (VhostUserDevice     *self,
                               gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_STOP, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_STOP, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2240,7 +2364,7 @@ vhost_user_device_add_memory_async (VhostUserDevice       *self,
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
   g_return_if_fail (region != NULL);
-  queue_op (self, OP_ADD_MEMORY, region, 0, FALSE, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_ADD_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2304,7 +2428,7 @@ vhost_user_device_remove_memory_async (VhostUserDevice       *self,
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
   g_return_if_fail (region != NULL);
-  queue_op (self, OP_REMOVE_MEMORY, region, 0, FALSE, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_REMOVE_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2378,7 +2502,7 @@ vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
                                "Ring %u: the device has %u rings", index, self->n_rings);
       return;
     }
-  queue_op (self, OP_ENABLE, NULL, index, !!enabled, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_ENABLE, NULL, index, !!enabled, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2456,7 +2580,7 @@ vhost_user_device_reconnect_async (VhostUserDevice     *self,
                                    gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, FALSE, cancellable, callback, user_data);
+  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2522,4 +2646,165 @@ vhost_user_device_close (VhostUserDevice *self)
   self->closing = FALSE;
   self->set_up = FALSE;
   set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+}
+
+/**
+ * vhost_user_device_set_ring_base:
+ * @self: a stopped device
+ * @index: a ring
+ * @base: where the ring goes on from (packed rings: both halves, as
+ *   `SET_VRING_BASE` carries them)
+ *
+ * Sets the base the ring's next start gives the back-end: on a migration's
+ * destination, the base the source's vhost_user_device_stop() collected.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_ring_base (VhostUserDevice  *self,
+                                 guint             index,
+                                 guint             base,
+                                 GError          **error)
+{
+  Ring *r;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+
+  if ((r = ring_to_configure (self, index, error)) == NULL)
+    return FALSE;
+  r->base = base;
+  return TRUE;
+}
+
+/**
+ * vhost_user_device_save_state_async:
+ * @self: a stopped device
+ * @destination: where the device's state goes; written, not closed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Saves the back-end's own device state, as a migration's source does:
+ * `SET_DEVICE_STATE_FD` (save, phase stopped) with a pipe (or the fd the
+ * back-end answers with), everything the back-end writes copied into
+ * @destination, then `CHECK_DEVICE_STATE`. Needs the `DEVICE_STATE`
+ * protocol feature, and the rings stopped (vhost_user_device_stop()).
+ */
+void
+vhost_user_device_save_state_async (VhostUserDevice     *self,
+                                    GOutputStream       *destination,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  g_return_if_fail (G_IS_OUTPUT_STREAM (destination));
+  queue_op (self, OP_SAVE_STATE, NULL, 0, FALSE, FALSE, G_OBJECT (destination), cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_save_state_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_save_state_async().
+ *
+ * Returns: %TRUE if the back-end saved its state and says so, or %FALSE
+ *   with @error set
+ */
+gboolean
+vhost_user_device_save_state_finish (VhostUserDevice  *self,
+                                     GAsyncResult     *result,
+                                     GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_save_state_async, error);
+}
+
+/**
+ * vhost_user_device_save_state:
+ * @self: a stopped device
+ * @destination: where the device's state goes; written, not closed
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_save_state_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_save_state (VhostUserDevice  *self,
+                              GOutputStream    *destination,
+                              GCancellable     *cancellable,
+                              GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (destination), FALSE);
+  return run_blocking_stream (self, OP_SAVE_STATE, NULL, 0, FALSE, G_OBJECT (destination), cancellable, error);
+}
+
+/**
+ * vhost_user_device_load_state_async:
+ * @self: a device that is not running
+ * @source: the state another back-end saved; read to its end, not closed
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Loads device state into the back-end, as a migration's destination
+ * does before it starts the rings: the connection is set up first if it
+ * is not (features, memory, in-flight area), then `SET_DEVICE_STATE_FD`
+ * (load, phase stopped), @source copied into the pipe and the pipe
+ * closed, then `CHECK_DEVICE_STATE`.
+ */
+void
+vhost_user_device_load_state_async (VhostUserDevice     *self,
+                                    GInputStream        *source,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  g_return_if_fail (G_IS_INPUT_STREAM (source));
+  queue_op (self, OP_LOAD_STATE, NULL, 0, FALSE, FALSE, G_OBJECT (source), cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_load_state_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_load_state_async().
+ *
+ * Returns: %TRUE if the back-end took the state, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_load_state_finish (VhostUserDevice  *self,
+                                     GAsyncResult     *result,
+                                     GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_load_state_async, error);
+}
+
+/**
+ * vhost_user_device_load_state:
+ * @self: a device that is not running
+ * @source: the state another back-end saved
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_load_state_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_load_state (VhostUserDevice  *self,
+                              GInputStream     *source,
+                              GCancellable     *cancellable,
+                              GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (G_IS_INPUT_STREAM (source), FALSE);
+  return run_blocking_stream (self, OP_LOAD_STATE, NULL, 0, FALSE, G_OBJECT (source), cancellable, error);
 }

@@ -176,6 +176,44 @@ gboolean              vhost_user_device_reconnect_finish        (VhostUserDevice
                                                                  GError              **error);
 
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_set_ring_base           (VhostUserDevice      *self,
+                                                                 guint                 index,
+                                                                 guint                 base,
+                                                                 GError              **error);
+
+/* migration: the back-end's own device state */
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_save_state              (VhostUserDevice      *self,
+                                                                 GOutputStream        *destination,
+                                                                 GCancellable         *cancellable,
+                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_device_save_state_async        (VhostUserDevice      *self,
+                                                                 GOutputStream        *destination,
+                                                                 GCancellable         *cancellable,
+                                                                 GAsyncReadyCallback   callback,
+                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_save_state_finish       (VhostUserDevice      *self,
+                                                                 GAsyncResult         *result,
+                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_load_state              (VhostUserDevice      *self,
+                                                                 GInputStream         *source,
+                                                                 GCancellable         *cancellable,
+                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_device_load_state_async        (VhostUserDevice      *self,
+                                                                 GInputStream         *source,
+                                                                 GCancellable         *cancellable,
+                                                                 GAsyncReadyCallback   callback,
+                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_load_state_finish       (VhostUserDevice      *self,
+                                                                 GAsyncResult         *result,
+                                                                 GError              **error);
+
+VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_device_close                   (VhostUserDevice      *self);
 
 G_END_DECLS

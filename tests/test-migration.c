@@ -1,0 +1,359 @@
+/* test-migration.c: a device moved between two back-end processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The example blk device (examples/vhost-user-blk, $VHOST_USER_BLK) runs
+ * twice over one image, as a migration's source and destination would.
+ * A VhostUserDevice drives the first: it writes a pattern through a real
+ * virtqueue, is stopped (the ring's base collected) and saves the
+ * device's own state through the DEVICE_STATE pipe. A second device,
+ * on the same guest memory and ring, loads that state into the second
+ * process, starts the ring from the collected base, and reads the pattern
+ * back through the second process. Then the bad cases: a state the
+ * destination refuses (another disk), a state fd that is not a pipe.
+ */
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+
+#define RING_SIZE   64
+#define SECTORS     8            /* per request */
+#define REQUESTS    16
+#define IMAGE_MB    8
+
+typedef struct {
+  char                  *dir;
+  char                  *image;
+  GPtrArray             *processes;
+  VhostUserMemoryRegion *memory;
+  guint8                *mem;
+  VhostUserDriverRing   *ring;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  f->dir = g_dir_make_tmp ("vhost-user-migration-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->image = g_build_filename (f->dir, "disk.img", NULL);
+  fd = g_open (f->image, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, IMAGE_MB << 20), ==, 0);
+  g_close (fd, NULL);
+  f->processes = g_ptr_array_new_with_free_func (g_object_unref);
+
+  /* guest memory: the ring at 0, requests' buffers from 64 KiB */
+  f->memory = vhost_user_memory_region_new_memfd (0, 4 << 20, &error);
+  g_assert_no_error (error);
+  f->mem = vhost_user_memory_region_get_host_addr (f->memory);
+  f->ring = vhost_user_driver_ring_new (f->memory, 0, RING_SIZE, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  for (guint i = 0; i < f->processes->len; i++)
+    {
+      GSubprocess *p = g_ptr_array_index (f->processes, i);
+
+      g_subprocess_force_exit (p);
+      g_subprocess_wait (p, NULL, NULL);
+    }
+  g_ptr_array_unref (f->processes);
+  g_clear_object (&f->ring);
+  vhost_user_memory_region_unref (f->memory);
+  {
+    g_autoptr(GDir) dir = g_dir_open (f->dir, 0, NULL);
+    const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *path = g_build_filename (f->dir, name, NULL);
+
+        g_unlink (path);
+      }
+  }
+  g_free (f->image);
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+/* Starts the example device on a socket of its own. */
+static char *
+start_blk (Fixture    *f,
+           const char *name,
+           const char *image)
+{
+  const char *blk = g_getenv ("VHOST_USER_BLK");
+  g_autofree char *sock = g_build_filename (f->dir, name, NULL);
+  g_autofree char *log = g_strconcat (sock, ".log", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *p;
+  gint64 deadline;
+
+  g_assert_nonnull (blk);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  p = g_subprocess_launcher_spawn (launcher, &error, blk, "--socket", sock, "--image", image, NULL);
+  g_assert_no_error (error);
+  g_ptr_array_add (f->processes, p);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!g_file_test (sock, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
+  return g_steal_pointer (&sock);
+}
+
+static VhostUserDevice *
+device_for (Fixture    *f,
+            const char *sock)
+{
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  VhostUserDevice *device;
+
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  device = vhost_user_device_new (frontend, 1);
+  vhost_user_device_set_features (device, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1));
+  vhost_user_device_set_protocol_features (device, vhost_user_device_get_protocol_features (device) |
+                                                   VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
+  g_assert_true (vhost_user_device_set_ring (device, 0, f->ring, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_add_memory (device, f->memory, NULL, &error));
+  g_assert_no_error (error);
+  return device;
+}
+
+static void
+fill (guint8 *buf,
+      guint64 sector)
+{
+  for (guint s = 0; s < SECTORS; s++)
+    for (guint i = 0; i < 512; i += 8)
+      {
+        guint64 word = GUINT64_TO_LE (((sector + s) << 16) | i | 0xabcd000000000000);
+
+        memcpy (buf + s * 512 + i, &word, 8);
+      }
+}
+
+/* One virtio-blk request on the ring, waited for: header, data, status. */
+static void
+blk_request (Fixture *f,
+             guint32  type,
+             guint64  sector,
+             guint    slot)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 ctrl = 0x10000 + slot * 0x2000, data = ctrl + 0x1000;
+  guint64 header[2] = { GUINT64_TO_LE (type), GUINT64_TO_LE (sector) };
+  guint64 out_off[2] = { ctrl, data };
+  guint32 out_len[2] = { 16, SECTORS * 512 };
+  guint64 in_off[2] = { data, ctrl + 0xfff };
+  guint32 in_len[2] = { SECTORS * 512, 1 };
+  guint head, used_head, len;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  memcpy (f->mem + ctrl, header, 16);
+  f->mem[ctrl + 0xfff] = 0xff;
+  if (type == 1)
+    g_assert_true (vhost_user_driver_ring_add (f->ring, out_off, out_len, 2, in_off + 1, in_len + 1, 1, &head, &error));
+  else
+    g_assert_true (vhost_user_driver_ring_add (f->ring, out_off, out_len, 1, in_off, in_len, 2, &head, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+  g_assert_no_error (error);
+  while (!vhost_user_driver_ring_get_used (f->ring, &used_head, &len))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (200);
+    }
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpuint (f->mem[ctrl + 0xfff], ==, 0);
+}
+
+static void
+write_pattern (Fixture *f)
+{
+  for (guint r = 0; r < REQUESTS; r++)
+    {
+      fill (f->mem + 0x10000 + 0x1000, r * SECTORS);
+      blk_request (f, 1, r * SECTORS, 0);
+    }
+}
+
+static void
+read_pattern (Fixture *f)
+{
+  guint8 expected[SECTORS * 512];
+
+  for (guint r = 0; r < REQUESTS; r++)
+    {
+      memset (f->mem + 0x10000 + 0x1000, 0x5a, SECTORS * 512);
+      blk_request (f, 0, r * SECTORS, 0);
+      fill (expected, r * SECTORS);
+      g_assert_cmpmem (f->mem + 0x10000 + 0x1000, SECTORS * 512, expected, sizeof expected);
+    }
+}
+
+static void
+test_move (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autofree char *sock_a = start_blk (f, "a.sock", f->image);
+  g_autofree char *sock_b = NULL;
+  g_autoptr(VhostUserDevice) source = device_for (f, sock_a);
+  g_autoptr(VhostUserDevice) destination = NULL;
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GBytes) state = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+  guint base;
+
+  g_assert_true (vhost_user_device_start (source, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_get_acked_protocol_features (source) & VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
+  write_pattern (f);
+
+  /* the state moves with the rings stopped */
+  g_assert_false (vhost_user_device_save_state (source, saved, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+
+  g_assert_true (vhost_user_device_stop (source, NULL, &error));
+  g_assert_no_error (error);
+  base = vhost_user_device_get_ring_base (source, 0);
+  g_assert_cmpuint (base, ==, REQUESTS);
+  g_assert_true (vhost_user_device_save_state (source, saved, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (saved, NULL, NULL));
+  state = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (saved));
+  g_assert_cmpuint (g_bytes_get_size (state), >, 32);
+  g_assert_cmpmem (g_bytes_get_data (state, NULL), 6, "VUGBLK", 6);
+  vhost_user_device_close (source);
+
+  /* the destination: another process over the same image and memory */
+  sock_b = start_blk (f, "b.sock", f->image);
+  destination = device_for (f, sock_b);
+  g_assert_true (vhost_user_device_set_ring_base (destination, 0, base, &error));
+  in = g_memory_input_stream_new_from_bytes (state);
+  g_assert_true (vhost_user_device_load_state (destination, in, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_user_device_get_state (destination), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+  g_assert_true (vhost_user_device_start (destination, NULL, &error));
+  g_assert_no_error (error);
+
+  read_pattern (f);
+  g_assert_true (vhost_user_device_stop (destination, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_device_get_ring_base (destination, 0), ==, 2 * REQUESTS);
+}
+
+/* A destination serving another disk refuses the state; the device says
+ * so and does not run. */
+static void
+test_refused (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autofree char *other = g_build_filename (f->dir, "other.img", NULL);
+  g_autofree char *sock_a = start_blk (f, "a.sock", f->image);
+  g_autofree char *sock_b = NULL;
+  g_autoptr(VhostUserDevice) source = device_for (f, sock_a);
+  g_autoptr(VhostUserDevice) destination = NULL;
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GBytes) state = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  g_assert_true (vhost_user_device_start (source, NULL, &error));
+  g_assert_true (vhost_user_device_stop (source, NULL, &error));
+  g_assert_true (vhost_user_device_save_state (source, saved, NULL, &error));
+  g_assert_no_error (error);
+  g_output_stream_close (saved, NULL, NULL);
+  state = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (saved));
+
+  fd = g_open (other, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  g_assert_cmpint (ftruncate (fd, 2 * IMAGE_MB << 20), ==, 0);
+  g_close (fd, NULL);
+  sock_b = start_blk (f, "b.sock", other);
+  destination = device_for (f, sock_b);
+  in = g_memory_input_stream_new_from_bytes (state);
+  g_assert_false (vhost_user_device_load_state (destination, in, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_test_message ("refused: %s", error->message);
+  g_assert_cmpint (vhost_user_device_get_state (destination), !=, VHOST_USER_DEVICE_STATE_RUNNING);
+
+  /* garbage is refused too, and the connection goes on */
+  g_clear_error (&error);
+  g_clear_object (&in);
+  in = g_memory_input_stream_new_from_data ("not a state", 11, NULL);
+  g_assert_false (vhost_user_device_load_state (destination, in, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (destination)));
+}
+
+/* SET_DEVICE_STATE_FD with an fd that is not a pipe, or a phase the
+ * protocol does not know: refused, and the connection goes on. */
+static void
+test_not_a_pipe (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *sock = start_blk (f, "a.sock", f->image);
+  g_autoptr(VhostUserDevice) device = device_for (f, sock);
+  VhostUserFrontend *frontend = vhost_user_device_get_frontend (device);
+  g_autoptr(GError) error = NULL;
+  int fds[2];
+  int efd = eventfd (0, EFD_CLOEXEC);
+
+  g_assert_true (vhost_user_device_start (device, NULL, &error));
+  g_assert_true (vhost_user_device_stop (device, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, efd, NULL, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  g_assert_false (vhost_user_frontend_set_device_state_fd (frontend, 0, 7, fds[1], NULL, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_frontend_get_connected (frontend));
+  /* and a good one still works after them */
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_close (efd, NULL);
+  g_close (fds[0], NULL);
+  g_close (fds[1], NULL);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (g_getenv ("VHOST_USER_BLK") == NULL)
+    {
+      g_test_message ("VHOST_USER_BLK is not set (built without examples)");
+      return 77;
+    }
+  g_test_add ("/migration/device-state/move", Fixture, NULL, fixture_setup, test_move, fixture_teardown);
+  g_test_add ("/migration/device-state/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
+  g_test_add ("/migration/device-state/not-a-pipe", Fixture, NULL, fixture_setup, test_not_a_pipe,
+              fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,433 @@
+/* vhost-user-backend-state.c: the device's own state, saved and loaded
+ * over a pipe for migration (SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+
+#include "vhost-user-backend-private.h"
+#include "vhost-user-error.h"
+
+/* The transfer's streams tell the back-end when the device closed them:
+ * that is when the state is all written (save) or all read (load), and
+ * CHECK_DEVICE_STATE can be answered. Closing may happen in a thread (the
+ * default close_async), so the news is taken to the back-end's context. */
+
+typedef VhostUserStateTransfer Transfer;
+
+struct _VhostUserStateTransfer
+{
+  gatomicrefcount      ref;
+  VhostUserBackend    *backend;     /* weak: cleared when the session ends */
+  GMutex               lock;
+  gboolean             closed;
+  GError              *error;
+  VhostUserInvocation *check;       /* a CHECK_DEVICE_STATE waiting for the close */
+  GObject             *stream;
+  guint                direction;
+  guint                phase;
+};
+
+static Transfer *
+transfer_ref (Transfer *t)
+{
+  g_atomic_ref_count_inc (&t->ref);
+  return t;
+}
+
+static void
+transfer_unref (Transfer *t)
+{
+  if (!g_atomic_ref_count_dec (&t->ref))
+    return;
+  g_clear_object (&t->check);
+  g_clear_error (&t->error);
+  g_mutex_clear (&t->lock);
+  g_free (t);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Transfer, transfer_unref)
+
+/* In the back-end's context: the device is done; a waiting check is
+ * answered. */
+static void
+transfer_answer (Transfer *t)
+{
+  g_autoptr(VhostUserInvocation) check = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_mutex_lock (&t->lock);
+  if (t->closed && t->check != NULL)
+    {
+      check = g_steal_pointer (&t->check);
+      error = t->error != NULL ? g_error_copy (t->error) : NULL;
+    }
+  g_mutex_unlock (&t->lock);
+
+  if (check == NULL)
+    return;
+  if (error != NULL)
+    vhost_user_invocation_return_error (check, error);
+  else
+    vhost_user_invocation_return_u64 (check, 0);
+}
+
+static gboolean
+transfer_closed_in_context (gpointer user_data)
+{
+  transfer_answer (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+transfer_mark_closed (Transfer *t)
+{
+  GMainContext *context = NULL;
+
+  g_mutex_lock (&t->lock);
+  t->closed = TRUE;
+  if (t->backend != NULL)
+    context = g_main_context_ref (priv_of (t->backend)->context);
+  g_mutex_unlock (&t->lock);
+
+  if (context != NULL)
+    {
+      g_main_context_invoke_full (context, G_PRIORITY_DEFAULT, transfer_closed_in_context, transfer_ref (t),
+                                  (GDestroyNotify) transfer_unref);
+      g_main_context_unref (context);
+    }
+}
+
+/* --- the streams the device gets --- */
+
+#define STATE_TYPE_OUTPUT_STREAM (state_output_stream_get_type ())
+G_DECLARE_FINAL_TYPE (StateOutputStream, state_output_stream, STATE, OUTPUT_STREAM, GFilterOutputStream)
+
+struct _StateOutputStream
+{
+  GFilterOutputStream  parent_instance;
+  Transfer            *transfer;
+};
+
+G_DEFINE_FINAL_TYPE (StateOutputStream, state_output_stream, G_TYPE_FILTER_OUTPUT_STREAM)
+
+static gboolean
+state_output_stream_close (GOutputStream  *stream,
+                           GCancellable   *cancellable,
+                           GError        **error)
+{
+  StateOutputStream *self = STATE_OUTPUT_STREAM (stream);
+  gboolean ok = G_OUTPUT_STREAM_CLASS (state_output_stream_parent_class)->close_fn (stream, cancellable, error);
+
+  transfer_mark_closed (self->transfer);
+  return ok;
+}
+
+static void
+state_output_stream_finalize (GObject *object)
+{
+  transfer_unref (STATE_OUTPUT_STREAM (object)->transfer);
+  G_OBJECT_CLASS (state_output_stream_parent_class)->finalize (object);
+}
+
+static void
+state_output_stream_class_init (StateOutputStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = state_output_stream_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->close_fn = state_output_stream_close;
+}
+
+static void
+state_output_stream_init (StateOutputStream *self)
+{
+}
+
+#define STATE_TYPE_INPUT_STREAM (state_input_stream_get_type ())
+G_DECLARE_FINAL_TYPE (StateInputStream, state_input_stream, STATE, INPUT_STREAM, GFilterInputStream)
+
+struct _StateInputStream
+{
+  GFilterInputStream  parent_instance;
+  Transfer           *transfer;
+};
+
+G_DEFINE_FINAL_TYPE (StateInputStream, state_input_stream, G_TYPE_FILTER_INPUT_STREAM)
+
+static gboolean
+state_input_stream_close (GInputStream  *stream,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  StateInputStream *self = STATE_INPUT_STREAM (stream);
+  gboolean ok = G_INPUT_STREAM_CLASS (state_input_stream_parent_class)->close_fn (stream, cancellable, error);
+
+  transfer_mark_closed (self->transfer);
+  return ok;
+}
+
+static void
+state_input_stream_finalize (GObject *object)
+{
+  transfer_unref (STATE_INPUT_STREAM (object)->transfer);
+  G_OBJECT_CLASS (state_input_stream_parent_class)->finalize (object);
+}
+
+static void
+state_input_stream_class_init (StateInputStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = state_input_stream_finalize;
+  G_INPUT_STREAM_CLASS (klass)->close_fn = state_input_stream_close;
+}
+
+static void
+state_input_stream_init (StateInputStream *self)
+{
+}
+
+/* --- the signals --- */
+
+enum {
+  SIGNAL_SAVE_STATE,
+  SIGNAL_LOAD_STATE,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+void
+vhost_user_backend_class_init_state (GType type)
+{
+  /**
+   * VhostUserBackend::save-state:
+   * @self: the back-end
+   * @stream: where the device writes its state
+   * @phase: the migration phase; 0 (the rings are stopped) is the only
+   *   one the protocol defines
+   *
+   * The front-end migrates the device and asks for its state
+   * (`SET_DEVICE_STATE_FD`, direction save). Write it to @stream, now or
+   * later, synchronously or not, then close @stream: the close says the
+   * state is complete, and `CHECK_DEVICE_STATE` is answered then. Call
+   * vhost_user_backend_fail_state_transfer() first if it cannot be
+   * saved. Emitted once the request is answered, so the front-end
+   * already reads the pipe.
+   *
+   * The library offers `VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE` only if
+   * the device puts it in [property@VhostUser.Backend:protocol-features]:
+   * a device that handles this signal and
+   * [signal@VhostUser.Backend::load-state] should.
+   *
+   * Returns: %TRUE if the handler took the stream; with no handler taking
+   *   it the transfer fails
+   */
+  signals[SIGNAL_SAVE_STATE] =
+    g_signal_new ("save-state", type, G_SIGNAL_RUN_LAST, 0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 2, G_TYPE_OUTPUT_STREAM, G_TYPE_UINT);
+
+  /**
+   * VhostUserBackend::load-state:
+   * @self: the back-end
+   * @stream: the state another instance of the device saved
+   * @phase: the migration phase (0: the rings are stopped)
+   *
+   * The front-end gives the device the state it saved elsewhere
+   * (`SET_DEVICE_STATE_FD`, direction load). Read @stream to its end,
+   * apply the state, and close @stream (calling
+   * vhost_user_backend_fail_state_transfer() first if it does not fit
+   * this device): `CHECK_DEVICE_STATE` is answered at the close.
+   *
+   * Returns: %TRUE if the handler took the stream
+   */
+  signals[SIGNAL_LOAD_STATE] =
+    g_signal_new ("load-state", type, G_SIGNAL_RUN_LAST, 0, g_signal_accumulator_true_handled, NULL, NULL,
+                  G_TYPE_BOOLEAN, 2, G_TYPE_INPUT_STREAM, G_TYPE_UINT);
+}
+
+/* After the reply: the device gets its stream. */
+static gboolean
+emit_transfer (gpointer user_data)
+{
+  Transfer *t = user_data;
+  g_autoptr(VhostUserBackend) backend = NULL;
+  g_autoptr(GObject) stream = NULL;
+  gboolean handled = FALSE;
+
+  g_mutex_lock (&t->lock);
+  backend = t->backend != NULL ? g_object_ref (t->backend) : NULL;
+  stream = t->stream != NULL ? g_object_ref (t->stream) : NULL;
+  g_mutex_unlock (&t->lock);
+  if (backend == NULL || stream == NULL)
+    return G_SOURCE_REMOVE;
+
+  g_signal_emit (backend, signals[t->direction == 0 ? SIGNAL_SAVE_STATE : SIGNAL_LOAD_STATE], 0, stream, t->phase,
+                 &handled);
+  if (!handled)
+    {
+      g_autoptr(GError) error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                                             "This device does not %s its state",
+                                             t->direction == 0 ? "save" : "load");
+
+      vhost_user_backend_fail_state_transfer (backend, error);
+      if (t->direction == 0)
+        g_output_stream_close (G_OUTPUT_STREAM (stream), NULL, NULL);
+      else
+        g_input_stream_close (G_INPUT_STREAM (stream), NULL, NULL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The session ends: a device still writing finds its stream's pipe
+ * broken, and its close no longer reaches us. */
+void
+vhost_user_backend_end_state_transfer (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  Transfer *t = g_steal_pointer (&priv->state_transfer);
+
+  if (t == NULL)
+    return;
+  g_mutex_lock (&t->lock);
+  t->backend = NULL;
+  g_clear_object (&t->stream);
+  g_clear_object (&t->check);
+  g_mutex_unlock (&t->lock);
+  transfer_unref (t);
+}
+
+/**
+ * vhost_user_backend_fail_state_transfer:
+ * @self: a back-end
+ * @error: why the device's state could not be saved or loaded
+ *
+ * Marks the device-state transfer under way as failed: the
+ * `CHECK_DEVICE_STATE` that follows reports @error to the front-end.
+ * Call it before closing the stream of
+ * [signal@VhostUser.Backend::save-state] or
+ * [signal@VhostUser.Backend::load-state]. The first error is kept.
+ */
+void
+vhost_user_backend_fail_state_transfer (VhostUserBackend *self,
+                                        const GError     *error)
+{
+  Transfer *t;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+  g_return_if_fail (error != NULL);
+
+  t = priv_of (self)->state_transfer;
+  if (t == NULL)
+    return;
+  g_mutex_lock (&t->lock);
+  if (t->error == NULL)
+    t->error = g_error_copy (error);
+  g_mutex_unlock (&t->lock);
+}
+
+/* SET_DEVICE_STATE_FD: the front-end's pipe end is checked and wrapped;
+ * the reply says we use it (no fd of ours), then the device is told. */
+gboolean
+vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
+                                             VhostUserInvocation *invocation,
+                                             guint                direction,
+                                             guint                phase,
+                                             int                  fd)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  struct stat st;
+  GSource *idle;
+  Transfer *t;
+  int own;
+
+  if (direction > 1 || phase != 0)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "Device-state transfer direction %u, phase %u: the protocol knows "
+                                           "directions 0 (save) and 1 (load), and phase 0 (stopped)",
+                                           direction, phase);
+      return TRUE;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISFIFO (st.st_mode))
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INCORRECT_FDS,
+                                           "The device-state fd is not a pipe");
+      return TRUE;
+    }
+  if (priv->state_transfer != NULL && !priv->state_transfer->closed)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                           "A device-state transfer is already under way");
+      return TRUE;
+    }
+  own = steal_request_fd (self, 0);
+  if (own < 0)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INCORRECT_FDS,
+                                           "SET_DEVICE_STATE_FD without its fd");
+      return TRUE;
+    }
+
+  vhost_user_backend_end_state_transfer (self);
+  t = g_new0 (Transfer, 1);
+  g_atomic_ref_count_init (&t->ref);
+  g_mutex_init (&t->lock);
+  t->backend = self;
+  t->direction = direction;
+  t->phase = phase;
+  if (direction == 0)
+    {
+      StateOutputStream *out = g_object_new (STATE_TYPE_OUTPUT_STREAM,
+                                             "base-stream", g_unix_output_stream_new (own, TRUE),
+                                             "close-base-stream", TRUE, NULL);
+
+      g_object_unref (g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (out)));
+      out->transfer = transfer_ref (t);
+      t->stream = G_OBJECT (out);
+    }
+  else
+    {
+      StateInputStream *in = g_object_new (STATE_TYPE_INPUT_STREAM,
+                                           "base-stream", g_unix_input_stream_new (own, TRUE),
+                                           "close-base-stream", TRUE, NULL);
+
+      g_object_unref (g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (in)));
+      in->transfer = transfer_ref (t);
+      t->stream = G_OBJECT (in);
+    }
+  priv->state_transfer = t;
+
+  /* bit 8: no fd of ours, the front-end's pipe is used */
+  vhost_user_invocation_return_u64 (invocation, 0x100);
+  /* from an idle: the reply goes first, or a device that writes more
+   * than the pipe holds would wait for a reader still waiting for it */
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, emit_transfer, transfer_ref (t), (GDestroyNotify) transfer_unref);
+  g_source_set_static_name (idle, "vhost-user device state");
+  g_source_attach (idle, priv->context);
+  g_source_unref (idle);
+  return TRUE;
+}
+
+/* CHECK_DEVICE_STATE: answered when the device closed its stream. */
+gboolean
+vhost_user_backend_real_check_device_state (VhostUserBackend    *self,
+                                            VhostUserInvocation *invocation)
+{
+  Transfer *t = priv_of (self)->state_transfer;
+
+  if (t == NULL)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                           "No device-state transfer to check");
+      return TRUE;
+    }
+  g_mutex_lock (&t->lock);
+  g_set_object (&t->check, invocation);
+  g_mutex_unlock (&t->lock);
+  transfer_answer (t);
+  return TRUE;
+}
