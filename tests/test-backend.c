@@ -845,7 +845,7 @@ static const Row rows[] = {
   { REQ (SET_STATUS), FALSE, "0xf", NULL },
   { REQ (GET_STATUS), FALSE, "", "0xb" },
   { REQ (GET_SHARED_OBJECT), TRUE, "01020304-0506-0708-090a-0b0c0d0e0f10", NULL },
-  { REQ (SET_DEVICE_STATE_FD), TRUE, "1 0 fd", NULL },
+  { REQ (SET_DEVICE_STATE_FD), FALSE, "1 0 fd", "0x100" },
   { REQ (CHECK_DEVICE_STATE), TRUE, "", NULL },
   { REQ (GET_SHMEM_CONFIG), FALSE, "", "0 regions, 0 sizes" },
   { REQ (GET_VRING_BASE_SKIP_DRAIN), FALSE, "1", "1 42" },

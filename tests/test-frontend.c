@@ -479,7 +479,7 @@ static const Row rows[] = {
   /* not found: u64 1 and no fd */
   { REQ (GET_SHARED_OBJECT), 0, FALSE, "01020304-0506-0708-090a-0b0c0d0e0f10", "0x1" },
   /* refused: error bits and the no-fd bit */
-  { REQ (SET_DEVICE_STATE_FD), 0, FALSE, "1 0 fd", "0x101" },
+  { REQ (SET_DEVICE_STATE_FD), 0, FALSE, "1 0 fd", "0x100" },
   { REQ (CHECK_DEVICE_STATE), 0, FALSE, "", "0x1" },
   { REQ (GET_SHMEM_CONFIG), 0, FALSE, "", "0 regions" },
   /* the base counts requests in flight as taken; there are none here */

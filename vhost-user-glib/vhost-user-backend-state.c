@@ -288,14 +288,18 @@ vhost_user_backend_end_state_transfer (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   Transfer *t = g_steal_pointer (&priv->state_transfer);
+  g_autoptr(GObject) stream = NULL;
+  g_autoptr(VhostUserInvocation) check = NULL;
 
   if (t == NULL)
     return;
   g_mutex_lock (&t->lock);
   t->backend = NULL;
-  g_clear_object (&t->stream);
-  g_clear_object (&t->check);
+  stream = g_steal_pointer (&t->stream);
+  check = g_steal_pointer (&t->check);
   g_mutex_unlock (&t->lock);
+  /* out of the lock: dropping the stream may close it, which takes it */
+  g_clear_object (&stream);
   transfer_unref (t);
 }
 
