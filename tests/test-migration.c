@@ -340,6 +340,122 @@ test_not_a_pipe (Fixture       *f,
   g_close (fds[1], NULL);
 }
 
+/* qemu-storage-daemon exporting the image, as tests/test-qsd.c starts it;
+ * NULL (the test skipped) where it is not installed. */
+static char *
+start_qsd (Fixture *f)
+{
+  g_autofree char *qsd = g_find_program_in_path ("qemu-storage-daemon");
+  g_autofree char *sock = g_build_filename (f->dir, "qsd.sock", NULL);
+  g_autofree char *log = g_build_filename (f->dir, "qsd.log", NULL);
+  g_autofree char *blockdev = NULL;
+  g_autofree char *export = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  if (qsd == NULL)
+    {
+      g_test_skip ("qemu-storage-daemon is not installed (Debian package qemu-system-common)");
+      return NULL;
+    }
+  blockdev = g_strdup_printf ("driver=file,node-name=f0,filename=%s", f->image);
+  export = g_strdup_printf ("type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%s,writable=on", sock);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  g_ptr_array_add (f->processes, g_subprocess_launcher_spawn (launcher, &error, qsd, "--blockdev", blockdev,
+                                                              "--export", export, NULL));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!g_file_test (sock, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
+  return g_steal_pointer (&sock);
+}
+
+static gboolean
+page_dirty (GBytes *log,
+            guint   page)
+{
+  gsize size;
+  const guint8 *bits = g_bytes_get_data (log, &size);
+
+  g_assert_cmpuint (page / 8, <, size);
+  return (bits[page / 8] >> (page % 8)) & 1;
+}
+
+static guint
+dirty_pages (GBytes *log)
+{
+  gsize size;
+  const guint8 *bits = g_bytes_get_data (log, &size);
+  guint n = 0;
+
+  for (gsize i = 0; i < size; i++)
+    n += __builtin_popcount (bits[i]);
+  return n;
+}
+
+/* Our front-end turns dirty logging on under a running device, and the
+ * back-end's writes show in the log: a read's data page, the status
+ * byte's page and the used ring's page; a write's data page (which the
+ * device only read) does not; reading the log clears it. */
+static void
+test_dirty_log (Fixture       *f,
+                gconstpointer  data)
+{
+  gboolean qsd = GPOINTER_TO_INT (data);
+  g_autofree char *sock = qsd ? start_qsd (f) : start_blk (f, "a.sock", f->image);
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GBytes) log = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (sock == NULL)
+    return;
+  device = device_for (f, sock);
+  g_assert_true (vhost_user_device_start (device, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (vhost_user_device_take_dirty_log (device));
+  vhost_user_device_set_logging (device, TRUE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_get_logging (device));
+
+  log = vhost_user_device_take_dirty_log (device);
+  g_assert_nonnull (log);
+  /* 4 MiB of guest memory: 1024 pages, 128 bytes of bits */
+  g_assert_cmpuint (g_bytes_get_size (log), ==, 128);
+  g_clear_pointer (&log, g_bytes_unref);
+
+  blk_request (f, 0, 0, 0);
+  log = vhost_user_device_take_dirty_log (device);
+  g_test_message ("after a read: %u dirty pages", dirty_pages (log));
+  g_assert_true (page_dirty (log, 0x11));   /* the data the device read from disk into memory */
+  g_assert_true (page_dirty (log, 0x10));   /* the status byte */
+  g_assert_true (page_dirty (log, 0));      /* the used ring */
+  g_assert_false (page_dirty (log, 0x300)); /* never touched */
+  g_clear_pointer (&log, g_bytes_unref);
+
+  log = vhost_user_device_take_dirty_log (device);
+  g_assert_cmpuint (dirty_pages (log), ==, 0);
+  g_clear_pointer (&log, g_bytes_unref);
+
+  fill (f->mem + 0x11000, 0);
+  blk_request (f, 1, 0, 0);
+  log = vhost_user_device_take_dirty_log (device);
+  g_test_message ("after a write: %u dirty pages", dirty_pages (log));
+  g_assert_true (page_dirty (log, 0x10));
+  g_assert_true (page_dirty (log, 0));
+  g_assert_false (page_dirty (log, 0x11));
+  g_clear_pointer (&log, g_bytes_unref);
+
+  g_assert_true (vhost_user_device_set_logging (device, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (vhost_user_device_take_dirty_log (device));
+  blk_request (f, 0, 0, 0);
+  g_assert_true (vhost_user_device_stop (device, NULL, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -355,5 +471,9 @@ main (int   argc,
   g_test_add ("/migration/device-state/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
   g_test_add ("/migration/device-state/not-a-pipe", Fixture, NULL, fixture_setup, test_not_a_pipe,
               fixture_teardown);
+  g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
+              fixture_teardown);
+  g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_dirty_log, fixture_teardown);
   return g_test_run ();
 }

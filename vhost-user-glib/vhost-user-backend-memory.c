@@ -19,6 +19,7 @@
 
 #include "vhost-user-backend-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-vring-log-private.h"
 
 #define INFLIGHT_ALIGN 64
 
@@ -95,6 +96,38 @@ vhost_user_backend_update_logging (VhostUserBackend *self)
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_set_logging (vring_at (self, i), log_all, priv->log, priv->log_fd);
+}
+
+/**
+ * vhost_user_backend_log_write:
+ * @self: a back-end
+ * @guest_phys_addr: where the device wrote, in guest-physical memory
+ * @len: how many bytes it wrote
+ *
+ * Logs a write the device made to guest memory other than through its
+ * rings (an element's buffers and the used ring are logged by the
+ * rings), so that a live migration sends that memory again: while the
+ * front-end has `VHOST_F_LOG_ALL` acked and gave a log, the pages are
+ * marked and the log fd, if any, signalled. Does nothing otherwise. Call
+ * it in the back-end's main context, before the driver can see the
+ * write's result.
+ */
+void
+vhost_user_backend_log_write (VhostUserBackend *self,
+                              guint64           guest_phys_addr,
+                              guint64           len)
+{
+  VhostUserBackendPrivate *priv;
+  VhostUserVringLog log;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  priv = priv_of (self);
+  log.bytes = priv->log;
+  log.all = (priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL)) != 0;
+  log.fd = priv->log_fd;
+  vhost_user_vring_log_write (&log, guest_phys_addr, len);
+  vhost_user_vring_log_signal (&log);
 }
 
 /* Each queue gets its own stride of the in-flight area. */

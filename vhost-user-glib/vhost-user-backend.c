@@ -59,8 +59,12 @@
 
 /* The ring features are offered because VhostUserVring implements them;
  * and because QEMU 7.2's vhost-user-rng (and other generic vhost-user
- * devices) ack them whether offered or not. */
+ * devices) ack them whether offered or not. LOG_ALL because the rings log
+ * every write a device makes through them (the used ring, and each
+ * pushed element's device-writable buffers up to the length pushed):
+ * without it QEMU refuses to migrate the guest. */
 #define DEFAULT_FEATURES (VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | \
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) | \
@@ -421,9 +425,13 @@ install_properties (GObjectClass *object_class)
    * ring features [class@VhostUser.Vring] implements,
    * `VIRTIO_RING_F_INDIRECT_DESC`, `VIRTIO_RING_F_EVENT_IDX` and
    * `VIRTIO_F_RING_PACKED` (a front-end uses packed rings only if it
-   * acks that bit); a device
-   * adds its own bits (and removes the ring features if it walks the
-   * rings itself without them).
+   * acks that bit), and `VHOST_F_LOG_ALL`: the rings log, for a live
+   * migration, every write made through them (the used ring, and the
+   * device-writable buffers of each element pushed, up to the length
+   * pushed). A device adds its own bits, removes the ring features if it
+   * walks the rings itself without them, and removes `VHOST_F_LOG_ALL` if
+   * it writes guest memory any other way, unless it logs those writes
+   * with vhost_user_backend_log_write().
    */
   vhost_user_backend_pspecs[PROP_FEATURES] =
     g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw);

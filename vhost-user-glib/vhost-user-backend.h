@@ -163,6 +163,10 @@ gboolean              vhost_user_backend_connect_to_path_finish    (VhostUserBac
 VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_close                     (VhostUserBackend  *self);
 VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_log_write                 (VhostUserBackend  *self,
+                                                                    guint64            guest_phys_addr,
+                                                                    guint64            len);
+VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_fail_state_transfer       (VhostUserBackend  *self,
                                                                     const GError      *error);
 VHOST_USER_AVAILABLE_IN_ALL

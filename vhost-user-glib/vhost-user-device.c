@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 #include <sys/eventfd.h>
@@ -109,6 +110,12 @@ struct _VhostUserDevice
   GCancellable         *reconnect_cancellable;
   gboolean              watch_calls;
 
+  /* dirty logging for a migration: a bit per 4 KiB guest page */
+  gboolean              logging;
+  int                   log_fd;
+  guint64              *log;
+  gsize                 log_size;
+
   GQueue                ops;
   gboolean              busy;
 };
@@ -148,6 +155,8 @@ G_DEFINE_FINAL_TYPE (VhostUserDevice, vhost_user_device, G_TYPE_OBJECT)
                                    VHOST_USER_PROTOCOL_FEATURE_CONFIG |                                     \
                                    VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS |                        \
                                    VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD |                             \
+                                   VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD |                                  \
+                                   VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE |                               \
                                    VHOST_USER_PROTOCOL_FEATURE_STATUS)
 #define FIRST_DELAY_MS 10
 
@@ -336,6 +345,10 @@ typedef enum {
   STEP_STATE_FD,        /* value: the direction */
   STEP_STATE_COPY,
   STEP_STATE_CHECK,
+  STEP_LOG_BASE,
+  STEP_LOG_FEATURES,    /* value: log or not */
+  STEP_LOG_RING,        /* index: the ring; value: log or not */
+  STEP_LOG_DONE,        /* value: log or not */
 } StepKind;
 
 typedef struct {
@@ -353,6 +366,7 @@ typedef enum {
   OP_RECONNECT,
   OP_SAVE_STATE,
   OP_LOAD_STATE,
+  OP_LOG,
 } OpKind;
 
 typedef struct {
@@ -436,6 +450,108 @@ plan_rings (VhostUserDevice *self,
   add_step (op, STEP_RUNNING, 0, 0);
 }
 
+/* Logging on: the log first, then the feature, then each ring's used
+ * ring logged (QEMU's vhost_dev_set_log()); off: the other way round. */
+static void
+plan_log (VhostUserDevice *self,
+          Op              *op,
+          gboolean         on)
+{
+  if (on)
+    add_step (op, STEP_LOG_BASE, 0, 0);
+  add_step (op, STEP_LOG_FEATURES, 0, on);
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].configured)
+      add_step (op, STEP_LOG_RING, i, on);
+  add_step (op, STEP_LOG_DONE, 0, on);
+}
+
+/* The guest-physical address of a front-end address. */
+static gboolean
+guest_address (VhostUserDevice *self,
+               guint64          user_addr,
+               guint64         *gpa)
+{
+  for (guint i = 0; i < self->regions->len; i++)
+    {
+      VhostUserMemoryRegion *region = g_ptr_array_index (self->regions, i);
+      guint64 start = vhost_user_memory_region_get_user_addr (region);
+
+      if (user_addr >= start && user_addr - start < vhost_user_memory_region_get_size (region))
+        {
+          *gpa = vhost_user_memory_region_get_guest_phys_addr (region) + (user_addr - start);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+drop_log (VhostUserDevice *self)
+{
+  if (self->log != NULL)
+    munmap (self->log, self->log_size);
+  self->log = NULL;
+  if (self->log_fd >= 0)
+    g_close (self->log_fd, NULL);
+  self->log_fd = -1;
+  self->log_size = 0;
+}
+
+/* A log covering every region: one bit per 4 KiB page of guest-physical
+ * memory, in 64-bit words. Kept across reconnects (what was logged is
+ * still to be sent). */
+static gboolean
+make_log (VhostUserDevice  *self,
+          GError          **error)
+{
+  guint64 end = 0;
+  gsize size;
+  int fd;
+
+  if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                   "The back-end cannot log into shared memory (no LOG_SHMFD protocol feature)");
+      return FALSE;
+    }
+  if (!(vhost_user_frontend_get_features (self->frontend) &
+        VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL)))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                   "The back-end does not log its writes (no VHOST_F_LOG_ALL)");
+      return FALSE;
+    }
+  for (guint i = 0; i < self->regions->len; i++)
+    {
+      VhostUserMemoryRegion *region = g_ptr_array_index (self->regions, i);
+
+      end = MAX (end, vhost_user_memory_region_get_guest_phys_addr (region) +
+                      vhost_user_memory_region_get_size (region));
+    }
+  size = ((end / 4096 + 63) / 64) * 8;
+  size = MAX (size, 8);
+  if (self->log != NULL && self->log_size >= size)
+    return TRUE;
+  drop_log (self);
+  fd = memfd_create ("vhost-user-log", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate (fd, size) < 0 ||
+      (self->log = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+    {
+      int saved = errno;
+
+      self->log = NULL;
+      if (fd >= 0)
+        g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The dirty log: %s",
+                   g_strerror (saved));
+      return FALSE;
+    }
+  self->log_fd = fd;
+  self->log_size = size;
+  return TRUE;
+}
+
 static void
 plan (VhostUserDevice *self,
       Op              *op)
@@ -469,6 +585,9 @@ plan (VhostUserDevice *self,
     case OP_ENABLE:
       add_step (op, STEP_RING_ENABLE, op->index, op->enabled);
       break;
+    case OP_LOG:
+      plan_log (self, op, op->enabled);
+      break;
     case OP_SAVE_STATE:
     case OP_LOAD_STATE:
       if (!self->set_up)
@@ -482,12 +601,11 @@ plan (VhostUserDevice *self,
       plan_setup (self, op);
       add_step (op, STEP_AT_RISK, 0, 0);
       if (self->want_running)
-        {
-          plan_rings (self, op);
-          add_step (op, STEP_KICK, 0, 0);
-        }
-      else
-        add_step (op, STEP_STOPPED, 0, 0);
+        plan_rings (self, op);
+      /* the log kept, and what it holds: the pages still to send */
+      if (self->logging)
+        plan_log (self, op, TRUE);
+      add_step (op, self->want_running ? STEP_KICK : STEP_STOPPED, 0, 0);
       break;
     }
 }
@@ -713,6 +831,15 @@ step_done (GObject      *source,
       break;
     case STEP_STATE_COPY:
       ok = g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error) >= 0;
+      break;
+    case STEP_LOG_BASE:
+      ok = vhost_user_frontend_set_log_base_finish (fe, result, &error);
+      break;
+    case STEP_LOG_FEATURES:
+      ok = vhost_user_frontend_set_u64_finish (fe, result, &error);
+      break;
+    case STEP_LOG_RING:
+      ok = vhost_user_frontend_set_vring_addr_finish (fe, result, &error);
       break;
     case STEP_STATE_CHECK:
       {
@@ -973,9 +1100,57 @@ step_start (GTask       *task,
       }
 
     case STEP_RING_ADDR:
-      vhost_user_frontend_set_vring_addr_async (fe, step->index, 0, ring->desc, ring->used, ring->avail, 0,
-                                                cancellable, step_done, task);
+      {
+        guint64 used_gpa = 0;
+        gboolean log = self->logging && guest_address (self, ring->used, &used_gpa);
+
+        vhost_user_frontend_set_vring_addr_async (fe, step->index, log ? 1 : 0, ring->desc, ring->used, ring->avail,
+                                                  used_gpa, cancellable, step_done, task);
+        return TRUE;
+      }
+
+    case STEP_LOG_BASE:
+      if (!make_log (self, error))
+        return FALSE;
+      vhost_user_frontend_set_log_base_async (fe, self->log_size, 0, self->log_fd, cancellable, step_done, task);
       return TRUE;
+
+    case STEP_LOG_FEATURES:
+      {
+        guint64 features = vhost_user_frontend_get_acked_features (fe);
+
+        if (step->value)
+          features |= VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL);
+        else
+          features &= ~VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL);
+        vhost_user_frontend_set_u64_async (fe, VHOST_USER_REQUEST_SET_FEATURES, features, cancellable, step_done,
+                                           task);
+        return TRUE;
+      }
+
+    case STEP_LOG_RING:
+      {
+        guint64 used_gpa = 0;
+
+        /* a ring not running gets the flag when it starts */
+        if (self->state != VHOST_USER_DEVICE_STATE_RUNNING)
+          return FALSE;
+        if (step->value && !guest_address (self, ring->used, &used_gpa))
+          {
+            g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                         "Ring %u: its used ring is in none of the device's memory regions", step->index);
+            return FALSE;
+          }
+        vhost_user_frontend_set_vring_addr_async (fe, step->index, step->value ? 1 : 0, ring->desc, ring->used,
+                                                  ring->avail, used_gpa, cancellable, step_done, task);
+        return TRUE;
+      }
+
+    case STEP_LOG_DONE:
+      self->logging = step->value;
+      if (!self->logging)
+        drop_log (self);
+      return FALSE;
 
     case STEP_RING_KICK:
     case STEP_RING_CALL:
@@ -1151,6 +1326,12 @@ op_run (GTask *task)
                          "Guest memory at 0x%" G_GINT64_MODIFIER "x overlaps the device's region at 0x%"
                          G_GINT64_MODIFIER "x", b, a);
         }
+      if (error == NULL && self->logging &&
+          (vhost_user_memory_region_get_guest_phys_addr (op->region) +
+           vhost_user_memory_region_get_size (op->region)) / 4096 > self->log_size * 8)
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "The dirty log does not cover guest memory at 0x%" G_GINT64_MODIFIER "x: add it before "
+                     "logging starts", vhost_user_memory_region_get_guest_phys_addr (op->region));
       if (error == NULL)
         g_ptr_array_add (self->regions, vhost_user_memory_region_ref (op->region));
       break;
@@ -1173,6 +1354,16 @@ op_run (GTask *task)
           }
       break;
     case OP_ENABLE:
+      break;
+    case OP_LOG:
+      if (!self->set_up)
+        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "Dirty logging needs a device set up: start it first");
+      else if (op->enabled == self->logging)
+        {
+          op_done (task, NULL);
+          return;
+        }
       break;
     case OP_SAVE_STATE:
     case OP_LOAD_STATE:
@@ -1270,6 +1461,7 @@ static gpointer const source_tags[] = {
   [OP_RECONNECT] = (gpointer) vhost_user_device_reconnect_async,
   [OP_SAVE_STATE] = (gpointer) vhost_user_device_save_state_async,
   [OP_LOAD_STATE] = (gpointer) vhost_user_device_load_state_async,
+  [OP_LOG] = (gpointer) vhost_user_device_set_logging_async,
 };
 
 static GTask *
@@ -1449,6 +1641,7 @@ vhost_user_device_finalize (GObject *object)
   g_free (self->rings);
   if (self->inflight_fd >= 0)
     g_close (self->inflight_fd, NULL);
+  drop_log (self);
   g_ptr_array_unref (self->regions);
   g_object_unref (self->reconnect_cancellable);
 
@@ -1611,8 +1804,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice:protocol-features:
    *
    * The vhost-user protocol features the device wants: by default
-   * `MQ`, `REPLY_ACK`, `CONFIG`, `CONFIGURE_MEM_SLOTS`, `INFLIGHT_SHMFD`
-   * and `STATUS`. Add `BACKEND_REQ` (and connect to the front-end's
+   * `MQ`, `REPLY_ACK`, `CONFIG`, `CONFIGURE_MEM_SLOTS`, `INFLIGHT_SHMFD`,
+   * `STATUS`, and for a migration `LOG_SHMFD` and `DEVICE_STATE`. Add `BACKEND_REQ` (and connect to the front-end's
    * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
    * reconnect without an in-flight area.
    */
@@ -1751,6 +1944,7 @@ vhost_user_device_init (VhostUserDevice *self)
   self->reconnect_delay_max = 1000;
   self->reconnect_cancellable = g_cancellable_new ();
   self->inflight_fd = -1;
+  self->log_fd = -1;
   g_queue_init (&self->ops);
 }
 
@@ -2807,4 +3001,115 @@ vhost_user_device_load_state (VhostUserDevice  *self,
   g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
   g_return_val_if_fail (G_IS_INPUT_STREAM (source), FALSE);
   return run_blocking_stream (self, OP_LOAD_STATE, NULL, 0, FALSE, G_OBJECT (source), cancellable, error);
+}
+
+/**
+ * vhost_user_device_set_logging_async:
+ * @self: a set-up device
+ * @logging: whether the back-end logs its writes to guest memory
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when done
+ * @user_data: data for @callback
+ *
+ * Starts or stops dirty logging, as a migration's source does around its
+ * pre-copy passes. On: a log of one bit per 4 KiB page of every region
+ * (a memfd), `SET_LOG_BASE`, `SET_FEATURES` with `VHOST_F_LOG_ALL`, and
+ * each running ring's `SET_VRING_ADDR` with the log flag and its used
+ * ring's guest address. Off: the same undone. Needs `LOG_SHMFD` and a
+ * back-end that offers `VHOST_F_LOG_ALL`. Logging survives a reconnect.
+ * Read the log with vhost_user_device_take_dirty_log().
+ */
+void
+vhost_user_device_set_logging_async (VhostUserDevice     *self,
+                                     gboolean             logging,
+                                     GCancellable        *cancellable,
+                                     GAsyncReadyCallback  callback,
+                                     gpointer             user_data)
+{
+  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
+  queue_op (self, OP_LOG, NULL, 0, !!logging, FALSE, NULL, cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_device_set_logging_finish:
+ * @self: a device
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_device_set_logging_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_logging_finish (VhostUserDevice  *self,
+                                      GAsyncResult     *result,
+                                      GError          **error)
+{
+  return op_finish (self, result, vhost_user_device_set_logging_async, error);
+}
+
+/**
+ * vhost_user_device_set_logging:
+ * @self: a set-up device
+ * @logging: whether the back-end logs its writes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_device_set_logging_async().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+vhost_user_device_set_logging (VhostUserDevice  *self,
+                               gboolean          logging,
+                               GCancellable     *cancellable,
+                               GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  return run_blocking (self, OP_LOG, NULL, 0, !!logging, cancellable, error);
+}
+
+/**
+ * vhost_user_device_get_logging:
+ * @self: a device
+ *
+ * Says whether dirty logging is on.
+ *
+ * Returns: %TRUE while the back-end logs its writes
+ */
+gboolean
+vhost_user_device_get_logging (VhostUserDevice *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  return self->logging;
+}
+
+/**
+ * vhost_user_device_take_dirty_log:
+ * @self: a device
+ *
+ * Reads and clears the dirty log: bit n (of byte n / 8, least significant
+ * first) says the back-end wrote guest-physical page n (4 KiB) since the
+ * last call. Each 64-bit word is read and cleared in one atomic step, so
+ * a write the back-end logs meanwhile is in this bitmap or the next,
+ * never lost. Send the pages it names again.
+ *
+ * Returns: (transfer full) (nullable): the bitmap, or %NULL when no log
+ *   was ever made
+ */
+GBytes *
+vhost_user_device_take_dirty_log (VhostUserDevice *self)
+{
+  guint64 *copy;
+  gsize words;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
+
+  if (self->log == NULL)
+    return NULL;
+  words = self->log_size / 8;
+  copy = g_new (guint64, words);
+  for (gsize i = 0; i < words; i++)
+    copy[i] = __atomic_exchange_n (&self->log[i], 0, __ATOMIC_ACQ_REL);
+  return g_bytes_new_take (copy, words * 8);
 }

@@ -213,6 +213,27 @@ gboolean              vhost_user_device_load_state_finish       (VhostUserDevice
                                                                  GAsyncResult         *result,
                                                                  GError              **error);
 
+/* migration: dirty logging */
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_set_logging             (VhostUserDevice      *self,
+                                                                 gboolean              logging,
+                                                                 GCancellable         *cancellable,
+                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_device_set_logging_async       (VhostUserDevice      *self,
+                                                                 gboolean              logging,
+                                                                 GCancellable         *cancellable,
+                                                                 GAsyncReadyCallback   callback,
+                                                                 gpointer              user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_set_logging_finish      (VhostUserDevice      *self,
+                                                                 GAsyncResult         *result,
+                                                                 GError              **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_get_logging             (VhostUserDevice      *self);
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes               *vhost_user_device_take_dirty_log          (VhostUserDevice      *self);
+
 VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_device_close                   (VhostUserDevice      *self);
 
