@@ -128,6 +128,7 @@ struct _Fixture
   /* what the device said */
   GArray                *states;
   GArray                *attempts;
+  gboolean               second_attempt;
   guint                  reconnected;
   gboolean               reconnected_flag;
   guint                  lost;
@@ -299,6 +300,8 @@ on_reconnecting (VhostUserDevice *device,
                  Fixture         *f)
 {
   g_array_append_val (f->attempts, attempt);
+  if (attempt >= 2)
+    f->second_attempt = TRUE;
 }
 
 static void
@@ -1334,6 +1337,85 @@ test_watch_calls (Fixture       *f,
   g_assert_cmpuint (test_count_open_fds (), ==, fds);
 }
 
+/* The back-end stays away longer than one dial waits for it (the
+ * front-end's timeout): the device dials again, with no limit by
+ * default, and gets it once it is back. */
+static void
+test_long_outage (Fixture       *f,
+                  gconstpointer  data)
+{
+  start_example (f, N_RINGS, 0);
+  device_setup (f, &split_variant, FALSE);
+  vhost_user_frontend_set_timeout (f->frontend, 200);
+  enable_reconnect (f);
+  start_device (f);
+  write_read_round (f, 2, 0, 1);
+
+  lose_backend (f);
+  /* a dial gave up, and another one is on its way */
+  g_assert_true (test_iterate_until (NULL, &f->second_attempt, WAIT_MS));
+  g_assert_cmpuint (f->lost, ==, 1);
+  start_example (f, N_RINGS, 0);
+  wait_reconnected (f);
+  g_assert_cmpuint (f->lost, ==, 1);
+  assert_attempts_count_up (f);
+  write_read_round (f, 2, 0, 2);
+}
+
+/* With a limit, the device gives up after that many dials, and says so. */
+static void
+test_attempts_limit (Fixture       *f,
+                     gconstpointer  data)
+{
+  start_example (f, N_RINGS, 0);
+  device_setup (f, &split_variant, FALSE);
+  vhost_user_frontend_set_timeout (f->frontend, 100);
+  enable_reconnect (f);
+  g_object_set (f->device, "reconnect-attempts", 2, NULL);
+  start_device (f);
+
+  lose_backend (f);
+  wait_lost (f);
+  g_assert_cmpuint (f->lost, ==, 2);
+  g_assert_false (f->lost_reconnecting);
+  g_assert_error (f->lost_error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_assert_nonnull (strstr (f->lost_error->message, "2 attempts"));
+  g_assert_cmpuint (f->attempts->len, ==, 2);
+  assert_attempts_count_up (f);
+  g_assert_cmpuint (f->reconnected, ==, 0);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  vhost_user_frontend_set_timeout (f->frontend, WAIT_MS);
+  recover (f);
+}
+
+/* Lost while stopped: the device comes back stopped (setup replayed,
+ * no ring started), and starts from the bases it collected. */
+static void
+test_reconnect_stopped (Fixture       *f,
+                        gconstpointer  data)
+{
+  static const VhostUserDeviceState expected[] = {
+    VHOST_USER_DEVICE_STATE_DISCONNECTED, VHOST_USER_DEVICE_STATE_NEGOTIATING, VHOST_USER_DEVICE_STATE_STOPPED,
+  };
+
+  start_example (f, N_RINGS, 0);
+  device_setup (f, &split_variant, FALSE);
+  enable_reconnect (f);
+  start_device (f);
+  write_read_round (f, 2, 0, 1);
+  stop_device (f);
+  assert_bases (f);
+
+  lose_backend (f);
+  start_example (f, N_RINGS, 0);
+  wait_reconnected (f);
+  assert_states (f, expected, G_N_ELEMENTS (expected));
+  start_device (f);
+  write_read_round (f, 2, 0, 2);
+  stop_device (f);
+  assert_bases (f);
+}
+
 /* --- peers of our own: this binary, re-executed --- */
 
 /* Accepts one front-end, reads its first request, hangs up. */
@@ -1417,11 +1499,15 @@ main (int   argc,
   ADD ("reconnect/split", &split_variant, test_reconnect);
   ADD ("reconnect/packed", &packed_variant, test_reconnect);
   ADD ("reconnect/dropped-mid-replay", NULL, test_dropped_mid_replay);
+  ADD ("reconnect/long-outage", NULL, test_long_outage);
+  ADD ("reconnect/attempts-limit", NULL, test_attempts_limit);
+  ADD ("reconnect/stopped", NULL, test_reconnect_stopped);
   ADD ("refused/fewer-queues", NULL, test_fewer_queues);
   ADD ("refused/fewer-features", NULL, test_fewer_features);
   ADD ("qsd/io", NULL, test_qsd_io);
   ADD ("qsd/killed", NULL, test_qsd_killed);
   ADD ("watch-calls", NULL, test_watch_calls);
+
 #undef ADD
 
   return g_test_run ();
