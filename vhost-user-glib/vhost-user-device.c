@@ -673,7 +673,9 @@ step_done (GObject      *source,
     case STEP_RING_BASE:
     case STEP_RING_ENABLE:
       ok = vhost_user_frontend_set_vring_state_finish (fe, result, &error);
-      if (ok && step->kind == STEP_RING_ENABLE)
+      /* a stop disables the rings for the while: what the next start
+       * enables is still what was asked for */
+      if (ok && step->kind == STEP_RING_ENABLE && op->kind != OP_STOP)
         self->rings[step->index].enabled = step->value;
       break;
     case STEP_RING_ADDR:
@@ -949,7 +951,8 @@ step_start (GTask       *task,
       if (!self->set_up || !acked_protocol_features_bit (self) ||
           (op->kind == OP_ENABLE && self->state != VHOST_USER_DEVICE_STATE_RUNNING))
         {
-          ring->enabled = step->value;
+          if (op->kind != OP_STOP)
+            ring->enabled = step->value;
           return FALSE;
         }
       vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_ENABLE, step->index, step->value,
