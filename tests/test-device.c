@@ -70,11 +70,14 @@ typedef struct {
 typedef struct {
   gboolean packed;
   gboolean mem_slots;
+  gboolean no_inflight;    /* the device does not want INFLIGHT_SHMFD */
 } Variant;
 
-static const Variant split_variant = { FALSE, TRUE };
-static const Variant packed_variant = { TRUE, TRUE };
-static const Variant table_variant = { FALSE, FALSE };
+static const Variant split_variant = { FALSE, TRUE, FALSE };
+static const Variant packed_variant = { TRUE, TRUE, FALSE };
+static const Variant table_variant = { FALSE, FALSE, FALSE };
+static const Variant split_no_inflight = { FALSE, TRUE, TRUE };
+static const Variant packed_no_inflight = { TRUE, TRUE, TRUE };
 
 static char *self_exe;
 
@@ -400,6 +403,10 @@ device_setup (Fixture       *f,
     vhost_user_device_set_protocol_features (f->device,
                                              vhost_user_device_get_protocol_features (f->device) &
                                              ~VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS);
+  if (variant->no_inflight)
+    vhost_user_device_set_protocol_features (f->device,
+                                             vhost_user_device_get_protocol_features (f->device) &
+                                             ~VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
   g_signal_connect (f->device, "notify::state", G_CALLBACK (on_state), f);
   g_signal_connect (f->device, "reconnecting", G_CALLBACK (on_reconnecting), f);
   g_signal_connect (f->device, "reconnected", G_CALLBACK (on_reconnected), f);
@@ -799,14 +806,18 @@ test_start_stop (Fixture       *f,
   g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
   g_assert_cmpuint (f->done[0], ==, 8);
   assert_bases (f);
-  /* a stopped device's rings can be configured; a running one's not */
-  g_assert_true (vhost_user_device_set_ring (f->device, 0, f->rings[0], &error));
-  g_assert_no_error (error);
+  /* stopping disabled the rings for the while; they are still wanted
+   * enabled at the next start */
+  for (guint i = 0; i < N_RINGS; i++)
+    g_assert_true (vhost_user_device_get_ring_enabled (f->device, i));
 
   /* the rings go on where they stopped: a ring restarted at 0 would
    * give back entries already taken, or none */
   g_assert_true (vhost_user_device_start (f->device, NULL, &error));
   g_assert_no_error (error);
+  for (guint i = 0; i < N_RINGS; i++)
+    g_assert_true (vhost_user_device_get_ring_enabled (f->device, i));
+  /* a running device's rings are not configured */
   g_assert_false (vhost_user_device_set_ring (f->device, 0, f->rings[0], &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
   g_clear_error (&error);
@@ -1014,7 +1025,10 @@ stop_device (Fixture *f)
 
 /* The back-end is killed while it holds requests it took and did not
  * answer; the device dials the new one, replays with the in-flight area
- * and kicks; the new back-end resubmits them. */
+ * and kicks; the new back-end resubmits them. Without the in-flight
+ * area the device says which requests are at risk, and the new back-end,
+ * starting from the used index, does them again (this one answered none,
+ * so each still completes once). */
 static void
 test_reconnect (Fixture       *f,
                 gconstpointer  data)
@@ -1030,8 +1044,9 @@ test_reconnect (Fixture       *f,
   device_setup (f, variant, FALSE);
   enable_reconnect (f);
   start_device (f);
-  g_assert_true (vhost_user_device_get_acked_protocol_features (f->device) &
-                 VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
+  g_assert_cmphex (vhost_user_device_get_acked_protocol_features (f->device) &
+                   VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD, ==,
+                   variant->no_inflight ? 0 : VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD);
 
   /* what the reads will find */
   for (guint r = 0; r < N_RINGS; r++)
@@ -1077,7 +1092,9 @@ test_reconnect (Fixture       *f,
   wait_idle (f);
   for (guint i = 0; i < n; i++)
     assert_done (f, reqs[i]);
-  g_assert_cmpuint (f->at_risk_signals, ==, 0);
+  g_assert_cmpuint (f->at_risk_signals, ==, variant->no_inflight ? N_RINGS : 0);
+  for (guint r = 0; r < N_RINGS; r++)
+    g_assert_cmpint (f->at_risk[r], ==, variant->no_inflight ? (gint) n / N_RINGS : 0);
   g_assert_cmpuint (f->lost, ==, 1);
   g_assert_cmpuint (f->reconnected, ==, 1);
   assert_states (f, expected, G_N_ELEMENTS (expected));
@@ -1494,10 +1511,16 @@ main (int   argc,
 #define ADD(path, data, func) g_test_add ("/device/" path, Fixture, data, fixture_setup, func, fixture_teardown)
   ADD ("start-stop/split", &split_variant, test_start_stop);
   ADD ("start-stop/packed", &packed_variant, test_start_stop);
+  /* a back-end with an in-flight area may go on from the used index
+   * whatever base it is given: without one, only the base says where */
+  ADD ("start-stop/split-no-inflight", &split_no_inflight, test_start_stop);
+  ADD ("start-stop/packed-no-inflight", &packed_no_inflight, test_start_stop);
   ADD ("memory/mem-slots", &split_variant, test_memory);
   ADD ("memory/mem-table", &table_variant, test_memory);
   ADD ("reconnect/split", &split_variant, test_reconnect);
   ADD ("reconnect/packed", &packed_variant, test_reconnect);
+  ADD ("reconnect/split-no-inflight", &split_no_inflight, test_reconnect);
+  ADD ("reconnect/packed-no-inflight", &packed_no_inflight, test_reconnect);
   ADD ("reconnect/dropped-mid-replay", NULL, test_dropped_mid_replay);
   ADD ("reconnect/long-outage", NULL, test_long_outage);
   ADD ("reconnect/attempts-limit", NULL, test_attempts_limit);
