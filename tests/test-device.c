@@ -71,13 +71,16 @@ typedef struct {
   gboolean packed;
   gboolean mem_slots;
   gboolean no_inflight;    /* the device does not want INFLIGHT_SHMFD */
+  gboolean out_of_order;   /* the back-end answers in any order (latency jitter) */
 } Variant;
 
-static const Variant split_variant = { FALSE, TRUE, FALSE };
-static const Variant packed_variant = { TRUE, TRUE, FALSE };
-static const Variant table_variant = { FALSE, FALSE, FALSE };
-static const Variant split_no_inflight = { FALSE, TRUE, TRUE };
-static const Variant packed_no_inflight = { TRUE, TRUE, TRUE };
+static const Variant split_variant = { FALSE, TRUE, FALSE, FALSE };
+static const Variant packed_variant = { TRUE, TRUE, FALSE, FALSE };
+static const Variant table_variant = { FALSE, FALSE, FALSE, FALSE };
+static const Variant split_no_inflight = { FALSE, TRUE, TRUE, FALSE };
+static const Variant packed_no_inflight = { TRUE, TRUE, TRUE, FALSE };
+static const Variant split_out_of_order = { FALSE, TRUE, FALSE, TRUE };
+static const Variant packed_out_of_order = { TRUE, TRUE, FALSE, TRUE };
 
 static char *self_exe;
 
@@ -126,6 +129,7 @@ struct _Fixture
   guint                  descs[N_RINGS]; /* their descriptors */
   guint                  outstanding;
   gboolean               idle;
+  gboolean               completed_any;
   guint                  stray;          /* used entries of no outstanding request */
 
   /* what the device said */
@@ -237,17 +241,28 @@ spawn_backend (Fixture            *f,
 
 /* The example device on the image; @latency_ms keeps requests in flight. */
 static void
-start_example (Fixture *f,
-               guint    queues,
-               guint    latency_ms)
+start_example_jitter (Fixture *f,
+                      guint    queues,
+                      guint    latency_ms,
+                      guint    jitter_ms)
 {
   const char *blk = g_getenv ("VHOST_USER_BLK");
   g_autofree char *q = g_strdup_printf ("%u", queues);
   g_autofree char *l = g_strdup_printf ("%u", latency_ms);
-  const char *argv[] = { blk, "--socket", f->sock, "--image", f->image, "--queues", q, "--latency", l, NULL };
+  g_autofree char *j = g_strdup_printf ("%u", jitter_ms);
+  const char *argv[] = { blk, "--socket", f->sock, "--image", f->image, "--queues", q, "--latency", l,
+                         "--latency-jitter", j, NULL };
 
   g_assert_nonnull (blk);
   spawn_backend (f, argv);
+}
+
+static void
+start_example (Fixture *f,
+               guint    queues,
+               guint    latency_ms)
+{
+  start_example_jitter (f, queues, latency_ms, 0);
 }
 
 /* This binary as a peer (main() below). */
@@ -595,6 +610,7 @@ collect (Fixture *f,
       f->by_head[ring][head] = NULL;
       req->completions++;
       req->completed = TRUE;
+      f->completed_any = TRUE;
       f->outstanding--;
       f->done[ring]++;
       f->descs[ring] += 3;
@@ -1038,9 +1054,9 @@ test_reconnect (Fixture       *f,
     VHOST_USER_DEVICE_STATE_DISCONNECTED, VHOST_USER_DEVICE_STATE_NEGOTIATING, VHOST_USER_DEVICE_STATE_RUNNING,
   };
   Req *reqs[N_SLOTS];
-  guint n = 0;
+  guint n = 0, jitter = variant->out_of_order ? LATENCY_MS - 100 : 0;
 
-  start_example (f, N_RINGS, LATENCY_MS);
+  start_example_jitter (f, N_RINGS, LATENCY_MS, jitter);
   device_setup (f, variant, FALSE);
   enable_reconnect (f);
   start_device (f);
@@ -1067,27 +1083,51 @@ test_reconnect (Fixture       *f,
       kick (f, r);
     }
   wait_taken (f, reqs, n);
+  if (variant->out_of_order)
+    {
+      /* killed once some were answered, out of order */
+      f->completed_any = FALSE;
+      g_assert_true (test_iterate_until (NULL, &f->completed_any, WAIT_MS));
+    }
   g_array_set_size (f->states, 0);
   stop_backend (f, SIGKILL);
   for (guint r = 0; r < N_RINGS; r++)
     collect (f, r);
-  /* none was answered: all were in flight */
-  g_assert_cmpuint (f->outstanding, ==, n);
+  if (!variant->out_of_order)
+    {
+      /* none was answered: all were in flight */
+      g_assert_cmpuint (f->outstanding, ==, n);
+    }
+  else
+    {
+      gboolean gap = FALSE;
+
+      /* some were answered, and after one that was not: the used index
+       * alone cannot say which are left */
+      g_assert_cmpuint (f->outstanding, >, 0);
+      g_assert_cmpuint (f->outstanding, <, n);
+      for (guint i = 0; i + 1 < n; i++)
+        if (reqs[i]->ring == reqs[i + 1]->ring && reqs[i]->completions == 0 && reqs[i + 1]->completions == 1)
+          gap = TRUE;
+      g_test_message ("killed with %u of %u requests in flight", f->outstanding, n);
+      g_assert_true (gap);
+    }
   /* what the dead back-end did is undone here: only a resubmission can
    * do it again */
   for (guint i = 0; i < n; i++)
-    {
-      slot_ctrl (f, reqs[i] - f->reqs)[STATUS_AT] = 0xff;
-      if (reqs[i]->type == VIRTIO_BLK_T_IN)
-        memset (reqs[i]->data, 0, SECTOR);
-    }
+    if (reqs[i]->completions == 0)
+      {
+        slot_ctrl (f, reqs[i] - f->reqs)[STATUS_AT] = 0xff;
+        if (reqs[i]->type == VIRTIO_BLK_T_IN)
+          memset (reqs[i]->data, 0, SECTOR);
+      }
 
   wait_lost (f);
   g_assert_true (f->lost_reconnecting);
   g_assert_true (vhost_user_error_should_reconnect (f->lost_error));
   g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
 
-  start_example (f, N_RINGS, LATENCY_MS);
+  start_example_jitter (f, N_RINGS, LATENCY_MS, jitter);
   wait_reconnected (f);
   wait_idle (f);
   for (guint i = 0; i < n; i++)
@@ -1521,6 +1561,8 @@ main (int   argc,
   ADD ("reconnect/packed", &packed_variant, test_reconnect);
   ADD ("reconnect/split-no-inflight", &split_no_inflight, test_reconnect);
   ADD ("reconnect/packed-no-inflight", &packed_no_inflight, test_reconnect);
+  ADD ("reconnect/split-out-of-order", &split_out_of_order, test_reconnect);
+  ADD ("reconnect/packed-out-of-order", &packed_out_of_order, test_reconnect);
   ADD ("reconnect/dropped-mid-replay", NULL, test_dropped_mid_replay);
   ADD ("reconnect/long-outage", NULL, test_long_outage);
   ADD ("reconnect/attempts-limit", NULL, test_attempts_limit);
