@@ -72,6 +72,7 @@ typedef struct {
   gboolean mem_slots;
   gboolean no_inflight;    /* the device does not want INFLIGHT_SHMFD */
   gboolean out_of_order;   /* the back-end answers in any order (latency jitter) */
+  gboolean by_address;     /* rings given by address, calls watched by the device */
 } Variant;
 
 static const Variant split_variant = { FALSE, TRUE, FALSE, FALSE };
@@ -81,6 +82,7 @@ static const Variant split_no_inflight = { FALSE, TRUE, TRUE, FALSE };
 static const Variant packed_no_inflight = { TRUE, TRUE, TRUE, FALSE };
 static const Variant split_out_of_order = { FALSE, TRUE, FALSE, TRUE };
 static const Variant packed_out_of_order = { TRUE, TRUE, FALSE, TRUE };
+static const Variant by_address_no_inflight = { FALSE, TRUE, TRUE, FALSE, TRUE };
 
 static char *self_exe;
 
@@ -1057,7 +1059,12 @@ test_reconnect (Fixture       *f,
   guint n = 0, jitter = variant->out_of_order ? LATENCY_MS - 100 : 0;
 
   start_example_jitter (f, N_RINGS, LATENCY_MS, jitter);
-  device_setup (f, variant, FALSE);
+  device_setup (f, variant, variant->by_address);
+  if (variant->by_address)
+    {
+      g_object_set (f->device, "watch-calls", TRUE, NULL);
+      g_signal_connect (f->device, "ring-call", G_CALLBACK (on_ring_call), f);
+    }
   enable_reconnect (f);
   start_device (f);
   g_assert_cmphex (vhost_user_device_get_acked_protocol_features (f->device) &
@@ -1563,6 +1570,8 @@ main (int   argc,
   ADD ("reconnect/packed-no-inflight", &packed_no_inflight, test_reconnect);
   ADD ("reconnect/split-out-of-order", &split_out_of_order, test_reconnect);
   ADD ("reconnect/packed-out-of-order", &packed_out_of_order, test_reconnect);
+  /* bases and requests at risk from the rings in shared memory */
+  ADD ("reconnect/by-address-no-inflight", &by_address_no_inflight, test_reconnect);
   ADD ("reconnect/dropped-mid-replay", NULL, test_dropped_mid_replay);
   ADD ("reconnect/long-outage", NULL, test_long_outage);
   ADD ("reconnect/attempts-limit", NULL, test_attempts_limit);
