@@ -1259,13 +1259,20 @@ test_dropped_mid_replay (Fixture       *f,
     VHOST_USER_DEVICE_STATE_DISCONNECTED, VHOST_USER_DEVICE_STATE_NEGOTIATING,
     VHOST_USER_DEVICE_STATE_DISCONNECTED, VHOST_USER_DEVICE_STATE_NEGOTIATING, VHOST_USER_DEVICE_STATE_RUNNING,
   };
+  g_autoptr(GError) error = NULL;
   gboolean exited = FALSE;
+  Req *req;
 
   start_example (f, N_RINGS, 0);
   device_setup (f, &split_variant, FALSE);
   enable_reconnect (f);
   start_device (f);
   write_read_round (f, 2, 0, 1);
+  /* memory added at run time is replayed too */
+  f->region2 = vhost_user_memory_region_new_memfd (REGION2_GPA, REGION2_SIZE, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_add_memory (f->device, f->region2, NULL, &error));
+  g_assert_no_error (error);
 
   lose_backend (f);
   start_peer (f, "hang-up");
@@ -1281,6 +1288,10 @@ test_dropped_mid_replay (Fixture       *f,
   assert_attempts_count_up (f);
   assert_states (f, expected, G_N_ELEMENTS (expected));
   write_read_round (f, 2, 0, 2);
+  req = submit (f, 0, 0, VIRTIO_BLK_T_IN, 1, 2, REGION2_GPA + 0x1000);
+  kick (f, 0);
+  wait_idle (f);
+  assert_done (f, req);
 }
 
 /* --- 5. qemu-storage-daemon --- */
