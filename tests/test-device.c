@@ -9,9 +9,13 @@
  * checked is the device's contract: start and stop with the rings'
  * bases kept and used again, memory added and removed while running
  * (ADD/REM_MEM_REG, or SET_MEM_TABLE without memory slots), reconnection
- * after SIGKILL with requests in flight (each completes once, with the
- * right data), refusal of a back-end that came back narrower, requests
- * at risk without an in-flight area, and call watching.
+ * after SIGKILL with requests in flight, some answered out of order
+ * (each completes once, with the right data), after a back-end that hangs
+ * up mid-replay or stays away longer than a dial waits, refusal of a
+ * back-end that came back narrower, requests at risk without an
+ * in-flight area, and call watching. Most variants also run without the
+ * in-flight area: a back-end with one may go on from the used index
+ * whatever base it is given, so only without one do the bases show.
  *
  * The test binary is its own odd peers too: run as `test-device --peer
  * MODE SOCKET`, it serves a back-end that offers fewer features, or one
@@ -86,8 +90,8 @@ static const Variant by_address_no_inflight = { FALSE, TRUE, TRUE, FALSE, TRUE }
 
 static char *self_exe;
 
-/* One request: its buffers are slot @slot of region 1, unless its data
- * lives in region 2. */
+/* One request: header, status byte and data in its slot of region 1
+ * (its index in Fixture.reqs), unless its data lives in region 2. */
 typedef struct {
   gboolean used;
   guint    ring;
