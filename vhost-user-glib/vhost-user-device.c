@@ -654,6 +654,15 @@ op_done (GTask  *task,
 
 static gboolean retry_dial (gpointer user_data);
 
+/* Worth another attempt: a connection that broke, or a dial that found
+ * no back-end listening (yet: one restarting takes a while). */
+static gboolean
+worth_retrying (const GError *error)
+{
+  return vhost_user_error_should_reconnect (error) ||
+         g_error_matches (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+}
+
 /* A failed operation: a setup that reached the back-end is undone by
  * closing the connection, so that nothing half-applied runs; a reconnect
  * whose back-end went away again dials again. */
@@ -665,7 +674,7 @@ op_fail (GTask  *task,
   Op *op = g_task_get_task_data (task);
 
   if (op->kind == OP_RECONNECT && !g_cancellable_is_cancelled (g_task_get_cancellable (task)) &&
-      vhost_user_error_should_reconnect (error) &&
+      worth_retrying (error) &&
       (self->reconnect_attempts == 0 || op->attempt < self->reconnect_attempts))
     {
       guint delay = MIN ((guint64) FIRST_DELAY_MS << MIN (op->attempt, 20), self->reconnect_delay_max);
@@ -700,7 +709,7 @@ op_fail (GTask  *task,
       set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
       if (!g_cancellable_is_cancelled (g_task_get_cancellable (task)))
         {
-          if (op->attempt > 0 && vhost_user_error_should_reconnect (error))
+          if (op->attempt > 0 && worth_retrying (error))
             g_prefix_error (&error, "Gave up after %u attempts: ", op->attempt);
           g_signal_emit (self, signals[SIGNAL_BACKEND_LOST], 0, error, FALSE);
         }
