@@ -141,6 +141,7 @@ struct _Fixture
   /* what the device said */
   GArray                *states;
   GArray                *attempts;
+  gboolean               dialling;
   gboolean               second_attempt;
   guint                  reconnected;
   gboolean               reconnected_flag;
@@ -324,6 +325,7 @@ on_reconnecting (VhostUserDevice *device,
                  Fixture         *f)
 {
   g_array_append_val (f->attempts, attempt);
+  f->dialling = TRUE;
   if (attempt >= 2)
     f->second_attempt = TRUE;
 }
@@ -1298,6 +1300,53 @@ test_dropped_mid_replay (Fixture       *f,
   assert_done (f, req);
 }
 
+/* close() lets the back-end go, says nothing of it (no backend-lost),
+ * and stops an automatic reconnect under way; reconnect() gives the
+ * state again, behind the cancelled one. */
+static void
+test_close (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  AsyncWait w;
+
+  start_example (f, N_RINGS, 0);
+  device_setup (f, &split_variant, FALSE);
+  enable_reconnect (f);
+  start_device (f);
+  write_read_round (f, 2, 0, 1);
+
+  vhost_user_device_close (f->device);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  g_assert_false (vhost_user_frontend_get_connected (f->frontend));
+  g_assert_true (vhost_user_device_reconnect (f->device, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_RUNNING);
+  g_assert_cmpuint (f->lost, ==, 0);
+  g_assert_cmpuint (f->reconnected, ==, 1);
+  write_read_round (f, 2, 0, 2);
+
+  /* now while the device dials a back-end that is not there */
+  lose_backend (f);
+  g_assert_true (test_iterate_until (NULL, &f->dialling, WAIT_MS));
+  vhost_user_device_close (f->device);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  start_example (f, N_RINGS, 0);
+  async_init (&w);
+  vhost_user_device_reconnect_async (f->device, NULL, got_result, &w);
+  async_run (&w);
+  g_assert_true (vhost_user_device_reconnect_finish (f->device, w.result, &error));
+  g_assert_no_error (error);
+  async_clear (&w);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_RUNNING);
+  /* the cancelled reconnect said nothing more */
+  g_assert_cmpuint (f->lost, ==, 1);
+  g_assert_cmpuint (f->reconnected, ==, 2);
+  write_read_round (f, 2, 0, 3);
+  stop_device (f);
+  assert_bases (f);
+}
+
 /* --- 5. qemu-storage-daemon --- */
 
 static void
@@ -1591,6 +1640,7 @@ main (int   argc,
   ADD ("reconnect/long-outage", NULL, test_long_outage);
   ADD ("reconnect/attempts-limit", NULL, test_attempts_limit);
   ADD ("reconnect/stopped", NULL, test_reconnect_stopped);
+  ADD ("reconnect/close", NULL, test_close);
   ADD ("refused/fewer-queues", NULL, test_fewer_queues);
   ADD ("refused/fewer-features", NULL, test_fewer_features);
   ADD ("qsd/io", NULL, test_qsd_io);
