@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
@@ -103,6 +104,8 @@ struct _VhostUserDevice
   int                   inflight_fd;
   guint64               inflight_size, inflight_offset;
   guint                 inflight_queue_size;
+  GBytes               *inflight_contents;   /* from a migration's source, for the next area */
+  gboolean              drain_on_stop;
 
   gboolean              auto_reconnect;
   guint                 reconnect_attempts;
@@ -133,6 +136,7 @@ enum {
   PROP_RECONNECT_ATTEMPTS,
   PROP_RECONNECT_DELAY_MAX,
   PROP_WATCH_CALLS,
+  PROP_DRAIN_ON_STOP,
   N_PROPS
 };
 
@@ -157,6 +161,7 @@ G_DEFINE_FINAL_TYPE (VhostUserDevice, vhost_user_device, G_TYPE_OBJECT)
                                    VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD |                             \
                                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD |                                  \
                                    VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE |                               \
+                                   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN |                  \
                                    VHOST_USER_PROTOCOL_FEATURE_STATUS)
 #define FIRST_DELAY_MS 10
 
@@ -653,6 +658,7 @@ op_done (GTask  *task,
 }
 
 static gboolean retry_dial (gpointer user_data);
+static gboolean fill_inflight (VhostUserDevice *self, GError **error);
 
 /* Worth another attempt: a connection that broke, or a dial that found
  * no back-end listening (yet: one restarting takes a while). */
@@ -802,7 +808,7 @@ step_done (GObject      *source,
     case STEP_GET_INFLIGHT:
       self->inflight_fd = vhost_user_frontend_get_inflight_fd_finish (fe, result, &self->inflight_size,
                                                                       &self->inflight_offset, &error);
-      ok = self->inflight_fd >= 0;
+      ok = self->inflight_fd >= 0 && (self->inflight_contents == NULL || fill_inflight (self, &error));
       break;
     case STEP_SET_INFLIGHT:
       ok = vhost_user_frontend_set_inflight_fd_finish (fe, result, &error);
@@ -866,8 +872,25 @@ step_done (GObject      *source,
       break;
     case STEP_GET_BASE:
       {
-        guint base = vhost_user_frontend_get_vring_base_finish (fe, result, &error);
+        guint base = 0;
 
+        if (self->drain_on_stop)
+          base = vhost_user_frontend_get_vring_base_finish (fe, result, &error);
+        else
+          {
+            g_autoptr(GBytes) reply = vhost_user_frontend_request_finish (fe, result, NULL, &error);
+            guint32 state[2];
+
+            if (reply != NULL && g_bytes_get_size (reply) == sizeof state)
+              {
+                memcpy (state, g_bytes_get_data (reply, NULL), sizeof state);
+                base = state[1];
+              }
+            else if (reply != NULL)
+              g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                           "GET_VRING_BASE_SKIP_DRAIN answered with %" G_GSIZE_FORMAT " bytes",
+                           g_bytes_get_size (reply));
+          }
         ok = error == NULL;
         if (ok)
           self->rings[step->index].base = base;
@@ -928,6 +951,37 @@ check_features (VhostUserDevice *self,
   for (guint i = 0; i < self->n_rings; i++)
     if (self->rings[i].driver != NULL)
       vhost_user_driver_ring_set_event_idx (self->rings[i].driver, event_idx);
+  return TRUE;
+}
+
+/* A migration's destination: the source's in-flight area goes into the
+ * one this back-end just gave, before any ring starts. */
+static gboolean
+fill_inflight (VhostUserDevice  *self,
+               GError          **error)
+{
+  g_autoptr(GBytes) contents = g_steal_pointer (&self->inflight_contents);
+  gsize size = g_bytes_get_size (contents);
+  guint8 *area;
+
+  if (size != self->inflight_size)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "The source's in-flight area has %" G_GSIZE_FORMAT " bytes; this back-end's has %"
+                   G_GUINT64_FORMAT, size, self->inflight_size);
+      return FALSE;
+    }
+  area = mmap (NULL, size + self->inflight_offset, PROT_READ | PROT_WRITE, MAP_SHARED, self->inflight_fd, 0);
+  if (area == MAP_FAILED)
+    {
+      int saved = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The in-flight area: %s",
+                   g_strerror (saved));
+      return FALSE;
+    }
+  memcpy (area + self->inflight_offset, g_bytes_get_data (contents, NULL), size);
+  munmap (area, size + self->inflight_offset);
   return TRUE;
 }
 
@@ -1201,6 +1255,21 @@ step_start (GTask       *task,
     case STEP_GET_BASE:
       if (self->state == VHOST_USER_DEVICE_STATE_DISCONNECTED)
         return FALSE;
+      if (!self->drain_on_stop)
+        {
+          guint32 state[2] = { step->index, 0 };
+          g_autoptr(GBytes) payload = g_bytes_new (state, sizeof state);
+
+          if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN))
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                           "The back-end cannot stop a ring without draining it (no GET_VRING_BASE_SKIP_DRAIN)");
+              return FALSE;
+            }
+          vhost_user_frontend_request_async (fe, VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN, payload, NULL,
+                                             cancellable, step_done, task);
+          return TRUE;
+        }
       vhost_user_frontend_get_vring_base_async (fe, step->index, cancellable, step_done, task);
       return TRUE;
 
@@ -1650,6 +1719,7 @@ vhost_user_device_finalize (GObject *object)
   g_free (self->rings);
   if (self->inflight_fd >= 0)
     g_close (self->inflight_fd, NULL);
+  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
   drop_log (self);
   g_ptr_array_unref (self->regions);
   g_object_unref (self->reconnect_cancellable);
@@ -1700,6 +1770,9 @@ vhost_user_device_get_property (GObject    *object,
     case PROP_WATCH_CALLS:
       g_value_set_boolean (value, self->watch_calls);
       break;
+    case PROP_DRAIN_ON_STOP:
+      g_value_set_boolean (value, self->drain_on_stop);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1745,6 +1818,13 @@ vhost_user_device_set_property (GObject      *object,
       if (self->reconnect_delay_max != g_value_get_uint (value))
         {
           self->reconnect_delay_max = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_DRAIN_ON_STOP:
+      if (self->drain_on_stop != g_value_get_boolean (value))
+        {
+          self->drain_on_stop = g_value_get_boolean (value);
           g_object_notify_by_pspec (object, pspec);
         }
       break;
@@ -1814,7 +1894,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The vhost-user protocol features the device wants: by default
    * `MQ`, `REPLY_ACK`, `CONFIG`, `CONFIGURE_MEM_SLOTS`, `INFLIGHT_SHMFD`,
-   * `STATUS`, and for a migration `LOG_SHMFD` and `DEVICE_STATE`. Add `BACKEND_REQ` (and connect to the front-end's
+   * `STATUS`, and for a migration `LOG_SHMFD`, `DEVICE_STATE` and
+   * `GET_VRING_BASE_SKIP_DRAIN`. Add `BACKEND_REQ` (and connect to the front-end's
    * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
    * reconnect without an in-flight area.
    */
@@ -1872,6 +1953,18 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * polls them itself.
    */
   properties[PROP_WATCH_CALLS] = g_param_spec_boolean ("watch-calls", NULL, NULL, FALSE, rw);
+
+  /**
+   * VhostUserDevice:drain-on-stop:
+   *
+   * Whether vhost_user_device_stop() lets the back-end finish the
+   * requests it took (`GET_VRING_BASE`, the default) or stops the rings
+   * at once, leaving them in the in-flight area (`GET_VRING_BASE_SKIP_DRAIN`,
+   * which the back-end must offer): a migration's source that moves the
+   * in-flight area (vhost_user_device_dup_inflight()) to the destination,
+   * where they are done, once.
+   */
+  properties[PROP_DRAIN_ON_STOP] = g_param_spec_boolean ("drain-on-stop", NULL, NULL, TRUE, rw);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1954,6 +2047,7 @@ vhost_user_device_init (VhostUserDevice *self)
   self->reconnect_cancellable = g_cancellable_new ();
   self->inflight_fd = -1;
   self->log_fd = -1;
+  self->drain_on_stop = TRUE;
   g_queue_init (&self->ops);
 }
 
@@ -2180,12 +2274,15 @@ vhost_user_device_set_ring (VhostUserDevice      *self,
 
   if ((r = ring_to_configure (self, index, error)) == NULL)
     return FALSE;
+  /* the same ring again keeps its base: a VMM that sets its rings again
+   * after a stop goes on where they stopped */
+  if (r->driver != ring)
+    r->base = vhost_user_driver_ring_get_packed (ring) ? 0x80008000 : 0;
   g_set_object (&r->driver, ring);
   r->size = vhost_user_driver_ring_get_size (ring);
   r->desc = vhost_user_driver_ring_get_desc_addr (ring);
   r->avail = vhost_user_driver_ring_get_avail_addr (ring);
   r->used = vhost_user_driver_ring_get_used_addr (ring);
-  r->base = vhost_user_driver_ring_get_packed (ring) ? 0x80008000 : 0;
   r->configured = TRUE;
   update_call_watches (self);
   return TRUE;
@@ -3121,4 +3218,68 @@ vhost_user_device_take_dirty_log (VhostUserDevice *self)
   for (gsize i = 0; i < words; i++)
     copy[i] = __atomic_exchange_n (&self->log[i], 0, __ATOMIC_ACQ_REL);
   return g_bytes_new_take (copy, words * 8);
+}
+
+/**
+ * vhost_user_device_dup_inflight:
+ * @self: a device
+ *
+ * Copies the in-flight area the back-end keeps (`INFLIGHT_SHMFD`): on a
+ * migration's source, after a stop with #VhostUserDevice:drain-on-stop
+ * %FALSE, it holds the requests the back-end took and did not finish.
+ * Give it to the destination's device with vhost_user_device_set_inflight().
+ *
+ * Returns: (transfer full) (nullable): the area's bytes, or %NULL when
+ *   the device has none
+ */
+GBytes *
+vhost_user_device_dup_inflight (VhostUserDevice *self)
+{
+  guint8 *area;
+  GBytes *copy;
+
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
+
+  if (self->inflight_fd < 0 || self->inflight_size == 0)
+    return NULL;
+  area = mmap (NULL, self->inflight_size + self->inflight_offset, PROT_READ, MAP_SHARED, self->inflight_fd, 0);
+  if (area == MAP_FAILED)
+    return NULL;
+  copy = g_bytes_new (area + self->inflight_offset, self->inflight_size);
+  munmap (area, self->inflight_size + self->inflight_offset);
+  return copy;
+}
+
+/**
+ * vhost_user_device_set_inflight:
+ * @self: a device not set up yet
+ * @contents: a source's in-flight area (vhost_user_device_dup_inflight())
+ * @error: return location for a #GError
+ *
+ * On a migration's destination: the next setup writes @contents into the
+ * in-flight area the back-end gives (`GET_INFLIGHT_FD`, for as many rings
+ * of the same size as the source's) before any ring starts, so that the
+ * back-end does the requests the source left in flight. The rings' bases
+ * come from vhost_user_device_set_ring_base().
+ *
+ * Returns: %TRUE, or %FALSE with @error set (the device already has an
+ *   area)
+ */
+gboolean
+vhost_user_device_set_inflight (VhostUserDevice  *self,
+                                GBytes           *contents,
+                                GError          **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
+  g_return_val_if_fail (contents != NULL, FALSE);
+
+  if (self->inflight_fd >= 0 || self->busy)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "The device has an in-flight area already: set a source's before the first start");
+      return FALSE;
+    }
+  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
+  self->inflight_contents = g_bytes_ref (contents);
+  return TRUE;
 }

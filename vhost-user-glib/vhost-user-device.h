@@ -213,6 +213,14 @@ gboolean              vhost_user_device_load_state_finish       (VhostUserDevice
                                                                  GAsyncResult         *result,
                                                                  GError              **error);
 
+/* migration: requests in flight */
+VHOST_USER_AVAILABLE_IN_ALL
+GBytes               *vhost_user_device_dup_inflight            (VhostUserDevice      *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_device_set_inflight            (VhostUserDevice      *self,
+                                                                 GBytes               *contents,
+                                                                 GError              **error);
+
 /* migration: dirty logging */
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean              vhost_user_device_set_logging             (VhostUserDevice      *self,
