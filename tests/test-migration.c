@@ -41,6 +41,7 @@ static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
+  gboolean packed = GPOINTER_TO_INT (data) == 2;
   g_autoptr(GError) error = NULL;
   int fd;
 
@@ -57,7 +58,8 @@ fixture_setup (Fixture       *f,
   f->memory = vhost_user_memory_region_new_memfd (0, 4 << 20, &error);
   g_assert_no_error (error);
   f->mem = vhost_user_memory_region_get_host_addr (f->memory);
-  f->ring = vhost_user_driver_ring_new (f->memory, 0, RING_SIZE, &error);
+  f->ring = packed ? vhost_user_driver_ring_new_packed (f->memory, 0, RING_SIZE, &error) :
+                    vhost_user_driver_ring_new (f->memory, 0, RING_SIZE, &error);
   g_assert_no_error (error);
 }
 
@@ -93,9 +95,10 @@ fixture_teardown (Fixture       *f,
 
 /* Starts the example device on a socket of its own. */
 static char *
-start_blk (Fixture    *f,
-           const char *name,
-           const char *image)
+start_blk_with (Fixture    *f,
+                const char *name,
+                const char *image,
+                const char *latency_ms)
 {
   const char *blk = g_getenv ("VHOST_USER_BLK");
   g_autofree char *sock = g_build_filename (f->dir, name, NULL);
@@ -107,7 +110,8 @@ start_blk (Fixture    *f,
 
   g_assert_nonnull (blk);
   g_subprocess_launcher_set_stdout_file_path (launcher, log);
-  p = g_subprocess_launcher_spawn (launcher, &error, blk, "--socket", sock, "--image", image, NULL);
+  p = g_subprocess_launcher_spawn (launcher, &error, blk, "--socket", sock, "--image", image,
+                                   latency_ms != NULL ? "--latency" : NULL, latency_ms, NULL);
   g_assert_no_error (error);
   g_ptr_array_add (f->processes, p);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
@@ -115,6 +119,14 @@ start_blk (Fixture    *f,
     g_usleep (10000);
   g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
   return g_steal_pointer (&sock);
+}
+
+static char *
+start_blk (Fixture    *f,
+           const char *name,
+           const char *image)
+{
+  return start_blk_with (f, name, image, NULL);
 }
 
 static VhostUserDevice *
@@ -456,6 +468,116 @@ test_dirty_log (Fixture       *f,
   g_assert_no_error (error);
 }
 
+/* Requests in flight cross a migration: the source stops its ring
+ * without draining it (GET_VRING_BASE_SKIP_DRAIN), the in-flight area goes
+ * to the destination, which does those requests, each once. */
+#define IN_FLIGHT 8
+
+static gboolean
+all_taken (Fixture *f)
+{
+  for (guint i = 0; i < IN_FLIGHT; i++)
+    if (__atomic_load_n (f->mem + 0x10000 + i * 0x2000 + 0xfff, __ATOMIC_ACQUIRE) == 0xff)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_inflight_move (Fixture       *f,
+                    gconstpointer  data)
+{
+  /* the source holds each request a long while after doing it */
+  g_autofree char *sock_a = start_blk_with (f, "a.sock", f->image, "3000");
+  g_autofree char *sock_b = NULL;
+  g_autoptr(VhostUserDevice) source = device_for (f, sock_a);
+  g_autoptr(VhostUserDevice) destination = NULL;
+  g_autoptr(GBytes) inflight = NULL;
+  g_autoptr(GError) error = NULL;
+  guint heads[IN_FLIGHT], seen[IN_FLIGHT] = { 0 };
+  guint base, head, len, done = 0;
+  gint64 t0, deadline;
+  GSubprocess *first;
+
+  g_object_set (source, "drain-on-stop", FALSE, NULL);
+  g_assert_true (vhost_user_device_start (source, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_get_acked_protocol_features (source) &
+                 VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN);
+
+  for (guint i = 0; i < IN_FLIGHT; i++)
+    {
+      guint64 ctrl = 0x10000 + i * 0x2000, data_at = ctrl + 0x1000;
+      guint64 header[2] = { GUINT64_TO_LE (1), GUINT64_TO_LE (i * SECTORS) };
+      guint64 out_off[2] = { ctrl, data_at };
+      guint32 out_len[2] = { 16, SECTORS * 512 };
+      guint64 in_off = ctrl + 0xfff;
+      guint32 in_len = 1;
+
+      memcpy (f->mem + ctrl, header, 16);
+      fill (f->mem + data_at, i * SECTORS);
+      f->mem[ctrl + 0xfff] = 0xff;
+      g_assert_true (vhost_user_driver_ring_add (f->ring, out_off, out_len, 2, &in_off, &in_len, 1, &heads[i],
+                                                 &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!all_taken (f) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (all_taken (f));
+
+  /* stopped at once, not after the 3 s the source would take */
+  t0 = g_get_monotonic_time ();
+  g_assert_true (vhost_user_device_stop (source, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 2 * G_USEC_PER_SEC);
+  base = vhost_user_device_get_ring_base (source, 0);
+  inflight = vhost_user_device_dup_inflight (source);
+  g_assert_nonnull (inflight);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+
+  /* the source is gone for good: nothing it held may come back from it */
+  first = g_ptr_array_index (f->processes, 0);
+  g_subprocess_force_exit (first);
+  g_subprocess_wait (first, NULL, NULL);
+  vhost_user_device_close (source);
+  for (guint i = 0; i < IN_FLIGHT; i++)
+    f->mem[0x10000 + i * 0x2000 + 0xfff] = 0xff;
+
+  sock_b = start_blk (f, "b.sock", f->image);
+  destination = device_for (f, sock_b);
+  g_assert_true (vhost_user_device_set_ring_base (destination, 0, base, &error));
+  g_assert_true (vhost_user_device_set_inflight (destination, inflight, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_device_start (destination, NULL, &error));
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (done < IN_FLIGHT && g_get_monotonic_time () < deadline)
+    {
+      if (!vhost_user_driver_ring_get_used (f->ring, &head, &len))
+        {
+          g_usleep (1000);
+          continue;
+        }
+      for (guint i = 0; i < IN_FLIGHT; i++)
+        if (heads[i] == head)
+          {
+            seen[i]++;
+            g_assert_cmpuint (f->mem[0x10000 + i * 0x2000 + 0xfff], ==, 0);
+          }
+      done++;
+    }
+  g_assert_cmpuint (done, ==, IN_FLIGHT);
+  for (guint i = 0; i < IN_FLIGHT; i++)
+    g_assert_cmpuint (seen[i], ==, 1);
+  /* and nothing more: no request done twice */
+  g_usleep (100 * 1000);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_true (vhost_user_device_stop (destination, NULL, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -475,5 +597,9 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_dirty_log, fixture_teardown);
+  g_test_add ("/migration/inflight/split", Fixture, GINT_TO_POINTER (1), fixture_setup, test_inflight_move,
+              fixture_teardown);
+  g_test_add ("/migration/inflight/packed", Fixture, GINT_TO_POINTER (2), fixture_setup, test_inflight_move,
+              fixture_teardown);
   return g_test_run ();
 }
