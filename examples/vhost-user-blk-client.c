@@ -208,14 +208,15 @@ config_u32 (GBytes *config,
 static void
 requests_at_risk (VhostUserDevice *device,
                   guint            ring,
+                  guint            first,
                   gint             n,
                   Client          *c)
 {
   if (n < 0)
     g_print ("reconnected without an in-flight area: queue %u may have lost requests\n", ring);
   else
-    g_print ("reconnected without an in-flight area: %d request%s of queue %u may be lost or done twice\n", n,
-             n == 1 ? "" : "s", ring);
+    g_print ("reconnected without an in-flight area: %d request%s of queue %u (from available index %u) "
+             "may be lost or done twice\n", n, n == 1 ? "" : "s", ring, first);
   c->at_risk += MAX (n, 1);
 }
 

@@ -356,10 +356,12 @@ on_backend_lost (VhostUserDevice *device,
 static void
 on_at_risk (VhostUserDevice *device,
             guint            ring,
+            guint            first,
             gint             count,
             Fixture         *f)
 {
   g_assert_cmpuint (ring, <, N_RINGS);
+  g_assert_cmpuint (first, <=, 0xffff);
   f->at_risk[ring] += count;
   f->at_risk_signals++;
 }

@@ -993,12 +993,15 @@ report_at_risk (VhostUserDevice *self)
   for (guint i = 0; i < self->n_rings; i++)
     {
       gint outstanding;
+      guint base, first;
 
       if (!self->rings[i].configured)
         continue;
-      restart_base (self, &self->rings[i], &outstanding);
+      base = restart_base (self, &self->rings[i], &outstanding);
+      /* split: the available index; packed: the descriptor position */
+      first = packed_negotiated (self) ? base & 0x7fff : base & 0xffff;
       if (outstanding != 0)
-        g_signal_emit (self, signals[SIGNAL_REQUESTS_AT_RISK], 0, i, outstanding);
+        g_signal_emit (self, signals[SIGNAL_REQUESTS_AT_RISK], 0, i, first, outstanding);
     }
 }
 
@@ -2010,6 +2013,9 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice::requests-at-risk:
    * @self: the device
    * @ring: the ring
+   * @first: where they start: on a split ring the available index (the
+   *   heads are in the available ring from there on), on a packed ring
+   *   the descriptor position
    * @count: how many requests the driver had made available that the
    *   old back-end never marked used; -1 when it cannot be told (a
    *   packed ring given by addresses)
@@ -2022,7 +2028,7 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    */
   signals[SIGNAL_REQUESTS_AT_RISK] =
     g_signal_new ("requests-at-risk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_INT);
+                  G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_INT);
 
   /**
    * VhostUserDevice::ring-call:
