@@ -30,8 +30,8 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' E
 
 truncate -s 16M "$dir/disk.img"
 echo "== image: $dir/disk.img (16 MiB of zeros)"
-echo "== back-end: vhost-user-blk --socket $dir/blk.sock --image $dir/disk.img --queues 2"
-"$build/examples/vhost-user-blk" --socket "$dir/blk.sock" --image "$dir/disk.img" --queues 2 --once \
+echo "== back-end: vhost-user-blk --socket $dir/blk.sock --image $dir/disk.img --queues 2 --verbose"
+"$build/examples/vhost-user-blk" --socket "$dir/blk.sock" --image "$dir/disk.img" --queues 2 --verbose --once \
     > "$dir/backend.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/blk.sock" ] && break; sleep 0.1; done

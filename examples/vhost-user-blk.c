@@ -27,6 +27,9 @@ static gboolean queue_threads;
 static char *socket_path;
 static gboolean connect_mode;
 static gboolean threaded;
+static gint max_threads = -1;
+static gboolean quiet;
+static gboolean verbose;
 static gboolean once;
 static char *image;
 static gboolean read_only;
@@ -48,6 +51,11 @@ static GOptionEntry entries[] = {
     "Vary each request's latency by up to this much either way, so requests complete out of order "
     "(default 0, at most the latency)", "MS" },
   { "threaded", 't', 0, G_OPTION_ARG_NONE, &threaded, "Serve each front-end in its own thread", NULL },
+  { "max-threads", 0, 0, G_OPTION_ARG_INT, &max_threads,
+    "With --threaded, serve at most N front-ends at once, the others waiting to be accepted "
+    "(default 10; 0: no limit)", "N" },
+  { "quiet", 'Q', 0, G_OPTION_ARG_NONE, &quiet, "Say nothing per front-end (errors still go to stderr)", NULL },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request the front-ends send", NULL },
   { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Exit when the first front-end disconnects", NULL },
   { NULL }
 };
@@ -136,7 +144,8 @@ on_disconnected (VhostUserBackend *backend,
                  gboolean          should_reconnect,
                  gpointer          user_data)
 {
-  g_print ("disconnected: %s%s\n", error->message, should_reconnect ? " (reconnect)" : "");
+  if (!quiet)
+    g_print ("disconnected: %s%s\n", error->message, should_reconnect ? " (reconnect)" : "");
   if (once || connect_mode)
     g_main_loop_quit (loop);
 }
@@ -157,13 +166,16 @@ setup_backend (VhostUserBackend *backend)
       return;
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
+  g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), NULL);
   if (queue_threads)
     example_blk_device_set_queue_threads (EXAMPLE_BLK_DEVICE (backend), TRUE);
-  log_every_request (backend);
+  if (verbose)
+    log_every_request (backend);
+  if (quiet)
+    return;
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
   g_signal_connect (backend, "notify::memory-table", G_CALLBACK (on_memory_table), NULL);
-  g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), NULL);
 }
 
 static void
@@ -171,7 +183,8 @@ on_backend_added (VhostUserServer  *server,
                   VhostUserBackend *backend,
                   gpointer          user_data)
 {
-  g_print ("connected: a front-end\n");
+  if (!quiet)
+    g_print ("connected: a front-end\n");
   setup_backend (backend);
 }
 
@@ -195,7 +208,7 @@ main (int   argc,
   g_option_context_set_summary (options,
     "Serves a virtio-blk device over vhost-user: QEMU's -device vhost-user-blk-pci\n"
     "realizes it, reads its config space (capacity, block size, queues) and sets up\n"
-    "its rings. Logs every request and what was negotiated.\n"
+    "its rings. Says what was negotiated (--verbose: every request too; --quiet: nothing).\n"
     "\n"
     "The disk is a RAM disk, or with --image a raw file read and written with\n"
     "preadv/pwritev (FLUSH is fdatasync). Requests: read, write, flush, get-id and,\n"
@@ -247,6 +260,8 @@ main (int   argc,
   else
     {
       server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, threaded);
+      if (max_threads >= 0)
+        vhost_user_server_set_max_threads (server, max_threads);
       g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
       if (!vhost_user_server_listen (server, socket_path, &error))
         {
