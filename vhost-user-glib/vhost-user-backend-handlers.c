@@ -450,7 +450,9 @@ real_get_protocol_features (VhostUserBackend    *self,
  * @invocation: the request, to answer
  * @features: the protocol features the front-end wants
  *
- * The front-end chooses protocol features. Default: keep those offered, drop the rest.
+ * The front-end chooses protocol features. Default: record them; bits that were never
+ * offered, or in-band notifications without the back-end channel and `REPLY_ACK`, are
+ * refused with %VHOST_USER_ERROR_FEATURE_MISMATCH and the connection is closed.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
@@ -462,17 +464,23 @@ real_set_protocol_features (VhostUserBackend    *self,
   VhostUserBackendPrivate *priv = priv_of (self);
   const guint64 inband_needs = VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK;
 
-  /* bits never offered are dropped, not refused: some front-ends ask for
-   * everything they know */
-  features &= priv->protocol_features;
+  g_autoptr(GError) error = NULL;
 
-  if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
-      (features & inband_needs) != inband_needs)
+  /* Bits never offered are refused, not dropped: a front-end that asked
+   * for them believes they are on (the spec says to ask only for bits
+   * offered; QEMU masks, DPDK refuses too). */
+  if (features & ~priv->protocol_features)
+    error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                         "Protocol features 0x%" G_GINT64_MODIFIER "x were never offered (offered 0x%"
+                         G_GINT64_MODIFIER "x)", features & ~priv->protocol_features, priv->protocol_features);
+  else if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
+           (features & inband_needs) != inband_needs)
+    error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                                 "In-band notifications need the back-end channel and REPLY_ACK");
+  if (error != NULL)
     {
-      /* the spec: close the connection (the front-end cannot be told) */
-      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                                                     "In-band notifications need the back-end channel and REPLY_ACK");
-
+      /* the spec: close the connection; without REPLY_ACK in effect the
+       * front-end could not be told otherwise */
       vhost_user_invocation_return_error (invocation, error);
       if (priv->connection != NULL)
         vhost_user_connection_close (priv->connection, error);
