@@ -329,6 +329,32 @@ vhost_user_vring_set_features (VhostUserVring *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[prop]); \
   } G_STMT_END
 
+/* A ring is resized only while it is stopped and the device holds none
+ * of its requests: a head handed out belongs to the old size, and
+ * GET_VRING_BASE waits for it (SET_VRING_NUM on a running ring used to
+ * forget the requests in flight, and GET_VRING_BASE answered while the
+ * device still wrote into their buffers). */
+gboolean
+vhost_user_vring_can_resize (VhostUserVring  *self,
+                             GError         **error)
+{
+  gboolean started;
+  guint in_flight;
+
+  LOCK (self);
+  started = self->started;
+  in_flight = self->in_flight;
+  UNLOCK (self);
+  if (started || in_flight > 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Queue %u cannot be resized while it %s", self->index,
+                   started ? "is running" : "has requests in flight");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
