@@ -146,7 +146,10 @@ test_defaults (Fixture       *f,
                 VHOST_USER_PROTOCOL_FEATURE_CONFIG | VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT |
                 VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
 
-  /* the defaults: acknowledge config changes and in-band calls */
+  /* the defaults: acknowledge config changes and in-band calls (of a
+   * ring that was set up) */
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
   g_assert_true (vhost_user_backend_notify_config_change (f->backend, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring, -1, &error), ==, 0);
@@ -161,6 +164,50 @@ test_defaults (Fixture       *f,
   g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
   g_assert_cmpstr (g_ptr_array_index (f->seen, 1), ==, "vring-call");
   g_assert_cmpstr (g_ptr_array_index (f->seen, 2), ==, "shared-object-add");
+}
+
+/* In-band calls and errors name a ring: one the front-end never set up
+ * is refused (NACK), and no signal is raised for it. */
+static void
+test_ring_index (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireVringState state = { 0, 0 };
+  g_autoptr(GBytes) ring0 = g_bytes_new (&state, sizeof state);
+  g_autoptr(GBytes) ring1 = NULL;
+  g_autoptr(GBytes) far = NULL;
+
+  state.index = 1;
+  ring1 = g_bytes_new (&state, sizeof state);
+  state.index = G_MAXUINT32;
+  far = g_bytes_new (&state, sizeof state);
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+
+  /* no ring set up yet: not even ring 0 */
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring0, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->seen->len, ==, 0);
+
+  /* ring 0 set up */
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring0, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_ERR, ring0, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->seen->len, ==, 2);
+
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring1, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_ERR, far, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->seen->len, ==, 2);
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
 }
 
 static gboolean
@@ -557,6 +604,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
+  g_test_add ("/frontend-channel/ring-index", Fixture, NULL, fixture_setup, test_ring_index, fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,
