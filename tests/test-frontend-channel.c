@@ -13,6 +13,7 @@
 #include <vhost-user-glib.h>
 
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "test-util.h"
 #include "vhost-user-message-private.h"
@@ -208,6 +209,58 @@ test_ring_index (Fixture       *f,
   g_clear_error (&error);
   g_assert_cmpuint (f->seen->len, ==, 2);
   g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+}
+
+typedef struct {
+  int   dup;
+  guint fds_in_emission;
+} KeptFd;
+
+static gboolean
+keep_notifier (VhostUserFrontend   *frontend,
+               VhostUserInvocation *invocation,
+               guint                index,
+               guint64              size,
+               guint64              offset,
+               int                  fd,
+               KeptFd              *kept)
+{
+  /* borrowed: valid now, and ours only as a duplicate */
+  g_assert_cmpint (fd, >=, 0);
+  kept->fds_in_emission = test_count_open_fds ();
+  kept->dup = dup (fd);
+  g_assert_cmpint (kept->dup, >=, 0);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* The fd a front-end handler is given is the library's: closed once the
+ * emission ends, while the handler's duplicate lives on. */
+static void
+test_handler_fd_borrowed (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireVringArea area = { 0, 0x1000, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&area, sizeof area);
+  KeptFd kept = { -1, 0 };
+  int memfd = test_memfd (0x1000);
+  struct stat a, b;
+
+  g_assert_cmpint (fstat (memfd, &a), ==, 0);
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_signal_connect (f->frontend, "vring-host-notifier-msg", G_CALLBACK (keep_notifier), &kept);
+  /* (backend_request closes our memfd: the back-end sent a copy) */
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload, memfd, &error),
+                    ==, 0);
+  g_assert_no_error (error);
+  /* after the emission: the handler's duplicate, not the library's copy */
+  g_assert_cmpuint (test_count_open_fds (), ==, kept.fds_in_emission);
+  g_assert_cmpint (fstat (kept.dup, &b), ==, 0);
+  g_assert_cmpuint (a.st_ino, ==, b.st_ino);
+  g_close (kept.dup, NULL);
 }
 
 static gboolean
@@ -605,6 +658,8 @@ main (int   argc,
 
   g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
   g_test_add ("/frontend-channel/ring-index", Fixture, NULL, fixture_setup, test_ring_index, fixture_teardown);
+  g_test_add ("/frontend-channel/handler-fd-borrowed", Fixture, NULL, fixture_setup, test_handler_fd_borrowed,
+              fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,

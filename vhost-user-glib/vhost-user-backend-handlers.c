@@ -439,7 +439,8 @@ take_vring_fd (VhostUserBackend     *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the kick eventfd, or -1 to poll; valid during the emission
+ * @fd: the kick eventfd, or -1 to poll; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's kick eventfd. Default: keep it (closing any earlier one) and
  * start the ring.
@@ -464,7 +465,8 @@ real_set_vring_kick (VhostUserBackend    *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the call eventfd, or -1; valid during the emission
+ * @fd: the call eventfd, or -1; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's call eventfd. Default: keep it.
  *
@@ -486,7 +488,8 @@ real_set_vring_call (VhostUserBackend    *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the error eventfd, or -1; valid during the emission
+ * @fd: the error eventfd, or -1; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's error eventfd. Default: keep it.
  *
@@ -893,7 +896,8 @@ real_close_crypto_session (VhostUserBackend    *self,
  * VhostUserBackend::gpu-set-socket:
  * @self: the back-end
  * @invocation: the request, to answer
- * @fd: the vhost-user-gpu socket, valid during the emission
+ * @fd: the vhost-user-gpu socket; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * A vhost-user-gpu front-end passes its socket. Default: refuse.
  *
@@ -1039,7 +1043,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * @invocation: the request, to answer
  * @direction: 0 save, 1 load
  * @phase: 0 stopped
- * @fd: the pipe end, valid during the emission
+ * @fd: the pipe end; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end starts a device-state transfer. Default: refuse.
  *

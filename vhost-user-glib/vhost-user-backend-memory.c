@@ -164,7 +164,8 @@ vhost_user_backend_unmap_log (VhostUserBackend *self)
  * @invocation: the request, to answer
  * @size: the size of the dirty log
  * @offset: where the log starts in @fd
- * @fd: the log's fd, valid during the emission
+ * @fd: the log's fd; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes the dirty-page log. Default: map it.
  *
@@ -213,7 +214,8 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
  * VhostUserBackend::set-log-fd:
  * @self: the back-end
  * @invocation: the request, to answer
- * @fd: an eventfd, valid during the emission
+ * @fd: an eventfd; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes an eventfd to signal after logging. Default: keep it.
  *
@@ -327,7 +329,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
  * @mmap_offset: where it starts in @fd
  * @num_queues: how many queues it tracks
  * @queue_size: their size
- * @fd: the area, valid during the emission
+ * @fd: the area; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end hands back the in-flight area after a reconnect. Default: map it.
  *

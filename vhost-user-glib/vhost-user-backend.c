@@ -51,6 +51,12 @@
  * the connection ends, for whatever reason, every mapping and fd is
  * released and [signal@VhostUser.Backend::disconnected] says why.
  *
+ * An fd a request carries (a ring's eventfd, the log, the in-flight
+ * area, …) is borrowed by the signal's handlers for the emission: the
+ * default handler takes what it keeps, and a handler that keeps one
+ * beyond the emission (one that answers later included) dup()s it, as
+ * the front-end's handlers do with the back-end's fds.
+ *
  * A back-end and its rings are used from the back-end's main context:
  * the memory table and ring fds may be replaced by the next request, so
  * another thread must not hold on to them (take a reference to the
