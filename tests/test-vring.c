@@ -819,6 +819,84 @@ test_write_gpa (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
 }
 
+static gboolean
+page_dirty (const guint8 *log,
+            guint64       gpa)
+{
+  return (log[gpa / 4096 / 8] >> (gpa / 4096 % 8)) & 1;
+}
+
+/* With dirty logging, a push marks the pages the request's buffers were
+ * in when it was popped: the driver may rewrite the descriptors (direct
+ * and indirect) meanwhile, and the pages it names then are not the ones
+ * the device wrote. */
+static void
+test_log_what_was_popped (Fixture       *f,
+                          gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint8 bits[2 * MEM_SIZE / 4096 / 8] = { 0 };
+  g_autoptr(GBytes) log = g_bytes_new_static (bits, sizeof bits);
+  Desc table[2] = {
+    { DATA + 0x1000, 16, 1, 1 },          /* readable */
+    { DATA + 0x2000, 0x2000, 2, 0 },      /* writable: pages 10 and 11 */
+  };
+  /* pages of the high region, out of order */
+  static const guint scattered[] = { 1, 3, 5, 7, 9, 11, 13, 2, 4, 6, 8, 14 };
+
+  vhost_user_vring_set_logging (f->vring, TRUE, log, -1);
+
+  /* a direct chain: a readable header, then 0x100 writable bytes on page 8 */
+  set_desc (f, 0, DATA + 0x6000, 16, 1, 1);
+  set_desc (f, 1, DATA, 0x100, 2, 0);
+  make_available (f, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  /* the driver moves the writable buffer to page 12 and makes it longer */
+  set_desc (f, 1, DATA + 0x4000, 0x3000, 2, 0);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x100, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (bits, DATA));
+  for (guint64 gpa = DATA + 0x1000; gpa < 2 * MEM_SIZE; gpa += 0x1000)
+    g_assert_false (page_dirty (bits, gpa));
+  g_assert_false (page_dirty (bits, DATA + 0x6000));
+
+  /* an indirect table rewritten after the pop */
+  memset (bits, 0, sizeof bits);
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  set_desc (f, 2, 0x4000, sizeof table, 4, 0);
+  make_available (f, 2);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  table[1].addr = MEM_SIZE;
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  /* the device wrote 0x1800 bytes: both pages */
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x1800, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (bits, DATA + 0x2000));
+  g_assert_true (page_dirty (bits, DATA + 0x3000));
+  g_assert_false (page_dirty (bits, MEM_SIZE));
+  g_assert_false (page_dirty (bits, DATA + 0x1000));
+
+  /* more scattered buffers than a head's record keeps apart: every page
+   * written is still marked (with pages between them at worst), nothing
+   * outside the first and last */
+  memset (bits, 0, sizeof bits);
+  for (guint i = 0; i < G_N_ELEMENTS (scattered); i++)
+    set_desc (f, 3 + i, MEM_SIZE + scattered[i] * 0x1000, 0x10, 2 | (i + 1 < G_N_ELEMENTS (scattered) ? 1 : 0), 4 + i);
+  make_available (f, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.n_in, ==, G_N_ELEMENTS (scattered));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, G_N_ELEMENTS (scattered) * 0x10, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (scattered); i++)
+    g_assert_true (page_dirty (bits, MEM_SIZE + scattered[i] * 0x1000));
+  g_assert_false (page_dirty (bits, MEM_SIZE));
+  g_assert_false (page_dirty (bits, MEM_SIZE + 15 * 0x1000));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -828,6 +906,7 @@ main (int   argc,
 #define ADD(path, func, data) g_test_add ("/vring/split/" path, Fixture, data, fixture_setup, func, fixture_teardown)
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
+  ADD ("log-what-was-popped", test_log_what_was_popped, NULL);
   ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);
   ADD ("indirect", test_indirect, NULL);

@@ -110,6 +110,7 @@ vhost_user_vring_finalize (GObject *object)
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->retired_memory, g_ptr_array_unref);
   g_free (self->split_out);
+  g_free (self->split_written);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
@@ -370,6 +371,9 @@ vhost_user_vring_set_size (VhostUserVring *self,
     {
       g_free (self->split_out);
       self->split_out = g_malloc0 (MAX (size, 1));
+      /* (calloc'd: pages of heads never popped stay untouched) */
+      g_free (self->split_written);
+      self->split_written = g_new0 (VhostUserVringWritten, MAX (size, 1));
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
       self->n_resubmit = self->next_resubmit = 0;
