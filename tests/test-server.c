@@ -9,7 +9,10 @@
  * of the worker threads.
  */
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -340,6 +343,87 @@ test_dispose_runs_nothing (gconstpointer data)
   g_assert_cmpuint (test_count_open_fds (), ==, baseline);
 }
 
+/* --- out of fds --- */
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gint64
+cpu_usec (void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &ru), ==, 0);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* In a child (RLIMIT_NOFILE is the process's): a front-end waits in the
+ * backlog while the process has no fd to spare. accept() keeps failing
+ * with EMFILE; the server backs off instead of spinning on a listener
+ * that stays readable, and serves the front-end once fds are free. */
+static void
+accept_emfile_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GArray) spare = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("emfile.sock");
+  struct rlimit lim;
+  gint64 cpu, deadline;
+  int fd;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+
+  /* every fd below a low limit taken */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  lim.rlim_cur = test_count_open_fds () + 8;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    g_array_append_val (spare, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Too many open files*");
+  cpu = cpu_usec ();
+  g_timeout_add (1000, quit_loop, loop);
+  g_main_loop_run (loop);
+  cpu = cpu_usec () - cpu;
+  g_test_assert_expected_messages ();
+  g_test_message ("CPU while out of fds: %" G_GINT64_FORMAT " us in 1 s", cpu);
+  g_assert_cmpint (cpu, <, 200 * 1000);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+
+  /* fds again: the front-end is served within the longest pause */
+  for (guint i = 0; i < spare->len; i++)
+    close (g_array_index (spare, int, i));
+  deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (vhost_user_server_get_n_connections (server) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static void
+test_accept_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      accept_emfile_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -351,6 +435,7 @@ main (int   argc,
   g_test_add_func ("/server/threaded/max-threads", test_max_threads);
   g_test_add_func ("/server/threaded/reconnect", test_reconnect);
   g_test_add_func ("/server/unthreaded", test_unthreaded);
+  g_test_add_func ("/server/accept-emfile", test_accept_emfile);
   g_test_add_data_func ("/server/dispose-runs-nothing/unthreaded", GINT_TO_POINTER (FALSE),
                         test_dispose_runs_nothing);
   g_test_add_data_func ("/server/dispose-runs-nothing/threaded", GINT_TO_POINTER (TRUE),

@@ -39,6 +39,11 @@
  * asynchronous calls and deferred invocations
  * ([class@VhostUser.Invocation]).
  *
+ * When the process runs out of fds (`EMFILE`, `ENFILE`) the server
+ * pauses accepting, 100 ms at first and up to 1 s while it lasts, with one
+ * warning, rather than spin on a listener that stays readable; the
+ * front-ends waiting in the backlog are served once fds are free.
+ *
  * A front-end that comes back after a disconnect is simply accepted
  * again. [method@VhostUser.Server.stop] closes the listener and every
  * connection, and joins the threads. A worker thread holds a reference
@@ -70,6 +75,8 @@ struct _VhostUserServer
   GSocket         *listener;
   char            *path;
   GSource         *accept_source;
+  GSource         *backoff_source;  /* out of fds: accepting resumes when it fires */
+  guint            backoff_ms;      /* the current pause, 0 when accept() works */
   gboolean         stopping;
 
   GMutex           lock;
@@ -120,6 +127,20 @@ stop_accepting (VhostUserServer *self)
       g_source_destroy (self->accept_source);
       g_clear_pointer (&self->accept_source, g_source_unref);
     }
+  if (self->backoff_source != NULL)
+    {
+      g_source_destroy (self->backoff_source);
+      g_clear_pointer (&self->backoff_source, g_source_unref);
+    }
+}
+
+/* Whether accepting may start again: listening, not stopping, not at the
+ * thread limit, not pausing for fds. */
+static gboolean
+may_accept (VhostUserServer *self)
+{
+  return self->listener != NULL && self->accept_source == NULL && self->backoff_source == NULL &&
+         !self->stopping && !at_thread_limit (self);
 }
 
 /* --- unthreaded: back-ends in the server's context --- */
@@ -197,7 +218,7 @@ worker_finished (gpointer data)
     {
       vhost_user_mutex_unlock (&self->lock);
       g_thread_join (g_steal_pointer (&worker->thread));
-      if (!self->stopping && self->listener != NULL && self->accept_source == NULL && !at_thread_limit (self))
+      if (may_accept (self))
         start_accepting (self);
       return G_SOURCE_REMOVE;
     }
@@ -288,6 +309,39 @@ serve_in_thread (VhostUserServer *self,
   vhost_user_mutex_unlock (&self->lock);
 }
 
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   1000
+
+static gboolean
+backoff_done (gpointer user_data)
+{
+  VhostUserServer *self = user_data;
+
+  g_clear_pointer (&self->backoff_source, g_source_unref);
+  if (may_accept (self))
+    start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* accept() failed for want of fds (or memory): the connection stays in
+ * the backlog and the listener readable, so retrying at once would spin
+ * a CPU until something else frees an fd. Pause, 100 ms at first and up
+ * to 1 s while it lasts; say so once per episode. */
+static void
+back_off (VhostUserServer *self,
+          int              errsv)
+{
+  if (self->backoff_ms == 0)
+    g_warning ("Could not accept a front-end on %s: %s; retrying every %u to %u ms until it works",
+               self->path, g_strerror (errsv), BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+  self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_FIRST_MS : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+  self->backoff_source = g_timeout_source_new (self->backoff_ms);
+  g_source_set_static_name (self->backoff_source, "VhostUserServer accept backoff");
+  /* the server destroys it before it goes (stop_accepting) */
+  g_source_set_callback (self->backoff_source, backoff_done, self, NULL);
+  g_source_attach (self->backoff_source, self->context);
+}
+
 static gboolean
 on_incoming (GSocket      *listener,
              GIOCondition  condition,
@@ -305,10 +359,20 @@ on_incoming (GSocket      *listener,
     {
       int errsv = errno;
 
+      if (errsv == EMFILE || errsv == ENFILE || errsv == ENOBUFS || errsv == ENOMEM)
+        {
+          /* (being dispatched: the source goes once we return) */
+          g_clear_pointer (&self->accept_source, g_source_unref);
+          back_off (self, errsv);
+          return G_SOURCE_REMOVE;
+        }
       if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR)
         g_debug ("accept() on %s failed: %s", self->path, g_strerror (errsv));
       return G_SOURCE_CONTINUE;
     }
+  if (self->backoff_ms != 0)
+    g_debug ("Accepting on %s again", self->path);
+  self->backoff_ms = 0;
   socket = g_socket_new_from_fd (fd, &error);
   if (socket == NULL)
     {
@@ -592,6 +656,7 @@ vhost_user_server_listen (VhostUserServer  *self,
   if (self->listener == NULL)
     return FALSE;
   g_socket_set_blocking (self->listener, FALSE);
+  self->backoff_ms = 0;
   vhost_user_mutex_lock (&self->lock);
   self->stopping = FALSE;
   vhost_user_mutex_unlock (&self->lock);
@@ -766,6 +831,6 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
   self->max_threads = max_threads;
   vhost_user_mutex_unlock (&self->lock);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
-  if (self->listener != NULL && self->accept_source == NULL && !self->stopping && !at_thread_limit (self))
+  if (may_accept (self))
     start_accepting (self);
 }
