@@ -9,6 +9,7 @@
  * ASan build checks that too).
  */
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -897,6 +898,84 @@ test_log_what_was_popped (Fixture       *f,
   g_assert_false (page_dirty (bits, MEM_SIZE + 15 * 0x1000));
 }
 
+/* --- guest memory the front-end truncates after it was mapped --- */
+
+/* In a child: a region whose memfd (not sealed against shrinking) the
+ * front-end truncates once it is mapped. Touching it used to be SIGBUS;
+ * now the pages gone read as zeros, writes to them go nowhere, and the
+ * ring living there is just empty. */
+static void
+truncated_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("hello", 5);
+  g_autoptr(GBytes) seen = NULL;
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable *table;
+  VhostUserVring *vring;
+  VhostUserVringAddress address = { 0 };
+  VhostUserVringElement e;
+  int fd = test_memfd (MEM_SIZE);
+  guint64 uaddr = 0x7f0000000000;
+
+  region = vhost_user_memory_region_new_map (0, MEM_SIZE, uaddr, 0, fd, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (vring, table);
+  vhost_user_vring_set_size (vring, NUM);
+  address.desc_user_addr = uaddr + DESC;
+  address.avail_user_addr = uaddr + AVAIL;
+  address.used_user_addr = uaddr + USED;
+  vhost_user_vring_set_address (vring, &address);
+  vhost_user_vring_set_started (vring, TRUE);
+
+  g_assert_cmpint (ftruncate (fd, 0), ==, 0);
+
+  g_assert_true (vhost_user_memory_table_write_gpa (table, DATA, hello, &error));
+  g_assert_no_error (error);
+  seen = vhost_user_memory_table_read_gpa (table, DATA + 0x1000, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (seen, NULL), 5, "\0\0\0\0\0", 5);
+  g_assert_false (vhost_user_vring_pop (vring, &e, &error));
+  g_assert_no_error (error);
+
+  g_object_unref (vring);
+  vhost_user_memory_table_unref (table);
+  vhost_user_memory_region_unref (region);
+  close (fd);
+}
+
+static void
+test_truncated_memory (void)
+{
+  if (g_test_subprocess ())
+    {
+      truncated_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* Memory the library allocates is sealed against shrinking (and
+ * growing): a back-end in another process can check the seal, and need
+ * not guard against SIGBUS. */
+static void
+test_own_memory_sealed (void)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMemoryRegion *region = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  int fd;
+
+  g_assert_no_error (error);
+  fd = vhost_user_memory_region_get_fd (region);
+  g_assert_cmpint (fcntl (fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW), ==, F_SEAL_SHRINK | F_SEAL_GROW);
+  g_assert_cmpint (ftruncate (fd, 0), <, 0);
+  vhost_user_memory_region_unref (region);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -906,6 +985,8 @@ main (int   argc,
 #define ADD(path, func, data) g_test_add ("/vring/split/" path, Fixture, data, fixture_setup, func, fixture_teardown)
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
+  g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
+  g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
   ADD ("log-what-was-popped", test_log_what_was_popped, NULL);
   ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);
