@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vhost-user-glib.h>
 
@@ -424,6 +426,149 @@ test_accept_emfile (void)
   g_test_trap_assert_passed ();
 }
 
+/* --- who may connect --- */
+
+/* The socket file is created 0600, or as asked (mode and group), before
+ * anybody can connect. */
+static void
+test_socket_permissions (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(VhostUserServer) shared = NULL;
+  char *path = test_socket_path_new ("mode.sock");
+  char *shared_path = test_socket_path_new ("shared.sock");
+  /* root may give the socket any group; others one of their own */
+  gint64 group = getuid () == 0 ? 4242 : getgid ();
+  struct stat st;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0600);
+
+  shared = g_object_new (VHOST_USER_TYPE_SERVER, "socket-mode", 0660, "socket-group", group, NULL);
+  g_assert_true (vhost_user_server_listen (shared, shared_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (shared_path, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0660);
+  g_assert_cmpint (st.st_gid, ==, group);
+
+  vhost_user_server_stop (server);
+  vhost_user_server_stop (shared);
+  test_socket_path_free (path);
+  test_socket_path_free (shared_path);
+}
+
+/* A path is replaced only if it is a stale socket: a regular file, or a
+ * socket somebody listens on, is an error and left as it was. */
+static void
+test_refuse_to_replace (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) first = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(VhostUserServer) second = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GSocket) stale = NULL;
+  char *path = test_socket_path_new ("taken.sock");
+  g_autofree char *content = NULL;
+
+  g_assert_true (g_file_set_contents (path, "not a socket", -1, NULL));
+  g_assert_false (vhost_user_server_listen (first, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_clear_error (&error);
+  g_assert_true (g_file_get_contents (path, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "not a socket");
+  g_assert_cmpint (unlink (path), ==, 0);
+
+  g_assert_true (vhost_user_server_listen (first, path, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_server_listen (second, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_clear_error (&error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&client);
+
+  vhost_user_server_stop (first);
+
+  /* a listener that died leaves a stale socket: that one is replaced */
+  stale = vhost_user_socket_listen (path, 0, &error);
+  g_assert_no_error (error);
+  g_socket_close (stale, NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (vhost_user_server_listen (second, path, &error));
+  g_assert_no_error (error);
+  vhost_user_server_stop (second);
+  test_socket_path_free (path);
+}
+
+typedef struct {
+  const char *name;
+  gboolean    allow_uid;   /* our uid listed */
+  gboolean    allow_gid;   /* our gid listed */
+  gboolean    served;
+} PeerCase;
+
+/* SO_PEERCRED allow-lists: a front-end neither of whose ids is listed is
+ * closed at once, without a back-end; one that is listed is served. */
+static void
+test_peer_credentials (gconstpointer data)
+{
+  const PeerCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("creds.sock");
+  guint32 other = getuid () + 1000;
+  guint32 uids[2] = { other, getuid () };
+  guint32 gids[2] = { other, getgid () };
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  char byte;
+
+  vhost_user_server_set_allowed_uids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, uids,
+                                                                         c->allow_uid ? 2 : 1, sizeof (guint32)));
+  if (c->allow_gid)
+    vhost_user_server_set_allowed_gids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, gids, 2,
+                                                                           sizeof (guint32)));
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (client, FALSE);
+
+  if (c->served)
+    {
+      while (vhost_user_server_get_n_connections (server) == 0 && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+    }
+  else
+    {
+      /* closed before a byte: EOF, not EAGAIN */
+      for (;;)
+        {
+          gssize n = recv (g_socket_get_fd (client), &byte, 1, MSG_DONTWAIT);
+
+          if (n == 0)
+            break;
+          g_assert_cmpint (errno, ==, EAGAIN);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (1000);
+        }
+      g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+    }
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static const PeerCase peer_cases[] = {
+  { "refused", FALSE, FALSE, FALSE },
+  { "uid-allowed", TRUE, FALSE, TRUE },
+  { "gid-allowed", FALSE, TRUE, TRUE },
+};
+
 int
 main (int   argc,
       char *argv[])
@@ -436,6 +581,14 @@ main (int   argc,
   g_test_add_func ("/server/threaded/reconnect", test_reconnect);
   g_test_add_func ("/server/unthreaded", test_unthreaded);
   g_test_add_func ("/server/accept-emfile", test_accept_emfile);
+  g_test_add_func ("/server/socket-permissions", test_socket_permissions);
+  g_test_add_func ("/server/refuse-to-replace", test_refuse_to_replace);
+  for (guint i = 0; i < G_N_ELEMENTS (peer_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/server/peer-credentials/%s", peer_cases[i].name);
+
+      g_test_add_data_func (name, &peer_cases[i], test_peer_credentials);
+    }
   g_test_add_data_func ("/server/dispose-runs-nothing/unthreaded", GINT_TO_POINTER (FALSE),
                         test_dispose_runs_nothing);
   g_test_add_data_func ("/server/dispose-runs-nothing/threaded", GINT_TO_POINTER (TRUE),

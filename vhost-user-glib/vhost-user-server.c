@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
@@ -79,6 +80,12 @@ struct _VhostUserServer
   guint            backoff_ms;      /* the current pause, 0 when accept() works */
   gboolean         stopping;
 
+  /* who may connect */
+  guint            socket_mode;
+  gint64           socket_group;    /* -1: the creator's */
+  GVariant        *allowed_uids;    /* "au", or NULL: any */
+  GVariant        *allowed_gids;
+
   GMutex           lock;
   GPtrArray       *workers;     /* threaded: Worker *, under lock */
   GPtrArray       *backends;    /* unthreaded: VhostUserBackend * */
@@ -92,6 +99,10 @@ enum {
   PROP_MAX_THREADS,
   PROP_MAIN_CONTEXT,
   PROP_PATH,
+  PROP_SOCKET_MODE,
+  PROP_SOCKET_GROUP,
+  PROP_ALLOWED_UIDS,
+  PROP_ALLOWED_GIDS,
   N_PROPS
 };
 
@@ -309,6 +320,43 @@ serve_in_thread (VhostUserServer *self,
   vhost_user_mutex_unlock (&self->lock);
 }
 
+static gboolean
+in_list (GVariant *list,
+         guint32   id)
+{
+  gsize n = 0;
+  const guint32 *ids = list != NULL ? g_variant_get_fixed_array (list, &n, sizeof (guint32)) : NULL;
+
+  for (gsize i = 0; i < n; i++)
+    if (ids[i] == id)
+      return TRUE;
+  return FALSE;
+}
+
+/* The allow-lists, against the credentials the kernel gives for the
+ * connecting process (SO_PEERCRED, taken at connect(): the peer cannot
+ * pick them). A peer refused is closed before a byte is read. */
+static gboolean
+peer_allowed (VhostUserServer *self,
+              int              fd)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+
+  if (self->allowed_uids == NULL && self->allowed_gids == NULL)
+    return TRUE;
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
+    {
+      g_debug ("Refused a front-end on %s: its credentials are unknown (%s)", self->path, g_strerror (errno));
+      return FALSE;
+    }
+  if (in_list (self->allowed_uids, cred.uid) || in_list (self->allowed_gids, cred.gid))
+    return TRUE;
+  g_debug ("Refused a front-end on %s: pid %d, uid %u, gid %u is not allowed", self->path, (int) cred.pid,
+           (guint) cred.uid, (guint) cred.gid);
+  return FALSE;
+}
+
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS   1000
 
@@ -373,6 +421,11 @@ on_incoming (GSocket      *listener,
   if (self->backoff_ms != 0)
     g_debug ("Accepting on %s again", self->path);
   self->backoff_ms = 0;
+  if (!peer_allowed (self, fd))
+    {
+      close (fd);
+      return G_SOURCE_CONTINUE;
+    }
   socket = g_socket_new_from_fd (fd, &error);
   if (socket == NULL)
     {
@@ -435,6 +488,8 @@ vhost_user_server_finalize (GObject *object)
   g_ptr_array_unref (self->workers);
   g_ptr_array_unref (self->backends);
   g_free (self->path);
+  g_clear_pointer (&self->allowed_uids, g_variant_unref);
+  g_clear_pointer (&self->allowed_gids, g_variant_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);
 
@@ -466,6 +521,18 @@ vhost_user_server_get_property (GObject    *object,
     case PROP_PATH:
       g_value_set_string (value, self->path);
       break;
+    case PROP_SOCKET_MODE:
+      g_value_set_uint (value, self->socket_mode);
+      break;
+    case PROP_SOCKET_GROUP:
+      g_value_set_int64 (value, self->socket_group);
+      break;
+    case PROP_ALLOWED_UIDS:
+      g_value_set_variant (value, self->allowed_uids);
+      break;
+    case PROP_ALLOWED_GIDS:
+      g_value_set_variant (value, self->allowed_gids);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -494,6 +561,18 @@ vhost_user_server_set_property (GObject      *object,
       self->context = g_value_dup_boxed (value);
       if (self->context == NULL)
         self->context = g_main_context_ref_thread_default ();
+      break;
+    case PROP_SOCKET_MODE:
+      self->socket_mode = g_value_get_uint (value);
+      break;
+    case PROP_SOCKET_GROUP:
+      self->socket_group = g_value_get_int64 (value);
+      break;
+    case PROP_ALLOWED_UIDS:
+      vhost_user_server_set_allowed_uids (self, g_value_get_variant (value));
+      break;
+    case PROP_ALLOWED_GIDS:
+      vhost_user_server_set_allowed_gids (self, g_value_get_variant (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -554,6 +633,52 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VhostUserServer:socket-mode:
+   *
+   * The permissions the socket file gets when the server listens: 0600
+   * (only the server's user may connect) unless set otherwise before
+   * vhost_user_server_listen(), e.g. 0660 with
+   * [property@VhostUser.Server:socket-group]. They are in place before
+   * anybody can connect.
+   */
+  properties[PROP_SOCKET_MODE] =
+    g_param_spec_uint ("socket-mode", NULL, NULL, 0, 0777, 0600,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:socket-group:
+   *
+   * The group the socket file gets when the server listens, or -1 to
+   * keep the server's own.
+   */
+  properties[PROP_SOCKET_GROUP] =
+    g_param_spec_int64 ("socket-group", NULL, NULL, -1, G_MAXUINT32, -1,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:allowed-uids:
+   *
+   * The user ids (an `au` variant) a front-end may connect as, checked
+   * with the kernel's credentials of the connecting process
+   * (`SO_PEERCRED`) beside the socket file's permissions; %NULL (the
+   * default), with [property@VhostUser.Server:allowed-gids] %NULL too,
+   * lets in whoever can open the socket. A front-end whose uid is not
+   * listed, and whose gid is not in allowed-gids, is closed at once
+   * (with a debug message).
+   */
+  properties[PROP_ALLOWED_UIDS] =
+    g_param_spec_variant ("allowed-uids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserServer:allowed-gids:
+   *
+   * The group ids (an `au` variant) a front-end may connect as (its
+   * primary group, from `SO_PEERCRED`); see
+   * [property@VhostUser.Server:allowed-uids].
+   */
+  properties[PROP_ALLOWED_GIDS] =
+    g_param_spec_variant ("allowed-gids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -619,9 +744,13 @@ vhost_user_server_new (GType    backend_type,
  * @path: where to create the socket
  * @error: return location for a #GError
  *
- * Listens on @path (mode 0600; a stale socket file is replaced, one
- * somebody listens on is an error) and accepts front-ends from the next
- * iteration of the server's context on.
+ * Listens on @path (mode [property@VhostUser.Server:socket-mode], 0600
+ * by default, and [property@VhostUser.Server:socket-group]) and accepts
+ * front-ends from the next iteration of the server's context on, those
+ * the allow-lists let in ([property@VhostUser.Server:allowed-uids]). A
+ * stale socket file (nobody listens on it) is replaced; a live socket,
+ * or anything that is not a socket, is an error
+ * (%VHOST_USER_ERROR_SOCKET_CONNECT) and is left alone.
  *
  * In a GJS program a threaded server fails here with
  * %VHOST_USER_ERROR_INVALID_OPERATION: its handlers would have to run
@@ -652,7 +781,7 @@ vhost_user_server_listen (VhostUserServer  *self,
       return FALSE;
     }
 
-  self->listener = vhost_user_socket_listen (path, 0, error);
+  self->listener = vhost_user_socket_listen_full (path, self->socket_mode, self->socket_group, error);
   if (self->listener == NULL)
     return FALSE;
   g_socket_set_blocking (self->listener, FALSE);
@@ -833,4 +962,51 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
   if (may_accept (self))
     start_accepting (self);
+}
+
+static void
+set_id_list (VhostUserServer  *self,
+             GVariant        **field,
+             GVariant         *ids,
+             guint             prop)
+{
+  g_return_if_fail (ids == NULL || g_variant_is_of_type (ids, G_VARIANT_TYPE ("au")));
+
+  if (ids != NULL)
+    g_variant_ref_sink (ids);
+  g_clear_pointer (field, g_variant_unref);
+  *field = ids;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/**
+ * vhost_user_server_set_allowed_uids:
+ * @self: a server
+ * @uids: (nullable): an `au` variant of user ids, or %NULL
+ *
+ * Sets [property@VhostUser.Server:allowed-uids]; it applies to the front-ends
+ * accepted from then on. A floating @uids is sunk.
+ */
+void
+vhost_user_server_set_allowed_uids (VhostUserServer *self,
+                                    GVariant        *uids)
+{
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+  set_id_list (self, &self->allowed_uids, uids, PROP_ALLOWED_UIDS);
+}
+
+/**
+ * vhost_user_server_set_allowed_gids:
+ * @self: a server
+ * @gids: (nullable): an `au` variant of group ids, or %NULL
+ *
+ * Sets [property@VhostUser.Server:allowed-gids]; it applies to the
+ * front-ends accepted from then on. A floating @gids is sunk.
+ */
+void
+vhost_user_server_set_allowed_gids (VhostUserServer *self,
+                                    GVariant        *gids)
+{
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+  set_id_list (self, &self->allowed_gids, gids, PROP_ALLOWED_GIDS);
 }
