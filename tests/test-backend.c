@@ -1253,10 +1253,31 @@ test_protocol_features (Fixture       *f,
   guint64 acked = 0;
 
   g_object_set (f->backend, "protocol-features", offer, NULL);
-  /* everything, in-band notifications without their prerequisites too */
-  negotiate (f, OFFERED, G_MAXUINT64);
+  negotiate (f, OFFERED, offer);
   g_object_get (f->backend, "acked-protocol-features", &acked, NULL);
   g_assert_cmphex (acked, ==, offer);
+}
+
+/* Bits never offered are refused, not dropped: the front-end would
+ * believe them acknowledged, and SET_PROTOCOL_FEATURES has no answer
+ * without REPLY_ACK, so the back-end hangs up (as DPDK does). */
+static void
+test_protocol_features_not_offered (Fixture       *f,
+                                    gconstpointer  data)
+{
+  const guint64 offer = PF (MQ) | PF (REPLY_ACK) | PF (CONFIG);
+  g_autoptr(VhostUserMessage) reply = NULL;
+  guint64 acked = 0;
+  MSG (msg);
+
+  g_object_set (f->backend, "protocol-features", offer, NULL);
+  vhost_user_message_init (&msg, REQ (GET_PROTOCOL_FEATURES), 0);
+  reply = request (f, &msg);
+  g_assert_cmphex (reply_u64 (reply), ==, offer);
+  expect_close (f, msg_u64 (&msg, REQ (SET_PROTOCOL_FEATURES), offer | PF (LOG_SHMFD)),
+                VHOST_USER_ERROR_FEATURE_MISMATCH);
+  g_object_get (f->backend, "acked-protocol-features", &acked, NULL);
+  g_assert_cmphex (acked, ==, 0);
 }
 
 /* --- 4. gates --- */
@@ -2119,6 +2140,7 @@ main (int   argc,
   ADD ("scenario/second-owner", test_second_owner);
   ADD ("scenario/features", test_features);
   ADD ("scenario/protocol-features", test_protocol_features);
+  ADD ("scenario/protocol-features-not-offered", test_protocol_features_not_offered);
   ADD ("gating/no-protocol-features", test_gating);
   ADD ("gating/vring-enable", test_gating_enable);
   ADD ("gating/protocol-features-not-offered", test_gating_offer);

@@ -338,6 +338,88 @@ test_drain_broken (void)
   fixture_teardown (&f);
 }
 
+/* SET_VRING_NUM while a request is out with the device: refused (the
+ * ring is running), and the request still counts, so GET_VRING_BASE
+ * waits for it (the resize used to zero the count: GET_VRING_BASE then
+ * answered while the device still wrote into guest memory). */
+static void
+test_resize_running (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint base;
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  start_server (&f, "resize.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+
+  g_assert_false (vhost_user_frontend_set_vring_state (f.frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0,
+                                                       RING_SIZE / 2, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_vring_get_size (h.vring), ==, RING_SIZE);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 1);
+
+  /* stopped, it still waits for the request; resized only once drained */
+  g_timeout_add (100, complete_held, &h);
+  base = vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (h.pushed);
+  g_assert_cmpuint (base, ==, 1);
+  g_assert_true (vhost_user_frontend_set_vring_state (f.frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0,
+                                                      RING_SIZE / 2, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_size (h.vring), ==, RING_SIZE / 2);
+  fixture_teardown (&f);
+}
+
+/* A device that never completes a request: GET_VRING_BASE answers once
+ * the back-end's drain-timeout passes, with a warning, and the request
+ * counts as taken (as with GET_VRING_BASE_SKIP_DRAIN): its late push is
+ * dropped, and the ring is not left waiting forever. */
+static void
+test_drain_timeout (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint base, timeout = 0;
+  gint64 start;
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  start_server (&f, "drain-timeout.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  g_object_get (f.backend, "drain-timeout", &timeout, NULL);
+  g_assert_cmpuint (timeout, ==, 30000);
+  g_object_set (f.backend, "drain-timeout", 200, NULL);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Queue 0*1 request*200 ms*");
+  start = g_get_monotonic_time ();
+  base = vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_assert_false (h.pushed);
+  g_assert_cmpuint (base, ==, 1);
+  g_assert_false (vhost_user_vring_get_started (h.vring));
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
+
+  /* the device finishes at last: dropped quietly, the ring untouched */
+  g_assert_true (vhost_user_vring_push (h.vring, h.element.head, 0, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_driver_ring_get_used (f.rings[0], &base, &timeout));
+  fixture_teardown (&f);
+}
+
 /* --- a worker thread per ring --- */
 
 typedef struct {
@@ -863,6 +945,8 @@ main (int   argc,
 
   g_test_add_func ("/dataplane/drain", test_drain);
   g_test_add_func ("/dataplane/drain-broken", test_drain_broken);
+  g_test_add_func ("/dataplane/resize-running", test_resize_running);
+  g_test_add_func ("/dataplane/drain-timeout", test_drain_timeout);
   g_test_add_func ("/dataplane/threads", test_threads);
   g_test_add_data_func ("/dataplane/inflight-restart", INFLIGHT_CASE (FALSE, STOP_KILLED), test_inflight_restart);
   g_test_add_data_func ("/dataplane/inflight-restart-packed", INFLIGHT_CASE (TRUE, STOP_KILLED),

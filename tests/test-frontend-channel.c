@@ -13,6 +13,7 @@
 #include <vhost-user-glib.h>
 
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "test-util.h"
 #include "vhost-user-message-private.h"
@@ -146,7 +147,10 @@ test_defaults (Fixture       *f,
                 VHOST_USER_PROTOCOL_FEATURE_CONFIG | VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT |
                 VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
 
-  /* the defaults: acknowledge config changes and in-band calls */
+  /* the defaults: acknowledge config changes and in-band calls (of a
+   * ring that was set up) */
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
   g_assert_true (vhost_user_backend_notify_config_change (f->backend, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring, -1, &error), ==, 0);
@@ -161,6 +165,102 @@ test_defaults (Fixture       *f,
   g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
   g_assert_cmpstr (g_ptr_array_index (f->seen, 1), ==, "vring-call");
   g_assert_cmpstr (g_ptr_array_index (f->seen, 2), ==, "shared-object-add");
+}
+
+/* In-band calls and errors name a ring: one the front-end never set up
+ * is refused (NACK), and no signal is raised for it. */
+static void
+test_ring_index (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireVringState state = { 0, 0 };
+  g_autoptr(GBytes) ring0 = g_bytes_new (&state, sizeof state);
+  g_autoptr(GBytes) ring1 = NULL;
+  g_autoptr(GBytes) far = NULL;
+
+  state.index = 1;
+  ring1 = g_bytes_new (&state, sizeof state);
+  state.index = G_MAXUINT32;
+  far = g_bytes_new (&state, sizeof state);
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+
+  /* no ring set up yet: not even ring 0 */
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring0, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->seen->len, ==, 0);
+
+  /* ring 0 set up */
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring0, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_ERR, ring0, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->seen->len, ==, 2);
+
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring1, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_ERR, far, -1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->seen->len, ==, 2);
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+}
+
+typedef struct {
+  int   dup;
+  guint fds_in_emission;
+} KeptFd;
+
+static gboolean
+keep_notifier (VhostUserFrontend   *frontend,
+               VhostUserInvocation *invocation,
+               guint                index,
+               guint64              size,
+               guint64              offset,
+               int                  fd,
+               KeptFd              *kept)
+{
+  /* borrowed: valid now, and ours only as a duplicate */
+  g_assert_cmpint (fd, >=, 0);
+  kept->fds_in_emission = test_count_open_fds ();
+  kept->dup = dup (fd);
+  g_assert_cmpint (kept->dup, >=, 0);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* The fd a front-end handler is given is the library's: closed once the
+ * emission ends, while the handler's duplicate lives on. */
+static void
+test_handler_fd_borrowed (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireVringArea area = { 0, 0x1000, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&area, sizeof area);
+  KeptFd kept = { -1, 0 };
+  int memfd = test_memfd (0x1000);
+  struct stat a, b;
+
+  g_assert_cmpint (fstat (memfd, &a), ==, 0);
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_signal_connect (f->frontend, "vring-host-notifier-msg", G_CALLBACK (keep_notifier), &kept);
+  /* (backend_request closes our memfd: the back-end sent a copy) */
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload, memfd, &error),
+                    ==, 0);
+  g_assert_no_error (error);
+  /* after the emission: the handler's duplicate, not the library's copy */
+  g_assert_cmpuint (test_count_open_fds (), ==, kept.fds_in_emission);
+  g_assert_cmpint (fstat (kept.dup, &b), ==, 0);
+  g_assert_cmpuint (a.st_ino, ==, b.st_ino);
+  g_close (kept.dup, NULL);
 }
 
 static gboolean
@@ -557,6 +657,9 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
+  g_test_add ("/frontend-channel/ring-index", Fixture, NULL, fixture_setup, test_ring_index, fixture_teardown);
+  g_test_add ("/frontend-channel/handler-fd-borrowed", Fixture, NULL, fixture_setup, test_handler_fd_borrowed,
+              fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,

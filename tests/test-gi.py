@@ -343,6 +343,36 @@ class ErrorMatching(unittest.TestCase):
         self.assertEqual(GIRepository.enum_info_get_error_domain(info), "vhost-user-error-quark")
 
 
+class FdOwnership(unittest.TestCase):
+    """An fd given to a signal handler is borrowed for the emission, in both
+    roles, and every such argument says so where bindings read it."""
+
+    def test_signal_fds_are_borrowed(self):
+        import xml.etree.ElementTree as ET
+
+        ns = {"c": "http://www.gtk.org/introspection/core/1.0",
+              "glib": "http://www.gtk.org/introspection/glib/1.0"}
+        gir = None
+        for d in os.environ.get("GI_TYPELIB_PATH", "").split(os.pathsep):
+            if os.path.exists(os.path.join(d, "VhostUser-1.0.gir")):
+                gir = os.path.join(d, "VhostUser-1.0.gir")
+        if gir is None:
+            self.skipTest("VhostUser-1.0.gir is not beside the typelib")
+        checked, wrong = 0, []
+        for cls in ET.parse(gir).getroot().iter("{%s}class" % ns["c"]):
+            for signal in cls.findall("glib:signal", ns):
+                for param in signal.iterfind("c:parameters/c:parameter", ns):
+                    type_ = param.find("c:type", ns)
+                    if param.get("name") != "fd" or type_ is None or type_.get("name") != "gint":
+                        continue
+                    checked += 1
+                    doc = " ".join((param.findtext("c:doc", "", ns)).split())
+                    if "borrowed for the emission" not in doc:
+                        wrong.append("%s::%s: %s" % (cls.get("name"), signal.get("name"), doc))
+        self.assertGreater(checked, 10)
+        self.assertEqual(wrong, [])
+
+
 class DriverRingMemfd(unittest.TestCase):
     """A Python front-end drives a Python back-end's ring through memfd memory."""
 

@@ -9,7 +9,12 @@
  * of the worker threads.
  */
 
+#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -340,6 +345,230 @@ test_dispose_runs_nothing (gconstpointer data)
   g_assert_cmpuint (test_count_open_fds (), ==, baseline);
 }
 
+/* --- out of fds --- */
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gint64
+cpu_usec (void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &ru), ==, 0);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* In a child (RLIMIT_NOFILE is the process's): a front-end waits in the
+ * backlog while the process has no fd to spare. accept() keeps failing
+ * with EMFILE; the server backs off instead of spinning on a listener
+ * that stays readable, and serves the front-end once fds are free. */
+static void
+accept_emfile_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GArray) spare = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("emfile.sock");
+  struct rlimit lim;
+  gint64 cpu, deadline;
+  int fd;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+
+  /* every fd below a low limit taken */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  lim.rlim_cur = test_count_open_fds () + 8;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    g_array_append_val (spare, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Too many open files*");
+  cpu = cpu_usec ();
+  g_timeout_add (1000, quit_loop, loop);
+  g_main_loop_run (loop);
+  cpu = cpu_usec () - cpu;
+  g_test_assert_expected_messages ();
+  g_test_message ("CPU while out of fds: %" G_GINT64_FORMAT " us in 1 s", cpu);
+  g_assert_cmpint (cpu, <, 200 * 1000);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+
+  /* fds again: the front-end is served within the longest pause */
+  for (guint i = 0; i < spare->len; i++)
+    close (g_array_index (spare, int, i));
+  deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (vhost_user_server_get_n_connections (server) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static void
+test_accept_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      accept_emfile_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* --- who may connect --- */
+
+/* The socket file is created 0600, or as asked (mode and group), before
+ * anybody can connect. */
+static void
+test_socket_permissions (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(VhostUserServer) shared = NULL;
+  char *path = test_socket_path_new ("mode.sock");
+  char *shared_path = test_socket_path_new ("shared.sock");
+  /* root may give the socket any group; others one of their own */
+  gint64 group = getuid () == 0 ? 4242 : getgid ();
+  struct stat st;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0600);
+
+  shared = g_object_new (VHOST_USER_TYPE_SERVER, "socket-mode", 0660, "socket-group", group, NULL);
+  g_assert_true (vhost_user_server_listen (shared, shared_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (shared_path, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0660);
+  g_assert_cmpint (st.st_gid, ==, group);
+
+  vhost_user_server_stop (server);
+  vhost_user_server_stop (shared);
+  test_socket_path_free (path);
+  test_socket_path_free (shared_path);
+}
+
+/* A path is replaced only if it is a stale socket: a regular file, or a
+ * socket somebody listens on, is an error and left as it was. */
+static void
+test_refuse_to_replace (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) first = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(VhostUserServer) second = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GSocket) stale = NULL;
+  char *path = test_socket_path_new ("taken.sock");
+  g_autofree char *content = NULL;
+
+  g_assert_true (g_file_set_contents (path, "not a socket", -1, NULL));
+  g_assert_false (vhost_user_server_listen (first, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_clear_error (&error);
+  g_assert_true (g_file_get_contents (path, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "not a socket");
+  g_assert_cmpint (unlink (path), ==, 0);
+
+  g_assert_true (vhost_user_server_listen (first, path, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_server_listen (second, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_clear_error (&error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&client);
+
+  vhost_user_server_stop (first);
+
+  /* a listener that died leaves a stale socket: that one is replaced */
+  stale = vhost_user_socket_listen (path, 0, &error);
+  g_assert_no_error (error);
+  g_socket_close (stale, NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_assert_true (vhost_user_server_listen (second, path, &error));
+  g_assert_no_error (error);
+  vhost_user_server_stop (second);
+  test_socket_path_free (path);
+}
+
+typedef struct {
+  const char *name;
+  gboolean    allow_uid;   /* our uid listed */
+  gboolean    allow_gid;   /* our gid listed */
+  gboolean    served;
+} PeerCase;
+
+/* SO_PEERCRED allow-lists: a front-end neither of whose ids is listed is
+ * closed at once, without a back-end; one that is listed is served. */
+static void
+test_peer_credentials (gconstpointer data)
+{
+  const PeerCase *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("creds.sock");
+  guint32 other = getuid () + 1000;
+  guint32 uids[2] = { other, getuid () };
+  guint32 gids[2] = { other, getgid () };
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  char byte;
+
+  vhost_user_server_set_allowed_uids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, uids,
+                                                                         c->allow_uid ? 2 : 1, sizeof (guint32)));
+  if (c->allow_gid)
+    vhost_user_server_set_allowed_gids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, gids, 2,
+                                                                           sizeof (guint32)));
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (client, FALSE);
+
+  if (c->served)
+    {
+      while (vhost_user_server_get_n_connections (server) == 0 && g_get_monotonic_time () < deadline)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+    }
+  else
+    {
+      /* closed before a byte: EOF, not EAGAIN */
+      for (;;)
+        {
+          gssize n = recv (g_socket_get_fd (client), &byte, 1, MSG_DONTWAIT);
+
+          if (n == 0)
+            break;
+          g_assert_cmpint (errno, ==, EAGAIN);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (1000);
+        }
+      g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+    }
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static const PeerCase peer_cases[] = {
+  { "refused", FALSE, FALSE, FALSE },
+  { "uid-allowed", TRUE, FALSE, TRUE },
+  { "gid-allowed", FALSE, TRUE, TRUE },
+};
+
 int
 main (int   argc,
       char *argv[])
@@ -351,6 +580,15 @@ main (int   argc,
   g_test_add_func ("/server/threaded/max-threads", test_max_threads);
   g_test_add_func ("/server/threaded/reconnect", test_reconnect);
   g_test_add_func ("/server/unthreaded", test_unthreaded);
+  g_test_add_func ("/server/accept-emfile", test_accept_emfile);
+  g_test_add_func ("/server/socket-permissions", test_socket_permissions);
+  g_test_add_func ("/server/refuse-to-replace", test_refuse_to_replace);
+  for (guint i = 0; i < G_N_ELEMENTS (peer_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/server/peer-credentials/%s", peer_cases[i].name);
+
+      g_test_add_data_func (name, &peer_cases[i], test_peer_credentials);
+    }
   g_test_add_data_func ("/server/dispose-runs-nothing/unthreaded", GINT_TO_POINTER (FALSE),
                         test_dispose_runs_nothing);
   g_test_add_data_func ("/server/dispose-runs-nothing/threaded", GINT_TO_POINTER (TRUE),

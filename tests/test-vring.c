@@ -9,6 +9,7 @@
  * ASan build checks that too).
  */
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -819,6 +820,162 @@ test_write_gpa (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
 }
 
+static gboolean
+page_dirty (const guint8 *log,
+            guint64       gpa)
+{
+  return (log[gpa / 4096 / 8] >> (gpa / 4096 % 8)) & 1;
+}
+
+/* With dirty logging, a push marks the pages the request's buffers were
+ * in when it was popped: the driver may rewrite the descriptors (direct
+ * and indirect) meanwhile, and the pages it names then are not the ones
+ * the device wrote. */
+static void
+test_log_what_was_popped (Fixture       *f,
+                          gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint8 bits[2 * MEM_SIZE / 4096 / 8] = { 0 };
+  g_autoptr(GBytes) log = g_bytes_new_static (bits, sizeof bits);
+  Desc table[2] = {
+    { DATA + 0x1000, 16, 1, 1 },          /* readable */
+    { DATA + 0x2000, 0x2000, 2, 0 },      /* writable: pages 10 and 11 */
+  };
+  /* pages of the high region, out of order */
+  static const guint scattered[] = { 1, 3, 5, 7, 9, 11, 13, 2, 4, 6, 8, 14 };
+
+  vhost_user_vring_set_logging (f->vring, TRUE, log, -1);
+
+  /* a direct chain: a readable header, then 0x100 writable bytes on page 8 */
+  set_desc (f, 0, DATA + 0x6000, 16, 1, 1);
+  set_desc (f, 1, DATA, 0x100, 2, 0);
+  make_available (f, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  /* the driver moves the writable buffer to page 12 and makes it longer */
+  set_desc (f, 1, DATA + 0x4000, 0x3000, 2, 0);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x100, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (bits, DATA));
+  for (guint64 gpa = DATA + 0x1000; gpa < 2 * MEM_SIZE; gpa += 0x1000)
+    g_assert_false (page_dirty (bits, gpa));
+  g_assert_false (page_dirty (bits, DATA + 0x6000));
+
+  /* an indirect table rewritten after the pop */
+  memset (bits, 0, sizeof bits);
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  set_desc (f, 2, 0x4000, sizeof table, 4, 0);
+  make_available (f, 2);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  table[1].addr = MEM_SIZE;
+  memcpy (f->mem + 0x4000, table, sizeof table);
+  /* the device wrote 0x1800 bytes: both pages */
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x1800, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (bits, DATA + 0x2000));
+  g_assert_true (page_dirty (bits, DATA + 0x3000));
+  g_assert_false (page_dirty (bits, MEM_SIZE));
+  g_assert_false (page_dirty (bits, DATA + 0x1000));
+
+  /* more scattered buffers than a head's record keeps apart: every page
+   * written is still marked (with pages between them at worst), nothing
+   * outside the first and last */
+  memset (bits, 0, sizeof bits);
+  for (guint i = 0; i < G_N_ELEMENTS (scattered); i++)
+    set_desc (f, 3 + i, MEM_SIZE + scattered[i] * 0x1000, 0x10, 2 | (i + 1 < G_N_ELEMENTS (scattered) ? 1 : 0), 4 + i);
+  make_available (f, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.n_in, ==, G_N_ELEMENTS (scattered));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, G_N_ELEMENTS (scattered) * 0x10, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (scattered); i++)
+    g_assert_true (page_dirty (bits, MEM_SIZE + scattered[i] * 0x1000));
+  g_assert_false (page_dirty (bits, MEM_SIZE));
+  g_assert_false (page_dirty (bits, MEM_SIZE + 15 * 0x1000));
+}
+
+/* --- guest memory the front-end truncates after it was mapped --- */
+
+/* In a child: a region whose memfd (not sealed against shrinking) the
+ * front-end truncates once it is mapped. Touching it used to be SIGBUS;
+ * now the pages gone read as zeros, writes to them go nowhere, and the
+ * ring living there is just empty. */
+static void
+truncated_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("hello", 5);
+  g_autoptr(GBytes) seen = NULL;
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable *table;
+  VhostUserVring *vring;
+  VhostUserVringAddress address = { 0 };
+  VhostUserVringElement e;
+  int fd = test_memfd (MEM_SIZE);
+  guint64 uaddr = 0x7f0000000000;
+
+  region = vhost_user_memory_region_new_map (0, MEM_SIZE, uaddr, 0, fd, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (vring, table);
+  vhost_user_vring_set_size (vring, NUM);
+  address.desc_user_addr = uaddr + DESC;
+  address.avail_user_addr = uaddr + AVAIL;
+  address.used_user_addr = uaddr + USED;
+  vhost_user_vring_set_address (vring, &address);
+  vhost_user_vring_set_started (vring, TRUE);
+
+  g_assert_cmpint (ftruncate (fd, 0), ==, 0);
+
+  g_assert_true (vhost_user_memory_table_write_gpa (table, DATA, hello, &error));
+  g_assert_no_error (error);
+  seen = vhost_user_memory_table_read_gpa (table, DATA + 0x1000, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (seen, NULL), 5, "\0\0\0\0\0", 5);
+  g_assert_false (vhost_user_vring_pop (vring, &e, &error));
+  g_assert_no_error (error);
+
+  g_object_unref (vring);
+  vhost_user_memory_table_unref (table);
+  vhost_user_memory_region_unref (region);
+  close (fd);
+}
+
+static void
+test_truncated_memory (void)
+{
+  if (g_test_subprocess ())
+    {
+      truncated_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* Memory the library allocates is sealed against shrinking (and
+ * growing): a back-end in another process can check the seal, and need
+ * not guard against SIGBUS. */
+static void
+test_own_memory_sealed (void)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMemoryRegion *region = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  int fd;
+
+  g_assert_no_error (error);
+  fd = vhost_user_memory_region_get_fd (region);
+  g_assert_cmpint (fcntl (fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW), ==, F_SEAL_SHRINK | F_SEAL_GROW);
+  g_assert_cmpint (ftruncate (fd, 0), <, 0);
+  vhost_user_memory_region_unref (region);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -828,6 +985,9 @@ main (int   argc,
 #define ADD(path, func, data) g_test_add ("/vring/split/" path, Fixture, data, fixture_setup, func, fixture_teardown)
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
+  g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
+  g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
+  ADD ("log-what-was-popped", test_log_what_was_popped, NULL);
   ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);
   ADD ("indirect", test_indirect, NULL);

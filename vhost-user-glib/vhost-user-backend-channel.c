@@ -69,7 +69,8 @@ backend_channel_message (VhostUserConnection *connection,
  * VhostUserBackend::set-backend-req-fd:
  * @self: the back-end
  * @invocation: the request, to answer
- * @fd: the back-end channel's socket; valid during the emission
+ * @fd: the back-end channel's socket; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end sets up the back-end channel (the old "slave channel"). Default: open the
  * channel on it.

@@ -188,7 +188,9 @@ real_reset_owner (VhostUserBackend    *self,
  * @index: the queue
  * @num: the ring size, checked against [property@VhostUser.Backend:max-queue-size]
  *
- * The front-end sets a ring's size. Default: record it.
+ * The front-end sets a ring's size. Default: record it; refused
+ * (%VHOST_USER_ERROR_INVALID_OPERATION) while the ring runs or the device still holds
+ * requests of it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
@@ -198,7 +200,15 @@ real_set_vring_num (VhostUserBackend    *self,
                     guint                index,
                     guint                num)
 {
-  vhost_user_vring_set_size (vring_at (self, index), num);
+  VhostUserVring *vring = vring_at (self, index);
+  g_autoptr(GError) error = NULL;
+
+  if (!vhost_user_vring_can_resize (vring, &error))
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
+  vhost_user_vring_set_size (vring, num);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -283,19 +293,6 @@ real_set_vring_base (VhostUserBackend    *self,
   return TRUE;
 }
 
-/* Stops the ring and reports where it stands. Its state is kept (the spec
- * says not to reset the queue here); its fds too. */
-static void
-answer_vring_base (VhostUserVring *vring,
-                   gpointer        user_data)
-{
-  VhostUserInvocation *invocation = user_data;
-  VhostUserWireVringState state = { vhost_user_vring_get_index (vring), vhost_user_vring_get_base (vring) };
-  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
-
-  vhost_user_invocation_return_bytes (invocation, payload, -1);
-}
-
 /* Stops the ring without waiting for its requests in flight: they stay
  * marked in the in-flight area, and the base counts them as consumed, so
  * a successor given the area resubmits them. */
@@ -311,6 +308,66 @@ answer_vring_base_now (VhostUserVring      *vring,
   vhost_user_invocation_return_bytes (invocation, payload, -1);
 }
 
+/* A GET_VRING_BASE waiting for the device to complete its requests, and
+ * the timer that bounds the wait. The ring holds it (as its drained
+ * callback's data) until it drains, times out, or is reset. */
+typedef struct {
+  VhostUserVring      *vring;       /* not a reference: the ring holds us */
+  VhostUserInvocation *invocation;
+  GSource             *timer;
+  guint                timeout_ms;
+} DrainWait;
+
+static void
+drain_wait_free (gpointer data)
+{
+  DrainWait *wait = data;
+
+  if (wait->timer != NULL)
+    {
+      g_source_destroy (wait->timer);
+      g_source_unref (wait->timer);
+    }
+  g_object_unref (wait->invocation);
+  g_free (wait);
+}
+
+/* Drained: report where the ring stands. Its state is kept (the spec
+ * says not to reset the queue here); its fds too. */
+static void
+answer_vring_base (VhostUserVring *vring,
+                   gpointer        user_data)
+{
+  DrainWait *wait = user_data;
+  VhostUserWireVringState state = { vhost_user_vring_get_index (vring), vhost_user_vring_get_base (vring) };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  vhost_user_invocation_return_bytes (wait->invocation, payload, -1);
+}
+
+/* The device kept requests past drain-timeout: the front-end gets its
+ * answer anyway (a stop must not hang for ever), as if it had asked not
+ * to wait; the requests stay in the in-flight area, and their late
+ * pushes are dropped. */
+static gboolean
+drain_timed_out (gpointer user_data)
+{
+  DrainWait *wait = user_data;
+  VhostUserVring *vring = wait->vring;
+  g_autoptr(VhostUserInvocation) invocation = g_object_ref (wait->invocation);
+  guint n = vhost_user_vring_get_in_flight (vring);
+
+  g_warning ("Queue %u: the device did not complete %u request%s within %u ms; GET_VRING_BASE answers "
+             "without %s (see VhostUserBackend:drain-timeout)",
+             vhost_user_vring_get_index (vring), n, n == 1 ? "" : "s", wait->timeout_ms, n == 1 ? "it" : "them");
+  /* the source is ours to drop: it is being dispatched */
+  g_clear_pointer (&wait->timer, g_source_unref);
+  /* frees @wait: nothing answers twice */
+  vhost_user_vring_when_drained (vring, NULL, NULL, NULL);
+  answer_vring_base_now (vring, invocation);
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * VhostUserBackend::get-vring-base:
  * @self: the back-end
@@ -321,6 +378,12 @@ answer_vring_base_now (VhostUserVring      *vring,
  * are kept) and reply with its base once the requests in flight are completed. With
  * %VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT and an in-flight area, reply at once
  * instead: the requests in flight stay recorded in the area for whoever resumes the ring.
+ *
+ * The wait is bounded by [property@VhostUser.Backend:drain-timeout]: past it, a warning is
+ * logged and the reply is sent as if the front-end had asked not to wait
+ * (`GET_VRING_BASE_SKIP_DRAIN`): the base counts the requests the device still holds as
+ * taken, they stay in the in-flight area (if there is one), and their late pushes are
+ * dropped.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
@@ -333,6 +396,7 @@ real_get_vring_base (VhostUserBackend    *self,
   VhostUserVring *vring = vring_at (self, index);
   const guint64 record = VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT |
                          VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD;
+  DrainWait *wait;
 
   if ((priv->acked_protocol_features & record) == record && priv->inflight != NULL)
     {
@@ -341,9 +405,22 @@ real_get_vring_base (VhostUserBackend    *self,
     }
 
   /* the spec: requests in flight complete first; the answer (and so the
-   * next request of the front-end) waits for the last of them */
+   * next request of the front-end) waits for the last of them, within a
+   * bound. The timer exists before the wait starts: a ring that is
+   * drained already answers (and frees the wait) at once. */
+  wait = g_new0 (DrainWait, 1);
+  wait->vring = vring;
+  wait->invocation = g_object_ref (invocation);
+  wait->timeout_ms = priv->drain_timeout_ms;
+  if (wait->timeout_ms > 0)
+    {
+      wait->timer = g_timeout_source_new (wait->timeout_ms);
+      g_source_set_static_name (wait->timer, "VhostUserBackend drain timeout");
+      g_source_set_callback (wait->timer, drain_timed_out, wait, NULL);
+      g_source_attach (wait->timer, priv->context);
+    }
   vhost_user_vring_set_started (vring, FALSE);
-  vhost_user_vring_when_drained (vring, answer_vring_base, g_object_ref (invocation), g_object_unref);
+  vhost_user_vring_when_drained (vring, answer_vring_base, wait, drain_wait_free);
   return TRUE;
 }
 
@@ -362,7 +439,8 @@ take_vring_fd (VhostUserBackend     *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the kick eventfd, or -1 to poll; valid during the emission
+ * @fd: the kick eventfd, or -1 to poll; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's kick eventfd. Default: keep it (closing any earlier one) and
  * start the ring.
@@ -387,7 +465,8 @@ real_set_vring_kick (VhostUserBackend    *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the call eventfd, or -1; valid during the emission
+ * @fd: the call eventfd, or -1; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's call eventfd. Default: keep it.
  *
@@ -409,7 +488,8 @@ real_set_vring_call (VhostUserBackend    *self,
  * @self: the back-end
  * @invocation: the request, to answer
  * @index: the queue
- * @fd: the error eventfd, or -1; valid during the emission
+ * @fd: the error eventfd, or -1; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's error eventfd. Default: keep it.
  *
@@ -450,7 +530,9 @@ real_get_protocol_features (VhostUserBackend    *self,
  * @invocation: the request, to answer
  * @features: the protocol features the front-end wants
  *
- * The front-end chooses protocol features. Default: keep those offered, drop the rest.
+ * The front-end chooses protocol features. Default: record them; bits that were never
+ * offered, or in-band notifications without the back-end channel and `REPLY_ACK`, are
+ * refused with %VHOST_USER_ERROR_FEATURE_MISMATCH and the connection is closed.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  */
@@ -462,17 +544,23 @@ real_set_protocol_features (VhostUserBackend    *self,
   VhostUserBackendPrivate *priv = priv_of (self);
   const guint64 inband_needs = VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK;
 
-  /* bits never offered are dropped, not refused: some front-ends ask for
-   * everything they know */
-  features &= priv->protocol_features;
+  g_autoptr(GError) error = NULL;
 
-  if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
-      (features & inband_needs) != inband_needs)
+  /* Bits never offered are refused, not dropped: a front-end that asked
+   * for them believes they are on (the spec says to ask only for bits
+   * offered; QEMU masks, DPDK refuses too). */
+  if (features & ~priv->protocol_features)
+    error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                         "Protocol features 0x%" G_GINT64_MODIFIER "x were never offered (offered 0x%"
+                         G_GINT64_MODIFIER "x)", features & ~priv->protocol_features, priv->protocol_features);
+  else if ((features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS) &&
+           (features & inband_needs) != inband_needs)
+    error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                                 "In-band notifications need the back-end channel and REPLY_ACK");
+  if (error != NULL)
     {
-      /* the spec: close the connection (the front-end cannot be told) */
-      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                                                     "In-band notifications need the back-end channel and REPLY_ACK");
-
+      /* the spec: close the connection; without REPLY_ACK in effect the
+       * front-end could not be told otherwise */
       vhost_user_invocation_return_error (invocation, error);
       if (priv->connection != NULL)
         vhost_user_connection_close (priv->connection, error);
@@ -799,7 +887,8 @@ real_close_crypto_session (VhostUserBackend    *self,
  * VhostUserBackend::gpu-set-socket:
  * @self: the back-end
  * @invocation: the request, to answer
- * @fd: the vhost-user-gpu socket, valid during the emission
+ * @fd: the vhost-user-gpu socket; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * A vhost-user-gpu front-end passes its socket. Default: refuse.
  *
@@ -945,7 +1034,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * @invocation: the request, to answer
  * @direction: 0 save, 1 load
  * @phase: 0 stopped
- * @fd: the pipe end, valid during the emission
+ * @fd: the pipe end; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end starts a device-state transfer. Default: check that @fd
  * is a pipe, answer that it will be used, and give the device a stream

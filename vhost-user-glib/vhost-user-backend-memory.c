@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,8 +25,9 @@
 #define INFLIGHT_ALIGN 64
 
 typedef struct {
-  void  *map;
-  gsize  len;
+  void     *map;
+  gsize     len;
+  gpointer  guard;
 } Mapping;
 
 static void
@@ -33,22 +35,26 @@ mapping_free (gpointer data)
 {
   Mapping *mapping = data;
 
+  vhost_user_mapping_guard_remove (mapping->guard);
   munmap (mapping->map, mapping->len);
   g_free (mapping);
 }
 
-/* A shared mapping of @map_len bytes as GBytes of the @len bytes from
- * @offset on; the last reference unmaps it. */
+/* A shared mapping of @map_len bytes of @fd as GBytes of the @len bytes
+ * from @offset on, guarded against the front-end truncating @fd; the
+ * last reference unmaps it. */
 static GBytes *
 mapping_bytes_new (void  *map,
                    gsize  map_len,
                    gsize  offset,
-                   gsize  len)
+                   gsize  len,
+                   int    fd)
 {
   Mapping *mapping = g_new (Mapping, 1);
 
   mapping->map = map;
   mapping->len = map_len;
+  mapping->guard = vhost_user_mapping_guard_add (map, map_len, fd);
   return g_bytes_new_with_free_func ((guint8 *) map + offset, len, mapping_free, mapping);
 }
 
@@ -66,6 +72,7 @@ map_request_fd (VhostUserBackend    *self,
   int fd = steal_request_fd (self, 0);
   struct stat st;
   void *base;
+  GBytes *bytes;
 
   if (fd < 0 || fstat (fd, &st) != 0 || (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
     {
@@ -77,14 +84,18 @@ map_request_fd (VhostUserBackend    *self,
       return NULL;
     }
   base = mmap (NULL, offset + size, PROT_READ | PROT_WRITE, MAP_SHARED | extra_flags, fd, 0);
-  g_close (fd, NULL);
   if (base == MAP_FAILED)
     {
+      int errsv = errno;
+
+      g_close (fd, NULL);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                                           "Could not map the %s: %s", what, g_strerror (errno));
+                                           "Could not map the %s: %s", what, g_strerror (errsv));
       return NULL;
     }
-  return mapping_bytes_new (base, offset + size, offset, size);
+  bytes = mapping_bytes_new (base, offset + size, offset, size, fd);
+  g_close (fd, NULL);
+  return bytes;
 }
 
 /* Dirty logging is on for every ring while VHOST_F_LOG_ALL is acked. */
@@ -197,7 +208,8 @@ vhost_user_backend_unmap_log (VhostUserBackend *self)
  * @invocation: the request, to answer
  * @size: the size of the dirty log
  * @offset: where the log starts in @fd
- * @fd: the log's fd, valid during the emission
+ * @fd: the log's fd; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes the dirty-page log. Default: map it.
  *
@@ -246,7 +258,8 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
  * VhostUserBackend::set-log-fd:
  * @self: the back-end
  * @invocation: the request, to answer
- * @fd: an eventfd, valid during the emission
+ * @fd: an eventfd; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end passes an eventfd to signal after logging. Default: keep it.
  *
@@ -325,7 +338,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
 
   size = num_queues * inflight_queue_size (queue_size);
   fd = memfd_create ("vhost-user-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0 || ftruncate (fd, size) != 0 ||
+  /* sealed before the front-end has it: it cannot shrink it under us */
+  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ||
       (base = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
     {
       int errsv = errno;
@@ -338,7 +352,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
     }
 
   g_clear_pointer (&priv->inflight, g_bytes_unref);
-  priv->inflight = mapping_bytes_new (base, size, 0, size);
+  priv->inflight = mapping_bytes_new (base, size, 0, size, fd);
   priv->inflight_stride = inflight_queue_size (queue_size);
   vhost_user_backend_update_inflight (self);
 
@@ -360,7 +374,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
  * @mmap_offset: where it starts in @fd
  * @num_queues: how many queues it tracks
  * @queue_size: their size
- * @fd: the area, valid during the emission
+ * @fd: the area; borrowed for the emission
+ *   (a handler that keeps it dup()s it)
  *
  * The front-end hands back the in-flight area after a reconnect. Default: map it.
  *

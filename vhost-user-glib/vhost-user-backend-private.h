@@ -52,6 +52,7 @@ typedef struct
   VhostUserConnection  *backend_channel;
   VhostUserRequester   *channel_requester;
   guint                 timeout_ms;
+  guint                 drain_timeout_ms;  /* GET_VRING_BASE's wait, 0: for ever */
   int                   log_fd;
   /* the mapped areas (from mmap_offset on), shared with the rings,
    * which may use them from their own threads */
@@ -80,6 +81,7 @@ enum {
   PROP_MEMORY_TABLE,
   PROP_CONNECTED,
   PROP_TIMEOUT,
+  PROP_DRAIN_TIMEOUT,
   N_PROPS
 };
 

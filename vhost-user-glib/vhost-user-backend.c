@@ -51,6 +51,12 @@
  * the connection ends, for whatever reason, every mapping and fd is
  * released and [signal@VhostUser.Backend::disconnected] says why.
  *
+ * An fd a request carries (a ring's eventfd, the log, the in-flight
+ * area, …) is borrowed by the signal's handlers for the emission: the
+ * default handler takes what it keeps, and a handler that keeps one
+ * beyond the emission (one that answers later included) dup()s it, as
+ * the front-end's handlers do with the back-end's fds.
+ *
  * A back-end and its rings are used from the back-end's main context:
  * the memory table and ring fds may be replaced by the next request, so
  * another thread must not hold on to them (take a reference to the
@@ -352,6 +358,9 @@ vhost_user_backend_get_property (GObject    *object,
     case PROP_TIMEOUT:
       g_value_set_uint (value, priv->timeout_ms);
       break;
+    case PROP_DRAIN_TIMEOUT:
+      g_value_set_uint (value, priv->drain_timeout_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -396,6 +405,9 @@ vhost_user_backend_set_property (GObject      *object,
       break;
     case PROP_TIMEOUT:
       vhost_user_backend_set_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_DRAIN_TIMEOUT:
+      vhost_user_backend_set_drain_timeout (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -532,6 +544,20 @@ install_properties (GObjectClass *object_class)
    */
   vhost_user_backend_pspecs[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
+  /**
+   * VhostUserBackend:drain-timeout:
+   *
+   * How long, in milliseconds, `GET_VRING_BASE` waits for the device to
+   * complete the requests it holds before it answers anyway (0: for
+   * ever). The front-end cannot send its next request until then, so a
+   * device that never completes one would hang the front-end's stop.
+   * Past the bound a warning is logged, the requests still held count as
+   * taken (they stay in the in-flight area, for a successor to resubmit)
+   * and their late pushes are dropped, as with
+   * `GET_VRING_BASE_SKIP_DRAIN`. A wait already running keeps its bound.
+   */
+  vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT] =
+    g_param_spec_uint ("drain-timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
   g_object_class_install_properties (object_class, N_PROPS, vhost_user_backend_pspecs);
 }
 
@@ -585,6 +611,7 @@ vhost_user_backend_init (VhostUserBackend *self)
    * init can change the offer and keep it */
   priv->vrings = g_ptr_array_new_with_free_func (g_object_unref);
   priv->timeout_ms = 30000;
+  priv->drain_timeout_ms = 30000;
   priv->memory_table = vhost_user_memory_table_new_empty ();
   priv->log_fd = -1;
   priv->features = DEFAULT_FEATURES;
@@ -1172,6 +1199,44 @@ vhost_user_backend_set_timeout (VhostUserBackend *self,
   if (priv->channel_requester != NULL)
     vhost_user_requester_set_timeout (priv->channel_requester, timeout_ms);
   g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_TIMEOUT]);
+}
+
+/**
+ * vhost_user_backend_get_drain_timeout:
+ * @self: a back-end
+ *
+ * Gets [property@VhostUser.Backend:drain-timeout].
+ *
+ * Returns: how long `GET_VRING_BASE` waits for the device, in
+ *   milliseconds, 0 for ever
+ */
+guint
+vhost_user_backend_get_drain_timeout (VhostUserBackend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), 0);
+  return priv_of (self)->drain_timeout_ms;
+}
+
+/**
+ * vhost_user_backend_set_drain_timeout:
+ * @self: a back-end
+ * @timeout_ms: milliseconds, 0 for ever
+ *
+ * Sets [property@VhostUser.Backend:drain-timeout].
+ */
+void
+vhost_user_backend_set_drain_timeout (VhostUserBackend *self,
+                                      guint             timeout_ms)
+{
+  VhostUserBackendPrivate *priv;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  priv = priv_of (self);
+  if (priv->drain_timeout_ms == timeout_ms)
+    return;
+  priv->drain_timeout_ms = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT]);
 }
 
 /**

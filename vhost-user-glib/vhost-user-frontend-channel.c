@@ -42,8 +42,9 @@ on_channel_closed (VhostUserConnection *connection,
     vhost_user_frontend_close_backend_channel (self);
 }
 
-/* What the responder checks each request against: the features agreed;
- * the channel's requests name no ring the front-end could bound. */
+/* What the responder checks each request against: the features agreed,
+ * and the rings set up (a request naming another ring is refused before
+ * any handler sees it). */
 static void
 get_responder_state (GObject                 *owner,
                      VhostUserResponderState *state)
@@ -53,6 +54,7 @@ get_responder_state (GObject                 *owner,
   state->protocol_features = self->acked_protocol_features;
   state->features_offered = self->features;
   state->features_acked = self->acked_features;
+  state->limits.num_queues = self->n_rings;
 }
 
 void

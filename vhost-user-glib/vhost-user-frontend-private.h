@@ -43,6 +43,9 @@ struct _VhostUserFrontend
   guint64              acked_features;
   guint64              protocol_features;
   guint64              acked_protocol_features;
+  /* 1 + the highest ring index a request of ours set up: what the
+   * back-end channel's ring requests are checked against */
+  guint                n_rings;
 };
 
 /* vhost-user-frontend.c */

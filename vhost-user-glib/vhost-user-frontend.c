@@ -119,12 +119,37 @@ on_closed (VhostUserConnection *connection,
   set_u64_property (self, &self->protocol_features, 0, PROP_PROTOCOL_FEATURES);
   set_u64_property (self, &self->acked_protocol_features, 0, PROP_ACKED_PROTOCOL_FEATURES);
   vhost_user_requester_set_protocol_features (self->requester, 0);
+  self->n_rings = 0;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   g_object_thaw_notify (G_OBJECT (self));
 
   g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, vhost_user_error_should_reconnect (reason));
   g_main_context_pop_thread_default (self->context);
   g_object_unref (self);
+}
+
+/* A request about one ring sets that ring up: the back-end may then
+ * name it in its own requests (in-band calls and errors). */
+static void
+track_ring (VhostUserFrontend *self,
+            guint32            request,
+            GBytes            *sent)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, request);
+  gsize size = 0;
+  const guint8 *data = sent != NULL ? g_bytes_get_data (sent, &size) : NULL;
+  guint32 index;
+
+  if (info == NULL || size < 4 ||
+      (info->request.kind != VHOST_USER_PAYLOAD_VRING_STATE && info->request.kind != VHOST_USER_PAYLOAD_VRING_ADDR &&
+       info->request.kind != VHOST_USER_PAYLOAD_VRING_FD))
+    return;
+  memcpy (&index, data, 4);
+  /* the fd layout keeps its flags above the index's 8 bits */
+  if (info->request.kind == VHOST_USER_PAYLOAD_VRING_FD)
+    index &= 0xff;
+  if (index < G_MAXUINT && index + 1 > self->n_rings)
+    self->n_rings = index + 1;
 }
 
 /* What a successful request changes in what we know of the back-end. */
@@ -137,6 +162,7 @@ vhost_user_frontend_track_state (gpointer  user_data,
   VhostUserFrontend *self = user_data;
   guint64 value = 0;
 
+  track_ring (self, request, sent);
   switch (request)
     {
     case VHOST_USER_REQUEST_GET_FEATURES:

@@ -19,6 +19,10 @@ gboolean               vhost_user_memory_region_matches (const VhostUserMemoryRe
                                                          guint64       guest_phys_addr,
                                                          guint64       size,
                                                          guint64       user_addr);
+gpointer               vhost_user_mapping_guard_add     (void         *base,
+                                                         gsize         len,
+                                                         int           fd);
+guint                  vhost_user_mapping_guard_remove  (gpointer      guard);
 VhostUserMemoryTable  *vhost_user_memory_table_new_empty (void);
 VhostUserMemoryTable  *vhost_user_memory_table_add      (const VhostUserMemoryTable *table,
                                                          VhostUserMemoryRegion *region,

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,10 +28,21 @@
  * Regions are immutable and reference counted; a [struct@VhostUser.MemoryTable]
  * holds them, and a region stays mapped while anybody holds a reference,
  * even after the front-end replaced the table.
+ *
+ * A region's file must hold the whole region when it is mapped. A
+ * front-end that truncates it later (the file is shared) cannot make the
+ * back-end take SIGBUS: a file sealed with `F_SEAL_SHRINK` cannot shrink,
+ * and any other is guarded by a SIGBUS handler the library installs once
+ * (chained to the previous one), which puts zero pages where the file
+ * was cut: the device then reads zeros there and its writes are lost.
+ * The same holds for the dirty log and the in-flight area. Memory the
+ * library allocates ([func@VhostUser.MemoryRegion.new_memfd], in-flight
+ * areas) is sealed against shrinking and growing.
  */
 struct _VhostUserMemoryRegion
 {
   gatomicrefcount ref_count;
+  gpointer        guard;       /* see vhost_user_mapping_guard_add() */
   guint64         guest_phys_addr;
   guint64         size;
   guint64         user_addr;
@@ -62,6 +75,161 @@ G_DEFINE_BOXED_TYPE (VhostUserMemoryRegion, vhost_user_memory_region,
                      vhost_user_memory_region_ref, vhost_user_memory_region_unref)
 G_DEFINE_BOXED_TYPE (VhostUserMemoryTable, vhost_user_memory_table,
                      vhost_user_memory_table_ref, vhost_user_memory_table_unref)
+
+/* --- mappings the front-end can shrink under us ---
+ *
+ * A front-end that truncates a file after we mapped it (guest memory, the
+ * log, an in-flight area) makes every access past the new end SIGBUS,
+ * which would kill the back-end: the peer is not trusted that far. A
+ * file sealed against shrinking (F_SEAL_SHRINK, QEMU's memfd backend by
+ * default) cannot be truncated, and needs nothing. Any other is guarded:
+ * a SIGBUS handler, installed once and chained to whatever was there,
+ * finds the faulting address in a guarded mapping and puts a private
+ * zero page there (mmap MAP_FIXED, as Wayland compositors do for client
+ * pools), so the access is retried and succeeds: reads of the lost part
+ * see zeros, writes to it go nowhere. Any other SIGBUS goes on to the
+ * previous handler, or kills the process as it would have.
+ *
+ * The handler walks a list of nodes without locks: nodes are never
+ * freed, only reused; a node is published by writing its length before
+ * its base, and retired by clearing its base first. */
+
+typedef struct _GuardNode GuardNode;
+struct _GuardNode
+{
+  GuardNode *next;
+  guintptr   base;     /* 0: free */
+  gsize      len;
+  guint      faults;   /* pages replaced */
+};
+
+static GuardNode        *guard_list;
+static GMutex            guard_lock;    /* writers only */
+static struct sigaction  guard_previous;
+static gsize             guard_page;
+
+/* Replaces the block of @size at @addr's alignment by zeros, if it lies
+ * inside the mapping. */
+static gboolean
+guard_replace (const GuardNode *node,
+               guintptr         addr,
+               gsize            size)
+{
+  guintptr block = addr & ~(guintptr) (size - 1);
+
+  if (block < node->base || block + size > node->base + node->len)
+    return FALSE;
+  return mmap ((void *) block, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+               -1, 0) != MAP_FAILED;
+}
+
+static void
+guard_handler (int        sig,
+               siginfo_t *info,
+               void      *context)
+{
+  guintptr addr = (guintptr) info->si_addr;
+
+  for (GuardNode *node = __atomic_load_n (&guard_list, __ATOMIC_ACQUIRE); node != NULL; node = node->next)
+    {
+      guintptr base = __atomic_load_n (&node->base, __ATOMIC_ACQUIRE);
+      gsize len = __atomic_load_n (&node->len, __ATOMIC_ACQUIRE);
+
+      if (base == 0 || addr < base || addr - base >= len)
+        continue;
+      /* a hugetlbfs mapping is replaced a huge page at a time */
+      if (guard_replace (node, addr, guard_page) || guard_replace (node, addr, 2 << 20) ||
+          guard_replace (node, addr, 1 << 30))
+        {
+          __atomic_fetch_add (&node->faults, 1, __ATOMIC_RELAXED);
+          return;
+        }
+      break;
+    }
+
+  /* not ours */
+  if (guard_previous.sa_flags & SA_SIGINFO)
+    guard_previous.sa_sigaction (sig, info, context);
+  else if (guard_previous.sa_handler != SIG_DFL && guard_previous.sa_handler != SIG_IGN)
+    guard_previous.sa_handler (sig);
+  else
+    {
+      /* the access is retried and kills the process, as without us */
+      struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+      sigaction (SIGBUS, &dfl, NULL);
+    }
+}
+
+static void
+guard_install (void)
+{
+  static gsize installed;
+
+  if (g_once_init_enter (&installed))
+    {
+      struct sigaction action = { .sa_sigaction = guard_handler, .sa_flags = SA_SIGINFO | SA_NODEFER };
+
+      guard_page = sysconf (_SC_PAGESIZE);
+      sigemptyset (&action.sa_mask);
+      sigaction (SIGBUS, &action, &guard_previous);
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+/* Guards [@base, @base + @len), a shared mapping of @fd, against the
+ * front-end truncating @fd; NULL when it cannot (sealed, or not a
+ * file). Pass the result to vhost_user_mapping_guard_remove() before
+ * unmapping. */
+gpointer
+vhost_user_mapping_guard_add (void  *base,
+                              gsize  len,
+                              int    fd)
+{
+  GuardNode *node;
+  struct stat st;
+  int seals;
+
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    return NULL;
+  seals = fcntl (fd, F_GET_SEALS);
+  if (seals >= 0 && (seals & F_SEAL_SHRINK))
+    return NULL;
+
+  guard_install ();
+  g_mutex_lock (&guard_lock);
+  for (node = guard_list; node != NULL && node->base != 0; node = node->next)
+    ;
+  if (node == NULL)
+    {
+      node = g_new0 (GuardNode, 1);
+      node->next = guard_list;
+      __atomic_store_n (&guard_list, node, __ATOMIC_RELEASE);
+    }
+  node->faults = 0;
+  __atomic_store_n (&node->len, len, __ATOMIC_RELEASE);
+  __atomic_store_n (&node->base, (guintptr) base, __ATOMIC_RELEASE);
+  g_mutex_unlock (&guard_lock);
+  return node;
+}
+
+/* Before the mapping goes. Returns how many pages had to be replaced
+ * (the front-end truncated the file under us). */
+guint
+vhost_user_mapping_guard_remove (gpointer guard)
+{
+  GuardNode *node = guard;
+  guint faults;
+
+  if (node == NULL)
+    return 0;
+  g_mutex_lock (&guard_lock);
+  faults = __atomic_load_n (&node->faults, __ATOMIC_RELAXED);
+  __atomic_store_n (&node->base, 0, __ATOMIC_RELEASE);
+  __atomic_store_n (&node->len, 0, __ATOMIC_RELEASE);
+  g_mutex_unlock (&guard_lock);
+  return faults;
+}
 
 /* Maps @fd from offset 0 for mmap_offset + size bytes, as the spec says
  * (hugepage fds need aligned offsets, so the offset is applied to the
@@ -134,6 +302,7 @@ vhost_user_memory_region_new_map (guint64   guest_phys_addr,
   region->mmap_base = base;
   region->mmap_len = len;
   region->fd = -1;
+  region->guard = vhost_user_mapping_guard_add (base, len, fd);
 
   VHOST_USER_NOTE (MEMORY, "mapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x"
                    " uaddr 0x%" G_GINT64_MODIFIER "x at %p",
@@ -173,7 +342,8 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
       return NULL;
     }
   fd = memfd_create ("vhost-user-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0 || ftruncate (fd, size) != 0)
+  /* sealed: a back-end that checks can map it without fear of SIGBUS */
+  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
     {
       errsv = errno;
       if (fd >= 0)
@@ -243,6 +413,9 @@ vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
 
   VHOST_USER_NOTE (MEMORY, "unmapped gpa 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
                    region->guest_phys_addr, region->size);
+  if (vhost_user_mapping_guard_remove (region->guard) > 0)
+    VHOST_USER_NOTE (MEMORY, "gpa 0x%" G_GINT64_MODIFIER "x: the front-end truncated the region's file while it "
+                     "was mapped; what was past its end read as zeros", region->guest_phys_addr);
   munmap (region->mmap_base, region->mmap_len);
   if (region->fd >= 0)
     g_close (region->fd, NULL);

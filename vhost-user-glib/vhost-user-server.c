@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
@@ -38,6 +39,11 @@
  * back-end in the main loop), and keep long work off the loop with
  * asynchronous calls and deferred invocations
  * ([class@VhostUser.Invocation]).
+ *
+ * When the process runs out of fds (`EMFILE`, `ENFILE`) the server
+ * pauses accepting, 100 ms at first and up to 1 s while it lasts, with one
+ * warning, rather than spin on a listener that stays readable; the
+ * front-ends waiting in the backlog are served once fds are free.
  *
  * A front-end that comes back after a disconnect is simply accepted
  * again. [method@VhostUser.Server.stop] closes the listener and every
@@ -70,7 +76,15 @@ struct _VhostUserServer
   GSocket         *listener;
   char            *path;
   GSource         *accept_source;
+  GSource         *backoff_source;  /* out of fds: accepting resumes when it fires */
+  guint            backoff_ms;      /* the current pause, 0 when accept() works */
   gboolean         stopping;
+
+  /* who may connect */
+  guint            socket_mode;
+  gint64           socket_group;    /* -1: the creator's */
+  GVariant        *allowed_uids;    /* "au", or NULL: any */
+  GVariant        *allowed_gids;
 
   GMutex           lock;
   GPtrArray       *workers;     /* threaded: Worker *, under lock */
@@ -85,6 +99,10 @@ enum {
   PROP_MAX_THREADS,
   PROP_MAIN_CONTEXT,
   PROP_PATH,
+  PROP_SOCKET_MODE,
+  PROP_SOCKET_GROUP,
+  PROP_ALLOWED_UIDS,
+  PROP_ALLOWED_GIDS,
   N_PROPS
 };
 
@@ -120,6 +138,20 @@ stop_accepting (VhostUserServer *self)
       g_source_destroy (self->accept_source);
       g_clear_pointer (&self->accept_source, g_source_unref);
     }
+  if (self->backoff_source != NULL)
+    {
+      g_source_destroy (self->backoff_source);
+      g_clear_pointer (&self->backoff_source, g_source_unref);
+    }
+}
+
+/* Whether accepting may start again: listening, not stopping, not at the
+ * thread limit, not pausing for fds. */
+static gboolean
+may_accept (VhostUserServer *self)
+{
+  return self->listener != NULL && self->accept_source == NULL && self->backoff_source == NULL &&
+         !self->stopping && !at_thread_limit (self);
 }
 
 /* --- unthreaded: back-ends in the server's context --- */
@@ -197,7 +229,7 @@ worker_finished (gpointer data)
     {
       vhost_user_mutex_unlock (&self->lock);
       g_thread_join (g_steal_pointer (&worker->thread));
-      if (!self->stopping && self->listener != NULL && self->accept_source == NULL && !at_thread_limit (self))
+      if (may_accept (self))
         start_accepting (self);
       return G_SOURCE_REMOVE;
     }
@@ -289,6 +321,76 @@ serve_in_thread (VhostUserServer *self,
 }
 
 static gboolean
+in_list (GVariant *list,
+         guint32   id)
+{
+  gsize n = 0;
+  const guint32 *ids = list != NULL ? g_variant_get_fixed_array (list, &n, sizeof (guint32)) : NULL;
+
+  for (gsize i = 0; i < n; i++)
+    if (ids[i] == id)
+      return TRUE;
+  return FALSE;
+}
+
+/* The allow-lists, against the credentials the kernel gives for the
+ * connecting process (SO_PEERCRED, taken at connect(): the peer cannot
+ * pick them). A peer refused is closed before a byte is read. */
+static gboolean
+peer_allowed (VhostUserServer *self,
+              int              fd)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+
+  if (self->allowed_uids == NULL && self->allowed_gids == NULL)
+    return TRUE;
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
+    {
+      g_debug ("Refused a front-end on %s: its credentials are unknown (%s)", self->path, g_strerror (errno));
+      return FALSE;
+    }
+  if (in_list (self->allowed_uids, cred.uid) || in_list (self->allowed_gids, cred.gid))
+    return TRUE;
+  g_debug ("Refused a front-end on %s: pid %d, uid %u, gid %u is not allowed", self->path, (int) cred.pid,
+           (guint) cred.uid, (guint) cred.gid);
+  return FALSE;
+}
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   1000
+
+static gboolean
+backoff_done (gpointer user_data)
+{
+  VhostUserServer *self = user_data;
+
+  g_clear_pointer (&self->backoff_source, g_source_unref);
+  if (may_accept (self))
+    start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* accept() failed for want of fds (or memory): the connection stays in
+ * the backlog and the listener readable, so retrying at once would spin
+ * a CPU until something else frees an fd. Pause, 100 ms at first and up
+ * to 1 s while it lasts; say so once per episode. */
+static void
+back_off (VhostUserServer *self,
+          int              errsv)
+{
+  if (self->backoff_ms == 0)
+    g_warning ("Could not accept a front-end on %s: %s; retrying every %u to %u ms until it works",
+               self->path, g_strerror (errsv), BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+  self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_FIRST_MS : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
+  self->backoff_source = g_timeout_source_new (self->backoff_ms);
+  g_source_set_static_name (self->backoff_source, "VhostUserServer accept backoff");
+  /* the server destroys it before it goes (stop_accepting) */
+  g_source_set_callback (self->backoff_source, backoff_done, self, NULL);
+  g_source_attach (self->backoff_source, self->context);
+}
+
+static gboolean
 on_incoming (GSocket      *listener,
              GIOCondition  condition,
              gpointer      user_data)
@@ -305,8 +407,23 @@ on_incoming (GSocket      *listener,
     {
       int errsv = errno;
 
+      if (errsv == EMFILE || errsv == ENFILE || errsv == ENOBUFS || errsv == ENOMEM)
+        {
+          /* (being dispatched: the source goes once we return) */
+          g_clear_pointer (&self->accept_source, g_source_unref);
+          back_off (self, errsv);
+          return G_SOURCE_REMOVE;
+        }
       if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR)
         g_debug ("accept() on %s failed: %s", self->path, g_strerror (errsv));
+      return G_SOURCE_CONTINUE;
+    }
+  if (self->backoff_ms != 0)
+    g_debug ("Accepting on %s again", self->path);
+  self->backoff_ms = 0;
+  if (!peer_allowed (self, fd))
+    {
+      close (fd);
       return G_SOURCE_CONTINUE;
     }
   socket = g_socket_new_from_fd (fd, &error);
@@ -371,6 +488,8 @@ vhost_user_server_finalize (GObject *object)
   g_ptr_array_unref (self->workers);
   g_ptr_array_unref (self->backends);
   g_free (self->path);
+  g_clear_pointer (&self->allowed_uids, g_variant_unref);
+  g_clear_pointer (&self->allowed_gids, g_variant_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);
 
@@ -402,6 +521,18 @@ vhost_user_server_get_property (GObject    *object,
     case PROP_PATH:
       g_value_set_string (value, self->path);
       break;
+    case PROP_SOCKET_MODE:
+      g_value_set_uint (value, self->socket_mode);
+      break;
+    case PROP_SOCKET_GROUP:
+      g_value_set_int64 (value, self->socket_group);
+      break;
+    case PROP_ALLOWED_UIDS:
+      g_value_set_variant (value, self->allowed_uids);
+      break;
+    case PROP_ALLOWED_GIDS:
+      g_value_set_variant (value, self->allowed_gids);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -430,6 +561,18 @@ vhost_user_server_set_property (GObject      *object,
       self->context = g_value_dup_boxed (value);
       if (self->context == NULL)
         self->context = g_main_context_ref_thread_default ();
+      break;
+    case PROP_SOCKET_MODE:
+      self->socket_mode = g_value_get_uint (value);
+      break;
+    case PROP_SOCKET_GROUP:
+      self->socket_group = g_value_get_int64 (value);
+      break;
+    case PROP_ALLOWED_UIDS:
+      vhost_user_server_set_allowed_uids (self, g_value_get_variant (value));
+      break;
+    case PROP_ALLOWED_GIDS:
+      vhost_user_server_set_allowed_gids (self, g_value_get_variant (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -490,6 +633,52 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VhostUserServer:socket-mode:
+   *
+   * The permissions the socket file gets when the server listens: 0600
+   * (only the server's user may connect) unless set otherwise before
+   * vhost_user_server_listen(), e.g. 0660 with
+   * [property@VhostUser.Server:socket-group]. They are in place before
+   * anybody can connect.
+   */
+  properties[PROP_SOCKET_MODE] =
+    g_param_spec_uint ("socket-mode", NULL, NULL, 0, 0777, 0600,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:socket-group:
+   *
+   * The group the socket file gets when the server listens, or -1 to
+   * keep the server's own.
+   */
+  properties[PROP_SOCKET_GROUP] =
+    g_param_spec_int64 ("socket-group", NULL, NULL, -1, G_MAXUINT32, -1,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserServer:allowed-uids:
+   *
+   * The user ids (an `au` variant) a front-end may connect as, checked
+   * with the kernel's credentials of the connecting process
+   * (`SO_PEERCRED`) beside the socket file's permissions; %NULL (the
+   * default), with [property@VhostUser.Server:allowed-gids] %NULL too,
+   * lets in whoever can open the socket. A front-end whose uid is not
+   * listed, and whose gid is not in allowed-gids, is closed at once
+   * (with a debug message).
+   */
+  properties[PROP_ALLOWED_UIDS] =
+    g_param_spec_variant ("allowed-uids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserServer:allowed-gids:
+   *
+   * The group ids (an `au` variant) a front-end may connect as (its
+   * primary group, from `SO_PEERCRED`); see
+   * [property@VhostUser.Server:allowed-uids].
+   */
+  properties[PROP_ALLOWED_GIDS] =
+    g_param_spec_variant ("allowed-gids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -555,9 +744,13 @@ vhost_user_server_new (GType    backend_type,
  * @path: where to create the socket
  * @error: return location for a #GError
  *
- * Listens on @path (mode 0600; a stale socket file is replaced, one
- * somebody listens on is an error) and accepts front-ends from the next
- * iteration of the server's context on.
+ * Listens on @path (mode [property@VhostUser.Server:socket-mode], 0600
+ * by default, and [property@VhostUser.Server:socket-group]) and accepts
+ * front-ends from the next iteration of the server's context on, those
+ * the allow-lists let in ([property@VhostUser.Server:allowed-uids]). A
+ * stale socket file (nobody listens on it) is replaced; a live socket,
+ * or anything that is not a socket, is an error
+ * (%VHOST_USER_ERROR_SOCKET_CONNECT) and is left alone.
  *
  * In a GJS program a threaded server fails here with
  * %VHOST_USER_ERROR_INVALID_OPERATION: its handlers would have to run
@@ -588,10 +781,11 @@ vhost_user_server_listen (VhostUserServer  *self,
       return FALSE;
     }
 
-  self->listener = vhost_user_socket_listen (path, 0, error);
+  self->listener = vhost_user_socket_listen_full (path, self->socket_mode, self->socket_group, error);
   if (self->listener == NULL)
     return FALSE;
   g_socket_set_blocking (self->listener, FALSE);
+  self->backoff_ms = 0;
   vhost_user_mutex_lock (&self->lock);
   self->stopping = FALSE;
   vhost_user_mutex_unlock (&self->lock);
@@ -766,6 +960,53 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
   self->max_threads = max_threads;
   vhost_user_mutex_unlock (&self->lock);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
-  if (self->listener != NULL && self->accept_source == NULL && !self->stopping && !at_thread_limit (self))
+  if (may_accept (self))
     start_accepting (self);
+}
+
+static void
+set_id_list (VhostUserServer  *self,
+             GVariant        **field,
+             GVariant         *ids,
+             guint             prop)
+{
+  g_return_if_fail (ids == NULL || g_variant_is_of_type (ids, G_VARIANT_TYPE ("au")));
+
+  if (ids != NULL)
+    g_variant_ref_sink (ids);
+  g_clear_pointer (field, g_variant_unref);
+  *field = ids;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/**
+ * vhost_user_server_set_allowed_uids:
+ * @self: a server
+ * @uids: (nullable): an `au` variant of user ids, or %NULL
+ *
+ * Sets [property@VhostUser.Server:allowed-uids]; it applies to the front-ends
+ * accepted from then on. A floating @uids is sunk.
+ */
+void
+vhost_user_server_set_allowed_uids (VhostUserServer *self,
+                                    GVariant        *uids)
+{
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+  set_id_list (self, &self->allowed_uids, uids, PROP_ALLOWED_UIDS);
+}
+
+/**
+ * vhost_user_server_set_allowed_gids:
+ * @self: a server
+ * @gids: (nullable): an `au` variant of group ids, or %NULL
+ *
+ * Sets [property@VhostUser.Server:allowed-gids]; it applies to the
+ * front-ends accepted from then on. A floating @gids is sunk.
+ */
+void
+vhost_user_server_set_allowed_gids (VhostUserServer *self,
+                                    GVariant        *gids)
+{
+  g_return_if_fail (VHOST_USER_IS_SERVER (self));
+  set_id_list (self, &self->allowed_gids, gids, PROP_ALLOWED_GIDS);
 }

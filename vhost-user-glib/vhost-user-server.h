@@ -41,5 +41,11 @@ int              vhost_user_server_get_max_threads    (VhostUserServer  *self);
 VHOST_USER_AVAILABLE_IN_ALL
 void             vhost_user_server_set_max_threads    (VhostUserServer  *self,
                                                        int               max_threads);
+VHOST_USER_AVAILABLE_IN_ALL
+void             vhost_user_server_set_allowed_uids   (VhostUserServer  *self,
+                                                       GVariant         *uids);
+VHOST_USER_AVAILABLE_IN_ALL
+void             vhost_user_server_set_allowed_gids   (VhostUserServer  *self,
+                                                       GVariant         *gids);
 
 G_END_DECLS

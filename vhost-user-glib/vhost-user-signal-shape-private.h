@@ -16,8 +16,8 @@ G_BEGIN_DECLS
 #define VHOST_USER_SHAPE_MAX_ARGS 6
 
 /* What decoders check the request against: the receiving role's own
- * limits. A num_queues of 0 leaves ring indices unchecked (the front-end
- * receiving on the back-end channel has no such limit to apply). */
+ * limits. A ring index must be below num_queues: the back-end's queues,
+ * or the rings the front-end set up (0: none, every index is refused). */
 typedef struct {
   guint    num_queues;
   guint    max_queue_size;

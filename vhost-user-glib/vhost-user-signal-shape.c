@@ -30,10 +30,10 @@ check_index (const VhostUserRequestInfo  *info,
              guint                        index,
              GError                     **error)
 {
-  if (limits->num_queues != 0 && index >= limits->num_queues)
+  if (index >= limits->num_queues)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "%s for queue %u, the device has %u", info->name, index, limits->num_queues);
+                   "%s for queue %u, there are %u", info->name, index, limits->num_queues);
       return FALSE;
     }
   return TRUE;

@@ -15,6 +15,10 @@ G_BEGIN_DECLS
 GSocket  *vhost_user_socket_listen  (const char    *path,
                                      guint          mode,
                                      GError       **error);
+GSocket  *vhost_user_socket_listen_full (const char *path,
+                                     guint          mode,
+                                     gint64         gid,
+                                     GError       **error);
 GSocket  *vhost_user_socket_connect (const char    *path,
                                      guint          timeout_ms,
                                      GCancellable  *cancellable,

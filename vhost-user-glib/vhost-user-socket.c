@@ -165,14 +165,32 @@ remove_stale_socket (const char  *path,
  * @path: where to create the socket
  * @mode: the socket file's permissions; 0 for 0600
  *
- * Creates a listening UNIX socket at @path, replacing a stale socket file
- * and refusing one somebody still listens on. The mode is set between
- * bind() and listen(), so nobody can connect before it is right.
+ * vhost_user_socket_listen_full() keeping the socket's group.
  */
 GSocket *
 vhost_user_socket_listen (const char  *path,
                           guint        mode,
                           GError     **error)
+{
+  return vhost_user_socket_listen_full (path, mode, -1, error);
+}
+
+/*
+ * vhost_user_socket_listen_full:
+ * @path: where to create the socket
+ * @mode: the socket file's permissions; 0 for 0600
+ * @gid: the socket file's group, or -1 to keep the creator's
+ *
+ * Creates a listening UNIX socket at @path, replacing a stale socket file
+ * and refusing one somebody still listens on (or anything that is not a
+ * socket). The group and mode are set between bind() and listen(), so
+ * nobody can connect before they are right.
+ */
+GSocket *
+vhost_user_socket_listen_full (const char  *path,
+                               guint        mode,
+                               gint64       gid,
+                               GError     **error)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   GSocket *result;
@@ -214,7 +232,8 @@ vhost_user_socket_listen (const char  *path,
       return NULL;
     }
 
-  if (g_chmod (path, mode) != 0 || listen (fd, SOMAXCONN) < 0)
+  if ((gid >= 0 && chown (path, (uid_t) -1, (gid_t) gid) != 0) || g_chmod (path, mode) != 0 ||
+      listen (fd, SOMAXCONN) < 0)
     {
       errsv = errno;
       g_close (fd, NULL);

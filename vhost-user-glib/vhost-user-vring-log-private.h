@@ -23,10 +23,37 @@ typedef struct {
 
 #define VHOST_USER_VRING_LOG_PAGE 4096
 
-void vhost_user_vring_log_write  (VhostUserVringLog *log,
-                                  guint64            gpa,
-                                  guint64            len);
-void vhost_user_vring_log_signal (VhostUserVringLog *log);
+/* What a request's writable buffers were when it was popped, as guest
+ * ranges in the order of its chain: a push logs from this record, never
+ * from the descriptors, which the driver may have rewritten since (the
+ * pages it names then are not the ones the device wrote). Kept per head,
+ * allocated with the ring, so a bounded number of spans: past it, the
+ * two neighbours that cost least are merged into one span over both
+ * (and the gap between them), which only ever marks more pages, never
+ * fewer. */
+#define VHOST_USER_VRING_LOG_SPANS 8
+
+typedef struct {
+  guint64 gpa;
+  guint64 span;    /* guest bytes from gpa it covers */
+  guint64 bytes;   /* the request's bytes it stands for: less than span once merged */
+} VhostUserVringLogSpan;
+
+typedef struct {
+  guint                 n;
+  VhostUserVringLogSpan spans[VHOST_USER_VRING_LOG_SPANS];
+} VhostUserVringWritten;
+
+void vhost_user_vring_log_write   (VhostUserVringLog           *log,
+                                   guint64                      gpa,
+                                   guint64                      len);
+void vhost_user_vring_log_signal  (VhostUserVringLog           *log);
+void vhost_user_vring_written_add (VhostUserVringWritten       *written,
+                                   guint64                      gpa,
+                                   guint64                      len);
+void vhost_user_vring_log_written (VhostUserVringLog           *log,
+                                   const VhostUserVringWritten *written,
+                                   guint64                      len);
 
 static inline gboolean
 vhost_user_vring_log_on (const VhostUserVringLog *log)

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vhost-user-vring-log-private.h"
@@ -40,4 +41,106 @@ vhost_user_vring_log_signal (VhostUserVringLog *log)
   if (vhost_user_vring_log_on (log) && log->fd >= 0)
     while (write (log->fd, &one, sizeof one) < 0 && errno == EINTR)
       ;
+}
+
+/* The guest bytes one span over @a and @b would cover. */
+static VhostUserVringLogSpan
+span_union (const VhostUserVringLogSpan *a,
+            const VhostUserVringLogSpan *b)
+{
+  /* (no buffer ends past the address space: popping checked) */
+  guint64 lo = MIN (a->gpa, b->gpa);
+  guint64 hi = MAX (a->gpa + a->span, b->gpa + b->span);
+
+  return (VhostUserVringLogSpan) { lo, hi - lo, a->bytes + b->bytes };
+}
+
+/* How many guest bytes merging @a and @b marks that they would not. */
+static guint64
+merge_cost (const VhostUserVringLogSpan *a,
+            const VhostUserVringLogSpan *b)
+{
+  guint64 both = span_union (a, b).span;
+
+  return both > a->span + b->span ? both - (a->span + b->span) : 0;
+}
+
+/* Records @len writable bytes at @gpa, the next in the request's chain.
+ * Called at pop time, with the ring's lock held; never allocates. */
+void
+vhost_user_vring_written_add (VhostUserVringWritten *written,
+                              guint64                gpa,
+                              guint64                len)
+{
+  VhostUserVringLogSpan next = { gpa, len, len };
+  guint best = G_MAXUINT;
+  guint64 best_cost = G_MAXUINT64;
+
+  if (len == 0)
+    return;
+  if (written->n > 0)
+    {
+      VhostUserVringLogSpan *last = &written->spans[written->n - 1];
+
+      /* the common case: the buffer goes on where the last one ended */
+      if (last->gpa + last->span == gpa)
+        {
+          last->span += len;
+          last->bytes += len;
+          return;
+        }
+    }
+  if (written->n < VHOST_USER_VRING_LOG_SPANS)
+    {
+      written->spans[written->n++] = next;
+      return;
+    }
+
+  /* full: merge the neighbours that cost least, the new span included as
+   * the last one's neighbour; the order of the chain is kept */
+  for (guint i = 0; i + 1 < written->n; i++)
+    {
+      guint64 cost = merge_cost (&written->spans[i], &written->spans[i + 1]);
+
+      if (cost < best_cost)
+        best_cost = cost, best = i;
+    }
+  if (merge_cost (&written->spans[written->n - 1], &next) <= best_cost)
+    {
+      written->spans[written->n - 1] = span_union (&written->spans[written->n - 1], &next);
+      return;
+    }
+  written->spans[best] = span_union (&written->spans[best], &written->spans[best + 1]);
+  memmove (&written->spans[best + 1], &written->spans[best + 2],
+           (written->n - best - 2) * sizeof written->spans[0]);
+  written->spans[written->n - 1] = next;
+}
+
+/* Marks the pages of the first @len bytes the request's writable buffers
+ * had when it was popped. A merged span that is only partly written is
+ * marked whole. Called with the ring's lock held. */
+void
+vhost_user_vring_log_written (VhostUserVringLog           *log,
+                              const VhostUserVringWritten *written,
+                              guint64                      len)
+{
+  guint64 left = len;
+
+  if (!vhost_user_vring_log_on (log))
+    return;
+  for (guint i = 0; i < written->n && left > 0; i++)
+    {
+      const VhostUserVringLogSpan *s = &written->spans[i];
+
+      if (left >= s->bytes)
+        {
+          vhost_user_vring_log_write (log, s->gpa, s->span);
+          left -= s->bytes;
+        }
+      else
+        {
+          vhost_user_vring_log_write (log, s->gpa, s->span == s->bytes ? left : s->span);
+          left = 0;
+        }
+    }
 }

@@ -38,6 +38,7 @@ packed_record_size (guint size)
 typedef struct {
   guint32    *chains;      /* per buffer id: its chain's descriptors, 0 when not out */
   guint16    *heads;       /* per buffer id out: its first entry in the record */
+  VhostUserVringWritten *written;  /* per buffer id out: its writable buffers as popped, for the log */
   guint       n_chains;
   guint       in_flight;   /* descriptors popped and not used yet */
   guint       used_since_call;

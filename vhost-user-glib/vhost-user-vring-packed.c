@@ -18,10 +18,10 @@
  * Every descriptor the device takes is copied into a record in the
  * layout of the specification's packed in-flight area (INFLIGHT_SHMFD):
  * the shared area when the front-end gave one, our own memory
- * otherwise. A used descriptor overwrites the ring where the driver
- * reads used ones, not where the request was, so the ring cannot tell a
- * push what the request's buffers were: the record can (dirty logging),
- * and it tells a back-end restarted after it died what to resubmit. The
+ * otherwise: it tells a back-end restarted after it died what to
+ * resubmit. What a push marks in the dirty log is kept apart, per buffer
+ * id, from the buffers as they were popped: neither the ring nor an
+ * indirect table (both the driver's to rewrite) is read again. The
  * front-end can write the shared area: nothing read from it is trusted
  * further than a bound, and a resubmitted request goes through the
  * checks a popped one does.
@@ -140,12 +140,14 @@ vhost_user_vring_packed_resize (VhostUserVringPacked *state,
   g_clear_pointer (&state->chains, g_free);
   g_clear_pointer (&state->heads, g_free);
   g_clear_pointer (&state->own_record, g_free);
+  g_clear_pointer (&state->written, g_free);
   state->record = NULL;
   state->n_chains = MIN (size, PACKED_MAX_SIZE);
   if (state->n_chains > 0)
     {
       state->chains = g_new0 (guint32, state->n_chains);
       state->heads = g_new0 (guint16, state->n_chains);
+      state->written = g_new0 (VhostUserVringWritten, state->n_chains);
       state->own_record = g_malloc (packed_record_size (state->n_chains));
     }
   vhost_user_vring_packed_forget (state);
@@ -153,7 +155,7 @@ vhost_user_vring_packed_resize (VhostUserVringPacked *state,
 
 /* Stops recording into the shared area (it is going away): our own
  * record, laid out anew, takes over. Requests out with the device keep
- * their ids; they are not logged any more. */
+ * their ids (and what the log needs, which is kept apart). */
 void
 vhost_user_vring_packed_release_area (VhostUserVringPacked *state)
 {
@@ -215,6 +217,7 @@ ring_part (const VhostUserVringPackedView *view,
 static gboolean
 add_piece (const VhostUserVringPackedView  *view,
            VhostUserVringElement           *element,
+           VhostUserVringWritten           *written,
            const PackedDesc                *d,
            gboolean                        *writable_seen,
            const char                     **why)
@@ -226,7 +229,11 @@ add_piece (const VhostUserVringPackedView  *view,
   else if (*writable_seen)
     return BREAK (why, "a readable buffer after a writable one");
   *why = vhost_user_vring_add_buffer (view->memory, element, d->addr, d->len, writable);
-  return *why == NULL;
+  if (*why != NULL)
+    return FALSE;
+  if (writable)
+    vhost_user_vring_written_add (written, d->addr, d->len);
+  return TRUE;
 }
 
 /* The buffers of an indirect table: whole descriptors, read in order
@@ -235,6 +242,7 @@ add_piece (const VhostUserVringPackedView  *view,
 static gboolean
 add_indirect (const VhostUserVringPackedView  *view,
               VhostUserVringElement           *element,
+              VhostUserVringWritten           *written,
               const PackedDesc                *d,
               gboolean                        *writable_seen,
               const char                     **why)
@@ -260,7 +268,7 @@ add_indirect (const VhostUserVringPackedView  *view,
       memcpy (&entry, table + i * sizeof entry, sizeof entry);
       if (entry.flags & PACKED_DESC_F_INDIRECT)
         return BREAK (why, "an indirect table names another");
-      if (!add_piece (view, element, &entry, writable_seen, why))
+      if (!add_piece (view, element, written, &entry, writable_seen, why))
         return FALSE;
     }
   return TRUE;
@@ -343,6 +351,7 @@ static gboolean
 walk_chain (const VhostUserVringPackedView  *view,
             guint8                          *ring,
             VhostUserVringElement           *element,
+            VhostUserVringWritten           *written,
             Recording                       *rec,
             guint                           *idx,
             gboolean                        *wrap,
@@ -378,10 +387,10 @@ walk_chain (const VhostUserVringPackedView  *view,
           if (*n > 1 || (d.flags & PACKED_DESC_F_NEXT))
             return BREAK (why,
                                                  "an indirect descriptor in a chain, or with NEXT");
-          if (!add_indirect (view, element, &d, &writable_seen, why))
+          if (!add_indirect (view, element, written, &d, &writable_seen, why))
             return FALSE;
         }
-      else if (!add_piece (view, element, &d, &writable_seen, why))
+      else if (!add_piece (view, element, written, &d, &writable_seen, why))
         return FALSE;
       if (!recording_add (view, rec, &d, why))
         return FALSE;
@@ -412,6 +421,8 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
   guint8 *ring;
   guint16 flags;
   guint n = 0, id = 0;
+  /* the id is the chain's last word: recorded here, kept under it below */
+  VhostUserVringWritten written;
 
   if (state->chains == NULL || state->n_chains != num || state->record == NULL)
     return BREAK (why, "the ring's size is not one a packed ring can have");
@@ -450,8 +461,9 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
         return FALSE;
     }
 
+  written.n = 0;
   recording_begin (view, &rec);
-  if (!walk_chain (view, ring, element, &rec, &idx, &wrap, &n, &id, why))
+  if (!walk_chain (view, ring, element, &written, &rec, &idx, &wrap, &n, &id, why))
     {
       recording_abort (view, &rec);
       return FALSE;
@@ -467,6 +479,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
 
   state->chains[id] = n;
   state->heads[id] = rec.head;
+  state->written[id] = written;
   state->in_flight += n;
   element->head = id;
   *view->base = (*view->base & 0xffff0000u) | idx | ((guint) wrap << 15);
@@ -494,67 +507,6 @@ user_addr_to_gpa (VhostUserMemoryTable *memory,
         }
     }
   return FALSE;
-}
-
-/* Marks the first *@left bytes of the writable buffers of @d (through
- * its table if it is indirect) dirty. */
-static void
-log_desc (const VhostUserVringPackedView *view,
-          const PackedDesc               *d,
-          guint64                        *left)
-{
-  if (d->flags & PACKED_DESC_F_INDIRECT)
-    {
-      guint64 len = d->len;
-      const guint8 *table;
-
-      if (d->len == 0 || d->len % sizeof (PackedDesc) != 0 || d->len / sizeof (PackedDesc) > MAX_INDIRECT)
-        return;
-      table = vhost_user_memory_table_translate_gpa (view->memory, d->addr, &len);
-      if (table == NULL || len != d->len)
-        return;
-      for (guint i = 0; i < d->len / sizeof (PackedDesc) && *left > 0; i++)
-        {
-          PackedDesc entry;
-
-          memcpy (&entry, table + i * sizeof entry, sizeof entry);
-          entry.flags &= ~PACKED_DESC_F_INDIRECT;
-          log_desc (view, &entry, left);
-        }
-    }
-  else if (d->flags & PACKED_DESC_F_WRITE)
-    {
-      guint64 n = MIN (*left, d->len);
-
-      vhost_user_vring_log_write (view->log, d->addr, n);
-      *left -= n;
-    }
-}
-
-/* Marks what the device wrote into the request recorded from @entry on:
- * the first @len bytes of its writable buffers. The record may be the
- * shared area, which the front-end can write: bounded, and a lie only
- * marks the wrong pages of its own log. */
-static void
-log_request (const VhostUserVringPackedView *view,
-             guint                           entry,
-             guint32                         len)
-{
-  guint8 *record = view->state->record;
-  guint64 left = len;
-  guint n;
-
-  if (entry >= view->size || !*E_INFLIGHT (R_ENTRY (record, entry)))
-    return;
-  n = MIN (*E_NUM (R_ENTRY (record, entry)), view->size);
-  for (guint k = 0; k < n && left > 0 && entry < view->size; k++)
-    {
-      PackedDesc d;
-
-      record_read (R_ENTRY (record, entry), &d);
-      log_desc (view, &d, &left);
-      entry = *E_NEXT (R_ENTRY (record, entry));
-    }
 }
 
 /* Writes used descriptors for a batch. Every head is checked first (out
@@ -629,7 +581,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
       /* the pages the device wrote are dirty before the driver may see
        * them used (a migration that syncs the log then has them) */
       for (i = 0; i < n; i++)
-        log_request (view, state->heads[heads[i]], lens[i]);
+        vhost_user_vring_log_written (view->log, &state->written[heads[i]], lens[i]);
       if (!(view->address->flags & 1) ||   /* VHOST_VRING_F_LOG */
           !user_addr_to_gpa (view->memory, view->address->desc_user_addr, &desc_gpa))
         logging = FALSE;
@@ -850,6 +802,7 @@ vhost_user_vring_packed_resubmit (const VhostUserVringPackedView  *view,
   guint num = view->size;
   gboolean writable_seen = FALSE;
   guint n, e = entry, id = 0;
+  VhostUserVringWritten written = { 0 };
 
   if (state->chains == NULL || state->n_chains != num || record == NULL || entry >= num)
     return BREAK (why, "an in-flight entry outside the ring");
@@ -869,10 +822,10 @@ vhost_user_vring_packed_resubmit (const VhostUserVringPackedView  *view,
           if (n > 1 || (d.flags & PACKED_DESC_F_NEXT))
             return BREAK (why,
                                                  "an indirect descriptor in a chain, or with NEXT");
-          if (!add_indirect (view, element, &d, &writable_seen, why))
+          if (!add_indirect (view, element, &written, &d, &writable_seen, why))
             return FALSE;
         }
-      else if (!add_piece (view, element, &d, &writable_seen, why))
+      else if (!add_piece (view, element, &written, &d, &writable_seen, why))
         return FALSE;
       id = d.id;
     }
@@ -885,6 +838,7 @@ vhost_user_vring_packed_resubmit (const VhostUserVringPackedView  *view,
 
   state->chains[id] = n;
   state->heads[id] = entry;
+  state->written[id] = written;
   state->in_flight += n;
   element->head = id;
   return TRUE;

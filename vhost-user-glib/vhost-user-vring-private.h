@@ -37,6 +37,8 @@ void            vhost_user_vring_set_features (VhostUserVring              *self
                                                gboolean                     event_idx);
 void            vhost_user_vring_set_size     (VhostUserVring              *self,
                                                guint                        size);
+gboolean        vhost_user_vring_can_resize   (VhostUserVring              *self,
+                                               GError                     **error);
 void            vhost_user_vring_set_address  (VhostUserVring              *self,
                                                const VhostUserVringAddress *address);
 void            vhost_user_vring_set_enabled  (VhostUserVring              *self,

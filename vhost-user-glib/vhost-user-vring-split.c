@@ -35,6 +35,7 @@ typedef gboolean (*DescFunc) (VhostUserVring  *self,
 
 typedef struct {
   VhostUserVringElement *element;
+  VhostUserVringWritten *written;
   gboolean               writable_seen;
 } PopState;
 
@@ -53,7 +54,12 @@ pop_desc (VhostUserVring  *self,
   else if (state->writable_seen)
     return BREAK (why, "a readable buffer after a writable one");
   *why = vhost_user_vring_add_buffer (self->memory, state->element, addr, len, (flags & VRING_DESC_F_WRITE) != 0);
-  return *why == NULL;
+  if (*why != NULL)
+    return FALSE;
+  /* what a push logs: these addresses, not what the table says by then */
+  if (flags & VRING_DESC_F_WRITE)
+    vhost_user_vring_written_add (state->written, addr, len);
+  return TRUE;
 }
 
 /* Visits the descriptors of the chain at @head, indirect tables included,
@@ -147,7 +153,7 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
   guint16 last_avail = self->base & 0xffff;
   guint16 avail_idx;
   guint8 *avail, *desc_table;
-  PopState state = { element, FALSE };
+  PopState state = { element, NULL, FALSE };
 
   /* with event idx the rings end with used_event / avail_event */
   avail = vhost_user_vring_ring_part (self->memory, self->address.avail_user_addr, VRING_AVAIL_SIZE (num));
@@ -162,6 +168,8 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
       /* (recorded for the size the ring had when it started) */
       if (element->head >= num || self->split_out[element->head] != SPLIT_OUT_NO)
         return BREAK (why, "a request to resubmit is outside the ring");
+      state.written = &self->split_written[element->head];
+      state.written->n = 0;
       if (!walk_chain (self, desc_table, element->head, pop_desc, &state, why))
         return FALSE;
       self->split_out[element->head] = SPLIT_OUT_YES;
@@ -182,6 +190,8 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
 
   if (self->split_out[element->head] != SPLIT_OUT_NO)
     return BREAK (why, "a request's head is already out with the device");
+  state.written = &self->split_written[element->head];
+  state.written->n = 0;
   if (!walk_chain (self, desc_table, element->head, pop_desc, &state, why))
     return FALSE;
 
@@ -189,29 +199,6 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
   self->split_out[element->head] = SPLIT_OUT_YES;
   /* the base is how far the device got: GET_VRING_BASE reports it */
   self->base = (guint16) (last_avail + 1);
-  return TRUE;
-}
-
-typedef struct {
-  guint64 left;   /* bytes the device says it wrote, not logged yet */
-} LogState;
-
-static gboolean
-log_desc (VhostUserVring  *self,
-          guint64          addr,
-          guint32          len,
-          guint16          flags,
-          gpointer         data,
-          const char     **why)
-{
-  LogState *state = data;
-  guint64 n;
-
-  if (!(flags & VRING_DESC_F_WRITE) || state->left == 0)
-    return TRUE;
-  n = MIN (state->left, len);
-  vhost_user_vring_log_write (&self->log, addr, n);
-  state->left -= n;
   return TRUE;
 }
 
@@ -268,20 +255,11 @@ vhost_user_vring_split_push (VhostUserVring  *self,
     }
 
   /* the pages the device wrote are dirty before the driver may see them
-   * used (a migration that syncs the log then has them) */
+   * used (a migration that syncs the log then has them): the buffers as
+   * they were popped, whatever the descriptors say now */
   if (vhost_user_vring_log_on (&self->log))
-    {
-      guint8 *desc_table = vhost_user_vring_ring_part (self->memory, self->address.desc_user_addr,
-                                                       16 * (guint64) num);
-
-      for (guint i = 0; i < n && desc_table != NULL; i++)
-        {
-          LogState state = { lens[i] };
-
-          if (!walk_chain (self, desc_table, heads[i], log_desc, &state, why))
-            return FALSE;
-        }
-    }
+    for (guint i = 0; i < n; i++)
+      vhost_user_vring_log_written (&self->log, &self->split_written[heads[i]], lens[i]);
 
   /* in-flight tracking: the batch is a list from last_batch_head, so a
    * back-end that dies before the used index reaches the area can tell

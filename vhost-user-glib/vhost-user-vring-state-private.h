@@ -72,6 +72,8 @@ struct _VhostUserVring
    * with the ring): a head pushed that is not out (twice, or from a
    * session that ended) is refused, not written to the driver's ring */
   guint8               *split_out;       /* SPLIT_OUT_* */
+  /* split rings: per head, its writable buffers as popped, for the log */
+  VhostUserVringWritten *split_written;
   guint                 abandoned;       /* heads (packed: ids) of a session stopped undrained */
   VhostUserVringDrainedFunc drained_func;
   gpointer              drained_data;

@@ -110,6 +110,7 @@ vhost_user_vring_finalize (GObject *object)
   g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->retired_memory, g_ptr_array_unref);
   g_free (self->split_out);
+  g_free (self->split_written);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->ring_context, g_main_context_unref);
   g_clear_pointer (&self->inflight, g_bytes_unref);
@@ -329,6 +330,32 @@ vhost_user_vring_set_features (VhostUserVring *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[prop]); \
   } G_STMT_END
 
+/* A ring is resized only while it is stopped and the device holds none
+ * of its requests: a head handed out belongs to the old size, and
+ * GET_VRING_BASE waits for it (SET_VRING_NUM on a running ring used to
+ * forget the requests in flight, and GET_VRING_BASE answered while the
+ * device still wrote into their buffers). */
+gboolean
+vhost_user_vring_can_resize (VhostUserVring  *self,
+                             GError         **error)
+{
+  gboolean started;
+  guint in_flight;
+
+  LOCK (self);
+  started = self->started;
+  in_flight = self->in_flight;
+  UNLOCK (self);
+  if (started || in_flight > 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Queue %u cannot be resized while it %s", self->index,
+                   started ? "is running" : "has requests in flight");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 vhost_user_vring_set_size (VhostUserVring *self,
                            guint           size)
@@ -344,6 +371,9 @@ vhost_user_vring_set_size (VhostUserVring *self,
     {
       g_free (self->split_out);
       self->split_out = g_malloc0 (MAX (size, 1));
+      /* (calloc'd: pages of heads never popped stay untouched) */
+      g_free (self->split_written);
+      self->split_written = g_new0 (VhostUserVringWritten, MAX (size, 1));
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
       self->n_resubmit = self->next_resubmit = 0;
