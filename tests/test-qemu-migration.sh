@@ -30,7 +30,15 @@
 # for migrate-start-postcopy once pre-copy has made a pass. The test does
 # not require postcopy to work: it passes when postcopy completes with the
 # guest intact, or when QEMU refuses it and the guest runs on intact in
-# the source; what QEMU said is printed either way.
+# the source; what QEMU said is printed either way. Seen with QEMU 7.2:
+# with our back-end (no PAGEFAULT) the destination refuses postcopy-ram
+# ("vhost-user backend not capable of postcopy", "Postcopy is not
+# supported"); the source does not ask its back-end and accepts it, and its
+# migration fails at the destination ("RAM postcopy is disabled but have
+# 16 byte advise"); the guest runs on in the source. With
+# qemu-storage-daemon (PAGEFAULT offered) postcopy starts, but the
+# destination's daemon panics ("VHOST_USER_ADD_MEM_REG received 0 fds"),
+# the destination's disk never starts, and this test fails there.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
@@ -170,7 +178,7 @@ has () {  # has JSON PATH FEATURE: the feature list at PATH names FEATURE
   $python -c 'import json,sys
 d = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."):
-    d = d[k]
+    d = d.get(k, {})
 sys.exit(0 if any(f.startswith(sys.argv[3] + ":") for f in d) else 1)' "$@"
 }
 # check_device NAME: the guest drives the ring layout asked for
@@ -224,7 +232,9 @@ while :; do
   info=$(qmp "$tmp/src.qmp" '{"execute":"query-migrate"}') || fail "query-migrate: $info"
   status=$(field "$info" status)
   case $status in completed|failed|cancelled|postcopy-paused) break ;; esac
-  if [ "$mode" = postcopy ] && [ -z "$postcopy_asked" ] && [ "$(field "$info" ram.dirty-sync-count)" -ge 2 ] 2>/dev/null; then
+  # postcopy once the first pass is under way: it would be over (and the
+  # migration done in pre-copy) before a later ask
+  if [ "$mode" = postcopy ] && [ -z "$postcopy_asked" ] && [ "$(field "$info" ram.transferred)" -ge 16000000 ] 2>/dev/null; then
     postcopy_asked=1
     if out=$(qmp "$tmp/src.qmp" '{"execute":"migrate-start-postcopy"}'); then
       note "migrate-start-postcopy accepted (status was $status)"
@@ -251,9 +261,20 @@ if [ "$status" != completed ]; then
   [ "$(field "$s" status)" = running ] || qmp "$tmp/src.qmp" '{"execute":"cont"}' > /dev/null ||
     fail "the source does not run after the failed migration: $s"
   where=src
+  if [ "$kind" = ours ] && grep -aq 'recv main: SET_LOG_BASE' "$tmp/backend-src.log"; then
+    # the source stopped logging (VHOST_F_LOG_ALL, bit 26, off again) and went on
+    feat=$(grep -ao 'recv main: SET_FEATURES .* u64=0x[0-9a-f]*' "$tmp/backend-src.log" | tail -n 1 | sed 's/.*u64=//')
+    [ $(( (feat >> 26) & 1 )) = 0 ] || fail "the source back-end still logs after the failed migration: features $feat"
+    note "the source back-end logged, then stopped logging (features $feat) and served on"
+  fi
 else
   syncs=$(field "$info" ram.dirty-sync-count)
-  [ "$syncs" -ge 3 ] || fail "only $syncs dirty-bitmap syncs: raise the RAM or lower the bandwidth"
+  if [ "$mode" = postcopy ]; then
+    # pre-copy stops at the switch to postcopy: what it copied counts
+    [ "$(field "$info" ram.postcopy-bytes)" -gt 0 ] || fail "the migration completed without postcopy"
+  else
+    [ "$syncs" -ge 3 ] || fail "only $syncs dirty-bitmap syncs: raise the RAM or lower the bandwidth"
+  fi
   round1=$(rounds_in src)
   [ "$round1" -gt "$round0" ] || fail "no I/O round finished during the migration (round $round0 before, $round1 after)"
   note "the guest finished rounds $((round0 + 1))-$round1 while migrating ($syncs dirty syncs, $(field "$info" ram.transferred) bytes)"
