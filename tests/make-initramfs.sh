@@ -57,6 +57,57 @@ if /bin/busybox grep -q vutest=reconnect /proc/cmdline && [ -e /sys/block/vda ];
   echo "GUEST-RECONNECT: $n blocks, $bad bad"
   /bin/busybox poweroff -f
 fi
+# vutest=migrate: rounds of O_DIRECT writes, each read back O_DIRECT, over
+# the slots (4 KiB blocks from block 16 on), while the host migrates the
+# guest; a round ends with a buffered read of all the slots, compared with
+# an O_DIRECT one, which leaves them in the page cache: pages the device
+# wrote, which reach the destination only through the back-end's dirty log.
+# The host says "stop" on the console once the guest runs in the
+# destination; then every slot is checked three ways (O_DIRECT, the page
+# cache as it came across, the device again after dropping the cache).
+if /bin/busybox grep -q vutest=migrate /proc/cmdline && [ -e /sys/block/vda ]; then
+  n=32
+  bad=0
+  w=0
+  r=0
+  (read -r line; : > /stop) < /dev/console &
+  echo "GUEST-IO-START"
+  while :; do
+    i=0
+    while [ $i -lt $n ]; do
+      tag=$(/bin/busybox printf 'mig %08d slot %04d' $w $i)
+      echo "$tag" | /bin/busybox dd of=/dev/vda bs=4096 seek=$((i + 16)) conv=sync oflag=direct 2>/dev/null || bad=$((bad + 1))
+      got=$(/bin/busybox dd if=/dev/vda bs=4096 skip=$((i + 16)) count=1 iflag=direct 2>/dev/null | /bin/busybox head -c 22)
+      [ "$got" = "$tag" ] || { bad=$((bad + 1)); echo "GUEST-BAD: read '$got' after writing '$tag'"; }
+      w=$((w + 1))
+      i=$((i + 1))
+    done
+    r=$((r + 1))
+    a=$(/bin/busybox dd if=/dev/vda bs=4096 skip=16 count=$n 2>/dev/null | /bin/busybox md5sum)
+    b=$(/bin/busybox dd if=/dev/vda bs=4096 skip=16 count=$n iflag=direct 2>/dev/null | /bin/busybox md5sum)
+    [ "$a" = "$b" ] || { bad=$((bad + 1)); echo "GUEST-BAD: round $r buffered read differs from O_DIRECT"; }
+    echo "GUEST-ROUND: $r"
+    [ -e /stop ] && break
+  done
+  # slot i last held write (r - 1) * n + i
+  for how in direct cache device; do
+    [ $how = device ] && echo 3 > /proc/sys/vm/drop_caches
+    flag=
+    [ $how = direct ] && flag=iflag=direct
+    i=0
+    while [ $i -lt $n ]; do
+      want=$(/bin/busybox printf 'mig %08d slot %04d' $(((r - 1) * n + i)) $i)
+      got=$(/bin/busybox dd if=/dev/vda bs=4096 skip=$((i + 16)) count=1 $flag 2>/dev/null | /bin/busybox head -c 22)
+      if [ "$got" != "$want" ]; then
+        bad=$((bad + 1))
+        echo "GUEST-BAD: $how read of slot $i: '$got', not '$want'"
+      fi
+      i=$((i + 1))
+    done
+  done
+  echo "GUEST-MIGRATE: $r rounds, $w writes, $bad bad"
+  /bin/busybox poweroff -f
+fi
 if [ -e /sys/block/vda ]; then
   echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
   echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"
