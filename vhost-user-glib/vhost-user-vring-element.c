@@ -83,7 +83,7 @@ vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
  * whatever pieces it came in. This is the view for bindings; it
  * allocates, so the data path of a C device uses
  * vhost_user_vring_element_copy_out() or reads
- * [field@VhostUser.VringElement.out] directly.
+ * the `out` field of [struct@VhostUser.VringElement] directly.
  *
  * Returns: (transfer full): up to @len bytes from @offset; fewer (maybe
  *   none) when the buffers end first

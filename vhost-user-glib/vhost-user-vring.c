@@ -1083,9 +1083,10 @@ pop_locked (VhostUserVring         *self,
  * from then on (until the front-end sets it up again). Never allocates.
  *
  * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
- * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
- * over consecutive descriptors, and an id out of range or already out
- * with the device, or a chain longer than the ring, breaks it too.
+ * ring the `head` of a [struct@VhostUser.VringElement] is the buffer
+ * id, a chain runs over consecutive descriptors, and an id out of range
+ * or already out with the device, or a chain longer than the ring,
+ * breaks it too.
  *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
