@@ -131,6 +131,7 @@ wait_socket "$dir/r.sock"
 tp=$!
 pids+=($tp)
 wait_socket "$dir/front.sock"
+fds_idle=$(ls /proc/$tp/fd | wc -l)
 timeout 120 "$client" --verify --reconnect --queue-depth 16 --count 2048 --io-size 8 --timeout 10 \
     "$dir/front.sock" > "$dir/reconnect.client" 2>&1 &
 cli=$!
@@ -148,6 +149,11 @@ sed "s/^/# /" "$dir/reconnect.client"
 [ $status -eq 0 ] || { sed "s/^/# /" "$dir/reconnect.trace-err"; fail "reconnect: the client failed (exit $status)"; }
 grep -q "^verified: 2048 sectors.*1 reconnect" "$dir/reconnect.client" ||
   fail "reconnect: the client did not verify after one reconnect"
+# between sessions the proxy holds what it held before the first: every
+# fd that went through it (memory, eventfds, the in-flight area) is closed
+sleep 0.2
+fds_after=$(ls /proc/$tp/fd | wc -l)
+[ "$fds_after" = "$fds_idle" ] || { ls -l /proc/$tp/fd | sed "s/^/# /"; fail "reconnect: the proxy holds $fds_after fds, $fds_idle before"; }
 # the proxy serves on: stop it, which ends nothing more than the summary
 kill -TERM $tp
 wait $tp || fail "reconnect: the proxy did not exit cleanly on SIGTERM"
@@ -159,4 +165,4 @@ grep '"session": 2,' "$dir/reconnect.json" | grep -q '"request": "SET_INFLIGHT_F
   { grep '"session": 2,' "$dir/reconnect.json" | grep -o '"request": "[A-Z_]*", "number": [0-9]*, "reply": false' |
       sed "s/^/# /"; fail "reconnect: the second session did not hand the in-flight area back"; }
 [ ! -e "$dir/front.sock" ] || fail "reconnect: the proxy left its socket behind"
-ok "a back-end killed and restarted under a reconnecting client: two sessions traced, the data verifies"
+ok "a back-end killed and restarted under a reconnecting client: two sessions traced, the data verifies, no fd kept ($fds_idle before and after)"
