@@ -10,9 +10,15 @@
  * the back-end channel the proxy spliced in, a reply's fd arrives. The
  * JSON trace must then hold each of those messages, with its fd count, the
  * replies with their latency, and a summary that counts them.
+ *
+ * A message the library would reject (a payload and fds GET_FEATURES
+ * does not take) crosses the proxy byte for byte with its fds, and the
+ * trace says what is wrong with it.
  */
 
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -27,6 +33,8 @@ typedef struct {
   char              *back;
   char              *trace;
   GSocket           *listener;
+  GSocket           *accepted;   /* the proxy's connection to the back-end */
+  GSocket           *raw_front;  /* ours to the proxy, without a front-end */
   GSubprocess       *proxy;
   VhostUserFrontend *frontend;
   VhostUserBackend  *backend;
@@ -37,7 +45,6 @@ fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) accepted = NULL;
   const char *program = g_getenv ("VHOST_USER_TRACE");
 
   if (program == NULL)
@@ -60,23 +67,31 @@ fixture_setup (Fixture       *f,
                                "--once", "--json", "--hexdump", "--output", f->trace, NULL);
   g_assert_no_error (error);
 
-  f->frontend = vhost_user_frontend_new ();
-  /* waits for the proxy's socket to appear */
-  g_assert_true (vhost_user_frontend_connect_to_path (f->frontend, f->front, 10000, NULL, &error));
+  /* waits for the proxy's socket to appear; with @data, the test speaks
+   * raw bytes on both ends */
+  if (data == NULL)
+    {
+      f->frontend = vhost_user_frontend_new ();
+      g_assert_true (vhost_user_frontend_connect_to_path (f->frontend, f->front, 10000, NULL, &error));
+    }
+  else
+    f->raw_front = vhost_user_socket_connect (f->front, 10000, NULL, &error);
   g_assert_no_error (error);
 
   /* the proxy connects to us once the front-end is in */
   g_socket_set_blocking (f->listener, TRUE);
   g_socket_set_timeout (f->listener, 10);
-  accepted = g_socket_accept (f->listener, NULL, &error);
+  f->accepted = g_socket_accept (f->listener, NULL, &error);
   g_assert_no_error (error);
-  g_socket_set_timeout (accepted, 0);
+  g_socket_set_timeout (f->accepted, 0);
+  if (data != NULL)
+    return;
 
   f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", (guint64) VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ |
                              VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
                              VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD |
                              VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL);
-  g_assert_true (vhost_user_backend_take_socket (f->backend, accepted, &error));
+  g_assert_true (vhost_user_backend_take_socket (f->backend, f->accepted, &error));
   g_assert_no_error (error);
 }
 
@@ -94,6 +109,8 @@ fixture_teardown (Fixture       *f,
       g_subprocess_wait (f->proxy, NULL, NULL);
       g_clear_object (&f->proxy);
     }
+  g_clear_object (&f->accepted);
+  g_clear_object (&f->raw_front);
   g_clear_object (&f->listener);
   if (f->dir != NULL)
     {
@@ -285,6 +302,132 @@ test_relay (Fixture       *f,
                                  "\"back-end\": {", "\"BACKEND_CONFIG_CHANGE_MSG\": 1", "\"BACKEND_SHARED_OBJECT_LOOKUP\": 1", NULL), ==, 1);
 }
 
+/* one message, its fds with the first byte */
+static void
+send_raw (int           fd,
+          const guint8 *data,
+          gsize         len,
+          const int    *fds,
+          guint         n_fds)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 8)];
+  } control;
+  struct iovec iov = { (gpointer) data, len };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+  if (n_fds > 0)
+    {
+      struct cmsghdr *cmsg;
+
+      memset (control.buf, 0, sizeof control.buf);
+      mh.msg_control = control.buf;
+      mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+      cmsg = CMSG_FIRSTHDR (&mh);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+      memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+    }
+  g_assert_cmpint (sendmsg (fd, &mh, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+/* exactly @len bytes (blocking), and the fds that came with them */
+static void
+receive_raw (int     fd,
+             guint8 *data,
+             gsize   len,
+             int    *fds,
+             guint  *n_fds)
+{
+  gsize have = 0;
+
+  *n_fds = 0;
+  while (have < len)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int) * 8)];
+      } control;
+      struct iovec iov = { data + have, len - have };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gssize n;
+
+      g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+      n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      g_assert_cmpint (n, >, 0);
+      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&mh); cmsg != NULL; cmsg = CMSG_NXTHDR (&mh, cmsg))
+        for (gsize i = 0; i < (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+          memcpy (&fds[(*n_fds)++], CMSG_DATA (cmsg) + i * sizeof (int), sizeof (int));
+      have += n;
+    }
+}
+
+/* A message our library would reject goes through as it is, fds and
+ * all, and the trace says what is wrong with it. */
+static void
+test_invalid_relayed (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* GET_FEATURES with a stray payload byte pattern and two fds: it takes neither */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  4, 0, 0, 0,  0xde, 0xad, 0xbe, 0xef };
+  /* its reply: features 0x1234 */
+  const guint8 reply[] = { 1, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0x34, 0x12, 0, 0, 0, 0, 0, 0 };
+  guint8 got[sizeof reply];
+  int fds[8], received[8];
+  guint n_received;
+  struct stat st;
+
+  if (f->proxy == NULL)
+    return;
+
+  fds[0] = test_eventfd ();
+  fds[1] = test_memfd (4096);
+  send_raw (g_socket_get_fd (f->raw_front), request, sizeof request, fds, 2);
+  close (fds[0]);
+
+  /* the back-end side gets the same bytes and two fds, the memfd among them */
+  {
+    guint8 bytes[sizeof request];
+
+    receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof bytes, received, &n_received);
+    g_assert_cmpmem (bytes, sizeof bytes, request, sizeof request);
+    g_assert_cmpuint (n_received, ==, 2);
+    g_assert_cmpint (fstat (received[1], &st), ==, 0);
+    g_assert_cmpint (st.st_size, ==, 4096);
+    close (received[0]);
+    close (received[1]);
+    close (fds[1]);
+  }
+
+  send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), got, sizeof got, received, &n_received);
+  g_assert_cmpmem (got, sizeof got, reply, sizeof reply);
+  g_assert_cmpuint (n_received, ==, 0);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\", \"number\": 1, \"reply\": false",
+                                 "\"size\": 4, \"fds\": 2", "\"invalid\": \"GET_FEATURES has a 4-byte payload, it takes 0\"",
+                                 "\"hex\": \"010000000100000004000000deadbeef\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\"", "\"reply\": true",
+                                 "\"fields\": \"u64=0x1234\"", "\"latency_us\": ", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"invalid\": 1", NULL), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -292,6 +435,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add ("/trace/relay", Fixture, NULL, fixture_setup, test_relay, fixture_teardown);
+  g_test_add ("/trace/invalid-relayed", Fixture, "raw", fixture_setup, test_invalid_relayed, fixture_teardown);
 
   return g_test_run ();
 }

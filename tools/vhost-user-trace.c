@@ -800,6 +800,9 @@ read_some (Endpoint  *ep,
     return READ_CLOSED;
   if (needed == 0 && !relay (ep))
     return READ_CLOSED;
+  /* a failed relay on the back-end channel closes it, @ep included */
+  if (ep->socket == NULL)
+    return READ_CLOSED;
   return READ_MORE;
 }
 
@@ -834,7 +837,8 @@ endpoint_ready (GSocket      *socket,
               else
                 session_end (reason);
             }
-          /* without an error the session is already gone, and @ep with it */
+          /* without an error @ep is closed already (and its session, if
+           * it was a main socket) */
           return G_SOURCE_REMOVE;
         }
     }
