@@ -63,6 +63,8 @@ vhost_user_backend_update_status (VhostUserBackend *self,
  * [property@VhostUser.Backend:features].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_features (VhostUserBackend    *self,
@@ -84,6 +86,8 @@ real_get_features (VhostUserBackend    *self,
  * every ring is enabled at once.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_features (VhostUserBackend    *self,
@@ -130,6 +134,8 @@ real_set_features (VhostUserBackend    *self,
  * refused.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_owner (VhostUserBackend    *self,
@@ -169,6 +175,8 @@ stop_all_rings (VhostUserBackend *self)
  * Deprecated. Default: stop and disable every ring, keep the session.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Deprecated: the spec now says to ignore it or disable the rings, and
  * never to drop the session. */
@@ -191,6 +199,8 @@ real_reset_owner (VhostUserBackend    *self,
  * The front-end sets a ring's size. Default: record it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_num (VhostUserBackend    *self,
@@ -214,6 +224,8 @@ real_set_vring_num (VhostUserBackend    *self,
  * record them.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_addr (VhostUserBackend            *self,
@@ -271,6 +283,8 @@ real_set_vring_addr (VhostUserBackend            *self,
  * The front-end sets where a ring resumes. Default: record it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_base (VhostUserBackend    *self,
@@ -323,6 +337,8 @@ answer_vring_base_now (VhostUserVring      *vring,
  * instead: the requests in flight stay recorded in the area for whoever resumes the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_vring_base (VhostUserBackend    *self,
@@ -368,6 +384,8 @@ take_vring_fd (VhostUserBackend     *self,
  * start the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_kick (VhostUserBackend    *self,
@@ -392,6 +410,8 @@ real_set_vring_kick (VhostUserBackend    *self,
  * The front-end passes a ring's call eventfd. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_call (VhostUserBackend    *self,
@@ -414,6 +434,8 @@ real_set_vring_call (VhostUserBackend    *self,
  * The front-end passes a ring's error eventfd. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_err (VhostUserBackend    *self,
@@ -435,6 +457,8 @@ real_set_vring_err (VhostUserBackend    *self,
  * [property@VhostUser.Backend:protocol-features].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_protocol_features (VhostUserBackend    *self,
@@ -453,6 +477,8 @@ real_get_protocol_features (VhostUserBackend    *self,
  * The front-end chooses protocol features. Default: keep those offered, drop the rest.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_protocol_features (VhostUserBackend    *self,
@@ -501,6 +527,8 @@ real_set_protocol_features (VhostUserBackend    *self,
  * queues].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_queue_num (VhostUserBackend    *self,
@@ -520,6 +548,8 @@ real_get_queue_num (VhostUserBackend    *self,
  * The front-end enables or disables a ring. Default: record it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_enable (VhostUserBackend    *self,
@@ -541,6 +571,8 @@ real_set_vring_enable (VhostUserBackend    *self,
  * A net device should announce the guest's MAC address. Default: accept and do nothing.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -552,6 +584,8 @@ real_set_vring_enable (VhostUserBackend    *self,
  * A net device is told its MTU. Default: accept.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_accept (VhostUserBackend    *self,
@@ -570,6 +604,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration is coming. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -580,6 +616,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration starts. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -590,6 +628,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration ended. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -600,6 +640,8 @@ real_accept (VhostUserBackend    *self,
  * The front-end asks whether the state transfer succeeded. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_unsupported (VhostUserBackend    *self,
@@ -624,6 +666,8 @@ real_unsupported (VhostUserBackend    *self,
  * The front-end updates the IOTLB. Default: refuse (no IOMMU support).
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_iotlb_msg (VhostUserBackend    *self,
@@ -647,6 +691,8 @@ real_iotlb_msg (VhostUserBackend    *self,
  * The front-end sets a legacy ring's endianness. Default: accept little-endian only.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_endian (VhostUserBackend    *self,
@@ -693,6 +739,8 @@ config_range_ok (VhostUserBackend    *self,
  * [property@VhostUser.Backend:config], refusing ranges outside it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_config (VhostUserBackend    *self,
@@ -723,6 +771,8 @@ real_get_config (VhostUserBackend    *self,
  * [property@VhostUser.Backend:config-writable-mask] allows it, refuse it otherwise.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Writes land only where the writable mask has bits set; a write that
  * would change a read-only byte is refused whole. */
@@ -777,6 +827,8 @@ real_set_config (VhostUserBackend    *self,
  * The front-end creates a crypto session. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_create_crypto_session (VhostUserBackend    *self,
@@ -795,6 +847,8 @@ real_create_crypto_session (VhostUserBackend    *self,
  * The front-end closes a crypto session. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_close_crypto_session (VhostUserBackend    *self,
@@ -813,6 +867,8 @@ real_close_crypto_session (VhostUserBackend    *self,
  * A vhost-user-gpu front-end passes its socket. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_fd_unsupported (VhostUserBackend    *self,
@@ -831,6 +887,8 @@ real_fd_unsupported (VhostUserBackend    *self,
  * ownership and the protocol session stay.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Back to the state after negotiation: rings stopped, disabled and
  * forgotten, status 0. Ownership and the protocol session stay. */
@@ -856,6 +914,8 @@ real_reset_device (VhostUserBackend    *self,
  * An in-band kick. Default: start the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_vring_kick (VhostUserBackend    *self,
@@ -882,6 +942,8 @@ real_vring_kick (VhostUserBackend    *self,
  * [property@VhostUser.Backend:max-mem-slots].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_max_mem_slots (VhostUserBackend    *self,
@@ -901,6 +963,8 @@ real_get_max_mem_slots (VhostUserBackend    *self,
  * [property@VhostUser.Backend:status].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_status (VhostUserBackend    *self,
@@ -920,6 +984,8 @@ real_set_status (VhostUserBackend    *self,
  * The front-end reads the device status. Default: [property@VhostUser.Backend:status].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_status (VhostUserBackend    *self,
@@ -938,6 +1004,8 @@ real_get_status (VhostUserBackend    *self,
  * The front-end looks up a shared object. Default: not found.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_shared_object (VhostUserBackend    *self,
@@ -959,6 +1027,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * The front-end starts a device-state transfer. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_device_state_fd (VhostUserBackend    *self,
@@ -978,6 +1048,8 @@ real_set_device_state_fd (VhostUserBackend    *self,
  * The front-end asks for the device's shared memory regions. Default: none.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_shmem_config (VhostUserBackend    *self,
@@ -1004,6 +1076,8 @@ real_get_shmem_config (VhostUserBackend    *self,
  * resubmits them, and the device's late completions of them are dropped.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_vring_base_skip_drain (VhostUserBackend    *self,

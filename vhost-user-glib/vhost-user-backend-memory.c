@@ -138,6 +138,8 @@ vhost_user_backend_set_memory_table (VhostUserBackend     *self,
  * [property@VhostUser.Backend:memory-table].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
@@ -169,6 +171,8 @@ vhost_user_backend_unmap_log (VhostUserBackend *self)
  * The front-end passes the dirty-page log. Default: map it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
@@ -218,6 +222,8 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
  * The front-end passes an eventfd to signal after logging. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_log_fd (VhostUserBackend    *self,
@@ -269,6 +275,8 @@ inflight_queue_size (guint queue_size)
  * zeroed memfd and return it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
@@ -332,6 +340,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
  * The front-end hands back the in-flight area after a reconnect. Default: map it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
@@ -377,6 +387,8 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
  * slots beyond the maximum.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
@@ -410,6 +422,8 @@ vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
  * matches.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_rem_mem_reg (VhostUserBackend    *self,

@@ -55,6 +55,8 @@
  * the memory table and ring fds may be replaced by the next request, so
  * another thread must not hold on to them (take a reference to the
  * memory table in the context if it must).
+ *
+ * Since: 1.0
  */
 
 /* The ring features are offered because VhostUserVring implements them;
@@ -408,6 +410,8 @@ install_properties (GObjectClass *object_class)
    *
    * The context the back-end's socket is watched in and its signals are
    * emitted in; the thread-default context at construction if unset.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAIN_CONTEXT] =
     g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
@@ -423,6 +427,8 @@ install_properties (GObjectClass *object_class)
    * acks that bit); a device
    * adds its own bits (and removes the ring features if it walks the
    * rings itself without them).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_FEATURES] =
     g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw);
@@ -432,6 +438,8 @@ install_properties (GObjectClass *object_class)
    * The protocol features offered (`GET_PROTOCOL_FEATURES`), a mask of
    * #VhostUserProtocolFeatures: by default those the library implements
    * in full.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_PROTOCOL_FEATURES,
@@ -440,6 +448,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:num-queues:
    *
    * How many queues the device has (`GET_QUEUE_NUM`); at most 256.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_NUM_QUEUES] =
     g_param_spec_uint ("num-queues", NULL, NULL, 1, MAX_QUEUES, 1, rw);
@@ -447,6 +457,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:max-queue-size:
    *
    * The largest ring size `SET_VRING_NUM` may set.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAX_QUEUE_SIZE] =
     g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, 1024, rw);
@@ -454,6 +466,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:max-mem-slots:
    *
    * How many memory regions may be mapped at once (`GET_MAX_MEM_SLOTS`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAX_MEM_SLOTS] =
     g_param_spec_uint ("max-mem-slots", NULL, NULL, 1, 4096, DEFAULT_MEM_SLOTS, rw);
@@ -462,6 +476,8 @@ install_properties (GObjectClass *object_class)
    *
    * The device's config space, as `GET_CONFIG` reads it; `SET_CONFIG`
    * writes change it (and notify).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONFIG] = g_param_spec_boxed ("config", NULL, NULL, G_TYPE_BYTES, rw);
   /**
@@ -469,6 +485,8 @@ install_properties (GObjectClass *object_class)
    *
    * Which bits of the config space `SET_CONFIG` may change, byte for
    * byte; bytes past its end are read-only. Unset: nothing is writable.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONFIG_WRITABLE_MASK] =
     g_param_spec_boxed ("config-writable-mask", NULL, NULL, G_TYPE_BYTES, rw);
@@ -476,6 +494,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:acked-features:
    *
    * The virtio features the front-end acknowledged.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_ACKED_FEATURES] =
     g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -484,6 +504,8 @@ install_properties (GObjectClass *object_class)
    *
    * The protocol features in use: those the front-end asked for that were
    * offered.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -491,18 +513,24 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:owner:
    *
    * Whether a front-end took ownership (`SET_OWNER`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_OWNER] = g_param_spec_boolean ("owner", NULL, NULL, FALSE, ro);
   /**
    * VhostUserBackend:status:
    *
    * The virtio device status byte (`SET_STATUS`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_STATUS] = g_param_spec_uint64 ("status", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   /**
    * VhostUserBackend:memory-table:
    *
    * The guest memory currently mapped.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MEMORY_TABLE] =
     g_param_spec_boxed ("memory-table", NULL, NULL, VHOST_USER_TYPE_MEMORY_TABLE, ro);
@@ -510,6 +538,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:connected:
    *
    * Whether a front-end is connected.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE, ro);
 
@@ -520,6 +550,8 @@ install_properties (GObjectClass *object_class)
    * on the back-end channel (0: for ever). A request that times out fails
    * with %VHOST_USER_ERROR_TIMED_OUT and the channel is closed, since no
    * later reply could be matched.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
@@ -557,6 +589,8 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * The connection ended: the front-end hung up, sent something the
    * connection cannot go on from, or [method@VhostUser.Backend.close]
    * was called. Every mapping and fd of the session is already released.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -590,6 +624,8 @@ vhost_user_backend_init (VhostUserBackend *self)
  * thread-default main context.
  *
  * Returns: (transfer full): a new back-end
+ *
+ * Since: 1.0
  */
 VhostUserBackend *
 vhost_user_backend_new (void)
@@ -610,6 +646,8 @@ vhost_user_backend_new (void)
  * [method@VhostUser.Frontend.take_socket] is its front-end counterpart.
  *
  * Returns: %TRUE on success, %FALSE if already connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_take_socket (VhostUserBackend  *self,
@@ -651,6 +689,8 @@ vhost_user_backend_take_socket (VhostUserBackend  *self,
  * `GObject.connect` behind it.)
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_connect_to_path (VhostUserBackend  *self,
@@ -734,6 +774,8 @@ connected (GObject      *source,
  * Connects to a front-end that listens without blocking the back-end's
  * context, then serves it as [method@VhostUser.Backend.take_socket] does.
  * @callback runs in the thread-default context of the caller.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
@@ -779,6 +821,8 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
  * this).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
@@ -798,6 +842,8 @@ vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
  * Closes the connection; [signal@VhostUser.Backend::disconnected] is
  * emitted with %VHOST_USER_ERROR_CLOSED, which is not a reason to
  * reconnect. (Not `disconnect`, which bindings use for signal handlers.)
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_close (VhostUserBackend *self)
@@ -824,6 +870,8 @@ vhost_user_backend_close (VhostUserBackend *self)
  * Gets whether a front-end is connected.
  *
  * Returns: whether a front-end is connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_get_connected (VhostUserBackend *self)
@@ -839,6 +887,8 @@ vhost_user_backend_get_connected (VhostUserBackend *self)
  * Gets the context the back-end runs in.
  *
  * Returns: (transfer none): the context the back-end runs in
+ *
+ * Since: 1.0
  */
 GMainContext *
 vhost_user_backend_get_main_context (VhostUserBackend *self)
@@ -862,6 +912,8 @@ vhost_user_backend_get_main_context (VhostUserBackend *self)
  * Gets the virtio features offered.
  *
  * Returns: the virtio features offered
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, features, PROP_FEATURES)
 
@@ -872,6 +924,8 @@ OFFER_ACCESSORS (guint64, features, PROP_FEATURES)
  * Gets the protocol features offered.
  *
  * Returns: the protocol features offered
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, protocol_features, PROP_PROTOCOL_FEATURES)
 
@@ -882,6 +936,8 @@ OFFER_ACCESSORS (guint64, protocol_features, PROP_PROTOCOL_FEATURES)
  * Gets the number of queues.
  *
  * Returns: the number of queues
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, num_queues, PROP_NUM_QUEUES)
 
@@ -892,6 +948,8 @@ OFFER_ACCESSORS (guint, num_queues, PROP_NUM_QUEUES)
  * Gets the largest ring size accepted.
  *
  * Returns: the largest ring size accepted
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, max_queue_size, PROP_MAX_QUEUE_SIZE)
 
@@ -902,6 +960,8 @@ OFFER_ACCESSORS (guint, max_queue_size, PROP_MAX_QUEUE_SIZE)
  * Gets how many memory regions may be mapped.
  *
  * Returns: how many memory regions may be mapped
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, max_mem_slots, PROP_MAX_MEM_SLOTS)
 
@@ -912,6 +972,8 @@ OFFER_ACCESSORS (guint, max_mem_slots, PROP_MAX_MEM_SLOTS)
  * Gets the virtio features the front-end acknowledged.
  *
  * Returns: the virtio features the front-end acknowledged
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, acked_features, PROP_ACKED_FEATURES)
 
@@ -922,6 +984,8 @@ OFFER_ACCESSORS (guint64, acked_features, PROP_ACKED_FEATURES)
  * Gets the protocol features in use.
  *
  * Returns: the protocol features in use
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, acked_protocol_features, PROP_ACKED_PROTOCOL_FEATURES)
 
@@ -932,6 +996,8 @@ OFFER_ACCESSORS (guint64, acked_protocol_features, PROP_ACKED_PROTOCOL_FEATURES)
  * Gets whether a front-end took ownership.
  *
  * Returns: whether a front-end took ownership
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (gboolean, owner, PROP_OWNER)
 
@@ -942,6 +1008,8 @@ OFFER_ACCESSORS (gboolean, owner, PROP_OWNER)
  * Gets the virtio device status.
  *
  * Returns: the virtio device status
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, status, PROP_STATUS)
 
@@ -969,6 +1037,8 @@ OFFER_ACCESSORS (guint64, status, PROP_STATUS)
  * @features: the virtio features to offer
  *
  * Sets [property@VhostUser.Backend:features].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint64, features, PROP_FEATURES, TRUE)
 
@@ -978,6 +1048,8 @@ OFFER_SETTER (guint64, features, PROP_FEATURES, TRUE)
  * @features: the protocol features to offer
  *
  * Sets [property@VhostUser.Backend:protocol-features].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint64, protocol_features, PROP_PROTOCOL_FEATURES, TRUE)
 
@@ -987,6 +1059,8 @@ OFFER_SETTER (guint64, protocol_features, PROP_PROTOCOL_FEATURES, TRUE)
  * @max_queue_size: the largest ring size to accept, at most 32768
  *
  * Sets [property@VhostUser.Backend:max-queue-size].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint, max_queue_size, PROP_MAX_QUEUE_SIZE, value > 0 && value <= MAX_QUEUE_SIZE)
 
@@ -996,6 +1070,8 @@ OFFER_SETTER (guint, max_queue_size, PROP_MAX_QUEUE_SIZE, value > 0 && value <= 
  * @max_mem_slots: how many memory regions may be mapped
  *
  * Sets [property@VhostUser.Backend:max-mem-slots].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint, max_mem_slots, PROP_MAX_MEM_SLOTS, value > 0)
 
@@ -1008,6 +1084,8 @@ OFFER_SETTER (guint, max_mem_slots, PROP_MAX_MEM_SLOTS, value > 0)
  *
  * Sets [property@VhostUser.Backend:num-queues]; only while no front-end
  * is connected.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_num_queues (VhostUserBackend *self,
@@ -1050,6 +1128,8 @@ set_bytes_property (VhostUserBackend  *self,
  * Gets the config space.
  *
  * Returns: (transfer none) (nullable): the config space
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_backend_get_config (VhostUserBackend *self)
@@ -1066,6 +1146,8 @@ vhost_user_backend_get_config (VhostUserBackend *self)
  * Sets [property@VhostUser.Backend:config]. A device whose config changes
  * while a front-end is connected should also tell it (the back-end
  * channel's `CONFIG_CHANGE_MSG`).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_config (VhostUserBackend *self,
@@ -1083,6 +1165,8 @@ vhost_user_backend_set_config (VhostUserBackend *self,
  * Gets the writable mask of the config space.
  *
  * Returns: (transfer none) (nullable): the writable mask of the config space
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_backend_get_config_writable_mask (VhostUserBackend *self)
@@ -1097,6 +1181,8 @@ vhost_user_backend_get_config_writable_mask (VhostUserBackend *self)
  * @mask: (nullable): which config bits `SET_CONFIG` may change
  *
  * Sets [property@VhostUser.Backend:config-writable-mask].
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_config_writable_mask (VhostUserBackend *self,
@@ -1115,6 +1201,8 @@ vhost_user_backend_set_config_writable_mask (VhostUserBackend *self,
  *
  * Returns: (transfer none): the guest memory currently mapped (possibly
  *   no regions)
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_backend_get_memory_table (VhostUserBackend *self)
@@ -1130,6 +1218,8 @@ vhost_user_backend_get_memory_table (VhostUserBackend *self)
  * Gets [property@VhostUser.Backend:timeout].
  *
  * Returns: the back-end channel's timeout in milliseconds, 0 for none
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_backend_get_timeout (VhostUserBackend *self)
@@ -1145,6 +1235,8 @@ vhost_user_backend_get_timeout (VhostUserBackend *self)
  *
  * Sets [property@VhostUser.Backend:timeout]; requests already sent keep
  * the deadline they had.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_timeout (VhostUserBackend *self,
@@ -1171,6 +1263,8 @@ vhost_user_backend_set_timeout (VhostUserBackend *self,
  * Gets the queue's ring.
  *
  * Returns: (transfer none): the queue's ring
+ *
+ * Since: 1.0
  */
 VhostUserVring *
 vhost_user_backend_get_vring (VhostUserBackend *self,

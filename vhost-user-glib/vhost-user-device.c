@@ -59,6 +59,8 @@
  * and call eventfds are there to give to KVM (ioeventfd, irqfd), or, for
  * a driver in this process, #VhostUserDevice:watch-calls turns calls into
  * the #VhostUserDevice::ring-call signal.
+ *
+ * Since: 1.0
  */
 
 /* Where a ring's state comes from. */
@@ -1454,6 +1456,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The front-end the device speaks through; the device runs in its
    * #GMainContext.
+   *
+   * Since: 1.0
    */
   properties[PROP_FRONTEND] = g_param_spec_object ("frontend", NULL, NULL, VHOST_USER_TYPE_FRONTEND, construct);
 
@@ -1462,6 +1466,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * How many virtqueues the device has (the in-flight area is laid out
    * for all of them).
+   *
+   * Since: 1.0
    */
   properties[PROP_N_RINGS] = g_param_spec_uint ("n-rings", NULL, NULL, 0, 0x8000, 1, construct);
 
@@ -1469,6 +1475,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice:state:
    *
    * Where the device stands.
+   *
+   * Since: 1.0
    */
   properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, VHOST_USER_TYPE_DEVICE_STATE,
                                               VHOST_USER_DEVICE_STATE_DISCONNECTED, ro);
@@ -1480,6 +1488,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * offers). `VIRTIO_F_RING_PACKED` is added when a ring is a packed
    * #VhostUserDriverRing; `VHOST_USER_F_PROTOCOL_FEATURES` whenever the
    * back-end offers it.
+   *
+   * Since: 1.0
    */
   properties[PROP_FEATURES] = g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, 0, rw);
 
@@ -1491,6 +1501,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * and `STATUS`. Add `BACKEND_REQ` (and connect to the front-end's
    * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
    * reconnect without an in-flight area.
+   *
+   * Since: 1.0
    */
   properties[PROP_PROTOCOL_FEATURES] = g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64,
                                                             DEFAULT_PROTOCOL_FEATURES, rw);
@@ -1500,6 +1512,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The virtio features agreed on the first start; every reconnect must
    * agree on the same.
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
 
@@ -1507,6 +1521,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice:acked-protocol-features:
    *
    * The protocol features agreed on the first start.
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_PROTOCOL_FEATURES] = g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0,
                                                                   G_MAXUINT64, 0, ro);
@@ -1517,6 +1533,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * Whether a back-end that went away for a reason worth a retry
    * (vhost_user_error_should_reconnect()) is dialled again and given the
    * device's state, as vhost_user_device_reconnect() would.
+   *
+   * Since: 1.0
    */
   properties[PROP_AUTO_RECONNECT] = g_param_spec_boolean ("auto-reconnect", NULL, NULL, FALSE, rw);
 
@@ -1525,6 +1543,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * How many times a reconnect dials before it gives up; 0 for no limit
    * (cancel it instead).
+   *
+   * Since: 1.0
    */
   properties[PROP_RECONNECT_ATTEMPTS] = g_param_spec_uint ("reconnect-attempts", NULL, NULL, 0, G_MAXUINT, 0, rw);
 
@@ -1533,6 +1553,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The longest wait between two attempts, in milliseconds; the wait
    * starts at 10 ms and doubles.
+   *
+   * Since: 1.0
    */
   properties[PROP_RECONNECT_DELAY_MAX] = g_param_spec_uint ("reconnect-delay-max", NULL, NULL, 1, G_MAXUINT, 1000,
                                                             rw);
@@ -1544,6 +1566,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * context and emits #VhostUserDevice::ring-call, for a driver in this
    * process. Leave it off when the fds go to KVM (irqfd) or the driver
    * polls them itself.
+   *
+   * Since: 1.0
    */
   properties[PROP_WATCH_CALLS] = g_param_spec_boolean ("watch-calls", NULL, NULL, FALSE, rw);
 
@@ -1560,6 +1584,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * @reconnecting %FALSE and the reason it gave up: a back-end that came
    * back with fewer features or queues, too many attempts). The device
    * is then disconnected with nothing half-applied.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_LOST] =
     g_signal_new ("backend-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -1571,6 +1597,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * @attempt: the attempt about to be made, from 1
    *
    * A reconnect dials the back-end's socket.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RECONNECTING] =
     g_signal_new ("reconnecting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -1582,6 +1610,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * A reconnect is done: the back-end has the device's state again, and
    * if the device was running its rings run and were kicked.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RECONNECTED] =
     g_signal_new ("reconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -1600,6 +1630,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * from the used index, so each of these requests may be done again, or,
    * if the old one had completed later ones first, lost. Emitted during a
    * reconnect, before the rings start.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_REQUESTS_AT_RISK] =
     g_signal_new ("requests-at-risk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -1613,6 +1645,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * With #VhostUserDevice:watch-calls, the back-end signalled a ring's
    * call eventfd (the signal's detail is the ring's index: connect to
    * `ring-call::0` for ring 0 only). Nothing is allocated per call.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RING_CALL] =
     g_signal_new ("ring-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
@@ -1638,6 +1672,8 @@ vhost_user_device_init (VhostUserDevice *self)
  * Makes a device with no memory and no rings configured yet.
  *
  * Returns: (transfer full): a new #VhostUserDevice
+ *
+ * Since: 1.0
  */
 VhostUserDevice *
 vhost_user_device_new (VhostUserFrontend *frontend,
@@ -1655,6 +1691,8 @@ vhost_user_device_new (VhostUserFrontend *frontend,
  * Gets the front-end the device speaks through.
  *
  * Returns: (transfer none): the device's front-end
+ *
+ * Since: 1.0
  */
 VhostUserFrontend *
 vhost_user_device_get_frontend (VhostUserDevice *self)
@@ -1670,6 +1708,8 @@ vhost_user_device_get_frontend (VhostUserDevice *self)
  * Gets how many virtqueues the device has.
  *
  * Returns: how many virtqueues the device has
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_device_get_n_rings (VhostUserDevice *self)
@@ -1685,6 +1725,8 @@ vhost_user_device_get_n_rings (VhostUserDevice *self)
  * Gets #VhostUserDevice:state.
  *
  * Returns: where the device stands
+ *
+ * Since: 1.0
  */
 VhostUserDeviceState
 vhost_user_device_get_state (VhostUserDevice *self)
@@ -1699,6 +1741,8 @@ vhost_user_device_get_state (VhostUserDevice *self)
  * @features: the virtio features wanted
  *
  * Sets #VhostUserDevice:features, for the next negotiation.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_features (VhostUserDevice *self,
@@ -1719,6 +1763,8 @@ vhost_user_device_set_features (VhostUserDevice *self,
  * Gets #VhostUserDevice:features.
  *
  * Returns: the virtio features the device wants
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_features (VhostUserDevice *self)
@@ -1733,6 +1779,8 @@ vhost_user_device_get_features (VhostUserDevice *self)
  * @protocol_features: the protocol features wanted
  *
  * Sets #VhostUserDevice:protocol-features, for the next negotiation.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_protocol_features (VhostUserDevice *self,
@@ -1753,6 +1801,8 @@ vhost_user_device_set_protocol_features (VhostUserDevice *self,
  * Gets #VhostUserDevice:protocol-features.
  *
  * Returns: the protocol features the device wants
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_protocol_features (VhostUserDevice *self)
@@ -1768,6 +1818,8 @@ vhost_user_device_get_protocol_features (VhostUserDevice *self)
  * Gets #VhostUserDevice:acked-features.
  *
  * Returns: the virtio features agreed on the first start (0 before)
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_acked_features (VhostUserDevice *self)
@@ -1783,6 +1835,8 @@ vhost_user_device_get_acked_features (VhostUserDevice *self)
  * Gets #VhostUserDevice:acked-protocol-features.
  *
  * Returns: the protocol features agreed on the first start (0 before)
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_acked_protocol_features (VhostUserDevice *self)
@@ -1839,6 +1893,8 @@ new_eventfd (GError **error)
  *
  * Returns: %TRUE, or %FALSE with @error set (no such ring, or the device
  *   is running)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring (VhostUserDevice      *self,
@@ -1881,6 +1937,8 @@ vhost_user_device_set_ring (VhostUserDevice      *self,
  * vhost_user_device_get_ring_call_fd()).
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_addresses (VhostUserDevice  *self,
@@ -1929,6 +1987,8 @@ vhost_user_device_set_ring_addresses (VhostUserDevice  *self,
  * Gives the ring the eventfds a VMM wired to its guest.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_fds (VhostUserDevice  *self,
@@ -1986,6 +2046,8 @@ vhost_user_device_set_ring_fds (VhostUserDevice  *self,
  *
  * Returns: the fd, the device's (or its driver ring's): valid while the
  *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ *
+ * Since: 1.0
  */
 int
 vhost_user_device_get_ring_kick_fd (VhostUserDevice *self,
@@ -2006,6 +2068,8 @@ vhost_user_device_get_ring_kick_fd (VhostUserDevice *self,
  *
  * Returns: the fd, the device's (or its driver ring's): valid while the
  *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ *
+ * Since: 1.0
  */
 int
 vhost_user_device_get_ring_call_fd (VhostUserDevice *self,
@@ -2026,6 +2090,8 @@ vhost_user_device_get_ring_call_fd (VhostUserDevice *self,
  * both halves, as the request carries them), or where it began.
  *
  * Returns: the base
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_device_get_ring_base (VhostUserDevice *self,
@@ -2044,6 +2110,8 @@ vhost_user_device_get_ring_base (VhostUserDevice *self,
  * Says whether a ring is enabled.
  *
  * Returns: whether the ring is (or will be, on start) enabled
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_get_ring_enabled (VhostUserDevice *self,
@@ -2063,6 +2131,8 @@ vhost_user_device_get_ring_enabled (VhostUserDevice *self,
  * Kicks the ring's eventfd, as a guest's notify would.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_kick (VhostUserDevice  *self,
@@ -2107,6 +2177,8 @@ vhost_user_device_kick (VhostUserDevice  *self,
  * enabled, then `SET_STATUS` where negotiated. A start that fails after
  * the back-end was told anything closes the connection: nothing
  * half-applied stays running.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_start_async (VhostUserDevice     *self,
@@ -2127,6 +2199,8 @@ vhost_user_device_start_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_start_async().
  *
  * Returns: %TRUE when the rings run, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_start_finish (VhostUserDevice  *self,
@@ -2146,6 +2220,8 @@ vhost_user_device_start_finish (VhostUserDevice  *self,
  * async operation is under way.
  *
  * Returns: %TRUE when the rings run, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_start (VhostUserDevice  *self,
@@ -2170,6 +2246,8 @@ vhost_user_device_start (VhostUserDevice  *self,
  * where `STATUS` is negotiated. Memory and the in-flight area stay. A
  * device that is not running is left as it is, and will not start on a
  * reconnect.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_stop_async (VhostUserDevice     *self,
@@ -2190,6 +2268,8 @@ vhost_user_device_stop_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_stop_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_stop_finish (VhostUserDevice  *self,
@@ -2208,6 +2288,8 @@ vhost_user_device_stop_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_stop_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_stop (VhostUserDevice  *self,
@@ -2230,6 +2312,8 @@ vhost_user_device_stop (VhostUserDevice  *self,
  * Adds guest memory. A back-end already set up gets it at once:
  * `ADD_MEM_REG` where `CONFIGURE_MEM_SLOTS` is negotiated, else the whole
  * new table with `SET_MEM_TABLE`; every later setup gives it too.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_add_memory_async (VhostUserDevice       *self,
@@ -2253,6 +2337,8 @@ vhost_user_device_add_memory_async (VhostUserDevice       *self,
  *
  * Returns: %TRUE, or %FALSE with @error set (the region is then not the
  *   device's)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_add_memory_finish (VhostUserDevice  *self,
@@ -2272,6 +2358,8 @@ vhost_user_device_add_memory_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_add_memory_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_add_memory (VhostUserDevice        *self,
@@ -2294,6 +2382,8 @@ vhost_user_device_add_memory (VhostUserDevice        *self,
  *
  * Removes guest memory: `REM_MEM_REG`, or a new `SET_MEM_TABLE`. A region
  * that holds a running ring is refused.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_remove_memory_async (VhostUserDevice       *self,
@@ -2317,6 +2407,8 @@ vhost_user_device_remove_memory_async (VhostUserDevice       *self,
  *
  * Returns: %TRUE, or %FALSE with @error set (the region is then still
  *   the device's)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
@@ -2336,6 +2428,8 @@ vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_remove_memory_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_remove_memory (VhostUserDevice        *self,
@@ -2360,6 +2454,8 @@ vhost_user_device_remove_memory (VhostUserDevice        *self,
  * Enables or disables a ring (`SET_VRING_ENABLE` on a running device;
  * kept for the next start otherwise), as a guest's driver does for the
  * queues it uses.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
@@ -2390,6 +2486,8 @@ vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_set_ring_enabled_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
@@ -2410,6 +2508,8 @@ vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_set_ring_enabled_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_enabled (VhostUserDevice  *self,
@@ -2448,6 +2548,8 @@ vhost_user_device_set_ring_enabled (VhostUserDevice  *self,
  * that comes back with other features or fewer queues is refused for
  * good. Emits #VhostUserDevice::reconnected when done. Does nothing on a
  * device whose back-end is there.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_reconnect_async (VhostUserDevice     *self,
@@ -2469,6 +2571,8 @@ vhost_user_device_reconnect_async (VhostUserDevice     *self,
  *
  * Returns: %TRUE once the back-end has the device's state again, or
  *   %FALSE with @error set (the device is then disconnected)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_reconnect_finish (VhostUserDevice  *self,
@@ -2487,6 +2591,8 @@ vhost_user_device_reconnect_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_reconnect_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_reconnect (VhostUserDevice  *self,
@@ -2508,6 +2614,8 @@ vhost_user_device_reconnect (VhostUserDevice  *self,
  * A reconnect under way holds a reference to the device: with
  * #VhostUserDevice:auto-reconnect on, close the device before dropping
  * the last reference of your own.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_close (VhostUserDevice *self)

@@ -119,6 +119,8 @@ open_backend_channel (VhostUserFrontend  *self,
  * the invocation as on the back-end's side. Needs `BACKEND_REQ`.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_setup_backend_channel (VhostUserFrontend  *self,
@@ -173,6 +175,8 @@ setup_sent (GObject      *source,
  *
  * The async form of vhost_user_frontend_setup_backend_channel(); finish
  * with vhost_user_frontend_setup_backend_channel_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
@@ -208,6 +212,8 @@ vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_setup_backend_channel_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_setup_backend_channel_finish (VhostUserFrontend  *self,
@@ -252,6 +258,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end missed an IOTLB entry. Default: refuse (no IOMMU).
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::config-change-msg:
@@ -263,6 +271,8 @@ channel_refuse (VhostUserFrontend   *self,
  * Default: acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-host-notifier-msg:
@@ -278,6 +288,8 @@ channel_refuse (VhostUserFrontend   *self,
  * directly. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-call:
@@ -289,6 +301,8 @@ channel_refuse (VhostUserFrontend   *self,
  * acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-err:
@@ -299,6 +313,8 @@ channel_refuse (VhostUserFrontend   *self,
  * An in-band error notification for @index. Default: acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-add:
@@ -309,6 +325,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end exports a shared object. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-remove:
@@ -319,6 +337,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end withdraws a shared object. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-lookup:
@@ -329,6 +349,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end looks up a shared object. Default: not found.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shmem-map:
@@ -345,6 +367,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end maps memory into a shared memory region. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shmem-unmap:
@@ -357,6 +381,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end unmaps a range of a shared memory region. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 
 /* Which requests the front-end acknowledges when no handler takes them:

@@ -26,6 +26,8 @@
  * Regions are immutable and reference counted; a [struct@VhostUser.MemoryTable]
  * holds them, and a region stays mapped while anybody holds a reference,
  * even after the front-end replaced the table.
+ *
+ * Since: 1.0
  */
 struct _VhostUserMemoryRegion
 {
@@ -49,6 +51,8 @@ struct _VhostUserMemoryRegion
  *
  * A new table replaces the old one on every change; whoever still holds
  * the old one keeps its mappings alive until they let go.
+ *
+ * Since: 1.0
  */
 struct _VhostUserMemoryTable
 {
@@ -155,6 +159,8 @@ vhost_user_memory_region_new_map (guint64   guest_phys_addr,
  * `SET_MEM_TABLE` and `ADD_MEM_REG` pass to the back-end.
  *
  * Returns: (transfer full): the region, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
@@ -202,6 +208,8 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
  * regions mapped from a peer keep none.
  *
  * Returns: the fd (owned by the region), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_memory_region_get_fd (const VhostUserMemoryRegion *region)
@@ -217,6 +225,8 @@ vhost_user_memory_region_get_fd (const VhostUserMemoryRegion *region)
  * Takes a reference.
  *
  * Returns: (transfer full): @region
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_region_ref (VhostUserMemoryRegion *region)
@@ -232,6 +242,8 @@ vhost_user_memory_region_ref (VhostUserMemoryRegion *region)
  * @region: (transfer full): a region
  *
  * Drops a reference; the last one unmaps the region.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
@@ -266,6 +278,8 @@ vhost_user_memory_region_matches (const VhostUserMemoryRegion *region,
  * Gets the guest-physical address the region starts at.
  *
  * Returns: the guest-physical address the region starts at
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_guest_phys_addr (const VhostUserMemoryRegion *region)
@@ -281,6 +295,8 @@ vhost_user_memory_region_get_guest_phys_addr (const VhostUserMemoryRegion *regio
  * Gets the region's size in bytes.
  *
  * Returns: the region's size in bytes
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_size (const VhostUserMemoryRegion *region)
@@ -297,6 +313,8 @@ vhost_user_memory_region_get_size (const VhostUserMemoryRegion *region)
  * addresses in `SET_VRING_ADDR` are given in this space.
  *
  * Returns: the front-end's address of the region
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_user_addr (const VhostUserMemoryRegion *region)
@@ -312,6 +330,8 @@ vhost_user_memory_region_get_user_addr (const VhostUserMemoryRegion *region)
  * Gets where the region starts in the file the front-end passed.
  *
  * Returns: where the region starts in the file the front-end passed
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_mmap_offset (const VhostUserMemoryRegion *region)
@@ -327,6 +347,8 @@ vhost_user_memory_region_get_mmap_offset (const VhostUserMemoryRegion *region)
  * Where the region's first byte is mapped in this process.
  *
  * Returns: the region's host address
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_region_get_host_addr (const VhostUserMemoryRegion *region)
@@ -362,6 +384,8 @@ ranges_overlap (guint64 a, guint64 a_size, guint64 b, guint64 b_size)
  * in front-end address space.
  *
  * Returns: (transfer full): the table, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_memory_table_new (VhostUserMemoryRegion **regions,
@@ -457,6 +481,8 @@ vhost_user_memory_table_remove (const VhostUserMemoryTable  *table,
  * Takes a reference.
  *
  * Returns: (transfer full): @table
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_memory_table_ref (VhostUserMemoryTable *table)
@@ -472,6 +498,8 @@ vhost_user_memory_table_ref (VhostUserMemoryTable *table)
  * @table: (transfer full): a memory table
  *
  * Drops a reference; regions no other table holds are unmapped.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_memory_table_unref (VhostUserMemoryTable *table)
@@ -492,6 +520,8 @@ vhost_user_memory_table_unref (VhostUserMemoryTable *table)
  * Gets how many regions the table has.
  *
  * Returns: how many regions the table has
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_memory_table_get_n_regions (const VhostUserMemoryTable *table)
@@ -508,6 +538,8 @@ vhost_user_memory_table_get_n_regions (const VhostUserMemoryTable *table)
  * Regions are ordered by guest-physical address.
  *
  * Returns: (transfer none): the region
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_table_get_region (const VhostUserMemoryTable *table,
@@ -525,6 +557,8 @@ vhost_user_memory_table_get_region (const VhostUserMemoryTable *table,
  * Gets the sum of the regions' sizes.
  *
  * Returns: the sum of the regions' sizes
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_table_get_total_size (const VhostUserMemoryTable *table)
@@ -550,6 +584,8 @@ vhost_user_memory_table_get_total_size (const VhostUserMemoryTable *table)
  *
  * Returns: (nullable): the host address, or %NULL if @guest_phys_addr is
  *   in no region
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
@@ -597,6 +633,8 @@ vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
  *
  * Returns: (nullable): the host address, or %NULL if @user_addr is in no
  *   region
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_table_translate_user_addr (const VhostUserMemoryTable *table,
@@ -633,6 +671,8 @@ vhost_user_memory_table_translate_user_addr (const VhostUserMemoryTable *table,
  *
  * Returns: (transfer full): the bytes, or %NULL if part of the range is
  *   not guest memory
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
@@ -691,6 +731,8 @@ vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
  *
  * Returns: %TRUE on success, %FALSE with @error set if part of the range
  *   is not guest memory
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_memory_table_write_gpa (const VhostUserMemoryTable  *table,

@@ -44,6 +44,8 @@
  * connection, and joins the threads. A worker thread holds a reference
  * on the server, so the server outlives its last outside reference
  * until its connections end; disposing it never runs a main context.
+ *
+ * Since: 1.0
  */
 
 /* Shared by the server's list and the thread (which hands its reference
@@ -451,6 +453,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * The type of back-end made for each connection: #VhostUserBackend or
    * a subclass.
+   *
+   * Since: 1.0
    */
   properties[PROP_BACKEND_TYPE] =
     g_param_spec_gtype ("backend-type", NULL, NULL, VHOST_USER_TYPE_BACKEND,
@@ -459,6 +463,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * VhostUserServer:threaded:
    *
    * Whether each connection runs in a worker thread with its own context.
+   *
+   * Since: 1.0
    */
   properties[PROP_THREADED] =
     g_param_spec_boolean ("threaded", NULL, NULL, FALSE,
@@ -468,6 +474,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * In threaded mode, how many connections are served at once; -1 (or 0)
    * for no limit. While the limit is reached no connection is accepted.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_THREADS] =
     g_param_spec_int ("max-threads", NULL, NULL, -1, G_MAXINT, 10,
@@ -478,6 +486,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * The context the listener is watched in (and, unthreaded, the
    * back-ends run in); the thread-default context at construction if
    * unset.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAIN_CONTEXT] =
     g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
@@ -486,6 +496,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * VhostUserServer:path:
    *
    * The socket path listened on, once listening.
+   *
+   * Since: 1.0
    */
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL,
@@ -501,6 +513,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * A front-end connected. Emitted in the context the back-end will run
    * in (the worker thread in threaded mode) before it starts serving:
    * set its offer and connect its signals here.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_ADDED] =
     g_signal_new ("backend-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -513,6 +527,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * A connection ended; emitted in the back-end's context, after its
    * [signal@VhostUser.Backend::disconnected].
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_REMOVED] =
     g_signal_new ("backend-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -536,6 +552,8 @@ vhost_user_server_init (VhostUserServer *self)
  * Creates a server in the thread-default main context.
  *
  * Returns: (transfer full): a new server
+ *
+ * Since: 1.0
  */
 VhostUserServer *
 vhost_user_server_new (GType    backend_type,
@@ -565,6 +583,8 @@ vhost_user_server_new (GType    backend_type,
  * [class@VhostUser.Server]).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_server_listen (VhostUserServer  *self,
@@ -614,6 +634,8 @@ vhost_user_server_listen (VhostUserServer  *self,
  * interpreter shutdown included. Each ended worker leaves a report queued
  * in the server's context that keeps a reference on the server until the
  * context runs it (or forever, if it never runs again).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_stop (VhostUserServer *self)
@@ -688,6 +710,8 @@ vhost_user_server_stop (VhostUserServer *self)
  * Gets the path listened on.
  *
  * Returns: (nullable): the path, or %NULL before listening
+ *
+ * Since: 1.0
  */
 const char *
 vhost_user_server_get_path (VhostUserServer *self)
@@ -703,6 +727,8 @@ vhost_user_server_get_path (VhostUserServer *self)
  * Gets how many front-ends are being served.
  *
  * Returns: the number of connections
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_server_get_n_connections (VhostUserServer *self)
@@ -723,6 +749,8 @@ vhost_user_server_get_n_connections (VhostUserServer *self)
  * Gets whether connections run in worker threads.
  *
  * Returns: %TRUE in threaded mode
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_server_get_threaded (VhostUserServer *self)
@@ -738,6 +766,8 @@ vhost_user_server_get_threaded (VhostUserServer *self)
  * Gets [property@VhostUser.Server:max-threads].
  *
  * Returns: the limit, or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_server_get_max_threads (VhostUserServer *self)
@@ -752,6 +782,8 @@ vhost_user_server_get_max_threads (VhostUserServer *self)
  * @max_threads: the limit, or -1 (or 0) for none
  *
  * Sets [property@VhostUser.Server:max-threads].
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_set_max_threads (VhostUserServer *self,

@@ -29,6 +29,8 @@
  * protocol features negotiated `SET_VRING_ENABLE` enables it, and
  * `SET_VRING_KICK` starts it; `GET_VRING_BASE` stops it again, keeping
  * its state.
+ *
+ * Since: 1.0
  */
 
 enum {
@@ -58,6 +60,8 @@ G_DEFINE_FINAL_TYPE (VhostUserVring, vhost_user_vring, G_TYPE_OBJECT)
  * A copy of @address.
  *
  * Returns: (transfer full): a copy of @address
+ *
+ * Since: 1.0
  */
 VhostUserVringAddress *
 vhost_user_vring_address_copy (const VhostUserVringAddress *address)
@@ -70,6 +74,8 @@ vhost_user_vring_address_copy (const VhostUserVringAddress *address)
  * @address: (transfer full): a ring address
  *
  * Frees a copy made by vhost_user_vring_address_copy().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_address_free (VhostUserVringAddress *address)
@@ -178,12 +184,16 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * VhostUserVring:index:
    *
    * The queue's index.
+   *
+   * Since: 1.0
    */
   properties[PROP_INDEX] = g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
    * VhostUserVring:size:
    *
    * The number of descriptors (`SET_VRING_NUM`); 0 until set.
+   *
+   * Since: 1.0
    */
   properties[PROP_SIZE] = g_param_spec_uint ("size", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
@@ -195,42 +205,56 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * position and bit 31 the device's wrap counter. It is not notified as the
    * device consumes requests (that would be a signal per request); read
    * it when the ring stops.
+   *
+   * Since: 1.0
    */
   properties[PROP_BASE] = g_param_spec_uint ("base", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
    * VhostUserVring:address:
    *
    * Where the ring lives (`SET_VRING_ADDR`).
+   *
+   * Since: 1.0
    */
   properties[PROP_ADDRESS] = g_param_spec_boxed ("address", NULL, NULL, VHOST_USER_TYPE_VRING_ADDRESS, ro);
   /**
    * VhostUserVring:enabled:
    *
    * Whether processing the ring may have side effects.
+   *
+   * Since: 1.0
    */
   properties[PROP_ENABLED] = g_param_spec_boolean ("enabled", NULL, NULL, FALSE, ro);
   /**
    * VhostUserVring:started:
    *
    * Whether the ring may be touched at all.
+   *
+   * Since: 1.0
    */
   properties[PROP_STARTED] = g_param_spec_boolean ("started", NULL, NULL, FALSE, ro);
   /**
    * VhostUserVring:kick-fd:
    *
    * The eventfd the driver kicks, or -1 (then the ring is polled).
+   *
+   * Since: 1.0
    */
   properties[PROP_KICK_FD] = g_param_spec_int ("kick-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
   /**
    * VhostUserVring:call-fd:
    *
    * The eventfd the device signals when it used buffers, or -1.
+   *
+   * Since: 1.0
    */
   properties[PROP_CALL_FD] = g_param_spec_int ("call-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
   /**
    * VhostUserVring:err-fd:
    *
    * The eventfd the device signals on errors, or -1.
+   *
+   * Since: 1.0
    */
   properties[PROP_ERR_FD] = g_param_spec_int ("err-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
 
@@ -368,6 +392,8 @@ vhost_user_vring_set_size (VhostUserVring *self,
  * means the device used all it took, so the used half is set equal to
  * the available one, as a front-end that sends only the available half
  * (DPDK) means. Requests popped before are forgotten.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_base (VhostUserVring *self,
@@ -617,6 +643,8 @@ schedule_drained (VhostUserVring *self)
  * protocol waiting, as the specification asks, not the requests lost.
  *
  * Returns: the number of requests in flight
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_in_flight (VhostUserVring *self)
@@ -646,6 +674,8 @@ vhost_user_vring_get_in_flight (VhostUserVring *self)
  * thread at a time per ring) while the back-end keeps handling the
  * front-end's requests in its own: the ring locks itself against them.
  * Set the context and the handler before the ring starts.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_context (VhostUserVring *self,
@@ -674,6 +704,8 @@ vhost_user_vring_set_context (VhostUserVring *self,
  *   vhost_user_vring_set_context(), or else the back-end's
  *   ([property@VhostUser.Backend:main-context], or the thread-default
  *   context where the back-end was made)
+ *
+ * Since: 1.0
  */
 GMainContext *
 vhost_user_vring_get_context (VhostUserVring *self)
@@ -689,6 +721,8 @@ vhost_user_vring_get_context (VhostUserVring *self)
  * Gets the queue's index.
  *
  * Returns: the queue's index
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_index (VhostUserVring *self)
@@ -704,6 +738,8 @@ vhost_user_vring_get_index (VhostUserVring *self)
  * Gets the number of descriptors, 0 until the front-end set it.
  *
  * Returns: the number of descriptors, 0 until the front-end set it
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_size (VhostUserVring *self)
@@ -724,6 +760,8 @@ vhost_user_vring_get_size (VhostUserVring *self)
  * Gets the next available index (see [property@VhostUser.Vring:base]).
  *
  * Returns: the next available index (see [property@VhostUser.Vring:base])
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_base (VhostUserVring *self)
@@ -744,6 +782,8 @@ vhost_user_vring_get_base (VhostUserVring *self)
  * Gets where the ring lives.
  *
  * Returns: (transfer none): where the ring lives
+ *
+ * Since: 1.0
  */
 const VhostUserVringAddress *
 vhost_user_vring_get_address (VhostUserVring *self)
@@ -759,6 +799,8 @@ vhost_user_vring_get_address (VhostUserVring *self)
  * Gets whether the ring is enabled.
  *
  * Returns: whether the ring is enabled
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_get_enabled (VhostUserVring *self)
@@ -779,6 +821,8 @@ vhost_user_vring_get_enabled (VhostUserVring *self)
  * Gets whether the ring is started.
  *
  * Returns: whether the ring is started
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_get_started (VhostUserVring *self)
@@ -799,6 +843,8 @@ vhost_user_vring_get_started (VhostUserVring *self)
  * Gets the kick eventfd (owned by the ring), or -1.
  *
  * Returns: the kick eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_kick_fd (VhostUserVring *self)
@@ -814,6 +860,8 @@ vhost_user_vring_get_kick_fd (VhostUserVring *self)
  * Gets the call eventfd (owned by the ring), or -1.
  *
  * Returns: the call eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_call_fd (VhostUserVring *self)
@@ -829,6 +877,8 @@ vhost_user_vring_get_call_fd (VhostUserVring *self)
  * Gets the error eventfd (owned by the ring), or -1.
  *
  * Returns: the error eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_err_fd (VhostUserVring *self)
@@ -908,6 +958,8 @@ vhost_user_vring_set_call_func (VhostUserVring         *self,
  * which hid [method@GObject.Object.notify] in bindings.)
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_call (VhostUserVring  *self,
@@ -965,6 +1017,8 @@ out:
  * ring starts, and every millisecond when the front-end gave no kick fd
  * (polling). It should pop until vhost_user_vring_pop() says the ring is
  * empty. Set it before the ring starts.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_kick_handler (VhostUserVring         *self,
@@ -1097,6 +1151,8 @@ pop_locked (VhostUserVring         *self,
  *
  * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
  *   @error) or broken (@error set)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_pop (VhostUserVring         *self,
@@ -1127,6 +1183,8 @@ vhost_user_vring_pop (VhostUserVring         *self,
  * with vhost_user_vring_call() once a batch is pushed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_push (VhostUserVring  *self,
@@ -1267,6 +1325,8 @@ push_locked (VhostUserVring  *self,
  * is pushed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_push_batch (VhostUserVring  *self,
