@@ -112,8 +112,9 @@ for f in usr/bin/vhost-user-probe usr/bin/vhost-user-trace usr/share/man/man1/vh
   [ -e "$root/$f" ] || fail "the packages do not install /$f"
 done
 # the programs resolve the library into the unpacked root, not elsewhere
-LD_LIBRARY_PATH=$libdir ldd "$root/usr/bin/vhost-user-probe" | grep -q "libvhost-user-glib-1.0.so.0 => $libdir/" ||
-  fail "vhost-user-probe does not load the packaged library"
+LD_LIBRARY_PATH=$libdir ldd "$root/usr/bin/vhost-user-probe" > "$tmp/ldd.log"
+grep -q "libvhost-user-glib-1.0.so.0 => $libdir/" "$tmp/ldd.log" ||
+  { sed "s/^/# /" "$tmp/ldd.log"; fail "vhost-user-probe does not load the packaged library"; }
 
 # A Python back-end on the packaged typelib and library (no build tree on
 # any path), probed through the packaged trace.
