@@ -492,13 +492,14 @@ class DeviceFromPython(unittest.TestCase):
 
 
 class DocSnippets(unittest.TestCase):
-    """Every code block of docs/python.md is run by this file or test-gjs.js."""
+    """Every code block of docs/python.md is run by this file, test-gjs.js, or
+    an example test-rng runs."""
 
     def test_docs_are_tested(self):
         with open(os.path.join(HERE, "..", "docs", "python.md")) as f:
             doc = f.read()
         sources = ""
-        for name in ("test-gi.py", "test-gjs.js"):
+        for name in ("test-gi.py", "test-gjs.js", os.path.join("..", "examples", "vhost-user-rng.js")):
             with open(os.path.join(HERE, name)) as f:
                 sources += f.read()
 

@@ -1,12 +1,12 @@
-/* test-rng.c: the vhost-user-rng examples, C and Python, driven through a ring
+/* test-rng.c: the vhost-user-rng examples, C, Python and JavaScript, driven through a ring
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * A front-end with no guest posts writable buffers of several shapes (one
  * descriptor; one request split over three descriptors; a tiny one) and
  * checks that each comes back used with its full length and filled. The
- * Python device writes with vhost_user_vring_element_write(), so this is
- * also the bindings' path through an element. The element views are
+ * Python and GJS devices write with vhost_user_vring_element_write(), so
+ * this is also the bindings' path through an element. The element views are
  * checked on their own first.
  */
 
@@ -60,7 +60,7 @@ test_element_views (void)
 
 static void
 run_rng (const char *const *argv,
-         gboolean           python)
+         gboolean           interpreted)
 {
   const char *asan = g_getenv ("ASAN_RUNTIME");
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
@@ -87,7 +87,7 @@ run_rng (const char *const *argv,
   g_ptr_array_add (args, NULL);
   /* the device's log goes to stderr, out of the TAP stream */
   g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
-  if (python && asan != NULL && *asan != '\0')
+  if (interpreted && asan != NULL && *asan != '\0')
     {
       /* an uninstrumented interpreter loading the ASan-built library */
       g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", asan, TRUE);
@@ -197,6 +197,26 @@ test_python (void)
   run_rng (argv, TRUE);
 }
 
+static void
+test_gjs (void)
+{
+  const char *script = g_getenv ("VHOST_USER_RNG_JS");
+  g_autofree char *gjs = g_find_program_in_path ("gjs");
+  const char *argv[] = { gjs, "-m", script, NULL };
+
+  if (script == NULL || g_getenv ("GI_TYPELIB_PATH") == NULL)
+    {
+      g_test_skip ("No typelib (introspection off)");
+      return;
+    }
+  if (gjs == NULL)
+    {
+      g_test_skip ("gjs is not installed (Debian: apt-get install gjs)");
+      return;
+    }
+  run_rng (argv, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -205,5 +225,6 @@ main (int   argc,
   g_test_add_func ("/rng/element-views", test_element_views);
   g_test_add_func ("/rng/c", test_c);
   g_test_add_func ("/rng/python", test_python);
+  g_test_add_func ("/rng/gjs", test_gjs);
   return g_test_run ();
 }

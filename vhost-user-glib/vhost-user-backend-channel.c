@@ -76,6 +76,8 @@ backend_channel_message (VhostUserConnection *connection,
  * channel on it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
@@ -189,6 +191,8 @@ vhost_user_backend_inband_call (VhostUserVring *vring,
  * The request needs `BACKEND_REQ` and its own gating feature negotiated,
  * and an fd needs `BACKEND_SEND_FD`: otherwise it fails with
  * %VHOST_USER_ERROR_INVALID_OPERATION before anything is sent.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_send_backend_request_async (VhostUserBackend            *self,
@@ -246,6 +250,8 @@ vhost_user_backend_send_backend_request_async (VhostUserBackend            *self
  *
  * Returns: the reply's u64 (0 for an acknowledgement or no reply), or
  *   %G_MAXUINT64 with @error set
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_backend_send_backend_request_finish (VhostUserBackend  *self,
@@ -320,6 +326,8 @@ start_request (gpointer             data,
  * %G_IO_ERROR_CANCELLED; the reply, when it comes, is dropped.
  *
  * Returns: the reply's u64, or %G_MAXUINT64 with @error set
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_backend_send_backend_request (VhostUserBackend            *self,
@@ -359,6 +367,8 @@ vhost_user_backend_send_backend_request (VhostUserBackend            *self,
  * Tells the front-end the config space changed (`CONFIG_CHANGE_MSG`); it
  * reads it again with `GET_CONFIG`. Update
  * [property@VhostUser.Backend:config] first.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_notify_config_change_async (VhostUserBackend    *self,
@@ -380,6 +390,8 @@ vhost_user_backend_notify_config_change_async (VhostUserBackend    *self,
  *
  * Returns: %TRUE if the front-end was told (and acknowledged, with
  *   `REPLY_ACK`)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_notify_config_change_finish (VhostUserBackend  *self,
@@ -398,6 +410,8 @@ vhost_user_backend_notify_config_change_finish (VhostUserBackend  *self,
  * The blocking form of vhost_user_backend_notify_config_change_async().
  *
  * Returns: %TRUE if the front-end was told
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_notify_config_change (VhostUserBackend  *self,

@@ -63,6 +63,8 @@ vhost_user_backend_update_status (VhostUserBackend *self,
  * [property@VhostUser.Backend:features].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_features (VhostUserBackend    *self,
@@ -84,6 +86,8 @@ real_get_features (VhostUserBackend    *self,
  * every ring is enabled at once.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_features (VhostUserBackend    *self,
@@ -130,6 +134,8 @@ real_set_features (VhostUserBackend    *self,
  * refused.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_owner (VhostUserBackend    *self,
@@ -169,6 +175,8 @@ stop_all_rings (VhostUserBackend *self)
  * Deprecated. Default: stop and disable every ring, keep the session.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Deprecated: the spec now says to ignore it or disable the rings, and
  * never to drop the session. */
@@ -193,6 +201,8 @@ real_reset_owner (VhostUserBackend    *self,
  * requests of it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_num (VhostUserBackend    *self,
@@ -224,6 +234,8 @@ real_set_vring_num (VhostUserBackend    *self,
  * record them.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_addr (VhostUserBackend            *self,
@@ -281,6 +293,8 @@ real_set_vring_addr (VhostUserBackend            *self,
  * The front-end sets where a ring resumes. Default: record it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_base (VhostUserBackend    *self,
@@ -386,6 +400,8 @@ drain_timed_out (gpointer user_data)
  * dropped.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_vring_base (VhostUserBackend    *self,
@@ -446,6 +462,8 @@ take_vring_fd (VhostUserBackend     *self,
  * start the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_kick (VhostUserBackend    *self,
@@ -471,6 +489,8 @@ real_set_vring_kick (VhostUserBackend    *self,
  * The front-end passes a ring's call eventfd. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_call (VhostUserBackend    *self,
@@ -494,6 +514,8 @@ real_set_vring_call (VhostUserBackend    *self,
  * The front-end passes a ring's error eventfd. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_err (VhostUserBackend    *self,
@@ -515,6 +537,8 @@ real_set_vring_err (VhostUserBackend    *self,
  * [property@VhostUser.Backend:protocol-features].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_protocol_features (VhostUserBackend    *self,
@@ -535,6 +559,8 @@ real_get_protocol_features (VhostUserBackend    *self,
  * refused with %VHOST_USER_ERROR_FEATURE_MISMATCH and the connection is closed.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_protocol_features (VhostUserBackend    *self,
@@ -589,6 +615,8 @@ real_set_protocol_features (VhostUserBackend    *self,
  * queues].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_queue_num (VhostUserBackend    *self,
@@ -608,6 +636,8 @@ real_get_queue_num (VhostUserBackend    *self,
  * The front-end enables or disables a ring. Default: record it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_enable (VhostUserBackend    *self,
@@ -629,6 +659,8 @@ real_set_vring_enable (VhostUserBackend    *self,
  * A net device should announce the guest's MAC address. Default: accept and do nothing.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -640,6 +672,8 @@ real_set_vring_enable (VhostUserBackend    *self,
  * A net device is told its MTU. Default: accept.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_accept (VhostUserBackend    *self,
@@ -658,6 +692,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration is coming. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -668,6 +704,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration starts. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -678,6 +716,8 @@ real_accept (VhostUserBackend    *self,
  * Postcopy migration ended. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 static gboolean
@@ -703,6 +743,8 @@ real_unsupported (VhostUserBackend    *self,
  * The front-end updates the IOTLB. Default: refuse (no IOMMU support).
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_iotlb_msg (VhostUserBackend    *self,
@@ -726,6 +768,8 @@ real_iotlb_msg (VhostUserBackend    *self,
  * The front-end sets a legacy ring's endianness. Default: accept little-endian only.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_vring_endian (VhostUserBackend    *self,
@@ -772,6 +816,8 @@ config_range_ok (VhostUserBackend    *self,
  * [property@VhostUser.Backend:config], refusing ranges outside it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_config (VhostUserBackend    *self,
@@ -802,6 +848,8 @@ real_get_config (VhostUserBackend    *self,
  * [property@VhostUser.Backend:config-writable-mask] allows it, refuse it otherwise.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Writes land only where the writable mask has bits set; a write that
  * would change a read-only byte is refused whole. */
@@ -856,6 +904,8 @@ real_set_config (VhostUserBackend    *self,
  * The front-end creates a crypto session. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_create_crypto_session (VhostUserBackend    *self,
@@ -874,6 +924,8 @@ real_create_crypto_session (VhostUserBackend    *self,
  * The front-end closes a crypto session. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_close_crypto_session (VhostUserBackend    *self,
@@ -893,6 +945,8 @@ real_close_crypto_session (VhostUserBackend    *self,
  * A vhost-user-gpu front-end passes its socket. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_fd_unsupported (VhostUserBackend    *self,
@@ -911,6 +965,8 @@ real_fd_unsupported (VhostUserBackend    *self,
  * ownership and the protocol session stay.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 /* Back to the state after negotiation: rings stopped, disabled and
  * forgotten, status 0. Ownership and the protocol session stay. */
@@ -936,6 +992,8 @@ real_reset_device (VhostUserBackend    *self,
  * An in-band kick. Default: start the ring.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_vring_kick (VhostUserBackend    *self,
@@ -962,6 +1020,8 @@ real_vring_kick (VhostUserBackend    *self,
  * [property@VhostUser.Backend:max-mem-slots].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_max_mem_slots (VhostUserBackend    *self,
@@ -981,6 +1041,8 @@ real_get_max_mem_slots (VhostUserBackend    *self,
  * [property@VhostUser.Backend:status].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_set_status (VhostUserBackend    *self,
@@ -1000,6 +1062,8 @@ real_set_status (VhostUserBackend    *self,
  * The front-end reads the device status. Default: [property@VhostUser.Backend:status].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_status (VhostUserBackend    *self,
@@ -1018,6 +1082,8 @@ real_get_status (VhostUserBackend    *self,
  * The front-end looks up a shared object. Default: not found.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_shared_object (VhostUserBackend    *self,
@@ -1043,6 +1109,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * [signal@VhostUser.Backend::load-state].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -1055,6 +1123,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * error given to vhost_user_backend_fail_state_transfer().
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 
 /**
@@ -1065,6 +1135,8 @@ real_get_shared_object (VhostUserBackend    *self,
  * The front-end asks for the device's shared memory regions. Default: none.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_shmem_config (VhostUserBackend    *self,
@@ -1091,6 +1163,8 @@ real_get_shmem_config (VhostUserBackend    *self,
  * resubmits them, and the device's late completions of them are dropped.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 static gboolean
 real_get_vring_base_skip_drain (VhostUserBackend    *self,

@@ -122,6 +122,8 @@ vhost_user_backend_update_logging (VhostUserBackend *self)
  * marked and the log fd, if any, signalled. Does nothing otherwise. Call
  * it in the back-end's main context, before the driver can see the
  * write's result.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_log_write (VhostUserBackend *self,
@@ -182,6 +184,8 @@ vhost_user_backend_set_memory_table (VhostUserBackend     *self,
  * [property@VhostUser.Backend:memory-table].
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
@@ -214,6 +218,8 @@ vhost_user_backend_unmap_log (VhostUserBackend *self)
  * The front-end passes the dirty-page log. Default: map it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
@@ -264,6 +270,8 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
  * The front-end passes an eventfd to signal after logging. Default: keep it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_log_fd (VhostUserBackend    *self,
@@ -315,6 +323,8 @@ inflight_queue_size (guint queue_size)
  * zeroed memfd and return it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
@@ -380,6 +390,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
  * The front-end hands back the in-flight area after a reconnect. Default: map it.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
@@ -425,6 +437,8 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
  * slots beyond the maximum.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
@@ -458,6 +472,8 @@ vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
  * matches.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_real_rem_mem_reg (VhostUserBackend    *self,

@@ -224,6 +224,8 @@ vhost_user_backend_class_init_state (GType type)
    *
    * Returns: %TRUE if the handler took the stream; with no handler taking
    *   it the transfer fails
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_SAVE_STATE] =
     g_signal_new ("save-state", type, G_SIGNAL_RUN_LAST, 0, g_signal_accumulator_true_handled, NULL, NULL,
@@ -242,6 +244,8 @@ vhost_user_backend_class_init_state (GType type)
    * this device): `CHECK_DEVICE_STATE` is answered at the close.
    *
    * Returns: %TRUE if the handler took the stream
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_LOAD_STATE] =
     g_signal_new ("load-state", type, G_SIGNAL_RUN_LAST, 0, g_signal_accumulator_true_handled, NULL, NULL,
@@ -313,6 +317,8 @@ vhost_user_backend_end_state_transfer (VhostUserBackend *self)
  * Call it before closing the stream of
  * [signal@VhostUser.Backend::save-state] or
  * [signal@VhostUser.Backend::load-state]. The first error is kept.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_fail_state_transfer (VhostUserBackend *self,

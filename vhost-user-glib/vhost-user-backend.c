@@ -61,6 +61,8 @@
  * the memory table and ring fds may be replaced by the next request, so
  * another thread must not hold on to them (take a reference to the
  * memory table in the context if it must).
+ *
+ * Since: 1.0
  */
 
 /* The ring features are offered because VhostUserVring implements them;
@@ -425,6 +427,8 @@ install_properties (GObjectClass *object_class)
    *
    * The context the back-end's socket is watched in and its signals are
    * emitted in; the thread-default context at construction if unset.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAIN_CONTEXT] =
     g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
@@ -444,6 +448,8 @@ install_properties (GObjectClass *object_class)
    * walks the rings itself without them, and removes `VHOST_F_LOG_ALL` if
    * it writes guest memory any other way, unless it logs those writes
    * with vhost_user_backend_log_write().
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_FEATURES] =
     g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_FEATURES, rw);
@@ -453,6 +459,8 @@ install_properties (GObjectClass *object_class)
    * The protocol features offered (`GET_PROTOCOL_FEATURES`), a mask of
    * #VhostUserProtocolFeatures: by default those the library implements
    * in full.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64, DEFAULT_PROTOCOL_FEATURES,
@@ -461,6 +469,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:num-queues:
    *
    * How many queues the device has (`GET_QUEUE_NUM`); at most 256.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_NUM_QUEUES] =
     g_param_spec_uint ("num-queues", NULL, NULL, 1, MAX_QUEUES, 1, rw);
@@ -468,6 +478,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:max-queue-size:
    *
    * The largest ring size `SET_VRING_NUM` may set.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAX_QUEUE_SIZE] =
     g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, 1024, rw);
@@ -475,6 +487,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:max-mem-slots:
    *
    * How many memory regions may be mapped at once (`GET_MAX_MEM_SLOTS`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAX_MEM_SLOTS] =
     g_param_spec_uint ("max-mem-slots", NULL, NULL, 1, 4096, DEFAULT_MEM_SLOTS, rw);
@@ -483,6 +497,8 @@ install_properties (GObjectClass *object_class)
    *
    * The device's config space, as `GET_CONFIG` reads it; `SET_CONFIG`
    * writes change it (and notify).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONFIG] = g_param_spec_boxed ("config", NULL, NULL, G_TYPE_BYTES, rw);
   /**
@@ -490,6 +506,8 @@ install_properties (GObjectClass *object_class)
    *
    * Which bits of the config space `SET_CONFIG` may change, byte for
    * byte; bytes past its end are read-only. Unset: nothing is writable.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONFIG_WRITABLE_MASK] =
     g_param_spec_boxed ("config-writable-mask", NULL, NULL, G_TYPE_BYTES, rw);
@@ -497,6 +515,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:acked-features:
    *
    * The virtio features the front-end acknowledged.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_ACKED_FEATURES] =
     g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -505,6 +525,8 @@ install_properties (GObjectClass *object_class)
    *
    * The protocol features in use: those the front-end asked for that were
    * offered.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -512,18 +534,24 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:owner:
    *
    * Whether a front-end took ownership (`SET_OWNER`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_OWNER] = g_param_spec_boolean ("owner", NULL, NULL, FALSE, ro);
   /**
    * VhostUserBackend:status:
    *
    * The virtio device status byte (`SET_STATUS`).
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_STATUS] = g_param_spec_uint64 ("status", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   /**
    * VhostUserBackend:memory-table:
    *
    * The guest memory currently mapped.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MEMORY_TABLE] =
     g_param_spec_boxed ("memory-table", NULL, NULL, VHOST_USER_TYPE_MEMORY_TABLE, ro);
@@ -531,6 +559,8 @@ install_properties (GObjectClass *object_class)
    * VhostUserBackend:connected:
    *
    * Whether a front-end is connected.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE, ro);
 
@@ -541,6 +571,8 @@ install_properties (GObjectClass *object_class)
    * on the back-end channel (0: for ever). A request that times out fails
    * with %VHOST_USER_ERROR_TIMED_OUT and the channel is closed, since no
    * later reply could be matched.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
@@ -555,6 +587,8 @@ install_properties (GObjectClass *object_class)
    * taken (they stay in the in-flight area, for a successor to resubmit)
    * and their late pushes are dropped, as with
    * `GET_VRING_BASE_SKIP_DRAIN`. A wait already running keeps its bound.
+   *
+   * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT] =
     g_param_spec_uint ("drain-timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
@@ -592,6 +626,8 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
    * The connection ended: the front-end hung up, sent something the
    * connection cannot go on from, or [method@VhostUser.Backend.close]
    * was called. Every mapping and fd of the session is already released.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -628,6 +664,8 @@ vhost_user_backend_init (VhostUserBackend *self)
  * thread-default main context.
  *
  * Returns: (transfer full): a new back-end
+ *
+ * Since: 1.0
  */
 VhostUserBackend *
 vhost_user_backend_new (void)
@@ -648,6 +686,8 @@ vhost_user_backend_new (void)
  * [method@VhostUser.Frontend.take_socket] is its front-end counterpart.
  *
  * Returns: %TRUE on success, %FALSE if already connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_take_socket (VhostUserBackend  *self,
@@ -689,6 +729,8 @@ vhost_user_backend_take_socket (VhostUserBackend  *self,
  * `GObject.connect` behind it.)
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_connect_to_path (VhostUserBackend  *self,
@@ -772,6 +814,8 @@ connected (GObject      *source,
  * Connects to a front-end that listens without blocking the back-end's
  * context, then serves it as [method@VhostUser.Backend.take_socket] does.
  * @callback runs in the thread-default context of the caller.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
@@ -817,6 +861,8 @@ vhost_user_backend_connect_to_path_async (VhostUserBackend    *self,
  * this).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
@@ -836,6 +882,8 @@ vhost_user_backend_connect_to_path_finish (VhostUserBackend  *self,
  * Closes the connection; [signal@VhostUser.Backend::disconnected] is
  * emitted with %VHOST_USER_ERROR_CLOSED, which is not a reason to
  * reconnect. (Not `disconnect`, which bindings use for signal handlers.)
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_close (VhostUserBackend *self)
@@ -862,6 +910,8 @@ vhost_user_backend_close (VhostUserBackend *self)
  * Gets whether a front-end is connected.
  *
  * Returns: whether a front-end is connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_backend_get_connected (VhostUserBackend *self)
@@ -877,6 +927,8 @@ vhost_user_backend_get_connected (VhostUserBackend *self)
  * Gets the context the back-end runs in.
  *
  * Returns: (transfer none): the context the back-end runs in
+ *
+ * Since: 1.0
  */
 GMainContext *
 vhost_user_backend_get_main_context (VhostUserBackend *self)
@@ -900,6 +952,8 @@ vhost_user_backend_get_main_context (VhostUserBackend *self)
  * Gets the virtio features offered.
  *
  * Returns: the virtio features offered
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, features, PROP_FEATURES)
 
@@ -910,6 +964,8 @@ OFFER_ACCESSORS (guint64, features, PROP_FEATURES)
  * Gets the protocol features offered.
  *
  * Returns: the protocol features offered
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, protocol_features, PROP_PROTOCOL_FEATURES)
 
@@ -920,6 +976,8 @@ OFFER_ACCESSORS (guint64, protocol_features, PROP_PROTOCOL_FEATURES)
  * Gets the number of queues.
  *
  * Returns: the number of queues
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, num_queues, PROP_NUM_QUEUES)
 
@@ -930,6 +988,8 @@ OFFER_ACCESSORS (guint, num_queues, PROP_NUM_QUEUES)
  * Gets the largest ring size accepted.
  *
  * Returns: the largest ring size accepted
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, max_queue_size, PROP_MAX_QUEUE_SIZE)
 
@@ -940,6 +1000,8 @@ OFFER_ACCESSORS (guint, max_queue_size, PROP_MAX_QUEUE_SIZE)
  * Gets how many memory regions may be mapped.
  *
  * Returns: how many memory regions may be mapped
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint, max_mem_slots, PROP_MAX_MEM_SLOTS)
 
@@ -950,6 +1012,8 @@ OFFER_ACCESSORS (guint, max_mem_slots, PROP_MAX_MEM_SLOTS)
  * Gets the virtio features the front-end acknowledged.
  *
  * Returns: the virtio features the front-end acknowledged
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, acked_features, PROP_ACKED_FEATURES)
 
@@ -960,6 +1024,8 @@ OFFER_ACCESSORS (guint64, acked_features, PROP_ACKED_FEATURES)
  * Gets the protocol features in use.
  *
  * Returns: the protocol features in use
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, acked_protocol_features, PROP_ACKED_PROTOCOL_FEATURES)
 
@@ -970,6 +1036,8 @@ OFFER_ACCESSORS (guint64, acked_protocol_features, PROP_ACKED_PROTOCOL_FEATURES)
  * Gets whether a front-end took ownership.
  *
  * Returns: whether a front-end took ownership
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (gboolean, owner, PROP_OWNER)
 
@@ -980,6 +1048,8 @@ OFFER_ACCESSORS (gboolean, owner, PROP_OWNER)
  * Gets the virtio device status.
  *
  * Returns: the virtio device status
+ *
+ * Since: 1.0
  */
 OFFER_ACCESSORS (guint64, status, PROP_STATUS)
 
@@ -1007,6 +1077,8 @@ OFFER_ACCESSORS (guint64, status, PROP_STATUS)
  * @features: the virtio features to offer
  *
  * Sets [property@VhostUser.Backend:features].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint64, features, PROP_FEATURES, TRUE)
 
@@ -1016,6 +1088,8 @@ OFFER_SETTER (guint64, features, PROP_FEATURES, TRUE)
  * @features: the protocol features to offer
  *
  * Sets [property@VhostUser.Backend:protocol-features].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint64, protocol_features, PROP_PROTOCOL_FEATURES, TRUE)
 
@@ -1025,6 +1099,8 @@ OFFER_SETTER (guint64, protocol_features, PROP_PROTOCOL_FEATURES, TRUE)
  * @max_queue_size: the largest ring size to accept, at most 32768
  *
  * Sets [property@VhostUser.Backend:max-queue-size].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint, max_queue_size, PROP_MAX_QUEUE_SIZE, value > 0 && value <= MAX_QUEUE_SIZE)
 
@@ -1034,6 +1110,8 @@ OFFER_SETTER (guint, max_queue_size, PROP_MAX_QUEUE_SIZE, value > 0 && value <= 
  * @max_mem_slots: how many memory regions may be mapped
  *
  * Sets [property@VhostUser.Backend:max-mem-slots].
+ *
+ * Since: 1.0
  */
 OFFER_SETTER (guint, max_mem_slots, PROP_MAX_MEM_SLOTS, value > 0)
 
@@ -1046,6 +1124,8 @@ OFFER_SETTER (guint, max_mem_slots, PROP_MAX_MEM_SLOTS, value > 0)
  *
  * Sets [property@VhostUser.Backend:num-queues]; only while no front-end
  * is connected.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_num_queues (VhostUserBackend *self,
@@ -1088,6 +1168,8 @@ set_bytes_property (VhostUserBackend  *self,
  * Gets the config space.
  *
  * Returns: (transfer none) (nullable): the config space
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_backend_get_config (VhostUserBackend *self)
@@ -1104,6 +1186,8 @@ vhost_user_backend_get_config (VhostUserBackend *self)
  * Sets [property@VhostUser.Backend:config]. A device whose config changes
  * while a front-end is connected should also tell it (the back-end
  * channel's `CONFIG_CHANGE_MSG`).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_config (VhostUserBackend *self,
@@ -1121,6 +1205,8 @@ vhost_user_backend_set_config (VhostUserBackend *self,
  * Gets the writable mask of the config space.
  *
  * Returns: (transfer none) (nullable): the writable mask of the config space
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_backend_get_config_writable_mask (VhostUserBackend *self)
@@ -1135,6 +1221,8 @@ vhost_user_backend_get_config_writable_mask (VhostUserBackend *self)
  * @mask: (nullable): which config bits `SET_CONFIG` may change
  *
  * Sets [property@VhostUser.Backend:config-writable-mask].
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_config_writable_mask (VhostUserBackend *self,
@@ -1153,6 +1241,8 @@ vhost_user_backend_set_config_writable_mask (VhostUserBackend *self,
  *
  * Returns: (transfer none): the guest memory currently mapped (possibly
  *   no regions)
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_backend_get_memory_table (VhostUserBackend *self)
@@ -1168,6 +1258,8 @@ vhost_user_backend_get_memory_table (VhostUserBackend *self)
  * Gets [property@VhostUser.Backend:timeout].
  *
  * Returns: the back-end channel's timeout in milliseconds, 0 for none
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_backend_get_timeout (VhostUserBackend *self)
@@ -1183,6 +1275,8 @@ vhost_user_backend_get_timeout (VhostUserBackend *self)
  *
  * Sets [property@VhostUser.Backend:timeout]; requests already sent keep
  * the deadline they had.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_timeout (VhostUserBackend *self,
@@ -1209,6 +1303,8 @@ vhost_user_backend_set_timeout (VhostUserBackend *self,
  *
  * Returns: how long `GET_VRING_BASE` waits for the device, in
  *   milliseconds, 0 for ever
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_backend_get_drain_timeout (VhostUserBackend *self)
@@ -1223,6 +1319,8 @@ vhost_user_backend_get_drain_timeout (VhostUserBackend *self)
  * @timeout_ms: milliseconds, 0 for ever
  *
  * Sets [property@VhostUser.Backend:drain-timeout].
+ *
+ * Since: 1.0
  */
 void
 vhost_user_backend_set_drain_timeout (VhostUserBackend *self,
@@ -1247,6 +1345,8 @@ vhost_user_backend_set_drain_timeout (VhostUserBackend *self,
  * Gets the queue's ring.
  *
  * Returns: (transfer none): the queue's ring
+ *
+ * Since: 1.0
  */
 VhostUserVring *
 vhost_user_backend_get_vring (VhostUserBackend *self,

@@ -80,6 +80,8 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserBackend, vhost_user_backend, VHOST_USER, BACK
  * nick, as GDBus names the handlers of its generated skeletons, so that
  * in bindings they cannot be mistaken for methods or property accessors
  * (`do_handle_get_config` in Python, `vfunc_handle_get_config` in GJS).
+ *
+ * Since: 1.0
  */
 struct _VhostUserBackendClass
 {

@@ -63,6 +63,8 @@
  * and call eventfds are there to give to KVM (ioeventfd, irqfd), or, for
  * a driver in this process, #VhostUserDevice:watch-calls turns calls into
  * the #VhostUserDevice::ring-call signal.
+ *
+ * Since: 1.0
  */
 
 /* Where a ring's state comes from. */
@@ -1863,6 +1865,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The front-end the device speaks through; the device runs in its
    * #GMainContext.
+   *
+   * Since: 1.0
    */
   properties[PROP_FRONTEND] = g_param_spec_object ("frontend", NULL, NULL, VHOST_USER_TYPE_FRONTEND, construct);
 
@@ -1871,6 +1875,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * How many virtqueues the device has (the in-flight area is laid out
    * for all of them).
+   *
+   * Since: 1.0
    */
   properties[PROP_N_RINGS] = g_param_spec_uint ("n-rings", NULL, NULL, 0, 0x8000, 1, construct);
 
@@ -1878,6 +1884,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice:state:
    *
    * Where the device stands.
+   *
+   * Since: 1.0
    */
   properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, VHOST_USER_TYPE_DEVICE_STATE,
                                               VHOST_USER_DEVICE_STATE_DISCONNECTED, ro);
@@ -1889,6 +1897,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * offers). `VIRTIO_F_RING_PACKED` is added when a ring is a packed
    * #VhostUserDriverRing; `VHOST_USER_F_PROTOCOL_FEATURES` whenever the
    * back-end offers it.
+   *
+   * Since: 1.0
    */
   properties[PROP_FEATURES] = g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, 0, rw);
 
@@ -1901,6 +1911,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * `GET_VRING_BASE_SKIP_DRAIN`. Add `BACKEND_REQ` (and connect to the front-end's
    * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
    * reconnect without an in-flight area.
+   *
+   * Since: 1.0
    */
   properties[PROP_PROTOCOL_FEATURES] = g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64,
                                                             DEFAULT_PROTOCOL_FEATURES, rw);
@@ -1910,6 +1922,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The virtio features agreed on the first start; every reconnect must
    * agree on the same.
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
 
@@ -1917,6 +1931,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * VhostUserDevice:acked-protocol-features:
    *
    * The protocol features agreed on the first start.
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_PROTOCOL_FEATURES] = g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0,
                                                                   G_MAXUINT64, 0, ro);
@@ -1927,6 +1943,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * Whether a back-end that went away for a reason worth a retry
    * (vhost_user_error_should_reconnect()) is dialled again and given the
    * device's state, as vhost_user_device_reconnect() would.
+   *
+   * Since: 1.0
    */
   properties[PROP_AUTO_RECONNECT] = g_param_spec_boolean ("auto-reconnect", NULL, NULL, FALSE, rw);
 
@@ -1935,6 +1953,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * How many times a reconnect dials before it gives up; 0 for no limit
    * (cancel it instead).
+   *
+   * Since: 1.0
    */
   properties[PROP_RECONNECT_ATTEMPTS] = g_param_spec_uint ("reconnect-attempts", NULL, NULL, 0, G_MAXUINT, 0, rw);
 
@@ -1943,6 +1963,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The longest wait between two attempts, in milliseconds; the wait
    * starts at 10 ms and doubles.
+   *
+   * Since: 1.0
    */
   properties[PROP_RECONNECT_DELAY_MAX] = g_param_spec_uint ("reconnect-delay-max", NULL, NULL, 1, G_MAXUINT, 1000,
                                                             rw);
@@ -1954,6 +1976,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * context and emits #VhostUserDevice::ring-call, for a driver in this
    * process. Leave it off when the fds go to KVM (irqfd) or the driver
    * polls them itself.
+   *
+   * Since: 1.0
    */
   properties[PROP_WATCH_CALLS] = g_param_spec_boolean ("watch-calls", NULL, NULL, FALSE, rw);
 
@@ -1966,6 +1990,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * which the back-end must offer): a migration's source that moves the
    * in-flight area (vhost_user_device_dup_inflight()) to the destination,
    * where they are done, once.
+   *
+   * Since: 1.0
    */
   properties[PROP_DRAIN_ON_STOP] = g_param_spec_boolean ("drain-on-stop", NULL, NULL, TRUE, rw);
 
@@ -1982,6 +2008,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * @reconnecting %FALSE and the reason it gave up: a back-end that came
    * back with fewer features or queues, too many attempts). The device
    * is then disconnected with nothing half-applied.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_LOST] =
     g_signal_new ("backend-lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -1993,6 +2021,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * @attempt: the attempt about to be made, from 1
    *
    * A reconnect dials the back-end's socket.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RECONNECTING] =
     g_signal_new ("reconnecting", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -2004,6 +2034,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * A reconnect is done: the back-end has the device's state again, and
    * if the device was running its rings run and were kicked.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RECONNECTED] =
     g_signal_new ("reconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -2025,6 +2057,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * from the used index, so each of these requests may be done again, or,
    * if the old one had completed later ones first, lost. Emitted during a
    * reconnect, before the rings start.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_REQUESTS_AT_RISK] =
     g_signal_new ("requests-at-risk", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -2038,6 +2072,8 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    * With #VhostUserDevice:watch-calls, the back-end signalled a ring's
    * call eventfd (the signal's detail is the ring's index: connect to
    * `ring-call::0` for ring 0 only). Nothing is allocated per call.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_RING_CALL] =
     g_signal_new ("ring-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
@@ -2065,6 +2101,8 @@ vhost_user_device_init (VhostUserDevice *self)
  * Makes a device with no memory and no rings configured yet.
  *
  * Returns: (transfer full): a new #VhostUserDevice
+ *
+ * Since: 1.0
  */
 VhostUserDevice *
 vhost_user_device_new (VhostUserFrontend *frontend,
@@ -2082,6 +2120,8 @@ vhost_user_device_new (VhostUserFrontend *frontend,
  * Gets the front-end the device speaks through.
  *
  * Returns: (transfer none): the device's front-end
+ *
+ * Since: 1.0
  */
 VhostUserFrontend *
 vhost_user_device_get_frontend (VhostUserDevice *self)
@@ -2097,6 +2137,8 @@ vhost_user_device_get_frontend (VhostUserDevice *self)
  * Gets how many virtqueues the device has.
  *
  * Returns: how many virtqueues the device has
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_device_get_n_rings (VhostUserDevice *self)
@@ -2112,6 +2154,8 @@ vhost_user_device_get_n_rings (VhostUserDevice *self)
  * Gets #VhostUserDevice:state.
  *
  * Returns: where the device stands
+ *
+ * Since: 1.0
  */
 VhostUserDeviceState
 vhost_user_device_get_state (VhostUserDevice *self)
@@ -2126,6 +2170,8 @@ vhost_user_device_get_state (VhostUserDevice *self)
  * @features: the virtio features wanted
  *
  * Sets #VhostUserDevice:features, for the next negotiation.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_features (VhostUserDevice *self,
@@ -2146,6 +2192,8 @@ vhost_user_device_set_features (VhostUserDevice *self,
  * Gets #VhostUserDevice:features.
  *
  * Returns: the virtio features the device wants
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_features (VhostUserDevice *self)
@@ -2160,6 +2208,8 @@ vhost_user_device_get_features (VhostUserDevice *self)
  * @protocol_features: the protocol features wanted
  *
  * Sets #VhostUserDevice:protocol-features, for the next negotiation.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_protocol_features (VhostUserDevice *self,
@@ -2180,6 +2230,8 @@ vhost_user_device_set_protocol_features (VhostUserDevice *self,
  * Gets #VhostUserDevice:protocol-features.
  *
  * Returns: the protocol features the device wants
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_protocol_features (VhostUserDevice *self)
@@ -2195,6 +2247,8 @@ vhost_user_device_get_protocol_features (VhostUserDevice *self)
  * Gets #VhostUserDevice:acked-features.
  *
  * Returns: the virtio features agreed on the first start (0 before)
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_acked_features (VhostUserDevice *self)
@@ -2210,6 +2264,8 @@ vhost_user_device_get_acked_features (VhostUserDevice *self)
  * Gets #VhostUserDevice:acked-protocol-features.
  *
  * Returns: the protocol features agreed on the first start (0 before)
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_device_get_acked_protocol_features (VhostUserDevice *self)
@@ -2266,6 +2322,8 @@ new_eventfd (GError **error)
  *
  * Returns: %TRUE, or %FALSE with @error set (no such ring, or the device
  *   is running)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring (VhostUserDevice      *self,
@@ -2311,6 +2369,8 @@ vhost_user_device_set_ring (VhostUserDevice      *self,
  * vhost_user_device_get_ring_call_fd()).
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_addresses (VhostUserDevice  *self,
@@ -2359,6 +2419,8 @@ vhost_user_device_set_ring_addresses (VhostUserDevice  *self,
  * Gives the ring the eventfds a VMM wired to its guest.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_fds (VhostUserDevice  *self,
@@ -2416,6 +2478,8 @@ vhost_user_device_set_ring_fds (VhostUserDevice  *self,
  *
  * Returns: the fd, the device's (or its driver ring's): valid while the
  *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ *
+ * Since: 1.0
  */
 int
 vhost_user_device_get_ring_kick_fd (VhostUserDevice *self,
@@ -2436,6 +2500,8 @@ vhost_user_device_get_ring_kick_fd (VhostUserDevice *self,
  *
  * Returns: the fd, the device's (or its driver ring's): valid while the
  *   ring is configured; dup() it to keep it. -1 for a ring not configured.
+ *
+ * Since: 1.0
  */
 int
 vhost_user_device_get_ring_call_fd (VhostUserDevice *self,
@@ -2456,6 +2522,8 @@ vhost_user_device_get_ring_call_fd (VhostUserDevice *self,
  * both halves, as the request carries them), or where it began.
  *
  * Returns: the base
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_device_get_ring_base (VhostUserDevice *self,
@@ -2474,6 +2542,8 @@ vhost_user_device_get_ring_base (VhostUserDevice *self,
  * Says whether a ring is enabled.
  *
  * Returns: whether the ring is (or will be, on start) enabled
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_get_ring_enabled (VhostUserDevice *self,
@@ -2493,6 +2563,8 @@ vhost_user_device_get_ring_enabled (VhostUserDevice *self,
  * Kicks the ring's eventfd, as a guest's notify would.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_kick (VhostUserDevice  *self,
@@ -2537,6 +2609,8 @@ vhost_user_device_kick (VhostUserDevice  *self,
  * enabled, then `SET_STATUS` where negotiated. A start that fails after
  * the back-end was told anything closes the connection: nothing
  * half-applied stays running.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_start_async (VhostUserDevice     *self,
@@ -2557,6 +2631,8 @@ vhost_user_device_start_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_start_async().
  *
  * Returns: %TRUE when the rings run, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_start_finish (VhostUserDevice  *self,
@@ -2576,6 +2652,8 @@ vhost_user_device_start_finish (VhostUserDevice  *self,
  * async operation is under way.
  *
  * Returns: %TRUE when the rings run, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_start (VhostUserDevice  *self,
@@ -2600,6 +2678,8 @@ vhost_user_device_start (VhostUserDevice  *self,
  * where `STATUS` is negotiated. Memory and the in-flight area stay. A
  * device that is not running is left as it is, and will not start on a
  * reconnect.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_stop_async (VhostUserDevice     *self,
@@ -2620,6 +2700,8 @@ vhost_user_device_stop_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_stop_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_stop_finish (VhostUserDevice  *self,
@@ -2638,6 +2720,8 @@ vhost_user_device_stop_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_stop_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_stop (VhostUserDevice  *self,
@@ -2660,6 +2744,8 @@ vhost_user_device_stop (VhostUserDevice  *self,
  * Adds guest memory. A back-end already set up gets it at once:
  * `ADD_MEM_REG` where `CONFIGURE_MEM_SLOTS` is negotiated, else the whole
  * new table with `SET_MEM_TABLE`; every later setup gives it too.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_add_memory_async (VhostUserDevice       *self,
@@ -2683,6 +2769,8 @@ vhost_user_device_add_memory_async (VhostUserDevice       *self,
  *
  * Returns: %TRUE, or %FALSE with @error set (the region is then not the
  *   device's)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_add_memory_finish (VhostUserDevice  *self,
@@ -2702,6 +2790,8 @@ vhost_user_device_add_memory_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_add_memory_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_add_memory (VhostUserDevice        *self,
@@ -2724,6 +2814,8 @@ vhost_user_device_add_memory (VhostUserDevice        *self,
  *
  * Removes guest memory: `REM_MEM_REG`, or a new `SET_MEM_TABLE`. A region
  * that holds a running ring is refused.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_remove_memory_async (VhostUserDevice       *self,
@@ -2747,6 +2839,8 @@ vhost_user_device_remove_memory_async (VhostUserDevice       *self,
  *
  * Returns: %TRUE, or %FALSE with @error set (the region is then still
  *   the device's)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
@@ -2766,6 +2860,8 @@ vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_remove_memory_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_remove_memory (VhostUserDevice        *self,
@@ -2790,6 +2886,8 @@ vhost_user_device_remove_memory (VhostUserDevice        *self,
  * Enables or disables a ring (`SET_VRING_ENABLE` on a running device;
  * kept for the next start otherwise), as a guest's driver does for the
  * queues it uses.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
@@ -2820,6 +2918,8 @@ vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_set_ring_enabled_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
@@ -2840,6 +2940,8 @@ vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_set_ring_enabled_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_enabled (VhostUserDevice  *self,
@@ -2878,6 +2980,8 @@ vhost_user_device_set_ring_enabled (VhostUserDevice  *self,
  * that comes back with other features or fewer queues is refused for
  * good. Emits #VhostUserDevice::reconnected when done. Does nothing on a
  * device whose back-end is there.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_reconnect_async (VhostUserDevice     *self,
@@ -2899,6 +3003,8 @@ vhost_user_device_reconnect_async (VhostUserDevice     *self,
  *
  * Returns: %TRUE once the back-end has the device's state again, or
  *   %FALSE with @error set (the device is then disconnected)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_reconnect_finish (VhostUserDevice  *self,
@@ -2917,6 +3023,8 @@ vhost_user_device_reconnect_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_reconnect_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_reconnect (VhostUserDevice  *self,
@@ -2938,6 +3046,8 @@ vhost_user_device_reconnect (VhostUserDevice  *self,
  * A reconnect under way holds a reference to the device: with
  * #VhostUserDevice:auto-reconnect on, close the device before dropping
  * the last reference of your own.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_close (VhostUserDevice *self)
@@ -2965,6 +3075,8 @@ vhost_user_device_close (VhostUserDevice *self)
  * destination, the base the source's vhost_user_device_stop() collected.
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_ring_base (VhostUserDevice  *self,
@@ -2995,6 +3107,8 @@ vhost_user_device_set_ring_base (VhostUserDevice  *self,
  * back-end answers with), everything the back-end writes copied into
  * @destination, then `CHECK_DEVICE_STATE`. Needs the `DEVICE_STATE`
  * protocol feature, and the rings stopped (vhost_user_device_stop()).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_save_state_async (VhostUserDevice     *self,
@@ -3018,6 +3132,8 @@ vhost_user_device_save_state_async (VhostUserDevice     *self,
  *
  * Returns: %TRUE if the back-end saved its state and says so, or %FALSE
  *   with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_save_state_finish (VhostUserDevice  *self,
@@ -3037,6 +3153,8 @@ vhost_user_device_save_state_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_save_state_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_save_state (VhostUserDevice  *self,
@@ -3062,6 +3180,8 @@ vhost_user_device_save_state (VhostUserDevice  *self,
  * is not (features, memory, in-flight area), then `SET_DEVICE_STATE_FD`
  * (load, phase stopped), @source copied into the pipe and the pipe
  * closed, then `CHECK_DEVICE_STATE`.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_load_state_async (VhostUserDevice     *self,
@@ -3084,6 +3204,8 @@ vhost_user_device_load_state_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_load_state_async().
  *
  * Returns: %TRUE if the back-end took the state, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_load_state_finish (VhostUserDevice  *self,
@@ -3103,6 +3225,8 @@ vhost_user_device_load_state_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_load_state_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_load_state (VhostUserDevice  *self,
@@ -3130,6 +3254,8 @@ vhost_user_device_load_state (VhostUserDevice  *self,
  * ring's guest address. Off: the same undone. Needs `LOG_SHMFD` and a
  * back-end that offers `VHOST_F_LOG_ALL`. Logging survives a reconnect.
  * Read the log with vhost_user_device_take_dirty_log().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_device_set_logging_async (VhostUserDevice     *self,
@@ -3151,6 +3277,8 @@ vhost_user_device_set_logging_async (VhostUserDevice     *self,
  * Finishes vhost_user_device_set_logging_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_logging_finish (VhostUserDevice  *self,
@@ -3170,6 +3298,8 @@ vhost_user_device_set_logging_finish (VhostUserDevice  *self,
  * The blocking form of vhost_user_device_set_logging_async().
  *
  * Returns: %TRUE, or %FALSE with @error set
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_logging (VhostUserDevice  *self,
@@ -3188,6 +3318,8 @@ vhost_user_device_set_logging (VhostUserDevice  *self,
  * Says whether dirty logging is on.
  *
  * Returns: %TRUE while the back-end logs its writes
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_get_logging (VhostUserDevice *self)
@@ -3208,6 +3340,8 @@ vhost_user_device_get_logging (VhostUserDevice *self)
  *
  * Returns: (transfer full) (nullable): the bitmap, or %NULL when no log
  *   was ever made
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_device_take_dirty_log (VhostUserDevice *self)
@@ -3237,6 +3371,8 @@ vhost_user_device_take_dirty_log (VhostUserDevice *self)
  *
  * Returns: (transfer full) (nullable): the area's bytes, or %NULL when
  *   the device has none
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_device_dup_inflight (VhostUserDevice *self)
@@ -3270,6 +3406,8 @@ vhost_user_device_dup_inflight (VhostUserDevice *self)
  *
  * Returns: %TRUE, or %FALSE with @error set (the device already has an
  *   area)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_device_set_inflight (VhostUserDevice  *self,

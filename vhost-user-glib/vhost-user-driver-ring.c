@@ -37,6 +37,8 @@
  *
  * Offsets are offsets into the region; the addresses to give
  * `SET_VRING_ADDR` (front-end addresses) come from the getters.
+ *
+ * Since: 1.0
  */
 
 struct _VhostUserDriverRing
@@ -198,6 +200,8 @@ ring_new (VhostUserMemoryRegion  *region,
  * its kick and call eventfds.
  *
  * Returns: (transfer full): the ring, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserDriverRing *
 vhost_user_driver_ring_new (VhostUserMemoryRegion  *region,
@@ -228,6 +232,8 @@ vhost_user_driver_ring_new (VhostUserMemoryRegion  *region,
  * device area as the used ring (vhost_user_driver_ring_get_used_addr()).
  *
  * Returns: (transfer full): the ring, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserDriverRing *
 vhost_user_driver_ring_new_packed (VhostUserMemoryRegion  *region,
@@ -247,6 +253,8 @@ vhost_user_driver_ring_new_packed (VhostUserMemoryRegion  *region,
  * Gets whether the ring has the packed layout.
  *
  * Returns: %TRUE for a packed ring, %FALSE for a split one
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_driver_ring_get_packed (VhostUserDriverRing *self)
@@ -267,6 +275,8 @@ vhost_user_driver_ring_get_packed (VhostUserDriverRing *self)
  * nothing, asks for a call at the next used entry. Without them the
  * back-end's flags decide kicks and every used entry may be called.
  * Set it before the first request.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_driver_ring_set_event_idx (VhostUserDriverRing *self,
@@ -283,6 +293,8 @@ vhost_user_driver_ring_set_event_idx (VhostUserDriverRing *self,
  * Gets the number of descriptors.
  *
  * Returns: the ring's size
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_driver_ring_get_size (VhostUserDriverRing *self)
@@ -307,6 +319,8 @@ user_addr (VhostUserDriverRing *self,
  * address, for `SET_VRING_ADDR`.
  *
  * Returns: the address
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_driver_ring_get_desc_addr (VhostUserDriverRing *self)
@@ -323,6 +337,8 @@ vhost_user_driver_ring_get_desc_addr (VhostUserDriverRing *self)
  * (packed rings: the driver event suppression area's).
  *
  * Returns: the address
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_driver_ring_get_avail_addr (VhostUserDriverRing *self)
@@ -339,6 +355,8 @@ vhost_user_driver_ring_get_avail_addr (VhostUserDriverRing *self)
  * rings: the device event suppression area's).
  *
  * Returns: the address
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_driver_ring_get_used_addr (VhostUserDriverRing *self)
@@ -354,6 +372,8 @@ vhost_user_driver_ring_get_used_addr (VhostUserDriverRing *self)
  * Gets the eventfd to hand over with `SET_VRING_KICK` (the ring keeps it).
  *
  * Returns: the fd
+ *
+ * Since: 1.0
  */
 int
 vhost_user_driver_ring_get_kick_fd (VhostUserDriverRing *self)
@@ -370,6 +390,8 @@ vhost_user_driver_ring_get_kick_fd (VhostUserDriverRing *self)
  * readable when the back-end used buffers (the ring keeps it).
  *
  * Returns: the fd
+ *
+ * Since: 1.0
  */
 int
 vhost_user_driver_ring_get_call_fd (VhostUserDriverRing *self)
@@ -390,6 +412,8 @@ vhost_user_driver_ring_get_call_fd (VhostUserDriverRing *self)
  * comes in between is seen at the next poll, never lost. Does not block.
  *
  * Returns: %TRUE if the back-end called since the last time
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_driver_ring_clear_call (VhostUserDriverRing *self)
@@ -413,6 +437,8 @@ vhost_user_driver_ring_clear_call (VhostUserDriverRing *self)
  * Gets how many descriptors are free for vhost_user_driver_ring_add().
  *
  * Returns: the number of free descriptors
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_driver_ring_get_free (VhostUserDriverRing *self)
@@ -531,6 +557,8 @@ add_packed (VhostUserDriverRing *self,
  *
  * Returns: %TRUE on success, %FALSE if the ring has not enough free
  *   descriptors or a buffer is outside the region
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_driver_ring_add (VhostUserDriverRing  *self,
@@ -623,6 +651,8 @@ back_end_wants_kick (VhostUserDriverRing *self)
  * writes to vhost_user_driver_ring_get_kick_fd() itself.
  *
  * Returns: %TRUE on success (whether or not a kick was needed)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_driver_ring_kick (VhostUserDriverRing  *self,
@@ -734,6 +764,8 @@ take_used_packed (VhostUserDriverRing *self,
  * looks once more, for an entry used before the back-end saw the request.
  *
  * Returns: %TRUE if an entry was collected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_driver_ring_get_used (VhostUserDriverRing *self,

@@ -67,6 +67,8 @@ G_BEGIN_DECLS
  * The requests a front-end ("master") sends to a back-end ("slave") on the
  * main socket, numbered as on the wire. The nicks (`get-features`,
  * `set-vring-addr`, …) are API: they name the back-end's signals.
+ *
+ * Since: 1.0
  */
 typedef enum {
   VHOST_USER_REQUEST_NONE = 0,
@@ -135,6 +137,8 @@ typedef enum {
  * (the old "slave channel", set up by
  * %VHOST_USER_REQUEST_SET_BACKEND_REQ_FD), numbered as on the wire. The
  * nicks are API: they name the front-end's signals.
+ *
+ * Since: 1.0
  */
 typedef enum {
   VHOST_USER_BACKEND_REQUEST_NONE = 0,
@@ -183,6 +187,8 @@ typedef enum {
  * %VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES once both sides have virtio
  * feature bit 30 (%VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES). On the
  * wire this is a 64-bit mask; every bit defined so far is below 32.
+ *
+ * Since: 1.0
  */
 typedef enum /*< flags >*/ {
   VHOST_USER_PROTOCOL_FEATURE_NONE = 0,
@@ -226,6 +232,8 @@ typedef enum /*< flags >*/ {
  * behaves, given as bit numbers of the 64-bit feature mask (virtio
  * features do not fit a #GFlags type). Use VHOST_USER_FEATURE() to make a
  * mask.
+ *
+ * Since: 1.0
  */
 typedef enum {
   VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL = 26,
@@ -249,6 +257,8 @@ typedef enum {
  *
  * Where a #VhostUserDevice stands, as its #VhostUserDevice:state property
  * says.
+ *
+ * Since: 1.0
  */
 typedef enum {
   VHOST_USER_DEVICE_STATE_DISCONNECTED,
@@ -262,6 +272,8 @@ typedef enum {
  * @bit: a virtio feature bit number, such as a #VhostUserVirtioFeatureBit
  *
  * The 64-bit feature mask with only @bit set.
+ *
+ * Since: 1.0
  */
 #define VHOST_USER_FEATURE(bit) (G_GUINT64_CONSTANT (1) << (bit))
 

@@ -15,6 +15,8 @@
  * The quark behind %VHOST_USER_ERROR.
  *
  * Returns: the error domain of vhost-user-glib
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (vhost-user-error-quark, vhost_user_error)
 
@@ -35,6 +37,8 @@ G_DEFINE_QUARK (vhost-user-error-quark, vhost_user_error)
  * reasons to reconnect.
  *
  * Returns: %TRUE if reconnecting is the way to recover from @error
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_error_should_reconnect (const GError *error)
@@ -81,6 +85,8 @@ vhost_user_error_should_reconnect (const GError *error)
  * (`EACCES`) and %VHOST_USER_ERROR_SOCKET_ERROR for everything else.
  *
  * Returns: the matching #VhostUserError code
+ *
+ * Since: 1.0
  */
 VhostUserError
 vhost_user_error_from_errno (int errno_value)

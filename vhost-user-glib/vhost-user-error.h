@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  * VHOST_USER_ERROR:
  *
  * The error domain of vhost-user-glib; codes are #VhostUserError.
+ *
+ * Since: 1.0
  */
 #define VHOST_USER_ERROR (vhost_user_error_quark ())
 
@@ -47,6 +49,8 @@ G_BEGIN_DECLS
  * Error codes of the %VHOST_USER_ERROR domain. Whether a connection is
  * worth re-establishing after one of them is answered by
  * vhost_user_error_should_reconnect().
+ *
+ * Since: 1.0
  */
 typedef enum {
   VHOST_USER_ERROR_FAILED,

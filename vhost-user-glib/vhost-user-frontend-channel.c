@@ -121,6 +121,8 @@ open_backend_channel (VhostUserFrontend  *self,
  * the invocation as on the back-end's side. Needs `BACKEND_REQ`.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_setup_backend_channel (VhostUserFrontend  *self,
@@ -175,6 +177,8 @@ setup_sent (GObject      *source,
  *
  * The async form of vhost_user_frontend_setup_backend_channel(); finish
  * with vhost_user_frontend_setup_backend_channel_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
@@ -210,6 +214,8 @@ vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_setup_backend_channel_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_setup_backend_channel_finish (VhostUserFrontend  *self,
@@ -254,6 +260,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end missed an IOTLB entry. Default: refuse (no IOMMU).
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::config-change-msg:
@@ -265,6 +273,8 @@ channel_refuse (VhostUserFrontend   *self,
  * Default: acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-host-notifier-msg:
@@ -280,6 +290,8 @@ channel_refuse (VhostUserFrontend   *self,
  * directly. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-call:
@@ -291,6 +303,8 @@ channel_refuse (VhostUserFrontend   *self,
  * acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::vring-err:
@@ -301,6 +315,8 @@ channel_refuse (VhostUserFrontend   *self,
  * An in-band error notification for @index. Default: acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-add:
@@ -311,6 +327,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end exports a shared object. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-remove:
@@ -321,6 +339,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end withdraws a shared object. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shared-object-lookup:
@@ -331,6 +351,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end looks up a shared object. Default: not found.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shmem-map:
@@ -347,6 +369,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end maps memory into a shared memory region. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 /**
  * VhostUserFrontend::shmem-unmap:
@@ -359,6 +383,8 @@ channel_refuse (VhostUserFrontend   *self,
  * The back-end unmaps a range of a shared memory region. Default: refuse.
  *
  * Returns: %TRUE if the handler answers @invocation
+ *
+ * Since: 1.0
  */
 
 /* Which requests the front-end acknowledges when no handler takes them:

@@ -60,6 +60,8 @@ parse_iotlb_status (GBytes  *reply,
  * `VIRTIO_F_ACCESS_PLATFORM`).
  *
  * Returns: %TRUE if the back-end accepted it
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_send_iotlb_msg (VhostUserFrontend  *self,
@@ -93,6 +95,8 @@ vhost_user_frontend_send_iotlb_msg (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_send_iotlb_msg(); finish with
  * vhost_user_frontend_send_iotlb_msg_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_send_iotlb_msg_async (VhostUserFrontend   *self,
@@ -122,6 +126,8 @@ vhost_user_frontend_send_iotlb_msg_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_send_iotlb_msg_async().
  *
  * Returns: %TRUE if the back-end accepted the message
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_send_iotlb_msg_finish (VhostUserFrontend  *self,
@@ -195,6 +201,8 @@ parse_fd_reply (GBytes       *reply,
  * Looks up a shared object the back-end exported (`GET_SHARED_OBJECT`).
  *
  * Returns: its dma-buf fd (the caller owns it), or -1 with @error set
+ *
+ * Since: 1.0
  */
 int
 vhost_user_frontend_get_shared_object (VhostUserFrontend  *self,
@@ -224,6 +232,8 @@ vhost_user_frontend_get_shared_object (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_get_shared_object(); finish with
  * vhost_user_frontend_get_shared_object_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_get_shared_object_async (VhostUserFrontend   *self,
@@ -250,6 +260,8 @@ vhost_user_frontend_get_shared_object_async (VhostUserFrontend   *self,
  *
  * Returns: the object's dma-buf fd (the caller owns it), or -1 with
  *   @error set
+ *
+ * Since: 1.0
  */
 int
 vhost_user_frontend_get_shared_object_finish (VhostUserFrontend  *self,
@@ -323,6 +335,8 @@ parse_device_state (GBytes       *reply,
  * `CHECK_DEVICE_STATE` (vhost_user_frontend_get_u64()).
  *
  * Returns: %TRUE if the back-end accepted
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_device_state_fd (VhostUserFrontend  *self,
@@ -359,6 +373,8 @@ vhost_user_frontend_set_device_state_fd (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_set_device_state_fd(); finish
  * with vhost_user_frontend_set_device_state_fd_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_device_state_fd_async (VhostUserFrontend   *self,
@@ -388,6 +404,8 @@ vhost_user_frontend_set_device_state_fd_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_set_device_state_fd_async().
  *
  * Returns: %TRUE if the back-end accepted
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_device_state_fd_finish (VhostUserFrontend  *self,
@@ -429,6 +447,8 @@ parse_shmem_config (GBytes  *reply,
  *
  * Returns: (array length=n_sizes) (transfer full) (nullable): the size of
  *   each region by id, 0 where there is none; %NULL with @error set
+ *
+ * Since: 1.0
  */
 guint64 *
 vhost_user_frontend_get_shmem_config (VhostUserFrontend  *self,
@@ -451,6 +471,8 @@ vhost_user_frontend_get_shmem_config (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_get_shmem_config(); finish with
  * vhost_user_frontend_get_shmem_config_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_get_shmem_config_async (VhostUserFrontend   *self,
@@ -478,6 +500,8 @@ vhost_user_frontend_get_shmem_config_async (VhostUserFrontend   *self,
  *
  * Returns: (array length=n_sizes) (transfer full) (nullable): the size of
  *   each region by id, 0 where there is none; %NULL with @error set
+ *
+ * Since: 1.0
  */
 guint64 *
 vhost_user_frontend_get_shmem_config_finish (VhostUserFrontend  *self,

@@ -132,6 +132,8 @@ build_config_read (VhostUserBuilt *b,
  *
  * Returns: (transfer full): @size bytes, or %NULL with @error set (a
  *   reply of size 0 is the back-end's refusal)
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_frontend_read_config (VhostUserFrontend  *self,
@@ -158,6 +160,8 @@ vhost_user_frontend_read_config (VhostUserFrontend  *self,
  * @user_data: data for @callback
  *
  * The async form of vhost_user_frontend_read_config().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_read_config_async (VhostUserFrontend   *self,
@@ -184,6 +188,8 @@ vhost_user_frontend_read_config_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_read_config_async().
  *
  * Returns: (transfer full): the bytes, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_frontend_read_config_finish (VhostUserFrontend  *self,
@@ -207,6 +213,8 @@ vhost_user_frontend_read_config_finish (VhostUserFrontend  *self,
  * Shares one region of guest memory (`ADD_MEM_REG`).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_add_mem_region (VhostUserFrontend     *self,
@@ -232,6 +240,8 @@ vhost_user_frontend_add_mem_region (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_add_mem_region(); finish with
  * vhost_user_frontend_add_mem_region_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_add_mem_region_async (VhostUserFrontend     *self,
@@ -257,6 +267,8 @@ vhost_user_frontend_add_mem_region_async (VhostUserFrontend     *self,
  * Finishes vhost_user_frontend_add_mem_region_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_add_mem_region_finish (VhostUserFrontend  *self,
@@ -276,6 +288,8 @@ vhost_user_frontend_add_mem_region_finish (VhostUserFrontend  *self,
  * Replaces the back-end's guest memory (`SET_MEM_TABLE`).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_mem_table (VhostUserFrontend    *self,
@@ -301,6 +315,8 @@ vhost_user_frontend_set_mem_table (VhostUserFrontend    *self,
  *
  * The async form of vhost_user_frontend_set_mem_table(); finish with
  * vhost_user_frontend_set_mem_table_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_mem_table_async (VhostUserFrontend    *self,
@@ -326,6 +342,8 @@ vhost_user_frontend_set_mem_table_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_set_mem_table_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_mem_table_finish (VhostUserFrontend  *self,
@@ -367,6 +385,8 @@ build_config_write (VhostUserBuilt *b,
  * Writes the back-end's config space (`SET_CONFIG`).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_write_config (VhostUserFrontend  *self,
@@ -397,6 +417,8 @@ vhost_user_frontend_write_config (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_write_config(); finish with
  * vhost_user_frontend_write_config_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_write_config_async (VhostUserFrontend   *self,
@@ -424,6 +446,8 @@ vhost_user_frontend_write_config_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_write_config_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_write_config_finish (VhostUserFrontend  *self,
@@ -494,6 +518,8 @@ parse_inflight (GBytes       *reply,
  * back with vhost_user_frontend_set_inflight_fd() before the rings start.
  *
  * Returns: the area's fd (the caller owns it), or -1 with @error set
+ *
+ * Since: 1.0
  */
 int
 vhost_user_frontend_get_inflight_fd (VhostUserFrontend  *self,
@@ -525,6 +551,8 @@ vhost_user_frontend_get_inflight_fd (VhostUserFrontend  *self,
  * @user_data: data for @callback
  *
  * The async form of vhost_user_frontend_get_inflight_fd().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_get_inflight_fd_async (VhostUserFrontend   *self,
@@ -553,6 +581,8 @@ vhost_user_frontend_get_inflight_fd_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_get_inflight_fd_async().
  *
  * Returns: the area's fd (the caller owns it), or -1 with @error set
+ *
+ * Since: 1.0
  */
 int
 vhost_user_frontend_get_inflight_fd_finish (VhostUserFrontend  *self,
@@ -585,6 +615,8 @@ vhost_user_frontend_get_inflight_fd_finish (VhostUserFrontend  *self,
  * (`SET_INFLIGHT_FD`), before its rings start.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_inflight_fd (VhostUserFrontend  *self,
@@ -631,6 +663,8 @@ build_rem_region (VhostUserBuilt *b,
  * Takes one region of guest memory back (`REM_MEM_REG`).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_rem_mem_region (VhostUserFrontend     *self,
@@ -662,6 +696,8 @@ vhost_user_frontend_rem_mem_region (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_set_inflight_fd(); finish with
  * vhost_user_frontend_set_inflight_fd_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_inflight_fd_async (VhostUserFrontend   *self,
@@ -691,6 +727,8 @@ vhost_user_frontend_set_inflight_fd_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_set_inflight_fd_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_inflight_fd_finish (VhostUserFrontend  *self,
@@ -710,6 +748,8 @@ vhost_user_frontend_set_inflight_fd_finish (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_rem_mem_region(); finish with
  * vhost_user_frontend_rem_mem_region_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_rem_mem_region_async (VhostUserFrontend     *self,
@@ -735,6 +775,8 @@ vhost_user_frontend_rem_mem_region_async (VhostUserFrontend     *self,
  * Finishes vhost_user_frontend_rem_mem_region_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_rem_mem_region_finish (VhostUserFrontend  *self,
@@ -770,6 +812,8 @@ build_log_base (VhostUserBuilt *b,
  * back-end answers once it has mapped it.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_log_base (VhostUserFrontend  *self,
@@ -800,6 +844,8 @@ vhost_user_frontend_set_log_base (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_set_log_base(); finish with
  * vhost_user_frontend_set_log_base_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_log_base_async (VhostUserFrontend   *self,
@@ -827,6 +873,8 @@ vhost_user_frontend_set_log_base_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_set_log_base_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_log_base_finish (VhostUserFrontend  *self,

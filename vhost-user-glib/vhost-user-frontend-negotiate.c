@@ -105,6 +105,8 @@ negotiate_step (GTask *task)
  * `SET_PROTOCOL_FEATURES` with what both sides have, `SET_OWNER`, and
  * `SET_FEATURES` with the intersection of @features and the offer. The
  * result is in the `acked-*` properties.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_negotiate_async (VhostUserFrontend   *self,
@@ -137,6 +139,8 @@ vhost_user_frontend_negotiate_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_negotiate_async().
  *
  * Returns: %TRUE if the handshake completed
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_negotiate_finish (VhostUserFrontend  *self,
@@ -177,6 +181,8 @@ start_negotiate (gpointer             data,
  * as vhost_user_frontend_request() does.
  *
  * Returns: %TRUE if the handshake completed
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_negotiate (VhostUserFrontend  *self,

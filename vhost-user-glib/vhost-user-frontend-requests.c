@@ -55,6 +55,8 @@ request_async_tagged (VhostUserFrontend    *self,
  * order; a cancelled request cannot be unsent, so its reply is still read,
  * and dropped. No reply within [property@VhostUser.Frontend:timeout] is
  * %VHOST_USER_ERROR_TIMED_OUT, and closes the connection.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_request_async (VhostUserFrontend    *self,
@@ -84,6 +86,8 @@ vhost_user_frontend_request_async (VhostUserFrontend    *self,
  *
  * Returns: (transfer full): the reply's payload (empty if the request got
  *   no reply), or %NULL with @error set
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_frontend_request_finish (VhostUserFrontend  *self,
@@ -158,6 +162,8 @@ start_request (gpointer             data,
  * deadlocking until [property@VhostUser.Frontend:timeout].
  *
  * Returns: (transfer full): the reply's payload, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_frontend_request (VhostUserFrontend     *self,
@@ -418,6 +424,8 @@ parse_vring_base (GBytes  *reply,
  * Sends @request and waits for its u64 answer.
  *
  * Returns: the answer, or %G_MAXUINT64 with @error set
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_u64 (VhostUserFrontend     *self,
@@ -442,6 +450,8 @@ vhost_user_frontend_get_u64 (VhostUserFrontend     *self,
  * @user_data: data for @callback
  *
  * The async form of vhost_user_frontend_get_u64().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_get_u64_async (VhostUserFrontend    *self,
@@ -466,6 +476,8 @@ vhost_user_frontend_get_u64_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_get_u64_async().
  *
  * Returns: the answer, or %G_MAXUINT64 with @error set
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_u64_finish (VhostUserFrontend  *self,
@@ -491,6 +503,8 @@ vhost_user_frontend_get_u64_finish (VhostUserFrontend  *self,
  * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_u64 (VhostUserFrontend     *self,
@@ -517,6 +531,8 @@ vhost_user_frontend_set_u64 (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_set_u64(); finish with
  * vhost_user_frontend_set_u64_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_u64_async (VhostUserFrontend    *self,
@@ -542,6 +558,8 @@ vhost_user_frontend_set_u64_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_set_u64_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_u64_finish (VhostUserFrontend  *self,
@@ -565,6 +583,8 @@ vhost_user_frontend_set_u64_finish (VhostUserFrontend  *self,
  * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_state (VhostUserFrontend     *self,
@@ -593,6 +613,8 @@ vhost_user_frontend_set_vring_state (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_set_vring_state(); finish with
  * vhost_user_frontend_set_vring_state_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_vring_state_async (VhostUserFrontend    *self,
@@ -620,6 +642,8 @@ vhost_user_frontend_set_vring_state_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_set_vring_state_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_state_finish (VhostUserFrontend  *self,
@@ -642,6 +666,8 @@ vhost_user_frontend_set_vring_state_finish (VhostUserFrontend  *self,
  * Passes a ring's eventfd.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_fd (VhostUserFrontend     *self,
@@ -671,6 +697,8 @@ vhost_user_frontend_set_vring_fd (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_set_vring_fd(); finish with
  * vhost_user_frontend_set_vring_fd_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_vring_fd_async (VhostUserFrontend    *self,
@@ -698,6 +726,8 @@ vhost_user_frontend_set_vring_fd_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_set_vring_fd_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_fd_finish (VhostUserFrontend  *self,
@@ -722,6 +752,8 @@ vhost_user_frontend_set_vring_fd_finish (VhostUserFrontend  *self,
  * Says where a ring lives (`SET_VRING_ADDR`).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_addr (VhostUserFrontend  *self,
@@ -758,6 +790,8 @@ vhost_user_frontend_set_vring_addr (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_set_vring_addr(); finish with
  * vhost_user_frontend_set_vring_addr_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_vring_addr_async (VhostUserFrontend   *self,
@@ -789,6 +823,8 @@ vhost_user_frontend_set_vring_addr_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_set_vring_addr_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_set_vring_addr_finish (VhostUserFrontend  *self,
@@ -808,6 +844,8 @@ vhost_user_frontend_set_vring_addr_finish (VhostUserFrontend  *self,
  * Stops a ring (`GET_VRING_BASE`) and returns where it stands.
  *
  * Returns: the ring's base, or %G_MAXUINT with @error set
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_frontend_get_vring_base (VhostUserFrontend  *self,
@@ -833,6 +871,8 @@ vhost_user_frontend_get_vring_base (VhostUserFrontend  *self,
  * @user_data: data for @callback
  *
  * The async form of vhost_user_frontend_get_vring_base().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_get_vring_base_async (VhostUserFrontend   *self,
@@ -857,6 +897,8 @@ vhost_user_frontend_get_vring_base_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_get_vring_base_async().
  *
  * Returns: the ring's base, or %G_MAXUINT with @error set
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_frontend_get_vring_base_finish (VhostUserFrontend  *self,
@@ -892,6 +934,8 @@ build_command (VhostUserBuilt *b,
  * Sends @request; with `REPLY_ACK` waits for its acknowledgement.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_command (VhostUserFrontend     *self,
@@ -916,6 +960,8 @@ vhost_user_frontend_command (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_command(); finish with
  * vhost_user_frontend_command_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_command_async (VhostUserFrontend    *self,
@@ -940,6 +986,8 @@ vhost_user_frontend_command_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_command_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_command_finish (VhostUserFrontend  *self,
@@ -980,6 +1028,8 @@ build_fd_only (VhostUserBuilt *b,
  * Passes an fd; with `REPLY_ACK` waits for the acknowledgement.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_send_fd (VhostUserFrontend     *self,
@@ -1007,6 +1057,8 @@ vhost_user_frontend_send_fd (VhostUserFrontend     *self,
  *
  * The async form of vhost_user_frontend_send_fd(); finish with
  * vhost_user_frontend_send_fd_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_send_fd_async (VhostUserFrontend    *self,
@@ -1032,6 +1084,8 @@ vhost_user_frontend_send_fd_async (VhostUserFrontend    *self,
  * Finishes vhost_user_frontend_send_fd_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_send_fd_finish (VhostUserFrontend  *self,

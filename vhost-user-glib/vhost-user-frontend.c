@@ -54,6 +54,8 @@
  * fd the front-end hands out, as a return value or an out-argument, is the
  * caller's to close. An fd given to a signal handler is borrowed for the
  * emission; a handler that keeps it dup()s it.
+ *
+ * Since: 1.0
  */
 
 enum {
@@ -214,6 +216,8 @@ on_message (VhostUserConnection *connection,
  * Talks to the back-end on @socket.
  *
  * Returns: %TRUE on success, %FALSE if already connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_take_socket (VhostUserFrontend  *self,
@@ -278,6 +282,8 @@ accept_one (const char    *path,
  * for vhost_user_frontend_reconnect().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_connect_to_path (VhostUserFrontend  *self,
@@ -316,6 +322,8 @@ vhost_user_frontend_connect_to_path (VhostUserFrontend  *self,
  * is removed once it has.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_listen_on_path (VhostUserFrontend  *self,
@@ -344,6 +352,8 @@ vhost_user_frontend_listen_on_path (VhostUserFrontend  *self,
  * The session starts from nothing: negotiate and replay the setup.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_reconnect (VhostUserFrontend  *self,
@@ -462,6 +472,8 @@ dial_finish (VhostUserFrontend  *self,
  * The async form of vhost_user_frontend_connect_to_path(); finish with
  * vhost_user_frontend_connect_to_path_finish(). Call it from the thread
  * that runs the front-end's context.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_connect_to_path_async (VhostUserFrontend   *self,
@@ -492,6 +504,8 @@ vhost_user_frontend_connect_to_path_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_connect_to_path_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_connect_to_path_finish (VhostUserFrontend  *self,
@@ -512,6 +526,8 @@ vhost_user_frontend_connect_to_path_finish (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_listen_on_path(); finish with
  * vhost_user_frontend_listen_on_path_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_listen_on_path_async (VhostUserFrontend   *self,
@@ -537,6 +553,8 @@ vhost_user_frontend_listen_on_path_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_listen_on_path_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_listen_on_path_finish (VhostUserFrontend  *self,
@@ -555,6 +573,8 @@ vhost_user_frontend_listen_on_path_finish (VhostUserFrontend  *self,
  *
  * The async form of vhost_user_frontend_reconnect(); finish with
  * vhost_user_frontend_reconnect_finish().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_reconnect_async (VhostUserFrontend   *self,
@@ -588,6 +608,8 @@ vhost_user_frontend_reconnect_async (VhostUserFrontend   *self,
  * Finishes vhost_user_frontend_reconnect_async().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_reconnect_finish (VhostUserFrontend  *self,
@@ -604,6 +626,8 @@ vhost_user_frontend_reconnect_finish (VhostUserFrontend  *self,
  * Closes the connection; requests still waiting fail and
  * [signal@VhostUser.Frontend::disconnected] is emitted, both with
  * %VHOST_USER_ERROR_CLOSED (which does not ask for a reconnection).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_close (VhostUserFrontend *self)
@@ -746,6 +770,8 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    *
    * The context the socket is watched in and callbacks run in; the
    * thread-default context at construction if unset.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAIN_CONTEXT] =
     g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
@@ -756,6 +782,8 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    * How long a request may wait for its reply, in milliseconds (0: for
    * ever). A late reply closes the connection: the ones after it could
    * not be matched.
+   *
+   * Since: 1.0
    */
   properties[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000,
@@ -764,24 +792,32 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    * VhostUserFrontend:connected:
    *
    * Whether a back-end is connected.
+   *
+   * Since: 1.0
    */
   properties[PROP_CONNECTED] = g_param_spec_boolean ("connected", NULL, NULL, FALSE, ro);
   /**
    * VhostUserFrontend:features:
    *
    * The virtio features the back-end offered (`GET_FEATURES`).
+   *
+   * Since: 1.0
    */
   properties[PROP_FEATURES] = g_param_spec_uint64 ("features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   /**
    * VhostUserFrontend:acked-features:
    *
    * The virtio features acknowledged (`SET_FEATURES`).
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
   /**
    * VhostUserFrontend:protocol-features:
    *
    * The protocol features the back-end offered.
+   *
+   * Since: 1.0
    */
   properties[PROP_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -789,6 +825,8 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    * VhostUserFrontend:acked-protocol-features:
    *
    * The protocol features in use (`SET_PROTOCOL_FEATURES`).
+   *
+   * Since: 1.0
    */
   properties[PROP_ACKED_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
@@ -802,6 +840,8 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    * @should_reconnect: what vhost_user_error_should_reconnect() says of @error
    *
    * The connection ended; every request that was waiting has failed.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -821,6 +861,8 @@ vhost_user_frontend_init (VhostUserFrontend *self)
  * A front-end in the thread-default main context, not yet connected.
  *
  * Returns: (transfer full): a new front-end
+ *
+ * Since: 1.0
  */
 VhostUserFrontend *
 vhost_user_frontend_new (void)
@@ -835,6 +877,8 @@ vhost_user_frontend_new (void)
  * Gets whether a back-end is connected.
  *
  * Returns: %TRUE if connected
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_frontend_get_connected (VhostUserFrontend *self)
@@ -850,6 +894,8 @@ vhost_user_frontend_get_connected (VhostUserFrontend *self)
  * Gets the context the front-end runs in.
  *
  * Returns: (transfer none): the context
+ *
+ * Since: 1.0
  */
 GMainContext *
 vhost_user_frontend_get_main_context (VhostUserFrontend *self)
@@ -865,6 +911,8 @@ vhost_user_frontend_get_main_context (VhostUserFrontend *self)
  * Gets [property@VhostUser.Frontend:timeout].
  *
  * Returns: the timeout in milliseconds
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_frontend_get_timeout (VhostUserFrontend *self)
@@ -880,6 +928,8 @@ vhost_user_frontend_get_timeout (VhostUserFrontend *self)
  *
  * Sets [property@VhostUser.Frontend:timeout]; requests sent from now on
  * use it.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_frontend_set_timeout (VhostUserFrontend *self,
@@ -902,6 +952,8 @@ vhost_user_frontend_set_timeout (VhostUserFrontend *self,
  * Gets the virtio features the back-end offered.
  *
  * Returns: the features, 0 before `GET_FEATURES`
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_features (VhostUserFrontend *self)
@@ -917,6 +969,8 @@ vhost_user_frontend_get_features (VhostUserFrontend *self)
  * Gets the virtio features acknowledged.
  *
  * Returns: the features
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_acked_features (VhostUserFrontend *self)
@@ -932,6 +986,8 @@ vhost_user_frontend_get_acked_features (VhostUserFrontend *self)
  * Gets the protocol features the back-end offered.
  *
  * Returns: the features, 0 before `GET_PROTOCOL_FEATURES`
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_protocol_features (VhostUserFrontend *self)
@@ -947,6 +1003,8 @@ vhost_user_frontend_get_protocol_features (VhostUserFrontend *self)
  * Gets the protocol features in use.
  *
  * Returns: the features
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_frontend_get_acked_protocol_features (VhostUserFrontend *self)

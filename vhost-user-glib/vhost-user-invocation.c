@@ -36,6 +36,8 @@
  * the invocation: should two threads race, one wins and the other's call
  * is ignored with a critical warning (any fd it passed is closed), as is
  * any call after the first.
+ *
+ * Since: 1.0
  */
 
 typedef enum {
@@ -423,6 +425,8 @@ vhost_user_invocation_return_message (VhostUserInvocation *self,
  * receives, a #VhostUserBackendRequestType for those a front-end receives.
  *
  * Returns: the request number
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_invocation_get_request (VhostUserInvocation *self)
@@ -438,6 +442,8 @@ vhost_user_invocation_get_request (VhostUserInvocation *self)
  * Gets the request's name in the specification, such as `"GET_CONFIG"`.
  *
  * Returns: the request's name in the specification, such as `"GET_CONFIG"`
+ *
+ * Since: 1.0
  */
 const char *
 vhost_user_invocation_get_request_name (VhostUserInvocation *self)
@@ -455,6 +461,8 @@ vhost_user_invocation_get_request_name (VhostUserInvocation *self)
  * %FALSE, an error returned is only logged.
  *
  * Returns: %TRUE if a reply will be sent
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_invocation_get_reply_expected (VhostUserInvocation *self)
@@ -471,6 +479,8 @@ vhost_user_invocation_get_reply_expected (VhostUserInvocation *self)
  * Gets whether one of the `return_*` calls was made.
  *
  * Returns: whether one of the `return_*` calls was made
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_invocation_get_completed (VhostUserInvocation *self)
@@ -485,6 +495,8 @@ vhost_user_invocation_get_completed (VhostUserInvocation *self)
  *
  * Completes the request successfully: a zero status where an
  * acknowledgement is due.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_ack (VhostUserInvocation *self)
@@ -500,6 +512,8 @@ vhost_user_invocation_return_ack (VhostUserInvocation *self)
  *
  * Completes a request whose reply is a u64 (`GET_FEATURES`,
  * `GET_QUEUE_NUM`, …); for acknowledged requests @value is the status.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_u64 (VhostUserInvocation *self,
@@ -519,6 +533,8 @@ vhost_user_invocation_return_u64 (VhostUserInvocation *self,
  * Completes a request whose reply is a u64 with an fd beside it
  * (`GET_SHARED_OBJECT`, `SET_DEVICE_STATE_FD`, the back-end channel's
  * `SHARED_OBJECT_LOOKUP`).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_fd (VhostUserInvocation *self,
@@ -539,6 +555,8 @@ vhost_user_invocation_return_fd (VhostUserInvocation *self,
  * Completes a request with a raw reply payload (and fd). The payload is
  * checked against the request's reply layout; one that does not fit is
  * refused and answered as a failure instead.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_bytes (VhostUserInvocation *self,
@@ -557,6 +575,8 @@ vhost_user_invocation_return_bytes (VhostUserInvocation *self,
  *
  * Completes `GET_CONFIG`; the reply repeats the request's offset and
  * flags.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_config (VhostUserInvocation *self,
@@ -576,6 +596,8 @@ vhost_user_invocation_return_config (VhostUserInvocation *self,
  * acknowledgement is due, the request's failure form where it always gets
  * a reply. A request that always gets a reply and has no way to say
  * "failed" (`GET_FEATURES`, `GET_VRING_BASE`, …) ends the connection.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_error (VhostUserInvocation *self,
@@ -594,6 +616,8 @@ vhost_user_invocation_return_error (VhostUserInvocation *self,
  * @message: the error message
  *
  * Like vhost_user_invocation_return_error().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_invocation_return_error_literal (VhostUserInvocation *self,

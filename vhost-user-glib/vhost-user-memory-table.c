@@ -38,6 +38,8 @@
  * The same holds for the dirty log and the in-flight area. Memory the
  * library allocates ([func@VhostUser.MemoryRegion.new_memfd], in-flight
  * areas) is sealed against shrinking and growing.
+ *
+ * Since: 1.0
  */
 struct _VhostUserMemoryRegion
 {
@@ -62,6 +64,8 @@ struct _VhostUserMemoryRegion
  *
  * A new table replaces the old one on every change; whoever still holds
  * the old one keeps its mappings alive until they let go.
+ *
+ * Since: 1.0
  */
 struct _VhostUserMemoryTable
 {
@@ -324,6 +328,8 @@ vhost_user_memory_region_new_map (guint64   guest_phys_addr,
  * `SET_MEM_TABLE` and `ADD_MEM_REG` pass to the back-end.
  *
  * Returns: (transfer full): the region, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
@@ -372,6 +378,8 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
  * regions mapped from a peer keep none.
  *
  * Returns: the fd (owned by the region), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_memory_region_get_fd (const VhostUserMemoryRegion *region)
@@ -387,6 +395,8 @@ vhost_user_memory_region_get_fd (const VhostUserMemoryRegion *region)
  * Takes a reference.
  *
  * Returns: (transfer full): @region
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_region_ref (VhostUserMemoryRegion *region)
@@ -402,6 +412,8 @@ vhost_user_memory_region_ref (VhostUserMemoryRegion *region)
  * @region: (transfer full): a region
  *
  * Drops a reference; the last one unmaps the region.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
@@ -439,6 +451,8 @@ vhost_user_memory_region_matches (const VhostUserMemoryRegion *region,
  * Gets the guest-physical address the region starts at.
  *
  * Returns: the guest-physical address the region starts at
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_guest_phys_addr (const VhostUserMemoryRegion *region)
@@ -454,6 +468,8 @@ vhost_user_memory_region_get_guest_phys_addr (const VhostUserMemoryRegion *regio
  * Gets the region's size in bytes.
  *
  * Returns: the region's size in bytes
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_size (const VhostUserMemoryRegion *region)
@@ -470,6 +486,8 @@ vhost_user_memory_region_get_size (const VhostUserMemoryRegion *region)
  * addresses in `SET_VRING_ADDR` are given in this space.
  *
  * Returns: the front-end's address of the region
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_user_addr (const VhostUserMemoryRegion *region)
@@ -485,6 +503,8 @@ vhost_user_memory_region_get_user_addr (const VhostUserMemoryRegion *region)
  * Gets where the region starts in the file the front-end passed.
  *
  * Returns: where the region starts in the file the front-end passed
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_region_get_mmap_offset (const VhostUserMemoryRegion *region)
@@ -500,6 +520,8 @@ vhost_user_memory_region_get_mmap_offset (const VhostUserMemoryRegion *region)
  * Where the region's first byte is mapped in this process.
  *
  * Returns: the region's host address
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_region_get_host_addr (const VhostUserMemoryRegion *region)
@@ -535,6 +557,8 @@ ranges_overlap (guint64 a, guint64 a_size, guint64 b, guint64 b_size)
  * in front-end address space.
  *
  * Returns: (transfer full): the table, or %NULL with @error set
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_memory_table_new (VhostUserMemoryRegion **regions,
@@ -630,6 +654,8 @@ vhost_user_memory_table_remove (const VhostUserMemoryTable  *table,
  * Takes a reference.
  *
  * Returns: (transfer full): @table
+ *
+ * Since: 1.0
  */
 VhostUserMemoryTable *
 vhost_user_memory_table_ref (VhostUserMemoryTable *table)
@@ -645,6 +671,8 @@ vhost_user_memory_table_ref (VhostUserMemoryTable *table)
  * @table: (transfer full): a memory table
  *
  * Drops a reference; regions no other table holds are unmapped.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_memory_table_unref (VhostUserMemoryTable *table)
@@ -665,6 +693,8 @@ vhost_user_memory_table_unref (VhostUserMemoryTable *table)
  * Gets how many regions the table has.
  *
  * Returns: how many regions the table has
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_memory_table_get_n_regions (const VhostUserMemoryTable *table)
@@ -681,6 +711,8 @@ vhost_user_memory_table_get_n_regions (const VhostUserMemoryTable *table)
  * Regions are ordered by guest-physical address.
  *
  * Returns: (transfer none): the region
+ *
+ * Since: 1.0
  */
 VhostUserMemoryRegion *
 vhost_user_memory_table_get_region (const VhostUserMemoryTable *table,
@@ -698,6 +730,8 @@ vhost_user_memory_table_get_region (const VhostUserMemoryTable *table,
  * Gets the sum of the regions' sizes.
  *
  * Returns: the sum of the regions' sizes
+ *
+ * Since: 1.0
  */
 guint64
 vhost_user_memory_table_get_total_size (const VhostUserMemoryTable *table)
@@ -723,6 +757,8 @@ vhost_user_memory_table_get_total_size (const VhostUserMemoryTable *table)
  *
  * Returns: (nullable): the host address, or %NULL if @guest_phys_addr is
  *   in no region
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
@@ -770,6 +806,8 @@ vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
  *
  * Returns: (nullable): the host address, or %NULL if @user_addr is in no
  *   region
+ *
+ * Since: 1.0
  */
 gpointer
 vhost_user_memory_table_translate_user_addr (const VhostUserMemoryTable *table,
@@ -806,6 +844,8 @@ vhost_user_memory_table_translate_user_addr (const VhostUserMemoryTable *table,
  *
  * Returns: (transfer full): the bytes, or %NULL if part of the range is
  *   not guest memory
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
@@ -864,6 +904,8 @@ vhost_user_memory_table_read_gpa (const VhostUserMemoryTable  *table,
  *
  * Returns: %TRUE on success, %FALSE with @error set if part of the range
  *   is not guest memory
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_memory_table_write_gpa (const VhostUserMemoryTable  *table,

@@ -159,5 +159,8 @@ gboolean  vhost_user_message_get_shmem_config (const VhostUserMessage *msg,
 void      vhost_user_message_describe        (const VhostUserMessage *msg,
                                               VhostUserChannel        channel,
                                               GString                *out);
+void      vhost_user_message_describe_fields (const VhostUserMessage *msg,
+                                              VhostUserChannel        channel,
+                                              GString                *out);
 
 G_END_DECLS

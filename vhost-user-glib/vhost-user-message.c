@@ -995,21 +995,16 @@ describe_payload (const VhostUserMessage *msg,
     describers[kind] (msg, out);
 }
 
-/* One line per message with every decoded field, for VHOST_USER_DEBUG=trace. */
+/* The payload's fields alone, each as " name=value" (vhost-user-trace
+ * puts them in a JSON member of their own); nothing for an unknown
+ * request or a payload of the wrong size. */
 void
-vhost_user_message_describe (const VhostUserMessage *msg,
-                             VhostUserChannel        channel,
-                             GString                *out)
+vhost_user_message_describe_fields (const VhostUserMessage *msg,
+                                    VhostUserChannel        channel,
+                                    GString                *out)
 {
   const VhostUserRequestInfo *info = vhost_user_request_info_lookup (channel, msg->header.request);
   gboolean is_reply = vhost_user_message_is_reply (msg);
-
-  g_string_append_printf (out, "%s%s (%u) flags=0x%x",
-                          info != NULL ? info->name : "UNKNOWN",
-                          is_reply ? " reply" : "", msg->header.request, msg->header.flags);
-  if (vhost_user_message_needs_reply (msg))
-    g_string_append (out, " [need-reply]");
-  g_string_append_printf (out, " size=%u fds=%u", msg->header.size, msg->n_fds);
 
   if (info == NULL)
     return;
@@ -1020,4 +1015,22 @@ vhost_user_message_describe (const VhostUserMessage *msg,
     describe_payload (msg, VHOST_USER_PAYLOAD_U64, out);
   else
     describe_payload (msg, info->reply_payload.kind, out);
+}
+
+/* One line per message with every decoded field, for VHOST_USER_DEBUG=trace. */
+void
+vhost_user_message_describe (const VhostUserMessage *msg,
+                             VhostUserChannel        channel,
+                             GString                *out)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (channel, msg->header.request);
+
+  g_string_append_printf (out, "%s%s (%u) flags=0x%x",
+                          info != NULL ? info->name : "UNKNOWN",
+                          vhost_user_message_is_reply (msg) ? " reply" : "",
+                          msg->header.request, msg->header.flags);
+  if (vhost_user_message_needs_reply (msg))
+    g_string_append (out, " [need-reply]");
+  g_string_append_printf (out, " size=%u fds=%u", msg->header.size, msg->n_fds);
+  vhost_user_message_describe_fields (msg, channel, out);
 }

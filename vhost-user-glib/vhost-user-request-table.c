@@ -274,6 +274,8 @@ vhost_user_request_get_name (VhostUserChannel channel,
  *
  * Returns: (nullable): the name, or %NULL if @request is not a request
  *   of the protocol
+ *
+ * Since: 1.0
  */
 const char *
 vhost_user_request_type_get_name (VhostUserRequestType request)
@@ -291,6 +293,8 @@ vhost_user_request_type_get_name (VhostUserRequestType request)
  *
  * Returns: (nullable): the name, or %NULL if @request is not a request
  *   of the back-end channel
+ *
+ * Since: 1.0
  */
 const char *
 vhost_user_backend_request_type_get_name (VhostUserBackendRequestType request)

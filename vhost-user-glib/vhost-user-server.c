@@ -50,6 +50,8 @@
  * connection, and joins the threads. A worker thread holds a reference
  * on the server, so the server outlives its last outside reference
  * until its connections end; disposing it never runs a main context.
+ *
+ * Since: 1.0
  */
 
 /* Shared by the server's list and the thread (which hands its reference
@@ -594,6 +596,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * The type of back-end made for each connection: #VhostUserBackend or
    * a subclass.
+   *
+   * Since: 1.0
    */
   properties[PROP_BACKEND_TYPE] =
     g_param_spec_gtype ("backend-type", NULL, NULL, VHOST_USER_TYPE_BACKEND,
@@ -602,6 +606,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * VhostUserServer:threaded:
    *
    * Whether each connection runs in a worker thread with its own context.
+   *
+   * Since: 1.0
    */
   properties[PROP_THREADED] =
     g_param_spec_boolean ("threaded", NULL, NULL, FALSE,
@@ -611,6 +617,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * In threaded mode, how many connections are served at once; -1 (or 0)
    * for no limit. While the limit is reached no connection is accepted.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAX_THREADS] =
     g_param_spec_int ("max-threads", NULL, NULL, -1, G_MAXINT, 10,
@@ -621,6 +629,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * The context the listener is watched in (and, unthreaded, the
    * back-ends run in); the thread-default context at construction if
    * unset.
+   *
+   * Since: 1.0
    */
   properties[PROP_MAIN_CONTEXT] =
     g_param_spec_boxed ("main-context", NULL, NULL, G_TYPE_MAIN_CONTEXT,
@@ -629,6 +639,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * VhostUserServer:path:
    *
    * The socket path listened on, once listening.
+   *
+   * Since: 1.0
    */
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL,
@@ -642,6 +654,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * vhost_user_server_listen(), e.g. 0660 with
    * [property@VhostUser.Server:socket-group]. They are in place before
    * anybody can connect.
+   *
+   * Since: 1.0
    */
   properties[PROP_SOCKET_MODE] =
     g_param_spec_uint ("socket-mode", NULL, NULL, 0, 0777, 0600,
@@ -651,6 +665,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * The group the socket file gets when the server listens, or -1 to
    * keep the server's own.
+   *
+   * Since: 1.0
    */
   properties[PROP_SOCKET_GROUP] =
     g_param_spec_int64 ("socket-group", NULL, NULL, -1, G_MAXUINT32, -1,
@@ -665,6 +681,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * lets in whoever can open the socket. A front-end whose uid is not
    * listed, and whose gid is not in allowed-gids, is closed at once
    * (with a debug message).
+   *
+   * Since: 1.0
    */
   properties[PROP_ALLOWED_UIDS] =
     g_param_spec_variant ("allowed-uids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
@@ -675,6 +693,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * The group ids (an `au` variant) a front-end may connect as (its
    * primary group, from `SO_PEERCRED`); see
    * [property@VhostUser.Server:allowed-uids].
+   *
+   * Since: 1.0
    */
   properties[PROP_ALLOWED_GIDS] =
     g_param_spec_variant ("allowed-gids", NULL, NULL, G_VARIANT_TYPE ("au"), NULL,
@@ -690,6 +710,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * A front-end connected. Emitted in the context the back-end will run
    * in (the worker thread in threaded mode) before it starts serving:
    * set its offer and connect its signals here.
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_ADDED] =
     g_signal_new ("backend-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -702,6 +724,8 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * A connection ended; emitted in the back-end's context, after its
    * [signal@VhostUser.Backend::disconnected].
+   *
+   * Since: 1.0
    */
   signals[SIGNAL_BACKEND_REMOVED] =
     g_signal_new ("backend-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -725,6 +749,8 @@ vhost_user_server_init (VhostUserServer *self)
  * Creates a server in the thread-default main context.
  *
  * Returns: (transfer full): a new server
+ *
+ * Since: 1.0
  */
 VhostUserServer *
 vhost_user_server_new (GType    backend_type,
@@ -758,6 +784,8 @@ vhost_user_server_new (GType    backend_type,
  * [class@VhostUser.Server]).
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_server_listen (VhostUserServer  *self,
@@ -808,6 +836,8 @@ vhost_user_server_listen (VhostUserServer  *self,
  * interpreter shutdown included. Each ended worker leaves a report queued
  * in the server's context that keeps a reference on the server until the
  * context runs it (or forever, if it never runs again).
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_stop (VhostUserServer *self)
@@ -882,6 +912,8 @@ vhost_user_server_stop (VhostUserServer *self)
  * Gets the path listened on.
  *
  * Returns: (nullable): the path, or %NULL before listening
+ *
+ * Since: 1.0
  */
 const char *
 vhost_user_server_get_path (VhostUserServer *self)
@@ -897,6 +929,8 @@ vhost_user_server_get_path (VhostUserServer *self)
  * Gets how many front-ends are being served.
  *
  * Returns: the number of connections
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_server_get_n_connections (VhostUserServer *self)
@@ -917,6 +951,8 @@ vhost_user_server_get_n_connections (VhostUserServer *self)
  * Gets whether connections run in worker threads.
  *
  * Returns: %TRUE in threaded mode
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_server_get_threaded (VhostUserServer *self)
@@ -932,6 +968,8 @@ vhost_user_server_get_threaded (VhostUserServer *self)
  * Gets [property@VhostUser.Server:max-threads].
  *
  * Returns: the limit, or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_server_get_max_threads (VhostUserServer *self)
@@ -946,6 +984,8 @@ vhost_user_server_get_max_threads (VhostUserServer *self)
  * @max_threads: the limit, or -1 (or 0) for none
  *
  * Sets [property@VhostUser.Server:max-threads].
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_set_max_threads (VhostUserServer *self,
@@ -986,6 +1026,8 @@ set_id_list (VhostUserServer  *self,
  *
  * Sets [property@VhostUser.Server:allowed-uids]; it applies to the front-ends
  * accepted from then on. A floating @uids is sunk.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_set_allowed_uids (VhostUserServer *self,
@@ -1002,6 +1044,8 @@ vhost_user_server_set_allowed_uids (VhostUserServer *self,
  *
  * Sets [property@VhostUser.Server:allowed-gids]; it applies to the
  * front-ends accepted from then on. A floating @gids is sunk.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_server_set_allowed_gids (VhostUserServer *self,

@@ -15,6 +15,7 @@
 #include "vhost-user-signal-shape-private.h"
 
 #include "vhost-user-error.h"
+#include "vhost-user-features.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-vring.h"
 
@@ -487,7 +488,10 @@ type_of (char code)
     case 'h': return G_TYPE_INT;
     case 's': return G_TYPE_STRING;
     case 'B': return G_TYPE_BYTES;
+#if VHOST_USER_HAS_BACKEND
+    /* only the back-end's signals carry a ring address */
     case 'A': return VHOST_USER_TYPE_VRING_ADDRESS;
+#endif
     case 'M': return VHOST_USER_TYPE_MEMORY_TABLE;
     case 'R': return VHOST_USER_TYPE_MEMORY_REGION;
     default: g_assert_not_reached ();

@@ -31,6 +31,8 @@
  * Define this before including `<vhost-user-glib.h>` to the oldest
  * version your code must build against; deprecation warnings for later
  * deprecations are then silenced.
+ *
+ * Since: 1.0
  */
 #ifndef VHOST_USER_VERSION_MIN_REQUIRED
 # define VHOST_USER_VERSION_MIN_REQUIRED (VHOST_USER_VERSION_0_1)
@@ -41,6 +43,8 @@
  *
  * Define this before including `<vhost-user-glib.h>` to the newest
  * version whose API your code may use; newer symbols then warn.
+ *
+ * Since: 1.0
  */
 #ifndef VHOST_USER_VERSION_MAX_ALLOWED
 # define VHOST_USER_VERSION_MAX_ALLOWED (VHOST_USER_VERSION_0_1)

@@ -59,6 +59,8 @@ copy_pieces (const VhostUserVringBuffer *pieces,
  *
  * Returns: how many bytes were copied: @len, or fewer when the buffers
  *   end first
+ *
+ * Since: 1.0
  */
 gsize
 vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
@@ -83,10 +85,12 @@ vhost_user_vring_element_copy_out (const VhostUserVringElement *element,
  * whatever pieces it came in. This is the view for bindings; it
  * allocates, so the data path of a C device uses
  * vhost_user_vring_element_copy_out() or reads
- * [field@VhostUser.VringElement.out] directly.
+ * the `out` field of [struct@VhostUser.VringElement] directly.
  *
  * Returns: (transfer full): up to @len bytes from @offset; fewer (maybe
  *   none) when the buffers end first
+ *
+ * Since: 1.0
  */
 GBytes *
 vhost_user_vring_element_read (const VhostUserVringElement *element,
@@ -117,6 +121,8 @@ vhost_user_vring_element_read (const VhostUserVringElement *element,
  *
  * Returns: how many bytes were written: @len, or fewer when the buffers
  *   end first
+ *
+ * Since: 1.0
  */
 gsize
 vhost_user_vring_element_write (VhostUserVringElement *element,

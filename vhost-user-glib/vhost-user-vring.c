@@ -29,6 +29,8 @@
  * protocol features negotiated `SET_VRING_ENABLE` enables it, and
  * `SET_VRING_KICK` starts it; `GET_VRING_BASE` stops it again, keeping
  * its state.
+ *
+ * Since: 1.0
  */
 
 enum {
@@ -58,6 +60,8 @@ G_DEFINE_FINAL_TYPE (VhostUserVring, vhost_user_vring, G_TYPE_OBJECT)
  * A copy of @address.
  *
  * Returns: (transfer full): a copy of @address
+ *
+ * Since: 1.0
  */
 VhostUserVringAddress *
 vhost_user_vring_address_copy (const VhostUserVringAddress *address)
@@ -70,6 +74,8 @@ vhost_user_vring_address_copy (const VhostUserVringAddress *address)
  * @address: (transfer full): a ring address
  *
  * Frees a copy made by vhost_user_vring_address_copy().
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_address_free (VhostUserVringAddress *address)
@@ -179,12 +185,16 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * VhostUserVring:index:
    *
    * The queue's index.
+   *
+   * Since: 1.0
    */
   properties[PROP_INDEX] = g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
    * VhostUserVring:size:
    *
    * The number of descriptors (`SET_VRING_NUM`); 0 until set.
+   *
+   * Since: 1.0
    */
   properties[PROP_SIZE] = g_param_spec_uint ("size", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
@@ -196,42 +206,56 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * position and bit 31 the device's wrap counter. It is not notified as the
    * device consumes requests (that would be a signal per request); read
    * it when the ring stops.
+   *
+   * Since: 1.0
    */
   properties[PROP_BASE] = g_param_spec_uint ("base", NULL, NULL, 0, G_MAXUINT, 0, ro);
   /**
    * VhostUserVring:address:
    *
    * Where the ring lives (`SET_VRING_ADDR`).
+   *
+   * Since: 1.0
    */
   properties[PROP_ADDRESS] = g_param_spec_boxed ("address", NULL, NULL, VHOST_USER_TYPE_VRING_ADDRESS, ro);
   /**
    * VhostUserVring:enabled:
    *
    * Whether processing the ring may have side effects.
+   *
+   * Since: 1.0
    */
   properties[PROP_ENABLED] = g_param_spec_boolean ("enabled", NULL, NULL, FALSE, ro);
   /**
    * VhostUserVring:started:
    *
    * Whether the ring may be touched at all.
+   *
+   * Since: 1.0
    */
   properties[PROP_STARTED] = g_param_spec_boolean ("started", NULL, NULL, FALSE, ro);
   /**
    * VhostUserVring:kick-fd:
    *
    * The eventfd the driver kicks, or -1 (then the ring is polled).
+   *
+   * Since: 1.0
    */
   properties[PROP_KICK_FD] = g_param_spec_int ("kick-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
   /**
    * VhostUserVring:call-fd:
    *
    * The eventfd the device signals when it used buffers, or -1.
+   *
+   * Since: 1.0
    */
   properties[PROP_CALL_FD] = g_param_spec_int ("call-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
   /**
    * VhostUserVring:err-fd:
    *
    * The eventfd the device signals on errors, or -1.
+   *
+   * Since: 1.0
    */
   properties[PROP_ERR_FD] = g_param_spec_int ("err-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
 
@@ -398,6 +422,8 @@ vhost_user_vring_set_size (VhostUserVring *self,
  * means the device used all it took, so the used half is set equal to
  * the available one, as a front-end that sends only the available half
  * (DPDK) means. Requests popped before are forgotten.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_base (VhostUserVring *self,
@@ -647,6 +673,8 @@ schedule_drained (VhostUserVring *self)
  * protocol waiting, as the specification asks, not the requests lost.
  *
  * Returns: the number of requests in flight
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_in_flight (VhostUserVring *self)
@@ -676,6 +704,8 @@ vhost_user_vring_get_in_flight (VhostUserVring *self)
  * thread at a time per ring) while the back-end keeps handling the
  * front-end's requests in its own: the ring locks itself against them.
  * Set the context and the handler before the ring starts.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_context (VhostUserVring *self,
@@ -704,6 +734,8 @@ vhost_user_vring_set_context (VhostUserVring *self,
  *   vhost_user_vring_set_context(), or else the back-end's
  *   ([property@VhostUser.Backend:main-context], or the thread-default
  *   context where the back-end was made)
+ *
+ * Since: 1.0
  */
 GMainContext *
 vhost_user_vring_get_context (VhostUserVring *self)
@@ -719,6 +751,8 @@ vhost_user_vring_get_context (VhostUserVring *self)
  * Gets the queue's index.
  *
  * Returns: the queue's index
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_index (VhostUserVring *self)
@@ -734,6 +768,8 @@ vhost_user_vring_get_index (VhostUserVring *self)
  * Gets the number of descriptors, 0 until the front-end set it.
  *
  * Returns: the number of descriptors, 0 until the front-end set it
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_size (VhostUserVring *self)
@@ -754,6 +790,8 @@ vhost_user_vring_get_size (VhostUserVring *self)
  * Gets the next available index (see [property@VhostUser.Vring:base]).
  *
  * Returns: the next available index (see [property@VhostUser.Vring:base])
+ *
+ * Since: 1.0
  */
 guint
 vhost_user_vring_get_base (VhostUserVring *self)
@@ -774,6 +812,8 @@ vhost_user_vring_get_base (VhostUserVring *self)
  * Gets where the ring lives.
  *
  * Returns: (transfer none): where the ring lives
+ *
+ * Since: 1.0
  */
 const VhostUserVringAddress *
 vhost_user_vring_get_address (VhostUserVring *self)
@@ -789,6 +829,8 @@ vhost_user_vring_get_address (VhostUserVring *self)
  * Gets whether the ring is enabled.
  *
  * Returns: whether the ring is enabled
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_get_enabled (VhostUserVring *self)
@@ -809,6 +851,8 @@ vhost_user_vring_get_enabled (VhostUserVring *self)
  * Gets whether the ring is started.
  *
  * Returns: whether the ring is started
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_get_started (VhostUserVring *self)
@@ -829,6 +873,8 @@ vhost_user_vring_get_started (VhostUserVring *self)
  * Gets the kick eventfd (owned by the ring), or -1.
  *
  * Returns: the kick eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_kick_fd (VhostUserVring *self)
@@ -844,6 +890,8 @@ vhost_user_vring_get_kick_fd (VhostUserVring *self)
  * Gets the call eventfd (owned by the ring), or -1.
  *
  * Returns: the call eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_call_fd (VhostUserVring *self)
@@ -859,6 +907,8 @@ vhost_user_vring_get_call_fd (VhostUserVring *self)
  * Gets the error eventfd (owned by the ring), or -1.
  *
  * Returns: the error eventfd (owned by the ring), or -1
+ *
+ * Since: 1.0
  */
 int
 vhost_user_vring_get_err_fd (VhostUserVring *self)
@@ -938,6 +988,8 @@ vhost_user_vring_set_call_func (VhostUserVring         *self,
  * which hid [method@GObject.Object.notify] in bindings.)
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_call (VhostUserVring  *self,
@@ -995,6 +1047,8 @@ out:
  * ring starts, and every millisecond when the front-end gave no kick fd
  * (polling). It should pop until vhost_user_vring_pop() says the ring is
  * empty. Set it before the ring starts.
+ *
+ * Since: 1.0
  */
 void
 vhost_user_vring_set_kick_handler (VhostUserVring         *self,
@@ -1113,9 +1167,10 @@ pop_locked (VhostUserVring         *self,
  * from then on (until the front-end sets it up again). Never allocates.
  *
  * Split and packed rings (`VIRTIO_F_RING_PACKED`) alike: for a packed
- * ring [field@VhostUser.VringElement.head] is the buffer id, a chain runs
- * over consecutive descriptors, and an id out of range or already out
- * with the device, or a chain longer than the ring, breaks it too.
+ * ring the `head` of a [struct@VhostUser.VringElement] is the buffer
+ * id, a chain runs over consecutive descriptors, and an id out of range
+ * or already out with the device, or a chain longer than the ring,
+ * breaks it too.
  *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
@@ -1126,6 +1181,8 @@ pop_locked (VhostUserVring         *self,
  *
  * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
  *   @error) or broken (@error set)
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_pop (VhostUserVring         *self,
@@ -1156,6 +1213,8 @@ vhost_user_vring_pop (VhostUserVring         *self,
  * with vhost_user_vring_call() once a batch is pushed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_push (VhostUserVring  *self,
@@ -1296,6 +1355,8 @@ push_locked (VhostUserVring  *self,
  * is pushed.
  *
  * Returns: %TRUE on success
+ *
+ * Since: 1.0
  */
 gboolean
 vhost_user_vring_push_batch (VhostUserVring  *self,

@@ -26,6 +26,8 @@ G_BEGIN_DECLS
  * @log_guest_addr: the guest-physical address used-ring writes are logged at
  *
  * Where a ring lives, as `SET_VRING_ADDR` gives it.
+ *
+ * Since: 1.0
  */
 typedef struct {
   guint   flags;
@@ -49,6 +51,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_f
  *
  * How many pieces each direction of a [struct@VhostUser.VringElement] holds:
  * a descriptor split across memory regions takes one per region.
+ *
+ * Since: 1.0
  */
 #define VHOST_USER_VRING_MAX_IOV 256
 
@@ -58,6 +62,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_f
  * @len: its length in bytes
  *
  * One contiguous piece of a request's buffers.
+ *
+ * Since: 1.0
  */
 typedef struct {
   gpointer base;
@@ -78,6 +84,8 @@ typedef struct {
  * One request taken off a ring: its buffers, in this process, in the
  * order the driver chained them. It lives where the caller puts it (on the
  * stack, in a pool): popping never allocates.
+ *
+ * Since: 1.0
  */
 typedef struct {
   guint        head;
@@ -119,6 +127,8 @@ G_DECLARE_FINAL_TYPE (VhostUserVring, vhost_user_vring, VHOST_USER, VRING, GObje
  * Called in the ring's context when the driver kicked it (once per kick,
  * not per buffer: pop until the ring is empty), and once when the ring
  * starts, since a front-end need not kick then.
+ *
+ * Since: 1.0
  */
 typedef void (*VhostUserVringKickFunc) (VhostUserVring *vring,
                                         gpointer        user_data);

@@ -1,0 +1,441 @@
+/* test-trace.c: our front-end and our back-end talk through vhost-user-trace
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The proxy ($VHOST_USER_TRACE) runs as a program of its own between a
+ * VhostUserFrontend and a VhostUserBackend of this process. What the
+ * back-end receives must be what the front-end sent: a memory region
+ * written through the front-end's mapping reads back through the
+ * back-end's (the memfd went through the proxy), back-end requests cross
+ * the back-end channel the proxy spliced in, a reply's fd arrives. The
+ * JSON trace must then hold each of those messages, with its fd count, the
+ * replies with their latency, and a summary that counts them.
+ *
+ * A message the library would reject (a payload and fds GET_FEATURES
+ * does not take) crosses the proxy byte for byte with its fds, and the
+ * trace says what is wrong with it.
+ */
+
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <vhost-user-glib.h>
+
+#include "test-util.h"
+#include "vhost-user-socket-private.h"
+
+typedef struct {
+  char              *dir;
+  char              *front;
+  char              *back;
+  char              *trace;
+  GSocket           *listener;
+  GSocket           *accepted;   /* the proxy's connection to the back-end */
+  GSocket           *raw_front;  /* ours to the proxy, without a front-end */
+  GSubprocess       *proxy;
+  VhostUserFrontend *frontend;
+  VhostUserBackend  *backend;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *program = g_getenv ("VHOST_USER_TRACE");
+
+  if (program == NULL)
+    {
+      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
+      return;
+    }
+
+  f->dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->front = g_build_filename (f->dir, "front.sock", NULL);
+  f->back = g_build_filename (f->dir, "back.sock", NULL);
+  f->trace = g_build_filename (f->dir, "trace.json", NULL);
+
+  f->listener = vhost_user_socket_listen (f->back, 0, &error);
+  g_assert_no_error (error);
+
+  f->proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
+                               "--listen", f->front, "--connect", f->back,
+                               "--once", "--json", "--hexdump", "--output", f->trace, NULL);
+  g_assert_no_error (error);
+
+  /* waits for the proxy's socket to appear; with @data, the test speaks
+   * raw bytes on both ends */
+  if (data == NULL)
+    {
+      f->frontend = vhost_user_frontend_new ();
+      g_assert_true (vhost_user_frontend_connect_to_path (f->frontend, f->front, 10000, NULL, &error));
+    }
+  else
+    f->raw_front = vhost_user_socket_connect (f->front, 10000, NULL, &error);
+  g_assert_no_error (error);
+
+  /* the proxy connects to us once the front-end is in */
+  g_socket_set_blocking (f->listener, TRUE);
+  g_socket_set_timeout (f->listener, 10);
+  f->accepted = g_socket_accept (f->listener, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (f->accepted, 0);
+  if (data != NULL)
+    return;
+
+  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", (guint64) VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ |
+                             VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
+                             VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD |
+                             VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL);
+  g_assert_true (vhost_user_backend_take_socket (f->backend, f->accepted, &error));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_clear_object (&f->frontend);
+  g_clear_object (&f->backend);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  if (f->proxy != NULL)
+    {
+      g_subprocess_force_exit (f->proxy);
+      g_subprocess_wait (f->proxy, NULL, NULL);
+      g_clear_object (&f->proxy);
+    }
+  g_clear_object (&f->accepted);
+  g_clear_object (&f->raw_front);
+  g_clear_object (&f->listener);
+  if (f->dir != NULL)
+    {
+      g_unlink (f->front);
+      g_unlink (f->back);
+      g_unlink (f->trace);
+      g_rmdir (f->dir);
+    }
+  g_free (f->front);
+  g_free (f->back);
+  g_free (f->trace);
+  g_free (f->dir);
+}
+
+static void
+got (GObject      *source,
+     GAsyncResult *result,
+     gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+lookup_answers_fd (VhostUserFrontend   *frontend,
+                   VhostUserInvocation *invocation,
+                   const char          *uuid,
+                   gpointer             user_data)
+{
+  int fd = test_memfd (4096);
+
+  g_assert_cmpint (ftruncate (fd, 12345), ==, 0);
+  /* borrowed: the reply carries a copy */
+  vhost_user_invocation_return_fd (invocation, 0, fd);
+  close (fd);
+  return TRUE;
+}
+
+static void
+wait_for (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* The trace's lines with every one of @needles in them */
+static guint
+count_lines (char       **lines,
+             const char  *first,
+             ...)
+{
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      gboolean all = TRUE;
+      va_list args;
+
+      va_start (args, first);
+      for (const char *needle = first; needle != NULL && all; needle = va_arg (args, const char *))
+        all = strstr (lines[i], needle) != NULL;
+      va_end (args);
+      if (all)
+        n++;
+    }
+  return n;
+}
+
+static void
+test_relay (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) region = NULL;
+  g_autoptr(GBytes) uuid = g_bytes_new ("0123456789abcdef", 16);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  VhostUserMemoryTable *table;
+  guint64 len = 25;
+  const guint8 *seen;
+  struct stat st;
+  int fd = -1;
+
+  if (f->proxy == NULL)
+    return;
+
+  /* Both roles live in this thread's default context and the proxy is
+   * another process: every call is async, and we iterate until it is
+   * answered. */
+  vhost_user_frontend_negotiate_async (f->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                       VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                       VHOST_USER_PROTOCOL_FEATURE_CONFIG | VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT |
+                                       VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD |
+                                       VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS,
+                                       NULL, got, &result);
+  wait_for (&result);
+  g_assert_true (vhost_user_frontend_negotiate_finish (f->frontend, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  vhost_user_frontend_setup_backend_channel_async (f->frontend, NULL, got, &result);
+  wait_for (&result);
+  g_assert_true (vhost_user_frontend_setup_backend_channel_finish (f->frontend, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  /* the memfd crossed the proxy: what the front-end writes, the back-end reads */
+  region = vhost_user_memory_region_new_memfd (0x100000, 64 * 1024, &error);
+  g_assert_no_error (error);
+  memcpy (vhost_user_memory_region_get_host_addr (region), "written by the front-end", 25);
+  vhost_user_frontend_add_mem_region_async (f->frontend, region, NULL, got, &result);
+  wait_for (&result);
+  g_assert_true (vhost_user_frontend_add_mem_region_finish (f->frontend, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  table = vhost_user_backend_get_memory_table (f->backend);
+  g_assert_nonnull (table);
+  seen = vhost_user_memory_table_translate_gpa (table, 0x100000, &len);
+  g_assert_nonnull (seen);
+  g_assert_cmpuint (len, >=, 25);
+  g_assert_cmpstr ((const char *) seen, ==, "written by the front-end");
+
+  /* a back-end request through the spliced channel, answered by default */
+  vhost_user_backend_notify_config_change_async (f->backend, NULL, got, &result);
+  wait_for (&result);
+  g_assert_true (vhost_user_backend_notify_config_change_finish (f->backend, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  /* and one whose reply carries an fd back to the back-end */
+  g_signal_connect (f->frontend, "shared-object-lookup", G_CALLBACK (lookup_answers_fd), NULL);
+  vhost_user_backend_send_backend_request_async (f->backend, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP,
+                                                 uuid, -1, NULL, got, &result);
+  wait_for (&result);
+  g_assert_cmpuint (vhost_user_backend_send_backend_request_finish (f->backend, result, &fd, &error), ==, 0);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 12345);
+  close (fd);
+
+  /* the ring's stop */
+  vhost_user_frontend_set_vring_state_async (f->frontend, VHOST_USER_REQUEST_SET_VRING_BASE, 0, 42, NULL, got, &result);
+  wait_for (&result);
+  g_assert_true (vhost_user_frontend_set_vring_state_finish (f->frontend, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  vhost_user_frontend_get_vring_base_async (f->frontend, 0, NULL, got, &result);
+  wait_for (&result);
+  g_assert_cmpuint (vhost_user_frontend_get_vring_base_finish (f->frontend, result, &error), ==, 42);
+  g_assert_no_error (error);
+
+  /* the front-end leaves: with --once the proxy ends the session and exits */
+  vhost_user_frontend_close (f->frontend);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"connected\"", NULL), ==, 1);
+  /* the memory region with its fd, the channel's socket, both acked */
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"front-end->back-end\", \"channel\": \"main\", "
+                                 "\"request\": \"ADD_MEM_REG\", \"number\": 37, \"reply\": false",
+                                 "\"fds\": 1, \"fields\": \"gpa=0x100000 size=0x10000", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"ADD_MEM_REG\"", "\"reply\": true", "\"fds\": 0",
+                                 "\"fields\": \"u64=0x0\", \"latency_us\": ", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_BACKEND_REQ_FD\"", "\"reply\": false", "\"fds\": 1", NULL), ==, 1);
+  /* back-end requests, and the front-end's replies, one with an fd */
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"back-end->front-end\", \"channel\": \"back-end\", "
+                                 "\"request\": \"BACKEND_CONFIG_CHANGE_MSG\"", "\"reply\": false", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"front-end->back-end\", \"channel\": \"back-end\", "
+                                 "\"request\": \"BACKEND_CONFIG_CHANGE_MSG\"", "\"reply\": true", "\"latency_us\": ", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"channel\": \"back-end\", \"request\": \"BACKEND_SHARED_OBJECT_LOOKUP\"",
+                                 "\"reply\": false", "\"fields\": \"uuid=30313233-3435-3637-3839-616263646566\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"channel\": \"back-end\", \"request\": \"BACKEND_SHARED_OBJECT_LOOKUP\"",
+                                 "\"reply\": true", "\"fds\": 1", NULL), ==, 1);
+  /* the ring's base, set and read back */
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_VRING_BASE\"", "\"reply\": true",
+                                 "\"fields\": \"index=0 num=42 (0x2a)\"", "\"latency_us\": ", NULL), ==, 1);
+  /* every message carries its bytes: the header of GET_FEATURES is 01 00 00 00 01 00 00 00 00 00 00 00 */
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\", \"number\": 1, \"reply\": false",
+                                 "\"hex\": \"010000000100000000000000\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"invalid\": \"", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"",
+                                 "\"nacks\": 0, \"invalid\": 0", "\"ADD_MEM_REG\": 1", "\"GET_VRING_BASE\": 1",
+                                 "\"back-end\": {", "\"BACKEND_CONFIG_CHANGE_MSG\": 1", "\"BACKEND_SHARED_OBJECT_LOOKUP\": 1", NULL), ==, 1);
+}
+
+/* one message, its fds with the first byte */
+static void
+send_raw (int           fd,
+          const guint8 *data,
+          gsize         len,
+          const int    *fds,
+          guint         n_fds)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 8)];
+  } control;
+  struct iovec iov = { (gpointer) data, len };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+  if (n_fds > 0)
+    {
+      struct cmsghdr *cmsg;
+
+      memset (control.buf, 0, sizeof control.buf);
+      mh.msg_control = control.buf;
+      mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+      cmsg = CMSG_FIRSTHDR (&mh);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+      memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+    }
+  g_assert_cmpint (sendmsg (fd, &mh, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+/* exactly @len bytes (blocking), and the fds that came with them */
+static void
+receive_raw (int     fd,
+             guint8 *data,
+             gsize   len,
+             int    *fds,
+             guint  *n_fds)
+{
+  gsize have = 0;
+
+  *n_fds = 0;
+  while (have < len)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int) * 8)];
+      } control;
+      struct iovec iov = { data + have, len - have };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gssize n;
+
+      g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+      n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      g_assert_cmpint (n, >, 0);
+      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&mh); cmsg != NULL; cmsg = CMSG_NXTHDR (&mh, cmsg))
+        for (gsize i = 0; i < (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+          memcpy (&fds[(*n_fds)++], CMSG_DATA (cmsg) + i * sizeof (int), sizeof (int));
+      have += n;
+    }
+}
+
+/* A message our library would reject goes through as it is, fds and
+ * all, and the trace says what is wrong with it. */
+static void
+test_invalid_relayed (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* GET_FEATURES with a stray payload byte pattern and two fds: it takes neither */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  4, 0, 0, 0,  0xde, 0xad, 0xbe, 0xef };
+  /* its reply: features 0x1234 */
+  const guint8 reply[] = { 1, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0x34, 0x12, 0, 0, 0, 0, 0, 0 };
+  guint8 got[sizeof reply];
+  int fds[8], received[8];
+  guint n_received;
+  struct stat st;
+
+  if (f->proxy == NULL)
+    return;
+
+  fds[0] = test_eventfd ();
+  fds[1] = test_memfd (4096);
+  send_raw (g_socket_get_fd (f->raw_front), request, sizeof request, fds, 2);
+  close (fds[0]);
+
+  /* the back-end side gets the same bytes and two fds, the memfd among them */
+  {
+    guint8 bytes[sizeof request];
+
+    receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof bytes, received, &n_received);
+    g_assert_cmpmem (bytes, sizeof bytes, request, sizeof request);
+    g_assert_cmpuint (n_received, ==, 2);
+    g_assert_cmpint (fstat (received[1], &st), ==, 0);
+    g_assert_cmpint (st.st_size, ==, 4096);
+    close (received[0]);
+    close (received[1]);
+    close (fds[1]);
+  }
+
+  send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), got, sizeof got, received, &n_received);
+  g_assert_cmpmem (got, sizeof got, reply, sizeof reply);
+  g_assert_cmpuint (n_received, ==, 0);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\", \"number\": 1, \"reply\": false",
+                                 "\"size\": 4, \"fds\": 2", "\"invalid\": \"GET_FEATURES has a 4-byte payload, it takes 0\"",
+                                 "\"hex\": \"010000000100000004000000deadbeef\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\"", "\"reply\": true",
+                                 "\"fields\": \"u64=0x1234\"", "\"latency_us\": ", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"invalid\": 1", NULL), ==, 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+
+  g_test_add ("/trace/relay", Fixture, NULL, fixture_setup, test_relay, fixture_teardown);
+  g_test_add ("/trace/invalid-relayed", Fixture, "raw", fixture_setup, test_invalid_relayed, fixture_teardown);
+
+  return g_test_run ();
+}

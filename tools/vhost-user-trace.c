@@ -1,0 +1,1041 @@
+/* vhost-user-trace: a vhost-user session relayed, and shown decoded
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   vhost-user-trace --listen FRONT_SOCKET --connect BACK_SOCKET
+ *                    [--json] [--output FILE] [--hexdump] [--once]
+ *
+ * The front-end (the VMM) connects to FRONT_SOCKET instead of the
+ * back-end; for each front-end the proxy connects to BACK_SOCKET and
+ * passes every message on, byte for byte and with the fds that came with
+ * it, in both directions. SET_BACKEND_REQ_FD is the one message it
+ * changes: the socket it carries is kept by the proxy and the back-end
+ * gets one end of a socket pair of the proxy's instead, so that the
+ * back-end channel is relayed and shown too.
+ *
+ * Each message is decoded by the library's own codec (the one
+ * VHOST_USER_DEBUG=trace prints with) and checked against the request
+ * table, but relayed whatever the check says: a message the proxy finds
+ * invalid is exactly what the other side must be shown to reject.
+ *
+ * Sends block (with a time limit): messages are at most 4 KiB and a
+ * vhost-user peer never has more than a few outstanding, so a peer that
+ * does not take one is a stuck peer, and there is nothing else the
+ * proxy could usefully do meanwhile.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "vhost-user-error.h"
+#include "vhost-user-message-private.h"
+#include "vhost-user-socket-private.h"
+
+/* More than any message may carry, so that a peer sending too many is
+ * relayed as it is and reported, not cut short. */
+#define RX_FDS 64
+/* How long a send may wait for a peer that does not read. */
+#define SEND_TIMEOUT_MS 30000
+
+static char *listen_path;
+static char *connect_path;
+static gboolean json;
+static char *output_path;
+static gboolean hexdump;
+static gboolean once;
+static gint connect_timeout_ms = 10000;
+
+static GOptionEntry entries[] = {
+  { "listen", 'l', 0, G_OPTION_ARG_FILENAME, &listen_path,
+    "The socket the front-end connects to (created)", "FRONT_SOCKET" },
+  { "connect", 'c', 0, G_OPTION_ARG_FILENAME, &connect_path,
+    "The back-end's socket, connected to for each front-end", "BACK_SOCKET" },
+  { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per line", NULL },
+  { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_path, "Write the trace to FILE (default: standard output)", "FILE" },
+  { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &hexdump, "Show each message's bytes too", NULL },
+  { "once", '1', 0, G_OPTION_ARG_NONE, &once, "Exit when the first session ends", NULL },
+  { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout_ms,
+    "How long to wait for the back-end's socket for each front-end (default 10000)", "MS" },
+  { NULL }
+};
+
+typedef enum {
+  FROM_FRONTEND,
+  FROM_BACKEND,
+} Direction;
+
+static const char * const direction_names[] = { "front-end->back-end", "back-end->front-end" };
+static const char * const direction_short[] = { "F->B", "B->F" };
+static const char * const channel_names[] = { "main", "back-end" };
+
+typedef struct _Session Session;
+
+/* One of the proxy's four sockets in a session: toward the front-end or
+ * the back-end, on the main channel or the back-end channel. */
+typedef struct {
+  Session          *session;
+  const char       *name;
+  VhostUserChannel  channel;
+  Direction         reads;        /* who writes what this socket reads */
+  gboolean          receives_replies;
+  GSocket          *socket;       /* NULL while closed */
+  GSource          *source;
+  guint             peer;         /* index of the endpoint messages go on to */
+
+  /* the message being read; its own fds stay -1, the real ones are
+   * below, however many came */
+  VhostUserMessage  rx;
+  gsize             rx_have;
+  int               fds[RX_FDS];
+  guint             n_fds;
+  gboolean          fds_truncated;
+} Endpoint;
+
+enum {
+  MAIN_FRONT,   /* the front-end's connection to us */
+  MAIN_BACK,    /* ours to the back-end */
+  CHAN_FRONT,   /* the socket the front-end passed in SET_BACKEND_REQ_FD */
+  CHAN_BACK,    /* our socket pair's end; the back-end got the other */
+  N_ENDPOINTS
+};
+
+typedef struct {
+  guint32 request;
+  gint64  received;   /* monotonic */
+} Pending;
+
+struct _Session {
+  guint       number;
+  gint64      started;
+  Endpoint    endpoints[N_ENDPOINTS];
+  guint64     protocol_features;
+  /* requests awaiting a reply, oldest first, per channel */
+  GQueue      pending[2];
+
+  guint       messages;
+  guint64     bytes[2];
+  guint       nacks;
+  guint       invalid;
+  gint64      longest_reply;
+  const char *longest_name;
+  VhostUserChannel longest_channel;
+  GHashTable *requests[2];   /* name -> count, per channel */
+};
+
+static FILE *out;
+static GMainLoop *loop;
+static GSocket *listener;
+static GSource *listen_source;
+static Session *session;
+static guint n_sessions;
+static int exit_status = EXIT_SUCCESS;
+
+static void session_end (const char *reason);
+static void start_listening (void);
+
+/* --- output --- */
+
+static void
+append_json_string (GString    *s,
+                    const char *text)
+{
+  g_string_append_c (s, '"');
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (s, "\\%c", *p);
+      else if (*p < 0x20)
+        g_string_append_printf (s, "\\u%04x", *p);
+      else
+        g_string_append_c (s, *p);
+    }
+  g_string_append_c (s, '"');
+}
+
+/* JSON gets UTC in ISO 8601, people get the local time of day. */
+static void
+append_time (GString *s,
+             gint64   real_us)
+{
+  g_autoptr(GDateTime) dt = json ? g_date_time_new_from_unix_utc (real_us / G_USEC_PER_SEC)
+                                 : g_date_time_new_from_unix_local (real_us / G_USEC_PER_SEC);
+  g_autofree char *text = g_date_time_format (dt, json ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S");
+
+  if (json)
+    g_string_append (s, "\"time\": \"");
+  g_string_append_printf (s, "%s.%06d", text, (int) (real_us % G_USEC_PER_SEC));
+  if (json)
+    g_string_append (s, "Z\"");
+}
+
+static void
+emit (GString *line)
+{
+  g_string_append_c (line, '\n');
+  fputs (line->str, out);
+  fflush (out);
+}
+
+/* A line that is not a message: a session starting or ending, a socket
+ * that failed. */
+static void
+note (guint       number,
+      const char *event,
+      const char *detail)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+
+  if (json)
+    {
+      g_string_append_c (line, '{');
+      append_time (line, g_get_real_time ());
+      g_string_append_printf (line, ", \"session\": %u, \"event\": ", number);
+      append_json_string (line, event);
+      if (detail != NULL)
+        {
+          g_string_append (line, ", \"detail\": ");
+          append_json_string (line, detail);
+        }
+      g_string_append_c (line, '}');
+    }
+  else
+    {
+      g_string_append (line, "# ");
+      append_time (line, g_get_real_time ());
+      g_string_append_printf (line, " #%u %s%s%s", number, event, detail != NULL ? ": " : "",
+                              detail != NULL ? detail : "");
+    }
+  emit (line);
+}
+
+static void
+append_hex (GString      *line,
+            const guint8 *data,
+            gsize         len)
+{
+  if (json)
+    {
+      g_string_append (line, ", \"hex\": \"");
+      for (gsize i = 0; i < len; i++)
+        g_string_append_printf (line, "%02x", data[i]);
+      g_string_append_c (line, '"');
+      return;
+    }
+  for (gsize row = 0; row < len; row += 16)
+    {
+      g_string_append_printf (line, "\n    %04" G_GSIZE_MODIFIER "x ", row);
+      for (gsize i = row; i < row + 16; i++)
+        {
+          if (i % 8 == 0)
+            g_string_append_c (line, ' ');
+          if (i < len)
+            g_string_append_printf (line, "%02x ", data[i]);
+          else
+            g_string_append (line, "   ");
+        }
+      g_string_append (line, " |");
+      for (gsize i = row; i < row + 16 && i < len; i++)
+        g_string_append_c (line, g_ascii_isprint (data[i]) ? data[i] : '.');
+      g_string_append_c (line, '|');
+    }
+}
+
+static void
+trace_message (Endpoint     *ep,
+               guint         n_fds,
+               gint64        real_us,
+               gint64        latency_us,
+               gboolean      nack,
+               const GError *invalid)
+{
+  const VhostUserMessage *msg = &ep->rx;
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (ep->channel, msg->header.request);
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autoptr(GString) fields = g_string_new (NULL);
+
+  vhost_user_message_describe_fields (msg, ep->channel, fields);
+
+  if (json)
+    {
+      gsize len;
+      const guint8 *data = vhost_user_message_get_data (msg, &len);
+
+      g_string_append_c (line, '{');
+      append_time (line, real_us);
+      g_string_append_printf (line, ", \"session\": %u, \"direction\": \"%s\", \"channel\": \"%s\", \"request\": ",
+                              ep->session->number, direction_names[ep->reads], channel_names[ep->channel]);
+      if (info != NULL)
+        append_json_string (line, info->name);
+      else
+        g_string_append (line, "null");
+      g_string_append_printf (line, ", \"number\": %u, \"reply\": %s, \"flags\": %u, \"need_reply\": %s"
+                              ", \"size\": %u, \"fds\": %u, \"fields\": ",
+                              msg->header.request, vhost_user_message_is_reply (msg) ? "true" : "false",
+                              msg->header.flags, vhost_user_message_needs_reply (msg) ? "true" : "false",
+                              msg->header.size, n_fds);
+      /* the decoder writes " a=1 b=2": drop the leading space */
+      append_json_string (line, fields->len > 0 ? fields->str + 1 : "");
+      if (latency_us >= 0)
+        g_string_append_printf (line, ", \"latency_us\": %" G_GINT64_FORMAT, latency_us);
+      if (nack)
+        g_string_append (line, ", \"nack\": true");
+      if (invalid != NULL)
+        {
+          g_string_append (line, ", \"invalid\": ");
+          append_json_string (line, invalid->message);
+        }
+      if (hexdump)
+        append_hex (line, data, len);
+      g_string_append_c (line, '}');
+    }
+  else
+    {
+      append_time (line, real_us);
+      g_string_append_printf (line, " #%u %s %-8s ", ep->session->number,
+                              direction_short[ep->reads], channel_names[ep->channel]);
+      /* the same text VHOST_USER_DEBUG=trace shows, fds counted as relayed */
+      ep->rx.n_fds = n_fds;
+      vhost_user_message_describe (msg, ep->channel, line);
+      ep->rx.n_fds = MIN (n_fds, VHOST_USER_MAX_FDS);
+      if (latency_us >= 0)
+        g_string_append_printf (line, " [%.3f ms]", latency_us / 1000.0);
+      if (nack)
+        g_string_append (line, " NACK");
+      if (invalid != NULL)
+        g_string_append_printf (line, " INVALID: %s", invalid->message);
+      if (hexdump)
+        {
+          gsize len;
+          const guint8 *data = vhost_user_message_get_data (msg, &len);
+
+          append_hex (line, data, len);
+        }
+    }
+  emit (line);
+}
+
+static int
+compare_counts (gconstpointer a,
+                gconstpointer b,
+                gpointer      user_data)
+{
+  GHashTable *counts = user_data;
+  guint ca = GPOINTER_TO_UINT (g_hash_table_lookup (counts, *(const char * const *) a));
+  guint cb = GPOINTER_TO_UINT (g_hash_table_lookup (counts, *(const char * const *) b));
+
+  if (ca != cb)
+    return ca > cb ? -1 : 1;
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* requests of one channel, most frequent first */
+static void
+append_counts (GString    *line,
+               GHashTable *counts)
+{
+  g_autofree gpointer *names = g_hash_table_get_keys_as_array (counts, NULL);
+  guint n = g_hash_table_size (counts);
+
+  g_qsort_with_data (names, n, sizeof *names, compare_counts, counts);
+  if (json)
+    g_string_append_c (line, '{');
+  for (guint i = 0; i < n; i++)
+    {
+      guint count = GPOINTER_TO_UINT (g_hash_table_lookup (counts, names[i]));
+
+      if (json)
+        {
+          if (i > 0)
+            g_string_append (line, ", ");
+          append_json_string (line, names[i]);
+          g_string_append_printf (line, ": %u", count);
+        }
+      else
+        g_string_append_printf (line, "%s%s %u", i > 0 ? ", " : "", (const char *) names[i], count);
+    }
+  if (json)
+    g_string_append_c (line, '}');
+  else if (n == 0)
+    g_string_append (line, "none");
+}
+
+static void
+print_summary (Session    *s,
+               const char *reason)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  double seconds = (g_get_monotonic_time () - s->started) / (double) G_USEC_PER_SEC;
+
+  if (json)
+    {
+      g_string_append_c (line, '{');
+      append_time (line, g_get_real_time ());
+      g_string_append_printf (line, ", \"session\": %u, \"event\": \"summary\", \"reason\": ", s->number);
+      append_json_string (line, reason);
+      g_string_append_printf (line, ", \"seconds\": %.6f, \"messages\": %u"
+                              ", \"bytes\": {\"%s\": %" G_GUINT64_FORMAT ", \"%s\": %" G_GUINT64_FORMAT "}"
+                              ", \"nacks\": %u, \"invalid\": %u, \"longest_reply\": ",
+                              seconds, s->messages, direction_names[FROM_FRONTEND], s->bytes[FROM_FRONTEND],
+                              direction_names[FROM_BACKEND], s->bytes[FROM_BACKEND], s->nacks, s->invalid);
+      if (s->longest_name != NULL)
+        {
+          g_string_append (line, "{\"request\": ");
+          append_json_string (line, s->longest_name);
+          g_string_append_printf (line, ", \"channel\": \"%s\", \"latency_us\": %" G_GINT64_FORMAT "}",
+                                  channel_names[s->longest_channel], s->longest_reply);
+        }
+      else
+        g_string_append (line, "null");
+      g_string_append (line, ", \"requests\": {\"main\": ");
+      append_counts (line, s->requests[VHOST_USER_CHANNEL_MAIN]);
+      g_string_append (line, ", \"back-end\": ");
+      append_counts (line, s->requests[VHOST_USER_CHANNEL_BACKEND]);
+      g_string_append (line, "}}");
+    }
+  else
+    {
+      g_string_append_printf (line, "# session %u ended (%s) after %.3f s: %u messages, %" G_GUINT64_FORMAT
+                              " bytes %s, %" G_GUINT64_FORMAT " bytes %s\n",
+                              s->number, reason, seconds, s->messages,
+                              s->bytes[FROM_FRONTEND], direction_names[FROM_FRONTEND],
+                              s->bytes[FROM_BACKEND], direction_names[FROM_BACKEND]);
+      g_string_append_printf (line, "#   NACKs: %u, invalid messages: %u, longest reply: ", s->nacks, s->invalid);
+      if (s->longest_name != NULL)
+        g_string_append_printf (line, "%.3f ms (%s%s)\n", s->longest_reply / 1000.0, s->longest_name,
+                                s->longest_channel == VHOST_USER_CHANNEL_BACKEND ? ", back-end channel" : "");
+      else
+        g_string_append (line, "none\n");
+      g_string_append (line, "#   requests: ");
+      append_counts (line, s->requests[VHOST_USER_CHANNEL_MAIN]);
+      g_string_append (line, "\n#   back-end channel requests: ");
+      append_counts (line, s->requests[VHOST_USER_CHANNEL_BACKEND]);
+    }
+  emit (line);
+}
+
+/* --- relaying --- */
+
+static gboolean
+send_all (GSocket       *socket,
+          const guint8  *data,
+          gsize          len,
+          const int     *fds,
+          guint          n_fds,
+          GError       **error)
+{
+  int fd = g_socket_get_fd (socket);
+  gsize offset = 0;
+
+  while (offset < len)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int) * RX_FDS)];
+      } control;
+      struct msghdr mh = { 0 };
+      struct iovec iov = { (guint8 *) data + offset, len - offset };
+      gssize n;
+
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      if (n_fds > 0)
+        {
+          struct cmsghdr *cmsg;
+
+          memset (control.buf, 0, sizeof control.buf);
+          mh.msg_control = control.buf;
+          mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+          cmsg = CMSG_FIRSTHDR (&mh);
+          cmsg->cmsg_level = SOL_SOCKET;
+          cmsg->cmsg_type = SCM_RIGHTS;
+          cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+          memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+        }
+
+      n = sendmsg (fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0)
+        {
+          int errsv = errno;
+          struct pollfd pfd = { fd, POLLOUT, 0 };
+
+          if (errsv == EINTR)
+            continue;
+          if (errsv != EAGAIN && errsv != EWOULDBLOCK)
+            {
+              g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                           "Sending failed: %s", g_strerror (errsv));
+              return FALSE;
+            }
+          if (poll (&pfd, 1, SEND_TIMEOUT_MS) == 0)
+            {
+              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                           "The peer took nothing for %u s", SEND_TIMEOUT_MS / 1000);
+              return FALSE;
+            }
+          continue;
+        }
+      /* the fds went with the first byte that got through */
+      n_fds = 0;
+      offset += n;
+    }
+  return TRUE;
+}
+
+static void
+endpoint_close (Endpoint *ep)
+{
+  if (ep->source != NULL)
+    {
+      g_source_destroy (ep->source);
+      g_clear_pointer (&ep->source, g_source_unref);
+    }
+  if (ep->socket != NULL)
+    {
+      g_socket_close (ep->socket, NULL);
+      g_clear_object (&ep->socket);
+    }
+  for (guint i = 0; i < ep->n_fds; i++)
+    if (ep->fds[i] >= 0)
+      g_close (ep->fds[i], NULL);
+  ep->n_fds = 0;
+  ep->rx_have = 0;
+  ep->fds_truncated = FALSE;
+}
+
+static void
+close_channel (Session    *s,
+               const char *why)
+{
+  if (s->endpoints[CHAN_FRONT].socket == NULL && s->endpoints[CHAN_BACK].socket == NULL)
+    return;
+  endpoint_close (&s->endpoints[CHAN_FRONT]);
+  endpoint_close (&s->endpoints[CHAN_BACK]);
+  g_queue_clear_full (&s->pending[VHOST_USER_CHANNEL_BACKEND], g_free);
+  note (s->number, "back-end channel closed", why);
+}
+
+static gboolean endpoint_ready (GSocket      *socket,
+                                GIOCondition  condition,
+                                gpointer      user_data);
+
+static void
+endpoint_open (Endpoint *ep,
+               GSocket  *socket)
+{
+  ep->socket = g_object_ref (socket);
+  ep->rx_have = 0;
+  ep->n_fds = 0;
+  ep->source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (ep->source, G_SOURCE_FUNC (endpoint_ready), ep, NULL);
+  g_source_set_static_name (ep->source, ep->name);
+  g_source_attach (ep->source, NULL);
+}
+
+/* SET_BACKEND_REQ_FD: the front-end's socket stays with us, the back-end
+ * gets one end of our own pair. Returns the fd to send in place of the
+ * front-end's, held by *@theirs; -1 (and the message goes on unchanged)
+ * if what came is not a socket. */
+static int
+splice_backend_channel (Session  *s,
+                        Endpoint *ep,
+                        GSocket **theirs)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GSocket) ours = NULL;
+
+  if (ep->n_fds != 1 || ep->fds[0] < 0)
+    return -1;
+
+  front = g_socket_new_from_fd (dup (ep->fds[0]), &error);
+  if (front == NULL || !vhost_user_socket_pair (&ours, theirs, &error))
+    {
+      note (s->number, "back-end channel not traced", error->message);
+      return -1;
+    }
+
+  close_channel (s, "replaced by a new SET_BACKEND_REQ_FD");
+  endpoint_open (&s->endpoints[CHAN_FRONT], front);
+  endpoint_open (&s->endpoints[CHAN_BACK], ours);
+  return g_socket_get_fd (*theirs);
+}
+
+static gboolean
+expects_reply (Session                    *s,
+               const VhostUserRequestInfo *info,
+               const VhostUserMessage     *msg)
+{
+  return vhost_user_message_needs_reply (msg) ||
+         vhost_user_request_info_get_reply (info, s->protocol_features) == VHOST_USER_REPLY_ALWAYS;
+}
+
+/* Accounts for a whole message read on @ep, relays it, shows it. FALSE
+ * when the session ended. */
+static gboolean
+relay (Endpoint *ep)
+{
+  Session *s = ep->session;
+  Endpoint *peer = &s->endpoints[ep->peer];
+  VhostUserMessage *msg = &ep->rx;
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (ep->channel, msg->header.request);
+  gboolean is_reply = vhost_user_message_is_reply (msg);
+  gint64 now = g_get_monotonic_time ();
+  gint64 real_us = g_get_real_time ();
+  gint64 latency = -1;
+  gboolean nack = FALSE;
+  g_autoptr(GError) invalid = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) theirs = NULL;
+  guint n_fds = ep->n_fds;
+  int send_fds[RX_FDS];
+  const guint8 *data;
+  gsize len;
+
+  /* the codec's checks, for the trace only; fds as counted, never used */
+  msg->n_fds = MIN (n_fds, VHOST_USER_MAX_FDS);
+  if (ep->fds_truncated || n_fds > VHOST_USER_MAX_FDS)
+    g_set_error (&invalid, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                 "%u file descriptors%s, at most %u are allowed", n_fds,
+                 ep->fds_truncated ? " (and more, dropped)" : "", VHOST_USER_MAX_FDS);
+  else if (vhost_user_message_check_header (&msg->header, ep->receives_replies, &invalid))
+    vhost_user_message_validate (msg, ep->channel, s->protocol_features, &invalid);
+  if (invalid != NULL)
+    s->invalid++;
+
+  data = vhost_user_message_get_data (msg, &len);
+  s->messages++;
+  s->bytes[ep->reads] += len;
+  memcpy (send_fds, ep->fds, sizeof (int) * n_fds);
+
+  if (!is_reply)
+    {
+      const char *name = info != NULL ? info->name : "UNKNOWN";
+      GHashTable *counts = s->requests[ep->channel];
+
+      g_hash_table_insert (counts, (gpointer) name,
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, name)) + 1));
+      if (info != NULL && expects_reply (s, info, msg))
+        {
+          Pending *p = g_new (Pending, 1);
+
+          p->request = msg->header.request;
+          p->received = now;
+          g_queue_push_tail (&s->pending[ep->channel], p);
+        }
+
+      if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
+          msg->header.request == VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES)
+        {
+          guint64 features;
+
+          if (vhost_user_message_get_u64 (msg, &features))
+            s->protocol_features = features;
+        }
+      if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
+          msg->header.request == VHOST_USER_REQUEST_SET_BACKEND_REQ_FD)
+        {
+          int fd = splice_backend_channel (s, ep, &theirs);
+
+          if (fd >= 0)
+            send_fds[0] = fd;
+        }
+    }
+  else
+    {
+      GQueue *pending = &s->pending[ep->channel];
+      guint64 status;
+
+      for (GList *l = pending->head; l != NULL; l = l->next)
+        {
+          Pending *p = l->data;
+
+          if (p->request == msg->header.request)
+            {
+              latency = now - p->received;
+              g_free (p);
+              g_queue_delete_link (pending, l);
+              break;
+            }
+        }
+      if (latency > s->longest_reply && info != NULL)
+        {
+          s->longest_reply = latency;
+          s->longest_name = info->name;
+          s->longest_channel = ep->channel;
+        }
+      /* an ack's status, not a value that happens to be a u64 */
+      if (info != NULL && vhost_user_request_info_get_reply (info, s->protocol_features) == VHOST_USER_REPLY_ACK &&
+          vhost_user_message_get_u64 (msg, &status) && status != 0)
+        {
+          nack = TRUE;
+          s->nacks++;
+        }
+    }
+
+  if (peer->socket == NULL)
+    {
+      note (s->number, "dropped", "the back-end channel is closed on the other side");
+    }
+  else if (!send_all (peer->socket, data, len, send_fds, n_fds, &error))
+    {
+      g_autofree char *reason = g_strdup_printf ("relaying to the %s: %s",
+                                                 ep->reads == FROM_FRONTEND ? "back-end" : "front-end",
+                                                 error->message);
+
+      trace_message (ep, n_fds, real_us, latency, nack, invalid);
+      if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
+        {
+          close_channel (s, reason);
+          return TRUE;
+        }
+      session_end (reason);
+      return FALSE;
+    }
+
+  trace_message (ep, n_fds, real_us, latency, nack, invalid);
+
+  /* ours were dup()ed into the peer by sendmsg() */
+  for (guint i = 0; i < n_fds; i++)
+    if (ep->fds[i] >= 0)
+      g_close (ep->fds[i], NULL);
+  ep->n_fds = 0;
+  ep->fds_truncated = FALSE;
+  ep->rx_have = 0;
+  msg->header.size = 0;
+  msg->n_fds = 0;
+  return TRUE;
+}
+
+typedef enum {
+  READ_MORE,
+  READ_WAIT,
+  READ_CLOSED,
+} ReadResult;
+
+static ReadResult
+read_some (Endpoint  *ep,
+           GError   **error)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * RX_FDS)];
+  } control;
+  guint8 *base = (guint8 *) &ep->rx.header;
+  struct msghdr mh = { 0 };
+  struct iovec iov;
+  gssize needed, n;
+
+  needed = vhost_user_message_bytes_needed (base, ep->rx_have, error);
+  if (needed < 0)
+    return READ_CLOSED;
+
+  iov.iov_base = base + ep->rx_have;
+  iov.iov_len = needed;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+
+  do
+    n = recvmsg (g_socket_get_fd (ep->socket), &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+        return READ_WAIT;
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                   "%s", g_strerror (errsv));
+      return READ_CLOSED;
+    }
+
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&mh); cmsg != NULL; cmsg = CMSG_NXTHDR (&mh, cmsg))
+    {
+      gsize count;
+
+      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+        continue;
+      count = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      for (gsize i = 0; i < count; i++)
+        {
+          int fd;
+
+          memcpy (&fd, CMSG_DATA (cmsg) + i * sizeof (int), sizeof fd);
+          if (ep->n_fds < RX_FDS)
+            ep->fds[ep->n_fds++] = fd;
+          else
+            {
+              g_close (fd, NULL);
+              ep->fds_truncated = TRUE;
+            }
+        }
+    }
+  if (mh.msg_flags & MSG_CTRUNC)
+    ep->fds_truncated = TRUE;
+
+  if (n == 0)
+    {
+      if (ep->rx_have > 0 || ep->n_fds > 0)
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_PARTIAL_MESSAGE,
+                     "hung up in the middle of a message (%" G_GSIZE_FORMAT " bytes read)", ep->rx_have);
+      else
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN, "hung up");
+      return READ_CLOSED;
+    }
+
+  ep->rx_have += n;
+  needed = vhost_user_message_bytes_needed (base, ep->rx_have, error);
+  if (needed < 0)
+    return READ_CLOSED;
+  if (needed == 0 && !relay (ep))
+    return READ_CLOSED;
+  /* a failed relay on the back-end channel closes it, @ep included */
+  if (ep->socket == NULL)
+    return READ_CLOSED;
+  return READ_MORE;
+}
+
+static gboolean
+endpoint_ready (GSocket      *socket,
+                GIOCondition  condition,
+                gpointer      user_data)
+{
+  Endpoint *ep = user_data;
+  Session *s = ep->session;
+
+  /* a few messages at a time, so that the other sockets get their turn */
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      switch (read_some (ep, &error))
+        {
+        case READ_MORE:
+          continue;
+        case READ_WAIT:
+          return G_SOURCE_CONTINUE;
+        case READ_CLOSED:
+        default:
+          if (error != NULL)
+            {
+              const char *who = ep->reads == FROM_FRONTEND ? "the front-end" : "the back-end";
+              g_autofree char *reason = g_strdup_printf ("%s %s", who, error->message);
+
+              if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
+                close_channel (s, reason);
+              else
+                session_end (reason);
+            }
+          /* without an error @ep is closed already (and its session, if
+           * it was a main socket) */
+          return G_SOURCE_REMOVE;
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* --- sessions --- */
+
+static Session *
+session_new (GSocket *front,
+             GSocket *back)
+{
+  static const struct {
+    const char *name;
+    VhostUserChannel channel;
+    Direction reads;
+    guint peer;
+  } layout[N_ENDPOINTS] = {
+    [MAIN_FRONT] = { "vhost-user-trace front-end", VHOST_USER_CHANNEL_MAIN, FROM_FRONTEND, MAIN_BACK },
+    [MAIN_BACK] = { "vhost-user-trace back-end", VHOST_USER_CHANNEL_MAIN, FROM_BACKEND, MAIN_FRONT },
+    [CHAN_FRONT] = { "vhost-user-trace channel front-end", VHOST_USER_CHANNEL_BACKEND, FROM_FRONTEND, CHAN_BACK },
+    [CHAN_BACK] = { "vhost-user-trace channel back-end", VHOST_USER_CHANNEL_BACKEND, FROM_BACKEND, CHAN_FRONT },
+  };
+  Session *s = g_new0 (Session, 1);
+
+  s->number = ++n_sessions;
+  s->started = g_get_monotonic_time ();
+  for (guint i = 0; i < N_ENDPOINTS; i++)
+    {
+      Endpoint *ep = &s->endpoints[i];
+      VhostUserMessage init = VHOST_USER_MESSAGE_INIT;
+
+      ep->session = s;
+      ep->name = layout[i].name;
+      ep->channel = layout[i].channel;
+      ep->reads = layout[i].reads;
+      ep->peer = layout[i].peer;
+      /* the main socket carries replies to the front-end, the channel
+       * replies to the back-end */
+      ep->receives_replies = (ep->channel == VHOST_USER_CHANNEL_MAIN) != (ep->reads == FROM_FRONTEND);
+      ep->rx = init;
+    }
+  for (guint c = 0; c < 2; c++)
+    {
+      g_queue_init (&s->pending[c]);
+      s->requests[c] = g_hash_table_new (g_str_hash, g_str_equal);
+    }
+  endpoint_open (&s->endpoints[MAIN_FRONT], front);
+  endpoint_open (&s->endpoints[MAIN_BACK], back);
+  return s;
+}
+
+static void
+session_end (const char *reason)
+{
+  Session *s = session;
+
+  if (s == NULL)
+    return;
+  session = NULL;
+  for (guint i = 0; i < N_ENDPOINTS; i++)
+    endpoint_close (&s->endpoints[i]);
+  print_summary (s, reason);
+  for (guint c = 0; c < 2; c++)
+    {
+      g_queue_clear_full (&s->pending[c], g_free);
+      g_hash_table_unref (s->requests[c]);
+    }
+  g_free (s);
+
+  if (once)
+    g_main_loop_quit (loop);
+  else
+    start_listening ();
+}
+
+static gboolean
+accept_frontend (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GSocket) back = NULL;
+
+  front = g_socket_accept (listener, NULL, &error);
+  if (front == NULL)
+    {
+      note (n_sessions + 1, "accept failed", error->message);
+      return G_SOURCE_CONTINUE;
+    }
+
+  /* one session at a time: the next front-end waits in the backlog */
+  g_source_destroy (listen_source);
+  g_clear_pointer (&listen_source, g_source_unref);
+
+  back = vhost_user_socket_connect (connect_path, connect_timeout_ms, NULL, &error);
+  if (back == NULL)
+    {
+      /* the front-end sees its connection close, as if the back-end had
+       * refused it */
+      note (n_sessions + 1, "back-end unreachable", error->message);
+      g_socket_close (front, NULL);
+      if (once)
+        {
+          exit_status = EXIT_FAILURE;
+          g_main_loop_quit (loop);
+        }
+      else
+        start_listening ();
+      return G_SOURCE_REMOVE;
+    }
+
+  session = session_new (front, back);
+  note (session->number, "connected", connect_path);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_listening (void)
+{
+  listen_source = g_socket_create_source (listener, G_IO_IN, NULL);
+  g_source_set_callback (listen_source, G_SOURCE_FUNC (accept_frontend), NULL, NULL);
+  g_source_set_static_name (listen_source, "vhost-user-trace listener");
+  g_source_attach (listen_source, NULL);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  session_end ("interrupted");
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) options = NULL;
+  g_autoptr(GError) error = NULL;
+
+  options = g_option_context_new ("- show a vhost-user session, relayed between a front-end and a back-end");
+  g_option_context_set_summary (options,
+    "Listens on FRONT_SOCKET for a front-end (the VMM, \"master\" in older texts) and, for\n"
+    "each one, connects to the back-end (the device, \"slave\") at BACK_SOCKET. Every\n"
+    "message passes through unchanged, with its file descriptors, on the main socket\n"
+    "and on the back-end channel, and is printed decoded: one line per message, and\n"
+    "a summary when the session ends.");
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 1 ||
+      listen_path == NULL || connect_path == NULL)
+    {
+      g_printerr ("%s\n", error != NULL ? error->message
+                                        : "vhost-user-trace: give --listen and --connect (see --help)");
+      return 2;
+    }
+  if (connect_timeout_ms < 0)
+    {
+      g_printerr ("vhost-user-trace: --connect-timeout is at least 0\n");
+      return 2;
+    }
+
+  out = stdout;
+  if (output_path != NULL)
+    {
+      out = fopen (output_path, "we");
+      if (out == NULL)
+        {
+          g_printerr ("vhost-user-trace: %s: %s\n", output_path, g_strerror (errno));
+          return EXIT_FAILURE;
+        }
+    }
+
+  listener = vhost_user_socket_listen (listen_path, 0, &error);
+  if (listener == NULL)
+    {
+      g_printerr ("vhost-user-trace: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
+  start_listening ();
+  g_main_loop_run (loop);
+
+  if (listen_source != NULL)
+    {
+      g_source_destroy (listen_source);
+      g_source_unref (listen_source);
+    }
+  g_socket_close (listener, NULL);
+  g_object_unref (listener);
+  g_unlink (listen_path);
+  g_main_loop_unref (loop);
+  if (out != stdout)
+    fclose (out);
+  return exit_status;
+}
