@@ -867,7 +867,9 @@ on_load_state (VhostUserBackend *backend,
                guint             phase,
                gpointer          user_data)
 {
-  GOutputStream *memory = g_memory_output_stream_new_resizable ();
+  /* a state is a few hundred bytes: a front-end that streams more is
+   * not sending one, and is not let fill our memory */
+  GOutputStream *memory = g_memory_output_stream_new (g_malloc (64 * 1024), 64 * 1024, NULL, g_free);
 
   /* read to the end: the front-end's close of its end of the pipe */
   g_object_set_data_full (G_OBJECT (memory), "from", g_object_ref (stream), g_object_unref);

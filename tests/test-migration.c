@@ -469,7 +469,7 @@ test_dirty_log (Fixture       *f,
 }
 
 /* Requests in flight cross a migration: the source stops its ring
- * without draining it (GET_VRING_BASE_SKIP_DRAIN), the in-flight area goes
+ * without draining it (GET_VRING_BASE with GET_VRING_BASE_INFLIGHT: the requests stay recorded), the in-flight area goes
  * to the destination, which does those requests, each once. */
 #define IN_FLIGHT 8
 
@@ -502,7 +502,7 @@ test_inflight_move (Fixture       *f,
   g_assert_true (vhost_user_device_start (source, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_device_get_acked_protocol_features (source) &
-                 VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN);
+                 VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT);
 
   for (guint i = 0; i < IN_FLIGHT; i++)
     {

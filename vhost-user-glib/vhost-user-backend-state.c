@@ -53,6 +53,21 @@ transfer_unref (Transfer *t)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Transfer, transfer_unref)
 
+/* Guards each back-end's state_transfer pointer: a device may fail its
+ * transfer from a thread of its own while the session ends. */
+static GMutex transfers_lock;
+
+static Transfer *
+current_transfer (VhostUserBackend *self)
+{
+  Transfer *t;
+
+  g_mutex_lock (&transfers_lock);
+  t = priv_of (self)->state_transfer != NULL ? transfer_ref (priv_of (self)->state_transfer) : NULL;
+  g_mutex_unlock (&transfers_lock);
+  return t;
+}
+
 /* In the back-end's context: the device is done; a waiting check is
  * answered. */
 static void
@@ -75,6 +90,17 @@ transfer_answer (Transfer *t)
     vhost_user_invocation_return_error (check, error);
   else
     vhost_user_invocation_return_u64 (check, 0);
+}
+
+static gboolean
+transfer_is_closed (Transfer *t)
+{
+  gboolean closed;
+
+  g_mutex_lock (&t->lock);
+  closed = t->closed;
+  g_mutex_unlock (&t->lock);
+  return closed;
 }
 
 static gboolean
@@ -222,8 +248,8 @@ vhost_user_backend_class_init_state (GType type)
    * a device that handles this signal and
    * [signal@VhostUser.Backend::load-state] should.
    *
-   * Returns: %TRUE if the handler took the stream; with no handler taking
-   *   it the transfer fails
+   * Returns: %TRUE if the handler took the stream (a handler that
+   *   returns nothing, as a binding's may, did not: the transfer fails)
    *
    * Since: 1.0
    */
@@ -291,10 +317,13 @@ void
 vhost_user_backend_end_state_transfer (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
-  Transfer *t = g_steal_pointer (&priv->state_transfer);
+  Transfer *t;
   g_autoptr(GObject) stream = NULL;
   g_autoptr(VhostUserInvocation) check = NULL;
 
+  g_mutex_lock (&transfers_lock);
+  t = g_steal_pointer (&priv->state_transfer);
+  g_mutex_unlock (&transfers_lock);
   if (t == NULL)
     return;
   g_mutex_lock (&t->lock);
@@ -324,12 +353,12 @@ void
 vhost_user_backend_fail_state_transfer (VhostUserBackend *self,
                                         const GError     *error)
 {
-  Transfer *t;
+  g_autoptr(Transfer) t = NULL;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
   g_return_if_fail (error != NULL);
 
-  t = priv_of (self)->state_transfer;
+  t = current_transfer (self);
   if (t == NULL)
     return;
   g_mutex_lock (&t->lock);
@@ -367,7 +396,7 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "The device-state fd is not a pipe");
       return TRUE;
     }
-  if (priv->state_transfer != NULL && !priv->state_transfer->closed)
+  if (priv->state_transfer != NULL && !transfer_is_closed (priv->state_transfer))
     {
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
                                            "A device-state transfer is already under way");
@@ -408,7 +437,9 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
       in->transfer = transfer_ref (t);
       t->stream = G_OBJECT (in);
     }
+  g_mutex_lock (&transfers_lock);
   priv->state_transfer = t;
+  g_mutex_unlock (&transfers_lock);
 
   /* bit 8: no fd of ours, the front-end's pipe is used */
   vhost_user_invocation_return_u64 (invocation, 0x100);
@@ -427,7 +458,7 @@ gboolean
 vhost_user_backend_real_check_device_state (VhostUserBackend    *self,
                                             VhostUserInvocation *invocation)
 {
-  Transfer *t = priv_of (self)->state_transfer;
+  g_autoptr(Transfer) t = current_transfer (self);
 
   if (t == NULL)
     {

@@ -113,6 +113,9 @@ struct _VhostUserDevice
   guint                 reconnect_attempts;
   guint                 reconnect_delay_max;
   GCancellable         *reconnect_cancellable;
+  GSource              *auto_reconnect_idle;
+  gboolean              bases_stale;      /* lost while running: bases are in shared memory */
+  guint                 close_serial;     /* bumped by close() */
   gboolean              watch_calls;
 
   /* dirty logging for a migration: a bit per 4 KiB guest page */
@@ -139,6 +142,7 @@ enum {
   PROP_RECONNECT_DELAY_MAX,
   PROP_WATCH_CALLS,
   PROP_DRAIN_ON_STOP,
+  PROP_LOGGING,
   N_PROPS
 };
 
@@ -163,7 +167,6 @@ G_DEFINE_FINAL_TYPE (VhostUserDevice, vhost_user_device, G_TYPE_OBJECT)
                                    VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD |                             \
                                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD |                                  \
                                    VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE |                               \
-                                   VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN |                  \
                                    VHOST_USER_PROTOCOL_FEATURE_STATUS)
 #define FIRST_DELAY_MS 10
 
@@ -207,6 +210,25 @@ static gboolean
 packed_negotiated (VhostUserDevice *self)
 {
   return (self->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0;
+}
+
+/* A stop that leaves requests in flight: plain GET_VRING_BASE where the
+ * back-end records them in its in-flight area instead of draining
+ * (GET_VRING_BASE_INFLIGHT), else the separate request. */
+static gboolean
+can_stop_without_draining (VhostUserDevice *self)
+{
+  return (acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT) &&
+          acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD)) ||
+         acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN);
+}
+
+static gboolean
+uses_skip_drain_request (VhostUserDevice *self)
+{
+  return !self->drain_on_stop &&
+         !(acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT) &&
+           acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD));
 }
 
 static int
@@ -389,6 +411,7 @@ typedef struct {
   GSource               *delay;
   gboolean               replay;     /* rings' bases come from shared memory */
   GObject               *stream;     /* the caller's: where the state goes, or comes from */
+  gboolean               was_running; /* want_running before a start */
   int                    pipe_fd;    /* our end of the state's pipe */
 } Op;
 
@@ -536,7 +559,7 @@ make_log (VhostUserDevice  *self,
       end = MAX (end, vhost_user_memory_region_get_guest_phys_addr (region) +
                       vhost_user_memory_region_get_size (region));
     }
-  size = ((end / 4096 + 63) / 64) * 8;
+  size = (((end + 4095) / 4096 + 63) / 64) * 8;
   size = MAX (size, 8);
   if (self->log != NULL && self->log_size >= size)
     return TRUE;
@@ -607,11 +630,12 @@ plan (VhostUserDevice *self,
       add_step (op, STEP_DIAL, 0, 0);
       plan_setup (self, op);
       add_step (op, STEP_AT_RISK, 0, 0);
+      /* the log kept, and what it holds: the pages still to send; given
+       * before any ring runs (LOG_ALL was negotiated already) */
+      if (self->logging)
+        add_step (op, STEP_LOG_BASE, 0, 0);
       if (self->want_running)
         plan_rings (self, op);
-      /* the log kept, and what it holds: the pages still to send */
-      if (self->logging)
-        plan_log (self, op, TRUE);
       add_step (op, self->want_running ? STEP_KICK : STEP_STOPPED, 0, 0);
       break;
     }
@@ -723,8 +747,14 @@ op_fail (GTask  *task,
         }
     }
   else if (op->kind == OP_START)
-    set_state (self, vhost_user_frontend_get_connected (self->frontend) ?
-                     VHOST_USER_DEVICE_STATE_STOPPED : VHOST_USER_DEVICE_STATE_DISCONNECTED);
+    {
+      /* a start refused or cancelled is not wanted by a later reconnect;
+       * one whose back-end went away is */
+      if (!worth_retrying (error) || g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+        self->want_running = op->was_running;
+      set_state (self, vhost_user_frontend_get_connected (self->frontend) ?
+                       VHOST_USER_DEVICE_STATE_STOPPED : VHOST_USER_DEVICE_STATE_DISCONNECTED);
+    }
   op_done (task, error);
 }
 
@@ -876,7 +906,7 @@ step_done (GObject      *source,
       {
         guint base = 0;
 
-        if (self->drain_on_stop)
+        if (!uses_skip_drain_request (self))
           base = vhost_user_frontend_get_vring_base_finish (fe, result, &error);
         else
           {
@@ -922,11 +952,18 @@ static gboolean
 check_features (VhostUserDevice *self,
                 GError         **error)
 {
-  guint64 features = vhost_user_frontend_get_acked_features (self->frontend);
+  /* logging is the migration's, not the device's; and a stop that does
+   * not drain is asked for by drain-on-stop: neither is what the
+   * back-end must give again */
+  const guint64 not_compared = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL);
+  const guint64 protocol_not_compared = VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT;
+  guint64 features = vhost_user_frontend_get_acked_features (self->frontend) & ~not_compared;
   guint64 protocol = vhost_user_frontend_get_acked_protocol_features (self->frontend);
   gboolean event_idx;
 
-  if (self->negotiated && (features != self->acked_features || protocol != self->acked_protocol_features))
+  if (self->negotiated && (features != self->acked_features ||
+                           (protocol & ~protocol_not_compared) !=
+                           (self->acked_protocol_features & ~protocol_not_compared)))
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
                    "The back-end came back with other features: 0x%" G_GINT64_MODIFIER "x (protocol 0x%"
@@ -962,28 +999,32 @@ static gboolean
 fill_inflight (VhostUserDevice  *self,
                GError          **error)
 {
-  g_autoptr(GBytes) contents = g_steal_pointer (&self->inflight_contents);
-  gsize size = g_bytes_get_size (contents);
-  guint8 *area;
+  gsize size = g_bytes_get_size (self->inflight_contents);
+  guint8 *area = MAP_FAILED;
 
   if (size != self->inflight_size)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "The source's in-flight area has %" G_GSIZE_FORMAT " bytes; this back-end's has %"
-                   G_GUINT64_FORMAT, size, self->inflight_size);
-      return FALSE;
-    }
-  area = mmap (NULL, size + self->inflight_offset, PROT_READ | PROT_WRITE, MAP_SHARED, self->inflight_fd, 0);
-  if (area == MAP_FAILED)
+    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                 "The source's in-flight area has %" G_GSIZE_FORMAT " bytes; this back-end's has %"
+                 G_GUINT64_FORMAT, size, self->inflight_size);
+  else if ((area = mmap (NULL, size + self->inflight_offset, PROT_READ | PROT_WRITE, MAP_SHARED,
+                         self->inflight_fd, 0)) == MAP_FAILED)
     {
       int saved = errno;
 
       g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The in-flight area: %s",
                    g_strerror (saved));
+    }
+  if (area == MAP_FAILED)
+    {
+      /* not this area: the next start asks for another, the source's
+       * requests still to put in it */
+      g_close (self->inflight_fd, NULL);
+      self->inflight_fd = -1;
       return FALSE;
     }
-  memcpy (area + self->inflight_offset, g_bytes_get_data (contents, NULL), size);
+  memcpy (area + self->inflight_offset, g_bytes_get_data (self->inflight_contents, NULL), size);
   munmap (area, size + self->inflight_offset);
+  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
   return TRUE;
 }
 
@@ -1057,11 +1098,18 @@ step_start (GTask       *task,
 
     case STEP_NEGOTIATE:
       set_state (self, VHOST_USER_DEVICE_STATE_NEGOTIATING);
+      /* while logging (a reconnect in the middle of a migration), the
+       * back-end logs from the first request on */
       vhost_user_frontend_negotiate_async (fe,
                                            self->features |
                                            (any_packed (self) ?
-                                            VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) : 0),
-                                           self->protocol_features, cancellable, step_done, task);
+                                            VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) : 0) |
+                                           (self->logging ?
+                                            VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL) : 0),
+                                           self->protocol_features |
+                                           (self->drain_on_stop ? 0 :
+                                            VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_INFLIGHT),
+                                           cancellable, step_done, task);
       return TRUE;
 
     case STEP_CHECK_FEATURES:
@@ -1160,7 +1208,7 @@ step_start (GTask       *task,
     case STEP_RING_BASE:
       {
         gint outstanding;
-        guint base = op->replay ? restart_base (self, ring, &outstanding) : ring->base;
+        guint base = op->replay || self->bases_stale ? restart_base (self, ring, &outstanding) : ring->base;
 
         vhost_user_frontend_set_vring_state_async (fe, VHOST_USER_REQUEST_SET_VRING_BASE, step->index, base,
                                                    cancellable, step_done, task);
@@ -1170,8 +1218,14 @@ step_start (GTask       *task,
     case STEP_RING_ADDR:
       {
         guint64 used_gpa = 0;
-        gboolean log = self->logging && guest_address (self, ring->used, &used_gpa);
+        gboolean log = self->logging;
 
+        if (log && !guest_address (self, ring->used, &used_gpa))
+          {
+            g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                         "Ring %u: its used ring is in none of the device's memory regions", step->index);
+            return FALSE;
+          }
         vhost_user_frontend_set_vring_addr_async (fe, step->index, log ? 1 : 0, ring->desc, ring->used, ring->avail,
                                                   used_gpa, cancellable, step_done, task);
         return TRUE;
@@ -1215,7 +1269,11 @@ step_start (GTask       *task,
       }
 
     case STEP_LOG_DONE:
-      self->logging = step->value;
+      if (self->logging != (gboolean) step->value)
+        {
+          self->logging = step->value;
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOGGING]);
+        }
       if (!self->logging)
         drop_log (self);
       return FALSE;
@@ -1250,6 +1308,7 @@ step_start (GTask       *task,
 
     case STEP_RUNNING:
       self->want_running = TRUE;
+      self->bases_stale = FALSE;
       set_state (self, VHOST_USER_DEVICE_STATE_RUNNING);
       return FALSE;
 
@@ -1260,17 +1319,11 @@ step_start (GTask       *task,
     case STEP_GET_BASE:
       if (self->state == VHOST_USER_DEVICE_STATE_DISCONNECTED)
         return FALSE;
-      if (!self->drain_on_stop)
+      if (uses_skip_drain_request (self))
         {
           guint32 state[2] = { step->index, 0 };
           g_autoptr(GBytes) payload = g_bytes_new (state, sizeof state);
 
-          if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN))
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
-                           "The back-end cannot stop a ring without draining it (no GET_VRING_BASE_SKIP_DRAIN)");
-              return FALSE;
-            }
           vhost_user_frontend_request_async (fe, VHOST_USER_REQUEST_GET_VRING_BASE_SKIP_DRAIN, payload, NULL,
                                              cancellable, step_done, task);
           return TRUE;
@@ -1377,6 +1430,7 @@ op_run (GTask *task)
     case OP_START:
       /* wanted from now on: a back-end lost during the start is started
        * by the reconnect */
+      op->was_running = self->want_running;
       self->want_running = TRUE;
       if (!vhost_user_frontend_get_connected (self->frontend))
         g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
@@ -1388,10 +1442,29 @@ op_run (GTask *task)
         }
       break;
     case OP_STOP:
+      if (!self->drain_on_stop && self->state == VHOST_USER_DEVICE_STATE_RUNNING &&
+          !can_stop_without_draining (self))
+        {
+          /* said before anything is sent: the rings go on running */
+          g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_FEATURE_MISMATCH,
+                       "The back-end cannot stop a ring without draining it (neither GET_VRING_BASE_INFLIGHT "
+                       "with an in-flight area nor GET_VRING_BASE_SKIP_DRAIN): set drain-on-stop, or set it "
+                       "before the first start");
+          break;
+        }
       /* a device lost now will not start again on a reconnect either */
       self->want_running = FALSE;
       if (self->state != VHOST_USER_DEVICE_STATE_RUNNING)
         {
+          /* lost while running: where the rings stand is in shared memory */
+          if (self->bases_stale)
+            for (guint i = 0; i < self->n_rings; i++)
+              if (self->rings[i].configured)
+                {
+                  gint outstanding;
+
+                  self->rings[i].base = restart_base (self, &self->rings[i], &outstanding);
+                }
           op_done (task, NULL);
           return;
         }
@@ -1411,7 +1484,7 @@ op_run (GTask *task)
         }
       if (error == NULL && self->logging &&
           (vhost_user_memory_region_get_guest_phys_addr (op->region) +
-           vhost_user_memory_region_get_size (op->region)) / 4096 > self->log_size * 8)
+           vhost_user_memory_region_get_size (op->region) + 4095) / 4096 > self->log_size * 8)
         g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                      "The dirty log does not cover guest memory at 0x%" G_GINT64_MODIFIER "x: add it before "
                      "logging starts", vhost_user_memory_region_get_guest_phys_addr (op->region));
@@ -1625,7 +1698,12 @@ static gboolean
 start_auto_reconnect (gpointer user_data)
 {
   VhostUserDevice *self = user_data;
-  GMainContext *context = vhost_user_frontend_get_main_context (self->frontend);
+  GMainContext *context;
+
+  g_clear_pointer (&self->auto_reconnect_idle, g_source_unref);
+  if (self->frontend == NULL)
+    return G_SOURCE_REMOVE;
+  context = vhost_user_frontend_get_main_context (self->frontend);
 
   /* so that the operation's steps and result run in the device's context */
   g_main_context_push_thread_default (context);
@@ -1642,8 +1720,12 @@ frontend_disconnected (VhostUserFrontend *frontend,
 {
   gboolean retry;
   GSource *idle;
+  guint serial = self->close_serial;
 
   self->set_up = FALSE;
+  /* the rings ran on: their bases are what shared memory says now */
+  if (self->state == VHOST_USER_DEVICE_STATE_RUNNING || self->replaying)
+    self->bases_stale = TRUE;
   if (self->state == VHOST_USER_DEVICE_STATE_DISCONNECTED && !self->replaying)
     return;
   set_state (self, VHOST_USER_DEVICE_STATE_DISCONNECTED);
@@ -1653,11 +1735,13 @@ frontend_disconnected (VhostUserFrontend *frontend,
 
   retry = self->auto_reconnect && should_reconnect;
   g_signal_emit (self, signals[SIGNAL_BACKEND_LOST], 0, reason, retry);
-  if (!retry)
+  /* a handler that closed or disposed the device wants no reconnect */
+  if (!retry || self->close_serial != serial || self->frontend == NULL || self->auto_reconnect_idle != NULL)
     return;
   /* from an idle: the disconnection may come in the middle of a blocking
    * call's wait, on a context of its own */
-  idle = g_idle_source_new ();
+  idle = self->auto_reconnect_idle = g_idle_source_new ();
+  g_source_ref (idle);
   g_source_set_callback (idle, start_auto_reconnect, g_object_ref (self), g_object_unref);
   g_source_set_static_name (idle, "vhost-user device auto-reconnect");
   g_source_attach (idle, vhost_user_frontend_get_main_context (self->frontend));
@@ -1696,6 +1780,11 @@ vhost_user_device_dispose (GObject *object)
   VhostUserDevice *self = VHOST_USER_DEVICE (object);
 
   g_cancellable_cancel (self->reconnect_cancellable);
+  if (self->auto_reconnect_idle != NULL)
+    {
+      g_source_destroy (self->auto_reconnect_idle);
+      g_clear_pointer (&self->auto_reconnect_idle, g_source_unref);
+    }
   for (guint i = 0; i < self->n_rings; i++)
     {
       unwatch_call (&self->rings[i]);
@@ -1777,6 +1866,9 @@ vhost_user_device_get_property (GObject    *object,
       break;
     case PROP_DRAIN_ON_STOP:
       g_value_set_boolean (value, self->drain_on_stop);
+      break;
+    case PROP_LOGGING:
+      g_value_set_boolean (value, self->logging);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1907,8 +1999,9 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * The vhost-user protocol features the device wants: by default
    * `MQ`, `REPLY_ACK`, `CONFIG`, `CONFIGURE_MEM_SLOTS`, `INFLIGHT_SHMFD`,
-   * `STATUS`, and for a migration `LOG_SHMFD`, `DEVICE_STATE` and
-   * `GET_VRING_BASE_SKIP_DRAIN`. Add `BACKEND_REQ` (and connect to the front-end's
+   * `STATUS`, and for a migration `LOG_SHMFD` and `DEVICE_STATE`;
+   * `GET_VRING_BASE_INFLIGHT` is added while
+   * #VhostUserDevice:drain-on-stop is %FALSE. Add `BACKEND_REQ` (and connect to the front-end's
    * signals) for the back-end channel; leave out `INFLIGHT_SHMFD` to
    * reconnect without an in-flight area.
    *
@@ -1986,14 +2079,28 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    *
    * Whether vhost_user_device_stop() lets the back-end finish the
    * requests it took (`GET_VRING_BASE`, the default) or stops the rings
-   * at once, leaving them in the in-flight area (`GET_VRING_BASE_SKIP_DRAIN`,
-   * which the back-end must offer): a migration's source that moves the
-   * in-flight area (vhost_user_device_dup_inflight()) to the destination,
-   * where they are done, once.
+   * at once, leaving them in the in-flight area: a migration's source
+   * that moves the in-flight area (vhost_user_device_dup_inflight()) to
+   * the destination, where they are done, once. Set it before the first
+   * start: the device then also asks for `GET_VRING_BASE_INFLIGHT`
+   * (`GET_VRING_BASE` records instead of draining, with `INFLIGHT_SHMFD`),
+   * or uses `GET_VRING_BASE_SKIP_DRAIN` if the device's protocol features
+   * ask for it and the back-end offers it. A back-end that offers neither
+   * makes such a stop fail before anything is sent.
    *
    * Since: 1.0
    */
   properties[PROP_DRAIN_ON_STOP] = g_param_spec_boolean ("drain-on-stop", NULL, NULL, TRUE, rw);
+
+  /**
+   * VhostUserDevice:logging:
+   *
+   * Whether the back-end logs its writes to guest memory (dirty logging
+   * for a migration): see vhost_user_device_set_logging().
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LOGGING] = g_param_spec_boolean ("logging", NULL, NULL, FALSE, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2314,6 +2421,7 @@ new_eventfd (GError **error)
  * @self: a stopped device
  * @index: the ring
  * @ring: a driver ring laid out in one of the device's memory regions
+ * @error: return location for a #GError
  *
  * Runs ring @index on @ring, a driver in this process: its size,
  * addresses, layout and eventfds. A packed @ring makes the device want
@@ -3054,6 +3162,12 @@ vhost_user_device_close (VhostUserDevice *self)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
 
+  self->close_serial++;
+  if (self->auto_reconnect_idle != NULL)
+    {
+      g_source_destroy (self->auto_reconnect_idle);
+      g_clear_pointer (&self->auto_reconnect_idle, g_source_unref);
+    }
   g_cancellable_cancel (self->reconnect_cancellable);
   g_object_unref (self->reconnect_cancellable);
   self->reconnect_cancellable = g_cancellable_new ();
@@ -3070,9 +3184,12 @@ vhost_user_device_close (VhostUserDevice *self)
  * @index: a ring
  * @base: where the ring goes on from (packed rings: both halves, as
  *   `SET_VRING_BASE` carries them)
+ * @error: return location for a #GError
  *
  * Sets the base the ring's next start gives the back-end: on a migration's
  * destination, the base the source's vhost_user_device_stop() collected.
+ * Call it after vhost_user_device_set_ring(): a new driver ring starts
+ * from its own beginning.
  *
  * Returns: %TRUE, or %FALSE with @error set
  *
@@ -3338,8 +3455,9 @@ vhost_user_device_get_logging (VhostUserDevice *self)
  * a write the back-end logs meanwhile is in this bitmap or the next,
  * never lost. Send the pages it names again.
  *
- * Returns: (transfer full) (nullable): the bitmap, or %NULL when no log
- *   was ever made
+ * Returns: (transfer full) (nullable): the bitmap, or %NULL while
+ *   logging is off (turning it off drops the log: take the last pass
+ *   before)
  *
  * Since: 1.0
  */

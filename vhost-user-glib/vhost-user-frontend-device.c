@@ -314,7 +314,14 @@ parse_device_state (GBytes       *reply,
                    "The back-end refused the state transfer (status %" G_GUINT64_FORMAT ")", status & 0xff);
       return FALSE;
     }
-  if (out_fd != NULL && !(status & 0x100) && fd_list != NULL && g_unix_fd_list_get_length (fd_list) == 1)
+  if (!(status & 0x100) && (fd_list == NULL || g_unix_fd_list_get_length (fd_list) != 1))
+    {
+      /* "use my fd", and none came: there is no pipe to use */
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                   "The back-end's answer to SET_DEVICE_STATE_FD names an fd of its own but carries none");
+      return FALSE;
+    }
+  if (out_fd != NULL && !(status & 0x100))
     *out_fd = g_unix_fd_list_get (fd_list, 0, NULL);
   return TRUE;
 }
