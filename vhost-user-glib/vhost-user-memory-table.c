@@ -36,7 +36,7 @@
  * (chained to the previous one), which puts zero pages where the file
  * was cut: the device then reads zeros there and its writes are lost.
  * The same holds for the dirty log and the in-flight area. Memory the
- * library allocates ([func@VhostUser.MemoryRegion.new_memfd], in-flight
+ * library allocates ([ctor@VhostUser.MemoryRegion.new_memfd], in-flight
  * areas) is sealed against shrinking and growing.
  *
  * Since: 1.0
