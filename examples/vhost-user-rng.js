@@ -97,7 +97,7 @@ try {
     printerr(`vhost-user-rng.js: ${e.message}`);
     System.exit(1);
 }
-log(`listening: ${socketPath}`);
+print(`listening: ${socketPath}`);
 for (const signal of [2 /* SIGINT */, 15 /* SIGTERM */]) {
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal, () => {
         loop.quit();

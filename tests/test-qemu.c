@@ -820,8 +820,12 @@ static void
 test_guest_rng (Fixture       *f,
                 gconstpointer  data)
 {
-  gboolean use_python = GPOINTER_TO_INT (data);
-  const char *device = g_getenv (use_python ? "VHOST_USER_RNG_PY" : "VHOST_USER_RNG");
+  /* 0: the C example; 1: Python; 2: JavaScript (gjs), through the typelib */
+  gint language = GPOINTER_TO_INT (data);
+  gboolean use_python = language > 0;
+  const char *device = g_getenv (language == 2 ? "VHOST_USER_RNG_JS" : use_python ? "VHOST_USER_RNG_PY" :
+                                                                                    "VHOST_USER_RNG");
+  g_autofree char *gjs = g_find_program_in_path ("gjs");
   const char *asan = g_getenv ("ASAN_RUNTIME");
   g_autoptr(GSubprocessLauncher) device_launcher = NULL;
   g_autoptr(GSubprocess) rng = NULL;
@@ -842,6 +846,11 @@ test_guest_rng (Fixture       *f,
                               : "Examples not built (VHOST_USER_RNG unset)");
       return;
     }
+  if (language == 2 && gjs == NULL)
+    {
+      g_test_skip ("gjs is not installed (Debian: apt-get install gjs)");
+      return;
+    }
   kernel = guest_prepare (f);
   if (kernel == NULL)
     return;
@@ -853,7 +862,10 @@ test_guest_rng (Fixture       *f,
       g_subprocess_launcher_setenv (device_launcher, "LD_PRELOAD", asan, TRUE);
       g_subprocess_launcher_setenv (device_launcher, "ASAN_OPTIONS", "detect_leaks=0", TRUE);
     }
-  if (use_python)
+  if (language == 2)
+    rng = g_subprocess_launcher_spawn (device_launcher, &error, gjs, "-m", device, "--socket", f->sock, "--once",
+                                       NULL);
+  else if (use_python)
     rng = g_subprocess_launcher_spawn (device_launcher, &error, "/usr/bin/python3", device,
                                        "--socket", f->sock, "--once", NULL);
   else
@@ -918,7 +930,9 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/qemu/rng/guest-reads-hwrng", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_guest_rng, fixture_teardown);
-  g_test_add ("/qemu/rng/guest-reads-hwrng-python", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+  g_test_add ("/qemu/rng/guest-reads-hwrng-python", Fixture, GINT_TO_POINTER (1), fixture_setup,
+              test_guest_rng, fixture_teardown);
+  g_test_add ("/qemu/rng/guest-reads-hwrng-gjs", Fixture, GINT_TO_POINTER (2), fixture_setup,
               test_guest_rng, fixture_teardown);
   g_test_add ("/qemu/blk/handlers-backend", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_example_backend, fixture_teardown);
