@@ -138,7 +138,7 @@ test_thousand (Fixture       *f,
 {
   gboolean threaded = GPOINTER_TO_INT (data);
   const char *blk = g_getenv ("VHOST_USER_BLK");
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr(GError) error = NULL;
   guint64 rss_idle, rss_full;
   guint fds_idle, threads_idle, fds_full;
