@@ -1476,10 +1476,10 @@ test_long_outage (Fixture       *f,
 {
   start_example (f, N_RINGS, 0);
   device_setup (f, &split_variant, FALSE);
-  vhost_user_frontend_set_timeout (f->frontend, 200);
   enable_reconnect (f);
   start_device (f);
   write_read_round (f, 2, 0, 1);
+  vhost_user_frontend_set_timeout (f->frontend, 200);
 
   lose_backend (f);
   /* a dial gave up, and another one is on its way */
@@ -1499,10 +1499,12 @@ test_attempts_limit (Fixture       *f,
 {
   start_example (f, N_RINGS, 0);
   device_setup (f, &split_variant, FALSE);
-  vhost_user_frontend_set_timeout (f->frontend, 100);
   enable_reconnect (f);
   g_object_set (f->device, "reconnect-attempts", 2, NULL);
   start_device (f);
+  /* short dials from here on (after the start: a loaded machine takes
+   * longer than that to answer a request) */
+  vhost_user_frontend_set_timeout (f->frontend, 100);
 
   lose_backend (f);
   wait_lost (f);

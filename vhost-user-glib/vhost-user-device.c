@@ -378,6 +378,7 @@ typedef enum {
   STEP_LOG_FEATURES,    /* value: log or not */
   STEP_LOG_RING,        /* index: the ring; value: log or not */
   STEP_LOG_DONE,        /* value: log or not */
+  STEP_FEATURES_AGAIN,
 } StepKind;
 
 typedef struct {
@@ -593,6 +594,10 @@ plan (VhostUserDevice *self,
     case OP_START:
       if (!self->set_up)
         plan_setup (self, op);
+      else
+        /* after a stop's status 0, which a back-end may take for a reset:
+         * the features again, as QEMU's vhost_dev_start() sends them */
+        add_step (op, STEP_FEATURES_AGAIN, 0, 0);
       plan_rings (self, op);
       break;
     case OP_STOP:
@@ -883,6 +888,7 @@ step_done (GObject      *source,
       ok = vhost_user_frontend_set_log_base_finish (fe, result, &error);
       break;
     case STEP_LOG_FEATURES:
+    case STEP_FEATURES_AGAIN:
       ok = vhost_user_frontend_set_u64_finish (fe, result, &error);
       break;
     case STEP_LOG_RING:
@@ -1267,6 +1273,13 @@ step_start (GTask       *task,
                                                   ring->avail, used_gpa, cancellable, step_done, task);
         return TRUE;
       }
+
+    case STEP_FEATURES_AGAIN:
+      if (!acked_protocol (self, VHOST_USER_PROTOCOL_FEATURE_STATUS))
+        return FALSE;
+      vhost_user_frontend_set_u64_async (fe, VHOST_USER_REQUEST_SET_FEATURES,
+                                         vhost_user_frontend_get_acked_features (fe), cancellable, step_done, task);
+      return TRUE;
 
     case STEP_LOG_DONE:
       if (self->logging != (gboolean) step->value)
