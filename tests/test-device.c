@@ -391,6 +391,16 @@ on_ring_call (VhostUserDevice *device,
 }
 
 static void
+wait_ring_call (Fixture *f,
+                guint    ring)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+
+  while (f->ring_calls[ring] == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static void
 on_ring_call_detail0 (VhostUserDevice *device,
                       guint            ring,
                       Fixture         *f)
@@ -1449,6 +1459,8 @@ test_watch_calls (Fixture       *f,
   kick (f, 0);
   wait_req (f, req);
   assert_done (f, req);
+  /* the used ring may be seen before the call's watch runs */
+  wait_ring_call (f, 0);
   g_assert_cmpuint (f->ring_calls[0], >=, 1);
   g_assert_cmpuint (f->ring_calls[1], ==, 0);
   g_assert_cmpuint (f->ring_calls_detail0, ==, f->ring_calls[0]);
@@ -1457,6 +1469,7 @@ test_watch_calls (Fixture       *f,
   kick (f, 1);
   wait_req (f, req);
   assert_done (f, req);
+  wait_ring_call (f, 1);
   g_assert_cmpuint (f->ring_calls[1], >=, 1);
   g_assert_cmpuint (f->ring_calls_detail0, ==, f->ring_calls[0]);
   stop_device (f);
