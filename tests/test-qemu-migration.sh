@@ -209,6 +209,8 @@ note "guest booted and ran a round in $((SECONDS - t0)) s"
 check_device src
 
 start_qemu dst -incoming "unix:$tmp/mig.sock"
+# the QMP socket comes first; the incoming one once the device is realized
+wait_for 60 test -S "$tmp/mig.sock" || fail "the destination never listened for the migration: $(cat "$tmp/qemu-dst.log")"
 caps='[{"capability":"events","state":true}]'
 if [ "$mode" = postcopy ]; then
   caps='[{"capability":"events","state":true},{"capability":"postcopy-ram","state":true}]'
