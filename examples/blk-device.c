@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -117,6 +118,7 @@ struct _ExampleBlkDevice
   /* the disk: in memory, its first sector a label a guest can read; or
    * an image file read and written with preadv()/pwritev() */
   guint8          *ram;
+  gsize            ram_size;
   int              fd;
   guint64          capacity;
   gboolean         read_only;
@@ -678,6 +680,13 @@ queue_new (ExampleBlkDevice *self,
 /* Nothing of ours runs once this returns: the kick watch and the timer
  * are gone and the thread has been joined. Requests still pending are
  * dropped: the ring they came from is being torn down. */
+static gboolean
+quit_queue_loop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 queue_free (BlkQueue *q)
 {
@@ -689,7 +698,10 @@ queue_free (BlkQueue *q)
   if (q->thread != NULL)
     {
       vhost_user_vring_set_context (q->vring, NULL);
-      g_main_loop_quit (q->loop);
+      /* from inside the loop: a quit before the thread entered
+       * g_main_loop_run() would be lost, and the join wait for ever */
+      g_main_context_invoke_full (q->context, G_PRIORITY_HIGH, quit_queue_loop, g_main_loop_ref (q->loop),
+                                  (GDestroyNotify) g_main_loop_unref);
       g_thread_join (q->thread);
       g_main_loop_unref (q->loop);
     }
@@ -719,7 +731,9 @@ rebuild_queues (ExampleBlkDevice *self)
 static void
 release_disk (ExampleBlkDevice *self)
 {
-  g_clear_pointer (&self->ram, g_free);
+  if (self->ram != NULL)
+    munmap (self->ram, self->ram_size);
+  self->ram = NULL;
   if (self->fd >= 0)
     g_close (self->fd, NULL);
   self->fd = -1;
@@ -999,7 +1013,12 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
   /* a RAM disk whose first sector says what it is */
   release_disk (self);
   self->capacity = capacity_bytes - capacity_bytes % 512;
-  self->ram = g_malloc0 (self->capacity);
+  /* anonymous memory: zero, and nothing resident until written (a
+   * malloc'ed disk is filled by MALLOC_PERTURB_, for every connection) */
+  self->ram = mmap (NULL, self->capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (self->ram == MAP_FAILED)
+    g_error ("blk: a RAM disk of %" G_GUINT64_FORMAT " bytes: %s", self->capacity, g_strerror (errno));
+  self->ram_size = self->capacity;
   self->read_only = FALSE;
   memcpy (self->ram, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
   self->block_size = block_size;
