@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 
 #include "vhost-user-device.h"
+#include "vhost-user-device-private.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
@@ -66,67 +67,6 @@
  *
  * Since: 1.0
  */
-
-/* Where a ring's state comes from. */
-typedef struct {
-  VhostUserDevice     *device;
-  guint                index;
-  gboolean             configured;
-  VhostUserDriverRing *driver;        /* or NULL: addresses in guest memory */
-  guint                size;
-  guint64              desc, avail, used;
-  int                  kick_fd, call_fd;   /* ours (duplicated or made here); unused with a driver ring */
-  gboolean             enabled;
-  guint                base;          /* what the next start sends */
-  GSource             *call_watch;
-  GQuark               detail;
-} Ring;
-
-struct _VhostUserDevice
-{
-  GObject               parent_instance;
-
-  VhostUserFrontend    *frontend;
-  gulong                disconnected_id;
-  guint                 n_rings;
-  Ring                 *rings;
-  GPtrArray            *regions;
-
-  guint64               features, protocol_features;
-  /* from the first negotiation: a reconnected back-end must give the same */
-  guint64               acked_features, acked_protocol_features;
-  gboolean              negotiated;
-
-  VhostUserDeviceState  state;
-  gboolean              set_up;         /* this connection has features, memory and in-flight area */
-  gboolean              want_running;
-  gboolean              closing;
-  gboolean              replaying;
-
-  int                   inflight_fd;
-  guint64               inflight_size, inflight_offset;
-  guint                 inflight_queue_size;
-  GBytes               *inflight_contents;   /* from a migration's source, for the next area */
-  gboolean              drain_on_stop;
-
-  gboolean              auto_reconnect;
-  guint                 reconnect_attempts;
-  guint                 reconnect_delay_max;
-  GCancellable         *reconnect_cancellable;
-  GSource              *auto_reconnect_idle;
-  gboolean              bases_stale;      /* lost while running: bases are in shared memory */
-  guint                 close_serial;     /* bumped by close() */
-  gboolean              watch_calls;
-
-  /* dirty logging for a migration: a bit per 4 KiB guest page */
-  gboolean              logging;
-  int                   log_fd;
-  guint64              *log;
-  gsize                 log_size;
-
-  GQueue                ops;
-  gboolean              busy;
-};
 
 enum {
   PROP_0,
@@ -181,13 +121,6 @@ set_state (VhostUserDevice      *self,
     return;
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-}
-
-static gboolean
-acked_protocol (VhostUserDevice *self,
-                guint64          bit)
-{
-  return (vhost_user_frontend_get_acked_protocol_features (self->frontend) & bit) != 0;
 }
 
 static gboolean
@@ -387,18 +320,6 @@ typedef struct {
   guint64  value;
 } Step;
 
-typedef enum {
-  OP_START,
-  OP_STOP,
-  OP_ADD_MEMORY,
-  OP_REMOVE_MEMORY,
-  OP_ENABLE,
-  OP_RECONNECT,
-  OP_SAVE_STATE,
-  OP_LOAD_STATE,
-  OP_LOG,
-} OpKind;
-
 typedef struct {
   OpKind                 kind;
   GArray                *steps;
@@ -481,42 +402,6 @@ plan_rings (VhostUserDevice *self,
   add_step (op, STEP_RUNNING, 0, 0);
 }
 
-/* Logging on: the log first, then the feature, then each ring's used
- * ring logged (QEMU's vhost_dev_set_log()); off: the other way round. */
-static void
-plan_log (VhostUserDevice *self,
-          Op              *op,
-          gboolean         on)
-{
-  if (on)
-    add_step (op, STEP_LOG_BASE, 0, 0);
-  add_step (op, STEP_LOG_FEATURES, 0, on);
-  for (guint i = 0; i < self->n_rings; i++)
-    if (self->rings[i].configured)
-      add_step (op, STEP_LOG_RING, i, on);
-  add_step (op, STEP_LOG_DONE, 0, on);
-}
-
-/* The guest-physical address of a front-end address. */
-static gboolean
-guest_address (VhostUserDevice *self,
-               guint64          user_addr,
-               guint64         *gpa)
-{
-  for (guint i = 0; i < self->regions->len; i++)
-    {
-      VhostUserMemoryRegion *region = g_ptr_array_index (self->regions, i);
-      guint64 start = vhost_user_memory_region_get_user_addr (region);
-
-      if (user_addr >= start && user_addr - start < vhost_user_memory_region_get_size (region))
-        {
-          *gpa = vhost_user_memory_region_get_guest_phys_addr (region) + (user_addr - start);
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
 static void
 drop_log (VhostUserDevice *self)
 {
@@ -582,6 +467,78 @@ make_log (VhostUserDevice  *self,
   self->log_size = size;
   return TRUE;
 }
+
+/* A migration's destination: the source's in-flight area goes into the
+ * one this back-end just gave, before any ring starts. */
+static gboolean
+fill_inflight (VhostUserDevice  *self,
+               GError          **error)
+{
+  gsize size = g_bytes_get_size (self->inflight_contents);
+  guint8 *area = MAP_FAILED;
+
+  if (size != self->inflight_size)
+    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                 "The source's in-flight area has %" G_GSIZE_FORMAT " bytes; this back-end's has %"
+                 G_GUINT64_FORMAT, size, self->inflight_size);
+  else if ((area = mmap (NULL, size + self->inflight_offset, PROT_READ | PROT_WRITE, MAP_SHARED,
+                         self->inflight_fd, 0)) == MAP_FAILED)
+    {
+      int saved = errno;
+
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The in-flight area: %s",
+                   g_strerror (saved));
+    }
+  if (area == MAP_FAILED)
+    {
+      /* not this area: the next start asks for another, the source's
+       * requests still to put in it */
+      g_close (self->inflight_fd, NULL);
+      self->inflight_fd = -1;
+      return FALSE;
+    }
+  memcpy (area + self->inflight_offset, g_bytes_get_data (self->inflight_contents, NULL), size);
+  munmap (area, size + self->inflight_offset);
+  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
+  return TRUE;
+}
+
+/* Logging on: the log first, then the feature, then each ring's used
+ * ring logged (QEMU's vhost_dev_set_log()); off: the other way round. */
+static void
+plan_log (VhostUserDevice *self,
+          Op              *op,
+          gboolean         on)
+{
+  if (on)
+    add_step (op, STEP_LOG_BASE, 0, 0);
+  add_step (op, STEP_LOG_FEATURES, 0, on);
+  for (guint i = 0; i < self->n_rings; i++)
+    if (self->rings[i].configured)
+      add_step (op, STEP_LOG_RING, i, on);
+  add_step (op, STEP_LOG_DONE, 0, on);
+}
+
+/* The guest-physical address of a front-end address. */
+static gboolean
+guest_address (VhostUserDevice *self,
+               guint64          user_addr,
+               guint64         *gpa)
+{
+  for (guint i = 0; i < self->regions->len; i++)
+    {
+      VhostUserMemoryRegion *region = g_ptr_array_index (self->regions, i);
+      guint64 start = vhost_user_memory_region_get_user_addr (region);
+
+      if (user_addr >= start && user_addr - start < vhost_user_memory_region_get_size (region))
+        {
+          *gpa = vhost_user_memory_region_get_guest_phys_addr (region) + (user_addr - start);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 
 static void
 plan (VhostUserDevice *self,
@@ -689,7 +646,6 @@ op_done (GTask  *task,
 }
 
 static gboolean retry_dial (gpointer user_data);
-static gboolean fill_inflight (VhostUserDevice *self, GError **error);
 
 /* Worth another attempt: a connection that broke, or a dial that found
  * no back-end listening (yet: one restarting takes a while). */
@@ -999,40 +955,6 @@ check_features (VhostUserDevice *self,
   return TRUE;
 }
 
-/* A migration's destination: the source's in-flight area goes into the
- * one this back-end just gave, before any ring starts. */
-static gboolean
-fill_inflight (VhostUserDevice  *self,
-               GError          **error)
-{
-  gsize size = g_bytes_get_size (self->inflight_contents);
-  guint8 *area = MAP_FAILED;
-
-  if (size != self->inflight_size)
-    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                 "The source's in-flight area has %" G_GSIZE_FORMAT " bytes; this back-end's has %"
-                 G_GUINT64_FORMAT, size, self->inflight_size);
-  else if ((area = mmap (NULL, size + self->inflight_offset, PROT_READ | PROT_WRITE, MAP_SHARED,
-                         self->inflight_fd, 0)) == MAP_FAILED)
-    {
-      int saved = errno;
-
-      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The in-flight area: %s",
-                   g_strerror (saved));
-    }
-  if (area == MAP_FAILED)
-    {
-      /* not this area: the next start asks for another, the source's
-       * requests still to put in it */
-      g_close (self->inflight_fd, NULL);
-      self->inflight_fd = -1;
-      return FALSE;
-    }
-  memcpy (area + self->inflight_offset, g_bytes_get_data (self->inflight_contents, NULL), size);
-  munmap (area, size + self->inflight_offset);
-  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
-  return TRUE;
-}
 
 static void
 report_at_risk (VhostUserDevice *self)
@@ -1562,6 +1484,21 @@ op_run (GTask *task)
   op_next (task);
 }
 
+/* Each operation's task is tagged with the name of the call that made
+ * it (names, not the functions: the migration's calls live in a file
+ * above this one). */
+static const char *const source_tags[] = {
+  [OP_START] = "vhost_user_device_start_async",
+  [OP_STOP] = "vhost_user_device_stop_async",
+  [OP_ADD_MEMORY] = "vhost_user_device_add_memory_async",
+  [OP_REMOVE_MEMORY] = "vhost_user_device_remove_memory_async",
+  [OP_ENABLE] = "vhost_user_device_set_ring_enabled_async",
+  [OP_RECONNECT] = "vhost_user_device_reconnect_async",
+  [OP_SAVE_STATE] = "vhost_user_device_save_state_async",
+  [OP_LOAD_STATE] = "vhost_user_device_load_state_async",
+  [OP_LOG] = "vhost_user_device_set_logging_async",
+};
+
 static GTask *
 op_new (VhostUserDevice     *self,
         OpKind               kind,
@@ -1581,15 +1518,15 @@ op_new (VhostUserDevice     *self,
   return task;
 }
 
-static gboolean
-op_finish (VhostUserDevice *self,
-           GAsyncResult    *result,
-           gpointer         source_tag,
-           GError         **error)
+gboolean
+vhost_user_device_op_finish (VhostUserDevice  *self,
+                             GAsyncResult     *result,
+                             OpKind            kind,
+                             GError          **error)
 {
   g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tags[kind], FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1606,9 +1543,6 @@ typedef struct {
   GObject               *stream;
 } Blocking;
 
-static GTask *queue_op (VhostUserDevice *self, OpKind kind, VhostUserMemoryRegion *region, guint index,
-                        gboolean enabled, gboolean automatic, GObject *stream, GCancellable *cancellable,
-                        GAsyncReadyCallback callback, gpointer user_data);
 
 static void
 start_blocking (gpointer             data,
@@ -1617,35 +1551,24 @@ start_blocking (gpointer             data,
 {
   Blocking *b = data;
 
-  queue_op (b->self, b->kind, b->region, b->index, b->enabled, FALSE, b->stream, b->cancellable, callback,
-            user_data);
+  vhost_user_device_queue_op (b->self, b->kind, b->region, b->index, b->enabled, FALSE, b->stream, b->cancellable,
+                              callback, user_data);
 }
 
-static gpointer const source_tags[] = {
-  [OP_START] = (gpointer) vhost_user_device_start_async,
-  [OP_STOP] = (gpointer) vhost_user_device_stop_async,
-  [OP_ADD_MEMORY] = (gpointer) vhost_user_device_add_memory_async,
-  [OP_REMOVE_MEMORY] = (gpointer) vhost_user_device_remove_memory_async,
-  [OP_ENABLE] = (gpointer) vhost_user_device_set_ring_enabled_async,
-  [OP_RECONNECT] = (gpointer) vhost_user_device_reconnect_async,
-  [OP_SAVE_STATE] = (gpointer) vhost_user_device_save_state_async,
-  [OP_LOAD_STATE] = (gpointer) vhost_user_device_load_state_async,
-  [OP_LOG] = (gpointer) vhost_user_device_set_logging_async,
-};
 
-static GTask *
-queue_op (VhostUserDevice       *self,
-          OpKind                 kind,
-          VhostUserMemoryRegion *region,
-          guint                  index,
-          gboolean               enabled,
-          gboolean               automatic,
-          GObject               *stream,
-          GCancellable          *cancellable,
-          GAsyncReadyCallback    callback,
-          gpointer               user_data)
+GTask *
+vhost_user_device_queue_op (VhostUserDevice       *self,
+                            OpKind                 kind,
+                            VhostUserMemoryRegion *region,
+                            guint                  index,
+                            gboolean               enabled,
+                            gboolean               automatic,
+                            GObject               *stream,
+                            GCancellable          *cancellable,
+                            GAsyncReadyCallback    callback,
+                            gpointer               user_data)
 {
-  GTask *task = op_new (self, kind, source_tags[kind], cancellable, callback, user_data);
+  GTask *task = op_new (self, kind, (gpointer) source_tags[kind], cancellable, callback, user_data);
   Op *op = g_task_get_task_data (task);
 
   op->region = region != NULL ? vhost_user_memory_region_ref (region) : NULL;
@@ -1657,15 +1580,15 @@ queue_op (VhostUserDevice       *self,
   return task;
 }
 
-static gboolean
-run_blocking_stream (VhostUserDevice       *self,
-                     OpKind                 kind,
-                     VhostUserMemoryRegion *region,
-                     guint                  index,
-                     gboolean               enabled,
-                     GObject               *stream,
-                     GCancellable          *cancellable,
-                     GError               **error)
+gboolean
+vhost_user_device_run_blocking (VhostUserDevice       *self,
+                                OpKind                 kind,
+                                VhostUserMemoryRegion *region,
+                                guint                  index,
+                                gboolean               enabled,
+                                GObject               *stream,
+                                GCancellable          *cancellable,
+                                GError               **error)
 {
   Blocking b = { self, kind, region, index, enabled, cancellable, stream };
   g_autoptr(GAsyncResult) result = NULL;
@@ -1681,7 +1604,7 @@ run_blocking_stream (VhostUserDevice       *self,
   result = vhost_user_frontend_wait (self->frontend, start_blocking, &b, error);
   if (result == NULL)
     return FALSE;
-  return op_finish (self, result, source_tags[kind], error);
+  return vhost_user_device_op_finish (self, result, kind, error);
 }
 
 static gboolean
@@ -1693,7 +1616,7 @@ run_blocking (VhostUserDevice       *self,
               GCancellable          *cancellable,
               GError               **error)
 {
-  return run_blocking_stream (self, kind, region, index, enabled, NULL, cancellable, error);
+  return vhost_user_device_run_blocking (self, kind, region, index, enabled, NULL, cancellable, error);
 }
 
 /* --- the back-end going away --- */
@@ -1720,7 +1643,7 @@ start_auto_reconnect (gpointer user_data)
 
   /* so that the operation's steps and result run in the device's context */
   g_main_context_push_thread_default (context);
-  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, TRUE, NULL, self->reconnect_cancellable, auto_reconnect_done, NULL);
+  vhost_user_device_queue_op (self, OP_RECONNECT, NULL, 0, FALSE, TRUE, NULL, self->reconnect_cancellable, auto_reconnect_done, NULL);
   g_main_context_pop_thread_default (context);
   return G_SOURCE_REMOVE;
 }
@@ -2740,7 +2663,7 @@ vhost_user_device_start_async (VhostUserDevice     *self,
                                gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_START, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_START, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2760,7 +2683,7 @@ vhost_user_device_start_finish (VhostUserDevice  *self,
                                 GAsyncResult     *result,
                                 GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_start_async, error);
+  return vhost_user_device_op_finish (self, result, OP_START, error);
 }
 
 /**
@@ -2809,7 +2732,7 @@ vhost_user_device_stop_async (VhostUserDevice     *self,
                               gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_STOP, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_STOP, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2829,7 +2752,7 @@ vhost_user_device_stop_finish (VhostUserDevice  *self,
                                GAsyncResult     *result,
                                GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_stop_async, error);
+  return vhost_user_device_op_finish (self, result, OP_STOP, error);
 }
 
 /**
@@ -2877,7 +2800,7 @@ vhost_user_device_add_memory_async (VhostUserDevice       *self,
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
   g_return_if_fail (region != NULL);
-  queue_op (self, OP_ADD_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_ADD_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2898,7 +2821,7 @@ vhost_user_device_add_memory_finish (VhostUserDevice  *self,
                                      GAsyncResult     *result,
                                      GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_add_memory_async, error);
+  return vhost_user_device_op_finish (self, result, OP_ADD_MEMORY, error);
 }
 
 /**
@@ -2947,7 +2870,7 @@ vhost_user_device_remove_memory_async (VhostUserDevice       *self,
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
   g_return_if_fail (region != NULL);
-  queue_op (self, OP_REMOVE_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_REMOVE_MEMORY, region, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -2968,7 +2891,7 @@ vhost_user_device_remove_memory_finish (VhostUserDevice  *self,
                                         GAsyncResult     *result,
                                         GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_remove_memory_async, error);
+  return vhost_user_device_op_finish (self, result, OP_REMOVE_MEMORY, error);
 }
 
 /**
@@ -3027,7 +2950,7 @@ vhost_user_device_set_ring_enabled_async (VhostUserDevice     *self,
                                "Ring %u: the device has %u rings", index, self->n_rings);
       return;
     }
-  queue_op (self, OP_ENABLE, NULL, index, !!enabled, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_ENABLE, NULL, index, !!enabled, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -3047,7 +2970,7 @@ vhost_user_device_set_ring_enabled_finish (VhostUserDevice  *self,
                                            GAsyncResult     *result,
                                            GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_set_ring_enabled_async, error);
+  return vhost_user_device_op_finish (self, result, OP_ENABLE, error);
 }
 
 /**
@@ -3111,7 +3034,7 @@ vhost_user_device_reconnect_async (VhostUserDevice     *self,
                                    gpointer             user_data)
 {
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_RECONNECT, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
+  vhost_user_device_queue_op (self, OP_RECONNECT, NULL, 0, FALSE, FALSE, NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -3132,7 +3055,7 @@ vhost_user_device_reconnect_finish (VhostUserDevice  *self,
                                     GAsyncResult     *result,
                                     GError          **error)
 {
-  return op_finish (self, result, vhost_user_device_reconnect_async, error);
+  return vhost_user_device_op_finish (self, result, OP_RECONNECT, error);
 }
 
 /**
@@ -3221,340 +3144,5 @@ vhost_user_device_set_ring_base (VhostUserDevice  *self,
   if ((r = ring_to_configure (self, index, error)) == NULL)
     return FALSE;
   r->base = base;
-  return TRUE;
-}
-
-/**
- * vhost_user_device_save_state_async:
- * @self: a stopped device
- * @destination: where the device's state goes; written, not closed
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when done
- * @user_data: data for @callback
- *
- * Saves the back-end's own device state, as a migration's source does:
- * `SET_DEVICE_STATE_FD` (save, phase stopped) with a pipe (or the fd the
- * back-end answers with), everything the back-end writes copied into
- * @destination, then `CHECK_DEVICE_STATE`. Needs the `DEVICE_STATE`
- * protocol feature, and the rings stopped (vhost_user_device_stop()).
- *
- * Since: 1.0
- */
-void
-vhost_user_device_save_state_async (VhostUserDevice     *self,
-                                    GOutputStream       *destination,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  g_return_if_fail (G_IS_OUTPUT_STREAM (destination));
-  queue_op (self, OP_SAVE_STATE, NULL, 0, FALSE, FALSE, G_OBJECT (destination), cancellable, callback, user_data);
-}
-
-/**
- * vhost_user_device_save_state_finish:
- * @self: a device
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes vhost_user_device_save_state_async().
- *
- * Returns: %TRUE if the back-end saved its state and says so, or %FALSE
- *   with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_save_state_finish (VhostUserDevice  *self,
-                                     GAsyncResult     *result,
-                                     GError          **error)
-{
-  return op_finish (self, result, vhost_user_device_save_state_async, error);
-}
-
-/**
- * vhost_user_device_save_state:
- * @self: a stopped device
- * @destination: where the device's state goes; written, not closed
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * The blocking form of vhost_user_device_save_state_async().
- *
- * Returns: %TRUE, or %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_save_state (VhostUserDevice  *self,
-                              GOutputStream    *destination,
-                              GCancellable     *cancellable,
-                              GError          **error)
-{
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
-  g_return_val_if_fail (G_IS_OUTPUT_STREAM (destination), FALSE);
-  return run_blocking_stream (self, OP_SAVE_STATE, NULL, 0, FALSE, G_OBJECT (destination), cancellable, error);
-}
-
-/**
- * vhost_user_device_load_state_async:
- * @self: a device that is not running
- * @source: the state another back-end saved; read to its end, not closed
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when done
- * @user_data: data for @callback
- *
- * Loads device state into the back-end, as a migration's destination
- * does before it starts the rings: the connection is set up first if it
- * is not (features, memory, in-flight area), then `SET_DEVICE_STATE_FD`
- * (load, phase stopped), @source copied into the pipe and the pipe
- * closed, then `CHECK_DEVICE_STATE`.
- *
- * Since: 1.0
- */
-void
-vhost_user_device_load_state_async (VhostUserDevice     *self,
-                                    GInputStream        *source,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  g_return_if_fail (G_IS_INPUT_STREAM (source));
-  queue_op (self, OP_LOAD_STATE, NULL, 0, FALSE, FALSE, G_OBJECT (source), cancellable, callback, user_data);
-}
-
-/**
- * vhost_user_device_load_state_finish:
- * @self: a device
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes vhost_user_device_load_state_async().
- *
- * Returns: %TRUE if the back-end took the state, or %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_load_state_finish (VhostUserDevice  *self,
-                                     GAsyncResult     *result,
-                                     GError          **error)
-{
-  return op_finish (self, result, vhost_user_device_load_state_async, error);
-}
-
-/**
- * vhost_user_device_load_state:
- * @self: a device that is not running
- * @source: the state another back-end saved
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * The blocking form of vhost_user_device_load_state_async().
- *
- * Returns: %TRUE, or %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_load_state (VhostUserDevice  *self,
-                              GInputStream     *source,
-                              GCancellable     *cancellable,
-                              GError          **error)
-{
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
-  g_return_val_if_fail (G_IS_INPUT_STREAM (source), FALSE);
-  return run_blocking_stream (self, OP_LOAD_STATE, NULL, 0, FALSE, G_OBJECT (source), cancellable, error);
-}
-
-/**
- * vhost_user_device_set_logging_async:
- * @self: a set-up device
- * @logging: whether the back-end logs its writes to guest memory
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when done
- * @user_data: data for @callback
- *
- * Starts or stops dirty logging, as a migration's source does around its
- * pre-copy passes. On: a log of one bit per 4 KiB page of every region
- * (a memfd), `SET_LOG_BASE`, `SET_FEATURES` with `VHOST_F_LOG_ALL`, and
- * each running ring's `SET_VRING_ADDR` with the log flag and its used
- * ring's guest address. Off: the same undone. Needs `LOG_SHMFD` and a
- * back-end that offers `VHOST_F_LOG_ALL`. Logging survives a reconnect.
- * Read the log with vhost_user_device_take_dirty_log().
- *
- * Since: 1.0
- */
-void
-vhost_user_device_set_logging_async (VhostUserDevice     *self,
-                                     gboolean             logging,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data)
-{
-  g_return_if_fail (VHOST_USER_IS_DEVICE (self));
-  queue_op (self, OP_LOG, NULL, 0, !!logging, FALSE, NULL, cancellable, callback, user_data);
-}
-
-/**
- * vhost_user_device_set_logging_finish:
- * @self: a device
- * @result: the result passed to the callback
- * @error: return location for a #GError
- *
- * Finishes vhost_user_device_set_logging_async().
- *
- * Returns: %TRUE, or %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_set_logging_finish (VhostUserDevice  *self,
-                                      GAsyncResult     *result,
-                                      GError          **error)
-{
-  return op_finish (self, result, vhost_user_device_set_logging_async, error);
-}
-
-/**
- * vhost_user_device_set_logging:
- * @self: a set-up device
- * @logging: whether the back-end logs its writes
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * The blocking form of vhost_user_device_set_logging_async().
- *
- * Returns: %TRUE, or %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_set_logging (VhostUserDevice  *self,
-                               gboolean          logging,
-                               GCancellable     *cancellable,
-                               GError          **error)
-{
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
-  return run_blocking (self, OP_LOG, NULL, 0, !!logging, cancellable, error);
-}
-
-/**
- * vhost_user_device_get_logging:
- * @self: a device
- *
- * Says whether dirty logging is on.
- *
- * Returns: %TRUE while the back-end logs its writes
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_get_logging (VhostUserDevice *self)
-{
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
-  return self->logging;
-}
-
-/**
- * vhost_user_device_take_dirty_log:
- * @self: a device
- *
- * Reads and clears the dirty log: bit n (of byte n / 8, least significant
- * first) says the back-end wrote guest-physical page n (4 KiB) since the
- * last call. Each 64-bit word is read and cleared in one atomic step, so
- * a write the back-end logs meanwhile is in this bitmap or the next,
- * never lost. Send the pages it names again.
- *
- * Returns: (transfer full) (nullable): the bitmap, or %NULL while
- *   logging is off (turning it off drops the log: take the last pass
- *   before)
- *
- * Since: 1.0
- */
-GBytes *
-vhost_user_device_take_dirty_log (VhostUserDevice *self)
-{
-  guint64 *copy;
-  gsize words;
-
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
-
-  if (self->log == NULL)
-    return NULL;
-  words = self->log_size / 8;
-  copy = g_new (guint64, words);
-  for (gsize i = 0; i < words; i++)
-    copy[i] = __atomic_exchange_n (&self->log[i], 0, __ATOMIC_ACQ_REL);
-  return g_bytes_new_take (copy, words * 8);
-}
-
-/**
- * vhost_user_device_dup_inflight:
- * @self: a device
- *
- * Copies the in-flight area the back-end keeps (`INFLIGHT_SHMFD`): on a
- * migration's source, after a stop with #VhostUserDevice:drain-on-stop
- * %FALSE, it holds the requests the back-end took and did not finish.
- * Give it to the destination's device with vhost_user_device_set_inflight().
- *
- * Returns: (transfer full) (nullable): the area's bytes, or %NULL when
- *   the device has none
- *
- * Since: 1.0
- */
-GBytes *
-vhost_user_device_dup_inflight (VhostUserDevice *self)
-{
-  guint8 *area;
-  GBytes *copy;
-
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
-
-  if (self->inflight_fd < 0 || self->inflight_size == 0)
-    return NULL;
-  area = mmap (NULL, self->inflight_size + self->inflight_offset, PROT_READ, MAP_SHARED, self->inflight_fd, 0);
-  if (area == MAP_FAILED)
-    return NULL;
-  copy = g_bytes_new (area + self->inflight_offset, self->inflight_size);
-  munmap (area, self->inflight_size + self->inflight_offset);
-  return copy;
-}
-
-/**
- * vhost_user_device_set_inflight:
- * @self: a device not set up yet
- * @contents: a source's in-flight area (vhost_user_device_dup_inflight())
- * @error: return location for a #GError
- *
- * On a migration's destination: the next setup writes @contents into the
- * in-flight area the back-end gives (`GET_INFLIGHT_FD`, for as many rings
- * of the same size as the source's) before any ring starts, so that the
- * back-end does the requests the source left in flight. The rings' bases
- * come from vhost_user_device_set_ring_base().
- *
- * Returns: %TRUE, or %FALSE with @error set (the device already has an
- *   area)
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_device_set_inflight (VhostUserDevice  *self,
-                                GBytes           *contents,
-                                GError          **error)
-{
-  g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
-  g_return_val_if_fail (contents != NULL, FALSE);
-
-  if (self->inflight_fd >= 0 || self->busy)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                   "The device has an in-flight area already: set a source's before the first start");
-      return FALSE;
-    }
-  g_clear_pointer (&self->inflight_contents, g_bytes_unref);
-  self->inflight_contents = g_bytes_ref (contents);
   return TRUE;
 }
