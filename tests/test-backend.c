@@ -3,7 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +19,10 @@
 #include "vhost-user-request-table-private.h"
 #include "vhost-user-signal-shape-private.h"
 #include "vhost-user-socket-private.h"
+
+#ifdef __linux__
+#include <linux/userfaultfd.h>
+#endif
 
 #define REQ(name) VHOST_USER_REQUEST_##name
 #define PF(name)  ((guint64) VHOST_USER_PROTOCOL_FEATURE_##name)
@@ -830,9 +837,10 @@ static const Row rows[] = {
   { REQ (SET_CONFIG), FALSE, "2 0 a0a1a2a3", NULL },
   { REQ (CREATE_CRYPTO_SESSION), TRUE, "0102030405060708090a0b0c0d0e0f10", NULL },
   { REQ (CLOSE_CRYPTO_SESSION), TRUE, "0x7", NULL },
+  /* refused with CONFIGURE_MEM_SLOTS acked; LISTEN without ADVISE */
   { REQ (POSTCOPY_ADVISE), TRUE, "", NULL },
   { REQ (POSTCOPY_LISTEN), TRUE, "", NULL },
-  { REQ (POSTCOPY_END), TRUE, "", NULL },
+  { REQ (POSTCOPY_END), FALSE, "", "0x0" },
   { REQ (GET_INFLIGHT_FD), FALSE, "2 256", "2 queues of 256, a zeroed area" },
   { REQ (SET_INFLIGHT_FD), FALSE, "0x8000 0x0 2 256 fd", NULL },
   { REQ (GPU_SET_SOCKET), TRUE, "fd", NULL },
@@ -1067,6 +1075,199 @@ test_request_row (Fixture       *f,
   else
     check_reply (reply, rc->row->reply);
 }
+
+/* --- postcopy --- */
+
+#ifdef __linux__
+/* Whether this process may use userfaultfd on shared memory: a back-end
+ * with the default offer says so by offering PAGEFAULT. */
+static gboolean
+postcopy_here (void)
+{
+  g_autoptr(VhostUserBackend) plain = vhost_user_backend_new ();
+
+  return (vhost_user_backend_get_protocol_features (plain) & PF (PAGEFAULT)) != 0;
+}
+
+/* Waits for @n replies on the raw front-end, without a marker (which the
+ * postcopy exchange would take for its confirmation). */
+static VhostUserMessage *
+next_reply (Fixture *f)
+{
+  wait_for (f, NULL, 1);
+  g_assert_false (f->closed);
+  return g_queue_pop_head (&f->replies);
+}
+
+typedef struct {
+  const VhostUserMemoryTable *table;
+  guint64                     gpa;
+  char                        data[32];
+} GuestRead;
+
+static gpointer
+read_guest (gpointer data)
+{
+  GuestRead *r = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = vhost_user_memory_table_read_gpa (r->table, r->gpa, sizeof r->data, &error);
+
+  g_assert_no_error (error);
+  memcpy (r->data, g_bytes_get_data (bytes, NULL), sizeof r->data);
+  return NULL;
+}
+
+/* QEMU's exchange as a destination: ADVISE, LISTEN, then a table the
+ * back-end answers with its own addresses and only registers (and uses)
+ * once the front-end confirms. A page the back-end reads before it
+ * arrived stops the reading thread until the front-end places it and
+ * wakes it; after END nothing stops. */
+static void
+test_postcopy (Fixture       *f,
+               gconstpointer  data)
+{
+  static const VhostUserWireXenMemoryRegion region = { 0, 0x4000, UADDR, 0, 0, 0 };
+  g_autoptr(VhostUserMessage) advise = NULL;
+  g_autoptr(VhostUserMessage) table_reply = NULL;
+  g_autoptr(VhostUserMessage) ack = NULL;
+  g_autoptr(VhostUserMessage) end = NULL;
+  VhostUserWireMemoryTableHeader header;
+  VhostUserWireMemoryRegion answered;
+  struct uffd_msg fault;
+  struct uffdio_range wake;
+  struct pollfd pfd;
+  GuestRead r = { 0 };
+  GThread *reader;
+  int uffd, memfd;
+  guint64 base;
+  MSG (msg);
+
+  if (!postcopy_here ())
+    {
+      g_test_skip ("userfaultfd on shared memory is not allowed here (needs root or vm.unprivileged_userfaultfd)");
+      return;
+    }
+  negotiate (f, OFFERED, PF_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_nonnull (advise);
+  g_assert_cmpuint (advise->header.size, ==, 0);
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  uffd = vhost_user_message_steal_fd (advise, 0);
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), TRUE);
+
+  /* nothing of the region is there yet */
+  memfd = test_memfd (0x4000);
+  vhost_user_message_set_mem_table (msg_empty (&msg, REQ (SET_MEM_TABLE)), &region, 1, FALSE);
+  vhost_user_message_add_fd (&msg, fcntl (memfd, F_DUPFD_CLOEXEC, 3));
+  send_or_die (f, &msg);
+  table_reply = next_reply (f);
+  g_assert_cmpuint (table_reply->header.request, ==, REQ (SET_MEM_TABLE));
+  g_assert_cmpuint (table_reply->header.size, ==, sizeof header + sizeof answered);
+  g_assert_cmpuint (table_reply->n_fds, ==, 0);
+  memcpy (&header, table_reply->payload, sizeof header);
+  memcpy (&answered, table_reply->payload + sizeof header, sizeof answered);
+  g_assert_cmpuint (header.nregions, ==, 1);
+  g_assert_cmphex (answered.guest_phys_addr, ==, 0);
+  g_assert_cmphex (answered.memory_size, ==, 0x4000);
+  base = answered.userspace_addr;
+  g_assert_cmphex (base, !=, UADDR);
+  g_assert_cmphex (base % sysconf (_SC_PAGESIZE), ==, 0);
+  /* not in use before the front-end can serve its faults */
+  g_assert_cmpuint (n_regions (f), ==, 0);
+
+  /* the confirmation: a u64 0 under the request's number, then the ack */
+  vhost_user_message_set_u64 (msg_empty (&msg, REQ (SET_MEM_TABLE)), 0);
+  send_or_die (f, &msg);
+  ack = next_reply (f);
+  g_assert_cmpuint (ack->header.request, ==, REQ (SET_MEM_TABLE));
+  g_assert_cmpuint (reply_u64 (ack), ==, 0);
+  g_assert_cmpuint (n_regions (f), ==, 1);
+  g_assert_cmphex ((guint64) (guintptr) vhost_user_memory_region_get_host_addr (
+                     vhost_user_memory_table_get_region (vhost_user_backend_get_memory_table (f->backend), 0)),
+                   ==, base);
+
+  /* the back-end touches a page that has not arrived: it waits */
+  r.table = vhost_user_backend_get_memory_table (f->backend);
+  r.gpa = 0x1010;
+  reader = g_thread_new ("guest-read", read_guest, &r);
+  pfd.fd = uffd;
+  pfd.events = POLLIN;
+  g_assert_cmpint (poll (&pfd, 1, TIMEOUT_MS), ==, 1);
+  g_assert_cmpint (read (uffd, &fault, sizeof fault), ==, sizeof fault);
+  g_assert_cmpuint (fault.event, ==, UFFD_EVENT_PAGEFAULT);
+  g_assert_cmphex (fault.arg.pagefault.address, ==, base + 0x1000);
+  /* the front-end places the page (in the shared file, as QEMU's copy
+   * into its own mapping does) and wakes the reader */
+  g_assert_cmpint (pwrite (memfd, "arrived by postcopy", 20, 0x1010), ==, 20);
+  wake.start = base + 0x1000;
+  wake.len = sysconf (_SC_PAGESIZE);
+  g_assert_no_errno (ioctl (uffd, UFFDIO_WAKE, &wake));
+  g_thread_join (reader);
+  g_assert_cmpstr (r.data, ==, "arrived by postcopy");
+
+  /* END: the memory is the back-end's own again, nothing waits */
+  end = request (f, msg_empty (&msg, REQ (POSTCOPY_END)));
+  g_assert_cmpuint (reply_u64 (end), ==, 0);
+  r.gpa = 0x2000;
+  memset (r.data, 0x55, sizeof r.data);
+  read_guest (&r);
+  g_assert_cmpuint (r.data[0], ==, 0);
+  pfd.revents = 0;
+  g_assert_cmpint (poll (&pfd, 1, 0), ==, 0);
+  g_close (uffd, NULL);
+  g_close (memfd, NULL);
+}
+
+/* What the spec forbids or the order rules out: ADVISE with memory slots
+ * (refused, no fd), LISTEN before ADVISE or with memory mapped, and a
+ * confirmation that is not u64 0 (the back-end hangs up: it cannot tell
+ * arrived pages from missing ones any more). */
+static void
+test_postcopy_refused (Fixture       *f,
+                       gconstpointer  data)
+{
+  static const VhostUserWireXenMemoryRegion region = { 0, 0x4000, UADDR, 0, 0, 0 };
+  g_autoptr(VhostUserMessage) advise = NULL;
+  g_autoptr(VhostUserMessage) table_reply = NULL;
+  MSG (msg);
+
+  if (!postcopy_here ())
+    {
+      g_test_skip ("userfaultfd on shared memory is not allowed here (needs root or vm.unprivileged_userfaultfd)");
+      return;
+    }
+  negotiate (f, OFFERED, PF_ACK);
+  check_failure (request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE))));
+  drop_front (f);
+  spin (f, 50);
+
+  connect_front (f);
+  negotiate (f, OFFERED, PF_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), FALSE);
+  check_status (f, request (f, msg_table (f, &msg, &region, 1, 0x4000)), TRUE);
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), FALSE);
+  drop_front (f);
+  spin (f, 50);
+
+  connect_front (f);
+  negotiate (f, OFFERED, PF_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+  g_clear_pointer (&advise, message_free);
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), TRUE);
+  send_or_die (f, msg_table (f, &msg, &region, 1, 0x4000));
+  table_reply = next_reply (f);
+  vhost_user_message_set_u64 (msg_empty (&msg, REQ (SET_MEM_TABLE)), 1);
+  send_or_die (f, &msg);
+  wait_for (f, &f->disconnected, 0);
+  g_assert_true (f->disconnected);
+  g_assert_error (f->disconnect_error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_assert_cmpuint (n_regions (f), ==, 0);
+}
+#endif
 
 /* --- 2. handlers that answer later, or never --- */
 
@@ -2134,6 +2335,10 @@ main (int   argc,
 
 #define ADD(path, func) g_test_add ("/backend/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("deferred/answer-later", test_deferred_answer);
+#ifdef __linux__
+  ADD ("postcopy/fault-served", test_postcopy);
+  ADD ("postcopy/refused", test_postcopy_refused);
+#endif
   ADD ("deferred/answer-from-thread", test_answer_from_thread);
   ADD ("deferred/dropped-always", test_dropped_always);
   ADD ("deferred/dropped-ack", test_dropped_ack);

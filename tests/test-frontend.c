@@ -464,7 +464,7 @@ static const Row rows[] = {
   { REQ (CLOSE_CRYPTO_SESSION), 7, TRUE, "0x7", NULL },
   { REQ (POSTCOPY_ADVISE), 0, FALSE, "", "0x1" },
   { REQ (POSTCOPY_LISTEN), 0, TRUE, "", NULL },
-  { REQ (POSTCOPY_END), 0, FALSE, "", "0x1" },
+  { REQ (POSTCOPY_END), 0, FALSE, "", "0x0" },
   { REQ (GET_INFLIGHT_FD), 0, FALSE, "2 256", "2 queues of 256, 1 fd" },
   { REQ (SET_INFLIGHT_FD), 0, FALSE, "0x8000 0x0 2 256 fd", NULL },
   { REQ (GPU_SET_SOCKET), 0, TRUE, "fd", NULL },

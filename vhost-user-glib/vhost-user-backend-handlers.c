@@ -684,41 +684,8 @@ real_accept (VhostUserBackend    *self,
   return TRUE;
 }
 
-/**
- * VhostUserBackend::postcopy-advise:
- * @self: the back-end
- * @invocation: the request, to answer
- *
- * Postcopy migration is coming. Default: refuse.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
 
-/**
- * VhostUserBackend::postcopy-listen:
- * @self: the back-end
- * @invocation: the request, to answer
- *
- * Postcopy migration starts. Default: refuse.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
 
-/**
- * VhostUserBackend::postcopy-end:
- * @self: the back-end
- * @invocation: the request, to answer
- *
- * Postcopy migration ended. Default: refuse.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
 
 static gboolean
 real_unsupported (VhostUserBackend    *self,
@@ -1211,9 +1178,9 @@ static const struct {
   HANDLER (SET_CONFIG,            handle_set_config, real_set_config),
   HANDLER (CREATE_CRYPTO_SESSION, handle_create_crypto_session, real_create_crypto_session),
   HANDLER (CLOSE_CRYPTO_SESSION,  handle_close_crypto_session, real_close_crypto_session),
-  HANDLER (POSTCOPY_ADVISE,       handle_postcopy_advise, real_unsupported),
-  HANDLER (POSTCOPY_LISTEN,       handle_postcopy_listen, real_unsupported),
-  HANDLER (POSTCOPY_END,          handle_postcopy_end, real_unsupported),
+  HANDLER (POSTCOPY_ADVISE,       handle_postcopy_advise, vhost_user_backend_real_postcopy_advise),
+  HANDLER (POSTCOPY_LISTEN,       handle_postcopy_listen, vhost_user_backend_real_postcopy_listen),
+  HANDLER (POSTCOPY_END,          handle_postcopy_end, vhost_user_backend_real_postcopy_end),
   HANDLER (GET_INFLIGHT_FD,       handle_get_inflight_fd, vhost_user_backend_real_get_inflight_fd),
   HANDLER (SET_INFLIGHT_FD,       handle_set_inflight_fd, vhost_user_backend_real_set_inflight_fd),
   HANDLER (GPU_SET_SOCKET,        handle_gpu_set_socket, real_fd_unsupported),

@@ -173,30 +173,6 @@ vhost_user_backend_set_memory_table (VhostUserBackend     *self,
   g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_MEMORY_TABLE]);
 }
 
-/**
- * VhostUserBackend::set-mem-table:
- * @self: the back-end
- * @invocation: the request, to answer
- * @table: the new guest memory, already mapped
- *
- * The front-end replaces the guest memory table; the regions are mapped and checked (bounds,
- * overlaps, the fds' sizes) before the signal. Default: make @table the back-end's
- * [property@VhostUser.Backend:memory-table].
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
-gboolean
-vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
-                                       VhostUserInvocation  *invocation,
-                                       VhostUserMemoryTable *table)
-{
-  vhost_user_backend_set_memory_table (self, table);
-  vhost_user_invocation_return_ack (invocation);
-  return TRUE;
-}
-
 void
 vhost_user_backend_unmap_log (VhostUserBackend *self)
 {
@@ -449,6 +425,13 @@ vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
   g_autoptr(VhostUserMemoryTable) table = NULL;
   g_autoptr(GError) error = NULL;
 
+  /* the spec forbids postcopy with memory slots: its exchange is SET_MEM_TABLE's */
+  if (priv->postcopy_listening)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                           "ADD_MEM_REG while postcopy listens");
+      return TRUE;
+    }
   table = vhost_user_memory_table_add (priv->memory_table, region, priv->max_mem_slots, &error);
   if (table == NULL)
     {

@@ -60,6 +60,11 @@ typedef struct
   GBytes               *inflight;
   gsize                 inflight_stride;   /* bytes per queue */
 
+  /* postcopy (vhost-user-backend-postcopy.c): the userfaultfd from
+   * POSTCOPY_ADVISE on, and whether memory is registered as it is mapped */
+  int                   postcopy_uffd;
+  gboolean              postcopy_listening;
+
   /* the last device-state transfer (vhost-user-backend-state.c) */
   VhostUserStateTransfer *state_transfer;
 } VhostUserBackendPrivate;
@@ -131,6 +136,19 @@ gboolean vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
 gboolean vhost_user_backend_real_check_device_state (VhostUserBackend    *self,
                                                      VhostUserInvocation *invocation);
 
+/* vhost-user-backend-postcopy.c */
+gboolean vhost_user_backend_postcopy_supported (void);
+void     vhost_user_backend_postcopy_release  (VhostUserBackend      *self);
+gboolean vhost_user_backend_real_postcopy_advise (VhostUserBackend   *self,
+                                               VhostUserInvocation   *invocation);
+gboolean vhost_user_backend_real_postcopy_listen (VhostUserBackend   *self,
+                                               VhostUserInvocation   *invocation);
+gboolean vhost_user_backend_real_postcopy_end (VhostUserBackend      *self,
+                                               VhostUserInvocation   *invocation);
+gboolean vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
+                                               VhostUserInvocation   *invocation,
+                                               VhostUserMemoryTable  *table);
+
 /* vhost-user-backend-memory.c */
 void     vhost_user_backend_update_logging    (VhostUserBackend      *self);
 void     vhost_user_backend_update_inflight   (VhostUserBackend      *self);
@@ -138,9 +156,6 @@ void     vhost_user_backend_set_memory_table  (VhostUserBackend      *self,
                                                VhostUserMemoryTable  *table);
 void     vhost_user_backend_unmap_log         (VhostUserBackend      *self);
 void     vhost_user_backend_unmap_inflight    (VhostUserBackend      *self);
-gboolean vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
-                                               VhostUserInvocation   *invocation,
-                                               VhostUserMemoryTable  *table);
 gboolean vhost_user_backend_real_set_log_base (VhostUserBackend      *self,
                                                VhostUserInvocation   *invocation,
                                                guint64                size,

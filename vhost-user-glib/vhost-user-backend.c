@@ -171,6 +171,7 @@ backend_release (VhostUserBackend *self)
     }
   vhost_user_backend_close_channel (self, NULL);
   vhost_user_backend_end_state_transfer (self);
+  vhost_user_backend_postcopy_release (self);
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
@@ -458,7 +459,8 @@ install_properties (GObjectClass *object_class)
    *
    * The protocol features offered (`GET_PROTOCOL_FEATURES`), a mask of
    * #VhostUserProtocolFeatures: by default those the library implements
-   * in full.
+   * in full, and `PAGEFAULT` (postcopy migration) where the kernel lets
+   * this process use userfaultfd on shared memory.
    *
    * Since: 1.0
    */
@@ -650,8 +652,11 @@ vhost_user_backend_init (VhostUserBackend *self)
   priv->drain_timeout_ms = 30000;
   priv->memory_table = vhost_user_memory_table_new_empty ();
   priv->log_fd = -1;
+  priv->postcopy_uffd = -1;
   priv->features = DEFAULT_FEATURES;
   priv->protocol_features = DEFAULT_PROTOCOL_FEATURES;
+  if (vhost_user_backend_postcopy_supported ())
+    priv->protocol_features |= VHOST_USER_PROTOCOL_FEATURE_PAGEFAULT;
   priv->num_queues = 1;
   priv->max_queue_size = 1024;
   priv->max_mem_slots = DEFAULT_MEM_SLOTS;

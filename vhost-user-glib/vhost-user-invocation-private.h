@@ -22,6 +22,14 @@ typedef void (*VhostUserInvocationDoneFunc) (VhostUserInvocation *invocation,
                                              const GError        *error,
                                              gpointer             user_data);
 
+/* Given the peer's next message after a reply sent with
+ * vhost_user_invocation_return_and_await() (@parse_error set if the
+ * message did not parse as its request); FALSE with @error set hangs up. */
+typedef gboolean (*VhostUserFollowUpFunc) (const VhostUserMessage *msg,
+                                           const GError           *parse_error,
+                                           gpointer                user_data,
+                                           GError                **error);
+
 VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel             channel,
                                                           const VhostUserMessage      *request,
                                                           guint64                      protocol_features,
@@ -32,8 +40,16 @@ VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel      
 const VhostUserMessage *vhost_user_invocation_get_message (VhostUserInvocation         *self);
 const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation        *self);
 VhostUserReplyKind      vhost_user_invocation_get_reply_kind (VhostUserInvocation     *self);
-void                    vhost_user_invocation_return_message (VhostUserInvocation     *self,
-                                                          VhostUserMessage            *reply);
+void                    vhost_user_invocation_return_and_await (VhostUserInvocation   *self,
+                                                          GBytes                      *payload,
+                                                          VhostUserFollowUpFunc        func,
+                                                          gpointer                     user_data,
+                                                          GDestroyNotify               notify);
+gboolean                vhost_user_invocation_take_follow_up (VhostUserInvocation     *self,
+                                                          VhostUserFollowUpFunc       *func,
+                                                          gpointer                    *user_data,
+                                                          GDestroyNotify              *notify,
+                                                          guint32                     *ack_request);
 void                    vhost_user_invocation_return_errorf (VhostUserInvocation      *self,
                                                           VhostUserError               code,
                                                           const char                  *format,

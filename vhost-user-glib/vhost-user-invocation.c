@@ -65,6 +65,12 @@ struct _VhostUserInvocation
 
   /* set once, by whichever return_* call wins, from any thread */
   gint                         completed;
+
+  /* vhost_user_invocation_return_and_await(): what the peer's next
+   * message goes to, taken by the role when the reply is sent */
+  VhostUserFollowUpFunc        follow_up;
+  gpointer                     follow_up_data;
+  GDestroyNotify               follow_up_notify;
 };
 
 G_DEFINE_FINAL_TYPE (VhostUserInvocation, vhost_user_invocation, G_TYPE_OBJECT)
@@ -334,6 +340,10 @@ vhost_user_invocation_finalize (GObject *object)
 {
   VhostUserInvocation *self = VHOST_USER_INVOCATION (object);
 
+  /* a follow-up nobody took: the connection went away first */
+  if (self->follow_up_notify != NULL)
+    self->follow_up_notify (self->follow_up_data);
+
   if (self->notify != NULL)
     self->notify (self->user_data);
   g_main_context_unref (self->context);
@@ -404,17 +414,70 @@ vhost_user_invocation_get_reply_kind (VhostUserInvocation *self)
   return self->reply_kind;
 }
 
-/* For replies no return_* call describes (postcopy tables): sent as they
- * are, when the request gets a reply at all. Takes the message's fds. */
+/* The postcopy exchange: @payload goes back at once, whatever the flags
+ * asked, and the request is not over: the peer's next message goes to
+ * @func (see vhost_user_invocation_take_follow_up()), and only then is
+ * the request acknowledged, if it asked to be. */
 void
-vhost_user_invocation_return_message (VhostUserInvocation *self,
-                                      VhostUserMessage    *reply)
+vhost_user_invocation_return_and_await (VhostUserInvocation   *self,
+                                        GBytes                *payload,
+                                        VhostUserFollowUpFunc  func,
+                                        gpointer               user_data,
+                                        GDestroyNotify         notify)
 {
-  g_autoptr(GBytes) bytes = g_bytes_new (reply->payload, reply->header.size);
-  int fd = reply->n_fds > 0 ? vhost_user_message_steal_fd (reply, 0) : -1;
+  g_autoptr(GError) error = NULL;
+  VhostUserMessage *reply;
 
-  vhost_user_message_close_fds (reply);
-  complete (self, RESULT_BYTES, 0, bytes, fd, NULL);
+  if (!g_atomic_int_compare_and_exchange (&self->completed, FALSE, TRUE))
+    {
+      g_critical ("Invocation of %s completed twice", self->info->name);
+      if (notify != NULL)
+        notify (user_data);
+      return;
+    }
+
+  reply = new_reply (self);
+  if (!vhost_user_message_set_payload (reply, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload)) ||
+      !vhost_user_message_validate (reply, self->channel, 0, &error))
+    {
+      if (error == NULL)
+        error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
+                             "Reply to %s is larger than any message", self->info->name);
+      vhost_user_message_clear (reply);
+      g_clear_pointer (&reply, g_free);
+      if (notify != NULL)
+        notify (user_data);
+      /* the peer waits for this reply: the role hangs up */
+      finish (self, NULL, g_steal_pointer (&error));
+      return;
+    }
+  self->follow_up = func;
+  self->follow_up_data = user_data;
+  self->follow_up_notify = notify;
+  finish (self, reply, NULL);
+}
+
+/* For the role, once the reply of vhost_user_invocation_return_and_await()
+ * went out: the function awaiting the peer's next message (FALSE if there
+ * is none), and in @ack_request the request number to acknowledge after
+ * it, or 0 when no acknowledgement was asked for. */
+gboolean
+vhost_user_invocation_take_follow_up (VhostUserInvocation    *self,
+                                      VhostUserFollowUpFunc  *func,
+                                      gpointer               *user_data,
+                                      GDestroyNotify         *notify,
+                                      guint32                *ack_request)
+{
+  if (self->follow_up == NULL)
+    return FALSE;
+  *func = self->follow_up;
+  *user_data = self->follow_up_data;
+  *notify = self->follow_up_notify;
+  *ack_request = wants_ack (self) ? self->request.header.request : 0;
+  self->follow_up = NULL;
+  self->follow_up_data = NULL;
+  self->follow_up_notify = NULL;
+  return TRUE;
 }
 
 /**

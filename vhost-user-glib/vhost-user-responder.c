@@ -31,7 +31,28 @@ struct _VhostUserResponder
   VhostUserConnection         *connection;
   VhostUserInvocation         *pending;     /* not a reference */
   VhostUserMessage            *current;     /* the request being emitted */
+
+  /* a request answered in two steps (the postcopy memory table): what the
+   * peer's next message goes to, and the request to acknowledge after it */
+  VhostUserFollowUpFunc        follow_up;
+  gpointer                     follow_up_data;
+  GDestroyNotify               follow_up_notify;
+  guint32                      follow_up_ack;
 };
+
+static void
+clear_follow_up (VhostUserResponder *self)
+{
+  GDestroyNotify notify = self->follow_up_notify;
+  gpointer data = self->follow_up_data;
+
+  self->follow_up = NULL;
+  self->follow_up_data = NULL;
+  self->follow_up_notify = NULL;
+  self->follow_up_ack = 0;
+  if (notify != NULL)
+    notify (data);
+}
 
 static const char *
 who (VhostUserResponder *self)
@@ -95,6 +116,7 @@ vhost_user_responder_set_connection (VhostUserResponder  *self,
 {
   self->pending = NULL;
   self->current = NULL;
+  clear_follow_up (self);
   g_set_object (&self->connection, connection);
 }
 
@@ -141,6 +163,9 @@ invocation_done (VhostUserInvocation *invocation,
     {
       /* a failure there closes the connection, which reports it */
       vhost_user_connection_send (self->connection, reply, NULL);
+      clear_follow_up (self);
+      vhost_user_invocation_take_follow_up (invocation, &self->follow_up, &self->follow_up_data,
+                                            &self->follow_up_notify, &self->follow_up_ack);
     }
   else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
     {
@@ -223,6 +248,38 @@ emit (VhostUserResponder            *self,
     g_value_unset (&values[i]);
 }
 
+/* The peer's message after a two-step reply: not a request of its own. */
+static void
+run_follow_up (VhostUserResponder *self,
+               VhostUserMessage   *msg,
+               const GError       *parse_error)
+{
+  VhostUserFollowUpFunc func = self->follow_up;
+  guint32 ack = self->follow_up_ack;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = func (msg, parse_error, self->follow_up_data, &error);
+  clear_follow_up (self);
+  vhost_user_message_close_fds (msg);
+  if (!ok)
+    {
+      g_autoptr(VhostUserConnection) connection = g_object_ref (self->connection);
+
+      VHOST_USER_NOTE (TRACE, "[%s] hanging up: %s", who (self), error->message);
+      vhost_user_connection_close (connection, error);
+      return;
+    }
+  if (ack != 0)
+    {
+      VhostUserMessage reply = VHOST_USER_MESSAGE_INIT;
+
+      vhost_user_message_init (&reply, ack, VHOST_USER_FLAG_REPLY);
+      vhost_user_message_set_u64 (&reply, 0);
+      vhost_user_connection_send (self->connection, &reply, NULL);
+    }
+}
+
 /* Called for every message the connection reads. */
 void
 vhost_user_responder_dispatch (VhostUserResponder *self,
@@ -239,6 +296,11 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
     return;
   /* a handler may drop the last reference to its role */
   owner = g_object_ref (self->owner);
+  if (self->follow_up != NULL)
+    {
+      run_follow_up (self, msg, parse_error);
+      return;
+    }
   self->state_func (owner, &state);
 
   info = vhost_user_request_info_lookup (self->channel, msg->header.request);
