@@ -33,6 +33,7 @@ static gint max_threads = -1;
 static gboolean quiet;
 static gboolean verbose;
 static gboolean once;
+static gboolean postcopy;
 static char *image;
 static gboolean read_only;
 static char *socket_mode;
@@ -63,6 +64,8 @@ static GOptionEntry entries[] = {
   { "quiet", 'Q', 0, G_OPTION_ARG_NONE, &quiet, "Say nothing per front-end (errors still go to stderr)", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request the front-ends send", NULL },
   { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Exit when the first front-end disconnects", NULL },
+  { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
+    "Offer postcopy migration instead of memory slots (the spec forbids both at once)", NULL },
   { "socket-mode", 0, 0, G_OPTION_ARG_STRING, &socket_mode, "The socket file's permissions (default 0600)", "OCTAL" },
   { "socket-group", 0, 0, G_OPTION_ARG_STRING, &socket_group, "The socket file's group", "GROUP" },
   { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uids,
@@ -271,6 +274,12 @@ setup_backend (VhostUserBackend *backend)
       return;
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
+  /* a front-end that acks both (QEMU does) could not use postcopy: with
+   * --postcopy it gets no memory slots to ack */
+  if (postcopy)
+    g_object_set (backend, "protocol-features",
+                  vhost_user_backend_get_protocol_features (backend) &
+                  ~(guint64) VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL);
   g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), NULL);
   if (queue_threads)
     example_blk_device_set_queue_threads (EXAMPLE_BLK_DEVICE (backend), TRUE);
