@@ -77,6 +77,7 @@ struct _BlkQueue
 {
   ExampleBlkDevice *device;
   VhostUserVring   *vring;
+  guint             index;
   gulong            started_id;
 
   /* where the kick handler and the completions run: the back-end's
@@ -124,6 +125,7 @@ struct _ExampleBlkDevice
   gboolean         read_only;
   guint            block_size;
   guint            num_queues;
+  gboolean         quiet;         /* nothing said per front-end but errors */
 
   guint            latency_ms;
   guint            jitter_ms;
@@ -139,12 +141,13 @@ example_blk_device_set_features (VhostUserBackend    *backend,
                                  VhostUserInvocation *invocation,
                                  guint64              features)
 {
-  g_message ("blk: driver acknowledged features 0x%" G_GINT64_MODIFIER "x%s%s%s%s%s", features,
-             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) ? " flush" : "",
-             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) ? " mq" : "",
-             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) ? " discard" : "",
-             features & VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) ? " write-zeroes" : "",
-             features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) ? " protocol-features" : "");
+  if (!EXAMPLE_BLK_DEVICE (backend)->quiet)
+    g_message ("blk: driver acknowledged features 0x%" G_GINT64_MODIFIER "x%s%s%s%s%s", features,
+               features & VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) ? " flush" : "",
+               features & VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) ? " mq" : "",
+               features & VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) ? " discard" : "",
+               features & VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) ? " write-zeroes" : "",
+               features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) ? " protocol-features" : "");
   return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->handle_set_features (backend, invocation, features);
 }
 
@@ -155,7 +158,8 @@ example_blk_device_get_config (VhostUserBackend    *backend,
                                guint                size,
                                guint                flags)
 {
-  g_message ("blk: front-end reads %u bytes of config at %u", size, offset);
+  if (!EXAMPLE_BLK_DEVICE (backend)->quiet)
+    g_message ("blk: front-end reads %u bytes of config at %u", size, offset);
   return VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->handle_get_config (backend, invocation,
                                                                                         offset, size, flags);
 }
@@ -507,6 +511,9 @@ serve_later (BlkQueue *q)
   gint generation = g_atomic_int_get (&q->generation);
 
   ensure_pool (q);
+  /* seeded per queue, made when first wanted: a setup does not pay for it */
+  if (q->device->jitter_ms > 0 && q->rand == NULL)
+    q->rand = g_rand_new_with_seed (q->index + 1);
   while (q->free_list != NULL && vhost_user_vring_pop (q->vring, &q->free_list->element, &error))
     {
       BlkRequest *req = q->free_list;
@@ -615,7 +622,7 @@ on_started (VhostUserVring *vring,
     return;
   /* what a driver really kept in flight, for whoever tests one */
   most = g_atomic_int_and (&q->max_pending, 0);
-  if (most > 0)
+  if (most > 0 && !q->device->quiet)
     g_message ("blk: queue %u stopped; up to %d requests were in flight at once",
                vhost_user_vring_get_index (vring), most);
 }
@@ -651,8 +658,9 @@ queue_new (ExampleBlkDevice *self,
 
   q->device = self;
   q->vring = g_object_ref (vhost_user_backend_get_vring (backend, index));
-  q->scratch = g_new0 (VhostUserVringElement, 1);
-  q->rand = g_rand_new_with_seed (index + 1);
+  q->index = index;
+  /* 8 KiB that every pop fills in before use: not zeroed */
+  q->scratch = g_new (VhostUserVringElement, 1);
 
   if (self->queue_threads)
     {
@@ -707,7 +715,7 @@ queue_free (BlkQueue *q)
     }
   g_main_context_unref (q->context);
   g_object_unref (q->vring);
-  g_rand_free (q->rand);
+  g_clear_pointer (&q->rand, g_rand_free);
   g_free (q->scratch);
   g_free (q->pool);
   g_free (q);
@@ -719,7 +727,20 @@ static void
 rebuild_queues (ExampleBlkDevice *self)
 {
   guint n = vhost_user_backend_get_num_queues (VHOST_USER_BACKEND (self));
+  gboolean same = self->constructed && self->queues->len == n;
 
+  /* each setter of a connection's setup calls this: the queues are made
+   * again only when they would differ (their number, their rings, how
+   * they are served) */
+  for (guint i = 0; same && i < n; i++)
+    {
+      BlkQueue *q = g_ptr_array_index (self->queues, i);
+
+      same = q->vring == vhost_user_backend_get_vring (VHOST_USER_BACKEND (self), i) &&
+             (q->thread != NULL) == self->queue_threads;
+    }
+  if (same)
+    return;
   g_ptr_array_set_size (self->queues, 0);
   /* the back-end knows its context once constructed */
   if (!self->constructed)
@@ -1065,6 +1086,20 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
   self->read_only = read_only;
   update_config (self);
   return TRUE;
+}
+
+/**
+ * example_blk_device_set_quiet:
+ * @quiet: %TRUE to say nothing per front-end but errors
+ *
+ * Without it the device logs (g_message()) what each front-end
+ * negotiated, its config reads and each queue's deepest queue depth.
+ */
+void
+example_blk_device_set_quiet (ExampleBlkDevice *self,
+                              gboolean          quiet)
+{
+  self->quiet = quiet;
 }
 
 /**

@@ -58,5 +58,7 @@ void example_blk_device_set_latency (ExampleBlkDevice *self,
                                      guint             jitter_ms);
 void example_blk_device_set_queue_threads (ExampleBlkDevice *self,
                                            gboolean          queue_threads);
+void example_blk_device_set_quiet (ExampleBlkDevice *self,
+                                   gboolean          quiet);
 
 G_END_DECLS

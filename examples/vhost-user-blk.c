@@ -274,6 +274,7 @@ setup_backend (VhostUserBackend *backend)
       return;
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
+  example_blk_device_set_quiet (EXAMPLE_BLK_DEVICE (backend), quiet);
   /* a front-end that acks both (QEMU does) could not use postcopy: with
    * --postcopy it gets no memory slots to ack */
   if (postcopy)

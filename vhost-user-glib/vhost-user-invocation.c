@@ -54,7 +54,7 @@ struct _VhostUserInvocation
 
   VhostUserChannel             channel;
   const VhostUserRequestInfo  *info;
-  VhostUserMessage             request;
+  VhostUserMessage            *request;     /* header and payload; never its fds */
   gboolean                     reply_ack;
   VhostUserReplyKind           reply_kind;  /* the table's, for what was negotiated */
   GMainContext                *context;
@@ -125,17 +125,19 @@ finish (VhostUserInvocation *self,
 static gboolean
 wants_ack (VhostUserInvocation *self)
 {
-  return self->reply_ack && vhost_user_message_needs_reply (&self->request);
+  return self->reply_ack && vhost_user_message_needs_reply (self->request);
 }
 
 static VhostUserMessage *
 new_reply (VhostUserInvocation *self)
 {
-  static const VhostUserMessage empty = VHOST_USER_MESSAGE_INIT;
+  /* not zeroed: a message is its header, the payload it says and its
+   * fds, and the rest of its 4 KiB is never read */
   VhostUserMessage *reply = g_new (VhostUserMessage, 1);
 
-  *reply = empty;
-  vhost_user_message_init_reply (reply, &self->request);
+  vhost_user_message_init_reply (reply, self->request);
+  for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
+    reply->fds[i] = -1;
   return reply;
 }
 
@@ -157,7 +159,7 @@ failure_reply (VhostUserInvocation *self)
         guint32 offset = 0, flags = 0, size = 0;
         const guint8 *data;
 
-        vhost_user_message_get_config (&self->request, &offset, &flags, &data, &size);
+        vhost_user_message_get_config (self->request, &offset, &flags, &data, &size);
         vhost_user_message_set_config (reply, offset, flags, NULL, 0);
       }
       break;
@@ -251,7 +253,7 @@ complete (VhostUserInvocation *self,
             const guint8 *data;
             gsize len = g_bytes_get_size (bytes);
 
-            vhost_user_message_get_config (&self->request, &offset, &flags, &data, &size);
+            vhost_user_message_get_config (self->request, &offset, &flags, &data, &size);
             if (len != size)
               g_set_error (&own_error, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
                            "GET_CONFIG asked for %u bytes, the handler returned %" G_GSIZE_FORMAT,
@@ -347,6 +349,7 @@ vhost_user_invocation_finalize (GObject *object)
   if (self->notify != NULL)
     self->notify (self->user_data);
   g_main_context_unref (self->context);
+  g_free (self->request);
 
   G_OBJECT_CLASS (vhost_user_invocation_parent_class)->finalize (object);
 }
@@ -384,9 +387,13 @@ vhost_user_invocation_new (VhostUserChannel             channel,
   self = g_object_new (VHOST_USER_TYPE_INVOCATION, NULL);
   self->channel = channel;
   self->info = info;
-  self->request.header = request->header;
-  memcpy (self->request.payload, request->payload, MIN (request->header.size, VHOST_USER_MAX_PAYLOAD));
-  self->request.n_fds = 0;
+  /* copied as new_reply() builds one: what the header says, no more */
+  self->request = g_new (VhostUserMessage, 1);
+  self->request->header = request->header;
+  memcpy (self->request->payload, request->payload, MIN (request->header.size, VHOST_USER_MAX_PAYLOAD));
+  self->request->n_fds = 0;
+  for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
+    self->request->fds[i] = -1;
   self->reply_ack = (protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
   self->reply_kind = vhost_user_request_info_get_reply (info, protocol_features);
   self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
@@ -399,7 +406,7 @@ vhost_user_invocation_new (VhostUserChannel             channel,
 const VhostUserMessage *
 vhost_user_invocation_get_message (VhostUserInvocation *self)
 {
-  return &self->request;
+  return self->request;
 }
 
 const VhostUserRequestInfo *
@@ -473,7 +480,7 @@ vhost_user_invocation_take_follow_up (VhostUserInvocation    *self,
   *func = self->follow_up;
   *user_data = self->follow_up_data;
   *notify = self->follow_up_notify;
-  *ack_request = wants_ack (self) ? self->request.header.request : 0;
+  *ack_request = wants_ack (self) ? self->request->header.request : 0;
   self->follow_up = NULL;
   self->follow_up_data = NULL;
   self->follow_up_notify = NULL;

@@ -145,9 +145,11 @@ vhost_user_vring_packed_resize (VhostUserVringPacked *state,
   state->n_chains = MIN (size, PACKED_MAX_SIZE);
   if (state->n_chains > 0)
     {
+      /* chains say which ids are out; heads and written are each
+       * written by the pop that takes an id out, before anything reads */
       state->chains = g_new0 (guint32, state->n_chains);
-      state->heads = g_new0 (guint16, state->n_chains);
-      state->written = g_new0 (VhostUserVringWritten, state->n_chains);
+      state->heads = g_new (guint16, state->n_chains);
+      state->written = g_new (VhostUserVringWritten, state->n_chains);
       state->own_record = g_malloc (packed_record_size (state->n_chains));
     }
   vhost_user_vring_packed_forget (state);

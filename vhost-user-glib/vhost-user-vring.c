@@ -324,6 +324,35 @@ forget_abandoned (VhostUserVring *self)
   self->abandoned = 0;
 }
 
+/* With the lock held: the tables the ring's layout needs at its size,
+ * and none for the other layout (at 32768 entries they are megabytes, and
+ * a setup paid for both). The written records are not zeroed: each pop
+ * writes its own before anything reads it. */
+static void
+size_tables (VhostUserVring *self,
+             gboolean        resized)
+{
+  guint n = MAX (self->size, 1);
+
+  if (self->packed)
+    {
+      g_clear_pointer (&self->split_out, g_free);
+      g_clear_pointer (&self->split_written, g_free);
+      if (resized || self->packed_ring.chains == NULL)
+        vhost_user_vring_packed_resize (&self->packed_ring, self->size);
+      return;
+    }
+  if (self->packed_ring.chains != NULL)
+    vhost_user_vring_packed_resize (&self->packed_ring, 0);
+  if (resized || self->split_out == NULL)
+    {
+      g_free (self->split_out);
+      self->split_out = g_malloc0 (n);
+      g_free (self->split_written);
+      self->split_written = g_new (VhostUserVringWritten, n);
+    }
+}
+
 void
 vhost_user_vring_set_features (VhostUserVring *self,
                                gboolean        packed,
@@ -337,7 +366,12 @@ vhost_user_vring_set_features (VhostUserVring *self,
       self->base = vhost_user_vring_packed_base (self->base);
       vhost_user_vring_packed_forget (&self->packed_ring);
     }
-  self->packed = packed;
+  if (self->packed != packed)
+    {
+      self->packed = packed;
+      if (self->size > 0)
+        size_tables (self, FALSE);
+    }
   self->event_idx = event_idx;
   UNLOCK (self);
 }
@@ -389,20 +423,14 @@ vhost_user_vring_set_size (VhostUserVring *self,
   LOCK (self);
   forget_abandoned (self);
   changed = self->size != size;
-  if (changed || self->packed_ring.chains == NULL)
-    vhost_user_vring_packed_resize (&self->packed_ring, size);
-  if (changed || self->split_out == NULL)
+  self->size = size;
+  size_tables (self, changed);
+  if (changed)
     {
-      g_free (self->split_out);
-      self->split_out = g_malloc0 (MAX (size, 1));
-      /* (calloc'd: pages of heads never popped stay untouched) */
-      g_free (self->split_written);
-      self->split_written = g_new0 (VhostUserVringWritten, MAX (size, 1));
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
       self->n_resubmit = self->next_resubmit = 0;
     }
-  self->size = size;
   UNLOCK (self);
   if (changed)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
