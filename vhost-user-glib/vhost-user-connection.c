@@ -55,6 +55,7 @@ typedef struct {
   GSource              source;
   VhostUserConnection *connection;  /* not a ref: the connection destroys us first */
   gpointer             tag;
+  GIOCondition         condition;   /* what the fd is watched for now */
 } ConnectionSource;
 
 struct _VhostUserConnection
@@ -85,6 +86,11 @@ struct _VhostUserConnection
   gboolean          rx_too_many_fds;
 
   GQueue            send_queue;
+
+  /* the source being dispatched, whose watch is brought up to date once,
+   * after; a blocking call that moves the connection meanwhile gets a new
+   * source, watched at once */
+  GSource          *io_source;
 };
 
 G_DEFINE_FINAL_TYPE (VhostUserConnection, vhost_user_connection, G_TYPE_OBJECT)
@@ -103,12 +109,17 @@ update_condition (VhostUserConnection *self)
   ConnectionSource *source = (ConnectionSource *) self->source;
   GIOCondition condition = G_IO_HUP | G_IO_ERR;
 
-  if (source == NULL)
+  if (source == NULL || self->io_source == self->source)
     return;
   if (self->receiving && self->send_queue.length < MAX_QUEUED_SENDS)
     condition |= G_IO_IN;
   if (!g_queue_is_empty (&self->send_queue))
     condition |= G_IO_OUT;
+  /* each change wakes the context up (a write to its eventfd): only
+   * real ones, so that a request answered at once costs none */
+  if (condition == source->condition)
+    return;
+  source->condition = condition;
   g_source_modify_unix_fd (self->source, source->tag, condition);
 }
 
@@ -373,7 +384,11 @@ connection_io (VhostUserConnection *self,
                GIOCondition         condition)
 {
   g_autoptr(VhostUserConnection) hold G_GNUC_UNUSED = g_object_ref (self);  /* handlers may drop the last ref */
+  GSource *dispatching = self->source;
 
+  /* a handler that pauses and resumes receiving (a request answered at
+   * once) leaves the watch as it was: it is set once, at the end */
+  self->io_source = dispatching;
   if (condition & G_IO_OUT)
     flush_send_queue (self);
 
@@ -385,7 +400,6 @@ connection_io (VhostUserConnection *self,
                            self->send_queue.length < MAX_QUEUED_SENDS; i++)
             if (!receive_some (self))
               break;
-          update_condition (self);
         }
       else if (condition & (G_IO_HUP | G_IO_ERR))
         {
@@ -396,6 +410,9 @@ connection_io (VhostUserConnection *self,
                                                vhost_user_channel_get_name (self->channel)));
         }
     }
+  if (self->io_source == dispatching)
+    self->io_source = NULL;
+  update_condition (self);
 }
 
 static gboolean
@@ -508,7 +525,8 @@ attach_source (VhostUserConnection *self)
   g_source_set_static_name (self->source, "VhostUserConnection");
   cs = (ConnectionSource *) self->source;
   cs->connection = self;
-  cs->tag = g_source_add_unix_fd (self->source, self->fd, G_IO_HUP | G_IO_ERR);
+  cs->condition = G_IO_HUP | G_IO_ERR;
+  cs->tag = g_source_add_unix_fd (self->source, self->fd, cs->condition);
   update_condition (self);
   g_source_attach (self->source, self->dispatch_context != NULL ? self->dispatch_context : self->context);
 }

@@ -356,7 +356,8 @@ vhost_user_responder_register_signals (GType             type,
       else
         closure = g_cclosure_new (default_handlers[number], NULL, NULL);
       signals[number] = g_signal_newv (table[number].nick, type, G_SIGNAL_RUN_LAST, closure,
-                                       g_signal_accumulator_true_handled, NULL, NULL,
+                                       g_signal_accumulator_true_handled, NULL,
+                                       vhost_user_shape_get_marshaller (table[number].shape),
                                        G_TYPE_BOOLEAN, n, types);
     }
 }

@@ -25,6 +25,7 @@ typedef struct {
   gboolean packed;
 } VhostUserShapeLimits;
 
+GSignalCMarshaller vhost_user_shape_get_marshaller (VhostUserShape shape);
 guint    vhost_user_shape_get_param_types (VhostUserShape               shape,
                                            GType                       *types);
 gboolean vhost_user_shape_decode          (VhostUserShape               shape,

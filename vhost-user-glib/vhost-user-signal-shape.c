@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "vhost-user-signal-shape-private.h"
+#include "vhost-user-marshal.h"
 
 #include "vhost-user-error.h"
 #include "vhost-user-features.h"
@@ -445,34 +446,37 @@ decode_shmem (const VhostUserRequestInfo *info,
 
 /* t guint64, u guint, b gboolean, h an fd (int), s string, B GBytes,
  * A VhostUserVringAddress, M VhostUserMemoryTable, R VhostUserMemoryRegion */
+#define M(args) _vhost_user_marshal_BOOLEAN__##args
+
 static const struct {
-  const char *signature;
-  DecodeFunc  decode;
+  const char         *signature;
+  DecodeFunc          decode;
+  GSignalCMarshaller  marshal;   /* BOOLEAN:OBJECT and the signature */
 } shapes[] = {
-  [VHOST_USER_SHAPE_NONE]          = { "",       decode_none },
-  [VHOST_USER_SHAPE_U64]           = { "t",      decode_u64 },
-  [VHOST_USER_SHAPE_INDEX]         = { "u",      decode_vring_state },
-  [VHOST_USER_SHAPE_INDEX_NUM]     = { "uu",     decode_vring_state },
-  [VHOST_USER_SHAPE_VRING_SIZE]    = { "uu",     decode_vring_size },
-  [VHOST_USER_SHAPE_INDEX_BOOL]    = { "ub",     decode_vring_state },
-  [VHOST_USER_SHAPE_INDEX_FD]      = { "uh",     decode_index_fd },
-  [VHOST_USER_SHAPE_FD]            = { "h",      decode_fd },
-  [VHOST_USER_SHAPE_VRING_ADDR]    = { "uA",     decode_vring_addr },
-  [VHOST_USER_SHAPE_MEM_TABLE]     = { "M",      decode_mem_table },
-  [VHOST_USER_SHAPE_REGION]        = { "R",      decode_region },
-  [VHOST_USER_SHAPE_REGION_DESC]   = { "ttt",    decode_region_desc },
-  [VHOST_USER_SHAPE_LOG]           = { "tth",    decode_log },
-  [VHOST_USER_SHAPE_IOTLB]         = { "tttuu",  decode_iotlb },
-  [VHOST_USER_SHAPE_CONFIG_GET]    = { "uuu",    decode_config },
-  [VHOST_USER_SHAPE_CONFIG_SET]    = { "uuB",    decode_config },
-  [VHOST_USER_SHAPE_BYTES]         = { "B",      decode_bytes },
-  [VHOST_USER_SHAPE_INFLIGHT_GET]  = { "uu",     decode_inflight_get },
-  [VHOST_USER_SHAPE_INFLIGHT_SET]  = { "ttuuh",  decode_inflight_set },
-  [VHOST_USER_SHAPE_UUID]          = { "s",      decode_uuid },
-  [VHOST_USER_SHAPE_DEVICE_STATE]  = { "uuh",    decode_device_state },
-  [VHOST_USER_SHAPE_VRING_AREA]    = { "utth",   decode_vring_area },
-  [VHOST_USER_SHAPE_SHMEM_MAP]     = { "utttth", decode_shmem },
-  [VHOST_USER_SHAPE_SHMEM_UNMAP]   = { "utt",    decode_shmem },
+  [VHOST_USER_SHAPE_NONE]        = { "",       decode_none,          M (OBJECT) },
+  [VHOST_USER_SHAPE_U64]         = { "t",      decode_u64,           M (OBJECT_UINT64) },
+  [VHOST_USER_SHAPE_INDEX]       = { "u",      decode_vring_state,   M (OBJECT_UINT) },
+  [VHOST_USER_SHAPE_INDEX_NUM]   = { "uu",     decode_vring_state,   M (OBJECT_UINT_UINT) },
+  [VHOST_USER_SHAPE_VRING_SIZE]  = { "uu",     decode_vring_size,    M (OBJECT_UINT_UINT) },
+  [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN) },
+  [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT) },
+  [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT) },
+  [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED) },
+  [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED) },
+  [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED) },
+  [VHOST_USER_SHAPE_REGION_DESC] = { "ttt",    decode_region_desc,   M (OBJECT_UINT64_UINT64_UINT64) },
+  [VHOST_USER_SHAPE_LOG]         = { "tth",    decode_log,           M (OBJECT_UINT64_UINT64_INT) },
+  [VHOST_USER_SHAPE_IOTLB]       = { "tttuu",  decode_iotlb,         M (OBJECT_UINT64_UINT64_UINT64_UINT_UINT) },
+  [VHOST_USER_SHAPE_CONFIG_GET]  = { "uuu",    decode_config,        M (OBJECT_UINT_UINT_UINT) },
+  [VHOST_USER_SHAPE_CONFIG_SET]  = { "uuB",    decode_config,        M (OBJECT_UINT_UINT_BOXED) },
+  [VHOST_USER_SHAPE_BYTES]       = { "B",      decode_bytes,         M (OBJECT_BOXED) },
+  [VHOST_USER_SHAPE_INFLIGHT_GET] = { "uu",     decode_inflight_get,  M (OBJECT_UINT_UINT) },
+  [VHOST_USER_SHAPE_INFLIGHT_SET] = { "ttuuh",  decode_inflight_set,  M (OBJECT_UINT64_UINT64_UINT_UINT_INT) },
+  [VHOST_USER_SHAPE_UUID]        = { "s",      decode_uuid,          M (OBJECT_STRING) },
+  [VHOST_USER_SHAPE_DEVICE_STATE] = { "uuh",    decode_device_state,  M (OBJECT_UINT_UINT_INT) },
+  [VHOST_USER_SHAPE_VRING_AREA]  = { "utth",   decode_vring_area,    M (OBJECT_UINT_UINT64_UINT64_INT) },
+  [VHOST_USER_SHAPE_SHMEM_MAP]   = { "utttth", decode_shmem,         M (OBJECT_UINT_UINT64_UINT64_UINT64_UINT64_INT) },
+  [VHOST_USER_SHAPE_SHMEM_UNMAP] = { "utt",    decode_shmem,         M (OBJECT_UINT_UINT64_UINT64) },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (shapes) == VHOST_USER_N_SHAPES);
@@ -496,6 +500,13 @@ type_of (char code)
     case 'R': return VHOST_USER_TYPE_MEMORY_REGION;
     default: g_assert_not_reached ();
     }
+}
+
+GSignalCMarshaller
+vhost_user_shape_get_marshaller (VhostUserShape shape)
+{
+  g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, NULL);
+  return shapes[shape].marshal;
 }
 
 /* Fills @types (room for VHOST_USER_SHAPE_MAX_ARGS) with the GTypes of the
