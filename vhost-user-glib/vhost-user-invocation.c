@@ -114,8 +114,24 @@ finish (VhostUserInvocation *self,
         VhostUserMessage    *reply,
         GError              *error)
 {
-  Completion *c = g_new0 (Completion, 1);
+  Completion *c;
 
+  /* the usual case, answered inside its emission: nothing to carry over */
+  if (g_main_context_is_owner (self->context))
+    {
+      Completion now = { self, reply, error };
+
+      run_completion (&now);
+      if (reply != NULL)
+        {
+          vhost_user_message_clear (reply);
+          g_free (reply);
+        }
+      g_clear_error (&error);
+      return;
+    }
+
+  c = g_new0 (Completion, 1);
   c->invocation = g_object_ref (self);
   c->reply = reply;
   c->error = error;
