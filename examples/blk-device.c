@@ -270,6 +270,30 @@ not_supported (int errsv)
  * Afterwards the range reads as zeros either way: a discard may punch a
  * hole; a write-zeroes punches one only when the driver allowed it
  * (unmap), else zeroes the range in place, else writes zeros. */
+
+/* The RAM disk: anonymous memory, zero, nothing resident until written,
+ * mapped when first read or written, so that a connection given an image
+ * (or doing no I/O) maps nothing. Its first sector says what it is.
+ * Queue threads may race here: one mapping wins. */
+static guint8 *
+ram (ExampleBlkDevice *self)
+{
+  guint8 *map = g_atomic_pointer_get (&self->ram);
+
+  if (G_LIKELY (map != NULL))
+    return map;
+  map = mmap (NULL, self->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED)
+    g_error ("blk: a RAM disk of %" G_GSIZE_FORMAT " bytes: %s", self->ram_size, g_strerror (errno));
+  memcpy (map, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
+  if (!g_atomic_pointer_compare_and_exchange (&self->ram, NULL, map))
+    {
+      munmap (map, self->ram_size);
+      map = g_atomic_pointer_get (&self->ram);
+    }
+  return map;
+}
+
 static gboolean
 zero_range (ExampleBlkDevice *self,
             gboolean          discard,
@@ -279,7 +303,7 @@ zero_range (ExampleBlkDevice *self,
 {
   if (self->fd < 0)
     {
-      memset (self->ram + offset, 0, len);
+      memset (ram (self) + offset, 0, len);
       return TRUE;
     }
   if (discard || unmap)
@@ -380,9 +404,9 @@ process_request (BlkQueue              *q,
         if (self->fd < 0)
           {
             if (write)
-              vhost_user_vring_element_copy_out (e, sizeof header, self->ram + offset, data_len);
+              vhost_user_vring_element_copy_out (e, sizeof header, ram (self) + offset, data_len);
             else
-              written = vhost_user_vring_element_write (e, 0, self->ram + offset, data_len);
+              written = vhost_user_vring_element_write (e, 0, ram (self) + offset, data_len);
             break;
           }
         n = write ? slice (e->out, e->n_out, sizeof header, data_len, q->iov)
@@ -1031,17 +1055,11 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
                                  guint             block_size,
                                  guint             num_queues)
 {
-  /* a RAM disk whose first sector says what it is */
+  /* a RAM disk, mapped when first used (see ram()) */
   release_disk (self);
   self->capacity = capacity_bytes - capacity_bytes % 512;
-  /* anonymous memory: zero, and nothing resident until written (a
-   * malloc'ed disk is filled by MALLOC_PERTURB_, for every connection) */
-  self->ram = mmap (NULL, self->capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (self->ram == MAP_FAILED)
-    g_error ("blk: a RAM disk of %" G_GUINT64_FORMAT " bytes: %s", self->capacity, g_strerror (errno));
   self->ram_size = self->capacity;
   self->read_only = FALSE;
-  memcpy (self->ram, EXAMPLE_BLK_LABEL, sizeof EXAMPLE_BLK_LABEL);
   self->block_size = block_size;
   self->num_queues = num_queues;
   update_config (self);
@@ -1150,7 +1168,7 @@ example_blk_device_read (ExampleBlkDevice *self,
   if (offset > self->capacity || len > self->capacity - offset)
     return NULL;
   if (self->fd < 0)
-    return g_bytes_new (self->ram + offset, len);
+    return g_bytes_new (ram (self) + offset, len);
   buf = g_malloc (len);
   iov.iov_base = buf;
   iov.iov_len = len;
