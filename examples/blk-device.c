@@ -126,6 +126,7 @@ struct _ExampleBlkDevice
   guint            block_size;
   guint            num_queues;
   gboolean         quiet;         /* nothing said per front-end but errors */
+  guint            poll_us;       /* each ring busy-polls this long after a kick */
 
   guint            latency_ms;
   guint            jitter_ms;
@@ -703,6 +704,7 @@ queue_new (ExampleBlkDevice *self,
   g_source_set_callback (q->timer, on_timer, q, NULL);
   g_source_attach (q->timer, q->context);
 
+  vhost_user_vring_set_poll_window (q->vring, self->poll_us);
   q->started_id = g_signal_connect (q->vring, "notify::started", G_CALLBACK (on_started), q);
   q->size_id = g_signal_connect (q->vring, "notify::size", G_CALLBACK (on_size_changed), q);
   vhost_user_vring_set_kick_handler (q->vring, on_kick, q, NULL);
@@ -1104,6 +1106,23 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
   self->read_only = read_only;
   update_config (self);
   return TRUE;
+}
+
+/**
+ * example_blk_device_set_poll:
+ * @poll_us: how long each ring busy-polls after a kick, in microseconds;
+ *   0 not to
+ *
+ * See vhost_user_vring_set_poll_window(). Only while no front-end is
+ * connected.
+ */
+void
+example_blk_device_set_poll (ExampleBlkDevice *self,
+                             guint             poll_us)
+{
+  self->poll_us = poll_us;
+  for (guint i = 0; i < self->queues->len; i++)
+    vhost_user_vring_set_poll_window (((BlkQueue *) g_ptr_array_index (self->queues, i))->vring, poll_us);
 }
 
 /**

@@ -60,5 +60,7 @@ void example_blk_device_set_queue_threads (ExampleBlkDevice *self,
                                            gboolean          queue_threads);
 void example_blk_device_set_quiet (ExampleBlkDevice *self,
                                    gboolean          quiet);
+void example_blk_device_set_poll (ExampleBlkDevice *self,
+                                  guint             poll_us);
 
 G_END_DECLS

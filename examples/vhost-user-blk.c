@@ -34,6 +34,7 @@ static gboolean quiet;
 static gboolean verbose;
 static gboolean once;
 static gboolean postcopy;
+static gint poll_us;
 static char *image;
 static gboolean read_only;
 static char *socket_mode;
@@ -64,6 +65,9 @@ static GOptionEntry entries[] = {
   { "quiet", 'Q', 0, G_OPTION_ARG_NONE, &quiet, "Say nothing per front-end (errors still go to stderr)", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request the front-ends send", NULL },
   { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Exit when the first front-end disconnects", NULL },
+  { "poll-us", 0, 0, G_OPTION_ARG_INT, &poll_us,
+    "After a kick, busy-poll each ring this long for more before sleeping (kicks off meanwhile; "
+    "best with --queue-threads)", "N" },
   { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
     "Offer postcopy migration instead of memory slots (the spec forbids both at once)", NULL },
   { "socket-mode", 0, 0, G_OPTION_ARG_STRING, &socket_mode, "The socket file's permissions (default 0600)", "OCTAL" },
@@ -275,6 +279,7 @@ setup_backend (VhostUserBackend *backend)
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
   example_blk_device_set_quiet (EXAMPLE_BLK_DEVICE (backend), quiet);
+  example_blk_device_set_poll (EXAMPLE_BLK_DEVICE (backend), MAX (poll_us, 0));
   /* a front-end that acks both (QEMU does) could not use postcopy: with
    * --postcopy it gets no memory slots to ack */
   if (postcopy)

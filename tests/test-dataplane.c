@@ -854,6 +854,86 @@ test_poll (void)
   fixture_teardown (&f);
 }
 
+/* --- busy-polling --- */
+
+/* Whether the back-end asks the driver not to kick: the used ring's
+ * NO_NOTIFY, or the packed device area's DISABLE. */
+static gboolean
+kicks_suppressed (Fixture *f)
+{
+  guint16 flags;
+
+  if (f->packed)
+    {
+      /* the device area: off_wrap, then flags (1: disable) */
+      memcpy (&flags, (const guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f->rings[0]) + 2,
+              sizeof flags);
+      return flags == 1;
+    }
+  memcpy (&flags, (const guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f->rings[0]), sizeof flags);
+  return (flags & 1) != 0;
+}
+
+static gboolean
+kicks_wanted (gpointer data)
+{
+  return !kicks_suppressed (data);
+}
+
+/* After a kick the ring busy-polls: requests made available without a
+ * kick are served, and the driver is asked not to kick; once nothing
+ * came for the window, the ring asks for kicks again and sleeps: a
+ * request not kicked waits, a kick serves it. */
+static void
+test_busy_poll (gconstpointer data)
+{
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
+  VhostUserVring *vring;
+  guint used_head, len, head;
+  gint64 deadline;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "busy-poll.sock");
+  connect_frontend (&f, 0, 0);
+  vring = vhost_user_backend_get_vring (f.backend, 0);
+  vhost_user_vring_set_poll_window (vring, 200 * 1000);
+  g_assert_cmpuint (vhost_user_vring_get_poll_window (vring), ==, 200 * 1000);
+  /* (a packed ring starts with both wrap counters set) */
+  setup_ring (&f, 0, f.packed ? 0x80008000 : 0, 0, 0, TRUE, TRUE);
+
+  head = add_request (&f, 0, 0, TRUE);
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (used_head, ==, head);
+  for (guint i = 1; i < 8; i++)
+    {
+      /* every dispatch of the poll finds the next one: no window ends */
+      head = add_request (&f, 0, i, FALSE);
+      g_assert_true (wait_used (&f, 0, &used_head, &len));
+      g_assert_cmpuint (used_head, ==, head);
+      g_assert_true (kicks_suppressed (&f));
+    }
+
+  /* nothing for the window: kicks are wanted again */
+  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  while (!kicks_wanted (&f) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (kicks_wanted (&f));
+
+  /* and the ring sleeps: a request not kicked waits for its kick */
+  head = add_request (&f, 0, 8, FALSE);
+  deadline = g_get_monotonic_time () + 100 * 1000;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_false (vhost_user_driver_ring_get_used (f.rings[0], &used_head, &len));
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (used_head, ==, head);
+  fixture_teardown (&f);
+}
+
 /* --- memory a device still uses --- */
 
 /* The front-end takes the memory away while the device holds a request
@@ -963,6 +1043,8 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);
   g_test_add_func ("/dataplane/poll", test_poll);
+  g_test_add_data_func ("/dataplane/busy-poll/split", GINT_TO_POINTER (FALSE), test_busy_poll);
+  g_test_add_data_func ("/dataplane/busy-poll/packed", GINT_TO_POINTER (TRUE), test_busy_poll);
   g_test_add_func ("/dataplane/broken-ring", test_broken_ring);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 

@@ -57,6 +57,95 @@ vhost_user_vring_kick (VhostUserVring *self)
   g_source_unref (source);
 }
 
+/* Busy-polling (vhost_user_vring_set_poll_window()): after a kick the
+ * handler runs on every iteration of the ring's context, while pops of an
+ * empty ring ask the driver not to kick, until it has found nothing for
+ * the window; then polling stops, the handler runs once more (its empty
+ * pop asks for kicks again and looks once more, for a request made
+ * available meanwhile) and the ring sleeps on its kick fd. */
+
+/* From the ring's context or the control plane's: the source is taken
+ * under the lock, so that exactly one of them destroys it. */
+static void
+stop_polling (VhostUserVring *self)
+{
+  GSource *source;
+
+  LOCK (self);
+  self->polling = FALSE;
+  source = g_steal_pointer (&self->poll_source);
+  UNLOCK (self);
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+}
+
+static gboolean
+busy_prepare (GSource *source,
+              gint    *timeout)
+{
+  *timeout = 0;
+  return TRUE;
+}
+
+static gboolean
+busy_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  VhostUserVring *self = user_data;
+  gint64 now;
+  guint before, after, window;
+
+  LOCK (self);
+  before = self->base;
+  UNLOCK (self);
+  run_kick_handler (self);
+  now = g_get_monotonic_time ();
+  LOCK (self);
+  after = self->base;
+  window = self->poll_window_us;
+  UNLOCK (self);
+  if (after != before)
+    self->poll_last_work = now;
+  else if (now - self->poll_last_work >= window)
+    {
+      stop_polling (self);
+      run_kick_handler (self);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs busy_funcs = { busy_prepare, NULL, busy_dispatch, NULL, NULL, NULL };
+
+static void
+start_polling (VhostUserVring *self)
+{
+  GMainContext *where = self->ring_context != NULL ? self->ring_context : self->context;
+  GSource *source;
+
+  LOCK (self);
+  if (self->poll_source != NULL || self->poll_window_us == 0 || !self->started || where == NULL)
+    {
+      UNLOCK (self);
+      return;
+    }
+  self->polling = TRUE;
+  self->poll_last_work = g_get_monotonic_time ();
+  source = g_source_new (&busy_funcs, sizeof (GSource));
+  g_source_set_static_name (source, "VhostUserVring busy-poll");
+  /* a little below the kick fd's, so that a kick is not starved */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT + 1);
+  g_source_set_callback (source, NULL, g_object_ref (self), g_object_unref);
+  /* attached under the lock: a stop meanwhile finds it attached */
+  g_source_attach (source, where);
+  self->poll_source = source;
+  UNLOCK (self);
+}
+
 static gboolean
 on_kick (int          fd,
          GIOCondition condition,
@@ -77,6 +166,7 @@ on_kick (int          fd,
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
   run_kick_handler (self);
+  start_polling (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -110,6 +200,7 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
       g_source_destroy (self->kick_source);
       g_clear_pointer (&self->kick_source, g_source_unref);
     }
+  stop_polling (self);
   LOCK (self);
   fd = self->fds[VHOST_USER_VRING_FD_KICK];
   UNLOCK (self);

@@ -59,6 +59,7 @@ typedef struct {
   gboolean                     event_idx;
   VhostUserVringLog           *log;
   guint                        index;      /* for messages */
+  gboolean                     polling;    /* an empty ring asks for no kick */
 } VhostUserVringPackedView;
 
 /* Those that take @why report a driver that broke the ring there (see

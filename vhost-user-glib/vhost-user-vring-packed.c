@@ -440,19 +440,25 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
                            __ATOMIC_ACQUIRE);
   if (!packed_is_avail (flags, wrap))
     {
-      /* empty: the driver must kick for the next one. We never ask it not
-       * to, but the device area may say otherwise from before; if so,
-       * say ENABLE and look once more, for a request made available
-       * while the driver still read the old flags. */
+      /* empty: the driver must kick for the next one, unless we busy-poll
+       * (then it need not). The device area may say otherwise from
+       * before; if so, say ENABLE and look once more, for a request made
+       * available while the driver still read the old flags. */
       guint8 *device = ring_part (view, view->address->used_user_addr, sizeof (PackedEvent), 2);
-      guint16 *device_flags;
+      guint16 *device_flags, want = view->polling ? PACKED_EVENT_DISABLE : PACKED_EVENT_ENABLE;
 
       if (device == NULL)
         return BREAK (why, "the device area is not in guest memory");
       device_flags = (guint16 *) (device + G_STRUCT_OFFSET (PackedEvent, flags));
-      if (__atomic_load_n (device_flags, __ATOMIC_RELAXED) == PACKED_EVENT_ENABLE)
+      if (__atomic_load_n (device_flags, __ATOMIC_RELAXED) == want)
         return FALSE;
-      __atomic_store_n (device_flags, PACKED_EVENT_ENABLE, __ATOMIC_RELAXED);
+      __atomic_store_n (device_flags, want, __ATOMIC_RELAXED);
+      if (view->polling)
+        {
+          vhost_user_vring_log_used (view->log, view->address, G_STRUCT_OFFSET (PackedEvent, flags),
+                                     sizeof (guint16));
+          return FALSE;
+        }
       /* the device area is what QEMU calls the used ring and logs at
        * log_guest_addr */
       vhost_user_vring_log_used (view->log, view->address, G_STRUCT_OFFSET (PackedEvent, flags), sizeof (guint16));

@@ -115,9 +115,12 @@ walk_chain (VhostUserVring  *self,
     }
 }
 
-/* Reads the available index; on an empty ring with EVENT_IDX, asks for a
- * kick at the next request first and looks once more: one made available
- * before the driver saw our request would go unkicked. */
+/* Reads the available index. On an empty ring, asks for a kick at the
+ * next request (EVENT_IDX: avail_event; otherwise no NO_NOTIFY in the
+ * used flags) and looks once more: one made available before the driver
+ * saw the request would go unkicked. While busy-polling it asks for no
+ * kick instead (avail_event left behind, or NO_NOTIFY), and looks on its
+ * own. */
 static gboolean
 read_avail_idx (VhostUserVring  *self,
                 guint8          *avail,
@@ -127,15 +130,34 @@ read_avail_idx (VhostUserVring  *self,
 {
   guint num = self->size;
   guint8 *used;
+  guint16 *flags, want;
 
   *avail_idx = __atomic_load_n ((guint16 *) (avail + VRING_AVAIL_IDX), __ATOMIC_ACQUIRE);
-  if (*avail_idx != last_avail || !self->event_idx)
+  if (*avail_idx != last_avail)
     return TRUE;
   used = vhost_user_vring_ring_part (self->memory, self->address.used_user_addr, VRING_USED_SIZE (num));
   if (used == NULL)
     return BREAK (why, "the used ring is not in guest memory");
-  __atomic_store_n ((guint16 *) (used + VRING_USED_AVAIL_EVENT (num)), last_avail, __ATOMIC_RELAXED);
-  vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_AVAIL_EVENT (num), 2);
+  if (self->event_idx)
+    {
+      /* the driver kicks when its index steps past avail_event: one
+       * behind ours is a step it has already taken */
+      want = self->polling ? (guint16) (last_avail - 1) : last_avail;
+      __atomic_store_n ((guint16 *) (used + VRING_USED_AVAIL_EVENT (num)), want, __ATOMIC_RELAXED);
+      vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_AVAIL_EVENT (num), 2);
+    }
+  else
+    {
+      flags = (guint16 *) (used + VRING_USED_FLAGS);
+      want = self->polling ? VRING_USED_F_NO_NOTIFY : 0;
+      if ((__atomic_load_n (flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY) == want)
+        return TRUE;
+      __atomic_store_n (flags, (__atomic_load_n (flags, __ATOMIC_RELAXED) & ~VRING_USED_F_NO_NOTIFY) | want,
+                        __ATOMIC_RELAXED);
+      vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_FLAGS, 2);
+    }
+  if (self->polling)
+    return TRUE;
   vhost_user_full_barrier ();
   *avail_idx = __atomic_load_n ((guint16 *) (avail + VRING_AVAIL_IDX), __ATOMIC_ACQUIRE);
   return TRUE;

@@ -57,6 +57,12 @@ struct _VhostUserVring
   gboolean              used_idx_known;  /* read from the ring on first use */
   gboolean              broken;          /* the driver broke the ring: touch it no more */
   GSource              *kick_source;     /* the kick eventfd, or polling without one */
+  /* busy-polling after a kick (vhost-user-vring-kick.c): how long to look
+   * for more with kicks off, whether we are, and when work last came */
+  guint                 poll_window_us;
+  gboolean              polling;
+  GSource              *poll_source;
+  gint64                poll_last_work;
   VhostUserVringKickFunc kick_func;
   gpointer              kick_data;
   GDestroyNotify        kick_notify;
@@ -106,7 +112,8 @@ struct _VhostUserVring
 /* what the packed walker sees of a ring, for one call (under the lock) */
 #define PACKED_VIEW(self) \
   ((VhostUserVringPackedView) { &(self)->packed_ring, (self)->memory, &(self)->address, (self)->size, \
-                                &(self)->base, (self)->event_idx, &(self)->log, (self)->index })
+                                &(self)->base, (self)->event_idx, &(self)->log, (self)->index, \
+                                (self)->polling })
 
 
 #define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)

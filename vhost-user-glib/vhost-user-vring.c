@@ -44,6 +44,7 @@ enum {
   PROP_KICK_FD,
   PROP_CALL_FD,
   PROP_ERR_FD,
+  PROP_POLL_WINDOW,
   N_PROPS
 };
 
@@ -166,6 +167,9 @@ vhost_user_vring_get_property (GObject    *object,
     case PROP_ERR_FD:
       g_value_set_int (value, self->fds[prop_id - PROP_KICK_FD]);
       break;
+    case PROP_POLL_WINDOW:
+      g_value_set_uint (value, self->poll_window_us);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -258,6 +262,16 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * Since: 1.0
    */
   properties[PROP_ERR_FD] = g_param_spec_int ("err-fd", NULL, NULL, -1, G_MAXINT, -1, ro);
+  /**
+   * VhostUserVring:poll-window:
+   *
+   * How long, in microseconds, the ring busy-polls after a kick before it
+   * sleeps on its kick fd again: see vhost_user_vring_set_poll_window().
+   * 0 (the default): no polling.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_POLL_WINDOW] = g_param_spec_uint ("poll-window", NULL, NULL, 0, G_MAXUINT, 0, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1099,6 +1113,57 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
   if (old_notify != NULL)
     old_notify (old_data);
   vhost_user_vring_update_kick_watch (self);
+}
+
+/**
+ * vhost_user_vring_set_poll_window:
+ * @self: a ring
+ * @usecs: how long to busy-poll after the last request, in microseconds;
+ *   0 not to
+ *
+ * Trades a CPU for latency: after a kick, the ring's kick handler runs on
+ * every iteration of the ring's main context (see
+ * vhost_user_vring_set_context()) instead of waiting for the next kick,
+ * and the driver is asked not to kick (the used ring's `NO_NOTIFY`,
+ * `avail_event` left behind with `VIRTIO_RING_F_EVENT_IDX`, or the packed
+ * device area's `DISABLE`), until the handler has found nothing for
+ * @usecs; then kicks are asked for again and the ring sleeps on its kick
+ * fd. A driver that busy-polls its used ring then never waits for a
+ * wake-up on either side. Best with the ring in a thread of its own: the
+ * context spins while it polls.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_vring_set_poll_window (VhostUserVring *self,
+                                  guint           usecs)
+{
+  g_return_if_fail (VHOST_USER_IS_VRING (self));
+
+  SET_AND_NOTIFY (self, poll_window_us, usecs, PROP_POLL_WINDOW);
+}
+
+/**
+ * vhost_user_vring_get_poll_window:
+ * @self: a ring
+ *
+ * See vhost_user_vring_set_poll_window().
+ *
+ * Returns: the busy-poll window, in microseconds
+ *
+ * Since: 1.0
+ */
+guint
+vhost_user_vring_get_poll_window (VhostUserVring *self)
+{
+  guint usecs;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
+
+  LOCK (self);
+  usecs = self->poll_window_us;
+  UNLOCK (self);
+  return usecs;
 }
 
 static gboolean

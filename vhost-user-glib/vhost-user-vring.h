@@ -166,6 +166,11 @@ VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_call         (VhostUserVring *self,
                                                             GError        **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void                         vhost_user_vring_set_poll_window (VhostUserVring        *self,
+                                                               guint                  usecs);
+VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_poll_window (VhostUserVring        *self);
+VHOST_USER_AVAILABLE_IN_ALL
 void                         vhost_user_vring_set_kick_handler (VhostUserVring        *self,
                                                             VhostUserVringKickFunc func,
                                                             gpointer               user_data,
