@@ -72,7 +72,12 @@ static gint64 start;
 static gint io_size = 64;
 static gint queue_depth = 1;
 static gint n_queues = 1;
+/* request latencies: 1 µs buckets up to 10 ms; the last holds everything slower */
+#define LATENCY_BUCKETS 10000
+
 static gdouble bench;
+static gboolean bench_write;
+static gboolean busy_poll;
 static gboolean packed;
 static gboolean reconnect;
 static gint reconnect_timeout = 30;
@@ -95,6 +100,10 @@ static GOptionEntry entries[] = {
     "Spread the requests over this many queues (default 1; more needs the back-end's MQ)", "N" },
   { "bench", 'b', 0, G_OPTION_ARG_DOUBLE, &bench,
     "Read for this many seconds, --queue-depth requests at a time, and print IOPS", "SECONDS" },
+  { "bench-write", 0, 0, G_OPTION_ARG_NONE, &bench_write,
+    "With --bench, write instead of read", NULL },
+  { "busy-poll", 0, 0, G_OPTION_ARG_NONE, &busy_poll,
+    "Spin on the used rings for answers instead of sleeping until the back-end's call", NULL },
   { "packed", 'p', 0, G_OPTION_ARG_NONE, &packed,
     "Packed virtqueues (VIRTIO_F_RING_PACKED) instead of split ones", NULL },
   { "reconnect", 'r', 0, G_OPTION_ARG_NONE, &reconnect,
@@ -177,7 +186,10 @@ typedef struct {
   guint8                *expected;
   guint64                completed;
   gint64                 latency_sum;
+  /* request latencies in µs, for the median: counted, not stored */
+  guint64                latency_hist[LATENCY_BUCKETS];
   gboolean               shown;
+  guint                  spins;
 } Client;
 
 static void
@@ -504,6 +516,7 @@ complete (Client  *c,
   c->completed++;
   c->last_completion = g_get_monotonic_time ();
   c->latency_sum += c->last_completion - slot->issued;
+  c->latency_hist[MIN (c->last_completion - slot->issued, LATENCY_BUCKETS - 1)]++;
 
   status = c->mem[slot->ctrl_off + STATUS_AT];
   if (status != 0)
@@ -587,6 +600,10 @@ reap (Client  *c,
         }
       if (got > 0 || c->in_flight == 0)
         return TRUE;
+      /* a spinning driver looks again at once, and at the connection now
+       * and then (every 4096 looks) */
+      if (busy_poll && (++c->spins & 4095) != 0)
+        continue;
 
       /* The back-end signals a call eventfd when it uses buffers (no event
        * idx is negotiated, so it always does); an eventfd stays readable
@@ -742,7 +759,8 @@ run_bench (Client  *c,
   gint64 end = t0 + (gint64) (bench * G_USEC_PER_SEC);
   gint64 offset = 0;
   gdouble seconds;
-  guint64 loops = 0;
+  guint64 loops = 0, seen;
+  guint p50 = 0;
 
   gboolean more = TRUE;
 
@@ -756,7 +774,7 @@ run_bench (Client  *c,
         {
           gsize n = MIN (io_size, count - offset);
 
-          if (!issue (c, VIRTIO_BLK_T_IN, start + offset, n, error))
+          if (!issue (c, bench_write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, start + offset, n, error))
             return FALSE;
           offset += n;
           if (offset >= count)
@@ -766,11 +784,14 @@ run_bench (Client  *c,
         return FALSE;
     }
   seconds = (g_get_monotonic_time () - t0) / (gdouble) G_USEC_PER_SEC;
-  g_print ("bench: %" G_GUINT64_FORMAT " reads of %d bytes in %.2f s: %.0f IOPS, %.1f MiB/s, %.1f us each "
-           "(queue depth %d, %d queue%s)\n",
-           c->completed, io_size * 512, seconds, c->completed / seconds,
+  for (seen = c->latency_hist[0]; p50 < LATENCY_BUCKETS - 1 && seen * 2 < c->completed; )
+    seen += c->latency_hist[++p50];
+  g_print ("bench: %" G_GUINT64_FORMAT " %s of %d bytes in %.2f s: %.0f IOPS, %.1f MiB/s, %.1f us each, "
+           "p50 %u us (queue depth %d, %d queue%s%s)\n",
+           c->completed, bench_write ? "writes" : "reads", io_size * 512, seconds, c->completed / seconds,
            c->completed * io_size * 512.0 / (1024.0 * 1024.0) / seconds,
-           (gdouble) c->latency_sum / MAX (c->completed, 1), queue_depth, n_queues, n_queues > 1 ? "s" : "");
+           (gdouble) c->latency_sum / MAX (c->completed, 1), p50, queue_depth, n_queues, n_queues > 1 ? "s" : "",
+           busy_poll ? ", busy-polling" : "");
   return TRUE;
 }
 
@@ -798,11 +819,13 @@ main (int   argc,
   if (!g_option_context_parse (options, &argc, &argv, &error) || argc != 2 || count <= 0 || start < 0 ||
       io_size <= 0 || io_size > MAX_IO || bench < 0 || queue_depth < 1 || queue_depth > MAX_DEPTH ||
       n_queues < 1 || n_queues > MAX_QUEUES || reconnect_timeout < 1 || stall_timeout < 1 ||
-      (modes = !!verify + !!discard + !!write_zeroes) > 1 || (bench > 0 && modes > 0) || (unmap && !write_zeroes))
+      (modes = !!verify + !!discard + !!write_zeroes) > 1 || (bench > 0 && modes > 0) || (unmap && !write_zeroes) ||
+      (bench_write && bench <= 0))
     {
       g_printerr ("%s\n", error != NULL ? error->message :
                   "vhost-user-blk-client: give one socket path, at most one of --verify, --discard, "
-                  "--write-zeroes (--unmap only with --write-zeroes), none with --bench, and sizes "
+                  "--write-zeroes (--unmap only with --write-zeroes), none with --bench, --bench-write only "
+                  "with --bench, and sizes "
                   "in range (see --help)");
       return 2;
     }
