@@ -1338,6 +1338,22 @@ test_gating_offer (Fixture       *f,
 
 /* --- 5. a hostile front-end --- */
 
+/* The protocol's largest ring by default (crosvm sets every ring to
+ * 32768), and not one more. */
+static void
+test_ring_max_size (Fixture       *f,
+                    gconstpointer  data)
+{
+  MSG (msg);
+
+  g_assert_cmpuint (vhost_user_backend_get_max_queue_size (f->backend), ==, 32768);
+  negotiate (f, OFFERED, PF_ACK);
+  expect_ok (f, msg_state (&msg, REQ (SET_VRING_NUM), 0, 32768));
+  g_assert_cmpuint (vring_prop (f, 0, "size"), ==, 32768);
+  expect_nack (f, msg_state (&msg, REQ (SET_VRING_NUM), 1, 65536));
+  g_assert_cmpuint (vring_prop (f, 1, "size"), ==, 0);
+}
+
 static void
 test_hostile_sizes (Fixture       *f,
                     gconstpointer  data)
@@ -2144,6 +2160,7 @@ main (int   argc,
   ADD ("gating/no-protocol-features", test_gating);
   ADD ("gating/vring-enable", test_gating_enable);
   ADD ("gating/protocol-features-not-offered", test_gating_offer);
+  ADD ("ring/max-size", test_ring_max_size);
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);
   ADD ("hostile/ring", test_hostile_ring);

@@ -335,8 +335,11 @@ vhost_user_vring_set_features (VhostUserVring *self,
   if (packed && !self->packed)
     {
       self->base = vhost_user_vring_packed_base (self->base);
-      vhost_user_vring_packed_forget (&self->packed_ring);
+      /* a ring sized while split has no packed tables yet */
+      vhost_user_vring_packed_resize (&self->packed_ring, self->size);
     }
+  else if (!packed && self->packed)
+    vhost_user_vring_packed_resize (&self->packed_ring, 0);
   self->packed = packed;
   self->event_idx = event_idx;
   UNLOCK (self);
@@ -389,8 +392,13 @@ vhost_user_vring_set_size (VhostUserVring *self,
   LOCK (self);
   forget_abandoned (self);
   changed = self->size != size;
-  if (changed || self->packed_ring.chains == NULL)
+  /* the packed layout's tables only for a packed ring: its record is laid
+   * out at once, 1.2 MiB resident for a ring of 32768 that a split ring
+   * would never touch */
+  if (self->packed && (changed || self->packed_ring.chains == NULL))
     vhost_user_vring_packed_resize (&self->packed_ring, size);
+  else if (!self->packed && self->packed_ring.chains != NULL)
+    vhost_user_vring_packed_resize (&self->packed_ring, 0);
   if (changed || self->split_out == NULL)
     {
       g_free (self->split_out);
