@@ -411,7 +411,8 @@ reply_u64 (const VhostUserMessage *reply)
 }
 
 /* An ack-type request's answer (@reply is consumed): a u64 status with
- * REPLY_ACK (every request here sets NEED_REPLY), nothing without. */
+ * REPLY_ACK (every request here sets NEED_REPLY). Without, nothing for a
+ * success; a refusal the front-end cannot hear ends the connection. */
 static void
 check_status (Fixture          *f,
               VhostUserMessage *reply,
@@ -419,7 +420,7 @@ check_status (Fixture          *f,
 {
   g_autoptr(VhostUserMessage) owned = reply;
 
-  g_assert_false (f->closed);
+  g_assert_true (f->closed == (!f->reply_ack && !success));
   if (!f->reply_ack)
     g_assert_null (reply);
   else if (success)
@@ -1295,8 +1296,8 @@ test_gating (Fixture       *f,
   connect_recorder (f, REQ (GET_QUEUE_NUM));
 
   check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 4)), "offset=0 flags=0 data=");
-  /* without REPLY_ACK a refusal is silent; with it alone, a NACK */
-  expect_nack (f, msg_u64 (&msg, REQ (SET_STATUS), 0x0f));
+  /* with REPLY_ACK alone, a refusal is a NACK (without it, see
+   * test_unheard_refusal) */
   vhost_user_message_init (&msg, REQ (SET_PROTOCOL_FEATURES), 0);
   vhost_user_message_set_u64 (&msg, PF (REPLY_ACK));
   g_assert_null (request (f, &msg));
@@ -1337,6 +1338,34 @@ test_gating_offer (Fixture       *f,
 }
 
 /* --- 5. a hostile front-end --- */
+
+/* A refusal the front-end asked not to hear (no REPLY_ACK; or REPLY_ACK
+ * without NEED_REPLY, as crosvm sends everything) would leave it setting
+ * up a device that will not work: the back-end hangs up and says why. */
+static void
+test_unheard_refusal (Fixture       *f,
+                      gconstpointer  data)
+{
+  gboolean with_reply_ack = GPOINTER_TO_INT (data);
+  MSG (msg);
+
+  negotiate (f, OFFERED, with_reply_ack ? PF_ACK : PF_NO_ACK);
+  connect_recorder (f, REQ (SET_VRING_NUM));
+  /* what succeeds still needs no answer */
+  msg_state (&msg, REQ (SET_VRING_NUM), 0, 256);
+  msg.header.flags &= ~VHOST_USER_FLAG_NEED_REPLY;
+  g_assert_null (request (f, &msg));
+  g_assert_false (f->closed);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_MESSAGE,
+                         "*closing the connection: SET_VRING_NUM refused, and the front-end asked for no reply*");
+  msg_state (&msg, REQ (SET_VRING_NUM), 1, 3);
+  msg.header.flags &= ~VHOST_USER_FLAG_NEED_REPLY;
+  f->reply_ack = FALSE;
+  expect_close (f, &msg, VHOST_USER_ERROR_INVALID_PARAM);
+  g_test_assert_expected_messages ();
+  g_assert_true (g_str_has_prefix (f->disconnect_error->message, "SET_VRING_NUM refused"));
+}
 
 /* The protocol's largest ring by default (crosvm sets every ring to
  * 32768), and not one more. */
@@ -2160,6 +2189,10 @@ main (int   argc,
   ADD ("gating/no-protocol-features", test_gating);
   ADD ("gating/vring-enable", test_gating_enable);
   ADD ("gating/protocol-features-not-offered", test_gating_offer);
+  g_test_add ("/backend/refusal/unheard/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_unheard_refusal, fixture_teardown);
+  g_test_add ("/backend/refusal/unheard/no-need-reply", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_unheard_refusal, fixture_teardown);
   ADD ("ring/max-size", test_ring_max_size);
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);

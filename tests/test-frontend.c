@@ -871,15 +871,31 @@ test_request_row (Fixture       *f,
     reply = typed_call (f, number, &error);
   else
     reply = generic_call (f, number, rc->mode == MODE_ASYNC, &error);
-  sync_backend (f, number);
 
   if (number == REQ (VRING_KICK) && !rc->reply_ack)
     {
       /* in-band notifications went with REPLY_ACK: refused before sending */
+      sync_backend (f, number);
       g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
       g_assert_cmpuint (f->fired, ==, 0);
       return;
     }
+  if (rc->row->nack && !rc->reply_ack)
+    {
+      g_autoptr(GError) sync_error = NULL;
+
+      /* a refusal we could not hear: the back-end hangs up rather than
+       * leave us going on as if the request had worked */
+      g_assert_no_error (error);
+      vhost_user_frontend_get_u64 (f->frontend, number == REQ (GET_FEATURES) ? REQ (GET_PROTOCOL_FEATURES)
+                                                                            : REQ (GET_FEATURES),
+                                   NULL, &sync_error);
+      g_assert_nonnull (sync_error);
+      g_assert_cmpuint (f->fired, ==, 1);
+      g_assert_false (vhost_user_frontend_get_connected (f->frontend));
+      return;
+    }
+  sync_backend (f, number);
 
   /* the arguments arrived as sent */
   g_assert_cmpuint (f->fired, ==, 1);
@@ -1519,11 +1535,22 @@ test_nack (Fixture       *f,
   if (reply_ack)
     g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
   else
-    g_assert_no_error (error);  /* without REPLY_ACK nobody hears of it */
+    g_assert_no_error (error);  /* without REPLY_ACK no answer comes */
   g_assert_true (ok == !reply_ack);
   g_clear_error (&error);
 
-  /* the connection carries on */
+  if (!reply_ack)
+    {
+      /* so the back-end hangs up rather than have us set up a ring it
+       * refused: the next request fails, and we are told */
+      vhost_user_frontend_get_u64 (f->frontend, REQ (GET_FEATURES), NULL, &error);
+      g_assert_nonnull (error);
+      g_assert_false (vhost_user_frontend_get_connected (f->frontend));
+      g_assert_cmpuint (f->disconnects, ==, 1);
+      return;
+    }
+
+  /* a NACK heard, the connection carries on */
   sync_backend (f, REQ (SET_VRING_NUM));
   g_assert_cmpuint (f->names->len, ==, 2);
   g_assert_cmpuint (vhost_user_vring_get_size (vhost_user_backend_get_vring (f->backend, 0)), ==, 0);
