@@ -1383,6 +1383,43 @@ test_ring_max_size (Fixture       *f,
   g_assert_cmpuint (vring_prop (f, 1, "size"), ==, 0);
 }
 
+/* A device's handler gives the bytes it has; the library pads the read
+ * with zeros to the spec's 256 bytes, and refuses what no read can be. */
+static gboolean
+config_two_bytes (VhostUserBackend    *backend,
+                  VhostUserInvocation *invocation,
+                  guint                offset,
+                  guint                size,
+                  guint                flags,
+                  gpointer             user_data)
+{
+  static const guint8 bytes[] = { 0xab, 0xcd, 0xef };
+  g_autoptr(GBytes) data = g_bytes_new (bytes, GPOINTER_TO_UINT (user_data));
+
+  vhost_user_invocation_return_config (invocation, data);
+  return TRUE;
+}
+
+static void
+test_config_short_handler (Fixture       *f,
+                           gconstpointer  data)
+{
+  gulong id;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  id = g_signal_connect (f->backend, "get-config", G_CALLBACK (config_two_bytes), GUINT_TO_POINTER (2));
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 6)), "offset=0 flags=0 data=abcd00000000");
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 250, NULL, 6)), "offset=250 flags=0 data=abcd00000000");
+  /* past the 256 bytes a short answer is the handler's mistake */
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 251, NULL, 6)), "offset=251 flags=0 data=");
+  g_signal_handler_disconnect (f->backend, id);
+  /* and so is a long one anywhere */
+  g_signal_connect (f->backend, "get-config", G_CALLBACK (config_two_bytes), GUINT_TO_POINTER (3));
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 2)), "offset=0 flags=0 data=");
+  g_assert_false (f->closed);
+}
+
 static void
 test_hostile_sizes (Fixture       *f,
                     gconstpointer  data)
@@ -1612,12 +1649,17 @@ static void
 test_hostile_config (Fixture       *f,
                      gconstpointer  data)
 {
-  static const struct { guint32 offset, size; const char *reply; } bad_reads[] = {
-    { 12, 8, "offset=12 flags=0 data=" },
-    { CONFIG_LEN, 1, "offset=16 flags=0 data=" },
+  /* past the config's end and within the spec's 256 bytes, zeros; past
+   * those, and empty reads, the failure form */
+  static const struct { guint32 offset, size; const char *reply; } reads[] = {
+    { 12, 8, "offset=12 flags=0 data=1c1d1e1f00000000" },
+    { CONFIG_LEN, 1, "offset=16 flags=0 data=00" },
+    { 0, CONFIG_LEN + 1, "offset=0 flags=0 data=101112131415161718191a1b1c1d1e1f00" },
+    { 252, 4, "offset=252 flags=0 data=00000000" },
+    { 253, 4, "offset=253 flags=0 data=" },
+    { 0, 257, "offset=0 flags=0 data=" },
     { G_MAXUINT32, 2, "offset=4294967295 flags=0 data=" },
     { 0, 0, "offset=0 flags=0 data=" },
-    { 0, CONFIG_LEN + 1, "offset=0 flags=0 data=" },
   };
   g_autoptr(GBytes) before = NULL;
   guint8 bytes[CONFIG_LEN] = { 0 };
@@ -1626,9 +1668,9 @@ test_hostile_config (Fixture       *f,
 
   negotiate (f, OFFERED, PF_ACK);
   before = g_bytes_ref (vhost_user_backend_get_config (f->backend));
-  for (guint i = 0; i < G_N_ELEMENTS (bad_reads); i++)
-    check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), bad_reads[i].offset, NULL, bad_reads[i].size)),
-                 bad_reads[i].reply);
+  for (guint i = 0; i < G_N_ELEMENTS (reads); i++)
+    check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), reads[i].offset, NULL, reads[i].size)),
+                 reads[i].reply);
 
   /* writes past the end, and to read-only bytes (8 on) */
   expect_nack (f, msg_config (&msg, REQ (SET_CONFIG), 14, bytes, 4));
@@ -2200,6 +2242,7 @@ main (int   argc,
   ADD ("hostile/mem-table", test_hostile_mem_table);
   ADD ("hostile/mem-slots", test_hostile_mem_slots);
   ADD ("hostile/config", test_hostile_config);
+  ADD ("config/short-handler", test_config_short_handler);
   ADD ("hostile/shared-areas", test_hostile_shared_areas);
   ADD ("hostile/vring-addr", test_hostile_vring_addr);
   ADD ("hostile/header", test_hostile_header);
