@@ -1525,11 +1525,16 @@ static void
 test_nack (Fixture       *f,
            gconstpointer  data)
 {
-  gboolean reply_ack = GPOINTER_TO_INT (data);
+  /* 0: no REPLY_ACK; 1: REPLY_ACK; 2: REPLY_ACK, acks not asked for (crosvm) */
+  guint mode = GPOINTER_TO_UINT (data);
+  gboolean reply_ack = mode == 1;
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  negotiate (f, reply_ack ? PF_ALL : PF_NO_ACK);
+  if (mode == 2)
+    vhost_user_frontend_set_request_acks (f->frontend, FALSE);
+  negotiate (f, mode == 0 ? PF_NO_ACK : PF_ALL);
+  g_assert_true (vhost_user_frontend_get_request_acks (f->frontend) == (mode != 2));
   g_signal_connect (f->backend, "set-vring-num", G_CALLBACK (refuse_vring_num), f);
   ok = vhost_user_frontend_set_vring_state (f->frontend, REQ (SET_VRING_NUM), 0, 64, NULL, &error);
   if (reply_ack)
@@ -1797,6 +1802,7 @@ main (int   argc,
   ADD ("negotiate/no-protocol-features", GINT_TO_POINTER (NEGOTIATE_NO_PROTOCOL), test_negotiate);
   ADD ("nack/reply-ack", GINT_TO_POINTER (TRUE), test_nack);
   ADD ("nack/no-reply-ack", GINT_TO_POINTER (FALSE), test_nack);
+  ADD ("nack/reply-ack-not-requested", GINT_TO_POINTER (2), test_nack);
   ADD ("lifecycle", NULL, test_lifecycle);
 #undef ADD
   g_test_add ("/frontend/timeout", Fixture, NULL, fixture_setup_bare, test_timeout, fixture_teardown);
