@@ -885,6 +885,23 @@ run_script (Fixture    *f,
       run_step (f, words[i]);
 }
 
+/* What the device process holds (for the record: rings of 32768 must
+ * not cost it their size in memory). */
+static void
+report_memory (Fixture *f)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (f->blk));
+  g_autofree char *status = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL))
+    return;
+  lines = g_strsplit (status, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "VmRSS:") || g_str_has_prefix (lines[i], "VmHWM:"))
+      g_test_message ("%s: device %s", f->vmm->name, lines[i]);
+}
+
 static void
 test_vmm (Fixture       *f,
           gconstpointer  data)
@@ -910,6 +927,7 @@ test_vmm (Fixture       *f,
       check_image (f);
     }
   g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+  report_memory (f);
 
   /* nothing was refused on the way */
   vhost_user_frontend_close (f->frontend);
