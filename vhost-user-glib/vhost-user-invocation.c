@@ -255,7 +255,8 @@ complete (VhostUserInvocation *self,
             else
               {
                 vhost_user_message_set_config (reply, offset, flags, NULL, size);
-                memcpy (reply->payload + VHOST_USER_CONFIG_HEADER_SIZE, g_bytes_get_data (bytes, NULL), len);
+                if (len > 0)
+                  memcpy (reply->payload + VHOST_USER_CONFIG_HEADER_SIZE, g_bytes_get_data (bytes, NULL), len);
               }
           }
           break;
