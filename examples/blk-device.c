@@ -96,6 +96,7 @@ struct _BlkQueue
    * waiting sorted by due time, one timer for the earliest */
   BlkRequest       *pool;
   guint             pool_size;
+  guint             pool_fresh;  /* slots from here on were never used */
   BlkRequest       *free_list;
   BlkRequest       *pending;
   GSource          *timer;
@@ -511,12 +512,31 @@ ensure_pool (BlkQueue *q)
   g_free (q->pool);
   q->pool = g_new0 (BlkRequest, size);
   q->pool_size = size;
+  q->pool_fresh = 0;
   q->free_list = NULL;
-  for (guint i = size; i-- > 0;)
-    {
-      q->pool[i].next = q->free_list;
-      q->free_list = &q->pool[i];
-    }
+}
+
+/* The slot the next request goes to: one freed, else the first never
+ * used. Slots are taken in order, never threaded through all at once:
+ * the pool is calloc'd, and a slot holds a whole element (8 KiB), so a
+ * ring of 32768 entries costs the pages of the requests it had in
+ * flight, not 128 MiB. */
+static BlkRequest *
+next_slot (BlkQueue *q)
+{
+  if (q->free_list != NULL)
+    return q->free_list;
+  return q->pool_fresh < q->pool_size ? &q->pool[q->pool_fresh] : NULL;
+}
+
+static void
+take_slot (BlkQueue   *q,
+           BlkRequest *req)
+{
+  if (req == q->free_list)
+    q->free_list = req->next;
+  else
+    q->pool_fresh++;
 }
 
 static void
@@ -534,18 +554,18 @@ serve_later (BlkQueue *q)
   g_autoptr(GError) error = NULL;
   gint64 now = g_get_monotonic_time ();
   gint generation = g_atomic_int_get (&q->generation);
+  BlkRequest *req;
 
   ensure_pool (q);
   /* seeded per queue, made when first wanted: a setup does not pay for it */
   if (q->device->jitter_ms > 0 && q->rand == NULL)
     q->rand = g_rand_new_with_seed (q->index + 1);
-  while (q->free_list != NULL && vhost_user_vring_pop (q->vring, &q->free_list->element, &error))
+  while ((req = next_slot (q)) != NULL && vhost_user_vring_pop (q->vring, &req->element, &error))
     {
-      BlkRequest *req = q->free_list;
       BlkRequest **at = &q->pending;
       gint64 delay = q->device->latency_ms;
 
-      q->free_list = req->next;
+      take_slot (q, req);
       req->len = process_request (q, &req->element);
       req->generation = generation;
       if (q->device->jitter_ms > 0)
@@ -570,7 +590,7 @@ on_timer (gpointer user_data)
   BlkQueue *q = user_data;
   gint64 now = g_get_monotonic_time ();
   gint generation = g_atomic_int_get (&q->generation);
-  gboolean was_full = q->free_list == NULL, pushed = FALSE, ok = TRUE;
+  gboolean was_full = next_slot (q) == NULL, pushed = FALSE, ok = TRUE;
   guint n = 0;
 
   while (q->pending != NULL && q->pending->due <= now)

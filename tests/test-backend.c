@@ -418,7 +418,8 @@ reply_u64 (const VhostUserMessage *reply)
 }
 
 /* An ack-type request's answer (@reply is consumed): a u64 status with
- * REPLY_ACK (every request here sets NEED_REPLY), nothing without. */
+ * REPLY_ACK (every request here sets NEED_REPLY). Without, nothing for a
+ * success; a refusal the front-end cannot hear ends the connection. */
 static void
 check_status (Fixture          *f,
               VhostUserMessage *reply,
@@ -426,7 +427,7 @@ check_status (Fixture          *f,
 {
   g_autoptr(VhostUserMessage) owned = reply;
 
-  g_assert_false (f->closed);
+  g_assert_true (f->closed == (!f->reply_ack && !success));
   if (!f->reply_ack)
     g_assert_null (reply);
   else if (success)
@@ -1496,8 +1497,8 @@ test_gating (Fixture       *f,
   connect_recorder (f, REQ (GET_QUEUE_NUM));
 
   check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 4)), "offset=0 flags=0 data=");
-  /* without REPLY_ACK a refusal is silent; with it alone, a NACK */
-  expect_nack (f, msg_u64 (&msg, REQ (SET_STATUS), 0x0f));
+  /* with REPLY_ACK alone, a refusal is a NACK (without it, see
+   * test_unheard_refusal) */
   vhost_user_message_init (&msg, REQ (SET_PROTOCOL_FEATURES), 0);
   vhost_user_message_set_u64 (&msg, PF (REPLY_ACK));
   g_assert_null (request (f, &msg));
@@ -1538,6 +1539,87 @@ test_gating_offer (Fixture       *f,
 }
 
 /* --- 5. a hostile front-end --- */
+
+/* A refusal the front-end asked not to hear (no REPLY_ACK; or REPLY_ACK
+ * without NEED_REPLY, as crosvm sends everything) would leave it setting
+ * up a device that will not work: the back-end hangs up and says why. */
+static void
+test_unheard_refusal (Fixture       *f,
+                      gconstpointer  data)
+{
+  gboolean with_reply_ack = GPOINTER_TO_INT (data);
+  MSG (msg);
+
+  negotiate (f, OFFERED, with_reply_ack ? PF_ACK : PF_NO_ACK);
+  connect_recorder (f, REQ (SET_VRING_NUM));
+  /* what succeeds still needs no answer */
+  msg_state (&msg, REQ (SET_VRING_NUM), 0, 256);
+  msg.header.flags &= ~VHOST_USER_FLAG_NEED_REPLY;
+  g_assert_null (request (f, &msg));
+  g_assert_false (f->closed);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_MESSAGE,
+                         "*closing the connection: SET_VRING_NUM refused, and the front-end asked for no reply*");
+  msg_state (&msg, REQ (SET_VRING_NUM), 1, 3);
+  msg.header.flags &= ~VHOST_USER_FLAG_NEED_REPLY;
+  f->reply_ack = FALSE;
+  expect_close (f, &msg, VHOST_USER_ERROR_INVALID_PARAM);
+  g_test_assert_expected_messages ();
+  g_assert_true (g_str_has_prefix (f->disconnect_error->message, "SET_VRING_NUM refused"));
+}
+
+/* The protocol's largest ring by default (crosvm sets every ring to
+ * 32768), and not one more. */
+static void
+test_ring_max_size (Fixture       *f,
+                    gconstpointer  data)
+{
+  MSG (msg);
+
+  g_assert_cmpuint (vhost_user_backend_get_max_queue_size (f->backend), ==, 32768);
+  negotiate (f, OFFERED, PF_ACK);
+  expect_ok (f, msg_state (&msg, REQ (SET_VRING_NUM), 0, 32768));
+  g_assert_cmpuint (vring_prop (f, 0, "size"), ==, 32768);
+  expect_nack (f, msg_state (&msg, REQ (SET_VRING_NUM), 1, 65536));
+  g_assert_cmpuint (vring_prop (f, 1, "size"), ==, 0);
+}
+
+/* A device's handler gives the bytes it has; the library pads the read
+ * with zeros to the spec's 256 bytes, and refuses what no read can be. */
+static gboolean
+config_two_bytes (VhostUserBackend    *backend,
+                  VhostUserInvocation *invocation,
+                  guint                offset,
+                  guint                size,
+                  guint                flags,
+                  gpointer             user_data)
+{
+  static const guint8 bytes[] = { 0xab, 0xcd, 0xef };
+  g_autoptr(GBytes) data = g_bytes_new (bytes, GPOINTER_TO_UINT (user_data));
+
+  vhost_user_invocation_return_config (invocation, data);
+  return TRUE;
+}
+
+static void
+test_config_short_handler (Fixture       *f,
+                           gconstpointer  data)
+{
+  gulong id;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  id = g_signal_connect (f->backend, "get-config", G_CALLBACK (config_two_bytes), GUINT_TO_POINTER (2));
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 6)), "offset=0 flags=0 data=abcd00000000");
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 250, NULL, 6)), "offset=250 flags=0 data=abcd00000000");
+  /* past the 256 bytes a short answer is the handler's mistake */
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 251, NULL, 6)), "offset=251 flags=0 data=");
+  g_signal_handler_disconnect (f->backend, id);
+  /* and so is a long one anywhere */
+  g_signal_connect (f->backend, "get-config", G_CALLBACK (config_two_bytes), GUINT_TO_POINTER (3));
+  check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), 0, NULL, 2)), "offset=0 flags=0 data=");
+  g_assert_false (f->closed);
+}
 
 static void
 test_hostile_sizes (Fixture       *f,
@@ -1768,12 +1850,17 @@ static void
 test_hostile_config (Fixture       *f,
                      gconstpointer  data)
 {
-  static const struct { guint32 offset, size; const char *reply; } bad_reads[] = {
-    { 12, 8, "offset=12 flags=0 data=" },
-    { CONFIG_LEN, 1, "offset=16 flags=0 data=" },
+  /* past the config's end and within the spec's 256 bytes, zeros; past
+   * those, and empty reads, the failure form */
+  static const struct { guint32 offset, size; const char *reply; } reads[] = {
+    { 12, 8, "offset=12 flags=0 data=1c1d1e1f00000000" },
+    { CONFIG_LEN, 1, "offset=16 flags=0 data=00" },
+    { 0, CONFIG_LEN + 1, "offset=0 flags=0 data=101112131415161718191a1b1c1d1e1f00" },
+    { 252, 4, "offset=252 flags=0 data=00000000" },
+    { 253, 4, "offset=253 flags=0 data=" },
+    { 0, 257, "offset=0 flags=0 data=" },
     { G_MAXUINT32, 2, "offset=4294967295 flags=0 data=" },
     { 0, 0, "offset=0 flags=0 data=" },
-    { 0, CONFIG_LEN + 1, "offset=0 flags=0 data=" },
   };
   g_autoptr(GBytes) before = NULL;
   guint8 bytes[CONFIG_LEN] = { 0 };
@@ -1782,9 +1869,9 @@ test_hostile_config (Fixture       *f,
 
   negotiate (f, OFFERED, PF_ACK);
   before = g_bytes_ref (vhost_user_backend_get_config (f->backend));
-  for (guint i = 0; i < G_N_ELEMENTS (bad_reads); i++)
-    check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), bad_reads[i].offset, NULL, bad_reads[i].size)),
-                 bad_reads[i].reply);
+  for (guint i = 0; i < G_N_ELEMENTS (reads); i++)
+    check_reply (request (f, msg_config (&msg, REQ (GET_CONFIG), reads[i].offset, NULL, reads[i].size)),
+                 reads[i].reply);
 
   /* writes past the end, and to read-only bytes (8 on) */
   expect_nack (f, msg_config (&msg, REQ (SET_CONFIG), 14, bytes, 4));
@@ -2349,12 +2436,18 @@ main (int   argc,
   ADD ("gating/no-protocol-features", test_gating);
   ADD ("gating/vring-enable", test_gating_enable);
   ADD ("gating/protocol-features-not-offered", test_gating_offer);
+  g_test_add ("/backend/refusal/unheard/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_unheard_refusal, fixture_teardown);
+  g_test_add ("/backend/refusal/unheard/no-need-reply", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_unheard_refusal, fixture_teardown);
+  ADD ("ring/max-size", test_ring_max_size);
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);
   ADD ("hostile/ring", test_hostile_ring);
   ADD ("hostile/mem-table", test_hostile_mem_table);
   ADD ("hostile/mem-slots", test_hostile_mem_slots);
   ADD ("hostile/config", test_hostile_config);
+  ADD ("config/short-handler", test_config_short_handler);
   ADD ("hostile/shared-areas", test_hostile_shared_areas);
   ADD ("hostile/vring-addr", test_hostile_vring_addr);
   ADD ("hostile/header", test_hostile_header);

@@ -871,15 +871,31 @@ test_request_row (Fixture       *f,
     reply = typed_call (f, number, &error);
   else
     reply = generic_call (f, number, rc->mode == MODE_ASYNC, &error);
-  sync_backend (f, number);
 
   if (number == REQ (VRING_KICK) && !rc->reply_ack)
     {
       /* in-band notifications went with REPLY_ACK: refused before sending */
+      sync_backend (f, number);
       g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
       g_assert_cmpuint (f->fired, ==, 0);
       return;
     }
+  if (rc->row->nack && !rc->reply_ack)
+    {
+      g_autoptr(GError) sync_error = NULL;
+
+      /* a refusal we could not hear: the back-end hangs up rather than
+       * leave us going on as if the request had worked */
+      g_assert_no_error (error);
+      vhost_user_frontend_get_u64 (f->frontend, number == REQ (GET_FEATURES) ? REQ (GET_PROTOCOL_FEATURES)
+                                                                            : REQ (GET_FEATURES),
+                                   NULL, &sync_error);
+      g_assert_nonnull (sync_error);
+      g_assert_cmpuint (f->fired, ==, 1);
+      g_assert_false (vhost_user_frontend_get_connected (f->frontend));
+      return;
+    }
+  sync_backend (f, number);
 
   /* the arguments arrived as sent */
   g_assert_cmpuint (f->fired, ==, 1);
@@ -1509,21 +1525,37 @@ static void
 test_nack (Fixture       *f,
            gconstpointer  data)
 {
-  gboolean reply_ack = GPOINTER_TO_INT (data);
+  /* 0: no REPLY_ACK; 1: REPLY_ACK; 2: REPLY_ACK, acks not asked for (crosvm) */
+  guint mode = GPOINTER_TO_UINT (data);
+  gboolean reply_ack = mode == 1;
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  negotiate (f, reply_ack ? PF_ALL : PF_NO_ACK);
+  if (mode == 2)
+    vhost_user_frontend_set_request_acks (f->frontend, FALSE);
+  negotiate (f, mode == 0 ? PF_NO_ACK : PF_ALL);
+  g_assert_true (vhost_user_frontend_get_request_acks (f->frontend) == (mode != 2));
   g_signal_connect (f->backend, "set-vring-num", G_CALLBACK (refuse_vring_num), f);
   ok = vhost_user_frontend_set_vring_state (f->frontend, REQ (SET_VRING_NUM), 0, 64, NULL, &error);
   if (reply_ack)
     g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
   else
-    g_assert_no_error (error);  /* without REPLY_ACK nobody hears of it */
+    g_assert_no_error (error);  /* without REPLY_ACK no answer comes */
   g_assert_true (ok == !reply_ack);
   g_clear_error (&error);
 
-  /* the connection carries on */
+  if (!reply_ack)
+    {
+      /* so the back-end hangs up rather than have us set up a ring it
+       * refused: the next request fails, and we are told */
+      vhost_user_frontend_get_u64 (f->frontend, REQ (GET_FEATURES), NULL, &error);
+      g_assert_nonnull (error);
+      g_assert_false (vhost_user_frontend_get_connected (f->frontend));
+      g_assert_cmpuint (f->disconnects, ==, 1);
+      return;
+    }
+
+  /* a NACK heard, the connection carries on */
   sync_backend (f, REQ (SET_VRING_NUM));
   g_assert_cmpuint (f->names->len, ==, 2);
   g_assert_cmpuint (vhost_user_vring_get_size (vhost_user_backend_get_vring (f->backend, 0)), ==, 0);
@@ -1770,6 +1802,7 @@ main (int   argc,
   ADD ("negotiate/no-protocol-features", GINT_TO_POINTER (NEGOTIATE_NO_PROTOCOL), test_negotiate);
   ADD ("nack/reply-ack", GINT_TO_POINTER (TRUE), test_nack);
   ADD ("nack/no-reply-ack", GINT_TO_POINTER (FALSE), test_nack);
+  ADD ("nack/reply-ack-not-requested", GINT_TO_POINTER (2), test_nack);
   ADD ("lifecycle", NULL, test_lifecycle);
 #undef ADD
   g_test_add ("/frontend/timeout", Fixture, NULL, fixture_setup_bare, test_timeout, fixture_teardown);

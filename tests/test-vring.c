@@ -18,6 +18,7 @@
 #include "test-util.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-vring-private.h"
+#include "vhost-user-vring-state-private.h"
 
 #define NUM      512
 #define DESC     0x0000
@@ -976,6 +977,33 @@ test_own_memory_sealed (void)
   vhost_user_memory_region_unref (region);
 }
 
+/* A ring's tables are sized by the size it is set to, and only the
+ * layout's own: a split ring of the protocol's largest size carries no
+ * packed record (1 MiB, laid out at once), and gets one when the layout
+ * turns packed. */
+static void
+test_tables_by_layout (void)
+{
+  g_autoptr(VhostUserVring) vring = vhost_user_vring_new (0, NULL);
+
+  vhost_user_vring_set_size (vring, 32768);
+  g_assert_nonnull (vring->split_out);
+  g_assert_null (vring->packed_ring.chains);
+  g_assert_null (vring->packed_ring.own_record);
+
+  vhost_user_vring_set_features (vring, TRUE, FALSE);
+  g_assert_nonnull (vring->packed_ring.chains);
+  g_assert_cmpuint (vring->packed_ring.n_chains, ==, 32768);
+  g_assert_nonnull (vring->packed_ring.own_record);
+
+  vhost_user_vring_set_size (vring, 256);
+  g_assert_cmpuint (vring->packed_ring.n_chains, ==, 256);
+
+  vhost_user_vring_set_features (vring, FALSE, FALSE);
+  g_assert_null (vring->packed_ring.chains);
+  g_assert_null (vring->packed_ring.own_record);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -987,6 +1015,7 @@ main (int   argc,
   ADD ("pop-push", test_pop_push, NULL);
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
   g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
+  g_test_add_func ("/vring/memory/tables-by-layout", test_tables_by_layout);
   ADD ("log-what-was-popped", test_log_what_was_popped, NULL);
   ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);

@@ -752,16 +752,20 @@ real_set_vring_endian (VhostUserBackend    *self,
   return TRUE;
 }
 
+/* A write must fall inside the device's config; a read may go on to the
+ * spec's 256 bytes, the invocation answering zeros past the config. */
 static gboolean
 config_range_ok (VhostUserBackend    *self,
                  VhostUserInvocation *invocation,
                  guint                offset,
-                 guint                size)
+                 guint                size,
+                 gboolean             reading)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   gsize config_len = priv->config != NULL ? g_bytes_get_size (priv->config) : 0;
+  gsize bound = reading ? MAX (config_len, VHOST_USER_CONFIG_SPACE_SIZE) : config_len;
 
-  if (size == 0 || (guint64) offset + size > config_len)
+  if (size == 0 || (guint64) offset + size > bound)
     {
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
                                            "Config range %u+%u is outside the %" G_GSIZE_FORMAT "-byte config space",
@@ -780,7 +784,9 @@ config_range_ok (VhostUserBackend    *self,
  * @flags: the request's flags
  *
  * The front-end reads the config space. Default: reply from
- * [property@VhostUser.Backend:config], refusing ranges outside it.
+ * [property@VhostUser.Backend:config]; what lies past its end, within the
+ * 256 bytes the specification gives the config space, reads as zeros
+ * (see vhost_user_invocation_return_config()); ranges beyond are refused.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -795,10 +801,15 @@ real_get_config (VhostUserBackend    *self,
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   g_autoptr(GBytes) slice = NULL;
+  gsize config_len;
 
-  if (!config_range_ok (self, invocation, offset, size))
+  if (!config_range_ok (self, invocation, offset, size, TRUE))
     return TRUE;
-  slice = g_bytes_new_from_bytes (priv->config, offset, size);
+  config_len = priv->config != NULL ? g_bytes_get_size (priv->config) : 0;
+  if (offset >= config_len)
+    slice = g_bytes_new (NULL, 0);
+  else
+    slice = g_bytes_new_from_bytes (priv->config, offset, MIN (size, config_len - offset));
   vhost_user_invocation_return_config (invocation, slice);
   return TRUE;
 }
@@ -835,7 +846,7 @@ real_set_config (VhostUserBackend    *self,
   g_autofree guint8 *config = NULL;
   gsize config_len;
 
-  if (!config_range_ok (self, invocation, offset, size))
+  if (!config_range_ok (self, invocation, offset, size, FALSE))
     return TRUE;
 
   config = g_bytes_unref_to_data (g_bytes_ref (priv->config), &config_len);

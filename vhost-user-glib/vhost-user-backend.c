@@ -479,12 +479,14 @@ install_properties (GObjectClass *object_class)
   /**
    * VhostUserBackend:max-queue-size:
    *
-   * The largest ring size `SET_VRING_NUM` may set.
+   * The largest ring size `SET_VRING_NUM` may set. The default is the
+   * protocol's maximum, 32768 (crosvm sets every ring that large); a ring
+   * costs memory by the size it is set to, never by this bound.
    *
    * Since: 1.0
    */
   vhost_user_backend_pspecs[PROP_MAX_QUEUE_SIZE] =
-    g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, 1024, rw);
+    g_param_spec_uint ("max-queue-size", NULL, NULL, 1, MAX_QUEUE_SIZE, MAX_QUEUE_SIZE, rw);
   /**
    * VhostUserBackend:max-mem-slots:
    *
@@ -658,7 +660,7 @@ vhost_user_backend_init (VhostUserBackend *self)
   if (vhost_user_backend_postcopy_supported ())
     priv->protocol_features |= VHOST_USER_PROTOCOL_FEATURE_PAGEFAULT;
   priv->num_queues = 1;
-  priv->max_queue_size = 1024;
+  priv->max_queue_size = MAX_QUEUE_SIZE;
   priv->max_mem_slots = DEFAULT_MEM_SLOTS;
 }
 

@@ -34,6 +34,7 @@ struct _VhostUserFrontend
   VhostUserRequester  *requester;
   char                *path;
   guint                timeout_ms;
+  gboolean             request_acks;
 
   /* the back-end channel: requests from the back-end, one at a time */
   VhostUserConnection *backend_channel;

@@ -30,7 +30,8 @@
  *
  * A request whose gating feature was not negotiated fails with
  * %VHOST_USER_ERROR_INVALID_OPERATION before anything is sent. When
- * `REPLY_ACK` is negotiated every request asks for an acknowledgement.
+ * `REPLY_ACK` is negotiated every request asks for an acknowledgement
+ * (unless [property@VhostUser.Frontend:request-acks] says not to).
  * Every reply is checked (same request, reply flag, size, fds); a bad one,
  * or none within [property@VhostUser.Frontend:timeout]
  * (%VHOST_USER_ERROR_TIMED_OUT), closes the connection, and every request
@@ -62,6 +63,7 @@ enum {
   PROP_0,
   PROP_MAIN_CONTEXT,
   PROP_TIMEOUT,
+  PROP_REQUEST_ACKS,
   PROP_CONNECTED,
   PROP_FEATURES,
   PROP_ACKED_FEATURES,
@@ -656,6 +658,7 @@ vhost_user_frontend_constructed (GObject *object)
     self->context = g_main_context_ref_thread_default ();
   self->requester = vhost_user_requester_new (VHOST_USER_CHANNEL_MAIN, object, self->context);
   vhost_user_requester_set_timeout (self->requester, self->timeout_ms);
+  vhost_user_requester_set_request_acks (self->requester, self->request_acks);
   vhost_user_requester_set_done_func (self->requester, vhost_user_frontend_track_state, self);
   vhost_user_frontend_init_channel (self);
 }
@@ -712,6 +715,9 @@ vhost_user_frontend_get_property (GObject    *object,
     case PROP_TIMEOUT:
       g_value_set_uint (value, self->timeout_ms);
       break;
+    case PROP_REQUEST_ACKS:
+      g_value_set_boolean (value, self->request_acks);
+      break;
     case PROP_CONNECTED:
       g_value_set_boolean (value, self->connection != NULL);
       break;
@@ -747,6 +753,9 @@ vhost_user_frontend_set_property (GObject      *object,
       break;
     case PROP_TIMEOUT:
       vhost_user_frontend_set_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_REQUEST_ACKS:
+      vhost_user_frontend_set_request_acks (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -788,6 +797,20 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
   properties[PROP_TIMEOUT] =
     g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, 30000,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserFrontend:request-acks:
+   *
+   * Whether requests ask for an acknowledgement (`NEED_REPLY`) once
+   * `REPLY_ACK` is negotiated. %FALSE sends them as crosvm does, which
+   * negotiates `REPLY_ACK` for the back-end channel's sake only: no round
+   * trip per request, and a refusal is heard only as the back-end hanging
+   * up.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REQUEST_ACKS] =
+    g_param_spec_boolean ("request-acks", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserFrontend:connected:
    *
@@ -943,6 +966,48 @@ vhost_user_frontend_set_timeout (VhostUserFrontend *self,
   if (self->requester != NULL)
     vhost_user_requester_set_timeout (self->requester, timeout_ms);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * vhost_user_frontend_get_request_acks:
+ * @self: a front-end
+ *
+ * Gets [property@VhostUser.Frontend:request-acks].
+ *
+ * Returns: whether requests ask for an acknowledgement under `REPLY_ACK`
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_frontend_get_request_acks (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), TRUE);
+  return self->request_acks;
+}
+
+/**
+ * vhost_user_frontend_set_request_acks:
+ * @self: a front-end
+ * @request_acks: whether requests ask for an acknowledgement
+ *
+ * Sets [property@VhostUser.Frontend:request-acks]; requests sent from now
+ * on follow it.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_frontend_set_request_acks (VhostUserFrontend *self,
+                                      gboolean           request_acks)
+{
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+
+  request_acks = !!request_acks;
+  if (self->request_acks == request_acks)
+    return;
+  self->request_acks = request_acks;
+  if (self->requester != NULL)
+    vhost_user_requester_set_request_acks (self->requester, request_acks);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUEST_ACKS]);
 }
 
 /**

@@ -88,6 +88,11 @@ VHOST_USER_AVAILABLE_IN_ALL
 void               vhost_user_frontend_set_timeout             (VhostUserFrontend   *self,
                                                                 guint                timeout_ms);
 VHOST_USER_AVAILABLE_IN_ALL
+gboolean           vhost_user_frontend_get_request_acks        (VhostUserFrontend   *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_request_acks        (VhostUserFrontend   *self,
+                                                                gboolean             request_acks);
+VHOST_USER_AVAILABLE_IN_ALL
 guint64            vhost_user_frontend_get_features            (VhostUserFrontend   *self);
 VHOST_USER_AVAILABLE_IN_ALL
 guint64            vhost_user_frontend_get_acked_features      (VhostUserFrontend   *self);

@@ -270,12 +270,18 @@ complete (VhostUserInvocation *self,
             gsize len = g_bytes_get_size (bytes);
 
             vhost_user_message_get_config (self->request, &offset, &flags, &data, &size);
-            if (len != size)
+            /* short of the spec's bound, the rest reads as zeros: SPDK
+             * reads offset 0, size 256 whatever the device */
+            if (len > size || (len < size && (guint64) offset + size > VHOST_USER_CONFIG_SPACE_SIZE))
               g_set_error (&own_error, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
                            "GET_CONFIG asked for %u bytes, the handler returned %" G_GSIZE_FORMAT,
                            size, len);
             else
-              vhost_user_message_set_config (reply, offset, flags, g_bytes_get_data (bytes, NULL), size);
+              {
+                vhost_user_message_set_config (reply, offset, flags, NULL, size);
+                if (len > 0)
+                  memcpy (reply->payload + VHOST_USER_CONFIG_HEADER_SIZE, g_bytes_get_data (bytes, NULL), len);
+              }
           }
           break;
         case RESULT_ERROR:
@@ -657,10 +663,14 @@ vhost_user_invocation_return_bytes (VhostUserInvocation *self,
 /**
  * vhost_user_invocation_return_config:
  * @self: an invocation of `GET_CONFIG`
- * @data: the config space bytes asked for: exactly the requested size
+ * @data: the config space bytes asked for: the requested size, or fewer
+ *   where the device's config ends before the read does
  *
  * Completes `GET_CONFIG`; the reply repeats the request's offset and
- * flags.
+ * flags. Within the 256 bytes the specification gives the config space,
+ * a read past the end of @data is answered with zeros after it, as a
+ * device's registers read past their end (SPDK reads all 256 bytes of
+ * any device); beyond them @data must be exactly the requested size.
  *
  * Since: 1.0
  */
@@ -681,7 +691,10 @@ vhost_user_invocation_return_config (VhostUserInvocation *self,
  * Completes the request as failed: a non-zero status where an
  * acknowledgement is due, the request's failure form where it always gets
  * a reply. A request that always gets a reply and has no way to say
- * "failed" (`GET_FEATURES`, `GET_VRING_BASE`, …) ends the connection.
+ * "failed" (`GET_FEATURES`, `GET_VRING_BASE`, …) ends the connection, and
+ * so does a back-end's refusal that the front-end asked not to hear (no
+ * `NEED_REPLY`, or no `REPLY_ACK`): it would carry on with a device half
+ * set up. A message in the log says why.
  *
  * Since: 1.0
  */

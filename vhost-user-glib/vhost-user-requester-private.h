@@ -60,6 +60,8 @@ void     vhost_user_requester_set_companion           (VhostUserRequester       
                                                        VhostUserConnection         *connection);
 void     vhost_user_requester_set_protocol_features   (VhostUserRequester          *self,
                                                        guint64                      protocol_features);
+void     vhost_user_requester_set_request_acks        (VhostUserRequester          *self,
+                                                       gboolean                     request_acks);
 void     vhost_user_requester_set_timeout             (VhostUserRequester          *self,
                                                        guint                        timeout_ms);
 guint    vhost_user_requester_get_timeout             (VhostUserRequester          *self);

@@ -44,6 +44,7 @@ struct _VhostUserRequester
   VhostUserConnection *connection;
   VhostUserConnection *companion;
   guint64              protocol_features;
+  gboolean             no_acks;     /* REPLY_ACK or not, never ask for one */
   guint                timeout_ms;
 
   GQueue               pending;
@@ -295,7 +296,7 @@ vhost_user_requester_send_async (VhostUserRequester  *self,
       return;
     }
 
-  reply_ack = (self->protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
+  reply_ack = (self->protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0 && !self->no_acks;
   reply_kind = vhost_user_request_info_get_reply (info, self->protocol_features);
   expects_reply = reply_kind == VHOST_USER_REPLY_ALWAYS || (reply_kind == VHOST_USER_REPLY_ACK && reply_ack);
   vhost_user_message_init (&msg, request, reply_kind == VHOST_USER_REPLY_ACK && reply_ack ?
@@ -673,6 +674,17 @@ vhost_user_requester_set_protocol_features (VhostUserRequester *self,
   g_return_if_fail (VHOST_USER_IS_REQUESTER (self));
 
   self->protocol_features = protocol_features;
+}
+
+/* Whether requests that can be acknowledged ask for it (NEED_REPLY) when
+ * REPLY_ACK is negotiated; for requests sent from now on. */
+void
+vhost_user_requester_set_request_acks (VhostUserRequester *self,
+                                       gboolean            request_acks)
+{
+  g_return_if_fail (VHOST_USER_IS_REQUESTER (self));
+
+  self->no_acks = !request_acks;
 }
 
 /* For requests sent from now on; 0: no limit. */

@@ -167,14 +167,24 @@ invocation_done (VhostUserInvocation *invocation,
       vhost_user_invocation_take_follow_up (invocation, &self->follow_up, &self->follow_up_data,
                                             &self->follow_up_notify, &self->follow_up_ack);
     }
-  else if (error != NULL && vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
+  else if (error != NULL && (vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS ||
+                             self->channel == VHOST_USER_CHANNEL_MAIN))
     {
-      /* the peer waits for an answer the protocol cannot give; the role
-       * lets go of the connection while it closes */
+      /* Either the peer waits for an answer the protocol cannot give, or
+       * the front-end asked for no reply (no NEED_REPLY, or no REPLY_ACK)
+       * and carries on as if the request had worked: a ring whose size
+       * was refused gets set up further and is never served, and the
+       * guest hangs on its first request. Closing is the one answer it
+       * cannot miss; the log says why. The role lets go of the
+       * connection while it closes. */
       g_autoptr(GError) fatal = g_error_copy (error);
       g_autoptr(VhostUserConnection) connection = g_object_ref (self->connection);
 
-      g_prefix_error (&fatal, "Cannot answer %s: ", info->name);
+      if (vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS)
+        g_prefix_error (&fatal, "Cannot answer %s: ", info->name);
+      else
+        g_prefix_error (&fatal, "%s refused, and the front-end asked for no reply to hear it: ", info->name);
+      g_message ("vhost-user %s: closing the connection: %s", who (self), fatal->message);
       vhost_user_connection_close (connection, fatal);
       return;
     }

@@ -376,15 +376,12 @@ vhost_user_vring_set_features (VhostUserVring *self,
   /* a ring set up before the layout was known keeps its position */
   forget_abandoned (self);
   if (packed && !self->packed)
-    {
-      self->base = vhost_user_vring_packed_base (self->base);
-      vhost_user_vring_packed_forget (&self->packed_ring);
-    }
+    self->base = vhost_user_vring_packed_base (self->base);
   if (self->packed != packed)
     {
       self->packed = packed;
-      if (self->size > 0)
-        size_tables (self, FALSE);
+      /* the new layout's tables, the old one's dropped */
+      size_tables (self, FALSE);
     }
   self->event_idx = event_idx;
   UNLOCK (self);

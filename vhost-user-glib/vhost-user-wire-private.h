@@ -32,6 +32,10 @@ G_BEGIN_DECLS
 #define VHOST_USER_MAX_MEM_TABLE_REGIONS 8
 #define VHOST_USER_CONFIG_HEADER_SIZE 12
 #define VHOST_USER_MAX_CONFIG_SIZE    (VHOST_USER_MAX_PAYLOAD - VHOST_USER_CONFIG_HEADER_SIZE)
+/* The config space as the spec bounds it (QEMU, libvhost-user and DPDK
+ * cap a read there): GET_CONFIG reads within it past a device's own
+ * config read zeros, as a register file reads past its end. */
+#define VHOST_USER_CONFIG_SPACE_SIZE  256
 #define VHOST_USER_MAX_SHMEM_REGIONS  256
 
 /* Bits of the u64 payload of SET_VRING_KICK/CALL/ERR and of vring area. */
