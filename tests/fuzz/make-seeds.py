@@ -128,6 +128,38 @@ seed('fuzz-inflight', 'packed-pushed')(lambda: ring_input(
     1, 7, PACKED_BASE, [0, 0, 0, 0, 0, 0, 0, 2, 9, 7, 2, 3], packed_memory(), bytes(32 + 32 * 8)))
 
 
+# --- memory tables (fuzz-memtable.c) ---
+# ops: 0 set (n, specs), 1 add (spec), 2 remove (index[, spec]), 3 translate, 4 read and write
+# spec: how (fd index in bits 0-1; 0x80: four u64; 0x40: u16 size; 0x20: u16 offset),
+#       then gpa >> 4 (u16), size, user address >> 4 (u16), offset
+
+
+def spec(fd, gpa, size_pages, uaddr, offset_pages):
+    return struct.pack('<BHBHB', fd, gpa >> 4, size_pages - 1, uaddr >> 4, offset_pages)
+
+
+def translate(how, *rest):
+    return bytes([3, how] + list(rest))
+
+
+SET_TWO = bytes([0, 2]) + spec(1, 0, 4, 0, 0) + spec(2, 0x4000, 16, 0x8000, 0)
+seed('fuzz-memtable', 'set-translate')(lambda: SET_TWO + translate(1, 0, 0) + translate(1, 1, 0xff) +
+                                       translate(5, 0, 0xff) + translate(3, 1, 1) + translate(7, 1, 0xff) +
+                                       bytes([4, 0xf0, 0x03, 0x40, 0x00]))
+seed('fuzz-memtable', 'add-remove')(lambda: bytes([1]) + spec(0, 0x2000, 1, 0x2000, 0) + bytes([1]) +
+                                    spec(2, 0x8000, 8, 0x10000, 8) + translate(1, 1, 0) +
+                                    bytes([2, 0]) + translate(1, 0, 0) + bytes([2, 9]) + spec(0, 0x2000, 1, 0x2000, 0) +
+                                    bytes([4, 0x00, 0x08, 0x00, 0x10]))
+seed('fuzz-memtable', 'overlap')(lambda: bytes([0, 2]) + spec(1, 0, 4, 0, 0) + spec(1, 0x3000, 4, 0x9000, 0) +
+                                 bytes([1]) + spec(0, 0x3800, 1, 0x20000, 0) + translate(0, 0x80, 0x03))
+seed('fuzz-memtable', 'overflow')(lambda: bytes([1, 0x81]) + struct.pack('<QQQQ', 2**64 - 0x1000, 0x2000, 0, 0) +
+                                  bytes([1, 0x82]) + struct.pack('<QQQQ', 0, 0x1000, 2**64 - 0x800, 0) +
+                                  bytes([1, 0x82]) + struct.pack('<QQQQ', 0, 0x1000, 0, 2**64 - 0x10))
+seed('fuzz-memtable', 'eight-slots')(lambda: bytes([0, 8]) + b''.join(spec(i % 3, 0x1000 * i, 1, 0x4000 * i, 0) for i in range(8)) +
+                                     bytes([1]) + spec(0, 0x10000, 1, 0x40000, 0) + translate(1, 7, 0) +
+                                     bytes([4, 0x00, 0x00, 0x00, 0x80]))
+
+
 def main():
     targets = sys.argv[1:] or sorted(SEEDS)
     for target in targets:
