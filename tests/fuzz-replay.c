@@ -16,6 +16,22 @@
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
+/* What is open, to tell which fd leaked. */
+static void
+print_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/fd/%s", name);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      g_test_message ("fd %s: %s", name, target);
+    }
+}
+
 static void
 run_one (const char *path)
 {
@@ -33,6 +49,8 @@ run_one (const char *path)
   g_assert_true (g_file_get_contents (path, &contents, &len, &error));
   g_assert_no_error (error);
   LLVMFuzzerTestOneInput ((const guint8 *) contents, len);
+  if (test_count_open_fds () != baseline)
+    print_open_fds ();
   g_assert_cmpuint (test_count_open_fds (), ==, baseline);
 }
 

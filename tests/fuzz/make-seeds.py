@@ -160,16 +160,132 @@ seed('fuzz-memtable', 'eight-slots')(lambda: bytes([0, 8]) + b''.join(spec(i % 3
                                      bytes([4, 0x00, 0x00, 0x00, 0x80]))
 
 
+# --- the back-end (fuzz-backend.c) ---
+# fd pool: 0 memfd 64 KiB (guest memory), 1 memfd 4 KiB, 2 memfd 1 MiB,
+# 3 and 4 eventfds, 5 /dev/null, 6 a socket (a back-end channel)
+
+NEED_REPLY = 1 | (1 << 3)
+UADDR = 0x7f0000000000
+F = {'LOG_ALL': 26, 'INDIRECT': 28, 'EVENT_IDX': 29, 'PROTOCOL': 30, 'VERSION_1': 32, 'PACKED': 34}
+PF = {'MQ': 0, 'LOG_SHMFD': 1, 'REPLY_ACK': 3, 'BACKEND_REQ': 5, 'CONFIG': 9, 'BACKEND_SEND_FD': 10,
+      'INFLIGHT': 12, 'RESET_DEVICE': 13, 'INBAND': 14, 'MEM_SLOTS': 15, 'STATUS': 16,
+      'VRING_BASE_INFLIGHT': 20, 'SKIP_DRAIN': 23}
+
+
+def bits(table, *names):
+    return sum(1 << table[n] for n in names)
+
+
+def msg(request, payload=b'', fds=(), flags=NEED_REPLY):
+    """A record: the control byte names the fds as a run of pool kinds."""
+    n = len(fds)
+    start = fds[0] if fds else 0
+    assert list(fds) == [(start + i) % 7 for i in range(n)]
+    return bytes([n | (start << 3)]) + struct.pack('<III', request, flags, len(payload)) + payload
+
+
+def driver(memfd, offset, data):
+    out = b''
+    for i in range(0, len(data), 255):
+        chunk = data[i:i + 255]
+        out += bytes([0x40, memfd]) + struct.pack('<HB', offset + i, len(chunk)) + chunk
+    return out
+
+
+def u64(v):
+    return struct.pack('<Q', v)
+
+
+def state(index, num):
+    return struct.pack('<II', index, num)
+
+
+def vring_addr(index, flags=0, desc=0, avail=0x1000, used=0x2000, log=0):
+    return struct.pack('<IIQQQQ', index, flags, UADDR + desc, UADDR + used, UADDR + avail, log)
+
+
+def negotiate(features=(), protocol=()):
+    return (msg(1, flags=1) + msg(2, u64(bits(F, 'VERSION_1', 'PROTOCOL', *features))) +
+            msg(15, flags=1) +
+            msg(16, u64(bits(PF, 'MQ', 'REPLY_ACK', 'LOG_SHMFD', 'INFLIGHT', 'CONFIG', 'MEM_SLOTS',
+                             'STATUS', *protocol))) +
+            msg(3))
+
+
+def mem_table():
+    return msg(5, struct.pack('<II', 1, 0) + struct.pack('<QQQQ', 0, 0x10000, UADDR, 0), fds=[0])
+
+
+def split_ring_memory(packed=False):
+    """Three requests in ring 0 (desc 0, avail 0x1000, used 0x2000), data at 0x8000."""
+    if packed:
+        a = 1 << 7
+        descs = struct.pack('<QIHH', 0x8000, 16, 0, a | 1) + struct.pack('<QIHH', 0x8100, 512, 0, a | 2)
+        descs += struct.pack('<QIHH', 0x9000, 32, 1, a | 4)
+        table = struct.pack('<QIHH', 0x8400, 16, 0, 0) + struct.pack('<QIHH', 0x8500, 64, 0, 2)
+        return driver(0, 0, descs) + driver(0, 0x9000, table)
+    descs = (struct.pack('<QIHH', 0x8000, 16, 1, 1) + struct.pack('<QIHH', 0x8100, 512, 3, 2) +
+             struct.pack('<QIHH', 0x8400, 1, 2, 0) + struct.pack('<QIHH', 0x9000, 32, 4, 0))
+    table = struct.pack('<QIHH', 0x8500, 16, 1, 1) + struct.pack('<QIHH', 0x8600, 64, 2, 0)
+    avail = struct.pack('<HHHH', 0, 2, 0, 3)
+    return driver(0, 0, descs) + driver(0, 0x9000, table) + driver(0, 0x1000, avail)
+
+
+def ring_setup(index=0, num=8, base=0, addr_flags=0, log=0):
+    return (msg(8, state(index, num)) + msg(9, vring_addr(index, addr_flags, log=log)) +
+            msg(10, state(index, base)) + msg(13, u64(index), fds=[3]) + msg(12, u64(index), fds=[4]) +
+            msg(18, state(index, 1)))
+
+
+seed('fuzz-backend', 'split-ring')(lambda: negotiate(('INDIRECT',)) + mem_table() + ring_setup() +
+                                   split_ring_memory() + msg(11, state(0, 0)))
+seed('fuzz-backend', 'packed-ring')(lambda: negotiate(('PACKED', 'EVENT_IDX', 'INDIRECT')) + mem_table() +
+                                    ring_setup(base=0x80008000) + split_ring_memory(True) + msg(11, state(0, 0)))
+seed('fuzz-backend', 'inflight')(lambda: negotiate(('INDIRECT',)) + mem_table() +
+                                 msg(31, struct.pack('<QQHH4x', 0, 0, 2, 8)) +
+                                 msg(32, struct.pack('<QQHH4x', 0x1000, 0, 2, 8), fds=[1]) +
+                                 ring_setup() + split_ring_memory() + msg(11, state(0, 0)))
+seed('fuzz-backend', 'dirty-log')(lambda: negotiate(('INDIRECT', 'LOG_ALL')) + mem_table() + ring_setup(addr_flags=1, log=0x2000) +
+                                  msg(6, struct.pack('<QQ', 0x1000, 0), fds=[1]) + split_ring_memory() +
+                                  msg(11, state(0, 0)))
+seed('fuzz-backend', 'mem-slots')(lambda: negotiate() + msg(36) +
+                                  msg(37, u64(0) + struct.pack('<QQQQ', 0, 0x10000, UADDR, 0), fds=[0]) +
+                                  msg(37, u64(0) + struct.pack('<QQQQ', 0x100000, 0x1000, UADDR + 0x100000, 0), fds=[1]) +
+                                  ring_setup() + split_ring_memory() +
+                                  msg(38, u64(0) + struct.pack('<QQQQ', 0x100000, 0x1000, UADDR + 0x100000, 0)) +
+                                  msg(11, state(0, 0)))
+seed('fuzz-backend', 'config-status')(lambda: negotiate((), ('BACKEND_REQ', 'BACKEND_SEND_FD', 'RESET_DEVICE')) + msg(24, struct.pack('<III', 0, 16, 0) + bytes(16)) +
+                                      msg(25, struct.pack('<III', 8, 8, 0) + bytes(range(8))) +
+                                      msg(39, u64(0xf)) + msg(40, flags=1) + msg(17, flags=1) +
+                                      msg(21, fds=[6]) + msg(34) + msg(4))
+seed('fuzz-backend', 'inband-skip-drain')(lambda: negotiate(('INDIRECT',), ('INBAND', 'SKIP_DRAIN', 'BACKEND_REQ')) +
+                                          msg(21, fds=[6]) + mem_table() +
+                                          msg(8, state(0, 8)) + msg(9, vring_addr(0)) + msg(10, state(0, 0)) +
+                                          msg(12, u64(0x100)) + msg(18, state(0, 1)) + split_ring_memory() +
+                                          msg(35, state(0, 0)) + msg(45, state(0, 0)))
+seed('fuzz-backend', 'hostile')(lambda: negotiate() + msg(5, struct.pack('<II', 2, 0) +
+                                                          struct.pack('<QQQQ', 0, 0x10000, UADDR, 0xf000) +
+                                                          struct.pack('<QQQQ', 0x8000, 0x1000, UADDR, 0), fds=[0, 1]) +
+                                msg(8, state(7, 1000)) + msg(12, u64(0), fds=[5]) + msg(13, u64(1), fds=[2, 3, 4]) +
+                                bytes([0]) + struct.pack('<III', 5, 1, 0xffff))
+
+
+RINGS = ('fuzz-split', 'fuzz-packed', 'fuzz-inflight')
+
+
 def main():
     targets = sys.argv[1:] or sorted(SEEDS)
     for target in targets:
         directory = os.path.join(CORPUS, target)
         os.makedirs(directory, exist_ok=True)
         for name, fn in SEEDS[target]:
-            # the targets read past the end as zeros: the shorter, the
+            data = fn()
+            # the ring targets read past the end as zeros: the shorter, the
             # better libFuzzer mutates what matters
+            if target in RINGS:
+                data = data.rstrip(b'\0')
             with open(os.path.join(directory, 'seed-' + name), 'wb') as f:
-                f.write(fn().rstrip(b'\0'))
+                f.write(data)
 
 
 if __name__ == '__main__':
