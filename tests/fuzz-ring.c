@@ -176,7 +176,8 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   /* split rings are a power of two; packed ones any size */
   num = packed ? 1u + next_u8 (&in) % MAX_NUM : 1u << (next_u8 (&in) % 7);
   base = next_u32 (&in);
-  area_len = MIN (next_u16 (&in), AREA_MAX);
+  area_len = next_u16 (&in);   /* (not inside MIN: evaluated once) */
+  area_len = MIN (area_len, AREA_MAX);
   n_ops = next_u8 (&in);
   ops = (Input) { data + in.pos, MIN (n_ops, size - MIN (in.pos, size)), 0 };
   in.pos += ops.size;
