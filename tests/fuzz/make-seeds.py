@@ -270,6 +270,64 @@ seed('fuzz-backend', 'hostile')(lambda: negotiate() + msg(5, struct.pack('<II', 
                                 bytes([0]) + struct.pack('<III', 5, 1, 0xffff))
 
 
+# --- the front-end (fuzz-frontend.c) ---
+# records: an operation (0-12, arguments after), raw bytes (0x80), a reply to
+# the last request read (0xc0: flags byte, 0 for the right ones; u8 length;
+# payload), a back-end channel request (0xe0: request, flags, u8 length,
+# payload); the low 3 bits of the last three: fds attached (memfd, eventfd,
+# /dev/null)
+
+def reply(payload=b'', flags=0, fds=0):
+    return bytes([0xc0 | fds, flags, len(payload)]) + payload
+
+
+def ack(value=0):
+    return reply(u64(value))
+
+
+def raw(data, fds=0):
+    return bytes([0x80 | fds]) + struct.pack('<H', len(data)) + data
+
+
+def channel(request, payload=b'', need_reply=True, fds=0):
+    return bytes([0xe0 | fds, request, 1 if need_reply else 0, len(payload)]) + payload
+
+
+def op(n, *args):
+    return bytes([n]) + b''.join(args)
+
+
+OFFERED = bits(F, 'VERSION_1', 'PROTOCOL', 'EVENT_IDX', 'INDIRECT', 'PACKED', 'LOG_ALL')
+OFFERED_PROTOCOL = bits(PF, 'MQ', 'LOG_SHMFD', 'REPLY_ACK', 'BACKEND_REQ', 'CONFIG', 'BACKEND_SEND_FD', 'INFLIGHT',
+                        'RESET_DEVICE', 'MEM_SLOTS', 'STATUS', 'VRING_BASE_INFLIGHT', 'SKIP_DRAIN', 'INBAND') | (1 << 11) | (1 << 18) | (1 << 22)
+FE_NEGOTIATE = (op(0, u64(bits(F, 'VERSION_1', 'PROTOCOL', 'EVENT_IDX')), u64(OFFERED_PROTOCOL)) +
+                reply(u64(OFFERED)) + reply(u64(OFFERED_PROTOCOL)) + ack() + ack())
+
+seed('fuzz-frontend', 'negotiate')(lambda: FE_NEGOTIATE)
+seed('fuzz-frontend', 'requests')(lambda: FE_NEGOTIATE +
+                                  op(2, b'\0') + reply(state(0, 7)) +
+                                  op(3, b'\0', b'\x10') + reply(struct.pack('<III', 0, 16, 0) + bytes(range(16))) +
+                                  op(4, b'\2', struct.pack('<H', 8)) + reply(struct.pack('<QQHH4x', 0x1000, 0, 2, 8), fds=1) +
+                                  op(6) + raw(struct.pack('<III', 44, 5, 8 + 8 * 256) + struct.pack('<II', 2, 0) + u64(0x1000) + u64(0x2000) + bytes(8 * 254)) +
+                                  op(5) + reply(u64(0), fds=1) +
+                                  op(10, b'\0', b'\0', struct.pack('<H', 8)) + ack() +
+                                  op(11, b'\0') + ack() + op(12, b'\0', b'\4', b'abcd') + ack() +
+                                  op(1, bytes([17, 0])) + reply(u64(2)) +
+                                  op(1, bytes([40, 0])) + reply(u64(0xf)))
+seed('fuzz-frontend', 'memory')(lambda: FE_NEGOTIATE + op(8) + ack() + op(9) + ack() + op(1, bytes([36, 0])) + reply(u64(8)))
+seed('fuzz-frontend', 'backend-channel')(lambda: FE_NEGOTIATE + op(7) + ack() +
+                                         channel(2) + channel(4, u64(0)) + channel(5, u64(1)) +
+                                         channel(6, bytes(16)) + channel(8, bytes(16), fds=1) +
+                                         channel(3, struct.pack('<QQQ', 0, 0x1000, 0), fds=1) +
+                                         channel(9, struct.pack('<B7xQQQQ', 0, 0, 0, 0x1000, 0), fds=1) +
+                                         channel(1, struct.pack('<QQQBB6x', 0, 0x1000, 0, 3, 2)) +
+                                         channel(77, b'', need_reply=False))
+seed('fuzz-frontend', 'lies')(lambda: FE_NEGOTIATE + op(2, b'\1') + reply(state(3, 7)) + op(2, b'\0') + reply(b'\1') +
+                              op(3, b'\0', b'\x10') + reply(struct.pack('<III', 0, 200, 0) + bytes(16)) +
+                              op(4, b'\2', struct.pack('<H', 8)) + reply(struct.pack('<QQHH4x', 0x100000, 0, 2, 8)) +
+                              op(1, bytes([1, 0])) + reply(u64(1), flags=0x1) + bytes([0x80, 12, 0]) + struct.pack('<III', 1, 5, 0xffffff))
+
+
 RINGS = ('fuzz-split', 'fuzz-packed', 'fuzz-inflight')
 
 
