@@ -1,0 +1,70 @@
+#!/bin/bash
+# run.sh: every libFuzzer target for SECONDS each
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+#   tests/fuzz/run.sh SECONDS [TARGET...]
+#
+# Builds the targets with clang 14 and -Dfuzzing=true in build-fuzz/ (ASan
+# and UBSan on, libFuzzer's coverage in the library too), then runs each,
+# one at a time and niced, for SECONDS on a scratch copy of its committed
+# corpus (tests/fuzz/corpus/TARGET/), and prints per target the executions
+# and the coverage (cov: edges, ft: features) of libFuzzer's final stats.
+# A crash, leak or sanitizer report stops that target, leaves the input in
+# build-fuzz/artifacts/ and makes the script fail. New inputs stay in
+# build-fuzz/corpus/TARGET/; to keep the interesting ones, minimize them
+# into the committed corpus:
+#   build-fuzz/tests/TARGET -merge=1 tests/fuzz/corpus/TARGET build-fuzz/corpus/TARGET
+# Needs clang-14 and libFuzzer (Debian: apt-get install clang-14 libfuzzer-14-dev).
+set -uo pipefail
+
+seconds=${1:?usage: $0 SECONDS [TARGET...]}
+shift
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$src/build-fuzz
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable)
+fi
+
+if [ ! -d "$build" ]; then
+  CC=${CC:-clang-14} meson setup "$build" "$src" -Dfuzzing=true -Db_lundef=false \
+    -Dintrospection=disabled -Ddocumentation=disabled >/dev/null || exit 1
+fi
+built=()
+for t in "${targets[@]}"; do
+  built+=("tests/$t")
+done
+nice meson compile -C "$build" "${built[@]}" >/dev/null || { echo "build failed" >&2; exit 1; }
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$src/tests/lsan.supp
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export G_SLICE=always-malloc
+export G_DEBUG=fatal-warnings
+mkdir -p "$build/artifacts"
+failed=0
+printf '%-14s %12s %8s %8s %8s  %s\n' target executions exec/s cov ft result
+for t in "${targets[@]}"; do
+  exe=$build/tests/$t
+  log=$build/$t.log
+  mkdir -p "$build/corpus/$t"
+  dirs=("$build/corpus/$t")
+  [ -d "$src/tests/fuzz/corpus/$t" ] && dirs+=("$src/tests/fuzz/corpus/$t")
+  nice "$exe" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$t-" "${dirs[@]}" >"$log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  if [ $rc -eq 0 ]; then
+    result=ok
+  else
+    result="FAILED ($log)"
+    failed=1
+  fi
+  printf '%-14s %12s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result"
+done
+exit $failed
