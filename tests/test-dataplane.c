@@ -427,6 +427,7 @@ typedef struct {
   GMainLoop    *loop;
   GThread      *thread;
   guint         served;     /* only the worker writes it */
+  guint         poll_us;    /* the ring's busy-poll window */
 } Worker;
 
 static gpointer
@@ -469,11 +470,16 @@ on_threaded_backend (VhostUserServer  *server,
                      Worker           *workers)
 {
   for (guint i = 0; i < 2; i++)
-    vhost_user_vring_set_context (vhost_user_backend_get_vring (backend, i), workers[i].context);
+    {
+      vhost_user_vring_set_context (vhost_user_backend_get_vring (backend, i), workers[i].context);
+      vhost_user_vring_set_poll_window (vhost_user_backend_get_vring (backend, i), workers[i].poll_us);
+    }
 }
 
+/* With @data, each ring busy-polls in its thread (and is stopped from
+ * the control plane's while it does). */
 static void
-test_threads (void)
+test_threads (gconstpointer data)
 {
   Fixture f = { .num_queues = 2 };
   Worker workers[2];
@@ -487,6 +493,7 @@ test_threads (void)
       workers[i].context = g_main_context_new ();
       workers[i].loop = g_main_loop_new (workers[i].context, FALSE);
       workers[i].served = 0;
+      workers[i].poll_us = GPOINTER_TO_UINT (data);
       workers[i].thread = g_thread_new ("ring worker", worker_run, &workers[i]);
     }
   f.handler = serve_all;
@@ -1027,7 +1034,8 @@ main (int   argc,
   g_test_add_func ("/dataplane/drain-broken", test_drain_broken);
   g_test_add_func ("/dataplane/resize-running", test_resize_running);
   g_test_add_func ("/dataplane/drain-timeout", test_drain_timeout);
-  g_test_add_func ("/dataplane/threads", test_threads);
+  g_test_add_data_func ("/dataplane/threads", GUINT_TO_POINTER (0), test_threads);
+  g_test_add_data_func ("/dataplane/threads/busy-poll", GUINT_TO_POINTER (100), test_threads);
   g_test_add_data_func ("/dataplane/inflight-restart", INFLIGHT_CASE (FALSE, STOP_KILLED), test_inflight_restart);
   g_test_add_data_func ("/dataplane/inflight-restart-packed", INFLIGHT_CASE (TRUE, STOP_KILLED),
                         test_inflight_restart);
