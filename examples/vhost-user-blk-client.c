@@ -50,6 +50,9 @@
 #define VIRTIO_BLK_T_IN           0
 #define VIRTIO_BLK_T_OUT          1
 #define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_ID_BYTES       20
+#define VIRTIO_RING_F_EVENT_IDX   29
 #define VIRTIO_BLK_T_DISCARD      11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
 #define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
@@ -78,6 +81,8 @@ static gint n_queues = 1;
 static gdouble bench;
 static gboolean bench_write;
 static gboolean busy_poll;
+static gboolean event_idx;
+static gboolean get_id;
 static gboolean packed;
 static gboolean reconnect;
 static gint reconnect_timeout = 30;
@@ -104,6 +109,10 @@ static GOptionEntry entries[] = {
     "With --bench, write instead of read", NULL },
   { "busy-poll", 0, 0, G_OPTION_ARG_NONE, &busy_poll,
     "Spin on the used rings for answers instead of sleeping until the back-end's call", NULL },
+  { "event-idx", 0, 0, G_OPTION_ARG_NONE, &event_idx,
+    "Event indices (VIRTIO_RING_F_EVENT_IDX): kick and be called only as far as each side asked", NULL },
+  { "get-id", 0, 0, G_OPTION_ARG_NONE, &get_id,
+    "Ask the device for its ID string (VIRTIO_BLK_T_GET_ID) and print it first", NULL },
   { "packed", 'p', 0, G_OPTION_ARG_NONE, &packed,
     "Packed virtqueues (VIRTIO_F_RING_PACKED) instead of split ones", NULL },
   { "reconnect", 'r', 0, G_OPTION_ARG_NONE, &reconnect,
@@ -190,6 +199,7 @@ typedef struct {
   guint64                latency_hist[LATENCY_BUCKETS];
   gboolean               shown;
   guint                  spins;
+  char                   id[VIRTIO_BLK_ID_BYTES + 1];
 } Client;
 
 static void
@@ -246,7 +256,8 @@ setup (Client  *c,
                  VHOST_USER_FEATURE (VIRTIO_BLK_F_FLUSH) |
                  (n_queues > 1 ? VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) : 0) |
                  (discard ? VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) : 0) |
-                 (write_zeroes ? VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) : 0);
+                 (write_zeroes ? VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) : 0) |
+                 (event_idx ? VHOST_USER_FEATURE (VIRTIO_RING_F_EVENT_IDX) : 0);
   guint64 want_protocol = VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
                           VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_FEATURE_MQ |
                           VHOST_USER_PROTOCOL_FEATURE_STATUS |
@@ -267,6 +278,14 @@ setup (Client  *c,
 
   c->features = vhost_user_device_get_acked_features (c->device);
   c->protocol_features = vhost_user_device_get_acked_protocol_features (c->device);
+  if (event_idx && !(c->features & VHOST_USER_FEATURE (VIRTIO_RING_F_EVENT_IDX)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "--event-idx: the back-end does not offer VIRTIO_RING_F_EVENT_IDX");
+      return FALSE;
+    }
+  for (int i = 0; i < n_queues; i++)
+    vhost_user_driver_ring_set_event_idx (c->queues[i].ring, event_idx);
   if (c->protocol_features & VHOST_USER_PROTOCOL_FEATURE_CONFIG)
     config = vhost_user_frontend_read_config (fe, 0, CONFIG_READ, NULL, NULL);
   if (config != NULL)
@@ -409,6 +428,13 @@ issue (Client   *c,
     case VIRTIO_BLK_T_OUT:
       n_out = 2;
       break;
+    case VIRTIO_BLK_T_GET_ID:
+      /* the ID where the data goes, then the status */
+      in_len[0] = VIRTIO_BLK_ID_BYTES;
+      ins = in_off;
+      in_lens = in_len;
+      n_in = 2;
+      break;
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
       {
@@ -483,6 +509,7 @@ type_name (guint32 type)
     case VIRTIO_BLK_T_IN: return "read";
     case VIRTIO_BLK_T_OUT: return "write";
     case VIRTIO_BLK_T_FLUSH: return "flush";
+    case VIRTIO_BLK_T_GET_ID: return "get-id";
     case VIRTIO_BLK_T_DISCARD: return "discard";
     case VIRTIO_BLK_T_WRITE_ZEROES: return "write-zeroes";
     default: return "request";
@@ -524,6 +551,13 @@ complete (Client  *c,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s of sector %" G_GUINT64_FORMAT " failed (status %u)",
                    type_name (slot->type), slot->sector, status);
       return FALSE;
+    }
+  if (slot->type == VIRTIO_BLK_T_GET_ID)
+    {
+      /* NUL-padded, and without a NUL when it fills the 20 bytes */
+      memcpy (c->id, c->mem + slot->data_off, VIRTIO_BLK_ID_BYTES);
+      c->id[VIRTIO_BLK_ID_BYTES] = '\0';
+      return TRUE;
     }
   if (slot->type != VIRTIO_BLK_T_IN)
     return TRUE;
@@ -732,6 +766,19 @@ run_pass (Client  *c,
   return TRUE;
 }
 
+/* GET_ID, alone in flight; the answer lands in c->id. */
+static gboolean
+read_id (Client  *c,
+         GError **error)
+{
+  if (!issue (c, VIRTIO_BLK_T_GET_ID, 0, 0, error) || !kick (c, error))
+    return FALSE;
+  while (c->in_flight > 0)
+    if (!reap (c, CHECK_NONE, error))
+      return FALSE;
+  return TRUE;
+}
+
 /* FLUSH only where the back-end offers it (VIRTIO_BLK_F_FLUSH), once
  * everything before it completed. */
 static gboolean
@@ -836,10 +883,16 @@ main (int   argc,
   if (!vhost_user_frontend_connect_to_path (c.frontend, argv[1], 5000, NULL, &error) || !setup (&c, &error))
     goto fail;
   g_print ("connected: %s, features 0x%" G_GINT64_MODIFIER "x, capacity %" G_GUINT64_FORMAT " sectors, "
-           "%d queue%s of %u, %s rings, queue depth %d%s\n",
+           "%d queue%s of %u, %s rings%s, queue depth %d%s\n",
            argv[1], c.features, c.capacity, n_queues, n_queues > 1 ? "s" : "", c.ring_size,
-           packed ? "packed" : "split", queue_depth,
+           packed ? "packed" : "split", event_idx ? " with event indices" : "", queue_depth,
            c.protocol_features & VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD ? ", in-flight area kept" : "");
+  if (get_id)
+    {
+      if (!read_id (&c, &error))
+        goto fail;
+      g_print ("id: %s\n", c.id);
+    }
   if (c.capacity != 0 && (guint64) (start + count) > c.capacity)
     count = c.capacity > (guint64) start ? (gint64) (c.capacity - start) : 0;
   if (count == 0)

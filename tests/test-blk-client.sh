@@ -63,11 +63,11 @@ is_zero () {
 
 blocks () { stat -c %b "$1"; }
 
-echo "1..10"
+echo "1..13"
 
 qsd=$(command -v qemu-storage-daemon || true)
 if [ -z "$qsd" ]; then
-  for t in "one request at a time" "16 in flight on 2 queues" "discard and write-zeroes"; do
+  for t in "one request at a time" "16 in flight on 2 queues" "discard and write-zeroes" "event indices"; do
     n=$((n + 1)); echo "ok $n # SKIP qemu-storage-daemon not installed (apt-get install qemu-system-x86)"
   done
 else
@@ -105,6 +105,14 @@ else
   after=$(blocks "$dir/qsd.img")
   [ "$after" -lt "$before" ] || fail "qemu-storage-daemon: the discard punched no hole ($before -> $after blocks)"
   ok "qemu-storage-daemon, discard and write-zeroes: zeros in the file, a hole ($before -> $after blocks)"
+
+  run_client "$dir/c.log" --verify --event-idx --get-id --queue-depth 8 --io-size 8 --count 2048 --start 12000 \
+             "$dir/qsd.sock" || fail "qemu-storage-daemon with event indices"
+  grep -q "split rings with event indices" "$dir/c.log" || fail "qemu-storage-daemon: no event indices"
+  id=$(sed -n 's/^id: //p' "$dir/c.log")
+  [ -n "$id" ] || fail "qemu-storage-daemon: GET_ID gave nothing"
+  is_pattern "$dir/qsd.img" 12000 2048 || fail "qemu-storage-daemon: the image does not hold the pattern (event idx)"
+  ok "qemu-storage-daemon with event indices, 8 in flight: the image holds the pattern; GET_ID says '$id'"
 fi
 
 "$device" --socket "$dir/ours.sock" > "$dir/ours.log" 2>&1 &
@@ -126,6 +134,28 @@ is_pattern "$dir/ours.img" 7 1000 || fail "the example device: the image does no
 is_zero "$dir/ours.img" 0 7 && is_zero "$dir/ours.img" 1007 100 ||
   fail "the example device: sectors around the range were written"
 ok "the example device on an image file: the file holds the pattern"
+
+# Event indices on split and packed rings, GET_ID; and a back-end that
+# busy-polls under a driver that spins (kicks off both ways)
+for layout in "" --packed; do
+  run_client "$dir/c.log" --verify --event-idx --get-id $layout --queue-depth 8 --io-size 8 --count 2048 \
+             --start 2000 "$dir/img.sock" || { sed "s/^/# /" "$dir/img.log"; fail "event indices ${layout:-split}"; }
+  grep -q "rings with event indices" "$dir/c.log" || fail "the example device: no event indices"
+  grep -q "^id: vhost-user-glib" "$dir/c.log" || fail "the example device: GET_ID: $(grep '^id' "$dir/c.log")"
+  is_pattern "$dir/ours.img" 2000 2048 || fail "the example device: the image does not hold the pattern (event idx)"
+done
+ok "the example device with event indices on split and packed rings: the file holds the pattern; GET_ID answers"
+
+truncate -s 8M "$dir/poll.img"
+"$device" --socket "$dir/poll.sock" --image "$dir/poll.img" --queue-threads --poll-us 200 > "$dir/poll.log" 2>&1 &
+pids+=($!)
+wait_socket "$dir/poll.sock"
+for layout in "" --packed; do
+  run_client "$dir/c.log" --verify --busy-poll $layout --queue-depth 4 --io-size 8 --count 2048 "$dir/poll.sock" ||
+    { sed "s/^/# /" "$dir/poll.log"; fail "busy-polling ${layout:-split}"; }
+  is_pattern "$dir/poll.img" 0 2048 || fail "busy-polling: the image does not hold the pattern"
+done
+ok "the example device busy-polling (--poll-us) under a spinning driver, split and packed: the file holds the pattern"
 
 # Many requests in flight on several queues, completing late and out of
 # order: every write lands, every read comes back right. Served in the
