@@ -52,7 +52,9 @@
 #define VIRTIO_BLK_T_FLUSH        4
 #define VIRTIO_BLK_T_GET_ID       8
 #define VIRTIO_BLK_ID_BYTES       20
+#define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX   29
+#define TABLE_AT      (STATUS_AT + 1 - 64)   /* --indirect: a request's 3-entry table, before the status */
 #define VIRTIO_BLK_T_DISCARD      11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
 #define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
@@ -83,6 +85,7 @@ static gboolean bench_write;
 static gboolean busy_poll;
 static gboolean event_idx;
 static gboolean get_id;
+static gboolean indirect;
 static gboolean packed;
 static gboolean reconnect;
 static gint reconnect_timeout = 30;
@@ -111,6 +114,9 @@ static GOptionEntry entries[] = {
     "Spin on the used rings for answers instead of sleeping until the back-end's call", NULL },
   { "event-idx", 0, 0, G_OPTION_ARG_NONE, &event_idx,
     "Event indices (VIRTIO_RING_F_EVENT_IDX): kick and be called only as far as each side asked", NULL },
+  { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect,
+    "Each request's buffers in a table of its own (VIRTIO_RING_F_INDIRECT_DESC): one ring descriptor per request",
+    NULL },
   { "get-id", 0, 0, G_OPTION_ARG_NONE, &get_id,
     "Ask the device for its ID string (VIRTIO_BLK_T_GET_ID) and print it first", NULL },
   { "packed", 'p', 0, G_OPTION_ARG_NONE, &packed,
@@ -257,7 +263,8 @@ setup (Client  *c,
                  (n_queues > 1 ? VHOST_USER_FEATURE (VIRTIO_BLK_F_MQ) : 0) |
                  (discard ? VHOST_USER_FEATURE (VIRTIO_BLK_F_DISCARD) : 0) |
                  (write_zeroes ? VHOST_USER_FEATURE (VIRTIO_BLK_F_WRITE_ZEROES) : 0) |
-                 (event_idx ? VHOST_USER_FEATURE (VIRTIO_RING_F_EVENT_IDX) : 0);
+                 (event_idx ? VHOST_USER_FEATURE (VIRTIO_RING_F_EVENT_IDX) : 0) |
+                 (indirect ? VHOST_USER_FEATURE (VIRTIO_RING_F_INDIRECT_DESC) : 0);
   guint64 want_protocol = VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | VHOST_USER_PROTOCOL_FEATURE_CONFIG |
                           VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_FEATURE_MQ |
                           VHOST_USER_PROTOCOL_FEATURE_STATUS |
@@ -282,6 +289,12 @@ setup (Client  *c,
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "--event-idx: the back-end does not offer VIRTIO_RING_F_EVENT_IDX");
+      return FALSE;
+    }
+  if (indirect && !(c->features & VHOST_USER_FEATURE (VIRTIO_RING_F_INDIRECT_DESC)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "--indirect: the back-end does not offer VIRTIO_RING_F_INDIRECT_DESC");
       return FALSE;
     }
   for (int i = 0; i < n_queues; i++)
@@ -465,12 +478,15 @@ issue (Client   *c,
       Queue *candidate = &c->queues[c->next_queue];
 
       c->next_queue = (c->next_queue + 1) % n_queues;
-      if (vhost_user_driver_ring_get_free (candidate->ring) >= n_out + n_in)
+      if (vhost_user_driver_ring_get_free (candidate->ring) >= (indirect ? 1 : n_out + n_in))
         q = candidate;
     }
   /* the rings hold three descriptors per request in flight: never */
   g_assert (q != NULL);
-  if (!vhost_user_driver_ring_add (q->ring, out_off, out_len, n_out, ins, in_lens, n_in, &slot->head, error))
+  if (indirect ? !vhost_user_driver_ring_add_indirect (q->ring, slot->ctrl_off + TABLE_AT, out_off, out_len, n_out,
+                                                        ins, in_lens, n_in, &slot->head, error)
+               : !vhost_user_driver_ring_add (q->ring, out_off, out_len, n_out, ins, in_lens, n_in, &slot->head,
+                                              error))
     {
       c->n_free++;
       return FALSE;

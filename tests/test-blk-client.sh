@@ -106,13 +106,13 @@ else
   [ "$after" -lt "$before" ] || fail "qemu-storage-daemon: the discard punched no hole ($before -> $after blocks)"
   ok "qemu-storage-daemon, discard and write-zeroes: zeros in the file, a hole ($before -> $after blocks)"
 
-  run_client "$dir/c.log" --verify --event-idx --get-id --queue-depth 8 --io-size 8 --count 2048 --start 12000 \
-             "$dir/qsd.sock" || fail "qemu-storage-daemon with event indices"
+  run_client "$dir/c.log" --verify --event-idx --get-id --indirect --queue-depth 8 --io-size 8 --count 2048 \
+             --start 12000 "$dir/qsd.sock" || fail "qemu-storage-daemon with event indices and indirect tables"
   grep -q "split rings with event indices" "$dir/c.log" || fail "qemu-storage-daemon: no event indices"
   id=$(sed -n 's/^id: //p' "$dir/c.log")
   [ -n "$id" ] || fail "qemu-storage-daemon: GET_ID gave nothing"
   is_pattern "$dir/qsd.img" 12000 2048 || fail "qemu-storage-daemon: the image does not hold the pattern (event idx)"
-  ok "qemu-storage-daemon with event indices, 8 in flight: the image holds the pattern; GET_ID says '$id'"
+  ok "qemu-storage-daemon with event indices and indirect tables, 8 in flight: the image holds the pattern; GET_ID says '$id'"
 fi
 
 "$device" --socket "$dir/ours.sock" > "$dir/ours.log" 2>&1 &
@@ -138,13 +138,13 @@ ok "the example device on an image file: the file holds the pattern"
 # Event indices on split and packed rings, GET_ID; and a back-end that
 # busy-polls under a driver that spins (kicks off both ways)
 for layout in "" --packed; do
-  run_client "$dir/c.log" --verify --event-idx --get-id $layout --queue-depth 8 --io-size 8 --count 2048 \
+  run_client "$dir/c.log" --verify --event-idx --get-id --indirect $layout --queue-depth 8 --io-size 8 --count 2048 \
              --start 2000 "$dir/img.sock" || { sed "s/^/# /" "$dir/img.log"; fail "event indices ${layout:-split}"; }
   grep -q "rings with event indices" "$dir/c.log" || fail "the example device: no event indices"
   grep -q "^id: vhost-user-glib" "$dir/c.log" || fail "the example device: GET_ID: $(grep '^id' "$dir/c.log")"
   is_pattern "$dir/ours.img" 2000 2048 || fail "the example device: the image does not hold the pattern (event idx)"
 done
-ok "the example device with event indices on split and packed rings: the file holds the pattern; GET_ID answers"
+ok "the example device with event indices and indirect tables on split and packed rings: the file holds the pattern; GET_ID answers"
 
 truncate -s 8M "$dir/poll.img"
 "$device" --socket "$dir/poll.sock" --image "$dir/poll.img" --queue-threads --poll-us 200 > "$dir/poll.log" 2>&1 &

@@ -455,6 +455,7 @@ add_split (VhostUserDriverRing *self,
            const guint64       *in_offsets,
            const guint32       *in_lens,
            guint                n_in,
+           guint16              extra_flags,
            guint               *head)
 {
   guint n = n_out + n_in;
@@ -469,7 +470,7 @@ add_split (VhostUserDriverRing *self,
       self->free_head = self->next[i];
       d.addr = gpa + (k < n_out ? out_offsets[k] : in_offsets[k - n_out]);
       d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
-      d.flags = (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0);
+      d.flags = (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0) | extra_flags;
       /* the next free descriptor is the chain's next */
       d.next = self->next[i];
       memcpy (self->desc + 16 * i, &d, sizeof d);
@@ -499,6 +500,7 @@ add_packed (VhostUserDriverRing *self,
             const guint64       *in_offsets,
             const guint32       *in_lens,
             guint                n_in,
+            guint16              extra_flags,
             guint               *head)
 {
   guint n = n_out + n_in;
@@ -515,7 +517,7 @@ add_packed (VhostUserDriverRing *self,
       d.len = k < n_out ? out_lens[k] : in_lens[k - n_out];
       d.id = id;
       d.flags = (k >= n_out ? PACKED_DESC_F_WRITE : 0) | (k + 1 < n ? PACKED_DESC_F_NEXT : 0) |
-                packed_avail_flags (self->avail_wrap);
+                packed_avail_flags (self->avail_wrap) | extra_flags;
       if (k == 0)
         {
           /* everything but the flags: the back-end may be looking at them */
@@ -596,9 +598,104 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
     }
 
   if (self->packed)
-    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, head);
+    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, head);
   else
-    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, head);
+    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, head);
+  return TRUE;
+}
+
+/**
+ * vhost_user_driver_ring_add_indirect:
+ * @self: a driver ring
+ * @table_offset: where to write the request's descriptor table, as an
+ *   offset into the ring's region: 16 bytes per buffer, 16-byte aligned,
+ *   the caller's until the request is used
+ * @out_offsets: (array length=n_out): where the device-readable buffers
+ *   are, as offsets into the ring's region
+ * @out_lens: (array length=n_out): their lengths
+ * @n_out: how many
+ * @in_offsets: (array length=n_in): where the device-writable buffers are
+ * @in_lens: (array length=n_in): their lengths
+ * @n_in: how many
+ * @head: (out) (optional): the request's head, which the used entry names
+ * @error: return location for a #GError
+ *
+ * Like vhost_user_driver_ring_add(), but the chain goes in a table of its
+ * own (`VIRTIO_RING_F_INDIRECT_DESC`, which the back-end must have
+ * offered and the driver acked), and the request takes one descriptor of
+ * the ring whatever its length: a split ring's or a packed ring's own
+ * indirect layout.
+ *
+ * Returns: %TRUE on success, %FALSE if the ring has no free descriptor
+ *   or a buffer or the table is outside the region
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_driver_ring_add_indirect (VhostUserDriverRing  *self,
+                                     guint64               table_offset,
+                                     const guint64        *out_offsets,
+                                     const guint32        *out_lens,
+                                     guint                 n_out,
+                                     const guint64        *in_offsets,
+                                     const guint32        *in_lens,
+                                     guint                 n_in,
+                                     guint                *head,
+                                     GError              **error)
+{
+  guint n = n_out + n_in;
+  guint64 region_size, gpa;
+  guint32 table_len;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  region_size = vhost_user_memory_region_get_size (self->region);
+  gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
+  table_len = 16 * n;
+  if (n == 0 || n > self->size || self->n_free == 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, self->n_free == 0 ? VHOST_USER_ERROR_SOCKET_RETRY :
+                   VHOST_USER_ERROR_INVALID_PARAM, "%u buffers in a table, %u descriptors free", n, self->n_free);
+      return FALSE;
+    }
+  if (table_offset % 16 != 0 || table_offset > region_size || table_len > region_size - table_offset)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "The descriptor table is outside the ring's region, or not aligned");
+      return FALSE;
+    }
+  for (guint k = 0; k < n; k++)
+    {
+      guint64 off = k < n_out ? out_offsets[k] : in_offsets[k - n_out];
+      guint64 len = k < n_out ? out_lens[k] : in_lens[k - n_out];
+      guint8 *entry = (guint8 *) vhost_user_memory_region_get_host_addr (self->region) + table_offset + 16 * k;
+
+      if (off > region_size || len > region_size - off)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                       "Buffer %u is outside the ring's region", k);
+          return FALSE;
+        }
+      if (self->packed)
+        {
+          /* a packed table: no chaining flags, the order is the chain */
+          PackedDesc d = { gpa + off, (guint32) len, 0, k >= n_out ? PACKED_DESC_F_WRITE : 0 };
+
+          memcpy (entry, &d, sizeof d);
+        }
+      else
+        {
+          VringDesc d = { gpa + off, (guint32) len,
+                          (k >= n_out ? VRING_DESC_F_WRITE : 0) | (k + 1 < n ? VRING_DESC_F_NEXT : 0), k + 1 };
+
+          memcpy (entry, &d, sizeof d);
+        }
+    }
+
+  if (self->packed)
+    add_packed (self, &table_offset, &table_len, 1, NULL, NULL, 0, PACKED_DESC_F_INDIRECT, head);
+  else
+    add_split (self, &table_offset, &table_len, 1, NULL, NULL, 0, VRING_DESC_F_INDIRECT, head);
   return TRUE;
 }
 
