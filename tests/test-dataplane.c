@@ -904,6 +904,45 @@ test_indirect (gconstpointer data)
   fixture_teardown (&f);
 }
 
+/* --- guest memory in several regions --- */
+
+/* Buffers by guest-physical address in two regions (the ring's, and one
+ * far above it), as a VMM's memory is: served; one outside both refused. */
+static void
+test_two_regions (gconstpointer data)
+{
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) high = NULL;
+  const guint64 high_gpa = G_GUINT64_CONSTANT (0x100000000);
+  guint64 out[1] = { BUF_OFF }, in[1] = { high_gpa + 0x3000 }, nowhere[1] = { high_gpa + MEM_SIZE - 4 };
+  guint32 len[1] = { 8 };
+  guint head, used_head, used_len;
+  guint8 *high_mem;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "regions.sock");
+  connect_frontend (&f, 0, 0);
+  high = vhost_user_memory_region_new_memfd (high_gpa, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  high_mem = vhost_user_memory_region_get_host_addr (high);
+  g_assert_true (vhost_user_frontend_add_mem_region (f.frontend, high, NULL, &error));
+  g_assert_no_error (error);
+  vhost_user_driver_ring_add_region (f.rings[0], high);
+  setup_ring (&f, 0, f.packed ? 0x80008000 : 0, 0, 0, TRUE, TRUE);
+
+  g_assert_true (vhost_user_driver_ring_add_gpa (f.rings[0], out, len, 1, in, len, 1, &head, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  g_assert_true (wait_used (&f, 0, &used_head, &used_len));
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpstr ((const char *) high_mem + 0x3000, ==, "served");
+
+  g_assert_false (vhost_user_driver_ring_add_gpa (f.rings[0], out, len, 1, nowhere, len, 1, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  fixture_teardown (&f);
+}
+
 /* --- busy-polling --- */
 
 /* Whether the back-end asks the driver not to kick: the used ring's
@@ -1094,6 +1133,8 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/dirty-log-packed", GINT_TO_POINTER (TRUE), test_dirty_log);
   g_test_add_func ("/dataplane/inband", test_inband);
   g_test_add_func ("/dataplane/poll", test_poll);
+  g_test_add_data_func ("/dataplane/two-regions/split", GINT_TO_POINTER (FALSE), test_two_regions);
+  g_test_add_data_func ("/dataplane/two-regions/packed", GINT_TO_POINTER (TRUE), test_two_regions);
   g_test_add_data_func ("/dataplane/indirect/split", GINT_TO_POINTER (FALSE), test_indirect);
   g_test_add_data_func ("/dataplane/indirect/packed", GINT_TO_POINTER (TRUE), test_indirect);
   g_test_add_data_func ("/dataplane/busy-poll/split", GINT_TO_POINTER (FALSE), test_busy_poll);

@@ -46,6 +46,7 @@ struct _VhostUserDriverRing
   GObject                parent_instance;
 
   VhostUserMemoryRegion *region;
+  GPtrArray             *other_regions;  /* buffers may also be there (add_gpa) */
   guint8                *desc, *avail, *used;   /* packed: descriptors, driver area, device area */
   guint64                offset;
   guint                  size;
@@ -77,6 +78,7 @@ vhost_user_driver_ring_finalize (GObject *object)
   VhostUserDriverRing *self = VHOST_USER_DRIVER_RING (object);
 
   g_clear_pointer (&self->region, vhost_user_memory_region_unref);
+  g_clear_pointer (&self->other_regions, g_ptr_array_unref);
   g_free (self->chain_len);
   g_free (self->next);
   g_free (self->free_ids);
@@ -456,10 +458,10 @@ add_split (VhostUserDriverRing *self,
            const guint32       *in_lens,
            guint                n_in,
            guint16              extra_flags,
+           guint64              gpa,
            guint               *head)
 {
   guint n = n_out + n_in;
-  guint64 gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
   guint16 first, i;
 
   first = i = self->free_head;
@@ -501,10 +503,10 @@ add_packed (VhostUserDriverRing *self,
             const guint32       *in_lens,
             guint                n_in,
             guint16              extra_flags,
+            guint64              gpa,
             guint               *head)
 {
   guint n = n_out + n_in;
-  guint64 gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
   guint16 id = self->free_ids[--self->n_free_ids];
   guint first = self->avail_pos;
   guint16 first_flags = 0;
@@ -574,7 +576,7 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
                             GError              **error)
 {
   guint n = n_out + n_in;
-  guint64 region_size = vhost_user_memory_region_get_size (self->region);
+  guint64 region_size = vhost_user_memory_region_get_size (self->region), gpa;
 
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
 
@@ -597,10 +599,112 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
         }
     }
 
+  gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
   if (self->packed)
-    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, head);
+    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa, head);
   else
-    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, head);
+    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa, head);
+  return TRUE;
+}
+
+/**
+ * vhost_user_driver_ring_add_region:
+ * @self: a driver ring
+ * @region: more guest memory that buffers may be in
+ *
+ * A VMM's guest memory is several regions; the ring's own is one of
+ * them. Buffers in any region given here (or the ring's) can be made
+ * available with vhost_user_driver_ring_add_gpa(). Give the back-end the
+ * same regions (`SET_MEM_TABLE` or `ADD_MEM_REG`).
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_driver_ring_add_region (VhostUserDriverRing   *self,
+                                   VhostUserMemoryRegion *region)
+{
+  g_return_if_fail (VHOST_USER_IS_DRIVER_RING (self));
+  g_return_if_fail (region != NULL);
+
+  if (self->other_regions == NULL)
+    self->other_regions = g_ptr_array_new_with_free_func ((GDestroyNotify) vhost_user_memory_region_unref);
+  g_ptr_array_add (self->other_regions, vhost_user_memory_region_ref (region));
+}
+
+/* Whether [gpa, gpa + len) lies inside one region the ring knows. */
+static gboolean
+gpa_known (VhostUserDriverRing *self,
+           guint64              gpa,
+           guint64              len)
+{
+  guint n = self->other_regions != NULL ? self->other_regions->len : 0;
+
+  for (guint i = 0; i <= n; i++)
+    {
+      VhostUserMemoryRegion *r = i == 0 ? self->region : g_ptr_array_index (self->other_regions, i - 1);
+      guint64 start = vhost_user_memory_region_get_guest_phys_addr (r);
+      guint64 size = vhost_user_memory_region_get_size (r);
+
+      if (gpa >= start && gpa - start <= size && len <= size - (gpa - start))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/**
+ * vhost_user_driver_ring_add_gpa:
+ * @self: a driver ring
+ * @out_gpas: (array length=n_out): where the device-readable buffers are,
+ *   as guest-physical addresses
+ * @out_lens: (array length=n_out): their lengths
+ * @n_out: how many
+ * @in_gpas: (array length=n_in): where the device-writable buffers are
+ * @in_lens: (array length=n_in): their lengths
+ * @n_in: how many
+ * @head: (out) (optional): the chain's head, which the used entry names
+ * @error: return location for a #GError
+ *
+ * Like vhost_user_driver_ring_add(), with buffers anywhere in guest
+ * memory: each must lie whole inside the ring's region or one given to
+ * vhost_user_driver_ring_add_region().
+ *
+ * Returns: %TRUE on success, %FALSE if the ring has not enough free
+ *   descriptors or a buffer is outside every region
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_driver_ring_add_gpa (VhostUserDriverRing  *self,
+                                const guint64        *out_gpas,
+                                const guint32        *out_lens,
+                                guint                 n_out,
+                                const guint64        *in_gpas,
+                                const guint32        *in_lens,
+                                guint                 n_in,
+                                guint                *head,
+                                GError              **error)
+{
+  guint n = n_out + n_in;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  if (n == 0 || n > self->n_free)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_RETRY,
+                   "%u descriptors wanted, %u free", n, self->n_free);
+      return FALSE;
+    }
+  for (guint k = 0; k < n; k++)
+    if (!gpa_known (self, k < n_out ? out_gpas[k] : in_gpas[k - n_out], k < n_out ? out_lens[k] : in_lens[k - n_out]))
+      {
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                     "Buffer %u is outside every region of the ring", k);
+        return FALSE;
+      }
+  if (self->packed)
+    add_packed (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, head);
+  else
+    add_split (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, head);
   return TRUE;
 }
 
@@ -693,9 +797,9 @@ vhost_user_driver_ring_add_indirect (VhostUserDriverRing  *self,
     }
 
   if (self->packed)
-    add_packed (self, &table_offset, &table_len, 1, NULL, NULL, 0, PACKED_DESC_F_INDIRECT, head);
+    add_packed (self, &table_offset, &table_len, 1, NULL, NULL, 0, PACKED_DESC_F_INDIRECT, gpa, head);
   else
-    add_split (self, &table_offset, &table_len, 1, NULL, NULL, 0, VRING_DESC_F_INDIRECT, head);
+    add_split (self, &table_offset, &table_len, 1, NULL, NULL, 0, VRING_DESC_F_INDIRECT, gpa, head);
   return TRUE;
 }
 

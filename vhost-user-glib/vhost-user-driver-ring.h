@@ -63,6 +63,19 @@ gboolean             vhost_user_driver_ring_add             (VhostUserDriverRing
                                                              guint                 *head,
                                                              GError               **error);
 VHOST_USER_AVAILABLE_IN_ALL
+void                 vhost_user_driver_ring_add_region      (VhostUserDriverRing   *self,
+                                                             VhostUserMemoryRegion *region);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean             vhost_user_driver_ring_add_gpa         (VhostUserDriverRing   *self,
+                                                             const guint64         *out_gpas,
+                                                             const guint32         *out_lens,
+                                                             guint                  n_out,
+                                                             const guint64         *in_gpas,
+                                                             const guint32         *in_lens,
+                                                             guint                  n_in,
+                                                             guint                 *head,
+                                                             GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean             vhost_user_driver_ring_add_indirect    (VhostUserDriverRing   *self,
                                                              guint64                table_offset,
                                                              const guint64         *out_offsets,
