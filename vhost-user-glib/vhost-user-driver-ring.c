@@ -36,7 +36,11 @@
  * vhost_user_driver_ring_set_event_idx() the event indices both ways.
  *
  * Offsets are offsets into the region; the addresses to give
- * `SET_VRING_ADDR` (front-end addresses) come from the getters.
+ * `SET_VRING_ADDR` (front-end addresses) come from the getters. Buffers
+ * in other regions of guest memory go by guest-physical address
+ * (vhost_user_driver_ring_add_region(), vhost_user_driver_ring_add_gpa()),
+ * and a request's chain may go in a table of its own
+ * (vhost_user_driver_ring_add_indirect()).
  *
  * Since: 1.0
  */
