@@ -1220,6 +1220,28 @@ test_postcopy (Fixture       *f,
   g_close (memfd, NULL);
 }
 
+/* QEMU asks POSTCOPY_LISTEN for its ack whether or not REPLY_ACK was
+ * negotiated, and waits for it (from a review): it gets one. */
+static void
+test_postcopy_listen_acked (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(VhostUserMessage) advise = NULL;
+  g_autoptr(VhostUserMessage) ack = NULL;
+  MSG (msg);
+
+  if (!postcopy_here ())
+    {
+      g_test_skip ("userfaultfd on shared memory is not allowed here (needs root or vm.unprivileged_userfaultfd)");
+      return;
+    }
+  negotiate (f, OFFERED, PF_NO_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  ack = request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN)));
+  g_assert_cmpuint (reply_u64 (ack), ==, 0);
+}
+
 /* What the spec forbids or the order rules out: ADVISE with memory slots
  * (refused, no fd), LISTEN before ADVISE or with memory mapped, and a
  * confirmation that is not u64 0 (the back-end hangs up: it cannot tell
@@ -2425,6 +2447,7 @@ main (int   argc,
 #ifdef __linux__
   ADD ("postcopy/fault-served", test_postcopy);
   ADD ("postcopy/refused", test_postcopy_refused);
+  ADD ("postcopy/listen-acked-without-reply-ack", test_postcopy_listen_acked);
 #endif
   ADD ("deferred/answer-from-thread", test_answer_from_thread);
   ADD ("deferred/dropped-always", test_dropped_always);

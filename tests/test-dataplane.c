@@ -1023,6 +1023,66 @@ test_busy_poll (gconstpointer data)
   fixture_teardown (&f);
 }
 
+/* A running ring given its kick fd again while it busy-polls (from a
+ * review): the poll ends there, and the driver, told not to kick while
+ * it ran, must be asked to again, or the next request waits for ever. */
+static void
+test_busy_poll_kick_replaced (gconstpointer data)
+{
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) };
+  g_autoptr(GError) error = NULL;
+  guint used_head, len, head;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "busy-poll-kick.sock");
+  connect_frontend (&f, 0, 0);
+  vhost_user_vring_set_poll_window (vhost_user_backend_get_vring (f.backend, 0), 200 * 1000);
+  setup_ring (&f, 0, f.packed ? 0x80008000 : 0, 0, 0, TRUE, TRUE);
+
+  add_request (&f, 0, 0, TRUE);
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  add_request (&f, 0, 1, FALSE);
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_true (kicks_suppressed (&f));
+
+  g_assert_true (vhost_user_frontend_set_vring_fd (f.frontend, VHOST_USER_REQUEST_SET_VRING_KICK, 0,
+                                                   vhost_user_driver_ring_get_kick_fd (f.rings[0]), NULL, &error));
+  g_assert_no_error (error);
+
+  /* a driver that kicks only when asked */
+  head = add_request (&f, 0, 2, FALSE);
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (used_head, ==, head);
+  fixture_teardown (&f);
+}
+
+/* A ring that busy-polls in the back-end's context leaves the context's
+ * other sources their turn (from a review): the in-band call of a
+ * completion (an idle) is sent while the poll goes on, not when its
+ * window ends, here long after the test would have given up. */
+static void
+test_busy_poll_inband (void)
+{
+  Fixture f = { .num_queues = 1 };
+  g_autoptr(GError) error = NULL;
+  gboolean called = FALSE;
+
+  f.handler = serve_one_by_one;
+  f.backend_protocol_features = VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS;
+  start_server (&f, "inband-poll.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f.frontend, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f.frontend, "vring-call", G_CALLBACK (on_vring_call), &called);
+  vhost_user_vring_set_poll_window (vhost_user_backend_get_vring (f.backend, 0), 10 * WAIT_MS * 1000);
+  setup_ring (&f, 0, 0, 0, 0, FALSE, TRUE);
+
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&called);
+  fixture_teardown (&f);
+}
+
 /* --- memory a device still uses --- */
 
 /* The front-end takes the memory away while the device holds a request
@@ -1139,6 +1199,11 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/indirect/packed", GINT_TO_POINTER (TRUE), test_indirect);
   g_test_add_data_func ("/dataplane/busy-poll/split", GINT_TO_POINTER (FALSE), test_busy_poll);
   g_test_add_data_func ("/dataplane/busy-poll/packed", GINT_TO_POINTER (TRUE), test_busy_poll);
+  g_test_add_data_func ("/dataplane/busy-poll/kick-replaced/split", GINT_TO_POINTER (FALSE),
+                        test_busy_poll_kick_replaced);
+  g_test_add_data_func ("/dataplane/busy-poll/kick-replaced/packed", GINT_TO_POINTER (TRUE),
+                        test_busy_poll_kick_replaced);
+  g_test_add_func ("/dataplane/busy-poll/inband", test_busy_poll_inband);
   g_test_add_func ("/dataplane/broken-ring", test_broken_ring);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 

@@ -416,7 +416,7 @@ vhost_user_invocation_new (VhostUserChannel             channel,
   self->request->n_fds = 0;
   for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
     self->request->fds[i] = -1;
-  self->reply_ack = (protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0;
+  self->reply_ack = (protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0 || info->ack_without_reply_ack;
   self->reply_kind = vhost_user_request_info_get_reply (info, protocol_features);
   self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
   self->done_func = done_func;

@@ -125,6 +125,10 @@ typedef struct {
    * request is only acknowledged like any other (SET_LOG_BASE answers
    * only with LOG_SHMFD). */
   guint32               reply_needs;
+  /* For REPLY_ACK: NEED_REPLY is honoured even without REPLY_ACK
+   * negotiated (QEMU asks for POSTCOPY_LISTEN's ack regardless, and
+   * waits for it; libvhost-user always answers). */
+  gboolean              ack_without_reply_ack;
 } VhostUserRequestInfo;
 
 VhostUserReplyKind          vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,

@@ -109,7 +109,7 @@ static const VhostUserRequestInfo main_requests[] = {
   MAIN (POSTCOPY_ADVISE, "postcopy-advise", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
         .reply_payload = PAYLOAD (OPAQUE, 0, 8, 0, 1), .gate_protocol = P (PAGEFAULT), .reply_can_fail = TRUE),
   MAIN (POSTCOPY_LISTEN, "postcopy-listen", .shape = SHAPE (NONE), .request = NOTHING, .reply = ACK,
-        .gate_protocol = P (PAGEFAULT)),
+        .gate_protocol = P (PAGEFAULT), .ack_without_reply_ack = TRUE),
   MAIN (POSTCOPY_END, "postcopy-end", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
         .reply_payload = U64, .gate_protocol = P (PAGEFAULT), .reply_can_fail = TRUE),
   /* the spec's "N/A" fd column is wrong: the reply carries the memfd */

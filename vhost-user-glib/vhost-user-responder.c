@@ -164,8 +164,10 @@ invocation_done (VhostUserInvocation *invocation,
       /* a failure there closes the connection, which reports it */
       vhost_user_connection_send (self->connection, reply, NULL);
       clear_follow_up (self);
-      vhost_user_invocation_take_follow_up (invocation, &self->follow_up, &self->follow_up_data,
-                                            &self->follow_up_notify, &self->follow_up_ack);
+      /* (a failed send closed the connection: nothing follows up then) */
+      if (self->connection != NULL && !vhost_user_connection_is_closed (self->connection))
+        vhost_user_invocation_take_follow_up (invocation, &self->follow_up, &self->follow_up_data,
+                                              &self->follow_up_notify, &self->follow_up_ack);
     }
   else if (error != NULL && (vhost_user_invocation_get_reply_kind (invocation) == VHOST_USER_REPLY_ALWAYS ||
                              self->channel == VHOST_USER_CHANNEL_MAIN))
@@ -272,6 +274,9 @@ run_follow_up (VhostUserResponder *self,
   ok = func (msg, parse_error, self->follow_up_data, &error);
   clear_follow_up (self);
   vhost_user_message_close_fds (msg);
+  /* its work may have ended the connection (a handler of what it set) */
+  if (self->connection == NULL || vhost_user_connection_is_closed (self->connection))
+    return;
   if (!ok)
     {
       g_autoptr(VhostUserConnection) connection = g_object_ref (self->connection);

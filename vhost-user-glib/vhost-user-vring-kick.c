@@ -66,7 +66,7 @@ vhost_user_vring_kick (VhostUserVring *self)
 
 /* From the ring's context or the control plane's: the source is taken
  * under the lock, so that exactly one of them destroys it. */
-static void
+static gboolean
 stop_polling (VhostUserVring *self)
 {
   GSource *source;
@@ -75,11 +75,11 @@ stop_polling (VhostUserVring *self)
   self->polling = FALSE;
   source = g_steal_pointer (&self->poll_source);
   UNLOCK (self);
-  if (source != NULL)
-    {
-      g_source_destroy (source);
-      g_source_unref (source);
-    }
+  if (source == NULL)
+    return FALSE;
+  g_source_destroy (source);
+  g_source_unref (source);
+  return TRUE;
 }
 
 static gboolean
@@ -137,8 +137,10 @@ start_polling (VhostUserVring *self)
   self->poll_last_work = g_get_monotonic_time ();
   source = g_source_new (&busy_funcs, sizeof (GSource));
   g_source_set_static_name (source, "VhostUserVring busy-poll");
-  /* a little below the kick fd's, so that a kick is not starved */
-  g_source_set_priority (source, G_PRIORITY_DEFAULT + 1);
+  /* always ready: below everything else in the context (idles too: the
+   * library's own, an in-band call or a drained ring's answer, wait for
+   * nothing), so it runs on every iteration after what else is ready */
+  g_source_set_priority (source, G_PRIORITY_LOW);
   g_source_set_callback (source, NULL, g_object_ref (self), g_object_unref);
   /* attached under the lock: a stop meanwhile finds it attached */
   g_source_attach (source, where);
@@ -193,6 +195,7 @@ void
 vhost_user_vring_update_kick_watch (VhostUserVring *self)
 {
   GMainContext *where = self->ring_context != NULL ? self->ring_context : self->context;
+  gboolean was_polling;
   int fd;
 
   if (self->kick_source != NULL)
@@ -200,12 +203,17 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
       g_source_destroy (self->kick_source);
       g_clear_pointer (&self->kick_source, g_source_unref);
     }
-  stop_polling (self);
+  was_polling = stop_polling (self);
   LOCK (self);
   fd = self->fds[VHOST_USER_VRING_FD_KICK];
   UNLOCK (self);
   if (!self->started || self->kick_func == NULL || where == NULL)
     return;
+  /* a poll cut short (a new kick fd, handler or context on a running
+   * ring) left the driver told not to kick: the handler runs once more,
+   * and its empty pop asks for kicks again and looks once more */
+  if (was_polling)
+    vhost_user_vring_kick (self);
   if (fd >= 0)
     {
       self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
