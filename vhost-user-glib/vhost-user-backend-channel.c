@@ -421,3 +421,186 @@ vhost_user_backend_notify_config_change (VhostUserBackend  *self,
   return vhost_user_backend_send_backend_request (self, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
                                                   NULL, -1, cancellable, NULL, error) != G_MAXUINT64;
 }
+
+/* --- IOTLB misses --- */
+
+static GBytes *
+iotlb_miss_payload (guint64   iova,
+                    guint     perm,
+                    GError  **error)
+{
+  /* the size is the front-end's to choose: it maps what it has */
+  VhostUserWireIotlb miss = { iova, 0, 0, perm, VHOST_USER_IOTLB_MISS, { 0 } };
+
+  if (perm < VHOST_USER_IOTLB_PERM_RO || perm > VHOST_USER_IOTLB_PERM_RW)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "IOTLB miss with permission %u (not read, write or both)", perm);
+      return NULL;
+    }
+  return g_bytes_new (&miss, sizeof miss);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss_async:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not translate
+ * @perm: the access it needs: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered (or will not)
+ * @user_data: data for @callback
+ *
+ * Asks the front-end, as the guest's IOMMU, for the mapping of @iova
+ * (`BACKEND_IOTLB_MSG` of type miss); it answers with an `IOTLB_MSG`
+ * update on the main socket, which
+ * [signal@VhostUser.Backend::iotlb-msg] receives. Needs
+ * `VIRTIO_F_ACCESS_PLATFORM` and the back-end channel. The rings send
+ * their misses themselves: this is for a device that reads guest memory
+ * by other means. With `REPLY_ACK` a front-end that cannot map @iova
+ * fails the call.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_iotlb_miss_async (VhostUserBackend    *self,
+                                          guint64              iova,
+                                          guint                perm,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = iotlb_miss_payload (iova, perm, &error);
+  if (payload == NULL)
+    {
+      g_task_report_error (self, callback, user_data, vhost_user_backend_send_backend_request_async, error);
+      return;
+    }
+  vhost_user_backend_send_backend_request_async (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1,
+                                                 cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_iotlb_miss_async().
+ *
+ * Returns: %TRUE if the front-end was asked (and, with `REPLY_ACK`,
+ *   acknowledged)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_miss_finish (VhostUserBackend  *self,
+                                           GAsyncResult      *result,
+                                           GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not translate
+ * @perm: the access it needs: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_iotlb_miss_async(), with
+ * the wait of vhost_user_backend_send_backend_request(). A front-end
+ * like QEMU sends the update before it acknowledges the miss, and the
+ * wait does not read the main socket: the update is there to be read
+ * once this returns.
+ *
+ * Returns: %TRUE if the front-end was asked
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_miss (VhostUserBackend  *self,
+                                    guint64            iova,
+                                    guint              perm,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
+{
+  g_autoptr(GBytes) payload = iotlb_miss_payload (iova, perm, error);
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  if (payload == NULL)
+    return FALSE;
+  return vhost_user_backend_send_backend_request (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1,
+                                                  cancellable, NULL, error) != G_MAXUINT64;
+}
+
+typedef struct {
+  VhostUserBackend *backend;
+  VhostUserVring   *vring;
+  guint64           iova;
+  guint             perm;
+} RingMiss;
+
+static void
+ring_miss_free (RingMiss *miss)
+{
+  g_object_unref (miss->backend);
+  g_object_unref (miss->vring);
+  g_free (miss);
+}
+
+static void
+ring_miss_answered (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  RingMiss *miss = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vhost_user_backend_send_iotlb_miss_finish (miss->backend, result, &error))
+    {
+      g_autofree char *why = g_strdup_printf ("the IOTLB miss could not be served: %s", error->message);
+
+      vhost_user_vring_iotlb_failed (miss->vring, miss->iova, 1, why);
+    }
+  ring_miss_free (miss);
+}
+
+static gboolean
+send_ring_miss (gpointer data)
+{
+  RingMiss *miss = data;
+
+  vhost_user_backend_send_iotlb_miss_async (miss->backend, miss->iova, miss->perm, NULL, ring_miss_answered, miss);
+  return G_SOURCE_REMOVE;
+}
+
+/* A ring's pop missed in the IOTLB (under its lock, in any thread): the
+ * front-end is asked from the back-end's context. Not on the fast path:
+ * once per IOVA a ring waits for. */
+void
+vhost_user_backend_iotlb_miss (VhostUserVring *vring,
+                               guint64         iova,
+                               guint           perm,
+                               gpointer        user_data)
+{
+  VhostUserBackend *self = user_data;
+  RingMiss *miss = g_new (RingMiss, 1);
+  GSource *source;
+
+  miss->backend = g_object_ref (self);
+  miss->vring = g_object_ref (vring);
+  miss->iova = iova;
+  miss->perm = perm;
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "VhostUserBackend IOTLB miss");
+  g_source_set_callback (source, send_ring_miss, miss, NULL);
+  g_source_attach (source, priv_of (self)->context);
+  g_source_unref (source);
+}

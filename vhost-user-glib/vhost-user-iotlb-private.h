@@ -54,7 +54,7 @@ gboolean              vhost_user_iotlb_update      (VhostUserIotlb         *iotl
 gboolean              vhost_user_iotlb_invalidate  (VhostUserIotlb         *iotlb,
                                                     guint64                 iova,
                                                     guint64                 size,
-                                                    guint                  *n_removed,
+                                                    gboolean               *must_wait,
                                                     GError                **error);
 VhostUserIotlbResult  vhost_user_iotlb_translate   (VhostUserIotlb         *iotlb,
                                                     guint64                 iova,

@@ -37,6 +37,7 @@ struct _VhostUserIotlb
   GArray         *entries;     /* Entry, sorted by iova, disjoint */
   guint           last_hit;    /* where the last lookup found its entry */
   guint           max_entries;
+  gboolean        evicted;     /* since the table was created */
   GQueue          fences;      /* oldest first */
 };
 
@@ -171,6 +172,7 @@ vhost_user_iotlb_update (VhostUserIotlb  *self,
       guint victim = (self->last_hit + 1) % self->entries->len;
 
       g_array_remove_index (self->entries, victim);
+      self->evicted = TRUE;
       if (victim < i)
         i--;
     }
@@ -180,17 +182,20 @@ vhost_user_iotlb_update (VhostUserIotlb  *self,
   return TRUE;
 }
 
+/* Sets @must_wait when a translation the rings may hold could be gone:
+ * an entry was removed, or one was evicted earlier (it could have
+ * covered the range). */
 gboolean
 vhost_user_iotlb_invalidate (VhostUserIotlb  *self,
                              guint64          iova,
                              guint64          size,
-                             guint           *n_removed,
+                             gboolean        *must_wait,
                              GError         **error)
 {
   guint64 last;
   guint i, end;
 
-  *n_removed = 0;
+  *must_wait = FALSE;
   if (size == 0)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
@@ -205,7 +210,7 @@ vhost_user_iotlb_invalidate (VhostUserIotlb  *self,
     ;
   if (end > i)
     g_array_remove_range (self->entries, i, end - i);
-  *n_removed = end - i;
+  *must_wait = end > i || self->evicted;
   self->last_hit = 0;
   UNLOCK (self);
   return TRUE;
