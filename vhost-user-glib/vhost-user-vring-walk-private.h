@@ -144,7 +144,8 @@ vhost_user_vring_xlat_iova (VhostUserVringXlat  *x,
 /* @len bytes at @addr, all contiguous in this process, for an access of
  * @perm: a front-end address (@user_space: ring parts) or a
  * guest-physical one (indirect tables), or an IOVA with the IOTLB, which
- * may cover it with several entries. NULL, with why, if not. */
+ * may cover it with several entries. NULL, with why, if not (@why is
+ * left alone otherwise). */
 static inline guint8 *
 vhost_user_vring_translate_range (VhostUserVringXlat  *x,
                                   guint64              addr,
@@ -153,20 +154,22 @@ vhost_user_vring_translate_range (VhostUserVringXlat  *x,
                                   gboolean             user_space,
                                   const char         **why)
 {
+  const char *outside = "a ring or table outside guest memory";
   guint64 got = len, done = 0, user_addr;
   guint8 *first = NULL;
 
-  *why = "a ring or table outside guest memory";
   if (x->memory == NULL)
-    return NULL;
+    return *why = outside, NULL;
   if (x->iotlb == NULL)
     {
       first = user_space ? vhost_user_memory_table_translate_user_addr (x->memory, addr, &got)
                          : vhost_user_memory_table_translate_gpa (x->memory, addr, &got);
-      return first != NULL && got == len ? first : NULL;
+      if (first == NULL || got != len)
+        return *why = outside, NULL;
+      return first;
     }
   if (len == 0 || len - 1 > G_MAXUINT64 - addr)
-    return NULL;
+    return *why = outside, NULL;
   while (done < len)
     {
       guint8 *p;

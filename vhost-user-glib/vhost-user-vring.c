@@ -1563,7 +1563,7 @@ vhost_user_vring_iotlb_updated (VhostUserVring *self)
 
 /* The front-end will not map [@iova, @iova + @size) (IOTLB_ACCESS_FAIL,
  * or its answer to our miss): a ring parked on an IOVA in it breaks, and
- * its next pop says @why. */
+ * its next pop says @why (the kick handler runs for it at once). */
 void
 vhost_user_vring_iotlb_failed (VhostUserVring *self,
                                guint64         iova,
@@ -1571,6 +1571,7 @@ vhost_user_vring_iotlb_failed (VhostUserVring *self,
                                const char     *why)
 {
   g_autoptr(GError) error = NULL;
+  gboolean tell;
 
   LOCK (self);
   if (self->parked && self->parked_iova >= iova && self->parked_iova - iova <= size - 1)
@@ -1582,7 +1583,10 @@ vhost_user_vring_iotlb_failed (VhostUserVring *self,
       g_clear_error (&self->pending_error);
       self->pending_error = g_steal_pointer (&error);
     }
+  tell = self->pending_error != NULL;
   UNLOCK (self);
+  if (tell)
+    vhost_user_vring_kick (self);
 }
 
 /* An invalidation came: the ring's parts are translated again at the
