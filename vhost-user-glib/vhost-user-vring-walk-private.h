@@ -228,6 +228,7 @@ vhost_user_vring_add_buffer (VhostUserVringXlat    *x,
                              gboolean               writable)
 {
   guint perm = writable ? VHOST_USER_IOTLB_PERM_WO : VHOST_USER_IOTLB_PERM_RO;
+  guint first = writable ? element->n_in : element->n_out;
   guint64 done = 0;
 
   while (done < len)
@@ -255,12 +256,20 @@ vhost_user_vring_add_buffer (VhostUserVringXlat    *x,
             return "a buffer is outside guest memory";
         }
       n = writable ? &element->n_in : &element->n_out;
-      if (*n >= VHOST_USER_VRING_MAX_IOV)
-        return "a request has too many pieces";
       iov = writable ? &element->in[*n] : &element->out[*n];
-      iov->base = p;
-      iov->len = chunk;
-      (*n)++;
+      /* pieces of one buffer that are contiguous here are one: the IOMMU
+       * maps a page at a time, a buffer is often contiguous in memory
+       * (never merged with another buffer: devices see each as given) */
+      if (*n > first && (guint8 *) iov[-1].base + iov[-1].len == p)
+        iov[-1].len += chunk;
+      else
+        {
+          if (*n >= VHOST_USER_VRING_MAX_IOV)
+            return "a request has too many pieces";
+          iov->base = p;
+          iov->len = chunk;
+          (*n)++;
+        }
       if (writable)
         {
           element->in_len += chunk;
