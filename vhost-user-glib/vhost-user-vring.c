@@ -1546,18 +1546,21 @@ vhost_user_vring_set_miss_func (VhostUserVring         *self,
   UNLOCK (self);
 }
 
-/* The IOTLB has a new mapping: a parked ring tries again (its kick
- * handler runs, as on a kick). */
+/* The IOTLB has a new mapping: a ring parked on the IOVA it covers tries
+ * again (its kick handler runs, as on a kick); one waiting for another
+ * IOVA goes on waiting, without asking again. */
 void
 vhost_user_vring_iotlb_updated (VhostUserVring *self)
 {
-  gboolean was_parked;
+  gboolean resume;
 
   LOCK (self);
-  was_parked = self->parked && self->started && !self->broken;
-  self->parked = FALSE;
+  resume = self->parked && self->started && !self->broken &&
+           (self->xlat.iotlb == NULL || vhost_user_iotlb_covers (self->xlat.iotlb, self->parked_iova));
+  if (resume)
+    self->parked = FALSE;
   UNLOCK (self);
-  if (was_parked)
+  if (resume)
     vhost_user_vring_kick (self);
 }
 
