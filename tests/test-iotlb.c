@@ -567,6 +567,39 @@ test_invalidate_wrapping (Fixture       *f,
   g_assert_cmphex (f->mem[BUF_OFF + REMAP + PAGE], ==, FILL);
 }
 
+/* A stopped ring (GET_VRING_BASE) leaves nothing in the IOTLB: the guest
+ * may remap its IOVAs before the next start, without an invalidation
+ * reaching the back-end. The restarted ring asks again. */
+static void
+test_stop_forgets (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  guint misses;
+
+  map_ring (f);
+  iotlb_msg (f, BUF_OFF, 4 * PAGE, f->user_base + BUF_OFF + REMAP, VHOST_USER_IOTLB_PERM_RW, VHOST_USER_IOTLB_UPDATE);
+  start_ring (f);
+  add_request (f, BUF_OFF, 64);
+  g_assert_true (used_one (f, 64));
+  g_assert_cmpuint (f->misses, ==, 0);
+
+  vhost_user_frontend_get_vring_base (f->frontend, 0, NULL, &error);
+  g_assert_no_error (error);
+  misses = f->misses;
+  f->pushed = 0;
+  g_clear_object (&f->ring);
+  f->ring = (f->packed ? vhost_user_driver_ring_new_packed : vhost_user_driver_ring_new) (f->memory, RING_OFF,
+                                                                                         RING_SIZE, &error);
+  g_assert_no_error (error);
+  start_ring (f);
+  add_request (f, BUF_OFF, 64);
+  g_assert_true (used_one (f, 64));
+  /* the ring's parts and the buffer, all asked for again */
+  g_assert_cmpuint (f->misses, >=, misses + 2);
+  g_assert_cmphex (f->miss_iova[f->misses - 1], ==, BUF_OFF);
+}
+
 /* What a front-end may send that is refused (NACK), over the socket;
  * nothing of it is kept, and the ring goes on with what was mapped. */
 static void
@@ -752,6 +785,7 @@ main (int    argc,
   ADD ("invalidate-held", test_invalidate_held);
   ADD ("invalidate-wrapping", test_invalidate_wrapping);
   ADD ("bad-messages", test_bad_messages);
+  ADD ("stop-forgets", test_stop_forgets);
 #undef ADD
   g_test_add_func ("/iotlb/table", test_table);
   g_test_add_func ("/iotlb/fences", test_fences);

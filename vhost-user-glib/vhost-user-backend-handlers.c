@@ -407,6 +407,19 @@ drain_timed_out (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A ring stops (or the device resets): what the IOTLB holds may not
+ * outlive it. QEMU registers for the IOMMU's unmaps only while the device
+ * runs, so a guest that reboots remaps its IOVAs without an invalidation
+ * reaching us; the next start asks for every mapping again. */
+static void
+forget_iotlb (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->iotlb != NULL)
+    vhost_user_iotlb_flush (priv->iotlb);
+}
+
 /**
  * VhostUserBackend::get-vring-base:
  * @self: the back-end
@@ -439,6 +452,7 @@ real_get_vring_base (VhostUserBackend    *self,
                          VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD;
   DrainWait *wait;
 
+  forget_iotlb (self);
   if ((priv->acked_protocol_features & record) == record && priv->inflight != NULL)
     {
       answer_vring_base_now (vring, invocation);
@@ -819,6 +833,9 @@ in_guest_memory (VhostUserMemoryTable *table,
  * waiting for an IOVA in it breaks, and its next pop fails with the
  * reason.
  *
+ * The table is emptied when a ring stops (`GET_VRING_BASE`) or the device
+ * resets: QEMU hears of the guest's unmaps only while the device runs.
+ *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
  * Since: 1.0
@@ -1122,6 +1139,7 @@ real_reset_device (VhostUserBackend    *self,
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
+  forget_iotlb (self);
   vhost_user_backend_update_status (self, 0);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
@@ -1315,6 +1333,7 @@ real_get_vring_base_skip_drain (VhostUserBackend    *self,
                                 VhostUserInvocation *invocation,
                                 guint                index)
 {
+  forget_iotlb (self);
   answer_vring_base_now (vring_at (self, index), invocation);
   return TRUE;
 }

@@ -61,6 +61,7 @@ VhostUserIotlbResult  vhost_user_iotlb_translate   (VhostUserIotlb         *iotl
                                                     guint64                *len,
                                                     guint                   perm,
                                                     guint64                *user_addr);
+void                  vhost_user_iotlb_flush       (VhostUserIotlb         *iotlb);
 guint                 vhost_user_iotlb_get_n_entries (VhostUserIotlb       *iotlb);
 gboolean              vhost_user_iotlb_covers      (VhostUserIotlb         *iotlb,
                                                     guint64                 iova);

@@ -37,7 +37,7 @@ struct _VhostUserIotlb
   GArray         *entries;     /* Entry, sorted by iova, disjoint */
   guint           last_hit;    /* where the last lookup found its entry */
   guint           max_entries;
-  gboolean        evicted;     /* since the table was created */
+  gboolean        evicted;     /* or flushed, since the table was created */
   GQueue          fences;      /* oldest first */
 };
 
@@ -258,6 +258,21 @@ vhost_user_iotlb_translate (VhostUserIotlb *self,
     }
   UNLOCK (self);
   return result;
+}
+
+/* Forgets every mapping, not as the guest's invalidation but because the
+ * device stops: the guest's IOMMU may be reset meanwhile, with no
+ * invalidation reaching us. Requests still out may hold translations
+ * from here: later invalidations wait for them, as after an eviction. */
+void
+vhost_user_iotlb_flush (VhostUserIotlb *self)
+{
+  LOCK (self);
+  if (self->entries->len > 0)
+    self->evicted = TRUE;
+  g_array_set_size (self->entries, 0);
+  self->last_hit = 0;
+  UNLOCK (self);
 }
 
 guint
