@@ -1,7 +1,10 @@
 #!/bin/bash
-# test-qemu-iommu.sh VHOST_USER_BLK SRCDIR [strict|lazy] [split|packed]:
+# test-qemu-iommu.sh VHOST_USER_BLK SRCDIR [strict|lazy] [split|packed] [threads]:
 # QEMU 7.2 puts our vhost-user-blk back-end behind a vIOMMU, and a Linux
-# guest does its disk I/O through it.
+# guest does its disk I/O through it. With "threads", two queues each
+# served in a thread of its own, every request held a few milliseconds
+# and completed out of order: invalidations come while the device holds
+# buffers, and must wait for them.
 #
 # QEMU (TCG) gets an Intel IOMMU with device IOTLBs and a PCIe root port,
 # both before the device, and the device sits on the port with
@@ -33,6 +36,15 @@ case $layout in
   split) device_opts= ;;
   packed) device_opts=,packed=on ;;
   *) echo "usage: $0 VHOST_USER_BLK SRCDIR [strict|lazy] [split|packed]" >&2; exit 2 ;;
+esac
+variant=${5:-}
+backend_opts=()
+case $variant in
+  '') ;;
+  threads)
+    backend_opts=(--queues 2 --queue-threads --latency 10 --latency-jitter 5)
+    device_opts=$device_opts,num-queues=2 ;;
+  *) echo "usage: $0 VHOST_USER_BLK SRCDIR [strict|lazy] [split|packed] [threads]" >&2; exit 2 ;;
 esac
 blocks=64
 
@@ -68,7 +80,8 @@ sh "$src/tests/make-initramfs.sh" "$tmp/initrd.gz" "$version"
 truncate -s 64M "$tmp/disk.img"
 
 # the trace has every message, decoded: what is counted below
-VHOST_USER_DEBUG=trace,vring "$blk" --socket "$tmp/blk.sock" --image "$tmp/disk.img" > "$tmp/backend.log" 2>&1 &
+VHOST_USER_DEBUG=trace,vring "$blk" --socket "$tmp/blk.sock" --image "$tmp/disk.img" "${backend_opts[@]}" \
+  > "$tmp/backend.log" 2>&1 &
 backend=$!
 for _ in $(seq 100); do [ -S "$tmp/blk.sock" ] && break; sleep 0.1; done
 [ -S "$tmp/blk.sock" ] || fail "the back-end did not listen"
@@ -126,15 +139,21 @@ wrapping=$(count 'recv main: IOTLB_MSG .* iova=0xfef00000 size=0xffffffff0110000
 misses=$(count 'send back-end channel: BACKEND_IOTLB_MSG')
 refused=$(count 'send main: IOTLB_MSG reply .* u64=0x[1-9a-f]')
 broken=$(count 'is broken')
-echo "# IOTLB: $updates updates, $invalidations invalidations ($wrapping whole-space from 0xfef00000), $misses misses sent, $refused refused; ${elapsed}s"
+held=$(count 'waits for [0-9]* requests the device holds')
+echo "# IOTLB: $updates updates, $invalidations invalidations ($wrapping whole-space from 0xfef00000, $held held" \
+  "for requests in flight), $misses misses sent, $refused refused; ${elapsed}s"
 [ "$misses" -gt 0 ] && [ "$updates" -gt 0 ] || fail "no IOTLB traffic: the rings did not go through the IOTLB"
 [ "$invalidations" -gt 0 ] || fail "no invalidation came"
 # lazy: the flushes are the whole-space invalidations that wrap
 [ "$mode" = strict ] || [ "$wrapping" -gt 0 ] || fail "no whole-space invalidation came in lazy mode"
 [ "$refused" = 0 ] || fail "the back-end refused $refused IOTLB messages"
 [ "$broken" = 0 ] || fail "a ring broke: $(grep -a 'is broken' "$tmp/backend.log" | head -n 1)"
+# lazy, with requests held: a flush (every 10 ms in the guest) finds the
+# device holding buffers
+[ "$variant" != threads ] || [ "$mode" != lazy ] || [ "$held" -gt 0 ] ||
+  fail "no invalidation came while the device held a request"
 
 keep=0
 echo "1..1"
-echo "ok 1 - $blocks blocks and 1 MiB behind a vIOMMU ($mode, $layout ring): read back by the guest and on disk;" \
-  "$updates IOTLB updates, $invalidations invalidations ($wrapping wrapping), $misses misses"
+echo "ok 1 - $blocks blocks and 1 MiB behind a vIOMMU ($mode, $layout ring${variant:+, $variant}): read back by the" \
+  "guest and on disk; $updates IOTLB updates, $invalidations invalidations ($wrapping wrapping, $held held), $misses misses"

@@ -854,6 +854,7 @@ real_iotlb_msg (VhostUserBackend    *self,
   HeldInvalidation *held;
   VhostUserIotlbFence *fence;
   gboolean must_wait;
+  guint n_held = 0;
 
   if (priv->iotlb == NULL)
     {
@@ -901,7 +902,10 @@ real_iotlb_msg (VhostUserBackend    *self,
       held->context = g_main_context_ref (priv->context);
       fence = vhost_user_iotlb_fence_new (priv->iotlb, invalidation_done, held);
       for (guint i = 0; i < priv->vrings->len; i++)
-        vhost_user_vring_iotlb_fence (vring_at (self, i), fence);
+        n_held += vhost_user_vring_iotlb_fence (vring_at (self, i), fence);
+      if (n_held > 0)
+        VHOST_USER_NOTE (VRING, "IOTLB: the invalidation of 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x"
+                         " waits for %u requests the device holds", iova, size, n_held);
       vhost_user_iotlb_fence_release (fence);
       return TRUE;
 

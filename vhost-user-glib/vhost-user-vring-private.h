@@ -86,7 +86,7 @@ void            vhost_user_vring_iotlb_failed (VhostUserVring              *self
                                                guint64                      iova,
                                                guint64                      size,
                                                const char                  *why);
-void            vhost_user_vring_iotlb_fence  (VhostUserVring              *self,
+guint           vhost_user_vring_iotlb_fence  (VhostUserVring              *self,
                                                VhostUserIotlbFence         *fence);
 void            vhost_user_vring_kick         (VhostUserVring              *self);
 

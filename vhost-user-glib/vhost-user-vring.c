@@ -1594,11 +1594,14 @@ vhost_user_vring_iotlb_failed (VhostUserVring *self,
 
 /* An invalidation came: the ring's parts are translated again at the
  * next pop, and @fence holds every request out with the device (that
- * another fence does not hold already: fences complete in order). */
-void
+ * another fence does not hold already: fences complete in order).
+ * Returns how many it holds. */
+guint
 vhost_user_vring_iotlb_fence (VhostUserVring      *self,
                               VhostUserIotlbFence *fence)
 {
+  guint held = 0;
+
   LOCK (self);
   self->xlat.stale = TRUE;
   for (guint i = 0; self->fences != NULL && i < self->size; i++)
@@ -1611,7 +1614,9 @@ vhost_user_vring_iotlb_fence (VhostUserVring      *self,
         {
           self->fences[i] = fence;
           vhost_user_iotlb_fence_hold (fence);
+          held++;
         }
     }
   UNLOCK (self);
+  return held;
 }
