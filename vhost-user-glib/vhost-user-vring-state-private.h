@@ -110,7 +110,8 @@ struct _VhostUserVring
   guint64               parked_iova;
   VhostUserVringMissFunc miss_func;
   gpointer              miss_data;
-  VhostUserIotlbFence **fences;          /* sized with the ring */
+  VhostUserIotlbFence **fences;          /* n_fences, sized with the ring */
+  guint                 n_fences;
   GError               *pending_error;   /* a break from the control plane, for the next pop */
 };
 

@@ -108,7 +108,7 @@ release_fence (VhostUserVring *self,
 {
   VhostUserIotlbFence *fence;
 
-  if (self->fences == NULL || head >= MAX (self->size, 1) || self->fences[head] == NULL)
+  if (head >= self->n_fences || self->fences[head] == NULL)
     return;
   fence = self->fences[head];
   self->fences[head] = NULL;
@@ -118,7 +118,7 @@ release_fence (VhostUserVring *self,
 static void
 release_fences (VhostUserVring *self)
 {
-  for (guint i = 0; self->fences != NULL && i < MAX (self->size, 1); i++)
+  for (guint i = 0; i < self->n_fences; i++)
     release_fence (self, i);
 }
 
@@ -437,7 +437,8 @@ vhost_user_vring_set_size (VhostUserVring *self,
     {
       release_fences (self);
       g_free (self->fences);
-      self->fences = g_new0 (VhostUserIotlbFence *, MAX (size, 1));
+      self->n_fences = MAX (size, 1);
+      self->fences = g_new0 (VhostUserIotlbFence *, self->n_fences);
       forget_areas (self);
       g_free (self->split_out);
       self->split_out = g_malloc0 (MAX (size, 1));
@@ -1604,7 +1605,7 @@ vhost_user_vring_iotlb_fence (VhostUserVring      *self,
 
   LOCK (self);
   self->xlat.stale = TRUE;
-  for (guint i = 0; self->fences != NULL && i < self->size; i++)
+  for (guint i = 0; i < MIN (self->size, self->n_fences); i++)
     {
       /* (abandoned ones too: the device may still write into them) */
       gboolean out = self->packed ? i < self->packed_ring.n_chains && self->packed_ring.chains[i] != 0
