@@ -704,6 +704,12 @@ test_table (void)
   g_assert_no_error (error);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 1);
   g_assert_true (vhost_user_iotlb_covers (iotlb, 0xfee00000));
+  /* one that runs past the end: up to the end */
+  g_assert_true (vhost_user_iotlb_update (iotlb, G_MAXUINT64 - 0xfff, 0x1000, 0x50000, 3, &error));
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0xfef00000, G_MAXUINT64, &must_wait, &error));
+  g_assert_no_error (error);
+  g_assert_true (must_wait);
+  g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 1);
 
   /* bad input, each refused with nothing kept */
   g_assert_false (vhost_user_iotlb_update (iotlb, 0x10000, 0, 0x1000, 3, &error));
