@@ -50,8 +50,8 @@ typedef struct {
   IommuMode              mode;
   guint                  buffer_perm; /* what it grants buffers */
   guint                  misses;
-  guint64                miss_iova[16];
-  guint                  miss_perm[16];
+  guint64                miss_iova[128];
+  guint                  miss_perm[128];
   guint                  updates_pending;
 
   /* the device */
@@ -60,6 +60,13 @@ typedef struct {
   guint                  n_held;
   guint                  pushed;
   GError                *pop_error;
+
+  /* threaded: the ring served in a thread of its own */
+  gboolean               threaded;
+  GMainContext          *worker_context;
+  GMainLoop             *worker_loop;
+  GThread               *worker;
+  gint                   pushed_atomic;
 } Fixture;
 
 /* --- the IOMMU: ring IOVAs map to themselves (they are the region's
@@ -165,14 +172,57 @@ on_kick (VhostUserVring *vring,
     }
 }
 
+/* The device in its own thread: it pushes whatever it pops at once. */
+static void
+on_kick_threaded (VhostUserVring *vring,
+                  gpointer        user_data)
+{
+  Fixture *f = user_data;
+  g_autofree VhostUserVringElement *e = g_new0 (VhostUserVringElement, 1);
+  g_autoptr(GError) error = NULL;
+
+  while (vhost_user_vring_pop (vring, e, &error))
+    {
+      for (guint i = 0; i < e->n_in; i++)
+        memset (e->in[i].base, FILL, e->in[i].len);
+      g_assert_true (vhost_user_vring_push (vring, e->head, e->in_len, NULL));
+      g_assert_true (vhost_user_vring_call (vring, NULL));
+      g_atomic_int_inc (&f->pushed_atomic);
+    }
+  g_assert_no_error (error);
+}
+
+static gpointer
+worker_run (gpointer data)
+{
+  Fixture *f = data;
+
+  g_main_context_push_thread_default (f->worker_context);
+  g_main_loop_run (f->worker_loop);
+  g_main_context_pop_thread_default (f->worker_context);
+  return NULL;
+}
+
 static void
 on_backend_added (VhostUserServer  *server,
                   VhostUserBackend *backend,
                   Fixture          *f)
 {
+  VhostUserVring *vring;
+
   g_set_object (&f->backend, backend);
   vhost_user_backend_set_num_queues (backend, 1);
-  vhost_user_vring_set_kick_handler (vhost_user_backend_get_vring (backend, 0), on_kick, f, NULL);
+  vring = vhost_user_backend_get_vring (backend, 0);
+  if (!f->threaded)
+    {
+      vhost_user_vring_set_kick_handler (vring, on_kick, f, NULL);
+      return;
+    }
+  f->worker_context = g_main_context_new ();
+  f->worker_loop = g_main_loop_new (f->worker_context, FALSE);
+  f->worker = g_thread_new ("iotlb-ring", worker_run, f);
+  vhost_user_vring_set_context (vring, f->worker_context);
+  vhost_user_vring_set_kick_handler (vring, on_kick_threaded, f, NULL);
 }
 
 static void
@@ -251,6 +301,15 @@ fixture_teardown (Fixture       *f,
   g_clear_object (&f->frontend);
   vhost_user_server_stop (f->server);
   g_clear_object (&f->server);
+  if (f->worker != NULL)
+    {
+      vhost_user_vring_set_kick_handler (vhost_user_backend_get_vring (f->backend, 0), NULL, NULL, NULL);
+      vhost_user_vring_set_context (vhost_user_backend_get_vring (f->backend, 0), NULL);
+      g_main_loop_quit (f->worker_loop);
+      g_thread_join (f->worker);
+      g_main_loop_unref (f->worker_loop);
+      g_main_context_unref (f->worker_context);
+    }
   g_clear_object (&f->backend);
   test_socket_path_free (f->path);
   g_clear_object (&f->ring);
@@ -648,6 +707,58 @@ test_bad_messages (Fixture       *f,
   g_assert_nonnull (strstr (f->pop_error->message, "IOMMU allows it only to read"));
 }
 
+static void
+fixture_setup_threaded (Fixture       *f,
+                        gconstpointer  data)
+{
+  f->threaded = TRUE;
+  fixture_setup (f, data);
+}
+
+/* The ring in a thread of its own while this one is the IOMMU: misses
+ * sent from the ring's thread, answered here; invalidations of pages the
+ * ring is using, each answered once what it held is pushed back. */
+static void
+test_threaded (Fixture       *f,
+               gconstpointer  data)
+{
+  const guint rounds = 64;
+
+  map_ring (f);
+  start_ring (f);
+  for (guint round = 0; round < rounds; round++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      guint64 iova = BUF_OFF + (round % 8) * PAGE;
+      gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+      guint head, len;
+
+      add_request (f, iova, 64);
+      if (round % 2 == 1)
+        {
+          vhost_user_frontend_send_iotlb_msg_async (f->frontend, iova & ~(guint64) (PAGE - 1), PAGE, 0, 0,
+                                                    VHOST_USER_IOTLB_INVALIDATE, NULL, got_result, &result);
+          while (result == NULL)
+            g_main_context_iteration (NULL, TRUE);
+          g_assert_true (vhost_user_frontend_send_iotlb_msg_finish (f->frontend, result, &error));
+          g_assert_no_error (error);
+        }
+      while ((guint) g_atomic_int_get (&f->pushed_atomic) < round + 1)
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (100);
+        }
+      g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+      g_assert_cmpuint (len, ==, 64);
+      g_assert_cmphex (f->mem[iova + REMAP], ==, FILL);
+      f->mem[iova + REMAP] = 0;
+    }
+  /* each page asked for at least once, again after its invalidations */
+  g_assert_cmpuint (f->misses, >=, 8);
+}
+
 /* --- the table by itself --- */
 
 static void
@@ -793,6 +904,10 @@ main (int    argc,
   ADD ("bad-messages", test_bad_messages);
   ADD ("stop-forgets", test_stop_forgets);
 #undef ADD
+  g_test_add ("/iotlb/split/threaded", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_threaded, test_threaded,
+              fixture_teardown);
+  g_test_add ("/iotlb/packed/threaded", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_threaded, test_threaded,
+              fixture_teardown);
   g_test_add_func ("/iotlb/table", test_table);
   g_test_add_func ("/iotlb/fences", test_fences);
 
