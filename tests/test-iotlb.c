@@ -87,17 +87,30 @@ iommu_user_addr (Fixture *f,
   return f->user_base + page + REMAP;
 }
 
+typedef struct {
+  Fixture             *f;
+  VhostUserInvocation *miss;   /* acknowledged once the update is through, or NULL */
+} Answer;
+
+/* As QEMU does: the miss is acknowledged once the back-end took the
+ * update. */
 static void
 update_sent (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
-  Fixture *f = user_data;
+  Answer *answer = user_data;
   g_autoptr(GError) error = NULL;
 
   g_assert_true (vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error));
   g_assert_no_error (error);
-  f->updates_pending--;
+  if (answer->miss != NULL)
+    {
+      vhost_user_invocation_return_ack (answer->miss);
+      g_object_unref (answer->miss);
+    }
+  answer->f->updates_pending--;
+  g_free (answer);
 }
 
 static gboolean
@@ -113,6 +126,7 @@ on_iotlb_miss (VhostUserFrontend   *frontend,
   guint64 page = iova & ~(guint64) (PAGE - 1);
   guint granted;
   guint64 mapped = iommu_user_addr (f, page, &granted);
+  Answer *answer = g_new0 (Answer, 1);
 
   g_assert_cmpuint (type, ==, VHOST_USER_IOTLB_MISS);
   g_assert_cmpuint (f->misses, <, G_N_ELEMENTS (f->miss_iova));
@@ -123,21 +137,24 @@ on_iotlb_miss (VhostUserFrontend   *frontend,
   switch (f->mode)
     {
     case IOMMU_NACK:
+      g_free (answer);
       vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
                                                   "no such IOVA");
       return TRUE;
     case IOMMU_FAIL:
+      answer->f = f;
       vhost_user_invocation_return_ack (invocation);
       f->updates_pending++;
       vhost_user_frontend_send_iotlb_msg_async (frontend, page, PAGE, 0, perm, VHOST_USER_IOTLB_ACCESS_FAIL, NULL,
-                                                update_sent, f);
+                                                update_sent, answer);
       return TRUE;
     case IOMMU_MAP:
     default:
-      vhost_user_invocation_return_ack (invocation);
+      answer->f = f;
+      answer->miss = g_object_ref (invocation);
       f->updates_pending++;
       vhost_user_frontend_send_iotlb_msg_async (frontend, page, PAGE, mapped, granted, VHOST_USER_IOTLB_UPDATE,
-                                                NULL, update_sent, f);
+                                                NULL, update_sent, answer);
       return TRUE;
     }
 }
@@ -659,6 +676,44 @@ test_stop_forgets (Fixture       *f,
   g_assert_cmphex (f->miss_iova[f->misses - 1], ==, BUF_OFF);
 }
 
+/* The back-end's typed miss, blocking and async, for a device that reads
+ * guest memory other than through a ring: the update has come when the
+ * blocking one returns; a permission the protocol has not is refused
+ * before anything is sent. */
+static void
+test_typed_miss (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  map_ring (f);
+  start_ring (f);
+  g_assert_true (vhost_user_backend_send_iotlb_miss (f->backend, BUF_OFF + 0x10, VHOST_USER_IOTLB_PERM_WO, NULL,
+                                                     &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->misses, ==, 1);
+  g_assert_cmphex (f->miss_iova[0], ==, BUF_OFF + 0x10);
+  g_assert_cmpuint (f->miss_perm[0], ==, VHOST_USER_IOTLB_PERM_WO);
+  /* mapped: the ring asks for nothing */
+  add_request (f, BUF_OFF, 64);
+  g_assert_true (used_one (f, 64));
+  g_assert_cmpuint (f->misses, ==, 1);
+
+  vhost_user_backend_send_iotlb_miss_async (f->backend, BUF_OFF + PAGE, VHOST_USER_IOTLB_PERM_RO, NULL, got_result,
+                                            &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (vhost_user_backend_send_iotlb_miss_finish (f->backend, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->misses, ==, 2);
+  g_assert_cmpuint (f->miss_perm[1], ==, VHOST_USER_IOTLB_PERM_RO);
+
+  g_assert_false (vhost_user_backend_send_iotlb_miss (f->backend, BUF_OFF, 0, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_assert_cmpuint (f->misses, ==, 2);
+}
+
 /* What a front-end may send that is refused (NACK), over the socket;
  * nothing of it is kept, and the ring goes on with what was mapped. */
 static void
@@ -903,6 +958,7 @@ main (int    argc,
   ADD ("invalidate-wrapping", test_invalidate_wrapping);
   ADD ("bad-messages", test_bad_messages);
   ADD ("stop-forgets", test_stop_forgets);
+  ADD ("typed-miss", test_typed_miss);
 #undef ADD
   g_test_add ("/iotlb/split/threaded", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_threaded, test_threaded,
               fixture_teardown);

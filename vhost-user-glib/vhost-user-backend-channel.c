@@ -424,6 +424,14 @@ vhost_user_backend_notify_config_change (VhostUserBackend  *self,
 
 /* --- IOTLB misses --- */
 
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
 static GBytes *
 iotlb_miss_payload (guint64   iova,
                     guint     perm,
@@ -513,13 +521,15 @@ vhost_user_backend_send_iotlb_miss_finish (VhostUserBackend  *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of vhost_user_backend_send_iotlb_miss_async(), with
- * the wait of vhost_user_backend_send_backend_request(). A front-end
- * like QEMU sends the update before it acknowledges the miss, and the
- * wait does not read the main socket: the update is there to be read
- * once this returns.
+ * The blocking form of vhost_user_backend_send_iotlb_miss_async(), for
+ * the thread that runs the back-end's context. Unlike
+ * vhost_user_backend_send_backend_request() it waits running that
+ * context: a front-end like QEMU sends its update on the main socket and
+ * waits for the answer before it acknowledges the miss, so the back-end
+ * must go on reading the main socket meanwhile (the update has been
+ * applied when this returns).
  *
- * Returns: %TRUE if the front-end was asked
+ * Returns: %TRUE if the front-end was asked (and acknowledged)
  *
  * Since: 1.0
  */
@@ -530,14 +540,16 @@ vhost_user_backend_send_iotlb_miss (VhostUserBackend  *self,
                                     GCancellable      *cancellable,
                                     GError           **error)
 {
-  g_autoptr(GBytes) payload = iotlb_miss_payload (iova, perm, error);
+  g_autoptr(GAsyncResult) result = NULL;
+  GMainContext *context;
 
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
 
-  if (payload == NULL)
-    return FALSE;
-  return vhost_user_backend_send_backend_request (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1,
-                                                  cancellable, NULL, error) != G_MAXUINT64;
+  context = priv_of (self)->context;
+  vhost_user_backend_send_iotlb_miss_async (self, iova, perm, cancellable, store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  return vhost_user_backend_send_iotlb_miss_finish (self, result, error);
 }
 
 typedef struct {
