@@ -202,6 +202,9 @@ on_kick_threaded (VhostUserVring *vring,
     {
       for (guint i = 0; i < e->n_in; i++)
         memset (e->in[i].base, FILL, e->in[i].len);
+      /* a slow device: an invalidation may come meanwhile, and its
+       * answer then comes from this thread's push */
+      g_usleep (2000);
       g_assert_true (vhost_user_vring_push (vring, e->head, e->in_len, NULL));
       g_assert_true (vhost_user_vring_call (vring, NULL));
       g_atomic_int_inc (&f->pushed_atomic);
@@ -612,6 +615,39 @@ test_invalidate_held (Fixture       *f,
   g_assert_cmphex (f->miss_iova[f->misses - 1], ==, BUF_OFF + 2 * PAGE);
 }
 
+/* The front-end goes away while an invalidation waits for a request the
+ * device holds: the invalidation is never answered, nothing is left
+ * behind (the device gives the request back to a ring that ended). */
+static void
+test_invalidate_held_at_close (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  VhostUserVring *vring;
+
+  map_ring (f);
+  iotlb_msg (f, BUF_OFF, PAGE, f->user_base + BUF_OFF + REMAP, VHOST_USER_IOTLB_PERM_RW, VHOST_USER_IOTLB_UPDATE);
+  start_ring (f);
+  f->hold = TRUE;
+  add_request (f, BUF_OFF, 64);
+  while (f->n_held < 1)
+    g_main_context_iteration (NULL, TRUE);
+  vhost_user_frontend_send_iotlb_msg_async (f->frontend, BUF_OFF, PAGE, 0, 0, VHOST_USER_IOTLB_INVALIDATE, NULL,
+                                            got_result, &result);
+  spin (100);
+  g_assert_null (result);
+  vhost_user_frontend_close (f->frontend);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (vhost_user_frontend_send_iotlb_msg_finish (f->frontend, result, &error));
+  g_assert_nonnull (error);
+  spin (100);
+  vring = vhost_user_backend_get_vring (f->backend, 0);
+  vhost_user_vring_push (vring, f->held[0], 64, NULL);
+  spin (50);
+}
+
 /* QEMU's lazy flush with ATS: iova 0xfef00000, size 0xffffffff01100000,
  * whose end wraps to 0, means everything from 0xfef00000 up, with
  * garbage in the other fields. The rings' IOVAs (front-end addresses,
@@ -955,6 +991,7 @@ main (int    argc,
   ADD ("access-fail", test_access_fail);
   ADD ("miss-refused", test_miss_refused);
   ADD ("invalidate-held", test_invalidate_held);
+  ADD ("invalidate-held-at-close", test_invalidate_held_at_close);
   ADD ("invalidate-wrapping", test_invalidate_wrapping);
   ADD ("bad-messages", test_bad_messages);
   ADD ("stop-forgets", test_stop_forgets);

@@ -556,16 +556,7 @@ typedef struct {
   VhostUserBackend *backend;
   VhostUserVring   *vring;
   guint64           iova;
-  guint             perm;
 } RingMiss;
-
-static void
-ring_miss_free (RingMiss *miss)
-{
-  g_object_unref (miss->backend);
-  g_object_unref (miss->vring);
-  g_free (miss);
-}
 
 static void
 ring_miss_answered (GObject      *source,
@@ -581,38 +572,72 @@ ring_miss_answered (GObject      *source,
 
       vhost_user_vring_iotlb_failed (miss->vring, miss->iova, 1, why);
     }
-  ring_miss_free (miss);
+  g_object_unref (miss->backend);
+  g_object_unref (miss->vring);
+  g_free (miss);
 }
+
+/* One per ring, in the back-end's context, woken from the ring's thread
+ * (which allocates nothing for it and never touches the back-end). */
+typedef struct {
+  GSource           source;
+  VhostUserBackend *backend;   /* not references: the back-end destroys */
+  VhostUserVring   *vring;     /* the source before it lets go of the ring */
+} MissSource;
 
 static gboolean
-send_ring_miss (gpointer data)
+miss_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
 {
-  RingMiss *miss = data;
+  MissSource *ms = (MissSource *) source;
+  RingMiss *miss;
+  guint64 iova;
+  guint perm;
 
-  vhost_user_backend_send_iotlb_miss_async (miss->backend, miss->iova, miss->perm, NULL, ring_miss_answered, miss);
-  return G_SOURCE_REMOVE;
+  g_source_set_ready_time (source, -1);
+  if (!vhost_user_vring_take_miss (ms->vring, &iova, &perm))
+    return G_SOURCE_CONTINUE;
+  miss = g_new (RingMiss, 1);
+  miss->backend = g_object_ref (ms->backend);
+  miss->vring = g_object_ref (ms->vring);
+  miss->iova = iova;
+  vhost_user_backend_send_iotlb_miss_async (ms->backend, iova, perm, NULL, ring_miss_answered, miss);
+  return G_SOURCE_CONTINUE;
 }
 
-/* A ring's pop missed in the IOTLB (under its lock, in any thread): the
- * front-end is asked from the back-end's context. Not on the fast path:
- * once per IOVA a ring waits for. */
-void
-vhost_user_backend_iotlb_miss (VhostUserVring *vring,
-                               guint64         iova,
-                               guint           perm,
-                               gpointer        user_data)
-{
-  VhostUserBackend *self = user_data;
-  RingMiss *miss = g_new (RingMiss, 1);
-  GSource *source;
+static GSourceFuncs miss_source_funcs = { NULL, NULL, miss_source_dispatch, NULL, NULL, NULL };
 
-  miss->backend = g_object_ref (self);
-  miss->vring = g_object_ref (vring);
-  miss->iova = iova;
-  miss->perm = perm;
-  source = g_idle_source_new ();
+/* Under the ring's lock, in any thread: a pop missed. */
+static void
+ring_missed (VhostUserVring *vring,
+             gpointer        user_data)
+{
+  g_source_set_ready_time (user_data, 0);
+}
+
+static void
+miss_source_destroy (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+/* The ring's misses are sent from the back-end's context; the source
+ * goes with the ring's "vhost-user-backend-misses" data, after the miss
+ * function (drop_vrings() clears both). */
+void
+vhost_user_backend_watch_misses (VhostUserBackend *self,
+                                 VhostUserVring   *vring)
+{
+  GSource *source = g_source_new (&miss_source_funcs, sizeof (MissSource));
+  MissSource *ms = (MissSource *) source;
+
+  ms->backend = self;
+  ms->vring = vring;
   g_source_set_static_name (source, "VhostUserBackend IOTLB miss");
-  g_source_set_callback (source, send_ring_miss, miss, NULL);
+  g_source_set_ready_time (source, -1);
   g_source_attach (source, priv_of (self)->context);
-  g_source_unref (source);
+  g_object_set_data_full (G_OBJECT (vring), "vhost-user-backend-misses", source, miss_source_destroy);
+  vhost_user_vring_set_miss_func (vring, ring_missed, source);
 }

@@ -71,6 +71,18 @@ vhost_user_backend_update_iotlb (VhostUserBackend *self)
 
   if (on == (priv->iotlb != NULL))
     return;
+  if (priv->iotlb != NULL)
+    {
+      /* invalidations still held are not answered: the session ended */
+      GSList *held = vhost_user_iotlb_cancel_fences (priv->iotlb);
+
+      for (GSList *l = held; l != NULL; l = l->next)
+        {
+          g_source_destroy (l->data);
+          g_source_unref (l->data);
+        }
+      g_slist_free (held);
+    }
   g_clear_pointer (&priv->iotlb, vhost_user_iotlb_unref);
   if (on)
     priv->iotlb = vhost_user_iotlb_new (IOTLB_MAX_ENTRIES);
@@ -737,42 +749,48 @@ real_unsupported (VhostUserBackend    *self,
 }
 
 /* An invalidation waiting for the requests that may still write
- * through what it removes; answered in the back-end's context. */
+ * through what it removes: a source in the back-end's context, made with
+ * the invalidation and woken when its fence is through (possibly in a
+ * ring's thread, under its lock: nothing is made or freed there). The
+ * context holds one reference, the fence another, dropped here once the
+ * fence's function is surely done with it (or when the fence is
+ * cancelled, see vhost_user_backend_update_iotlb()). */
 typedef struct {
+  GSource              source;
   VhostUserInvocation *invocation;
-  GMainContext        *context;
+  VhostUserIotlb      *iotlb;
 } HeldInvalidation;
 
 static gboolean
-answer_invalidation (gpointer data)
+answer_invalidation (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
 {
-  HeldInvalidation *held = data;
+  HeldInvalidation *held = (HeldInvalidation *) source;
 
   vhost_user_invocation_return_ack (held->invocation);
+  vhost_user_iotlb_sync (held->iotlb);
+  g_source_unref (source);   /* the fence's */
   return G_SOURCE_REMOVE;
 }
 
 static void
-held_invalidation_free (gpointer data)
+held_invalidation_finalize (GSource *source)
 {
-  HeldInvalidation *held = data;
+  HeldInvalidation *held = (HeldInvalidation *) source;
 
-  g_object_unref (held->invocation);
-  g_main_context_unref (held->context);
-  g_free (held);
+  g_clear_object (&held->invocation);
+  g_clear_pointer (&held->iotlb, vhost_user_iotlb_unref);
 }
 
-/* The fence is through: possibly in a ring's thread, under its lock. */
+static GSourceFuncs held_invalidation_funcs = {
+  NULL, NULL, answer_invalidation, held_invalidation_finalize, NULL, NULL
+};
+
 static void
 invalidation_done (gpointer data)
 {
-  HeldInvalidation *held = data;
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_static_name (source, "VhostUserBackend IOTLB invalidation");
-  g_source_set_callback (source, answer_invalidation, held, held_invalidation_free);
-  g_source_attach (source, held->context);
-  g_source_unref (source);
+  g_source_set_ready_time (data, 0);
 }
 
 /* Whether [@user_addr, @user_addr + @size) is all guest memory. */
@@ -897,9 +915,13 @@ real_iotlb_msg (VhostUserBackend    *self,
           vhost_user_invocation_return_ack (invocation);
           return TRUE;
         }
-      held = g_new0 (HeldInvalidation, 1);
+      held = (HeldInvalidation *) g_source_new (&held_invalidation_funcs, sizeof (HeldInvalidation));
       held->invocation = g_object_ref (invocation);
-      held->context = g_main_context_ref (priv->context);
+      held->iotlb = vhost_user_iotlb_ref (priv->iotlb);
+      g_source_set_static_name (&held->source, "VhostUserBackend IOTLB invalidation");
+      g_source_set_ready_time (&held->source, -1);
+      g_source_attach (&held->source, priv->context);
+      /* (our reference is the fence's from now on) */
       fence = vhost_user_iotlb_fence_new (priv->iotlb, invalidation_done, held);
       for (guint i = 0; i < priv->vrings->len; i++)
         n_held += vhost_user_vring_iotlb_fence (vring_at (self, i), fence);

@@ -194,10 +194,8 @@ void     vhost_user_backend_close_channel     (VhostUserBackend      *self,
                                                const GError          *error);
 void     vhost_user_backend_inband_call       (VhostUserVring        *vring,
                                                gpointer               user_data);
-void     vhost_user_backend_iotlb_miss        (VhostUserVring        *vring,
-                                               guint64                iova,
-                                               guint                  perm,
-                                               gpointer               user_data);
+void     vhost_user_backend_watch_misses      (VhostUserBackend      *self,
+                                               VhostUserVring        *vring);
 gboolean vhost_user_backend_real_set_backend_req_fd (VhostUserBackend *self,
                                                VhostUserInvocation   *invocation,
                                                int                    fd);

@@ -230,6 +230,7 @@ drop_vrings (VhostUserBackend *self)
       vhost_user_vring_set_broken_func (vring_at (self, i), NULL, NULL);
       vhost_user_vring_set_call_func (vring_at (self, i), NULL, NULL);
       vhost_user_vring_set_miss_func (vring_at (self, i), NULL, NULL);
+      g_object_set_data (G_OBJECT (vring_at (self, i)), "vhost-user-backend-misses", NULL);
     }
   g_ptr_array_set_size (priv->vrings, 0);
 }
@@ -246,7 +247,7 @@ rebuild_vrings (VhostUserBackend *self)
 
       vhost_user_vring_set_memory_table (vring, priv->memory_table);
       vhost_user_vring_set_broken_func (vring, vhost_user_backend_ring_broken, self);
-      vhost_user_vring_set_miss_func (vring, vhost_user_backend_iotlb_miss, self);
+      vhost_user_backend_watch_misses (self, vring);
       vhost_user_vring_set_iotlb (vring, priv->iotlb);
       g_ptr_array_add (priv->vrings, vring);
     }

@@ -38,8 +38,9 @@ typedef enum {
 } VhostUserIotlbResult;
 
 /* Called once every request a fence holds was given back, in the order
- * the fences were made; from whichever thread gave the last one back
- * (possibly under a ring's lock: it must only queue work). */
+ * the fences were made; from whichever thread gave the last one back,
+ * under the table's lock (and possibly a ring's): it must only wake
+ * someone. */
 typedef void (*VhostUserIotlbFenceFunc) (gpointer user_data);
 
 VhostUserIotlb       *vhost_user_iotlb_new         (guint                   max_entries);
@@ -71,6 +72,8 @@ VhostUserIotlbFence  *vhost_user_iotlb_fence_new   (VhostUserIotlb         *iotl
                                                     gpointer                user_data);
 void                  vhost_user_iotlb_fence_hold  (VhostUserIotlbFence    *fence);
 void                  vhost_user_iotlb_fence_release (VhostUserIotlbFence  *fence);
+void                  vhost_user_iotlb_sync        (VhostUserIotlb         *iotlb);
+GSList               *vhost_user_iotlb_cancel_fences (VhostUserIotlb       *iotlb);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserIotlb, vhost_user_iotlb_unref)
 

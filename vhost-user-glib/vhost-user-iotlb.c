@@ -332,30 +332,68 @@ vhost_user_iotlb_fence_hold (VhostUserIotlbFence *fence)
 
 /* The last release completes the fence, and those after it that were
  * only waiting for it: an invalidation is answered after the ones before
- * it, as the front-end sent them. */
+ * it, as the front-end sent them. The functions run under the table's
+ * lock (vhost_user_iotlb_sync() waits for them, cancelling stops them). */
 void
 vhost_user_iotlb_fence_release (VhostUserIotlbFence *fence)
 {
   VhostUserIotlb *self = fence->iotlb;
-  GSList *done = NULL;
+  VhostUserIotlbFence *done[8];
+  guint n;
+
+  do
+    {
+      n = 0;
+      LOCK (self);
+      if (fence != NULL)
+        {
+          g_assert (fence->count > 0);
+          if (--fence->count == 0)
+            fence->done = TRUE;
+          fence = NULL;
+        }
+      while (n < G_N_ELEMENTS (done) && !g_queue_is_empty (&self->fences) &&
+             ((VhostUserIotlbFence *) g_queue_peek_head (&self->fences))->done)
+        {
+          done[n] = g_queue_pop_head (&self->fences);
+          if (done[n]->func != NULL)
+            done[n]->func (done[n]->user_data);
+          n++;
+        }
+      UNLOCK (self);
+      for (guint i = 0; i < n; i++)
+        {
+          vhost_user_iotlb_unref (done[i]->iotlb);
+          g_free (done[i]);
+        }
+    }
+  while (n == G_N_ELEMENTS (done));
+}
+
+/* Returns once no fence function runs. */
+void
+vhost_user_iotlb_sync (VhostUserIotlb *self)
+{
+  LOCK (self);
+  UNLOCK (self);
+}
+
+/* The fences not completed yet will call nothing: their data, for the
+ * caller to let go of, oldest first. */
+GSList *
+vhost_user_iotlb_cancel_fences (VhostUserIotlb *self)
+{
+  GSList *data = NULL;
 
   LOCK (self);
-  g_assert (fence->count > 0);
-  if (--fence->count == 0)
-    fence->done = TRUE;
-  while (!g_queue_is_empty (&self->fences) &&
-         ((VhostUserIotlbFence *) g_queue_peek_head (&self->fences))->done)
-    done = g_slist_prepend (done, g_queue_pop_head (&self->fences));
-  UNLOCK (self);
-
-  done = g_slist_reverse (done);
-  for (GSList *l = done; l != NULL; l = l->next)
+  for (GList *l = self->fences.head; l != NULL; l = l->next)
     {
-      VhostUserIotlbFence *f = l->data;
+      VhostUserIotlbFence *fence = l->data;
 
-      f->func (f->user_data);
-      vhost_user_iotlb_unref (f->iotlb);
-      g_free (f);
+      if (fence->func != NULL)
+        data = g_slist_prepend (data, fence->user_data);
+      fence->func = NULL;
     }
-  g_slist_free (done);
+  UNLOCK (self);
+  return g_slist_reverse (data);
 }

@@ -29,12 +29,11 @@ typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
 typedef void (*VhostUserVringBrokenFunc)  (VhostUserVring *vring,
                                            gpointer        user_data);
 
-/* Called under the ring's lock when a pop missed in the IOTLB: the
- * back-end asks the front-end (BACKEND_IOTLB_MSG), later, in its
- * context. */
+/* Called under the ring's lock, in the ring's thread, when a pop missed
+ * in the IOTLB: it only wakes the back-end's context, which takes the
+ * miss (vhost_user_vring_take_miss()) and asks the front-end
+ * (BACKEND_IOTLB_MSG). */
 typedef void (*VhostUserVringMissFunc)    (VhostUserVring *vring,
-                                           guint64         iova,
-                                           guint           perm,
                                            gpointer        user_data);
 
 VhostUserVring *vhost_user_vring_new          (guint                        index,
@@ -81,6 +80,9 @@ void            vhost_user_vring_set_iotlb    (VhostUserVring              *self
 void            vhost_user_vring_set_miss_func (VhostUserVring             *self,
                                                VhostUserVringMissFunc       func,
                                                gpointer                     user_data);
+gboolean        vhost_user_vring_take_miss    (VhostUserVring              *self,
+                                               guint64                     *iova,
+                                               guint                       *perm);
 void            vhost_user_vring_iotlb_updated (VhostUserVring             *self);
 void            vhost_user_vring_iotlb_failed (VhostUserVring              *self,
                                                guint64                      iova,

@@ -108,6 +108,8 @@ struct _VhostUserVring
    * until it is given back (see vhost-user-backend-handlers.c) */
   gboolean              parked;
   guint64               parked_iova;
+  guint                 parked_perm;
+  gboolean              miss_pending;    /* for vhost_user_vring_take_miss() */
   VhostUserVringMissFunc miss_func;
   gpointer              miss_data;
   VhostUserIotlbFence **fences;          /* n_fences, sized with the ring */

@@ -1222,8 +1222,10 @@ park (VhostUserVring *self)
     {
       VHOST_USER_NOTE (VRING, "vring %u: IOTLB miss at 0x%" G_GINT64_MODIFIER "x, parked", self->index,
                        self->xlat.miss_iova);
+      self->miss_pending = TRUE;
+      self->parked_perm = self->xlat.miss_perm;
       if (self->miss_func != NULL)
-        self->miss_func (self, self->xlat.miss_iova, self->xlat.miss_perm, self->miss_data);
+        self->miss_func (self, self->miss_data);
     }
   self->parked = TRUE;
   self->parked_iova = self->xlat.miss_iova;
@@ -1545,6 +1547,24 @@ vhost_user_vring_set_miss_func (VhostUserVring         *self,
   self->miss_func = func;
   self->miss_data = user_data;
   UNLOCK (self);
+}
+
+/* The miss to send for the ring, if one is waiting to be sent: for the
+ * back-end's context, which the miss function woke. */
+gboolean
+vhost_user_vring_take_miss (VhostUserVring *self,
+                            guint64        *iova,
+                            guint          *perm)
+{
+  gboolean pending;
+
+  LOCK (self);
+  pending = self->miss_pending && self->parked;
+  self->miss_pending = FALSE;
+  *iova = self->parked_iova;
+  *perm = self->parked_perm;
+  UNLOCK (self);
+  return pending;
 }
 
 /* The IOTLB has a new mapping: a ring parked on the IOVA it covers tries
