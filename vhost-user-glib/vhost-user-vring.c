@@ -1297,6 +1297,14 @@ pop_locked (VhostUserVring         *self,
  * or already out with the device, or a chain longer than the ring,
  * breaks it too.
  *
+ * With `VIRTIO_F_ACCESS_PLATFORM` (a device behind the guest's IOMMU)
+ * every address is an I/O virtual address, translated through the IOTLB
+ * the front-end keeps: one it has not mapped yet makes the ring look
+ * empty while the back-end asks for it, and the kick handler runs again
+ * once it is mapped; a device-writable buffer the IOMMU maps read-only
+ * (or a readable one it maps write-only) is an error, as is an IOVA the
+ * front-end says it will not map.
+ *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
  * the order they were popped. On a packed ring they are rebuilt from the
