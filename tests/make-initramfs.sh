@@ -108,6 +108,37 @@ if /bin/busybox grep -q vutest=migrate /proc/cmdline && [ -e /sys/block/vda ]; t
   echo "GUEST-MIGRATE: $r rounds, $w writes, $bad bad"
   /bin/busybox poweroff -f
 fi
+# vutest=iommu: the disk behind the guest's IOMMU (intel_iommu=on), so
+# that every buffer is an IOVA the back-end translates: blocks written
+# one by one (O_DIRECT, each flushed), then 1 MiB in one request, the
+# cache dropped and everything read back; and the IOMMU's mode (DMA is
+# strict, DMA-FQ lazy)
+if /bin/busybox grep -q vutest=iommu /proc/cmdline && [ -e /sys/block/vda ]; then
+  n=64
+  bad=0
+  echo "GUEST-IO-START"
+  i=0
+  while [ $i -lt $n ]; do
+    /bin/busybox printf 'iommu block %06d\n' $i |
+      /bin/busybox dd of=/dev/vda bs=4096 seek=$((i + 16)) conv=sync,fsync oflag=direct 2>/dev/null || bad=$((bad + 1))
+    i=$((i + 1))
+  done
+  /bin/busybox dd if=/dev/zero bs=65536 count=16 2>/dev/null | /bin/busybox tr '\0' Z |
+    /bin/busybox dd of=/dev/vda bs=1048576 seek=4 conv=fsync 2>/dev/null || bad=$((bad + 1))
+  /bin/busybox sync
+  echo 3 > /proc/sys/vm/drop_caches
+  i=0
+  while [ $i -lt $n ]; do
+    got=$(/bin/busybox dd if=/dev/vda bs=4096 skip=$((i + 16)) count=1 2>/dev/null | /bin/busybox head -c 18)
+    [ "$got" = "$(/bin/busybox printf 'iommu block %06d' $i)" ] || bad=$((bad + 1))
+    i=$((i + 1))
+  done
+  z=$(/bin/busybox dd if=/dev/vda bs=1048576 skip=4 count=1 2>/dev/null | /bin/busybox tr -d Z | /bin/busybox wc -c)
+  [ "$z" = 0 ] || bad=$((bad + 1))
+  echo "GUEST-IOMMU-TYPE: $(/bin/busybox cat /sys/kernel/iommu_groups/*/type 2>/dev/null | /bin/busybox sort -u | /bin/busybox tr '\n' ' ')"
+  echo "GUEST-IOMMU: $n blocks and 1 MiB, $bad bad"
+  /bin/busybox poweroff -f
+fi
 if [ -e /sys/block/vda ]; then
   echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"
   echo "GUEST-READ: $(/bin/busybox dd if=/dev/vda bs=512 count=1 2>/dev/null | /bin/busybox head -c 28)"

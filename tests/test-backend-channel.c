@@ -217,6 +217,10 @@ start (Fixture  *f,
   f->answer = answer;
   f->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "main-context", f->context,
                              "protocol-features", VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL);
+  /* a guest without an IOMMU (the front-end here takes all it is offered):
+   * test-iotlb has the IOTLB */
+  vhost_user_backend_set_features (f->backend, vhost_user_backend_get_features (f->backend) &
+                                   ~VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM));
   g_assert_true (vhost_user_socket_pair (&f->main_fe, &backend_end, NULL));
   make_blocking (f->main_fe);
   g_assert_true (vhost_user_backend_take_socket (f->backend, backend_end, NULL));

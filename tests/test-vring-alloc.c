@@ -21,6 +21,7 @@
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
+#include "vhost-user-iotlb-private.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
@@ -96,12 +97,17 @@ typedef struct {
   guint16 next;
 } Desc;
 
+/* With @data, behind an IOMMU: every address an IOVA, mapped a page at a
+ * time (the buffers' IOVAs are the numbers of their guest-physical
+ * addresses, the rings' those of their front-end addresses). */
 static void
-test_no_allocation (void)
+test_no_allocation (gconstpointer data)
 {
+  gboolean iommu = GPOINTER_TO_INT (data);
   g_autoptr(GError) error = NULL;
   g_autoptr(VhostUserMemoryRegion) region = NULL;
   g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(VhostUserIotlb) iotlb = NULL;
   g_autoptr(VhostUserVring) vring = NULL;
   VhostUserVringAddress address = { 0 };
   VhostUserVringElement *e = g_new0 (VhostUserVringElement, 1);
@@ -131,6 +137,20 @@ test_no_allocation (void)
   address.used_user_addr = vhost_user_memory_region_get_user_addr (region) + USED;
   vhost_user_vring_set_address (vring, &address);
   vhost_user_vring_take_fd (vring, VHOST_USER_VRING_FD_CALL, dup (call));
+  if (iommu)
+    {
+      guint64 user = vhost_user_memory_region_get_user_addr (region);
+
+      iotlb = vhost_user_iotlb_new (1024);
+      for (guint64 page = 0; page < MEM_SIZE; page += 0x1000)
+        {
+          g_assert_true (vhost_user_iotlb_update (iotlb, page, 0x1000, user + page, VHOST_USER_IOTLB_PERM_RW, &error));
+          g_assert_true (vhost_user_iotlb_update (iotlb, user + page, 0x1000, user + page, VHOST_USER_IOTLB_PERM_RW,
+                                                  &error));
+        }
+      g_assert_no_error (error);
+      vhost_user_vring_set_iotlb (vring, iotlb);
+    }
   vhost_user_vring_set_started (vring, TRUE);
 
   {
@@ -333,7 +353,8 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/vring/alloc/counter-sees-glib", test_counter_sees_glib);
-  g_test_add_func ("/vring/alloc/none-on-the-data-path", test_no_allocation);
+  g_test_add_data_func ("/vring/alloc/none-on-the-data-path", GINT_TO_POINTER (FALSE), test_no_allocation);
+  g_test_add_data_func ("/vring/alloc/none-through-the-iotlb", GINT_TO_POINTER (TRUE), test_no_allocation);
   g_test_add_func ("/vring/alloc/none-on-the-packed-data-path", test_no_allocation_packed);
   return g_test_run ();
 }

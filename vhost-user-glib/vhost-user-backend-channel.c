@@ -421,3 +421,223 @@ vhost_user_backend_notify_config_change (VhostUserBackend  *self,
   return vhost_user_backend_send_backend_request (self, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
                                                   NULL, -1, cancellable, NULL, error) != G_MAXUINT64;
 }
+
+/* --- IOTLB misses --- */
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GBytes *
+iotlb_miss_payload (guint64   iova,
+                    guint     perm,
+                    GError  **error)
+{
+  /* the size is the front-end's to choose: it maps what it has */
+  VhostUserWireIotlb miss = { iova, 0, 0, perm, VHOST_USER_IOTLB_MISS, { 0 } };
+
+  if (perm < VHOST_USER_IOTLB_PERM_RO || perm > VHOST_USER_IOTLB_PERM_RW)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "IOTLB miss with permission %u (not read, write or both)", perm);
+      return NULL;
+    }
+  return g_bytes_new (&miss, sizeof miss);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss_async:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not translate
+ * @perm: the access it needs: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered (or will not)
+ * @user_data: data for @callback
+ *
+ * Asks the front-end, as the guest's IOMMU, for the mapping of @iova
+ * (`BACKEND_IOTLB_MSG` of type miss); it answers with an `IOTLB_MSG`
+ * update on the main socket, which
+ * [signal@VhostUser.Backend::iotlb-msg] receives. Needs
+ * `VIRTIO_F_ACCESS_PLATFORM` and the back-end channel. The rings send
+ * their misses themselves: this is for a device that reads guest memory
+ * by other means. With `REPLY_ACK` a front-end that cannot map @iova
+ * fails the call.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_iotlb_miss_async (VhostUserBackend    *self,
+                                          guint64              iova,
+                                          guint                perm,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = iotlb_miss_payload (iova, perm, &error);
+  if (payload == NULL)
+    {
+      g_task_report_error (self, callback, user_data, vhost_user_backend_send_backend_request_async, error);
+      return;
+    }
+  vhost_user_backend_send_backend_request_async (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1,
+                                                 cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_iotlb_miss_async().
+ *
+ * Returns: %TRUE if the front-end was asked (and, with `REPLY_ACK`,
+ *   acknowledged)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_miss_finish (VhostUserBackend  *self,
+                                           GAsyncResult      *result,
+                                           GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_iotlb_miss:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not translate
+ * @perm: the access it needs: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_iotlb_miss_async(), for
+ * the thread that runs the back-end's context. Unlike
+ * vhost_user_backend_send_backend_request() it waits running that
+ * context: a front-end like QEMU sends its update on the main socket and
+ * waits for the answer before it acknowledges the miss, so the back-end
+ * must go on reading the main socket meanwhile (the update has been
+ * applied when this returns).
+ *
+ * Returns: %TRUE if the front-end was asked (and acknowledged)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_miss (VhostUserBackend  *self,
+                                    guint64            iova,
+                                    guint              perm,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  GMainContext *context;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  context = priv_of (self)->context;
+  vhost_user_backend_send_iotlb_miss_async (self, iova, perm, cancellable, store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  return vhost_user_backend_send_iotlb_miss_finish (self, result, error);
+}
+
+typedef struct {
+  VhostUserBackend *backend;
+  VhostUserVring   *vring;
+  guint64           iova;
+} RingMiss;
+
+static void
+ring_miss_answered (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  RingMiss *miss = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vhost_user_backend_send_iotlb_miss_finish (miss->backend, result, &error))
+    {
+      g_autofree char *why = g_strdup_printf ("the IOTLB miss could not be served: %s", error->message);
+
+      vhost_user_vring_iotlb_failed (miss->vring, miss->iova, 1, why);
+    }
+  g_object_unref (miss->backend);
+  g_object_unref (miss->vring);
+  g_free (miss);
+}
+
+/* One per ring, in the back-end's context, woken from the ring's thread
+ * (which allocates nothing for it and never touches the back-end). */
+typedef struct {
+  GSource           source;
+  VhostUserBackend *backend;   /* not references: the back-end destroys */
+  VhostUserVring   *vring;     /* the source before it lets go of the ring */
+} MissSource;
+
+static gboolean
+miss_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  MissSource *ms = (MissSource *) source;
+  RingMiss *miss;
+  guint64 iova;
+  guint perm;
+
+  g_source_set_ready_time (source, -1);
+  if (!vhost_user_vring_take_miss (ms->vring, &iova, &perm))
+    return G_SOURCE_CONTINUE;
+  miss = g_new (RingMiss, 1);
+  miss->backend = g_object_ref (ms->backend);
+  miss->vring = g_object_ref (ms->vring);
+  miss->iova = iova;
+  vhost_user_backend_send_iotlb_miss_async (ms->backend, iova, perm, NULL, ring_miss_answered, miss);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs miss_source_funcs = { NULL, NULL, miss_source_dispatch, NULL, NULL, NULL };
+
+/* Under the ring's lock, in any thread: a pop missed. */
+static void
+ring_missed (VhostUserVring *vring,
+             gpointer        user_data)
+{
+  g_source_set_ready_time (user_data, 0);
+}
+
+static void
+miss_source_destroy (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+/* The ring's misses are sent from the back-end's context; the source
+ * goes with the ring's "vhost-user-backend-misses" data, after the miss
+ * function (drop_vrings() clears both). */
+void
+vhost_user_backend_watch_misses (VhostUserBackend *self,
+                                 VhostUserVring   *vring)
+{
+  GSource *source = g_source_new (&miss_source_funcs, sizeof (MissSource));
+  MissSource *ms = (MissSource *) source;
+
+  ms->backend = self;
+  ms->vring = vring;
+  g_source_set_static_name (source, "VhostUserBackend IOTLB miss");
+  g_source_set_ready_time (source, -1);
+  g_source_attach (source, priv_of (self)->context);
+  g_object_set_data_full (G_OBJECT (vring), "vhost-user-backend-misses", source, miss_source_destroy);
+  vhost_user_vring_set_miss_func (vring, ring_missed, source);
+}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vhost-user-backend-private.h"
+#include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
@@ -52,6 +53,41 @@ vhost_user_backend_update_status (VhostUserBackend *self,
       priv->status = status;
       g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_STATUS]);
     }
+}
+
+/* The IOTLB holds at most this many mappings; past it the one used least
+ * recently goes (a cache: it is asked for again). QEMU maps a page at a
+ * time; DPDK keeps 2048. */
+#define IOTLB_MAX_ENTRIES 65536
+
+/* With VIRTIO_F_ACCESS_PLATFORM acked every address the driver gives is
+ * an IOVA: the rings translate through the IOTLB from now on. A new
+ * session starts with an empty one. */
+void
+vhost_user_backend_update_iotlb (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean on = (priv->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM)) != 0;
+
+  if (on == (priv->iotlb != NULL))
+    return;
+  if (priv->iotlb != NULL)
+    {
+      /* invalidations still held are not answered: the session ended */
+      GSList *held = vhost_user_iotlb_cancel_fences (priv->iotlb);
+
+      for (GSList *l = held; l != NULL; l = l->next)
+        {
+          g_source_destroy (l->data);
+          g_source_unref (l->data);
+        }
+      g_slist_free (held);
+    }
+  g_clear_pointer (&priv->iotlb, vhost_user_iotlb_unref);
+  if (on)
+    priv->iotlb = vhost_user_iotlb_new (IOTLB_MAX_ENTRIES);
+  for (guint i = 0; i < priv->vrings->len; i++)
+    vhost_user_vring_set_iotlb (vring_at (self, i), priv->iotlb);
 }
 
 /**
@@ -114,6 +150,7 @@ real_set_features (VhostUserBackend    *self,
                                    (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)) != 0,
                                    (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0);
   vhost_user_backend_update_logging (self);
+  vhost_user_backend_update_iotlb (self);
 
   /* without protocol features there is no SET_VRING_ENABLE: every ring
    * is enabled at once */
@@ -382,6 +419,19 @@ drain_timed_out (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A ring stops (or the device resets): what the IOTLB holds may not
+ * outlive it. QEMU registers for the IOMMU's unmaps only while the device
+ * runs, so a guest that reboots remaps its IOVAs without an invalidation
+ * reaching us; the next start asks for every mapping again. */
+static void
+forget_iotlb (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->iotlb != NULL)
+    vhost_user_iotlb_flush (priv->iotlb);
+}
+
 /**
  * VhostUserBackend::get-vring-base:
  * @self: the back-end
@@ -414,6 +464,7 @@ real_get_vring_base (VhostUserBackend    *self,
                          VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD;
   DrainWait *wait;
 
+  forget_iotlb (self);
   if ((priv->acked_protocol_features & record) == record && priv->inflight != NULL)
     {
       answer_vring_base_now (vring, invocation);
@@ -697,17 +748,111 @@ real_unsupported (VhostUserBackend    *self,
   return TRUE;
 }
 
+/* An invalidation waiting for the requests that may still write
+ * through what it removes: a source in the back-end's context, made with
+ * the invalidation and woken when its fence is through (possibly in a
+ * ring's thread, under its lock: nothing is made or freed there). The
+ * context holds one reference, the fence another, dropped here once the
+ * fence's function is surely done with it (or when the fence is
+ * cancelled, see vhost_user_backend_update_iotlb()). */
+typedef struct {
+  GSource              source;
+  VhostUserInvocation *invocation;
+  VhostUserIotlb      *iotlb;
+} HeldInvalidation;
+
+static gboolean
+answer_invalidation (GSource     *source,
+                     GSourceFunc  callback,
+                     gpointer     user_data)
+{
+  HeldInvalidation *held = (HeldInvalidation *) source;
+
+  vhost_user_invocation_return_ack (held->invocation);
+  vhost_user_iotlb_sync (held->iotlb);
+  g_source_unref (source);   /* the fence's */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+held_invalidation_finalize (GSource *source)
+{
+  HeldInvalidation *held = (HeldInvalidation *) source;
+
+  g_clear_object (&held->invocation);
+  g_clear_pointer (&held->iotlb, vhost_user_iotlb_unref);
+}
+
+static GSourceFuncs held_invalidation_funcs = {
+  NULL, NULL, answer_invalidation, held_invalidation_finalize, NULL, NULL
+};
+
+static void
+invalidation_done (gpointer data)
+{
+  g_source_set_ready_time (data, 0);
+}
+
+/* Whether [@user_addr, @user_addr + @size) is all guest memory. */
+static gboolean
+in_guest_memory (VhostUserMemoryTable *table,
+                 guint64               user_addr,
+                 guint64               size)
+{
+  guint64 done = 0;
+
+  while (done < size)
+    {
+      guint64 len = size - done;
+
+      if (table == NULL || vhost_user_memory_table_translate_user_addr (table, user_addr + done, &len) == NULL)
+        return FALSE;
+      done += len;
+    }
+  return TRUE;
+}
+
 /**
  * VhostUserBackend::iotlb-msg:
  * @self: the back-end
  * @invocation: the request, to answer
  * @iova: the I/O virtual address
  * @size: the range's size
- * @user_addr: the front-end address it maps to
- * @perm: the access allowed (1 read, 2 write, 3 both)
- * @type: 2 update, 3 invalidate
+ * @user_addr: the front-end address it maps to (updates only)
+ * @perm: the access allowed (1 read, 2 write, 3 both; updates only)
+ * @type: 2 update, 3 invalidate, 4 access failure
  *
- * The front-end updates the IOTLB. Default: refuse (no IOMMU support).
+ * The front-end, as the guest's IOMMU, maps or unmaps I/O virtual
+ * addresses (with `VIRTIO_F_ACCESS_PLATFORM` every address the driver
+ * gives is one). Default: keep the IOTLB the rings translate through.
+ *
+ * An update maps [@iova, @iova + @size) to front-end address @user_addr
+ * with the access @perm allows; it is refused
+ * (%VHOST_USER_ERROR_INVALID_PARAM) when it is empty, wraps around the
+ * address space, has no known permission, is not all guest memory, or
+ * overlaps a different mapping (the same one twice is accepted). A ring
+ * that waited for it (a miss: `BACKEND_IOTLB_MSG`, sent with
+ * vhost_user_backend_send_iotlb_miss_async()) tries again.
+ *
+ * An invalidation removes every mapping it touches; one that runs past
+ * the end of the address space means up to its end (QEMU's whole-space
+ * flush), and its address and permission fields are ignored (QEMU leaves
+ * garbage there). A range never mapped is acknowledged: there is nothing
+ * to forget. Requests the device holds may still write through what it
+ * removes, so the answer is held until every request that was out with
+ * the device when it came has been pushed back (hold, then finish:
+ * acknowledging at once would let a device write into memory the guest
+ * already reused, and failing those requests could not stop a write
+ * already under way). A device that holds buffers for long (a network
+ * device's receive buffers) should pop them only when it has data for
+ * them.
+ *
+ * An access failure says the IOMMU will not map the range: a ring
+ * waiting for an IOVA in it breaks, and its next pop fails with the
+ * reason.
+ *
+ * The table is emptied when a ring stops (`GET_VRING_BASE`) or the device
+ * resets: QEMU hears of the guest's unmaps only while the device runs.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -722,7 +867,82 @@ real_iotlb_msg (VhostUserBackend    *self,
                 guint                perm,
                 guint                type)
 {
-  return real_unsupported (self, invocation);
+  VhostUserBackendPrivate *priv = priv_of (self);
+  g_autoptr(GError) error = NULL;
+  HeldInvalidation *held;
+  VhostUserIotlbFence *fence;
+  gboolean must_wait;
+  guint n_held = 0;
+
+  if (priv->iotlb == NULL)
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
+                                           "IOTLB_MSG without VIRTIO_F_ACCESS_PLATFORM");
+      return TRUE;
+    }
+
+  switch (type)
+    {
+    case VHOST_USER_IOTLB_UPDATE:
+      if (size != 0 && size - 1 <= G_MAXUINT64 - user_addr && !in_guest_memory (priv->memory_table, user_addr, size))
+        {
+          vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                               "IOTLB update of IOVA 0x%" G_GINT64_MODIFIER "x to 0x%" G_GINT64_MODIFIER "x"
+                                               " (0x%" G_GINT64_MODIFIER "x bytes) is not all guest memory",
+                                               iova, user_addr, size);
+          return TRUE;
+        }
+      if (!vhost_user_iotlb_update (priv->iotlb, iova, size, user_addr, perm, &error))
+        {
+          vhost_user_invocation_return_error (invocation, error);
+          return TRUE;
+        }
+      VHOST_USER_NOTE (VRING, "IOTLB: 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x -> 0x%" G_GINT64_MODIFIER "x (%u)",
+                       iova, size, user_addr, perm);
+      vhost_user_invocation_return_ack (invocation);
+      for (guint i = 0; i < priv->vrings->len; i++)
+        vhost_user_vring_iotlb_updated (vring_at (self, i));
+      return TRUE;
+
+    case VHOST_USER_IOTLB_INVALIDATE:
+      if (!vhost_user_iotlb_invalidate (priv->iotlb, iova, size, &must_wait, &error))
+        {
+          vhost_user_invocation_return_error (invocation, error);
+          return TRUE;
+        }
+      if (!must_wait)
+        {
+          vhost_user_invocation_return_ack (invocation);
+          return TRUE;
+        }
+      held = (HeldInvalidation *) g_source_new (&held_invalidation_funcs, sizeof (HeldInvalidation));
+      held->invocation = g_object_ref (invocation);
+      held->iotlb = vhost_user_iotlb_ref (priv->iotlb);
+      g_source_set_static_name (&held->source, "VhostUserBackend IOTLB invalidation");
+      g_source_set_ready_time (&held->source, -1);
+      g_source_attach (&held->source, priv->context);
+      /* (our reference is the fence's from now on) */
+      fence = vhost_user_iotlb_fence_new (priv->iotlb, invalidation_done, held);
+      for (guint i = 0; i < priv->vrings->len; i++)
+        n_held += vhost_user_vring_iotlb_fence (vring_at (self, i), fence);
+      if (n_held > 0)
+        VHOST_USER_NOTE (VRING, "IOTLB: the invalidation of 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x"
+                         " waits for %u requests the device holds", iova, size, n_held);
+      vhost_user_iotlb_fence_release (fence);
+      return TRUE;
+
+    case VHOST_USER_IOTLB_ACCESS_FAIL:
+      for (guint i = 0; i < priv->vrings->len; i++)
+        vhost_user_vring_iotlb_failed (vring_at (self, i), iova, MAX (size, 1),
+                                       "the front-end's IOMMU does not map it (IOTLB access failure)");
+      vhost_user_invocation_return_ack (invocation);
+      return TRUE;
+
+    default:
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "IOTLB message type %u is not one a front-end sends", type);
+      return TRUE;
+    }
 }
 
 /**
@@ -956,6 +1176,7 @@ real_reset_device (VhostUserBackend    *self,
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
+  forget_iotlb (self);
   vhost_user_backend_update_status (self, 0);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
@@ -1149,6 +1370,7 @@ real_get_vring_base_skip_drain (VhostUserBackend    *self,
                                 VhostUserInvocation *invocation,
                                 guint                index)
 {
+  forget_iotlb (self);
   answer_vring_base_now (vring_at (self, index), invocation);
   return TRUE;
 }

@@ -16,6 +16,7 @@
 #include "vhost-user-backend.h"
 #include "vhost-user-connection-private.h"
 #include "vhost-user-invocation-private.h"
+#include "vhost-user-iotlb-private.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-requester-private.h"
 #include "vhost-user-responder-private.h"
@@ -46,6 +47,9 @@ typedef struct
   guint64               status;
   VhostUserMemoryTable *memory_table;
   GPtrArray            *vrings;
+  /* with VIRTIO_F_ACCESS_PLATFORM acked: the IOVAs the front-end mapped,
+   * shared with the rings */
+  VhostUserIotlb       *iotlb;
 
   VhostUserConnection  *connection;
   VhostUserResponder   *responder;
@@ -124,6 +128,7 @@ void     vhost_user_backend_ring_broken       (VhostUserVring        *vring,
 void     vhost_user_backend_update_inband     (VhostUserBackend      *self);
 void     vhost_user_backend_update_status     (VhostUserBackend      *self,
                                                guint64                status);
+void     vhost_user_backend_update_iotlb      (VhostUserBackend      *self);
 
 /* vhost-user-backend-state.c */
 void     vhost_user_backend_class_init_state  (GType                  type);
@@ -189,6 +194,8 @@ void     vhost_user_backend_close_channel     (VhostUserBackend      *self,
                                                const GError          *error);
 void     vhost_user_backend_inband_call       (VhostUserVring        *vring,
                                                gpointer               user_data);
+void     vhost_user_backend_watch_misses      (VhostUserBackend      *self,
+                                               VhostUserVring        *vring);
 gboolean vhost_user_backend_real_set_backend_req_fd (VhostUserBackend *self,
                                                VhostUserInvocation   *invocation,
                                                int                    fd);

@@ -70,13 +70,16 @@
  * devices) ack them whether offered or not. LOG_ALL because the rings log
  * every write a device makes through them (the used ring, and each
  * pushed element's device-writable buffers up to the length pushed):
- * without it QEMU refuses to migrate the guest. */
+ * without it QEMU refuses to migrate the guest. ACCESS_PLATFORM because
+ * the rings translate through the IOTLB: QEMU refuses iommu_platform=on
+ * for a device that does not offer it. */
 #define DEFAULT_FEATURES (VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_LOG_ALL) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_PROTOCOL_FEATURES) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) | \
                           VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) | \
-                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED))
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED) | \
+                          VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM))
 #define DEFAULT_PROTOCOL_FEATURES (VHOST_USER_PROTOCOL_FEATURE_MQ | \
                                    VHOST_USER_PROTOCOL_FEATURE_LOG_SHMFD | \
                                    VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | \
@@ -203,6 +206,7 @@ backend_release (VhostUserBackend *self)
       priv->acked_features = 0;
       g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
     }
+  vhost_user_backend_update_iotlb (self);
   if (priv->acked_protocol_features != 0)
     {
       priv->acked_protocol_features = 0;
@@ -225,6 +229,8 @@ drop_vrings (VhostUserBackend *self)
     {
       vhost_user_vring_set_broken_func (vring_at (self, i), NULL, NULL);
       vhost_user_vring_set_call_func (vring_at (self, i), NULL, NULL);
+      vhost_user_vring_set_miss_func (vring_at (self, i), NULL, NULL);
+      g_object_set_data (G_OBJECT (vring_at (self, i)), "vhost-user-backend-misses", NULL);
     }
   g_ptr_array_set_size (priv->vrings, 0);
 }
@@ -241,6 +247,8 @@ rebuild_vrings (VhostUserBackend *self)
 
       vhost_user_vring_set_memory_table (vring, priv->memory_table);
       vhost_user_vring_set_broken_func (vring, vhost_user_backend_ring_broken, self);
+      vhost_user_backend_watch_misses (self, vring);
+      vhost_user_vring_set_iotlb (vring, priv->iotlb);
       g_ptr_array_add (priv->vrings, vring);
     }
   vhost_user_backend_update_logging (self);
@@ -445,10 +453,18 @@ install_properties (GObjectClass *object_class)
    * acks that bit), and `VHOST_F_LOG_ALL`: the rings log, for a live
    * migration, every write made through them (the used ring, and the
    * device-writable buffers of each element pushed, up to the length
-   * pushed). A device adds its own bits, removes the ring features if it
-   * walks the rings itself without them, and removes `VHOST_F_LOG_ALL` if
-   * it writes guest memory any other way, unless it logs those writes
-   * with vhost_user_backend_log_write().
+   * pushed). And `VIRTIO_F_ACCESS_PLATFORM` (the device sits behind the
+   * guest's IOMMU): acknowledged, it makes every address the driver gives
+   * an I/O virtual address, which the rings translate through the IOTLB
+   * the front-end keeps ([signal@VhostUser.Backend::iotlb-msg]), asking
+   * it on the back-end channel for what they miss. A device adds its own
+   * bits, removes the ring features if it walks the rings itself without
+   * them, removes `VHOST_F_LOG_ALL` if it writes guest memory any other
+   * way, unless it logs those writes with
+   * vhost_user_backend_log_write(), and removes
+   * `VIRTIO_F_ACCESS_PLATFORM` if it reads guest memory other than
+   * through its rings, or takes `BACKEND_REQ` out of
+   * [property@VhostUser.Backend:protocol-features].
    *
    * Since: 1.0
    */

@@ -271,5 +271,22 @@ VHOST_USER_AVAILABLE_IN_ALL
 gboolean              vhost_user_backend_notify_config_change        (VhostUserBackend            *self,
                                                                       GCancellable                *cancellable,
                                                                       GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_iotlb_miss_async       (VhostUserBackend            *self,
+                                                                      guint64                      iova,
+                                                                      guint                        perm,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_miss_finish      (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_miss             (VhostUserBackend            *self,
+                                                                      guint64                      iova,
+                                                                      guint                        perm,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
 
 G_END_DECLS

@@ -252,12 +252,22 @@ channel_refuse (VhostUserFrontend   *self,
  * @self: the front-end
  * @invocation: the request, to answer
  * @iova: the I/O virtual address
- * @size: the range's size
+ * @size: the range's size (0 in a miss: the IOMMU decides)
  * @user_addr: the address, if known
  * @perm: the access wanted (1 read, 2 write, 3 both)
  * @type: 1 miss, 4 access failure
  *
- * The back-end missed an IOTLB entry. Default: refuse (no IOMMU).
+ * The back-end missed an IOTLB entry (`BACKEND_IOTLB_MSG`, with
+ * `VIRTIO_F_ACCESS_PLATFORM`): the front-end, as the guest's IOMMU,
+ * translates @iova and answers with an update
+ * (vhost_user_frontend_send_iotlb_msg_async() with type 2: the range,
+ * the front-end address it maps to and the access allowed), or with an
+ * access failure (type 4) when the IOMMU does not map it; the back-end's
+ * ring waits until then. Acknowledge @invocation either way (a refusal is
+ * what QEMU answers for an IOVA it cannot translate: the ring breaks).
+ * Send the update asynchronously: a blocking call from the handler would
+ * wait for a back-end that may be waiting for this answer. Default:
+ * refuse (no IOMMU).
  *
  * Returns: %TRUE if the handler answers @invocation
  *

@@ -85,7 +85,8 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
       return;
     }
   if (!vhost_user_vring_tracking (self) || num == 0 ||
-      (used = vhost_user_vring_ring_part (self->memory, self->address.used_user_addr, 4)) == NULL)
+      (used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE,
+                                             self->address.used_user_addr, 4)) == NULL)
     return;
   ring_used = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_ACQUIRE);
 

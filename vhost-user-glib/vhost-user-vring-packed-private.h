@@ -12,6 +12,7 @@
 #include "vhost-user-memory-table.h"
 #include "vhost-user-ring-layout-private.h"
 #include "vhost-user-vring-log-private.h"
+#include "vhost-user-vring-walk-private.h"
 #include "vhost-user-vring.h"
 
 G_BEGIN_DECLS
@@ -52,7 +53,7 @@ typedef struct {
 /* One call's view of the ring it works on, made by vhost-user-vring.c. */
 typedef struct {
   VhostUserVringPacked        *state;
-  VhostUserMemoryTable        *memory;
+  VhostUserVringXlat          *xlat;
   const VhostUserVringAddress *address;
   guint                        size;
   guint                       *base;

@@ -201,17 +201,14 @@ vhost_user_vring_packed_base (guint base)
  * aligned to @align in this process, or NULL. */
 static guint8 *
 ring_part (const VhostUserVringPackedView *view,
+           VhostUserVringArea              area,
            guint64                         addr,
            guint64                         len,
            guint                           align)
 {
-  guint64 got = len;
-  guint8 *p;
+  guint8 *p = vhost_user_vring_ring_part (view->xlat, TRUE, area, addr, len);
 
-  if (view->memory == NULL)
-    return NULL;
-  p = vhost_user_memory_table_translate_user_addr (view->memory, addr, &got);
-  if (p == NULL || got != len || ((guintptr) p & (align - 1)) != 0)
+  if (p == NULL || ((guintptr) p & (align - 1)) != 0)
     return NULL;
   return p;
 }
@@ -230,12 +227,8 @@ add_piece (const VhostUserVringPackedView  *view,
     *writable_seen = TRUE;
   else if (*writable_seen)
     return BREAK (why, "a readable buffer after a writable one");
-  *why = vhost_user_vring_add_buffer (view->memory, element, d->addr, d->len, writable);
-  if (*why != NULL)
-    return FALSE;
-  if (writable)
-    vhost_user_vring_written_add (written, d->addr, d->len);
-  return TRUE;
+  *why = vhost_user_vring_add_buffer (view->xlat, element, written, d->addr, d->len, writable);
+  return *why == NULL;
 }
 
 /* The buffers of an indirect table: whole descriptors, read in order
@@ -258,9 +251,9 @@ add_indirect (const VhostUserVringPackedView  *view,
   n = d->len / sizeof (PackedDesc);
   if (n > MAX_INDIRECT)
     return BREAK (why, "an indirect table longer than any ring");
-  table = vhost_user_memory_table_translate_gpa (view->memory, d->addr, &len);
-  if (table == NULL || len != d->len)
-    return BREAK (why, "an indirect table outside guest memory");
+  table = vhost_user_vring_translate_range (view->xlat, d->addr, len, VHOST_USER_IOTLB_PERM_RO, FALSE, why);
+  if (table == NULL)
+    return BREAK (why, view->xlat->iotlb != NULL ? *why : "an indirect table outside guest memory");
 
   for (guint i = 0; i < n; i++)
     {
@@ -432,7 +425,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
     return BREAK (why, state->bad_area);
   if (idx >= num)
     return BREAK (why, "the available position is outside the ring");
-  ring = ring_part (view, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
+  ring = ring_part (view, VHOST_USER_VRING_AREA_DESC, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
   if (ring == NULL)
     return BREAK (why, "the ring is not in guest memory");
 
@@ -444,7 +437,8 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
        * (then it need not). The device area may say otherwise from
        * before; if so, say ENABLE and look once more, for a request made
        * available while the driver still read the old flags. */
-      guint8 *device = ring_part (view, view->address->used_user_addr, sizeof (PackedEvent), 2);
+      guint8 *device = ring_part (view, VHOST_USER_VRING_AREA_DEVICE, view->address->used_user_addr,
+                                  sizeof (PackedEvent), 2);
       guint16 *device_flags, want = view->polling ? PACKED_EVENT_DISABLE : PACKED_EVENT_ENABLE;
 
       if (device == NULL)
@@ -492,29 +486,6 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
   element->head = id;
   *view->base = (*view->base & 0xffff0000u) | idx | ((guint) wrap << 15);
   return TRUE;
-}
-
-/* The guest-physical address of front-end address @user_addr, for the
- * log. */
-static gboolean
-user_addr_to_gpa (VhostUserMemoryTable *memory,
-                  guint64               user_addr,
-                  guint64              *gpa)
-{
-  guint n = memory != NULL ? vhost_user_memory_table_get_n_regions (memory) : 0;
-
-  for (guint i = 0; i < n; i++)
-    {
-      VhostUserMemoryRegion *r = vhost_user_memory_table_get_region (memory, i);
-      guint64 start = vhost_user_memory_region_get_user_addr (r);
-
-      if (user_addr >= start && user_addr - start < vhost_user_memory_region_get_size (r))
-        {
-          *gpa = vhost_user_memory_region_get_guest_phys_addr (r) + (user_addr - start);
-          return TRUE;
-        }
-    }
-  return FALSE;
 }
 
 /* Writes used descriptors for a batch. Every head is checked first (out
@@ -574,7 +545,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
       return FALSE;
     }
 
-  ring = ring_part (view, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
+  ring = ring_part (view, VHOST_USER_VRING_AREA_DESC, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
   if (used >= num || ring == NULL)
     {
       for (i = 0; i < n; i++)
@@ -591,7 +562,7 @@ vhost_user_vring_packed_push (const VhostUserVringPackedView  *view,
       for (i = 0; i < n; i++)
         vhost_user_vring_log_written (view->log, &state->written[heads[i]], lens[i]);
       if (!(view->address->flags & 1) ||   /* VHOST_VRING_F_LOG */
-          !user_addr_to_gpa (view->memory, view->address->desc_user_addr, &desc_gpa))
+          !vhost_user_vring_user_addr_to_gpa (view->xlat->memory, view->address->desc_user_addr, &desc_gpa))
         logging = FALSE;
     }
 
@@ -734,7 +705,7 @@ vhost_user_vring_packed_recover (const VhostUserVringPackedView *view,
 
       /* a push died halfway: did its used descriptors reach the driver?
        * The first one's flags published them all. */
-      ring = ring_part (view, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
+      ring = ring_part (view, VHOST_USER_VRING_AREA_DESC, view->address->desc_user_addr, sizeof (PackedDesc) * (guint64) num, 16);
       if (ring != NULL)
         flags = __atomic_load_n ((guint16 *) (ring + sizeof (PackedDesc) * old_used + PACKED_DESC_FLAGS_OFFSET),
                                  __ATOMIC_ACQUIRE);
@@ -858,7 +829,7 @@ gboolean
 vhost_user_vring_packed_wants_call (const VhostUserVringPackedView *view)
 {
   VhostUserVringPacked *state = view->state;
-  guint8 *driver = ring_part (view, view->address->avail_user_addr, sizeof (PackedEvent), 2);
+  guint8 *driver = ring_part (view, VHOST_USER_VRING_AREA_DRIVER, view->address->avail_user_addr, sizeof (PackedEvent), 2);
   guint16 off_wrap, flags;
 
   if (driver == NULL)

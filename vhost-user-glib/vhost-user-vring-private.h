@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "vhost-user-iotlb-private.h"
 #include "vhost-user-memory-table.h"
 #include "vhost-user-vring.h"
 
@@ -26,6 +27,13 @@ typedef void (*VhostUserVringCallFunc)    (VhostUserVring *vring,
                                            gpointer        user_data);
 /* Called in the back-end's context after the driver broke the ring. */
 typedef void (*VhostUserVringBrokenFunc)  (VhostUserVring *vring,
+                                           gpointer        user_data);
+
+/* Called under the ring's lock, in the ring's thread, when a pop missed
+ * in the IOTLB: it only wakes the back-end's context, which takes the
+ * miss (vhost_user_vring_take_miss()) and asks the front-end
+ * (BACKEND_IOTLB_MSG). */
+typedef void (*VhostUserVringMissFunc)    (VhostUserVring *vring,
                                            gpointer        user_data);
 
 VhostUserVring *vhost_user_vring_new          (guint                        index,
@@ -67,6 +75,21 @@ void            vhost_user_vring_set_call_func (VhostUserVring             *self
 void            vhost_user_vring_set_broken_func (VhostUserVring         *self,
                                                VhostUserVringBrokenFunc     func,
                                                gpointer                     user_data);
+void            vhost_user_vring_set_iotlb    (VhostUserVring              *self,
+                                               VhostUserIotlb              *iotlb);
+void            vhost_user_vring_set_miss_func (VhostUserVring             *self,
+                                               VhostUserVringMissFunc       func,
+                                               gpointer                     user_data);
+gboolean        vhost_user_vring_take_miss    (VhostUserVring              *self,
+                                               guint64                     *iova,
+                                               guint                       *perm);
+void            vhost_user_vring_iotlb_updated (VhostUserVring             *self);
+void            vhost_user_vring_iotlb_failed (VhostUserVring              *self,
+                                               guint64                      iova,
+                                               guint64                      size,
+                                               const char                  *why);
+guint           vhost_user_vring_iotlb_fence  (VhostUserVring              *self,
+                                               VhostUserIotlbFence         *fence);
 void            vhost_user_vring_kick         (VhostUserVring              *self);
 
 G_END_DECLS

@@ -53,13 +53,9 @@ pop_desc (VhostUserVring  *self,
     state->writable_seen = TRUE;
   else if (state->writable_seen)
     return BREAK (why, "a readable buffer after a writable one");
-  *why = vhost_user_vring_add_buffer (self->memory, state->element, addr, len, (flags & VRING_DESC_F_WRITE) != 0);
-  if (*why != NULL)
-    return FALSE;
-  /* what a push logs: these addresses, not what the table says by then */
-  if (flags & VRING_DESC_F_WRITE)
-    vhost_user_vring_written_add (state->written, addr, len);
-  return TRUE;
+  *why = vhost_user_vring_add_buffer (&self->xlat, state->element, state->written, addr, len,
+                                      (flags & VRING_DESC_F_WRITE) != 0);
+  return *why == NULL;
 }
 
 /* Visits the descriptors of the chain at @head, indirect tables included,
@@ -91,9 +87,10 @@ walk_chain (VhostUserVring  *self,
             return BREAK (why, "an indirect descriptor in a chain or an indirect table");
           if (d.len == 0 || d.len % sizeof (VringDesc) != 0 || d.len / sizeof (VringDesc) > MAX_INDIRECT)
             return BREAK (why, "an indirect table that is not whole descriptors");
-          table = vhost_user_memory_table_translate_gpa (self->memory, d.addr, &len);
-          if (table == NULL || len != d.len)
-            return BREAK (why, "an indirect table outside guest memory");
+          table = (const VringDesc *) vhost_user_vring_translate_range (&self->xlat, d.addr, len,
+                                                                        VHOST_USER_IOTLB_PERM_RO, FALSE, why);
+          if (table == NULL)
+            return BREAK (why, self->xlat.iotlb != NULL ? *why : "an indirect table outside guest memory");
           table_len = d.len / sizeof (VringDesc);
           indirect = TRUE;
           seen = 0;
@@ -135,7 +132,7 @@ read_avail_idx (VhostUserVring  *self,
   *avail_idx = __atomic_load_n ((guint16 *) (avail + VRING_AVAIL_IDX), __ATOMIC_ACQUIRE);
   if (*avail_idx != last_avail)
     return TRUE;
-  used = vhost_user_vring_ring_part (self->memory, self->address.used_user_addr, VRING_USED_SIZE (num));
+  used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE, self->address.used_user_addr, VRING_USED_SIZE (num));
   if (used == NULL)
     return BREAK (why, "the used ring is not in guest memory");
   if (self->event_idx)
@@ -178,8 +175,8 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
   PopState state = { element, NULL, FALSE };
 
   /* with event idx the rings end with used_event / avail_event */
-  avail = vhost_user_vring_ring_part (self->memory, self->address.avail_user_addr, VRING_AVAIL_SIZE (num));
-  desc_table = vhost_user_vring_ring_part (self->memory, self->address.desc_user_addr, 16 * (guint64) num);
+  avail = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DRIVER, self->address.avail_user_addr, VRING_AVAIL_SIZE (num));
+  desc_table = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DESC, self->address.desc_user_addr, 16 * (guint64) num);
   if (avail == NULL || desc_table == NULL)
     return BREAK (why, "the ring is not in guest memory");
 
@@ -266,7 +263,7 @@ vhost_user_vring_split_push (VhostUserVring  *self,
 
   if (!take_heads (self, heads, n, error))
     return FALSE;
-  used = vhost_user_vring_ring_part (self->memory, self->address.used_user_addr, VRING_USED_SIZE (num));
+  used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE, self->address.used_user_addr, VRING_USED_SIZE (num));
   if (used == NULL)
     return BREAK (why, "the used ring is not in guest memory");
 
@@ -330,10 +327,9 @@ vhost_user_vring_split_wants_call (VhostUserVring *self)
   guint8 *avail, *used;
   guint16 used_event;
 
-  avail = vhost_user_memory_table_translate_user_addr (self->memory, self->address.avail_user_addr,
-                                                       &(guint64) { VRING_AVAIL_SIZE (num) });
-  used = vhost_user_memory_table_translate_user_addr (self->memory, self->address.used_user_addr,
-                                                      &(guint64) { 4 });
+  avail = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DRIVER, self->address.avail_user_addr,
+                                      VRING_AVAIL_SIZE (num));
+  used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE, self->address.used_user_addr, 4);
   if (avail == NULL || used == NULL || !self->used_idx_known)
     return TRUE;
 

@@ -48,7 +48,7 @@ struct _VhostUserVring
   /* the data plane */
   GMainContext         *context;         /* the back-end's */
   GMainContext         *ring_context;    /* where kicks are handled, or NULL: context */
-  VhostUserMemoryTable *memory;
+  VhostUserVringXlat    xlat;            /* the memory table, and the IOTLB */
   gboolean              packed;
   gboolean              event_idx;       /* VIRTIO_RING_F_EVENT_IDX */
   guint16               signalled_used;  /* the used index at the last call */
@@ -107,11 +107,25 @@ struct _VhostUserVring
   gpointer              broken_data;
 
   VhostUserVringPacked  packed_ring;     /* vhost-user-vring-packed.c */
+
+  /* with the IOTLB: a pop that missed parks the ring until an update
+   * comes (the miss is sent once per IOVA), and an invalidation holds
+   * every request out with the device, per head (packed: buffer id),
+   * until it is given back (see vhost-user-backend-handlers.c) */
+  gboolean              parked;
+  guint64               parked_iova;
+  guint                 parked_perm;
+  gboolean              miss_pending;    /* for vhost_user_vring_take_miss() */
+  VhostUserVringMissFunc miss_func;
+  gpointer              miss_data;
+  VhostUserIotlbFence **fences;          /* n_fences, sized with the ring */
+  guint                 n_fences;
+  GError               *pending_error;   /* a break from the control plane, for the next pop */
 };
 
 /* what the packed walker sees of a ring, for one call (under the lock) */
 #define PACKED_VIEW(self) \
-  ((VhostUserVringPackedView) { &(self)->packed_ring, (self)->memory, &(self)->address, (self)->size, \
+  ((VhostUserVringPackedView) { &(self)->packed_ring, &(self)->xlat, &(self)->address, (self)->size, \
                                 &(self)->base, (self)->event_idx, &(self)->log, (self)->index, \
                                 (self)->polling })
 

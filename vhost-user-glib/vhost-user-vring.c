@@ -101,6 +101,36 @@ drop_drained (VhostUserVring *self)
     notify (data);
 }
 
+/* With the lock held: the requests out are given back (or forgotten):
+ * an invalidation waiting for them waits no more. */
+static void
+release_fence (VhostUserVring *self,
+               guint           head)
+{
+  VhostUserIotlbFence *fence;
+
+  if (head >= self->n_fences || self->fences[head] == NULL)
+    return;
+  fence = self->fences[head];
+  self->fences[head] = NULL;
+  vhost_user_iotlb_fence_release (fence);
+}
+
+static void
+release_fences (VhostUserVring *self)
+{
+  for (guint i = 0; i < self->n_fences; i++)
+    release_fence (self, i);
+}
+
+/* With the lock held: the ring's parts are translated again on next use. */
+static void
+forget_areas (VhostUserVring *self)
+{
+  memset (self->xlat.area, 0, sizeof self->xlat.area);
+  self->xlat.stale = FALSE;
+}
+
 static void
 vhost_user_vring_finalize (GObject *object)
 {
@@ -114,7 +144,11 @@ vhost_user_vring_finalize (GObject *object)
   if (self->kick_notify != NULL)
     self->kick_notify (self->kick_data);
   drop_drained (self);
-  g_clear_pointer (&self->memory, vhost_user_memory_table_unref);
+  release_fences (self);
+  g_free (self->fences);
+  g_clear_pointer (&self->xlat.memory, vhost_user_memory_table_unref);
+  g_clear_pointer (&self->xlat.iotlb, vhost_user_iotlb_unref);
+  g_clear_error (&self->pending_error);
   g_clear_pointer (&self->retired_memory, g_ptr_array_unref);
   g_free (self->split_out);
   g_free (self->split_written);
@@ -308,8 +342,10 @@ vhost_user_vring_set_memory_table (VhostUserVring       *self,
   VhostUserMemoryTable *old;
 
   LOCK (self);
-  old = self->memory;
-  self->memory = table != NULL ? vhost_user_memory_table_ref (table) : NULL;
+  old = self->xlat.memory;
+  self->xlat.memory = table != NULL ? vhost_user_memory_table_ref (table) : NULL;
+  /* (pointers into the old table) */
+  forget_areas (self);
   if (old != NULL && self->outstanding > 0)
     {
       /* a device thread may be copying into a request's buffers now */
@@ -329,6 +365,12 @@ forget_abandoned (VhostUserVring *self)
 {
   if (self->abandoned == 0)
     return;
+  /* the device may still hold them, but the session they belong to is
+   * over: an invalidation does not wait for them */
+  for (guint i = 0; i < self->size; i++)
+    if (self->packed ? vhost_user_vring_packed_is_abandoned (&self->packed_ring, i)
+                     : self->split_out[i] == SPLIT_OUT_ABANDONED)
+      release_fence (self, i);
   if (self->packed)
     vhost_user_vring_packed_forget_abandoned (&self->packed_ring);
   else
@@ -438,6 +480,11 @@ vhost_user_vring_set_size (VhostUserVring *self,
   size_tables (self, changed);
   if (changed)
     {
+      release_fences (self);
+      g_free (self->fences);
+      self->n_fences = MAX (size, 1);
+      self->fences = g_new0 (VhostUserIotlbFence *, self->n_fences);
+      forget_areas (self);
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
       self->n_resubmit = self->next_resubmit = 0;
@@ -488,6 +535,8 @@ vhost_user_vring_set_address (VhostUserVring              *self,
 {
   LOCK (self);
   self->address = *address;
+  forget_areas (self);
+  self->parked = FALSE;
   /* the spec: the used index is re-read from the ring after SET_VRING_ADDR */
   self->used_idx_known = FALSE;
   self->signalled_used_valid = FALSE;
@@ -980,7 +1029,7 @@ vhost_user_vring_set_logging (VhostUserVring *self,
 static gboolean
 driver_wants_call (VhostUserVring *self)
 {
-  if (!self->started || self->broken || self->size == 0 || self->memory == NULL)
+  if (!self->started || self->broken || self->size == 0 || self->xlat.memory == NULL)
     return TRUE;
   if (self->packed)
     return vhost_user_vring_packed_wants_call (&PACKED_VIEW (self));
@@ -1213,19 +1262,89 @@ broken (VhostUserVring  *self,
   return FALSE;
 }
 
+/* With the lock held: the ring's parts through the IOTLB, before a pop
+ * uses them: all three at once, so that a push never has to ask for
+ * one. After an invalidation the old translations are kept until the new
+ * ones are all there (pushes of requests popped before it still use
+ * them, which the invalidation's answer waits for). */
+static gboolean
+refresh_areas (VhostUserVring  *self,
+               const char     **why)
+{
+  VhostUserVringXlat *x = &self->xlat;
+  guint64 num = self->size;
+  const guint64 addr[VHOST_USER_VRING_N_AREAS] = {
+    self->address.desc_user_addr, self->address.avail_user_addr, self->address.used_user_addr,
+  };
+  const guint64 len[VHOST_USER_VRING_N_AREAS] = {
+    16 * num,
+    self->packed ? 4 : VRING_AVAIL_SIZE (num),
+    self->packed ? 4 : VRING_USED_SIZE (num),
+  };
+  guint8 *p[VHOST_USER_VRING_N_AREAS];
+
+  if (!x->stale && x->area[0] != NULL && x->area[1] != NULL && x->area[2] != NULL)
+    return TRUE;
+  for (guint i = 0; i < VHOST_USER_VRING_N_AREAS; i++)
+    {
+      p[i] = vhost_user_vring_translate_range (x, addr[i], len[i], vhost_user_vring_area_perm (self->packed, i),
+                                               TRUE, why);
+      if (p[i] == NULL)
+        return FALSE;
+    }
+  for (guint i = 0; i < VHOST_USER_VRING_N_AREAS; i++)
+    {
+      x->area[i] = p[i];
+      x->area_addr[i] = addr[i];
+      x->area_len[i] = len[i];
+    }
+  x->stale = FALSE;
+  return TRUE;
+}
+
+/* With the lock held: a pop missed in the IOTLB. The ring looks empty
+ * until the front-end sends the mapping (vhost_user_vring_iotlb_updated()
+ * kicks it then); it is asked once per IOVA, not on every kick. */
+static gboolean
+park (VhostUserVring *self)
+{
+  if (!self->parked || self->parked_iova != self->xlat.miss_iova)
+    {
+      VHOST_USER_NOTE (VRING, "vring %u: IOTLB miss at 0x%" G_GINT64_MODIFIER "x, parked", self->index,
+                       self->xlat.miss_iova);
+      self->miss_pending = TRUE;
+      self->parked_perm = self->xlat.miss_perm;
+      if (self->miss_func != NULL)
+        self->miss_func (self, self->miss_data);
+    }
+  self->parked = TRUE;
+  self->parked_iova = self->xlat.miss_iova;
+  return FALSE;
+}
+
 static gboolean
 pop_locked (VhostUserVring         *self,
             VhostUserVringElement  *element,
             GError                **error)
 {
   const char *why = NULL;
+  guint resubmit_at;
   gboolean ok;
 
   element->n_in = element->n_out = 0;
   element->in_len = element->out_len = 0;
 
+  if (G_UNLIKELY (self->pending_error != NULL))
+    {
+      g_propagate_error (error, g_steal_pointer (&self->pending_error));
+      return FALSE;
+    }
   if (!self->started || self->broken || self->size == 0)
     return FALSE;
+  self->xlat.missed = FALSE;
+  resubmit_at = self->next_resubmit;
+  if (self->xlat.iotlb != NULL && !refresh_areas (self, &why))
+    return self->xlat.missed ? park (self) : broken (self, error, why);
   if (!self->packed)
     ok = vhost_user_vring_split_pop (self, element, &why);
   /* what a back-end that died had in flight comes first, oldest first */
@@ -1238,6 +1357,12 @@ pop_locked (VhostUserVring         *self,
     {
       self->in_flight++;
       return TRUE;
+    }
+  if (self->xlat.missed)
+    {
+      /* a request to resubmit is tried again, not lost */
+      self->next_resubmit = resubmit_at;
+      return park (self);
     }
   return why != NULL ? broken (self, error, why) : FALSE;
 }
@@ -1261,6 +1386,14 @@ pop_locked (VhostUserVring         *self,
  * id, a chain runs over consecutive descriptors, and an id out of range
  * or already out with the device, or a chain longer than the ring,
  * breaks it too.
+ *
+ * With `VIRTIO_F_ACCESS_PLATFORM` (a device behind the guest's IOMMU)
+ * every address is an I/O virtual address, translated through the IOTLB
+ * the front-end keeps: one it has not mapped yet makes the ring look
+ * empty while the back-end asks for it, and the kick handler runs again
+ * once it is mapped; a device-writable buffer the IOMMU maps read-only
+ * (or a readable one it maps write-only) is an error, as is an IOVA the
+ * front-end says it will not map.
  *
  * With `INFLIGHT_SHMFD` negotiated, a back-end restarted after it died
  * first gets the requests its predecessor had popped and not pushed, in
@@ -1363,6 +1496,8 @@ push_checked (VhostUserVring  *self,
   self->in_flight -= MIN (n, self->in_flight);
   if (self->in_flight == 0 && !self->started)
     schedule_drained (self);
+  for (guint i = 0; G_UNLIKELY (self->fences != NULL) && i < n; i++)
+    release_fence (self, heads[i]);
   return TRUE;
 }
 
@@ -1394,6 +1529,7 @@ push_around_abandoned (VhostUserVring  *self,
             vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
           else
             self->split_out[heads[i]] = SPLIT_OUT_NO;
+          release_fence (self, heads[i]);
           self->abandoned--;
           continue;
         }
@@ -1465,8 +1601,10 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
   if (!ok && self->broken && self->in_flight > 0)
     {
       /* a broken ring takes nothing back, but the request is done with:
-       * GET_VRING_BASE must not wait for it forever */
+       * GET_VRING_BASE must not wait for it forever, nor an invalidation */
       self->in_flight -= MIN (n, self->in_flight);
+      for (guint i = 0; i < n; i++)
+        release_fence (self, heads[i]);
       if (self->in_flight == 0 && !self->started)
         schedule_drained (self);
     }
@@ -1477,4 +1615,127 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
     g_ptr_array_set_size (self->retired_memory, 0);
   UNLOCK (self);
   return ok;
+}
+
+/* --- the IOTLB (VIRTIO_F_ACCESS_PLATFORM) --- */
+
+/* From now on every address of the ring is an IOVA, translated through
+ * @iotlb (or, with NULL, as without an IOMMU). */
+void
+vhost_user_vring_set_iotlb (VhostUserVring *self,
+                            VhostUserIotlb *iotlb)
+{
+  VhostUserIotlb *old;
+
+  LOCK (self);
+  old = self->xlat.iotlb;
+  self->xlat.iotlb = iotlb != NULL ? vhost_user_iotlb_ref (iotlb) : NULL;
+  forget_areas (self);
+  self->parked = FALSE;
+  UNLOCK (self);
+  g_clear_pointer (&old, vhost_user_iotlb_unref);
+}
+
+void
+vhost_user_vring_set_miss_func (VhostUserVring         *self,
+                                VhostUserVringMissFunc  func,
+                                gpointer                user_data)
+{
+  LOCK (self);
+  self->miss_func = func;
+  self->miss_data = user_data;
+  UNLOCK (self);
+}
+
+/* The miss to send for the ring, if one is waiting to be sent: for the
+ * back-end's context, which the miss function woke. */
+gboolean
+vhost_user_vring_take_miss (VhostUserVring *self,
+                            guint64        *iova,
+                            guint          *perm)
+{
+  gboolean pending;
+
+  LOCK (self);
+  pending = self->miss_pending && self->parked;
+  self->miss_pending = FALSE;
+  *iova = self->parked_iova;
+  *perm = self->parked_perm;
+  UNLOCK (self);
+  return pending;
+}
+
+/* The IOTLB has a new mapping: a ring parked on the IOVA it covers tries
+ * again (its kick handler runs, as on a kick); one waiting for another
+ * IOVA goes on waiting, without asking again. */
+void
+vhost_user_vring_iotlb_updated (VhostUserVring *self)
+{
+  gboolean resume;
+
+  LOCK (self);
+  resume = self->parked && self->started && !self->broken &&
+           (self->xlat.iotlb == NULL || vhost_user_iotlb_covers (self->xlat.iotlb, self->parked_iova));
+  if (resume)
+    self->parked = FALSE;
+  UNLOCK (self);
+  if (resume)
+    vhost_user_vring_kick (self);
+}
+
+/* The front-end will not map [@iova, @iova + @size) (IOTLB_ACCESS_FAIL,
+ * or its answer to our miss): a ring parked on an IOVA in it breaks, and
+ * its next pop says @why (the kick handler runs for it at once). */
+void
+vhost_user_vring_iotlb_failed (VhostUserVring *self,
+                               guint64         iova,
+                               guint64         size,
+                               const char     *why)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean tell;
+
+  LOCK (self);
+  if (self->parked && self->parked_iova >= iova && self->parked_iova - iova <= size - 1)
+    {
+      g_autofree char *what = g_strdup_printf ("IOVA 0x%" G_GINT64_MODIFIER "x: %s", self->parked_iova, why);
+
+      self->parked = FALSE;
+      broken (self, &error, what);
+      g_clear_error (&self->pending_error);
+      self->pending_error = g_steal_pointer (&error);
+    }
+  tell = self->pending_error != NULL;
+  UNLOCK (self);
+  if (tell)
+    vhost_user_vring_kick (self);
+}
+
+/* An invalidation came: the ring's parts are translated again at the
+ * next pop, and @fence holds every request out with the device (that
+ * another fence does not hold already: fences complete in order).
+ * Returns how many it holds. */
+guint
+vhost_user_vring_iotlb_fence (VhostUserVring      *self,
+                              VhostUserIotlbFence *fence)
+{
+  guint held = 0;
+
+  LOCK (self);
+  self->xlat.stale = TRUE;
+  for (guint i = 0; i < MIN (self->size, self->n_fences); i++)
+    {
+      /* (abandoned ones too: the device may still write into them) */
+      gboolean out = self->packed ? i < self->packed_ring.n_chains && self->packed_ring.chains[i] != 0
+                                  : self->split_out != NULL && self->split_out[i] != SPLIT_OUT_NO;
+
+      if (out && self->fences[i] == NULL)
+        {
+          self->fences[i] = fence;
+          vhost_user_iotlb_fence_hold (fence);
+          held++;
+        }
+    }
+  UNLOCK (self);
+  return held;
 }
