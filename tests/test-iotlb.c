@@ -589,13 +589,15 @@ test_invalidate_held (Fixture       *f,
 
   /* a range that was never mapped forgets nothing: answered at once */
   iotlb_msg (f, 0x7000000, PAGE, 0, 0, VHOST_USER_IOTLB_INVALIDATE);
+  /* nor does one no held buffer is in (it takes the whole entry, the
+   * held buffers' included, but their IOVAs stay mapped in the guest) */
+  iotlb_msg (f, BUF_OFF + 3 * PAGE, PAGE, 0, 0, VHOST_USER_IOTLB_INVALIDATE);
 
-  vhost_user_frontend_send_iotlb_msg_async (f->frontend, BUF_OFF, PAGE, 0xdeadbeef, 0, VHOST_USER_IOTLB_INVALIDATE,
-                                            NULL, got_result, &result);
+  /* the second buffer's page: waits for it alone */
+  vhost_user_frontend_send_iotlb_msg_async (f->frontend, BUF_OFF + PAGE, PAGE, 0xdeadbeef, 0,
+                                            VHOST_USER_IOTLB_INVALIDATE, NULL, got_result, &result);
   spin (200);
   g_assert_null (result);
-
-  /* the first given back: the other still holds it */
   vring = vhost_user_backend_get_vring (f->backend, 0);
   g_assert_true (vhost_user_vring_push (vring, f->held[0], 64, NULL));
   spin (100);
@@ -607,12 +609,37 @@ test_invalidate_held (Fixture       *f,
   g_assert_no_error (error);
   g_assert_no_error (f->pop_error);
 
-  /* the whole mapping went (removed whole): asked for again */
+  /* the ring's own parts: a push writes there, so every request out is
+   * waited for */
+  g_clear_object (&result);
+  f->n_held = 0;
+  map_ring (f);
+  iotlb_msg (f, BUF_OFF, 4 * PAGE, f->user_base + BUF_OFF + REMAP, VHOST_USER_IOTLB_PERM_RW, VHOST_USER_IOTLB_UPDATE);
+  add_request (f, BUF_OFF, 64);
+  add_request (f, BUF_OFF + PAGE, 64);
+  wait_for (f, two_held);
+  vhost_user_frontend_send_iotlb_msg_async (f->frontend, f->user_base + RING_OFF, PAGE, 0, 0,
+                                            VHOST_USER_IOTLB_INVALIDATE, NULL, got_result, &result);
+  spin (100);
+  g_assert_null (result);
+  g_assert_true (vhost_user_vring_push (vring, f->held[1], 64, NULL));
+  spin (100);
+  g_assert_null (result);
+  g_assert_true (vhost_user_vring_push (vring, f->held[0], 64, NULL));
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (vhost_user_frontend_send_iotlb_msg_finish (f->frontend, result, &error));
+  g_assert_no_error (error);
+
+  /* the ring's mapping went: the next pop asks for it again (and only
+   * for it: the buffers' mapping is there) */
+  g_assert_cmpuint (f->misses, ==, misses);
   f->hold = FALSE;
   add_request (f, BUF_OFF + 2 * PAGE, 64);
   wait_for (f, one_pushed);
   g_assert_cmpuint (f->misses, >, misses);
-  g_assert_cmphex (f->miss_iova[f->misses - 1], ==, BUF_OFF + 2 * PAGE);
+  for (guint i = misses; i < f->misses; i++)
+    g_assert_cmphex (f->miss_iova[i], >=, f->user_base);
 }
 
 /* The front-end goes away while an invalidation waits for a request the
@@ -858,7 +885,7 @@ test_table (void)
   g_autoptr(VhostUserIotlb) iotlb = vhost_user_iotlb_new (4);
   g_autoptr(GError) error = NULL;
   guint64 len, user_addr;
-  gboolean must_wait;
+  guint n_removed;
 
   g_assert_true (vhost_user_iotlb_update (iotlb, 0x1000, 0x1000, 0x10000, VHOST_USER_IOTLB_PERM_RO, &error));
   g_assert_true (vhost_user_iotlb_update (iotlb, 0x2000, 0x1000, 0x30000, VHOST_USER_IOTLB_PERM_RW, &error));
@@ -884,33 +911,33 @@ test_table (void)
   g_assert_cmphex (len, ==, 1);
   g_assert_cmphex (user_addr, ==, 0x50fff);
 
-  /* never mapped: nothing to wait for */
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x8000, 0x1000, &must_wait, &error));
-  g_assert_false (must_wait);
+  /* never mapped: nothing removed */
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x8000, 0x1000, &n_removed, &error));
+  g_assert_cmpuint (n_removed, ==, 0);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 3);
   /* partly covered: the entry goes whole */
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x2800, 0x10, &must_wait, &error));
-  g_assert_true (must_wait);
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x2800, 0x10, &n_removed, &error));
+  g_assert_cmpuint (n_removed, ==, 1);
   g_assert_false (vhost_user_iotlb_covers (iotlb, 0x2000));
   g_assert_true (vhost_user_iotlb_covers (iotlb, 0x1000));
   /* the wrapping whole-space flush: all from 0x1fff up, not nothing */
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x1fff, G_MAXUINT64 - 0x1fff + 1, &must_wait, &error));
-  g_assert_true (must_wait);
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x1fff, G_MAXUINT64 - 0x1fff + 1, &n_removed, &error));
+  g_assert_cmpuint (n_removed, ==, 2);
   g_assert_no_error (error);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 0);
   /* and the one QEMU sends, on a table with entries on both sides */
   g_assert_true (vhost_user_iotlb_update (iotlb, 0xfee00000, 0x1000, 0x1000, 3, &error));
   g_assert_true (vhost_user_iotlb_update (iotlb, 0xfef00000, 0x1000, 0x2000, 3, &error));
   g_assert_true (vhost_user_iotlb_update (iotlb, 0x7f0000000000, 0x1000, 0x3000, 3, &error));
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0xfef00000, 0xffffffff01100000, &must_wait, &error));
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0xfef00000, 0xffffffff01100000, &n_removed, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 1);
   g_assert_true (vhost_user_iotlb_covers (iotlb, 0xfee00000));
   /* one that runs past the end: up to the end */
   g_assert_true (vhost_user_iotlb_update (iotlb, G_MAXUINT64 - 0xfff, 0x1000, 0x50000, 3, &error));
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0xfef00000, G_MAXUINT64, &must_wait, &error));
+  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0xfef00000, G_MAXUINT64, &n_removed, &error));
   g_assert_no_error (error);
-  g_assert_true (must_wait);
+  g_assert_cmpuint (n_removed, ==, 1);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 1);
 
   /* bad input, each refused with nothing kept */
@@ -926,19 +953,18 @@ test_table (void)
   g_assert_false (vhost_user_iotlb_update (iotlb, 0xfedff800, 0x1000, 0x9000, 3, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
   g_clear_error (&error);
-  g_assert_false (vhost_user_iotlb_invalidate (iotlb, 0x1000, 0, &must_wait, &error));
+  g_assert_false (vhost_user_iotlb_invalidate (iotlb, 0x1000, 0, &n_removed, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
   g_clear_error (&error);
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 1);
 
-  /* full: one goes, never the table past its bound; and an invalidation
-   * then waits even where nothing is left to remove (the one evicted
-   * could have covered it) */
+  /* full: one goes, never the table past its bound */
   for (guint i = 0; i < 8; i++)
     g_assert_true (vhost_user_iotlb_update (iotlb, 0x100000 + i * 0x1000, 0x1000, 0x1000, 3, &error));
   g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 4);
-  g_assert_true (vhost_user_iotlb_invalidate (iotlb, 0x8000, 0x1000, &must_wait, &error));
-  g_assert_true (must_wait);
+  /* and a flush (a ring stops) forgets all */
+  vhost_user_iotlb_flush (iotlb);
+  g_assert_cmpuint (vhost_user_iotlb_get_n_entries (iotlb), ==, 0);
 }
 
 static void

@@ -839,13 +839,15 @@ in_guest_memory (VhostUserMemoryTable *table,
  * flush), and its address and permission fields are ignored (QEMU leaves
  * garbage there). A range never mapped is acknowledged: there is nothing
  * to forget. Requests the device holds may still write through what it
- * removes, so the answer is held until every request that was out with
- * the device when it came has been pushed back (hold, then finish:
- * acknowledging at once would let a device write into memory the guest
+ * removes, so the answer is held until every request out with the
+ * device whose buffers lie in the range (between its lowest and highest
+ * IOVA), or every request out if the range covers the ring itself (a
+ * push writes there), has been pushed back: hold, then finish.
+ * Acknowledging at once would let a device write into memory the guest
  * already reused, and failing those requests could not stop a write
- * already under way). A device that holds buffers for long (a network
+ * already under way. A device that holds buffers for long (a network
  * device's receive buffers) should pop them only when it has data for
- * them.
+ * them: the guest's lazy flushes cover everything.
  *
  * An access failure says the IOMMU will not map the range: a ring
  * waiting for an IOVA in it breaks, and its next pop fails with the
@@ -871,7 +873,8 @@ real_iotlb_msg (VhostUserBackend    *self,
   g_autoptr(GError) error = NULL;
   HeldInvalidation *held;
   VhostUserIotlbFence *fence;
-  gboolean must_wait;
+  guint n_removed;
+  guint64 last;
   guint n_held = 0;
 
   if (priv->iotlb == NULL)
@@ -905,16 +908,13 @@ real_iotlb_msg (VhostUserBackend    *self,
       return TRUE;
 
     case VHOST_USER_IOTLB_INVALIDATE:
-      if (!vhost_user_iotlb_invalidate (priv->iotlb, iova, size, &must_wait, &error))
+      if (!vhost_user_iotlb_invalidate (priv->iotlb, iova, size, &n_removed, &error))
         {
           vhost_user_invocation_return_error (invocation, error);
           return TRUE;
         }
-      if (!must_wait)
-        {
-          vhost_user_invocation_return_ack (invocation);
-          return TRUE;
-        }
+      /* whatever it removed: a held buffer's entry may have gone with an
+       * earlier invalidation of a neighbour (or been evicted) */
       held = (HeldInvalidation *) g_source_new (&held_invalidation_funcs, sizeof (HeldInvalidation));
       held->invocation = g_object_ref (invocation);
       held->iotlb = vhost_user_iotlb_ref (priv->iotlb);
@@ -923,11 +923,12 @@ real_iotlb_msg (VhostUserBackend    *self,
       g_source_attach (&held->source, priv->context);
       /* (our reference is the fence's from now on) */
       fence = vhost_user_iotlb_fence_new (priv->iotlb, invalidation_done, held);
+      last = size - 1 > G_MAXUINT64 - iova ? G_MAXUINT64 : iova + (size - 1);
       for (guint i = 0; i < priv->vrings->len; i++)
-        n_held += vhost_user_vring_iotlb_fence (vring_at (self, i), fence);
+        n_held += vhost_user_vring_iotlb_fence (vring_at (self, i), fence, iova, last);
       if (n_held > 0)
         VHOST_USER_NOTE (VRING, "IOTLB: the invalidation of 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER "x"
-                         " waits for %u requests the device holds", iova, size, n_held);
+                         " (%u entries) waits for %u requests the device holds", iova, size, n_removed, n_held);
       vhost_user_iotlb_fence_release (fence);
       return TRUE;
 

@@ -55,7 +55,7 @@ gboolean              vhost_user_iotlb_update      (VhostUserIotlb         *iotl
 gboolean              vhost_user_iotlb_invalidate  (VhostUserIotlb         *iotlb,
                                                     guint64                 iova,
                                                     guint64                 size,
-                                                    gboolean               *must_wait,
+                                                    guint                  *n_removed,
                                                     GError                **error);
 VhostUserIotlbResult  vhost_user_iotlb_translate   (VhostUserIotlb         *iotlb,
                                                     guint64                 iova,

@@ -37,7 +37,6 @@ struct _VhostUserIotlb
   GArray         *entries;     /* Entry, sorted by iova, disjoint */
   guint           last_hit;    /* where the last lookup found its entry */
   guint           max_entries;
-  gboolean        evicted;     /* or flushed, since the table was created */
   GQueue          fences;      /* oldest first */
 };
 
@@ -172,7 +171,6 @@ vhost_user_iotlb_update (VhostUserIotlb  *self,
       guint victim = (self->last_hit + 1) % self->entries->len;
 
       g_array_remove_index (self->entries, victim);
-      self->evicted = TRUE;
       if (victim < i)
         i--;
     }
@@ -182,20 +180,20 @@ vhost_user_iotlb_update (VhostUserIotlb  *self,
   return TRUE;
 }
 
-/* Sets @must_wait when a translation the rings may hold could be gone:
- * an entry was removed, or one was evicted earlier (it could have
- * covered the range). */
+/* Whether anything was removed says nothing of what the rings hold:
+ * entries go whole, so a held buffer's IOVA may be gone from the table
+ * long before the guest invalidates it (the caller checks the rings). */
 gboolean
 vhost_user_iotlb_invalidate (VhostUserIotlb  *self,
                              guint64          iova,
                              guint64          size,
-                             gboolean        *must_wait,
+                             guint           *n_removed,
                              GError         **error)
 {
   guint64 last;
   guint i, end;
 
-  *must_wait = FALSE;
+  *n_removed = 0;
   if (size == 0)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
@@ -210,7 +208,7 @@ vhost_user_iotlb_invalidate (VhostUserIotlb  *self,
     ;
   if (end > i)
     g_array_remove_range (self->entries, i, end - i);
-  *must_wait = end > i || self->evicted;
+  *n_removed = end - i;
   self->last_hit = 0;
   UNLOCK (self);
   return TRUE;
@@ -262,14 +260,11 @@ vhost_user_iotlb_translate (VhostUserIotlb *self,
 
 /* Forgets every mapping, not as the guest's invalidation but because the
  * device stops: the guest's IOMMU may be reset meanwhile, with no
- * invalidation reaching us. Requests still out may hold translations
- * from here: later invalidations wait for them, as after an eviction. */
+ * invalidation reaching us. */
 void
 vhost_user_iotlb_flush (VhostUserIotlb *self)
 {
   LOCK (self);
-  if (self->entries->len > 0)
-    self->evicted = TRUE;
   g_array_set_size (self->entries, 0);
   self->last_hit = 0;
   UNLOCK (self);

@@ -89,7 +89,9 @@ void            vhost_user_vring_iotlb_failed (VhostUserVring              *self
                                                guint64                      size,
                                                const char                  *why);
 guint           vhost_user_vring_iotlb_fence  (VhostUserVring              *self,
-                                               VhostUserIotlbFence         *fence);
+                                               VhostUserIotlbFence         *fence,
+                                               guint64                      first,
+                                               guint64                      last);
 void            vhost_user_vring_kick         (VhostUserVring              *self);
 
 G_END_DECLS

@@ -120,6 +120,7 @@ struct _VhostUserVring
   gpointer              miss_data;
   VhostUserIotlbFence **fences;          /* n_fences, sized with the ring */
   guint                 n_fences;
+  guint64              *spans;           /* per head: first and last IOVA of its buffers */
   GError               *pending_error;   /* a break from the control plane, for the next pop */
 };
 

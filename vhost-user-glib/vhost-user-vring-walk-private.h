@@ -49,6 +49,10 @@ typedef struct {
   gboolean              missed;
   guint64               miss_iova;
   guint                 miss_perm;
+  /* the IOVAs the buffers of the request being popped span, first and
+   * last byte: what an invalidation is checked against */
+  guint64               span_first;
+  guint64               span_last;
 } VhostUserVringXlat;
 
 /* The access each part of a ring needs. Split rings: the device reads the
@@ -246,6 +250,8 @@ vhost_user_vring_add_buffer (VhostUserVringXlat    *x,
           p = vhost_user_vring_xlat_iova (x, addr + done, &chunk, perm, &user_addr, &why);
           if (p == NULL)
             return why;
+          x->span_first = MIN (x->span_first, addr + done);
+          x->span_last = MAX (x->span_last, addr + done + (chunk - 1));
           if (writable && written != NULL && !vhost_user_vring_user_addr_to_gpa (x->memory, user_addr, &gpa))
             return "the IOMMU maps an IOVA outside guest memory";
         }

@@ -146,6 +146,7 @@ vhost_user_vring_finalize (GObject *object)
   drop_drained (self);
   release_fences (self);
   g_free (self->fences);
+  g_free (self->spans);
   g_clear_pointer (&self->xlat.memory, vhost_user_memory_table_unref);
   g_clear_pointer (&self->xlat.iotlb, vhost_user_iotlb_unref);
   g_clear_error (&self->pending_error);
@@ -484,6 +485,8 @@ vhost_user_vring_set_size (VhostUserVring *self,
       g_free (self->fences);
       self->n_fences = MAX (size, 1);
       self->fences = g_new0 (VhostUserIotlbFence *, self->n_fences);
+      g_free (self->spans);
+      self->spans = g_new0 (guint64, 2 * (gsize) self->n_fences);
       forget_areas (self);
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
@@ -1342,6 +1345,8 @@ pop_locked (VhostUserVring         *self,
   if (!self->started || self->broken || self->size == 0)
     return FALSE;
   self->xlat.missed = FALSE;
+  self->xlat.span_first = G_MAXUINT64;
+  self->xlat.span_last = 0;
   resubmit_at = self->next_resubmit;
   if (self->xlat.iotlb != NULL && !refresh_areas (self, &why))
     return self->xlat.missed ? park (self) : broken (self, error, why);
@@ -1356,6 +1361,11 @@ pop_locked (VhostUserVring         *self,
   if (ok)
     {
       self->in_flight++;
+      if (self->xlat.iotlb != NULL && element->head < self->n_fences)
+        {
+          self->spans[2 * element->head] = self->xlat.span_first;
+          self->spans[2 * element->head + 1] = self->xlat.span_last;
+        }
       return TRUE;
     }
   if (self->xlat.missed)
@@ -1711,24 +1721,37 @@ vhost_user_vring_iotlb_failed (VhostUserVring *self,
     vhost_user_vring_kick (self);
 }
 
-/* An invalidation came: the ring's parts are translated again at the
- * next pop, and @fence holds every request out with the device (that
- * another fence does not hold already: fences complete in order).
- * Returns how many it holds. */
+/* An invalidation of the IOVAs from @first to @last (inclusive) came:
+ * @fence holds every request out with the device whose buffers it may
+ * cover, or every one if it covers the ring's parts (a push writes
+ * there), which the next pop then translates again. Not those another
+ * fence holds already: fences complete in order. Returns how many it
+ * holds. */
 guint
 vhost_user_vring_iotlb_fence (VhostUserVring      *self,
-                              VhostUserIotlbFence *fence)
+                              VhostUserIotlbFence *fence,
+                              guint64              first,
+                              guint64              last)
 {
+  VhostUserVringXlat *x = &self->xlat;
+  gboolean all = FALSE;
   guint held = 0;
 
   LOCK (self);
-  self->xlat.stale = TRUE;
+  /* (a part's last byte does not wrap: it was translated whole) */
+  for (guint i = 0; i < VHOST_USER_VRING_N_AREAS; i++)
+    if (x->area[i] != NULL && x->area_addr[i] <= last && first <= x->area_addr[i] + (x->area_len[i] - 1))
+      all = TRUE;
+  if (all)
+    x->stale = TRUE;
   for (guint i = 0; i < MIN (self->size, self->n_fences); i++)
     {
       /* (abandoned ones too: the device may still write into them) */
       gboolean out = self->packed ? i < self->packed_ring.n_chains && self->packed_ring.chains[i] != 0
                                   : self->split_out != NULL && self->split_out[i] != SPLIT_OUT_NO;
 
+      if (out && !all && (self->spans[2 * i] > last || self->spans[2 * i + 1] < first))
+        out = FALSE;
       if (out && self->fences[i] == NULL)
         {
           self->fences[i] = fence;
