@@ -280,7 +280,11 @@ else
     [ "$syncs" -ge 3 ] || fail "only $syncs dirty-bitmap syncs: raise the RAM or lower the bandwidth"
   fi
   round1=$(rounds_in src)
-  [ "$round1" -gt "$round0" ] || fail "no I/O round finished during the migration (round $round0 before, $round1 after)"
+  # (postcopy switches over after one pre-copy pass, and a loaded machine
+  # may finish the migration before the guest finishes a round: what it
+  # does in the destination while its RAM still arrives is checked below)
+  [ "$round1" -gt "$round0" ] || [ "$mode" = postcopy ] ||
+    fail "no I/O round finished during the migration (round $round0 before, $round1 after)"
   note "the guest finished rounds $((round0 + 1))-$round1 while migrating ($syncs dirty syncs, $(field "$info" ram.transferred) bytes)"
   s=$(qmp "$tmp/dst.qmp" '{"execute":"query-status"}')
   [ "$(field "$s" status)" = running ] || fail "the destination does not run: $s"
