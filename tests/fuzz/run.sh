@@ -28,7 +28,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 if [ ! -d "$build" ]; then
-  CC=${CC:-clang-14} meson setup "$build" "$src" -Dfuzzing=true -Db_lundef=false \
+  CC=${CC:-clang-14} meson setup "$build" "$src" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dintrospection=disabled -Ddocumentation=disabled >/dev/null || exit 1
 fi
 built=()
