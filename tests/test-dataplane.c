@@ -943,6 +943,176 @@ test_two_regions (gconstpointer data)
   fixture_teardown (&f);
 }
 
+/* --- packets into receive buffers (vhost_user_vring_receive) --- */
+
+#define RX_BUF   100
+#define RX_HDR   12       /* a VERSION_1 virtio-net header: num_buffers at 10 */
+
+/* A writable RX_BUF-byte buffer, the @i th posted. */
+static guint
+post_rx (Fixture *f,
+         guint    i)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 off = BUF_OFF + (i % (2 * RING_SIZE)) * 0x1000;
+  guint32 len = RX_BUF;
+  guint head;
+
+  memset (f->mem + off, 0xee, RX_BUF);
+  g_assert_true (vhost_user_driver_ring_add (f->rings[0], NULL, NULL, 0, &off, &len, 1, &head, &error));
+  g_assert_no_error (error);
+  return head;
+}
+
+static gboolean
+ring_started (VhostUserVring *vring)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  while (!vhost_user_vring_get_started (vring) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return vhost_user_vring_get_started (vring);
+}
+
+/* A packet spread over as many buffers as it takes, num_buffers filled
+ * in; a ring too short for it left as it was (and asked for a kick), then
+ * filled once the driver posts more; one request per packet without
+ * merged buffers, a packet too large for it dropped and the buffer kept.
+ * Split and packed, with and without event idx. */
+static void
+test_receive (gconstpointer data)
+{
+  Fixture f = { .num_queues = 1, .packed = GPOINTER_TO_INT (data) & 1 };
+  gboolean event_idx = (GPOINTER_TO_INT (data) & 2) != 0;
+  VhostUserVringElement *scratch = g_new (VhostUserVringElement, 4);
+  g_autoptr(GError) error = NULL;
+  guint8 header[RX_HDR] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0 }, packet[250];
+  guint posted = 0, n_used, heads[3], head, len;
+  VhostUserVring *vring;
+  guint16 num_buffers;
+
+  for (guint i = 0; i < sizeof packet; i++)
+    packet[i] = i;
+  start_server (&f, "receive.sock");
+  connect_frontend (&f, event_idx ? VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) : 0, 0);
+  vhost_user_driver_ring_set_event_idx (f.rings[0], event_idx);
+  setup_ring (&f, 0, f.packed ? 0x80008000 : 0, 0, 0, TRUE, TRUE);
+  vring = vhost_user_backend_get_vring (f.backend, 0);
+  g_assert_true (ring_started (vring));
+
+  /* 262 bytes into three 100-byte buffers */
+  for (guint i = 0; i < 3; i++)
+    heads[i] = post_rx (&f, posted++);
+  g_assert_true (vhost_user_vring_receive (vring, scratch, 4, header, RX_HDR, 10, packet, sizeof packet, &n_used,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_used, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (vhost_user_driver_ring_get_used (f.rings[0], &head, &len));
+      g_assert_cmpuint (head, ==, heads[i]);
+      g_assert_cmpuint (len, ==, i < 2 ? RX_BUF : RX_HDR + sizeof packet - 2 * RX_BUF);
+    }
+  g_assert_cmpmem (f.mem + BUF_OFF, 10, header, 10);
+  memcpy (&num_buffers, f.mem + BUF_OFF + 10, 2);
+  g_assert_cmpuint (GUINT16_FROM_LE (num_buffers), ==, 3);
+  g_assert_cmpmem (f.mem + BUF_OFF + RX_HDR, RX_BUF - RX_HDR, packet, RX_BUF - RX_HDR);
+  g_assert_cmpmem (f.mem + BUF_OFF + 0x1000, RX_BUF, packet + RX_BUF - RX_HDR, RX_BUF);
+  g_assert_cmpmem (f.mem + BUF_OFF + 0x2000, 62, packet + 2 * RX_BUF - RX_HDR, 62);
+  g_assert_cmpuint (f.mem[BUF_OFF + 0x2000 + 62], ==, 0xee);
+
+  /* two buffers are not enough: nothing taken, nothing used */
+  heads[0] = post_rx (&f, posted++);
+  heads[1] = post_rx (&f, posted++);
+  g_assert_false (vhost_user_vring_receive (vring, scratch, 4, header, RX_HDR, 10, packet, sizeof packet, &n_used,
+                                            &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_used, ==, 0);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (vring), ==, 0);
+  g_assert_false (vhost_user_driver_ring_get_used (f.rings[0], &head, &len));
+  /* and the driver is asked to kick when it posts the next */
+  {
+    const guint8 *used = (const guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f.rings[0]);
+    const guint8 *avail = (const guint8 *) (guintptr) vhost_user_driver_ring_get_avail_addr (f.rings[0]);
+    guint16 flags, avail_event, avail_idx;
+
+    if (f.packed)
+      {
+        memcpy (&flags, used + 2, 2);
+        g_assert_cmpuint (flags, ==, 0 /* enable */);
+      }
+    else if (event_idx)
+      {
+        memcpy (&avail_event, used + 4 + 8 * RING_SIZE, 2);
+        memcpy (&avail_idx, avail + 2, 2);
+        g_assert_cmpuint (avail_event, ==, avail_idx);
+      }
+    else
+      {
+        memcpy (&flags, used, 2);
+        g_assert_cmpuint (flags & 1 /* NO_NOTIFY */, ==, 0);
+      }
+  }
+  /* a third is: the same two come first */
+  heads[2] = post_rx (&f, posted++);
+  g_assert_true (vhost_user_vring_receive (vring, scratch, 4, header, RX_HDR, 10, packet, sizeof packet, &n_used,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_used, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (vhost_user_driver_ring_get_used (f.rings[0], &head, &len));
+      g_assert_cmpuint (head, ==, heads[i]);
+    }
+
+  /* more than the scratch holds can never fit: dropped, buffers kept */
+  for (guint i = 0; i < 3; i++)
+    heads[i] = post_rx (&f, posted++);
+  g_assert_false (vhost_user_vring_receive (vring, scratch, 2, header, RX_HDR, 10, packet, sizeof packet, &n_used,
+                                            &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+
+  /* one request per packet: too large for one is dropped, the buffer
+   * stays for the next packet, which fits */
+  g_assert_false (vhost_user_vring_receive (vring, scratch, 4, header, RX_HDR, -1, packet, sizeof packet, &n_used,
+                                            &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_vring_receive (vring, scratch, 4, header, RX_HDR, -1, packet, 50, &n_used, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_used, ==, 1);
+  g_assert_true (vhost_user_driver_ring_get_used (f.rings[0], &head, &len));
+  g_assert_cmpuint (head, ==, heads[0]);
+  g_assert_cmpuint (len, ==, RX_HDR + 50);
+
+  /* unpop is for the newest requests, with no push since */
+  {
+    guint n_popped;
+
+    g_assert_true (vhost_user_vring_pop_batch (vring, scratch, 4, &n_popped, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (n_popped, ==, 2);
+    g_assert_false (vhost_user_vring_unpop (vring, scratch[0].head, &error));
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+    g_assert_true (vhost_user_vring_unpop (vring, scratch[1].head, &error));
+    g_assert_no_error (error);
+    g_assert_true (vhost_user_vring_push (vring, scratch[0].head, 0, &error));
+    g_assert_no_error (error);
+    g_assert_true (vhost_user_vring_pop (vring, &scratch[1], &error));
+    g_assert_cmpuint (scratch[1].head, ==, heads[2]);
+    g_assert_true (vhost_user_vring_push (vring, scratch[1].head, 0, &error));
+    g_assert_false (vhost_user_vring_unpop (vring, scratch[1].head, &error));
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+    g_clear_error (&error);
+  }
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (vring), ==, 0);
+
+  g_free (scratch);
+  fixture_teardown (&f);
+}
+
 /* --- busy-polling --- */
 
 /* Whether the back-end asks the driver not to kick: the used ring's
@@ -1205,6 +1375,10 @@ main (int   argc,
                         test_busy_poll_kick_replaced);
   g_test_add_func ("/dataplane/busy-poll/inband", test_busy_poll_inband);
   g_test_add_func ("/dataplane/broken-ring", test_broken_ring);
+  g_test_add_data_func ("/dataplane/receive/split", GINT_TO_POINTER (0), test_receive);
+  g_test_add_data_func ("/dataplane/receive/packed", GINT_TO_POINTER (1), test_receive);
+  g_test_add_data_func ("/dataplane/receive/split-event-idx", GINT_TO_POINTER (2), test_receive);
+  g_test_add_data_func ("/dataplane/receive/packed-event-idx", GINT_TO_POINTER (3), test_receive);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 
   return g_test_run ();

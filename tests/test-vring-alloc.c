@@ -209,6 +209,92 @@ test_no_allocation (gconstpointer data)
   close (call);
 }
 
+/* A network device's receive path: packets into merged receive buffers
+ * (vhost_user_vring_receive()), every fourth round a ring one buffer
+ * short (the popped ones handed back, then filled once the driver posts
+ * another), and a transmit-side batch pop. */
+static void
+test_no_allocation_receive (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) region = NULL;
+  g_autoptr(VhostUserMemoryTable) table = NULL;
+  g_autoptr(VhostUserVring) vring = NULL;
+  VhostUserVringAddress address = { 0 };
+  VhostUserVringElement *scratch = g_new0 (VhostUserVringElement, 4);
+  guint8 header[12] = { 0 }, packet[150] = { 0 };
+  guint16 avail_idx = 0, next = 0;
+  guint received = 0, n;
+  guint8 *mem;
+
+  if (!malloc_is_ours ())
+    {
+      g_free (scratch);
+      return;
+    }
+  region = vhost_user_memory_region_new_memfd (0, MEM_SIZE, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  mem = vhost_user_memory_region_get_host_addr (region);
+
+  vring = vhost_user_vring_new (0, NULL);
+  vhost_user_vring_set_memory_table (vring, table);
+  vhost_user_vring_set_features (vring, FALSE, TRUE);
+  vhost_user_vring_set_size (vring, NUM);
+  address.desc_user_addr = vhost_user_memory_region_get_user_addr (region) + DESC;
+  address.avail_user_addr = vhost_user_memory_region_get_user_addr (region) + AVAIL;
+  address.used_user_addr = vhost_user_memory_region_get_user_addr (region) + USED;
+  vhost_user_vring_set_address (vring, &address);
+  vhost_user_vring_set_started (vring, TRUE);
+
+  for (int round = 0; round < 10001; round++)
+    {
+      gboolean short_round = round % 4 == 3;
+
+      /* two 100-byte buffers (one first, on a short round) */
+      for (guint i = 0; i < 2; i++)
+        {
+          Desc d = { DATA + 0x100 * (next % 64), 100, 2, 0 };
+          guint16 head = next % NUM;
+
+          if (short_round && i == 1)
+            {
+              g_assert_false (vhost_user_vring_receive (vring, scratch, 4, header, sizeof header, 10, packet,
+                                                        sizeof packet, &n, NULL));
+              g_assert_cmpuint (vhost_user_vring_get_in_flight (vring), ==, 0);
+            }
+          memcpy (mem + DESC + head * sizeof d, &d, sizeof d);
+          memcpy (mem + AVAIL + 4 + 2 * (avail_idx % NUM), &head, 2);
+          avail_idx++;
+          next++;
+          memcpy (mem + AVAIL + 2, &avail_idx, 2);
+        }
+
+      if (round == 1)
+        __atomic_store_n (&counting, 1, __ATOMIC_RELAXED);
+
+      g_assert_true (vhost_user_vring_receive (vring, scratch, 4, header, sizeof header, 10, packet, sizeof packet,
+                                               &n, NULL));
+      g_assert_cmpuint (n, ==, 2);
+      received++;
+      /* and the transmit side's batch pop, of a ring found empty */
+      g_assert_true (vhost_user_vring_pop_batch (vring, scratch, 4, &n, NULL));
+      g_assert_cmpuint (n, ==, 0);
+    }
+  __atomic_store_n (&counting, 0, __ATOMIC_RELAXED);
+
+  g_assert_cmpint (allocations, ==, 0);
+  g_assert_cmpuint (received, ==, 10001);
+  {
+    guint16 used_idx;
+
+    memcpy (&used_idx, mem + USED + 2, 2);
+    g_assert_cmpuint (used_idx, ==, (guint16) (2 * 10001));
+  }
+  g_free (scratch);
+}
+
 /* The same through a packed ring of an odd size: chains of three over
  * the ring's end and indirect tables, completed two at a time in
  * reverse, with the driver asking for a call at every used descriptor. */
@@ -356,5 +442,6 @@ main (int   argc,
   g_test_add_data_func ("/vring/alloc/none-on-the-data-path", GINT_TO_POINTER (FALSE), test_no_allocation);
   g_test_add_data_func ("/vring/alloc/none-through-the-iotlb", GINT_TO_POINTER (TRUE), test_no_allocation);
   g_test_add_func ("/vring/alloc/none-on-the-packed-data-path", test_no_allocation_packed);
+  g_test_add_func ("/vring/alloc/none-on-the-receive-path", test_no_allocation_receive);
   return g_test_run ();
 }

@@ -80,6 +80,8 @@ guint    vhost_user_vring_packed_base       (guint                           bas
 gboolean vhost_user_vring_packed_pop        (const VhostUserVringPackedView *view,
                                              VhostUserVringElement          *element,
                                              const char                    **why);
+void     vhost_user_vring_packed_unpop      (const VhostUserVringPackedView *view,
+                                             guint                           id);
 gboolean vhost_user_vring_packed_push       (const VhostUserVringPackedView *view,
                                              const guint                    *heads,
                                              const guint                    *lens,

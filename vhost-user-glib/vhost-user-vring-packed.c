@@ -890,6 +890,55 @@ vhost_user_vring_packed_is_abandoned (VhostUserVringPacked *state,
   return id < state->n_chains && (state->chains[id] & CHAIN_ABANDONED) != 0;
 }
 
+/* Hands back @id, the last chain popped (the caller checked), so the next
+ * pop takes it again: the position goes back over its descriptors, and its
+ * record entries, taken last from the free list, go back to its front.
+ * Then asks the driver to kick when it adds more (the caller is waiting
+ * for room; see vhost_user_vring_split_unpop()). */
+void
+vhost_user_vring_packed_unpop (const VhostUserVringPackedView *view,
+                               guint                           id)
+{
+  VhostUserVringPacked *state = view->state;
+  guint num = view->size;
+  guint n = state->chains[id];
+  guint idx = *view->base & 0x7fff;
+  gboolean wrap = (*view->base >> 15) & 1;
+  guint entry = state->heads[id];
+  guint8 *device;
+
+  if (idx >= n)
+    idx -= n;
+  else
+    {
+      idx = idx + num - n;
+      wrap = !wrap;
+    }
+  if (entry < num)
+    {
+      __atomic_store_n (E_INFLIGHT (R_ENTRY (state->record, entry)), 0, __ATOMIC_RELAXED);
+      *R_FREE_HEAD (state->record) = entry;
+      __atomic_store_n (R_OLD_FREE_HEAD (state->record), entry, __ATOMIC_RELEASE);
+    }
+  state->counter--;
+  state->chains[id] = 0;
+  state->in_flight -= MIN (n, state->in_flight);
+  *view->base = (*view->base & 0xffff0000u) | idx | ((guint) wrap << 15);
+
+  if (view->polling)
+    return;
+  device = ring_part (view, VHOST_USER_VRING_AREA_DEVICE, view->address->used_user_addr, sizeof (PackedEvent), 2);
+  if (device == NULL)
+    return;
+  if (__atomic_load_n ((guint16 *) (device + G_STRUCT_OFFSET (PackedEvent, flags)), __ATOMIC_RELAXED) != PACKED_EVENT_ENABLE)
+    {
+      __atomic_store_n ((guint16 *) (device + G_STRUCT_OFFSET (PackedEvent, flags)), PACKED_EVENT_ENABLE,
+                        __ATOMIC_RELAXED);
+      vhost_user_vring_log_used (view->log, view->address, G_STRUCT_OFFSET (PackedEvent, flags), sizeof (guint16));
+    }
+  vhost_user_full_barrier ();
+}
+
 /* The device pushed an abandoned chain: it is gone from our books, not
  * from the record. */
 void

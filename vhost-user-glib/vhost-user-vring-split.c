@@ -221,6 +221,52 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
   return TRUE;
 }
 
+/* Hands back @head, the last request popped from the driver's ring (the
+ * caller checked), so the next pop takes it again; and asks the driver to
+ * kick when it adds more, since whoever hands a request back is waiting
+ * for room: a request made available before that store is found by the
+ * caller's next look, any after it kicks. */
+void
+vhost_user_vring_split_unpop (VhostUserVring *self,
+                              guint           head)
+{
+  guint16 last_avail = (guint16) ((self->base & 0xffff) - 1);
+  guint8 *avail, *used;
+
+  self->split_out[head] = SPLIT_OUT_NO;
+  if (vhost_user_vring_tracking (self))
+    {
+      __atomic_store_n (IF_INFLIGHT (self->inflight_area, head), 0, __ATOMIC_RELEASE);
+      self->inflight_counter--;
+    }
+  self->base = last_avail;
+  if (self->polling)
+    return;
+  avail = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DRIVER, self->address.avail_user_addr, VRING_AVAIL_SIZE (self->size));
+  used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE, self->address.used_user_addr, VRING_USED_SIZE (self->size));
+  if (avail == NULL || used == NULL)
+    return;
+  if (self->event_idx)
+    {
+      guint16 avail_idx = __atomic_load_n ((guint16 *) (avail + VRING_AVAIL_IDX), __ATOMIC_ACQUIRE);
+
+      __atomic_store_n ((guint16 *) (used + VRING_USED_AVAIL_EVENT (self->size)), avail_idx, __ATOMIC_RELAXED);
+      vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_AVAIL_EVENT (self->size), 2);
+    }
+  else
+    {
+      guint16 *flags = (guint16 *) (used + VRING_USED_FLAGS);
+
+      if (__atomic_load_n (flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY)
+        {
+          __atomic_store_n (flags, __atomic_load_n (flags, __ATOMIC_RELAXED) & ~VRING_USED_F_NO_NOTIFY,
+                            __ATOMIC_RELAXED);
+          vhost_user_vring_log_used (&self->log, &self->address, VRING_USED_FLAGS, 2);
+        }
+    }
+  vhost_user_full_barrier ();
+}
+
 /* Takes the heads back from the device: every one out with it, each
  * once (checked by taking them back, and putting them back out if one
  * is not). */

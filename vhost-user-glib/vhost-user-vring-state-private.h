@@ -122,6 +122,13 @@ struct _VhostUserVring
   guint                 n_fences;
   guint64              *spans;           /* per head: first and last IOVA of its buffers */
   GError               *pending_error;   /* a break from the control plane, for the next pop */
+
+  /* the last requests popped from the driver's ring (not resubmitted),
+   * with no push since: these can be handed back, newest first
+   * (vhost_user_vring_unpop()) */
+  guint16               recent[VHOST_USER_VRING_MAX_UNPOP];
+  guint                 recent_top;
+  guint                 unpoppable;
 };
 
 /* what the packed walker sees of a ring, for one call (under the lock) */
@@ -151,6 +158,8 @@ gboolean vhost_user_vring_split_push       (VhostUserVring         *self,
                                             const char            **why,
                                             GError                **error);
 gboolean vhost_user_vring_split_wants_call (VhostUserVring         *self);
+void     vhost_user_vring_split_unpop      (VhostUserVring         *self,
+                                            guint                   head);
 
 /* --- the in-flight area (INFLIGHT_SHMFD): vhost-user-vring-inflight.c ---
  *

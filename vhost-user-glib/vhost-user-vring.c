@@ -569,6 +569,7 @@ vhost_user_vring_set_started (VhostUserVring *self,
   VHOST_USER_NOTE (VRING, "vring %u %s", self->index, started ? "started" : "stopped");
   LOCK (self);
   self->started = started;
+  self->unpoppable = 0;
   if (started)
     {
       forget_abandoned (self);
@@ -1361,6 +1362,13 @@ pop_locked (VhostUserVring         *self,
   if (ok)
     {
       self->in_flight++;
+      if (resubmit_at != self->next_resubmit)
+        self->unpoppable = 0;
+      else
+        {
+          self->recent[self->recent_top++ % VHOST_USER_VRING_MAX_UNPOP] = element->head;
+          self->unpoppable = MIN (self->unpoppable + 1, VHOST_USER_VRING_MAX_UNPOP);
+        }
       if (self->xlat.iotlb != NULL && element->head < self->n_fences)
         {
           self->spans[2 * element->head] = self->xlat.span_first;
@@ -1433,6 +1441,106 @@ vhost_user_vring_pop (VhostUserVring         *self,
     self->outstanding++;
   UNLOCK (self);
   return ok;
+}
+
+/**
+ * vhost_user_vring_pop_batch:
+ * @self: a started ring
+ * @elements: (array length=n) (out caller-allocates): where to put the requests
+ * @n: how many @elements there are room for
+ * @n_popped: (out): how many were popped, also when this fails
+ * @error: return location for a #GError
+ *
+ * Pops up to @n requests at once, as vhost_user_vring_pop() does one, with
+ * one lock taken for the batch: what a device that serves requests in
+ * batches (a network transmit queue) calls, before one
+ * vhost_user_vring_push_batch() and one vhost_user_vring_call() for all of
+ * them.
+ *
+ * Returns: %TRUE with *@n_popped requests (0 when the ring is empty), or
+ *   %FALSE with @error when the driver broke the ring; the *@n_popped
+ *   requests before the break are still the caller's to push
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_vring_pop_batch (VhostUserVring         *self,
+                            VhostUserVringElement  *elements,
+                            guint                   n,
+                            guint                  *n_popped,
+                            GError                **error)
+{
+  GError *local_error = NULL;
+  guint i;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+  g_return_val_if_fail (n == 0 || elements != NULL, FALSE);
+  g_return_val_if_fail (n_popped != NULL, FALSE);
+
+  LOCK (self);
+  for (i = 0; i < n && pop_locked (self, &elements[i], &local_error); i++)
+    self->outstanding++;
+  UNLOCK (self);
+  *n_popped = i;
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_vring_unpop:
+ * @self: a started ring
+ * @head: the head of the request popped last
+ * @error: return location for a #GError
+ *
+ * Hands back a request unused, so that the next pop takes it again: what
+ * a device does that popped buffers for something they turn out too small
+ * for (a network device filling a packet into merged receive buffers
+ * finds the ring runs out first). Requests go back newest first, one call
+ * each, up to %VHOST_USER_VRING_MAX_UNPOP of them, and only those popped
+ * since the last push: not requests a restarted back-end was handed again.
+ *
+ * Since the caller is waiting for room, the driver is asked to kick when it
+ * makes more requests available (as when the ring is found empty); look
+ * once more after this, for one made available meanwhile.
+ *
+ * Returns: %TRUE when handed back; %FALSE with @error when @head is not
+ *   the last request popped that can be
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_vring_unpop (VhostUserVring  *self,
+                        guint            head,
+                        GError         **error)
+{
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
+
+  LOCK (self);
+  if (self->unpoppable == 0 || self->broken || self->size == 0 ||
+      self->recent[(self->recent_top - 1) % VHOST_USER_VRING_MAX_UNPOP] != head)
+    {
+      UNLOCK (self);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Queue %u: request %u is not the last one popped since the last push", self->index, head);
+      return FALSE;
+    }
+  self->recent_top--;
+  self->unpoppable--;
+  if (self->packed)
+    vhost_user_vring_packed_unpop (&PACKED_VIEW (self), head);
+  else
+    vhost_user_vring_split_unpop (self, head);
+  self->in_flight -= MIN (1, self->in_flight);
+  self->outstanding -= MIN (1, self->outstanding);
+  release_fence (self, head);
+  if (self->in_flight == 0 && !self->started)
+    schedule_drained (self);
+  UNLOCK (self);
+  return TRUE;
 }
 
 /**
@@ -1556,6 +1664,8 @@ push_locked (VhostUserVring  *self,
              guint            n,
              GError         **error)
 {
+  /* the position a request handed back would return to is behind this */
+  self->unpoppable = 0;
   if (G_UNLIKELY (self->abandoned > 0))
     return push_around_abandoned (self, heads, lens, n, error);
   return push_checked (self, heads, lens, n, error);

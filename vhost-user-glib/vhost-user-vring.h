@@ -57,6 +57,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_f
 #define VHOST_USER_VRING_MAX_IOV 256
 
 /**
+ * VHOST_USER_VRING_MAX_UNPOP:
+ *
+ * How many of the requests popped last vhost_user_vring_unpop() can hand
+ * back: enough for a 64 KiB packet in merged receive buffers of 1 KiB.
+ *
+ * Since: 1.0
+ */
+#define VHOST_USER_VRING_MAX_UNPOP 64
+
+/**
  * VhostUserVringBuffer:
  * @base: where the piece is mapped in this process
  * @len: its length in bytes
@@ -178,6 +188,27 @@ void                         vhost_user_vring_set_kick_handler (VhostUserVring  
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_pop          (VhostUserVring        *self,
                                                             VhostUserVringElement *element,
+                                                            GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_pop_batch    (VhostUserVring        *self,
+                                                            VhostUserVringElement *elements,
+                                                            guint                  n,
+                                                            guint                 *n_popped,
+                                                            GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_unpop        (VhostUserVring        *self,
+                                                            guint                  head,
+                                                            GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean                     vhost_user_vring_receive      (VhostUserVring        *self,
+                                                            VhostUserVringElement *scratch,
+                                                            guint                  n_scratch,
+                                                            const guint8          *header,
+                                                            gsize                  header_len,
+                                                            gssize                 num_buffers_offset,
+                                                            const guint8          *data,
+                                                            gsize                  len,
+                                                            guint                 *n_used,
                                                             GError               **error);
 VHOST_USER_AVAILABLE_IN_ALL
 gboolean                     vhost_user_vring_push         (VhostUserVring        *self,
