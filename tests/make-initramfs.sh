@@ -1,7 +1,8 @@
 #!/bin/sh
 # make-initramfs.sh OUT KERNEL_VERSION: a busybox initramfs that loads the
-# virtio-pci, virtio-blk and virtio-rng modules of that kernel and reports
-# on the disk (vda) and the entropy source (/dev/hwrng), whichever is there.
+# virtio-pci, virtio-blk, virtio-rng and virtio-net modules of that kernel
+# and reports on the disk (vda) and the entropy source (/dev/hwrng),
+# whichever is there, or runs the network tests (vutest=net, netloop).
 # The guest of the QEMU tests; nothing of it is committed but this script.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -16,7 +17,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/lib"
 cp /bin/busybox "$root/bin/busybox"
 # in dependency order (modules.dep)
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng; do
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng failover net_failover virtio_net; do
   f=$(find "$modules" -name "$m.ko*" | head -n 1)
   [ -n "$f" ] || { echo "no module $m in $modules" >&2; exit 1; }
   case "$f" in
@@ -32,7 +33,7 @@ cat > "$root/init" <<'INIT'
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng; do
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio-rng failover net_failover virtio_net; do
   /bin/busybox insmod /lib/$m.ko
 done
 # vutest=reconnect: many small synchronous writes, while the host kills
@@ -138,6 +139,43 @@ if /bin/busybox grep -q vutest=iommu /proc/cmdline && [ -e /sys/block/vda ]; the
   echo "GUEST-IOMMU-TYPE: $(/bin/busybox cat /sys/kernel/iommu_groups/*/type 2>/dev/null | /bin/busybox sort -u | /bin/busybox tr '\n' ' ')"
   echo "GUEST-IOMMU: $n blocks and 1 MiB, $bad bad"
   /bin/busybox poweroff -f
+fi
+# vutest=net: eth0 at 10.0.2.2 next to the host's tap at 10.0.2.1: a
+# ping, then a file from the host (port 5000) and one to it (5001), with
+# their checksums for the host to compare
+if /bin/busybox grep -qw vutest=net /proc/cmdline; then
+  bb=/bin/busybox
+  $bb mkdir -p /tmp
+  $bb ip link set lo up
+  $bb ip addr add 10.0.2.2/24 dev eth0
+  $bb ip link set eth0 up
+  echo "GUEST-NET-UP: $($bb cat /sys/class/net/eth0/address) mtu $($bb cat /sys/class/net/eth0/mtu)"
+  i=0
+  until $bb ping -c 1 -W 1 10.0.2.1 > /dev/null 2>&1 || [ $i -ge 30 ]; do i=$((i + 1)); done
+  if $bb ping -c 3 -W 2 10.0.2.1 > /tmp/ping 2>&1; then echo "GUEST-PING: ok"; else echo "GUEST-PING: failed"; $bb cat /tmp/ping; fi
+  $bb nc 10.0.2.1 5000 > /tmp/from-host
+  echo "GUEST-RECEIVED: $($bb wc -c < /tmp/from-host) $($bb sha256sum /tmp/from-host | $bb cut -d' ' -f1)"
+  $bb dd if=/dev/urandom of=/tmp/to-host bs=65536 count=64 2>/dev/null
+  echo "GUEST-SENDING: $($bb wc -c < /tmp/to-host) $($bb sha256sum /tmp/to-host | $bb cut -d' ' -f1)"
+  $bb nc 10.0.2.1 5001 < /tmp/to-host
+  echo "GUEST-COUNTERS: rx $($bb cat /sys/class/net/eth0/statistics/rx_packets) tx $($bb cat /sys/class/net/eth0/statistics/tx_packets)"
+  $bb poweroff -f
+fi
+# vutest=netloop: a device that sends every packet back: ARP requests
+# out, and every one of them in again
+if /bin/busybox grep -qw vutest=netloop /proc/cmdline; then
+  bb=/bin/busybox
+  $bb ip addr add 10.0.3.2/24 dev eth0
+  $bb ip link set eth0 up
+  $bb sleep 1
+  rx0=$($bb cat /sys/class/net/eth0/statistics/rx_packets)
+  tx0=$($bb cat /sys/class/net/eth0/statistics/tx_packets)
+  $bb arping -c 6 -w 8 -I eth0 10.0.3.9 > /dev/null 2>&1
+  $bb sleep 1
+  rx=$(($($bb cat /sys/class/net/eth0/statistics/rx_packets) - rx0))
+  tx=$(($($bb cat /sys/class/net/eth0/statistics/tx_packets) - tx0))
+  echo "GUEST-LOOP: sent $tx received $rx"
+  $bb poweroff -f
 fi
 if [ -e /sys/block/vda ]; then
   echo "GUEST: vda $(/bin/busybox cat /sys/block/vda/size) sectors"

@@ -1556,6 +1556,21 @@ test_gating_enable (Fixture       *f,
   g_assert_true (vring_prop (f, 0, "enabled"));
 }
 
+/* QEMU's net device enables its first queue pair before SET_FEATURES,
+ * on the strength of the offer: taken, and kept once features are set */
+static void
+test_gating_enable_before_features (Fixture       *f,
+                                    gconstpointer  data)
+{
+  MSG (msg);
+
+  expect_ok (f, msg_state (&msg, REQ (SET_VRING_ENABLE), 0, 1));
+  g_assert_true (vring_prop (f, 0, "enabled"));
+  expect_ok (f, msg_u64 (&msg, REQ (SET_FEATURES), OFFERED));
+  g_assert_true (vring_prop (f, 0, "enabled"));
+  g_assert_false (vring_prop (f, 1, "enabled"));
+}
+
 static void
 test_gating_offer (Fixture       *f,
                    gconstpointer  data)
@@ -2467,6 +2482,7 @@ main (int   argc,
   ADD ("scenario/protocol-features-not-offered", test_protocol_features_not_offered);
   ADD ("gating/no-protocol-features", test_gating);
   ADD ("gating/vring-enable", test_gating_enable);
+  ADD ("gating/vring-enable-before-features", test_gating_enable_before_features);
   ADD ("gating/protocol-features-not-offered", test_gating_offer);
   g_test_add ("/backend/refusal/unheard/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_unheard_refusal, fixture_teardown);

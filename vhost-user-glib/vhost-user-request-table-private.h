@@ -59,6 +59,10 @@ typedef enum {
    * to those acknowledged (GET/SET_PROTOCOL_FEATURES come before
    * SET_FEATURES) */
   VHOST_USER_GATE_VIRTIO_OFFERED = 1 << 0,
+  /* ... until SET_FEATURES acknowledged some: QEMU's net device enables
+   * its first queue pair before it sets features, on the strength of the
+   * offer */
+  VHOST_USER_GATE_VIRTIO_OFFERED_UNTIL_ACKED = 1 << 1,
 } VhostUserGateFlags;
 
 /* What a request's signal carries after the invocation. Each request

@@ -85,7 +85,7 @@ static const VhostUserRequestInfo main_requests[] = {
   MAIN (GET_QUEUE_NUM, "get-queue-num", .shape = SHAPE (NONE), .request = NOTHING, .reply = ALWAYS,
         .reply_payload = U64, .gate_protocol = P (MQ)),
   MAIN (SET_VRING_ENABLE, "set-vring-enable", .shape = SHAPE (INDEX_BOOL), .request = VRING_STATE, .reply = ACK,
-        .gate_virtio = V (PROTOCOL_FEATURES)),
+        .gate_virtio = V (PROTOCOL_FEATURES), .gate_flags = VHOST_USER_GATE_VIRTIO_OFFERED_UNTIL_ACKED),
   MAIN (SEND_RARP, "send-rarp", .shape = SHAPE (U64), .request = U64, .reply = ACK, .gate_protocol = P (RARP)),
   MAIN (NET_SET_MTU, "net-set-mtu", .shape = SHAPE (U64), .request = U64, .reply = ACK, .gate_protocol = P (MTU),
         .gate_virtio = VIRTIO_NET_F_MTU_MASK),
@@ -204,7 +204,11 @@ vhost_user_request_info_check_gate (const VhostUserRequestInfo  *info,
                                     guint                        n_fds,
                                     GError                     **error)
 {
-  guint64 virtio = info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED ? features_offered : features_acked;
+  guint64 virtio = features_acked;
+
+  if ((info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED) ||
+      ((info->gate_flags & VHOST_USER_GATE_VIRTIO_OFFERED_UNTIL_ACKED) && features_acked == 0))
+    virtio = features_offered;
 
   if ((info->gate_protocol & protocol_features) != info->gate_protocol ||
       (info->gate_virtio & virtio) != info->gate_virtio)
