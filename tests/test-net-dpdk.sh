@@ -9,7 +9,8 @@
 # - sink: testpmd transmits as fast as it can (txonly) and our device
 #   must count every packet testpmd says it sent.
 # Over split and packed rings, with and without merged receive buffers, one
-# and two queue pairs, in the main loop and in queue threads.
+# and two queue pairs, in the main loop and in queue threads; and the
+# Python example (VHOST_USER_NET_PY, through the typelib) in loopback.
 #
 #   test-net-dpdk.sh NET-DEVICE [quick]
 #
@@ -75,8 +76,12 @@ run_case () {
 
   [ "$fwd" = io ] && first=--tx-first
 
-  # shellcheck disable=SC2086
-  "$net" --socket "$sock" --once --queues "$queues" $ours > "$log" 2>&1 &
+  if [ "$ours" = python ]; then
+    /usr/bin/python3 "$VHOST_USER_NET_PY" --socket "$sock" --once > "$log" 2>&1 &
+  else
+    # shellcheck disable=SC2086
+    "$net" --socket "$sock" --once --queues "$queues" $ours > "$log" 2>&1 &
+  fi
   ours_pid=$!
   pids+=("$ours_pid")
   wait_for "$log" "^listening" 10 || { show "$log"; fail "$name: the device did not start"; }
@@ -138,7 +143,10 @@ if [ "$quick" = quick ]; then
   exit 0
 fi
 
-echo "1..7"
+python=
+[ -n "${VHOST_USER_NET_PY:-}" ] && [ -n "${GI_TYPELIB_PATH:-}" ] && /usr/bin/python3 -c "import gi" 2>/dev/null &&
+  python=1
+echo "1..$((7 + ${python:-0}))"
 run_case loopback-split-mrg "--loopback" "" io 1
 run_case loopback-packed "--loopback" ",packed_vq=1,mrg_rxbuf=0" io 1
 run_case loopback-split-2q-threads "--loopback --queue-threads" ",mrg_rxbuf=0" io 2
@@ -146,3 +154,5 @@ run_case loopback-packed-2q-mrg "--loopback" ",packed_vq=1" io 2
 run_case loopback-split-poll "--loopback --queue-threads --poll-us 50" "" io 1
 run_case sink-split "--sink" "" txonly 1
 run_case sink-packed-2q-threads "--sink --queue-threads" ",packed_vq=1" txonly 2
+[ -n "$python" ] && run_case python-loopback python "" io 1
+exit 0

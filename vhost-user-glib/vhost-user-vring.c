@@ -1444,7 +1444,7 @@ vhost_user_vring_pop (VhostUserVring         *self,
 }
 
 /**
- * vhost_user_vring_pop_batch:
+ * vhost_user_vring_pop_batch: (skip)
  * @self: a started ring
  * @elements: (array length=n) (out caller-allocates): where to put the requests
  * @n: how many @elements there are room for
@@ -1455,7 +1455,7 @@ vhost_user_vring_pop (VhostUserVring         *self,
  * one lock taken for the batch: what a device that serves requests in
  * batches (a network transmit queue) calls, before one
  * vhost_user_vring_push_batch() and one vhost_user_vring_call() for all of
- * them.
+ * them. (Bindings pop one at a time, with vhost_user_vring_pop().)
  *
  * Returns: %TRUE with *@n_popped requests (0 when the ring is empty), or
  *   %FALSE with @error when the driver broke the ring; the *@n_popped
