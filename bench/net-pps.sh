@@ -87,14 +87,22 @@ run_ours () {
   wait_for "$dir/ours.log" "^listening" 10 || { echo "net-pps: vhost-user-net did not start" >&2; return 1; }
   pps=$(drive "$sock" "$size")
   timeout 10 tail --pid="$pid" -f /dev/null || kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   echo "$pps"
+}
+
+# the device's own CPU time per packet it took, in ns (from its rusage:
+# the figure that does not depend on what else the machine runs)
+cpu_per_packet () {
+  awk '/^net: cpu/ {cpu = $3} /^net: queue/ {for (i = 1; i <= NF; i++) if ($i == "tx") p = $(i + 1)}
+       END {if (p > 0) printf "%6.0f", cpu * 1e9 / p; else printf "     -"}' "$dir/ours.log"
 }
 
 mpps () { awk -v p="$1" 'BEGIN {printf "%7.2f", p / 1e6}'; }
 ratio () { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%5.2f", a / b; else printf "    -"}'; }
 
 echo "net-pps: DPDK testpmd virtio_user txonly -> back-end, one queue, median of ${seconds} s"
-printf '%-40s %6s %8s %6s\n' "back-end" "bytes" "Mpps" "ratio"
+printf '%-40s %6s %8s %6s %10s\n' "back-end" "bytes" "Mpps" "ratio" "CPU ns/pkt"
 for size in 64 1500; do
   anchor=$(run_dpdk "$size")
   printf '%-40s %6s %8s %6s\n' "DPDK net_vhost (rxonly)" "$size" "$(mpps "$anchor")" "1.00"
@@ -104,6 +112,7 @@ for size in 64 1500; do
       "queue threads") pps=$(run_ours "$size" --queue-threads) ;;
       *) pps=$(run_ours "$size" --queue-threads --poll-us 50) ;;
     esac
-    printf '%-40s %6s %8s %6s\n' "vhost-user-glib, $variant" "$size" "$(mpps "$pps")" "$(ratio "$pps" "$anchor")"
+    printf '%-40s %6s %8s %6s %10s\n' "vhost-user-glib, $variant" "$size" "$(mpps "$pps")" "$(ratio "$pps" "$anchor")" \
+      "$(cpu_per_packet)"
   done
 done
