@@ -212,7 +212,7 @@ receive (Pair         *p,
   if (error == NULL)
     return FALSE;
   if (verbose)
-    g_printerr ("net: queue %u: %s\n", p->index, error->message);
+    g_printerr ("net: %s\n", error->message);
   count (&p->rx_count, 0, 0, 1);
   return TRUE;
 }

@@ -24,6 +24,10 @@ gpointer               vhost_user_mapping_guard_add     (void         *base,
                                                          int           fd);
 guint                  vhost_user_mapping_guard_remove  (gpointer      guard);
 VhostUserMemoryTable  *vhost_user_memory_table_new_empty (void);
+guint8                *vhost_user_memory_table_gpa_region (const VhostUserMemoryTable *table,
+                                                           guint64       guest_phys_addr,
+                                                           guint64      *start,
+                                                           guint64      *size);
 VhostUserMemoryTable  *vhost_user_memory_table_add      (const VhostUserMemoryTable *table,
                                                          VhostUserMemoryRegion *region,
                                                          guint         max_regions,

@@ -794,6 +794,35 @@ vhost_user_memory_table_translate_gpa (const VhostUserMemoryTable *table,
   }
 }
 
+/* The whole region holding @guest_phys_addr: where it starts, its size,
+ * and where it starts here; NULL if none does. For the rings' one-region
+ * cache (a ring's buffers are mostly in one region). */
+guint8 *
+vhost_user_memory_table_gpa_region (const VhostUserMemoryTable *table,
+                                    guint64                     guest_phys_addr,
+                                    guint64                    *start,
+                                    guint64                    *size)
+{
+  guint64 len = 1;
+  guint8 *p = vhost_user_memory_table_translate_gpa (table, guest_phys_addr, &len);
+  guint lo = 0, hi = table->n_regions;
+
+  if (p == NULL)
+    return NULL;
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+
+      if (table->regions[mid]->guest_phys_addr <= guest_phys_addr)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  *start = table->regions[lo - 1]->guest_phys_addr;
+  *size = table->regions[lo - 1]->size;
+  return p - (guest_phys_addr - *start);
+}
+
 /**
  * vhost_user_memory_table_translate_user_addr: (skip)
  * @table: a memory table

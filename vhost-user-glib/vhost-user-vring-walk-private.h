@@ -14,7 +14,7 @@
 #pragma once
 
 #include "vhost-user-iotlb-private.h"
-#include "vhost-user-memory-table.h"
+#include "vhost-user-memory-table-private.h"
 #include "vhost-user-ring-layout-private.h"
 #include "vhost-user-vring-log-private.h"
 #include "vhost-user-vring.h"
@@ -36,9 +36,10 @@ typedef enum {
 typedef struct {
   VhostUserMemoryTable *memory;
   VhostUserIotlb       *iotlb;            /* NULL: no IOMMU */
-  /* With the IOTLB, each part of the ring as last translated: pushes use
-   * it even after an invalidation (the invalidation's answer waits for
-   * the requests out, see vhost-user-backend-handlers.c), pops translate
+  /* Each part of the ring as last translated (forgotten when the memory,
+   * the ring's addresses or size change). With the IOTLB, pushes use it
+   * even after an invalidation (the invalidation's answer waits for the
+   * requests out, see vhost-user-backend-handlers.c), pops translate
    * again once one came (stale). */
   guint8               *area[VHOST_USER_VRING_N_AREAS];
   guint64               area_addr[VHOST_USER_VRING_N_AREAS];
@@ -53,6 +54,11 @@ typedef struct {
    * last byte: what an invalidation is checked against */
   guint64               span_first;
   guint64               span_last;
+  /* without the IOTLB: the region the last buffer was in (size 0: none),
+   * so that most buffers take no lookup; forgotten with the areas */
+  guint64               window_start;
+  guint64               window_size;
+  guint8               *window_base;
 } VhostUserVringXlat;
 
 /* The access each part of a ring needs. Split rings: the device reads the
@@ -206,10 +212,10 @@ vhost_user_vring_ring_part (VhostUserVringXlat *x,
   const char *why;
   guint8 *p;
 
-  if (x->iotlb != NULL && x->area[area] != NULL && x->area_addr[area] == addr && x->area_len[area] >= len)
+  if (x->area[area] != NULL && x->area_addr[area] == addr && x->area_len[area] >= len)
     return x->area[area];
   p = vhost_user_vring_translate_range (x, addr, len, vhost_user_vring_area_perm (packed, area), TRUE, &why);
-  if (p != NULL && x->iotlb != NULL)
+  if (p != NULL)
     {
       x->area[area] = p;
       x->area_addr[area] = addr;
@@ -257,9 +263,21 @@ vhost_user_vring_add_buffer (VhostUserVringXlat    *x,
         }
       else
         {
-          p = vhost_user_memory_table_translate_gpa (x->memory, addr + done, &chunk);
-          if (p == NULL)
-            return "a buffer is outside guest memory";
+          guint64 offset = gpa - x->window_start;
+
+          if (G_UNLIKELY (offset >= x->window_size))
+            {
+              x->window_base = vhost_user_memory_table_gpa_region (x->memory, gpa, &x->window_start,
+                                                                   &x->window_size);
+              if (x->window_base == NULL)
+                {
+                  x->window_size = 0;
+                  return "a buffer is outside guest memory";
+                }
+              offset = gpa - x->window_start;
+            }
+          chunk = MIN (chunk, x->window_size - offset);
+          p = x->window_base + offset;
         }
       n = writable ? &element->n_in : &element->n_out;
       iov = writable ? &element->in[*n] : &element->out[*n];

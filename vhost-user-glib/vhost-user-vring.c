@@ -129,6 +129,7 @@ forget_areas (VhostUserVring *self)
 {
   memset (self->xlat.area, 0, sizeof self->xlat.area);
   self->xlat.stale = FALSE;
+  self->xlat.window_size = 0;
 }
 
 static void
