@@ -416,7 +416,7 @@ on_iotlb_msg (VhostUserFrontend   *frontend,
   f->iotlb_pending++;
   /* Guest memory is all the device's to read and write. The update goes
    * out now, the acknowledgement (if DPDK asked for one: it does not)
-   * after it, as QEMU orders them; not once the update's reply is in,
+   * after it; not once the update's reply is in (QEMU waits for it),
    * which would leave the back-end channel unread for a round trip while
    * DPDK's misses pile up in it (a full socket makes it drop them). */
   vhost_user_frontend_send_iotlb_msg_async (frontend, page, SLOT_SIZE, f->user_base + (page - GUEST_BASE),
