@@ -40,6 +40,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -128,6 +129,7 @@ typedef struct {
   guint                  updates;         /* pushed ahead (map_ahead) */
   guint                  invalidations;
   guint                  iotlb_pending;   /* updates and invalidations not answered yet */
+  gboolean               iotlb_idle;      /* none is */
 
   gboolean               done;
   GError                *failure;      /* from a callback, reported by the test */
@@ -165,7 +167,8 @@ fixture_teardown (Fixture       *f,
   g_clear_object (&f->frontend);
   if (f->testpmd != NULL && !f->testpmd_exited)
     {
-      g_subprocess_send_signal (f->testpmd, SIGINT);
+      /* end of input: testpmd stops (a skipped or failed test) */
+      g_output_stream_close (g_subprocess_get_stdin_pipe (f->testpmd), NULL, NULL);
       g_subprocess_wait (f->testpmd, NULL, NULL);
     }
   g_clear_object (&f->testpmd);
@@ -234,6 +237,12 @@ testpmd_cpu (void)
 }
 
 static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGINT);
+}
+
+static void
 listened (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
@@ -274,9 +283,12 @@ start_testpmd (Fixture *f)
   prefix = g_strdup_printf ("--file-prefix=%s", f->prefix);
   eth_peer = g_strdup_printf ("--eth-peer=0,%02x:%02x:%02x:%02x:%02x:%02x", peer_mac[0], peer_mac[1], peer_mac[2],
                               peer_mac[3], peer_mac[4], peer_mac[5]);
-  /* bounded: a test that dies leaves no testpmd spinning on a CPU (the
-   * teardown's SIGINT is passed on by timeout) */
+  /* bounded: a test that dies or hangs leaves no testpmd spinning on a
+   * CPU (timeout gets SIGINT when we die, passes it on, and kills testpmd
+   * if that did not stop it) */
   g_strv_builder_add (builder, timeout);
+  g_strv_builder_add (builder, "-k");
+  g_strv_builder_add (builder, "5");
   g_strv_builder_add (builder, "-s");
   g_strv_builder_add (builder, "INT");
   g_strv_builder_add (builder, "60");
@@ -320,6 +332,7 @@ start_testpmd (Fixture *f)
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE | G_SUBPROCESS_FLAGS_STDIN_PIPE);
   g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   f->testpmd = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv, &error);
   g_assert_no_error (error);
 
@@ -359,7 +372,8 @@ stop_testpmd (Fixture *f)
 
   f->stopping = TRUE;
   g_subprocess_wait_async (f->testpmd, NULL, testpmd_exited, f);
-  g_assert_true (g_output_stream_write_all (input, "\n", 1, NULL, NULL, &error));
+  g_assert_true (g_output_stream_write_all (input, "\n", 1, NULL, NULL, &error) &&
+                 g_output_stream_close (input, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (test_iterate_until (NULL, &f->testpmd_exited, WAIT_MS));
   g_assert_true (g_file_get_contents (f->log, &log, NULL, NULL));
@@ -393,14 +407,17 @@ static gboolean
 port_mac (const char *log,
           guint8      mac[6])
 {
-  const char *p = strstr (log, "Port 0: ");
   unsigned int b[6];
 
-  if (p == NULL || sscanf (p, "Port 0: %x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-    return FALSE;
-  for (guint i = 0; i < 6; i++)
-    mac[i] = b[i];
-  return TRUE;
+  /* (also "Port 0: link state change event" and the like) */
+  for (const char *p = log; (p = strstr (p, "Port 0: ")) != NULL; p++)
+    if (sscanf (p, "Port 0: %2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) == 6)
+      {
+        for (guint i = 0; i < 6; i++)
+          mac[i] = b[i];
+        return TRUE;
+      }
+  return FALSE;
 }
 
 /* --- the IOMMU: IOVA = guest-physical address, a page per answer --- */
@@ -412,6 +429,13 @@ typedef struct {
 } IotlbCall;
 
 static void pump (Fixture *f);
+
+static void
+iotlb_answered (Fixture *f)
+{
+  f->iotlb_pending--;
+  f->iotlb_idle = f->iotlb_pending == 0;
+}
 static gboolean add_tx (Fixture *f, guint slot, guint n, GError **error);
 
 static void
@@ -424,7 +448,7 @@ update_sent (GObject      *source,
 
   if (!vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error) && !f->stopping)
     fail (f, "IOTLB update: %s", error->message);
-  f->iotlb_pending--;
+  iotlb_answered (f);
 }
 
 static gboolean
@@ -487,7 +511,7 @@ invalidated (GObject      *source,
 
   if (!vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error) && !f->stopping)
     fail (f, "IOTLB invalidation: %s", error->message);
-  f->iotlb_pending--;
+  iotlb_answered (f);
   slot_free (f, call->slot);
   g_free (call);
   pump (f);
@@ -606,7 +630,7 @@ mapped (GObject      *source,
   Fixture *f = call->f;
   g_autoptr(GError) error = NULL;
 
-  f->iotlb_pending--;
+  iotlb_answered (f);
   f->reserved -= call->packet % 2 ? 2 : 1;
   if (!vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error))
     fail (f, "IOTLB update: %s", error->message);
@@ -868,8 +892,8 @@ test_send (Fixture       *f,
   g_assert_cmpuint (f->completed, ==, f->to_send);
 
   /* every answer through before testpmd goes */
-  while (f->iotlb_pending > 0)
-    g_main_context_iteration (NULL, TRUE);
+  f->iotlb_idle = f->iotlb_pending == 0;
+  g_assert_true (test_iterate_until (NULL, &f->iotlb_idle, WAIT_MS));
   log = stop_testpmd (f);
   rx_packets = forward_stat (log, "RX-packets");
   g_test_message ("testpmd received %" G_GUINT64_FORMAT, rx_packets);
