@@ -15,7 +15,9 @@
  *   to a MAC address we chose. We keep receive buffers posted, check every
  *   frame (used length, header, addresses, IP and UDP lengths), stop
  *   reposting after a while, collect the rest once testpmd is gone: we
- *   must have received exactly what testpmd counts as transmitted.
+ *   must have received exactly what testpmd counts as transmitted. With
+ *   receive buffers a quarter of a frame, each frame comes in four, its
+ *   header's num_buffers saying so.
  * - iommu: the same with `iommu-support=1` and VIRTIO_F_ACCESS_PLATFORM:
  *   ring and buffer addresses are I/O virtual addresses and DPDK asks for
  *   each translation with BACKEND_IOTLB_MSG. The test is a strict
@@ -65,7 +67,12 @@
 #define SLOT_STRIDE     0x2000
 #define SLOTS_AT(q)     (0x10000 + (guint64) (q) * RING_SIZE * SLOT_STRIDE)
 #define SLOT_AT(q, i)   (SLOTS_AT (q) + (guint64) (i) * SLOT_STRIDE)
-#define RX_BUF_LEN      2048
+/* a receive buffer holds a whole frame, or (merged) a quarter of one:
+ * the device spreads a frame over buffers and says how many in the
+ * first's header (num_buffers, VIRTIO_NET_F_MRG_RXBUF) */
+#define RX_BUF_LEN(f)   ((f)->v->merged ? 256u : 2048u)
+#define RX_FRAME_LEN(f) ((f)->v->merged ? 1000u : 200u)   /* testpmd --txpkts */
+#define MAX_FRAME       2048
 #define HDR_LEN         12           /* struct virtio_net_hdr_mrg_rxbuf */
 #define TX_FRAME_AT     64           /* where a frame goes when its header has a descriptor of its own */
 
@@ -75,7 +82,6 @@
 /* frames each way: fewer behind the IOMMU, where each costs a miss and
  * an invalidation, two round trips (about 1 ms in an ASan build) */
 #define PACKETS(f)      ((f)->v->iommu ? 1000u : 3000u)
-#define RX_FRAME_LEN    200          /* testpmd --txpkts */
 #define WAIT_MS         20000
 
 static const guint8 peer_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };   /* ours, for --eth-peer */
@@ -87,6 +93,7 @@ typedef struct {
   gboolean receive;     /* testpmd txonly, we receive; else rxonly, we send */
   gboolean map_ahead;   /* the IOMMU maps a buffer before it is posted */
   gboolean client;      /* testpmd connects to us (client=1) */
+  gboolean merged;      /* receive buffers smaller than a frame */
 } Variant;
 
 typedef struct {
@@ -117,6 +124,11 @@ typedef struct {
   /* receive */
   guint                  received;
   guint64                received_bytes;
+  guint                  buffers_left;  /* of the frame being received */
+  guint                  num_buffers;   /* its header's */
+  guint8                 hdr[HDR_LEN];
+  guint8                 frame[MAX_FRAME];
+  guint                  frame_len;
   guint8                 testpmd_mac[6];
   gboolean               have_mac;
   guint                  bad_frames;
@@ -264,6 +276,7 @@ start_testpmd (Fixture *f)
   g_autofree char *vdev = NULL;
   g_autofree char *prefix = NULL;
   g_autofree char *eth_peer = NULL;
+  g_autofree char *txpkts = NULL;
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_auto(GStrv) argv = NULL;
   int cpu = testpmd_cpu ();
@@ -316,7 +329,8 @@ start_testpmd (Fixture *f)
   g_strv_builder_add (builder, "--no-flush-rx");
   if (f->v->receive)
     {
-      g_strv_builder_add (builder, "--txpkts=" G_STRINGIFY (RX_FRAME_LEN));
+      txpkts = g_strdup_printf ("--txpkts=%u", RX_FRAME_LEN (f));
+      g_strv_builder_add (builder, txpkts);
       g_strv_builder_add (builder, eth_peer);
     }
   argv = g_strv_builder_end (builder);
@@ -606,11 +620,11 @@ add_rx (Fixture *f,
         GError **error)
 {
   guint64 offset = SLOT_AT (RX_QUEUE, slot);
-  guint32 len = RX_BUF_LEN;
+  guint32 len = RX_BUF_LEN (f);
   guint head;
 
   /* not zeros: a header the device did not write shows */
-  memset (slot_mem (f, RX_QUEUE, slot), 0xee, RX_BUF_LEN);
+  memset (slot_mem (f, RX_QUEUE, slot), 0xee, len);
   if (!vhost_user_driver_ring_add (f->rings[RX_QUEUE], NULL, NULL, 0, &offset, &len, 1, &head, error))
     return FALSE;
   g_assert_cmpint (f->slot_of[RX_QUEUE][head], ==, -1);
@@ -711,29 +725,24 @@ bad_frame (Fixture    *f,
     }
 }
 
-/* A frame of testpmd's txonly mode: Ethernet to the peer address we gave
- * it, IPv4, UDP, of the length we asked for. */
+/* A frame of testpmd's txonly mode, put together from its buffers:
+ * Ethernet to the peer address we gave it, IPv4, UDP, of the length we
+ * asked for, behind a header with nothing for the driver to do. */
 static void
-check_rx (Fixture      *f,
-          const guint8 *buf,
-          guint         len)
+check_frame (Fixture *f)
 {
-  const guint8 *frame = buf + HDR_LEN;
-  guint frame_len, ip_len, udp_len, num_buffers;
+  const guint8 *frame = f->frame;
+  guint frame_len = f->frame_len, ip_len, udp_len;
+  guint want_buffers = (HDR_LEN + RX_FRAME_LEN (f) + RX_BUF_LEN (f) - 1) / RX_BUF_LEN (f);
 
-  if (len < HDR_LEN + 14 + 20 + 8 || len > RX_BUF_LEN)
+  if (f->hdr[0] != 0 || f->hdr[1] != 0 || f->num_buffers != want_buffers)
+    bad_frame (f, "packet %u: header flags 0x%x gso_type %u num_buffers %u, not %u", f->received, f->hdr[0],
+               f->hdr[1], f->num_buffers, want_buffers);
+  if (frame_len != RX_FRAME_LEN (f))
     {
-      bad_frame (f, "packet %u: used length %u", f->received, len);
+      bad_frame (f, "packet %u: %u bytes, not %u", f->received, frame_len, RX_FRAME_LEN (f));
       return;
     }
-  frame_len = len - HDR_LEN;
-  num_buffers = buf[10] | buf[11] << 8;
-  /* flags, gso_type: nothing to do for the driver; one buffer per packet */
-  if (buf[0] != 0 || buf[1] != 0 || num_buffers != 1)
-    bad_frame (f, "packet %u: header flags 0x%x gso_type %u num_buffers %u", f->received, buf[0], buf[1],
-               num_buffers);
-  if (frame_len != RX_FRAME_LEN)
-    bad_frame (f, "packet %u: %u bytes, not %u", f->received, frame_len, RX_FRAME_LEN);
   if (memcmp (frame, peer_mac, 6) != 0)
     bad_frame (f, "packet %u: to another MAC address", f->received);
   if (!f->have_mac)
@@ -751,6 +760,49 @@ check_rx (Fixture      *f,
   else if (ip_len != frame_len - 14 || udp_len != ip_len - 20)
     bad_frame (f, "packet %u: IP length %u, UDP length %u in a frame of %u", f->received, ip_len, udp_len,
                frame_len);
+}
+
+/* One used receive buffer: a frame's first (the header, num_buffers
+ * saying how many follow in the used ring), or the next of one. */
+static void
+rx_used (Fixture      *f,
+         const guint8 *buf,
+         guint         len)
+{
+  f->received_bytes += len;
+  if (len > RX_BUF_LEN (f))
+    {
+      bad_frame (f, "packet %u: used length %u in a buffer of %u", f->received, len, RX_BUF_LEN (f));
+      len = RX_BUF_LEN (f);
+    }
+  if (f->buffers_left == 0)
+    {
+      if (len < HDR_LEN)
+        {
+          bad_frame (f, "packet %u: used length %u, shorter than the header", f->received, len);
+          f->received++;
+          return;
+        }
+      memcpy (f->hdr, buf, HDR_LEN);
+      f->num_buffers = f->hdr[10] | f->hdr[11] << 8;
+      /* (a device that says 0 means one, or nothing: count it as one) */
+      f->buffers_left = MAX (f->num_buffers, 1);
+      f->frame_len = 0;
+      buf += HDR_LEN;
+      len -= HDR_LEN;
+    }
+  if (len > MAX_FRAME - f->frame_len)
+    bad_frame (f, "packet %u: longer than %u bytes", f->received, MAX_FRAME);
+  else
+    {
+      memcpy (f->frame + f->frame_len, buf, len);
+      f->frame_len += len;
+    }
+  if (--f->buffers_left == 0)
+    {
+      check_frame (f);
+      f->received++;
+    }
 }
 
 /* Collects the used buffers of @queue, frees their slots, and refills. */
@@ -774,9 +826,7 @@ collect (Fixture *f,
       f->slot_of[queue][head] = -1;
       if (queue == RX_QUEUE)
         {
-          check_rx (f, slot_mem (f, RX_QUEUE, slot), len);
-          f->received++;
-          f->received_bytes += len;
+          rx_used (f, slot_mem (f, RX_QUEUE, slot), len);
         }
       else
         f->completed++;
@@ -945,6 +995,8 @@ test_receive (Fixture       *f,
   log = stop_testpmd (f);
   collect (f, RX_QUEUE);
   g_assert_no_error (f->failure);
+  /* the device makes a frame's buffers used together */
+  g_assert_cmpuint (f->buffers_left, ==, 0);
   tx_packets = forward_stat (log, "TX-packets");
   g_test_message ("received %u frames (%" G_GUINT64_FORMAT " bytes); testpmd transmitted %" G_GUINT64_FORMAT
                   ", dropped %" G_GUINT64_FORMAT, f->received, f->received_bytes, tx_packets,
@@ -971,20 +1023,22 @@ static const struct {
   const char *path;
   Variant     v;
 } variants[] = {
-  /* packed, event_idx, iommu, receive, map_ahead, client */
-  { "/dpdk-net/split/send",                     { FALSE, FALSE, FALSE, FALSE, FALSE, FALSE } },
-  { "/dpdk-net/split/receive",                  { FALSE, FALSE, FALSE, TRUE,  FALSE, FALSE } },
-  { "/dpdk-net/split-event-idx/send",           { FALSE, TRUE,  FALSE, FALSE, FALSE, TRUE } },
-  { "/dpdk-net/split-event-idx/receive",        { FALSE, TRUE,  FALSE, TRUE,  FALSE, TRUE } },
-  { "/dpdk-net/packed/send",                    { TRUE,  FALSE, FALSE, FALSE, FALSE, TRUE } },
-  { "/dpdk-net/packed/receive",                 { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE } },
-  { "/dpdk-net/packed-event-idx/send",          { TRUE,  TRUE,  FALSE, FALSE, FALSE, TRUE } },
-  { "/dpdk-net/packed-event-idx/receive",       { TRUE,  TRUE,  FALSE, TRUE,  FALSE, TRUE } },
-  { "/dpdk-net/iommu-split/send",               { FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE } },
-  { "/dpdk-net/iommu-split/receive",            { FALSE, FALSE, TRUE,  TRUE,  FALSE, FALSE } },
+  /* packed, event_idx, iommu, receive, map_ahead, client, merged */
+  { "/dpdk-net/split/send",                     { FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE } },
+  { "/dpdk-net/split/receive",                  { FALSE, FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE } },
+  { "/dpdk-net/split/receive-merged",           { FALSE, FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
+  { "/dpdk-net/split-event-idx/send",           { FALSE, TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/split-event-idx/receive",        { FALSE, TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/packed/send",                    { TRUE,  FALSE, FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/packed/receive",                 { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/packed/receive-merged",          { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
+  { "/dpdk-net/packed-event-idx/send",          { TRUE,  TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/packed-event-idx/receive",       { TRUE,  TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net/iommu-split/send",               { FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE, FALSE } },
+  { "/dpdk-net/iommu-split/receive",            { FALSE, FALSE, TRUE,  TRUE,  FALSE, FALSE, FALSE } },
   /* DPDK drops a packet whose buffer misses here: see the top */
-  { "/dpdk-net/iommu-packed/send-mapped-ahead", { TRUE,  FALSE, TRUE,  FALSE, TRUE,  TRUE } },
-  { "/dpdk-net/iommu-packed/receive",           { TRUE,  FALSE, TRUE,  TRUE,  FALSE, TRUE } },
+  { "/dpdk-net/iommu-packed/send-mapped-ahead", { TRUE,  FALSE, TRUE,  FALSE, TRUE,  TRUE,  FALSE } },
+  { "/dpdk-net/iommu-packed/receive",           { TRUE,  FALSE, TRUE,  TRUE,  FALSE, TRUE,  FALSE } },
 };
 
 int
