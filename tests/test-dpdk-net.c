@@ -176,6 +176,10 @@ fixture_teardown (Fixture       *f,
   g_clear_object (&f->device);
   if (f->frontend != NULL)
     vhost_user_frontend_close (f->frontend);
+  /* IOTLB requests still out fail now; their callbacks need the fixture */
+  f->stopping = TRUE;
+  f->iotlb_idle = f->iotlb_pending == 0;
+  g_assert_true (test_iterate_until (NULL, &f->iotlb_idle, WAIT_MS));
   g_clear_object (&f->frontend);
   if (f->testpmd != NULL && !f->testpmd_exited)
     {
