@@ -1,4 +1,4 @@
-/* test-dpdk-net.c: our front-end as a virtio-net driver, DPDK's net_vhost as the device
+/* test-dpdk-net-vhost.c: our front-end as a virtio-net driver, DPDK's net_vhost as the device
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -34,9 +34,9 @@
  *   the buffer is posted, and misses come only for the rings.
  *
  * Split and packed rings, without and with event indices; testpmd
- * listening on the socket (the split-ring cases) or dialling ours
- * (`client=1`, how OVS-DPDK runs its vhost-user ports). Skipped when
- * dpdk-testpmd is not installed.
+ * listening on the socket or dialling ours (`client=1`, how OVS-DPDK
+ * runs its vhost-user ports). Skipped when dpdk-testpmd is not
+ * installed.
  */
 
 #include <sched.h>
@@ -1028,21 +1028,21 @@ static const struct {
   Variant     v;
 } variants[] = {
   /* packed, event_idx, iommu, receive, map_ahead, client, merged */
-  { "/dpdk-net/split/send",                     { FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE } },
-  { "/dpdk-net/split/receive",                  { FALSE, FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE } },
-  { "/dpdk-net/split/receive-merged",           { FALSE, FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
-  { "/dpdk-net/split-event-idx/send",           { FALSE, TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/split-event-idx/receive",        { FALSE, TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/packed/send",                    { TRUE,  FALSE, FALSE, FALSE, FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/packed/receive",                 { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/packed/receive-merged",          { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
-  { "/dpdk-net/packed-event-idx/send",          { TRUE,  TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/packed-event-idx/receive",       { TRUE,  TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
-  { "/dpdk-net/iommu-split/send",               { FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE, FALSE } },
-  { "/dpdk-net/iommu-split/receive",            { FALSE, FALSE, TRUE,  TRUE,  FALSE, FALSE, FALSE } },
+  { "/dpdk-net-vhost/split/send",                     { FALSE, FALSE, FALSE, FALSE, FALSE, FALSE, FALSE } },
+  { "/dpdk-net-vhost/split/receive",                  { FALSE, FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE } },
+  { "/dpdk-net-vhost/split/receive-merged",           { FALSE, FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
+  { "/dpdk-net-vhost/split-event-idx/send",           { FALSE, TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/split-event-idx/receive",        { FALSE, TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/packed/send",                    { TRUE,  FALSE, FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/packed/receive",                 { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/packed/receive-merged",          { TRUE,  FALSE, FALSE, TRUE,  FALSE, TRUE,  TRUE } },
+  { "/dpdk-net-vhost/packed-event-idx/send",          { TRUE,  TRUE,  FALSE, FALSE, FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/packed-event-idx/receive",       { TRUE,  TRUE,  FALSE, TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/iommu-split/send",               { FALSE, FALSE, TRUE,  FALSE, FALSE, FALSE, FALSE } },
+  { "/dpdk-net-vhost/iommu-split/receive",            { FALSE, FALSE, TRUE,  TRUE,  FALSE, FALSE, FALSE } },
   /* DPDK drops a packet whose buffer misses here: see the top */
-  { "/dpdk-net/iommu-packed/send-mapped-ahead", { TRUE,  FALSE, TRUE,  FALSE, TRUE,  TRUE,  FALSE } },
-  { "/dpdk-net/iommu-packed/receive",           { TRUE,  FALSE, TRUE,  TRUE,  FALSE, TRUE,  FALSE } },
+  { "/dpdk-net-vhost/iommu-packed/send-mapped-ahead", { TRUE,  FALSE, TRUE,  FALSE, TRUE,  TRUE,  FALSE } },
+  { "/dpdk-net-vhost/iommu-packed/receive",           { TRUE,  FALSE, TRUE,  TRUE,  FALSE, TRUE,  FALSE } },
 };
 
 int
