@@ -650,9 +650,12 @@ mapped (GObject      *source,
   iotlb_answered (f);
   f->reserved -= call->packet % 2 ? 2 : 1;
   if (!vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error))
-    fail (f, "IOTLB update: %s", error->message);
-  else if (!add_tx (f, call->slot, call->packet, &error) ||
-           !vhost_user_driver_ring_kick (f->rings[TX_QUEUE], &error))
+    {
+      if (!f->stopping)
+        fail (f, "IOTLB update: %s", error->message);
+    }
+  else if (!f->stopping && (!add_tx (f, call->slot, call->packet, &error) ||
+                            !vhost_user_driver_ring_kick (f->rings[TX_QUEUE], &error)))
     fail (f, "posting a mapped buffer: %s", error->message);
   g_free (call);
 }
