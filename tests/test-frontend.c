@@ -1450,6 +1450,71 @@ test_hostile (Fixture       *f,
   test_socket_path_free (path);
 }
 
+/* --- 5b. a back-end that answers only what it is asked to (DPDK) --- */
+
+#define DPDK_FEATURES (F_BIT (VERSION_1) | F_BIT (PROTOCOL_FEATURES) | F_BIT (ACCESS_PLATFORM))
+
+/* DPDK 22.11's vhost library on the main socket: the replies its
+ * requests always have, and a u64 status for any other request with
+ * NEED_REPLY, REPLY_ACK or not; nothing without it. Returns the flags
+ * IOTLB_MSG came with. */
+static gpointer
+dpdk_peer (gpointer data)
+{
+  Fixture *f = data;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  int fd = g_socket_get_fd (f->peer_socket);
+  guint32 iotlb_flags = 0;
+
+  while (read_message (fd, &msg))
+    {
+      guint32 request = msg.header.request;
+
+      if (request == REQ (IOTLB_MSG))
+        iotlb_flags = msg.header.flags;
+      if (request == REQ (GET_FEATURES))
+        write_reply (fd, request, VR, 8, DPDK_FEATURES, WHOLE, FALSE);
+      else if (request == REQ (GET_PROTOCOL_FEATURES))
+        write_reply (fd, request, VR, 8, PF (REPLY_ACK) | PF (BACKEND_REQ), WHOLE, FALSE);
+      else if (msg.header.flags & VHOST_USER_FLAG_NEED_REPLY)
+        write_reply (fd, request, VR, 8, 0, WHOLE, FALSE);
+    }
+  vhost_user_message_clear (&msg);
+  return GUINT_TO_POINTER (iotlb_flags);
+}
+
+/* IOTLB_MSG always has a reply, but DPDK sends it only when NEED_REPLY
+ * asks, as QEMU always does: an update sent without the flag waited for
+ * an answer that never came (the ring then never started). */
+static void
+test_iotlb_need_reply (Fixture       *f,
+                       gconstpointer  data)
+{
+  gboolean reply_ack = GPOINTER_TO_INT (data);
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 flags;
+
+  g_assert_true (vhost_user_socket_pair (&front, &f->peer_socket, &error));
+  make_blocking (f->peer_socket);
+  f->peer = g_thread_new ("DPDK-like back-end", dpdk_peer, f);
+  g_assert_true (vhost_user_frontend_take_socket (f->frontend, front, &error));
+  /* a missing reply fails the test, not the suite's timeout */
+  g_object_set (f->frontend, "timeout", WAIT_MS, NULL);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, DPDK_FEATURES, reply_ack ? PF (REPLY_ACK) : 0, NULL,
+                                                &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_frontend_get_acked_features (f->frontend), ==, DPDK_FEATURES);
+
+  g_assert_true (vhost_user_frontend_send_iotlb_msg (f->frontend, 0x1000, 0x1000, UADDR, 3, 2, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+
+  vhost_user_frontend_close (f->frontend);
+  flags = GPOINTER_TO_UINT (g_thread_join (g_steal_pointer (&f->peer)));
+  g_assert_cmphex (flags, ==, VHOST_USER_PROTOCOL_VERSION | VHOST_USER_FLAG_NEED_REPLY);
+}
+
 /* --- 6. negotiation --- */
 
 /* More than offered on both sides, less than offered too: what is kept
@@ -1806,6 +1871,10 @@ main (int   argc,
   ADD ("lifecycle", NULL, test_lifecycle);
 #undef ADD
   g_test_add ("/frontend/timeout", Fixture, NULL, fixture_setup_bare, test_timeout, fixture_teardown);
+  g_test_add ("/frontend/iotlb-need-reply/reply-ack", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_bare,
+              test_iotlb_need_reply, fixture_teardown);
+  g_test_add ("/frontend/iotlb-need-reply/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
+              test_iotlb_need_reply, fixture_teardown);
   g_test_add ("/frontend/blocking/isolated", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_blocking_isolated, fixture_teardown);
   g_test_add ("/frontend/blocking/isolated-handed-over", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_bare,

@@ -2402,7 +2402,8 @@ vhost_user_device_set_ring (VhostUserDevice      *self,
  * @index: the ring
  * @size: its size
  * @desc_user_addr: the descriptor table (packed: the ring), as a
- *   front-end address in one of the device's memory regions
+ *   front-end address in one of the device's memory regions (an IOVA
+ *   behind an IOMMU, see below)
  * @avail_user_addr: the available ring (packed: driver event area)
  * @used_user_addr: the used ring (packed: device event area)
  * @error: return location for a #GError
@@ -2410,7 +2411,10 @@ vhost_user_device_set_ring (VhostUserDevice      *self,
  * Runs ring @index where a guest's driver put it. Unless
  * vhost_user_device_set_ring_fds() gave others, the ring gets kick and
  * call eventfds of the device's own (vhost_user_device_get_ring_kick_fd(),
- * vhost_user_device_get_ring_call_fd()).
+ * vhost_user_device_get_ring_call_fd()). Behind the guest's IOMMU
+ * (`VIRTIO_F_ACCESS_PLATFORM`) the addresses are the I/O virtual
+ * addresses the guest's driver wrote, which the back-end translates
+ * through its IOTLB like any buffer's.
  *
  * Returns: %TRUE, or %FALSE with @error set
  *

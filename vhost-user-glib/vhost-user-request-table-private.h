@@ -133,6 +133,10 @@ typedef struct {
    * negotiated (QEMU asks for POSTCOPY_LISTEN's ack regardless, and
    * waits for it; libvhost-user always answers). */
   gboolean              ack_without_reply_ack;
+  /* For REPLY_ALWAYS: the sender sets NEED_REPLY whatever was negotiated.
+   * The reply is due anyway, but DPDK (22.11) sends IOTLB_MSG's only when
+   * asked, and QEMU always asks. */
+  gboolean              always_need_reply;
 } VhostUserRequestInfo;
 
 VhostUserReplyKind          vhost_user_request_info_get_reply (const VhostUserRequestInfo *info,

@@ -299,8 +299,10 @@ vhost_user_requester_send_async (VhostUserRequester  *self,
   reply_ack = (self->protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0 && !self->no_acks;
   reply_kind = vhost_user_request_info_get_reply (info, self->protocol_features);
   expects_reply = reply_kind == VHOST_USER_REPLY_ALWAYS || (reply_kind == VHOST_USER_REPLY_ACK && reply_ack);
-  vhost_user_message_init (&msg, request, reply_kind == VHOST_USER_REPLY_ACK && reply_ack ?
-                                          VHOST_USER_FLAG_NEED_REPLY : 0);
+  vhost_user_message_init (&msg, request,
+                           (reply_kind == VHOST_USER_REPLY_ACK && reply_ack) ||
+                           (reply_kind == VHOST_USER_REPLY_ALWAYS && info->always_need_reply) ?
+                           VHOST_USER_FLAG_NEED_REPLY : 0);
   if (size > 0)
     vhost_user_message_set_payload (&msg, g_bytes_get_data (sent, NULL), size);
   for (guint i = 0; i < n_fds && error == NULL; i++)
