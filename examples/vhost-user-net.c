@@ -82,6 +82,7 @@ typedef struct {
   GMainLoop             *loop;       /* with --queue-threads */
   GThread               *thread;
   int                    tap;
+  gboolean               tap_gone;
   GSource               *tap_source;
   gpointer               tap_tag;
   /* a packet read from the tap that found no receive buffers yet */
@@ -238,6 +239,17 @@ on_tap_readable (gpointer user_data)
 
           if (got < 0 && errno == EINTR)
             continue;
+          if (got < 0 && errno != EAGAIN)
+            {
+              /* the interface went away (EBADFD): it will not come back
+               * on this fd; what the driver sends is dropped from now on */
+              g_printerr ("net: tap %s: %s; queue %u no longer reads it\n", tap_name, g_strerror (errno),
+                          p->index);
+              p->tap_gone = TRUE;
+              /* not paused: poll(2) reports its error whatever we ask */
+              g_source_remove_unix_fd (p->tap_source, p->tap_tag);
+              break;
+            }
           if (got < 0)
             break;
           if ((gsize) got < hdr_len)
@@ -265,7 +277,7 @@ static void
 tap_pause (Pair     *p,
            gboolean  pause)
 {
-  if (p->tap_source == NULL)
+  if (p->tap_source == NULL || (p->tap_gone && !pause))
     return;
   g_source_modify_unix_fd (p->tap_source, p->tap_tag, pause ? 0 : G_IO_IN);
 }
@@ -318,7 +330,7 @@ tap_configure (Pair    *p,
   int hdr_len = g_atomic_int_get (&p->net->hdr_len);
   unsigned int offload = 0;
 
-  if (p->tap < 0)
+  if (p->tap < 0 || p->tap_gone)
     return;
   if (features & VHOST_USER_FEATURE (VIRTIO_NET_F_GUEST_CSUM))
     {
@@ -448,8 +460,11 @@ on_rx_kick (VhostUserVring *vring,
       break;
 
     case MODE_TAP:
-      tap_pause (p, FALSE);
-      on_tap_readable (p);
+      if (!p->tap_gone)
+        {
+          tap_pause (p, FALSE);
+          on_tap_readable (p);
+        }
       break;
 
     case MODE_SINK:

@@ -12,6 +12,8 @@
  */
 
 #include <string.h>
+#include <unistd.h>
+#include <net/if.h>
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
 
@@ -41,9 +43,11 @@ typedef struct {
   guint                  rx_posted;
 } Fixture;
 
+/* The device in @mode (--loopback, or --tap and a name) */
 static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
+setup_device (Fixture    *f,
+              const char *mode,
+              const char *tap)
 {
   const char *net = g_getenv ("VHOST_USER_NET");
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
@@ -60,8 +64,8 @@ fixture_setup (Fixture       *f,
   f->sock = g_build_filename (f->dir, "net.sock", NULL);
   f->log = g_build_filename (f->dir, "net.log", NULL);
   g_subprocess_launcher_set_stdout_file_path (launcher, f->log);
-  f->device_process = g_subprocess_launcher_spawn (launcher, &error, net, "--socket", f->sock, "--loopback",
-                                                   "--verbose", NULL);
+  f->device_process = g_subprocess_launcher_spawn (launcher, &error, net, "--socket", f->sock, "--verbose", mode,
+                                                   tap, NULL);
   g_assert_no_error (error);
   deadline = g_get_monotonic_time () + WAIT_US;
   while (!g_file_test (f->sock, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
@@ -75,6 +79,28 @@ fixture_setup (Fixture       *f,
   g_assert_no_error (error);
   f->tx = vhost_user_driver_ring_new (f->memory, TX_RING, RING_SIZE, &error);
   g_assert_no_error (error);
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  setup_device (f, "--loopback", NULL);
+}
+
+static char tap_name[IFNAMSIZ];
+
+static void
+fixture_setup_tap (Fixture       *f,
+                   gconstpointer  data)
+{
+  if (getuid () != 0 || !g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("A tap needs root and /dev/net/tun");
+      return;
+    }
+  g_snprintf (tap_name, sizeof tap_name, "vutn%d", (int) getpid ());
+  setup_device (f, "--tap", tap_name);
 }
 
 static void
@@ -301,6 +327,75 @@ test_bad_input (Fixture       *f,
   g_assert_cmpmem (f->mem + RX_BUFS + HDR, 8, packet, 8);
 }
 
+/* CPU time the device has used, in clock ticks */
+static guint64
+device_ticks (Fixture *f)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (f->device_process));
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *end;
+
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  /* after the command's parenthesis: state is field 3, utime 14, stime 15 */
+  end = strrchr (stat, ')');
+  g_assert_nonnull (end);
+  fields = g_strsplit (end + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 13);
+  return g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10);
+}
+
+/* The tap goes away under a running device: what the driver sends is
+ * given back and counted dropped, the device neither dies nor spins. */
+static void
+test_tap_gone (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *command = NULL;
+  g_autofree char *out = NULL;
+  guint8 packet[60];
+  guint used, len, tx_head;
+  guint64 before;
+  gint status;
+  gint64 deadline;
+
+  if (f->dir == NULL)
+    return;
+  start (f, 0);
+  command = g_strdup_printf ("ip link set %s up", tap_name);
+  g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_clear_pointer (&command, g_free);
+  post_rx (f, 2048);
+  make_packet (packet, sizeof packet, 9);
+  /* through the tap while it is there */
+  tx_head = send_packet (f, packet, sizeof packet, HDR);
+  g_assert_true (wait_used (f->tx, &used, &len));
+  g_assert_cmpuint (used, ==, tx_head);
+
+  command = g_strdup_printf ("ip link del %s", tap_name);
+  g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  /* the device notices when it next reads the tap */
+  deadline = g_get_monotonic_time () + WAIT_US;
+  while ((!g_file_get_contents (f->log, &out, NULL, NULL) || strstr (out, "no longer reads it") == NULL) &&
+         g_get_monotonic_time () < deadline)
+    {
+      g_clear_pointer (&out, g_free);
+      g_usleep (20000);
+    }
+  g_assert_nonnull (strstr (out, "no longer reads it"));
+
+  tx_head = send_packet (f, packet, sizeof packet, HDR);
+  g_assert_true (wait_used (f->tx, &used, &len));
+  g_assert_cmpuint (used, ==, tx_head);
+  /* a second of nothing to do costs it next to nothing (a spinning
+   * source would take the whole second: 100 ticks) */
+  before = device_ticks (f);
+  g_usleep (G_USEC_PER_SEC);
+  g_assert_cmpuint (device_ticks (f) - before, <, 20);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -312,6 +407,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/net/merged", Fixture, NULL, fixture_setup, test_merged, fixture_teardown);
   g_test_add ("/net/bad-input", Fixture, NULL, fixture_setup, test_bad_input, fixture_teardown);
+  g_test_add ("/net/tap-gone", Fixture, NULL, fixture_setup_tap, test_tap_gone, fixture_teardown);
 
   return g_test_run ();
 }
