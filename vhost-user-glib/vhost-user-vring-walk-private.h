@@ -200,20 +200,16 @@ vhost_user_vring_translate_range (VhostUserVringXlat  *x,
   return first;
 }
 
-/* A pointer to @len bytes of the ring's part @area at front-end address
- * (or IOVA) @addr, all in one piece, or NULL. */
-static inline guint8 *
-vhost_user_vring_ring_part (VhostUserVringXlat *x,
-                            gboolean            packed,
-                            VhostUserVringArea  area,
-                            guint64             addr,
-                            guint64             len)
+static G_GNUC_NO_INLINE guint8 *
+vhost_user_vring_ring_part_translate (VhostUserVringXlat *x,
+                                      gboolean            packed,
+                                      VhostUserVringArea  area,
+                                      guint64             addr,
+                                      guint64             len)
 {
   const char *why;
   guint8 *p;
 
-  if (x->area[area] != NULL && x->area_addr[area] == addr && x->area_len[area] >= len)
-    return x->area[area];
   p = vhost_user_vring_translate_range (x, addr, len, vhost_user_vring_area_perm (packed, area), TRUE, &why);
   if (p != NULL)
     {
@@ -222,6 +218,21 @@ vhost_user_vring_ring_part (VhostUserVringXlat *x,
       x->area_len[area] = len;
     }
   return p;
+}
+
+/* A pointer to @len bytes of the ring's part @area at front-end address
+ * (or IOVA) @addr, all in one piece, or NULL. Several times a pop: the
+ * part as last translated, inline, and the lookup out of line. */
+static inline guint8 *
+vhost_user_vring_ring_part (VhostUserVringXlat *x,
+                            gboolean            packed,
+                            VhostUserVringArea  area,
+                            guint64             addr,
+                            guint64             len)
+{
+  if (G_LIKELY (x->area[area] != NULL && x->area_addr[area] == addr && x->area_len[area] >= len))
+    return x->area[area];
+  return vhost_user_vring_ring_part_translate (x, packed, area, addr, len);
 }
 
 /* Adds @len bytes at @addr (guest-physical, or an IOVA) to @element,
