@@ -156,10 +156,12 @@ test_defaults (Fixture       *f,
   g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring, -1, &error), ==, 0);
   g_assert_no_error (error);
 
-  /* and refuse what this front-end does not implement */
-  backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, &error);
-  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  /* and keep what the back-end shares: the exporter of a UUID */
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, &error), ==, 0);
+  g_assert_no_error (error);
   g_assert_cmpstr (f->last_uuid, ==, "12345678-9abc-def0-0102-030405060708");
+  g_assert_true (vhost_user_object_registry_contains (vhost_user_frontend_get_object_registry (f->frontend),
+                                                      "12345678-9ABC-DEF0-0102-030405060708"));
 
   g_assert_cmpuint (f->seen->len, ==, 3);
   g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
