@@ -24,6 +24,7 @@ typedef enum {
   ANSWER_NACK,       /* u64 1 */
   ANSWER_WRONG_CODE, /* a reply to another request */
   ANSWER_SILENT,     /* none at all */
+  ANSWER_NINE_FDS,   /* u64 0 with nine fds, one more than a message may carry */
 } Answer;
 
 typedef struct {
@@ -116,6 +117,40 @@ write_message (GSocket          *socket,
   vhost_user_message_close_fds (msg);
 }
 
+/* A reply with more fds than VhostUserMessage holds. */
+static void
+write_nine_fds (GSocket          *socket,
+                VhostUserMessage *reply)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 9)];
+  } control;
+  struct msghdr mh = { 0 };
+  struct cmsghdr *c;
+  struct iovec iov;
+  int fds[9];
+  gsize len;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = test_memfd (4096);
+  iov.iov_base = (void *) vhost_user_message_get_data (reply, &len);
+  iov.iov_len = len;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  memset (control.buf, 0, sizeof control.buf);
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+  c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof fds);
+  memcpy (CMSG_DATA (c), fds, sizeof fds);
+  g_assert_cmpint (sendmsg (g_socket_get_fd (socket), &mh, MSG_NOSIGNAL), ==, (gssize) len);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+}
+
 static guint64
 call (Fixture  *f,
       guint32   request,
@@ -188,7 +223,10 @@ front_end_run (gpointer data)
           vhost_user_message_set_u64 (&reply, f->answer == ANSWER_NACK ? 1 : 0);
           if (f->answer == ANSWER_ACK && msg->header.request == VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP)
             vhost_user_message_add_fd (&reply, test_memfd (4096));
-          write_message (f->channel_fe, &reply);
+          if (f->answer == ANSWER_NINE_FDS)
+            write_nine_fds (f->channel_fe, &reply);
+          else
+            write_message (f->channel_fe, &reply);
         }
       g_async_queue_push (f->seen, msg);
     }
@@ -528,6 +566,24 @@ test_typed_refused (void)
   stop (&f);
 }
 
+/* A front-end whose answer carries nine fds: the lookup fails, the
+ * channel goes (its replies can no longer be trusted), and every fd that
+ * came is closed (stop() counts them). */
+static void
+test_nine_fds_in_reply (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_NINE_FDS);
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708",
+                                                            NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_backend_get_connected (f.backend));
+  stop (&f);
+}
+
 static void
 test_nack (void)
 {
@@ -658,6 +714,7 @@ main (int   argc,
   g_test_add_func ("/backend-channel/nack", test_nack);
   g_test_add_func ("/backend-channel/typed", test_typed);
   g_test_add_func ("/backend-channel/typed-refused", test_typed_refused);
+  g_test_add_func ("/backend-channel/nine-fds-in-reply", test_nine_fds_in_reply);
   g_test_add_func ("/backend-channel/wrong-reply-closes-channel", test_wrong_reply_closes_channel);
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);
