@@ -113,6 +113,44 @@ add_data_free (gpointer data)
   g_free (add);
 }
 
+/* Keeps a duplicate of @fd under @uuid, in the table before the
+ * front-end hears of it (it may ask at once); @add says which entry. */
+static gboolean
+store_object (VhostUserBackend  *self,
+              const char        *uuid,
+              int                fd,
+              AddData           *add,
+              GBytes           **payload,
+              GError           **error)
+{
+  int own;
+
+  add->uuid = parse_uuid (uuid, payload, error);
+  if (add->uuid == NULL)
+    return FALSE;
+  own = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : -1;
+  if (own < 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Shared object %s: fd %d cannot be kept", add->uuid, fd);
+      return FALSE;
+    }
+  add->object = g_new (SharedObject, 1);
+  add->object->fd = own;
+  g_hash_table_replace (priv_of (self)->shared_objects, g_strdup (add->uuid), add->object);
+  return TRUE;
+}
+
+/* The front-end does not know it: nobody can ask for it (unless a later
+ * add replaced it meanwhile). */
+static void
+unstore_object (VhostUserBackend *self,
+                AddData          *add)
+{
+  if (g_hash_table_lookup (priv_of (self)->shared_objects, add->uuid) == add->object)
+    g_hash_table_remove (priv_of (self)->shared_objects, add->uuid);
+}
+
 static void
 add_sent (GObject      *source,
           GAsyncResult *result,
@@ -125,10 +163,7 @@ add_sent (GObject      *source,
 
   if (vhost_user_backend_send_backend_request_finish (self, result, NULL, &error) == G_MAXUINT64)
     {
-      /* the front-end does not know it: nobody can ask for it (unless a
-       * later add replaced it meanwhile) */
-      if (g_hash_table_lookup (priv_of (self)->shared_objects, add->uuid) == add->object)
-        g_hash_table_remove (priv_of (self)->shared_objects, add->uuid);
+      unstore_object (self, add);
       g_task_return_error (task, error);
       return;
     }
@@ -168,7 +203,6 @@ vhost_user_backend_add_shared_object_async (VhostUserBackend    *self,
   g_autoptr(GBytes) payload = NULL;
   GError *error = NULL;
   AddData *add;
-  int own;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
 
@@ -176,23 +210,11 @@ vhost_user_backend_add_shared_object_async (VhostUserBackend    *self,
   g_task_set_source_tag (task, vhost_user_backend_add_shared_object_async);
   add = g_new0 (AddData, 1);
   g_task_set_task_data (task, add, add_data_free);
-  add->uuid = parse_uuid (uuid, &payload, &error);
-  if (add->uuid == NULL)
+  if (!store_object (self, uuid, fd, add, &payload, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  own = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : -1;
-  if (own < 0)
-    {
-      g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                               "Shared object %s: fd %d cannot be kept", add->uuid, fd);
-      return;
-    }
-  add->object = g_new (SharedObject, 1);
-  add->object->fd = own;
-  /* in the table before the front-end hears of it: it may ask at once */
-  g_hash_table_replace (priv_of (self)->shared_objects, g_strdup (add->uuid), add->object);
   vhost_user_backend_send_backend_request_async (self, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, payload, -1,
                                                  cancellable, add_sent, g_steal_pointer (&task));
 }
@@ -221,9 +243,9 @@ vhost_user_backend_add_shared_object_finish (VhostUserBackend  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* Runs the back-end's context until @result is set: the front-end may
- * ask this back-end for the object (GET_SHARED_OBJECT on the main socket)
- * before it answers. */
+/* Runs the back-end's context until @result is set: to answer a lookup,
+ * the front-end may first ask another back-end of this process, on this
+ * context, for the object (GET_SHARED_OBJECT on its main socket). */
 static GAsyncResult *
 wait_in_context (VhostUserBackend  *self,
                  GAsyncResult     **result)
@@ -257,9 +279,8 @@ store_result (GObject      *source,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of vhost_user_backend_add_shared_object_async(), for
- * the thread that runs the back-end's context; it runs that context
- * while it waits, so requests on the main socket are answered meanwhile.
+ * The blocking form of vhost_user_backend_add_shared_object_async(), as
+ * vhost_user_backend_send_backend_request() blocks.
  *
  * Returns: %TRUE if the front-end took the object
  *
@@ -272,13 +293,19 @@ vhost_user_backend_add_shared_object (VhostUserBackend  *self,
                                       GCancellable      *cancellable,
                                       GError           **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) payload = NULL;
+  AddData add = { NULL, NULL };
+  gboolean ok;
 
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
 
-  begin_wait (self);
-  vhost_user_backend_add_shared_object_async (self, uuid, fd, cancellable, store_result, &result);
-  return vhost_user_backend_add_shared_object_finish (self, wait_in_context (self, &result), error);
+  ok = store_object (self, uuid, fd, &add, &payload, error) &&
+       vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, payload, -1, NULL,
+                                      cancellable, NULL, error) != G_MAXUINT64;
+  if (!ok && add.object != NULL)
+    unstore_object (self, &add);
+  g_free (add.uuid);
+  return ok;
 }
 
 static GBytes *
