@@ -708,6 +708,57 @@ test_typed_rings (Fixture       *f,
   g_close (memfd, NULL);
 }
 
+static gboolean
+record_iotlb (VhostUserFrontend   *frontend,
+              VhostUserInvocation *invocation,
+              guint64              iova,
+              guint64              size,
+              guint64              user_addr,
+              guint                perm,
+              guint                type,
+              gpointer             user_data)
+{
+  guint64 *seen = user_data;
+
+  seen[0] = iova;
+  seen[1] = perm;
+  seen[2] = type;
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* The back-end reports an access the IOMMU denied, both forms. */
+static void
+test_iotlb_access_fail (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint64 access_platform = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  guint64 seen[3] = { 0, 0, 0 };
+
+  vhost_user_backend_set_features (f->backend, vhost_user_backend_get_features (f->backend) | access_platform);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                                                access_platform, SHARING, NULL, &error));
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f->frontend, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->frontend, "iotlb-msg", G_CALLBACK (record_iotlb), seen);
+
+  g_assert_true (vhost_user_backend_send_iotlb_access_fail (f->backend, 0x5000, 2, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (seen[0], ==, 0x5000);
+  g_assert_cmpuint (seen[1], ==, 2);
+  g_assert_cmpuint (seen[2], ==, 4);
+  vhost_user_backend_send_iotlb_access_fail_async (f->backend, 0x7000, 1, NULL, got, &result);
+  g_assert_true (vhost_user_backend_send_iotlb_access_fail_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (seen[0], ==, 0x7000);
+  g_assert_cmpuint (seen[1], ==, 1);
+  g_assert_false (vhost_user_backend_send_iotlb_access_fail (f->backend, 0x7000, 0, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+}
+
 /* A second back-end and its front-end, in this context, negotiated and
  * with the back-end channel, sharing @registry. */
 static void
@@ -1184,6 +1235,8 @@ main (int   argc,
   g_test_add_func ("/frontend/listen-timeout", test_listen_timeout);
   g_test_add ("/frontend-channel/typed-rings", Fixture, NULL, fixture_setup, test_typed_rings, fixture_teardown);
   g_test_add ("/frontend-channel/shared-objects", Fixture, NULL, fixture_setup, test_shared_objects,
+              fixture_teardown);
+  g_test_add ("/frontend-channel/iotlb-access-fail", Fixture, NULL, fixture_setup, test_iotlb_access_fail,
               fixture_teardown);
   g_test_add ("/frontend-channel/shmem", Fixture, NULL, fixture_setup, test_shmem, fixture_teardown);
   g_test_add ("/frontend-channel/too-many-fds", Fixture, NULL, fixture_setup, test_too_many_fds, fixture_teardown);

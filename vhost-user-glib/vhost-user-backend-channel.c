@@ -434,20 +434,30 @@ store_result (GObject      *source,
 }
 
 static GBytes *
-iotlb_miss_payload (guint64   iova,
-                    guint     perm,
-                    GError  **error)
+iotlb_payload (guint64   iova,
+               guint     perm,
+               guint     type,
+               GError  **error)
 {
   /* the size is the front-end's to choose: it maps what it has */
-  VhostUserWireIotlb miss = { iova, 0, 0, perm, VHOST_USER_IOTLB_MISS, { 0 } };
+  VhostUserWireIotlb msg = { iova, 0, 0, perm, type, { 0 } };
 
   if (perm < VHOST_USER_IOTLB_PERM_RO || perm > VHOST_USER_IOTLB_PERM_RW)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "IOTLB miss with permission %u (not read, write or both)", perm);
+                   "IOTLB %s with permission %u (not read, write or both)",
+                   type == VHOST_USER_IOTLB_MISS ? "miss" : "access failure", perm);
       return NULL;
     }
-  return g_bytes_new (&miss, sizeof miss);
+  return g_bytes_new (&msg, sizeof msg);
+}
+
+static GBytes *
+iotlb_miss_payload (guint64   iova,
+                    guint     perm,
+                    GError  **error)
+{
+  return iotlb_payload (iova, perm, VHOST_USER_IOTLB_MISS, error);
 }
 
 /**
@@ -551,6 +561,93 @@ vhost_user_backend_send_iotlb_miss (VhostUserBackend  *self,
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   return vhost_user_backend_send_iotlb_miss_finish (self, result, error);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_access_fail_async:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not access
+ * @perm: the access it was denied: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered
+ * @user_data: data for @callback
+ *
+ * Reports to the front-end, as the guest's IOMMU, that the device was
+ * denied an access at @iova (`BACKEND_IOTLB_MSG` of type access-fail),
+ * for it to raise the IOMMU's fault. Needs `VIRTIO_F_ACCESS_PLATFORM` and
+ * the back-end channel.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_iotlb_access_fail_async (VhostUserBackend    *self,
+                                                 guint64              iova,
+                                                 guint                perm,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = iotlb_payload (iova, perm, VHOST_USER_IOTLB_ACCESS_FAIL, &error);
+  vhost_user_backend_send_typed_async (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1, error,
+                                       cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_access_fail_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_iotlb_access_fail_async().
+ *
+ * Returns: %TRUE if the front-end was told (and, with `REPLY_ACK`,
+ *   acknowledged)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_access_fail_finish (VhostUserBackend  *self,
+                                                  GAsyncResult      *result,
+                                                  GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_iotlb_access_fail:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not access
+ * @perm: the access it was denied: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_iotlb_access_fail_async(),
+ * as vhost_user_backend_send_backend_request() blocks.
+ *
+ * Returns: %TRUE if the front-end was told
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_access_fail (VhostUserBackend  *self,
+                                           guint64            iova,
+                                           guint              perm,
+                                           GCancellable      *cancellable,
+                                           GError           **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  payload = iotlb_payload (iova, perm, VHOST_USER_IOTLB_ACCESS_FAIL, &local);
+  return vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1, local,
+                                        cancellable, NULL, error) != G_MAXUINT64;
 }
 
 typedef struct {

@@ -290,6 +290,23 @@ gboolean              vhost_user_backend_send_iotlb_miss             (VhostUserB
                                                                       GError                     **error);
 
 VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_iotlb_access_fail_async (VhostUserBackend          *self,
+                                                                       guint64                    iova,
+                                                                       guint                      perm,
+                                                                       GCancellable              *cancellable,
+                                                                       GAsyncReadyCallback        callback,
+                                                                       gpointer                   user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_access_fail_finish (VhostUserBackend         *self,
+                                                                        GAsyncResult             *result,
+                                                                        GError                  **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_access_fail      (VhostUserBackend            *self,
+                                                                      guint64                      iova,
+                                                                      guint                        perm,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_set_host_notifier_async     (VhostUserBackend            *self,
                                                                       guint                        index,
                                                                       int                          fd,
