@@ -666,6 +666,11 @@ test_typed_rings (Fixture       *f,
   g_assert_false (vhost_user_backend_set_host_notifier (f->backend, 1, memfd, 0, 0x1000, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
   g_clear_error (&error);
+  /* past the end of the area's fd: the front-end refuses */
+  g_assert_false (vhost_user_backend_set_host_notifier (f->backend, 0, memfd, 0x3000, 0x1000, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
   /* and by the front-end, when a back-end sends one anyway */
   {
     VhostUserWireVringArea area = { 0, 100, 0 };
@@ -996,6 +1001,10 @@ test_shmem (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
   g_clear_error (&error);
   g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x1000, memfd, 0, 0x4000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  /* beyond the end of the fd */
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x8000, memfd, 0x3000, 0x2000, TRUE, NULL, &error));
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
   g_clear_error (&error);
   /* past the region's end, into a region the device lacks, not whole

@@ -228,6 +228,7 @@ class SharedFromPython(unittest.TestCase):
         self.assertIs(exporter_fe.props.object_registry, registry)
 
         obj = os.memfd_create("object")
+        os.ftruncate(obj, 0x2000)
         uuid = "12345678-9abc-def0-0102-030405060708"
         self.assertTrue(exporter.add_shared_object(uuid, obj, None))
         self.assertTrue(registry.contains(uuid))

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-debug-private.h"
@@ -336,6 +337,21 @@ channel_refuse (VhostUserFrontend   *self,
 }
 
 
+/* Whether [offset, offset + len) lies inside @fd, where the fd says how
+ * large it is (a file or memfd; a dma-buf or a device's BAR does not):
+ * beyond the end a mapping would fault when the guest touches it. */
+static gboolean
+fd_holds (int     fd,
+          guint64 offset,
+          guint64 len)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) != 0)
+    return FALSE;
+  return !S_ISREG (st.st_mode) || (offset <= (guint64) st.st_size && len <= (guint64) st.st_size - offset);
+}
+
 static gboolean
 channel_host_notifier (VhostUserFrontend   *self,
                        VhostUserInvocation *invocation,
@@ -353,11 +369,11 @@ channel_host_notifier (VhostUserFrontend   *self,
       vhost_user_invocation_return_ack (invocation);
       return TRUE;
     }
-  if (size == 0 || size % page != 0 || offset % page != 0 || offset + size < offset)
+  if (size == 0 || size % page != 0 || offset % page != 0 || offset + size < offset || !fd_holds (fd, offset, size))
     {
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
                                            "Host notifier of queue %u: 0x%" G_GINT64_MODIFIER "x bytes at 0x%"
-                                           G_GINT64_MODIFIER "x are not whole pages", index, size, offset);
+                                           G_GINT64_MODIFIER "x are not whole pages of its fd", index, size, offset);
       return TRUE;
     }
   notifier = g_new (HostNotifier, 1);
@@ -517,6 +533,13 @@ channel_shmem_map (VhostUserFrontend   *self,
                                                other->shm_offset);
           return TRUE;
         }
+    }
+  if (!fd_holds (fd, fd_offset, len))
+    {
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "SHMEM_MAP of 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER
+                                           "x of an fd that ends before", len, fd_offset);
+      return TRUE;
     }
   mapping = g_new (ShmemMapping, 1);
   mapping->fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
@@ -685,7 +708,7 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  *
  * The back-end offers a page the guest may write to kick @index
  * directly (or, with @fd -1, withdraws it). Default: check that the area
- * is whole pages, and record it (a duplicate of @fd), replacing the
+ * is whole pages (inside @fd, where @fd has a size), and record it (a duplicate of @fd), replacing the
  * ring's previous one, for vhost_user_frontend_get_host_notifier(); a
  * VMM maps it for the guest itself.
  *
@@ -780,7 +803,8 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  * the request against the region's size, as `GET_SHMEM_CONFIG` gave it
  * (vhost_user_frontend_get_shmem_config(), which a VMM sends when it
  * sets the device up: without it nothing is mapped), against the
- * mappings already made (no overlap) and its flags (bit 0 only), and
+ * mappings already made (no overlap), its flags (bit 0 only) and @fd's
+ * size where it has one (a file or memfd), and
  * record the mapping with a duplicate of @fd
  * (vhost_user_frontend_lookup_shmem_mapping()); anything else is
  * refused. A VMM that backs the region with memory of its own handles
