@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -148,10 +149,11 @@ vhost_user_frontend_track_channel (VhostUserFrontend *self,
     case VHOST_USER_REQUEST_GET_SHMEM_CONFIG:
       if (reply != NULL && g_bytes_get_size (reply) == sizeof (VhostUserWireShmemConfig))
         {
-          const VhostUserWireShmemConfig *config = g_bytes_get_data (reply, NULL);
+          VhostUserWireShmemConfig config;
 
+          memcpy (&config, g_bytes_get_data (reply, NULL), sizeof config);
           g_free (self->shmem_sizes);
-          self->shmem_sizes = g_memdup2 (config->memory_sizes, sizeof config->memory_sizes);
+          self->shmem_sizes = g_memdup2 (config.memory_sizes, sizeof config.memory_sizes);
         }
       break;
     case VHOST_USER_REQUEST_RESET_DEVICE:
@@ -336,7 +338,6 @@ channel_refuse (VhostUserFrontend   *self,
   return TRUE;
 }
 
-
 /* Whether [offset, offset + len) lies inside @fd, where the fd says how
  * large it is (a file or memfd; a dma-buf or a device's BAR does not):
  * beyond the end a mapping would fault when the guest touches it. */
@@ -494,7 +495,7 @@ channel_shmem_map (VhostUserFrontend   *self,
                    int                  fd)
 {
   guint64 page = sysconf (_SC_PAGESIZE);
-  guint64 size = self->shmem_sizes != NULL ? self->shmem_sizes[shmid] : 0;
+  guint64 size = self->shmem_sizes != NULL && shmid < VHOST_USER_MAX_SHMEM_REGIONS ? self->shmem_sizes[shmid] : 0;
   ShmemMapping *mapping;
 
   if (flags & ~(guint64) VHOST_USER_SHMEM_MAP_RW)
