@@ -24,6 +24,7 @@ typedef enum {
   ANSWER_NACK,       /* u64 1 */
   ANSWER_WRONG_CODE, /* a reply to another request */
   ANSWER_SILENT,     /* none at all */
+  ANSWER_NINE_FDS,   /* u64 0 with nine fds, one more than a message may carry */
 } Answer;
 
 typedef struct {
@@ -116,6 +117,40 @@ write_message (GSocket          *socket,
   vhost_user_message_close_fds (msg);
 }
 
+/* A reply with more fds than VhostUserMessage holds. */
+static void
+write_nine_fds (GSocket          *socket,
+                VhostUserMessage *reply)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 9)];
+  } control;
+  struct msghdr mh = { 0 };
+  struct cmsghdr *c;
+  struct iovec iov;
+  int fds[9];
+  gsize len;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = test_memfd (4096);
+  iov.iov_base = (void *) vhost_user_message_get_data (reply, &len);
+  iov.iov_len = len;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  memset (control.buf, 0, sizeof control.buf);
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+  c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof fds);
+  memcpy (CMSG_DATA (c), fds, sizeof fds);
+  g_assert_cmpint (sendmsg (g_socket_get_fd (socket), &mh, MSG_NOSIGNAL), ==, (gssize) len);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    close (fds[i]);
+}
+
 static guint64
 call (Fixture  *f,
       guint32   request,
@@ -188,7 +223,10 @@ front_end_run (gpointer data)
           vhost_user_message_set_u64 (&reply, f->answer == ANSWER_NACK ? 1 : 0);
           if (f->answer == ANSWER_ACK && msg->header.request == VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP)
             vhost_user_message_add_fd (&reply, test_memfd (4096));
-          write_message (f->channel_fe, &reply);
+          if (f->answer == ANSWER_NINE_FDS)
+            write_nine_fds (f->channel_fe, &reply);
+          else
+            write_message (f->channel_fe, &reply);
         }
       g_async_queue_push (f->seen, msg);
     }
@@ -400,6 +438,152 @@ test_every_request (gconstpointer data)
   stop (&f);
 }
 
+/* The next request the front-end saw, checked against what a front-end
+ * of another make expects on the wire. */
+static void
+expect_seen (Fixture     *f,
+             guint32      request,
+             gconstpointer payload,
+             gsize        size,
+             guint        n_fds)
+{
+  VhostUserMessage *seen = g_async_queue_timeout_pop (f->seen, 10 * G_USEC_PER_SEC);
+
+  g_assert_nonnull (seen);
+  g_assert_cmpuint (seen->header.request, ==, request);
+  g_assert_cmpmem (seen->payload, seen->header.size, payload, size);
+  g_assert_cmpuint (seen->n_fds, ==, n_fds);
+  g_assert_true (vhost_user_message_needs_reply (seen));
+  free_seen (seen);
+}
+
+/* The typed requests, as a front-end of another make sees them. */
+static void
+test_typed (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  const guint8 uuid[16] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3, 4, 5, 6, 7, 8 };
+  int memfd, fd;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_ACK);
+  memfd = test_memfd (0x4000);
+  g_assert_true (vhost_user_backend_set_shmem_region (f.backend, 2, 0x8000, &error));
+
+  {
+    VhostUserWireVringArea area = { 0, 0x1000, 0x2000 };
+
+    g_assert_true (vhost_user_backend_set_host_notifier (f.backend, 0, memfd, 0x2000, 0x1000, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, &area, sizeof area, 1);
+    /* withdrawn: the no-fd bit, nothing else */
+    area.u64 = 0x100;
+    area.size = area.offset = 0;
+    g_assert_true (vhost_user_backend_set_host_notifier (f.backend, 0, -1, 0x2000, 0x1000, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, &area, sizeof area, 0);
+  }
+  {
+    VhostUserWireVringState state = { 0, 0 };
+
+    g_assert_true (vhost_user_backend_send_vring_err (f.backend, 0, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_VRING_ERR, &state, sizeof state, 0);
+    g_assert_true (vhost_user_backend_send_vring_call (f.backend, 0, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, &state, sizeof state, 0);
+  }
+
+  /* shared objects: the UUID goes in wire order, the fd stays here */
+  g_assert_true (vhost_user_backend_add_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708", memfd,
+                                                       NULL, &error));
+  g_assert_no_error (error);
+  expect_seen (&f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, sizeof uuid, 0);
+  fd = vhost_user_backend_lookup_shared_object (f.backend, "00000000-0000-0000-0000-000000000001", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (test_fd_is_open (fd));
+  g_close (fd, NULL);
+  {
+    VhostUserMessage *seen = g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC);
+
+    g_assert_cmpuint (seen->header.request, ==, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_LOOKUP);
+    g_assert_cmpuint (seen->payload[15], ==, 1);
+    free_seen (seen);
+  }
+  g_assert_true (vhost_user_backend_remove_shared_object (f.backend, "123456789ABCDEF00102030405060708", NULL, &error));
+  g_assert_no_error (error);
+  expect_seen (&f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE, uuid, sizeof uuid, 0);
+
+  /* shared memory */
+  {
+    VhostUserWireShmemMap map = { 2, { 0 }, 0x3000, 0x1000, 0x2000, 1 };
+
+    g_assert_true (vhost_user_backend_shmem_map (f.backend, 2, 0x1000, memfd, 0x3000, 0x2000, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_SHMEM_MAP, &map, sizeof map, 1);
+    map.fd_offset = 0;
+    map.flags = 0;
+    g_assert_true (vhost_user_backend_shmem_unmap (f.backend, 2, 0x1000, 0x2000, NULL, &error));
+    g_assert_no_error (error);
+    expect_seen (&f, VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP, &map, sizeof map, 0);
+  }
+
+  g_close (memfd, NULL);
+  stop (&f);
+}
+
+/* A front-end that refuses: each typed call fails, and nothing is kept
+ * (an object refused is not answered from the back-end's table). */
+static void
+test_typed_refused (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  int memfd;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_NACK);
+  memfd = test_memfd (0x1000);
+  g_assert_false (vhost_user_backend_add_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708", memfd,
+                                                        NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+  /* not ours any more: the front-end is asked, and says no */
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708",
+                                                            NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+  g_assert_false (vhost_user_backend_remove_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708",
+                                                           NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_send_vring_err (f.backend, 0, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+  g_close (memfd, NULL);
+  stop (&f);
+}
+
+/* A front-end whose answer carries nine fds: the lookup fails, the
+ * channel goes (its replies can no longer be trusted), and every fd that
+ * came is closed (stop() counts them). */
+static void
+test_nine_fds_in_reply (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_NINE_FDS);
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (f.backend, "12345678-9abc-def0-0102-030405060708",
+                                                            NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_backend_get_connected (f.backend));
+  stop (&f);
+}
+
 static void
 test_nack (void)
 {
@@ -528,6 +712,9 @@ main (int   argc,
   g_test_add_data_func ("/backend-channel/every-request/reply-ack", GINT_TO_POINTER (TRUE), test_every_request);
   g_test_add_data_func ("/backend-channel/every-request/no-reply-ack", GINT_TO_POINTER (FALSE), test_every_request);
   g_test_add_func ("/backend-channel/nack", test_nack);
+  g_test_add_func ("/backend-channel/typed", test_typed);
+  g_test_add_func ("/backend-channel/typed-refused", test_typed_refused);
+  g_test_add_func ("/backend-channel/nine-fds-in-reply", test_nine_fds_in_reply);
   g_test_add_func ("/backend-channel/wrong-reply-closes-channel", test_wrong_reply_closes_channel);
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);

@@ -1336,6 +1336,65 @@ test_broken_ring (void)
   close (err);
 }
 
+typedef struct {
+  gboolean heard;
+  guint    count;
+  guint    index;
+} ErrHeard;
+
+static gboolean
+record_vring_err (VhostUserFrontend   *frontend,
+                  VhostUserInvocation *invocation,
+                  guint                index,
+                  gpointer             user_data)
+{
+  ErrHeard *seen = user_data;
+
+  seen->heard = TRUE;
+  seen->count++;
+  seen->index = index;
+  return FALSE;   /* the default acknowledges */
+}
+
+/* The same, without an error eventfd: the back-end says it in band
+ * (BACKEND_VRING_ERR), by itself, once. */
+static void
+test_broken_ring_inband (void)
+{
+  Fixture f = { .num_queues = 1 };
+  g_autoptr(GError) error = NULL;
+  guint8 *avail;
+  guint16 idx = 1, bad_head = RING_SIZE + 3;
+  ErrHeard seen = { FALSE, 0, G_MAXUINT };
+
+  f.handler = serve_one_by_one;
+  f.backend_protocol_features = VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS;
+  start_server (&f, "broken-inband.sock");
+  connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f.frontend, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f.frontend, "vring-err", G_CALLBACK (record_vring_err), &seen);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  g_assert_cmpint (vhost_user_vring_get_err_fd (vhost_user_backend_get_vring (f.backend, 0)), ==, -1);
+
+  avail = f.mem + (vhost_user_driver_ring_get_avail_addr (f.rings[0]) - vhost_user_memory_region_get_user_addr (f.memory));
+  memcpy (avail + 4, &bad_head, 2);
+  memcpy (avail + 2, &idx, 2);
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+
+  g_assert_true (test_iterate_until (NULL, &seen.heard, WAIT_MS));
+  g_assert_cmpuint (seen.count, ==, 1);
+  g_assert_cmpuint (seen.index, ==, 0);
+
+  /* broken once: another kick says nothing more */
+  seen.heard = FALSE;
+  g_assert_true (vhost_user_driver_ring_kick (f.rings[0], NULL));
+  g_assert_false (test_iterate_until (NULL, &seen.heard, 200));
+  g_assert_cmpuint (seen.count, ==, 1);
+
+  fixture_teardown (&f);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1379,6 +1438,7 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/receive/packed", GINT_TO_POINTER (1), test_receive);
   g_test_add_data_func ("/dataplane/receive/split-event-idx", GINT_TO_POINTER (2), test_receive);
   g_test_add_data_func ("/dataplane/receive/packed-event-idx", GINT_TO_POINTER (3), test_receive);
+  g_test_add_func ("/dataplane/broken-ring-inband", test_broken_ring_inband);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
 
   return g_test_run ();

@@ -13,6 +13,7 @@
 #include <vhost-user-glib.h>
 
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "test-util.h"
@@ -156,10 +157,12 @@ test_defaults (Fixture       *f,
   g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_CALL, ring, -1, &error), ==, 0);
   g_assert_no_error (error);
 
-  /* and refuse what this front-end does not implement */
-  backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, &error);
-  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  /* and keep what the back-end shares: the exporter of a UUID */
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, uuid, -1, &error), ==, 0);
+  g_assert_no_error (error);
   g_assert_cmpstr (f->last_uuid, ==, "12345678-9abc-def0-0102-030405060708");
+  g_assert_true (vhost_user_object_registry_contains (vhost_user_frontend_get_object_registry (f->frontend),
+                                                      "12345678-9ABC-DEF0-0102-030405060708"));
 
   g_assert_cmpuint (f->seen->len, ==, 3);
   g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
@@ -586,6 +589,577 @@ test_typed_rare (Fixture       *f,
     g_assert_cmpuint (sizes[i], ==, 0);
 }
 
+#define SHARING (VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK | \
+                 VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD | VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | \
+                 VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT | \
+                 VHOST_USER_PROTOCOL_FEATURE_SHMEM | VHOST_USER_PROTOCOL_FEATURE_MQ)
+
+static ino_t
+inode_of (int fd)
+{
+  struct stat st;
+
+  g_assert_cmpint (fstat (fd, &st), ==, 0);
+  return st.st_ino;
+}
+
+static gboolean
+record_ring (VhostUserFrontend   *frontend,
+             VhostUserInvocation *invocation,
+             guint                index,
+             gpointer             user_data)
+{
+  guint *seen = user_data;
+
+  seen[0]++;
+  seen[1] = index;
+  return FALSE;
+}
+
+/* Host notifiers, in-band errors and calls, typed, blocking and async;
+ * the front-end's defaults record the notifier and acknowledge the rest. */
+static void
+test_typed_rings (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  guint errs[2] = { 0, 0 }, calls[2] = { 0, 0 };
+  guint baseline;
+  guint64 offset = 1, size = 1;
+  int memfd = test_memfd (0x3000);
+  int fd;
+
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  negotiate (f, SHARING);
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->frontend, "vring-err", G_CALLBACK (record_ring), errs);
+  g_signal_connect (f->frontend, "vring-call", G_CALLBACK (record_ring), calls);
+  baseline = test_count_open_fds ();
+
+  /* a notifier: the front-end keeps a duplicate of the back-end's area */
+  g_assert_true (vhost_user_backend_set_host_notifier (f->backend, 0, memfd, 0x1000, 0x1000, NULL, &error));
+  g_assert_no_error (error);
+  fd = vhost_user_frontend_get_host_notifier (f->frontend, 0, &offset, &size);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (fd, !=, memfd);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (memfd));
+  g_assert_cmphex (offset, ==, 0x1000);
+  g_assert_cmphex (size, ==, 0x1000);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 1, NULL, NULL), ==, -1);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* withdrawn, async: the duplicate is closed */
+  vhost_user_backend_set_host_notifier_async (f->backend, 0, -1, 0, 0, NULL, got, &result);
+  g_assert_true (vhost_user_backend_set_host_notifier_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+
+  /* not whole pages, a queue the device does not have: refused before
+   * anything is sent */
+  g_assert_false (vhost_user_backend_set_host_notifier (f->backend, 0, memfd, 0, 100, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_set_host_notifier (f->backend, 1, memfd, 0, 0x1000, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  /* past the end of the area's fd: the front-end refuses */
+  g_assert_false (vhost_user_backend_set_host_notifier (f->backend, 0, memfd, 0x3000, 0x1000, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
+  /* and by the front-end, when a back-end sends one anyway */
+  {
+    VhostUserWireVringArea area = { 0, 100, 0 };
+    g_autoptr(GBytes) payload = g_bytes_new (&area, sizeof area);
+
+    g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload,
+                                       dup (memfd), &error), ==, G_MAXUINT64);
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+    g_clear_error (&error);
+    g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
+    g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+  }
+
+  /* in-band errors and calls, both forms */
+  g_assert_true (vhost_user_backend_send_vring_err (f->backend, 0, NULL, &error));
+  g_assert_no_error (error);
+  vhost_user_backend_send_vring_err_async (f->backend, 0, NULL, got, &result);
+  g_assert_true (vhost_user_backend_send_vring_err_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (errs[0], ==, 2);
+  g_assert_cmpuint (errs[1], ==, 0);
+  g_assert_true (vhost_user_backend_send_vring_call (f->backend, 0, NULL, &error));
+  g_assert_no_error (error);
+  vhost_user_backend_send_vring_call_async (f->backend, 0, NULL, got, &result);
+  g_assert_true (vhost_user_backend_send_vring_call_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (calls[0], ==, 2);
+  g_assert_cmpuint (calls[1], ==, 0);
+  g_assert_false (vhost_user_backend_send_vring_err (f->backend, 1, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+
+  /* the notifier goes with the back-end */
+  g_assert_true (vhost_user_backend_set_host_notifier (f->backend, 0, memfd, 0, 0x1000, NULL, &error));
+  g_assert_no_error (error);
+  vhost_user_frontend_close (f->frontend);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
+  g_close (memfd, NULL);
+}
+
+static gboolean
+record_iotlb (VhostUserFrontend   *frontend,
+              VhostUserInvocation *invocation,
+              guint64              iova,
+              guint64              size,
+              guint64              user_addr,
+              guint                perm,
+              guint                type,
+              gpointer             user_data)
+{
+  guint64 *seen = user_data;
+
+  seen[0] = iova;
+  seen[1] = perm;
+  seen[2] = type;
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* The back-end reports an access the IOMMU denied, both forms. */
+static void
+test_iotlb_access_fail (Fixture       *f,
+                        gconstpointer  data)
+{
+  const guint64 access_platform = VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_ACCESS_PLATFORM);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  guint64 seen[3] = { 0, 0, 0 };
+
+  vhost_user_backend_set_features (f->backend, vhost_user_backend_get_features (f->backend) | access_platform);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend,
+                                                VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1) |
+                                                access_platform, SHARING, NULL, &error));
+  g_assert_true (vhost_user_frontend_setup_backend_channel (f->frontend, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->frontend, "iotlb-msg", G_CALLBACK (record_iotlb), seen);
+
+  g_assert_true (vhost_user_backend_send_iotlb_access_fail (f->backend, 0x5000, 2, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (seen[0], ==, 0x5000);
+  g_assert_cmpuint (seen[1], ==, 2);
+  g_assert_cmpuint (seen[2], ==, 4);
+  vhost_user_backend_send_iotlb_access_fail_async (f->backend, 0x7000, 1, NULL, got, &result);
+  g_assert_true (vhost_user_backend_send_iotlb_access_fail_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (seen[0], ==, 0x7000);
+  g_assert_cmpuint (seen[1], ==, 1);
+  g_assert_false (vhost_user_backend_send_iotlb_access_fail (f->backend, 0x7000, 0, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+}
+
+/* A second back-end and its front-end, in this context, negotiated and
+ * with the back-end channel, sharing @registry. */
+static void
+pair_new (VhostUserObjectRegistry  *registry,
+          VhostUserBackend        **backend,
+          VhostUserFrontend       **frontend)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) a = NULL;
+  g_autoptr(GSocket) b = NULL;
+
+  *backend = g_object_new (VHOST_USER_TYPE_BACKEND, "protocol-features", VHOST_USER_PROTOCOL_FEATURES_KNOWN, NULL);
+  *frontend = g_object_new (VHOST_USER_TYPE_FRONTEND, "object-registry", registry, NULL);
+  g_assert_true (vhost_user_socket_pair (&a, &b, &error));
+  g_assert_true (vhost_user_backend_take_socket (*backend, a, &error));
+  g_assert_true (vhost_user_frontend_take_socket (*frontend, b, &error));
+  g_assert_true (vhost_user_frontend_negotiate (*frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                SHARING, NULL, &error));
+  g_assert_true (vhost_user_frontend_setup_backend_channel (*frontend, NULL, &error));
+  g_assert_no_error (error);
+}
+
+#define UUID_A "0a0b0c0d-1111-2222-3333-444455556666"
+#define UUID_V "feedface-0000-4000-8000-000000000001"
+
+/* Two devices share objects through their front-ends' registry: one
+ * exports (the fd stays in its back-end), the other imports it, the
+ * front-end proxying with GET_SHARED_OBJECT; the VMM's own objects too. */
+static void
+test_shared_objects (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(VhostUserObjectRegistry) registry = vhost_user_object_registry_new ();
+  g_autoptr(VhostUserBackend) importer = NULL;
+  g_autoptr(VhostUserFrontend) importer_fe = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  int object = test_memfd (0x1000), vmm_object = test_memfd (0x2000);
+  guint baseline;
+  int fd;
+
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  vhost_user_frontend_set_object_registry (f->frontend, registry);
+  g_assert_true (vhost_user_frontend_get_object_registry (f->frontend) == registry);
+  negotiate (f, SHARING);
+  pair_new (registry, &importer, &importer_fe);
+  baseline = test_count_open_fds ();
+
+  /* exported: the back-end keeps a duplicate, the registry the exporter */
+  g_assert_true (vhost_user_backend_add_shared_object (f->backend, UUID_A, object, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_object_registry_contains (registry, UUID_A));
+  g_assert_cmpuint (vhost_user_object_registry_get_n_objects (registry), ==, 1);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* imported by the other device, async and blocking: the same object */
+  vhost_user_backend_lookup_shared_object_async (importer, UUID_A, NULL, got, &result);
+  fd = vhost_user_backend_lookup_shared_object_finish (importer, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (object));
+  g_close (fd, NULL);
+  fd = vhost_user_backend_lookup_shared_object (importer, "0A0B0C0D111122223333444455556666", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (object));
+  g_close (fd, NULL);
+  /* the exporter's own lookup needs nobody */
+  fd = vhost_user_backend_lookup_shared_object (f->backend, UUID_A, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (object));
+  g_close (fd, NULL);
+  /* and the front-end's GET_SHARED_OBJECT is answered from the exporter's table */
+  fd = vhost_user_frontend_get_shared_object (f->frontend, UUID_A, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (object));
+  g_close (fd, NULL);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* the VMM's own object */
+  g_assert_true (vhost_user_object_registry_add_fd (registry, UUID_V, vmm_object, &error));
+  g_assert_no_error (error);
+  fd = vhost_user_backend_lookup_shared_object (importer, UUID_V, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (vmm_object));
+  g_close (fd, NULL);
+  g_assert_true (vhost_user_object_registry_remove (registry, UUID_V));
+  g_assert_false (vhost_user_object_registry_contains (registry, UUID_V));
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* an unknown UUID: not found, and no fd */
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (importer, UUID_V, NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (importer, "not-a-uuid", NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* a UUID that has an exporter is not another's: refused, and the
+   * refused back-end forgets its fd */
+  g_assert_false (vhost_user_backend_add_shared_object (importer, UUID_A, vmm_object, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+  /* nor may another remove it: not even sent by ours, refused by the
+   * front-end when a back-end sends it anyway */
+  g_assert_false (vhost_user_backend_remove_shared_object (importer, UUID_A, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  {
+    g_autoptr(GBytes) uuid = g_bytes_new ("\x0a\x0b\x0c\x0d\x11\x11\x22\x22\x33\x33\x44\x44\x55\x55\x66\x66", 16);
+
+    vhost_user_backend_send_backend_request_async (importer, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE, uuid,
+                                                   -1, NULL, got, &result);
+    g_assert_cmpuint (vhost_user_backend_send_backend_request_finish (importer, wait_result (&result), NULL, &error),
+                      ==, G_MAXUINT64);
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+    g_clear_error (&error);
+    g_clear_object (&result);
+  }
+  g_assert_true (vhost_user_object_registry_contains (registry, UUID_A));
+
+  /* the exporter removes it, async: gone from both */
+  vhost_user_backend_remove_shared_object_async (f->backend, UUID_A, NULL, got, &result);
+  g_assert_true (vhost_user_backend_remove_shared_object_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_false (vhost_user_object_registry_contains (registry, UUID_A));
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+  g_assert_cmpint (vhost_user_frontend_get_shared_object (f->frontend, UUID_A, NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+
+  /* exported again (async), then the exporter disconnects: its objects go */
+  vhost_user_backend_add_shared_object_async (f->backend, UUID_A, object, NULL, got, &result);
+  g_assert_true (vhost_user_backend_add_shared_object_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_true (vhost_user_object_registry_contains (registry, UUID_A));
+  vhost_user_frontend_close (f->frontend);
+  g_assert_false (vhost_user_object_registry_contains (registry, UUID_A));
+  g_assert_cmpint (vhost_user_backend_lookup_shared_object (importer, UUID_A, NULL, &error), ==, -1);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+
+  vhost_user_frontend_close (importer_fe);
+  g_close (object, NULL);
+  g_close (vmm_object, NULL);
+}
+
+/* A shmem map or unmap as the wire has it, for what our back-end's typed
+ * calls refuse to send. */
+static guint64
+raw_shmem (Fixture  *f,
+           gboolean  map,
+           guint     shmid,
+           guint64   shm_offset,
+           guint64   len,
+           guint64   flags,
+           GError  **error)
+{
+  VhostUserWireShmemMap wire = { shmid, { 0 }, 0, shm_offset, len, flags };
+  g_autoptr(GBytes) payload = g_bytes_new (&wire, sizeof wire);
+
+  return backend_request (f, map ? VHOST_USER_BACKEND_REQUEST_SHMEM_MAP : VHOST_USER_BACKEND_REQUEST_SHMEM_UNMAP,
+                          payload, map ? test_memfd (0x1000) : -1, error);
+}
+
+static void
+test_shmem (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree guint64 *sizes = NULL;
+  guint n_sizes = 0, baseline;
+  guint64 start = 1, len = 1, fd_offset = 1;
+  gboolean writable = FALSE;
+  int memfd = test_memfd (0x4000);
+  int fd;
+
+  /* two regions declared; bad declarations refused */
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x10000, &error));
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 3, 0x4000, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_backend_set_shmem_region (f->backend, 256, 0x1000, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_set_shmem_region (f->backend, 1, 100, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmphex (vhost_user_backend_get_shmem_region (f->backend, 3), ==, 0x4000);
+  g_assert_cmphex (vhost_user_backend_get_shmem_region (f->backend, 1), ==, 0);
+
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  negotiate (f, SHARING | VHOST_USER_PROTOCOL_FEATURE_RESET_DEVICE);
+  baseline = test_count_open_fds ();
+
+  /* before the front-end read the regions, it maps nothing */
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0, memfd, 0, 0x1000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* GET_SHMEM_CONFIG answers with the regions declared */
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_sizes, ==, 256);
+  for (guint i = 0; i < n_sizes; i++)
+    g_assert_cmphex (sizes[i], ==, i == 0 ? 0x10000 : i == 3 ? 0x4000 : 0);
+
+  /* a mapping, blocking: recorded with a duplicate of the fd */
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0x2000, memfd, 0x1000, 0x2000, TRUE, NULL, &error));
+  g_assert_no_error (error);
+  fd = vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0x3fff, &start, &len, &fd_offset, &writable);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (inode_of (fd), ==, inode_of (memfd));
+  g_assert_cmphex (start, ==, 0x2000);
+  g_assert_cmphex (len, ==, 0x2000);
+  g_assert_cmphex (fd_offset, ==, 0x1000);
+  g_assert_true (writable);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0x4000, NULL, NULL, NULL, NULL), ==, -1);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 3, 0x2000, NULL, NULL, NULL, NULL), ==, -1);
+  /* another, async, read only, in the other region */
+  vhost_user_backend_shmem_map_async (f->backend, 3, 0, memfd, 0, 0x4000, FALSE, NULL, got, &result);
+  g_assert_true (vhost_user_backend_shmem_map_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 3, 0, NULL, NULL, NULL, &writable), >=, 0);
+  g_assert_false (writable);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 2);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 2);
+
+  /* bad maps, each refused with nothing mapped or kept: an overlap */
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x3000, memfd, 0, 0x2000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x1000, memfd, 0, 0x4000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  /* beyond the end of the fd */
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x8000, memfd, 0x3000, 0x2000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  /* past the region's end, into a region the device lacks, not whole
+   * pages: our back-end does not send them ... */
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0xf000, memfd, 0, 0x2000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 5, 0, memfd, 0, 0x1000, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_backend_shmem_map (f->backend, 0, 0x8000, memfd, 0, 0x800, TRUE, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  /* ... and the front-end refuses them from a back-end that does, as
+   * it does a wrapping range, a zero length and unknown flags */
+  raw_shmem (f, TRUE, 0, 0xf000, 0x2000, 1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  raw_shmem (f, TRUE, 5, 0, 0x1000, 1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  raw_shmem (f, TRUE, 0, 0x8000, G_MAXUINT64 - 0x7fff, 1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  raw_shmem (f, TRUE, 0, 0x8000, 0, 1, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  raw_shmem (f, TRUE, 0, 0x8000, 0x1000, 0x3, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 2);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 2);
+  /* the flags that are known map */
+  g_assert_cmpuint (raw_shmem (f, TRUE, 0, 0x8000, 0x1000, 0, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 3);
+
+  /* an unmap must name a whole mapping */
+  g_assert_false (vhost_user_backend_shmem_unmap (f->backend, 0, 0x2000, 0x1000, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  raw_shmem (f, FALSE, 0, 0x2000, 0x2000 + 0x10000, 0, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 3);
+  g_assert_true (vhost_user_backend_shmem_unmap (f->backend, 0, 0x2000, 0x2000, NULL, &error));
+  g_assert_no_error (error);
+  vhost_user_backend_shmem_unmap_async (f->backend, 3, 0, 0x4000, NULL, got, &result);
+  g_assert_true (vhost_user_backend_shmem_unmap_finish (f->backend, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 1);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0x2000, NULL, NULL, NULL, NULL), ==, -1);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* a reset undoes what is left */
+  g_assert_true (vhost_user_frontend_command (f->frontend, VHOST_USER_REQUEST_RESET_DEVICE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 0);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+  g_close (memfd, NULL);
+}
+
+static gboolean
+keep_channel (VhostUserBackend    *backend,
+              VhostUserInvocation *invocation,
+              int                  fd,
+              int                 *kept)
+{
+  *kept = dup (fd);
+  vhost_user_invocation_return_ack (invocation);
+  return TRUE;
+}
+
+/* A back-end that sends nine fds with a request (the channel takes at
+ * most eight): refused, and none of them kept. */
+static void
+test_too_many_fds (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireShmemMap wire = { 0, { 0 }, 0, 0, 0x1000, 1 };
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 9)];
+  } control;
+  struct msghdr mh = { 0 };
+  struct iovec iov;
+  struct cmsghdr *c;
+  int fds[9];
+  int kept = -1;
+  guint baseline;
+  gsize size;
+  guint8 reply[VHOST_USER_HEADER_SIZE + 8];
+  VhostUserWireHeader header;
+  guint64 value;
+  gssize got_bytes = 0;
+  gint64 deadline;
+
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x10000, &error));
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  /* the channel's other end is the test's, not the back-end's */
+  g_signal_connect (f->backend, "set-backend-req-fd", G_CALLBACK (keep_channel), &kept);
+  negotiate (f, SHARING);
+  g_assert_cmpint (kept, >=, 0);
+  g_free (vhost_user_frontend_get_shmem_config (f->frontend, &(guint) { 0 }, NULL, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = test_memfd (0x1000);
+  baseline = test_count_open_fds ();
+  vhost_user_message_init (&msg, VHOST_USER_BACKEND_REQUEST_SHMEM_MAP, VHOST_USER_FLAG_NEED_REPLY);
+  vhost_user_message_set_payload (&msg, &wire, sizeof wire);
+  iov.iov_base = (void *) vhost_user_message_get_data (&msg, &size);
+  iov.iov_len = size;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  memset (control.buf, 0, sizeof control.buf);
+  mh.msg_control = control.buf;
+  mh.msg_controllen = sizeof control.buf;
+  c = CMSG_FIRSTHDR (&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof fds);
+  memcpy (CMSG_DATA (c), fds, sizeof fds);
+  g_assert_cmpint (sendmsg (kept, &mh, MSG_NOSIGNAL), ==, (gssize) size);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    g_close (fds[i], NULL);
+
+  /* a NACK, once the front-end's context has read it */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (got_bytes < (gssize) sizeof reply && g_get_monotonic_time () < deadline)
+    {
+      gssize n = recv (kept, reply + got_bytes, sizeof reply - got_bytes, MSG_DONTWAIT);
+
+      if (n > 0)
+        got_bytes += n;
+      else if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  g_assert_cmpint (got_bytes, ==, sizeof reply);
+  memcpy (&header, reply, sizeof header);
+  memcpy (&value, reply + VHOST_USER_HEADER_SIZE, sizeof value);
+  g_assert_cmpuint (header.request, ==, VHOST_USER_BACKEND_REQUEST_SHMEM_MAP);
+  g_assert_cmpuint (header.flags & VHOST_USER_FLAG_REPLY, !=, 0);
+  g_assert_cmpuint (header.size, ==, 8);
+  g_assert_cmpuint (value, !=, 0);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 0);
+  /* every fd that came is closed: the nine copies are gone with ours */
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline - G_N_ELEMENTS (fds));
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+  g_close (kept, NULL);
+}
+
 static void
 on_gone (VhostUserBackend *backend,
          const GError     *error,
@@ -668,6 +1242,13 @@ main (int   argc,
   g_test_add ("/frontend/typed", Fixture, NULL, fixture_setup, test_typed, fixture_teardown);
   g_test_add ("/frontend/typed-rare", Fixture, NULL, fixture_setup, test_typed_rare, fixture_teardown);
   g_test_add_func ("/frontend/listen-timeout", test_listen_timeout);
+  g_test_add ("/frontend-channel/typed-rings", Fixture, NULL, fixture_setup, test_typed_rings, fixture_teardown);
+  g_test_add ("/frontend-channel/shared-objects", Fixture, NULL, fixture_setup, test_shared_objects,
+              fixture_teardown);
+  g_test_add ("/frontend-channel/iotlb-access-fail", Fixture, NULL, fixture_setup, test_iotlb_access_fail,
+              fixture_teardown);
+  g_test_add ("/frontend-channel/shmem", Fixture, NULL, fixture_setup, test_shmem, fixture_teardown);
+  g_test_add ("/frontend-channel/too-many-fds", Fixture, NULL, fixture_setup, test_too_many_fds, fixture_teardown);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);
 

@@ -188,6 +188,69 @@ class Roles(unittest.TestCase):
         self.assertEqual(cm.exception.code, int(VhostUser.Error.BACKEND_INTERNAL))
 
 
+class SharedFromPython(unittest.TestCase):
+    """The back-end channel's typed calls and the front-end's registry,
+    from Python: two devices share an object, one maps shared memory."""
+
+    SHARING = int(VhostUser.ProtocolFeatures.BACKEND_REQ | VhostUser.ProtocolFeatures.REPLY_ACK
+                  | VhostUser.ProtocolFeatures.BACKEND_SEND_FD | VhostUser.ProtocolFeatures.SHARED_OBJECT
+                  | VhostUser.ProtocolFeatures.SHMEM)
+
+    def pair(self, registry):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        backend = VhostUser.Backend.new()
+        backend.props.protocol_features |= self.SHARING
+        frontend = VhostUser.Frontend(object_registry=registry)
+        backend.take_socket(Gio.Socket.new_from_fd(a.detach()))
+        frontend.take_socket(Gio.Socket.new_from_fd(b.detach()))
+        self.pairs.append((backend, frontend))
+        return backend, frontend
+
+    def setUp(self):
+        self.pairs = []
+
+    def tearDown(self):
+        for backend, frontend in self.pairs:
+            frontend.close()
+            backend.close()
+        ctx = GLib.MainContext.default()
+        while ctx.iteration(False):
+            pass
+
+    def test_objects_and_shmem(self):
+        registry = VhostUser.ObjectRegistry.new()
+        exporter, exporter_fe = self.pair(registry)
+        importer, importer_fe = self.pair(registry)
+        exporter.set_shmem_region(1, 0x10000)
+        for fe in (exporter_fe, importer_fe):
+            fe.negotiate(1 << 32, self.SHARING, None)
+            fe.setup_backend_channel(None)
+        self.assertIs(exporter_fe.props.object_registry, registry)
+
+        obj = os.memfd_create("object")
+        os.ftruncate(obj, 0x2000)
+        uuid = "12345678-9abc-def0-0102-030405060708"
+        self.assertTrue(exporter.add_shared_object(uuid, obj, None))
+        self.assertTrue(registry.contains(uuid))
+        fd = importer.lookup_shared_object(uuid, None)
+        self.assertEqual(os.fstat(fd).st_ino, os.fstat(obj).st_ino)
+        os.close(fd)
+        with self.assertRaises(GLib.Error) as cm:
+            importer.lookup_shared_object("00000000-0000-0000-0000-000000000000", None)
+        self.assertTrue(cm.exception.matches(VhostUser.error_quark(), VhostUser.Error.FAILED))
+
+        sizes = exporter_fe.get_shmem_config(None)
+        self.assertEqual(sizes[1], 0x10000)
+        self.assertTrue(exporter.shmem_map(1, 0x1000, obj, 0, 0x1000, True, None))
+        fd, start, length, fd_offset, writable = exporter_fe.lookup_shmem_mapping(1, 0x1800)
+        self.assertEqual((start, length, fd_offset, writable), (0x1000, 0x1000, 0, True))
+        self.assertEqual(os.fstat(fd).st_ino, os.fstat(obj).st_ino)
+        with self.assertRaises(GLib.Error):
+            exporter.shmem_map(1, 0x1000, obj, 0, 0x1000, True, None)   # overlaps
+        self.assertEqual(exporter_fe.get_n_shmem_mappings(), 1)
+        os.close(obj)
+
+
 class ServerPair(unittest.TestCase):
     """A server in this process (threaded or not) and a front-end connected to it."""
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "vhost-user-backend-private.h"
@@ -433,20 +434,30 @@ store_result (GObject      *source,
 }
 
 static GBytes *
-iotlb_miss_payload (guint64   iova,
-                    guint     perm,
-                    GError  **error)
+iotlb_payload (guint64   iova,
+               guint     perm,
+               guint     type,
+               GError  **error)
 {
   /* the size is the front-end's to choose: it maps what it has */
-  VhostUserWireIotlb miss = { iova, 0, 0, perm, VHOST_USER_IOTLB_MISS, { 0 } };
+  VhostUserWireIotlb msg = { iova, 0, 0, perm, type, { 0 } };
 
   if (perm < VHOST_USER_IOTLB_PERM_RO || perm > VHOST_USER_IOTLB_PERM_RW)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
-                   "IOTLB miss with permission %u (not read, write or both)", perm);
+                   "IOTLB %s with permission %u (not read, write or both)",
+                   type == VHOST_USER_IOTLB_MISS ? "miss" : "access failure", perm);
       return NULL;
     }
-  return g_bytes_new (&miss, sizeof miss);
+  return g_bytes_new (&msg, sizeof msg);
+}
+
+static GBytes *
+iotlb_miss_payload (guint64   iova,
+                    guint     perm,
+                    GError  **error)
+{
+  return iotlb_payload (iova, perm, VHOST_USER_IOTLB_MISS, error);
 }
 
 /**
@@ -552,6 +563,93 @@ vhost_user_backend_send_iotlb_miss (VhostUserBackend  *self,
   return vhost_user_backend_send_iotlb_miss_finish (self, result, error);
 }
 
+/**
+ * vhost_user_backend_send_iotlb_access_fail_async:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not access
+ * @perm: the access it was denied: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered
+ * @user_data: data for @callback
+ *
+ * Reports to the front-end, as the guest's IOMMU, that the device was
+ * denied an access at @iova (`BACKEND_IOTLB_MSG` of type access-fail),
+ * for it to raise the IOMMU's fault. Needs `VIRTIO_F_ACCESS_PLATFORM` and
+ * the back-end channel.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_iotlb_access_fail_async (VhostUserBackend    *self,
+                                                 guint64              iova,
+                                                 guint                perm,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = iotlb_payload (iova, perm, VHOST_USER_IOTLB_ACCESS_FAIL, &error);
+  vhost_user_backend_send_typed_async (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1, error,
+                                       cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_iotlb_access_fail_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_iotlb_access_fail_async().
+ *
+ * Returns: %TRUE if the front-end was told (and, with `REPLY_ACK`,
+ *   acknowledged)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_access_fail_finish (VhostUserBackend  *self,
+                                                  GAsyncResult      *result,
+                                                  GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_iotlb_access_fail:
+ * @self: a back-end
+ * @iova: the I/O virtual address the device could not access
+ * @perm: the access it was denied: 1 read, 2 write, 3 both
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_iotlb_access_fail_async(),
+ * as vhost_user_backend_send_backend_request() blocks.
+ *
+ * Returns: %TRUE if the front-end was told
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_iotlb_access_fail (VhostUserBackend  *self,
+                                           guint64            iova,
+                                           guint              perm,
+                                           GCancellable      *cancellable,
+                                           GError           **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  payload = iotlb_payload (iova, perm, VHOST_USER_IOTLB_ACCESS_FAIL, &local);
+  return vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_IOTLB_MSG, payload, -1, local,
+                                        cancellable, NULL, error) != G_MAXUINT64;
+}
+
 typedef struct {
   VhostUserBackend *backend;
   VhostUserVring   *vring;
@@ -640,4 +738,373 @@ vhost_user_backend_watch_misses (VhostUserBackend *self,
   g_source_attach (source, priv_of (self)->context);
   g_object_set_data_full (G_OBJECT (vring), "vhost-user-backend-misses", source, miss_source_destroy);
   vhost_user_vring_set_miss_func (vring, ring_missed, source);
+}
+
+/* --- the typed requests --- */
+
+/* Sends a typed request whose payload was built (or refused: @error,
+ * taken, is reported through the callback as the generic call would). */
+void
+vhost_user_backend_send_typed_async (VhostUserBackend            *self,
+                                     VhostUserBackendRequestType  request,
+                                     GBytes                      *payload,
+                                     int                          fd,
+                                     GError                      *error,
+                                     GCancellable                *cancellable,
+                                     GAsyncReadyCallback          callback,
+                                     gpointer                     user_data)
+{
+  if (error != NULL)
+    {
+      g_task_report_error (self, callback, user_data, vhost_user_backend_send_backend_request_async, error);
+      return;
+    }
+  vhost_user_backend_send_backend_request_async (self, request, payload, fd, cancellable, callback, user_data);
+}
+
+/* The blocking form: @error_in (taken) fails it before anything is sent. */
+guint64
+vhost_user_backend_send_typed (VhostUserBackend             *self,
+                               VhostUserBackendRequestType   request,
+                               GBytes                       *payload,
+                               int                           fd,
+                               GError                       *error_in,
+                               GCancellable                 *cancellable,
+                               int                          *out_fd,
+                               GError                      **error)
+{
+  if (out_fd != NULL)
+    *out_fd = -1;
+  if (error_in != NULL)
+    {
+      g_propagate_error (error, error_in);
+      return G_MAXUINT64;
+    }
+  return vhost_user_backend_send_backend_request (self, request, payload, fd, cancellable, out_fd, error);
+}
+
+static GBytes *
+host_notifier_payload (VhostUserBackend  *self,
+                       guint              index,
+                       int                fd,
+                       guint64            offset,
+                       guint64            size,
+                       GError           **error)
+{
+  VhostUserWireVringArea area = { index, size, offset };
+  gsize page = sysconf (_SC_PAGESIZE);
+
+  if (index >= priv_of (self)->vrings->len)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Host notifier for queue %u: the device has %u", index, priv_of (self)->vrings->len);
+      return NULL;
+    }
+  if (fd < 0)
+    {
+      /* withdrawn: only the index counts */
+      area.u64 |= VHOST_USER_VRING_NOFD_MASK;
+      area.size = area.offset = 0;
+    }
+  else if (size == 0 || size % page != 0 || offset % page != 0 || offset + size < offset)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Host notifier area of 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER "x: not whole "
+                   "pages", size, offset);
+      return NULL;
+    }
+  return g_bytes_new (&area, sizeof area);
+}
+
+/**
+ * vhost_user_backend_set_host_notifier_async:
+ * @self: a back-end
+ * @index: the queue
+ * @fd: what the guest may map to kick @index directly (a page of a
+ *   device's doorbells), or -1 to withdraw the queue's notifier;
+ *   borrowed: a duplicate is sent and the caller still owns @fd
+ * @offset: where the area starts in @fd, a multiple of the page size
+ * @size: its size, whole pages (the host's page size: QEMU maps one)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered
+ * @user_data: data for @callback
+ *
+ * Offers the front-end a notification area for @index
+ * (`BACKEND_VRING_HOST_NOTIFIER_MSG`): writes the guest makes there reach
+ * the device without a kick eventfd. Needs `HOST_NOTIFIER` and
+ * `BACKEND_SEND_FD`. A front-end of this library records it
+ * (vhost_user_frontend_get_host_notifier()).
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_set_host_notifier_async (VhostUserBackend    *self,
+                                            guint                index,
+                                            int                  fd,
+                                            guint64              offset,
+                                            guint64              size,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = host_notifier_payload (self, index, fd, offset, size, &error);
+  vhost_user_backend_send_typed_async (self, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload, fd, error,
+                                       cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_set_host_notifier_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_set_host_notifier_async().
+ *
+ * Returns: %TRUE if the front-end took the area (or, without
+ *   `REPLY_ACK`, was told)
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_set_host_notifier_finish (VhostUserBackend  *self,
+                                             GAsyncResult      *result,
+                                             GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_set_host_notifier:
+ * @self: a back-end
+ * @index: the queue
+ * @fd: the area's fd, or -1 to withdraw it; borrowed
+ * @offset: where the area starts in @fd
+ * @size: its size, whole pages
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_set_host_notifier_async(), as
+ * vhost_user_backend_send_backend_request() blocks.
+ *
+ * Returns: %TRUE if the front-end took the area
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_set_host_notifier (VhostUserBackend  *self,
+                                      guint              index,
+                                      int                fd,
+                                      guint64            offset,
+                                      guint64            size,
+                                      GCancellable      *cancellable,
+                                      GError           **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  payload = host_notifier_payload (self, index, fd, offset, size, &local);
+  return vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload, fd, local,
+                                        cancellable, NULL, error) != G_MAXUINT64;
+}
+
+static GBytes *
+ring_payload (VhostUserBackend  *self,
+              guint              index,
+              GError           **error)
+{
+  VhostUserWireVringState state = { index, 0 };
+
+  if (index >= priv_of (self)->vrings->len)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u: the device has %u", index, priv_of (self)->vrings->len);
+      return NULL;
+    }
+  return g_bytes_new (&state, sizeof state);
+}
+
+/**
+ * vhost_user_backend_send_vring_err_async:
+ * @self: a back-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered
+ * @user_data: data for @callback
+ *
+ * Tells the front-end in band that @index failed (`BACKEND_VRING_ERR`),
+ * for a ring the front-end gave no error eventfd. Needs
+ * `INBAND_NOTIFICATIONS`. The library sends it by itself when the driver
+ * breaks a ring that has no error eventfd; this is for a device that
+ * fails a queue for reasons of its own.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_vring_err_async (VhostUserBackend    *self,
+                                         guint                index,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = ring_payload (self, index, &error);
+  vhost_user_backend_send_typed_async (self, VHOST_USER_BACKEND_REQUEST_VRING_ERR, payload, -1, error,
+                                       cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_vring_err_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_vring_err_async().
+ *
+ * Returns: %TRUE if the front-end acknowledged
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_vring_err_finish (VhostUserBackend  *self,
+                                          GAsyncResult      *result,
+                                          GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_vring_err:
+ * @self: a back-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_vring_err_async().
+ *
+ * Returns: %TRUE if the front-end acknowledged
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_vring_err (VhostUserBackend  *self,
+                                   guint              index,
+                                   GCancellable      *cancellable,
+                                   GError           **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  payload = ring_payload (self, index, &local);
+  return vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_VRING_ERR, payload, -1, local,
+                                        cancellable, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_vring_call_async:
+ * @self: a back-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the front-end answered
+ * @user_data: data for @callback
+ *
+ * Notifies the front-end in band that @index used buffers
+ * (`BACKEND_VRING_CALL`). Needs `INBAND_NOTIFICATIONS`. A ring without a
+ * call eventfd sends it by itself when it calls
+ * (vhost_user_vring_call()); this form is for a device that paces its
+ * own notifications and wants to know when the front-end had one.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_send_vring_call_async (VhostUserBackend    *self,
+                                          guint                index,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+
+  payload = ring_payload (self, index, &error);
+  vhost_user_backend_send_typed_async (self, VHOST_USER_BACKEND_REQUEST_VRING_CALL, payload, -1, error,
+                                       cancellable, callback, user_data);
+}
+
+/**
+ * vhost_user_backend_send_vring_call_finish:
+ * @self: a back-end
+ * @result: the result passed to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_backend_send_vring_call_async().
+ *
+ * Returns: %TRUE if the front-end acknowledged
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_vring_call_finish (VhostUserBackend  *self,
+                                           GAsyncResult      *result,
+                                           GError           **error)
+{
+  return vhost_user_backend_send_backend_request_finish (self, result, NULL, error) != G_MAXUINT64;
+}
+
+/**
+ * vhost_user_backend_send_vring_call:
+ * @self: a back-end
+ * @index: the queue
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of vhost_user_backend_send_vring_call_async().
+ *
+ * Returns: %TRUE if the front-end acknowledged
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_backend_send_vring_call (VhostUserBackend  *self,
+                                    guint              index,
+                                    GCancellable      *cancellable,
+                                    GError           **error)
+{
+  g_autoptr(GBytes) payload = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), FALSE);
+
+  payload = ring_payload (self, index, &local);
+  return vhost_user_backend_send_typed (self, VHOST_USER_BACKEND_REQUEST_VRING_CALL, payload, -1, local,
+                                        cancellable, NULL, error) != G_MAXUINT64;
+}
+
+/* The driver broke @vring and the front-end gave it no error eventfd to
+ * hear it on: tell it in band where that was negotiated. The answer only
+ * says the front-end heard. */
+void
+vhost_user_backend_ring_err_inband (VhostUserBackend *self,
+                                    VhostUserVring   *vring)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (vhost_user_vring_get_err_fd (vring) >= 0 || priv->backend_channel == NULL ||
+      !(priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS))
+    return;
+  vhost_user_backend_send_vring_err_async (self, vhost_user_vring_get_index (vring), NULL, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * The class closures of VhostUserBackend's request signals, each beside
  * its signal's documentation: what a back-end does when no handler takes
  * a request. The ones that map memory are in vhost-user-backend-memory.c,
- * the back-end channel's in vhost-user-backend-channel.c.
+ * the back-end channel's in vhost-user-backend-channel.c, those of shared
+ * objects and memory regions in vhost-user-backend-shared.c.
  */
 
 #include "config.h"
@@ -19,7 +20,8 @@
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 
 /* The driver broke a ring: where the front-end reads the device status,
- * it says the device needs a reset (virtio 1.2, 2.1.1). */
+ * it says the device needs a reset (virtio 1.2, 2.1.1); a ring without an
+ * error eventfd reports it in band (BACKEND_VRING_ERR) where it can. */
 void
 vhost_user_backend_ring_broken (VhostUserVring *vring,
                                 gpointer        user_data)
@@ -29,6 +31,7 @@ vhost_user_backend_ring_broken (VhostUserVring *vring,
 
   if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_FEATURE_STATUS)
     vhost_user_backend_update_status (self, priv->status | VIRTIO_STATUS_NEEDS_RESET);
+  vhost_user_backend_ring_err_inband (self, vring);
 }
 
 /* Without a call fd a ring calls in-band when that was negotiated. */
@@ -1274,27 +1277,6 @@ real_get_status (VhostUserBackend    *self,
 }
 
 /**
- * VhostUserBackend::get-shared-object:
- * @self: the back-end
- * @invocation: the request, to answer
- * @uuid: the object's UUID
- *
- * The front-end looks up a shared object. Default: not found.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
-static gboolean
-real_get_shared_object (VhostUserBackend    *self,
-                        VhostUserInvocation *invocation,
-                        const char          *uuid)
-{
-  vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM, "No shared object %s", uuid);
-  return TRUE;
-}
-
-/**
  * VhostUserBackend::set-device-state-fd:
  * @self: the back-end
  * @invocation: the request, to answer
@@ -1326,29 +1308,6 @@ real_get_shared_object (VhostUserBackend    *self,
  *
  * Since: 1.0
  */
-
-/**
- * VhostUserBackend::get-shmem-config:
- * @self: the back-end
- * @invocation: the request, to answer
- *
- * The front-end asks for the device's shared memory regions. Default: none.
- *
- * Returns: %TRUE if the handler answers @invocation (now or later)
- *
- * Since: 1.0
- */
-static gboolean
-real_get_shmem_config (VhostUserBackend    *self,
-                       VhostUserInvocation *invocation)
-{
-  /* no shared memory regions: all sizes 0 */
-  VhostUserWireShmemConfig config = { 0 };
-  g_autoptr(GBytes) payload = g_bytes_new (&config, sizeof config);
-
-  vhost_user_invocation_return_bytes (invocation, payload, -1);
-  return TRUE;
-}
 
 /**
  * VhostUserBackend::get-vring-base-skip-drain:
@@ -1425,10 +1384,10 @@ static const struct {
   HANDLER (REM_MEM_REG,           handle_rem_mem_reg, vhost_user_backend_real_rem_mem_reg),
   HANDLER (SET_STATUS,            handle_set_status, real_set_status),
   HANDLER (GET_STATUS,            handle_get_status, real_get_status),
-  HANDLER (GET_SHARED_OBJECT,     handle_get_shared_object, real_get_shared_object),
+  HANDLER (GET_SHARED_OBJECT,     handle_get_shared_object, vhost_user_backend_real_get_shared_object),
   HANDLER (SET_DEVICE_STATE_FD,   handle_set_device_state_fd, vhost_user_backend_real_set_device_state_fd),
   HANDLER (CHECK_DEVICE_STATE,    handle_check_device_state, vhost_user_backend_real_check_device_state),
-  HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, real_get_shmem_config),
+  HANDLER (GET_SHMEM_CONFIG,      handle_get_shmem_config, vhost_user_backend_real_get_shmem_config),
   HANDLER (GET_VRING_BASE_SKIP_DRAIN, handle_get_vring_base_skip_drain, real_get_vring_base_skip_drain),
 };
 

@@ -9,6 +9,7 @@
  *   vhost-user-backend-handlers.c  the spec's defaults: negotiation, rings, config
  *   vhost-user-backend-memory.c    the defaults that map: memory, log, in-flight area
  *   vhost-user-backend-channel.c   the back-end channel: requests to the front-end
+ *   vhost-user-backend-shared.c    shared objects and shared memory regions
  */
 
 #pragma once
@@ -71,6 +72,12 @@ typedef struct
 
   /* the last device-state transfer (vhost-user-backend-state.c) */
   VhostUserStateTransfer *state_transfer;
+
+  /* vhost-user-backend-shared.c: the objects exported (UUID text to an
+   * owned fd, kept across connections: they are the device's), and the
+   * size of each shared memory region declared, by id */
+  GHashTable           *shared_objects;
+  guint64              *shmem_sizes;
 } VhostUserBackendPrivate;
 
 enum {
@@ -189,6 +196,15 @@ gboolean vhost_user_backend_real_rem_mem_reg  (VhostUserBackend      *self,
                                                guint64                size,
                                                guint64                user_addr);
 
+/* vhost-user-backend-shared.c */
+void     vhost_user_backend_init_shared       (VhostUserBackend      *self);
+void     vhost_user_backend_finalize_shared   (VhostUserBackend      *self);
+gboolean vhost_user_backend_real_get_shared_object (VhostUserBackend *self,
+                                               VhostUserInvocation   *invocation,
+                                               const char            *uuid);
+gboolean vhost_user_backend_real_get_shmem_config (VhostUserBackend  *self,
+                                               VhostUserInvocation   *invocation);
+
 /* vhost-user-backend-channel.c */
 void     vhost_user_backend_close_channel     (VhostUserBackend      *self,
                                                const GError          *error);
@@ -199,5 +215,23 @@ void     vhost_user_backend_watch_misses      (VhostUserBackend      *self,
 gboolean vhost_user_backend_real_set_backend_req_fd (VhostUserBackend *self,
                                                VhostUserInvocation   *invocation,
                                                int                    fd);
+void     vhost_user_backend_ring_err_inband   (VhostUserBackend      *self,
+                                               VhostUserVring        *vring);
+void     vhost_user_backend_send_typed_async  (VhostUserBackend            *self,
+                                               VhostUserBackendRequestType  request,
+                                               GBytes                      *payload,
+                                               int                          fd,
+                                               GError                      *error,
+                                               GCancellable                *cancellable,
+                                               GAsyncReadyCallback          callback,
+                                               gpointer                     user_data);
+guint64  vhost_user_backend_send_typed        (VhostUserBackend            *self,
+                                               VhostUserBackendRequestType  request,
+                                               GBytes                      *payload,
+                                               int                          fd,
+                                               GError                      *error_in,
+                                               GCancellable                *cancellable,
+                                               int                         *out_fd,
+                                               GError                     **error);
 
 G_END_DECLS

@@ -289,4 +289,174 @@ gboolean              vhost_user_backend_send_iotlb_miss             (VhostUserB
                                                                       GCancellable                *cancellable,
                                                                       GError                     **error);
 
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_iotlb_access_fail_async (VhostUserBackend          *self,
+                                                                       guint64                    iova,
+                                                                       guint                      perm,
+                                                                       GCancellable              *cancellable,
+                                                                       GAsyncReadyCallback        callback,
+                                                                       gpointer                   user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_access_fail_finish (VhostUserBackend         *self,
+                                                                        GAsyncResult             *result,
+                                                                        GError                  **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_iotlb_access_fail      (VhostUserBackend            *self,
+                                                                      guint64                      iova,
+                                                                      guint                        perm,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_set_host_notifier_async     (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      int                          fd,
+                                                                      guint64                      offset,
+                                                                      guint64                      size,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_set_host_notifier_finish    (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_set_host_notifier           (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      int                          fd,
+                                                                      guint64                      offset,
+                                                                      guint64                      size,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_vring_err_async        (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_vring_err_finish       (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_vring_err              (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_send_vring_call_async       (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_vring_call_finish      (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_send_vring_call             (VhostUserBackend            *self,
+                                                                      guint                        index,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_add_shared_object_async     (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      int                          fd,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_add_shared_object_finish    (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_add_shared_object           (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      int                          fd,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_remove_shared_object_async  (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_remove_shared_object_finish (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_remove_shared_object        (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_lookup_shared_object_async  (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+int                   vhost_user_backend_lookup_shared_object_finish (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+int                   vhost_user_backend_lookup_shared_object        (VhostUserBackend            *self,
+                                                                      const char                  *uuid,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_set_shmem_region            (VhostUserBackend            *self,
+                                                                      guint                        shmid,
+                                                                      guint64                      size,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+guint64               vhost_user_backend_get_shmem_region            (VhostUserBackend            *self,
+                                                                      guint                        shmid);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_shmem_map_async             (VhostUserBackend            *self,
+                                                                      guint                        shmid,
+                                                                      guint64                      shm_offset,
+                                                                      int                          fd,
+                                                                      guint64                      fd_offset,
+                                                                      guint64                      len,
+                                                                      gboolean                     writable,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_shmem_map_finish            (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_shmem_map                   (VhostUserBackend            *self,
+                                                                      guint                        shmid,
+                                                                      guint64                      shm_offset,
+                                                                      int                          fd,
+                                                                      guint64                      fd_offset,
+                                                                      guint64                      len,
+                                                                      gboolean                     writable,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_shmem_unmap_async           (VhostUserBackend            *self,
+                                                                      guint                        shmid,
+                                                                      guint64                      shm_offset,
+                                                                      guint64                      len,
+                                                                      GCancellable                *cancellable,
+                                                                      GAsyncReadyCallback          callback,
+                                                                      gpointer                     user_data);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_shmem_unmap_finish          (VhostUserBackend            *self,
+                                                                      GAsyncResult                *result,
+                                                                      GError                     **error);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean              vhost_user_backend_shmem_unmap                 (VhostUserBackend            *self,
+                                                                      guint                        shmid,
+                                                                      guint64                      shm_offset,
+                                                                      guint64                      len,
+                                                                      GCancellable                *cancellable,
+                                                                      GError                     **error);
+
 G_END_DECLS

@@ -20,6 +20,7 @@
 #include "vhost-user-connection-private.h"
 #include "vhost-user-frontend.h"
 #include "vhost-user-invocation-private.h"
+#include "vhost-user-object-registry-private.h"
 #include "vhost-user-requester-private.h"
 #include "vhost-user-responder-private.h"
 
@@ -47,6 +48,16 @@ struct _VhostUserFrontend
   /* 1 + the highest ring index a request of ours set up: what the
    * back-end channel's ring requests are checked against */
   guint                n_rings;
+
+  /* what the back-end shared over its channel (vhost-user-frontend-channel.c):
+   * the shared objects' registry (maybe other front-ends' too), host
+   * notifiers by ring index, the shared memory regions' sizes as
+   * GET_SHMEM_CONFIG said (NULL until it was asked) and the mappings the
+   * back-end made in them */
+  VhostUserObjectRegistry *objects;
+  GHashTable          *host_notifiers;
+  guint64             *shmem_sizes;
+  GPtrArray           *shmem_mappings;
 };
 
 /* vhost-user-frontend.c */
@@ -118,5 +129,9 @@ void     vhost_user_frontend_init_channel           (VhostUserFrontend          
 void     vhost_user_frontend_close_backend_channel  (VhostUserFrontend           *self);
 void     vhost_user_frontend_finalize_channel       (VhostUserFrontend           *self);
 void     vhost_user_frontend_class_init_channel     (GType                        type);
+void     vhost_user_frontend_track_channel          (VhostUserFrontend           *self,
+                                                     guint32                      request,
+                                                     GBytes                      *reply);
+void     vhost_user_frontend_forget_shared          (VhostUserFrontend           *self);
 
 G_END_DECLS

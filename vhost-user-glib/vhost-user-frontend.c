@@ -69,6 +69,7 @@ enum {
   PROP_ACKED_FEATURES,
   PROP_PROTOCOL_FEATURES,
   PROP_ACKED_PROTOCOL_FEATURES,
+  PROP_OBJECT_REGISTRY,
   N_PROPS
 };
 
@@ -112,6 +113,7 @@ on_closed (VhostUserConnection *connection,
   g_clear_object (&self->connection);
   vhost_user_requester_set_connection (self->requester, NULL);
   vhost_user_frontend_close_backend_channel (self);
+  vhost_user_frontend_forget_shared (self);
   vhost_user_requester_fail_all (self->requester, reason);
 
   /* (handlers start their async work in the front-end's context, even
@@ -167,6 +169,7 @@ vhost_user_frontend_track_state (gpointer  user_data,
   guint64 value = 0;
 
   track_ring (self, request, sent);
+  vhost_user_frontend_track_channel (self, request, reply);
   switch (request)
     {
     case VHOST_USER_REQUEST_GET_FEATURES:
@@ -645,6 +648,49 @@ vhost_user_frontend_close (VhostUserFrontend *self)
 }
 
 
+/**
+ * vhost_user_frontend_get_object_registry:
+ * @self: a front-end
+ *
+ * Gets [property@VhostUser.Frontend:object-registry].
+ *
+ * Returns: (transfer none): the registry of shared objects
+ *
+ * Since: 1.0
+ */
+VhostUserObjectRegistry *
+vhost_user_frontend_get_object_registry (VhostUserFrontend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_FRONTEND (self), NULL);
+  return self->objects;
+}
+
+/**
+ * vhost_user_frontend_set_object_registry:
+ * @self: a front-end
+ * @registry: (nullable): the registry to use, or %NULL for a new one
+ *
+ * Sets [property@VhostUser.Frontend:object-registry]. The objects the
+ * back-end exported into the old registry leave it.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_frontend_set_object_registry (VhostUserFrontend       *self,
+                                         VhostUserObjectRegistry *registry)
+{
+  g_return_if_fail (VHOST_USER_IS_FRONTEND (self));
+  g_return_if_fail (registry == NULL || VHOST_USER_IS_OBJECT_REGISTRY (registry));
+
+  if (registry != NULL && registry == self->objects)
+    return;
+  if (self->objects != NULL)
+    vhost_user_object_registry_forget_exporter (self->objects, G_OBJECT (self));
+  g_clear_object (&self->objects);
+  self->objects = registry != NULL ? g_object_ref (registry) : vhost_user_object_registry_new ();
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBJECT_REGISTRY]);
+}
+
 /* --- object --- */
 
 static void
@@ -733,6 +779,9 @@ vhost_user_frontend_get_property (GObject    *object,
     case PROP_ACKED_PROTOCOL_FEATURES:
       g_value_set_uint64 (value, self->acked_protocol_features);
       break;
+    case PROP_OBJECT_REGISTRY:
+      g_value_set_object (value, self->objects);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -756,6 +805,9 @@ vhost_user_frontend_set_property (GObject      *object,
       break;
     case PROP_REQUEST_ACKS:
       vhost_user_frontend_set_request_acks (self, g_value_get_boolean (value));
+      break;
+    case PROP_OBJECT_REGISTRY:
+      vhost_user_frontend_set_object_registry (self, g_value_get_object (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -853,6 +905,19 @@ vhost_user_frontend_class_init (VhostUserFrontendClass *klass)
    */
   properties[PROP_ACKED_PROTOCOL_FEATURES] =
     g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0, ro);
+  /**
+   * VhostUserFrontend:object-registry:
+   *
+   * The shared objects this front-end's back-end exports and imports
+   * (`BACKEND_SHARED_OBJECT_ADD`, `_REMOVE`, `_LOOKUP`): a registry of its
+   * own unless one is set; set the same registry on the front-ends of
+   * devices that share objects. Setting %NULL gives it a new, empty one.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_OBJECT_REGISTRY] =
+    g_param_spec_object ("object-registry", NULL, NULL, VHOST_USER_TYPE_OBJECT_REGISTRY,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -14,6 +14,7 @@
 
 #include "vhost-user-enums.h"
 #include "vhost-user-memory-table.h"
+#include "vhost-user-object-registry.h"
 #include "vhost-user-version-macros.h"
 
 G_BEGIN_DECLS
@@ -518,5 +519,26 @@ guint64           *vhost_user_frontend_get_shmem_config_finish (VhostUserFronten
                                                                 GAsyncResult        *result,
                                                                 guint               *n_sizes,
                                                                 GError             **error);
+
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserObjectRegistry *vhost_user_frontend_get_object_registry (VhostUserFrontend       *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void               vhost_user_frontend_set_object_registry     (VhostUserFrontend       *self,
+                                                                VhostUserObjectRegistry *registry);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_get_host_notifier       (VhostUserFrontend   *self,
+                                                                guint                index,
+                                                                guint64             *offset,
+                                                                guint64             *size);
+VHOST_USER_AVAILABLE_IN_ALL
+int                vhost_user_frontend_lookup_shmem_mapping    (VhostUserFrontend   *self,
+                                                                guint                shmid,
+                                                                guint64              shm_offset,
+                                                                guint64             *start,
+                                                                guint64             *len,
+                                                                guint64             *fd_offset,
+                                                                gboolean            *writable);
+VHOST_USER_AVAILABLE_IN_ALL
+guint              vhost_user_frontend_get_n_shmem_mappings    (VhostUserFrontend   *self);
 
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include "vhost-user-server.h"
 #endif
 #if VHOST_USER_HAS_FRONTEND
+#include "vhost-user-object-registry.h"
 #include "vhost-user-frontend.h"
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-device.h"

@@ -142,6 +142,10 @@ gboolean  vhost_user_message_get_inflight    (const VhostUserMessage *msg,
 gboolean  vhost_user_message_get_uuid        (const VhostUserMessage *msg,
                                               guint8                  uuid[16]);
 char     *vhost_user_message_get_uuid_string (const VhostUserMessage *msg);
+char     *vhost_user_uuid_to_string           (const guint8            uuid[16]);
+gboolean  vhost_user_uuid_parse               (const char             *text,
+                                              guint8                  uuid[16],
+                                              GError                **error);
 gboolean  vhost_user_message_get_device_state (const VhostUserMessage *msg,
                                               guint32                *direction,
                                               guint32                *phase);

@@ -905,6 +905,47 @@ describe_inflight (const VhostUserMessage *msg,
                             i.mmap_size, i.mmap_offset, i.num_queues, i.queue_size);
 }
 
+/* A UUID as text, the form signals, traces and tables use. */
+char *
+vhost_user_uuid_to_string (const guint8 u[16])
+{
+  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                          u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                          u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* 32 hex digits, dashes anywhere (the usual 8-4-4-4-12 or none), in the
+ * order the wire carries them. */
+gboolean
+vhost_user_uuid_parse (const char  *text,
+                       guint8       uuid[16],
+                       GError     **error)
+{
+  guint n = 0;
+  const char *p;
+
+  for (p = text; *p != '\0' && n < 32; p++)
+    {
+      int v = g_ascii_xdigit_value (*p);
+
+      if (*p == '-')
+        continue;
+      if (v < 0)
+        break;
+      if (n % 2 == 0)
+        uuid[n / 2] = v << 4;
+      else
+        uuid[n / 2] |= v;
+      n++;
+    }
+  if (n != 32 || *p != '\0')
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "“%s” is not a UUID", text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* A UUID payload as text, the form signals and traces show. */
 char *
 vhost_user_message_get_uuid_string (const VhostUserMessage *msg)

@@ -37,6 +37,8 @@ G_BEGIN_DECLS
  * config read zeros, as a register file reads past its end. */
 #define VHOST_USER_CONFIG_SPACE_SIZE  256
 #define VHOST_USER_MAX_SHMEM_REGIONS  256
+/* SHMEM_MAP's flags: bit 0 read-write (else read only); no other is defined */
+#define VHOST_USER_SHMEM_MAP_RW       1u
 
 /* Bits of the u64 payload of SET_VRING_KICK/CALL/ERR and of vring area. */
 #define VHOST_USER_VRING_INDEX_MASK   0xffu
