@@ -1087,6 +1087,19 @@ example_blk_device_set_geometry (ExampleBlkDevice *self,
   update_config (self);
 }
 
+static void
+on_config_change_told (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (vhost_user_backend_notify_config_change_finish (VHOST_USER_BACKEND (source), result, &error))
+    g_message ("blk: the front-end was told the config changed");
+  else
+    g_message ("blk: could not tell the front-end the config changed: %s", error->message);
+}
+
 /* Serves @path instead of the RAM disk, through its file descriptor:
  * requests are preadv()/pwritev() between the file and the driver's
  * buffers, FLUSH is fdatasync(). The capacity is the file's size rounded
@@ -1125,6 +1138,36 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
   self->capacity = size;
   self->read_only = read_only;
   update_config (self);
+  return TRUE;
+}
+
+/**
+ * example_blk_device_refresh_capacity:
+ *
+ * Takes the image file's size again (it grew or shrank under the device)
+ * into the config space, and tells the front-end (BACKEND_CONFIG_CHANGE_MSG)
+ * if the capacity changed: QEMU reads the config again and interrupts the
+ * guest, whose driver takes the new size. In the back-end's context.
+ *
+ * Returns: whether the capacity changed
+ */
+gboolean
+example_blk_device_refresh_capacity (ExampleBlkDevice *self)
+{
+  VhostUserBackend *backend = VHOST_USER_BACKEND (self);
+  struct stat st;
+  guint64 size;
+
+  if (self->fd < 0 || fstat (self->fd, &st) < 0)
+    return FALSE;
+  size = (guint64) st.st_size - (guint64) st.st_size % 512;
+  if (size == self->capacity || size == 0)
+    return FALSE;
+  g_message ("blk: capacity %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " sectors", self->capacity / 512, size / 512);
+  self->capacity = size;
+  update_config (self);
+  if (vhost_user_backend_get_connected (backend))
+    vhost_user_backend_notify_config_change_async (backend, NULL, on_config_change_told, NULL);
   return TRUE;
 }
 

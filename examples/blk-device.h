@@ -53,6 +53,7 @@ gboolean example_blk_device_set_image (ExampleBlkDevice  *self,
                                        const char        *path,
                                        gboolean           read_only,
                                        GError           **error);
+gboolean example_blk_device_refresh_capacity (ExampleBlkDevice *self);
 void example_blk_device_set_latency (ExampleBlkDevice *self,
                                      guint             latency_ms,
                                      guint             jitter_ms);

@@ -298,6 +298,19 @@ setup_backend (VhostUserBackend *backend)
   g_signal_connect (backend, "notify::memory-table", G_CALLBACK (on_memory_table), NULL);
 }
 
+/* the back-ends to tell on SIGHUP (each thread-safe weak reference) */
+static GPtrArray *backends;
+static GMutex backends_lock;
+
+static void
+forget_backend (gpointer  data,
+                GObject  *where_the_object_was)
+{
+  g_mutex_lock (&backends_lock);
+  g_ptr_array_remove (backends, where_the_object_was);
+  g_mutex_unlock (&backends_lock);
+}
+
 static void
 on_backend_added (VhostUserServer  *server,
                   VhostUserBackend *backend,
@@ -306,6 +319,34 @@ on_backend_added (VhostUserServer  *server,
   if (!quiet)
     g_print ("connected: a front-end\n");
   setup_backend (backend);
+  g_mutex_lock (&backends_lock);
+  g_ptr_array_add (backends, backend);
+  g_mutex_unlock (&backends_lock);
+  g_object_weak_ref (G_OBJECT (backend), forget_backend, NULL);
+}
+
+static gboolean
+refresh_capacity (gpointer user_data)
+{
+  example_blk_device_refresh_capacity (EXAMPLE_BLK_DEVICE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* SIGHUP: the image may have been resized; each back-end looks, in its
+ * own context (a worker thread's with --threaded) */
+static gboolean
+on_hangup (gpointer user_data)
+{
+  g_mutex_lock (&backends_lock);
+  for (guint i = 0; i < backends->len; i++)
+    {
+      VhostUserBackend *backend = g_ptr_array_index (backends, i);
+
+      g_main_context_invoke_full (vhost_user_backend_get_main_context (backend), G_PRIORITY_DEFAULT,
+                                  refresh_capacity, g_object_ref (backend), g_object_unref);
+    }
+  g_mutex_unlock (&backends_lock);
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -333,7 +374,10 @@ main (int   argc,
     "The disk is a RAM disk, or with --image a raw file read and written with\n"
     "preadv/pwritev (FLUSH is fdatasync). Requests: read, write, flush, get-id and,\n"
     "unless --read-only, discard and write-zeroes (a hole is punched where the\n"
-    "filesystem can, else the range is zeroed).");
+    "filesystem can, else the range is zeroed).\n"
+    "\n"
+    "SIGHUP: the image's size is read again; a new capacity goes into the config\n"
+    "space and the front-end is told (the guest sees the disk resized).");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
@@ -365,11 +409,15 @@ main (int   argc,
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
+  backends = g_ptr_array_new ();
+  g_unix_signal_add (SIGHUP, on_hangup, NULL);
 
   if (connect_mode)
     {
       backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
       setup_backend (backend);
+      g_ptr_array_add (backends, backend);
+      g_object_weak_ref (G_OBJECT (backend), forget_backend, NULL);
       if (!vhost_user_backend_connect_to_path (backend, socket_path, 30000, NULL, &error))
         {
           g_printerr ("vhost-user-blk: %s\n", error->message);

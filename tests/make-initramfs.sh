@@ -140,6 +140,21 @@ if /bin/busybox grep -q vutest=iommu /proc/cmdline && [ -e /sys/block/vda ]; the
   echo "GUEST-IOMMU: $n blocks and 1 MiB, $bad bad"
   /bin/busybox poweroff -f
 fi
+# vutest=resize: the disk's size, then again once the host resized it
+# (the device's config change, which QEMU passes on as an interrupt)
+if /bin/busybox grep -qw vutest=resize /proc/cmdline && [ -e /sys/block/vda ]; then
+  s0=$(/bin/busybox cat /sys/block/vda/size)
+  echo "GUEST-RESIZE-READY: $s0"
+  s=$s0
+  i=0
+  while [ "$s" = "$s0" ] && [ $i -lt 1200 ]; do
+    /bin/busybox sleep 0.1
+    s=$(/bin/busybox cat /sys/block/vda/size)
+    i=$((i + 1))
+  done
+  echo "GUEST-RESIZED: $s0 $s"
+  /bin/busybox poweroff -f
+fi
 # vutest=net: eth0 at 10.0.2.2 next to the host's tap at 10.0.2.1: a
 # ping, then a file from the host (port 5000) and one to it (5001), with
 # their checksums for the host to compare
