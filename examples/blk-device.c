@@ -1066,6 +1066,10 @@ update_config (ExampleBlkDevice *self)
   bytes = g_bytes_new (config, sizeof config);
 
   vhost_user_backend_set_config (backend, bytes);
+  /* the offer and the rings stay as they are under a front-end: a resize
+   * changes the config alone */
+  if (vhost_user_backend_get_connected (backend))
+    return;
   vhost_user_backend_set_features (backend, features | (self->read_only ? VHOST_USER_FEATURE (VIRTIO_BLK_F_RO) : writes));
   vhost_user_backend_set_num_queues (backend, self->num_queues);
   rebuild_queues (self);
