@@ -141,6 +141,14 @@ struct _VhostUserVring
 #define LOCK(self)   vhost_user_mutex_lock (&(self)->lock)
 #define UNLOCK(self) vhost_user_mutex_unlock (&(self)->lock)
 
+/* --- shared by vhost-user-vring.c and the data path, -vring-io.c (with
+ * the lock held) --- */
+
+void     vhost_user_vring_release_fence     (VhostUserVring        *self,
+                                             guint                  head);
+void     vhost_user_vring_forget_areas      (VhostUserVring        *self);
+void     vhost_user_vring_schedule_drained  (VhostUserVring        *self);
+
 /* --- kicks: vhost-user-vring-kick.c (vhost_user_vring_kick() is in
  * vhost-user-vring-private.h) --- */
 
