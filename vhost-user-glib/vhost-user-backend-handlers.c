@@ -822,8 +822,8 @@ in_guest_memory (VhostUserMemoryTable *table,
  * @iova: the I/O virtual address
  * @size: the range's size
  * @user_addr: the front-end address it maps to (updates only)
- * @perm: the access allowed (1 read, 2 write, 3 both; updates only)
- * @type: 2 update, 3 invalidate, 4 access failure
+ * @perm: the access allowed, a #VhostUserIotlbPerm (1 read, 2 write, 3 both; updates only)
+ * @type: a #VhostUserIotlbType: 2 update, 3 invalidate, 4 access failure
  *
  * The front-end, as the guest's IOMMU, maps or unmaps I/O virtual
  * addresses (with `VIRTIO_F_ACCESS_PLATFORM` every address the driver

@@ -268,6 +268,46 @@ typedef enum {
 } VhostUserDeviceState;
 
 /**
+ * VhostUserIotlbType:
+ * @VHOST_USER_IOTLB_MISS: the back-end asks for a translation (`BACKEND_IOTLB_MSG`)
+ * @VHOST_USER_IOTLB_UPDATE: the front-end maps a range (`IOTLB_MSG`)
+ * @VHOST_USER_IOTLB_INVALIDATE: the front-end unmaps a range (`IOTLB_MSG`)
+ * @VHOST_USER_IOTLB_ACCESS_FAIL: the front-end will not map what a miss
+ *   asked for
+ *
+ * The kinds of IOTLB message (`struct vhost_iotlb_msg`'s type), as
+ * [signal@VhostUser.Frontend::iotlb-msg] and
+ * [signal@VhostUser.Backend::iotlb-msg] give them and
+ * vhost_user_frontend_send_iotlb_msg() sends them.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  VHOST_USER_IOTLB_MISS = 1,
+  VHOST_USER_IOTLB_UPDATE = 2,
+  VHOST_USER_IOTLB_INVALIDATE = 3,
+  VHOST_USER_IOTLB_ACCESS_FAIL = 4,
+} VhostUserIotlbType;
+
+/**
+ * VhostUserIotlbPerm:
+ * @VHOST_USER_IOTLB_PERM_NONE: no access (as invalidations carry it)
+ * @VHOST_USER_IOTLB_PERM_RO: the device may read
+ * @VHOST_USER_IOTLB_PERM_WO: the device may write
+ * @VHOST_USER_IOTLB_PERM_RW: both
+ *
+ * The access an IOTLB message maps, or a miss asks for.
+ *
+ * Since: 1.0
+ */
+typedef enum /*< flags >*/ {
+  VHOST_USER_IOTLB_PERM_NONE = 0,
+  VHOST_USER_IOTLB_PERM_RO = 1 << 0,
+  VHOST_USER_IOTLB_PERM_WO = 1 << 1,
+  VHOST_USER_IOTLB_PERM_RW = VHOST_USER_IOTLB_PERM_RO | VHOST_USER_IOTLB_PERM_WO,
+} VhostUserIotlbPerm;
+
+/**
  * VHOST_USER_FEATURE:
  * @bit: a virtio feature bit number, such as a #VhostUserVirtioFeatureBit
  *

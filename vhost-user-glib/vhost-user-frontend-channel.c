@@ -665,8 +665,8 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  * @iova: the I/O virtual address
  * @size: the range's size (0 in a miss: the IOMMU decides)
  * @user_addr: the address, if known
- * @perm: the access wanted (1 read, 2 write, 3 both)
- * @type: 1 miss, 4 access failure
+ * @perm: the access wanted, a #VhostUserIotlbPerm (1 read, 2 write, 3 both)
+ * @type: a #VhostUserIotlbType: 1 miss, 4 access failure
  *
  * The back-end missed an IOTLB entry (`BACKEND_IOTLB_MSG`, with
  * `VIRTIO_F_ACCESS_PLATFORM`): the front-end, as the guest's IOMMU,

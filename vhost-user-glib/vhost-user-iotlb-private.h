@@ -17,16 +17,11 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+/* the protocol's values (struct vhost_iotlb_msg): VhostUserIotlbType and
+ * VhostUserIotlbPerm */
+#include "vhost-user-enums.h"
 
-/* the protocol's values (struct vhost_iotlb_msg) */
-#define VHOST_USER_IOTLB_PERM_RO         1u
-#define VHOST_USER_IOTLB_PERM_WO         2u
-#define VHOST_USER_IOTLB_PERM_RW         3u
-#define VHOST_USER_IOTLB_MISS            1u
-#define VHOST_USER_IOTLB_UPDATE          2u
-#define VHOST_USER_IOTLB_INVALIDATE      3u
-#define VHOST_USER_IOTLB_ACCESS_FAIL     4u
+G_BEGIN_DECLS
 
 typedef struct _VhostUserIotlb      VhostUserIotlb;
 typedef struct _VhostUserIotlbFence VhostUserIotlbFence;
