@@ -401,6 +401,124 @@ test_clear_call (Fixture       *f,
   g_assert_cmpuint (head, ==, e.head);
 }
 
+#define RECORD 0x8000
+
+/* The driver dies with requests out (one completed and not collected
+ * yet, one not completed) and is started again: the reopened ring holds
+ * both as out, collects them as the back-end completes them, never hands
+ * out their descriptors meanwhile, and goes on. A record that lies is
+ * refused. */
+static void
+test_record (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  guint size = f->params->size, chains[3] = { 1, 2, 1 };
+  VhostUserVringElement e[3], extra;
+  guint head, len, again;
+  guint8 *record = f->mem + RECORD;
+  guint16 saved;
+
+  /* where it may not go, and when */
+  g_assert_false (vhost_user_driver_ring_set_record (f->ring, 0x10, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_driver_ring_set_record (f->ring, MEM_SIZE - 8, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_driver_ring_set_record (f->ring, RECORD, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < 3; i++)
+    add_request (f, chains[i], i);
+  g_assert_cmpuint (vhost_user_driver_ring_get_in_flight (f->ring), ==, 3);
+  g_assert_false (vhost_user_driver_ring_set_record (f->ring, RECORD, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (vhost_user_vring_pop (f->vring, &e[i], &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_vring_push (f->vring, e[1].head, 7, &error));
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e[1].head);
+  g_assert_true (vhost_user_vring_push (f->vring, e[0].head, 9, &error));
+  g_assert_no_error (error);
+
+  /* the driver goes; another takes the ring back */
+  g_clear_object (&f->ring);
+  f->ring = vhost_user_driver_ring_reopen (f->region, RECORD, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->ring);
+  g_assert_true (vhost_user_driver_ring_get_packed (f->ring) == f->params->packed);
+  g_assert_cmpuint (vhost_user_driver_ring_get_size (f->ring), ==, size);
+  vhost_user_driver_ring_set_event_idx (f->ring, f->params->event_idx);
+  g_assert_cmpuint (vhost_user_driver_ring_get_in_flight (f->ring), ==, 2);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, size - chains[0] - chains[2]);
+
+  /* the one completed before is collected now */
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e[0].head);
+  g_assert_cmpuint (len, ==, 9);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+
+  /* a new request takes nothing still out, and goes round */
+  again = add_request (f, 1, 3);
+  if (!f->params->packed)
+    g_assert_cmpuint (again, !=, e[2].head);
+  g_assert_true (vhost_user_vring_pop (f->vring, &extra, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (extra.head, ==, again);
+  g_assert_true (vhost_user_vring_push (f->vring, e[2].head, 5, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, extra.head, 6, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e[2].head);
+  g_assert_cmpuint (len, ==, 5);
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, again);
+  g_assert_cmpuint (vhost_user_driver_ring_get_in_flight (f->ring), ==, 0);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, size);
+
+  /* and once more from here, with nothing out */
+  g_clear_object (&f->ring);
+  f->ring = vhost_user_driver_ring_reopen (f->region, RECORD, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_driver_ring_get_in_flight (f->ring), ==, 0);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, size);
+  vhost_user_driver_ring_set_event_idx (f->ring, f->params->event_idx);
+  again = add_request (f, 2, 4);
+  g_assert_true (vhost_user_vring_pop (f->vring, &extra, &error));
+  g_assert_cmpuint (extra.head, ==, again);
+  g_assert_true (vhost_user_vring_push (f->vring, extra.head, 3, &error));
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, again);
+
+  /* records that lie: a chain longer than the ring, two chains sharing a
+   * descriptor (split), no record at all */
+  memcpy (&saved, record + 32, 2);
+  memcpy (record + 32, &(guint16) { size + 1 }, 2);
+  g_assert_null (vhost_user_driver_ring_reopen (f->region, RECORD, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  if (!f->params->packed)
+    {
+      /* heads 0 and 1 both out, head 0's chain of two running into 1 */
+      guint16 two = 2, one = 1, next = 1;
+
+      memcpy (record + 32, &two, 2);
+      memcpy (record + 34, &one, 2);
+      memcpy (f->mem + vhost_user_driver_ring_get_desc_addr (f->ring) -
+              vhost_user_memory_region_get_user_addr (f->region) + 14, &next, 2);
+      g_assert_null (vhost_user_driver_ring_reopen (f->region, RECORD, &error));
+      g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+      g_clear_error (&error);
+    }
+  memcpy (record + 32, &saved, 2);
+  memset (record, 0, 4);
+  g_assert_null (vhost_user_driver_ring_reopen (f->region, RECORD, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -423,11 +541,13 @@ main (int   argc,
       g_autofree char *kick = g_strdup_printf ("/driver-ring/%s/kick-suppression", layouts[i].name);
       g_autofree char *call = g_strdup_printf ("/driver-ring/%s/calls", layouts[i].name);
       g_autofree char *clear_call = g_strdup_printf ("/driver-ring/%s/clear-call", layouts[i].name);
+      g_autofree char *record = g_strdup_printf ("/driver-ring/%s/record", layouts[i].name);
 
       g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
       g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
       g_test_add (call, Fixture, &layouts[i].params, fixture_setup, test_calls, fixture_teardown);
       g_test_add (clear_call, Fixture, &layouts[i].params, fixture_setup, test_clear_call, fixture_teardown);
+      g_test_add (record, Fixture, &layouts[i].params, fixture_setup, test_record, fixture_teardown);
     }
   g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
 

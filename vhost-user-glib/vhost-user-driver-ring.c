@@ -72,7 +72,29 @@ struct _VhostUserDriverRing
   gboolean               avail_wrap, used_wrap;
   guint16               *free_ids;
   guint                  n_free_ids;
+
+  /* the record of what is out with the back-end, in the region (or NULL):
+   * see vhost_user_driver_ring_set_record() */
+  guint8                *record;
+  guint                  in_flight;
 };
+
+/* The record's layout: a header, then per head (packed: per buffer id)
+ * the number of descriptors its chain holds while it is out, 0 when not.
+ * The positions are written after the chain they publish, the entries
+ * before: a driver that dies between the two leaves that one chain
+ * recorded and unpublished. */
+#define RECORD_MAGIC        0x52445556u   /* "VUDR" */
+#define RECORD_VERSION      1
+#define RECORD_HEADER       32
+#define R_MAGIC(r)          ((guint32 *) ((r) + 0))
+#define R_VERSION(r)        ((guint16 *) ((r) + 4))
+#define R_PACKED(r)         ((guint16 *) ((r) + 6))
+#define R_SIZE(r)           ((guint32 *) ((r) + 8))
+#define R_RING(r)           ((guint64 *) ((r) + 16))  /* the ring's offset in the region */
+#define R_AVAIL(r)          ((guint16 *) ((r) + 24))  /* split: avail_idx; packed: position | wrap << 15 */
+#define R_USED(r)           ((guint16 *) ((r) + 26))  /* split: last used; packed: position | wrap << 15 */
+#define R_CHAIN(r, i)       ((guint16 *) ((r) + RECORD_HEADER + 2 * (gsize) (i)))
 
 G_DEFINE_FINAL_TYPE (VhostUserDriverRing, vhost_user_driver_ring, G_TYPE_OBJECT)
 
@@ -106,11 +128,22 @@ vhost_user_driver_ring_init (VhostUserDriverRing *self)
   self->kick_fd = self->call_fd = -1;
 }
 
+static void     rebuild_from_record (VhostUserDriverRing *self,
+                                     guint8              *record);
+static gboolean record_is_sound     (guint8              *record,
+                                     guint                size,
+                                     gboolean             packed,
+                                     guint8              *desc,
+                                     GError             **error);
+
+/* A ring laid out anew, or with @record (from
+ * vhost_user_driver_ring_reopen()) the ring that is already there. */
 static VhostUserDriverRing *
 ring_new (VhostUserMemoryRegion  *region,
           guint64                 offset,
           guint                   size,
           gboolean                packed,
+          guint8                 *record,
           GError                **error)
 {
   VhostUserDriverRing *self;
@@ -152,13 +185,17 @@ ring_new (VhostUserMemoryRegion  *region,
       return NULL;
     }
 
+  base = (guint8 *) vhost_user_memory_region_get_host_addr (region) + offset;
+  if (record != NULL && !record_is_sound (record, size, packed, base, error))
+    return NULL;
+
   self = g_object_new (VHOST_USER_TYPE_DRIVER_RING, NULL);
   self->region = vhost_user_memory_region_ref (region);
   self->offset = offset;
   self->size = size;
   self->packed = packed;
-  base = (guint8 *) vhost_user_memory_region_get_host_addr (region) + offset;
-  memset (base, 0, total);
+  if (record == NULL)
+    memset (base, 0, total);
   self->desc = base;
   self->avail = base + desc_len;
   self->used = base + used_off;
@@ -180,6 +217,8 @@ ring_new (VhostUserMemoryRegion  *region,
         self->next[i] = (i + 1) % size;
     }
   self->n_free = size;
+  if (record != NULL)
+    rebuild_from_record (self, record);
   self->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   self->call_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->kick_fd < 0 || self->call_fd < 0)
@@ -217,7 +256,7 @@ vhost_user_driver_ring_new (VhostUserMemoryRegion  *region,
 {
   g_return_val_if_fail (region != NULL, NULL);
 
-  return ring_new (region, offset, size, FALSE, error);
+  return ring_new (region, offset, size, FALSE, NULL, error);
 }
 
 /**
@@ -249,7 +288,7 @@ vhost_user_driver_ring_new_packed (VhostUserMemoryRegion  *region,
 {
   g_return_val_if_fail (region != NULL, NULL);
 
-  return ring_new (region, offset, size, TRUE, error);
+  return ring_new (region, offset, size, TRUE, NULL, error);
 }
 
 /**
@@ -484,11 +523,16 @@ add_split (VhostUserDriverRing *self,
     }
   self->n_free -= n;
   self->chain_len[first] = n;
+  self->in_flight++;
+  if (self->record != NULL)
+    *R_CHAIN (self->record, first) = n;
 
   memcpy (self->avail + VRING_AVAIL_RING (self->avail_idx % self->size), &first, 2);
   self->avail_idx++;
   /* the entry is visible before the index that publishes it */
   __atomic_store_n ((guint16 *) (self->avail + VRING_AVAIL_IDX), self->avail_idx, __ATOMIC_RELEASE);
+  if (self->record != NULL)
+    *R_AVAIL (self->record) = self->avail_idx;
   self->added_since_kick++;
   if (head != NULL)
     *head = first;
@@ -540,8 +584,13 @@ add_packed (VhostUserDriverRing *self,
     }
   self->chain_len[id] = n;
   self->n_free -= n;
+  self->in_flight++;
   self->added_since_kick += n;
+  if (self->record != NULL)
+    *R_CHAIN (self->record, id) = n;
   __atomic_store_n ((guint16 *) (self->desc + 16 * first + PACKED_DESC_FLAGS_OFFSET), first_flags, __ATOMIC_RELEASE);
+  if (self->record != NULL)
+    *R_AVAIL (self->record) = self->avail_pos | (self->avail_wrap ? 0x8000u : 0);
   if (head != NULL)
     *head = id;
 }
@@ -904,6 +953,12 @@ take_used_split (VhostUserDriverRing *self,
       /* give the chain back to the free list */
       n = self->chain_len[entry[0]];
       self->chain_len[entry[0]] = 0;
+      self->in_flight--;
+      if (self->record != NULL)
+        {
+          *R_CHAIN (self->record, entry[0]) = 0;
+          *R_USED (self->record) = self->last_used;
+        }
       last = entry[0];
       for (guint k = 1; k < n; k++)
         last = self->next[last];
@@ -950,6 +1005,12 @@ take_used_packed (VhostUserDriverRing *self,
       self->chain_len[d.id] = 0;
       self->free_ids[self->n_free_ids++] = d.id;
       self->n_free += n;
+      self->in_flight--;
+      if (self->record != NULL)
+        {
+          *R_CHAIN (self->record, d.id) = 0;
+          *R_USED (self->record) = self->used_pos | (self->used_wrap ? 0x8000u : 0);
+        }
       *head = d.id;
       *len = d.len;
       return TRUE;
@@ -1053,4 +1114,284 @@ vhost_user_driver_ring_restart_base (VhostUserDriverRing *self,
     }
   *outstanding = out - MIN (done, out);
   return (pos | (wrap ? 0x8000u : 0)) | ((pos | (wrap ? 0x8000u : 0)) << 16);
+}
+
+/* --- the ring's own record of what is out with the back-end --- */
+
+/* What the record says is out, taken back: the chains (split: following
+ * the descriptors' next fields, as add_split() wrote them), the free
+ * descriptors and ids, and both positions. The record was checked. */
+static void
+rebuild_from_record (VhostUserDriverRing *self,
+                     guint8              *record)
+{
+  guint size = self->size;
+  guint16 avail = *R_AVAIL (record), used = *R_USED (record);
+  guint8 *taken = g_new0 (guint8, size);
+
+  self->record = record;
+  self->n_free = size;
+  self->n_free_ids = 0;
+  for (guint i = 0; i < size; i++)
+    {
+      guint n = *R_CHAIN (record, i);
+
+      if (n == 0)
+        continue;
+      self->chain_len[i] = n;
+      self->n_free -= n;
+      self->in_flight++;
+      if (!self->packed)
+        {
+          guint d = i;
+
+          for (guint k = 0; k < n; k++)
+            {
+              guint16 next;
+
+              taken[d] = 1;
+              memcpy (&next, self->desc + 16 * d + G_STRUCT_OFFSET (VringDesc, next), 2);
+              self->next[d] = next;
+              d = next;
+            }
+        }
+    }
+  if (self->packed)
+    {
+      /* free ids handed out lowest first, as a new ring does */
+      for (guint i = size; i-- > 0;)
+        if (self->chain_len[i] == 0)
+          self->free_ids[self->n_free_ids++] = i;
+      self->avail_pos = avail & 0x7fff;
+      self->avail_wrap = (avail & 0x8000) != 0;
+      self->used_pos = used & 0x7fff;
+      self->used_wrap = (used & 0x8000) != 0;
+    }
+  else
+    {
+      guint prev = size, first = size;
+
+      /* the free descriptors, in order */
+      for (guint i = 0; i < size; i++)
+        if (!taken[i])
+          {
+            if (prev < size)
+              self->next[prev] = i;
+            else
+              first = i;
+            prev = i;
+          }
+      if (first < size)
+        {
+          self->free_head = first;
+          self->next[prev] = first;
+        }
+      self->avail_idx = avail;
+      self->last_used = used;
+    }
+  g_free (taken);
+}
+
+/* Checks what a record says against itself and the ring: every chain
+ * within the ring, no descriptor in two chains, no more out than the
+ * ring holds. The record is in shared memory. */
+static gboolean
+record_is_sound (guint8   *record,
+                 guint     size,
+                 gboolean  packed,
+                 guint8   *desc,
+                 GError  **error)
+{
+  guint8 *taken = g_new0 (guint8, size);
+  guint total = 0;
+  const char *why = NULL;
+
+  for (guint i = 0; i < size && why == NULL; i++)
+    {
+      guint n = *R_CHAIN (record, i), d = i;
+
+      if (n == 0)
+        continue;
+      total += n;
+      if (n > size || total > size)
+        why = "a chain longer than the ring";
+      for (guint k = 0; k < n && why == NULL && !packed; k++)
+        {
+          guint16 next;
+
+          if (d >= size || taken[d])
+            why = "a descriptor in two chains, or outside the ring";
+          else
+            {
+              taken[d] = 1;
+              memcpy (&next, desc + 16 * d + G_STRUCT_OFFSET (VringDesc, next), 2);
+              d = next;
+            }
+        }
+    }
+  if (why == NULL && packed && ((*R_AVAIL (record) & 0x7fff) >= size || (*R_USED (record) & 0x7fff) >= size))
+    why = "a position outside the ring";
+  g_free (taken);
+  if (why != NULL)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "The ring's record is not sound: %s",
+                   why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_driver_ring_get_record_size:
+ * @size: a ring's number of descriptors
+ *
+ * How many bytes vhost_user_driver_ring_set_record() needs for a ring of
+ * @size.
+ *
+ * Returns: the record's size
+ *
+ * Since: 1.0
+ */
+gsize
+vhost_user_driver_ring_get_record_size (guint size)
+{
+  return RECORD_HEADER + 2 * (gsize) size;
+}
+
+/**
+ * vhost_user_driver_ring_set_record:
+ * @self: a driver ring with nothing out yet
+ * @offset: where in the ring's region to keep the record (8-byte aligned,
+ *   vhost_user_driver_ring_get_record_size() bytes, outside the ring)
+ * @error: return location for a #GError
+ *
+ * Keeps, in the ring's region, a record of the requests out with the
+ * back-end (each head's chain, or each buffer id's) and of both ring
+ * positions, updated as requests are added and collected. The region is
+ * shared memory: a driver process that dies and is started again, with
+ * the region (its memfd) kept by whoever outlives it, takes the ring back
+ * with vhost_user_driver_ring_reopen() and goes on collecting what the
+ * back-end completes, and adding more, without losing a request or
+ * reusing a descriptor still out. The back-end's own in-flight area
+ * (`INFLIGHT_SHMFD`) is the other half: it survives the back-end.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.0
+ */
+gboolean
+vhost_user_driver_ring_set_record (VhostUserDriverRing  *self,
+                                   guint64               offset,
+                                   GError              **error)
+{
+  gsize len = vhost_user_driver_ring_get_record_size (self->size);
+  guint64 region_size;
+  guint8 *record;
+
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
+
+  region_size = vhost_user_memory_region_get_size (self->region);
+  if (offset % 8 != 0 || offset > region_size || len > region_size - offset ||
+      (offset < self->offset + (guint64) (self->used - self->desc) +
+                (self->packed ? sizeof (PackedEvent) : VRING_USED_SIZE (self->size)) &&
+       self->offset < offset + len))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "A record of %" G_GSIZE_FORMAT " bytes does not fit at 0x%" G_GINT64_MODIFIER
+                   "x: it must be 8-byte aligned, in the region and clear of the ring", len, offset);
+      return FALSE;
+    }
+  if (self->in_flight > 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "The ring has requests out already: record it before adding any");
+      return FALSE;
+    }
+  record = (guint8 *) vhost_user_memory_region_get_host_addr (self->region) + offset;
+  memset (record, 0, len);
+  *R_VERSION (record) = RECORD_VERSION;
+  *R_PACKED (record) = self->packed;
+  *R_SIZE (record) = self->size;
+  *R_RING (record) = self->offset;
+  *R_AVAIL (record) = self->packed ? self->avail_pos | (self->avail_wrap ? 0x8000u : 0) : self->avail_idx;
+  *R_USED (record) = self->packed ? self->used_pos | (self->used_wrap ? 0x8000u : 0) : self->last_used;
+  /* last: a record half written is no record */
+  __atomic_store_n (R_MAGIC (record), RECORD_MAGIC, __ATOMIC_RELEASE);
+  self->record = record;
+  return TRUE;
+}
+
+/**
+ * vhost_user_driver_ring_reopen: (constructor)
+ * @region: the region a ring recorded itself in
+ *   (vhost_user_driver_ring_set_record())
+ * @record_offset: where its record is
+ * @error: return location for a #GError
+ *
+ * Takes back a ring that a driver (this process before it restarted, or
+ * another) left in @region: its layout, size and place come from the
+ * record, what was out with the back-end stays out (collected as the
+ * back-end completes it, see vhost_user_driver_ring_get_in_flight()), and
+ * the rest is free. The ring goes on recording. It has new kick and call
+ * eventfds: give them to the back-end (`SET_VRING_KICK`, `SET_VRING_CALL`).
+ * The record is in shared memory and is checked: a chain outside the
+ * ring, a descriptor in two chains or more out than the ring holds is an
+ * error.
+ *
+ * Returns: (transfer full): the ring, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+VhostUserDriverRing *
+vhost_user_driver_ring_reopen (VhostUserMemoryRegion  *region,
+                               guint64                 record_offset,
+                               GError                **error)
+{
+  guint64 region_size, ring_offset;
+  guint8 *record;
+  guint size;
+  gboolean packed;
+
+  g_return_val_if_fail (region != NULL, NULL);
+
+  region_size = vhost_user_memory_region_get_size (region);
+  if (record_offset % 8 != 0 || record_offset > region_size || region_size - record_offset < RECORD_HEADER)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "No room for a ring's record at 0x%" G_GINT64_MODIFIER "x", record_offset);
+      return NULL;
+    }
+  record = (guint8 *) vhost_user_memory_region_get_host_addr (region) + record_offset;
+  size = *R_SIZE (record);
+  packed = *R_PACKED (record) != 0;
+  ring_offset = *R_RING (record);
+  if (__atomic_load_n (R_MAGIC (record), __ATOMIC_ACQUIRE) != RECORD_MAGIC || *R_VERSION (record) != RECORD_VERSION ||
+      size == 0 || size > VRING_MAX_SIZE || vhost_user_driver_ring_get_record_size (size) > region_size - record_offset)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "There is no ring's record at 0x%" G_GINT64_MODIFIER "x", record_offset);
+      return NULL;
+    }
+  /* the ring's own checks (size, place) first, then the chains against it */
+  return ring_new (region, ring_offset, size, packed, record, error);
+}
+
+/**
+ * vhost_user_driver_ring_get_in_flight:
+ * @self: a driver ring
+ *
+ * Gets how many requests are out with the back-end: added and not yet
+ * collected with vhost_user_driver_ring_get_used() (after
+ * vhost_user_driver_ring_reopen(): those the record said were out, and
+ * any added since).
+ *
+ * Returns: the number of requests out
+ *
+ * Since: 1.0
+ */
+guint
+vhost_user_driver_ring_get_in_flight (VhostUserDriverRing *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), 0);
+  return self->in_flight;
 }

@@ -53,6 +53,18 @@ gboolean             vhost_user_driver_ring_clear_call      (VhostUserDriverRing
 VHOST_USER_AVAILABLE_IN_ALL
 guint                vhost_user_driver_ring_get_free        (VhostUserDriverRing   *self);
 VHOST_USER_AVAILABLE_IN_ALL
+guint                vhost_user_driver_ring_get_in_flight   (VhostUserDriverRing   *self);
+VHOST_USER_AVAILABLE_IN_ALL
+gsize                vhost_user_driver_ring_get_record_size (guint                  size);
+VHOST_USER_AVAILABLE_IN_ALL
+gboolean             vhost_user_driver_ring_set_record      (VhostUserDriverRing   *self,
+                                                             guint64                offset,
+                                                             GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
+VhostUserDriverRing *vhost_user_driver_ring_reopen          (VhostUserMemoryRegion *region,
+                                                             guint64                record_offset,
+                                                             GError               **error);
+VHOST_USER_AVAILABLE_IN_ALL
 gboolean             vhost_user_driver_ring_add             (VhostUserDriverRing   *self,
                                                              const guint64         *out_offsets,
                                                              const guint32         *out_lens,
