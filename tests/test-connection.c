@@ -495,6 +495,78 @@ test_own_context (Fixture       *f,
   g_assert_true (vhost_user_connection_get_context (f->back) == f->context);
 }
 
+/* A message answered in its dispatch leaves the context asleep: the
+ * connection's watch is not taken out of the poll set and put back
+ * around the dispatch, each a wake-up of the context (an eventfd write
+ * and one more poll per message). */
+static void
+test_no_wakeup_per_message (Fixture       *f,
+                            gconstpointer  data)
+{
+  for (guint32 i = 0; i < 3; i++)
+    {
+      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+
+      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
+      vhost_user_message_set_vring_state (&msg, 0, i);
+      send_or_die (f, &msg);
+      g_assert_true (wait_for_messages (f, i + 1));
+      g_assert_true (test_context_is_asleep (f->context));
+    }
+  g_assert_false (f->out_of_order);
+}
+
+typedef struct {
+  Fixture *f;
+  guint    depth;
+  guint    max_depth;
+} Nesting;
+
+static void
+on_message_nesting (VhostUserConnection *connection,
+                    VhostUserMessage    *msg,
+                    const GError        *error,
+                    gpointer             user_data)
+{
+  Nesting *n = user_data;
+
+  n->depth++;
+  n->max_depth = MAX (n->max_depth, n->depth);
+  on_message (connection, msg, error, n->f);
+  /* a handler that runs its context (a blocking call of its own, say)
+   * with the next requests already in the socket */
+  if (n->f->n_messages == 1)
+    for (guint i = 0; i < 20; i++)
+      g_main_context_iteration (n->f->context, FALSE);
+  n->depth--;
+}
+
+/* An iteration nested in a handler does not deliver the connection's next
+ * message inside the one being handled; they all come after, in order. */
+static void
+test_nested_iteration (Fixture       *f,
+                       gconstpointer  data)
+{
+  Nesting n = { f, 0, 0 };
+
+  vhost_user_connection_set_handlers (f->back, on_message_nesting, on_closed, &n);
+  for (guint32 i = 0; i < 5; i++)
+    {
+      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+
+      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
+      vhost_user_message_set_vring_state (&msg, 0, i);
+      send_or_die (f, &msg);
+    }
+  g_assert_true (wait_for_messages (f, 5));
+  g_assert_cmpuint (n.max_depth, ==, 1);
+  g_assert_false (f->out_of_order);
+  /* putting the watch back woke the context up once; then it sleeps */
+  while (g_main_context_iteration (f->context, FALSE))
+    ;
+  g_assert_true (test_context_is_asleep (f->context));
+}
+
 static void
 test_local_close (Fixture       *f,
                   gconstpointer  data)
@@ -619,6 +691,8 @@ main (int   argc,
   ADD ("oversized-closes", test_oversized_closes);
   ADD ("pause-receiving", test_pause_receiving);
   ADD ("own-context", test_own_context);
+  ADD ("no-wakeup-per-message", test_no_wakeup_per_message);
+  ADD ("nested-iteration", test_nested_iteration);
   ADD ("local-close", test_local_close);
 #undef ADD
   g_test_add_func ("/connection/trace", test_trace);

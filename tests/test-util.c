@@ -95,3 +95,28 @@ test_iterate_until (GMainContext *context,
   g_source_unref (timeout);
   return *flag;
 }
+
+gboolean
+test_context_is_asleep (GMainContext *context)
+{
+  GPollFD fds[64];
+  gint priority, timeout, n;
+  gboolean ready;
+
+  if (context == NULL)
+    context = g_main_context_default ();
+  g_assert_true (g_main_context_acquire (context));
+  ready = g_main_context_prepare (context, &priority);
+  n = g_main_context_query (context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
+  g_assert_cmpint (n, <=, (gint) G_N_ELEMENTS (fds));
+  if (!ready && timeout != 0)
+    {
+      for (gint i = 0; i < n; i++)
+        fds[i].revents = 0;
+      ready = g_poll (fds, n, 0) > 0;
+    }
+  /* give the context back as it was: check() consumes a wake-up */
+  g_main_context_check (context, priority, fds, n);
+  g_main_context_release (context);
+  return !ready;
+}

@@ -24,5 +24,8 @@ void     test_socket_path_free   (char *path);
 gboolean test_iterate_until      (GMainContext *context,
                                   gboolean     *flag,
                                   guint         timeout_ms);
+/* nothing in @context is ready, its own wake-up included: what a source
+ * just dispatched left it to sleep on (no wake-up of its own making) */
+gboolean test_context_is_asleep  (GMainContext *context);
 
 G_END_DECLS

@@ -509,6 +509,64 @@ test_kick (Fixture       *f,
   close (kick);
 }
 
+typedef struct {
+  VhostUserVring *vring;
+  int             kick;
+  guint           runs;
+  guint           depth;
+  guint           max_depth;
+} NestedKick;
+
+static void
+on_kick_nesting (VhostUserVring *vring,
+                 gpointer        user_data)
+{
+  NestedKick *n = user_data;
+  guint64 one = 1;
+
+  n->depth++;
+  n->max_depth = MAX (n->max_depth, n->depth);
+  n->runs++;
+  /* the second run kicks again and runs the context, as a handler making
+   * a blocking call of its own would */
+  if (n->runs == 2)
+    {
+      g_assert_cmpint (write (n->kick, &one, sizeof one), ==, sizeof one);
+      for (guint i = 0; i < 10; i++)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  n->depth--;
+}
+
+/* A kick is handled without waking the context up again afterwards; a
+ * kick seen by an iteration nested in the handler runs the handler once
+ * more after it returns, never inside itself. */
+static void
+test_kick_nested (Fixture       *f,
+                  gconstpointer  data)
+{
+  NestedKick n = { f->vring, test_eventfd (), 0, 0, 0 };
+  guint64 one = 1;
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_kick_handler (f->vring, on_kick_nesting, &n, NULL);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (n.kick));
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (n.runs, ==, 1);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (test_context_is_asleep (NULL));
+
+  g_assert_cmpint (write (n.kick, &one, sizeof one), ==, sizeof one);
+  while (n.runs < 3)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (n.max_depth, ==, 1);
+  g_assert_true (test_context_is_asleep (NULL));
+  g_assert_cmpuint (n.runs, ==, 3);
+  vhost_user_vring_set_started (f->vring, FALSE);
+  close (n.kick);
+}
+
 /* get_context() names the context the kick watch is attached to: the
  * one the ring was made with (the back-end's), or the one set for it. */
 static void
@@ -1023,6 +1081,7 @@ main (int   argc,
   ADD ("split-across-regions", test_split_across_regions, NULL);
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("kick", test_kick, NULL);
+  ADD ("kick/nested", test_kick_nested, NULL);
   ADD ("context", test_context, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);

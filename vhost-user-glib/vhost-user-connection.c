@@ -54,8 +54,10 @@ typedef struct {
 typedef struct {
   GSource              source;
   VhostUserConnection *connection;  /* not a ref: the connection destroys us first */
-  gpointer             tag;
+  gpointer             tag;         /* NULL while a nested iteration runs */
+  int                  fd;
   GIOCondition         condition;   /* what the fd is watched for now */
+  gboolean             dispatching;
 } ConnectionSource;
 
 struct _VhostUserConnection
@@ -120,7 +122,8 @@ update_condition (VhostUserConnection *self)
   if (condition == source->condition)
     return;
   source->condition = condition;
-  g_source_modify_unix_fd (self->source, source->tag, condition);
+  if (source->tag != NULL)
+    g_source_modify_unix_fd (self->source, source->tag, condition);
 }
 
 static void
@@ -421,10 +424,33 @@ connection_source_dispatch (GSource     *source,
                             gpointer     user_data)
 {
   ConnectionSource *cs = (ConnectionSource *) source;
-  GIOCondition condition = g_source_query_unix_fd (source, cs->tag);
+  GIOCondition condition;
 
+  /* The source may recurse, so that GLib does not take its fd out of the
+   * poll set and put it back around every dispatch (each a wake-up of the
+   * context: an eventfd write and one more poll per message). An
+   * iteration nested in a handler gets what GLib's blocking would give:
+   * the fd unwatched until the outer dispatch is over. */
+  if (cs->dispatching)
+    {
+      if (cs->tag != NULL)
+        {
+          g_source_remove_unix_fd (source, cs->tag);
+          cs->tag = NULL;
+        }
+      return G_SOURCE_CONTINUE;
+    }
+  if (cs->tag == NULL)
+    return G_SOURCE_CONTINUE;
+  condition = g_source_query_unix_fd (source, cs->tag);
   if (cs->connection != NULL && condition != 0)
-    connection_io (cs->connection, condition);
+    {
+      cs->dispatching = TRUE;
+      connection_io (cs->connection, condition);
+      cs->dispatching = FALSE;
+    }
+  if (cs->tag == NULL && !g_source_is_destroyed (source))
+    cs->tag = g_source_add_unix_fd (source, cs->fd, cs->condition);
   return G_SOURCE_CONTINUE;
 }
 
@@ -526,7 +552,9 @@ attach_source (VhostUserConnection *self)
   cs = (ConnectionSource *) self->source;
   cs->connection = self;
   cs->condition = G_IO_HUP | G_IO_ERR;
+  cs->fd = self->fd;
   cs->tag = g_source_add_unix_fd (self->source, self->fd, cs->condition);
+  g_source_set_can_recurse (self->source, TRUE);
   update_condition (self);
   g_source_attach (self->source, self->dispatch_context != NULL ? self->dispatch_context : self->context);
 }

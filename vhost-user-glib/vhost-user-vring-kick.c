@@ -167,7 +167,21 @@ on_kick (int          fd,
   /* clear the eventfd first: a kick after this read is a new one */
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
-  run_kick_handler (self);
+  /* a kick seen by an iteration nested in the handler runs it again
+   * after, not inside itself */
+  if (self->in_kick)
+    {
+      self->kick_again = TRUE;
+      return G_SOURCE_CONTINUE;
+    }
+  self->in_kick = TRUE;
+  do
+    {
+      self->kick_again = FALSE;
+      run_kick_handler (self);
+    }
+  while (self->kick_again);
+  self->in_kick = FALSE;
   start_polling (self);
   return G_SOURCE_CONTINUE;
 }
@@ -218,6 +232,11 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
     {
       self->kick_source = g_unix_fd_source_new (fd, G_IO_IN);
       g_source_set_static_name (self->kick_source, "VhostUserVring kick");
+      /* GLib takes a source that may not recurse out of the poll set for
+       * its dispatch and puts it back after, each time waking the context
+       * up (an eventfd write and one more poll per kick); on_kick() copes
+       * with a nested iteration itself */
+      g_source_set_can_recurse (self->kick_source, TRUE);
       g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) on_kick,
                              g_object_ref (self), g_object_unref);
     }

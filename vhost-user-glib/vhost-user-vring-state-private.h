@@ -57,6 +57,8 @@ struct _VhostUserVring
   gboolean              used_idx_known;  /* read from the ring on first use */
   gboolean              broken;          /* the driver broke the ring: touch it no more */
   GSource              *kick_source;     /* the kick eventfd, or polling without one */
+  gboolean              in_kick;         /* its handler runs (a nested iteration may kick) */
+  gboolean              kick_again;      /* a kick came in a nested iteration */
   /* busy-polling after a kick (vhost-user-vring-kick.c): how long to look
    * for more with kicks off, whether we are, and when work last came */
   guint                 poll_window_us;
