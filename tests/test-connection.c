@@ -518,6 +518,80 @@ test_no_wakeup_per_message (Fixture       *f,
 
 typedef struct {
   Fixture *f;
+  guint    n;
+  guint32  request[8];
+  guint    n_fds[8];
+} Arrivals;
+
+static void
+on_message_record (VhostUserConnection *connection,
+                   VhostUserMessage    *msg,
+                   const GError        *error,
+                   gpointer             user_data)
+{
+  Arrivals *a = user_data;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (a->n, <, G_N_ELEMENTS (a->request));
+  a->request[a->n] = msg->header.request;
+  a->n_fds[a->n] = msg->n_fds;
+  a->n++;
+  on_message (connection, msg, error, a->f);
+}
+
+static gsize
+put_message (guint8  *out,
+             guint32  request,
+             guint64  payload)
+{
+  guint32 header[3] = { request, 0x1, sizeof payload };
+
+  memcpy (out, header, sizeof header);
+  memcpy (out + sizeof header, &payload, sizeof payload);
+  return sizeof header + sizeof payload;
+}
+
+/* Messages are read ahead, many to a read: the fds still go to the
+ * message they came with, whether it is alone in its read, last in it,
+ * or written in two parts; several messages in one write all arrive. */
+static void
+test_fds_go_to_their_message (Fixture       *f,
+                              gconstpointer  data)
+{
+  Arrivals a = { f, 0 };
+  guint8 buf[4 * 20];
+  gsize len = 0;
+  int kick = test_eventfd ();
+
+  vhost_user_connection_set_handlers (f->back, on_message_record, on_closed, &a);
+  /* (a ring state: the number in the upper half) two in one write, then one with an fd, then one whose fd rides on its
+   * header and whose payload follows alone, then one more */
+  len += put_message (buf + len, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
+  len += put_message (buf + len, VHOST_USER_REQUEST_SET_VRING_NUM, (guint64) 1 << 32);
+  raw_send (f->raw_fd, buf, len, NULL, 0);
+  len = put_message (buf, VHOST_USER_REQUEST_SET_VRING_KICK, 0);
+  raw_send (f->raw_fd, buf, len, &kick, 1);
+  len = put_message (buf, VHOST_USER_REQUEST_SET_VRING_CALL, 1);
+  raw_send (f->raw_fd, buf, 12, &kick, 1);
+  raw_send (f->raw_fd, buf + 12, len - 12, NULL, 0);
+  len = put_message (buf, VHOST_USER_REQUEST_SET_VRING_NUM, (guint64) 2 << 32);
+  raw_send (f->raw_fd, buf, len, NULL, 0);
+
+  g_assert_true (wait_for_messages (f, 5));
+  g_assert_cmpuint (a.n, ==, 5);
+  g_assert_cmpuint (a.request[2], ==, VHOST_USER_REQUEST_SET_VRING_KICK);
+  g_assert_cmpuint (a.request[3], ==, VHOST_USER_REQUEST_SET_VRING_CALL);
+  g_assert_cmpuint (a.n_fds[0], ==, 0);
+  g_assert_cmpuint (a.n_fds[1], ==, 0);
+  g_assert_cmpuint (a.n_fds[2], ==, 1);
+  g_assert_cmpuint (a.n_fds[3], ==, 1);
+  g_assert_cmpuint (a.n_fds[4], ==, 0);
+  g_assert_false (f->out_of_order);
+  close (kick);
+}
+
+typedef struct {
+  Fixture *f;
   guint    depth;
   guint    max_depth;
 } Nesting;
@@ -565,6 +639,66 @@ test_nested_iteration (Fixture       *f,
   while (g_main_context_iteration (f->context, FALSE))
     ;
   g_assert_true (test_context_is_asleep (f->context));
+}
+
+/* With a poll window the context keeps looking after a message, then
+ * sleeps again once the window passed without one; a connection closed
+ * meanwhile takes its polling with it. */
+static void
+test_poll_window (Fixture       *f,
+                  gconstpointer  data)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  gboolean passed = FALSE;
+  gint64 start;
+
+  vhost_user_connection_set_poll_window (f->back, 50 * 1000);
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
+  vhost_user_message_set_vring_state (&msg, 0, 0);
+  send_or_die (f, &msg);
+  start = g_get_monotonic_time ();
+  g_assert_true (wait_for_messages (f, 1));
+  g_assert_false (test_context_is_asleep (f->context));
+  while (!test_context_is_asleep (f->context))
+    g_main_context_iteration (f->context, FALSE);
+  passed = g_get_monotonic_time () - start >= 50 * 1000;
+  g_assert_true (passed);
+
+  /* polling again, then closed: nothing of it is left */
+  vhost_user_message_set_vring_state (&msg, 0, 1);
+  send_or_die (f, &msg);
+  g_assert_true (wait_for_messages (f, 2));
+  g_assert_false (test_context_is_asleep (f->context));
+  vhost_user_connection_close (f->back, NULL);
+  while (g_main_context_iteration (f->context, FALSE))
+    ;
+  g_assert_true (test_context_is_asleep (f->context));
+  g_assert_false (f->out_of_order);
+}
+
+static void
+on_notify_count (GObject    *object,
+                 GParamSpec *pspec,
+                 gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+test_backend_poll_window_property (void)
+{
+  g_autoptr(VhostUserBackend) backend = g_object_new (VHOST_USER_TYPE_BACKEND, NULL);
+  guint notified = 0, window = 1;
+
+  g_signal_connect (backend, "notify::poll-window", G_CALLBACK (on_notify_count), &notified);
+  g_object_get (backend, "poll-window", &window, NULL);
+  g_assert_cmpuint (window, ==, 0);
+  vhost_user_backend_set_poll_window (backend, 50);
+  vhost_user_backend_set_poll_window (backend, 50);
+  g_assert_cmpuint (notified, ==, 1);
+  g_object_set (backend, "poll-window", 20, NULL);
+  g_assert_cmpuint (vhost_user_backend_get_poll_window (backend), ==, 20);
+  g_assert_cmpuint (notified, ==, 2);
 }
 
 static void
@@ -693,10 +827,13 @@ main (int   argc,
   ADD ("own-context", test_own_context);
   ADD ("no-wakeup-per-message", test_no_wakeup_per_message);
   ADD ("nested-iteration", test_nested_iteration);
+  ADD ("fds-go-to-their-message", test_fds_go_to_their_message);
+  ADD ("poll-window", test_poll_window);
   ADD ("local-close", test_local_close);
 #undef ADD
   g_test_add_func ("/connection/trace", test_trace);
   g_test_add_func ("/connection/backpressure", test_backpressure);
+  g_test_add_func ("/connection/backend-poll-window-property", test_backend_poll_window_property);
 
   return g_test_run ();
 }

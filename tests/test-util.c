@@ -109,7 +109,10 @@ test_context_is_asleep (GMainContext *context)
   ready = g_main_context_prepare (context, &priority);
   n = g_main_context_query (context, G_MAXINT, &timeout, fds, G_N_ELEMENTS (fds));
   g_assert_cmpint (n, <=, (gint) G_N_ELEMENTS (fds));
-  if (!ready && timeout != 0)
+  /* a timeout of 0: the context would not sleep either */
+  if (!ready && timeout == 0)
+    ready = TRUE;
+  if (!ready)
     {
       for (gint i = 0; i < n; i++)
         fds[i].revents = 0;

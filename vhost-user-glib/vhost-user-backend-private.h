@@ -58,6 +58,7 @@ typedef struct
   VhostUserRequester   *channel_requester;
   guint                 timeout_ms;
   guint                 drain_timeout_ms;  /* GET_VRING_BASE's wait, 0: for ever */
+  guint                 poll_window_us;    /* the socket polled after a message */
   int                   log_fd;
   /* the mapped areas (from mmap_offset on), shared with the rings,
    * which may use them from their own threads */
@@ -98,6 +99,7 @@ enum {
   PROP_CONNECTED,
   PROP_TIMEOUT,
   PROP_DRAIN_TIMEOUT,
+  PROP_POLL_WINDOW,
   N_PROPS
 };
 

@@ -373,6 +373,9 @@ vhost_user_backend_get_property (GObject    *object,
     case PROP_DRAIN_TIMEOUT:
       g_value_set_uint (value, priv->drain_timeout_ms);
       break;
+    case PROP_POLL_WINDOW:
+      g_value_set_uint (value, priv->poll_window_us);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -420,6 +423,9 @@ vhost_user_backend_set_property (GObject      *object,
       break;
     case PROP_DRAIN_TIMEOUT:
       vhost_user_backend_set_drain_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_POLL_WINDOW:
+      vhost_user_backend_set_poll_window (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -613,6 +619,21 @@ install_properties (GObjectClass *object_class)
    */
   vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT] =
     g_param_spec_uint ("drain-timeout", NULL, NULL, 0, G_MAXUINT, 30000, rw);
+  /**
+   * VhostUserBackend:poll-window:
+   *
+   * For how long, in microseconds, the back-end's context keeps looking
+   * for the front-end's next request after one arrived, instead of
+   * sleeping on the socket (0, the default: it sleeps at once). A device
+   * setup or a migration is a burst of requests, each answered before the
+   * next is sent: polling saves each the wake-up of a sleeping thread, at
+   * the price of up to this much CPU time after the last one. Other
+   * sources of the context run as usual meanwhile.
+   *
+   * Since: 1.0
+   */
+  vhost_user_backend_pspecs[PROP_POLL_WINDOW] =
+    g_param_spec_uint ("poll-window", NULL, NULL, 0, G_USEC_PER_SEC, 0, rw);
   g_object_class_install_properties (object_class, N_PROPS, vhost_user_backend_pspecs);
 }
 
@@ -734,6 +755,7 @@ vhost_user_backend_take_socket (VhostUserBackend  *self,
 
   priv->connection = vhost_user_connection_new (socket, VHOST_USER_CHANNEL_MAIN, FALSE, priv->context);
   vhost_user_connection_set_handlers (priv->connection, on_message, on_closed, self);
+  vhost_user_connection_set_poll_window (priv->connection, priv->poll_window_us);
   vhost_user_responder_set_connection (priv->responder, priv->connection);
   vhost_user_connection_start (priv->connection);
   g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
@@ -1360,6 +1382,52 @@ vhost_user_backend_set_drain_timeout (VhostUserBackend *self,
     return;
   priv->drain_timeout_ms = timeout_ms;
   g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT]);
+}
+
+/**
+ * vhost_user_backend_get_poll_window:
+ * @self: a back-end
+ *
+ * Gets [property@VhostUser.Backend:poll-window].
+ *
+ * Returns: how long the socket is polled after a request, in
+ *   microseconds, 0 for not at all
+ *
+ * Since: 1.0
+ */
+guint
+vhost_user_backend_get_poll_window (VhostUserBackend *self)
+{
+  g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), 0);
+  return priv_of (self)->poll_window_us;
+}
+
+/**
+ * vhost_user_backend_set_poll_window:
+ * @self: a back-end
+ * @window_us: microseconds, at most one second; 0 to sleep at once
+ *
+ * Sets [property@VhostUser.Backend:poll-window], for the connection of
+ * now and those to come.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_backend_set_poll_window (VhostUserBackend *self,
+                                    guint             window_us)
+{
+  VhostUserBackendPrivate *priv;
+
+  g_return_if_fail (VHOST_USER_IS_BACKEND (self));
+  g_return_if_fail (window_us <= G_USEC_PER_SEC);
+
+  priv = priv_of (self);
+  if (priv->poll_window_us == window_us)
+    return;
+  priv->poll_window_us = window_us;
+  if (priv->connection != NULL)
+    vhost_user_connection_set_poll_window (priv->connection, window_us);
+  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_POLL_WINDOW]);
 }
 
 /**

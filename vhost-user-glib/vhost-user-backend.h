@@ -233,6 +233,11 @@ VHOST_USER_AVAILABLE_IN_ALL
 void                  vhost_user_backend_set_drain_timeout         (VhostUserBackend  *self,
                                                                     guint              timeout_ms);
 VHOST_USER_AVAILABLE_IN_ALL
+guint                 vhost_user_backend_get_poll_window           (VhostUserBackend  *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void                  vhost_user_backend_set_poll_window           (VhostUserBackend  *self,
+                                                                    guint              window_us);
+VHOST_USER_AVAILABLE_IN_ALL
 VhostUserVring       *vhost_user_backend_get_vring                 (VhostUserBackend  *self,
                                                                     guint              index);
 

@@ -48,6 +48,8 @@ void          vhost_user_connection_set_dispatch_context (VhostUserConnection   
                                                       GMainContext                  *context);
 void          vhost_user_connection_set_receiving    (VhostUserConnection           *self,
                                                       gboolean                       receiving);
+void          vhost_user_connection_set_poll_window  (VhostUserConnection           *self,
+                                                      guint                          window_us);
 void          vhost_user_connection_set_protocol_features (VhostUserConnection      *self,
                                                       guint64                        protocol_features);
 void          vhost_user_connection_close            (VhostUserConnection           *self,

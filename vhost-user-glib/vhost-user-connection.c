@@ -37,6 +37,9 @@
 /* Room for far more fds than any message may carry, so that a peer
  * sending too many is seen and answered instead of truncated silently. */
 #define RX_CMSG_FDS 64
+/* Bytes read ahead: one recvmsg takes every message the socket holds (up
+ * to this), not a header and then a payload each. */
+#define RX_BUFFER 4096
 /* Messages handled per dispatch before yielding to other sources. */
 #define MAX_MESSAGES_PER_DISPATCH 64
 /* Replies queued for a peer that does not read them: past this, stop
@@ -87,7 +90,23 @@ struct _VhostUserConnection
   gsize             rx_have;
   gboolean          rx_too_many_fds;
 
+  /* bytes read and not yet taken into rx, and the fds that came with
+   * them: they belong to the message holding the last byte of the read
+   * (the kernel ends a read after the data that carried fds) */
+  guint8           *rx_buf;
+  gsize             rx_buf_pos;
+  gsize             rx_buf_len;
+  int               rx_fds[RX_CMSG_FDS];
+  guint             rx_n_fds;
+  gboolean          rx_fds_truncated;
+
   GQueue            send_queue;
+
+  /* looking for the next message without sleeping, for a while after
+   * the last one (vhost_user_connection_set_poll_window()) */
+  guint             poll_window_us;
+  GSource          *poll_source;
+  gint64            poll_last;
 
   /* the source being dispatched, whose watch is brought up to date once,
    * after; a blocking call that moves the connection meanwhile gets a new
@@ -163,6 +182,16 @@ rx_reset (VhostUserConnection *self)
 }
 
 static void
+rx_buffer_clear (VhostUserConnection *self)
+{
+  for (guint i = 0; i < self->rx_n_fds; i++)
+    g_close (self->rx_fds[i], NULL);
+  self->rx_n_fds = 0;
+  self->rx_fds_truncated = FALSE;
+  self->rx_buf_pos = self->rx_buf_len = 0;
+}
+
+static void
 collect_fds (VhostUserConnection *self,
              struct msghdr       *mh)
 {
@@ -181,15 +210,40 @@ collect_fds (VhostUserConnection *self,
           int fd;
 
           memcpy (&fd, data + i * sizeof (int), sizeof fd);
-          if (!vhost_user_message_add_fd (&self->rx, fd))
+          if (self->rx_n_fds < G_N_ELEMENTS (self->rx_fds))
+            self->rx_fds[self->rx_n_fds++] = fd;
+          else
             {
               g_close (fd, NULL);
-              self->rx_too_many_fds = TRUE;
+              self->rx_fds_truncated = TRUE;
             }
         }
     }
   if (mh->msg_flags & MSG_CTRUNC)
+    self->rx_fds_truncated = TRUE;
+}
+
+static gboolean
+rx_buffered_ready (VhostUserConnection *self)
+{
+  return !self->closed && self->receiving && self->rx_buf_pos < self->rx_buf_len &&
+         self->send_queue.length < MAX_QUEUED_SENDS;
+}
+
+/* The fds of the last read go to the message that takes its last byte. */
+static void
+hand_fds_to_rx (VhostUserConnection *self)
+{
+  for (guint i = 0; i < self->rx_n_fds; i++)
+    if (!vhost_user_message_add_fd (&self->rx, self->rx_fds[i]))
+      {
+        g_close (self->rx_fds[i], NULL);
+        self->rx_too_many_fds = TRUE;
+      }
+  if (self->rx_fds_truncated)
     self->rx_too_many_fds = TRUE;
+  self->rx_n_fds = 0;
+  self->rx_fds_truncated = FALSE;
 }
 
 /* A whole message is in self->rx: check it, trace it, hand it over. */
@@ -224,31 +278,25 @@ deliver (VhostUserConnection *self)
   rx_reset (self);
 }
 
-/* Reads what the socket has, one message at a time. Returns FALSE once
- * there is nothing more to do in this dispatch. */
+/* Reads what the socket has into the read-ahead buffer. FALSE when there
+ * is nothing more to do in this dispatch (nothing to read, or closed). */
 static gboolean
-receive_some (VhostUserConnection *self)
+fill_rx_buffer (VhostUserConnection *self)
 {
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE (sizeof (int) * RX_CMSG_FDS)];
   } control;
-  guint8 *base = (guint8 *) &self->rx.header;
-  GError *error = NULL;
   struct msghdr mh = { 0 };
   struct iovec iov;
-  gssize needed;
+  GError *error;
   gssize n;
 
-  needed = vhost_user_message_bytes_needed (base, self->rx_have, &error);
-  if (needed < 0)
-    {
-      close_with_error (self, error);
-      return FALSE;
-    }
-
-  iov.iov_base = base + self->rx_have;
-  iov.iov_len = needed;
+  g_assert (self->rx_buf_pos == self->rx_buf_len && self->rx_n_fds == 0);
+  if (self->rx_buf == NULL)
+    self->rx_buf = g_malloc (RX_BUFFER);
+  iov.iov_base = self->rx_buf;
+  iov.iov_len = RX_BUFFER;
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   mh.msg_control = control.buf;
@@ -275,7 +323,7 @@ receive_some (VhostUserConnection *self)
 
   if (n == 0)
     {
-      if (self->rx_have == 0 && self->rx.n_fds == 0)
+      if (self->rx_have == 0 && self->rx.n_fds == 0 && self->rx_n_fds == 0)
         error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
                              "The peer closed the %s channel",
                              vhost_user_channel_get_name (self->channel));
@@ -288,16 +336,43 @@ receive_some (VhostUserConnection *self)
       return FALSE;
     }
 
-  self->rx_have += n;
-  needed = vhost_user_message_bytes_needed (base, self->rx_have, &error);
-  if (needed < 0)
-    {
-      close_with_error (self, error);
-      return FALSE;
-    }
-  if (needed == 0)
-    deliver (self);
+  self->rx_buf_pos = 0;
+  self->rx_buf_len = n;
+  return TRUE;
+}
 
+/* Takes the next message out of what was read, reading when that runs
+ * out. FALSE once there is nothing more to do in this dispatch. */
+static gboolean
+receive_some (VhostUserConnection *self)
+{
+  guint8 *base = (guint8 *) &self->rx.header;
+  GError *error = NULL;
+  gssize needed;
+
+  for (;;)
+    {
+      gsize take;
+
+      needed = vhost_user_message_bytes_needed (base, self->rx_have, &error);
+      if (needed < 0)
+        {
+          close_with_error (self, error);
+          return FALSE;
+        }
+      if (needed == 0)
+        break;
+      if (self->rx_buf_pos == self->rx_buf_len && !fill_rx_buffer (self))
+        return FALSE;
+      take = MIN ((gsize) needed, self->rx_buf_len - self->rx_buf_pos);
+      memcpy (base + self->rx_have, self->rx_buf + self->rx_buf_pos, take);
+      self->rx_have += take;
+      self->rx_buf_pos += take;
+      if (self->rx_buf_pos == self->rx_buf_len && (self->rx_n_fds > 0 || self->rx_fds_truncated))
+        hand_fds_to_rx (self);
+    }
+
+  deliver (self);
   return TRUE;
 }
 
@@ -382,6 +457,66 @@ flush_send_queue (VhostUserConnection *self)
   update_condition (self);
 }
 
+/* While it is attached the context polls without sleeping: the next
+ * message of a burst is seen by the connection's own source, without a
+ * wake-up. It goes once the window passed with no message. */
+typedef struct {
+  GSource              source;
+  VhostUserConnection *connection;  /* not a ref: the connection destroys us first */
+} PollSource;
+
+static gboolean
+poll_source_prepare (GSource *source,
+                     gint    *timeout)
+{
+  VhostUserConnection *self = ((PollSource *) source)->connection;
+
+  *timeout = 0;
+  return self == NULL ||
+         g_get_monotonic_time () - self->poll_last >= (gint64) self->poll_window_us;
+}
+
+static gboolean
+poll_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  VhostUserConnection *self = ((PollSource *) source)->connection;
+
+  if (self != NULL && self->poll_source == source)
+    g_clear_pointer (&self->poll_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs poll_source_funcs = {
+  poll_source_prepare, NULL, poll_source_dispatch, NULL, NULL, NULL,
+};
+
+static void
+stop_polling (VhostUserConnection *self)
+{
+  if (self->poll_source != NULL)
+    {
+      ((PollSource *) self->poll_source)->connection = NULL;
+      g_source_destroy (self->poll_source);
+      g_clear_pointer (&self->poll_source, g_source_unref);
+    }
+}
+
+static void
+keep_polling (VhostUserConnection *self)
+{
+  self->poll_last = g_get_monotonic_time ();
+  if (self->poll_source != NULL || self->source == NULL || self->closed)
+    return;
+  self->poll_source = g_source_new (&poll_source_funcs, sizeof (PollSource));
+  g_source_set_static_name (self->poll_source, "VhostUserConnection poll");
+  /* below everything: what else is ready runs first */
+  g_source_set_priority (self->poll_source, G_PRIORITY_LOW);
+  ((PollSource *) self->poll_source)->connection = self;
+  g_source_attach (self->poll_source, g_source_get_context (self->source));
+}
+
 static void
 connection_io (VhostUserConnection *self,
                GIOCondition         condition)
@@ -399,10 +534,14 @@ connection_io (VhostUserConnection *self,
     {
       if (self->receiving)
         {
-          for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && !self->closed && self->receiving &&
-                           self->send_queue.length < MAX_QUEUED_SENDS; i++)
+          guint i;
+
+          for (i = 0; i < MAX_MESSAGES_PER_DISPATCH && !self->closed && self->receiving &&
+                      self->send_queue.length < MAX_QUEUED_SENDS; i++)
             if (!receive_some (self))
               break;
+          if (i > 0 && self->poll_window_us > 0 && !self->closed)
+            keep_polling (self);
         }
       else if (condition & (G_IO_HUP | G_IO_ERR))
         {
@@ -443,6 +582,8 @@ connection_source_dispatch (GSource     *source,
   if (cs->tag == NULL)
     return G_SOURCE_CONTINUE;
   condition = g_source_query_unix_fd (source, cs->tag);
+  if (cs->connection != NULL && rx_buffered_ready (cs->connection))
+    condition |= G_IO_IN;
   if (cs->connection != NULL && condition != 0)
     {
       cs->dispatching = TRUE;
@@ -454,8 +595,22 @@ connection_source_dispatch (GSource     *source,
   return G_SOURCE_CONTINUE;
 }
 
+/* Messages already read are not on the socket for poll to see: the
+ * source is ready while they can be taken. A resume comes in this
+ * context's thread (completions run there), so the next iteration sees it. */
+static gboolean
+connection_source_prepare (GSource *source,
+                           gint    *timeout)
+{
+  ConnectionSource *cs = (ConnectionSource *) source;
+
+  *timeout = -1;
+  return cs->connection != NULL && !cs->dispatching && cs->tag != NULL &&
+         rx_buffered_ready (cs->connection);
+}
+
 static GSourceFuncs connection_source_funcs = {
-  NULL, NULL, connection_source_dispatch, NULL, NULL, NULL,
+  connection_source_prepare, NULL, connection_source_dispatch, NULL, NULL, NULL,
 };
 
 static void
@@ -478,6 +633,7 @@ vhost_user_connection_finalize (GObject *object)
   VhostUserConnection *self = VHOST_USER_CONNECTION (object);
 
   g_clear_object (&self->socket);
+  g_free (self->rx_buf);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->dispatch_context, g_main_context_unref);
 
@@ -562,6 +718,7 @@ attach_source (VhostUserConnection *self)
 static void
 detach_source (VhostUserConnection *self)
 {
+  stop_polling (self);
   if (self->source != NULL)
     {
       ((ConnectionSource *) self->source)->connection = NULL;
@@ -688,6 +845,20 @@ vhost_user_connection_set_receiving (VhostUserConnection *self,
   update_condition (self);
 }
 
+/* After a message, the context keeps looking for the next one for
+ * @window_us without sleeping (0: it sleeps at once), so that a burst of
+ * requests costs no wake-up each; at most @window_us of CPU per burst. */
+void
+vhost_user_connection_set_poll_window (VhostUserConnection *self,
+                                       guint                window_us)
+{
+  g_return_if_fail (VHOST_USER_IS_CONNECTION (self));
+
+  self->poll_window_us = window_us;
+  if (window_us == 0)
+    stop_polling (self);
+}
+
 /* What was negotiated changes how payloads are laid out (XEN_MMAP). */
 void
 vhost_user_connection_set_protocol_features (VhostUserConnection *self,
@@ -718,6 +889,7 @@ vhost_user_connection_close (VhostUserConnection *self,
   detach_source (self);
 
   rx_reset (self);
+  rx_buffer_clear (self);
   g_queue_clear_full (&self->send_queue, (GDestroyNotify) send_entry_free);
   if (self->socket != NULL)
     g_socket_close (self->socket, NULL);
