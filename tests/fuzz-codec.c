@@ -166,6 +166,38 @@ test_generated (void)
   g_assert_cmpuint (n_accepted, >, iterations / 100);
 }
 
+/* The committed corpus (tests/fuzz/corpus/fuzz-codec/): the seeds and
+ * what libFuzzer kept; every well-formed one is accepted. */
+static void
+test_corpus (void)
+{
+  g_autofree char *dir_path = g_test_build_filename (G_TEST_DIST, "fuzz", "corpus", "fuzz-codec", NULL);
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) error = NULL;
+  guint baseline = test_count_open_fds ();
+  guint n = 0, before = n_accepted;
+  const char *name;
+
+  dir = g_dir_open (dir_path, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, name, NULL);
+      g_autofree char *contents = NULL;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (path, &contents, &len, &error));
+      g_assert_no_error (error);
+      LLVMFuzzerTestOneInput ((const guint8 *) contents, len);
+      n++;
+    }
+  g_clear_pointer (&dir, g_dir_close);
+  g_test_message ("%u inputs, %u accepted", n, n_accepted - before);
+  g_assert_cmpuint (n, >, 0);
+  g_assert_cmpuint (n_accepted - before, >, 0);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -173,6 +205,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add_func ("/fuzz/codec/generated", test_generated);
+  g_test_add_func ("/fuzz/codec/corpus", test_corpus);
 
   return g_test_run ();
 }

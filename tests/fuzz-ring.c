@@ -10,6 +10,11 @@
  * writing memory; and fuzz-inflight, where the input also gives the
  * in-flight area a restarted back-end recovers from (either layout).
  *
+ * The operations include a network device's receive path: packets written
+ * across merged buffers (vhost_user_vring_receive(), which pops and hands
+ * back what it cannot use), batches popped at once and requests handed
+ * back (vhost_user_vring_unpop()).
+ *
  * Input: 8 bytes of set-up (layout and features, ring size, base, in-flight
  * area length), a count of operation bytes and the operations, then the
  * contents of guest memory: two one-page regions in different memfds, gpa
@@ -207,7 +212,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     {
       guint8 op = next_u8 (&ops);
 
-      switch (op % 12)
+      switch (op % 15)
         {
         case 0:   /* pop until empty or broken */
         case 1:   /* pop one */
@@ -220,7 +225,7 @@ LLVMFuzzerTestOneInput (const guint8 *data,
                 out[n_out++] = e->head;
               use_element (e, &ops);
             }
-          while (op % 12 == 0);
+          while (op % 15 == 0);
           g_clear_error (&error);
           break;
         case 2:   /* push the oldest out */
@@ -299,6 +304,55 @@ LLVMFuzzerTestOneInput (const guint8 *data,
               ;
             if (drained)
               vhost_user_vring_set_started (vring, FALSE);
+          }
+          break;
+        case 12:  /* a packet in, its header's count of buffers or not */
+          {
+            VhostUserVringElement scratch[4];
+            guint8 header[12] = { 0 }, packet[200];
+            gsize header_len = next_u8 (&ops) % (sizeof header + 1);
+            gsize len = next_u8 (&ops) % (sizeof packet + 1);
+            gssize count_at = (gssize) (next_u8 (&ops) % 12) - 1;
+            guint n_used = 0;
+
+            for (gsize i = 0; i < len; i++)
+              packet[i] = (guint8) (i * 7);
+            if (count_at + 2 > (gssize) header_len)
+              count_at = -1;
+            if (!vhost_user_vring_receive (vring, scratch, 1 + next_u8 (&ops) % G_N_ELEMENTS (scratch),
+                                           header_len > 0 ? header : NULL, header_len, count_at,
+                                           packet, len, &n_used, &error))
+              g_clear_error (&error);
+            g_assert_cmpuint (n_used, <=, G_N_ELEMENTS (scratch));
+          }
+          break;
+        case 13:  /* a batch popped at once */
+          {
+            VhostUserVringElement batch[8];
+            guint n = 0;
+
+            if (!vhost_user_vring_pop_batch (vring, batch, 1 + next_u8 (&ops) % G_N_ELEMENTS (batch), &n, &error))
+              g_clear_error (&error);
+            g_assert_cmpuint (n, <=, G_N_ELEMENTS (batch));
+            for (guint i = 0; i < n; i++)
+              {
+                g_assert_cmpuint (batch[i].head, <, MAX (num, 1));
+                if (n_out < G_N_ELEMENTS (out))
+                  out[n_out++] = batch[i].head;
+              }
+          }
+          break;
+        case 14:  /* the newest out handed back, or a head never popped */
+          {
+            guint head = n_out > 0 && (next_u8 (&ops) & 1) ? out[n_out - 1] : next_u16 (&ops);
+
+            if (vhost_user_vring_unpop (vring, head, &error))
+              {
+                if (n_out > 0 && head == out[n_out - 1])
+                  n_out--;
+              }
+            else
+              g_clear_error (&error);
           }
           break;
         default:

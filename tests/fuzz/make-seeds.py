@@ -86,7 +86,13 @@ LOGGED = [9, 1 | 2 | 8, 0, 0, 4, 8, 4, 16, 3, 64, 64, 64, 9, 1 | 4 | 8, 0, 2, 5]
 STOPS = [1, 0, 4, 10, 0, 0, 0, 2, 1, 11, 3, 1, 11, 8, 0, 0, 0, 0, 0, 0, 0]
 LOOP = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 6, 2, 4, 5, 0, 0, 0]
 
-for name, ops, avail, setup in [('pop-push', POP_PUSH, [0, 3, 4], 0),
+# 12 receive (header length, packet length, count offset + 1, scratch), 13 pop a batch (n),
+# 14 unpop (newest if odd, else a u16 head)
+NET = [12, 12, 100, 11, 3, 13, 3, 14, 1, 14, 0, 5, 0, 2, 8, 12, 12, 200, 11, 0, 12, 0, 60, 0, 0, 5,
+       13, 7, 14, 1, 14, 1, 3, 0, 0, 0]
+
+for name, ops, avail, setup in [('net', NET, [1, 4, 1, 4, 2, 1], 0),
+                                ('pop-push', POP_PUSH, [0, 3, 4], 0),
                                 ('one-by-one', POP_PUSH_ONE_BY_ONE, [0, 3, 4], 0),
                                 ('logged', LOGGED, [0, 3, 4], 0),
                                 ('stops', STOPS, [0, 3, 4], 0),
@@ -96,7 +102,7 @@ for name, ops, avail, setup in [('pop-push', POP_PUSH, [0, 3, 4], 0),
                              ring_input(setup, 3, 0, ops, split_memory(avail, used_event=1)))
 
 PACKED_BASE = 0x80008000
-for name, ops, setup in [('pop-push', POP_PUSH, 0), ('one-by-one', POP_PUSH_ONE_BY_ONE, 0),
+for name, ops, setup in [('net', NET, 0), ('pop-push', POP_PUSH, 0), ('one-by-one', POP_PUSH_ONE_BY_ONE, 0),
                          ('logged', LOGGED, 0), ('stops', STOPS, 0), ('event-idx', POP_PUSH + [5, 5], 2)]:
     seed('fuzz-packed', name)(lambda ops=ops, setup=setup:
                               ring_input(setup, 7, PACKED_BASE, ops, packed_memory()))
@@ -269,6 +275,72 @@ seed('fuzz-backend', 'hostile')(lambda: negotiate() + msg(5, struct.pack('<II', 
                                 msg(8, state(7, 1000)) + msg(12, u64(0), fds=[5]) + msg(13, u64(1), fds=[2, 3, 4]) +
                                 bytes([0]) + struct.pack('<III', 5, 1, 0xffff))
 
+
+# behind an IOMMU: the ring and buffer addresses are IOVAs, mapped by
+# IOTLB_MSG updates (iova, size, uaddr, perm, type); one page is left
+# unmapped, so that a walk misses (a BACKEND_IOTLB_MSG on the channel), and
+# a range is invalidated under the running ring
+IOTLB_UPDATE, IOTLB_INVALIDATE, RW = 2, 3, 3
+def iotlb(kind, iova, size, uaddr=0, perm=RW):
+    return msg(22, struct.pack('<QQQBB6x', iova, size, uaddr, perm, kind))
+def iova_ring_setup(index=0, num=8):
+    addr = struct.pack('<IIQQQQ', index, 0, 0, 0x2000, 0x1000, 0)
+    return (msg(8, state(index, num)) + msg(9, addr) + msg(10, state(index, 0)) +
+            msg(13, u64(index), fds=[3]) + msg(12, u64(index), fds=[4]) + msg(18, state(index, 1)))
+F['ACCESS_PLATFORM'] = 33
+seed('fuzz-backend', 'iotlb')(lambda: negotiate(('INDIRECT', 'ACCESS_PLATFORM'), ('BACKEND_REQ',)) +
+                              msg(21, fds=[6]) + mem_table() +
+                              iotlb(IOTLB_UPDATE, 0, 0x9000, UADDR) +
+                              iotlb(IOTLB_UPDATE, 0xa000, 0x6000, UADDR + 0xa000, 1) +
+                              iova_ring_setup() + split_ring_memory() +
+                              iotlb(IOTLB_INVALIDATE, 0x8000, 0x1000) +
+                              iotlb(IOTLB_UPDATE, 0x8000, 0x2000, UADDR + 0x8000) +
+                              msg(11, state(0, 0)) + iotlb(IOTLB_INVALIDATE, 0, 2**64 - 1))
+seed('fuzz-backend', 'iotlb-hostile')(lambda: negotiate(('ACCESS_PLATFORM',), ('BACKEND_REQ',)) + mem_table() +
+                                      iotlb(IOTLB_UPDATE, 2**64 - 0x1000, 0x2000, UADDR) +
+                                      iotlb(IOTLB_UPDATE, 0, 0x10000, UADDR + 0x8000) +
+                                      iotlb(IOTLB_UPDATE, 0x1000, 0, UADDR) +
+                                      iotlb(7, 0, 0x1000, UADDR) + iotlb(IOTLB_UPDATE, 0, 0x1000, UADDR, 0) +
+                                      iova_ring_setup() + split_ring_memory() + msg(11, state(0, 0)))
+
+# --- the codec (fuzz-codec.c) ---
+# data[0]: bit 0 the back-end channel, bit 1 a reply expected, bits 2-5
+# the fd count; then the message. Every request the back-end seeds send,
+# once per (request, fds, size), and the back-end channel's own.
+
+
+def backend_records(data):
+    pos = 0
+    while pos < len(data):
+        control = data[pos]
+        if control & 0x40:                      # the driver writes memory
+            pos += 5 + data[pos + 4]
+            continue
+        header = data[pos + 1:pos + 13]
+        if len(header) < 12:
+            return
+        size = struct.unpack_from('<I', header, 8)[0]
+        yield control & 7, data[pos + 1:pos + 13 + size]
+        pos += 13 + size
+
+
+def codec_seeds():
+    seen = {}
+    for name, fn in SEEDS['fuzz-backend']:
+        for n_fds, message in backend_records(fn()):
+            request, _, size = struct.unpack_from('<III', message)
+            seen.setdefault((request, n_fds, size), bytes([n_fds << 2]) + message)
+    for request, payload, n_fds in [(1, struct.pack('<QQQBB6x', 0x9000, 0x1000, 0, 1, 1), 0),   # IOTLB miss
+                                    (2, b'', 0),                                                # config changed
+                                    (3, struct.pack('<QQQ', 0, 0, 0x1000), 1),                  # host notifier
+                                    (4, u64(1), 0), (5, u64(0), 0)]:                            # call, error
+        seen[('backend', request)] = bytes([1 | (n_fds << 2)]) + struct.pack('<III', request, 1 | 8, len(payload)) + payload
+    for i, (key, data) in enumerate(sorted(seen.items(), key=lambda kv: str(kv[0]))):
+        seed('fuzz-codec', f'{key[0]}-{i}' if key[0] == 'backend' else f'{key[0]}-{key[1]}-{key[2]}')(
+            lambda data=data: data)
+
+
+codec_seeds()
 
 # --- the front-end (fuzz-frontend.c) ---
 # records: an operation (0-12, arguments after), raw bytes (0x80), a reply to
