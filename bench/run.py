@@ -8,8 +8,10 @@
 #   ours -t         the same with --threaded (a thread per connection)
 #   qsd             qemu-storage-daemon 7.2, aio=threads (its default)
 #   qsd io_uring    qemu-storage-daemon with aio=io_uring
-# and for the busy-polling row ours with --queue-threads --poll-us 50, and
-# qemu-storage-daemon in an iothread (which polls, adaptively, by default).
+# and for the polling rows ours with --queue-threads --poll-us 50
+# --control-poll-us 50 (rings and socket polled), ours -P in its main loop
+# with --control-poll-us 50 (the socket polled), and qemu-storage-daemon in
+# an iothread (which polls, adaptively, by default).
 #
 # Figures (one front-end for all, none of it the library's back-end code):
 #   rtt       GET_FEATURES round trips on one connection (bench/control-plane),
@@ -18,6 +20,7 @@
 #   qd1       4 KiB reads at queue depth 1, interrupt mode: IOPS, p50
 #   qd1 poll  the same with the driver spinning on its used ring and the
 #             back-end polling: p50
+#   rtt poll, setup poll   rtt and setup against the polling back-ends
 #   qd32 r/w  4 KiB reads, then writes, 32 in flight: IOPS
 #   128k      128 KiB reads, 8 in flight: MB/s
 # and beside each I/O figure the back-end's CPU time per I/O (user+system,
@@ -84,7 +87,8 @@ if qsd:
     backends += [start('qsd', qsd_argv()), start('qsd io_uring', qsd_argv(',aio=io_uring'))]
 else:
     print('# qemu-storage-daemon is not installed (Debian package qemu-system-common): ours only')
-pollers = [start('ours poll', ours + ['--queue-threads', '--poll-us', '50'])]
+pollers = [start('ours poll', ours + ['--queue-threads', '--poll-us', '50', '--control-poll-us', '50']),
+           start('ours -P', ours + ['--control-poll-us', '50'])]
 if qsd:
     pollers.append(start('qsd poll', qsd_argv(',aio=io_uring', iothread=True)))
 
@@ -112,10 +116,18 @@ def us(line):
     return float(re.search(r'median ([\d.]+) us', line).group(1))
 
 
+def control(sock, pid, *opts):
+    """a control-plane figure, and the back-end's CPU time per operation"""
+    n = int(opts[1])
+    c0 = cpu_seconds(pid)
+    v = us(run([ctl, *opts, sock]))
+    return {'v': v, 'cpu': (cpu_seconds(pid) - c0) * 1e6 / n}
+
+
 # name, unit, higher is better, what to run on a back-end -> value (and cpu/io)
 figures = [
-    ('rtt', 'us', False, lambda s, p: {'v': us(run([ctl, '--rtt', '20000', s]))}),
-    ('setup', 'us', False, lambda s, p: {'v': us(run([ctl, '--setup', '200', s]))}),
+    ('rtt', 'us', False, lambda s, p: control(s, p, '--rtt', '20000')),
+    ('setup', 'us', False, lambda s, p: control(s, p, '--setup', '200')),
     ('qd1', 'IOPS', True, lambda s, p: (lambda r: {'v': r['iops'], 'cpu': r['cpu'], 'p50': r['p50']})(
         io(s, p, '--io-size', '8'))),
     ('qd32 read', 'IOPS', True, lambda s, p: (lambda r: {'v': r['iops'], 'cpu': r['cpu']})(
@@ -125,8 +137,14 @@ figures = [
     ('128k read', 'MB/s', True, lambda s, p: (lambda r: {'v': r['mbs'], 'cpu': r['cpu']})(
         io(s, p, '--io-size', '256', '--queue-depth', '8'))),
 ]
-poll_figure = ('qd1 poll p50', 'us', False, lambda s, p: (lambda r: {'v': r['p50'], 'cpu': r['cpu']})(
-    io(s, p, '--io-size', '8', '--busy-poll')))
+# against back-ends that poll instead of sleeping (ours: its rings and its
+# socket; qsd: an iothread, which polls adaptively)
+poll_figures = [
+    ('qd1 poll p50', 'us', False, lambda s, p: (lambda r: {'v': r['p50'], 'cpu': r['cpu']})(
+        io(s, p, '--io-size', '8', '--busy-poll'))),
+    ('rtt poll', 'us', False, lambda s, p: control(s, p, '--rtt', '20000')),
+    ('setup poll', 'us', False, lambda s, p: control(s, p, '--setup', '200')),
+]
 
 results = {}   # (figure, backend) -> [samples]
 echo = []
@@ -136,8 +154,9 @@ try:
         for name, unit, _, fn in figures:
             for b, sock, pid in backends:
                 results.setdefault((name, b), []).append(fn(sock, pid))
-        for b, sock, pid in pollers:
-            results.setdefault((poll_figure[0], b), []).append(poll_figure[3](sock, pid))
+        for name, unit, _, fn in poll_figures:
+            for b, sock, pid in pollers:
+                results.setdefault((name, b), []).append(fn(sock, pid))
         print(f'# round {r + 1} of {args.rounds} done', flush=True)
 finally:
     for p in procs:
@@ -165,7 +184,7 @@ def fmt(c, unit):
     if p50 is not None:
         s += f' (p50 {p50:.0f} us)'
     if cpu is not None:
-        s += f', {cpu:.1f} us CPU/IO'
+        s += f', {cpu:.1f} us CPU/op'
     return s
 
 
@@ -173,8 +192,9 @@ names = [b for b, _, _ in backends]
 print(f'\n{"figure":<18}' + ''.join(f'{n:>38}' for n in names) + '   ours best / qsd best')
 echo_us = statistics.median(echo)
 chart = []
-for name, unit, higher, _ in figures + [poll_figure]:
-    cols = names if name != poll_figure[0] else [b for b, _, _ in pollers]
+poll_names = [f[0] for f in poll_figures]
+for name, unit, higher, _ in figures + poll_figures:
+    cols = names if name not in poll_names else [b for b, _, _ in pollers]
     cells = {b: cell(name, b) for b in cols}
     best = (max if higher else min)
     o = [c[0] for b, c in cells.items() if c and b.startswith('ours')]
@@ -184,14 +204,22 @@ for name, unit, higher, _ in figures + [poll_figure]:
         ratio = f'{best(o) / best(q):.2f}x' + (' (higher is better)' if higher else ' (lower is better)')
         chart.append((name, best(q) / best(o) if not higher else best(o) / best(q)))
     row = ''.join(f'{fmt(cells[b], unit):>38}' for b in cols)
-    if name == poll_figure[0]:
+    if name in poll_names:
         row = ''.join(f'{b + ": " + fmt(cells[b], unit):>38}' for b in cols)
     print(f'{name + " (" + unit + ")":<18}{row}   {ratio}')
-rtt = cell('rtt', 'ours')
-if rtt:
-    print(f'\nraw AF_UNIX echo: {echo_us:.2f} us per round trip; ours GET_FEATURES is {echo_us / rtt[0]:.2f}x '
-          f'the raw socket\'s speed' + (f', qemu-storage-daemon\'s {echo_us / cell("rtt", "qsd")[0]:.2f}x'
-                                         if cell('rtt', 'qsd') else ''))
+
+def best_rtt(prefix):
+    cells = [cell(f, b) for f in ('rtt', 'rtt poll') for b in names + [b for b, _, _ in pollers]
+             if b.startswith(prefix)]
+    cells = [c for c in cells if c]
+    return min(c[0] for c in cells) if cells else None
+
+
+if best_rtt('ours'):
+    print(f'\nraw AF_UNIX echo: {echo_us:.2f} us per round trip; GET_FEATURES round trips, best of each, '
+          f'at the raw socket\'s speed times: ours {echo_us / best_rtt("ours"):.2f}, ours sleeping '
+          f'{echo_us / cell("rtt", "ours")[0]:.2f}'
+          + (f', qemu-storage-daemon {echo_us / best_rtt("qsd"):.2f}' if best_rtt('qsd') else ''))
 
 if args.chart and chart:
     if not shutil.which('gnuplot'):
