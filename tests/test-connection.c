@@ -154,6 +154,18 @@ send_or_die (Fixture          *f,
   g_assert_no_error (error);
 }
 
+/* SET_VRING_NUM for ring 0, @num the message's sequence number */
+static void
+send_vring_num (Fixture *f,
+                guint32  num)
+{
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+
+  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
+  vhost_user_message_set_vring_state (&msg, 0, num);
+  send_or_die (f, &msg);
+}
+
 /* Writes @len bytes of @data by hand, @fds on the first sendmsg. */
 static void
 raw_send (int           fd,
@@ -271,13 +283,7 @@ test_ten_thousand_in_order (Fixture       *f,
   /* far more than the socket buffer holds: the send queue takes the rest
    * and drains as the reader catches up */
   for (guint32 i = 0; i < 10000; i++)
-    {
-      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-
-      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
-      vhost_user_message_set_vring_state (&msg, 0, i);
-      send_or_die (f, &msg);
-    }
+    send_vring_num (f, i);
   g_assert_cmpuint (vhost_user_connection_get_send_queue_length (f->front), >, 0);
 
   g_assert_true (wait_for_messages (f, 10000));
@@ -439,13 +445,7 @@ test_pause_receiving (Fixture       *f,
 {
   f->pause_after_each = TRUE;
   for (guint32 i = 0; i < 3; i++)
-    {
-      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-
-      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
-      vhost_user_message_set_vring_state (&msg, 0, i);
-      send_or_die (f, &msg);
-    }
+    send_vring_num (f, i);
 
   /* a request being answered holds back the next one */
   g_assert_true (wait_for_messages (f, 1));
@@ -505,11 +505,7 @@ test_no_wakeup_per_message (Fixture       *f,
 {
   for (guint32 i = 0; i < 3; i++)
     {
-      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-
-      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
-      vhost_user_message_set_vring_state (&msg, 0, i);
-      send_or_die (f, &msg);
+      send_vring_num (f, i);
       g_assert_true (wait_for_messages (f, i + 1));
       g_assert_true (test_context_is_asleep (f->context));
     }
@@ -625,13 +621,7 @@ test_nested_iteration (Fixture       *f,
 
   vhost_user_connection_set_handlers (f->back, on_message_nesting, on_closed, &n);
   for (guint32 i = 0; i < 5; i++)
-    {
-      VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
-
-      vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
-      vhost_user_message_set_vring_state (&msg, 0, i);
-      send_or_die (f, &msg);
-    }
+    send_vring_num (f, i);
   g_assert_true (wait_for_messages (f, 5));
   g_assert_cmpuint (n.max_depth, ==, 1);
   g_assert_false (f->out_of_order);
@@ -648,14 +638,11 @@ static void
 test_poll_window (Fixture       *f,
                   gconstpointer  data)
 {
-  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
   gboolean passed = FALSE;
   gint64 start;
 
   vhost_user_connection_set_poll_window (f->back, 50 * 1000);
-  vhost_user_message_init (&msg, VHOST_USER_REQUEST_SET_VRING_NUM, 0);
-  vhost_user_message_set_vring_state (&msg, 0, 0);
-  send_or_die (f, &msg);
+  send_vring_num (f, 0);
   start = g_get_monotonic_time ();
   g_assert_true (wait_for_messages (f, 1));
   g_assert_false (test_context_is_asleep (f->context));
@@ -665,8 +652,7 @@ test_poll_window (Fixture       *f,
   g_assert_true (passed);
 
   /* polling again, then closed: nothing of it is left */
-  vhost_user_message_set_vring_state (&msg, 0, 1);
-  send_or_die (f, &msg);
+  send_vring_num (f, 1);
   g_assert_true (wait_for_messages (f, 2));
   g_assert_false (test_context_is_asleep (f->context));
   vhost_user_connection_close (f->back, NULL);
