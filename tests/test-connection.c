@@ -662,6 +662,7 @@ test_poll_window (Fixture       *f,
   g_assert_false (f->out_of_order);
 }
 
+#if VHOST_USER_HAS_BACKEND
 static void
 on_notify_count (GObject    *object,
                  GParamSpec *pspec,
@@ -686,6 +687,7 @@ test_backend_poll_window_property (void)
   g_assert_cmpuint (vhost_user_backend_get_poll_window (backend), ==, 20);
   g_assert_cmpuint (notified, ==, 2);
 }
+#endif
 
 static void
 test_local_close (Fixture       *f,
@@ -819,7 +821,9 @@ main (int   argc,
 #undef ADD
   g_test_add_func ("/connection/trace", test_trace);
   g_test_add_func ("/connection/backpressure", test_backpressure);
+#if VHOST_USER_HAS_BACKEND
   g_test_add_func ("/connection/backend-poll-window-property", test_backend_poll_window_property);
+#endif
 
   return g_test_run ();
 }
