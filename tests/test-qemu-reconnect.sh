@@ -12,7 +12,10 @@
 # back-end resubmits what its predecessor had popped and not completed.
 # Passes when the guest reads back every block, the image on the host
 # holds them, and at least one kill found a request in flight (retried
-# up to five times: a kill can land between two requests).
+# up to ten times: a kill can land between two requests). Each kill waits
+# a random part of a second first: right after a block reaches the image
+# the guest is about to start its next processes, and a kill timed off
+# that would miss its requests more often than chance.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -euo pipefail
@@ -60,7 +63,7 @@ runs=0
 start_backend () {
   runs=$((runs + 1))
   VHOST_USER_DEBUG=vring "$blk" --socket "$tmp/blk.sock" --image "$tmp/disk.img" \
-    --latency 30 > "$tmp/backend-$runs.log" 2>&1 &
+    --latency 60 > "$tmp/backend-$runs.log" 2>&1 &
   backend=$!
   for _ in $(seq 100); do [ -S "$tmp/blk.sock" ] && return 0; sleep 0.1; done
   fail "the back-end did not listen"
@@ -91,9 +94,10 @@ qemu_pid=$!
 wait_for 120 grep -qs GUEST-IO-START "$tmp/serial.log" || fail "the guest did not start writing"
 
 resubmitted=0
-for kill_round in 1 2 3 4 5; do
+for kill_round in $(seq 10); do
   target=$((kill_round * 25))
   wait_for 120 written_at_least "$target" || fail "the guest stopped writing at $(written) blocks"
+  sleep "0.$((RANDOM % 10))"
   kill -9 "$backend"
   wait "$backend" 2>/dev/null || true
   echo "# kill $kill_round: back-end killed after $(written) blocks"
