@@ -220,6 +220,16 @@ refuse_unknown (VhostUserResponder            *self,
     }
 }
 
+/* Whether @context is already the thread-default one: pushing it again
+ * costs an acquire and a release per message for nothing. */
+static gboolean
+is_thread_default (GMainContext *context)
+{
+  GMainContext *current = g_main_context_get_thread_default ();
+
+  return current == context || (current == NULL && context == g_main_context_default ());
+}
+
 static void
 emit (VhostUserResponder            *self,
       const VhostUserRequestInfo    *info,
@@ -228,35 +238,33 @@ emit (VhostUserResponder            *self,
       const VhostUserResponderState *state)
 {
   g_autoptr(GError) error = NULL;
-  GValue values[2 + VHOST_USER_SHAPE_MAX_ARGS] = { G_VALUE_INIT };
-  GValue result = G_VALUE_INIT;
+  GValue values[VHOST_USER_SHAPE_MAX_ARGS] = { G_VALUE_INIT };
+  gboolean handled = FALSE;
+  gboolean push;
   guint n_args = 0;
 
-  if (!vhost_user_shape_decode (info->shape, info, msg, &state->limits, values + 2, &n_args, &error))
+  if (!vhost_user_shape_decode (info->shape, info, msg, &state->limits, values, &n_args, &error))
     {
       vhost_user_invocation_return_error (invocation, error);
       return;
     }
 
-  g_value_init (&values[0], G_TYPE_FROM_INSTANCE (self->owner));
-  g_value_set_object (&values[0], self->owner);
-  g_value_init (&values[1], VHOST_USER_TYPE_INVOCATION);
-  g_value_set_object (&values[1], invocation);
-  g_value_init (&result, G_TYPE_BOOLEAN);
-
   /* handlers run with the role's context as thread-default even inside a
    * blocking call's private wait, so what they start asynchronously
    * completes where the role lives, not in a context about to go away */
   self->current = msg;
-  g_main_context_push_thread_default (self->context);
-  g_signal_emitv (values, self->signals[info->number], 0, &result);
-  g_main_context_pop_thread_default (self->context);
+  push = !is_thread_default (self->context);
+  if (push)
+    g_main_context_push_thread_default (self->context);
+  vhost_user_shape_emit (info->shape, self->owner, self->signals[info->number], invocation, values, &handled);
+  if (push)
+    g_main_context_pop_thread_default (self->context);
   self->current = NULL;
 
-  if (!g_value_get_boolean (&result) && !vhost_user_invocation_get_completed (invocation))
+  if (!handled && !vhost_user_invocation_get_completed (invocation))
     vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
                                                 "No handler took the request");
-  for (guint i = 0; i < 2 + n_args; i++)
+  for (guint i = 0; i < n_args; i++)
     g_value_unset (&values[i]);
 }
 
@@ -374,5 +382,7 @@ vhost_user_responder_register_signals (GType             type,
                                        g_signal_accumulator_true_handled, NULL,
                                        vhost_user_shape_get_marshaller (table[number].shape),
                                        G_TYPE_BOOLEAN, n, types);
+      g_signal_set_va_marshaller (signals[number], type,
+                                  vhost_user_shape_get_va_marshaller (table[number].shape));
     }
 }

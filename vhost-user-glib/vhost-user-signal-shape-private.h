@@ -7,6 +7,7 @@
 
 #include <glib-object.h>
 
+#include "vhost-user-invocation.h"
 #include "vhost-user-message-private.h"
 
 G_BEGIN_DECLS
@@ -26,6 +27,7 @@ typedef struct {
 } VhostUserShapeLimits;
 
 GSignalCMarshaller vhost_user_shape_get_marshaller (VhostUserShape shape);
+GSignalCVaMarshaller vhost_user_shape_get_va_marshaller (VhostUserShape shape);
 guint    vhost_user_shape_get_param_types (VhostUserShape               shape,
                                            GType                       *types);
 gboolean vhost_user_shape_decode          (VhostUserShape               shape,
@@ -35,5 +37,12 @@ gboolean vhost_user_shape_decode          (VhostUserShape               shape,
                                            GValue                      *values,
                                            guint                       *n_values,
                                            GError                     **error);
+
+void     vhost_user_shape_emit            (VhostUserShape               shape,
+                                           gpointer                     instance,
+                                           guint                        signal_id,
+                                           VhostUserInvocation         *invocation,
+                                           const GValue                *values,
+                                           gboolean                    *handled);
 
 G_END_DECLS

@@ -444,39 +444,92 @@ decode_shmem (const VhostUserRequestInfo *info,
   return TRUE;
 }
 
+/* Emission with C arguments, not GValues: g_signal_emit() then takes
+ * GLib's fast path (the va marshaller, no GValue per argument) whenever
+ * only the class handler would run, which is every request of a device
+ * that overrides vfuncs or connects nothing; with handlers connected it
+ * collects GValues as g_signal_emitv() would. One emitter per signature,
+ * reading the decoded values back. */
+typedef void (*EmitFunc) (gpointer             instance,
+                          guint                signal_id,
+                          VhostUserInvocation *invocation,
+                          const GValue        *v,
+                          gboolean            *handled);
+
+#define T(i) g_value_get_uint64 (&v[i])
+#define U(i) g_value_get_uint (&v[i])
+#define Z(i) g_value_get_boolean (&v[i])
+#define H(i) g_value_get_int (&v[i])
+#define S(i) g_value_get_string (&v[i])
+#define P(i) g_value_get_boxed (&v[i])
+
+#define EMITTER(name, ...) \
+  static void \
+  emit_##name (gpointer             instance, \
+               guint                signal_id, \
+               VhostUserInvocation *invocation, \
+               const GValue        *v, \
+               gboolean            *handled) \
+  { \
+    g_signal_emit (instance, signal_id, 0, invocation, __VA_ARGS__ handled); \
+  }
+
+EMITTER (none, )
+EMITTER (t, T (0),)
+EMITTER (u, U (0),)
+EMITTER (uu, U (0), U (1),)
+EMITTER (ub, U (0), Z (1),)
+EMITTER (uh, U (0), H (1),)
+EMITTER (h, H (0),)
+EMITTER (uA, U (0), P (1),)
+EMITTER (P, P (0),)
+EMITTER (ttt, T (0), T (1), T (2),)
+EMITTER (tth, T (0), T (1), H (2),)
+EMITTER (tttuu, T (0), T (1), T (2), U (3), U (4),)
+EMITTER (uuu, U (0), U (1), U (2),)
+EMITTER (uuB, U (0), U (1), P (2),)
+EMITTER (ttuuh, T (0), T (1), U (2), U (3), H (4),)
+EMITTER (s, S (0),)
+EMITTER (uuh, U (0), U (1), H (2),)
+EMITTER (utth, U (0), T (1), T (2), H (3),)
+EMITTER (utttth, U (0), T (1), T (2), T (3), T (4), H (5),)
+EMITTER (utt, U (0), T (1), T (2),)
+
 /* t guint64, u guint, b gboolean, h an fd (int), s string, B GBytes,
  * A VhostUserVringAddress, M VhostUserMemoryTable, R VhostUserMemoryRegion */
-#define M(args) _vhost_user_marshal_BOOLEAN__##args
+#define M(args) _vhost_user_marshal_BOOLEAN__##args, _vhost_user_marshal_BOOLEAN__##args##v
 
 static const struct {
-  const char         *signature;
-  DecodeFunc          decode;
-  GSignalCMarshaller  marshal;   /* BOOLEAN:OBJECT and the signature */
+  const char           *signature;
+  DecodeFunc            decode;
+  GSignalCMarshaller    marshal;   /* BOOLEAN:OBJECT and the signature */
+  GSignalCVaMarshaller  va_marshal;
+  EmitFunc              emit;
 } shapes[] = {
-  [VHOST_USER_SHAPE_NONE]        = { "",       decode_none,          M (OBJECT) },
-  [VHOST_USER_SHAPE_U64]         = { "t",      decode_u64,           M (OBJECT_UINT64) },
-  [VHOST_USER_SHAPE_INDEX]       = { "u",      decode_vring_state,   M (OBJECT_UINT) },
-  [VHOST_USER_SHAPE_INDEX_NUM]   = { "uu",     decode_vring_state,   M (OBJECT_UINT_UINT) },
-  [VHOST_USER_SHAPE_VRING_SIZE]  = { "uu",     decode_vring_size,    M (OBJECT_UINT_UINT) },
-  [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN) },
-  [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT) },
-  [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT) },
-  [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED) },
-  [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED) },
-  [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED) },
-  [VHOST_USER_SHAPE_REGION_DESC] = { "ttt",    decode_region_desc,   M (OBJECT_UINT64_UINT64_UINT64) },
-  [VHOST_USER_SHAPE_LOG]         = { "tth",    decode_log,           M (OBJECT_UINT64_UINT64_INT) },
-  [VHOST_USER_SHAPE_IOTLB]       = { "tttuu",  decode_iotlb,         M (OBJECT_UINT64_UINT64_UINT64_UINT_UINT) },
-  [VHOST_USER_SHAPE_CONFIG_GET]  = { "uuu",    decode_config,        M (OBJECT_UINT_UINT_UINT) },
-  [VHOST_USER_SHAPE_CONFIG_SET]  = { "uuB",    decode_config,        M (OBJECT_UINT_UINT_BOXED) },
-  [VHOST_USER_SHAPE_BYTES]       = { "B",      decode_bytes,         M (OBJECT_BOXED) },
-  [VHOST_USER_SHAPE_INFLIGHT_GET] = { "uu",     decode_inflight_get,  M (OBJECT_UINT_UINT) },
-  [VHOST_USER_SHAPE_INFLIGHT_SET] = { "ttuuh",  decode_inflight_set,  M (OBJECT_UINT64_UINT64_UINT_UINT_INT) },
-  [VHOST_USER_SHAPE_UUID]        = { "s",      decode_uuid,          M (OBJECT_STRING) },
-  [VHOST_USER_SHAPE_DEVICE_STATE] = { "uuh",    decode_device_state,  M (OBJECT_UINT_UINT_INT) },
-  [VHOST_USER_SHAPE_VRING_AREA]  = { "utth",   decode_vring_area,    M (OBJECT_UINT_UINT64_UINT64_INT) },
-  [VHOST_USER_SHAPE_SHMEM_MAP]   = { "utttth", decode_shmem,         M (OBJECT_UINT_UINT64_UINT64_UINT64_UINT64_INT) },
-  [VHOST_USER_SHAPE_SHMEM_UNMAP] = { "utt",    decode_shmem,         M (OBJECT_UINT_UINT64_UINT64) },
+  [VHOST_USER_SHAPE_NONE]        = { "",       decode_none,          M (OBJECT),                    emit_none },
+  [VHOST_USER_SHAPE_U64]         = { "t",      decode_u64,           M (OBJECT_UINT64),             emit_t },
+  [VHOST_USER_SHAPE_INDEX]       = { "u",      decode_vring_state,   M (OBJECT_UINT),               emit_u },
+  [VHOST_USER_SHAPE_INDEX_NUM]   = { "uu",     decode_vring_state,   M (OBJECT_UINT_UINT),          emit_uu },
+  [VHOST_USER_SHAPE_VRING_SIZE]  = { "uu",     decode_vring_size,    M (OBJECT_UINT_UINT),          emit_uu },
+  [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN),       emit_ub },
+  [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT),           emit_uh },
+  [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT),                emit_h },
+  [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED),         emit_uA },
+  [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED),              emit_P },
+  [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED),              emit_P },
+  [VHOST_USER_SHAPE_REGION_DESC] = { "ttt",    decode_region_desc,   M (OBJECT_UINT64_UINT64_UINT64), emit_ttt },
+  [VHOST_USER_SHAPE_LOG]         = { "tth",    decode_log,           M (OBJECT_UINT64_UINT64_INT),  emit_tth },
+  [VHOST_USER_SHAPE_IOTLB]       = { "tttuu",  decode_iotlb,         M (OBJECT_UINT64_UINT64_UINT64_UINT_UINT), emit_tttuu },
+  [VHOST_USER_SHAPE_CONFIG_GET]  = { "uuu",    decode_config,        M (OBJECT_UINT_UINT_UINT),     emit_uuu },
+  [VHOST_USER_SHAPE_CONFIG_SET]  = { "uuB",    decode_config,        M (OBJECT_UINT_UINT_BOXED),    emit_uuB },
+  [VHOST_USER_SHAPE_BYTES]       = { "B",      decode_bytes,         M (OBJECT_BOXED),              emit_P },
+  [VHOST_USER_SHAPE_INFLIGHT_GET] = { "uu",     decode_inflight_get,  M (OBJECT_UINT_UINT),          emit_uu },
+  [VHOST_USER_SHAPE_INFLIGHT_SET] = { "ttuuh",  decode_inflight_set,  M (OBJECT_UINT64_UINT64_UINT_UINT_INT), emit_ttuuh },
+  [VHOST_USER_SHAPE_UUID]        = { "s",      decode_uuid,          M (OBJECT_STRING),             emit_s },
+  [VHOST_USER_SHAPE_DEVICE_STATE] = { "uuh",    decode_device_state,  M (OBJECT_UINT_UINT_INT),     emit_uuh },
+  [VHOST_USER_SHAPE_VRING_AREA]  = { "utth",   decode_vring_area,    M (OBJECT_UINT_UINT64_UINT64_INT), emit_utth },
+  [VHOST_USER_SHAPE_SHMEM_MAP]   = { "utttth", decode_shmem,         M (OBJECT_UINT_UINT64_UINT64_UINT64_UINT64_INT), emit_utttth },
+  [VHOST_USER_SHAPE_SHMEM_UNMAP] = { "utt",    decode_shmem,         M (OBJECT_UINT_UINT64_UINT64), emit_utt },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (shapes) == VHOST_USER_N_SHAPES);
@@ -507,6 +560,28 @@ vhost_user_shape_get_marshaller (VhostUserShape shape)
 {
   g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, NULL);
   return shapes[shape].marshal;
+}
+
+GSignalCVaMarshaller
+vhost_user_shape_get_va_marshaller (VhostUserShape shape)
+{
+  g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, NULL);
+  return shapes[shape].va_marshal;
+}
+
+/* Emits @signal_id on @instance with @invocation and the @values that
+ * vhost_user_shape_decode() filled for @shape; *@handled is what the
+ * handlers returned. */
+void
+vhost_user_shape_emit (VhostUserShape       shape,
+                       gpointer             instance,
+                       guint                signal_id,
+                       VhostUserInvocation *invocation,
+                       const GValue        *values,
+                       gboolean            *handled)
+{
+  g_return_if_fail (shape < VHOST_USER_N_SHAPES);
+  shapes[shape].emit (instance, signal_id, invocation, values, handled);
 }
 
 /* Fills @types (room for VHOST_USER_SHAPE_MAX_ARGS) with the GTypes of the
