@@ -108,7 +108,9 @@ free_completion (gpointer data)
 }
 
 /* Hands the outcome to the role in the request's context: directly if we
- * are there (or can be), otherwise from an idle there. */
+ * are there (or can be), otherwise from an idle there. @reply is the
+ * caller's storage (a message is 4 KiB: the usual case allocates none);
+ * its fds are ours. */
 static void
 finish (VhostUserInvocation *self,
         VhostUserMessage    *reply,
@@ -123,17 +125,14 @@ finish (VhostUserInvocation *self,
 
       run_completion (&now);
       if (reply != NULL)
-        {
-          vhost_user_message_clear (reply);
-          g_free (reply);
-        }
+        vhost_user_message_clear (reply);
       g_clear_error (&error);
       return;
     }
 
   c = g_new0 (Completion, 1);
   c->invocation = g_object_ref (self);
-  c->reply = reply;
+  c->reply = reply != NULL ? g_memdup2 (reply, sizeof *reply) : NULL;
   c->error = error;
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, run_completion, c, free_completion);
 }
@@ -144,30 +143,31 @@ wants_ack (VhostUserInvocation *self)
   return self->reply_ack && vhost_user_message_needs_reply (self->request);
 }
 
+/* Makes @storage the reply's start and returns it. Not zeroed: a message
+ * is its header, the payload it says and its fds, and the rest of its
+ * 4 KiB is never read. */
 static VhostUserMessage *
-new_reply (VhostUserInvocation *self)
+new_reply (VhostUserInvocation *self,
+           VhostUserMessage    *storage)
 {
-  /* not zeroed: a message is its header, the payload it says and its
-   * fds, and the rest of its 4 KiB is never read */
-  VhostUserMessage *reply = g_new (VhostUserMessage, 1);
-
-  vhost_user_message_init_reply (reply, self->request);
+  vhost_user_message_init_reply (storage, self->request);
   for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
-    reply->fds[i] = -1;
-  return reply;
+    storage->fds[i] = -1;
+  return storage;
 }
 
-/* The failure form of a request that always gets a reply, or NULL if it
- * has none. */
+/* The failure form of a request that always gets a reply, in @storage,
+ * or NULL if it has none. */
 static VhostUserMessage *
-failure_reply (VhostUserInvocation *self)
+failure_reply (VhostUserInvocation *self,
+               VhostUserMessage    *storage)
 {
   VhostUserMessage *reply;
 
   if (!self->info->reply_can_fail)
     return NULL;
 
-  reply = new_reply (self);
+  reply = new_reply (self, storage);
   switch (self->info->reply_payload.kind)
     {
     case VHOST_USER_PAYLOAD_CONFIG:
@@ -211,6 +211,7 @@ complete (VhostUserInvocation *self,
           const GError        *error)
 {
   g_autoptr(GError) own_error = NULL;
+  VhostUserMessage storage;
   VhostUserMessage *reply = NULL;
 
   /* two threads may race to answer: exactly one wins, the other is the
@@ -234,7 +235,7 @@ complete (VhostUserInvocation *self,
     case VHOST_USER_REPLY_ACK:
       if (!wants_ack (self))
         break;
-      reply = new_reply (self);
+      reply = new_reply (self, &storage);
       if (kind == RESULT_BYTES)
         vhost_user_message_set_payload (reply, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
       else
@@ -245,10 +246,10 @@ complete (VhostUserInvocation *self,
     default:
       if (kind == RESULT_ERROR)
         {
-          reply = failure_reply (self);
+          reply = failure_reply (self, &storage);
           break;
         }
-      reply = new_reply (self);
+      reply = new_reply (self, &storage);
       switch (kind)
         {
         case RESULT_ACK:
@@ -307,11 +308,10 @@ complete (VhostUserInvocation *self,
   if (own_error != NULL && kind != RESULT_ERROR && reply != NULL)
     {
       vhost_user_message_clear (reply);
-      g_free (reply);
-      reply = self->reply_kind == VHOST_USER_REPLY_ALWAYS ? failure_reply (self) : NULL;
+      reply = self->reply_kind == VHOST_USER_REPLY_ALWAYS ? failure_reply (self, &storage) : NULL;
       if (self->reply_kind == VHOST_USER_REPLY_ACK && wants_ack (self))
         {
-          reply = new_reply (self);
+          reply = new_reply (self, &storage);
           vhost_user_message_set_u64 (reply, 1);
         }
     }
@@ -455,6 +455,7 @@ vhost_user_invocation_return_and_await (VhostUserInvocation   *self,
                                         GDestroyNotify         notify)
 {
   g_autoptr(GError) error = NULL;
+  VhostUserMessage storage;
   VhostUserMessage *reply;
 
   if (!g_atomic_int_compare_and_exchange (&self->completed, FALSE, TRUE))
@@ -465,7 +466,7 @@ vhost_user_invocation_return_and_await (VhostUserInvocation   *self,
       return;
     }
 
-  reply = new_reply (self);
+  reply = new_reply (self, &storage);
   if (!vhost_user_message_set_payload (reply, g_bytes_get_data (payload, NULL), g_bytes_get_size (payload)) ||
       !vhost_user_message_validate (reply, self->channel, 0, &error))
     {
@@ -473,7 +474,6 @@ vhost_user_invocation_return_and_await (VhostUserInvocation   *self,
         error = g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_HANDLER_FAILED,
                              "Reply to %s is larger than any message", self->info->name);
       vhost_user_message_clear (reply);
-      g_clear_pointer (&reply, g_free);
       if (notify != NULL)
         notify (user_data);
       /* the peer waits for this reply: the role hangs up */
