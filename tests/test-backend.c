@@ -2324,6 +2324,95 @@ check_signals_from_table (GType            type,
     }
 }
 
+/* Invocations are reused from one request to the next, but only where
+ * nobody can tell: one watched (a weak reference, data) is finalized
+ * when its request is over, and one kept is never made another's. */
+typedef struct {
+  guint                mode;
+  VhostUserInvocation *seen;       /* not a reference */
+  VhostUserInvocation *kept;
+  gboolean             finalized;
+  gboolean             data_freed;
+} Watch;
+
+enum { WATCH_NOTHING, WATCH_WEAK_REF, WATCH_DATA, WATCH_KEEP };
+
+static void
+set_true (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+on_watched_finalized (gpointer  data,
+                      GObject  *where_the_object_was)
+{
+  set_true (data);
+}
+
+static gboolean
+watch_invocation (VhostUserBackend    *backend,
+                  VhostUserInvocation *invocation,
+                  gpointer             user_data)
+{
+  Watch *w = user_data;
+
+  w->seen = invocation;
+  if (w->mode == WATCH_WEAK_REF)
+    g_object_weak_ref (G_OBJECT (invocation), on_watched_finalized, &w->finalized);
+  else if (w->mode == WATCH_DATA)
+    g_object_set_data_full (G_OBJECT (invocation), "watch", &w->data_freed, set_true);
+  else if (w->mode == WATCH_KEEP && w->kept == NULL)
+    w->kept = g_object_ref (invocation);
+  return FALSE;   /* the default handler answers */
+}
+
+static void
+request_protocol_features (Fixture *f)
+{
+  MSG (msg);
+
+  message_free (request (f, msg_empty (&msg, REQ (GET_PROTOCOL_FEATURES))));
+}
+
+static void
+test_invocation_recycled (Fixture       *f,
+                          gconstpointer  data)
+{
+  Watch w = { WATCH_NOTHING };
+  VhostUserInvocation *first;
+
+  g_signal_connect (f->backend, "get-protocol-features", G_CALLBACK (watch_invocation), &w);
+
+  /* nobody watching: the same object serves the next request */
+  request_protocol_features (f);
+  first = w.seen;
+  request_protocol_features (f);
+  g_assert_true (w.seen == first);
+
+  w.mode = WATCH_WEAK_REF;
+  request_protocol_features (f);
+  g_assert_true (w.finalized);
+
+  w.mode = WATCH_DATA;
+  request_protocol_features (f);
+  g_assert_true (w.data_freed);
+
+  w.mode = WATCH_KEEP;
+  request_protocol_features (f);
+  g_assert_nonnull (w.kept);
+  w.mode = WATCH_NOTHING;
+  for (guint i = 0; i < 3; i++)
+    {
+      request_protocol_features (f);
+      g_assert_true (w.seen != w.kept);
+    }
+  /* the marker requests (GET_FEATURES) went through the spare too */
+  g_assert_cmpstr (vhost_user_invocation_get_request_name (w.kept), ==, "GET_PROTOCOL_FEATURES");
+  g_assert_true (vhost_user_invocation_get_completed (w.kept));
+  g_clear_object (&w.kept);
+}
+
 /* ... the back-end's for main-socket requests, the front-end's for
  * those of the back-end channel */
 static void
@@ -2468,6 +2557,7 @@ main (int   argc,
 
 #define ADD(path, func) g_test_add ("/backend/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("deferred/answer-later", test_deferred_answer);
+  ADD ("invocation/recycled", test_invocation_recycled);
 #ifdef __linux__
   ADD ("postcopy/fault-served", test_postcopy);
   ADD ("postcopy/refused", test_postcopy_refused);

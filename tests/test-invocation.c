@@ -99,7 +99,7 @@ test_two_threads_complete (void)
 
       /* GET_FEATURES: always answered, with a u64 */
       vhost_user_message_init (&request, VHOST_USER_REQUEST_GET_FEATURES, 0);
-      invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_MAIN, &request, 0, context,
+      invocation = vhost_user_invocation_new (VHOST_USER_CHANNEL_MAIN, &request, 0, context, NULL,
                                               on_done, &done, NULL);
       for (guint i = 0; i < 2; i++)
         {

@@ -34,9 +34,11 @@ VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel      
                                                           const VhostUserMessage      *request,
                                                           guint64                      protocol_features,
                                                           GMainContext                *context,
+                                                          VhostUserInvocation         *spare,
                                                           VhostUserInvocationDoneFunc  done_func,
                                                           gpointer                     user_data,
                                                           GDestroyNotify               notify);
+gboolean                vhost_user_invocation_recycle    (VhostUserInvocation         *self);
 const VhostUserMessage *vhost_user_invocation_get_message (VhostUserInvocation         *self);
 const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation        *self);
 VhostUserReplyKind      vhost_user_invocation_get_reply_kind (VhostUserInvocation     *self);

@@ -343,6 +343,27 @@ complete_with_copy (VhostUserInvocation *self,
   complete (self, kind, value, bytes, copy, NULL);
 }
 
+/* Lets go of what the request held, as finalizing would. */
+static void
+release (VhostUserInvocation *self)
+{
+  GDestroyNotify follow_up_notify = self->follow_up_notify;
+  GDestroyNotify notify = self->notify;
+
+  self->follow_up_notify = NULL;
+  self->notify = NULL;
+  self->done_func = NULL;
+  /* a follow-up nobody took: the connection went away first */
+  if (follow_up_notify != NULL)
+    follow_up_notify (self->follow_up_data);
+  self->follow_up = NULL;
+  self->follow_up_data = NULL;
+  if (notify != NULL)
+    notify (self->user_data);
+  self->user_data = NULL;
+  g_clear_pointer (&self->context, g_main_context_unref);
+}
+
 static void
 vhost_user_invocation_dispose (GObject *object)
 {
@@ -364,13 +385,7 @@ vhost_user_invocation_finalize (GObject *object)
 {
   VhostUserInvocation *self = VHOST_USER_INVOCATION (object);
 
-  /* a follow-up nobody took: the connection went away first */
-  if (self->follow_up_notify != NULL)
-    self->follow_up_notify (self->follow_up_data);
-
-  if (self->notify != NULL)
-    self->notify (self->user_data);
-  g_main_context_unref (self->context);
+  release (self);
   g_free (self->request);
 
   G_OBJECT_CLASS (vhost_user_invocation_parent_class)->finalize (object);
@@ -390,27 +405,22 @@ vhost_user_invocation_init (VhostUserInvocation *self)
 {
 }
 
-/* The request's header and payload are copied; its fds stay with the
- * caller. */
-VhostUserInvocation *
-vhost_user_invocation_new (VhostUserChannel             channel,
-                           const VhostUserMessage      *request,
-                           guint64                      protocol_features,
-                           GMainContext                *context,
-                           VhostUserInvocationDoneFunc  done_func,
-                           gpointer                     user_data,
-                           GDestroyNotify               notify)
+static void
+setup (VhostUserInvocation         *self,
+       VhostUserChannel             channel,
+       const VhostUserRequestInfo  *info,
+       const VhostUserMessage      *request,
+       guint64                      protocol_features,
+       GMainContext                *context,
+       VhostUserInvocationDoneFunc  done_func,
+       gpointer                     user_data,
+       GDestroyNotify               notify)
 {
-  VhostUserInvocation *self;
-  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (channel, request->header.request);
-
-  g_return_val_if_fail (info != NULL, NULL);
-
-  self = g_object_new (VHOST_USER_TYPE_INVOCATION, NULL);
   self->channel = channel;
   self->info = info;
   /* copied as new_reply() builds one: what the header says, no more */
-  self->request = g_new (VhostUserMessage, 1);
+  if (self->request == NULL)
+    self->request = g_new (VhostUserMessage, 1);
   self->request->header = request->header;
   memcpy (self->request->payload, request->payload, MIN (request->header.size, VHOST_USER_MAX_PAYLOAD));
   self->request->n_fds = 0;
@@ -422,7 +432,55 @@ vhost_user_invocation_new (VhostUserChannel             channel,
   self->done_func = done_func;
   self->user_data = user_data;
   self->notify = notify;
+  self->completed = FALSE;
+}
+
+/* The request's header and payload are copied; its fds stay with the
+ * caller. @spare, if not %NULL, is an invocation that
+ * vhost_user_invocation_recycle() accepted: it is taken and made this
+ * request's. */
+VhostUserInvocation *
+vhost_user_invocation_new (VhostUserChannel             channel,
+                           const VhostUserMessage      *request,
+                           guint64                      protocol_features,
+                           GMainContext                *context,
+                           VhostUserInvocation         *spare,
+                           VhostUserInvocationDoneFunc  done_func,
+                           gpointer                     user_data,
+                           GDestroyNotify               notify)
+{
+  VhostUserInvocation *self;
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (channel, request->header.request);
+
+  g_return_val_if_fail (info != NULL, NULL);
+
+  self = spare != NULL ? spare : g_object_new (VHOST_USER_TYPE_INVOCATION, NULL);
+  setup (self, channel, info, request, protocol_features, context, done_func, user_data, notify);
   return self;
+}
+
+/* A role done with @self (answered, its emission over) offers it for the
+ * next request instead of dropping its reference: making and finalizing
+ * a GObject per message was half of what a request cost. Accepted (TRUE,
+ * the caller keeps its reference as the spare) only if nobody else can
+ * tell: no other reference, nothing attached to it (data, weak or toggle
+ * references all live in its qdata), no handler connected. Otherwise
+ * the caller drops its reference as usual. */
+gboolean
+vhost_user_invocation_recycle (VhostUserInvocation *self)
+{
+  static guint notify_id;
+  GObject *object = G_OBJECT (self);
+
+  if (notify_id == 0)
+    notify_id = g_signal_lookup ("notify", G_TYPE_OBJECT);
+  if (!g_atomic_int_get (&self->completed) ||
+      g_atomic_int_get (&object->ref_count) != 1 ||
+      g_atomic_pointer_get (&object->qdata) != NULL ||
+      g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_id, 0, NULL, NULL, NULL) != 0)
+    return FALSE;
+  release (self);
+  return TRUE;
 }
 
 const VhostUserMessage *

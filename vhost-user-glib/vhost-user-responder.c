@@ -30,6 +30,7 @@ struct _VhostUserResponder
 
   VhostUserConnection         *connection;
   VhostUserInvocation         *pending;     /* not a reference */
+  VhostUserInvocation         *spare;       /* for the next request: vhost_user_invocation_recycle() */
   VhostUserMessage            *current;     /* the request being emitted */
 
   /* a request answered in two steps (the postcopy memory table): what the
@@ -90,6 +91,7 @@ responder_clear (gpointer data)
   VhostUserResponder *self = data;
 
   g_clear_object (&self->connection);
+  g_clear_object (&self->spare);
   g_main_context_unref (self->context);
 }
 
@@ -310,7 +312,7 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
                                const GError       *parse_error)
 {
   const VhostUserRequestInfo *info;
-  g_autoptr(VhostUserInvocation) invocation = NULL;
+  VhostUserInvocation *invocation;
   g_autoptr(GObject) owner = NULL;
   g_autoptr(GError) error = NULL;
   VhostUserResponderState state = { 0 };
@@ -336,7 +338,7 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
   /* the connection stops reading until this request is answered */
   vhost_user_connection_set_receiving (self->connection, FALSE);
   invocation = vhost_user_invocation_new (self->channel, msg, state.protocol_features, self->context,
-                                          invocation_done, vhost_user_responder_ref (self),
+                                          g_steal_pointer (&self->spare), invocation_done, vhost_user_responder_ref (self),
                                           (GDestroyNotify) vhost_user_responder_unref);
   self->pending = invocation;
 
@@ -348,6 +350,14 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
     vhost_user_invocation_return_error (invocation, error);
   else
     emit (self, info, msg, invocation, &state);
+
+  /* recycling drops the invocation's reference to us, maybe the last */
+  vhost_user_responder_ref (self);
+  if (self->spare == NULL && vhost_user_invocation_recycle (invocation))
+    self->spare = invocation;
+  else
+    g_object_unref (invocation);
+  vhost_user_responder_unref (self);
 }
 
 /* One signal per row of @channel's table, named by the row's nick, with
