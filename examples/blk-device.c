@@ -90,7 +90,7 @@ struct _BlkQueue
   VhostUserVringElement *scratch;
   guint             heads[BATCH];
   guint             lens[BATCH];
-  struct iovec      iov[VHOST_USER_VRING_MAX_IOV];
+  struct iovec     *iov;         /* VHOST_USER_VRING_MAX_IOV of them */
 
   /* asynchronous completion: a pool sized by the ring, the requests
    * waiting sorted by due time, one timer for the earliest */
@@ -704,8 +704,10 @@ queue_new (ExampleBlkDevice *self,
   q->device = self;
   q->vring = g_object_ref (vhost_user_backend_get_vring (backend, index));
   q->index = index;
-  /* 8 KiB that every pop fills in before use: not zeroed */
+  /* 8 KiB and 16 KiB that every pop fills in before use: not zeroed
+   * (a queue is made per ring per connection) */
   q->scratch = g_new (VhostUserVringElement, 1);
+  q->iov = g_new (struct iovec, VHOST_USER_VRING_MAX_IOV);
 
   if (self->queue_threads)
     {
@@ -763,6 +765,7 @@ queue_free (BlkQueue *q)
   g_object_unref (q->vring);
   g_clear_pointer (&q->rand, g_rand_free);
   g_free (q->scratch);
+  g_free (q->iov);
   g_free (q->pool);
   g_free (q);
 }
@@ -1002,6 +1005,10 @@ example_blk_device_class_init (ExampleBlkDeviceClass *klass)
   backend_class->handle_get_config = example_blk_device_get_config;
 }
 
+static guint64 default_capacity = 64 * 1024 * 1024;
+static guint default_block_size = 512;
+static guint default_num_queues = 1;
+
 static void
 example_blk_device_init (ExampleBlkDevice *self)
 {
@@ -1018,7 +1025,7 @@ example_blk_device_init (ExampleBlkDevice *self)
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_INDIRECT_DESC) |
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX) |
                                    VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED));
-  example_blk_device_set_geometry (self, 64 * 1024 * 1024, 512, 1);
+  example_blk_device_set_geometry (self, default_capacity, default_block_size, default_num_queues);
 
   /* a migration moves the device's state: offer it */
   vhost_user_backend_set_protocol_features (backend, vhost_user_backend_get_protocol_features (backend) |
@@ -1075,12 +1082,31 @@ update_config (ExampleBlkDevice *self)
   rebuild_queues (self);
 }
 
+/* The geometry devices start with: a server makes one per connection,
+ * and one made with the geometry it will be given builds its queues once,
+ * not again when example_blk_device_set_geometry() changes them. */
+void
+example_blk_device_set_default_geometry (guint64 capacity_bytes,
+                                         guint   block_size,
+                                         guint   num_queues)
+{
+  default_capacity = capacity_bytes;
+  default_block_size = block_size;
+  default_num_queues = num_queues;
+}
+
 void
 example_blk_device_set_geometry (ExampleBlkDevice *self,
                                  guint64           capacity_bytes,
                                  guint             block_size,
                                  guint             num_queues)
 {
+  /* a RAM disk not used yet, of this geometry already: nothing to remake */
+  if (self->fd < 0 && self->ram == NULL && !self->read_only &&
+      self->capacity == capacity_bytes - capacity_bytes % 512 &&
+      self->block_size == block_size && self->num_queues == num_queues)
+    return;
+
   /* a RAM disk, mapped when first used (see ram()) */
   release_disk (self);
   self->capacity = capacity_bytes - capacity_bytes % 512;

@@ -45,6 +45,9 @@ G_DECLARE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, EXAMPLE, BLK_DEVICE,
 GBytes *example_blk_device_read (ExampleBlkDevice *self,
                                  guint64           offset,
                                  gsize             len);
+void example_blk_device_set_default_geometry (guint64 capacity_bytes,
+                                              guint   block_size,
+                                              guint   num_queues);
 void example_blk_device_set_geometry (ExampleBlkDevice *self,
                                       guint64           capacity_bytes,
                                       guint             block_size,

@@ -416,6 +416,7 @@ main (int   argc,
   g_unix_signal_add (SIGTERM, on_signal, NULL);
   backends = g_ptr_array_new ();
   g_unix_signal_add (SIGHUP, on_hangup, NULL);
+  example_blk_device_set_default_geometry ((guint64) capacity_mb * 1024 * 1024, block_size, num_queues);
 
   if (connect_mode)
     {
