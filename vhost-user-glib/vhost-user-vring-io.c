@@ -552,6 +552,7 @@ vhost_user_vring_set_iotlb (VhostUserVring *self,
   LOCK (self);
   old = self->xlat.iotlb;
   self->xlat.iotlb = iotlb != NULL ? vhost_user_iotlb_ref (iotlb) : NULL;
+  vhost_user_vring_size_fences (self);
   vhost_user_vring_forget_areas (self);
   self->parked = FALSE;
   UNLOCK (self);

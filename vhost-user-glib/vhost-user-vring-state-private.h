@@ -149,6 +149,7 @@ struct _VhostUserVring
 void     vhost_user_vring_release_fence     (VhostUserVring        *self,
                                              guint                  head);
 void     vhost_user_vring_forget_areas      (VhostUserVring        *self);
+void     vhost_user_vring_size_fences       (VhostUserVring        *self);
 void     vhost_user_vring_schedule_drained  (VhostUserVring        *self);
 
 /* --- kicks: vhost-user-vring-kick.c (vhost_user_vring_kick() is in

@@ -123,6 +123,26 @@ release_fences (VhostUserVring *self)
     vhost_user_vring_release_fence (self, i);
 }
 
+/* With the lock held: the IOTLB's per-head tables, as big as the ring,
+ * made once there is an IOTLB: a fence holds a head out until an
+ * invalidation may complete, a span says what a head's buffers cover.
+ * Without one they would be 24 bytes per entry zeroed at every size
+ * change for nothing. */
+void
+vhost_user_vring_size_fences (VhostUserVring *self)
+{
+  guint n = MAX (self->size, 1);
+
+  if (self->xlat.iotlb == NULL || self->n_fences == n)
+    return;
+  release_fences (self);
+  g_free (self->fences);
+  g_free (self->spans);
+  self->n_fences = n;
+  self->fences = g_new0 (VhostUserIotlbFence *, n);
+  self->spans = g_new0 (guint64, 2 * (gsize) n);
+}
+
 /* With the lock held: the ring's parts are translated again on next use. */
 void
 vhost_user_vring_forget_areas (VhostUserVring *self)
@@ -482,12 +502,12 @@ vhost_user_vring_set_size (VhostUserVring *self,
   size_tables (self, changed);
   if (changed)
     {
+      /* heads of the old size: released, and the tables made again */
       release_fences (self);
-      g_free (self->fences);
-      self->n_fences = MAX (size, 1);
-      self->fences = g_new0 (VhostUserIotlbFence *, self->n_fences);
-      g_free (self->spans);
-      self->spans = g_new0 (guint64, 2 * (gsize) self->n_fences);
+      self->n_fences = 0;
+      g_clear_pointer (&self->fences, g_free);
+      g_clear_pointer (&self->spans, g_free);
+      vhost_user_vring_size_fences (self);
       vhost_user_vring_forget_areas (self);
       /* heads handed out, or to be resubmitted, were of the old size */
       self->in_flight = 0;
