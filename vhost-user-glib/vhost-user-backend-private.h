@@ -152,6 +152,7 @@ gboolean vhost_user_backend_real_check_device_state (VhostUserBackend    *self,
 
 /* vhost-user-backend-postcopy.c */
 gboolean vhost_user_backend_postcopy_supported (void);
+
 void     vhost_user_backend_postcopy_release  (VhostUserBackend      *self);
 gboolean vhost_user_backend_real_postcopy_advise (VhostUserBackend   *self,
                                                VhostUserInvocation   *invocation);

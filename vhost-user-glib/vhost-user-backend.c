@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "vhost-user-backend-private.h"
+#include "vhost-user-server-private.h"
 #include "vhost-user-connection-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-enum-types.h"
@@ -719,6 +720,9 @@ vhost_user_backend_new (void)
   return g_object_new (VHOST_USER_TYPE_BACKEND, NULL);
 }
 
+static void serve (VhostUserBackend    *self,
+                   VhostUserConnection *connection);
+
 /**
  * vhost_user_backend_take_socket:
  * @self: a back-end
@@ -752,14 +756,42 @@ vhost_user_backend_take_socket (VhostUserBackend  *self,
                    "The back-end is already connected");
       return FALSE;
     }
+  serve (self, vhost_user_connection_new (socket, VHOST_USER_CHANNEL_MAIN, FALSE, priv->context));
+  return TRUE;
+}
 
-  priv->connection = vhost_user_connection_new (socket, VHOST_USER_CHANNEL_MAIN, FALSE, priv->context);
+/* vhost_user_backend_take_socket() for a server's accepted, non-blocking
+ * @fd, owned from now on whatever happens. */
+gboolean
+vhost_user_backend_take_fd (VhostUserBackend  *self,
+                            int                fd,
+                            GError           **error)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  if (priv->connection != NULL)
+    {
+      g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "The back-end is already connected");
+      return FALSE;
+    }
+  serve (self, vhost_user_connection_new_for_fd (fd, VHOST_USER_CHANNEL_MAIN, FALSE, priv->context));
+  return TRUE;
+}
+
+static void
+serve (VhostUserBackend    *self,
+       VhostUserConnection *connection)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  priv->connection = connection;
   vhost_user_connection_set_handlers (priv->connection, on_message, on_closed, self);
   vhost_user_connection_set_poll_window (priv->connection, priv->poll_window_us);
   vhost_user_responder_set_connection (priv->responder, priv->connection);
   vhost_user_connection_start (priv->connection);
   g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
-  return TRUE;
 }
 
 /**

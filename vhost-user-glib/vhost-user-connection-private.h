@@ -36,6 +36,10 @@ VhostUserConnection *vhost_user_connection_new       (GSocket                   
                                                       VhostUserChannel               channel,
                                                       gboolean                       receives_replies,
                                                       GMainContext                  *context);
+VhostUserConnection *vhost_user_connection_new_for_fd (int                           fd,
+                                                      VhostUserChannel               channel,
+                                                      gboolean                       receives_replies,
+                                                      GMainContext                  *context);
 void          vhost_user_connection_set_handlers     (VhostUserConnection           *self,
                                                       VhostUserConnectionMessageFunc message_func,
                                                       VhostUserConnectionClosedFunc  closed_func,
