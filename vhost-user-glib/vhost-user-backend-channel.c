@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "vhost-user-backend-private.h"
+#include "vhost-user-lock-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 
@@ -137,10 +138,17 @@ static gboolean
 send_inband_call (gpointer data)
 {
   InbandCall *call = data;
+  VhostUserBackendPrivate *priv = priv_of (call->backend);
   VhostUserWireVringState state = { call->index, 0 };
-  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+  g_autoptr(GBytes) payload = NULL;
+
+  /* a call from now on is news again */
+  vhost_user_mutex_lock (&priv->inband_lock);
+  g_hash_table_remove (priv->inband_pending, GUINT_TO_POINTER (call->index));
+  vhost_user_mutex_unlock (&priv->inband_lock);
 
   /* the answer, if one is asked for, only paces the channel */
+  payload = g_bytes_new (&state, sizeof state);
   vhost_user_backend_send_backend_request_async (call->backend, VHOST_USER_BACKEND_REQUEST_VRING_CALL,
                                                  payload, -1, NULL, NULL, NULL);
   return G_SOURCE_REMOVE;
@@ -148,22 +156,40 @@ send_inband_call (gpointer data)
 
 /* A ring without a call fd notifies: BACKEND_VRING_CALL, sent from the
  * back-end's context whichever thread the ring runs in. Simulations use
- * this, not fast paths: it may allocate. */
+ * this, not fast paths: it may allocate. A call while one for the same
+ * ring waits to be sent is merged into it, as an eventfd adds up: a
+ * device that calls per request, faster than the front-end answers,
+ * would otherwise queue a message per call without bound. At the
+ * default priority, not an idle's: a call fd would be written at once,
+ * and an idle waits as long as other rings keep the context busy. */
 void
 vhost_user_backend_inband_call (VhostUserVring *vring,
                                 gpointer        user_data)
 {
   VhostUserBackend *self = user_data;
-  InbandCall *call = g_new (InbandCall, 1);
+  VhostUserBackendPrivate *priv = priv_of (self);
+  guint index = vhost_user_vring_get_index (vring);
+  gboolean pending;
+  InbandCall *call;
   GSource *source;
 
+  vhost_user_mutex_lock (&priv->inband_lock);
+  if (priv->inband_pending == NULL)
+    priv->inband_pending = g_hash_table_new (NULL, NULL);
+  pending = !g_hash_table_add (priv->inband_pending, GUINT_TO_POINTER (index));
+  vhost_user_mutex_unlock (&priv->inband_lock);
+  if (pending)
+    return;
+
+  call = g_new (InbandCall, 1);
   call->backend = g_object_ref (self);
-  call->index = vhost_user_vring_get_index (vring);
+  call->index = index;
   /* always later, never from here: this runs under the ring's lock */
   source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "VhostUserBackend in-band call");
   g_source_set_callback (source, send_inband_call, call, inband_call_free);
-  g_source_attach (source, priv_of (self)->context);
+  g_source_attach (source, priv->context);
   g_source_unref (source);
 }
 

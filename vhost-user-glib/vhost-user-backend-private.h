@@ -56,6 +56,11 @@ typedef struct
   VhostUserResponder   *responder;
   VhostUserConnection  *backend_channel;
   VhostUserRequester   *channel_requester;
+  /* rings with a BACKEND_VRING_CALL scheduled and not sent yet: more
+   * calls meanwhile are the same news (vhost-user-backend-channel.c).
+   * Rings call from their own threads. */
+  GMutex                inband_lock;
+  GHashTable           *inband_pending;
   guint                 timeout_ms;
   guint                 drain_timeout_ms;  /* GET_VRING_BASE's wait, 0: for ever */
   guint                 poll_window_us;    /* the socket polled after a message */

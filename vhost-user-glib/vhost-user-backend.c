@@ -310,6 +310,8 @@ vhost_user_backend_finalize (GObject *object)
   g_clear_pointer (&priv->vrings, g_ptr_array_unref);
   g_clear_pointer (&priv->responder, vhost_user_responder_unref);
   g_clear_pointer (&priv->context, g_main_context_unref);
+  g_clear_pointer (&priv->inband_pending, g_hash_table_unref);
+  g_mutex_clear (&priv->inband_lock);
   vhost_user_backend_finalize_shared (VHOST_USER_BACKEND (object));
 
   G_OBJECT_CLASS (vhost_user_backend_parent_class)->finalize (object);
@@ -701,6 +703,7 @@ vhost_user_backend_init (VhostUserBackend *self)
   priv->num_queues = 1;
   priv->max_queue_size = MAX_QUEUE_SIZE;
   priv->max_mem_slots = DEFAULT_MEM_SLOTS;
+  g_mutex_init (&priv->inband_lock);
   vhost_user_backend_init_shared (self);
 }
 
