@@ -1977,6 +1977,57 @@ test_hostile_shared_areas (Fixture       *f,
     }
 }
 
+/* The /proc/self/maps line of the back-end's in-flight area. */
+static char *
+inflight_mapping (void)
+{
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "memfd:vhost-user-inflight") != NULL)
+      return g_strdup (lines[i]);
+  return NULL;
+}
+
+/* The area GET_INFLIGHT_FD made, handed back whole by SET_INFLIGHT_FD as
+ * QEMU does on every start, keeps its mapping; another file is mapped. */
+static void
+test_inflight_handed_back (Fixture       *f,
+                           gconstpointer  data)
+{
+  VhostUserWireInflight ask = { 0, 0, NUM_QUEUES, 64, { 0 } }, given;
+  g_autofree char *before = NULL, *after = NULL;
+  VhostUserMessage *reply;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  vhost_user_message_set_struct (msg_empty (&msg, REQ (GET_INFLIGHT_FD)), &ask);
+  reply = request (f, &msg);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (reply->n_fds, ==, 1);
+  memcpy (&given, reply->payload, sizeof given);
+  before = inflight_mapping ();
+  g_assert_nonnull (before);
+
+  vhost_user_message_set_struct (msg_empty (&msg, REQ (SET_INFLIGHT_FD)), &given);
+  vhost_user_message_add_fd (&msg, vhost_user_message_steal_fd (reply, 0));
+  message_free (reply);
+  expect_ok (f, &msg);
+  after = inflight_mapping ();
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpuint (count_memfd_mappings (), ==, f->baseline_maps + 1);
+
+  /* a file of its own, the same size: mapped instead */
+  vhost_user_message_set_struct (msg_empty (&msg, REQ (SET_INFLIGHT_FD)), &given);
+  vhost_user_message_add_fd (&msg, test_memfd (given.mmap_size));
+  expect_ok (f, &msg);
+  g_assert_null (inflight_mapping ());
+  g_assert_cmpuint (count_memfd_mappings (), ==, f->baseline_maps + 1);
+}
+
 static void
 test_hostile_vring_addr (Fixture       *f,
                          gconstpointer  data)
@@ -2579,6 +2630,7 @@ main (int   argc,
   g_test_add ("/backend/refusal/unheard/no-need-reply", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
               test_unheard_refusal, fixture_teardown);
   ADD ("ring/max-size", test_ring_max_size);
+  ADD ("inflight/handed-back", test_inflight_handed_back);
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);
   ADD ("hostile/ring", test_hostile_ring);

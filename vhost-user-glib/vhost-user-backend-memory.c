@@ -274,6 +274,8 @@ vhost_user_backend_unmap_inflight (VhostUserBackend *self)
 
   g_clear_pointer (&priv->inflight, g_bytes_unref);
   priv->inflight_stride = 0;
+  priv->inflight_dev = 0;
+  priv->inflight_ino = 0;
   vhost_user_backend_update_inflight (self);
 }
 
@@ -311,6 +313,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   VhostUserBackendPrivate *priv = priv_of (self);
   VhostUserWireInflight reply = { 0 };
   g_autoptr(GBytes) payload = NULL;
+  struct stat st;
   gsize size;
   void *base;
   int fd;
@@ -326,6 +329,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   fd = memfd_create ("vhost-user-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   /* sealed before the front-end has it: it cannot shrink it under us */
   if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ||
+      fstat (fd, &st) != 0 ||
       (base = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
     {
       int errsv = errno;
@@ -340,6 +344,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   g_clear_pointer (&priv->inflight, g_bytes_unref);
   priv->inflight = mapping_bytes_new (base, size, 0, size, fd);
   priv->inflight_stride = inflight_queue_size (queue_size);
+  priv->inflight_dev = st.st_dev;
+  priv->inflight_ino = st.st_ino;
   vhost_user_backend_update_inflight (self);
 
   reply.mmap_size = size;
@@ -380,6 +386,7 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   GBytes *inflight;
+  struct stat st;
 
   /* the area must hold what this back-end would have laid out for it */
   if (num_queues == 0 || num_queues > priv->num_queues || queue_size == 0 ||
@@ -392,12 +399,27 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
       return TRUE;
     }
 
+  /* the area GET_INFLIGHT_FD made, handed back whole (QEMU does so on
+   * every start): the mapping we have is the one meant, and mapping it
+   * again would cost an mmap, an munmap and its pages' faults */
+  if (priv->inflight != NULL && priv->inflight_ino != 0 && mmap_offset == 0 &&
+      mmap_size == g_bytes_get_size (priv->inflight) && fstat (fd, &st) == 0 &&
+      st.st_dev == priv->inflight_dev && st.st_ino == priv->inflight_ino)
+    {
+      priv->inflight_stride = inflight_queue_size (queue_size);
+      vhost_user_backend_update_inflight (self);
+      vhost_user_invocation_return_ack (invocation);
+      return TRUE;
+    }
+
   inflight = map_request_fd (self, invocation, mmap_offset, mmap_size, 0, "in-flight area");
   if (inflight == NULL)
     return TRUE;
   g_clear_pointer (&priv->inflight, g_bytes_unref);
   priv->inflight = inflight;
   priv->inflight_stride = inflight_queue_size (queue_size);
+  priv->inflight_dev = 0;
+  priv->inflight_ino = 0;
   vhost_user_backend_update_inflight (self);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;

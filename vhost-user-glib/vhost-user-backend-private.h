@@ -70,6 +70,10 @@ typedef struct
   GBytes               *log;
   GBytes               *inflight;
   gsize                 inflight_stride;   /* bytes per queue */
+  /* the file of the area GET_INFLIGHT_FD made, which SET_INFLIGHT_FD
+   * usually hands back (0, 0: none) */
+  dev_t                 inflight_dev;
+  ino_t                 inflight_ino;
 
   /* postcopy (vhost-user-backend-postcopy.c): the userfaultfd from
    * POSTCOPY_ADVISE on, and whether memory is registered as it is mapped */
