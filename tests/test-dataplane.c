@@ -1227,6 +1227,66 @@ test_busy_poll_kick_replaced (gconstpointer data)
   fixture_teardown (&f);
 }
 
+/* The window adapts (QEMU's way): it starts at the one set; a kick
+ * long after polling ran out drops it to 0, as that polling caught
+ * nothing; kicks that polling the set window would have caught grow it
+ * again, doubling from 4 us. */
+static void
+test_busy_poll_adaptive (void)
+{
+  const guint max = 400 * 1000;
+  Fixture f = { .num_queues = 1 };
+  VhostUserVring *vring;
+  guint used_head, len;
+  gint64 deadline;
+
+  f.handler = serve_one_by_one;
+  start_server (&f, "busy-poll-adaptive.sock");
+  connect_frontend (&f, 0, 0);
+  vring = vhost_user_backend_get_vring (f.backend, 0);
+  vhost_user_vring_set_poll_window (vring, max);
+  g_assert_cmpuint (vhost_user_vring_get_current_poll_window (vring), ==, max);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+
+  add_request (&f, 0, 0, TRUE);
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (vhost_user_vring_get_current_poll_window (vring), ==, max);
+
+  /* polling runs out, and the next kick comes a window later still */
+  deadline = g_get_monotonic_time () + 3 * max;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_true (kicks_wanted (&f));
+  add_request (&f, 0, 1, TRUE);
+  g_assert_true (wait_used (&f, 0, &used_head, &len));
+  g_assert_cmpuint (vhost_user_vring_get_current_poll_window (vring), ==, 0);
+  g_assert_true (kicks_wanted (&f));
+
+  /* kicks close together: each would have been caught, the window grows */
+  for (guint i = 0, expect = 4; i < 4; i++, expect *= 2)
+    {
+      add_request (&f, 0, 2 + i, TRUE);
+      g_assert_true (wait_used (&f, 0, &used_head, &len));
+      g_assert_cmpuint (vhost_user_vring_get_current_poll_window (vring), ==, expect);
+      /* a window of microseconds runs out at the poll's first look (a
+       * kick before that finds it polling: no news of the window) */
+      for (guint j = 0; j < 10; j++)
+        {
+          g_usleep (1000);
+          g_main_context_iteration (NULL, FALSE);
+        }
+      g_assert_true (kicks_wanted (&f));
+    }
+
+  /* set again, it starts again from the top */
+  vhost_user_vring_set_poll_window (vring, max / 2);
+  g_assert_cmpuint (vhost_user_vring_get_current_poll_window (vring), ==, max / 2);
+  fixture_teardown (&f);
+}
+
 /* A ring that busy-polls in the back-end's context leaves the context's
  * other sources their turn (from a review): the in-band call of a
  * completion (an idle) is sent while the poll goes on, not when its
@@ -1478,6 +1538,7 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/busy-poll/kick-replaced/packed", GINT_TO_POINTER (TRUE),
                         test_busy_poll_kick_replaced);
   g_test_add_func ("/dataplane/busy-poll/inband", test_busy_poll_inband);
+  g_test_add_func ("/dataplane/busy-poll/adaptive", test_busy_poll_adaptive);
   g_test_add_func ("/dataplane/inband/polled-merged", test_inband_polled_merged);
   g_test_add_func ("/dataplane/broken-ring", test_broken_ring);
   g_test_add_data_func ("/dataplane/receive/split", GINT_TO_POINTER (0), test_receive);

@@ -62,7 +62,33 @@ vhost_user_vring_kick (VhostUserVring *self)
  * empty ring ask the driver not to kick, until it has found nothing for
  * the window; then polling stops, the handler runs once more (its empty
  * pop asks for kicks again and looks once more, for a request made
- * available meanwhile) and the ring sleeps on its kick fd. */
+ * available meanwhile) and the ring sleeps on its kick fd.
+ *
+ * The window adapts as QEMU's (aio-poll-max-ns) does, between 0 and the
+ * one set: a kick that comes after polling ran out says whether polling
+ * that much longer would have caught it. Had the set window caught it,
+ * the window doubles (from POLL_GROW_START_US); had it not, polling was
+ * CPU spent for nothing and the window drops to 0. Work found while
+ * polling leaves it as it is. It starts at the set window. */
+#define POLL_GROW_START_US 4
+
+/* With the lock held, on a kick: what the wait since polling ran out
+ * says of the window. */
+static void
+adapt_window (VhostUserVring *self,
+              gint64          now)
+{
+  guint64 waited;
+
+  if (self->poll_ran_out == 0 || self->poll_window_us == 0)
+    return;
+  waited = self->poll_now_us + (guint64) MAX (now - self->poll_ran_out, 0);
+  self->poll_ran_out = 0;
+  if (waited > self->poll_window_us)
+    self->poll_now_us = 0;
+  else if (self->poll_now_us < self->poll_window_us)
+    self->poll_now_us = MIN (MAX (self->poll_now_us * 2, POLL_GROW_START_US), self->poll_window_us);
+}
 
 /* From the ring's context or the control plane's: the source is taken
  * under the lock, so that exactly one of them destroys it. */
@@ -106,12 +132,15 @@ busy_dispatch (GSource     *source,
   now = g_get_monotonic_time ();
   LOCK (self);
   after = self->base;
-  window = self->poll_window_us;
+  window = self->poll_now_us;
   UNLOCK (self);
   if (after != before)
     self->poll_last_work = now;
   else if (now - self->poll_last_work >= window)
     {
+      LOCK (self);
+      self->poll_ran_out = now;
+      UNLOCK (self);
       stop_polling (self);
       run_kick_handler (self);
       return G_SOURCE_REMOVE;
@@ -130,6 +159,14 @@ start_polling (VhostUserVring *self)
   LOCK (self);
   if (self->poll_source != NULL || self->poll_window_us == 0 || !self->started || where == NULL)
     {
+      UNLOCK (self);
+      return;
+    }
+  /* a window shrunk to nothing: no polling, but the next kick still
+   * tells whether some would have paid */
+  if (self->poll_now_us == 0)
+    {
+      self->poll_ran_out = g_get_monotonic_time ();
       UNLOCK (self);
       return;
     }
@@ -167,6 +204,9 @@ on_kick (int          fd,
   /* clear the eventfd first: a kick after this read is a new one */
   while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
     ;
+  LOCK (self);
+  adapt_window (self, g_get_monotonic_time ());
+  UNLOCK (self);
   /* a kick seen by an iteration nested in the handler runs it again
    * after, not inside itself */
   if (self->in_kick)

@@ -61,7 +61,11 @@ struct _VhostUserVring
   gboolean              kick_again;      /* a kick came in a nested iteration */
   /* busy-polling after a kick (vhost-user-vring-kick.c): how long to look
    * for more with kicks off, whether we are, and when work last came */
-  guint                 poll_window_us;
+  guint                 poll_window_us;   /* the most the window grows to */
+  /* the adaptive window (vhost-user-vring-kick.c): how long polling goes
+   * on now, and when it last ran out without work (0: it did not) */
+  guint                 poll_now_us;
+  gint64                poll_ran_out;
   gboolean              polling;
   GSource              *poll_source;
   gint64                poll_last_work;

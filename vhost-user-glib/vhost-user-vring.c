@@ -321,9 +321,9 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
   /**
    * VhostUserVring:poll-window:
    *
-   * How long, in microseconds, the ring busy-polls after a kick before it
-   * sleeps on its kick fd again: see vhost_user_vring_set_poll_window().
-   * 0 (the default): no polling.
+   * The most, in microseconds, the ring busy-polls after a kick before it
+   * sleeps on its kick fd again (the window adapts below it): see
+   * vhost_user_vring_set_poll_window(). 0 (the default): no polling.
    *
    * Since: 1.0
    */
@@ -1202,15 +1202,59 @@ vhost_user_vring_set_kick_handler (VhostUserVring         *self,
  * wake-up on either side. Best with the ring in a thread of its own: the
  * context spins while it polls.
  *
+ * @usecs is the most the ring polls: the window adapts, as QEMU's
+ * `aio-poll-max-ns` does. It starts at @usecs; a kick that comes after
+ * polling ran out doubles it (from 4 µs, up to @usecs) if polling @usecs
+ * would have caught it, and drops it to 0 if not, polling having been
+ * CPU spent for nothing; work found while polling leaves it. So a ring
+ * the driver kicks seldom stops polling, and one it kicks often polls.
+ * vhost_user_vring_get_current_poll_window() tells where it is.
+ *
  * Since: 1.0
  */
 void
 vhost_user_vring_set_poll_window (VhostUserVring *self,
                                   guint           usecs)
 {
+  gboolean changed;
+
   g_return_if_fail (VHOST_USER_IS_VRING (self));
 
-  SET_AND_NOTIFY (self, poll_window_us, usecs, PROP_POLL_WINDOW);
+  LOCK (self);
+  changed = self->poll_window_us != usecs;
+  self->poll_window_us = usecs;
+  /* adapting starts again, from the window set */
+  self->poll_now_us = usecs;
+  self->poll_ran_out = 0;
+  UNLOCK (self);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POLL_WINDOW]);
+}
+
+/**
+ * vhost_user_vring_get_current_poll_window:
+ * @self: a ring
+ *
+ * How long the ring polls after its next kick, as the window adapts
+ * between 0 and vhost_user_vring_get_poll_window() (see
+ * vhost_user_vring_set_poll_window()). It moves with the kicks, from the
+ * ring's context: a snapshot, and not a property (nothing is notified).
+ *
+ * Returns: the window now, in microseconds
+ *
+ * Since: 1.0
+ */
+guint
+vhost_user_vring_get_current_poll_window (VhostUserVring *self)
+{
+  guint usecs;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
+
+  LOCK (self);
+  usecs = self->poll_now_us;
+  UNLOCK (self);
+  return usecs;
 }
 
 /**

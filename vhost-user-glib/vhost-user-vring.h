@@ -181,6 +181,8 @@ void                         vhost_user_vring_set_poll_window (VhostUserVring   
 VHOST_USER_AVAILABLE_IN_ALL
 guint                        vhost_user_vring_get_poll_window (VhostUserVring        *self);
 VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_current_poll_window (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
 void                         vhost_user_vring_set_kick_handler (VhostUserVring        *self,
                                                             VhostUserVringKickFunc func,
                                                             gpointer               user_data,
