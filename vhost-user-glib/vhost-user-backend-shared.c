@@ -40,7 +40,8 @@ vhost_user_backend_init_shared (VhostUserBackend *self)
   VhostUserBackendPrivate *priv = priv_of (self);
 
   priv->shared_objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, shared_object_free);
-  priv->shmem_sizes = g_new0 (guint64, VHOST_USER_MAX_SHMEM_REGIONS);
+  /* shmem_sizes (2 KiB) once a region is declared: a server makes a
+   * back-end per connection, and few devices declare any */
 }
 
 void
@@ -617,6 +618,8 @@ vhost_user_backend_set_shmem_region (VhostUserBackend  *self,
                    shmid, size, VHOST_USER_MAX_SHMEM_REGIONS - 1);
       return FALSE;
     }
+  if (priv_of (self)->shmem_sizes == NULL)
+    priv_of (self)->shmem_sizes = g_new0 (guint64, VHOST_USER_MAX_SHMEM_REGIONS);
   priv_of (self)->shmem_sizes[shmid] = size;
   return TRUE;
 }
@@ -638,7 +641,8 @@ vhost_user_backend_get_shmem_region (VhostUserBackend *self,
 {
   g_return_val_if_fail (VHOST_USER_IS_BACKEND (self), 0);
 
-  return shmid < VHOST_USER_MAX_SHMEM_REGIONS ? priv_of (self)->shmem_sizes[shmid] : 0;
+  return shmid < VHOST_USER_MAX_SHMEM_REGIONS && priv_of (self)->shmem_sizes != NULL ?
+         priv_of (self)->shmem_sizes[shmid] : 0;
 }
 
 /**
@@ -660,7 +664,8 @@ vhost_user_backend_real_get_shmem_config (VhostUserBackend    *self,
   VhostUserWireShmemConfig config = { 0 };
   g_autoptr(GBytes) payload = NULL;
 
-  memcpy (config.memory_sizes, priv_of (self)->shmem_sizes, sizeof config.memory_sizes);
+  if (priv_of (self)->shmem_sizes != NULL)
+    memcpy (config.memory_sizes, priv_of (self)->shmem_sizes, sizeof config.memory_sizes);
   for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
     config.nregions += config.memory_sizes[i] != 0;
   payload = g_bytes_new (&config, sizeof config);
