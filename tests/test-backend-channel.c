@@ -689,6 +689,92 @@ test_cancel_while_waiting (void)
   stop (&f);
 }
 
+/* The context for @ms, whatever comes. */
+static void
+iterate_for (GMainContext *context,
+             guint         ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (context, FALSE))
+      g_usleep (1000);
+}
+
+/* A front-end that never answers an in-band call: one call per ring is
+ * on its way at a time however often the ring calls, the rest merged
+ * into one that waits for the answer (here, for the channel's timeout).
+ * Each used to be a message and a pending reply of its own: a front-end
+ * that made the device call and never answered grew the back-end's
+ * queues without bound. */
+static void
+test_inband_call_unanswered (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  VhostUserVring *vring;
+  VhostUserMessage *seen;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_SILENT);
+  vhost_user_backend_set_timeout (f.backend, 300);
+  vring = vhost_user_backend_get_vring (f.backend, 0);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_assert_true (vhost_user_vring_call (vring, &error));
+      g_assert_no_error (error);
+      while (g_main_context_iteration (f.context, FALSE))
+        ;
+    }
+  seen = g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC);
+  g_assert_nonnull (seen);
+  g_assert_cmpuint (seen->header.request, ==, VHOST_USER_BACKEND_REQUEST_VRING_CALL);
+  g_assert_true (vhost_user_message_needs_reply (seen));
+  free_seen (seen);
+  g_assert_null (g_async_queue_timeout_pop (f.seen, 100 * 1000));
+
+  /* no answer in time: the channel goes, and the merged call with it */
+  iterate_for (f.context, 600);
+  g_assert_null (g_async_queue_try_pop (f.seen));
+  g_assert_false (vhost_user_backend_notify_config_change (f.backend, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  stop (&f);
+}
+
+/* Calls before the in-band call is sent are in it; a call after it was
+ * sent gets one more, after the answer (the front-end may have looked at
+ * the used ring before), and no more than one. */
+static void
+test_inband_call_follow_up (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+  VhostUserVring *vring;
+  VhostUserMessage *seen;
+
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_ACK);
+  vring = vhost_user_backend_get_vring (f.backend, 0);
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (vhost_user_vring_call (vring, &error));
+  /* sent; the front-end answers, and the answer waits in our socket */
+  g_main_context_iteration (f.context, FALSE);
+  seen = g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC);
+  g_assert_nonnull (seen);
+  g_assert_cmpuint (seen->header.request, ==, VHOST_USER_BACKEND_REQUEST_VRING_CALL);
+  free_seen (seen);
+
+  for (guint i = 0; i < 3; i++)
+    g_assert_true (vhost_user_vring_call (vring, &error));
+  g_assert_no_error (error);
+  iterate_for (f.context, 100);
+  seen = g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC);
+  g_assert_nonnull (seen);
+  g_assert_cmpuint (seen->header.request, ==, VHOST_USER_BACKEND_REQUEST_VRING_CALL);
+  free_seen (seen);
+  iterate_for (f.context, 100);
+  g_assert_null (g_async_queue_try_pop (f.seen));
+  stop (&f);
+}
+
 static void
 test_no_channel (void)
 {
@@ -719,6 +805,8 @@ main (int   argc,
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);
   g_test_add_func ("/backend-channel/cancel-while-waiting", test_cancel_while_waiting);
+  g_test_add_func ("/backend-channel/inband-call/unanswered", test_inband_call_unanswered);
+  g_test_add_func ("/backend-channel/inband-call/follow-up", test_inband_call_follow_up);
 
   return g_test_run ();
 }

@@ -123,7 +123,17 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
 typedef struct {
   VhostUserBackend *backend;
   guint             index;
+  gboolean          started;  /* the request owns it from then on */
 } InbandCall;
+
+/* A ring's entry in inband_pending: its call is to be sent (and covers
+ * whatever the ring calls for until then), or sent and not answered yet,
+ * or that and the ring called again since. */
+enum {
+  INBAND_QUEUED = 1,
+  INBAND_SENT,
+  INBAND_AGAIN,
+};
 
 static void
 inband_call_free (gpointer data)
@@ -134,34 +144,87 @@ inband_call_free (gpointer data)
   g_free (call);
 }
 
+static void send_inband_call (InbandCall *call);
+
+static void
+inband_call_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  InbandCall *call = user_data;
+  VhostUserBackendPrivate *priv = priv_of (call->backend);
+  gboolean again;
+
+  /* an error (no channel, no answer in time) ends this call as an answer
+   * does: the next one is tried afresh */
+  vhost_user_backend_send_backend_request_finish (call->backend, result, NULL, NULL);
+
+  vhost_user_mutex_lock (&priv->inband_lock);
+  again = GPOINTER_TO_UINT (g_hash_table_lookup (priv->inband_pending, GUINT_TO_POINTER (call->index))) == INBAND_AGAIN;
+  if (again)
+    g_hash_table_insert (priv->inband_pending, GUINT_TO_POINTER (call->index), GUINT_TO_POINTER (INBAND_SENT));
+  else
+    g_hash_table_remove (priv->inband_pending, GUINT_TO_POINTER (call->index));
+  vhost_user_mutex_unlock (&priv->inband_lock);
+
+  /* the front-end may have looked at the used ring before what the ring
+   * called for since was in it: one more call covers all of it */
+  if (again)
+    send_inband_call (call);
+  else
+    inband_call_free (call);
+}
+
+static void
+send_inband_call (InbandCall *call)
+{
+  GMainContext *context = priv_of (call->backend)->context;
+  VhostUserWireVringState state = { call->index, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&state, sizeof state);
+
+  /* the answer comes back here, whichever context is the thread's own */
+  g_main_context_push_thread_default (context);
+  vhost_user_backend_send_backend_request_async (call->backend, VHOST_USER_BACKEND_REQUEST_VRING_CALL,
+                                                 payload, -1, NULL, inband_call_done, call);
+  g_main_context_pop_thread_default (context);
+}
+
 static gboolean
-send_inband_call (gpointer data)
+start_inband_call (gpointer data)
 {
   InbandCall *call = data;
   VhostUserBackendPrivate *priv = priv_of (call->backend);
-  VhostUserWireVringState state = { call->index, 0 };
-  g_autoptr(GBytes) payload = NULL;
 
-  /* a call from now on is news again */
+  /* what the ring calls for from now on may come after the front-end
+   * looked: it will need a call of its own */
   vhost_user_mutex_lock (&priv->inband_lock);
-  g_hash_table_remove (priv->inband_pending, GUINT_TO_POINTER (call->index));
+  g_hash_table_insert (priv->inband_pending, GUINT_TO_POINTER (call->index), GUINT_TO_POINTER (INBAND_SENT));
   vhost_user_mutex_unlock (&priv->inband_lock);
-
-  /* the answer, if one is asked for, only paces the channel */
-  payload = g_bytes_new (&state, sizeof state);
-  vhost_user_backend_send_backend_request_async (call->backend, VHOST_USER_BACKEND_REQUEST_VRING_CALL,
-                                                 payload, -1, NULL, NULL, NULL);
+  call->started = TRUE;
+  send_inband_call (call);
   return G_SOURCE_REMOVE;
+}
+
+static void
+inband_call_unstarted (gpointer data)
+{
+  InbandCall *call = data;
+
+  if (!call->started)
+    inband_call_free (call);
 }
 
 /* A ring without a call fd notifies: BACKEND_VRING_CALL, sent from the
  * back-end's context whichever thread the ring runs in. Simulations use
- * this, not fast paths: it may allocate. A call while one for the same
- * ring waits to be sent is merged into it, as an eventfd adds up: a
- * device that calls per request, faster than the front-end answers,
- * would otherwise queue a message per call without bound. At the
- * default priority, not an idle's: a call fd would be written at once,
- * and an idle waits as long as other rings keep the context busy. */
+ * this, not fast paths: it may allocate. One call per ring is on its way
+ * at a time (in-band notifications go with REPLY_ACK, so until the
+ * front-end answers it); calls meanwhile are merged into one more, sent
+ * after the answer, as an eventfd adds up. A device that calls per
+ * request, faster than the front-end answers (or a front-end that never
+ * answers), would otherwise queue a message and a pending reply per call
+ * without bound. Started at the default priority, not an idle's: a call
+ * fd would be written at once, and an idle waits as long as other rings
+ * keep the context busy. */
 void
 vhost_user_backend_inband_call (VhostUserVring *vring,
                                 gpointer        user_data)
@@ -169,26 +232,30 @@ vhost_user_backend_inband_call (VhostUserVring *vring,
   VhostUserBackend *self = user_data;
   VhostUserBackendPrivate *priv = priv_of (self);
   guint index = vhost_user_vring_get_index (vring);
-  gboolean pending;
+  guint state;
   InbandCall *call;
   GSource *source;
 
   vhost_user_mutex_lock (&priv->inband_lock);
   if (priv->inband_pending == NULL)
     priv->inband_pending = g_hash_table_new (NULL, NULL);
-  pending = !g_hash_table_add (priv->inband_pending, GUINT_TO_POINTER (index));
+  state = GPOINTER_TO_UINT (g_hash_table_lookup (priv->inband_pending, GUINT_TO_POINTER (index)));
+  if (state == 0 || state == INBAND_SENT)
+    g_hash_table_insert (priv->inband_pending, GUINT_TO_POINTER (index),
+                         GUINT_TO_POINTER (state == 0 ? INBAND_QUEUED : INBAND_AGAIN));
   vhost_user_mutex_unlock (&priv->inband_lock);
-  if (pending)
+  if (state != 0)
     return;
 
   call = g_new (InbandCall, 1);
   call->backend = g_object_ref (self);
   call->index = index;
+  call->started = FALSE;
   /* always later, never from here: this runs under the ring's lock */
   source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "VhostUserBackend in-band call");
-  g_source_set_callback (source, send_inband_call, call, inband_call_free);
+  g_source_set_callback (source, start_inband_call, call, inband_call_unstarted);
   g_source_attach (source, priv->context);
   g_source_unref (source);
 }

@@ -56,9 +56,9 @@ typedef struct
   VhostUserResponder   *responder;
   VhostUserConnection  *backend_channel;
   VhostUserRequester   *channel_requester;
-  /* rings with a BACKEND_VRING_CALL scheduled and not sent yet: more
-   * calls meanwhile are the same news (vhost-user-backend-channel.c).
-   * Rings call from their own threads. */
+  /* rings with a BACKEND_VRING_CALL on its way (not answered yet), and
+   * whether they called again since: one more call then covers them all
+   * (vhost-user-backend-channel.c). Rings call from their own threads. */
   GMutex                inband_lock;
   GHashTable           *inband_pending;
   guint                 timeout_ms;
