@@ -87,7 +87,7 @@ adapt_window (VhostUserVring *self,
   if (waited > self->poll_window_us)
     self->poll_now_us = 0;
   else if (self->poll_now_us < self->poll_window_us)
-    self->poll_now_us = MIN (MAX (self->poll_now_us * 2, POLL_GROW_START_US), self->poll_window_us);
+    self->poll_now_us = MIN (MAX ((guint64) self->poll_now_us * 2, POLL_GROW_START_US), self->poll_window_us);
 }
 
 /* From the ring's context or the control plane's: the source is taken
