@@ -1515,6 +1515,69 @@ test_iotlb_need_reply (Fixture       *f,
   g_assert_cmphex (flags, ==, VHOST_USER_PROTOCOL_VERSION | VHOST_USER_FLAG_NEED_REPLY);
 }
 
+/* A back-end whose IOTLB_MSG and SET_DEVICE_STATE_FD statuses are all
+ * ones; requests asking for an ack get 0. */
+static gpointer
+all_ones_peer (gpointer data)
+{
+  Fixture *f = data;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  int fd = g_socket_get_fd (f->peer_socket);
+
+  while (read_message (fd, &msg))
+    {
+      guint32 request = msg.header.request;
+
+      if (request == REQ (GET_FEATURES))
+        write_reply (fd, request, VR, 8, DPDK_FEATURES, WHOLE, FALSE);
+      else if (request == REQ (GET_PROTOCOL_FEATURES))
+        write_reply (fd, request, VR, 8, PF (REPLY_ACK) | PF (DEVICE_STATE), WHOLE, FALSE);
+      else if (request == REQ (IOTLB_MSG) || request == REQ (SET_DEVICE_STATE_FD))
+        write_reply (fd, request, VR, 8, G_MAXUINT64, WHOLE, FALSE);
+      else if (msg.header.flags & VHOST_USER_FLAG_NEED_REPLY)
+        write_reply (fd, request, VR, 8, 0, WHOLE, FALSE);
+      vhost_user_message_clear (&msg);
+    }
+  vhost_user_message_clear (&msg);
+  return NULL;
+}
+
+/* A status of all ones is a failure like any other non-zero one, with an
+ * error. It used to mean "no reply" inside the library: the call failed
+ * with no GError, and a device's state save counted as done. */
+static void
+test_status_all_ones (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GError) error = NULL;
+  int pipe_fds[2], out_fd = -1;
+
+  g_assert_true (vhost_user_socket_pair (&front, &f->peer_socket, &error));
+  make_blocking (f->peer_socket);
+  f->peer = g_thread_new ("all-ones back-end", all_ones_peer, f);
+  g_assert_true (vhost_user_frontend_take_socket (f->frontend, front, &error));
+  g_object_set (f->frontend, "timeout", WAIT_MS, NULL);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, DPDK_FEATURES, PF (REPLY_ACK) | PF (DEVICE_STATE), NULL,
+                                                &error));
+  g_assert_no_error (error);
+
+  g_assert_false (vhost_user_frontend_send_iotlb_msg (f->frontend, 0x1000, 0x1000, UADDR, 3, 2, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+
+  g_assert_cmpint (pipe (pipe_fds), ==, 0);
+  g_assert_false (vhost_user_frontend_set_device_state_fd (f->frontend, 0, 0, pipe_fds[1], &out_fd, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_cmpint (out_fd, ==, -1);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+
+  vhost_user_frontend_close (f->frontend);
+  g_thread_join (g_steal_pointer (&f->peer));
+}
+
 /* --- 6. negotiation --- */
 
 /* More than offered on both sides, less than offered too: what is kept
@@ -1875,6 +1938,7 @@ main (int   argc,
               test_iotlb_need_reply, fixture_teardown);
   g_test_add ("/frontend/iotlb-need-reply/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_iotlb_need_reply, fixture_teardown);
+  g_test_add ("/frontend/status-all-ones", Fixture, NULL, fixture_setup_bare, test_status_all_ones, fixture_teardown);
   g_test_add ("/frontend/blocking/isolated", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_blocking_isolated, fixture_teardown);
   g_test_add ("/frontend/blocking/isolated-handed-over", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_bare,

@@ -32,17 +32,37 @@ build_iotlb (VhostUserBuilt *b,
   return vhost_user_frontend_build (b, &iotlb, sizeof iotlb, NULL, 0, error);
 }
 
+/* The status a reply carries. FALSE (@error set) without one: a NULL
+ * @reply is a request that failed and said why. Any u64 is the back-end's
+ * to send, all ones too (it once passed for "no reply" here, failing
+ * without an error: a device state transfer then counted as done). */
+static gboolean
+reply_status (GBytes   *reply,
+              guint64  *status,
+              GError  **error)
+{
+  if (reply == NULL)
+    return FALSE;
+  *status = vhost_user_frontend_parse_u64 (reply, error);
+  return g_bytes_get_size (reply) == sizeof *status;
+}
+
 /* IOTLB_MSG answers with a status even without REPLY_ACK. */
 static gboolean
 parse_iotlb_status (GBytes  *reply,
                     GError **error)
 {
-  guint64 status = vhost_user_frontend_parse_u64 (reply, error);
+  guint64 status;
 
-  if (status != 0 && status != G_MAXUINT64)
-    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                 "The back-end refused the IOTLB update (status %" G_GUINT64_FORMAT ")", status);
-  return status == 0;
+  if (!reply_status (reply, &status, error))
+    return FALSE;
+  if (status != 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
+                   "The back-end refused the IOTLB update (status %" G_GUINT64_FORMAT ")", status);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**
@@ -178,9 +198,9 @@ parse_fd_reply (GBytes       *reply,
                 GUnixFDList  *fd_list,
                 GError      **error)
 {
-  guint64 status = vhost_user_frontend_parse_u64 (reply, error);
+  guint64 status;
 
-  if (status == G_MAXUINT64 && reply == NULL)
+  if (!reply_status (reply, &status, error))
     return -1;
   if (status != 0 || fd_list == NULL || g_unix_fd_list_get_length (fd_list) != 1)
     {
@@ -302,11 +322,11 @@ parse_device_state (GBytes       *reply,
                     int          *out_fd,
                     GError      **error)
 {
-  guint64 status = vhost_user_frontend_parse_u64 (reply, error);
+  guint64 status;
 
   if (out_fd != NULL)
     *out_fd = -1;
-  if (reply == NULL || status == G_MAXUINT64)
+  if (!reply_status (reply, &status, error))
     return FALSE;
   if ((status & 0xff) != 0)
     {
