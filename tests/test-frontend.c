@@ -1578,6 +1578,100 @@ test_status_all_ones (Fixture       *f,
   g_thread_join (g_steal_pointer (&f->peer));
 }
 
+/* A back-end in another process (so that blocking calls isolate): each
+ * GET_FEATURES is answered with how many it has had. Plain syscalls: it
+ * is a child of a threaded process. */
+static void
+counting_peer (int fd)
+{
+  guint64 n = 0;
+
+  for (;;)
+    {
+      VhostUserWireHeader header;
+      guint8 payload[256];
+      guint8 reply[VHOST_USER_HEADER_SIZE + sizeof n];
+
+      if (recv (fd, &header, sizeof header, MSG_WAITALL) != sizeof header || header.size > sizeof payload ||
+          (header.size > 0 && recv (fd, payload, header.size, MSG_WAITALL) != (gssize) header.size))
+        break;
+      if (header.request != REQ (GET_FEATURES))
+        continue;
+      n++;
+      header.flags = VR;
+      header.size = sizeof n;
+      memcpy (reply, &header, sizeof header);
+      memcpy (reply + sizeof header, &n, sizeof n);
+      if (send (fd, reply, sizeof reply, MSG_NOSIGNAL) != sizeof reply)
+        break;
+    }
+  _exit (0);
+}
+
+typedef struct {
+  VhostUserFrontend *frontend;
+  guint64            first, second;
+  GError            *error;
+  gboolean           done;
+} Nested;
+
+static void
+first_answered (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Nested *n = user_data;
+
+  n->first = vhost_user_frontend_get_u64_finish (n->frontend, result, &n->error);
+  g_assert_no_error (n->error);
+  /* from inside the first reply's delivery: the wait moves the connection
+   * to a context of its own, whose source reads on */
+  n->second = vhost_user_frontend_get_u64 (n->frontend, REQ (GET_FEATURES), NULL, &n->error);
+  n->done = TRUE;
+}
+
+/* A blocking call made while a reply is being delivered gets its own
+ * reply. The message being delivered used to stay in the connection's
+ * receive buffer until its handlers returned: the wait's new source found
+ * it there, complete, and delivered it again, as the answer to the
+ * blocking call. */
+static void
+test_blocking_in_reply (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GError) error = NULL;
+  Nested n = { f->frontend };
+  int pair[2], status;
+  pid_t child;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      close (pair[0]);
+      counting_peer (pair[1]);
+    }
+  close (pair[1]);
+  front = g_socket_new_from_fd (pair[0], &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_take_socket (f->frontend, front, &error));
+  g_object_set (f->frontend, "timeout", WAIT_MS, NULL);
+
+  vhost_user_frontend_get_u64_async (f->frontend, REQ (GET_FEATURES), NULL, first_answered, &n);
+  while (!n.done)
+    g_main_context_iteration (f->context, TRUE);
+  g_assert_no_error (n.error);
+  g_assert_cmpuint (n.first, ==, 1);
+  g_assert_cmpuint (n.second, ==, 2);
+  g_assert_true (vhost_user_frontend_get_connected (f->frontend));
+
+  vhost_user_frontend_close (f->frontend);
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status));
+}
+
 /* --- 6. negotiation --- */
 
 /* More than offered on both sides, less than offered too: what is kept
@@ -1939,6 +2033,8 @@ main (int   argc,
   g_test_add ("/frontend/iotlb-need-reply/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_iotlb_need_reply, fixture_teardown);
   g_test_add ("/frontend/status-all-ones", Fixture, NULL, fixture_setup_bare, test_status_all_ones, fixture_teardown);
+  g_test_add ("/frontend/blocking/in-reply", Fixture, NULL, fixture_setup_bare, test_blocking_in_reply,
+              fixture_teardown);
   g_test_add ("/frontend/blocking/isolated", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_blocking_isolated, fixture_teardown);
   g_test_add ("/frontend/blocking/isolated-handed-over", Fixture, GINT_TO_POINTER (TRUE), fixture_setup_bare,

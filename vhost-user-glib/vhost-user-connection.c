@@ -251,6 +251,7 @@ static void
 deliver (VhostUserConnection *self)
 {
   g_autoptr(GError) error = NULL;
+  VhostUserMessage msg;
   gboolean valid;
 
   if (self->rx_too_many_fds)
@@ -272,10 +273,15 @@ deliver (VhostUserConnection *self)
   if (!valid)
     vhost_user_message_close_fds (&self->rx);
 
-  if (self->message_func != NULL)
-    self->message_func (self, &self->rx, error, self->user_data);
-
+  /* Out of rx before anyone sees it: a handler may run the context again
+   * (a blocking call moves the connection to a context of its own), and
+   * the next message must then be read into an empty rx, not this one
+   * found complete and delivered a second time. */
+  vhost_user_message_move (&msg, &self->rx);
   rx_reset (self);
+  if (self->message_func != NULL)
+    self->message_func (self, &msg, error, self->user_data);
+  vhost_user_message_clear (&msg);
 }
 
 /* Reads what the socket has into the read-ahead buffer. FALSE when there
