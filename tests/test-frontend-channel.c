@@ -13,6 +13,7 @@
 #include <vhost-user-glib.h>
 
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -1068,6 +1069,57 @@ test_shmem (Fixture       *f,
   g_close (memfd, NULL);
 }
 
+
+/* A back-end mapping page after page: 1024 mappings, each holding an fd
+ * of the VMM's, and no more; the fds go with the reset. */
+static void
+test_shmem_many (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint64 *sizes = NULL;
+  guint n_sizes = 0, baseline;
+  const guint most = 1024;
+  struct rlimit limit;
+
+  /* more fds than the usual soft limit of 1024 */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 2 * most)
+    {
+      g_test_skip ("RLIMIT_NOFILE's hard limit is too low for 1024 mappings");
+      return;
+    }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 2 * most)
+    {
+      limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? 2 * most : limit.rlim_max;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+    }
+
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x1000 * (guint64) (most + 8), &error));
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  negotiate (f, SHARING | VHOST_USER_PROTOCOL_FEATURE_RESET_DEVICE);
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  baseline = test_count_open_fds ();
+
+  for (guint i = 0; i < most; i++)
+    {
+      g_assert_cmpuint (raw_shmem (f, TRUE, 0, 0x1000 * (guint64) i, 0x1000, 0, &error), ==, 0);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, most);
+  raw_shmem (f, TRUE, 0, 0x1000 * (guint64) most, 0x1000, 0, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, most);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + most);
+
+  g_assert_true (vhost_user_frontend_command (f->frontend, VHOST_USER_REQUEST_RESET_DEVICE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 0);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline);
+}
+
 static gboolean
 keep_channel (VhostUserBackend    *backend,
               VhostUserInvocation *invocation,
@@ -1248,6 +1300,7 @@ main (int   argc,
   g_test_add ("/frontend-channel/iotlb-access-fail", Fixture, NULL, fixture_setup, test_iotlb_access_fail,
               fixture_teardown);
   g_test_add ("/frontend-channel/shmem", Fixture, NULL, fixture_setup, test_shmem, fixture_teardown);
+  g_test_add ("/frontend-channel/shmem-many", Fixture, NULL, fixture_setup, test_shmem_many, fixture_teardown);
   g_test_add ("/frontend-channel/too-many-fds", Fixture, NULL, fixture_setup, test_too_many_fds, fixture_teardown);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);

@@ -484,6 +484,9 @@ channel_object_lookup (VhostUserFrontend   *self,
   return TRUE;
 }
 
+/* Mappings a back-end may hold at once (each an fd of the VMM's). */
+#define VHOST_USER_MAX_SHMEM_MAPPINGS 1024
+
 static gboolean
 channel_shmem_map (VhostUserFrontend   *self,
                    VhostUserInvocation *invocation,
@@ -519,6 +522,15 @@ channel_shmem_map (VhostUserFrontend   *self,
                                            "SHMEM_MAP of 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER
                                            "x: not whole pages inside region %u (0x%" G_GINT64_MODIFIER "x bytes)",
                                            len, shm_offset, shmid, size);
+      return TRUE;
+    }
+  if (self->shmem_mappings->len >= VHOST_USER_MAX_SHMEM_MAPPINGS)
+    {
+      /* each holds an fd of ours: a back-end mapping page after page
+       * would take the whole process's fd table */
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "SHMEM_MAP: the back-end has %u mappings already, the most it may have",
+                                           self->shmem_mappings->len);
       return TRUE;
     }
   for (guint i = 0; i < self->shmem_mappings->len; i++)
@@ -804,7 +816,8 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  * the request against the region's size, as `GET_SHMEM_CONFIG` gave it
  * (vhost_user_frontend_get_shmem_config(), which a VMM sends when it
  * sets the device up: without it nothing is mapped), against the
- * mappings already made (no overlap), its flags (bit 0 only) and @fd's
+ * mappings already made (no overlap, and at most 1024 of them, each
+ * holding an fd), its flags (bit 0 only) and @fd's
  * size where it has one (a file or memfd), and
  * record the mapping with a duplicate of @fd
  * (vhost_user_frontend_lookup_shmem_mapping()); anything else is
