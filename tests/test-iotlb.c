@@ -685,7 +685,12 @@ test_invalidate_wrapping (Fixture       *f,
 {
   guint misses;
 
-  g_assert_cmphex (f->user_base, >, 0xfef00000);
+  if (f->user_base <= 0xfef00000)
+    {
+      /* the invalidation would take the buffers' translations too */
+      g_test_skip ("guest memory is mapped below 0xfef00000 here (valgrind maps low)");
+      return;
+    }
   map_ring (f);
   iotlb_msg (f, BUF_OFF, 4 * PAGE, f->user_base + BUF_OFF + REMAP, VHOST_USER_IOTLB_PERM_RW, VHOST_USER_IOTLB_UPDATE);
   start_ring (f);

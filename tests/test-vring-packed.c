@@ -52,6 +52,15 @@ typedef struct {
   guint                  free_desc;
 } Fixture;
 
+/* The two regions back to back in our address space (valgrind lays
+ * mappings out upwards, the kernel downwards): a buffer across them is
+ * then one segment, not two. */
+static gboolean
+regions_adjacent (Fixture *f)
+{
+  return vhost_user_memory_region_get_host_addr (f->high) == f->mem + MEM_SIZE;
+}
+
 static void
 ring_setup (Fixture *f,
             guint    num)
@@ -336,10 +345,18 @@ test_indirect (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (e.head, ==, 42);
   g_assert_cmpuint (e.n_out, ==, 2);
-  g_assert_cmpuint (e.n_in, ==, 3);
   g_assert_cmpuint (e.out_len, ==, 16 + 4096);
   g_assert_cmpuint (e.in_len, ==, 0x101);
-  g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
+  if (regions_adjacent (f))
+    {
+      g_assert_cmpuint (e.n_in, ==, 2);
+      g_assert_cmpuint (e.in[0].len, ==, 0x100);
+    }
+  else
+    {
+      g_assert_cmpuint (e.n_in, ==, 3);
+      g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
+    }
   /* an indirect chain takes one descriptor of the ring */
   g_assert_true (vhost_user_vring_push (f->vring, 42, 1, &error));
   g_assert_true (get_used (f, &id, &len));
@@ -361,6 +378,14 @@ test_split_across_regions (Fixture       *f,
   make_available (f, bufs, 2, 0);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_no_error (error);
+  if (regions_adjacent (f))
+    {
+      g_assert_cmpuint (e.n_out, ==, 1);
+      g_assert_cmpuint (e.n_in, ==, 1);
+      g_assert_cmpuint (e.out[0].len, ==, 0x200);
+      g_assert_cmpuint (e.in[0].len, ==, 0x20);
+      return;
+    }
   g_assert_cmpuint (e.n_out, ==, 2);
   g_assert_cmpuint (e.n_in, ==, 2);
   g_assert_cmpuint (e.out[0].len, ==, 0x100);
@@ -1106,9 +1131,10 @@ test_inflight_indirect (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpuint (e.head, ==, 42);
   g_assert_cmpuint (e.n_out, ==, 1);
-  g_assert_cmpuint (e.n_in, ==, 3);
+  g_assert_cmpuint (e.n_in, ==, regions_adjacent (f) ? 2 : 3);
   g_assert_cmpuint (e.in_len, ==, 0x101);
-  g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
+  if (!regions_adjacent (f))
+    g_assert_true (e.in[1].base == vhost_user_memory_region_get_host_addr (f->high));
   g_assert_true (vhost_user_vring_push (again, 42, 0x101, &error));
   g_assert_true (get_used (f, &id, &len));
   g_assert_cmpuint (id, ==, 42);

@@ -43,6 +43,15 @@ typedef struct {
   guint16                avail_idx;
 } Fixture;
 
+/* The two regions back to back in our address space (valgrind lays
+ * mappings out upwards, the kernel downwards): a buffer across them is
+ * then one segment, not two. */
+static gboolean
+regions_adjacent (Fixture *f)
+{
+  return vhost_user_memory_region_get_host_addr (f->high) == f->mem + MEM_SIZE;
+}
+
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -266,6 +275,12 @@ test_split_across_regions (Fixture       *f,
   make_available (f, 0);
   g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
   g_assert_no_error (error);
+  if (regions_adjacent (f))
+    {
+      g_assert_cmpuint (e.n_in, ==, 1);
+      g_assert_cmpuint (e.in[0].len, ==, 0x200);
+      return;
+    }
   g_assert_cmpuint (e.n_in, ==, 2);
   g_assert_cmpuint (e.in[0].len, ==, 0x100);
   g_assert_cmpuint (e.in[1].len, ==, 0x100);
