@@ -173,6 +173,58 @@ test_defaults (Fixture       *f,
 
 /* In-band calls and errors name a ring: one the front-end never set up
  * is refused (NACK), and no signal is raised for it. */
+static gboolean
+refuse_first_channel (VhostUserBackend    *backend,
+                      VhostUserInvocation *invocation,
+                      int                  fd,
+                      gpointer             user_data)
+{
+  guint *calls = user_data;
+
+  if ((*calls)++ > 0)
+    return FALSE;
+  vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "not this one");
+  return TRUE;
+}
+
+/* Two setups in flight: the second replaces the first's channel, and the
+ * first then fails. Its failure must not close the second's channel,
+ * even where the new channel took the old one's freed address (malloc
+ * hands a freed block of the same size straight back). */
+static void
+test_setup_replaced (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) second = NULL;
+  guint calls = 0;
+
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ |
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_CONFIG, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->backend, "set-backend-req-fd", G_CALLBACK (refuse_first_channel), &calls);
+
+  vhost_user_frontend_setup_backend_channel_async (f->frontend, NULL, got, &first);
+  vhost_user_frontend_setup_backend_channel_async (f->frontend, NULL, got, &second);
+  while (first == NULL || second == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (vhost_user_frontend_setup_backend_channel_finish (f->frontend, first, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_frontend_setup_backend_channel_finish (f->frontend, second, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (calls, ==, 2);
+
+  /* the second channel still carries the back-end's requests */
+  g_assert_true (vhost_user_backend_notify_config_change (f->backend, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->seen->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->seen, 0), ==, "config-change-msg");
+}
+
 static void
 test_ring_index (Fixture       *f,
                  gconstpointer  data)
@@ -1283,6 +1335,7 @@ main (int   argc,
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 
   g_test_add ("/frontend-channel/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
+  g_test_add ("/frontend-channel/setup-replaced", Fixture, NULL, fixture_setup, test_setup_replaced, fixture_teardown);
   g_test_add ("/frontend-channel/ring-index", Fixture, NULL, fixture_setup, test_ring_index, fixture_teardown);
   g_test_add ("/frontend-channel/handler-fd-borrowed", Fixture, NULL, fixture_setup, test_handler_fd_borrowed,
               fixture_teardown);

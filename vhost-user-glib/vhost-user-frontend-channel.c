@@ -293,7 +293,9 @@ vhost_user_frontend_setup_backend_channel_async (VhostUserFrontend   *self,
       g_task_return_error (task, error);
       return;
     }
-  g_task_set_task_data (task, self->backend_channel, NULL);  /* compared, never dereferenced */
+  /* held, so that no later channel can take its address before the
+   * reply compares it */
+  g_task_set_task_data (task, g_object_ref (self->backend_channel), g_object_unref);
   vhost_user_frontend_request_async (self, VHOST_USER_REQUEST_SET_BACKEND_REQ_FD, NULL, fd_list, cancellable,
                                      setup_sent, g_steal_pointer (&task));
 }
