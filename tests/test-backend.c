@@ -1378,6 +1378,32 @@ test_deferred_answer (Fixture       *f,
   g_assert_cmpuint (vring_prop (f, 0, "size"), ==, 64);
 }
 
+static gboolean
+answer_and_decline (VhostUserBackend    *backend,
+                    VhostUserInvocation *invocation,
+                    Fixture             *f)
+{
+  f->fired++;
+  vhost_user_invocation_return_u64 (invocation, 5);
+  return FALSE;
+}
+
+/* A handler that answers and still returns FALSE: the default does not
+ * run (it would answer a second time, a critical). */
+static void
+test_answered_declined (Fixture       *f,
+                        gconstpointer  data)
+{
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  g_signal_connect (f->backend, "get-queue-num", G_CALLBACK (answer_and_decline), f);
+  send_or_die (f, msg_empty (&msg, REQ (GET_QUEUE_NUM)));
+  wait_for (f, NULL, 1);
+  g_assert_cmpuint (f->fired, ==, 1);
+  check_reply (g_queue_pop_head (&f->replies), "0x5");
+}
+
 static gpointer
 answer_from_thread (gpointer data)
 {
@@ -2614,6 +2640,7 @@ main (int   argc,
   ADD ("postcopy/refused", test_postcopy_refused);
   ADD ("postcopy/listen-acked-without-reply-ack", test_postcopy_listen_acked);
 #endif
+  ADD ("deferred/answered-declined", test_answered_declined);
   ADD ("deferred/answer-from-thread", test_answer_from_thread);
   ADD ("deferred/dropped-always", test_dropped_always);
   ADD ("deferred/dropped-ack", test_dropped_ack);

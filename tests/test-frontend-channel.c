@@ -320,6 +320,45 @@ test_handler_fd_borrowed (Fixture       *f,
 }
 
 static gboolean
+close_and_decline (VhostUserFrontend   *frontend,
+                   VhostUserInvocation *invocation,
+                   guint                index,
+                   guint64              size,
+                   guint64              offset,
+                   int                  fd,
+                   gpointer             user_data)
+{
+  vhost_user_frontend_close (frontend);
+  return FALSE;
+}
+
+/* A handler that hangs up and leaves the request to the default: the
+ * default must not keep the area of a back-end that is gone (its
+ * disconnection forgot the others already, so this one would stay open
+ * until the next). */
+static void
+test_handler_closes (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserWireVringArea area = { 0, 0x1000, 0 };
+  g_autoptr(GBytes) payload = g_bytes_new (&area, sizeof area);
+  guint fds;
+
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_HOST_NOTIFIER | VHOST_USER_PROTOCOL_FEATURE_BACKEND_SEND_FD);
+  g_assert_true (vhost_user_frontend_set_vring_state (f->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, 64, NULL, &error));
+  g_assert_no_error (error);
+  g_signal_connect (f->frontend, "vring-host-notifier-msg", G_CALLBACK (close_and_decline), NULL);
+  fds = test_count_open_fds ();
+  backend_request (f, VHOST_USER_BACKEND_REQUEST_VRING_HOST_NOTIFIER_MSG, payload, test_memfd (0x1000), &error);
+  g_assert_nonnull (error);
+  g_assert_cmpint (vhost_user_frontend_get_host_notifier (f->frontend, 0, NULL, NULL), ==, -1);
+  /* the front-end's socket and channel are closed, and nothing was kept */
+  g_assert_cmpuint (test_count_open_fds (), <, fds);
+}
+
+static gboolean
 lookup_found (VhostUserFrontend   *frontend,
               VhostUserInvocation *invocation,
               const char          *uuid,
@@ -1339,6 +1378,7 @@ main (int   argc,
   g_test_add ("/frontend-channel/ring-index", Fixture, NULL, fixture_setup, test_ring_index, fixture_teardown);
   g_test_add ("/frontend-channel/handler-fd-borrowed", Fixture, NULL, fixture_setup, test_handler_fd_borrowed,
               fixture_teardown);
+  g_test_add ("/frontend-channel/handler-closes", Fixture, NULL, fixture_setup, test_handler_closes, fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,

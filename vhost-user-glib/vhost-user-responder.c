@@ -232,6 +232,39 @@ is_thread_default (GMainContext *context)
   return current == context || (current == NULL && context == g_main_context_default ());
 }
 
+/* The request this thread is emitting, for the accumulator; emissions
+ * nest (a handler may make a blocking call that delivers another). */
+typedef struct _Emission Emission;
+struct _Emission {
+  VhostUserResponder  *responder;
+  VhostUserInvocation *invocation;
+  guint                signal_id;
+  Emission            *outer;
+};
+
+static GPrivate emitting;
+
+/* Stops at the first handler that returns %TRUE, as
+ * g_signal_accumulator_true_handled() does, and also once the request is
+ * no longer pending: a handler answered it (and still returned %FALSE),
+ * or closed the connection. The default would otherwise act for a peer
+ * that is gone: map its memory, keep its fds, answer twice. */
+static gboolean
+accumulate_handled (GSignalInvocationHint *ihint,
+                    GValue                *return_accu,
+                    const GValue          *handler_return,
+                    gpointer               data)
+{
+  gboolean handled = g_value_get_boolean (handler_return);
+  Emission *emission = g_private_get (&emitting);
+
+  g_value_set_boolean (return_accu, handled);
+  if (handled)
+    return FALSE;
+  return emission == NULL || emission->signal_id != ihint->signal_id ||
+         emission->responder->pending == emission->invocation;
+}
+
 static void
 emit (VhostUserResponder            *self,
       const VhostUserRequestInfo    *info,
@@ -244,6 +277,7 @@ emit (VhostUserResponder            *self,
   gboolean handled = FALSE;
   gboolean push;
   guint n_args = 0;
+  Emission emission;
 
   if (!vhost_user_shape_decode (info->shape, info, msg, &state->limits, values, &n_args, &error))
     {
@@ -255,12 +289,18 @@ emit (VhostUserResponder            *self,
    * blocking call's private wait, so what they start asynchronously
    * completes where the role lives, not in a context about to go away */
   self->current = msg;
+  emission.responder = self;
+  emission.invocation = invocation;
+  emission.signal_id = self->signals[info->number];
+  emission.outer = g_private_get (&emitting);
+  g_private_set (&emitting, &emission);
   push = !is_thread_default (self->context);
   if (push)
     g_main_context_push_thread_default (self->context);
   vhost_user_shape_emit (info->shape, self->owner, self->signals[info->number], invocation, values, &handled);
   if (push)
     g_main_context_pop_thread_default (self->context);
+  g_private_set (&emitting, emission.outer);
   self->current = NULL;
 
   if (!handled && !vhost_user_invocation_get_completed (invocation))
@@ -364,7 +404,8 @@ vhost_user_responder_dispatch (VhostUserResponder *self,
  * the row's shape after the invocation. The class closure is the vfunc at
  * class_offsets[number] (a derivable role), or else the callback
  * default_handlers[number] (a final one). Every signal runs last and
- * stops at the first handler that returns %TRUE. */
+ * stops at the first handler that returns %TRUE, or once the request is
+ * answered or its connection gone. */
 void
 vhost_user_responder_register_signals (GType             type,
                                        VhostUserChannel  channel,
@@ -389,7 +430,7 @@ vhost_user_responder_register_signals (GType             type,
       else
         closure = g_cclosure_new (default_handlers[number], NULL, NULL);
       signals[number] = g_signal_newv (table[number].nick, type, G_SIGNAL_RUN_LAST, closure,
-                                       g_signal_accumulator_true_handled, NULL,
+                                       accumulate_handled, NULL,
                                        vhost_user_shape_get_marshaller (table[number].shape),
                                        G_TYPE_BOOLEAN, n, types);
       g_signal_set_va_marshaller (signals[number], type,
