@@ -1163,6 +1163,54 @@ test_shmem (Fixture       *f,
 
 /* A back-end mapping page after page: 1024 mappings, each holding an fd
  * of the VMM's, and no more; the fds go with the reset. */
+/* A back-end exporting UUID after UUID: at most 4096 are kept, and a
+ * removal makes room again. */
+static void
+test_shared_objects_many (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserObjectRegistry *registry = vhost_user_frontend_get_object_registry (f->frontend);
+  const guint most = 4096;
+  guint8 uuid[16] = { 0 };
+  g_autoptr(GBytes) first = NULL;
+
+  negotiate (f, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                VHOST_USER_PROTOCOL_FEATURE_SHARED_OBJECT);
+  for (guint i = 0; i <= most; i++)
+    {
+      g_autoptr(GBytes) payload = NULL;
+      guint64 status;
+
+      memcpy (uuid, &i, sizeof i);
+      payload = g_bytes_new (uuid, sizeof uuid);
+      if (i == 0)
+        first = g_bytes_ref (payload);
+      status = backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, payload, -1, &error);
+      if (i < most)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (status, ==, 0);
+        }
+      else
+        {
+          g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED);
+          g_clear_error (&error);
+        }
+    }
+  g_assert_cmpuint (vhost_user_object_registry_get_n_objects (registry), ==, most);
+
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_REMOVE, first, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (backend_request (f, VHOST_USER_BACKEND_REQUEST_SHARED_OBJECT_ADD, first, -1, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_object_registry_get_n_objects (registry), ==, most);
+
+  /* the back-end's objects go with it */
+  vhost_user_frontend_close (f->frontend);
+  g_assert_cmpuint (vhost_user_object_registry_get_n_objects (registry), ==, 0);
+}
+
 static void
 test_shmem_many (Fixture       *f,
                  gconstpointer  data)
@@ -1393,6 +1441,8 @@ main (int   argc,
   g_test_add ("/frontend-channel/iotlb-access-fail", Fixture, NULL, fixture_setup, test_iotlb_access_fail,
               fixture_teardown);
   g_test_add ("/frontend-channel/shmem", Fixture, NULL, fixture_setup, test_shmem, fixture_teardown);
+  g_test_add ("/frontend-channel/shared-objects-many", Fixture, NULL, fixture_setup, test_shared_objects_many,
+              fixture_teardown);
   g_test_add ("/frontend-channel/shmem-many", Fixture, NULL, fixture_setup, test_shmem_many, fixture_teardown);
   g_test_add ("/frontend-channel/too-many-fds", Fixture, NULL, fixture_setup, test_too_many_fds, fixture_teardown);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,

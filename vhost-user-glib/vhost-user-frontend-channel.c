@@ -767,7 +767,7 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  * The back-end exports a shared object: it keeps the object, the
  * front-end records it as the exporter of @uuid. Default: record it in
  * [property@VhostUser.Frontend:object-registry]; refused if another
- * exporter has @uuid.
+ * exporter has @uuid, or if this back-end already exports 4096 objects.
  *
  * Returns: %TRUE if the handler answers @invocation
  *

@@ -48,11 +48,18 @@ struct _VhostUserObjectRegistry
   GObject     parent_instance;
 
   GHashTable *entries;   /* UUID text (lower case, dashed) to Entry */
+  GHashTable *exported;  /* exporter (compared, never dereferenced) to its count of entries */
 };
 
+/* Each exported object costs the VMM an entry: a back-end adding UUID
+ * after UUID would grow it without end. */
+#define MAX_OBJECTS_PER_EXPORTER 4096
+
 typedef struct {
-  int      fd;         /* the VMM's own object, or -1 */
-  GWeakRef exporter;   /* else the front-end of the back-end that has it */
+  VhostUserObjectRegistry *registry;
+  int                      fd;            /* the VMM's own object, or -1 */
+  GWeakRef                 exporter;      /* else the front-end of the back-end that has it */
+  gpointer                 exporter_key;  /* which count in exported it is in */
 } Entry;
 
 G_DEFINE_FINAL_TYPE (VhostUserObjectRegistry, vhost_user_object_registry, G_TYPE_OBJECT)
@@ -64,18 +71,37 @@ entry_free (gpointer data)
 
   if (entry->fd >= 0)
     g_close (entry->fd, NULL);
+  if (entry->exporter_key != NULL)
+    {
+      GHashTable *exported = entry->registry->exported;
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (exported, entry->exporter_key));
+
+      if (n > 1)
+        g_hash_table_insert (exported, entry->exporter_key, GUINT_TO_POINTER (n - 1));
+      else
+        g_hash_table_remove (exported, entry->exporter_key);
+    }
   g_weak_ref_clear (&entry->exporter);
   g_free (entry);
 }
 
+/* (An exporter's entries all go before it does: the front-end forgets
+ * them when it disconnects and when it is finalized, so no later object
+ * at its address inherits its count.) */
 static Entry *
-entry_new (int      fd,
-           GObject *exporter)
+entry_new (VhostUserObjectRegistry *self,
+           int                      fd,
+           GObject                 *exporter)
 {
   Entry *entry = g_new0 (Entry, 1);
 
+  entry->registry = self;
   entry->fd = fd;
   g_weak_ref_init (&entry->exporter, exporter);
+  entry->exporter_key = exporter;
+  if (exporter != NULL)
+    g_hash_table_insert (self->exported, exporter,
+                         GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->exported, exporter)) + 1));
   return entry;
 }
 
@@ -84,7 +110,9 @@ vhost_user_object_registry_finalize (GObject *object)
 {
   VhostUserObjectRegistry *self = VHOST_USER_OBJECT_REGISTRY (object);
 
+  /* (the entries first: each leaves its exporter's count) */
   g_hash_table_unref (self->entries);
+  g_hash_table_unref (self->exported);
 
   G_OBJECT_CLASS (vhost_user_object_registry_parent_class)->finalize (object);
 }
@@ -99,6 +127,7 @@ static void
 vhost_user_object_registry_init (VhostUserObjectRegistry *self)
 {
   self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
+  self->exported = g_hash_table_new (NULL, NULL);
 }
 
 /**
@@ -186,7 +215,15 @@ insert (VhostUserObjectRegistry  *self,
         g_close (fd, NULL);
       return FALSE;
     }
-  g_hash_table_insert (self->entries, key, entry_new (fd, exporter));
+  if (exporter != NULL &&
+      GPOINTER_TO_UINT (g_hash_table_lookup (self->exported, exporter)) >= MAX_OBJECTS_PER_EXPORTER)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
+                   "Shared object %s: the back-end already exports %u objects", key, MAX_OBJECTS_PER_EXPORTER);
+      g_free (key);
+      return FALSE;
+    }
+  g_hash_table_insert (self->entries, key, entry_new (self, fd, exporter));
   return TRUE;
 }
 
