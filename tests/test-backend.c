@@ -1388,6 +1388,25 @@ answer_and_decline (VhostUserBackend    *backend,
   return FALSE;
 }
 
+static gpointer
+answer_five (gpointer data)
+{
+  vhost_user_invocation_return_u64 (data, 5);
+  return NULL;
+}
+
+/* The same, answered by another thread the handler waited for: the
+ * answer is complete before the context hears of it. */
+static gboolean
+answer_in_thread_and_decline (VhostUserBackend    *backend,
+                              VhostUserInvocation *invocation,
+                              Fixture             *f)
+{
+  f->fired++;
+  g_thread_join (g_thread_new ("answer", answer_five, invocation));
+  return FALSE;
+}
+
 /* A handler that answers and still returns FALSE: the default does not
  * run (it would answer a second time, a critical). */
 static void
@@ -1401,6 +1420,13 @@ test_answered_declined (Fixture       *f,
   send_or_die (f, msg_empty (&msg, REQ (GET_QUEUE_NUM)));
   wait_for (f, NULL, 1);
   g_assert_cmpuint (f->fired, ==, 1);
+  check_reply (g_queue_pop_head (&f->replies), "0x5");
+
+  g_signal_handlers_disconnect_by_func (f->backend, answer_and_decline, f);
+  g_signal_connect (f->backend, "get-queue-num", G_CALLBACK (answer_in_thread_and_decline), f);
+  send_or_die (f, msg_empty (&msg, REQ (GET_QUEUE_NUM)));
+  wait_for (f, NULL, 1);
+  g_assert_cmpuint (f->fired, ==, 2);
   check_reply (g_queue_pop_head (&f->replies), "0x5");
 }
 

@@ -261,8 +261,12 @@ accumulate_handled (GSignalInvocationHint *ihint,
   g_value_set_boolean (return_accu, handled);
   if (handled)
     return FALSE;
-  return emission == NULL || emission->signal_id != ihint->signal_id ||
-         emission->responder->pending == emission->invocation;
+  if (emission == NULL || emission->signal_id != ihint->signal_id)
+    return TRUE;
+  /* (an answer from another thread reaches pending only later, through
+   * the context) */
+  return emission->responder->pending == emission->invocation &&
+         !vhost_user_invocation_get_completed (emission->invocation);
 }
 
 static void
