@@ -1013,16 +1013,21 @@ main (int   argc,
         }
     }
 
+  /* Everything the proxy keeps open for its whole life (the context's
+   * wake-up fd, the signal handlers' worker thread and its own) before
+   * the socket appears: whoever waits for the socket may count our fds
+   * then, or send SIGTERM. */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, NULL);
+
   listener = vhost_user_socket_listen (listen_path, 0, &error);
   if (listener == NULL)
     {
       g_printerr ("vhost-user-trace: %s\n", error->message);
+      g_main_loop_unref (loop);
       return EXIT_FAILURE;
     }
-
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, NULL);
-  g_unix_signal_add (SIGTERM, on_signal, NULL);
   start_listening ();
   g_main_loop_run (loop);
 
