@@ -128,13 +128,9 @@ vhost_user_driver_ring_init (VhostUserDriverRing *self)
   self->kick_fd = self->call_fd = -1;
 }
 
-static void     rebuild_from_record (VhostUserDriverRing *self,
-                                     guint8              *record);
-static gboolean record_is_sound     (guint8              *record,
-                                     guint                size,
-                                     gboolean             packed,
-                                     guint8              *desc,
-                                     GError             **error);
+static gboolean rebuild_from_record (VhostUserDriverRing  *self,
+                                     guint8               *record,
+                                     GError              **error);
 
 /* A ring laid out anew, or with @record (from
  * vhost_user_driver_ring_reopen()) the ring that is already there. */
@@ -186,8 +182,6 @@ ring_new (VhostUserMemoryRegion  *region,
     }
 
   base = (guint8 *) vhost_user_memory_region_get_host_addr (region) + offset;
-  if (record != NULL && !record_is_sound (record, size, packed, base, error))
-    return NULL;
 
   self = g_object_new (VHOST_USER_TYPE_DRIVER_RING, NULL);
   self->region = vhost_user_memory_region_ref (region);
@@ -217,8 +211,11 @@ ring_new (VhostUserMemoryRegion  *region,
         self->next[i] = (i + 1) % size;
     }
   self->n_free = size;
-  if (record != NULL)
-    rebuild_from_record (self, record);
+  if (record != NULL && !rebuild_from_record (self, record, error))
+    {
+      g_object_unref (self);
+      return NULL;
+    }
   self->kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   self->call_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->kick_fd < 0 || self->call_fd < 0)
@@ -1118,44 +1115,74 @@ vhost_user_driver_ring_restart_base (VhostUserDriverRing *self,
 
 /* --- the ring's own record of what is out with the back-end --- */
 
+/* Reads a u16 of shared memory exactly once: the compiler may not load
+ * it again later and see what another process wrote meanwhile. */
+static inline guint
+shared_u16 (const void *p)
+{
+  return __atomic_load_n ((const guint16 *) p, __ATOMIC_RELAXED);
+}
+
 /* What the record says is out, taken back: the chains (split: following
  * the descriptors' next fields, as add_split() wrote them), the free
- * descriptors and ids, and both positions. The record was checked. */
-static void
-rebuild_from_record (VhostUserDriverRing *self,
-                     guint8              *record)
+ * descriptors and ids, and both positions. The record and the
+ * descriptors are shared memory that the back-end may rewrite while we
+ * read, so each value is read once, checked, and only that copy is
+ * used: every chain within the ring, no descriptor in two chains, no
+ * more out than the ring holds, both positions inside it. */
+static gboolean
+rebuild_from_record (VhostUserDriverRing  *self,
+                     guint8               *record,
+                     GError              **error)
 {
   guint size = self->size;
-  guint16 avail = *R_AVAIL (record), used = *R_USED (record);
+  guint avail = shared_u16 (R_AVAIL (record)), used = shared_u16 (R_USED (record));
   guint8 *taken = g_new0 (guint8, size);
+  guint total = 0;
+  const char *why = NULL;
 
   self->record = record;
-  self->n_free = size;
   self->n_free_ids = 0;
-  for (guint i = 0; i < size; i++)
+  for (guint i = 0; i < size && why == NULL; i++)
     {
-      guint n = *R_CHAIN (record, i);
+      guint n = shared_u16 (R_CHAIN (record, i)), d = i;
 
       if (n == 0)
         continue;
-      self->chain_len[i] = n;
-      self->n_free -= n;
-      self->in_flight++;
-      if (!self->packed)
+      total += n;
+      if (n > size || total > size)
         {
-          guint d = i;
+          why = "a chain longer than the ring";
+          break;
+        }
+      self->chain_len[i] = n;
+      self->in_flight++;
+      for (guint k = 0; k < n && !self->packed; k++)
+        {
+          guint next;
 
-          for (guint k = 0; k < n; k++)
+          if (d >= size || taken[d])
             {
-              guint16 next;
-
-              taken[d] = 1;
-              memcpy (&next, self->desc + 16 * d + G_STRUCT_OFFSET (VringDesc, next), 2);
-              self->next[d] = next;
-              d = next;
+              why = "a descriptor in two chains, or outside the ring";
+              break;
             }
+          taken[d] = 1;
+          next = shared_u16 (self->desc + 16 * d + G_STRUCT_OFFSET (VringDesc, next));
+          self->next[d] = next;
+          d = next;
         }
     }
+  if (why == NULL && self->packed && ((avail & 0x7fff) >= size || (used & 0x7fff) >= size))
+    why = "a position outside the ring";
+  if (why != NULL)
+    {
+      g_free (taken);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "The ring's record is not sound: %s",
+                   why);
+      return FALSE;
+    }
+  self->n_free = size - total;
+
   if (self->packed)
     {
       /* free ids handed out lowest first, as a new ring does */
@@ -1190,54 +1217,6 @@ rebuild_from_record (VhostUserDriverRing *self,
       self->last_used = used;
     }
   g_free (taken);
-}
-
-/* Checks what a record says against itself and the ring: every chain
- * within the ring, no descriptor in two chains, no more out than the
- * ring holds. The record is in shared memory. */
-static gboolean
-record_is_sound (guint8   *record,
-                 guint     size,
-                 gboolean  packed,
-                 guint8   *desc,
-                 GError  **error)
-{
-  guint8 *taken = g_new0 (guint8, size);
-  guint total = 0;
-  const char *why = NULL;
-
-  for (guint i = 0; i < size && why == NULL; i++)
-    {
-      guint n = *R_CHAIN (record, i), d = i;
-
-      if (n == 0)
-        continue;
-      total += n;
-      if (n > size || total > size)
-        why = "a chain longer than the ring";
-      for (guint k = 0; k < n && why == NULL && !packed; k++)
-        {
-          guint16 next;
-
-          if (d >= size || taken[d])
-            why = "a descriptor in two chains, or outside the ring";
-          else
-            {
-              taken[d] = 1;
-              memcpy (&next, desc + 16 * d + G_STRUCT_OFFSET (VringDesc, next), 2);
-              d = next;
-            }
-        }
-    }
-  if (why == NULL && packed && ((*R_AVAIL (record) & 0x7fff) >= size || (*R_USED (record) & 0x7fff) >= size))
-    why = "a position outside the ring";
-  g_free (taken);
-  if (why != NULL)
-    {
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "The ring's record is not sound: %s",
-                   why);
-      return FALSE;
-    }
   return TRUE;
 }
 
