@@ -358,6 +358,132 @@ test_handler_closes (Fixture       *f,
   g_assert_cmpuint (test_count_open_fds (), <, fds);
 }
 
+typedef struct {
+  guint64 size, offset, file_size;
+  int     fd;          /* the last area given, kept to truncate it */
+} LyingArea;
+
+static gboolean
+give_lying_area (VhostUserBackend    *backend,
+                 VhostUserInvocation *invocation,
+                 guint                num_queues,
+                 guint                queue_size,
+                 LyingArea           *area)
+{
+  VhostUserWireInflight reply = { 0 };
+  g_autoptr(GBytes) payload = NULL;
+
+  if (area->fd >= 0)
+    g_close (area->fd, NULL);
+  area->fd = test_memfd (area->file_size);
+  reply.mmap_size = area->size;
+  reply.mmap_offset = area->offset;
+  reply.num_queues = num_queues;
+  reply.queue_size = queue_size;
+  payload = g_bytes_new (&reply, sizeof reply);
+  vhost_user_invocation_return_bytes (invocation, payload, area->fd);
+  return TRUE;
+}
+
+static void
+device_started (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  vhost_user_device_start_finish (VHOST_USER_DEVICE (source), result, &error);
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* A back-end's in-flight area is its word: its size and offset must fit
+ * its fd without wrapping, within a bound. Before, each was taken as
+ * given: a device's copy for a migration read before the mapping (a
+ * wrapped offset) or past the file's end (SIGBUS). */
+static void
+test_inflight_lies (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  const struct { guint64 size, offset, file_size; } lies[] = {
+    { 0x2000, 0, 0x1000 },                                   /* more than the file holds */
+    { 0x1000, G_GUINT64_CONSTANT (0) - 0x800, 0x1000 },       /* offset + size wraps */
+    { G_GUINT64_CONSTANT (2) << 30, 0, G_GUINT64_CONSTANT (2) << 30 },   /* 2 GiB (sparse) */
+  };
+  LyingArea area = { 0, 0, 0, -1 };
+  guint fds;
+
+  g_signal_connect (f->backend, "get-inflight-fd", G_CALLBACK (give_lying_area), &area);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_INFLIGHT_SHMFD, NULL, &error));
+  g_assert_no_error (error);
+  fds = test_count_open_fds ();
+  for (guint i = 0; i < G_N_ELEMENTS (lies); i++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      int fd;
+
+      area.size = lies[i].size;
+      area.offset = lies[i].offset;
+      area.file_size = lies[i].file_size;
+      vhost_user_frontend_get_inflight_fd_async (f->frontend, 1, 128, NULL, got, &result);
+      while (result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      fd = vhost_user_frontend_get_inflight_fd_finish (f->frontend, result, NULL, NULL, &error);
+      g_assert_cmpint (fd, ==, -1);
+      g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+      g_clear_error (&error);
+      /* the front-end kept nothing: the one fd more is the area the
+       * handler keeps */
+      g_assert_cmpuint (test_count_open_fds (), ==, fds + 1);
+    }
+  g_close (area.fd, NULL);
+}
+
+/* A sound area, truncated by the back-end once the device has it. */
+static void
+test_inflight_truncated (Fixture       *f,
+                         gconstpointer  data)
+{
+  LyingArea area = { 0x1000, 0, 0x1000, -1 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) memory = NULL;
+  g_autoptr(VhostUserDriverRing) ring = NULL;
+  g_autoptr(GAsyncResult) added = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GBytes) copy = NULL;
+  gboolean started = FALSE;
+
+  g_signal_connect (f->backend, "get-inflight-fd", G_CALLBACK (give_lying_area), &area);
+  /* a ring in memory, for the device to ask for an area */
+  memory = vhost_user_memory_region_new_memfd (0, 0x10000, &error);
+  g_assert_no_error (error);
+  ring = vhost_user_driver_ring_new (memory, 0, 64, &error);
+  g_assert_no_error (error);
+  device = vhost_user_device_new (f->frontend, 1);
+  g_assert_true (vhost_user_device_set_ring_addresses (device, 0, 64, vhost_user_driver_ring_get_desc_addr (ring),
+                                                       vhost_user_driver_ring_get_avail_addr (ring),
+                                                       vhost_user_driver_ring_get_used_addr (ring), &error));
+  g_assert_no_error (error);
+  vhost_user_device_add_memory_async (device, memory, NULL, got, &added);
+  while (added == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (vhost_user_device_add_memory_finish (device, added, &error));
+  g_assert_no_error (error);
+  vhost_user_device_start_async (device, NULL, device_started, &started);
+  while (!started)
+    g_main_context_iteration (NULL, TRUE);
+  copy = vhost_user_device_dup_inflight (device);
+  g_assert_nonnull (copy);
+  g_clear_pointer (&copy, g_bytes_unref);
+  g_assert_cmpint (ftruncate (area.fd, 0), ==, 0);
+  copy = vhost_user_device_dup_inflight (device);
+  g_assert_null (copy);
+  g_close (area.fd, NULL);
+}
+
 static gboolean
 lookup_found (VhostUserFrontend   *frontend,
               VhostUserInvocation *invocation,
@@ -1427,6 +1553,9 @@ main (int   argc,
   g_test_add ("/frontend-channel/handler-fd-borrowed", Fixture, NULL, fixture_setup, test_handler_fd_borrowed,
               fixture_teardown);
   g_test_add ("/frontend-channel/handler-closes", Fixture, NULL, fixture_setup, test_handler_closes, fixture_teardown);
+  g_test_add ("/frontend-channel/inflight-lies", Fixture, NULL, fixture_setup, test_inflight_lies, fixture_teardown);
+  g_test_add ("/frontend-channel/inflight-truncated", Fixture, NULL, fixture_setup, test_inflight_truncated,
+              fixture_teardown);
   g_test_add ("/frontend-channel/handler-answers-with-fd", Fixture, NULL, fixture_setup,
               test_handler_answers_with_fd, fixture_teardown);
   g_test_add ("/frontend-channel/log-base-without-shmfd", Fixture, NULL, fixture_setup,

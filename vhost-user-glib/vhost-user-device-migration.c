@@ -14,6 +14,7 @@
 
 #include "vhost-user-device-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-memory-table-private.h"
 
 /**
  * vhost_user_device_save_state_async:
@@ -292,7 +293,7 @@ vhost_user_device_take_dirty_log (VhostUserDevice *self)
  * Give it to the destination's device with vhost_user_device_set_inflight().
  *
  * Returns: (transfer full) (nullable): the area's bytes, or %NULL when
- *   the device has none
+ *   the device has none (or the back-end truncated it meanwhile)
  *
  * Since: 1.0
  */
@@ -301,6 +302,7 @@ vhost_user_device_dup_inflight (VhostUserDevice *self)
 {
   guint8 *area;
   GBytes *copy;
+  gpointer guard;
 
   g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), NULL);
 
@@ -309,7 +311,14 @@ vhost_user_device_dup_inflight (VhostUserDevice *self)
   area = mmap (NULL, self->inflight_size + self->inflight_offset, PROT_READ, MAP_SHARED, self->inflight_fd, 0);
   if (area == MAP_FAILED)
     return NULL;
+  /* the back-end's memfd: truncated under the copy, it would fault */
+  guard = vhost_user_mapping_guard_add (area, self->inflight_size + self->inflight_offset, self->inflight_fd);
   copy = g_bytes_new (area + self->inflight_offset, self->inflight_size);
+  if (vhost_user_mapping_guard_remove (guard) > 0)
+    {
+      g_message ("vhost-user device: the back-end truncated its in-flight area while it was copied");
+      g_clear_pointer (&copy, g_bytes_unref);
+    }
   munmap (area, self->inflight_size + self->inflight_offset);
   return copy;
 }

@@ -22,6 +22,7 @@
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
+#include "vhost-user-memory-table-private.h"
 
 /**
  * VhostUserDevice:
@@ -476,6 +477,8 @@ fill_inflight (VhostUserDevice  *self,
 {
   gsize size = g_bytes_get_size (self->inflight_contents);
   guint8 *area = MAP_FAILED;
+  gpointer guard;
+  guint faults;
 
   if (size != self->inflight_size)
     g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
@@ -497,8 +500,19 @@ fill_inflight (VhostUserDevice  *self,
       self->inflight_fd = -1;
       return FALSE;
     }
+  /* the back-end's memfd: truncated under the copy, it would fault */
+  guard = vhost_user_mapping_guard_add (area, size + self->inflight_offset, self->inflight_fd);
   memcpy (area + self->inflight_offset, g_bytes_get_data (self->inflight_contents, NULL), size);
+  faults = vhost_user_mapping_guard_remove (guard);
   munmap (area, size + self->inflight_offset);
+  if (faults > 0)
+    {
+      g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                           "The back-end truncated its in-flight area while it was filled");
+      g_close (self->inflight_fd, NULL);
+      self->inflight_fd = -1;
+      return FALSE;
+    }
   g_clear_pointer (&self->inflight_contents, g_bytes_unref);
   return TRUE;
 }

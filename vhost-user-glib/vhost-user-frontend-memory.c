@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
@@ -477,7 +479,15 @@ build_inflight (VhostUserBuilt *b,
   return vhost_user_frontend_build (b, &inflight, sizeof inflight, &fd, fd >= 0 ? 1 : 0, error);
 }
 
-/* The area comes back as its description and the memfd that holds it. */
+/* Far more than any back-end lays out (1,024 queues of 32,768 entries
+ * take 512 MiB), and little enough to copy for a migration. */
+#define MAX_INFLIGHT_AREA (G_GUINT64_CONSTANT (1) << 30)
+
+/* The area comes back as its description and the memfd that holds it.
+ * Whoever maps it (the caller, or a device copying it for a migration)
+ * maps offset + size bytes of the fd: both are the back-end's word, so
+ * they must add up without wrapping and the fd must hold them, or the
+ * copy would read before the mapping, or fault past the file's end. */
 static int
 parse_inflight (GBytes       *reply,
                 GUnixFDList  *fd_list,
@@ -486,6 +496,8 @@ parse_inflight (GBytes       *reply,
                 GError      **error)
 {
   VhostUserWireInflight inflight;
+  struct stat st;
+  int fd;
 
   if (reply == NULL)
     return -1;
@@ -496,11 +508,24 @@ parse_inflight (GBytes       *reply,
                            "The back-end gave no in-flight area");
       return -1;
     }
+  fd = g_unix_fd_list_get (fd_list, 0, error);
+  if (fd < 0)
+    return -1;
+  if (inflight.mmap_size > MAX_INFLIGHT_AREA || inflight.mmap_offset > MAX_INFLIGHT_AREA ||
+      fstat (fd, &st) != 0 ||
+      (S_ISREG (st.st_mode) && (guint64) st.st_size < inflight.mmap_offset + inflight.mmap_size))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "The back-end's in-flight area, 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER
+                   "x, is not in its fd", inflight.mmap_size, inflight.mmap_offset);
+      g_close (fd, NULL);
+      return -1;
+    }
   if (mmap_size != NULL)
     *mmap_size = inflight.mmap_size;
   if (mmap_offset != NULL)
     *mmap_offset = inflight.mmap_offset;
-  return g_unix_fd_list_get (fd_list, 0, error);
+  return fd;
 }
 
 /**
