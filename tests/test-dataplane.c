@@ -1395,6 +1395,48 @@ test_memory_outlives_requests (void)
   fixture_teardown (&f);
 }
 
+/* Each memory change while the device holds a request leaves the ring a
+ * table to keep (the request may point into it) until the request is
+ * done: a front-end that keeps changing it while a ring is busy is
+ * refused after 64, not given memory without end. */
+static void
+test_memory_changes_bounded (void)
+{
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMemoryRegion) extra = NULL;
+  guint changes = 0;
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  start_server (&f, "changes.sock");
+  connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+  extra = vhost_user_memory_region_new_memfd (G_GUINT64_CONSTANT (0x100000000), 0x1000, &error);
+  g_assert_no_error (error);
+
+  while ((changes % 2 == 0 ? vhost_user_frontend_add_mem_region : vhost_user_frontend_rem_mem_region) (
+           f.frontend, extra, NULL, &error))
+    {
+      changes++;
+      g_assert_cmpuint (changes, <=, 64);
+    }
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_cmpuint (changes, ==, 64);
+
+  /* the request done, the kept tables go: the memory may change again */
+  g_assert_true (vhost_user_vring_push (h.vring, h.element.head, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_add_mem_region (f.frontend, extra, NULL, &error));
+  g_assert_no_error (error);
+
+  fixture_teardown (&f);
+}
+
 /* --- a driver that breaks its ring --- */
 
 static void
@@ -1547,6 +1589,7 @@ main (int   argc,
   g_test_add_data_func ("/dataplane/receive/packed-event-idx", GINT_TO_POINTER (3), test_receive);
   g_test_add_func ("/dataplane/broken-ring-inband", test_broken_ring_inband);
   g_test_add_func ("/dataplane/memory-outlives-requests", test_memory_outlives_requests);
+  g_test_add_func ("/dataplane/memory-changes-bounded", test_memory_changes_bounded);
 
   return g_test_run ();
 }

@@ -160,6 +160,29 @@ vhost_user_backend_update_inflight (VhostUserBackend *self)
     }
 }
 
+/* A ring keeps each table it is moved off while the device holds
+ * requests (they may point into it) until none is out: a front-end
+ * changing the memory again and again while it keeps a ring busy would
+ * pile them up without end. */
+#define MAX_RETIRED_TABLES 64
+
+gboolean
+vhost_user_backend_check_memory_change (VhostUserBackend  *self,
+                                        GError           **error)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+
+  for (guint i = 0; i < priv->vrings->len; i++)
+    if (vhost_user_vring_get_n_retired_tables (vring_at (self, i)) >= MAX_RETIRED_TABLES)
+      {
+        g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                     "The memory changed %u times while ring %u's device held requests: no more until they are done",
+                     MAX_RETIRED_TABLES, i);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 void
 vhost_user_backend_set_memory_table (VhostUserBackend     *self,
                                      VhostUserMemoryTable *table)
@@ -432,7 +455,9 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
  * @region: the new region, already mapped
  *
  * The front-end adds a memory region. Default: add it to the table, refusing overlaps and
- * slots beyond the maximum.
+ * slots beyond the maximum. Every default that changes the memory refuses
+ * once a ring keeps 64 old tables for requests its device still holds
+ * (they go when none is out).
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -454,7 +479,8 @@ vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
                                            "ADD_MEM_REG while postcopy listens");
       return TRUE;
     }
-  table = vhost_user_memory_table_add (priv->memory_table, region, priv->max_mem_slots, &error);
+  if (vhost_user_backend_check_memory_change (self, &error))
+    table = vhost_user_memory_table_add (priv->memory_table, region, priv->max_mem_slots, &error);
   if (table == NULL)
     {
       vhost_user_invocation_return_error (invocation, error);
@@ -474,7 +500,8 @@ vhost_user_backend_real_add_mem_reg (VhostUserBackend      *self,
  * @user_addr: its front-end address
  *
  * The front-end removes a memory region. Default: remove the matching region, refuse if none
- * matches.
+ * matches (or, as [signal@VhostUser.Backend::add-mem-reg], while rings
+ * keep too many old tables).
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -491,7 +518,8 @@ vhost_user_backend_real_rem_mem_reg (VhostUserBackend    *self,
   g_autoptr(VhostUserMemoryTable) table = NULL;
   g_autoptr(GError) error = NULL;
 
-  table = vhost_user_memory_table_remove (priv->memory_table, guest_phys_addr, size, user_addr, &error);
+  if (vhost_user_backend_check_memory_change (self, &error))
+    table = vhost_user_memory_table_remove (priv->memory_table, guest_phys_addr, size, user_addr, &error);
   if (table == NULL)
     {
       vhost_user_invocation_return_error (invocation, error);

@@ -413,6 +413,8 @@ answer_postcopy_table (VhostUserBackend     *self,
  * ([signal@VhostUser.Backend::postcopy-listen]), the default answers with
  * the table as mapped here, waits for the front-end's confirmation and
  * registers the memory with the userfaultfd before it takes @table.
+ * Refused, as [signal@VhostUser.Backend::add-mem-reg], while rings keep
+ * too many old tables.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -423,6 +425,13 @@ vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
                                        VhostUserInvocation  *invocation,
                                        VhostUserMemoryTable *table)
 {
+  g_autoptr(GError) error = NULL;
+
+  if (!vhost_user_backend_check_memory_change (self, &error))
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
   if (priv_of (self)->postcopy_listening)
     return answer_postcopy_table (self, invocation, table);
   vhost_user_backend_set_memory_table (self, table);

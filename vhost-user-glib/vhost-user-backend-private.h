@@ -176,6 +176,8 @@ gboolean vhost_user_backend_real_set_mem_table (VhostUserBackend     *self,
 /* vhost-user-backend-memory.c */
 void     vhost_user_backend_update_logging    (VhostUserBackend      *self);
 void     vhost_user_backend_update_inflight   (VhostUserBackend      *self);
+gboolean vhost_user_backend_check_memory_change (VhostUserBackend  *self,
+                                                 GError           **error);
 void     vhost_user_backend_set_memory_table  (VhostUserBackend      *self,
                                                VhostUserMemoryTable  *table);
 void     vhost_user_backend_unmap_log         (VhostUserBackend      *self);

@@ -38,6 +38,7 @@ typedef void (*VhostUserVringMissFunc)    (VhostUserVring *vring,
 
 VhostUserVring *vhost_user_vring_new          (guint                        index,
                                                GMainContext                *context);
+guint           vhost_user_vring_get_n_retired_tables (VhostUserVring      *self);
 void            vhost_user_vring_set_memory_table (VhostUserVring          *self,
                                                VhostUserMemoryTable        *table);
 void            vhost_user_vring_set_features (VhostUserVring              *self,

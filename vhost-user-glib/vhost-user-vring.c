@@ -352,6 +352,19 @@ vhost_user_vring_new (guint         index,
   return self;
 }
 
+/* How many tables the ring keeps for requests the device still holds
+ * (they go once none is out). */
+guint
+vhost_user_vring_get_n_retired_tables (VhostUserVring *self)
+{
+  guint n;
+
+  LOCK (self);
+  n = self->retired_memory != NULL ? self->retired_memory->len : 0;
+  UNLOCK (self);
+  return n;
+}
+
 /* The guest memory ring and buffer addresses are translated in; the ring
  * keeps the table it was given alive while it uses it. A request popped
  * from the old table keeps pointing into it: the regions are refcounted
