@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -1033,6 +1034,87 @@ test_truncated_memory (void)
   g_test_trap_assert_passed ();
 }
 
+/* In a child: a region on hugetlbfs that ends inside its huge page (the
+ * mapping spans the whole page), truncated once mapped. The guard
+ * replaces whole huge pages, so it must cover the page's end too. */
+static void
+truncated_huge_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) seen = NULL;
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable *table;
+  int fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB);
+  gsize huge = 2 << 20;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, huge), ==, 0);
+  region = vhost_user_memory_region_new_map (0, huge / 2, 0x7f0000000000, 0, fd, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ftruncate (fd, 0), ==, 0);
+  seen = vhost_user_memory_table_read_gpa (table, 0x1000, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (seen, NULL), 5, "\0\0\0\0\0", 5);
+  vhost_user_memory_table_unref (table);
+  vhost_user_memory_region_unref (region);
+  close (fd);
+}
+
+static void
+test_truncated_huge_memory (void)
+{
+  int fd;
+
+  if (g_test_subprocess ())
+    {
+      truncated_huge_child ();
+      return;
+    }
+  /* a huge page to spare: none is reserved unless the host was set up so */
+  fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB);
+  if (fd < 0 || ftruncate (fd, 2 << 20) != 0 ||
+      fallocate (fd, 0, 0, 2 << 20) != 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      g_test_skip ("No 2 MiB huge page free (vm.nr_hugepages)");
+      return;
+    }
+  close (fd);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* What is not a file is guarded too: its end is whatever the peer's fd
+ * says, which fstat() cannot tell (a device's memory, a KVM vCPU's), and
+ * a file sealed against shrinking needs no guard. */
+static void
+test_guard_policy (void)
+{
+  int zero = open ("/dev/zero", O_RDWR | O_CLOEXEC);
+  int unsealed = test_memfd (0x1000);
+  int sealed = memfd_create ("vhost-user-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  gpointer guard;
+
+  g_assert_cmpint (zero, >=, 0);
+  g_assert_cmpint (sealed, >=, 0);
+  g_assert_cmpint (ftruncate (sealed, 0x1000), ==, 0);
+  g_assert_cmpint (fcntl (sealed, F_ADD_SEALS, F_SEAL_SHRINK), ==, 0);
+
+  guard = vhost_user_mapping_guard_add ((void *) 0x1000, 0x1000, zero);
+  g_assert_nonnull (guard);
+  vhost_user_mapping_guard_remove (guard);
+  guard = vhost_user_mapping_guard_add ((void *) 0x1000, 0x1000, unsealed);
+  g_assert_nonnull (guard);
+  vhost_user_mapping_guard_remove (guard);
+  g_assert_null (vhost_user_mapping_guard_add ((void *) 0x1000, 0x1000, sealed));
+  close (zero);
+  close (unsealed);
+  close (sealed);
+}
+
 /* Memory the library allocates is sealed against shrinking (and
  * growing): a back-end in another process can check the seal, and need
  * not guard against SIGBUS. */
@@ -1087,6 +1169,8 @@ main (int   argc,
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
+  g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);
+  g_test_add_func ("/vring/memory/guard-policy", test_guard_policy);
   g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
   g_test_add_func ("/vring/memory/tables-by-layout", test_tables_by_layout);
   ADD ("log-what-was-popped", test_log_what_was_popped, NULL);

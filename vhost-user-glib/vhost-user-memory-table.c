@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
@@ -182,9 +184,11 @@ guard_install (void)
 }
 
 /* Guards [@base, @base + @len), a shared mapping of @fd, against the
- * front-end truncating @fd; NULL when it cannot (sealed, or not a
- * file). Pass the result to vhost_user_mapping_guard_remove() before
- * unmapping. */
+ * peer truncating @fd; NULL when there is no need (a file sealed
+ * against shrinking). Any other fd is guarded: a file may shrink, and
+ * what is not a file (a device's memory, a secret memfd) may end before
+ * the size the peer claimed, which nothing here can check. Pass the
+ * result to vhost_user_mapping_guard_remove() before unmapping. */
 gpointer
 vhost_user_mapping_guard_add (void  *base,
                               gsize  len,
@@ -192,13 +196,18 @@ vhost_user_mapping_guard_add (void  *base,
 {
   GuardNode *node;
   struct stat st;
+  struct statfs sfs;
   int seals;
 
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+  if (fstat (fd, &st) != 0)
     return NULL;
   seals = fcntl (fd, F_GET_SEALS);
-  if (seals >= 0 && (seals & F_SEAL_SHRINK))
+  if (S_ISREG (st.st_mode) && seals >= 0 && (seals & F_SEAL_SHRINK))
     return NULL;
+  /* a hugetlbfs mapping spans whole huge pages: its last one, past
+   * @len, must be replaceable too */
+  if (fstatfs (fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC && sfs.f_bsize > 0)
+    len = (len + sfs.f_bsize - 1) / sfs.f_bsize * sfs.f_bsize;
 
   guard_install ();
   g_mutex_lock (&guard_lock);
