@@ -18,6 +18,7 @@
 
 #include "test-util.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-vring-log-private.h"
 #include "vhost-user-vring-private.h"
 #include "vhost-user-vring-state-private.h"
 
@@ -1115,6 +1116,45 @@ test_guard_policy (void)
   close (sealed);
 }
 
+/* Marking a range sets exactly its pages' bits, whatever the alignment
+ * of the range and of the log (whole words are set at once), and stops
+ * at the log's end, ranges that run to the end of the address space
+ * included. */
+static void
+test_log_write_ranges (void)
+{
+  guint8 *storage = g_malloc0 (64 + 8);
+  guint8 *bits = storage + 3;   /* a log that does not start on a word */
+  const gsize log_len = 61;
+  g_autoptr(GBytes) bytes = g_bytes_new_static (bits, log_len);
+  VhostUserVringLog log = { bytes, TRUE, -1 };
+  GRand *rand = g_rand_new_with_seed (7);
+  guint8 want[61];
+
+  for (guint round = 0; round < 20000; round++)
+    {
+      guint64 gpa = (guint64) g_rand_int_range (rand, 0, log_len * 8 + 40) * VHOST_USER_VRING_LOG_PAGE +
+                    g_rand_int_range (rand, 0, VHOST_USER_VRING_LOG_PAGE);
+      guint64 len = round % 10 == 0 ? G_MAXUINT64 - gpa
+                                    : (guint64) g_rand_int_range (rand, 0, 700) * VHOST_USER_VRING_LOG_PAGE / 2;
+
+      memset (bits, 0, log_len);
+      memset (want, 0, sizeof want);
+      if (len > 0)
+        for (guint64 page = gpa / VHOST_USER_VRING_LOG_PAGE;
+             page <= (gpa + len - 1) / VHOST_USER_VRING_LOG_PAGE && page < log_len * 8; page++)
+          want[page / 8] |= 1u << (page % 8);
+      vhost_user_vring_log_write (&log, gpa, len);
+      g_assert_cmpmem (bits, log_len, want, log_len);
+    }
+  /* nothing outside the log */
+  g_assert_cmpuint (storage[0] | storage[1] | storage[2], ==, 0);
+  for (gsize i = 3 + log_len; i < 64 + 8; i++)
+    g_assert_cmpuint (storage[i], ==, 0);
+  g_rand_free (rand);
+  g_free (storage);
+}
+
 /* Memory the library allocates is sealed against shrinking (and
  * growing): a back-end in another process can check the seal, and need
  * not guard against SIGBUS. */
@@ -1171,6 +1211,7 @@ main (int   argc,
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);
   g_test_add_func ("/vring/memory/guard-policy", test_guard_policy);
+  g_test_add_func ("/vring/log/write-ranges", test_log_write_ranges);
   g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
   g_test_add_func ("/vring/memory/tables-by-layout", test_tables_by_layout);
   ADD ("log-what-was-popped", test_log_what_was_popped, NULL);

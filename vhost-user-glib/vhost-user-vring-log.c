@@ -13,7 +13,13 @@
 
 /* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of
  * the log are not ours to mark: the front-end sized it. Called with the
- * ring's lock held, the log on. */
+ * ring's lock held, the log on.
+ *
+ * A span can be large (a request's buffers merged, see
+ * vhost_user_vring_written_add(), may cover the gaps between them), so
+ * whole bytes and words of the log are set at once: one atomic per 64
+ * pages, not one per page. (The front-end clears the log concurrently;
+ * an OR never loses a bit it did not clear.) */
 void
 vhost_user_vring_log_write (VhostUserVringLog *log,
                             guint64            gpa,
@@ -26,8 +32,22 @@ vhost_user_vring_log_write (VhostUserVringLog *log,
   if (len == 0 || !vhost_user_vring_log_on (log))
     return;
   bits = (guint8 *) g_bytes_get_data (log->bytes, &log_len);
+  page = gpa / VHOST_USER_VRING_LOG_PAGE;
   last = (gpa + len - 1 < gpa ? G_MAXUINT64 : gpa + len - 1) / VHOST_USER_VRING_LOG_PAGE;
-  for (page = gpa / VHOST_USER_VRING_LOG_PAGE; page <= last && page / 8 < log_len; page++)
+  if (log_len == 0 || page / 8 >= log_len)
+    return;
+  last = MIN (last, (guint64) log_len * 8 - 1);
+
+  /* to a byte's start, whole bytes to a word's, whole words, then back down */
+  for (; page <= last && page % 8 != 0; page++)
+    __atomic_fetch_or (bits + page / 8, (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
+  for (; page <= last && last - page >= 7 && (guintptr) (bits + page / 8) % 8 != 0; page += 8)
+    __atomic_fetch_or (bits + page / 8, (guint8) 0xff, __ATOMIC_RELAXED);
+  for (; page <= last && last - page >= 63; page += 64)
+    __atomic_fetch_or ((guint64 *) (gpointer) (bits + page / 8), G_MAXUINT64, __ATOMIC_RELAXED);
+  for (; page <= last && last - page >= 7; page += 8)
+    __atomic_fetch_or (bits + page / 8, (guint8) 0xff, __ATOMIC_RELAXED);
+  for (; page <= last; page++)
     __atomic_fetch_or (bits + page / 8, (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
 }
 
