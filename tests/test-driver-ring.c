@@ -519,6 +519,35 @@ test_record (Fixture       *f,
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
 }
 
+/* A split ring's used index further ahead than the ring holds: the
+ * back-end broke the ring, and nothing is taken from it (before, the
+ * driver walked up to 65,535 stale entries, for as long as the back-end
+ * kept moving the index). */
+static void
+test_used_index_ahead (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+  guint16 *used_idx, real;
+  guint head, len;
+
+  add_request (f, 1, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 3, &error));
+  g_assert_no_error (error);
+  used_idx = (guint16 *) (f->mem + (vhost_user_driver_ring_get_used_addr (f->ring) -
+                                    vhost_user_memory_region_get_user_addr (f->region)) + 2);
+  real = *used_idx;
+  *used_idx = real + f->params->size;
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (vhost_user_driver_ring_get_in_flight (f->ring), ==, 1);
+  *used_idx = real;
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e.head);
+  g_assert_cmpuint (len, ==, 3);
+}
+
 typedef struct {
   guint16  *word;     /* in the shared region */
   guint16   good, bad;
@@ -618,6 +647,7 @@ main (int   argc,
       g_autofree char *clear_call = g_strdup_printf ("/driver-ring/%s/clear-call", layouts[i].name);
       g_autofree char *record = g_strdup_printf ("/driver-ring/%s/record", layouts[i].name);
       g_autofree char *rewritten = g_strdup_printf ("/driver-ring/%s/record-rewritten", layouts[i].name);
+      g_autofree char *ahead = g_strdup_printf ("/driver-ring/%s/used-index-ahead", layouts[i].name);
 
       g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
       g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
@@ -625,6 +655,8 @@ main (int   argc,
       g_test_add (clear_call, Fixture, &layouts[i].params, fixture_setup, test_clear_call, fixture_teardown);
       g_test_add (record, Fixture, &layouts[i].params, fixture_setup, test_record, fixture_teardown);
       g_test_add (rewritten, Fixture, &layouts[i].params, fixture_setup, test_record_rewritten, fixture_teardown);
+      if (!layouts[i].params.packed)
+        g_test_add (ahead, Fixture, &layouts[i].params, fixture_setup, test_used_index_ahead, fixture_teardown);
     }
   g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
 

@@ -937,7 +937,14 @@ take_used_split (VhostUserDriverRing *self,
                  guint               *head,
                  guint               *len)
 {
-  while (__atomic_load_n ((guint16 *) (self->used + VRING_USED_IDX), __ATOMIC_ACQUIRE) != self->last_used)
+  /* read once: a back-end that keeps moving it keeps no one here, and
+   * one further ahead than the ring holds broke the ring (nothing of it
+   * is taken: the device is stuck, its requests out) */
+  guint16 used_idx = __atomic_load_n ((guint16 *) (self->used + VRING_USED_IDX), __ATOMIC_ACQUIRE);
+
+  if ((guint16) (used_idx - self->last_used) > self->size)
+    return FALSE;
+  while (used_idx != self->last_used)
     {
       guint32 entry[2];
       guint16 n, last;
