@@ -314,6 +314,18 @@ vhost_user_vring_pop_batch (VhostUserVring         *self,
  *
  * Since: 1.0
  */
+/* With the lock held: @n requests are no longer out with the device.
+ * The tables kept for them (vhost_user_vring_set_memory_table()) go when
+ * none is. */
+static void
+requests_done (VhostUserVring *self,
+               guint           n)
+{
+  self->outstanding -= MIN (n, self->outstanding);
+  if (self->outstanding == 0 && self->retired_memory != NULL)
+    g_ptr_array_set_size (self->retired_memory, 0);
+}
+
 gboolean
 vhost_user_vring_unpop (VhostUserVring  *self,
                         guint            head,
@@ -337,7 +349,7 @@ vhost_user_vring_unpop (VhostUserVring  *self,
   else
     vhost_user_vring_split_unpop (self, head);
   self->in_flight -= MIN (1, self->in_flight);
-  self->outstanding -= MIN (1, self->outstanding);
+  requests_done (self, 1);
   vhost_user_vring_release_fence (self, head);
   if (self->in_flight == 0 && !self->started)
     vhost_user_vring_schedule_drained (self);
@@ -532,9 +544,7 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
     }
   /* counted even when refused: a request of an ended session comes back
    * refused, and its buffers are no longer in use either way */
-  self->outstanding -= MIN (n, self->outstanding);
-  if (self->outstanding == 0 && self->retired_memory != NULL)
-    g_ptr_array_set_size (self->retired_memory, 0);
+  requests_done (self, n);
   UNLOCK (self);
   return ok;
 }
