@@ -266,7 +266,9 @@ on_disconnected (VhostUserBackend *backend,
     g_main_loop_quit (loop);
 }
 
-static void
+/* FALSE if the back-end is to serve nobody (it was closed: a server
+ * turns the front-end away). */
+static gboolean
 setup_backend (VhostUserBackend *backend)
 {
   g_autoptr(GError) error = NULL;
@@ -279,7 +281,7 @@ setup_backend (VhostUserBackend *backend)
     {
       g_printerr ("vhost-user-blk: %s (refusing this front-end)\n", error->message);
       vhost_user_backend_close (backend);
-      return;
+      return FALSE;
     }
   example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (backend), latency_ms, jitter_ms);
   example_blk_device_set_quiet (EXAMPLE_BLK_DEVICE (backend), quiet);
@@ -297,10 +299,11 @@ setup_backend (VhostUserBackend *backend)
   if (verbose)
     log_every_request (backend);
   if (quiet)
-    return;
+    return TRUE;
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
   g_signal_connect (backend, "notify::acked-protocol-features", G_CALLBACK (on_acked_protocol_features), NULL);
   g_signal_connect (backend, "notify::memory-table", G_CALLBACK (on_memory_table), NULL);
+  return TRUE;
 }
 
 /* the back-ends to tell on SIGHUP (each thread-safe weak reference) */
@@ -421,7 +424,8 @@ main (int   argc,
   if (connect_mode)
     {
       backend = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
-      setup_backend (backend);
+      if (!setup_backend (backend))
+        return EXIT_FAILURE;
       g_ptr_array_add (backends, backend);
       g_object_weak_ref (G_OBJECT (backend), forget_backend, NULL);
       if (!vhost_user_backend_connect_to_path (backend, socket_path, 30000, NULL, &error))

@@ -563,6 +563,106 @@ test_peer_credentials (gconstpointer data)
   test_socket_path_free (path);
 }
 
+typedef struct {
+  guint added, removed;
+} Turned;
+
+static void
+turn_away (VhostUserServer  *server,
+           VhostUserBackend *backend,
+           Turned           *t)
+{
+  g_atomic_int_inc (&t->added);
+  vhost_user_backend_close (backend);
+}
+
+static void
+count_removed (VhostUserServer  *server,
+               VhostUserBackend *backend,
+               Turned           *t)
+{
+  g_atomic_int_inc (&t->removed);
+}
+
+/* A backend-added handler turns the front-end away (a device that cannot
+ * serve it: its image would not open) by closing the back-end: the
+ * front-end gets EOF, nothing serves it. Before, the close did nothing
+ * (no connection yet) and the back-end served it anyway. */
+static void
+test_turned_away (gconstpointer data)
+{
+  gboolean threaded = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, threaded);
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("away.sock");
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  Turned t = { 0, 0 };
+  char byte;
+
+  g_signal_connect (server, "backend-added", G_CALLBACK (turn_away), &t);
+  g_signal_connect (server, "backend-removed", G_CALLBACK (count_removed), &t);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  /* a request it would answer if it were served */
+  g_assert_cmpint (send (g_socket_get_fd (client), "\1\0\0\0\1\0\0\0\0\0\0\0", 12, MSG_NOSIGNAL), ==, 12);
+  for (;;)
+    {
+      gssize n = recv (g_socket_get_fd (client), &byte, 1, MSG_DONTWAIT);
+
+      /* closed unread: EOF, or a reset for the request it never read */
+      if (n == 0 || (n < 0 && errno == ECONNRESET))
+        break;
+      g_assert_cmpint (n, <, 0);
+      g_assert_cmpint (errno, ==, EAGAIN);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  while (g_atomic_int_get (&t.removed) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (g_atomic_int_get (&t.added), ==, 1);
+  g_assert_cmpuint (g_atomic_int_get (&t.removed), ==, 1);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static void
+drop_server (VhostUserServer  *server,
+             VhostUserBackend *backend,
+             VhostUserServer **owner)
+{
+  g_clear_object (owner);
+}
+
+/* A backend-added handler that drops the last reference to the server:
+ * the accept path must not touch it afterwards (ASan saw a use after
+ * free in on_incoming before). */
+static void
+test_dropped_in_handler (void)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserServer *server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
+  g_autoptr(GSocket) client = NULL;
+  char *path = test_socket_path_new ("dropped.sock");
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  g_signal_connect (server, "backend-added", G_CALLBACK (drop_server), &server);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  while (server != NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (server);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  test_socket_path_free (path);
+}
+
 static const PeerCase peer_cases[] = {
   { "refused", FALSE, FALSE, FALSE },
   { "uid-allowed", TRUE, FALSE, TRUE },
@@ -583,6 +683,9 @@ main (int   argc,
   g_test_add_func ("/server/accept-emfile", test_accept_emfile);
   g_test_add_func ("/server/socket-permissions", test_socket_permissions);
   g_test_add_func ("/server/refuse-to-replace", test_refuse_to_replace);
+  g_test_add_data_func ("/server/turned-away/unthreaded", GINT_TO_POINTER (FALSE), test_turned_away);
+  g_test_add_data_func ("/server/turned-away/threaded", GINT_TO_POINTER (TRUE), test_turned_away);
+  g_test_add_func ("/server/dropped-in-handler", test_dropped_in_handler);
   for (guint i = 0; i < G_N_ELEMENTS (peer_cases); i++)
     {
       g_autofree char *name = g_strdup_printf ("/server/peer-credentials/%s", peer_cases[i].name);

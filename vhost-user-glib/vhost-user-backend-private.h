@@ -31,6 +31,7 @@ typedef struct _VhostUserStateTransfer VhostUserStateTransfer;
 typedef struct
 {
   GMainContext         *context;
+  gboolean              refused;   /* closed with no front-end yet: the next one is turned away */
 
   /* what this device offers */
   guint64               features;

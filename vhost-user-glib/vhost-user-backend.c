@@ -789,6 +789,7 @@ serve (VhostUserBackend    *self,
 {
   VhostUserBackendPrivate *priv = priv_of (self);
 
+  priv->refused = FALSE;
   priv->connection = connection;
   vhost_user_connection_set_handlers (priv->connection, on_message, on_closed, self);
   vhost_user_connection_set_poll_window (priv->connection, priv->poll_window_us);
@@ -971,18 +972,33 @@ void
 vhost_user_backend_close (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv;
+  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (VHOST_USER_IS_BACKEND (self));
 
   priv = priv_of (self);
-  if (priv->connection != NULL)
+  if (priv->connection == NULL)
     {
-      /* a deliberate close is not a reason to reconnect */
-      g_autoptr(GError) error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED,
-                                                     "Closed by the back-end");
-
-      vhost_user_connection_close (priv->connection, error);
+      /* (from VhostUserServer::backend-added: the server turns the
+       * front-end away) */
+      priv->refused = TRUE;
+      return;
     }
+  /* a deliberate close is not a reason to reconnect */
+  error = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED, "Closed by the back-end");
+  vhost_user_connection_close (priv->connection, error);
+}
+
+/* Whether vhost_user_backend_close() was called with no front-end yet
+ * (a server's backend-added handler refusing it); clears it. */
+gboolean
+vhost_user_backend_take_refusal (VhostUserBackend *self)
+{
+  VhostUserBackendPrivate *priv = priv_of (self);
+  gboolean refused = priv->refused;
+
+  priv->refused = FALSE;
+  return refused;
 }
 
 /**

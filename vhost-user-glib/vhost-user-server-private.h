@@ -13,5 +13,6 @@ G_BEGIN_DECLS
 gboolean vhost_user_backend_take_fd (VhostUserBackend  *self,
                                      int                fd,
                                      GError           **error);
+gboolean vhost_user_backend_take_refusal (VhostUserBackend *self);
 
 G_END_DECLS

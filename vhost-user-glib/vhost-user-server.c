@@ -181,12 +181,24 @@ serve_here (VhostUserServer *self,
 {
   g_autoptr(VhostUserBackend) backend = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean stopping;
 
   backend = g_object_new (self->backend_type, "main-context", self->context, NULL);
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
+  /* the handler may have turned the front-end away, or stopped us */
+  vhost_user_mutex_lock (&self->lock);
+  stopping = self->stopping;
+  vhost_user_mutex_unlock (&self->lock);
+  if (vhost_user_backend_take_refusal (backend) || stopping)
+    {
+      close (fd);
+      g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
+      return;
+    }
   if (!vhost_user_backend_take_fd (backend, fd, &error))
     {
       g_debug ("Could not serve a front-end: %s", error->message);
+      g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
       return;
     }
   vhost_user_mutex_lock (&self->lock);
@@ -269,6 +281,11 @@ worker_run (gpointer data)
   worker->loop = loop;
   run = !self->stopping;
   vhost_user_mutex_unlock (&self->lock);
+  /* the handler may have turned the front-end away: it hears so now */
+  if (vhost_user_backend_take_refusal (backend))
+    run = FALSE;
+  if (!run && worker->fd >= 0)
+    g_close (g_steal_fd (&worker->fd), NULL);
 
   if (run && vhost_user_backend_take_fd (backend, g_steal_fd (&worker->fd), NULL))
     g_main_loop_run (loop);
@@ -399,7 +416,8 @@ on_incoming (GSocket      *listener,
              GIOCondition  condition,
              gpointer      user_data)
 {
-  VhostUserServer *self = user_data;
+  /* a backend-added handler may drop the last reference to us */
+  g_autoptr(VhostUserServer) self = g_object_ref (user_data);
   int fd;
 
   /* accept4() here rather than g_socket_accept(): the fd is CLOEXEC from
@@ -708,7 +726,11 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * A front-end connected. Emitted in the context the back-end will run
    * in (the worker thread in threaded mode) before it starts serving:
-   * set its offer and connect its signals here.
+   * set its offer and connect its signals here. To turn the front-end
+   * away (a device that cannot serve it), call
+   * vhost_user_backend_close() on @backend here: its connection is
+   * closed unserved, and [signal@VhostUser.Server::backend-removed]
+   * follows.
    *
    * Since: 1.0
    */
@@ -722,7 +744,9 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * @backend: the back-end whose connection ended
    *
    * A connection ended; emitted in the back-end's context, after its
-   * [signal@VhostUser.Backend::disconnected].
+   * [signal@VhostUser.Backend::disconnected] (none for a front-end turned
+   * away in [signal@VhostUser.Server::backend-added], or that could not be
+   * served).
    *
    * Since: 1.0
    */
@@ -851,10 +875,12 @@ vhost_user_server_stop (VhostUserServer *self)
   stop_accepting (self);
   if (self->listener != NULL)
     {
-      g_socket_close (self->listener, NULL);
-      g_clear_object (&self->listener);
+      /* unlinked first: once closed, another server may take the path
+       * for a stale socket and bind it, and we would unlink that */
       if (self->path != NULL)
         g_unlink (self->path);
+      g_socket_close (self->listener, NULL);
+      g_clear_object (&self->listener);
       g_clear_pointer (&self->path, g_free);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
     }
