@@ -73,7 +73,7 @@ static GOptionEntry entries[] = {
     "After a request, poll the socket this long for the next one before sleeping "
     "(a device setup costs no wake-up per request; at most N us of CPU after the last)", "N" },
   { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
-    "Offer postcopy migration instead of memory slots (the spec forbids both at once)", NULL },
+    "Offer postcopy migration instead of memory slots (the spec forbids both at once; the front-end is then trusted with this process's memory)", NULL },
   { "socket-mode", 0, 0, G_OPTION_ARG_STRING, &socket_mode, "The socket file's permissions (default 0600)", "OCTAL" },
   { "socket-group", 0, 0, G_OPTION_ARG_STRING, &socket_group, "The socket file's group", "GROUP" },
   { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uids,
@@ -287,11 +287,13 @@ setup_backend (VhostUserBackend *backend)
   example_blk_device_set_quiet (EXAMPLE_BLK_DEVICE (backend), quiet);
   example_blk_device_set_poll (EXAMPLE_BLK_DEVICE (backend), MAX (poll_us, 0));
   vhost_user_backend_set_poll_window (backend, CLAMP (control_poll_us, 0, (gint) G_USEC_PER_SEC));
-  /* a front-end that acks both (QEMU does) could not use postcopy: with
-   * --postcopy it gets no memory slots to ack */
+  /* postcopy is offered only when asked for (it trusts the front-end with
+   * this process's memory); a front-end that acks memory slots too (QEMU
+   * does) could not use it, so --postcopy offers none */
   if (postcopy)
     g_object_set (backend, "protocol-features",
-                  vhost_user_backend_get_protocol_features (backend) &
+                  (vhost_user_backend_get_protocol_features (backend) |
+                   VHOST_USER_PROTOCOL_FEATURE_PAGEFAULT) &
                   ~(guint64) VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL);
   g_signal_connect (backend, "disconnected", G_CALLBACK (on_disconnected), NULL);
   if (queue_threads)

@@ -485,8 +485,12 @@ install_properties (GObjectClass *object_class)
    *
    * The protocol features offered (`GET_PROTOCOL_FEATURES`), a mask of
    * #VhostUserProtocolFeatures: by default those the library implements
-   * in full, and `PAGEFAULT` (postcopy migration) where the kernel lets
-   * this process use userfaultfd on shared memory.
+   * in full, except `PAGEFAULT` (postcopy migration). A device adds that
+   * one itself, where the kernel lets the process use userfaultfd on
+   * shared memory (root, or `vm.unprivileged_userfaultfd=1`), knowing
+   * that postcopy trusts the front-end: it gets a userfaultfd over this
+   * process's memory, and a front-end that never delivers a page stops
+   * whatever thread touches it, for good.
    *
    * Since: 1.0
    */
@@ -697,9 +701,8 @@ vhost_user_backend_init (VhostUserBackend *self)
   priv->log_fd = -1;
   priv->postcopy_uffd = -1;
   priv->features = DEFAULT_FEATURES;
+  /* not PAGEFAULT: postcopy trusts the front-end (see the property) */
   priv->protocol_features = DEFAULT_PROTOCOL_FEATURES;
-  if (vhost_user_backend_postcopy_supported ())
-    priv->protocol_features |= VHOST_USER_PROTOCOL_FEATURE_PAGEFAULT;
   priv->num_queues = 1;
   priv->max_queue_size = MAX_QUEUE_SIZE;
   priv->max_mem_slots = DEFAULT_MEM_SLOTS;
