@@ -322,6 +322,14 @@ zero_range (ExampleBlkDevice *self,
   return write_zeros (self->fd, offset, len);
 }
 
+/* The capacity, as the queues read it: SIGHUP may change it in the
+ * control plane's thread while queue threads serve (--queue-threads). */
+static guint64
+capacity_of (ExampleBlkDevice *self)
+{
+  return __atomic_load_n (&self->capacity, __ATOMIC_RELAXED);
+}
+
 /* A discard or write-zeroes request: every segment is checked before any
  * is carried out, so a bad one leaves the disk as it was. */
 static guint8
@@ -331,7 +339,7 @@ discard_or_zero (ExampleBlkDevice      *self,
 {
   gsize payload = e->out_len - sizeof (BlkHeader);
   guint n = payload / sizeof (BlkSegment);
-  guint64 sectors = self->capacity / 512;
+  guint64 sectors = capacity_of (self) / 512;
 
   if (self->read_only)
     return VIRTIO_BLK_S_UNSUPP;  /* the feature is not offered */
@@ -377,7 +385,7 @@ process_request (BlkQueue              *q,
   BlkHeader header;
   guint8 status = VIRTIO_BLK_S_OK;
   gsize data_len, written = 0;
-  guint64 sector, offset;
+  guint64 sector, offset, capacity;
   VhostUserVringBuffer *last;
   guint n;
 
@@ -397,8 +405,9 @@ process_request (BlkQueue              *q,
 
         data_len = write ? e->out_len - sizeof header : e->in_len - 1;  /* less the status byte */
         offset = sector * 512;
+        capacity = capacity_of (self);
         if ((write && self->read_only) || data_len % 512 != 0 ||
-            sector > self->capacity / 512 || data_len > self->capacity - offset)
+            sector > capacity / 512 || data_len > capacity - offset)
           {
             status = VIRTIO_BLK_S_IOERR;
             break;
@@ -1194,7 +1203,8 @@ example_blk_device_refresh_capacity (ExampleBlkDevice *self)
   if (size == self->capacity || size == 0)
     return FALSE;
   g_message ("blk: capacity %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " sectors", self->capacity / 512, size / 512);
-  self->capacity = size;
+  /* queue threads read it meanwhile (capacity_of()) */
+  __atomic_store_n (&self->capacity, size, __ATOMIC_RELAXED);
   update_config (self);
   if (vhost_user_backend_get_connected (backend))
     vhost_user_backend_notify_config_change_async (backend, NULL, on_config_change_told, NULL);
