@@ -758,8 +758,6 @@ queue_free (BlkQueue *q)
   vhost_user_vring_set_kick_handler (q->vring, NULL, NULL, NULL);
   g_signal_handler_disconnect (q->vring, q->started_id);
   g_signal_handler_disconnect (q->vring, q->size_id);
-  g_source_destroy (q->timer);
-  g_source_unref (q->timer);
   if (q->thread != NULL)
     {
       vhost_user_vring_set_context (q->vring, NULL);
@@ -770,6 +768,10 @@ queue_free (BlkQueue *q)
       g_thread_join (q->thread);
       g_main_loop_unref (q->loop);
     }
+  /* only now: the queue's thread may have been in the timer's dispatch,
+   * which sets the timer's next time */
+  g_source_destroy (q->timer);
+  g_source_unref (q->timer);
   g_main_context_unref (q->context);
   g_object_unref (q->vring);
   g_clear_pointer (&q->rand, g_rand_free);
