@@ -19,6 +19,10 @@
 # issue's bar is FUZZ_RUNS=10000000 with SECONDS large). FUZZ_TIMEOUT
 # (seconds, default 10) is how long one input may take: libFuzzer counts
 # wall time, so a run paused (SIGSTOP, for a benchmark) needs more.
+# FUZZ_JOBS=N runs N processes of a target at once on its corpus (each
+# picks up what the others add to it; FUZZ_RUNS counts per process); the
+# line then sums their executions and reports the highest coverage, and
+# each process's log is build-fuzz/TARGET.N.log.
 # FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-entropic=0: the
 # entropic scheduler's bookkeeping is about half of fuzz-backend's time
 # once its corpus has some 30,000 features, so it doubles the rate.
@@ -58,18 +62,36 @@ for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t"
   dirs=("$build/corpus/$t")
   [ -d "$src/tests/fuzz/corpus/$t" ] && dirs+=("$src/tests/fuzz/corpus/$t")
-  nice "$exe" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} ${FUZZ_ARGS:-} -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/$t-" "${dirs[@]}" >"$log" 2>&1
-  rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-  last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
-  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  jobs=${FUZZ_JOBS:-1}
+  logs=()
+  pids=()
+  rc=0
+  for ((j = 0; j < jobs; j++)); do
+    [ "$jobs" -gt 1 ] && log=$build/$t.$j.log
+    logs+=("$log")
+    nice "$exe" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} ${FUZZ_ARGS:-} -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
+      -artifact_prefix="$build/artifacts/$t-" "${dirs[@]}" >"$log" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" || rc=1
+  done
+  execs=0 rate=0 cov=0 ft=0
+  for log in "${logs[@]}"; do
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+    c=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+    f=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+    execs=$((execs + ${n:-0})) rate=$((rate + ${r:-0}))
+    [ "${c:-0}" -gt "$cov" ] && cov=$c
+    [ "${f:-0}" -gt "$ft" ] && ft=$f
+  done
+  log=${logs[0]}
   if [ $rc -eq 0 ]; then
     result=ok
   else
-    result="FAILED ($log)"
+    result="FAILED (${logs[*]})"
     failed=1
   fi
   printf '%-14s %12s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$result"
