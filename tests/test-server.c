@@ -426,6 +426,78 @@ test_accept_emfile (void)
   g_test_trap_assert_passed ();
 }
 
+/* In a child: a threaded server accepts a front-end with the process's
+ * last free fd, so the worker's context cannot make its wake-up fd (GLib
+ * aborts the process there). The front-end is turned away, accepting
+ * pauses, and the next front-end is served once fds are free again. */
+static void
+thread_emfile_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(GArray) spare = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GSocket) second = NULL;
+  char *path = test_socket_path_new ("thread-emfile.sock");
+  struct rlimit lim;
+  gint64 deadline;
+  gboolean hung_up = FALSE;
+  char byte;
+  int fd;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  client = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+
+  /* every fd below a low limit taken but one: accept() gets it */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  lim.rlim_cur = test_count_open_fds () + 8;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &lim), ==, 0);
+  while ((fd = dup (0)) >= 0)
+    g_array_append_val (spare, fd);
+  g_assert_cmpint (errno, ==, EMFILE);
+  g_array_set_size (spare, spare->len - 1);
+  close (fd = g_array_index (spare, int, spare->len));
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Turned a front-end away*Too many open files*");
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Could not accept*Too many open files*");
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!hung_up && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      hung_up = recv (g_socket_get_fd (client), &byte, 1, MSG_DONTWAIT) == 0;
+      g_usleep (1000);
+    }
+  g_assert_true (hung_up);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
+
+  /* fds again: the next front-end is served */
+  for (guint i = 0; i < spare->len; i++)
+    close (g_array_index (spare, int, i));
+  second = vhost_user_socket_connect (path, 0, NULL, &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (vhost_user_server_get_n_connections (server) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 1);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static void
+test_thread_emfile (void)
+{
+  if (g_test_subprocess ())
+    {
+      thread_emfile_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 /* --- who may connect --- */
 
 /* The socket file is created 0600, or as asked (mode and group), before
@@ -683,6 +755,7 @@ main (int   argc,
   g_test_add_func ("/server/threaded/reconnect", test_reconnect);
   g_test_add_func ("/server/unthreaded", test_unthreaded);
   g_test_add_func ("/server/accept-emfile", test_accept_emfile);
+  g_test_add_func ("/server/threaded/emfile", test_thread_emfile);
   g_test_add_func ("/server/socket-permissions", test_socket_permissions);
   g_test_add_func ("/server/refuse-to-replace", test_refuse_to_replace);
   g_test_add_data_func ("/server/turned-away/unthreaded", GINT_TO_POINTER (FALSE), test_turned_away);

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -62,9 +63,9 @@ typedef struct {
   VhostUserServer  *server;
   int               fd;        /* accepted, until the worker's back-end takes it */
   GThread          *thread;
+  GMainContext     *own_context; /* made by the acceptor, until the thread takes it */
   GMainContext     *context;   /* set by the worker, under the server's lock */
   GMainLoop        *loop;
-  gboolean          done;
 } Worker;
 
 struct _VhostUserServer
@@ -217,6 +218,7 @@ worker_unref (Worker *worker)
     return;
   if (worker->fd >= 0)
     g_close (worker->fd, NULL);
+  g_clear_pointer (&worker->own_context, g_main_context_unref);
   g_clear_object (&worker->server);
   g_free (worker);
 }
@@ -265,7 +267,7 @@ worker_run (gpointer data)
 {
   Worker *worker = data;
   VhostUserServer *self = worker->server;
-  GMainContext *context = g_main_context_new ();
+  GMainContext *context = g_steal_pointer (&worker->own_context);
   GMainLoop *loop = g_main_loop_new (context, FALSE);
   VhostUserBackend *backend;
   gboolean run;
@@ -298,7 +300,6 @@ worker_run (gpointer data)
   vhost_user_mutex_lock (&self->lock);
   worker->context = NULL;
   worker->loop = NULL;
-  worker->done = TRUE;
   self->n_connections--;
   vhost_user_mutex_unlock (&self->lock);
 
@@ -323,22 +324,71 @@ worker_run (gpointer data)
   return NULL;
 }
 
-static void
-serve_in_thread (VhostUserServer *self,
-                 int              fd)
+/* GLib aborts the process when a context cannot make its wake-up fd, and
+ * g_thread_new() when a thread cannot start: out of fds or threads, the
+ * process serving every other front-end would die for one more. So the
+ * acceptor makes the context, once an fd it opened and closed shows there
+ * is one to make it with (only another thread opening fds in between can
+ * take it), and starts the thread with g_thread_try_new(). */
+static GMainContext *
+worker_context_new (int *errsv)
 {
-  Worker *worker = g_new0 (Worker, 1);
+  int probe = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
 
+  if (probe < 0)
+    {
+      *errsv = errno;
+      return NULL;
+    }
+  close (probe);
+  return g_main_context_new ();
+}
+
+/* FALSE (and @fd closed) if there was no fd or thread for it; @errsv
+ * then says which. */
+static gboolean
+serve_in_thread (VhostUserServer *self,
+                 int              fd,
+                 int             *errsv)
+{
+  g_autoptr(GError) error = NULL;
+  GMainContext *context;
+  Worker *worker;
+
+  *errsv = 0;
+  context = worker_context_new (errsv);
+  if (context == NULL)
+    {
+      g_warning ("Turned a front-end away on %s: no fd for its thread's context (%s)", self->path,
+                 g_strerror (*errsv));
+      close (fd);
+      return FALSE;
+    }
+
+  worker = g_new0 (Worker, 1);
   /* one reference for the list, one for the thread */
   worker->ref_count = 2;
   worker->server = g_object_ref (self);
   worker->fd = fd;
+  worker->own_context = context;
 
   vhost_user_mutex_lock (&self->lock);
   self->n_connections++;
   g_ptr_array_add (self->workers, worker);
-  worker->thread = g_thread_new ("vhost-user-backend", worker_run, worker);
+  worker->thread = g_thread_try_new ("vhost-user-backend", worker_run, worker, &error);
+  if (worker->thread == NULL)
+    {
+      self->n_connections--;
+      g_ptr_array_remove_fast (self->workers, worker);
+      vhost_user_mutex_unlock (&self->lock);
+      g_warning ("Turned a front-end away on %s: %s", self->path, error->message);
+      *errsv = EAGAIN;
+      /* the thread's reference: closes the fd */
+      worker_unref (worker);
+      return FALSE;
+    }
   vhost_user_mutex_unlock (&self->lock);
+  return TRUE;
 }
 
 static gboolean
@@ -449,7 +499,17 @@ on_incoming (GSocket      *listener,
   /* (no GSocket: the connection needs only the fd, and making one costs
    * six syscalls) */
   if (self->threaded)
-    serve_in_thread (self, fd);
+    {
+      int errsv = 0;
+
+      if (!serve_in_thread (self, fd, &errsv))
+        {
+          /* the next one would fare no better yet */
+          g_clear_pointer (&self->accept_source, g_source_unref);
+          back_off (self, errsv);
+          return G_SOURCE_REMOVE;
+        }
+    }
   else
     serve_here (self, fd);
 
@@ -992,7 +1052,7 @@ vhost_user_server_get_threaded (VhostUserServer *self)
  *
  * Gets [property@VhostUser.Server:max-threads].
  *
- * Returns: the limit, or -1
+ * Returns: the limit, or -1 or 0 for none
  *
  * Since: 1.0
  */
@@ -1035,13 +1095,17 @@ set_id_list (VhostUserServer  *self,
              GVariant         *ids,
              guint             prop)
 {
+  gboolean changed;
+
   g_return_if_fail (ids == NULL || g_variant_is_of_type (ids, G_VARIANT_TYPE ("au")));
 
   if (ids != NULL)
     g_variant_ref_sink (ids);
+  changed = ids == NULL || *field == NULL ? ids != *field : !g_variant_equal (ids, *field);
   g_clear_pointer (field, g_variant_unref);
   *field = ids;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
 /**
