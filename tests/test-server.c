@@ -9,11 +9,13 @@
  * of the worker threads.
  */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <vhost-user-glib.h>
 
@@ -500,6 +502,33 @@ test_thread_emfile (void)
 
 /* --- who may connect --- */
 
+/* bind() for the whole program: when armed, the socket file is swapped
+ * for a symlink to @swap_target right after the real bind(), as anybody
+ * who may write the directory could do before the server sets the
+ * file's group and mode. */
+static const char *swap_target;
+
+int
+bind (int                    fd,
+      const struct sockaddr *addr,
+      socklen_t              len)
+{
+  static int (*real_bind) (int, const struct sockaddr *, socklen_t);
+  int result;
+
+  if (real_bind == NULL)
+    real_bind = (int (*) (int, const struct sockaddr *, socklen_t)) dlsym (RTLD_NEXT, "bind");
+  result = real_bind (fd, addr, len);
+  if (result == 0 && swap_target != NULL && addr->sa_family == AF_UNIX)
+    {
+      const char *path = ((const struct sockaddr_un *) addr)->sun_path;
+
+      g_assert_cmpint (unlink (path), ==, 0);
+      g_assert_cmpint (symlink (swap_target, path), ==, 0);
+    }
+  return result;
+}
+
 /* The socket file is created 0600, or as asked (mode and group), before
  * anybody can connect. */
 static void
@@ -530,6 +559,55 @@ test_socket_permissions (void)
   vhost_user_server_stop (shared);
   test_socket_path_free (path);
   test_socket_path_free (shared_path);
+}
+
+/* A umask that takes the group's bits away does not change the mode asked
+ * for (bind() applies it; the mode is set again after). */
+static void
+test_socket_permissions_umask (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = g_object_new (VHOST_USER_TYPE_SERVER, "socket-mode", 0660, NULL);
+  char *path = test_socket_path_new ("umask.sock");
+  mode_t old = umask (077);
+  struct stat st;
+
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  umask (old);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0660);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+/* The socket file replaced by a symlink between bind() and the server's
+ * setting its mode: the mode goes to nothing but the server's own file,
+ * so the file the link points to keeps its mode, the link stays and
+ * listen fails. (Before, chmod() by path followed the link.) */
+static void
+test_socket_swapped (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserServer) server = g_object_new (VHOST_USER_TYPE_SERVER, "socket-mode", 0666, NULL);
+  char *path = test_socket_path_new ("swapped.sock");
+  g_autofree char *target = g_strconcat (path, ".target", NULL);
+  struct stat st;
+
+  g_assert_true (g_file_set_contents_full (target, "secret", -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+  swap_target = target;
+  g_assert_false (vhost_user_server_listen (server, path, &error));
+  swap_target = NULL;
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_assert_nonnull (strstr (error->message, "replaced"));
+  g_assert_cmpint (stat (target, &st), ==, 0);
+  g_assert_cmphex (st.st_mode & 07777, ==, 0600);
+  g_assert_cmpint (lstat (path, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+
+  g_assert_cmpint (unlink (path), ==, 0);
+  g_assert_cmpint (unlink (target), ==, 0);
+  test_socket_path_free (path);
 }
 
 /* A path is replaced only if it is a stale socket: a regular file, or a
@@ -757,6 +835,8 @@ main (int   argc,
   g_test_add_func ("/server/accept-emfile", test_accept_emfile);
   g_test_add_func ("/server/threaded/emfile", test_thread_emfile);
   g_test_add_func ("/server/socket-permissions", test_socket_permissions);
+  g_test_add_func ("/server/socket-permissions/umask", test_socket_permissions_umask);
+  g_test_add_func ("/server/socket-permissions/swapped", test_socket_swapped);
   g_test_add_func ("/server/refuse-to-replace", test_refuse_to_replace);
   g_test_add_data_func ("/server/turned-away/unthreaded", GINT_TO_POINTER (FALSE), test_turned_away);
   g_test_add_data_func ("/server/turned-away/threaded", GINT_TO_POINTER (TRUE), test_turned_away);

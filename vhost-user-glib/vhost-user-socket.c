@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -160,6 +161,56 @@ remove_stale_socket (const char  *path,
   return TRUE;
 }
 
+/* The group and mode go to the file bind() made, and to nothing else.
+ * Between bind() and here whoever may write the directory can put a
+ * symlink (or a hard link to another file) at @path, and chown() and
+ * chmod() by path would change what it points to, as root if we are. So
+ * the file is opened without following a link and must be a socket.
+ * Linux gives the new file the socket inode's mode less the umask, so
+ * with the mode set on the socket before bind() the chmod (through
+ * /proc, as a mode cannot be set on an O_PATH fd) is usually not needed. */
+static gboolean
+set_file_access (const char  *path,
+                 guint        mode,
+                 gint64       gid,
+                 GError     **error)
+{
+  struct stat st;
+  int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int errsv = 0;
+
+  if (fd < 0 || fstat (fd, &st) != 0)
+    errsv = errno;
+  else if (!S_ISSOCK (st.st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT,
+                   "“%s” was replaced by something else than our socket while we set it up", path);
+      return FALSE;
+    }
+  else if (gid >= 0 && st.st_gid != (gid_t) gid && fchownat (fd, "", (uid_t) -1, (gid_t) gid, AT_EMPTY_PATH) != 0)
+    errsv = errno;
+  else if ((st.st_mode & 07777) != mode)
+    {
+      char proc[64];
+
+      g_snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
+      if (chmod (proc, mode) != 0)
+        errsv = errno;
+    }
+  if (fd >= 0)
+    g_close (fd, NULL);
+  if (errsv != 0)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT,
+                   "Could not set the group and mode of “%s”: %s", path, g_strerror (errsv));
+      /* ours (a socket, or nothing followed): it must not stay */
+      g_unlink (path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /*
  * vhost_user_socket_listen:
  * @path: where to create the socket
@@ -223,7 +274,8 @@ vhost_user_socket_listen_full (const char  *path,
       return NULL;
     }
 
-  if (bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+  /* (the umask may still take bits away: set_file_access() puts them back) */
+  if (fchmod (fd, mode) != 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
     {
       errsv = errno;
       g_close (fd, NULL);
@@ -232,8 +284,12 @@ vhost_user_socket_listen_full (const char  *path,
       return NULL;
     }
 
-  if ((gid >= 0 && chown (path, (uid_t) -1, (gid_t) gid) != 0) || g_chmod (path, mode) != 0 ||
-      listen (fd, SOMAXCONN) < 0)
+  if (!set_file_access (path, mode, gid, error))
+    {
+      g_close (fd, NULL);
+      return NULL;
+    }
+  if (listen (fd, SOMAXCONN) < 0)
     {
       errsv = errno;
       g_close (fd, NULL);
