@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <sys/socket.h>
 #include <gio/gunixfdlist.h>
 #include <vhost-user-glib.h>
@@ -78,6 +79,7 @@ typedef struct {
   VhostUserFrontend *frontend;
   int                peer;        /* the back-end's end of the main socket */
   int                channel;     /* the back-end channel, once handed over */
+  guint              watches[2];  /* peer and channel readable, in the front-end's context */
   int                pool[N_POOL];
   guint32            last_request;
   guint              pending;     /* operations not completed yet */
@@ -225,7 +227,7 @@ done_shmem_config (GObject      *source,
 
 /* --- the fake back-end --- */
 
-/* Reads what the front-end sent on @fd; TRUE if there was anything. The
+/* Reads what the front-end sent on @fd; FALSE once it closed it. The
  * main socket's request numbers are noted for the replies; an fd that
  * comes with SET_BACKEND_REQ_FD is kept as the back-end channel. */
 static gboolean
@@ -233,8 +235,6 @@ drain (Session *s,
        int      fd,
        gboolean main_socket)
 {
-  gboolean any = FALSE;
-
   for (;;)
     {
       VhostUserWireHeader header;
@@ -252,9 +252,10 @@ drain (Session *s,
       mh.msg_control = control.buf;
       mh.msg_controllen = sizeof control.buf;
       n = recvmsg (fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-      if (n <= 0)
-        return any;
-      any = TRUE;
+      if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+      if (n == 0)
+        return FALSE;
       if (main_socket && n == sizeof header)
         s->last_request = header.request;
       for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c != NULL; c = CMSG_NXTHDR (&mh, c))
@@ -282,19 +283,50 @@ drain (Session *s,
     }
 }
 
+static guint watch (Session *s, int fd);
+
+/* What the front-end sends is read in its own context, from the poll it
+ * makes anyway (probing the sockets after every iteration cost a
+ * recvmsg each, most finding nothing). */
+static gboolean
+on_readable (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  Session *s = user_data;
+  guint *id = fd == s->peer ? &s->watches[0] : &s->watches[1];
+
+  if (drain (s, fd, fd == s->peer))
+    {
+      if (s->channel >= 0 && s->watches[1] == 0 && fd == s->peer)
+        s->watches[1] = watch (s, s->channel);
+      return G_SOURCE_CONTINUE;
+    }
+  *id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* (may recurse: GLib 2.74 otherwise takes the fd out of the poll set for
+ * each dispatch and puts it back, waking its own context twice) */
+static guint
+watch (Session *s,
+       int      fd)
+{
+  GSource *source = g_unix_fd_source_new (fd, G_IO_IN);
+  guint result;
+
+  g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_readable), s, NULL);
+  result = g_source_attach (source, NULL);
+  g_source_unref (source);
+  return result;
+}
+
 static void
 pump (Session *s)
 {
-  for (guint i = 0; i < MAX_PUMP; i++)
-    {
-      gboolean busy = g_main_context_iteration (NULL, FALSE);
-
-      busy |= drain (s, s->peer, TRUE);
-      if (s->channel >= 0)
-        busy |= drain (s, s->channel, FALSE);
-      if (!busy)
-        return;
-    }
+  for (guint i = 0; i < MAX_PUMP && g_main_context_iteration (NULL, FALSE); i++)
+    ;
 }
 
 static void
@@ -507,11 +539,14 @@ session_init (Session *s)
   s->pool[0] = test_memfd (0x1000);
   s->pool[1] = test_eventfd ();
   s->pool[2] = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  s->watches[0] = watch (s, s->peer);
 }
 
 static void
 session_finish (Session *s)
 {
+  for (guint i = 0; i < G_N_ELEMENTS (s->watches); i++)
+    g_clear_handle_id (&s->watches[i], g_source_remove);
   close (s->peer);
   if (s->channel >= 0)
     close (s->channel);
