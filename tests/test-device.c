@@ -1480,6 +1480,64 @@ test_watch_calls (Fixture       *f,
   g_assert_cmpuint (test_count_open_fds (), ==, fds);
 }
 
+/* --- 7. what the back-end is handed --- */
+
+/* The dirty log is a memfd the back-end gets: one that truncates it must
+ * not kill the VMM at its next look at the log (SIGBUS). The test
+ * truncates its own fd of the file, as the back-end would its copy. In a
+ * child, so that a SIGBUS fails the test rather than the whole program. */
+static void
+test_log_truncated (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) log = NULL;
+  g_autoptr(GDir) fds = NULL;
+  const char *name;
+  gboolean truncated;
+  int log_fd = -1, errsv;
+  Req *req;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  start_example (f, N_RINGS, 0);
+  device_setup (f, &split_variant, FALSE);
+  start_device (f);
+  g_assert_true (vhost_user_device_set_logging (f->device, TRUE, NULL, &error));
+  g_assert_no_error (error);
+  req = submit (f, 0, 0, VIRTIO_BLK_T_OUT, 1, 1, 0);
+  kick (f, 0);
+  wait_req (f, req);
+  assert_done (f, req);
+
+  fds = g_dir_open ("/proc/self/fd", 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (fds)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      if (target != NULL && strstr (target, "memfd:vhost-user-log") != NULL)
+        log_fd = atoi (name);
+    }
+  g_assert_cmpint (log_fd, >=, 0);
+  truncated = ftruncate (log_fd, 0) == 0;
+  errsv = errno;
+
+  log = vhost_user_device_take_dirty_log (f->device);
+  g_assert_nonnull (log);
+  /* (the status byte the back-end wrote marks a page) */
+  g_assert_cmpuint (g_bytes_get_size (log), >, 0);
+  g_assert_false (truncated);
+  g_assert_cmpint (errsv, ==, EPERM);
+  stop_device (f);
+}
+
 /* The back-end stays away longer than one dial waits for it (the
  * front-end's timeout): the device dials again, with no limit by
  * default, and gets it once it is back. */
@@ -1663,6 +1721,7 @@ main (int   argc,
   ADD ("qsd/io", NULL, test_qsd_io);
   ADD ("qsd/killed", NULL, test_qsd_killed);
   ADD ("watch-calls", NULL, test_watch_calls);
+  ADD ("log-truncated", NULL, test_log_truncated);
 
 #undef ADD
 

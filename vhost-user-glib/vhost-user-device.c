@@ -451,8 +451,10 @@ make_log (VhostUserDevice  *self,
   if (self->log != NULL && self->log_size >= size)
     return TRUE;
   drop_log (self);
-  fd = memfd_create ("vhost-user-log", MFD_CLOEXEC);
-  if (fd < 0 || ftruncate (fd, size) < 0 ||
+  /* sealed: the back-end gets the fd, and one that truncated it would
+   * make the next vhost_user_device_take_dirty_log() die of SIGBUS */
+  fd = memfd_create ("vhost-user-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ftruncate (fd, size) < 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0 ||
       (self->log = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
     {
       int saved = errno;
