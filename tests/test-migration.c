@@ -13,8 +13,10 @@
  * destination refuses (another disk), a state fd that is not a pipe.
  */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -352,6 +354,149 @@ test_not_a_pipe (Fixture       *f,
   g_close (fds[1], NULL);
 }
 
+/* --- a back-end that does not play along with the state's pipe --- */
+
+typedef enum {
+  PEER_STALLS,        /* reads one page of the state once the pipe is full, then nothing */
+  PEER_CLOSES,        /* closes its end of the pipe at once */
+} PeerMode;
+
+typedef struct {
+  PeerMode   mode;
+  int        pipe_fd;   /* the stalling peer's own copy of its end */
+  GPtrArray *streams;   /* the stalling peer keeps them open */
+  GMutex     lock;
+} Peer;
+
+static gboolean
+peer_state_fd (VhostUserBackend    *backend,
+               VhostUserInvocation *invocation,
+               guint                direction,
+               guint                phase,
+               int                  fd,
+               Peer                *peer)
+{
+  if (peer->mode == PEER_STALLS)
+    {
+      g_mutex_lock (&peer->lock);
+      peer->pipe_fd = dup (fd);
+      g_mutex_unlock (&peer->lock);
+    }
+  return FALSE;
+}
+
+static gboolean
+peer_load_state (VhostUserBackend *backend,
+                 GInputStream     *stream,
+                 guint             phase,
+                 Peer             *peer)
+{
+  if (peer->mode == PEER_CLOSES)
+    g_input_stream_close (stream, NULL, NULL);
+  else
+    {
+      g_mutex_lock (&peer->lock);
+      g_ptr_array_add (peer->streams, g_object_ref (stream));
+      g_mutex_unlock (&peer->lock);
+    }
+  return TRUE;
+}
+
+static void
+peer_added (VhostUserServer  *server,
+            VhostUserBackend *backend,
+            Peer             *peer)
+{
+  vhost_user_backend_set_protocol_features (backend, vhost_user_backend_get_protocol_features (backend) |
+                                                     VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
+  g_signal_connect (backend, "set-device-state-fd", G_CALLBACK (peer_state_fd), peer);
+  g_signal_connect (backend, "load-state", G_CALLBACK (peer_load_state), peer);
+}
+
+/* Once the device has filled the pipe, one page is read: poll then says
+ * the pipe is writable, though not for a whole chunk. */
+static gpointer
+peer_read_one_page (gpointer data)
+{
+  Peer *peer = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint8 page[4096];
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      int fd, queued = 0;
+
+      g_mutex_lock (&peer->lock);
+      fd = peer->pipe_fd;
+      g_mutex_unlock (&peer->lock);
+      if (fd >= 0 && ioctl (fd, FIONREAD, &queued) == 0 && queued >= 65536)
+        {
+          g_assert_cmpint (read (fd, page, sizeof page), ==, sizeof page);
+          return NULL;
+        }
+      g_usleep (1000);
+    }
+  return NULL;
+}
+
+/* A back-end that stops reading the state with the pipe all but full, or
+ * that closes its end early: loading the state fails with a clear error,
+ * within the front-end's timeout, and neither blocks the VMM's thread in
+ * write(2) (before: for ever, past any timeout or cancellation) nor kills
+ * it with SIGPIPE (before: the process died). In a child, so that a hang
+ * or a signal fails the test. */
+static void
+test_load_unread (Fixture       *f,
+                  gconstpointer  data)
+{
+  Peer peer = { GPOINTER_TO_INT (data), -1, NULL };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree guint8 *state = g_malloc0 (1 << 20);
+  GThread *reader = NULL;
+  gint64 start;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_mutex_init (&peer.lock);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  device = device_for (f, sock);
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 1000, NULL);
+  if (peer.mode == PEER_STALLS)
+    reader = g_thread_new ("peer reader", peer_read_one_page, &peer);
+
+  in = g_memory_input_stream_new_from_data (g_steal_pointer (&state), 1 << 20, g_free);
+  start = g_get_monotonic_time ();
+  g_assert_false (vhost_user_device_load_state (device, in, NULL, &error));
+  g_test_message ("after %" G_GINT64_FORMAT " ms: %s", (g_get_monotonic_time () - start) / 1000, error->message);
+  if (peer.mode == PEER_STALLS)
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
+  else
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+
+  if (reader != NULL)
+    g_thread_join (reader);
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  g_mutex_lock (&peer.lock);
+  g_ptr_array_unref (peer.streams);
+  if (peer.pipe_fd >= 0)
+    g_close (peer.pipe_fd, NULL);
+  g_mutex_unlock (&peer.lock);
+}
+
 /* qemu-storage-daemon exporting the image, as tests/test-qsd.c starts it;
  * NULL (the test skipped) where it is not installed. */
 static char *
@@ -593,6 +738,10 @@ main (int   argc,
   g_test_add ("/migration/device-state/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
   g_test_add ("/migration/device-state/not-a-pipe", Fixture, NULL, fixture_setup, test_not_a_pipe,
               fixture_teardown);
+  g_test_add ("/migration/device-state/load-unread", Fixture, GINT_TO_POINTER (PEER_STALLS), fixture_setup,
+              test_load_unread, fixture_teardown);
+  g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
+              test_load_unread, fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,

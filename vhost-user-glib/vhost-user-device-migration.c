@@ -30,6 +30,12 @@
  * @destination, then `CHECK_DEVICE_STATE`. Needs the `DEVICE_STATE`
  * protocol feature, and the rings stopped (vhost_user_device_stop()).
  *
+ * The pipe is never waited on for longer than the front-end's
+ * [property@VhostUser.Frontend:timeout] without progress
+ * (%VHOST_USER_ERROR_TIMED_OUT), and the wait ends when the back-end
+ * goes or vhost_user_device_close() is called (%VHOST_USER_ERROR_CLOSED).
+ * An fd the back-end answers with must be a pipe.
+ *
  * Since: 1.0
  */
 void
@@ -101,7 +107,8 @@ vhost_user_device_save_state (VhostUserDevice  *self,
  * does before it starts the rings: the connection is set up first if it
  * is not (features, memory, in-flight area), then `SET_DEVICE_STATE_FD`
  * (load, phase stopped), @source copied into the pipe and the pipe
- * closed, then `CHECK_DEVICE_STATE`.
+ * closed, then `CHECK_DEVICE_STATE`. The pipe is waited on as
+ * vhost_user_device_save_state_async() says.
  *
  * Since: 1.0
  */

@@ -35,6 +35,7 @@ struct _VhostUserDevice
 
   VhostUserFrontend    *frontend;
   gulong                disconnected_id;
+  GCancellable         *state_abort;   /* while a device state is copied: the back-end went */
   guint                 n_rings;
   Ring                 *rings;
   GPtrArray            *regions;

@@ -9,9 +9,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <gio/gunixinputstream.h>
-#include <gio/gunixoutputstream.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -23,6 +22,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-state-copy-private.h"
 
 /**
  * VhostUserDevice:
@@ -845,16 +845,27 @@ step_done (GObject      *source,
         int backend_fd = -1;
 
         ok = vhost_user_frontend_set_device_state_fd_finish (fe, result, &backend_fd, &error);
-        /* a back-end that wants its own fd used gets it used */
+        /* a back-end that wants its own fd used gets it used, if it is a
+         * pipe: anything else (a file, a device) may block a read or a
+         * write, or never end */
         if (ok && backend_fd >= 0)
           {
+            struct stat st;
+
             g_close (op->pipe_fd, NULL);
             op->pipe_fd = backend_fd;
+            if (fstat (backend_fd, &st) != 0 || !S_ISFIFO (st.st_mode))
+              {
+                g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                             "The back-end answered SET_DEVICE_STATE_FD with an fd that is not a pipe");
+                ok = FALSE;
+              }
           }
       }
       break;
     case STEP_STATE_COPY:
-      ok = g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error) >= 0;
+      ok = vhost_user_state_copy_finish (result, &error);
+      g_clear_object (&self->state_abort);
       break;
     case STEP_LOG_BASE:
       ok = vhost_user_frontend_set_log_base_finish (fe, result, &error);
@@ -1311,21 +1322,11 @@ step_start (GTask       *task,
       }
 
     case STEP_STATE_COPY:
-      if (op->kind == OP_SAVE_STATE)
-        {
-          g_autoptr(GInputStream) in = g_unix_input_stream_new (g_steal_fd (&op->pipe_fd), TRUE);
-
-          g_output_stream_splice_async (G_OUTPUT_STREAM (op->stream), in, G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
-                                        G_PRIORITY_DEFAULT, cancellable, step_done, task);
-        }
-      else
-        {
-          g_autoptr(GOutputStream) out = g_unix_output_stream_new (g_steal_fd (&op->pipe_fd), TRUE);
-
-          /* closing our end is the end of the state for the back-end */
-          g_output_stream_splice_async (out, G_INPUT_STREAM (op->stream), G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-                                        G_PRIORITY_DEFAULT, cancellable, step_done, task);
-        }
+      /* the pipe is the back-end's too: a wait on it ends when the
+       * back-end goes (or makes no progress for a request's timeout) */
+      self->state_abort = g_cancellable_new ();
+      vhost_user_state_copy_async (g_steal_fd (&op->pipe_fd), op->stream, vhost_user_frontend_get_timeout (fe),
+                                   cancellable, self->state_abort, step_done, task);
       return TRUE;
 
     case STEP_STATE_CHECK:
@@ -1663,6 +1664,8 @@ frontend_disconnected (VhostUserFrontend *frontend,
   GSource *idle;
   guint serial = self->close_serial;
 
+  if (self->state_abort != NULL)
+    g_cancellable_cancel (self->state_abort);
   self->set_up = FALSE;
   /* the rings ran on: their bases are what shared memory says now */
   if (self->state == VHOST_USER_DEVICE_STATE_RUNNING || self->replaying)
@@ -2666,6 +2669,8 @@ vhost_user_device_close (VhostUserDevice *self)
   g_return_if_fail (VHOST_USER_IS_DEVICE (self));
 
   self->close_serial++;
+  if (self->state_abort != NULL)
+    g_cancellable_cancel (self->state_abort);
   if (self->auto_reconnect_idle != NULL)
     {
       g_source_destroy (self->auto_reconnect_idle);
