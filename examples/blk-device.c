@@ -268,11 +268,6 @@ not_supported (int errsv)
   return errsv == EOPNOTSUPP || errsv == ENOSYS || errsv == EINVAL;
 }
 
-/* One segment of a discard or write-zeroes request, checked already.
- * Afterwards the range reads as zeros either way: a discard may punch a
- * hole; a write-zeroes punches one only when the driver allowed it
- * (unmap), else zeroes the range in place, else writes zeros. */
-
 /* The RAM disk: anonymous memory, zero, nothing resident until written,
  * mapped when first read or written, so that a connection given an image
  * (or doing no I/O) maps nothing. Its first sector says what it is.
@@ -296,6 +291,18 @@ ram (ExampleBlkDevice *self)
   return map;
 }
 
+/* The capacity, as the queues read it: SIGHUP may change it in the
+ * control plane's thread while queue threads serve (--queue-threads). */
+static guint64
+capacity_of (ExampleBlkDevice *self)
+{
+  return __atomic_load_n (&self->capacity, __ATOMIC_RELAXED);
+}
+
+/* One segment of a discard or write-zeroes request, checked already.
+ * Afterwards the range reads as zeros either way: a discard may punch a
+ * hole; a write-zeroes punches one only when the driver allowed it
+ * (unmap), else zeroes the range in place, else writes zeros. */
 static gboolean
 zero_range (ExampleBlkDevice *self,
             gboolean          discard,
@@ -303,6 +310,12 @@ zero_range (ExampleBlkDevice *self,
             guint64           offset,
             guint64           len)
 {
+  /* checked again all the same: a range that escapes is a memset
+   * anywhere in this process, or an image file grown by terabytes */
+  guint64 end = self->fd < 0 ? self->ram_size : capacity_of (self);
+
+  if (offset > end || len > end - offset)
+    return FALSE;
   if (self->fd < 0)
     {
       memset (ram (self) + offset, 0, len);
@@ -322,54 +335,56 @@ zero_range (ExampleBlkDevice *self,
   return write_zeros (self->fd, offset, len);
 }
 
-/* The capacity, as the queues read it: SIGHUP may change it in the
- * control plane's thread while queue threads serve (--queue-threads). */
-static guint64
-capacity_of (ExampleBlkDevice *self)
-{
-  return __atomic_load_n (&self->capacity, __ATOMIC_RELAXED);
-}
-
 /* A discard or write-zeroes request: every segment is checked before any
- * is carried out, so a bad one leaves the disk as it was. */
+ * is carried out, so a bad one leaves the disk as it was. The segments
+ * are copied out of guest memory once and the copy is what is checked
+ * and carried out: the driver's buffers are shared, and a vCPU may
+ * rewrite a segment checked already while those before it are zeroed. */
 static guint8
 discard_or_zero (ExampleBlkDevice      *self,
                  VhostUserVringElement *e,
                  gboolean               discard)
 {
+  BlkSegment segs[EXAMPLE_BLK_MAX_DISCARD_SEG];
   gsize payload = e->out_len - sizeof (BlkHeader);
-  guint n = payload / sizeof (BlkSegment);
+  /* a gsize: out_len may pass 2^36 (a descriptor repeated), and the
+   * count must not wrap into a small one that passes */
+  gsize count = payload / sizeof (BlkSegment);
   guint64 sectors = capacity_of (self) / 512;
+  guint n;
 
   if (self->read_only)
     return VIRTIO_BLK_S_UNSUPP;  /* the feature is not offered */
-  if (payload % sizeof (BlkSegment) != 0 || n == 0 || n > EXAMPLE_BLK_MAX_DISCARD_SEG)
+  if (payload % sizeof (BlkSegment) != 0 || count == 0 || count > EXAMPLE_BLK_MAX_DISCARD_SEG)
+    return VIRTIO_BLK_S_IOERR;
+  n = count;
+  if (vhost_user_vring_element_copy_out (e, sizeof (BlkHeader), (guint8 *) segs, n * sizeof (BlkSegment)) !=
+      n * sizeof (BlkSegment))
     return VIRTIO_BLK_S_IOERR;
 
-  for (int pass = 0; pass < 2; pass++)
-    for (guint i = 0; i < n; i++)
-      {
-        BlkSegment seg;
-        guint64 sector;
-        guint32 num, flags;
+  for (guint i = 0; i < n; i++)
+    {
+      guint64 sector = GUINT64_FROM_LE (segs[i].sector);
+      guint32 num = GUINT32_FROM_LE (segs[i].num_sectors);
+      guint32 flags = GUINT32_FROM_LE (segs[i].flags);
 
-        vhost_user_vring_element_copy_out (e, sizeof (BlkHeader) + i * sizeof seg, (guint8 *) &seg, sizeof seg);
-        sector = GUINT64_FROM_LE (seg.sector);
-        num = GUINT32_FROM_LE (seg.num_sectors);
-        flags = GUINT32_FROM_LE (seg.flags);
-        if (pass == 0)
-          {
-            /* unknown flags, and unmap on a discard, are not ours to
-             * guess at (virtio 1.2, 5.2.6.2) */
-            if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0 || (discard && flags != 0))
-              return VIRTIO_BLK_S_UNSUPP;
-            if (num > EXAMPLE_BLK_MAX_DISCARD_SECTORS || num > sectors || sector > sectors - num)
-              return VIRTIO_BLK_S_IOERR;
-          }
-        else if (num > 0 && !zero_range (self, discard, (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0,
-                                         sector * 512, (guint64) num * 512))
-          return VIRTIO_BLK_S_IOERR;
-      }
+      /* unknown flags, and unmap on a discard, are not ours to guess at
+       * (virtio 1.2, 5.2.6.2) */
+      if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0 || (discard && flags != 0))
+        return VIRTIO_BLK_S_UNSUPP;
+      if (num > EXAMPLE_BLK_MAX_DISCARD_SECTORS || num > sectors || sector > sectors - num)
+        return VIRTIO_BLK_S_IOERR;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      guint64 sector = GUINT64_FROM_LE (segs[i].sector);
+      guint32 num = GUINT32_FROM_LE (segs[i].num_sectors);
+      guint32 flags = GUINT32_FROM_LE (segs[i].flags);
+
+      if (num > 0 && !zero_range (self, discard, (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0,
+                                  sector * 512, (guint64) num * 512))
+        return VIRTIO_BLK_S_IOERR;
+    }
   return VIRTIO_BLK_S_OK;
 }
 

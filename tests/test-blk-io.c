@@ -35,6 +35,12 @@ typedef struct {
 } BlkHeader;
 
 typedef struct {
+  guint64 sector;
+  guint32 num_sectors;
+  guint32 flags;
+} BlkSegment;
+
+typedef struct {
   gboolean packed;
   gboolean event_idx;
   guint    size;
@@ -220,6 +226,111 @@ test_own_backend (gconstpointer data)
   test_socket_path_free (path);
 }
 
+/* A server of our device and a front-end set up to it, in this process. */
+typedef struct {
+  VhostUserServer  *server;
+  VhostUserBackend *backend;
+  char             *path;
+  Client            c;
+} Own;
+
+static void
+own_setup (Own          *own,
+           const Layout *layout)
+{
+  g_autoptr(GError) error = NULL;
+
+  own->server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
+  own->path = test_socket_path_new ("blk.sock");
+  g_signal_connect_swapped (own->server, "backend-added", G_CALLBACK (g_set_object), &own->backend);
+  g_assert_true (vhost_user_server_listen (own->server, own->path, &error));
+  g_assert_no_error (error);
+  client_setup (&own->c, own->path, layout);
+  g_assert_nonnull (own->backend);
+}
+
+static void
+own_teardown (Own *own)
+{
+  client_teardown (&own->c);
+  vhost_user_server_stop (own->server);
+  g_clear_object (&own->server);
+  g_clear_object (&own->backend);
+  test_socket_path_free (own->path);
+}
+
+#define N_SEGMENTS 32  /* EXAMPLE_BLK_MAX_DISCARD_SEG: 512 bytes of them */
+#define FAR_SECTOR (G_GUINT64_CONSTANT (1) << 54)  /* 2^63 bytes in */
+
+typedef struct {
+  guint64  *sector;  /* the last segment's, in guest memory */
+  gint      stop;
+} Flipper;
+
+/* What a vCPU may do to a request the device is working on: flips the
+ * last segment between a sector in range and one 2^63 bytes into the
+ * disk, as fast as it can. */
+static gpointer
+flip_last_segment (gpointer data)
+{
+  Flipper *f = data;
+
+  while (!g_atomic_int_get (&f->stop))
+    {
+      __atomic_store_n (f->sector, GUINT64_TO_LE (0), __ATOMIC_RELAXED);
+      __atomic_store_n (f->sector, GUINT64_TO_LE (FAR_SECTOR), __ATOMIC_RELAXED);
+    }
+  return NULL;
+}
+
+/* The segments of a write-zeroes request are read from guest memory,
+ * which the guest may change meanwhile: what the device checked must be
+ * what it zeroes. Segments 0-30 take a while to zero (4 MiB each), and
+ * segment 31 keeps changing; a device that read it again after checking
+ * it would memset the RAM disk at 2^63 bytes past its start, and crash. */
+static void
+test_write_zeroes_reread (void)
+{
+  BlkSegment *segs;
+  Flipper flipper = { 0 };
+  GThread *thread;
+  gint64 end;
+  guint n_ok = 0, n_err = 0;
+  Own own = { 0 };
+
+  own_setup (&own, &split_layout);
+  segs = (BlkSegment *) (own.c.mem + DATA_OFF);
+  for (guint i = 0; i < N_SEGMENTS; i++)
+    {
+      segs[i].sector = GUINT64_TO_LE (0);
+      segs[i].num_sectors = GUINT32_TO_LE (i < N_SEGMENTS - 1 ? 8192 : 1);
+      segs[i].flags = 0;
+    }
+  flipper.sector = &segs[N_SEGMENTS - 1].sector;
+  thread = g_thread_new ("flipper", flip_last_segment, &flipper);
+
+  /* a request at a time, for a few seconds at most */
+  end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  for (guint i = 0; i < 200 && g_get_monotonic_time () < end; i++)
+    {
+      guint8 status = blk_request (&own.c, 13 /* WRITE_ZEROES */, 0, TRUE);
+
+      /* the segment as it was when copied: in range, or refused whole */
+      g_assert_true (status == 0 || status == 1);
+      if (status == 0)
+        n_ok++;
+      else
+        n_err++;
+    }
+  g_atomic_int_set (&flipper.stop, 1);
+  g_thread_join (thread);
+  g_test_message ("%u requests done, %u refused", n_ok, n_err);
+
+  /* the device still serves */
+  write_and_read_back (&own.c);
+  own_teardown (&own);
+}
+
 static void
 test_qsd (void)
 {
@@ -280,6 +391,7 @@ main (int   argc,
   g_test_add_data_func ("/blk-io/own-backend/event-idx", &split_event_idx, test_own_backend);
   g_test_add_data_func ("/blk-io/own-backend/packed", &packed, test_own_backend);
   g_test_add_data_func ("/blk-io/own-backend/packed-event-idx", &packed_event_idx, test_own_backend);
+  g_test_add_func ("/blk-io/own-backend/write-zeroes-reread", test_write_zeroes_reread);
   g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
 
   return g_test_run ();
