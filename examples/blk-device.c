@@ -391,7 +391,7 @@ discard_or_zero (ExampleBlkDevice      *self,
 /* One virtio-blk request: a header to read, data, a status byte to write
  * last. Whatever the driver sent, the disk is only touched within its
  * capacity. Returns the bytes written for the driver (the used length),
- * or 0 for a request too malformed to answer. */
+ * or 0 for a request with no byte to write a status to. */
 static guint
 process_request (BlkQueue              *q,
                  VhostUserVringElement *e)
@@ -404,11 +404,16 @@ process_request (BlkQueue              *q,
   VhostUserVringBuffer *last;
   guint n;
 
-  if (e->n_in == 0 || e->in[e->n_in - 1].len < 1 ||
-      vhost_user_vring_element_copy_out (e, 0, (guint8 *) &header, sizeof header) != sizeof header)
-    return 0;  /* not a request we can even answer */
-
+  if (e->n_in == 0 || e->in[e->n_in - 1].len < 1)
+    return 0;  /* nowhere to say anything */
   last = &e->in[e->n_in - 1];
+  if (vhost_user_vring_element_copy_out (e, 0, (guint8 *) &header, sizeof header) != sizeof header)
+    {
+      /* what it asks is unknown, but that it failed can be said: a
+       * driver waits on its status byte */
+      ((guint8 *) last->base)[last->len - 1] = VIRTIO_BLK_S_IOERR;
+      return 1;
+    }
   sector = GUINT64_FROM_LE (header.sector);
 
   switch (GUINT32_FROM_LE (header.type))

@@ -118,6 +118,26 @@ client_teardown (Client *c)
   g_clear_pointer (&c->memory, vhost_user_memory_region_unref);
 }
 
+/* Waits for the device to hand back @head, the one request out: its
+ * used length in *@len. */
+static void
+wait_used (Client *c,
+           guint   head,
+           guint  *len)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint used_head = G_MAXUINT;
+
+  /* the back-end may be in this process: keep its context running */
+  while (!vhost_user_driver_ring_get_used (c->ring, &used_head, len) && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_cmpuint (used_head, ==, head);
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (c->ring), ==, vhost_user_driver_ring_get_size (c->ring));
+}
+
 /* One request, waited for: the status byte the device wrote. */
 static guint8
 blk_request (Client  *c,
@@ -131,8 +151,7 @@ blk_request (Client  *c,
   guint32 out_len[2] = { sizeof header, 512 };
   guint64 in_off[2] = { DATA_OFF, STATUS_OFF };
   guint32 in_len[2] = { 512, 1 };
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  guint head, used_head = G_MAXUINT, len;
+  guint head, len;
 
   memcpy (c->mem + HDR_OFF, &header, sizeof header);
   c->mem[STATUS_OFF] = 0xff;
@@ -142,15 +161,7 @@ blk_request (Client  *c,
     g_assert_true (vhost_user_driver_ring_add (c->ring, out_off, out_len, 1, in_off, in_len, 2, &head, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_driver_ring_kick (c->ring, &error));
-
-  /* the back-end may be in this process: keep its context running */
-  while (!vhost_user_driver_ring_get_used (c->ring, &used_head, &len) && g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-  g_assert_cmpuint (used_head, ==, head);
-  g_assert_cmpuint (vhost_user_driver_ring_get_free (c->ring), ==, vhost_user_driver_ring_get_size (c->ring));
+  wait_used (c, head, &len);
   return c->mem[STATUS_OFF];
 }
 
@@ -331,6 +342,41 @@ test_write_zeroes_reread (void)
   own_teardown (&own);
 }
 
+/* A request whose header is cut short (8 bytes of 16) cannot say what
+ * it asks, but has a status byte: the device answers it with an I/O
+ * error there, and a used length of that one byte. */
+static void
+test_short_header (void)
+{
+  g_autoptr(GError) error = NULL;
+  BlkHeader header = { 0 /* IN */, 0, SECTOR };
+  guint64 out_off[1] = { HDR_OFF };
+  guint32 out_len[1] = { 8 };
+  guint64 in_off[2] = { DATA_OFF, STATUS_OFF };
+  guint32 in_len[2] = { 512, 1 };
+  guint head, len = G_MAXUINT;
+  Own own = { 0 };
+
+  own_setup (&own, &split_layout);
+  memcpy (own.c.mem + HDR_OFF, &header, sizeof header);
+  /* with and without data buffers before the status byte */
+  for (guint n_in = 2; n_in > 0; n_in--)
+    {
+      own.c.mem[STATUS_OFF] = 0xff;
+      g_assert_true (vhost_user_driver_ring_add (own.c.ring, out_off, out_len, 1, in_off + 2 - n_in,
+                                                 in_len + 2 - n_in, n_in, &head, &error));
+      g_assert_no_error (error);
+      g_assert_true (vhost_user_driver_ring_kick (own.c.ring, &error));
+      wait_used (&own.c, head, &len);
+      g_assert_cmpuint (own.c.mem[STATUS_OFF], ==, 1 /* IOERR */);
+      g_assert_cmpuint (len, ==, 1);
+    }
+
+  /* and the device still serves */
+  write_and_read_back (&own.c);
+  own_teardown (&own);
+}
+
 static void
 test_qsd (void)
 {
@@ -392,6 +438,7 @@ main (int   argc,
   g_test_add_data_func ("/blk-io/own-backend/packed", &packed, test_own_backend);
   g_test_add_data_func ("/blk-io/own-backend/packed-event-idx", &packed_event_idx, test_own_backend);
   g_test_add_func ("/blk-io/own-backend/write-zeroes-reread", test_write_zeroes_reread);
+  g_test_add_func ("/blk-io/own-backend/short-header", test_short_header);
   g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
 
   return g_test_run ();
