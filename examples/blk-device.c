@@ -471,7 +471,9 @@ process_request (BlkQueue              *q,
     }
 
   ((guint8 *) last->base)[last->len - 1] = status;
-  return written + 1;
+  /* the used length has 32 bits: a read of 4 GiB or more reports less
+   * than it wrote, as a device may, not its length wrapped */
+  return MIN (written, (gsize) G_MAXUINT32 - 1) + 1;
 }
 
 /* --- serving a queue --- */
