@@ -515,10 +515,14 @@ serve_now (BlkQueue *q)
       q->lens[n] = process_request (q, q->scratch);
       if (++n == BATCH)
         {
-          if (!push_some (q, n))
-            return;
-          pushed = TRUE;
+          gboolean ok = push_some (q, n);
+
           n = 0;
+          /* the batches pushed before are the driver's all the same,
+           * and it is told of them below */
+          if (!ok)
+            break;
+          pushed = TRUE;
         }
     }
   if (error != NULL)
