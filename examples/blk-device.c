@@ -105,12 +105,14 @@ struct _BlkQueue
   /* the most requests pending at once since the ring started, read where
    * the control plane runs */
   gint              max_pending;
-  /* bumped whenever the ring's size changes, as when a disconnect resets
-   * it: a request popped before belongs to a session that is gone and is
-   * not pushed. (A stop for GET_VRING_BASE is not that: the back-end
-   * answers it once every request popped was pushed.) */
+  /* bumped whenever the ring stops: a request popped before belongs to
+   * the session that stop ended. While the ring is stopped it is still
+   * pushed (a GET_VRING_BASE waits for it; after a reset, or a stop that
+   * did not wait, the ring refuses or drops it); once the ring has
+   * started again it is handed back before anything is popped (see
+   * drop_stale()), never where a request of the new session could have
+   * its head */
   gint              generation;
-  gulong            size_id;
 };
 
 struct _ExampleBlkDevice
@@ -574,6 +576,34 @@ take_slot (BlkQueue   *q,
     q->pool_fresh++;
 }
 
+/* The requests of a session that ended, handed back at the first look
+ * at the ring in the next, before anything of it is popped: the ring
+ * refuses them (none of their heads is out) and so learns that their
+ * buffers are no longer in use, and none can complete a request of the
+ * new session that got the same head. */
+static void
+drop_stale (BlkQueue *q,
+            gint      generation)
+{
+  BlkRequest **at = &q->pending;
+
+  while (*at != NULL)
+    {
+      BlkRequest *req = *at;
+
+      if (req->generation == generation)
+        {
+          at = &req->next;
+          continue;
+        }
+      *at = req->next;
+      q->n_pending--;
+      vhost_user_vring_push (q->vring, req->element.head, req->len, NULL);
+      req->next = q->free_list;
+      q->free_list = req;
+    }
+}
+
 static void
 arm_timer (BlkQueue *q)
 {
@@ -591,6 +621,8 @@ serve_later (BlkQueue *q)
   gint generation = g_atomic_int_get (&q->generation);
   BlkRequest *req;
 
+  if (vhost_user_vring_get_started (q->vring))
+    drop_stale (q, generation);
   ensure_pool (q);
   /* seeded per queue, made when first wanted: a setup does not pay for it */
   if (q->device->jitter_ms > 0 && q->rand == NULL)
@@ -619,13 +651,30 @@ serve_later (BlkQueue *q)
   arm_timer (q);
 }
 
+/* The first @n of q->heads and q->lens as one batch; if the ring refuses
+ * the batch whole (one of them it does not take), each on its own: the
+ * others are the driver's all the same, and each pushed, taken or not,
+ * tells the ring its buffers are no longer in use. */
+static gboolean
+push_batch_or_each (BlkQueue *q,
+                    guint     n)
+{
+  gboolean pushed = FALSE;
+
+  if (push_some (q, n))
+    return n > 0;
+  for (guint i = 0; i < n; i++)
+    pushed |= vhost_user_vring_push (q->vring, q->heads[i], q->lens[i], NULL);
+  return pushed;
+}
+
 static gboolean
 on_timer (gpointer user_data)
 {
   BlkQueue *q = user_data;
   gint64 now = g_get_monotonic_time ();
   gint generation = g_atomic_int_get (&q->generation);
-  gboolean was_full = next_slot (q) == NULL, pushed = FALSE, ok = TRUE;
+  gboolean was_full = next_slot (q) == NULL, pushed = FALSE;
   guint n = 0;
 
   while (q->pending != NULL && q->pending->due <= now)
@@ -634,28 +683,30 @@ on_timer (gpointer user_data)
 
       q->pending = req->next;
       q->n_pending--;
-      if (req->generation == generation && ok)
+      if (req->generation == generation)
         {
           q->heads[n] = req->element.head;
           q->lens[n] = req->len;
           if (++n == BATCH)
             {
-              ok = push_some (q, n);
-              pushed |= ok;
+              pushed |= push_batch_or_each (q, n);
               n = 0;
             }
         }
-      else if (req->generation != generation)
+      else
         {
-          /* of a session that ended: the ring refuses it, and so learns
-           * that its buffers are no longer in use */
-          vhost_user_vring_push (q->vring, req->element.head, 0, NULL);
+          /* of a session that ended, the ring stopped since: a ring
+           * draining for GET_VRING_BASE takes it, one reset refuses it.
+           * On its own, as the ring may refuse it, and with its length
+           * for the first case. (Had the ring started again, nothing of
+           * the new session was popped yet: see drop_stale().) */
+          pushed |= vhost_user_vring_push (q->vring, req->element.head, req->len, NULL);
         }
       req->next = q->free_list;
       q->free_list = req;
     }
-  if (ok && n > 0 && push_some (q, n))
-    pushed = TRUE;
+  if (n > 0)
+    pushed |= push_batch_or_each (q, n);
   if (pushed)
     notify (q);
   arm_timer (q);
@@ -700,22 +751,13 @@ on_started (VhostUserVring *vring,
 
   if (vhost_user_vring_get_started (vring))
     return;
+  /* the session is over: see BlkQueue.generation */
+  g_atomic_int_inc (&q->generation);
   /* what a driver really kept in flight, for whoever tests one */
   most = g_atomic_int_and (&q->max_pending, 0);
   if (most > 0 && !q->device->quiet)
     g_message ("blk: queue %u stopped; up to %d requests were in flight at once",
                vhost_user_vring_get_index (vring), most);
-}
-
-/* Emitted where the control plane runs, like on_started(). */
-static void
-on_size_changed (VhostUserVring *vring,
-                 GParamSpec     *pspec,
-                 gpointer        user_data)
-{
-  BlkQueue *q = user_data;
-
-  g_atomic_int_inc (&q->generation);
 }
 
 static gpointer
@@ -763,7 +805,6 @@ queue_new (ExampleBlkDevice *self,
 
   vhost_user_vring_set_poll_window (q->vring, self->poll_us);
   q->started_id = g_signal_connect (q->vring, "notify::started", G_CALLBACK (on_started), q);
-  q->size_id = g_signal_connect (q->vring, "notify::size", G_CALLBACK (on_size_changed), q);
   vhost_user_vring_set_kick_handler (q->vring, on_kick, q, NULL);
   return q;
 }
@@ -783,7 +824,6 @@ queue_free (BlkQueue *q)
 {
   vhost_user_vring_set_kick_handler (q->vring, NULL, NULL, NULL);
   g_signal_handler_disconnect (q->vring, q->started_id);
-  g_signal_handler_disconnect (q->vring, q->size_id);
   if (q->thread != NULL)
     {
       vhost_user_vring_set_context (q->vring, NULL);

@@ -59,6 +59,9 @@ typedef struct {
   guint8                *mem;
 } Client;
 
+static void client_setup_ring (Client       *c,
+                               const Layout *layout);
+
 static void
 client_setup (Client       *c,
               const char   *path,
@@ -74,7 +77,8 @@ client_setup (Client       *c,
   g_assert_no_error (error);
   g_assert_true (vhost_user_frontend_negotiate (c->frontend, features,
                                                 VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
-                                                VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS, NULL, &error));
+                                                VHOST_USER_PROTOCOL_FEATURE_CONFIGURE_MEM_SLOTS |
+                                                VHOST_USER_PROTOCOL_FEATURE_RESET_DEVICE, NULL, &error));
   g_assert_no_error (error);
   /* what was asked for was had: a packed test cannot pass on split */
   g_assert_cmphex (vhost_user_frontend_get_acked_features (c->frontend) & features, ==, features);
@@ -90,6 +94,16 @@ client_setup (Client       *c,
   vhost_user_driver_ring_set_event_idx (c->ring, layout->event_idx);
 
   g_assert_true (vhost_user_frontend_add_mem_region (c->frontend, c->memory, NULL, &error));
+  g_assert_no_error (error);
+  client_setup_ring (c, layout);
+}
+
+static void
+client_setup_ring (Client       *c,
+                   const Layout *layout)
+{
+  g_autoptr(GError) error = NULL;
+
   g_assert_true (vhost_user_frontend_set_vring_state (c->frontend, VHOST_USER_REQUEST_SET_VRING_NUM, 0, layout->size,
                                                       NULL, &error));
   /* packed: both positions 0, both wrap counters 1 */
@@ -377,6 +391,71 @@ test_short_header (void)
   own_teardown (&own);
 }
 
+/* --latency holds each request 300 ms. One held across RESET_DEVICE
+ * belongs to a session that is over: it must not complete a request of
+ * the next one, which may have the same head (0 here, on a ring of the
+ * same size set up again). */
+static void
+test_latency_reset (void)
+{
+  g_autoptr(GError) error = NULL;
+  BlkHeader header = { 0 /* IN */, 0, SECTOR };
+  guint64 out_off[1] = { HDR_OFF };
+  guint32 out_len[1] = { sizeof header };
+  guint64 in_off[2] = { DATA_OFF, STATUS_OFF };
+  guint32 in_len[2] = { 512, 1 };
+  guint head, used_head, len = G_MAXUINT;
+  gint64 start, end;
+  Own own = { 0 };
+
+  own_setup (&own, &split_layout);
+  example_blk_device_set_latency (EXAMPLE_BLK_DEVICE (own.backend), 300, 0);
+  memcpy (own.c.mem + HDR_OFF, &header, sizeof header);
+
+  g_assert_true (vhost_user_driver_ring_add (own.c.ring, out_off, out_len, 1, in_off, in_len, 2, &head, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (head, ==, 0);
+  g_assert_true (vhost_user_driver_ring_kick (own.c.ring, &error));
+  /* popped and held */
+  end = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_false (vhost_user_driver_ring_get_used (own.c.ring, &used_head, &len));
+
+  g_assert_true (vhost_user_frontend_command (own.c.frontend, VHOST_USER_REQUEST_RESET_DEVICE, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&own.c.ring);
+  memset (own.c.mem, 0, HDR_OFF);
+  own.c.ring = vhost_user_driver_ring_new (own.c.memory, 0, RING_SIZE, &error);
+  g_assert_no_error (error);
+  client_setup_ring (&own.c, &split_layout);
+
+  own.c.mem[STATUS_OFF] = 0xff;
+  start = g_get_monotonic_time ();
+  g_assert_true (vhost_user_driver_ring_add (own.c.ring, out_off, out_len, 1, in_off, in_len, 2, &head, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (head, ==, 0);
+  g_assert_true (vhost_user_driver_ring_kick (own.c.ring, &error));
+  wait_used (&own.c, head, &len);
+  /* the new request, done: not the old one's completion */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 290 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpuint (len, ==, 513);
+  g_assert_cmpuint (own.c.mem[STATUS_OFF], ==, 0);
+
+  /* nothing more comes back: the old request was not pushed late */
+  end = g_get_monotonic_time () + 400 * G_TIME_SPAN_MILLISECOND;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  g_assert_false (vhost_user_driver_ring_get_used (own.c.ring, &used_head, &len));
+  own_teardown (&own);
+}
+
 static void
 test_qsd (void)
 {
@@ -439,6 +518,7 @@ main (int   argc,
   g_test_add_data_func ("/blk-io/own-backend/packed-event-idx", &packed_event_idx, test_own_backend);
   g_test_add_func ("/blk-io/own-backend/write-zeroes-reread", test_write_zeroes_reread);
   g_test_add_func ("/blk-io/own-backend/short-header", test_short_header);
+  g_test_add_func ("/blk-io/own-backend/latency-reset", test_latency_reset);
   g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
 
   return g_test_run ();
