@@ -136,6 +136,9 @@ struct _ExampleBlkDevice
   gboolean         queue_threads;
   gboolean         constructed;
   GPtrArray       *queues;   /* of BlkQueue */
+  /* a state transfer's copy: cancelled when the front-end goes, which
+   * may keep its end of the pipe open (and the copy, and so us, alive) */
+  GCancellable    *state_cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (ExampleBlkDevice, example_blk_device, VHOST_USER_TYPE_BACKEND)
@@ -941,8 +944,8 @@ on_save_state (VhostUserBackend *backend,
 
   g_message ("blk: saving the device's state (%u bytes)", state->len);
   /* async: the front-end reads the pipe while we write it */
-  g_output_stream_write_all_async (stream, state->data, state->len, G_PRIORITY_DEFAULT, NULL, state_written,
-                                   g_object_ref (backend));
+  g_output_stream_write_all_async (stream, state->data, state->len, G_PRIORITY_DEFAULT, self->state_cancellable,
+                                   state_written, g_object_ref (backend));
   g_object_set_data_full (G_OBJECT (stream), "state", state, (GDestroyNotify) g_byte_array_unref);
   return TRUE;
 }
@@ -1034,9 +1037,22 @@ on_load_state (VhostUserBackend *backend,
 
   /* read to the end: the front-end's close of its end of the pipe */
   g_object_set_data_full (G_OBJECT (memory), "from", g_object_ref (stream), g_object_unref);
-  g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT, NULL,
-                                state_read, g_object_ref (backend));
+  g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT,
+                                EXAMPLE_BLK_DEVICE (backend)->state_cancellable, state_read, g_object_ref (backend));
   return TRUE;
+}
+
+static void
+on_disconnected (VhostUserBackend *backend,
+                 const GError     *error,
+                 gboolean          should_reconnect,
+                 gpointer          user_data)
+{
+  ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (backend);
+
+  g_cancellable_cancel (self->state_cancellable);
+  g_object_unref (self->state_cancellable);
+  self->state_cancellable = g_cancellable_new ();
 }
 
 static void
@@ -1065,6 +1081,7 @@ example_blk_device_finalize (GObject *object)
   ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (object);
 
   g_ptr_array_unref (self->queues);
+  g_clear_object (&self->state_cancellable);
   release_disk (self);
   G_OBJECT_CLASS (example_blk_device_parent_class)->finalize (object);
 }
@@ -1093,6 +1110,7 @@ example_blk_device_init (ExampleBlkDevice *self)
 
   self->fd = -1;
   self->queues = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_free);
+  self->state_cancellable = g_cancellable_new ();
   vhost_user_backend_set_features (backend,
                                    vhost_user_backend_get_features (backend) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_SEG_MAX) |
@@ -1109,6 +1127,7 @@ example_blk_device_init (ExampleBlkDevice *self)
                                                      VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
   g_signal_connect (self, "save-state", G_CALLBACK (on_save_state), NULL);
   g_signal_connect (self, "load-state", G_CALLBACK (on_load_state), NULL);
+  g_signal_connect (self, "disconnected", G_CALLBACK (on_disconnected), NULL);
 }
 
 static void

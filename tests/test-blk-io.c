@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <vhost-user-glib.h>
 
 #include "blk-device.h"
@@ -457,6 +458,65 @@ test_latency_reset (void)
 }
 
 static void
+on_backend_removed (VhostUserServer  *server,
+                    VhostUserBackend *backend,
+                    gboolean         *removed)
+{
+  *removed = TRUE;
+}
+
+/* A front-end starts loading a state, then goes, keeping its end of the
+ * pipe open: the device stops waiting for the rest and goes too (before,
+ * its copy held it, its image and its queues for good). */
+static void
+test_load_abandoned (void)
+{
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  VhostUserBackend *backend = NULL;
+  char *path = test_socket_path_new ("blk.sock");
+  gboolean removed = FALSE;
+  gint64 deadline;
+  int fds[2];
+
+  g_signal_connect_swapped (server, "backend-added", G_CALLBACK (g_set_object), &backend);
+  g_signal_connect (server, "backend-removed", G_CALLBACK (on_backend_removed), &removed);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, path, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (backend);
+  g_object_add_weak_pointer (G_OBJECT (backend), (gpointer *) &backend);
+  g_object_unref (backend);
+
+  /* load: the back-end reads the pipe; a few bytes of a state, no end */
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 1, 0, fds[0], NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_close (fds[0], NULL);
+  g_assert_cmpint (write (fds[1], "VUGBLK", 6), ==, 6);
+  /* the device has started reading */
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  vhost_user_frontend_close (frontend);
+
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while ((backend != NULL || !removed) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (removed);
+  g_assert_null (backend);
+
+  g_close (fds[1], NULL);
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
+static void
 test_qsd (void)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -519,6 +579,7 @@ main (int   argc,
   g_test_add_func ("/blk-io/own-backend/write-zeroes-reread", test_write_zeroes_reread);
   g_test_add_func ("/blk-io/own-backend/short-header", test_short_header);
   g_test_add_func ("/blk-io/own-backend/latency-reset", test_latency_reset);
+  g_test_add_func ("/blk-io/own-backend/load-abandoned", test_load_abandoned);
   g_test_add_func ("/blk-io/qemu-storage-daemon", test_qsd);
 
   return g_test_run ();
