@@ -88,6 +88,18 @@ typedef enum {
   OP_LOG,
 } OpKind;
 
+static inline int
+ring_kick_fd (Ring *ring)
+{
+  return ring->driver != NULL ? vhost_user_driver_ring_get_kick_fd (ring->driver) : ring->kick_fd;
+}
+
+static inline int
+ring_call_fd (Ring *ring)
+{
+  return ring->driver != NULL ? vhost_user_driver_ring_get_call_fd (ring->driver) : ring->call_fd;
+}
+
 static inline gboolean
 acked_protocol (VhostUserDevice *self,
                 guint64          bit)
@@ -96,6 +108,7 @@ acked_protocol (VhostUserDevice *self,
 }
 
 /* vhost-user-device.c */
+void     vhost_user_device_update_call_watches (VhostUserDevice *self);
 gboolean vhost_user_device_op_finish       (VhostUserDevice       *self,
                                             GAsyncResult          *result,
                                             OpKind                 kind,
