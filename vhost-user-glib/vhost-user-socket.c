@@ -168,7 +168,9 @@ remove_stale_socket (const char  *path,
  * the file is opened without following a link and must be a socket.
  * Linux gives the new file the socket inode's mode less the umask, so
  * with the mode set on the socket before bind() the chmod (through
- * /proc, as a mode cannot be set on an O_PATH fd) is usually not needed. */
+ * /proc, as a mode cannot be set on an O_PATH fd) is needed only where
+ * the umask takes bits the mode asks for: without /proc that is an error
+ * rather than a chmod by path. */
 static gboolean
 set_file_access (const char  *path,
                  guint        mode,
@@ -181,8 +183,10 @@ set_file_access (const char  *path,
 
   if (fd < 0 || fstat (fd, &st) != 0)
     errsv = errno;
-  else if (!S_ISSOCK (st.st_mode))
+  else if (!S_ISSOCK (st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid ())
     {
+      /* (a socket, but linked from elsewhere or another user's: not the
+       * one bind() just made) */
       g_close (fd, NULL);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT,
                    "“%s” was replaced by something else than our socket while we set it up", path);
