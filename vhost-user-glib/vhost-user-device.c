@@ -1312,7 +1312,15 @@ step_start (GTask       *task,
 
     case STEP_STATE_COPY:
       /* the pipe is the back-end's too: a wait on it ends when the
-       * back-end goes (or makes no progress for a request's timeout) */
+       * back-end goes (or makes no progress for a request's timeout);
+       * gone already, the reply's completion having come after the
+       * disconnection, there is nothing to wait for */
+      if (!vhost_user_frontend_get_connected (fe))
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED,
+                       "The back-end went before its state was %s", op->kind == OP_SAVE_STATE ? "saved" : "loaded");
+          return FALSE;
+        }
       self->state_abort = g_cancellable_new ();
       vhost_user_state_copy_async (g_steal_fd (&op->pipe_fd), op->stream, vhost_user_frontend_get_timeout (fe),
                                    cancellable, self->state_abort, step_done, task);

@@ -104,9 +104,14 @@ pipe_ready (int          fd,
 {
   GTask *task = user_data;
   Copy *c = g_task_get_task_data (task);
+  GMainContext *context = g_task_get_context (task);
 
   g_clear_pointer (&c->wait, g_source_unref);
+  /* the stream's async calls complete where the task does, even if its
+   * context is dispatched without being the thread's default */
+  g_main_context_push_thread_default (context);
   copy_step (task);
+  g_main_context_pop_thread_default (context);
   return G_SOURCE_REMOVE;
 }
 
