@@ -451,7 +451,7 @@ back_off (VhostUserServer *self,
           int              errsv)
 {
   if (self->backoff_ms == 0)
-    g_warning ("Could not accept a front-end on %s: %s; retrying every %u to %u ms until it works",
+    g_warning ("Could not accept or serve a front-end on %s: %s; retrying every %u to %u ms until it works",
                self->path, g_strerror (errsv), BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
   self->backoff_ms = self->backoff_ms == 0 ? BACKOFF_FIRST_MS : MIN (self->backoff_ms * 2, BACKOFF_MAX_MS);
   self->backoff_source = g_timeout_source_new (self->backoff_ms);
@@ -488,9 +488,6 @@ on_incoming (GSocket      *listener,
         g_debug ("accept() on %s failed: %s", self->path, g_strerror (errsv));
       return G_SOURCE_CONTINUE;
     }
-  if (self->backoff_ms != 0)
-    g_debug ("Accepting on %s again", self->path);
-  self->backoff_ms = 0;
   if (!peer_allowed (self, fd))
     {
       close (fd);
@@ -512,6 +509,11 @@ on_incoming (GSocket      *listener,
     }
   else
     serve_here (self, fd);
+  /* (only now: a front-end turned away for want of a thread is no end
+   * of the shortage) */
+  if (self->backoff_ms != 0)
+    g_debug ("Accepting on %s again", self->path);
+  self->backoff_ms = 0;
 
   if (at_thread_limit (self))
     {
