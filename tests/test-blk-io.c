@@ -465,6 +465,17 @@ on_backend_removed (VhostUserServer  *server,
   *removed = TRUE;
 }
 
+/* (an emission hook: the device's own handler stops the emission) */
+static gboolean
+load_state_emitted (GSignalInvocationHint *hint,
+                    guint                  n_params,
+                    const GValue          *params,
+                    gpointer               loading)
+{
+  *(gboolean *) loading = TRUE;
+  return TRUE;
+}
+
 /* A front-end starts loading a state, then goes, keeping its end of the
  * pipe open: the device stops waiting for the rest and goes too (before,
  * its copy held it, its image and its queues for good). */
@@ -476,7 +487,9 @@ test_load_abandoned (void)
   g_autoptr(GError) error = NULL;
   VhostUserBackend *backend = NULL;
   char *path = test_socket_path_new ("blk.sock");
-  gboolean removed = FALSE;
+  gboolean removed = FALSE, loading = FALSE;
+  guint signal_id;
+  gulong hook;
   gint64 deadline;
   int fds[2];
 
@@ -491,16 +504,20 @@ test_load_abandoned (void)
                                                 VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
   g_assert_no_error (error);
   g_assert_nonnull (backend);
+  signal_id = g_signal_lookup ("load-state", VHOST_USER_TYPE_BACKEND);
   g_object_add_weak_pointer (G_OBJECT (backend), (gpointer *) &backend);
   g_object_unref (backend);
 
   /* load: the back-end reads the pipe; a few bytes of a state, no end */
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  hook = g_signal_add_emission_hook (signal_id, 0, load_state_emitted, &loading, NULL);
   g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 1, 0, fds[0], NULL, NULL, &error));
   g_assert_no_error (error);
   g_close (fds[0], NULL);
   g_assert_cmpint (write (fds[1], "VUGBLK", 6), ==, 6);
   /* the device has started reading */
+  g_assert_true (test_iterate_until (NULL, &loading, 5000));
+  g_signal_remove_emission_hook (signal_id, hook);
   for (guint i = 0; i < 20; i++)
     g_main_context_iteration (NULL, FALSE);
   vhost_user_frontend_close (frontend);
