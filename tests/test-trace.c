@@ -14,9 +14,15 @@
  * A message the library would reject (a payload and fds GET_FEATURES
  * does not take) crosses the proxy byte for byte with its fds, and the
  * trace says what is wrong with it.
+ *
+ * A back-end that reads nothing holds up only what is sent to it: the
+ * proxy keeps a bounded amount for it, relays the other way meanwhile,
+ * hands everything over once it reads, and still ends on SIGTERM.
  */
 
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -428,6 +434,196 @@ test_invalid_relayed (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"invalid\": 1", NULL), ==, 1);
 }
 
+/* SET_FEATURES with a full-size payload (it takes 8 bytes, but the proxy
+ * relays what comes) */
+static guint8 flood_message[12 + 4096];
+
+/* @flood_message again and again, with @pass_fd (unless it is -1) on
+ * each one's first byte, sent without waiting until the proxy takes no
+ * more for a second. Returns the bytes it took. */
+static gsize
+flood_until_stalled (int fd,
+                     int pass_fd)
+{
+  const guint32 header[] = { 2, 1, 4096 };
+  gsize sent = 0;
+
+  memcpy (flood_message, header, sizeof header);
+  for (gsize i = sizeof header; i < sizeof flood_message; i++)
+    flood_message[i] = i % 251;
+  for (;;)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int))];
+      } control;
+      struct pollfd pfd = { fd, POLLOUT, 0 };
+      gsize at = sent % sizeof flood_message;
+      struct iovec iov = { flood_message + at, sizeof flood_message - at };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+      gssize n;
+
+      if (at == 0 && pass_fd >= 0)
+        {
+          struct cmsghdr *cmsg;
+
+          memset (control.buf, 0, sizeof control.buf);
+          mh.msg_control = control.buf;
+          mh.msg_controllen = sizeof control.buf;
+          cmsg = CMSG_FIRSTHDR (&mh);
+          cmsg->cmsg_level = SOL_SOCKET;
+          cmsg->cmsg_type = SCM_RIGHTS;
+          cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+          memcpy (CMSG_DATA (cmsg), &pass_fd, sizeof (int));
+        }
+      if (poll (&pfd, 1, 1000) == 0)
+        return sent;
+      n = sendmsg (fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN)
+        continue;
+      g_assert_cmpint (n, >, 0);
+      sent += n;
+      /* what the proxy keeps for a peer that reads nothing is bounded */
+      g_assert_cmpuint (sent, <, 16 * 1024 * 1024);
+    }
+}
+
+/* The back-end reads nothing: the front-end's messages stop at the
+ * proxy, the back-end's still cross it the other way. */
+static void
+test_stuck_peer_other_way (Fixture       *f,
+                           gconstpointer  data)
+{
+  /* a GET_FEATURES reply, no request needed for the proxy to relay it */
+  const guint8 reply[] = { 1, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0x34, 0x12, 0, 0, 0, 0, 0, 0 };
+  guint8 got[sizeof reply];
+  int received[8];
+  guint n_received;
+
+  if (f->proxy == NULL)
+    return;
+
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
+  send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), got, sizeof got, received, &n_received);
+  g_assert_cmpmem (got, sizeof got, reply, sizeof reply);
+}
+
+/* Reads @len bytes from @fd, each what @flood_message has there, and
+ * returns how many fds came with them. */
+static guint
+drain_flood (int   fd,
+             gsize len)
+{
+  gsize have = 0;
+  guint n_fds = 0;
+
+  while (have < len)
+    {
+      union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE (sizeof (int) * 8)];
+      } control;
+      guint8 buf[8192];
+      struct iovec iov = { buf, MIN (sizeof buf, len - have) };
+      struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gssize n;
+
+      g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+      n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      g_assert_cmpint (n, >, 0);
+      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&mh); cmsg != NULL; cmsg = CMSG_NXTHDR (&mh, cmsg))
+        for (gsize i = 0; i < (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+          {
+            int passed;
+
+            memcpy (&passed, CMSG_DATA (cmsg) + i * sizeof (int), sizeof (int));
+            close (passed);
+            n_fds++;
+          }
+      for (gssize i = 0; i < n; i++)
+        if (buf[i] != flood_message[(have + i) % sizeof flood_message])
+          g_error ("byte %" G_GSIZE_FORMAT " is %u, not %u", have + i, buf[i],
+                   flood_message[(have + i) % sizeof flood_message]);
+      have += n;
+    }
+  return n_fds;
+}
+
+/* Everything that waited for a back-end slow to read reaches it once it
+ * reads, in order, each message's fd with it; the proxy reads on from the
+ * front-end then. */
+static void
+test_stuck_peer_drained (Fixture       *f,
+                         gconstpointer  data)
+{
+  int pass_fd;
+  gsize sent, whole;
+
+  if (f->proxy == NULL)
+    return;
+
+  pass_fd = test_eventfd ();
+  sent = flood_until_stalled (g_socket_get_fd (f->raw_front), pass_fd);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", sent);
+  /* the proxy relays whole messages only */
+  whole = sent - sent % sizeof flood_message;
+  g_assert_cmpuint (drain_flood (g_socket_get_fd (f->accepted), whole), ==, whole / sizeof flood_message);
+
+  /* and the last one once it is whole */
+  if (whole < sent)
+    {
+      g_socket_set_blocking (f->raw_front, TRUE);
+      g_assert_cmpint (send (g_socket_get_fd (f->raw_front), flood_message + sent - whole,
+                             sizeof flood_message - (sent - whole), MSG_NOSIGNAL),
+                       ==, (gssize) (sizeof flood_message - (sent - whole)));
+      g_assert_cmpuint (drain_flood (g_socket_get_fd (f->accepted), sizeof flood_message), ==, 1);
+    }
+  close (pass_fd);
+}
+
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The back-end reads nothing: SIGTERM still ends the proxy, at once and
+ * with the session's summary. */
+static void
+test_stuck_peer_sigterm (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  gboolean late = FALSE;
+  guint timeout;
+
+  if (f->proxy == NULL)
+    return;
+
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
+  g_subprocess_send_signal (f->proxy, SIGTERM);
+  g_subprocess_wait_async (f->proxy, NULL, got, &result);
+  timeout = g_timeout_add_seconds (2, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"interrupted\"", NULL), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -436,6 +632,9 @@ main (int   argc,
 
   g_test_add ("/trace/relay", Fixture, NULL, fixture_setup, test_relay, fixture_teardown);
   g_test_add ("/trace/invalid-relayed", Fixture, "raw", fixture_setup, test_invalid_relayed, fixture_teardown);
+  g_test_add ("/trace/stuck-peer/other-way", Fixture, "raw", fixture_setup, test_stuck_peer_other_way, fixture_teardown);
+  g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
+  g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);
 
   return g_test_run ();
 }

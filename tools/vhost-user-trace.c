@@ -18,16 +18,17 @@
  * table, but relayed whatever the check says: a message the proxy finds
  * invalid is exactly what the other side must be shown to reject.
  *
- * Sends block (with a time limit): messages are at most 4 KiB and a
- * vhost-user peer never has more than a few outstanding, so a peer that
- * does not take one is a stuck peer, and there is nothing else the
- * proxy could usefully do meanwhile.
+ * Nothing blocks: what a peer does not take at once waits in that peer's
+ * queue, and while the queue is over a small cap the proxy stops reading
+ * from the side that fills it. Both peers are untrusted, and one that
+ * stops reading must hold up only the direction it would hold up
+ * without the proxy, not the other one or the signals, and must not
+ * make the proxy keep an unbounded amount for it.
  */
 
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,12 @@
 /* More than any message may carry, so that a peer sending too many is
  * relayed as it is and reported, not cut short. */
 #define RX_FDS 64
-/* How long a send may wait for a peer that does not read. */
-#define SEND_TIMEOUT_MS 30000
+/* What a peer that is slow to read may have waiting for it before the
+ * proxy stops reading from the other side: a few hundred full messages,
+ * far more than a session has in flight; and few enough fds that four
+ * queues stay well within the usual limit of 1024. */
+#define QUEUE_CAP_BYTES (1024 * 1024)
+#define QUEUE_CAP_FDS 128
 
 static char *listen_path;
 static char *connect_path;
@@ -79,6 +84,15 @@ static const char * const channel_names[] = { "main", "back-end" };
 
 typedef struct _Session Session;
 
+/* A message its peer has not taken all of yet. */
+typedef struct {
+  gsize  len;
+  gsize  sent;
+  guint  n_fds;   /* they go with the first byte, so 0 once any went */
+  int    fds[RX_FDS];
+  guint8 data[];
+} Outgoing;
+
 /* One of the proxy's four sockets in a session: toward the front-end or
  * the back-end, on the main channel or the back-end channel. */
 typedef struct {
@@ -88,8 +102,15 @@ typedef struct {
   Direction         reads;        /* who writes what this socket reads */
   gboolean          receives_replies;
   GSocket          *socket;       /* NULL while closed */
-  GSource          *source;
+  GSource          *source;       /* NULL too while the peer's queue is full */
   guint             peer;         /* index of the endpoint messages go on to */
+
+  /* messages to send on @socket, oldest first; @queued counts their
+   * allocations, so that many small ones are not free */
+  GQueue            queue;
+  gsize             queued;
+  guint             queued_fds;
+  GSource          *out_source;   /* while @queue is not empty */
 
   /* the message being read; its own fds stay -1, the real ones are
    * below, however many came */
@@ -424,85 +445,190 @@ print_summary (Session    *s,
 
 /* --- relaying --- */
 
-static gboolean
-send_all (GSocket       *socket,
-          const guint8  *data,
-          gsize          len,
-          const int     *fds,
-          guint          n_fds,
-          GError       **error)
+/* One sendmsg(): the bytes that went (0 if the socket takes none now),
+ * -1 with @error if the peer is gone. */
+static gssize
+send_some (GSocket       *socket,
+           const guint8  *data,
+           gsize          len,
+           const int     *fds,
+           guint          n_fds,
+           GError       **error)
 {
-  int fd = g_socket_get_fd (socket);
-  gsize offset = 0;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * RX_FDS)];
+  } control;
+  struct msghdr mh = { 0 };
+  struct iovec iov = { (guint8 *) data, len };
+  gssize n;
 
-  while (offset < len)
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (n_fds > 0)
     {
-      union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE (sizeof (int) * RX_FDS)];
-      } control;
-      struct msghdr mh = { 0 };
-      struct iovec iov = { (guint8 *) data + offset, len - offset };
-      gssize n;
+      struct cmsghdr *cmsg;
 
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      if (n_fds > 0)
-        {
-          struct cmsghdr *cmsg;
-
-          memset (control.buf, 0, sizeof control.buf);
-          mh.msg_control = control.buf;
-          mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
-          cmsg = CMSG_FIRSTHDR (&mh);
-          cmsg->cmsg_level = SOL_SOCKET;
-          cmsg->cmsg_type = SCM_RIGHTS;
-          cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
-          memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
-        }
-
-      n = sendmsg (fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0)
-        {
-          int errsv = errno;
-          struct pollfd pfd = { fd, POLLOUT, 0 };
-
-          if (errsv == EINTR)
-            continue;
-          if (errsv != EAGAIN && errsv != EWOULDBLOCK)
-            {
-              g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
-                           "Sending failed: %s", g_strerror (errsv));
-              return FALSE;
-            }
-          if (poll (&pfd, 1, SEND_TIMEOUT_MS) == 0)
-            {
-              g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
-                           "The peer took nothing for %u s", SEND_TIMEOUT_MS / 1000);
-              return FALSE;
-            }
-          continue;
-        }
-      /* the fds went with the first byte that got through */
-      n_fds = 0;
-      offset += n;
+      memset (control.buf, 0, sizeof control.buf);
+      mh.msg_control = control.buf;
+      mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+      cmsg = CMSG_FIRSTHDR (&mh);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+      memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
     }
+
+  do
+    n = sendmsg (g_socket_get_fd (socket), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == EAGAIN || errsv == EWOULDBLOCK)
+        return 0;
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                   "Sending failed: %s", g_strerror (errsv));
+      return -1;
+    }
+  return n;
+}
+
+static void
+outgoing_free (Outgoing *o)
+{
+  for (guint i = 0; i < o->n_fds; i++)
+    if (o->fds[i] >= 0)
+      g_close (o->fds[i], NULL);
+  g_free (o);
+}
+
+static gboolean
+queue_is_full (Endpoint *ep)
+{
+  return ep->queued > QUEUE_CAP_BYTES || ep->queued_fds > QUEUE_CAP_FDS;
+}
+
+static gboolean endpoint_ready (GSocket      *socket,
+                                GIOCondition  condition,
+                                gpointer      user_data);
+static gboolean endpoint_writable (GSocket      *socket,
+                                   GIOCondition  condition,
+                                   gpointer      user_data);
+
+static void
+endpoint_watch (Endpoint *ep)
+{
+  if (ep->socket == NULL || ep->source != NULL)
+    return;
+  ep->source = g_socket_create_source (ep->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (ep->source, G_SOURCE_FUNC (endpoint_ready), ep, NULL);
+  g_source_set_static_name (ep->source, ep->name);
+  g_source_attach (ep->source, NULL);
+}
+
+static void
+endpoint_unwatch (Endpoint *ep)
+{
+  if (ep->source == NULL)
+    return;
+  g_source_destroy (ep->source);
+  g_clear_pointer (&ep->source, g_source_unref);
+}
+
+/* Sends what @ep has queued until its socket takes no more, and waits
+ * for it to take more if anything is left. FALSE with @error if the
+ * peer is gone. */
+static gboolean
+endpoint_flush (Endpoint  *ep,
+                GError   **error)
+{
+  Outgoing *o;
+
+  while ((o = g_queue_peek_head (&ep->queue)) != NULL)
+    {
+      gssize n = send_some (ep->socket, o->data + o->sent, o->len - o->sent, o->fds, o->n_fds, error);
+
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        break;
+      /* the peer has its own copies of the fds now */
+      ep->queued_fds -= o->n_fds;
+      for (guint i = 0; i < o->n_fds; i++)
+        g_close (o->fds[i], NULL);
+      o->n_fds = 0;
+      o->sent += n;
+      if (o->sent < o->len)
+        continue;
+      ep->queued -= sizeof *o + o->len;
+      g_queue_pop_head (&ep->queue);
+      g_free (o);
+    }
+
+  if (g_queue_is_empty (&ep->queue))
+    {
+      if (ep->out_source != NULL)
+        {
+          g_source_destroy (ep->out_source);
+          g_clear_pointer (&ep->out_source, g_source_unref);
+        }
+    }
+  else if (ep->out_source == NULL)
+    {
+      ep->out_source = g_socket_create_source (ep->socket, G_IO_OUT, NULL);
+      g_source_set_callback (ep->out_source, G_SOURCE_FUNC (endpoint_writable), ep, NULL);
+      g_source_set_static_name (ep->out_source, ep->name);
+      g_source_attach (ep->out_source, NULL);
+    }
+
+  /* room again: the side that fills the queue may go on */
+  if (!queue_is_full (ep))
+    endpoint_watch (&ep->session->endpoints[ep->peer]);
   return TRUE;
+}
+
+/* Queues a message for @ep's peer, taking @fds, and sends what it can. */
+static gboolean
+endpoint_send (Endpoint      *ep,
+               const guint8  *data,
+               gsize          len,
+               const int     *fds,
+               guint          n_fds,
+               GError       **error)
+{
+  Outgoing *o = g_malloc (sizeof *o + len);
+
+  o->len = len;
+  o->sent = 0;
+  o->n_fds = n_fds;
+  memcpy (o->fds, fds, sizeof (int) * n_fds);
+  memcpy (o->data, data, len);
+  g_queue_push_tail (&ep->queue, o);
+  ep->queued += sizeof *o + len;
+  ep->queued_fds += n_fds;
+  return endpoint_flush (ep, error);
 }
 
 static void
 endpoint_close (Endpoint *ep)
 {
-  if (ep->source != NULL)
-    {
-      g_source_destroy (ep->source);
-      g_clear_pointer (&ep->source, g_source_unref);
-    }
+  endpoint_unwatch (ep);
   if (ep->socket != NULL)
     {
       g_socket_close (ep->socket, NULL);
       g_clear_object (&ep->socket);
     }
+  if (ep->out_source != NULL)
+    {
+      g_source_destroy (ep->out_source);
+      g_clear_pointer (&ep->out_source, g_source_unref);
+    }
+  g_queue_clear_full (&ep->queue, (GDestroyNotify) outgoing_free);
+  ep->queued = 0;
+  ep->queued_fds = 0;
   for (guint i = 0; i < ep->n_fds; i++)
     if (ep->fds[i] >= 0)
       g_close (ep->fds[i], NULL);
@@ -523,10 +649,6 @@ close_channel (Session    *s,
   note (s->number, "back-end channel closed", why);
 }
 
-static gboolean endpoint_ready (GSocket      *socket,
-                                GIOCondition  condition,
-                                gpointer      user_data);
-
 static void
 endpoint_open (Endpoint *ep,
                GSocket  *socket)
@@ -534,39 +656,44 @@ endpoint_open (Endpoint *ep,
   ep->socket = g_object_ref (socket);
   ep->rx_have = 0;
   ep->n_fds = 0;
-  ep->source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (ep->source, G_SOURCE_FUNC (endpoint_ready), ep, NULL);
-  g_source_set_static_name (ep->source, ep->name);
-  g_source_attach (ep->source, NULL);
+  endpoint_watch (ep);
 }
 
 /* SET_BACKEND_REQ_FD: the front-end's socket stays with us, the back-end
- * gets one end of our own pair. Returns the fd to send in place of the
- * front-end's, held by *@theirs; -1 (and the message goes on unchanged)
- * if what came is not a socket. */
-static int
+ * gets one end of our own pair, in its place among @ep's fds. If what
+ * came is not a socket, the message goes on unchanged. */
+static void
 splice_backend_channel (Session  *s,
-                        Endpoint *ep,
-                        GSocket **theirs)
+                        Endpoint *ep)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocket) front = NULL;
   g_autoptr(GSocket) ours = NULL;
+  g_autoptr(GSocket) theirs = NULL;
+  int fd;
 
   if (ep->n_fds != 1 || ep->fds[0] < 0)
-    return -1;
+    return;
 
   front = g_socket_new_from_fd (dup (ep->fds[0]), &error);
-  if (front == NULL || !vhost_user_socket_pair (&ours, theirs, &error))
+  if (front == NULL || !vhost_user_socket_pair (&ours, &theirs, &error))
     {
       note (s->number, "back-end channel not traced", error->message);
-      return -1;
+      return;
+    }
+  /* the send queue owns the fds it sends, and @theirs closes its own */
+  fd = dup (g_socket_get_fd (theirs));
+  if (fd < 0)
+    {
+      note (s->number, "back-end channel not traced", g_strerror (errno));
+      return;
     }
 
   close_channel (s, "replaced by a new SET_BACKEND_REQ_FD");
   endpoint_open (&s->endpoints[CHAN_FRONT], front);
   endpoint_open (&s->endpoints[CHAN_BACK], ours);
-  return g_socket_get_fd (*theirs);
+  g_close (ep->fds[0], NULL);
+  ep->fds[0] = fd;
 }
 
 static gboolean
@@ -594,9 +721,7 @@ relay (Endpoint *ep)
   gboolean nack = FALSE;
   g_autoptr(GError) invalid = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) theirs = NULL;
   guint n_fds = ep->n_fds;
-  int send_fds[RX_FDS];
   const guint8 *data;
   gsize len;
 
@@ -614,7 +739,6 @@ relay (Endpoint *ep)
   data = vhost_user_message_get_data (msg, &len);
   s->messages++;
   s->bytes[ep->reads] += len;
-  memcpy (send_fds, ep->fds, sizeof (int) * n_fds);
 
   if (!is_reply)
     {
@@ -642,12 +766,7 @@ relay (Endpoint *ep)
         }
       if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
           msg->header.request == VHOST_USER_REQUEST_SET_BACKEND_REQ_FD)
-        {
-          int fd = splice_backend_channel (s, ep, &theirs);
-
-          if (fd >= 0)
-            send_fds[0] = fd;
-        }
+        splice_backend_channel (s, ep);
     }
   else
     {
@@ -684,8 +803,13 @@ relay (Endpoint *ep)
   if (peer->socket == NULL)
     {
       note (s->number, "dropped", "the back-end channel is closed on the other side");
+      for (guint i = 0; i < n_fds; i++)
+        if (ep->fds[i] >= 0)
+          g_close (ep->fds[i], NULL);
     }
-  else if (!send_all (peer->socket, data, len, send_fds, n_fds, &error))
+  /* the queue takes the fds, whatever becomes of the send */
+  ep->n_fds = 0;
+  if (peer->socket != NULL && !endpoint_send (peer, data, len, ep->fds, n_fds, &error))
     {
       g_autofree char *reason = g_strdup_printf ("relaying to the %s: %s",
                                                  ep->reads == FROM_FRONTEND ? "back-end" : "front-end",
@@ -703,11 +827,6 @@ relay (Endpoint *ep)
 
   trace_message (ep, n_fds, real_us, latency, nack, invalid);
 
-  /* ours were dup()ed into the peer by sendmsg() */
-  for (guint i = 0; i < n_fds; i++)
-    if (ep->fds[i] >= 0)
-      g_close (ep->fds[i], NULL);
-  ep->n_fds = 0;
   ep->fds_truncated = FALSE;
   ep->rx_have = 0;
   msg->header.size = 0;
@@ -807,6 +926,29 @@ read_some (Endpoint  *ep,
 }
 
 static gboolean
+endpoint_writable (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  Endpoint *ep = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reason = NULL;
+
+  /* a source that the flush destroys is not dispatched again, whatever
+   * this returns */
+  if (endpoint_flush (ep, &error))
+    return G_SOURCE_CONTINUE;
+
+  reason = g_strdup_printf ("relaying to the %s: %s", ep->reads == FROM_FRONTEND ? "front-end" : "back-end",
+                            error->message);
+  if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
+    close_channel (ep->session, reason);
+  else
+    session_end (reason);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 endpoint_ready (GSocket      *socket,
                 GIOCondition  condition,
                 gpointer      user_data)
@@ -822,6 +964,12 @@ endpoint_ready (GSocket      *socket,
       switch (read_some (ep, &error))
         {
         case READ_MORE:
+          /* enough waits for the peer: read on when it has taken some */
+          if (queue_is_full (&s->endpoints[ep->peer]))
+            {
+              endpoint_unwatch (ep);
+              return G_SOURCE_REMOVE;
+            }
           continue;
         case READ_WAIT:
           return G_SOURCE_CONTINUE;
