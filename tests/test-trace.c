@@ -624,6 +624,93 @@ test_stuck_peer_sigterm (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"interrupted\"", NULL), ==, 1);
 }
 
+/* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
+ * reply to it (a reply the back-end sends anyway has no latency). With
+ * REPLY_ACK it awaits the ack. */
+static void
+test_need_reply_needs_reply_ack (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* SET_FEATURES 0 with NEED_REPLY, and its ack */
+  const guint8 request[] = { 2, 0, 0, 0,  9, 0, 0, 0,  8, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 ack[] = { 2, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0 };
+  /* SET_PROTOCOL_FEATURES REPLY_ACK */
+  const guint8 reply_ack[] = { 16, 0, 0, 0,  1, 0, 0, 0,  8, 0, 0, 0,  8, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 bytes[sizeof request];
+  int received[8];
+  guint n_received;
+
+  if (f->proxy == NULL)
+    return;
+
+  for (guint round = 0; round < 2; round++)
+    {
+      if (round == 1)
+        {
+          send_raw (g_socket_get_fd (f->raw_front), reply_ack, sizeof reply_ack, NULL, 0);
+          receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof reply_ack, received, &n_received);
+        }
+      send_raw (g_socket_get_fd (f->raw_front), request, sizeof request, NULL, 0);
+      receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof request, received, &n_received);
+      send_raw (g_socket_get_fd (f->accepted), ack, sizeof ack, NULL, 0);
+      receive_raw (g_socket_get_fd (f->raw_front), bytes, sizeof ack, received, &n_received);
+    }
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", "\"reply\": true", NULL), ==, 2);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", "\"reply\": true", "\"latency_us\": ", NULL), ==, 1);
+}
+
+/* A front-end sending requests that await replies the back-end never
+ * sends: the proxy remembers only so many, says so once, and counts the
+ * ones it forgot. */
+static void
+test_pending_capped (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* GET_FEATURES, which always has a reply, a thousand times in one send */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  const guint8 reply[] = { 1, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0x34, 0x12, 0, 0, 0, 0, 0, 0 };
+  guint8 requests[1000 * sizeof request];
+  guint8 bytes[sizeof requests];
+  int received[8];
+  guint n_received;
+
+  if (f->proxy == NULL)
+    return;
+
+  for (guint i = 0; i < 1000; i++)
+    memcpy (requests + i * sizeof request, request, sizeof request);
+  send_raw (g_socket_get_fd (f->raw_front), requests, sizeof requests, NULL, 0);
+  /* all of them through the proxy before the reply */
+  receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof bytes, received, &n_received);
+  /* which still finds a request it answers */
+  send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), bytes, sizeof reply, received, &n_received);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"replies not awaited\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"GET_FEATURES\"", "\"reply\": true", "\"latency_us\": ", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"pending_dropped\": 872,", NULL), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -632,6 +719,9 @@ main (int   argc,
 
   g_test_add ("/trace/relay", Fixture, NULL, fixture_setup, test_relay, fixture_teardown);
   g_test_add ("/trace/invalid-relayed", Fixture, "raw", fixture_setup, test_invalid_relayed, fixture_teardown);
+  g_test_add ("/trace/need-reply-needs-reply-ack", Fixture, "raw", fixture_setup, test_need_reply_needs_reply_ack,
+              fixture_teardown);
+  g_test_add ("/trace/pending-capped", Fixture, "raw", fixture_setup, test_pending_capped, fixture_teardown);
   g_test_add ("/trace/stuck-peer/other-way", Fixture, "raw", fixture_setup, test_stuck_peer_other_way, fixture_teardown);
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);

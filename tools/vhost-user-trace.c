@@ -50,6 +50,11 @@
  * queues stay well within the usual limit of 1024. */
 #define QUEUE_CAP_BYTES (1024 * 1024)
 #define QUEUE_CAP_FDS 128
+/* Requests awaiting a reply that the proxy remembers, per channel: a
+ * vhost-user peer waits for each reply before its next such request, so
+ * more are a peer that never answers, and each reply is matched by a scan
+ * of them. */
+#define PENDING_CAP 128
 
 static char *listen_path;
 static char *connect_path;
@@ -141,6 +146,7 @@ struct _Session {
   guint64     protocol_features;
   /* requests awaiting a reply, oldest first, per channel */
   GQueue      pending[2];
+  guint       pending_dropped;   /* the oldest, when over PENDING_CAP */
 
   guint       messages;
   guint64     bytes[2];
@@ -404,9 +410,10 @@ print_summary (Session    *s,
       append_json_string (line, reason);
       g_string_append_printf (line, ", \"seconds\": %.6f, \"messages\": %u"
                               ", \"bytes\": {\"%s\": %" G_GUINT64_FORMAT ", \"%s\": %" G_GUINT64_FORMAT "}"
-                              ", \"nacks\": %u, \"invalid\": %u, \"longest_reply\": ",
+                              ", \"nacks\": %u, \"invalid\": %u, \"pending_dropped\": %u, \"longest_reply\": ",
                               seconds, s->messages, direction_names[FROM_FRONTEND], s->bytes[FROM_FRONTEND],
-                              direction_names[FROM_BACKEND], s->bytes[FROM_BACKEND], s->nacks, s->invalid);
+                              direction_names[FROM_BACKEND], s->bytes[FROM_BACKEND], s->nacks, s->invalid,
+                              s->pending_dropped);
       if (s->longest_name != NULL)
         {
           g_string_append (line, "{\"request\": ");
@@ -429,7 +436,8 @@ print_summary (Session    *s,
                               s->number, reason, seconds, s->messages,
                               s->bytes[FROM_FRONTEND], direction_names[FROM_FRONTEND],
                               s->bytes[FROM_BACKEND], direction_names[FROM_BACKEND]);
-      g_string_append_printf (line, "#   NACKs: %u, invalid messages: %u, longest reply: ", s->nacks, s->invalid);
+      g_string_append_printf (line, "#   NACKs: %u, invalid messages: %u, requests no longer awaited: %u, longest reply: ",
+                              s->nacks, s->invalid, s->pending_dropped);
       if (s->longest_name != NULL)
         g_string_append_printf (line, "%.3f ms (%s%s)\n", s->longest_reply / 1000.0, s->longest_name,
                                 s->longest_channel == VHOST_USER_CHANNEL_BACKEND ? ", back-end channel" : "");
@@ -696,12 +704,15 @@ splice_backend_channel (Session  *s,
   ep->fds[0] = fd;
 }
 
+/* NEED_REPLY asks for an ack only where REPLY_ACK was negotiated; the
+ * flag alone would have the proxy remember requests nobody answers. */
 static gboolean
 expects_reply (Session                    *s,
                const VhostUserRequestInfo *info,
                const VhostUserMessage     *msg)
 {
-  return vhost_user_message_needs_reply (msg) ||
+  return (vhost_user_message_needs_reply (msg) &&
+          (s->protocol_features & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) != 0) ||
          vhost_user_request_info_get_reply (info, s->protocol_features) == VHOST_USER_REPLY_ALWAYS;
 }
 
@@ -749,11 +760,21 @@ relay (Endpoint *ep)
                            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (counts, name)) + 1));
       if (info != NULL && expects_reply (s, info, msg))
         {
-          Pending *p = g_new (Pending, 1);
+          GQueue *pending = &s->pending[ep->channel];
+          Pending *p;
 
+          if (g_queue_get_length (pending) >= PENDING_CAP)
+            {
+              if (s->pending_dropped++ == 0)
+                note (s->number, "replies not awaited",
+                      "more than " G_STRINGIFY (PENDING_CAP) " requests await a reply, "
+                      "the oldest are forgotten and their replies show no latency");
+              g_free (g_queue_pop_head (pending));
+            }
+          p = g_new (Pending, 1);
           p->request = msg->header.request;
           p->received = now;
-          g_queue_push_tail (&s->pending[ep->channel], p);
+          g_queue_push_tail (pending, p);
         }
 
       if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
