@@ -711,6 +711,67 @@ test_pending_capped (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"pending_dropped\": 872,", NULL), ==, 1);
 }
 
+/* The back-end side sending what only the front-end sends changes
+ * nothing in the proxy: SET_PROTOCOL_FEATURES does not change how it
+ * decodes, SET_BACKEND_REQ_FD is relayed as it is and not taken for the
+ * back-end channel. */
+static void
+test_backend_cannot_steer (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* SET_PROTOCOL_FEATURES REPLY_ACK */
+  const guint8 reply_ack[] = { 16, 0, 0, 0,  1, 0, 0, 0,  8, 0, 0, 0,  8, 0, 0, 0, 0, 0, 0, 0 };
+  /* SET_FEATURES 0 with NEED_REPLY, and its ack */
+  const guint8 request[] = { 2, 0, 0, 0,  9, 0, 0, 0,  8, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0 };
+  const guint8 ack[] = { 2, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0 };
+  /* SET_BACKEND_REQ_FD */
+  const guint8 backend_req_fd[] = { 21, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  guint8 bytes[sizeof request];
+  int pair[2], received[8];
+  guint n_received;
+  struct stat sent_st, got_st;
+
+  if (f->proxy == NULL)
+    return;
+
+  send_raw (g_socket_get_fd (f->accepted), reply_ack, sizeof reply_ack, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), bytes, sizeof reply_ack, received, &n_received);
+  send_raw (g_socket_get_fd (f->raw_front), request, sizeof request, NULL, 0);
+  receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof request, received, &n_received);
+  send_raw (g_socket_get_fd (f->accepted), ack, sizeof ack, NULL, 0);
+  receive_raw (g_socket_get_fd (f->raw_front), bytes, sizeof ack, received, &n_received);
+
+  /* the front-end gets the very socket the back-end side sent */
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  send_raw (g_socket_get_fd (f->accepted), backend_req_fd, sizeof backend_req_fd, &pair[0], 1);
+  receive_raw (g_socket_get_fd (f->raw_front), bytes, sizeof backend_req_fd, received, &n_received);
+  g_assert_cmpmem (bytes, sizeof backend_req_fd, backend_req_fd, sizeof backend_req_fd);
+  g_assert_cmpuint (n_received, ==, 1);
+  g_assert_cmpint (fstat (pair[0], &sent_st), ==, 0);
+  g_assert_cmpint (fstat (received[0], &got_st), ==, 0);
+  g_assert_cmpuint (got_st.st_ino, ==, sent_st.st_ino);
+  close (received[0]);
+  close (pair[0]);
+  close (pair[1]);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+  /* REPLY_ACK was not set by the front-end: no ack awaited */
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", "\"reply\": true", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", "\"reply\": true", "\"latency_us\": ", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"back-end->front-end\"", "\"request\": \"SET_BACKEND_REQ_FD\"",
+                                 "\"fds\": 1", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "back-end channel", NULL), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -722,6 +783,7 @@ main (int   argc,
   g_test_add ("/trace/need-reply-needs-reply-ack", Fixture, "raw", fixture_setup, test_need_reply_needs_reply_ack,
               fixture_teardown);
   g_test_add ("/trace/pending-capped", Fixture, "raw", fixture_setup, test_pending_capped, fixture_teardown);
+  g_test_add ("/trace/backend-cannot-steer", Fixture, "raw", fixture_setup, test_backend_cannot_steer, fixture_teardown);
   g_test_add ("/trace/stuck-peer/other-way", Fixture, "raw", fixture_setup, test_stuck_peer_other_way, fixture_teardown);
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);

@@ -777,7 +777,9 @@ relay (Endpoint *ep)
           g_queue_push_tail (pending, p);
         }
 
-      if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
+      /* only the front-end's word counts: a back-end sending these would
+       * change how the session is decoded, or take over the channel */
+      if (ep->channel == VHOST_USER_CHANNEL_MAIN && ep->reads == FROM_FRONTEND &&
           msg->header.request == VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES)
         {
           guint64 features;
@@ -785,7 +787,7 @@ relay (Endpoint *ep)
           if (vhost_user_message_get_u64 (msg, &features))
             s->protocol_features = features;
         }
-      if (ep->channel == VHOST_USER_CHANNEL_MAIN &&
+      if (ep->channel == VHOST_USER_CHANNEL_MAIN && ep->reads == FROM_FRONTEND &&
           msg->header.request == VHOST_USER_REQUEST_SET_BACKEND_REQ_FD)
         splice_backend_channel (s, ep);
     }
