@@ -21,6 +21,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -772,6 +773,59 @@ test_backend_cannot_steer (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "back-end channel", NULL), ==, 0);
 }
 
+/* SET_BACKEND_REQ_FD with something other than a UNIX stream socket: the
+ * proxy relays it as it came, without making it its channel and without
+ * changing the file description the front-end shares with it. */
+static void
+test_backend_req_fd_not_a_socket (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  const guint8 backend_req_fd[] = { 21, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  guint8 bytes[sizeof backend_req_fd];
+  int pipe_fds[2], dgram[2], received[8];
+  guint n_received;
+  struct stat sent_st, got_st;
+
+  if (f->proxy == NULL)
+    return;
+
+  g_assert_cmpint (pipe (pipe_fds), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dgram), ==, 0);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      int fd = i == 0 ? pipe_fds[1] : dgram[0];
+
+      send_raw (g_socket_get_fd (f->raw_front), backend_req_fd, sizeof backend_req_fd, &fd, 1);
+      receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof bytes, received, &n_received);
+      g_assert_cmpmem (bytes, sizeof bytes, backend_req_fd, sizeof backend_req_fd);
+      g_assert_cmpuint (n_received, ==, 1);
+      g_assert_cmpint (fstat (fd, &sent_st), ==, 0);
+      g_assert_cmpint (fstat (received[0], &got_st), ==, 0);
+      g_assert_cmpuint (got_st.st_dev, ==, sent_st.st_dev);
+      g_assert_cmpuint (got_st.st_ino, ==, sent_st.st_ino);
+      g_assert_cmpint (fcntl (fd, F_GETFL) & O_NONBLOCK, ==, 0);
+      close (received[0]);
+    }
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+  close (dgram[0]);
+  close (dgram[1]);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", contents);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end channel not traced\"", NULL), ==, 2);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end channel closed\"", NULL), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -784,6 +838,8 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/trace/pending-capped", Fixture, "raw", fixture_setup, test_pending_capped, fixture_teardown);
   g_test_add ("/trace/backend-cannot-steer", Fixture, "raw", fixture_setup, test_backend_cannot_steer, fixture_teardown);
+  g_test_add ("/trace/backend-req-fd-not-a-socket", Fixture, "raw", fixture_setup, test_backend_req_fd_not_a_socket,
+              fixture_teardown);
   g_test_add ("/trace/stuck-peer/other-way", Fixture, "raw", fixture_setup, test_stuck_peer_other_way, fixture_teardown);
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);

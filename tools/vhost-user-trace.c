@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -667,9 +668,27 @@ endpoint_open (Endpoint *ep,
   endpoint_watch (ep);
 }
 
+/* What a back-end channel can be: a UNIX stream socket. Checked before
+ * GSocket sees @fd, as it would set O_NONBLOCK on whatever it is, and
+ * the front-end shares the file description. */
+static gboolean
+is_unix_stream_socket (int fd)
+{
+  struct stat st;
+  int value;
+  socklen_t len = sizeof value;
+
+  if (fstat (fd, &st) < 0 || !S_ISSOCK (st.st_mode))
+    return FALSE;
+  if (getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &value, &len) < 0 || value != AF_UNIX)
+    return FALSE;
+  len = sizeof value;
+  return getsockopt (fd, SOL_SOCKET, SO_TYPE, &value, &len) == 0 && value == SOCK_STREAM;
+}
+
 /* SET_BACKEND_REQ_FD: the front-end's socket stays with us, the back-end
  * gets one end of our own pair, in its place among @ep's fds. If what
- * came is not a socket, the message goes on unchanged. */
+ * came is not a UNIX stream socket, the message goes on unchanged. */
 static void
 splice_backend_channel (Session  *s,
                         Endpoint *ep)
@@ -682,6 +701,11 @@ splice_backend_channel (Session  *s,
 
   if (ep->n_fds != 1 || ep->fds[0] < 0)
     return;
+  if (!is_unix_stream_socket (ep->fds[0]))
+    {
+      note (s->number, "back-end channel not traced", "SET_BACKEND_REQ_FD carries no UNIX stream socket");
+      return;
+    }
 
   front = g_socket_new_from_fd (dup (ep->fds[0]), &error);
   if (front == NULL || !vhost_user_socket_pair (&ours, &theirs, &error))
