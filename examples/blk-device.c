@@ -634,7 +634,21 @@ serve_later (BlkQueue *q)
     {
       BlkRequest **at = &q->pending;
       gint64 delay = q->device->latency_ms;
+      gint latest = g_atomic_int_get (&q->generation);
 
+      if (latest != generation)
+        {
+          /* (--queue-threads) the ring stopped since the generation was
+           * read, and may have started again: this request may be the new
+           * session's, its head one an old request holds. Handed back:
+           * the new session pops it again, and the ring refuses one of
+           * the old session. Then on with the new generation. */
+          vhost_user_vring_unpop (q->vring, req->element.head, NULL);
+          generation = latest;
+          if (vhost_user_vring_get_started (q->vring))
+            drop_stale (q, generation);
+          continue;
+        }
       take_slot (q, req);
       req->len = process_request (q, &req->element);
       req->generation = generation;
