@@ -643,7 +643,13 @@ serve_later (BlkQueue *q)
            * session's, its head one an old request holds. Handed back:
            * the new session pops it again, and the ring refuses one of
            * the old session. Then on with the new generation. */
-          vhost_user_vring_unpop (q->vring, req->element.head, NULL);
+          if (!vhost_user_vring_unpop (q->vring, req->element.head, NULL))
+            {
+              /* a reset ring (size 0) or a broken one takes nothing
+               * back; pushed, refused, it is counted done (no head of a
+               * new session is out: only this thread pops) */
+              vhost_user_vring_push (q->vring, req->element.head, 0, NULL);
+            }
           generation = latest;
           if (vhost_user_vring_get_started (q->vring))
             drop_stale (q, generation);
