@@ -359,6 +359,7 @@ test_not_a_pipe (Fixture       *f,
 typedef enum {
   PEER_STALLS,        /* reads one page of the state once the pipe is full, then nothing */
   PEER_CLOSES,        /* closes its end of the pipe at once */
+  PEER_ENDLESS,       /* saves a state without end */
 } PeerMode;
 
 typedef struct {
@@ -402,6 +403,32 @@ peer_load_state (VhostUserBackend *backend,
   return TRUE;
 }
 
+static guint8 endless_chunk[65536];
+
+static void
+endless_written (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  /* until the front-end stops reading and closes its end */
+  if (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
+    g_output_stream_write_all_async (G_OUTPUT_STREAM (source), endless_chunk, sizeof endless_chunk,
+                                     G_PRIORITY_DEFAULT, NULL, endless_written, NULL);
+  else
+    g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
+}
+
+static gboolean
+peer_save_state (VhostUserBackend *backend,
+                 GOutputStream    *stream,
+                 guint             phase,
+                 Peer             *peer)
+{
+  g_output_stream_write_all_async (stream, endless_chunk, sizeof endless_chunk, G_PRIORITY_DEFAULT, NULL,
+                                   endless_written, NULL);
+  return TRUE;
+}
+
 static void
 peer_added (VhostUserServer  *server,
             VhostUserBackend *backend,
@@ -411,6 +438,7 @@ peer_added (VhostUserServer  *server,
                                                      VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
   g_signal_connect (backend, "set-device-state-fd", G_CALLBACK (peer_state_fd), peer);
   g_signal_connect (backend, "load-state", G_CALLBACK (peer_load_state), peer);
+  g_signal_connect (backend, "save-state", G_CALLBACK (peer_save_state), peer);
 }
 
 /* Once the device has filled the pipe, one page is read: poll then says
@@ -497,6 +525,40 @@ test_load_unread (Fixture       *f,
   if (peer.pipe_fd >= 0)
     g_close (peer.pipe_fd, NULL);
   g_mutex_unlock (&peer.lock);
+}
+
+/* A back-end that saves a state without end: the save stops at the
+ * device's max-state-size with a clear error, and the destination holds
+ * no more than that (before, it grew until memory ran out). */
+static void
+test_save_endless (Fixture       *f,
+                   gconstpointer  data)
+{
+  Peer peer = { PEER_ENDLESS, -1, NULL };
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  guint64 max = 0;
+
+  g_mutex_init (&peer.lock);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  device = device_for (f, sock);
+  g_object_get (device, "max-state-size", &max, NULL);
+  g_assert_cmpuint (max, ==, G_GUINT64_CONSTANT (1) << 30);
+  g_object_set (device, "max-state-size", (guint64) (4 << 20), NULL);
+
+  g_assert_false (vhost_user_device_save_state (device, saved, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_OVERSIZED_MESSAGE);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (saved)), <=, 4 << 20);
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  g_ptr_array_unref (peer.streams);
 }
 
 /* qemu-storage-daemon exporting the image, as tests/test-qsd.c starts it;
@@ -744,6 +806,8 @@ main (int   argc,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
               test_load_unread, fixture_teardown);
+  g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,
+              fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,

@@ -34,7 +34,8 @@
  * [property@VhostUser.Frontend:timeout] without progress
  * (%VHOST_USER_ERROR_TIMED_OUT), and the wait ends when the back-end
  * goes or vhost_user_device_close() is called (%VHOST_USER_ERROR_CLOSED).
- * An fd the back-end answers with must be a pipe.
+ * An fd the back-end answers with must be a pipe, and it may send at most
+ * [property@VhostUser.Device:max-state-size] bytes.
  *
  * Since: 1.0
  */

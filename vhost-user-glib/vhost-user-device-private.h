@@ -56,6 +56,7 @@ struct _VhostUserDevice
   guint                 inflight_queue_size;
   GBytes               *inflight_contents;   /* from a migration's source, for the next area */
   gboolean              drain_on_stop;
+  guint64               max_state_size;   /* what a save takes from the back-end; 0: no limit */
 
   gboolean              auto_reconnect;
   guint                 reconnect_attempts;

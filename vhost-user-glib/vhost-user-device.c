@@ -84,10 +84,13 @@ enum {
   PROP_WATCH_CALLS,
   PROP_DRAIN_ON_STOP,
   PROP_LOGGING,
+  PROP_MAX_STATE_SIZE,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
+
+#define DEFAULT_MAX_STATE_SIZE (G_GUINT64_CONSTANT (1) << 30)
 
 enum {
   SIGNAL_BACKEND_LOST,
@@ -1323,7 +1326,7 @@ step_start (GTask       *task,
         }
       self->state_abort = g_cancellable_new ();
       vhost_user_state_copy_async (g_steal_fd (&op->pipe_fd), op->stream, vhost_user_frontend_get_timeout (fe),
-                                   cancellable, self->state_abort, step_done, task);
+                                   self->max_state_size, cancellable, self->state_abort, step_done, task);
       return TRUE;
 
     case STEP_STATE_CHECK:
@@ -1808,6 +1811,9 @@ vhost_user_device_get_property (GObject    *object,
     case PROP_DRAIN_ON_STOP:
       g_value_set_boolean (value, self->drain_on_stop);
       break;
+    case PROP_MAX_STATE_SIZE:
+      g_value_set_uint64 (value, self->max_state_size);
+      break;
     case PROP_LOGGING:
       g_value_set_boolean (value, self->logging);
       break;
@@ -1871,6 +1877,13 @@ vhost_user_device_set_property (GObject      *object,
         {
           self->watch_calls = g_value_get_boolean (value);
           vhost_user_device_update_call_watches (self);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    case PROP_MAX_STATE_SIZE:
+      if (self->max_state_size != g_value_get_uint64 (value))
+        {
+          self->max_state_size = g_value_get_uint64 (value);
           g_object_notify_by_pspec (object, pspec);
         }
       break;
@@ -2043,6 +2056,20 @@ vhost_user_device_class_init (VhostUserDeviceClass *klass)
    */
   properties[PROP_LOGGING] = g_param_spec_boolean ("logging", NULL, NULL, FALSE, ro);
 
+  /**
+   * VhostUserDevice:max-state-size:
+   *
+   * The most bytes vhost_user_device_save_state_async() takes from the
+   * back-end: one that writes more fails the save
+   * (%VHOST_USER_ERROR_OVERSIZED_MESSAGE) rather than fill the
+   * destination (memory, often) without end. 1 GiB by default; 0 for no
+   * limit.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_STATE_SIZE] =
+    g_param_spec_uint64 ("max-state-size", NULL, NULL, 0, G_MAXUINT64, DEFAULT_MAX_STATE_SIZE, rw);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -2138,6 +2165,7 @@ vhost_user_device_init (VhostUserDevice *self)
   self->inflight_fd = -1;
   self->log_fd = -1;
   self->drain_on_stop = TRUE;
+  self->max_state_size = DEFAULT_MAX_STATE_SIZE;
   g_queue_init (&self->ops);
 }
 

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 void     vhost_user_state_copy_async  (int                  fd,
                                        GObject             *stream,
                                        guint                idle_timeout_ms,
+                                       guint64              max_bytes,
                                        GCancellable        *cancellable,
                                        GCancellable        *abort,
                                        GAsyncReadyCallback  callback,

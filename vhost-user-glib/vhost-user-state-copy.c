@@ -45,6 +45,8 @@ typedef struct {
   gsize         len;          /* load: bytes in buf */
   gsize         done;         /* load: of which written */
   gint64        stalled_since; /* the pipe's last progress, 0 while it moves */
+  guint64       max_bytes;    /* save: what the back-end may send; 0: no limit */
+  guint64       total;
 } Copy;
 
 static void
@@ -269,8 +271,16 @@ copy_step (GTask *task)
       do
         n = read (c->fd, c->buf, CHUNK);
       while (n < 0 && errno == EINTR);
-      if (n > 0)
+      if (n > 0 && c->max_bytes > 0 && (guint64) n > c->max_bytes - c->total)
         {
+          g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_OVERSIZED_MESSAGE,
+                                   "The back-end's device state is larger than %" G_GUINT64_FORMAT
+                                   " bytes (the device's max-state-size)", c->max_bytes);
+          g_object_unref (task);
+        }
+      else if (n > 0)
+        {
+          c->total += n;
           c->stalled_since = 0;
           g_output_stream_write_all_async (G_OUTPUT_STREAM (c->stream), c->buf, n, G_PRIORITY_DEFAULT, cancellable,
                                            written_to_stream, task);
@@ -325,6 +335,7 @@ copy_step (GTask *task)
  *   written for a load (then closed at the end of @stream)
  * @stream: a #GOutputStream for a save, a #GInputStream for a load
  * @idle_timeout_ms: how long the pipe may make no progress; 0 for ever
+ * @max_bytes: a save's limit; 0 for none
  * @cancellable: (nullable): the caller's
  * @abort: (nullable): cancelled when the back-end goes
  *
@@ -335,6 +346,7 @@ void
 vhost_user_state_copy_async (int                  fd,
                              GObject             *stream,
                              guint                idle_timeout_ms,
+                             guint64              max_bytes,
                              GCancellable        *cancellable,
                              GCancellable        *abort,
                              GAsyncReadyCallback  callback,
@@ -349,6 +361,7 @@ vhost_user_state_copy_async (int                  fd,
   c->stream = g_object_ref (stream);
   c->save = G_IS_OUTPUT_STREAM (stream);
   c->timeout_ms = idle_timeout_ms;
+  c->max_bytes = max_bytes;
   c->abort = abort != NULL ? g_object_ref (abort) : NULL;
   c->buf = g_malloc (CHUNK);
   g_task_set_task_data (task, c, (GDestroyNotify) copy_free);
