@@ -635,25 +635,25 @@ serve_later (BlkQueue *q)
       BlkRequest **at = &q->pending;
       gint64 delay = q->device->latency_ms;
       gint latest = g_atomic_int_get (&q->generation);
+      gboolean before_stop = FALSE;
 
       if (latest != generation)
         {
           /* (--queue-threads) the ring stopped since the generation was
-           * read, and may have started again: this request may be the new
-           * session's, its head one an old request holds. Handed back:
-           * the new session pops it again, and the ring refuses one of
-           * the old session. Then on with the new generation. */
-          if (!vhost_user_vring_unpop (q->vring, req->element.head, NULL))
+           * read, and may have started again. A request popped after the
+           * restart is the new session's, its head perhaps one an old
+           * request holds: the ring takes it back, and the new session
+           * pops it again. One popped before the stop it does not take
+           * back (a stop ends what can be): it is the ended session's,
+           * done and labelled so like those popped before it. */
+          if (vhost_user_vring_unpop (q->vring, req->element.head, NULL))
             {
-              /* a reset ring (size 0) or a broken one takes nothing
-               * back; pushed, refused, it is counted done (no head of a
-               * new session is out: only this thread pops) */
-              vhost_user_vring_push (q->vring, req->element.head, 0, NULL);
+              generation = latest;
+              if (vhost_user_vring_get_started (q->vring))
+                drop_stale (q, generation);
+              continue;
             }
-          generation = latest;
-          if (vhost_user_vring_get_started (q->vring))
-            drop_stale (q, generation);
-          continue;
+          before_stop = TRUE;
         }
       take_slot (q, req);
       req->len = process_request (q, &req->element);
@@ -668,6 +668,12 @@ serve_later (BlkQueue *q)
       *at = req;
       if ((gint) ++q->n_pending > g_atomic_int_get (&q->max_pending))
         g_atomic_int_set (&q->max_pending, q->n_pending);
+      if (before_stop)
+        {
+          generation = latest;
+          if (vhost_user_vring_get_started (q->vring))
+            drop_stale (q, generation);
+        }
     }
   if (error != NULL)
     g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
