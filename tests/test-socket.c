@@ -202,6 +202,46 @@ test_pair (void)
   g_object_unref (b);
 }
 
+/* A listener whose backlog is full and that never accepts: connecting
+ * gives up when its timeout passes (before, connect() blocked in the
+ * kernel for as long as the listener lived). In a child, so that a hang
+ * fails the test. */
+static void
+test_connect_never_accepted (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) connected = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  char *path;
+  int listener, queued;
+  gint64 start;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  path = test_socket_path_new ("wedged.sock");
+  g_strlcpy (addr.sun_path, path, sizeof addr.sun_path);
+  listener = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (bind (listener, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (listener, 0), ==, 0);
+  /* the backlog's one place taken */
+  queued = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (connect (queued, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+
+  start = g_get_monotonic_time ();
+  connected = vhost_user_socket_connect (path, 300, NULL, &error);
+  g_assert_null (connected);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+
+  close (queued);
+  close (listener);
+  test_socket_path_free (path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -218,6 +258,7 @@ main (int   argc,
   g_test_add_func ("/socket/connect/nobody", test_connect_nobody);
   g_test_add_func ("/socket/connect/waits-for-listener", test_connect_waits);
   g_test_add_func ("/socket/connect/cancelled", test_connect_cancelled);
+  g_test_add_func ("/socket/connect/never-accepted", test_connect_never_accepted);
   g_test_add_func ("/socket/path-too-long", test_path_too_long);
   g_test_add_func ("/socket/pair", test_pair);
 

@@ -39,7 +39,12 @@ try_connect (const char  *path,
     }
   strcpy (addr.sun_path, path);
 
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* non-blocking (GSocket makes it so anyway): a UNIX connect() then
+   * succeeds, fails, or, the listener's backlog full, fails with EAGAIN,
+   * which the caller retries like a refusal. Blocking, it would wait in
+   * the kernel for as long as the listener does not accept: a back-end
+   * that never does held the caller, past any timeout or cancellation. */
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     {
       int errsv = errno;
@@ -50,8 +55,6 @@ try_connect (const char  *path,
       return NULL;
     }
 
-  /* blocking: a UNIX connect() either succeeds, fails, or (backlog full)
-   * would block, and we treat that like a refusal to retry */
   if (connect (fd, (struct sockaddr *) &addr, sizeof addr) < 0)
     {
       int errsv = errno;
