@@ -245,6 +245,79 @@ test_probe (Fixture       *f,
   assert_qsd_quiet (f);
 }
 
+static void
+communicated (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+hang_up_on_config (VhostUserBackend    *backend,
+                   VhostUserInvocation *invocation,
+                   guint                offset,
+                   guint                size,
+                   guint                flags,
+                   gpointer             user_data)
+{
+  vhost_user_backend_close (backend);
+  return TRUE;
+}
+
+static void
+hang_up_added (VhostUserServer  *server,
+               VhostUserBackend *backend,
+               gpointer          user_data)
+{
+  vhost_user_backend_set_protocol_features (backend, vhost_user_backend_get_protocol_features (backend) |
+                                                     VHOST_USER_PROTOCOL_FEATURE_CONFIG);
+  g_signal_connect (backend, "get-config", G_CALLBACK (hang_up_on_config), NULL);
+}
+
+/* A back-end that answers everything but hangs up on GET_CONFIG: the
+ * probe says it failed (exit 1), as its man page has it; before, only a
+ * refusal's message was printed and it exited 0. (Our own back-end, in
+ * threads of this process, so no qemu-storage-daemon needed.) */
+static void
+test_probe_hang_up (void)
+{
+  const char *probe = g_getenv ("VHOST_USER_PROBE");
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  char *path = test_socket_path_new ("hang-up.sock");
+  const char *argv[] = { probe, "--timeout", "5000", path, NULL };
+
+  if (probe == NULL)
+    {
+      g_test_skip ("VHOST_USER_PROBE is not set");
+      test_socket_path_free (path);
+      return;
+    }
+  g_signal_connect (server, "backend-added", G_CALLBACK (hang_up_added), NULL);
+  g_assert_true (vhost_user_server_listen (server, path, &error));
+  g_assert_no_error (error);
+  /* async: the server accepts in this thread's context */
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicated, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_subprocess_communicate_utf8_finish (process, result, &out, &err, &error));
+  g_assert_no_error (error);
+  g_test_message ("probe: %s%s", out, err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_nonnull (strstr (err, "closed"));
+  vhost_user_server_stop (server);
+  test_socket_path_free (path);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -253,6 +326,7 @@ main (int   argc,
 
   g_test_add ("/qsd/frontend-drives-export", Fixture, NULL, fixture_setup, test_drive, fixture_teardown);
   g_test_add ("/qsd/probe", Fixture, NULL, fixture_setup, test_probe, fixture_teardown);
+  g_test_add_func ("/probe/config-hang-up", test_probe_hang_up);
 
   return g_test_run ();
 }

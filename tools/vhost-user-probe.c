@@ -124,9 +124,11 @@ main (int   argc,
       g_printerr ("%s\n", error != NULL ? error->message : "vhost-user-probe: give one socket path (see --help)");
       return 2;
     }
-  if (config_size < 0 || config_size > 4084 || timeout_ms < 0)
+  /* (a timeout of 0 would be none at all: a back-end that never answers
+   * would hold the probe for good) */
+  if (config_size < 0 || config_size > 4084 || timeout_ms < 1)
     {
-      g_printerr ("vhost-user-probe: --config-size is 0 to 4084, --timeout at least 0\n");
+      g_printerr ("vhost-user-probe: --config-size is 0 to 4084, --timeout at least 1\n");
       return 2;
     }
 
@@ -172,9 +174,12 @@ main (int   argc,
   if ((protocol & VHOST_USER_PROTOCOL_FEATURE_CONFIG) && config_size > 0)
     {
       config = vhost_user_frontend_read_config (frontend, 0, config_size, NULL, &error);
+      /* a refusal is an answer too; a hang-up, silence or a malformed
+       * reply is not */
+      if (config == NULL && !g_error_matches (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL))
+        goto fail;
       if (config == NULL)
         {
-          /* a refusal is an answer too */
           g_printerr ("vhost-user-probe: config space: %s\n", error->message);
           g_clear_error (&error);
         }
@@ -232,11 +237,12 @@ main (int   argc,
       if (json)
         g_string_append_printf (out, ", \"blk\": {\"capacity\": %" G_GUINT64_FORMAT ", \"size-bytes\": %" G_GUINT64_FORMAT
                                 ", \"blk-size\": %" G_GUINT64_FORMAT ", \"num-queues\": %" G_GUINT64_FORMAT "}",
-                                capacity, capacity * 512, le (c + 20, 4), le (c + 34, 2));
+                                capacity, capacity <= G_MAXUINT64 / 512 ? capacity * 512 : G_MAXUINT64,
+                                le (c + 20, 4), le (c + 34, 2));
       else
         g_string_append_printf (out, "blk:                capacity %" G_GUINT64_FORMAT " sectors (%" G_GUINT64_FORMAT
                                 " MiB), block size %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " queues\n",
-                                capacity, capacity * 512 / (1024 * 1024), le (c + 20, 4), le (c + 34, 2));
+                                capacity, capacity / 2048, le (c + 20, 4), le (c + 34, 2));
     }
   if (json)
     g_string_append (out, "}\n");
