@@ -1578,6 +1578,73 @@ test_status_all_ones (Fixture       *f,
   g_thread_join (g_steal_pointer (&f->peer));
 }
 
+/* A back-end that answers SET_DEVICE_STATE_FD "use my fd" (bit 8 clear),
+ * with one. */
+static gpointer
+own_fd_peer (gpointer data)
+{
+  Fixture *f = data;
+  VhostUserMessage msg = VHOST_USER_MESSAGE_INIT;
+  int fd = g_socket_get_fd (f->peer_socket);
+
+  while (read_message (fd, &msg))
+    {
+      guint32 request = msg.header.request;
+
+      if (request == REQ (GET_FEATURES))
+        write_reply (fd, request, VR, 8, DPDK_FEATURES, WHOLE, FALSE);
+      else if (request == REQ (GET_PROTOCOL_FEATURES))
+        write_reply (fd, request, VR, 8, PF (REPLY_ACK) | PF (DEVICE_STATE), WHOLE, FALSE);
+      else if (request == REQ (SET_DEVICE_STATE_FD))
+        write_reply (fd, request, VR, 8, 0, WHOLE, TRUE);
+      else if (msg.header.flags & VHOST_USER_FLAG_NEED_REPLY)
+        write_reply (fd, request, VR, 8, 0, WHOLE, FALSE);
+      vhost_user_message_clear (&msg);
+    }
+  vhost_user_message_clear (&msg);
+  return NULL;
+}
+
+/* A caller that did not ask for the back-end's own fd (out_fd NULL) is
+ * told the back-end answered with one: the pipe it sent is no longer
+ * used (before, the fd was closed and the call succeeded, and the caller
+ * moved the state over a pipe nobody read). With out_fd, it gets it. */
+static void
+test_state_fd_own (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GError) error = NULL;
+  int pipe_fds[2], out_fd = -1;
+  guint fds;
+
+  g_assert_true (vhost_user_socket_pair (&front, &f->peer_socket, &error));
+  make_blocking (f->peer_socket);
+  f->peer = g_thread_new ("own-fd back-end", own_fd_peer, f);
+  g_assert_true (vhost_user_frontend_take_socket (f->frontend, front, &error));
+  g_object_set (f->frontend, "timeout", WAIT_MS, NULL);
+  g_assert_true (vhost_user_frontend_negotiate (f->frontend, DPDK_FEATURES, PF (REPLY_ACK) | PF (DEVICE_STATE), NULL,
+                                                &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pipe (pipe_fds), ==, 0);
+  fds = test_count_open_fds ();
+
+  g_assert_false (vhost_user_frontend_set_device_state_fd (f->frontend, 0, 0, pipe_fds[1], NULL, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS);
+  g_clear_error (&error);
+  g_assert_cmpuint (test_count_open_fds (), ==, fds);
+
+  g_assert_true (vhost_user_frontend_set_device_state_fd (f->frontend, 0, 0, pipe_fds[1], &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (out_fd, >=, 0);
+  close (out_fd);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+
+  vhost_user_frontend_close (f->frontend);
+  g_thread_join (g_steal_pointer (&f->peer));
+}
+
 /* A back-end in another process (so that blocking calls isolate): each
  * GET_FEATURES is answered with how many it has had. Plain syscalls: it
  * is a child of a threaded process. */
@@ -2033,6 +2100,7 @@ main (int   argc,
   g_test_add ("/frontend/iotlb-need-reply/no-reply-ack", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,
               test_iotlb_need_reply, fixture_teardown);
   g_test_add ("/frontend/status-all-ones", Fixture, NULL, fixture_setup_bare, test_status_all_ones, fixture_teardown);
+  g_test_add ("/frontend/state-fd-own", Fixture, NULL, fixture_setup_bare, test_state_fd_own, fixture_teardown);
   g_test_add ("/frontend/blocking/in-reply", Fixture, NULL, fixture_setup_bare, test_blocking_in_reply,
               fixture_teardown);
   g_test_add ("/frontend/blocking/isolated", Fixture, GINT_TO_POINTER (FALSE), fixture_setup_bare,

@@ -341,8 +341,20 @@ parse_device_state (GBytes       *reply,
                    "The back-end's answer to SET_DEVICE_STATE_FD names an fd of its own but carries none");
       return FALSE;
     }
-  if (out_fd != NULL && !(status & 0x100))
-    *out_fd = g_unix_fd_list_get (fd_list, 0, NULL);
+  if (!(status & 0x100))
+    {
+      /* the pipe we sent is no longer the back-end's: a caller that
+       * cannot take its fd cannot move the state, and must hear so */
+      if (out_fd == NULL)
+        {
+          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                       "The back-end answered SET_DEVICE_STATE_FD with an fd of its own, which the caller "
+                       "did not ask to take (out_fd)");
+          return FALSE;
+        }
+      *out_fd = g_unix_fd_list_get (fd_list, 0, error);
+      return *out_fd >= 0;
+    }
   return TRUE;
 }
 
@@ -354,7 +366,8 @@ parse_device_state (GBytes       *reply,
  * @phase: 0 (stopped), the only phase defined
  * @fd: our end of the pipe; borrowed: the front-end sends a duplicate,
  *   the caller still closes its own
- * @out_fd: (out) (optional): an fd the back-end wants used instead, or -1
+ * @out_fd: (out) (optional): an fd the back-end wants used instead, or -1;
+ *   without it such an answer is an error (%VHOST_USER_ERROR_INCORRECT_FDS)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
