@@ -423,7 +423,8 @@ parse_vring_base (GBytes  *reply,
  *
  * Sends @request and waits for its u64 answer.
  *
- * Returns: the answer, or %G_MAXUINT64 with @error set
+ * Returns: the answer, or %G_MAXUINT64 with @error set (a back-end may
+ *   answer %G_MAXUINT64 too: tell a failure by @error)
  *
  * Since: 1.0
  */
@@ -475,7 +476,8 @@ vhost_user_frontend_get_u64_async (VhostUserFrontend    *self,
  *
  * Finishes vhost_user_frontend_get_u64_async().
  *
- * Returns: the answer, or %G_MAXUINT64 with @error set
+ * Returns: the answer, or %G_MAXUINT64 with @error set (a back-end may
+ *   answer %G_MAXUINT64 too: tell a failure by @error)
  *
  * Since: 1.0
  */
@@ -843,7 +845,8 @@ vhost_user_frontend_set_vring_addr_finish (VhostUserFrontend  *self,
  *
  * Stops a ring (`GET_VRING_BASE`) and returns where it stands.
  *
- * Returns: the ring's base, or %G_MAXUINT with @error set
+ * Returns: the ring's base, or %G_MAXUINT with @error set (a packed ring's
+ *   base may be %G_MAXUINT too: tell a failure by @error)
  *
  * Since: 1.0
  */
@@ -896,7 +899,8 @@ vhost_user_frontend_get_vring_base_async (VhostUserFrontend   *self,
  *
  * Finishes vhost_user_frontend_get_vring_base_async().
  *
- * Returns: the ring's base, or %G_MAXUINT with @error set
+ * Returns: the ring's base, or %G_MAXUINT with @error set (a packed ring's
+ *   base may be %G_MAXUINT too: tell a failure by @error)
  *
  * Since: 1.0
  */
