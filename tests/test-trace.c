@@ -17,7 +17,8 @@
  *
  * A back-end that reads nothing holds up only what is sent to it: the
  * proxy keeps a bounded amount for it, relays the other way meanwhile,
- * hands everything over once it reads, and still ends on SIGTERM.
+ * hands everything over once it reads, and still ends on SIGTERM or
+ * when the front-end hangs up.
  */
 
 #include <errno.h>
@@ -625,6 +626,40 @@ test_stuck_peer_sigterm (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"interrupted\"", NULL), ==, 1);
 }
 
+/* The back-end reads nothing and the front-end, its messages stopped at
+ * the proxy, hangs up: the session still ends (with --once, the proxy
+ * exits), not waiting for a back-end that says nothing. */
+static void
+test_stuck_peer_hang_up (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  gboolean late = FALSE;
+  guint timeout;
+
+  if (f->proxy == NULL)
+    return;
+
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
+  g_socket_close (f->raw_front, NULL);
+  g_subprocess_wait_async (f->proxy, NULL, got, &result);
+  timeout = g_timeout_add_seconds (10, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"", NULL), ==, 1);
+}
+
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
  * reply to it (a reply the back-end sends anyway has no latency). With
  * REPLY_ACK it awaits the ack. */
@@ -843,6 +878,7 @@ main (int   argc,
   g_test_add ("/trace/stuck-peer/other-way", Fixture, "raw", fixture_setup, test_stuck_peer_other_way, fixture_teardown);
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);
+  g_test_add ("/trace/stuck-peer/hang-up", Fixture, "raw", fixture_setup, test_stuck_peer_hang_up, fixture_teardown);
 
   return g_test_run ();
 }

@@ -109,6 +109,9 @@ typedef struct {
   gboolean          receives_replies;
   GSocket          *socket;       /* NULL while closed */
   GSource          *source;       /* NULL too while the peer's queue is full */
+  /* while @source is paused: a hang-up still ends the session, when no
+   * read would find it and no send might fail */
+  GSource          *hup_source;
   guint             peer;         /* index of the endpoint messages go on to */
 
   /* messages to send on @socket, oldest first; @queued counts their
@@ -526,12 +529,25 @@ static gboolean endpoint_ready (GSocket      *socket,
 static gboolean endpoint_writable (GSocket      *socket,
                                    GIOCondition  condition,
                                    gpointer      user_data);
+static gboolean endpoint_hung_up (GSocket      *socket,
+                                  GIOCondition  condition,
+                                  gpointer      user_data);
+
+static void
+endpoint_unwatch_hup (Endpoint *ep)
+{
+  if (ep->hup_source == NULL)
+    return;
+  g_source_destroy (ep->hup_source);
+  g_clear_pointer (&ep->hup_source, g_source_unref);
+}
 
 static void
 endpoint_watch (Endpoint *ep)
 {
   if (ep->socket == NULL || ep->source != NULL)
     return;
+  endpoint_unwatch_hup (ep);
   ep->source = g_socket_create_source (ep->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_callback (ep->source, G_SOURCE_FUNC (endpoint_ready), ep, NULL);
   g_source_set_static_name (ep->source, ep->name);
@@ -541,10 +557,25 @@ endpoint_watch (Endpoint *ep)
 static void
 endpoint_unwatch (Endpoint *ep)
 {
+  endpoint_unwatch_hup (ep);
   if (ep->source == NULL)
     return;
   g_source_destroy (ep->source);
   g_clear_pointer (&ep->source, g_source_unref);
+}
+
+/* Stops reading from @ep until its peer's queue has room, but not
+ * watching it: a peer that hangs up meanwhile, while the other one takes
+ * nothing, would otherwise hold the session (and every front-end after
+ * it) for good. */
+static void
+endpoint_pause (Endpoint *ep)
+{
+  endpoint_unwatch (ep);
+  ep->hup_source = g_socket_create_source (ep->socket, G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (ep->hup_source, G_SOURCE_FUNC (endpoint_hung_up), ep, NULL);
+  g_source_set_static_name (ep->hup_source, ep->name);
+  g_source_attach (ep->hup_source, NULL);
 }
 
 /* Sends what @ep has queued until its socket takes no more, and waits
@@ -995,6 +1026,25 @@ endpoint_writable (GSocket      *socket,
   return G_SOURCE_REMOVE;
 }
 
+/* The peer of a paused @ep is gone: what it sent and the proxy has not
+ * read yet is lost with it, as the side it goes to takes nothing. */
+static gboolean
+endpoint_hung_up (GSocket      *socket,
+                  GIOCondition  condition,
+                  gpointer      user_data)
+{
+  Endpoint *ep = user_data;
+  const char *who = ep->reads == FROM_FRONTEND ? "the front-end" : "the back-end";
+  g_autofree char *reason = g_strdup_printf ("%s %s", who, (condition & G_IO_ERR) ? "failed" : "hung up");
+
+  /* both close @ep, and with it this source */
+  if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
+    close_channel (ep->session, reason);
+  else
+    session_end (reason);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 endpoint_ready (GSocket      *socket,
                 GIOCondition  condition,
@@ -1014,7 +1064,7 @@ endpoint_ready (GSocket      *socket,
           /* enough waits for the peer: read on when it has taken some */
           if (queue_is_full (&s->endpoints[ep->peer]))
             {
-              endpoint_unwatch (ep);
+              endpoint_pause (ep);
               return G_SOURCE_REMOVE;
             }
           continue;
