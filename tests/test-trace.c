@@ -72,7 +72,10 @@ fixture_setup (Fixture       *f,
 
   f->proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
                                "--listen", f->front, "--connect", f->back,
-                               "--once", "--json", "--hexdump", "--output", f->trace, NULL);
+                               "--once", "--json", "--hexdump", "--output", f->trace,
+                               /* a peer that takes nothing of what a hung-up one left
+                                * ends the session sooner than in 30 s */
+                               "--drain-timeout", "3000", NULL);
   g_assert_no_error (error);
 
   /* waits for the proxy's socket to appear; with @data, the test speaks
@@ -440,6 +443,16 @@ test_invalid_relayed (Fixture       *f,
  * relays what comes) */
 static guint8 flood_message[12 + 4096];
 
+static void
+flood_message_init (void)
+{
+  const guint32 header[] = { 2, 1, 4096 };
+
+  memcpy (flood_message, header, sizeof header);
+  for (gsize i = sizeof header; i < sizeof flood_message; i++)
+    flood_message[i] = i % 251;
+}
+
 /* @flood_message again and again, with @pass_fd (unless it is -1) on
  * each one's first byte, sent without waiting until the proxy takes no
  * more for a second. Returns the bytes it took. */
@@ -447,12 +460,9 @@ static gsize
 flood_until_stalled (int fd,
                      int pass_fd)
 {
-  const guint32 header[] = { 2, 1, 4096 };
   gsize sent = 0;
 
-  memcpy (flood_message, header, sizeof header);
-  for (gsize i = sizeof header; i < sizeof flood_message; i++)
-    flood_message[i] = i % 251;
+  flood_message_init ();
   for (;;)
     {
       union {
@@ -628,7 +638,8 @@ test_stuck_peer_sigterm (Fixture       *f,
 
 /* The back-end reads nothing and the front-end, its messages stopped at
  * the proxy, hangs up: the session still ends (with --once, the proxy
- * exits), not waiting for a back-end that says nothing. */
+ * exits) once the back-end has taken nothing for --drain-timeout, not
+ * waiting for good for a back-end that says nothing. */
 static void
 test_stuck_peer_hang_up (Fixture       *f,
                          gconstpointer  data)
@@ -646,7 +657,8 @@ test_stuck_peer_hang_up (Fixture       *f,
   g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
   g_socket_close (f->raw_front, NULL);
   g_subprocess_wait_async (f->proxy, NULL, got, &result);
-  timeout = g_timeout_add_seconds (10, set_flag, &late);
+  /* the 3 s of --drain-timeout, and a loaded machine */
+  timeout = g_timeout_add_seconds (15, set_flag, &late);
   while (result == NULL && !late)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (late);
@@ -657,7 +669,59 @@ test_stuck_peer_hang_up (Fixture       *f,
   g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
   g_assert_no_error (error);
   lines = g_strsplit (contents, "\n", -1);
-  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up; "
+                                 "the back-end took nothing for 3000 ms", NULL), ==, 1);
+}
+
+/* The back-end side sends its last messages and hangs up while the
+ * front-end is not reading: the front-end still gets every one of them
+ * (more than the sockets hold, so most wait in the proxy), then EOF. */
+static void
+test_hang_up_drained (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* well within what the proxy keeps for a side, far beyond a socket's buffer */
+  const guint n_messages = 200;
+  int back = g_socket_get_fd (f->accepted);
+  int front = g_socket_get_fd (f->raw_front);
+  struct pollfd pfd = { front, POLLIN, 0 };
+  gsize sent = 0;
+  guint8 byte;
+
+  if (f->proxy == NULL)
+    return;
+
+  flood_message_init ();
+  while (sent < n_messages * sizeof flood_message)
+    {
+      struct pollfd out = { back, POLLOUT, 0 };
+      gsize at = sent % sizeof flood_message;
+      gssize n;
+
+      g_assert_cmpint (poll (&out, 1, 10000), ==, 1);
+      n = send (back, flood_message + at, sizeof flood_message - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EAGAIN)
+        continue;
+      g_assert_cmpint (n, >, 0);
+      sent += n;
+    }
+  g_socket_close (f->accepted, NULL);
+  /* time for the proxy to read the EOF before the front-end reads */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  g_assert_cmpuint (drain_flood (front, sent), ==, 0);
+  g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+  g_assert_cmpint (recv (front, &byte, 1, MSG_DONTWAIT), ==, 0);
+
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the back-end hung up\"", NULL), ==, 1);
 }
 
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
@@ -879,6 +943,7 @@ main (int   argc,
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);
   g_test_add ("/trace/stuck-peer/hang-up", Fixture, "raw", fixture_setup, test_stuck_peer_hang_up, fixture_teardown);
+  g_test_add ("/trace/hang-up-drained", Fixture, "raw", fixture_setup, test_hang_up_drained, fixture_teardown);
 
   return g_test_run ();
 }

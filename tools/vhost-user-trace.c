@@ -23,7 +23,9 @@
  * from the side that fills it. Both peers are untrusted, and one that
  * stops reading must hold up only the direction it would hold up
  * without the proxy, not the other one or the signals, and must not
- * make the proxy keep an unbounded amount for it.
+ * make the proxy keep an unbounded amount for it. When a side hangs up,
+ * what it sent before still reaches the other side, as it would without
+ * the proxy, unless that side takes none of it for --drain-timeout.
  */
 
 #include "config.h"
@@ -64,6 +66,7 @@ static char *output_path;
 static gboolean hexdump;
 static gboolean once;
 static gint connect_timeout_ms = 10000;
+static gint drain_timeout_ms = 30000;
 
 static GOptionEntry entries[] = {
   { "listen", 'l', 0, G_OPTION_ARG_FILENAME, &listen_path,
@@ -76,6 +79,8 @@ static GOptionEntry entries[] = {
   { "once", '1', 0, G_OPTION_ARG_NONE, &once, "Exit when the first session ends", NULL },
   { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout_ms,
     "How long to wait for the back-end's socket for each front-end (default 10000)", "MS" },
+  { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout_ms,
+    "When one side hangs up, how long the other may take nothing of what is left for it (default 30000)", "MS" },
   { NULL }
 };
 
@@ -112,6 +117,7 @@ typedef struct {
   /* while @source is paused: a hang-up still ends the session, when no
    * read would find it and no send might fail */
   GSource          *hup_source;
+  gboolean          eof;          /* read to the end: never read again */
   guint             peer;         /* index of the endpoint messages go on to */
 
   /* messages to send on @socket, oldest first; @queued counts their
@@ -160,6 +166,13 @@ struct _Session {
   const char *longest_name;
   VhostUserChannel longest_channel;
   GHashTable *requests[2];   /* name -> count, per channel */
+
+  /* a main socket whose peer hung up, while what it sent is still on
+   * its way to the other side, which may be slow to read; and why the
+   * session will end */
+  Endpoint   *ending;
+  char       *ending_reason;
+  GSource    *drain_source;   /* no progress for drain_timeout_ms */
 };
 
 static FILE *out;
@@ -517,6 +530,19 @@ outgoing_free (Outgoing *o)
   g_free (o);
 }
 
+static void
+endpoint_drop_queue (Endpoint *ep)
+{
+  if (ep->out_source != NULL)
+    {
+      g_source_destroy (ep->out_source);
+      g_clear_pointer (&ep->out_source, g_source_unref);
+    }
+  g_queue_clear_full (&ep->queue, (GDestroyNotify) outgoing_free);
+  ep->queued = 0;
+  ep->queued_fds = 0;
+}
+
 static gboolean
 queue_is_full (Endpoint *ep)
 {
@@ -545,7 +571,7 @@ endpoint_unwatch_hup (Endpoint *ep)
 static void
 endpoint_watch (Endpoint *ep)
 {
-  if (ep->socket == NULL || ep->source != NULL)
+  if (ep->socket == NULL || ep->source != NULL || ep->eof)
     return;
   endpoint_unwatch_hup (ep);
   ep->source = g_socket_create_source (ep->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
@@ -581,11 +607,37 @@ endpoint_pause (Endpoint *ep)
 /* Sends what @ep has queued until its socket takes no more, and waits
  * for it to take more if anything is left. FALSE with @error if the
  * peer is gone. */
+static gboolean drain_expired (gpointer user_data);
+
+/* (Re)starts the bound on how long a side may take nothing of what its
+ * hung-up peer left for it. */
+static void
+drain_restart (Session *s)
+{
+  if (s->drain_source != NULL)
+    {
+      g_source_destroy (s->drain_source);
+      g_source_unref (s->drain_source);
+    }
+  s->drain_source = g_timeout_source_new (drain_timeout_ms);
+  g_source_set_callback (s->drain_source, drain_expired, s, NULL);
+  g_source_set_static_name (s->drain_source, "vhost-user-trace drain");
+  g_source_attach (s->drain_source, NULL);
+}
+
+/* The side that is left, once its hung-up peer has sent its last. */
+static Endpoint *
+draining (Session *s)
+{
+  return s->ending != NULL ? &s->endpoints[s->ending->peer] : NULL;
+}
+
 static gboolean
 endpoint_flush (Endpoint  *ep,
                 GError   **error)
 {
   Outgoing *o;
+  gboolean progress = FALSE;
 
   while ((o = g_queue_peek_head (&ep->queue)) != NULL)
     {
@@ -595,6 +647,7 @@ endpoint_flush (Endpoint  *ep,
         return FALSE;
       if (n == 0)
         break;
+      progress = TRUE;
       /* the peer has its own copies of the fds now */
       ep->queued_fds -= o->n_fds;
       for (guint i = 0; i < o->n_fds; i++)
@@ -624,6 +677,8 @@ endpoint_flush (Endpoint  *ep,
       g_source_attach (ep->out_source, NULL);
     }
 
+  if (progress && ep == draining (ep->session))
+    drain_restart (ep->session);
   /* room again: the side that fills the queue may go on */
   if (!queue_is_full (ep))
     endpoint_watch (&ep->session->endpoints[ep->peer]);
@@ -661,14 +716,8 @@ endpoint_close (Endpoint *ep)
       g_socket_close (ep->socket, NULL);
       g_clear_object (&ep->socket);
     }
-  if (ep->out_source != NULL)
-    {
-      g_source_destroy (ep->out_source);
-      g_clear_pointer (&ep->out_source, g_source_unref);
-    }
-  g_queue_clear_full (&ep->queue, (GDestroyNotify) outgoing_free);
-  ep->queued = 0;
-  ep->queued_fds = 0;
+  endpoint_drop_queue (ep);
+  ep->eof = FALSE;
   for (guint i = 0; i < ep->n_fds; i++)
     if (ep->fds[i] >= 0)
       g_close (ep->fds[i], NULL);
@@ -878,16 +927,17 @@ relay (Endpoint *ep)
         }
     }
 
-  if (peer->socket == NULL)
+  if (peer->socket == NULL || peer == s->ending)
     {
-      note (s->number, "dropped", "the back-end channel is closed on the other side");
+      note (s->number, "dropped", peer->socket == NULL ? "the back-end channel is closed on the other side"
+                                                       : "the other side hung up");
       for (guint i = 0; i < n_fds; i++)
         if (ep->fds[i] >= 0)
           g_close (ep->fds[i], NULL);
     }
   /* the queue takes the fds, whatever becomes of the send */
   ep->n_fds = 0;
-  if (peer->socket != NULL && !endpoint_send (peer, data, len, ep->fds, n_fds, &error))
+  if (peer->socket != NULL && peer != s->ending && !endpoint_send (peer, data, len, ep->fds, n_fds, &error))
     {
       g_autofree char *reason = g_strdup_printf ("relaying to the %s: %s",
                                                  ep->reads == FROM_FRONTEND ? "back-end" : "front-end",
@@ -1015,7 +1065,18 @@ endpoint_writable (GSocket      *socket,
   /* a source that the flush destroys is not dispatched again, whatever
    * this returns */
   if (endpoint_flush (ep, &error))
-    return G_SOURCE_CONTINUE;
+    {
+      Session *s = ep->session;
+
+      /* all that a hung-up peer sent is taken */
+      if (ep == draining (s) && s->ending->eof && g_queue_is_empty (&ep->queue))
+        {
+          g_autofree char *why = g_strdup (s->ending_reason);
+
+          session_end (why);
+        }
+      return G_SOURCE_CONTINUE;
+    }
 
   reason = g_strdup_printf ("relaying to the %s: %s", ep->reads == FROM_FRONTEND ? "front-end" : "back-end",
                             error->message);
@@ -1026,8 +1087,64 @@ endpoint_writable (GSocket      *socket,
   return G_SOURCE_REMOVE;
 }
 
-/* The peer of a paused @ep is gone: what it sent and the proxy has not
- * read yet is lost with it, as the side it goes to takes nothing. */
+/* @ep's peer on the main channel hung up (or failed); @unread if it may
+ * have sent more than the proxy has read. The session ends once the
+ * other side has taken all that was sent before (a peer's last reply
+ * among it), or has hung up too, or has taken nothing for
+ * drain_timeout_ms: a side that is behind in reading must not lose
+ * what the proxy holds for it, nor keep the session for good. */
+static void
+endpoint_closed (Endpoint   *ep,
+                 const char *reason,
+                 gboolean    unread)
+{
+  Session *s = ep->session;
+  Endpoint *peer = &s->endpoints[ep->peer];
+
+  if ((s->ending != NULL && s->ending != ep) ||
+      (!unread && (peer->socket == NULL || g_queue_is_empty (&peer->queue))))
+    {
+      g_autofree char *why = g_strdup (s->ending_reason != NULL ? s->ending_reason : reason);
+
+      session_end (why);
+      return;
+    }
+  if (s->ending == NULL)
+    {
+      s->ending = ep;
+      s->ending_reason = g_strdup (reason);
+      drain_restart (s);
+      /* nothing sent to it can arrive: the other side is not held up by
+       * it any more, and is read on for its own hang-up */
+      endpoint_drop_queue (ep);
+      endpoint_watch (peer);
+    }
+  if (unread)
+    {
+      /* read on as room allows, to the end */
+      endpoint_unwatch_hup (ep);
+      return;
+    }
+  ep->eof = TRUE;
+  endpoint_unwatch (ep);
+}
+
+static gboolean
+drain_expired (gpointer user_data)
+{
+  Session *s = user_data;
+  Endpoint *left = draining (s);
+  g_autofree char *reason = g_strdup_printf ("%s; the %s took nothing for %d ms, %" G_GSIZE_FORMAT " bytes dropped",
+                                             s->ending_reason, left->reads == FROM_FRONTEND ? "front-end" : "back-end",
+                                             drain_timeout_ms, left->queued);
+
+  /* destroys this source too */
+  session_end (reason);
+  return G_SOURCE_REMOVE;
+}
+
+/* The peer of a paused @ep is gone: what it sent before still goes on,
+ * as far as the side it goes to takes it. */
 static gboolean
 endpoint_hung_up (GSocket      *socket,
                   GIOCondition  condition,
@@ -1041,7 +1158,7 @@ endpoint_hung_up (GSocket      *socket,
   if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
     close_channel (ep->session, reason);
   else
-    session_end (reason);
+    endpoint_closed (ep, reason, TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1080,7 +1197,7 @@ endpoint_ready (GSocket      *socket,
               if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
                 close_channel (s, reason);
               else
-                session_end (reason);
+                endpoint_closed (ep, reason, FALSE);
             }
           /* without an error @ep is closed already (and its session, if
            * it was a main socket) */
@@ -1144,6 +1261,11 @@ session_end (const char *reason)
   if (s == NULL)
     return;
   session = NULL;
+  if (s->drain_source != NULL)
+    {
+      g_source_destroy (s->drain_source);
+      g_source_unref (s->drain_source);
+    }
   for (guint i = 0; i < N_ENDPOINTS; i++)
     endpoint_close (&s->endpoints[i]);
   print_summary (s, reason);
@@ -1152,6 +1274,7 @@ session_end (const char *reason)
       g_queue_clear_full (&s->pending[c], g_free);
       g_hash_table_unref (s->requests[c]);
     }
+  g_free (s->ending_reason);
   g_free (s);
 
   if (once)
@@ -1241,9 +1364,9 @@ main (int   argc,
                                         : "vhost-user-trace: give --listen and --connect (see --help)");
       return 2;
     }
-  if (connect_timeout_ms < 0)
+  if (connect_timeout_ms < 0 || drain_timeout_ms < 0)
     {
-      g_printerr ("vhost-user-trace: --connect-timeout is at least 0\n");
+      g_printerr ("vhost-user-trace: --connect-timeout and --drain-timeout are at least 0\n");
       return 2;
     }
 
