@@ -49,8 +49,12 @@
 #define RX_FDS 64
 /* What a peer that is slow to read may have waiting for it before the
  * proxy stops reading from the other side: a few hundred full messages,
- * far more than a session has in flight; and few enough fds that four
- * queues stay well within the usual limit of 1024. */
+ * far more than a session has in flight. Fullness is checked after each
+ * message is queued, so a queue may go over by one message: up to
+ * QUEUE_CAP_FDS + RX_FDS = 192 fds, and while a queue is under the cap
+ * the message being read toward it holds at most RX_FDS more. Four
+ * queues thus hold at most 768 fds, within the usual limit of 1024 with
+ * the proxy's own sockets. */
 #define QUEUE_CAP_BYTES (1024 * 1024)
 #define QUEUE_CAP_FDS 128
 /* Requests awaiting a reply that the proxy remembers, per channel: a
