@@ -561,6 +561,85 @@ test_save_endless (Fixture       *f,
   g_ptr_array_unref (peer.streams);
 }
 
+/* How many of GLib's worker threads (GThreadPool's, as GTask runs its
+ * threads in, named "pool-...") are in poll(2) or write(2) now: waiting
+ * on I/O, as a blocking write does, rather than for work. */
+static guint
+workers_in_io (void)
+{
+  g_autoptr(GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  guint n = 0;
+
+  g_assert_nonnull (tasks);
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *comm_path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *syscall_path = g_strdup_printf ("/proc/self/task/%s/syscall", tid);
+      g_autofree char *comm = NULL;
+      g_autofree char *line = NULL;
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, "pool-") &&
+          !g_str_has_prefix (comm, "pool-spawner") && g_file_get_contents (syscall_path, &line, NULL, NULL) &&
+          (g_str_has_prefix (line, "1 ") || g_str_has_prefix (line, "7 ")))
+        n++;
+    }
+  return n;
+}
+
+/* A front-end that asks for the state and never reads the pipe: the
+ * back-end's device writes it with async calls, which wait in the
+ * back-end's context, not in a worker thread blocked for good (the
+ * transfer's streams were not pollable: GIO ran each write in a thread
+ * of its pool, which waited in poll(2) for the pipe, then in write(2)). */
+static void
+test_save_unread (Fixture       *f,
+                  gconstpointer  data)
+{
+  Peer peer = { PEER_ENDLESS, -1, NULL };
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  gint64 deadline;
+  int fds[2], queued = 0;
+
+  if (!g_file_test ("/proc/self/task", G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("no /proc/self/task to see threads in");
+      return;
+    }
+  g_mutex_init (&peer.lock);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_close (fds[1], NULL);
+
+  /* the pipe full: a write the device makes now waits */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((ioctl (fds[0], FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (queued, >=, 65536);
+  g_usleep (200 * 1000);
+  g_assert_cmpuint (workers_in_io (), ==, 0);
+
+  /* the device's write fails once nobody can read: it closes its stream */
+  g_close (fds[0], NULL);
+  vhost_user_frontend_close (frontend);
+  vhost_user_server_stop (server);
+  g_ptr_array_unref (peer.streams);
+}
+
 /* qemu-storage-daemon exporting the image, as tests/test-qsd.c starts it;
  * NULL (the test skipped) where it is not installed. */
 static char *
@@ -807,6 +886,8 @@ main (int   argc,
   g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,
+              fixture_teardown);
+  g_test_add ("/migration/device-state/save-unread", Fixture, NULL, fixture_setup, test_save_unread,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 #include <gio/gunixoutputstream.h>
 
@@ -140,7 +141,61 @@ struct _StateOutputStream
   Transfer            *transfer;
 };
 
-G_DEFINE_FINAL_TYPE (StateOutputStream, state_output_stream, G_TYPE_FILTER_OUTPUT_STREAM)
+/* Pollable, as the pipe beneath is (and non-blocking): GIO then runs a
+ * device's async writes from the context's poll. A filter stream that is
+ * not pollable has them run in GTask's worker threads as blocking
+ * write()s, and a front-end that never reads the pipe kept a worker
+ * thread, of a pool the whole process shares, for good. */
+static void state_output_stream_pollable_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (StateOutputStream, state_output_stream, G_TYPE_FILTER_OUTPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                      state_output_stream_pollable_init))
+
+static GPollableOutputStream *
+output_base (GPollableOutputStream *stream)
+{
+  return G_POLLABLE_OUTPUT_STREAM (g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (stream)));
+}
+
+static gboolean
+state_output_stream_can_poll (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_can_poll (output_base (stream));
+}
+
+static gboolean
+state_output_stream_is_writable (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_is_writable (output_base (stream));
+}
+
+static GSource *
+state_output_stream_create_source (GPollableOutputStream *stream,
+                                   GCancellable          *cancellable)
+{
+  g_autoptr(GSource) base = g_pollable_output_stream_create_source (output_base (stream), NULL);
+
+  return g_pollable_source_new_full (stream, base, cancellable);
+}
+
+static gssize
+state_output_stream_write_nonblocking (GPollableOutputStream  *stream,
+                                       const void             *buffer,
+                                       gsize                   count,
+                                       GError                **error)
+{
+  return g_pollable_output_stream_write_nonblocking (output_base (stream), buffer, count, NULL, error);
+}
+
+static void
+state_output_stream_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = state_output_stream_can_poll;
+  iface->is_writable = state_output_stream_is_writable;
+  iface->create_source = state_output_stream_create_source;
+  iface->write_nonblocking = state_output_stream_write_nonblocking;
+}
 
 static gboolean
 state_output_stream_close (GOutputStream  *stream,
@@ -182,7 +237,56 @@ struct _StateInputStream
   Transfer           *transfer;
 };
 
-G_DEFINE_FINAL_TYPE (StateInputStream, state_input_stream, G_TYPE_FILTER_INPUT_STREAM)
+static void state_input_stream_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (StateInputStream, state_input_stream, G_TYPE_FILTER_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      state_input_stream_pollable_init))
+
+static GPollableInputStream *
+input_base (GPollableInputStream *stream)
+{
+  return G_POLLABLE_INPUT_STREAM (g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream)));
+}
+
+static gboolean
+state_input_stream_can_poll (GPollableInputStream *stream)
+{
+  return g_pollable_input_stream_can_poll (input_base (stream));
+}
+
+static gboolean
+state_input_stream_is_readable (GPollableInputStream *stream)
+{
+  return g_pollable_input_stream_is_readable (input_base (stream));
+}
+
+static GSource *
+state_input_stream_create_source (GPollableInputStream *stream,
+                                  GCancellable         *cancellable)
+{
+  g_autoptr(GSource) base = g_pollable_input_stream_create_source (input_base (stream), NULL);
+
+  return g_pollable_source_new_full (stream, base, cancellable);
+}
+
+static gssize
+state_input_stream_read_nonblocking (GPollableInputStream  *stream,
+                                     void                  *buffer,
+                                     gsize                  count,
+                                     GError               **error)
+{
+  return g_pollable_input_stream_read_nonblocking (input_base (stream), buffer, count, NULL, error);
+}
+
+static void
+state_input_stream_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = state_input_stream_can_poll;
+  iface->is_readable = state_input_stream_is_readable;
+  iface->create_source = state_input_stream_create_source;
+  iface->read_nonblocking = state_input_stream_read_nonblocking;
+}
 
 static gboolean
 state_input_stream_close (GInputStream  *stream,
@@ -409,6 +513,9 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "SET_DEVICE_STATE_FD without its fd");
       return TRUE;
     }
+  /* (see StateOutputStream; a device's blocking calls still block, in
+   * poll(), which its cancellable reaches) */
+  g_unix_set_fd_nonblocking (own, TRUE, NULL);
 
   vhost_user_backend_end_state_transfer (self);
   t = g_new0 (Transfer, 1);
