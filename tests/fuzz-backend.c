@@ -9,8 +9,10 @@
  * record's bytes) with up to seven fds attached over SCM_RIGHTS, or a
  * write of the driver into guest memory followed by a kick. The fds are
  * real: memfds of three sizes (guest memory tables map them, and ring
- * requests then walk them), two eventfds (kick and call), /dev/null and a
- * socket (a back-end channel nobody answers). After each record the
+ * requests then walk them), two eventfds (kick and call), /dev/null, a
+ * socket (a back-end channel nobody answers) and both ends of a pipe (a
+ * device state to save or load: the device offers DEVICE_STATE, saves a
+ * few bytes and reads a state to its end). After each record the
  * back-end's context runs until it has nothing left to do and its
  * replies are read (fds in them closed); at the end the front-end hangs
  * up and the back-end must disconnect and go away leaving nothing open.
@@ -39,7 +41,7 @@
 #include "vhost-user-socket-private.h"
 
 #define N_MEMFDS  3
-#define N_POOL    7
+#define N_POOL    9
 #define MAX_PUMP  64
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
@@ -51,7 +53,7 @@ typedef struct {
   int               peer;          /* our end of the back-end's socket */
   int               channel;       /* our end of the back-end channel we may pass */
   guint             watches[2];    /* peer and channel readable, in the back-end's context */
-  int               pool[N_POOL];  /* memfds, eventfds, /dev/null, the channel's other end */
+  int               pool[N_POOL];  /* memfds, eventfds, /dev/null, the channel's other end, a pipe */
   guint8           *maps[N_MEMFDS];
   gboolean          disconnected;
   gboolean          hung_up;       /* sending failed: the back-end is gone */
@@ -89,6 +91,49 @@ on_kick (VhostUserVring *vring,
   if (!vhost_user_vring_call (vring, &error))
     g_clear_error (&error);
   g_free (e);
+}
+
+/* A device's state: a few bytes saved, a state loaded read to its end
+ * (at most 4 KiB kept), the stream closed either way. */
+static void
+state_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  if (G_IS_OUTPUT_STREAM (user_data))
+    {
+      g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
+      g_object_unref (user_data);
+      return;
+    }
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
+}
+
+static gboolean
+on_save_state (VhostUserBackend *backend,
+               GOutputStream    *stream,
+               guint             phase,
+               gpointer          user_data)
+{
+  static const char state[] = "a state";
+
+  g_output_stream_write_all_async (stream, state, sizeof state, G_PRIORITY_DEFAULT, NULL, state_done, NULL);
+  return TRUE;
+}
+
+static gboolean
+on_load_state (VhostUserBackend *backend,
+               GInputStream     *stream,
+               guint             phase,
+               gpointer          user_data)
+{
+  GOutputStream *memory = g_memory_output_stream_new (g_malloc (4096), 4096, NULL, g_free);
+
+  g_output_stream_splice_async (memory, stream,
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, NULL, state_done, memory);
+  return TRUE;
 }
 
 /* Reads whatever the back-end sent on @fd, closing fds that came with
@@ -241,7 +286,10 @@ session_init (Session *s)
   s->backend = g_object_new (VHOST_USER_TYPE_BACKEND, "num-queues", 2, "max-queue-size", 256, NULL);
   vhost_user_backend_set_protocol_features (s->backend,
                                             vhost_user_backend_get_protocol_features (s->backend) |
-                                            VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+                                            VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS |
+                                            VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
+  g_signal_connect (s->backend, "save-state", G_CALLBACK (on_save_state), NULL);
+  g_signal_connect (s->backend, "load-state", G_CALLBACK (on_load_state), NULL);
   bytes = g_bytes_new (config, sizeof config);
   vhost_user_backend_set_config (s->backend, bytes);
   g_bytes_unref (bytes);
@@ -274,6 +322,7 @@ session_init (Session *s)
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
   s->pool[6] = pair[0];
   s->channel = pair[1];
+  g_assert_true (g_unix_open_pipe (s->pool + 7, FD_CLOEXEC, NULL));
   s->watches[0] = watch (s->peer, &s->watches[0]);
   s->watches[1] = watch (s->channel, &s->watches[1]);
 }
@@ -289,12 +338,16 @@ session_finish (Session *s)
   for (guint i = 0; i < 1000 && !s->disconnected; i++)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (s->disconnected);
+  /* the pipe's ends first: a device's state read or written waits on
+   * them, and ends (end of file, or a broken pipe) once they go */
+  close (s->pool[7]);
+  close (s->pool[8]);
   g_object_unref (s->backend);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   for (guint i = 0; i < N_MEMFDS; i++)
     munmap (s->maps[i], memfd_sizes[i]);
-  for (guint i = 0; i < N_POOL; i++)
+  for (guint i = 0; i < 7; i++)
     close (s->pool[i]);
   close (s->channel);
 }
