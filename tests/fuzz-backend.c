@@ -94,20 +94,29 @@ on_kick (VhostUserVring *vring,
 }
 
 /* A device's state: a few bytes saved, a state loaded read to its end
- * (at most 4 KiB kept), the stream closed either way. */
+ * (at most 4 KiB kept), the stream closed either way; synchronously, so
+ * that its fd is closed when the session's context goes idle (a close_async
+ * would close it in a worker thread, a moment later). */
 static void
-state_done (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
+state_saved (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
 {
-  if (G_IS_OUTPUT_STREAM (user_data))
-    {
-      g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
-      g_object_unref (user_data);
-      return;
-    }
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
+}
+
+static void
+state_loaded (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GInputStream *stream = user_data;
+
+  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
+  g_input_stream_close (stream, NULL, NULL);
+  g_object_unref (stream);
+  g_object_unref (source);
 }
 
 static gboolean
@@ -118,7 +127,7 @@ on_save_state (VhostUserBackend *backend,
 {
   static const char state[] = "a state";
 
-  g_output_stream_write_all_async (stream, state, sizeof state, G_PRIORITY_DEFAULT, NULL, state_done, NULL);
+  g_output_stream_write_all_async (stream, state, sizeof state, G_PRIORITY_DEFAULT, NULL, state_saved, NULL);
   return TRUE;
 }
 
@@ -130,9 +139,8 @@ on_load_state (VhostUserBackend *backend,
 {
   GOutputStream *memory = g_memory_output_stream_new (g_malloc (4096), 4096, NULL, g_free);
 
-  g_output_stream_splice_async (memory, stream,
-                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
-                                G_PRIORITY_DEFAULT, NULL, state_done, memory);
+  g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, NULL,
+                                state_loaded, g_object_ref (stream));
   return TRUE;
 }
 
