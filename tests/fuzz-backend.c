@@ -408,5 +408,16 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       pump (&s);
     }
   session_finish (&s);
+  /* no fd left behind: what the first input made (GLib's worker thread
+   * and its context) stays, anything more is a leak, which libFuzzer
+   * itself does not see (the replay test checks the same) */
+  {
+    static guint baseline;
+    guint now = test_count_open_fds ();
+
+    if (baseline == 0)
+      baseline = now;
+    g_assert_cmpuint (now, <=, baseline);
+  }
   return 0;
 }
