@@ -615,5 +615,14 @@ LLVMFuzzerTestOneInput (const guint8 *data,
       pump (&s);
     }
   session_finish (&s);
+  /* no fd left behind (see fuzz-backend.c): libFuzzer does not count them */
+  {
+    static guint baseline;
+    guint now = test_count_open_fds ();
+
+    if (baseline == 0)
+      baseline = now;
+    g_assert_cmpuint (now, <=, baseline);
+  }
   return 0;
 }
