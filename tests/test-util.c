@@ -25,6 +25,24 @@ test_count_open_fds (void)
   return n - 1;
 }
 
+void
+test_fuzz_check_fds (void          (*run) (const guint8 *data, gsize size),
+                     const guint8  *data,
+                     gsize          size)
+{
+  static guint baseline;
+  guint now = test_count_open_fds ();
+
+  if (baseline == 0 || now <= baseline)
+    {
+      baseline = MAX (baseline, now);
+      return;
+    }
+  run (data, size);
+  g_assert_cmpuint (test_count_open_fds (), <=, now);
+  baseline = now;
+}
+
 int
 test_eventfd (void)
 {

@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 
 /* open fds of this process, from /proc/self/fd */
 guint    test_count_open_fds     (void);
+/* for a fuzz target, after an input: no more fds open than the inputs
+ * before left; more, and @run (the target) runs the input again: a leak
+ * grows again and aborts, a facility set up once on first use does not */
+void     test_fuzz_check_fds     (void          (*run) (const guint8 *data, gsize size),
+                                  const guint8  *data,
+                                  gsize          size);
 /* a fresh eventfd / memfd, or abort */
 int      test_eventfd            (void);
 int      test_memfd              (gsize size);
