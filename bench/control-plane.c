@@ -8,6 +8,12 @@
  *                                     of its own: QEMU's order for a 2-queue
  *                                     vhost-user-blk, from connect to the last
  *                                     GET_VRING_BASE reply and close
+ *   control-plane --setup-no-inflight N SOCKET
+ *                                     the same without INFLIGHT_SHMFD even where
+ *                                     the back-end offers it: the requests a
+ *                                     back-end without in-flight tracking gets
+ *                                     (qemu-storage-daemon 7.2 offers none), for
+ *                                     a like-for-like comparison
  *
  * Prints one line, "bench: ... median X us", with the median over N (round
  * trips are timed in batches of 1000, so their median is of batch means).
@@ -208,6 +214,10 @@ median (double *v,
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Whether a setup takes the in-flight area where the back-end offers it
+ * (QEMU does). */
+static int ask_inflight = 1;
+
 /* One setup as QEMU 7.2 does it for vhost-user-blk with 2 queues. */
 static double
 setup_once (const char *path,
@@ -224,7 +234,8 @@ setup_once (const char *path,
   protocol = 0;
   if (features & F_PROTOCOL_FEATURES)
     {
-      protocol = call_u64 (sock, GET_PROTOCOL_FEATURES) & (PF_MQ | PF_REPLY_ACK | PF_CONFIG | PF_INFLIGHT_SHMFD);
+      protocol = call_u64 (sock, GET_PROTOCOL_FEATURES) &
+                 (PF_MQ | PF_REPLY_ACK | PF_CONFIG | (ask_inflight ? PF_INFLIGHT_SHMFD : 0));
       send_u64 (sock, SET_PROTOCOL_FEATURES, protocol);
     }
   if (protocol & PF_MQ)
@@ -326,12 +337,12 @@ main (int    argc,
 
   if (n <= 0 || (strcmp (mode, "--echo") != 0 && argc < 4))
     {
-      fprintf (stderr, "usage: control-plane --rtt N SOCKET | --echo N | --setup N SOCKET\n");
+      fprintf (stderr, "usage: control-plane --rtt N SOCKET | --echo N | --setup N SOCKET | --setup-no-inflight N SOCKET\n");
       return 2;
     }
   samples = calloc (n, sizeof *samples);
 
-  if (strcmp (mode, "--setup") == 0)
+  if (strcmp (mode, "--setup") == 0 || strcmp (mode, "--setup-no-inflight") == 0)
     {
       int memfd = memfd_create ("guest", MFD_CLOEXEC);
       uint8_t *mem;
@@ -341,10 +352,12 @@ main (int    argc,
       mem = mmap (NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
       if (mem == MAP_FAILED)
         die ("mmap");
+      ask_inflight = strcmp (mode, "--setup") == 0;
       setup_once (argv[3], memfd, mem);   /* warm-up */
       for (int i = 0; i < n; i++)
         samples[i] = setup_once (argv[3], memfd, mem);
-      printf ("bench: %d device setups (2 queues): median %.1f us\n", n, median (samples, n));
+      printf ("bench: %d device setups (2 queues%s): median %.1f us\n", n,
+              ask_inflight ? "" : ", no in-flight area", median (samples, n));
     }
   else if (strcmp (mode, "--rtt") == 0 || strcmp (mode, "--echo") == 0)
     {

@@ -17,10 +17,15 @@
 #   rtt       GET_FEATURES round trips on one connection (bench/control-plane),
 #             and a raw AF_UNIX echo of the same sizes: the floor
 #   setup     a whole 2-queue device setup as QEMU orders it, connect to close
+#             (with the in-flight area where a back-end offers one, as QEMU
+#             takes it: ours does, qemu-storage-daemon does not)
+#   setup like-for-like   the same without the in-flight area: the requests
+#             qemu-storage-daemon gets, for every back-end
 #   qd1       4 KiB reads at queue depth 1, interrupt mode: IOPS, p50
 #   qd1 poll  the same with the driver spinning on its used ring and the
 #             back-end polling: p50
-#   rtt poll, setup poll   rtt and setup against the polling back-ends
+#   rtt poll, setup poll, setup l-f-l poll   the same against the polling
+#             back-ends
 #   qd32 r/w  4 KiB reads, then writes, 32 in flight: IOPS
 #   128k      128 KiB reads, 8 in flight: MB/s
 # and beside each I/O figure the back-end's CPU time per I/O (user+system,
@@ -128,6 +133,7 @@ def control(sock, pid, *opts):
 figures = [
     ('rtt', 'us', False, lambda s, p: control(s, p, '--rtt', '20000')),
     ('setup', 'us', False, lambda s, p: control(s, p, '--setup', '200')),
+    ('setup like-for-like', 'us', False, lambda s, p: control(s, p, '--setup-no-inflight', '200')),
     ('qd1', 'IOPS', True, lambda s, p: (lambda r: {'v': r['iops'], 'cpu': r['cpu'], 'p50': r['p50']})(
         io(s, p, '--io-size', '8'))),
     ('qd32 read', 'IOPS', True, lambda s, p: (lambda r: {'v': r['iops'], 'cpu': r['cpu']})(
@@ -144,6 +150,7 @@ poll_figures = [
         io(s, p, '--io-size', '8', '--busy-poll'))),
     ('rtt poll', 'us', False, lambda s, p: control(s, p, '--rtt', '20000')),
     ('setup poll', 'us', False, lambda s, p: control(s, p, '--setup', '200')),
+    ('setup l-f-l poll', 'us', False, lambda s, p: control(s, p, '--setup-no-inflight', '200')),
 ]
 
 results = {}   # (figure, backend) -> [samples]
@@ -189,7 +196,7 @@ def fmt(c, unit):
 
 
 names = [b for b, _, _ in backends]
-print(f'\n{"figure":<18}' + ''.join(f'{n:>38}' for n in names) + '   ours best / qsd best')
+print(f'\n{"figure":<26}' + ''.join(f'{n:>38}' for n in names) + '   ours best / qsd best')
 echo_us = statistics.median(echo)
 chart = []
 poll_names = [f[0] for f in poll_figures]
@@ -206,7 +213,7 @@ for name, unit, higher, _ in figures + poll_figures:
     row = ''.join(f'{fmt(cells[b], unit):>38}' for b in cols)
     if name in poll_names:
         row = ''.join(f'{b + ": " + fmt(cells[b], unit):>38}' for b in cols)
-    print(f'{name + " (" + unit + ")":<18}{row}   {ratio}')
+    print(f'{name + " (" + unit + ")":<26}{row}   {ratio}')
 
 def best_rtt(prefix):
     cells = [cell(f, b) for f in ('rtt', 'rtt poll') for b in names + [b for b, _, _ in pollers]
