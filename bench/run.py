@@ -236,7 +236,7 @@ if args.chart and chart:
         with open(data, 'w') as f:
             for name, v in chart:
                 f.write(f'"{name}" {v:.3f}\n')
-        script = f'''set terminal pngcairo size 900,420 font "sans,11"
+        script = f'''set terminal pngcairo size 960,480 font "sans,11"
 set output "{args.chart}"
 set title "vhost-user-glib's blk example vs qemu-storage-daemon (best of each; >1: ours is faster)"
 set style fill solid 0.8
@@ -244,6 +244,8 @@ set boxwidth 0.6
 set yrange [0:*]
 set grid ytics
 set ylabel "speed relative to qemu-storage-daemon"
+set xtics rotate by -30 left
+set bmargin 7
 plot "{data}" using 2:xtic(1) with boxes notitle lc rgb "#3465a4", 1 with lines lc rgb "#cc0000" title "qemu-storage-daemon"
 '''
         subprocess.run(['gnuplot'], input=script, text=True, check=True)
