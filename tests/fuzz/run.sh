@@ -26,16 +26,64 @@
 # FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-entropic=0: the
 # entropic scheduler's bookkeeping is about half of fuzz-backend's time
 # once its corpus has some 30,000 features, so it doubles the rate.
+#
+# A campaign may take several runs (a run stopped with SIGINT or SIGTERM
+# still writes its final stats). Each log starts with a line naming the
+# binary that ran (the first 16 hex digits of its SHA-256), and a run
+# moves the logs before it to build-fuzz/logs/. So
+#   tests/fuzz/run.sh --tally [TARGET...]
+# sums, per target, the executions of every log of the binary built now,
+# this run's and the earlier ones', and reports any log with a crash,
+# leak or sanitizer report in it. It builds nothing: build first.
 # Needs clang-14 and libFuzzer (Debian: apt-get install clang-14 libfuzzer-14-dev).
 set -uo pipefail
 
-seconds=${1:?usage: $0 SECONDS [TARGET...]}
+seconds=${1:?usage: $0 SECONDS [TARGET...] | $0 --tally [TARGET...]}
 shift
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable)
+fi
+
+binary_id() {
+  sha256sum "$1" | cut -c1-16
+}
+
+# The executions a log records: the final stats of a run that ended,
+# else the last status line's count (a lower bound).
+log_executions() {
+  local n
+  n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$1")
+  [ -z "$n" ] && n=$(grep -E '^#[0-9]+' "$1" | tail -n 1 | sed 's/^#\([0-9]*\).*/\1/')
+  echo "${n:-0}"
+}
+
+if [ "$seconds" = --tally ]; then
+  printf '%-14s %12s %5s %8s  %s\n' target executions logs failed binary
+  for t in "${targets[@]}"; do
+    exe=$build/tests/$t
+    if [ ! -x "$exe" ]; then
+      printf '%-14s %12s %5s %8s  %s\n' "$t" - - - "not built"
+      continue
+    fi
+    id=$(binary_id "$exe")
+    execs=0 n=0 bad=()
+    for log in "$build/$t".log "$build/$t".[0-9]*.log "$build/logs/$t".*.log; do
+      [ -f "$log" ] || continue
+      head -n 1 "$log" | grep -q "^# fuzz-run $t binary $id " || continue
+      execs=$((execs + $(log_executions "$log"))) n=$((n + 1))
+      if grep -qE '^==[0-9]+==ERROR|^SUMMARY: |deadly signal|Test unit written to .*-(crash|leak|oom|timeout)-|^ERROR: libFuzzer' "$log"; then
+        bad+=("$log")
+      fi
+    done
+    printf '%-14s %12s %5s %8s  %s\n' "$t" "$execs" "$n" "${#bad[@]}" "$id"
+    for log in "${bad[@]}"; do
+      echo "  failed: $log"
+    done
+  done
+  exit 0
 fi
 
 if [ ! -d "$build" ]; then
@@ -66,11 +114,17 @@ for t in "${targets[@]}"; do
   logs=()
   pids=()
   rc=0
+  mkdir -p "$build/logs"
+  for old in "$build/$t".log "$build/$t".[0-9]*.log; do
+    [ -f "$old" ] && mv "$old" "$build/logs/$(basename "$old" .log).$(date -r "$old" +%Y%m%dT%H%M%S).log"
+  done
+  header="# fuzz-run $t binary $(binary_id "$exe") commit $(git -C "$src" rev-parse --short HEAD 2>/dev/null) $(date -u +%FT%TZ)"
   for ((j = 0; j < jobs; j++)); do
     [ "$jobs" -gt 1 ] && log=$build/$t.$j.log
     logs+=("$log")
+    echo "$header" >"$log"
     nice "$exe" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} ${FUZZ_ARGS:-} -timeout="${FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
-      -artifact_prefix="$build/artifacts/$t-" "${dirs[@]}" >"$log" 2>&1 &
+      -artifact_prefix="$build/artifacts/$t-" "${dirs[@]}" >>"$log" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do
@@ -78,7 +132,7 @@ for t in "${targets[@]}"; do
   done
   execs=0 rate=0 cov=0 ft=0
   for log in "${logs[@]}"; do
-    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    n=$(log_executions "$log")
     r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
     last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
     c=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
