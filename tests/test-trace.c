@@ -725,6 +725,69 @@ test_hang_up_drained (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the back-end hung up\"", NULL), ==, 1);
 }
 
+/* The same on the back-end channel: the back-end sends requests there
+ * while the front-end is not reading its end, and hangs up on the
+ * channel. The front-end still gets every one of them (most wait in the
+ * proxy), then the channel's EOF; the session goes on. */
+static void
+test_channel_hang_up_drained (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  const guint8 backend_req_fd[] = { 21, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  /* GET_FEATURES, on the main socket after the channel has gone */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  guint8 bytes[sizeof backend_req_fd];
+  int pair[2], received[8];
+  guint n_received;
+  struct pollfd pfd = { -1, POLLIN, 0 };
+  gsize sent, whole;
+  guint8 byte;
+
+  if (f->proxy == NULL)
+    return;
+
+  /* the front-end's end of the channel is pair[0]; the back-end gets
+   * the proxy's */
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  send_raw (g_socket_get_fd (f->raw_front), backend_req_fd, sizeof backend_req_fd, &pair[1], 1);
+  close (pair[1]);
+  receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof bytes, received, &n_received);
+  g_assert_cmpuint (n_received, ==, 1);
+
+  sent = flood_until_stalled (received[0], -1);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", sent);
+  close (received[0]);
+  /* time for the proxy to see the hang-up before the front-end reads */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  /* the proxy relays whole messages only: a cut last one is not sent on */
+  whole = sent - sent % sizeof flood_message;
+  g_assert_cmpuint (drain_flood (pair[0], whole), ==, 0);
+  pfd.fd = pair[0];
+  g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+  g_assert_cmpint (recv (pair[0], &byte, 1, MSG_DONTWAIT), ==, 0);
+  close (pair[0]);
+
+  send_raw (g_socket_get_fd (f->raw_front), request, sizeof request, NULL, 0);
+  receive_raw (g_socket_get_fd (f->accepted), bytes, sizeof request, received, &n_received);
+  g_assert_cmpmem (bytes, sizeof request, request, sizeof request);
+
+  g_socket_close (f->raw_front, NULL);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"back-end->front-end\", \"channel\": \"back-end\"", NULL),
+                    ==, whole / sizeof flood_message);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end channel closed\"", "\"detail\": \"the back-end hung up", NULL),
+                    ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"", NULL), ==, 1);
+}
+
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
  * reply to it (a reply the back-end sends anyway has no latency). With
  * REPLY_ACK it awaits the ack. */
@@ -945,6 +1008,8 @@ main (int   argc,
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);
   g_test_add ("/trace/stuck-peer/hang-up", Fixture, "raw", fixture_setup, test_stuck_peer_hang_up, fixture_teardown);
   g_test_add ("/trace/hang-up-drained", Fixture, "raw", fixture_setup, test_hang_up_drained, fixture_teardown);
+  g_test_add ("/trace/channel-hang-up-drained", Fixture, "raw", fixture_setup, test_channel_hang_up_drained,
+              fixture_teardown);
 
   return g_test_run ();
 }

@@ -24,8 +24,9 @@
  * stops reading must hold up only the direction it would hold up
  * without the proxy, not the other one or the signals, and must not
  * make the proxy keep an unbounded amount for it. When a side hangs up,
- * what it sent before still reaches the other side, as it would without
- * the proxy, unless that side takes none of it for --drain-timeout.
+ * on the main socket or on the back-end channel, what it sent before
+ * still reaches the other side, as it would without the proxy, unless
+ * that side takes none of it for --drain-timeout.
  */
 
 #include "config.h"
@@ -153,6 +154,16 @@ typedef struct {
   gint64  received;   /* monotonic */
 } Pending;
 
+/* A channel one side of which hung up, while what that side sent is
+ * still on its way to the other, which may be slow to read. */
+typedef struct {
+  Session          *session;
+  VhostUserChannel  channel;
+  Endpoint         *ending;   /* NULL while both sides are there */
+  char             *reason;   /* why the channel (the session, for the main one) will end */
+  GSource          *timeout;  /* no progress for drain_timeout_ms */
+} Drain;
+
 struct _Session {
   guint       number;
   gint64      started;
@@ -171,12 +182,7 @@ struct _Session {
   VhostUserChannel longest_channel;
   GHashTable *requests[2];   /* name -> count, per channel */
 
-  /* a main socket whose peer hung up, while what it sent is still on
-   * its way to the other side, which may be slow to read; and why the
-   * session will end */
-  Endpoint   *ending;
-  char       *ending_reason;
-  GSource    *drain_source;   /* no progress for drain_timeout_ms */
+  Drain       drains[2];   /* per channel */
 };
 
 static FILE *out;
@@ -188,6 +194,8 @@ static guint n_sessions;
 static int exit_status = EXIT_SUCCESS;
 
 static void session_end (const char *reason);
+static void close_channel (Session    *s,
+                           const char *why);
 static void start_listening (void);
 
 /* --- output --- */
@@ -616,24 +624,48 @@ static gboolean drain_expired (gpointer user_data);
 /* (Re)starts the bound on how long a side may take nothing of what its
  * hung-up peer left for it. */
 static void
-drain_restart (Session *s)
+drain_restart (Drain *d)
 {
-  if (s->drain_source != NULL)
+  if (d->timeout != NULL)
     {
-      g_source_destroy (s->drain_source);
-      g_source_unref (s->drain_source);
+      g_source_destroy (d->timeout);
+      g_source_unref (d->timeout);
     }
-  s->drain_source = g_timeout_source_new (drain_timeout_ms);
-  g_source_set_callback (s->drain_source, drain_expired, s, NULL);
-  g_source_set_static_name (s->drain_source, "vhost-user-trace drain");
-  g_source_attach (s->drain_source, NULL);
+  d->timeout = g_timeout_source_new (drain_timeout_ms);
+  g_source_set_callback (d->timeout, drain_expired, d, NULL);
+  g_source_set_static_name (d->timeout, "vhost-user-trace drain");
+  g_source_attach (d->timeout, NULL);
+}
+
+static void
+drain_clear (Drain *d)
+{
+  if (d->timeout != NULL)
+    {
+      g_source_destroy (d->timeout);
+      g_clear_pointer (&d->timeout, g_source_unref);
+    }
+  g_clear_pointer (&d->reason, g_free);
+  d->ending = NULL;
 }
 
 /* The side that is left, once its hung-up peer has sent its last. */
 static Endpoint *
-draining (Session *s)
+draining (Drain *d)
 {
-  return s->ending != NULL ? &s->endpoints[s->ending->peer] : NULL;
+  return d->ending != NULL ? &d->session->endpoints[d->ending->peer] : NULL;
+}
+
+/* Ends @channel, and with the main one the session. */
+static void
+channel_end (Session          *s,
+             VhostUserChannel  channel,
+             const char       *reason)
+{
+  if (channel == VHOST_USER_CHANNEL_BACKEND)
+    close_channel (s, reason);
+  else
+    session_end (reason);
 }
 
 static gboolean
@@ -681,8 +713,8 @@ endpoint_flush (Endpoint  *ep,
       g_source_attach (ep->out_source, NULL);
     }
 
-  if (progress && ep == draining (ep->session))
-    drain_restart (ep->session);
+  if (progress && ep == draining (&ep->session->drains[ep->channel]))
+    drain_restart (&ep->session->drains[ep->channel]);
   /* room again: the side that fills the queue may go on */
   if (!queue_is_full (ep))
     endpoint_watch (&ep->session->endpoints[ep->peer]);
@@ -738,6 +770,7 @@ close_channel (Session    *s,
     return;
   endpoint_close (&s->endpoints[CHAN_FRONT]);
   endpoint_close (&s->endpoints[CHAN_BACK]);
+  drain_clear (&s->drains[VHOST_USER_CHANNEL_BACKEND]);
   g_queue_clear_full (&s->pending[VHOST_USER_CHANNEL_BACKEND], g_free);
   note (s->number, "back-end channel closed", why);
 }
@@ -831,6 +864,8 @@ relay (Endpoint *ep)
 {
   Session *s = ep->session;
   Endpoint *peer = &s->endpoints[ep->peer];
+  /* hung up: nothing sent to it can arrive */
+  Endpoint *ending = s->drains[ep->channel].ending;
   VhostUserMessage *msg = &ep->rx;
   const VhostUserRequestInfo *info = vhost_user_request_info_lookup (ep->channel, msg->header.request);
   gboolean is_reply = vhost_user_message_is_reply (msg);
@@ -931,7 +966,7 @@ relay (Endpoint *ep)
         }
     }
 
-  if (peer->socket == NULL || peer == s->ending)
+  if (peer->socket == NULL || peer == ending)
     {
       note (s->number, "dropped", peer->socket == NULL ? "the back-end channel is closed on the other side"
                                                        : "the other side hung up");
@@ -941,7 +976,7 @@ relay (Endpoint *ep)
     }
   /* the queue takes the fds, whatever becomes of the send */
   ep->n_fds = 0;
-  if (peer->socket != NULL && peer != s->ending && !endpoint_send (peer, data, len, ep->fds, n_fds, &error))
+  if (peer->socket != NULL && peer != ending && !endpoint_send (peer, data, len, ep->fds, n_fds, &error))
     {
       g_autofree char *reason = g_strdup_printf ("relaying to the %s: %s",
                                                  ep->reads == FROM_FRONTEND ? "back-end" : "front-end",
@@ -1070,54 +1105,52 @@ endpoint_writable (GSocket      *socket,
    * this returns */
   if (endpoint_flush (ep, &error))
     {
-      Session *s = ep->session;
+      Drain *d = &ep->session->drains[ep->channel];
 
       /* all that a hung-up peer sent is taken */
-      if (ep == draining (s) && s->ending->eof && g_queue_is_empty (&ep->queue))
+      if (ep == draining (d) && d->ending->eof && g_queue_is_empty (&ep->queue))
         {
-          g_autofree char *why = g_strdup (s->ending_reason);
+          g_autofree char *why = g_strdup (d->reason);
 
-          session_end (why);
+          channel_end (ep->session, ep->channel, why);
         }
       return G_SOURCE_CONTINUE;
     }
 
   reason = g_strdup_printf ("relaying to the %s: %s", ep->reads == FROM_FRONTEND ? "front-end" : "back-end",
                             error->message);
-  if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
-    close_channel (ep->session, reason);
-  else
-    session_end (reason);
+  channel_end (ep->session, ep->channel, reason);
   return G_SOURCE_REMOVE;
 }
 
-/* @ep's peer on the main channel hung up (or failed); @unread if it may
- * have sent more than the proxy has read. The session ends once the
- * other side has taken all that was sent before (a peer's last reply
- * among it), or has hung up too, or has taken nothing for
- * drain_timeout_ms: a side that is behind in reading must not lose
- * what the proxy holds for it, nor keep the session for good. */
+/* @ep's peer hung up (or failed); @unread if it may have sent more than
+ * the proxy has read. The channel (the session, for the main one) ends
+ * once the other side has taken all that was sent before (a peer's
+ * last reply or request among it), or has hung up too, or has taken
+ * nothing for drain_timeout_ms: a side that is behind in reading must
+ * not lose what the proxy holds for it, nor keep the channel for good. */
 static void
 endpoint_closed (Endpoint   *ep,
                  const char *reason,
                  gboolean    unread)
 {
   Session *s = ep->session;
+  Drain *d = &s->drains[ep->channel];
   Endpoint *peer = &s->endpoints[ep->peer];
 
-  if ((s->ending != NULL && s->ending != ep) ||
+  if ((d->ending != NULL && d->ending != ep) ||
       (!unread && (peer->socket == NULL || g_queue_is_empty (&peer->queue))))
     {
-      g_autofree char *why = g_strdup (s->ending_reason != NULL ? s->ending_reason : reason);
+      g_autofree char *why = g_strdup (d->reason != NULL ? d->reason : reason);
 
-      session_end (why);
+      channel_end (s, ep->channel, why);
       return;
     }
-  if (s->ending == NULL)
+  if (d->ending == NULL)
     {
-      s->ending = ep;
-      s->ending_reason = g_strdup (reason);
-      drain_restart (s);
+      d->ending = ep;
+      d->reason = g_strdup (reason);
+      drain_restart (d);
       /* nothing sent to it can arrive: the other side is not held up by
        * it any more, and is read on for its own hang-up */
       endpoint_drop_queue (ep);
@@ -1136,14 +1169,14 @@ endpoint_closed (Endpoint   *ep,
 static gboolean
 drain_expired (gpointer user_data)
 {
-  Session *s = user_data;
-  Endpoint *left = draining (s);
+  Drain *d = user_data;
+  Endpoint *left = draining (d);
   g_autofree char *reason = g_strdup_printf ("%s; the %s took nothing for %d ms, %" G_GSIZE_FORMAT " bytes dropped",
-                                             s->ending_reason, left->reads == FROM_FRONTEND ? "front-end" : "back-end",
+                                             d->reason, left->reads == FROM_FRONTEND ? "front-end" : "back-end",
                                              drain_timeout_ms, left->queued);
 
   /* destroys this source too */
-  session_end (reason);
+  channel_end (d->session, d->channel, reason);
   return G_SOURCE_REMOVE;
 }
 
@@ -1158,11 +1191,8 @@ endpoint_hung_up (GSocket      *socket,
   const char *who = ep->reads == FROM_FRONTEND ? "the front-end" : "the back-end";
   g_autofree char *reason = g_strdup_printf ("%s %s", who, (condition & G_IO_ERR) ? "failed" : "hung up");
 
-  /* both close @ep, and with it this source */
-  if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
-    close_channel (ep->session, reason);
-  else
-    endpoint_closed (ep, reason, TRUE);
+  /* closes @ep, and with it this source, or stops watching it */
+  endpoint_closed (ep, reason, TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -1198,10 +1228,7 @@ endpoint_ready (GSocket      *socket,
               const char *who = ep->reads == FROM_FRONTEND ? "the front-end" : "the back-end";
               g_autofree char *reason = g_strdup_printf ("%s %s", who, error->message);
 
-              if (ep->channel == VHOST_USER_CHANNEL_BACKEND)
-                close_channel (s, reason);
-              else
-                endpoint_closed (ep, reason, FALSE);
+              endpoint_closed (ep, reason, FALSE);
             }
           /* without an error @ep is closed already (and its session, if
            * it was a main socket) */
@@ -1251,6 +1278,8 @@ session_new (GSocket *front,
     {
       g_queue_init (&s->pending[c]);
       s->requests[c] = g_hash_table_new (g_str_hash, g_str_equal);
+      s->drains[c].session = s;
+      s->drains[c].channel = c;
     }
   endpoint_open (&s->endpoints[MAIN_FRONT], front);
   endpoint_open (&s->endpoints[MAIN_BACK], back);
@@ -1265,11 +1294,6 @@ session_end (const char *reason)
   if (s == NULL)
     return;
   session = NULL;
-  if (s->drain_source != NULL)
-    {
-      g_source_destroy (s->drain_source);
-      g_source_unref (s->drain_source);
-    }
   for (guint i = 0; i < N_ENDPOINTS; i++)
     endpoint_close (&s->endpoints[i]);
   print_summary (s, reason);
@@ -1278,7 +1302,8 @@ session_end (const char *reason)
       g_queue_clear_full (&s->pending[c], g_free);
       g_hash_table_unref (s->requests[c]);
     }
-  g_free (s->ending_reason);
+  for (guint c = 0; c < 2; c++)
+    drain_clear (&s->drains[c]);
   g_free (s);
 
   if (once)
