@@ -18,7 +18,9 @@
  * A back-end that reads nothing holds up only what is sent to it: the
  * proxy keeps a bounded amount for it, relays the other way meanwhile,
  * hands everything over once it reads, and still ends on SIGTERM or
- * when the front-end hangs up.
+ * when the front-end hangs up. Nobody reading the trace does the same
+ * to both directions: the proxy pauses, bounded, ends on SIGTERM, and
+ * once the trace is read again it goes on with no line lost.
  */
 
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -44,6 +47,7 @@ typedef struct {
   GSocket           *accepted;   /* the proxy's connection to the back-end */
   GSocket           *raw_front;  /* ours to the proxy, without a front-end */
   GSubprocess       *proxy;
+  int                stdout_pipe;   /* the trace, without --output; else -1 */
   VhostUserFrontend *frontend;
   VhostUserBackend  *backend;
 } Fixture;
@@ -53,8 +57,11 @@ fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   const char *program = g_getenv ("VHOST_USER_TRACE");
+  gboolean to_stdout = g_strcmp0 (data, "stdout") == 0;
 
+  f->stdout_pipe = -1;
   if (program == NULL)
     {
       g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
@@ -70,12 +77,24 @@ fixture_setup (Fixture       *f,
   f->listener = vhost_user_socket_listen (f->back, 0, &error);
   g_assert_no_error (error);
 
-  f->proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
-                               "--listen", f->front, "--connect", f->back,
-                               "--once", "--json", "--hexdump", "--output", f->trace,
-                               /* a peer that takes nothing of what a hung-up one left
-                                * ends the session sooner than in 30 s */
-                               "--drain-timeout", "3000", NULL);
+  /* "stdout": the trace goes to a pipe of the test's instead of a file */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  if (to_stdout)
+    {
+      int fds[2];
+
+      g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+      g_assert_no_error (error);
+      f->stdout_pipe = fds[0];
+      g_subprocess_launcher_take_stdout_fd (launcher, fds[1]);
+    }
+  f->proxy = g_subprocess_launcher_spawn (launcher, &error, program,
+                                          "--listen", f->front, "--connect", f->back,
+                                          "--once", "--json", "--hexdump",
+                                          /* a peer that takes nothing of what a hung-up one left
+                                           * ends the session sooner than in 30 s */
+                                          "--drain-timeout", "3000",
+                                          to_stdout ? NULL : "--output", f->trace, NULL);
   g_assert_no_error (error);
 
   /* waits for the proxy's socket to appear; with @data, the test speaks
@@ -123,6 +142,8 @@ fixture_teardown (Fixture       *f,
   g_clear_object (&f->accepted);
   g_clear_object (&f->raw_front);
   g_clear_object (&f->listener);
+  if (f->stdout_pipe >= 0)
+    close (f->stdout_pipe);
   if (f->dir != NULL)
     {
       g_unlink (f->front);
@@ -788,6 +809,224 @@ test_channel_hang_up_drained (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"", NULL), ==, 1);
 }
 
+/* Moves bytes until nothing has moved for a second: @flood_message again
+ * and again into @front until @sent reaches @until, what reaches @back
+ * out of it (checked, counted in @received), and unless @trace is -1
+ * the trace out of it into @collected, to its end. */
+static void
+pump (int      front,
+      gsize   *sent,
+      gsize    until,
+      int      back,
+      gsize   *received,
+      int      trace,
+      GString *collected)
+{
+  flood_message_init ();
+  for (;;)
+    {
+      struct pollfd pfd[3] = {
+        { *sent < until ? front : -1, POLLOUT, 0 },
+        { back, POLLIN, 0 },
+        { trace, POLLIN, 0 },
+      };
+      guint8 buf[65536];
+      gssize n;
+
+      if (poll (pfd, G_N_ELEMENTS (pfd), 1000) == 0)
+        return;
+      if (pfd[0].revents != 0)
+        {
+          gsize at = *sent % sizeof flood_message;
+
+          n = send (front, flood_message + at, MIN (sizeof flood_message - at, until - *sent),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0)
+            g_assert_cmpint (errno, ==, EAGAIN);
+          else
+            *sent += n;
+          /* what the proxy keeps while its output takes nothing is bounded */
+          g_assert_cmpuint (*sent, <, 16 * 1024 * 1024);
+        }
+      if (pfd[1].revents != 0)
+        {
+          n = recv (back, buf, sizeof buf, MSG_DONTWAIT);
+          if (n < 0)
+            g_assert_cmpint (errno, ==, EAGAIN);
+          g_assert_cmpint (n, !=, 0);
+          for (gssize i = 0; i < n; i++)
+            if (buf[i] != flood_message[(*received + i) % sizeof flood_message])
+              g_error ("byte %" G_GSIZE_FORMAT " is %u, not %u", *received + i, buf[i],
+                       flood_message[(*received + i) % sizeof flood_message]);
+          if (n > 0)
+            *received += n;
+        }
+      if (pfd[2].revents != 0)
+        {
+          n = read (trace, buf, sizeof buf);
+          if (n < 0)
+            g_assert_cmpint (errno, ==, EAGAIN);
+          else if (n == 0)
+            trace = -1;
+          else
+            g_string_append_len (collected, (const char *) buf, n);
+        }
+    }
+}
+
+/* Nobody reads the trace (its output, a pipe, is full): the proxy
+ * relays until what it holds for the output is over its cap, then reads
+ * from neither side, and what it took is bounded and relayed whole. */
+static void
+stall_output (Fixture *f,
+              gsize   *sent,
+              gsize   *received)
+{
+  *sent = *received = 0;
+  pump (g_socket_get_fd (f->raw_front), sent, G_MAXSIZE, g_socket_get_fd (f->accepted), received, -1, NULL);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken, %" G_GSIZE_FORMAT " relayed", *sent, *received);
+  g_assert_cmpuint (*received % sizeof flood_message, ==, 0);
+  g_assert_cmpuint (*received, <, *sent);
+}
+
+/* The trace's lines, each one whole */
+static char **
+split_lines (GString *trace)
+{
+  char **lines;
+
+  g_assert_cmpuint (trace->len, >, 0);
+  g_assert_cmpint (trace->str[trace->len - 1], ==, '\n');
+  g_string_truncate (trace, trace->len - 1);
+  lines = g_strsplit (trace->str, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (!g_str_has_prefix (lines[i], "{\"time\": ") || !g_str_has_suffix (lines[i], "}"))
+      g_error ("line %u is not a whole JSON object: %.200s", i, lines[i]);
+  return lines;
+}
+
+/* The trace is read again after a stall: the proxy reads on from both
+ * sides, and the trace has every message, each line whole. */
+static void
+test_output_stalled_resumed (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) trace = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *summary = NULL;
+  /* a GET_FEATURES reply, no request needed for the proxy to relay it */
+  const guint8 reply[] = { 1, 0, 0, 0,  5, 0, 0, 0,  8, 0, 0, 0,  0x34, 0x12, 0, 0, 0, 0, 0, 0 };
+  struct pollfd pfd = { -1, POLLIN, 0 };
+  guint8 got[sizeof reply];
+  int received_fds[8];
+  guint n_received;
+  gsize sent, received, whole;
+
+  if (f->proxy == NULL)
+    return;
+
+  stall_output (f, &sent, &received);
+  /* nor does the other side get through meanwhile */
+  send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
+  pfd.fd = g_socket_get_fd (f->raw_front);
+  g_assert_cmpint (poll (&pfd, 1, 200), ==, 0);
+
+  /* the rest of the flood, to its last message's end, once the trace is read */
+  whole = sent + (sizeof flood_message - sent % sizeof flood_message) % sizeof flood_message;
+  pump (g_socket_get_fd (f->raw_front), &sent, whole, g_socket_get_fd (f->accepted), &received,
+        f->stdout_pipe, trace);
+  g_assert_cmpuint (sent, ==, whole);
+  g_assert_cmpuint (received, ==, whole);
+  receive_raw (g_socket_get_fd (f->raw_front), got, sizeof got, received_fds, &n_received);
+  g_assert_cmpmem (got, sizeof got, reply, sizeof reply);
+
+  /* the session's end, and the trace to its end */
+  g_socket_close (f->raw_front, NULL);
+  pump (-1, &sent, sent, -1, &received, f->stdout_pipe, trace);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+
+  lines = split_lines (trace);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"connected\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"front-end->back-end\"", "\"request\": \"SET_FEATURES\"",
+                                 "\"size\": 4096", NULL), ==, whole / sizeof flood_message);
+  g_assert_cmpuint (count_lines (lines, "\"direction\": \"back-end->front-end\"", "\"request\": \"GET_FEATURES\"",
+                                 "\"reply\": true", NULL), ==, 1);
+  summary = g_strdup_printf ("\"messages\": %" G_GSIZE_FORMAT ",", whole / sizeof flood_message + 1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up\"", summary, NULL),
+                    ==, 1);
+}
+
+/* While nobody reads the trace, SIGTERM still ends the proxy at once;
+ * what its output had taken is whole lines but maybe the last. */
+static void
+test_output_stalled_sigterm (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GString) trace = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  gsize sent, received;
+  gboolean late = FALSE;
+  guint timeout;
+  char *last;
+
+  if (f->proxy == NULL)
+    return;
+
+  stall_output (f, &sent, &received);
+  g_subprocess_send_signal (f->proxy, SIGTERM);
+  g_subprocess_wait_async (f->proxy, NULL, got, &result);
+  /* at once, on a loaded machine: far from an output that is never read */
+  timeout = g_timeout_add_seconds (5, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
+  g_assert_no_error (error);
+
+  pump (-1, &sent, sent, -1, &received, f->stdout_pipe, trace);
+  /* a line the output took only part of ends it */
+  last = strrchr (trace->str, '\n');
+  g_assert_nonnull (last);
+  g_string_truncate (trace, last + 1 - trace->str);
+  lines = split_lines (trace);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"connected\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", NULL), >, 0);
+}
+
+/* Nobody reads the trace and the front-end hangs up: with --once the
+ * proxy still exits, the session ended and the output given
+ * --drain-timeout each (3 s here) to take something. */
+static void
+test_output_stalled_exit (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  gsize sent, received;
+  gboolean late = FALSE;
+  guint timeout;
+
+  if (f->proxy == NULL)
+    return;
+
+  stall_output (f, &sent, &received);
+  g_socket_close (f->raw_front, NULL);
+  g_subprocess_wait_async (f->proxy, NULL, got, &result);
+  /* twice 3 s, and a loaded machine */
+  timeout = g_timeout_add_seconds (20, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
+  g_assert_no_error (error);
+}
+
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
  * reply to it (a reply the back-end sends anyway has no latency). With
  * REPLY_ACK it awaits the ack. */
@@ -1009,6 +1248,12 @@ main (int   argc,
   g_test_add ("/trace/stuck-peer/hang-up", Fixture, "raw", fixture_setup, test_stuck_peer_hang_up, fixture_teardown);
   g_test_add ("/trace/hang-up-drained", Fixture, "raw", fixture_setup, test_hang_up_drained, fixture_teardown);
   g_test_add ("/trace/channel-hang-up-drained", Fixture, "raw", fixture_setup, test_channel_hang_up_drained,
+              fixture_teardown);
+  g_test_add ("/trace/output-stalled/resumed", Fixture, "stdout", fixture_setup, test_output_stalled_resumed,
+              fixture_teardown);
+  g_test_add ("/trace/output-stalled/sigterm", Fixture, "stdout", fixture_setup, test_output_stalled_sigterm,
+              fixture_teardown);
+  g_test_add ("/trace/output-stalled/exit", Fixture, "stdout", fixture_setup, test_output_stalled_exit,
               fixture_teardown);
 
   return g_test_run ();

@@ -27,11 +27,18 @@
  * on the main socket or on the back-end channel, what it sent before
  * still reaches the other side, as it would without the proxy, unless
  * that side takes none of it for --drain-timeout.
+ *
+ * The trace's own output is no different: a reader that stops reading
+ * it (a pager not scrolling) has its lines wait in the proxy, and while
+ * more than a cap of them wait the proxy reads from neither side. No
+ * line is dropped then, and the proxy stays bounded and still answers
+ * signals.
  */
 
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +70,10 @@
  * more are a peer that never answers, and each reply is matched by a scan
  * of them. */
 #define PENDING_CAP 128
+/* What the trace's output may have waiting before the proxy stops
+ * reading from the peers: a hundred lines of the longest kind (a
+ * hexdump of a full message). */
+#define OUTPUT_CAP_BYTES (1024 * 1024)
 
 static char *listen_path;
 static char *connect_path;
@@ -185,7 +196,6 @@ struct _Session {
   Drain       drains[2];   /* per channel */
 };
 
-static FILE *out;
 static GMainLoop *loop;
 static GSocket *listener;
 static GSource *listen_source;
@@ -194,8 +204,10 @@ static guint n_sessions;
 static int exit_status = EXIT_SUCCESS;
 
 static void session_end (const char *reason);
+static void session_resume (Session *s);
 static void close_channel (Session    *s,
                            const char *why);
+static void drain_restart (Drain *d);
 static void start_listening (void);
 
 /* --- output --- */
@@ -233,12 +245,223 @@ append_time (GString *s,
     g_string_append (s, "Z\"");
 }
 
+/* Where the trace goes, and the lines it has not taken yet: from
+ * @out_written on in @out_pending. */
+static int out_fd = -1;
+static gboolean out_owned;       /* ours to close */
+static gboolean out_is_socket;
+static gboolean out_failed;      /* said so; the trace is dropped */
+static GString *out_pending;
+static gsize out_written;
+static GSource *out_source;      /* while a line waits */
+
+/* With --once, the session has ended and the proxy exits once the
+ * output has taken what is left; and the bound on that. */
+static gboolean finishing;
+static gboolean interrupted;
+static GSource *finish_source;
+
+static gboolean
+output_is_full (void)
+{
+  return out_pending->len - out_written > OUTPUT_CAP_BYTES;
+}
+
+/* The proxy's output, made to take what it can at once and no more,
+ * without changing anything that it shares with other processes. */
+static gboolean
+output_open (void)
+{
+  struct stat st;
+  int fd;
+
+  out_pending = g_string_new (NULL);
+  out_fd = STDOUT_FILENO;
+  if (output_path != NULL)
+    {
+      out_fd = g_open (output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (out_fd < 0)
+        {
+          g_printerr ("vhost-user-trace: %s: %s\n", output_path, g_strerror (errno));
+          return FALSE;
+        }
+      out_owned = TRUE;
+    }
+
+  /* a write to a file returns when it is done, whatever O_NONBLOCK says */
+  if (fstat (out_fd, &st) < 0 || S_ISREG (st.st_mode) || S_ISBLK (st.st_mode))
+    return TRUE;
+  /* a socket: non-blocking for each send () alone, as its flags may be
+   * shared too (journald's socket, with a whole service) */
+  if (S_ISSOCK (st.st_mode))
+    {
+      out_is_socket = TRUE;
+      return TRUE;
+    }
+  /* a pipe or a terminal of the proxy's own opening */
+  if (out_owned)
+    {
+      if (g_unix_set_fd_nonblocking (out_fd, TRUE, NULL))
+        return TRUE;
+    }
+  else
+    {
+      /* An inherited pipe or terminal: O_NONBLOCK set on it would be seen
+       * by every process that shares it (the shell reading the same
+       * terminal gets EAGAIN), and stay set if the proxy is killed.
+       * Opened again, as process substitution's /dev/fd names are, it is
+       * a file description of the proxy's own. */
+      fd = g_open ("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+      if (fd >= 0)
+        {
+          out_fd = fd;
+          out_owned = TRUE;
+          return TRUE;
+        }
+    }
+  g_printerr ("vhost-user-trace: the output cannot be made non-blocking (%s): "
+              "while it takes nothing, the proxy waits\n", g_strerror (errno));
+  return TRUE;
+}
+
+static gboolean output_writable (gint         fd,
+                                 GIOCondition condition,
+                                 gpointer     user_data);
+
+static gboolean
+finish_expired (gpointer user_data)
+{
+  g_main_loop_quit (loop);
+  g_clear_pointer (&finish_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* (Re)starts the bound on how long the output may take nothing when the
+ * proxy is to exit. */
+static void
+finish_restart (void)
+{
+  if (finish_source != NULL)
+    {
+      g_source_destroy (finish_source);
+      g_source_unref (finish_source);
+    }
+  finish_source = g_timeout_source_new (drain_timeout_ms);
+  g_source_set_callback (finish_source, finish_expired, NULL, NULL);
+  g_source_set_static_name (finish_source, "vhost-user-trace exit");
+  g_source_attach (finish_source, NULL);
+}
+
+/* Writes what the output takes now, and waits for it to take more if
+ * anything is left. */
+static void
+output_write (void)
+{
+  gboolean was_full = output_is_full ();
+  gboolean progress = FALSE;
+
+  while (out_written < out_pending->len)
+    {
+      const char *data = out_pending->str + out_written;
+      gsize len = out_pending->len - out_written;
+      gssize n;
+
+      do
+        n = out_is_socket ? send (out_fd, data, len, MSG_DONTWAIT) : write (out_fd, data, len);
+      while (n < 0 && errno == EINTR);
+
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      if (n < 0)
+        {
+          g_printerr ("vhost-user-trace: writing the trace: %s; relaying on without it\n", g_strerror (errno));
+          out_failed = TRUE;
+          out_written = out_pending->len;
+          break;
+        }
+      out_written += n;
+      progress = TRUE;
+    }
+
+  /* what is written goes once it is the larger part: moving the rest
+   * then costs less than writing it did */
+  if (out_written == out_pending->len)
+    {
+      g_string_truncate (out_pending, 0);
+      out_written = 0;
+    }
+  else if (out_written >= out_pending->len / 2)
+    {
+      g_string_erase (out_pending, 0, out_written);
+      out_written = 0;
+    }
+
+  if (out_pending->len == 0 && out_source != NULL)
+    {
+      g_source_destroy (out_source);
+      g_clear_pointer (&out_source, g_source_unref);
+    }
+  else if (out_pending->len > 0 && out_source == NULL)
+    {
+      out_source = g_unix_fd_source_new (out_fd, G_IO_OUT);
+      g_source_set_callback (out_source, G_SOURCE_FUNC (output_writable), NULL, NULL);
+      g_source_set_static_name (out_source, "vhost-user-trace output");
+      g_source_attach (out_source, NULL);
+    }
+
+  if (finishing)
+    {
+      if (out_pending->len == 0)
+        g_main_loop_quit (loop);
+      else if (progress)
+        finish_restart ();
+    }
+  if (session != NULL && was_full)
+    {
+      /* the proxy read from neither side: a side left to take what a
+       * hung-up one sent waited for the output, not the other way round
+       * (and lines written otherwise must not keep a session that ends
+       * going, "dropped" ones among them) */
+      for (guint c = 0; c < 2; c++)
+        if (progress && session->drains[c].ending != NULL)
+          drain_restart (&session->drains[c]);
+      if (!output_is_full ())
+        session_resume (session);
+    }
+}
+
+static gboolean
+output_writable (gint         fd,
+                 GIOCondition condition,
+                 gpointer     user_data)
+{
+  /* a source that the write destroys is not dispatched again, whatever
+   * this returns */
+  output_write ();
+  return G_SOURCE_CONTINUE;
+}
+
+/* The proxy is to exit: it does once the output has taken what is left,
+ * or has taken none of it for drain_timeout_ms; at once if interrupted,
+ * with what the output takes now written. */
+static void
+finish (void)
+{
+  finishing = TRUE;
+  if (interrupted || out_pending->len == 0)
+    g_main_loop_quit (loop);
+  else
+    finish_restart ();
+}
+
 static void
 emit (GString *line)
 {
-  g_string_append_c (line, '\n');
-  fputs (line->str, out);
-  fflush (out);
+  if (out_failed)
+    return;
+  g_string_append_len (out_pending, line->str, line->len);
+  g_string_append_c (out_pending, '\n');
+  output_write ();
 }
 
 /* A line that is not a message: a session starting or ending, a socket
@@ -580,10 +803,13 @@ endpoint_unwatch_hup (Endpoint *ep)
   g_clear_pointer (&ep->hup_source, g_source_unref);
 }
 
+/* Reads from @ep again, if what it sends has room: in its peer's queue
+ * and in the trace's output. */
 static void
 endpoint_watch (Endpoint *ep)
 {
-  if (ep->socket == NULL || ep->source != NULL || ep->eof)
+  if (ep->socket == NULL || ep->source != NULL || ep->eof ||
+      queue_is_full (&ep->session->endpoints[ep->peer]) || output_is_full ())
     return;
   endpoint_unwatch_hup (ep);
   ep->source = g_socket_create_source (ep->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
@@ -1171,9 +1397,10 @@ drain_expired (gpointer user_data)
 {
   Drain *d = user_data;
   Endpoint *left = draining (d);
+  /* while the output is full, it is what holds the drain up */
+  const char *who = output_is_full () ? "trace's output" : left->reads == FROM_FRONTEND ? "front-end" : "back-end";
   g_autofree char *reason = g_strdup_printf ("%s; the %s took nothing for %d ms, %" G_GSIZE_FORMAT " bytes dropped",
-                                             d->reason, left->reads == FROM_FRONTEND ? "front-end" : "back-end",
-                                             drain_timeout_ms, left->queued);
+                                             d->reason, who, drain_timeout_ms, left->queued);
 
   /* destroys this source too */
   channel_end (d->session, d->channel, reason);
@@ -1212,8 +1439,9 @@ endpoint_ready (GSocket      *socket,
       switch (read_some (ep, &error))
         {
         case READ_MORE:
-          /* enough waits for the peer: read on when it has taken some */
-          if (queue_is_full (&s->endpoints[ep->peer]))
+          /* enough waits for the peer, or the output: read on when it
+           * has taken some */
+          if (queue_is_full (&s->endpoints[ep->peer]) || output_is_full ())
             {
               endpoint_pause (ep);
               return G_SOURCE_REMOVE;
@@ -1286,6 +1514,14 @@ session_new (GSocket *front,
   return s;
 }
 
+/* Room in the trace's output again */
+static void
+session_resume (Session *s)
+{
+  for (guint i = 0; i < N_ENDPOINTS; i++)
+    endpoint_watch (&s->endpoints[i]);
+}
+
 static void
 session_end (const char *reason)
 {
@@ -1307,7 +1543,7 @@ session_end (const char *reason)
   g_free (s);
 
   if (once)
-    g_main_loop_quit (loop);
+    finish ();
   else
     start_listening ();
 }
@@ -1342,7 +1578,7 @@ accept_frontend (GSocket      *socket,
       if (once)
         {
           exit_status = EXIT_FAILURE;
-          g_main_loop_quit (loop);
+          finish ();
         }
       else
         start_listening ();
@@ -1366,6 +1602,8 @@ start_listening (void)
 static gboolean
 on_signal (gpointer user_data)
 {
+  /* the summary is written as far as the output takes it at once */
+  interrupted = TRUE;
   session_end ("interrupted");
   g_main_loop_quit (loop);
   return G_SOURCE_CONTINUE;
@@ -1399,16 +1637,8 @@ main (int   argc,
       return 2;
     }
 
-  out = stdout;
-  if (output_path != NULL)
-    {
-      out = fopen (output_path, "we");
-      if (out == NULL)
-        {
-          g_printerr ("vhost-user-trace: %s: %s\n", output_path, g_strerror (errno));
-          return EXIT_FAILURE;
-        }
-    }
+  if (!output_open ())
+    return EXIT_FAILURE;
 
   /* Everything the proxy keeps open for its whole life (the context's
    * wake-up fd, the signal handlers' worker thread and its own) before
@@ -1437,7 +1667,21 @@ main (int   argc,
   g_object_unref (listener);
   g_unlink (listen_path);
   g_main_loop_unref (loop);
-  if (out != stdout)
-    fclose (out);
+  if (out_pending->len > out_written)
+    g_printerr ("vhost-user-trace: %" G_GSIZE_FORMAT " bytes of the trace not written: its output takes no more\n",
+                out_pending->len - out_written);
+  if (finish_source != NULL)
+    {
+      g_source_destroy (finish_source);
+      g_source_unref (finish_source);
+    }
+  if (out_source != NULL)
+    {
+      g_source_destroy (out_source);
+      g_source_unref (out_source);
+    }
+  g_string_free (out_pending, TRUE);
+  if (out_owned)
+    g_close (out_fd, NULL);
   return exit_status;
 }
