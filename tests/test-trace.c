@@ -20,7 +20,9 @@
  * hands everything over once it reads, and still ends on SIGTERM or
  * when the front-end hangs up. Nobody reading the trace does the same
  * to both directions: the proxy pauses, bounded, ends on SIGTERM, and
- * once the trace is read again it goes on with no line lost.
+ * once the trace is read again it goes on with no line lost. So does
+ * a back-end whose socket takes no connection: SIGTERM still ends the
+ * proxy that waits for it.
  */
 
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -1228,6 +1231,165 @@ test_backend_req_fd_not_a_socket (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end channel closed\"", NULL), ==, 0);
 }
 
+/* A back-end socket at @path that takes no connection: its listener
+ * never accepts, and its backlog is full (of the connections in @fillers,
+ * up to 64, closed by the caller). Returns the listener. */
+static int
+listen_full (const char *path,
+             GArray     *fillers)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpuint (strlen (path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (fd, 0), ==, 0);
+  for (;;)
+    {
+      int c = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+      g_assert_cmpint (c, >=, 0);
+      if (connect (c, (struct sockaddr *) &addr, sizeof addr) < 0)
+        {
+          g_assert_cmpint (errno, ==, EAGAIN);
+          close (c);
+          return fd;
+        }
+      g_array_append_val (fillers, c);
+      g_assert_cmpuint (fillers->len, <, 64);
+    }
+}
+
+/* While the proxy waits for a back-end that takes no connection (for
+ * --connect-timeout, a minute here), SIGTERM still ends it at once. */
+static void
+test_connect_stalled_sigterm (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proxy = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autofree char *dir = NULL;
+  g_autofree char *front_path = NULL;
+  g_autofree char *back_path = NULL;
+  g_autofree char *trace_path = NULL;
+  const char *program = g_getenv ("VHOST_USER_TRACE");
+  gboolean late = FALSE;
+  guint timeout;
+  int listener;
+  guint8 byte;
+
+  if (program == NULL)
+    {
+      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
+      return;
+    }
+
+  dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
+  g_assert_no_error (error);
+  front_path = g_build_filename (dir, "front.sock", NULL);
+  back_path = g_build_filename (dir, "back.sock", NULL);
+  trace_path = g_build_filename (dir, "trace.json", NULL);
+  listener = listen_full (back_path, fillers);
+
+  proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
+                            "--listen", front_path, "--connect", back_path, "--once", "--json",
+                            "--output", trace_path, "--connect-timeout", "60000", NULL);
+  g_assert_no_error (error);
+  front = vhost_user_socket_connect (front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  /* time for the proxy to take the front-end and try the back-end */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  g_subprocess_send_signal (proxy, SIGTERM);
+  g_subprocess_wait_async (proxy, NULL, got, &result);
+  /* at once, on a loaded machine: far from --connect-timeout */
+  timeout = g_timeout_add_seconds (5, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (late)
+    g_subprocess_force_exit (proxy);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (proxy, result, &error));
+  g_assert_no_error (error);
+  /* the front-end's connection went with it */
+  g_socket_set_blocking (front, TRUE);
+  g_assert_cmpint (g_socket_receive (front, (char *) &byte, 1, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < fillers->len; i++)
+    close (g_array_index (fillers, int, i));
+  close (listener);
+  g_unlink (back_path);
+  g_unlink (trace_path);
+  g_rmdir (dir);
+}
+
+/* The back-end's socket appears only after the front-end has come: the
+ * proxy tries again until it is there, and relays. */
+static void
+test_connect_retried (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proxy = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GSocket) back = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *front_path = NULL;
+  g_autofree char *back_path = NULL;
+  g_autofree char *trace_path = NULL;
+  const char *program = g_getenv ("VHOST_USER_TRACE");
+  /* GET_FEATURES */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  guint8 bytes[sizeof request];
+  int received[8];
+  guint n_received;
+
+  if (program == NULL)
+    {
+      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
+      return;
+    }
+
+  dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
+  g_assert_no_error (error);
+  front_path = g_build_filename (dir, "front.sock", NULL);
+  back_path = g_build_filename (dir, "back.sock", NULL);
+  trace_path = g_build_filename (dir, "trace.json", NULL);
+
+  proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
+                            "--listen", front_path, "--connect", back_path, "--once", "--json",
+                            "--output", trace_path, NULL);
+  g_assert_no_error (error);
+  front = vhost_user_socket_connect (front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  listener = vhost_user_socket_listen (back_path, 0, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (listener, TRUE);
+  g_socket_set_timeout (listener, 10);
+  back = g_socket_accept (listener, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (back, 0);
+
+  send_raw (g_socket_get_fd (front), request, sizeof request, NULL, 0);
+  receive_raw (g_socket_get_fd (back), bytes, sizeof bytes, received, &n_received);
+  g_assert_cmpmem (bytes, sizeof bytes, request, sizeof request);
+
+  g_socket_close (front, NULL);
+  g_assert_true (g_subprocess_wait_check (proxy, NULL, &error));
+  g_assert_no_error (error);
+  g_unlink (back_path);
+  g_unlink (trace_path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1255,6 +1417,8 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/trace/output-stalled/exit", Fixture, "stdout", fixture_setup, test_output_stalled_exit,
               fixture_teardown);
+  g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
+  g_test_add_func ("/trace/connect/retried", test_connect_retried);
 
   return g_test_run ();
 }

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -201,6 +202,11 @@ static GSocket *listener;
 static GSource *listen_source;
 static Session *session;
 static guint n_sessions;
+/* a front-end accepted while the proxy tries to reach the back-end for
+ * it, until connect_deadline (monotonic) */
+static GSocket *connecting_front;
+static gint64 connect_deadline;
+static GSource *connect_source;
 static int exit_status = EXIT_SUCCESS;
 
 static void session_end (const char *reason);
@@ -1548,29 +1554,81 @@ session_end (const char *reason)
     start_listening ();
 }
 
+/* One connect (), which a UNIX socket answers at once: connected,
+ * refused, or, the listener's backlog full, EAGAIN. NULL with @retry
+ * set if another try may do: no socket yet, or nobody accepting. (The
+ * library's vhost_user_socket_connect() does the same, but waits between
+ * tries, and the proxy must not.) */
+static GSocket *
+try_connect (gboolean  *retry,
+             GError   **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd, errsv;
+
+  *retry = FALSE;
+  if (strlen (connect_path) >= sizeof addr.sun_path)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Socket path “%s” is longer than %" G_GSIZE_FORMAT " bytes",
+                   connect_path, sizeof addr.sun_path - 1);
+      return NULL;
+    }
+  strcpy (addr.sun_path, connect_path);
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      errsv = errno;
+      g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (errsv),
+                   "Could not create a socket: %s", g_strerror (errsv));
+      return NULL;
+    }
+  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0)
+    return g_socket_new_from_fd (fd, error);
+
+  errsv = errno;
+  g_close (fd, NULL);
+  *retry = errsv == ENOENT || errsv == ECONNREFUSED || errsv == EAGAIN;
+  g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_CONNECT,
+               "Could not connect to “%s”: %s", connect_path, g_strerror (errsv));
+  return NULL;
+}
+
+/* Tries to reach the back-end for @connecting_front, and again every
+ * 10 ms until connect_timeout_ms has passed, the main loop (and the
+ * signals) going on meanwhile. */
 static gboolean
-accept_frontend (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data)
+connect_backend (gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) front = NULL;
   g_autoptr(GSocket) back = NULL;
+  g_autoptr(GSocket) front = NULL;
+  gboolean retry;
 
-  front = g_socket_accept (listener, NULL, &error);
-  if (front == NULL)
+  back = try_connect (&retry, &error);
+  if (back == NULL && retry && g_get_monotonic_time () < connect_deadline)
     {
-      note (n_sessions + 1, "accept failed", error->message);
+      if (connect_source == NULL)
+        {
+          connect_source = g_timeout_source_new (10);
+          g_source_set_callback (connect_source, connect_backend, NULL, NULL);
+          g_source_set_static_name (connect_source, "vhost-user-trace connect");
+          g_source_attach (connect_source, NULL);
+        }
       return G_SOURCE_CONTINUE;
     }
 
-  /* one session at a time: the next front-end waits in the backlog */
-  g_source_destroy (listen_source);
-  g_clear_pointer (&listen_source, g_source_unref);
-
-  back = vhost_user_socket_connect (connect_path, connect_timeout_ms, NULL, &error);
+  if (connect_source != NULL)
+    {
+      g_source_destroy (connect_source);
+      g_clear_pointer (&connect_source, g_source_unref);
+    }
+  front = g_steal_pointer (&connecting_front);
   if (back == NULL)
     {
+      if (retry && connect_timeout_ms > 0)
+        g_prefix_error (&error, "Gave up after %d ms: ", connect_timeout_ms);
       /* the front-end sees its connection close, as if the back-end had
        * refused it */
       note (n_sessions + 1, "back-end unreachable", error->message);
@@ -1587,6 +1645,29 @@ accept_frontend (GSocket      *socket,
 
   session = session_new (front, back);
   note (session->number, "connected", connect_path);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+accept_frontend (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  connecting_front = g_socket_accept (listener, NULL, &error);
+  if (connecting_front == NULL)
+    {
+      note (n_sessions + 1, "accept failed", error->message);
+      return G_SOURCE_CONTINUE;
+    }
+
+  /* one session at a time: the next front-end waits in the backlog */
+  g_source_destroy (listen_source);
+  g_clear_pointer (&listen_source, g_source_unref);
+
+  connect_deadline = g_get_monotonic_time () + (gint64) connect_timeout_ms * G_TIME_SPAN_MILLISECOND;
+  connect_backend (NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -1663,6 +1744,13 @@ main (int   argc,
       g_source_destroy (listen_source);
       g_source_unref (listen_source);
     }
+  /* interrupted while it waited for the back-end */
+  if (connect_source != NULL)
+    {
+      g_source_destroy (connect_source);
+      g_source_unref (connect_source);
+    }
+  g_clear_object (&connecting_front);
   g_socket_close (listener, NULL);
   g_object_unref (listener);
   g_unlink (listen_path);
