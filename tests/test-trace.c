@@ -627,6 +627,29 @@ set_flag (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* @proxy exits, with status 0, within @seconds (generous: the machine may
+ * be loaded; each caller's bound is far from what it rules out). */
+static void
+assert_exits_within (GSubprocess *proxy,
+                     guint        seconds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  gboolean late = FALSE;
+  guint timeout;
+
+  g_subprocess_wait_async (proxy, NULL, got, &result);
+  timeout = g_timeout_add_seconds (seconds, set_flag, &late);
+  while (result == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (late)
+    g_subprocess_force_exit (proxy);
+  g_assert_false (late);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_wait_check_finish (proxy, result, &error));
+  g_assert_no_error (error);
+}
+
 /* The back-end reads nothing: SIGTERM still ends the proxy, at once and
  * with the session's summary. */
 static void
@@ -634,26 +657,16 @@ test_stuck_peer_sigterm (Fixture       *f,
                          gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
-  gboolean late = FALSE;
-  guint timeout;
 
   if (f->proxy == NULL)
     return;
 
   g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
   g_subprocess_send_signal (f->proxy, SIGTERM);
-  g_subprocess_wait_async (f->proxy, NULL, got, &result);
   /* at once, on a loaded machine: far from a blocked send's 30 s */
-  timeout = g_timeout_add_seconds (10, set_flag, &late);
-  while (result == NULL && !late)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (late);
-  g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
-  g_assert_no_error (error);
+  assert_exits_within (f->proxy, 10);
 
   g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
   g_assert_no_error (error);
@@ -670,26 +683,16 @@ test_stuck_peer_hang_up (Fixture       *f,
                          gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
-  gboolean late = FALSE;
-  guint timeout;
 
   if (f->proxy == NULL)
     return;
 
   g_test_message ("%" G_GSIZE_FORMAT " bytes taken", flood_until_stalled (g_socket_get_fd (f->raw_front), -1));
   g_socket_close (f->raw_front, NULL);
-  g_subprocess_wait_async (f->proxy, NULL, got, &result);
   /* the 3 s of --drain-timeout, and a loaded machine */
-  timeout = g_timeout_add_seconds (15, set_flag, &late);
-  while (result == NULL && !late)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (late);
-  g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
-  g_assert_no_error (error);
+  assert_exits_within (f->proxy, 15);
 
   g_assert_true (g_file_get_contents (f->trace, &contents, NULL, &error));
   g_assert_no_error (error);
@@ -967,13 +970,9 @@ static void
 test_output_stalled_sigterm (Fixture       *f,
                              gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GString) trace = g_string_new (NULL);
   g_auto(GStrv) lines = NULL;
   gsize sent, received;
-  gboolean late = FALSE;
-  guint timeout;
   char *last;
 
   if (f->proxy == NULL)
@@ -981,15 +980,8 @@ test_output_stalled_sigterm (Fixture       *f,
 
   stall_output (f, &sent, &received);
   g_subprocess_send_signal (f->proxy, SIGTERM);
-  g_subprocess_wait_async (f->proxy, NULL, got, &result);
   /* at once, on a loaded machine: far from an output that is never read */
-  timeout = g_timeout_add_seconds (5, set_flag, &late);
-  while (result == NULL && !late)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (late);
-  g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
-  g_assert_no_error (error);
+  assert_exits_within (f->proxy, 5);
 
   pump (-1, &sent, sent, -1, &received, f->stdout_pipe, trace);
   /* a line the output took only part of ends it */
@@ -1008,26 +1000,15 @@ static void
 test_output_stalled_exit (Fixture       *f,
                           gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   gsize sent, received;
-  gboolean late = FALSE;
-  guint timeout;
 
   if (f->proxy == NULL)
     return;
 
   stall_output (f, &sent, &received);
   g_socket_close (f->raw_front, NULL);
-  g_subprocess_wait_async (f->proxy, NULL, got, &result);
   /* twice 3 s, and a loaded machine */
-  timeout = g_timeout_add_seconds (20, set_flag, &late);
-  while (result == NULL && !late)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (late);
-  g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (f->proxy, result, &error));
-  g_assert_no_error (error);
+  assert_exits_within (f->proxy, 20);
 }
 
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
@@ -1270,15 +1251,12 @@ test_connect_stalled_sigterm (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) proxy = NULL;
   g_autoptr(GSocket) front = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
   g_autofree char *dir = NULL;
   g_autofree char *front_path = NULL;
   g_autofree char *back_path = NULL;
   g_autofree char *trace_path = NULL;
   const char *program = g_getenv ("VHOST_USER_TRACE");
-  gboolean late = FALSE;
-  guint timeout;
   int listener;
   guint8 byte;
 
@@ -1305,17 +1283,8 @@ test_connect_stalled_sigterm (void)
   g_usleep (G_USEC_PER_SEC / 2);
 
   g_subprocess_send_signal (proxy, SIGTERM);
-  g_subprocess_wait_async (proxy, NULL, got, &result);
   /* at once, on a loaded machine: far from --connect-timeout */
-  timeout = g_timeout_add_seconds (5, set_flag, &late);
-  while (result == NULL && !late)
-    g_main_context_iteration (NULL, TRUE);
-  if (late)
-    g_subprocess_force_exit (proxy);
-  g_assert_false (late);
-  g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (proxy, result, &error));
-  g_assert_no_error (error);
+  assert_exits_within (proxy, 5);
   /* the front-end's connection went with it */
   g_socket_set_blocking (front, TRUE);
   g_assert_cmpint (g_socket_receive (front, (char *) &byte, 1, NULL, &error), ==, 0);
