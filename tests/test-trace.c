@@ -29,7 +29,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1243,6 +1246,82 @@ listen_full (const char *path,
     }
 }
 
+/* A proxy of a test's own, not the fixture's: its directory, with the
+ * front-end's and back-end's socket paths and the trace's file. */
+typedef struct {
+  char *dir;
+  char *front_path;
+  char *back_path;
+  char *trace_path;
+} Paths;
+
+/* FALSE, the test skipped, outside meson test */
+static gboolean
+paths_init (Paths *p)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_getenv ("VHOST_USER_TRACE") == NULL)
+    {
+      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
+      return FALSE;
+    }
+  p->dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
+  g_assert_no_error (error);
+  p->front_path = g_build_filename (p->dir, "front.sock", NULL);
+  p->back_path = g_build_filename (p->dir, "back.sock", NULL);
+  p->trace_path = g_build_filename (p->dir, "trace.json", NULL);
+  return TRUE;
+}
+
+static void
+paths_clear (Paths *p)
+{
+  g_unlink (p->front_path);
+  g_unlink (p->back_path);
+  g_unlink (p->trace_path);
+  g_rmdir (p->dir);
+  g_free (p->dir);
+  g_free (p->front_path);
+  g_free (p->back_path);
+  g_free (p->trace_path);
+}
+
+/* (in the child: a proxy that a failed test left behind goes with it) */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* The proxy between @p's sockets, the JSON trace to its file; @extra:
+ * more options, NULL-terminated. */
+static GSubprocess *
+paths_spawn (const Paths *p,
+             const char  *extra[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  GSubprocess *proxy;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("VHOST_USER_TRACE"));
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, p->front_path);
+  g_ptr_array_add (argv, (gpointer) "--connect");
+  g_ptr_array_add (argv, p->back_path);
+  g_ptr_array_add (argv, (gpointer) "--json");
+  g_ptr_array_add (argv, (gpointer) "--output");
+  g_ptr_array_add (argv, p->trace_path);
+  for (guint i = 0; extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  proxy = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  return proxy;
+}
+
 /* While the proxy waits for a back-end that takes no connection (for
  * --connect-timeout, a minute here), SIGTERM still ends it at once. */
 static void
@@ -1252,32 +1331,17 @@ test_connect_stalled_sigterm (void)
   g_autoptr(GSubprocess) proxy = NULL;
   g_autoptr(GSocket) front = NULL;
   g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
-  g_autofree char *dir = NULL;
-  g_autofree char *front_path = NULL;
-  g_autofree char *back_path = NULL;
-  g_autofree char *trace_path = NULL;
-  const char *program = g_getenv ("VHOST_USER_TRACE");
+  const char *extra[] = { "--once", "--connect-timeout", "60000", NULL };
+  Paths p;
   int listener;
   guint8 byte;
 
-  if (program == NULL)
-    {
-      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
-      return;
-    }
+  if (!paths_init (&p))
+    return;
+  listener = listen_full (p.back_path, fillers);
 
-  dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
-  g_assert_no_error (error);
-  front_path = g_build_filename (dir, "front.sock", NULL);
-  back_path = g_build_filename (dir, "back.sock", NULL);
-  trace_path = g_build_filename (dir, "trace.json", NULL);
-  listener = listen_full (back_path, fillers);
-
-  proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
-                            "--listen", front_path, "--connect", back_path, "--once", "--json",
-                            "--output", trace_path, "--connect-timeout", "60000", NULL);
-  g_assert_no_error (error);
-  front = vhost_user_socket_connect (front_path, 10000, NULL, &error);
+  proxy = paths_spawn (&p, extra);
+  front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
   g_assert_no_error (error);
   /* time for the proxy to take the front-end and try the back-end */
   g_usleep (G_USEC_PER_SEC / 2);
@@ -1293,9 +1357,7 @@ test_connect_stalled_sigterm (void)
   for (guint i = 0; i < fillers->len; i++)
     close (g_array_index (fillers, int, i));
   close (listener);
-  g_unlink (back_path);
-  g_unlink (trace_path);
-  g_rmdir (dir);
+  paths_clear (&p);
 }
 
 /* The back-end's socket appears only after the front-end has come: the
@@ -1308,38 +1370,23 @@ test_connect_retried (void)
   g_autoptr(GSocket) front = NULL;
   g_autoptr(GSocket) listener = NULL;
   g_autoptr(GSocket) back = NULL;
-  g_autofree char *dir = NULL;
-  g_autofree char *front_path = NULL;
-  g_autofree char *back_path = NULL;
-  g_autofree char *trace_path = NULL;
-  const char *program = g_getenv ("VHOST_USER_TRACE");
+  const char *extra[] = { "--once", NULL };
   /* GET_FEATURES */
   const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
   guint8 bytes[sizeof request];
   int received[8];
   guint n_received;
+  Paths p;
 
-  if (program == NULL)
-    {
-      g_test_skip ("VHOST_USER_TRACE is not set (run through meson test)");
-      return;
-    }
+  if (!paths_init (&p))
+    return;
 
-  dir = g_dir_make_tmp ("vhost-user-trace-XXXXXX", &error);
-  g_assert_no_error (error);
-  front_path = g_build_filename (dir, "front.sock", NULL);
-  back_path = g_build_filename (dir, "back.sock", NULL);
-  trace_path = g_build_filename (dir, "trace.json", NULL);
-
-  proxy = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, program,
-                            "--listen", front_path, "--connect", back_path, "--once", "--json",
-                            "--output", trace_path, NULL);
-  g_assert_no_error (error);
-  front = vhost_user_socket_connect (front_path, 10000, NULL, &error);
+  proxy = paths_spawn (&p, extra);
+  front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
   g_assert_no_error (error);
   g_usleep (G_USEC_PER_SEC / 2);
 
-  listener = vhost_user_socket_listen (back_path, 0, &error);
+  listener = vhost_user_socket_listen (p.back_path, 0, &error);
   g_assert_no_error (error);
   g_socket_set_blocking (listener, TRUE);
   g_socket_set_timeout (listener, 10);
@@ -1354,9 +1401,88 @@ test_connect_retried (void)
   g_socket_close (front, NULL);
   g_assert_true (g_subprocess_wait_check (proxy, NULL, &error));
   g_assert_no_error (error);
-  g_unlink (back_path);
-  g_unlink (trace_path);
-  g_rmdir (dir);
+  paths_clear (&p);
+}
+
+/* The lowest fd number @pid has free: the one its next open would get */
+static int
+lowest_free_fd (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", pid);
+  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  int fd = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_hash_table_add (used, GINT_TO_POINTER (atoi (name)));
+  while (g_hash_table_contains (used, GINT_TO_POINTER (fd)))
+    fd++;
+  return fd;
+}
+
+/* accept () keeps failing (the proxy is out of fds): the proxy rests
+ * between tries, growing the pause, instead of spinning on a listener
+ * that stays readable; once fds are free again it takes the front-end. */
+static void
+test_accept_backoff (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proxy = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  /* the back-end is never there: a front-end taken is let go soon */
+  const char *extra[] = { "--connect-timeout", "100", NULL };
+  struct rlimit saved, limit;
+  guint failed, byte;
+  const char *pid;
+  Paths p;
+
+  if (!paths_init (&p))
+    return;
+
+  proxy = paths_spawn (&p, extra);
+  pid = g_subprocess_get_identifier (proxy);
+  for (guint i = 0; i < 500 && !g_file_test (p.front_path, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  /* settled: its context, its signals' worker and the listener are open */
+  g_usleep (G_USEC_PER_SEC / 5);
+  g_assert_cmpint (prlimit (atoi (pid), RLIMIT_NOFILE, NULL, &saved), ==, 0);
+  limit = saved;
+  limit.rlim_cur = lowest_free_fd (pid);
+  g_assert_cmpint (prlimit (atoi (pid), RLIMIT_NOFILE, &limit, NULL), ==, 0);
+
+  front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  /* 100 + 200 + 400 + 800 ms of back-off fit in 2 s */
+  g_usleep (2 * G_USEC_PER_SEC);
+  g_assert_true (g_file_get_contents (p.trace_path, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  failed = count_lines (lines, "\"event\": \"accept failed\"", NULL);
+  g_test_message ("%u failed accepts in 2 s", failed);
+  g_assert_cmpuint (failed, >=, 1);
+  g_assert_cmpuint (failed, <=, 6);
+
+  /* fds again: taken within the last pause (at most 1.6 s by now), and
+   * let go as the back-end cannot be reached */
+  g_assert_cmpint (prlimit (atoi (pid), RLIMIT_NOFILE, &saved, NULL), ==, 0);
+  g_socket_set_blocking (front, TRUE);
+  g_socket_set_timeout (front, 10);
+  g_assert_cmpint (g_socket_receive (front, (char *) &byte, 1, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  g_subprocess_send_signal (proxy, SIGTERM);
+  assert_exits_within (proxy, 10);
+  g_clear_pointer (&lines, g_strfreev);
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (p.trace_path, &contents, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end unreachable\"", NULL), ==, 1);
+  paths_clear (&p);
 }
 
 int
@@ -1388,6 +1514,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
   g_test_add_func ("/trace/connect/retried", test_connect_retried);
+  g_test_add_func ("/trace/accept-backoff", test_accept_backoff);
 
   return g_test_run ();
 }

@@ -1648,6 +1648,22 @@ connect_backend (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* How long the listener rests after accept () failed, growing while it
+ * keeps failing: out of fds, say, the front-end waiting in the backlog
+ * stays readable, and trying again at once would spin a CPU and fill
+ * the trace with the same line. */
+#define ACCEPT_BACKOFF_MIN_MS 100
+#define ACCEPT_BACKOFF_MAX_MS 5000
+static guint accept_backoff_ms;
+
+static gboolean
+listen_again (gpointer user_data)
+{
+  g_clear_pointer (&listen_source, g_source_unref);
+  start_listening ();
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 accept_frontend (GSocket      *socket,
                  GIOCondition  condition,
@@ -1655,16 +1671,25 @@ accept_frontend (GSocket      *socket,
 {
   g_autoptr(GError) error = NULL;
 
-  connecting_front = g_socket_accept (listener, NULL, &error);
-  if (connecting_front == NULL)
-    {
-      note (n_sessions + 1, "accept failed", error->message);
-      return G_SOURCE_CONTINUE;
-    }
-
   /* one session at a time: the next front-end waits in the backlog */
   g_source_destroy (listen_source);
   g_clear_pointer (&listen_source, g_source_unref);
+
+  connecting_front = g_socket_accept (listener, NULL, &error);
+  if (connecting_front == NULL)
+    {
+      g_autofree char *detail = NULL;
+
+      accept_backoff_ms = CLAMP (accept_backoff_ms * 2, ACCEPT_BACKOFF_MIN_MS, ACCEPT_BACKOFF_MAX_MS);
+      detail = g_strdup_printf ("%s; trying again in %u ms", error->message, accept_backoff_ms);
+      note (n_sessions + 1, "accept failed", detail);
+      listen_source = g_timeout_source_new (accept_backoff_ms);
+      g_source_set_callback (listen_source, listen_again, NULL, NULL);
+      g_source_set_static_name (listen_source, "vhost-user-trace accept back-off");
+      g_source_attach (listen_source, NULL);
+      return G_SOURCE_REMOVE;
+    }
+  accept_backoff_ms = 0;
 
   connect_deadline = g_get_monotonic_time () + (gint64) connect_timeout_ms * G_TIME_SPAN_MILLISECOND;
   connect_backend (NULL);
