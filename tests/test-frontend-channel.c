@@ -1395,6 +1395,68 @@ test_shmem_many (Fixture       *f,
   g_assert_cmpuint (test_count_open_fds (), ==, baseline);
 }
 
+/* A later GET_SHMEM_CONFIG that shrinks or drops a region takes the
+ * mappings that no longer lie wholly inside it with it (from a review:
+ * they were kept, fds and all, past the region's new end): the guest
+ * cannot reach them, and a region that grows again maps afresh there. */
+static void
+test_shmem_shrunk (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree guint64 *sizes = NULL;
+  guint n_sizes = 0, baseline;
+  int memfd = test_memfd (0x4000);
+
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x10000, &error));
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 3, 0x4000, &error));
+  vhost_user_backend_set_protocol_features (f->backend, vhost_user_backend_get_protocol_features (f->backend) | SHARING);
+  negotiate (f, SHARING);
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&sizes, g_free);
+  baseline = test_count_open_fds ();
+
+  /* region 0: one mapping inside what is left of it, one across its new
+   * end, one beyond; region 3, which goes, one */
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0, memfd, 0, 0x1000, TRUE, NULL, &error));
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0x3000, memfd, 0, 0x2000, TRUE, NULL, &error));
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0x8000, memfd, 0, 0x1000, TRUE, NULL, &error));
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 3, 0, memfd, 0, 0x1000, FALSE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 4);
+
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x4000, &error));
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 3, 0, &error));
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&sizes, g_free);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 1);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0, NULL, NULL, NULL, NULL), >=, 0);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0x3000, NULL, NULL, NULL, NULL), ==, -1);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 0, 0x8000, NULL, NULL, NULL, NULL), ==, -1);
+  g_assert_cmpint (vhost_user_frontend_lookup_shmem_mapping (f->frontend, 3, 0, NULL, NULL, NULL, NULL), ==, -1);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 1);
+
+  /* what was dropped is in nobody's way */
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0x3000, memfd, 0, 0x1000, TRUE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_backend_set_shmem_region (f->backend, 0, 0x10000, &error));
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_backend_shmem_map (f->backend, 0, 0x8000, memfd, 0, 0x2000, TRUE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 3);
+  g_assert_cmpuint (test_count_open_fds (), ==, baseline + 3);
+
+  /* a config that shrinks nothing keeps everything */
+  g_clear_pointer (&sizes, g_free);
+  sizes = vhost_user_frontend_get_shmem_config (f->frontend, &n_sizes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_frontend_get_n_shmem_mappings (f->frontend), ==, 3);
+  g_close (memfd, NULL);
+}
+
 static gboolean
 keep_channel (VhostUserBackend    *backend,
               VhostUserInvocation *invocation,
@@ -1583,6 +1645,7 @@ main (int   argc,
   g_test_add ("/frontend-channel/shared-objects-many", Fixture, NULL, fixture_setup, test_shared_objects_many,
               fixture_teardown);
   g_test_add ("/frontend-channel/shmem-many", Fixture, NULL, fixture_setup, test_shmem_many, fixture_teardown);
+  g_test_add ("/frontend-channel/shmem-shrunk", Fixture, NULL, fixture_setup, test_shmem_shrunk, fixture_teardown);
   g_test_add ("/frontend-channel/too-many-fds", Fixture, NULL, fixture_setup, test_too_many_fds, fixture_teardown);
   g_test_add ("/frontend-channel/not-negotiated", Fixture, NULL, fixture_setup, test_not_negotiated,
               fixture_teardown);

@@ -136,6 +136,24 @@ vhost_user_frontend_finalize_channel (VhostUserFrontend *self)
   g_clear_pointer (&self->shmem_mappings, g_ptr_array_unref);
 }
 
+/* The regions are what the device says they are now: a mapping that no
+ * longer lies wholly inside its region (shrunk, or gone) is out of the
+ * guest's reach, and the back-end, which checks its maps and unmaps
+ * against the new sizes too, would never undo it; kept, it would hold
+ * its fd and refuse maps that overlap it once the region grows again. */
+static void
+forget_mappings_outside (VhostUserFrontend *self)
+{
+  for (guint i = self->shmem_mappings->len; i > 0; i--)
+    {
+      ShmemMapping *mapping = g_ptr_array_index (self->shmem_mappings, i - 1);
+      guint64 size = self->shmem_sizes[mapping->shmid];
+
+      if (mapping->shm_offset > size || mapping->len > size - mapping->shm_offset)
+        g_ptr_array_remove_index_fast (self->shmem_mappings, i - 1);
+    }
+}
+
 /* What the front-end's own requests tell the channel's defaults: the
  * regions' sizes, and resets, across which the back-end's mappings go
  * (the specification asks the front-end to undo them). */
@@ -154,6 +172,7 @@ vhost_user_frontend_track_channel (VhostUserFrontend *self,
           memcpy (&config, g_bytes_get_data (reply, NULL), sizeof config);
           g_free (self->shmem_sizes);
           self->shmem_sizes = g_memdup2 (config.memory_sizes, sizeof config.memory_sizes);
+          forget_mappings_outside (self);
         }
       break;
     case VHOST_USER_REQUEST_RESET_DEVICE:
@@ -612,7 +631,8 @@ channel_shmem_unmap (VhostUserFrontend   *self,
  * The mapping the back-end made at @shm_offset of region @shmid
  * ([signal@VhostUser.Frontend::shmem-map]), as the default handler
  * recorded it; mappings go when the back-end unmaps them, resets or
- * disconnects.
+ * disconnects, and when a later `GET_SHMEM_CONFIG` leaves them outside
+ * their region (shrunk or removed).
  *
  * Returns: the mapped fd (owned by @self), or -1 if nothing is mapped
  *   there

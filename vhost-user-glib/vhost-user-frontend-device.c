@@ -484,6 +484,9 @@ parse_shmem_config (GBytes  *reply,
  * @error: return location for a #GError
  *
  * Asks for the device's shared memory regions (`GET_SHMEM_CONFIG`).
+ * The back-end's maps are checked against the sizes of the latest
+ * answer, and one that shrinks or removes a region drops the mappings
+ * recorded outside it (vhost_user_frontend_lookup_shmem_mapping()).
  *
  * Returns: (array length=n_sizes) (transfer full) (nullable): the size of
  *   each region by id, 0 where there is none; %NULL with @error set
