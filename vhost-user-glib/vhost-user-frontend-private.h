@@ -43,6 +43,9 @@ struct _VhostUserFrontend
 
   guint64              features;
   guint64              acked_features;
+  /* a SET_FEATURES of ours went out on this connection: acked_features
+   * is what the back-end has, not only what we know of */
+  gboolean             features_set;
   guint64              protocol_features;
   guint64              acked_protocol_features;
   /* 1 + the highest ring index a request of ours set up: what the

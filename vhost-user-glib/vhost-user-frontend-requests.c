@@ -391,11 +391,20 @@ build_vring_addr (VhostUserBuilt *b,
   return vhost_user_frontend_build (b, &addr, sizeof addr, NULL, 0, error);
 }
 
-/* The reply names the ring: it must be the one asked about. */
+/* The reply names the ring: it must be the one asked about. A split
+ * ring's base is its 16-bit available index, and where the features this
+ * connection acknowledged say the rings are split (no RING_PACKED), a
+ * wider one is the back-end's error, which passed on would be cut to 16
+ * bits, or sent back by SET_VRING_BASE, somewhere down the line. A packed
+ * ring's base fills all 32 bits (two 15-bit positions, two wrap
+ * counters): nothing to check without the ring's size. Without a
+ * SET_FEATURES of ours (a connection negotiated before it was handed to
+ * us) the layout is unknown, and the base goes on as it came. */
 static guint
-parse_vring_base (GBytes  *reply,
-                  GBytes  *sent,
-                  GError **error)
+parse_vring_base (VhostUserFrontend  *self,
+                  GBytes             *reply,
+                  GBytes             *sent,
+                  GError            **error)
 {
   VhostUserWireVringState state, asked;
 
@@ -407,6 +416,14 @@ parse_vring_base (GBytes  *reply,
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
                    "GET_VRING_BASE for queue %u answered for queue %u", asked.index, state.index);
+      return G_MAXUINT;
+    }
+  if (self->features_set && state.num > G_MAXUINT16 &&
+      !(self->acked_features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_RING_PACKED)))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "GET_VRING_BASE for split queue %u answered 0x%x, wider than its 16-bit index",
+                   state.index, state.num);
       return G_MAXUINT;
     }
   return state.num;
@@ -845,6 +862,16 @@ vhost_user_frontend_set_vring_addr_finish (VhostUserFrontend  *self,
  *
  * Stops a ring (`GET_VRING_BASE`) and returns where it stands.
  *
+ * Once this front-end sent `SET_FEATURES` without `VIRTIO_F_RING_PACKED`,
+ * the rings are split and an answer above 0xffff (a split ring's index
+ * is 16 bits) is %VHOST_USER_ERROR_INVALID_MESSAGE. A packed ring's base
+ * (bits 0-14 the next available position, bit 15 its wrap counter, bits
+ * 16-30 the next used position, bit 31 its wrap counter) comes as the
+ * back-end sent it: only the ring's size, which this front-end does not
+ * keep, bounds the positions ([class@VhostUser.Device] checks them).
+ * Before any `SET_FEATURES` of this front-end nothing is checked; the
+ * reply as sent is vhost_user_frontend_request()'s too.
+ *
  * Returns: the ring's base, or %G_MAXUINT with @error set (a packed ring's
  *   base may be %G_MAXUINT too: tell a failure by @error)
  *
@@ -862,7 +889,7 @@ vhost_user_frontend_get_vring_base (VhostUserFrontend  *self,
 
   reply = vhost_user_frontend_request (self, VHOST_USER_REQUEST_GET_VRING_BASE, payload, NULL,
                                        cancellable, NULL, error);
-  return parse_vring_base (reply, payload, error);
+  return parse_vring_base (self, reply, payload, error);
 }
 
 /**
@@ -914,7 +941,7 @@ vhost_user_frontend_get_vring_base_finish (VhostUserFrontend  *self,
 
   reply = vhost_user_frontend_finish_built (self, result, vhost_user_frontend_get_vring_base_async, &sent, NULL,
                                             error);
-  return parse_vring_base (reply, sent, error);
+  return parse_vring_base (self, reply, sent, error);
 }
 
 

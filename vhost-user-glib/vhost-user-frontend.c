@@ -122,6 +122,7 @@ on_closed (VhostUserConnection *connection,
   g_object_freeze_notify (G_OBJECT (self));
   set_u64_property (self, &self->features, 0, PROP_FEATURES);
   set_u64_property (self, &self->acked_features, 0, PROP_ACKED_FEATURES);
+  self->features_set = FALSE;
   set_u64_property (self, &self->protocol_features, 0, PROP_PROTOCOL_FEATURES);
   set_u64_property (self, &self->acked_protocol_features, 0, PROP_ACKED_PROTOCOL_FEATURES);
   vhost_user_requester_set_protocol_features (self->requester, 0);
@@ -180,6 +181,7 @@ vhost_user_frontend_track_state (gpointer  user_data,
     case VHOST_USER_REQUEST_SET_FEATURES:
       memcpy (&value, g_bytes_get_data (sent, NULL), 8);
       set_u64_property (self, &self->acked_features, value, PROP_ACKED_FEATURES);
+      self->features_set = TRUE;
       break;
     case VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES:
       if (reply != NULL && g_bytes_get_size (reply) == 8)
