@@ -1619,6 +1619,35 @@ test_reconnect_stopped (Fixture       *f,
   assert_bases (f);
 }
 
+/* A back-end that stops its rings at a base no ring of theirs can have
+ * (the wild-base peer's 0x7fff7fff: wider than a split ring's index,
+ * positions beyond a packed ring of 61), whether by GET_VRING_BASE or,
+ * for a stop that does not drain without an in-flight area,
+ * GET_VRING_BASE_SKIP_DRAIN: the stop fails and the rings keep the bases
+ * they had (from a review: the base went on as it came). */
+static void
+test_wild_base (Fixture       *f,
+                gconstpointer  data)
+{
+  const Variant *variant = data;
+  g_autoptr(GError) error = NULL;
+
+  start_peer (f, "wild-base");
+  device_setup (f, variant, FALSE);
+  if (variant->no_inflight)
+    {
+      g_object_set (f->device, "drain-on-stop", FALSE, NULL);
+      vhost_user_device_set_protocol_features (f->device, vhost_user_device_get_protocol_features (f->device) |
+                                                          VHOST_USER_PROTOCOL_FEATURE_GET_VRING_BASE_SKIP_DRAIN);
+    }
+  start_device (f);
+  g_assert_false (vhost_user_device_stop (f->device, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_test_message ("%s", error->message);
+  for (guint i = 0; i < N_RINGS; i++)
+    g_assert_cmphex (vhost_user_device_get_ring_base (f->device, i), ==, variant->packed ? 0x80008000 : 0);
+}
+
 /* --- peers of our own: this binary, re-executed --- */
 
 /* Accepts one front-end, reads its first request, hangs up. */
@@ -1673,6 +1702,48 @@ peer_fewer_features (const char *path)
   return 0;
 }
 
+/* Stops no ring: says each stands at 0x7fff7fff. */
+static gboolean
+wild_base (VhostUserBackend    *backend,
+           VhostUserInvocation *invocation,
+           guint                index,
+           gpointer             user_data)
+{
+  const guint32 state[2] = { index, 0x7fff7fff };
+  g_autoptr(GBytes) payload = g_bytes_new (state, sizeof state);
+
+  vhost_user_invocation_return_bytes (invocation, payload, -1);
+  return TRUE;
+}
+
+static void
+wild_base_added (VhostUserServer  *server,
+                 VhostUserBackend *backend,
+                 gpointer          user_data)
+{
+  example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), IMAGE_SIZE, 512, N_RINGS);
+  g_signal_connect (backend, "get-vring-base", G_CALLBACK (wild_base), NULL);
+  g_signal_connect (backend, "get-vring-base-skip-drain", G_CALLBACK (wild_base), NULL);
+}
+
+/* The example device, but for the bases it gives. */
+static int
+peer_wild_base (const char *path)
+{
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (EXAMPLE_TYPE_BLK_DEVICE, FALSE);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (server, "backend-added", G_CALLBACK (wild_base_added), NULL);
+  if (!vhost_user_server_listen (server, path, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  g_main_loop_run (loop);
+  return 0;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1683,6 +1754,8 @@ main (int   argc,
         return peer_hang_up (argv[3]);
       if (g_str_equal (argv[2], "fewer-features"))
         return peer_fewer_features (argv[3]);
+      if (g_str_equal (argv[2], "wild-base"))
+        return peer_wild_base (argv[3]);
       return 3;
     }
 
@@ -1718,6 +1791,9 @@ main (int   argc,
   ADD ("reconnect/close", NULL, test_close);
   ADD ("refused/fewer-queues", NULL, test_fewer_queues);
   ADD ("refused/fewer-features", NULL, test_fewer_features);
+  ADD ("refused/wild-base/split", &split_variant, test_wild_base);
+  ADD ("refused/wild-base/packed", &packed_variant, test_wild_base);
+  ADD ("refused/wild-base/skip-drain", &split_no_inflight, test_wild_base);
   ADD ("qsd/io", NULL, test_qsd_io);
   ADD ("qsd/killed", NULL, test_qsd_killed);
   ADD ("watch-calls", NULL, test_watch_calls);

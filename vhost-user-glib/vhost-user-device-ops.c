@@ -91,8 +91,11 @@ vhost_user_device_start (VhostUserDevice  *self,
  * Stops the rings: each disabled (where protocol features are
  * negotiated), then `GET_VRING_BASE` for each, which also waits for the
  * back-end to finish what it took; the bases are kept
- * (vhost_user_device_get_ring_base()) for the next start. Then status 0
- * where `STATUS` is negotiated. Memory and the in-flight area stay. A
+ * (vhost_user_device_get_ring_base()) for the next start. A base no ring
+ * of its kind can have (a split ring's above 0xffff, a packed ring's
+ * position outside the ring) fails the stop with
+ * %VHOST_USER_ERROR_INVALID_MESSAGE, and the ring keeps the base it had.
+ * Then status 0 where `STATUS` is negotiated. Memory and the in-flight area stay. A
  * device that is not running is left as it is, and will not start on a
  * reconnect.
  *

@@ -750,6 +750,36 @@ retry_dial (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A stopped ring's base, as the back-end gave it, before it is kept for
+ * the next start, reported, or handed to a migration's destination: a
+ * split ring's is a 16-bit index (GET_VRING_BASE_SKIP_DRAIN's reply does
+ * not pass the front-end's check of that); a packed ring's two 15-bit
+ * positions (bits 0-14 and 16-30; bits 15 and 31 are the wrap counters)
+ * lie inside the ring. */
+static gboolean
+check_base (VhostUserDevice  *self,
+            guint             index,
+            guint             base,
+            GError          **error)
+{
+  guint size = self->rings[index].size;
+
+  if (!packed_negotiated (self) && base > G_MAXUINT16)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "The back-end stopped split ring %u at 0x%x, wider than its 16-bit index", index, base);
+      return FALSE;
+    }
+  if (packed_negotiated (self) && ((base & 0x7fff) >= size || ((base >> 16) & 0x7fff) >= size))
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "The back-end stopped packed ring %u at 0x%x: positions %u and %u, in a ring of %u",
+                   index, base, base & 0x7fff, (base >> 16) & 0x7fff, size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 step_done (GObject      *source,
            GAsyncResult *result,
@@ -904,6 +934,8 @@ step_done (GObject      *source,
                            "GET_VRING_BASE_SKIP_DRAIN answered with %" G_GSIZE_FORMAT " bytes",
                            g_bytes_get_size (reply));
           }
+        if (error == NULL)
+          check_base (self, step->index, base, &error);
         ok = error == NULL;
         if (ok)
           self->rings[step->index].base = base;
