@@ -1626,13 +1626,13 @@ test_reconnect_stopped (Fixture       *f,
  * GET_VRING_BASE_SKIP_DRAIN: the stop fails and the rings keep the bases
  * they had (from a review: the base went on as it came). */
 static void
-test_wild_base (Fixture       *f,
-                gconstpointer  data)
+assert_stop_refused (Fixture       *f,
+                     const Variant *variant,
+                     const char    *peer)
 {
-  const Variant *variant = data;
   g_autoptr(GError) error = NULL;
 
-  start_peer (f, "wild-base");
+  start_peer (f, peer);
   device_setup (f, variant, FALSE);
   if (variant->no_inflight)
     {
@@ -1646,6 +1646,23 @@ test_wild_base (Fixture       *f,
   g_test_message ("%s", error->message);
   for (guint i = 0; i < N_RINGS; i++)
     g_assert_cmphex (vhost_user_device_get_ring_base (f->device, i), ==, variant->packed ? 0x80008000 : 0);
+}
+
+static void
+test_wild_base (Fixture       *f,
+                gconstpointer  data)
+{
+  assert_stop_refused (f, data, "wild-base");
+}
+
+/* GET_VRING_BASE_SKIP_DRAIN answered, with a base a ring may have, for
+ * the other ring: the stop fails, rather than keeping that base for the
+ * ring asked about (GET_VRING_BASE's answer was checked, this one not). */
+static void
+test_other_ring (Fixture       *f,
+                 gconstpointer  data)
+{
+  assert_stop_refused (f, data, "other-ring");
 }
 
 /* --- peers of our own: this binary, re-executed --- */
@@ -1702,14 +1719,17 @@ peer_fewer_features (const char *path)
   return 0;
 }
 
-/* Stops no ring: says each stands at 0x7fff7fff. */
+/* Stops no ring: says each stands at 0x7fff7fff, or (other_ring) that
+ * the other one stands at 0. */
+static gboolean other_ring;
+
 static gboolean
 wild_base (VhostUserBackend    *backend,
            VhostUserInvocation *invocation,
            guint                index,
            gpointer             user_data)
 {
-  const guint32 state[2] = { index, 0x7fff7fff };
+  const guint32 state[2] = { other_ring ? index ^ 1 : index, other_ring ? 0 : 0x7fff7fff };
   g_autoptr(GBytes) payload = g_bytes_new (state, sizeof state);
 
   vhost_user_invocation_return_bytes (invocation, payload, -1);
@@ -1756,6 +1776,11 @@ main (int   argc,
         return peer_fewer_features (argv[3]);
       if (g_str_equal (argv[2], "wild-base"))
         return peer_wild_base (argv[3]);
+      if (g_str_equal (argv[2], "other-ring"))
+        {
+          other_ring = TRUE;
+          return peer_wild_base (argv[3]);
+        }
       return 3;
     }
 
@@ -1794,6 +1819,7 @@ main (int   argc,
   ADD ("refused/wild-base/split", &split_variant, test_wild_base);
   ADD ("refused/wild-base/packed", &packed_variant, test_wild_base);
   ADD ("refused/wild-base/skip-drain", &split_no_inflight, test_wild_base);
+  ADD ("refused/other-ring/skip-drain", &split_no_inflight, test_other_ring);
   ADD ("qsd/io", NULL, test_qsd_io);
   ADD ("qsd/killed", NULL, test_qsd_killed);
   ADD ("watch-calls", NULL, test_watch_calls);

@@ -928,6 +928,11 @@ step_done (GObject      *source,
               {
                 memcpy (state, g_bytes_get_data (reply, NULL), sizeof state);
                 base = state[1];
+                /* the base of another ring would be kept for this one */
+                if (state[0] != step->index)
+                  g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                               "GET_VRING_BASE_SKIP_DRAIN for queue %u answered for queue %u",
+                               step->index, state[0]);
               }
             else if (reply != NULL)
               g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
