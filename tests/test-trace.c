@@ -1014,6 +1014,87 @@ test_output_stalled_exit (Fixture       *f,
   assert_exits_within (f->proxy, 20);
 }
 
+/* As /trace/stuck-peer/hang-up, the back-end reading nothing and the
+ * front-end hanging up, but the back-end sends on and the trace is read
+ * slowly: each message it sends is a line ("dropped", and the message)
+ * the output takes in its time. That the output takes lines is no
+ * progress of the drain: the back-end took nothing, and the session
+ * still ends once --drain-timeout has passed. */
+static void
+test_stuck_peer_hang_up_slow_output (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) trace = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  int back = g_socket_get_fd (f->accepted);
+  gsize sent = 0, received = 0, back_sent = 0;
+  gint64 hung_up, ended = -1;
+
+  if (f->proxy == NULL)
+    return;
+
+  /* the back-end's queue in the proxy full, the trace read as it comes */
+  pump (g_socket_get_fd (f->raw_front), &sent, G_MAXSIZE, -1, &received, f->stdout_pipe, trace);
+  g_test_message ("%" G_GSIZE_FORMAT " bytes taken", sent);
+  g_socket_close (f->raw_front, NULL);
+  hung_up = g_get_monotonic_time ();
+  /* time for the proxy to see the hang-up before the back-end sends */
+  g_usleep (G_USEC_PER_SEC / 2);
+
+  /* until the proxy closes the back-end's socket, or for much longer
+   * than the 3 s of --drain-timeout: the back-end sends all its socket
+   * takes, the trace is read 4 KiB at a time, every 10 ms */
+  while (ended < 0 && g_get_monotonic_time () - hung_up < 15 * G_USEC_PER_SEC)
+    {
+      struct pollfd pfd = { back, POLLOUT, 0 };
+      struct pollfd in = { f->stdout_pipe, POLLIN, 0 };
+
+      while (ended < 0 && poll (&pfd, 1, 0) == 1)
+        {
+          gsize at = back_sent % sizeof flood_message;
+          gssize n;
+
+          if (pfd.revents & (POLLHUP | POLLERR))
+            {
+              ended = g_get_monotonic_time ();
+              break;
+            }
+          n = send (back, flood_message + at, sizeof flood_message - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0 && errno == EAGAIN)
+            break;
+          if (n < 0)
+            {
+              g_assert_true (errno == EPIPE || errno == ECONNRESET);
+              ended = g_get_monotonic_time ();
+              break;
+            }
+          back_sent += n;
+        }
+      if (poll (&in, 1, 0) == 1)
+        {
+          char buf[4096];
+          gssize n = read (f->stdout_pipe, buf, sizeof buf);
+
+          g_assert_cmpint (n, >, 0);
+          g_string_append_len (trace, buf, n);
+        }
+      g_usleep (G_USEC_PER_SEC / 100);
+    }
+  g_test_message ("the back-end sent %" G_GSIZE_FORMAT " bytes after the hang-up", back_sent);
+  g_assert_cmpint (ended, >=, 0);
+  g_test_message ("the session ended %.3f s after the hang-up", (ended - hung_up) / (double) G_USEC_PER_SEC);
+
+  /* the rest of the trace; with --once the proxy exits */
+  pump (-1, &sent, sent, -1, &received, f->stdout_pipe, trace);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  lines = split_lines (trace);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"dropped\"", "\"detail\": \"the other side hung up\"", NULL), >, 0);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", "\"reason\": \"the front-end hung up; "
+                                 "the back-end took nothing for 3000 ms", NULL), ==, 1);
+}
+
 /* Without REPLY_ACK, NEED_REPLY asks for nothing: the proxy awaits no
  * reply to it (a reply the back-end sends anyway has no latency). With
  * REPLY_ACK it awaits the ack. */
@@ -1503,6 +1584,8 @@ main (int   argc,
   g_test_add ("/trace/stuck-peer/drained", Fixture, "raw", fixture_setup, test_stuck_peer_drained, fixture_teardown);
   g_test_add ("/trace/stuck-peer/sigterm", Fixture, "raw", fixture_setup, test_stuck_peer_sigterm, fixture_teardown);
   g_test_add ("/trace/stuck-peer/hang-up", Fixture, "raw", fixture_setup, test_stuck_peer_hang_up, fixture_teardown);
+  g_test_add ("/trace/stuck-peer/hang-up-slow-output", Fixture, "stdout", fixture_setup,
+              test_stuck_peer_hang_up_slow_output, fixture_teardown);
   g_test_add ("/trace/hang-up-drained", Fixture, "raw", fixture_setup, test_hang_up_drained, fixture_teardown);
   g_test_add ("/trace/channel-hang-up-drained", Fixture, "raw", fixture_setup, test_channel_hang_up_drained,
               fixture_teardown);

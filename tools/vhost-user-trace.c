@@ -214,6 +214,7 @@ static void session_resume (Session *s);
 static void close_channel (Session    *s,
                            const char *why);
 static void drain_restart (Drain *d);
+static gboolean drain_waits_for_output (Drain *d);
 static void start_listening (void);
 
 /* --- output --- */
@@ -424,12 +425,11 @@ output_write (void)
     }
   if (session != NULL && was_full)
     {
-      /* the proxy read from neither side: a side left to take what a
-       * hung-up one sent waited for the output, not the other way round
-       * (and lines written otherwise must not keep a session that ends
-       * going, "dropped" ones among them) */
+      /* the proxy read from neither side: where that is what held up a
+       * side left to take what a hung-up one sent, the output's progress
+       * is the drain's */
       for (guint c = 0; c < 2; c++)
-        if (progress && session->drains[c].ending != NULL)
+        if (progress && session->drains[c].ending != NULL && drain_waits_for_output (&session->drains[c]))
           drain_restart (&session->drains[c]);
       if (!output_is_full ())
         session_resume (session);
@@ -886,6 +886,18 @@ static Endpoint *
 draining (Drain *d)
 {
   return d->ending != NULL ? &d->session->endpoints[d->ending->peer] : NULL;
+}
+
+/* Whether a full output is what holds @d up: the hung-up side has more
+ * to read, and the other side's queue has room for it. Otherwise that
+ * side is what does, having taken nothing of a full queue or of all
+ * there is; the lines the output takes meanwhile (a "dropped" one for
+ * each message that side sends on, say) must not keep the channel
+ * going for good. */
+static gboolean
+drain_waits_for_output (Drain *d)
+{
+  return !d->ending->eof && !queue_is_full (draining (d));
 }
 
 /* Ends @channel, and with the main one the session. */
@@ -1403,8 +1415,8 @@ drain_expired (gpointer user_data)
 {
   Drain *d = user_data;
   Endpoint *left = draining (d);
-  /* while the output is full, it is what holds the drain up */
-  const char *who = output_is_full () ? "trace's output" : left->reads == FROM_FRONTEND ? "front-end" : "back-end";
+  const char *who = output_is_full () && drain_waits_for_output (d) ? "trace's output"
+                                                                    : left->reads == FROM_FRONTEND ? "front-end" : "back-end";
   g_autofree char *reason = g_strdup_printf ("%s; the %s took nothing for %d ms, %" G_GSIZE_FORMAT " bytes dropped",
                                              d->reason, who, drain_timeout_ms, left->queued);
 
