@@ -887,12 +887,13 @@ pump (int      front,
  * relays until what it holds for the output is over its cap, then reads
  * from neither side, and what it took is bounded and relayed whole. */
 static void
-stall_output (Fixture *f,
-              gsize   *sent,
-              gsize   *received)
+stall_output (int    front,
+              int    back,
+              gsize *sent,
+              gsize *received)
 {
   *sent = *received = 0;
-  pump (g_socket_get_fd (f->raw_front), sent, G_MAXSIZE, g_socket_get_fd (f->accepted), received, -1, NULL);
+  pump (front, sent, G_MAXSIZE, back, received, -1, NULL);
   g_test_message ("%" G_GSIZE_FORMAT " bytes taken, %" G_GSIZE_FORMAT " relayed", *sent, *received);
   g_assert_cmpuint (*received % sizeof flood_message, ==, 0);
   g_assert_cmpuint (*received, <, *sent);
@@ -935,7 +936,7 @@ test_output_stalled_resumed (Fixture       *f,
   if (f->proxy == NULL)
     return;
 
-  stall_output (f, &sent, &received);
+  stall_output (g_socket_get_fd (f->raw_front), g_socket_get_fd (f->accepted), &sent, &received);
   /* nor does the other side get through meanwhile */
   send_raw (g_socket_get_fd (f->accepted), reply, sizeof reply, NULL, 0);
   pfd.fd = g_socket_get_fd (f->raw_front);
@@ -981,7 +982,7 @@ test_output_stalled_sigterm (Fixture       *f,
   if (f->proxy == NULL)
     return;
 
-  stall_output (f, &sent, &received);
+  stall_output (g_socket_get_fd (f->raw_front), g_socket_get_fd (f->accepted), &sent, &received);
   g_subprocess_send_signal (f->proxy, SIGTERM);
   /* at once, on a loaded machine: far from an output that is never read */
   assert_exits_within (f->proxy, 5);
@@ -1008,7 +1009,7 @@ test_output_stalled_exit (Fixture       *f,
   if (f->proxy == NULL)
     return;
 
-  stall_output (f, &sent, &received);
+  stall_output (g_socket_get_fd (f->raw_front), g_socket_get_fd (f->accepted), &sent, &received);
   g_socket_close (f->raw_front, NULL);
   /* twice 3 s, and a loaded machine */
   assert_exits_within (f->proxy, 20);
@@ -1375,15 +1376,17 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* The proxy between @p's sockets, the JSON trace to its file; @extra:
- * more options, NULL-terminated. */
+/* The proxy between @p's sockets, started by @launcher, the JSON trace
+ * to its file unless @to_stdout; @extra: more options, NULL-terminated.
+ * (@launcher's child setup is to call die_with_parent ().) */
 static GSubprocess *
-paths_spawn (const Paths *p,
-             const char  *extra[])
+paths_spawn_with (const Paths         *p,
+                  GSubprocessLauncher *launcher,
+                  gboolean             to_stdout,
+                  const char          *extra[])
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   GSubprocess *proxy;
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("VHOST_USER_TRACE"));
@@ -1392,15 +1395,29 @@ paths_spawn (const Paths *p,
   g_ptr_array_add (argv, (gpointer) "--connect");
   g_ptr_array_add (argv, p->back_path);
   g_ptr_array_add (argv, (gpointer) "--json");
-  g_ptr_array_add (argv, (gpointer) "--output");
-  g_ptr_array_add (argv, p->trace_path);
+  if (!to_stdout)
+    {
+      g_ptr_array_add (argv, (gpointer) "--output");
+      g_ptr_array_add (argv, p->trace_path);
+    }
   for (guint i = 0; extra[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) extra[i]);
   g_ptr_array_add (argv, NULL);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   proxy = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   return proxy;
+}
+
+/* The proxy between @p's sockets, the JSON trace to its file; @extra:
+ * more options, NULL-terminated. */
+static GSubprocess *
+paths_spawn (const Paths *p,
+             const char  *extra[])
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return paths_spawn_with (p, launcher, FALSE, extra);
 }
 
 /* While the proxy waits for a back-end that takes no connection (for
@@ -1566,6 +1583,76 @@ test_accept_backoff (void)
   paths_clear (&p);
 }
 
+/* While the trace's output is full, a session that ends lets no next
+ * front-end in: the lines of each one (here, that its back-end cannot
+ * be reached) would go over the output's cap. It waits in the backlog
+ * until the trace is read again. */
+static void
+test_output_stalled_no_accept (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proxy = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GSocket) back = NULL;
+  g_autoptr(GSocket) next = NULL;
+  g_autoptr(GString) trace = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  /* not --once; with the back-end gone, a front-end is let go at once;
+   * the output stalls sooner with each message's bytes */
+  const char *extra[] = { "--connect-timeout", "0", "--hexdump", NULL };
+  struct pollfd pfd = { -1, POLLIN, 0 };
+  gsize sent, received;
+  int fds[2];
+  guint8 byte;
+  Paths p;
+
+  if (!paths_init (&p))
+    return;
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  g_subprocess_launcher_take_stdout_fd (launcher, fds[1]);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  listener = vhost_user_socket_listen (p.back_path, 0, &error);
+  g_assert_no_error (error);
+  proxy = paths_spawn_with (&p, launcher, TRUE, extra);
+  front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (listener, TRUE);
+  g_socket_set_timeout (listener, 10);
+  back = g_socket_accept (listener, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_close (listener, NULL);
+  g_unlink (p.back_path);
+
+  stall_output (g_socket_get_fd (front), g_socket_get_fd (back), &sent, &received);
+  /* both sides hang up: the session ends, its summary waiting */
+  g_socket_close (front, NULL);
+  g_socket_close (back, NULL);
+
+  next = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  pfd.fd = g_socket_get_fd (next);
+  /* taken, it would be let go at once */
+  g_assert_cmpint (poll (&pfd, 1, 1000), ==, 0);
+
+  /* the trace read: it is taken, and let go */
+  pump (-1, &sent, sent, -1, &received, fds[0], trace);
+  g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+  g_assert_cmpint (recv (pfd.fd, &byte, 1, 0), ==, 0);
+
+  g_subprocess_send_signal (proxy, SIGTERM);
+  assert_exits_within (proxy, 10);
+  pump (-1, &sent, sent, -1, &received, fds[0], trace);
+  close (fds[0]);
+  lines = split_lines (trace);
+  g_assert_cmpuint (count_lines (lines, "\"session\": 1, \"event\": \"summary\"", NULL), ==, 1);
+  g_assert_cmpuint (count_lines (lines, "\"session\": 2, \"event\": \"back-end unreachable\"", NULL), ==, 1);
+  paths_clear (&p);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1595,6 +1682,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/trace/output-stalled/exit", Fixture, "stdout", fixture_setup, test_output_stalled_exit,
               fixture_teardown);
+  g_test_add_func ("/trace/output-stalled/no-accept", test_output_stalled_no_accept);
   g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
   g_test_add_func ("/trace/connect/retried", test_connect_retried);
   g_test_add_func ("/trace/accept-backoff", test_accept_backoff);

@@ -207,6 +207,8 @@ static guint n_sessions;
 static GSocket *connecting_front;
 static gint64 connect_deadline;
 static GSource *connect_source;
+/* the listener waits for room in the trace's output */
+static gboolean listen_deferred;
 static int exit_status = EXIT_SUCCESS;
 
 static void session_end (const char *reason);
@@ -433,6 +435,11 @@ output_write (void)
           drain_restart (&session->drains[c]);
       if (!output_is_full ())
         session_resume (session);
+    }
+  if (listen_deferred && !output_is_full ())
+    {
+      listen_deferred = FALSE;
+      start_listening ();
     }
 }
 
@@ -1711,6 +1718,16 @@ accept_frontend (GSocket      *socket,
 static void
 start_listening (void)
 {
+  /* A front-end taken now would add its lines (a session's, or that
+   * its back-end is unreachable) to an output that is over its cap, as
+   * would each one after it, and its session would not be read, not
+   * even for a hang-up, until the output has room. It waits in the
+   * backlog instead, as it does during a session. */
+  if (output_is_full ())
+    {
+      listen_deferred = TRUE;
+      return;
+    }
   listen_source = g_socket_create_source (listener, G_IO_IN, NULL);
   g_source_set_callback (listen_source, G_SOURCE_FUNC (accept_frontend), NULL, NULL);
   g_source_set_static_name (listen_source, "vhost-user-trace listener");
