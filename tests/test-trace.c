@@ -29,12 +29,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -1376,6 +1381,39 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef SECCOMP_ARCH
+/* (in the child: write () to fd 1 returns 0, having taken nothing, as
+ * a seccomp filter's "error" 0 does; exits 125 if it cannot be set) */
+static void
+stdout_takes_nothing (gpointer user_data)
+{
+  struct sock_filter filter[] = {
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, arch)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 3),
+    /* the fd's lower half, on these little-endian machines */
+    BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, args[0])),
+    BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, STDOUT_FILENO, 0, 1),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0),
+    BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = { G_N_ELEMENTS (filter), filter };
+
+  die_with_parent (NULL);
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+    _exit (125);
+}
+#endif
+
 /* The proxy between @p's sockets, started by @launcher, the JSON trace
  * to its file unless @to_stdout; @extra: more options, NULL-terminated.
  * (@launcher's child setup is to call die_with_parent ().) */
@@ -1653,6 +1691,86 @@ test_output_stalled_no_accept (void)
   paths_clear (&p);
 }
 
+/* The CPU time @proxy has used, in seconds */
+static double
+cpu_seconds (GSubprocess *proxy)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (proxy));
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  /* from the state on (after the name, which may hold spaces): utime
+   * and stime are the 12th and 13th */
+  fields = g_strsplit (strrchr (contents, ')') + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 12);
+  return (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10)) /
+         (double) sysconf (_SC_CLK_TCK);
+}
+
+/* The output's write () returns 0, taking nothing without an error: the
+ * proxy neither loops on it nor spins on G_IO_OUT (a regular file, as
+ * here, always reports it); it relays, and SIGTERM ends it. */
+static void
+test_output_takes_nothing (void)
+{
+#ifdef SECCOMP_ARCH
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proxy = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GSocket) front = NULL;
+  g_autoptr(GSocket) back = NULL;
+  g_autofree char *contents = NULL;
+  const char *extra[] = { "--once", NULL };
+  /* GET_FEATURES */
+  const guint8 request[] = { 1, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0 };
+  guint8 bytes[sizeof request];
+  int received[8];
+  guint n_received;
+  double cpu;
+  gsize len;
+  Paths p;
+
+  if (!paths_init (&p))
+    return;
+
+  g_subprocess_launcher_set_stdout_file_path (launcher, p.trace_path);
+  g_subprocess_launcher_set_child_setup (launcher, stdout_takes_nothing, NULL, NULL);
+  listener = vhost_user_socket_listen (p.back_path, 0, &error);
+  g_assert_no_error (error);
+  proxy = paths_spawn_with (&p, launcher, TRUE, extra);
+  front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (listener, TRUE);
+  g_socket_set_timeout (listener, 10);
+  back = g_socket_accept (listener, NULL, &error);
+  g_assert_no_error (error);
+
+  /* past the "connected" line the output did not take */
+  send_raw (g_socket_get_fd (front), request, sizeof request, NULL, 0);
+  receive_raw (g_socket_get_fd (back), bytes, sizeof bytes, received, &n_received);
+  g_assert_cmpmem (bytes, sizeof bytes, request, sizeof request);
+
+  /* a try every 100 ms, not a CPU's worth */
+  cpu = cpu_seconds (proxy);
+  g_usleep (2 * G_USEC_PER_SEC);
+  cpu = cpu_seconds (proxy) - cpu;
+  g_test_message ("%.2f s of CPU in 2 s", cpu);
+  g_assert_cmpfloat (cpu, <, 0.5);
+
+  g_subprocess_send_signal (proxy, SIGTERM);
+  assert_exits_within (proxy, 10);
+  /* (and the filter did its part) */
+  g_assert_true (g_file_get_contents (p.trace_path, &contents, &len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (len, ==, 0);
+  paths_clear (&p);
+#else
+  g_test_skip ("no seccomp filter for this architecture here");
+#endif
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1683,6 +1801,7 @@ main (int   argc,
   g_test_add ("/trace/output-stalled/exit", Fixture, "stdout", fixture_setup, test_output_stalled_exit,
               fixture_teardown);
   g_test_add_func ("/trace/output-stalled/no-accept", test_output_stalled_no_accept);
+  g_test_add_func ("/trace/output-takes-nothing", test_output_takes_nothing);
   g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
   g_test_add_func ("/trace/connect/retried", test_connect_retried);
   g_test_add_func ("/trace/accept-backoff", test_accept_backoff);

@@ -263,6 +263,7 @@ static gboolean out_failed;      /* said so; the trace is dropped */
 static GString *out_pending;
 static gsize out_written;
 static GSource *out_source;      /* while a line waits */
+static gboolean out_retry;       /* @out_source is a pause, not a G_IO_OUT watch */
 
 /* With --once, the session has ended and the proxy exits once the
  * output has taken what is left; and the bound on that. */
@@ -336,6 +337,10 @@ output_open (void)
 static gboolean output_writable (gint         fd,
                                  GIOCondition condition,
                                  gpointer     user_data);
+static gboolean output_retry (gpointer user_data);
+
+/* How long the output rests after a write () that took nothing */
+#define OUTPUT_RETRY_MS 100
 
 static gboolean
 finish_expired (gpointer user_data)
@@ -368,6 +373,7 @@ output_write (void)
 {
   gboolean was_full = output_is_full ();
   gboolean progress = FALSE;
+  gboolean took_nothing = FALSE;
 
   while (out_written < out_pending->len)
     {
@@ -388,6 +394,17 @@ output_write (void)
           out_written = out_pending->len;
           break;
         }
+      /* Nothing taken, and no error to say why (a file system's or a
+       * driver's answer): writing again at once could loop for good,
+       * and so could waiting for G_IO_OUT, which a regular file always
+       * reports. No progress, as with EAGAIN, so that the bounds of an
+       * output that takes nothing hold, and another try after a rest;
+       * taking it for an error would drop the trace over what may pass. */
+      if (n == 0)
+        {
+          took_nothing = TRUE;
+          break;
+        }
       out_written += n;
       progress = TRUE;
     }
@@ -405,15 +422,24 @@ output_write (void)
       out_written = 0;
     }
 
-  if (out_pending->len == 0 && out_source != NULL)
+  if (out_source != NULL && (out_pending->len == 0 || out_retry != took_nothing))
     {
       g_source_destroy (out_source);
       g_clear_pointer (&out_source, g_source_unref);
     }
-  else if (out_pending->len > 0 && out_source == NULL)
+  if (out_pending->len > 0 && out_source == NULL)
     {
-      out_source = g_unix_fd_source_new (out_fd, G_IO_OUT);
-      g_source_set_callback (out_source, G_SOURCE_FUNC (output_writable), NULL, NULL);
+      out_retry = took_nothing;
+      if (out_retry)
+        {
+          out_source = g_timeout_source_new (OUTPUT_RETRY_MS);
+          g_source_set_callback (out_source, output_retry, NULL, NULL);
+        }
+      else
+        {
+          out_source = g_unix_fd_source_new (out_fd, G_IO_OUT);
+          g_source_set_callback (out_source, G_SOURCE_FUNC (output_writable), NULL, NULL);
+        }
       g_source_set_static_name (out_source, "vhost-user-trace output");
       g_source_attach (out_source, NULL);
     }
@@ -450,6 +476,13 @@ output_writable (gint         fd,
 {
   /* a source that the write destroys is not dispatched again, whatever
    * this returns */
+  output_write ();
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+output_retry (gpointer user_data)
+{
   output_write ();
   return G_SOURCE_CONTINUE;
 }
