@@ -635,11 +635,12 @@ set_flag (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* @proxy exits, with status 0, within @seconds (generous: the machine may
- * be loaded; each caller's bound is far from what it rules out). */
+/* @proxy exits, with @status, within @seconds (generous: the machine
+ * may be loaded; each caller's bound is far from what it rules out). */
 static void
-assert_exits_within (GSubprocess *proxy,
-                     guint        seconds)
+assert_exits_with_within (GSubprocess *proxy,
+                          int          status,
+                          guint        seconds)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
@@ -654,8 +655,17 @@ assert_exits_within (GSubprocess *proxy,
     g_subprocess_force_exit (proxy);
   g_assert_false (late);
   g_source_remove (timeout);
-  g_assert_true (g_subprocess_wait_check_finish (proxy, result, &error));
+  g_assert_true (g_subprocess_wait_finish (proxy, result, &error));
   g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proxy));
+  g_assert_cmpint (g_subprocess_get_exit_status (proxy), ==, status);
+}
+
+static void
+assert_exits_within (GSubprocess *proxy,
+                     guint        seconds)
+{
+  assert_exits_with_within (proxy, EXIT_SUCCESS, seconds);
 }
 
 /* The back-end reads nothing: SIGTERM still ends the proxy, at once and
@@ -1381,6 +1391,14 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* (in the child: standard output closed, and die with the test) */
+static void
+close_stdout (gpointer user_data)
+{
+  die_with_parent (NULL);
+  close (STDOUT_FILENO);
+}
+
 #if defined(__x86_64__)
 #define SECCOMP_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -1771,6 +1789,70 @@ test_output_takes_nothing (void)
 #endif
 }
 
+/* Started with its standard output closed, the proxy says so and
+ * exits, unless it has --output; then it runs, /dev/null in place of
+ * the standard output, so that no fd of its own gets that number (GLib's
+ * wake-up eventfd would, and take the trace). */
+static void
+test_stdout_closed (void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *extra[] = { "--once", "--connect-timeout", "0", NULL };
+  Paths p;
+
+  if (!paths_init (&p))
+    return;
+
+  for (guint with_output = 0; with_output < 2; with_output++)
+    {
+      g_autoptr(GSubprocess) proxy = NULL;
+      g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      g_autofree char *err = NULL;
+
+      g_subprocess_launcher_set_child_setup (launcher, close_stdout, NULL, NULL);
+      proxy = paths_spawn_with (&p, launcher, !with_output, extra);
+      if (with_output)
+        {
+          g_autoptr(GSocket) front = NULL;
+          g_autofree char *fd1 = g_strdup_printf ("/proc/%s/fd/1", g_subprocess_get_identifier (proxy));
+          g_autofree char *target = NULL;
+          g_autofree char *contents = NULL;
+          g_auto(GStrv) lines = NULL;
+          guint8 byte;
+
+          front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
+          g_assert_no_error (error);
+          target = g_file_read_link (fd1, &error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (target, ==, "/dev/null");
+          /* no back-end there: let go, and with --once, the proxy exits */
+          g_socket_set_blocking (front, TRUE);
+          g_socket_set_timeout (front, 10);
+          g_assert_cmpint (g_socket_receive (front, (char *) &byte, 1, NULL, &error), ==, 0);
+          g_assert_no_error (error);
+          assert_exits_with_within (proxy, EXIT_FAILURE, 10);
+          g_assert_true (g_file_get_contents (p.trace_path, &contents, NULL, &error));
+          g_assert_no_error (error);
+          lines = g_strsplit (contents, "\n", -1);
+          g_assert_cmpuint (count_lines (lines, "\"event\": \"back-end unreachable\"", NULL), ==, 1);
+        }
+      else
+        {
+          /* at once, without the socket */
+          assert_exits_with_within (proxy, EXIT_FAILURE, 10);
+          g_assert_false (g_file_test (p.front_path, G_FILE_TEST_EXISTS));
+        }
+      g_assert_true (g_subprocess_communicate_utf8 (proxy, NULL, NULL, NULL, &err, &error));
+      g_assert_no_error (error);
+      g_test_message ("with%s --output: %s", with_output ? "" : "out", err);
+      if (with_output)
+        g_assert_cmpstr (err, ==, "");
+      else
+        g_assert_cmpstr (err, ==, "vhost-user-trace: the standard output is closed: give --output FILE\n");
+    }
+  paths_clear (&p);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1802,6 +1884,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add_func ("/trace/output-stalled/no-accept", test_output_stalled_no_accept);
   g_test_add_func ("/trace/output-takes-nothing", test_output_takes_nothing);
+  g_test_add_func ("/trace/stdout-closed", test_stdout_closed);
   g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
   g_test_add_func ("/trace/connect/retried", test_connect_retried);
   g_test_add_func ("/trace/accept-backoff", test_accept_backoff);

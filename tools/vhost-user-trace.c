@@ -264,6 +264,7 @@ static GString *out_pending;
 static gsize out_written;
 static GSource *out_source;      /* while a line waits */
 static gboolean out_retry;       /* @out_source is a pause, not a G_IO_OUT watch */
+static gboolean stdout_closed;   /* at start-up; /dev/null holds its place */
 
 /* With --once, the session has ended and the proxy exits once the
  * output has taken what is left; and the bound on that. */
@@ -287,6 +288,11 @@ output_open (void)
 
   out_pending = g_string_new (NULL);
   out_fd = STDOUT_FILENO;
+  if (output_path == NULL && stdout_closed)
+    {
+      g_printerr ("vhost-user-trace: the standard output is closed: give --output FILE\n");
+      return FALSE;
+    }
   if (output_path != NULL)
     {
       out_fd = g_open (output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -1783,6 +1789,22 @@ main (int   argc,
 {
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
+
+  /* A standard stream that was closed for the proxy would have its
+   * number go to the next fd opened (GLib's wake-up eventfd, a peer's
+   * socket), and what is meant for it would be written into that:
+   * /dev/null holds its place, before anything is opened. */
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+    if (fcntl (fd, F_GETFD) < 0 && errno == EBADF)
+      {
+        if (open ("/dev/null", O_RDWR) != fd)
+          {
+            g_printerr ("vhost-user-trace: /dev/null: %s\n", g_strerror (errno));
+            return EXIT_FAILURE;
+          }
+        if (fd == STDOUT_FILENO)
+          stdout_closed = TRUE;
+      }
 
   options = g_option_context_new ("- show a vhost-user session, relayed between a front-end and a back-end");
   g_option_context_set_summary (options,
