@@ -1012,22 +1012,79 @@ test_output_stalled_sigterm (Fixture       *f,
   g_assert_cmpuint (count_lines (lines, "\"request\": \"SET_FEATURES\"", NULL), >, 0);
 }
 
-/* Nobody reads the trace and the front-end hangs up: with --once the
- * proxy still exits, the session ended and the output given
- * --drain-timeout each (3 s here) to take something. */
+/* (GLib's timers count from its loop's time, which may be a little
+ * older than the moment a timer is set) */
+#define TIMER_SLACK_US (G_USEC_PER_SEC / 10)
+
+/* Nobody reads the trace and the front-end hangs up: the session ends
+ * (the proxy closes the back-end's socket) once the output has taken
+ * nothing for --drain-timeout, 3 s here, and not before. Sets @hung_up
+ * and returns when the session was seen to end (monotonic). */
+static gint64
+hang_up_stalled (Fixture *f,
+                 gint64  *hung_up)
+{
+  struct pollfd pfd = { g_socket_get_fd (f->accepted), POLLIN, 0 };
+  gsize sent, received;
+  gint64 ended;
+  guint8 byte;
+
+  stall_output (g_socket_get_fd (f->raw_front), g_socket_get_fd (f->accepted), &sent, &received);
+  *hung_up = g_get_monotonic_time ();
+  g_socket_close (f->raw_front, NULL);
+  /* 3 s, and a loaded machine */
+  g_assert_cmpint (poll (&pfd, 1, 15000), ==, 1);
+  ended = g_get_monotonic_time ();
+  g_assert_cmpint (recv (pfd.fd, &byte, 1, MSG_DONTWAIT), ==, 0);
+  g_test_message ("the session ended %.3f s after the hang-up", (ended - *hung_up) / (double) G_USEC_PER_SEC);
+  g_assert_cmpint (ended - *hung_up, >=, 3 * G_USEC_PER_SEC - TIMER_SLACK_US);
+  return ended;
+}
+
+/* ... and with --once the proxy exits, the output given --drain-timeout
+ * again to take something, no less. */
 static void
 test_output_stalled_exit (Fixture       *f,
                           gconstpointer  data)
 {
-  gsize sent, received;
+  gint64 hung_up, exited;
 
   if (f->proxy == NULL)
     return;
 
-  stall_output (g_socket_get_fd (f->raw_front), g_socket_get_fd (f->accepted), &sent, &received);
-  g_socket_close (f->raw_front, NULL);
-  /* twice 3 s, and a loaded machine */
-  assert_exits_within (f->proxy, 20);
+  hang_up_stalled (f, &hung_up);
+  /* 3 s more, and a loaded machine */
+  assert_exits_within (f->proxy, 15);
+  exited = g_get_monotonic_time ();
+  g_test_message ("the proxy exited %.3f s after the hang-up", (exited - hung_up) / (double) G_USEC_PER_SEC);
+  g_assert_cmpint (exited - hung_up, >=, 6 * G_USEC_PER_SEC - TIMER_SLACK_US);
+}
+
+/* ... but once the trace is read again, its rest is written, the
+ * session's summary last, and the proxy exits then. */
+static void
+test_output_stalled_summary (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) trace = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+  gint64 hung_up;
+  gsize sent = 0, received = 0;
+  guint n;
+
+  if (f->proxy == NULL)
+    return;
+
+  hang_up_stalled (f, &hung_up);
+  pump (-1, &sent, sent, -1, &received, f->stdout_pipe, trace);
+  g_assert_true (g_subprocess_wait_check (f->proxy, NULL, &error));
+  g_assert_no_error (error);
+  lines = split_lines (trace);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (count_lines (lines, "\"event\": \"summary\"", NULL), ==, 1);
+  g_assert_nonnull (strstr (lines[n - 1], "\"event\": \"summary\", \"reason\": \"the front-end hung up; "
+                                          "the trace's output took nothing for 3000 ms"));
 }
 
 /* As /trace/stuck-peer/hang-up, the back-end reading nothing and the
@@ -1881,6 +1938,8 @@ main (int   argc,
   g_test_add ("/trace/output-stalled/sigterm", Fixture, "stdout", fixture_setup, test_output_stalled_sigterm,
               fixture_teardown);
   g_test_add ("/trace/output-stalled/exit", Fixture, "stdout", fixture_setup, test_output_stalled_exit,
+              fixture_teardown);
+  g_test_add ("/trace/output-stalled/summary", Fixture, "stdout", fixture_setup, test_output_stalled_summary,
               fixture_teardown);
   g_test_add_func ("/trace/output-stalled/no-accept", test_output_stalled_no_accept);
   g_test_add_func ("/trace/output-takes-nothing", test_output_takes_nothing);
