@@ -1533,29 +1533,71 @@ paths_spawn (const Paths *p,
   return paths_spawn_with (p, launcher, FALSE, extra);
 }
 
-/* While the proxy waits for a back-end that takes no connection (for
- * --connect-timeout, a minute here), SIGTERM still ends it at once. */
+/* The lowest fd number @pid has free: the one its next open would get */
+static int
+lowest_free_fd (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", pid);
+  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  int fd = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    g_hash_table_add (used, GINT_TO_POINTER (atoi (name)));
+  while (g_hash_table_contains (used, GINT_TO_POINTER (fd)))
+    fd++;
+  return fd;
+}
+
+/* Waits for the proxy's socket at @p's front_path, and a little more:
+ * all it keeps open for good is open then (its context, its signals'
+ * worker, the listener). */
 static void
-test_connect_stalled_sigterm (void)
+paths_wait_listening (const Paths *p)
+{
+  for (guint i = 0; i < 1000 && !g_file_test (p->front_path, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  g_assert_true (g_file_test (p->front_path, G_FILE_TEST_EXISTS));
+  g_usleep (G_USEC_PER_SEC / 5);
+}
+
+/* While the proxy waits for a back-end that takes no connection (for
+ * --connect-timeout, a minute here), SIGTERM still ends it at once:
+ * with @data "full", the back-end's socket is there but its backlog
+ * full; with "missing", it is not there (yet). */
+static void
+test_connect_stalled_sigterm (gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) proxy = NULL;
   g_autoptr(GSocket) front = NULL;
   g_autoptr(GArray) fillers = g_array_new (FALSE, FALSE, sizeof (int));
   const char *extra[] = { "--once", "--connect-timeout", "60000", NULL };
+  const char *pid;
   Paths p;
-  int listener;
+  int listener = -1, free_fd;
   guint8 byte;
 
   if (!paths_init (&p))
     return;
-  listener = listen_full (p.back_path, fillers);
+  if (g_strcmp0 (data, "full") == 0)
+    listener = listen_full (p.back_path, fillers);
 
   proxy = paths_spawn (&p, extra);
+  pid = g_subprocess_get_identifier (proxy);
+  paths_wait_listening (&p);
+  free_fd = lowest_free_fd (pid);
   front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
   g_assert_no_error (error);
-  /* time for the proxy to take the front-end and try the back-end */
-  g_usleep (G_USEC_PER_SEC / 2);
+  /* taken, the front-end's socket its next fd: still in the backlog, it
+   * would be reset when the proxy exits, not closed */
+  for (guint i = 0; i < 1000 && lowest_free_fd (pid) == free_fd; i++)
+    g_usleep (10000);
+  g_assert_cmpint (lowest_free_fd (pid), >, free_fd);
+  /* and time to try the back-end a few times */
+  g_usleep (G_USEC_PER_SEC / 10);
 
   g_subprocess_send_signal (proxy, SIGTERM);
   /* at once, on a loaded machine: far from --connect-timeout */
@@ -1567,7 +1609,8 @@ test_connect_stalled_sigterm (void)
 
   for (guint i = 0; i < fillers->len; i++)
     close (g_array_index (fillers, int, i));
-  close (listener);
+  if (listener >= 0)
+    close (listener);
   paths_clear (&p);
 }
 
@@ -1615,24 +1658,6 @@ test_connect_retried (void)
   paths_clear (&p);
 }
 
-/* The lowest fd number @pid has free: the one its next open would get */
-static int
-lowest_free_fd (const char *pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", pid);
-  g_autoptr(GHashTable) used = g_hash_table_new (NULL, NULL);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  int fd = 0;
-
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    g_hash_table_add (used, GINT_TO_POINTER (atoi (name)));
-  while (g_hash_table_contains (used, GINT_TO_POINTER (fd)))
-    fd++;
-  return fd;
-}
-
 /* accept () keeps failing (the proxy is out of fds): the proxy rests
  * between tries, growing the pause, instead of spinning on a listener
  * that stays readable; once fds are free again it takes the front-end. */
@@ -1656,10 +1681,7 @@ test_accept_backoff (void)
 
   proxy = paths_spawn (&p, extra);
   pid = g_subprocess_get_identifier (proxy);
-  for (guint i = 0; i < 500 && !g_file_test (p.front_path, G_FILE_TEST_EXISTS); i++)
-    g_usleep (10000);
-  /* settled: its context, its signals' worker and the listener are open */
-  g_usleep (G_USEC_PER_SEC / 5);
+  paths_wait_listening (&p);
   g_assert_cmpint (prlimit (atoi (pid), RLIMIT_NOFILE, NULL, &saved), ==, 0);
   limit = saved;
   limit.rlim_cur = lowest_free_fd (pid);
@@ -1944,7 +1966,8 @@ main (int   argc,
   g_test_add_func ("/trace/output-stalled/no-accept", test_output_stalled_no_accept);
   g_test_add_func ("/trace/output-takes-nothing", test_output_takes_nothing);
   g_test_add_func ("/trace/stdout-closed", test_stdout_closed);
-  g_test_add_func ("/trace/connect/stalled-sigterm", test_connect_stalled_sigterm);
+  g_test_add_data_func ("/trace/connect/stalled-sigterm", "full", test_connect_stalled_sigterm);
+  g_test_add_data_func ("/trace/connect/missing-sigterm", "missing", test_connect_stalled_sigterm);
   g_test_add_func ("/trace/connect/retried", test_connect_retried);
   g_test_add_func ("/trace/accept-backoff", test_accept_backoff);
 
