@@ -22,7 +22,9 @@
  * to both directions: the proxy pauses, bounded, ends on SIGTERM, and
  * once the trace is read again it goes on with no line lost. So does
  * a back-end whose socket takes no connection: SIGTERM still ends the
- * proxy that waits for it.
+ * proxy that waits for it. While the trace waits, no next front-end is
+ * taken; an output whose write() takes nothing is tried again after a
+ * rest; a standard output closed at start is refused without --output.
  */
 
 #include <errno.h>
