@@ -1619,12 +1619,12 @@ test_reconnect_stopped (Fixture       *f,
   assert_bases (f);
 }
 
-/* A back-end that stops its rings at a base no ring of theirs can have
- * (the wild-base peer's 0x7fff7fff: wider than a split ring's index,
- * positions beyond a packed ring of 61), whether by GET_VRING_BASE or,
- * for a stop that does not drain without an in-flight area,
- * GET_VRING_BASE_SKIP_DRAIN: the stop fails and the rings keep the bases
- * they had (from a review: the base went on as it came). */
+/* A back-end that answers a stop wrongly (@peer: see wild_base()),
+ * whether by GET_VRING_BASE or, for a stop that does not drain without
+ * an in-flight area, GET_VRING_BASE_SKIP_DRAIN: the stop fails, the
+ * rings keep the bases they had, and the device hangs up, rather than
+ * staying "running" with its rings disabled, some stopped, and a start
+ * that would do nothing (from two reviews); reconnected, it is stopped. */
 static void
 assert_stop_refused (Fixture       *f,
                      const Variant *variant,
@@ -1646,6 +1646,11 @@ assert_stop_refused (Fixture       *f,
   g_test_message ("%s", error->message);
   for (guint i = 0; i < N_RINGS; i++)
     g_assert_cmphex (vhost_user_device_get_ring_base (f->device, i), ==, variant->packed ? 0x80008000 : 0);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_device_reconnect (f->device, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_user_device_get_state (f->device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
 }
 
 static void

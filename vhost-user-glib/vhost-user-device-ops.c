@@ -91,13 +91,20 @@ vhost_user_device_start (VhostUserDevice  *self,
  * Stops the rings: each disabled (where protocol features are
  * negotiated), then `GET_VRING_BASE` for each, which also waits for the
  * back-end to finish what it took; the bases are kept
- * (vhost_user_device_get_ring_base()) for the next start. A base no ring
- * of its kind can have (a split ring's above 0xffff, a packed ring's
- * position outside the ring) fails the stop with
- * %VHOST_USER_ERROR_INVALID_MESSAGE, and the ring keeps the base it had.
- * Then status 0 where `STATUS` is negotiated. Memory and the in-flight area stay. A
+ * (vhost_user_device_get_ring_base()) for the next start. Then status 0
+ * where `STATUS` is negotiated. Memory and the in-flight area stay. A
  * device that is not running is left as it is, and will not start on a
  * reconnect.
+ *
+ * A stop that fails once it has begun (a request refused or not answered
+ * in time, a base no ring of its kind can have: a split ring's above
+ * 0xffff, a packed ring's position outside the ring, which is
+ * %VHOST_USER_ERROR_INVALID_MESSAGE) closes the connection, since the
+ * back-end's rings are then in no known state and hanging up is what
+ * stops them all; the device is
+ * %VHOST_USER_DEVICE_STATE_DISCONNECTED, and once
+ * vhost_user_device_reconnect() has brought it back (stopped), a start
+ * takes each ring's base from shared memory, as after a lost back-end.
  *
  * Since: 1.0
  */

@@ -665,8 +665,11 @@ worth_retrying (const GError *error)
 }
 
 /* A failed operation: a setup that reached the back-end is undone by
- * closing the connection, so that nothing half-applied runs; a reconnect
- * whose back-end went away again dials again. */
+ * closing the connection, so that nothing half-applied runs; so is a stop
+ * that began, which may have left rings disabled, some stopped and others
+ * not, and a back-end that answered it wrongly (or not in time) may still
+ * be working on guest memory: hung up on, it stops every ring. A
+ * reconnect whose back-end went away again dials again. */
 static void
 op_fail (GTask  *task,
          GError *error)
@@ -696,7 +699,7 @@ op_fail (GTask  *task,
       return;
     }
 
-  if ((op->kind == OP_START || op->kind == OP_RECONNECT) && op->sent &&
+  if ((((op->kind == OP_START || op->kind == OP_RECONNECT) && op->sent) || (op->kind == OP_STOP && op->next > 0)) &&
       vhost_user_frontend_get_connected (self->frontend))
     {
       self->closing = TRUE;
