@@ -632,10 +632,13 @@ channel_shmem_unmap (VhostUserFrontend   *self,
  * ([signal@VhostUser.Frontend::shmem-map]), as the default handler
  * recorded it; mappings go when the back-end unmaps them, resets or
  * disconnects, and when a later `GET_SHMEM_CONFIG` leaves them outside
- * their region (shrunk or removed).
+ * their region (shrunk or removed). The fd is closed when its mapping
+ * goes, with no signal of its own: a VMM that maps it into the guest
+ * looks the mapping up again after each of those (or `dup()`s the fd),
+ * and takes its guest mapping down where the lookup finds none.
  *
- * Returns: the mapped fd (owned by @self), or -1 if nothing is mapped
- *   there
+ * Returns: the mapped fd (owned by @self, valid while the mapping is
+ *   recorded), or -1 if nothing is mapped there
  *
  * Since: 1.0
  */
