@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -1489,6 +1490,24 @@ stdout_takes_nothing (gpointer user_data)
       prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
     _exit (125);
 }
+
+/* Whether this process may set a seccomp filter: a container or a
+ * sandbox may forbid it, which is no fault of the proxy's. */
+static gboolean
+seccomp_allowed (void)
+{
+  int status;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      stdout_takes_nothing (NULL);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
 #endif
 
 /* The proxy between @p's sockets, started by @launcher, the JSON trace
@@ -1741,7 +1760,8 @@ test_output_stalled_no_accept (void)
   const char *extra[] = { "--connect-timeout", "0", "--hexdump", NULL };
   struct pollfd pfd = { -1, POLLIN, 0 };
   gsize sent, received;
-  int fds[2];
+  const char *pid;
+  int fds[2], busy_fd;
   guint8 byte;
   Paths p;
 
@@ -1755,6 +1775,7 @@ test_output_stalled_no_accept (void)
   listener = vhost_user_socket_listen (p.back_path, 0, &error);
   g_assert_no_error (error);
   proxy = paths_spawn_with (&p, launcher, TRUE, extra);
+  pid = g_subprocess_get_identifier (proxy);
   front = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
   g_assert_no_error (error);
   g_socket_set_blocking (listener, TRUE);
@@ -1765,9 +1786,16 @@ test_output_stalled_no_accept (void)
   g_unlink (p.back_path);
 
   stall_output (g_socket_get_fd (front), g_socket_get_fd (back), &sent, &received);
-  /* both sides hang up: the session ends, its summary waiting */
+  /* both sides hang up: the session ends, its summary waiting, and the
+   * proxy closes its sockets; only then is the listener what is tested
+   * (a proxy slow to see the hang-ups would leave the next front-end in
+   * the backlog whatever it does) */
+  busy_fd = lowest_free_fd (pid);
   g_socket_close (front, NULL);
   g_socket_close (back, NULL);
+  for (guint i = 0; i < 1000 && lowest_free_fd (pid) >= busy_fd; i++)
+    g_usleep (10000);
+  g_assert_cmpint (lowest_free_fd (pid), <, busy_fd);
 
   next = vhost_user_socket_connect (p.front_path, 10000, NULL, &error);
   g_assert_no_error (error);
@@ -1831,6 +1859,11 @@ test_output_takes_nothing (void)
   gsize len;
   Paths p;
 
+  if (!seccomp_allowed ())
+    {
+      g_test_skip ("seccomp filters cannot be set here");
+      return;
+    }
   if (!paths_init (&p))
     return;
 
