@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
+#include <gio/gunixoutputstream.h>
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
@@ -561,6 +562,84 @@ test_save_endless (Fixture       *f,
   g_ptr_array_unref (peer.streams);
 }
 
+static void
+saved (GObject      *source,
+       GAsyncResult *result,
+       gpointer      user_data)
+{
+  GError **error = user_data;
+
+  g_assert_false (vhost_user_device_save_state_finish (VHOST_USER_DEVICE (source), result, error));
+  g_assert_nonnull (*error);
+}
+
+/* A save into a destination that takes nothing (the caller's stream: a
+ * pipe nobody reads), and a back-end that goes meanwhile: the save ends,
+ * CLOSED, and lets the stream go (before, the copy behind it went on
+ * waiting on the stream, holding it and the state's pipe, for as long as
+ * the stream stalled: the back-end's going ended only waits for the
+ * pipe). */
+static void
+test_save_stalled_destination (Fixture       *f,
+                               gconstpointer  data)
+{
+  Peer peer = { PEER_ENDLESS, -1, NULL };
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GOutputStream) destination = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  GMainContext *context = g_main_context_default ();
+  GOutputStream *left = NULL;
+  gint64 deadline, stopped;
+  int fds[2], queued = 0;
+
+  g_mutex_init (&peer.lock);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  device = device_for (f, sock);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  /* (a write the stream makes once poll says "writable" must not block) */
+  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, &error));
+  g_assert_no_error (error);
+  destination = g_unix_output_stream_new (fds[1], TRUE);
+
+  vhost_user_device_save_state_async (device, destination, NULL, saved, &error);
+  /* the destination full: the copy waits on the caller's stream */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((ioctl (fds[0], FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+  g_assert_cmpint (queued, >=, 65536);
+  /* and the back-end's next chunk read from the state's pipe, to be
+   * written (the copy waits on the pipe no longer) */
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 5;
+  while (g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+  g_assert_null (error);
+
+  vhost_user_server_stop (server);
+  stopped = g_get_monotonic_time ();
+  deadline = stopped + 10 * G_USEC_PER_SEC;
+  while (error == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_CLOSED);
+  g_test_message ("after %" G_GINT64_FORMAT " ms: %s", (g_get_monotonic_time () - stopped) / 1000, error->message);
+
+  g_object_add_weak_pointer (G_OBJECT (destination), (gpointer *) &left);
+  g_clear_object (&destination);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (left != NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+  g_assert_null (left);
+
+  vhost_user_device_close (device);
+  g_close (fds[0], NULL);
+  g_ptr_array_unref (peer.streams);
+}
+
 /* How many of GLib's worker threads (GThreadPool's, as GTask runs its
  * threads in, named "pool-...") are in poll(2) or write(2) now: waiting
  * on I/O, as a blocking write does, rather than for work. */
@@ -887,6 +966,8 @@ main (int   argc,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,
               fixture_teardown);
+  g_test_add ("/migration/device-state/save-stalled-destination", Fixture, NULL, fixture_setup,
+              test_save_stalled_destination, fixture_teardown);
   g_test_add ("/migration/device-state/save-unread", Fixture, NULL, fixture_setup, test_save_unread,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,

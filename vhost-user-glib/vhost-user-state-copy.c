@@ -15,7 +15,10 @@
  * exists, but a process need not have made a GSocket (a front-end can
  * take a plain fd) or may want SIGPIPE back, so it is blocked around each
  * write and taken back if the write raised it. The caller's stream is
- * the caller's: it is used with its own async calls.
+ * the caller's: it is used with its own async calls, under a cancellable
+ * of ours that the caller's cancellation and @abort both cancel, so that
+ * a stream that stalls (a destination that takes nothing) does not keep
+ * the copy going once the back-end has gone.
  */
 
 #include "config.h"
@@ -40,6 +43,10 @@ typedef struct {
   gboolean      save;         /* pipe to stream; else stream to pipe */
   guint         timeout_ms;
   GCancellable *abort;
+  GCancellable *cancellable;  /* the caller's */
+  GCancellable *stream_cancellable;  /* the stream's calls': either of the two */
+  gulong        abort_id;
+  gulong        cancellable_id;
   GSource      *wait;         /* for the pipe */
   guint8       *buf;
   gsize         len;          /* load: bytes in buf */
@@ -60,7 +67,13 @@ copy_free (Copy *c)
   if (c->fd >= 0)
     g_close (c->fd, NULL);
   g_clear_object (&c->stream);
+  if (c->abort != NULL)
+    g_cancellable_disconnect (c->abort, c->abort_id);
+  if (c->cancellable != NULL)
+    g_cancellable_disconnect (c->cancellable, c->cancellable_id);
   g_clear_object (&c->abort);
+  g_clear_object (&c->cancellable);
+  g_clear_object (&c->stream_cancellable);
   g_free (c->buf);
   g_free (c);
 }
@@ -196,6 +209,25 @@ wait_or_time_out (GTask *task)
   wait_for_pipe (task, c->timeout_ms > 0 ? (guint) MAX ((left + 999) / 1000, 1) : 0);
 }
 
+/* A stream's call failed: cancelled by us, it is the caller's
+ * cancellation or the back-end's going, which copy_step() tells apart. */
+static void
+stream_failed (GTask  *task,
+               GError *error)
+{
+  Copy *c = g_task_get_task_data (task);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      g_cancellable_is_cancelled (c->stream_cancellable))
+    {
+      g_error_free (error);
+      copy_step (task);
+      return;
+    }
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static void
 written_to_stream (GObject      *source,
                    GAsyncResult *result,
@@ -206,8 +238,7 @@ written_to_stream (GObject      *source,
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      stream_failed (task, error);
       return;
     }
   copy_step (task);
@@ -225,8 +256,7 @@ read_from_stream (GObject      *source,
 
   if (n < 0)
     {
-      g_task_return_error (task, error);
-      g_object_unref (task);
+      stream_failed (task, error);
       return;
     }
   if (n == 0)
@@ -265,6 +295,13 @@ copy_step (GTask *task)
       g_object_unref (task);
       return;
     }
+  /* (cancelled by neither, which cannot be: not a reason to copy on) */
+  if (g_cancellable_is_cancelled (c->stream_cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+      g_object_unref (task);
+      return;
+    }
 
   if (c->save)
     {
@@ -282,8 +319,8 @@ copy_step (GTask *task)
         {
           c->total += n;
           c->stalled_since = 0;
-          g_output_stream_write_all_async (G_OUTPUT_STREAM (c->stream), c->buf, n, G_PRIORITY_DEFAULT, cancellable,
-                                           written_to_stream, task);
+          g_output_stream_write_all_async (G_OUTPUT_STREAM (c->stream), c->buf, n, G_PRIORITY_DEFAULT,
+                                           c->stream_cancellable, written_to_stream, task);
         }
       else if (n == 0)
         {
@@ -325,8 +362,15 @@ copy_step (GTask *task)
           return;
         }
     }
-  g_input_stream_read_async (G_INPUT_STREAM (c->stream), c->buf, CHUNK, G_PRIORITY_DEFAULT, cancellable,
+  g_input_stream_read_async (G_INPUT_STREAM (c->stream), c->buf, CHUNK, G_PRIORITY_DEFAULT, c->stream_cancellable,
                              read_from_stream, task);
+}
+
+static void
+cancel_stream (GCancellable *cancelled,
+               GCancellable *stream_cancellable)
+{
+  g_cancellable_cancel (stream_cancellable);
 }
 
 /*
@@ -363,6 +407,13 @@ vhost_user_state_copy_async (int                  fd,
   c->timeout_ms = idle_timeout_ms;
   c->max_bytes = max_bytes;
   c->abort = abort != NULL ? g_object_ref (abort) : NULL;
+  c->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  c->stream_cancellable = g_cancellable_new ();
+  if (c->abort != NULL)
+    c->abort_id = g_cancellable_connect (c->abort, G_CALLBACK (cancel_stream), c->stream_cancellable, NULL);
+  if (c->cancellable != NULL)
+    c->cancellable_id = g_cancellable_connect (c->cancellable, G_CALLBACK (cancel_stream), c->stream_cancellable,
+                                               NULL);
   c->buf = g_malloc (CHUNK);
   g_task_set_task_data (task, c, (GDestroyNotify) copy_free);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
@@ -374,7 +425,7 @@ vhost_user_state_copy_async (int                  fd,
   if (c->save)
     copy_step (task);
   else
-    g_input_stream_read_async (G_INPUT_STREAM (stream), c->buf, CHUNK, G_PRIORITY_DEFAULT, cancellable,
+    g_input_stream_read_async (G_INPUT_STREAM (stream), c->buf, CHUNK, G_PRIORITY_DEFAULT, c->stream_cancellable,
                                read_from_stream, task);
 }
 
