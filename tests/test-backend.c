@@ -1306,6 +1306,61 @@ test_postcopy_refused (Fixture       *f,
   g_assert_error (f->disconnect_error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
   g_assert_cmpuint (n_regions (f), ==, 0);
 }
+
+/* The confirmation is SET_MEM_TABLE's: QEMU sends our reply back, REPLY
+ * flag and all, with a u64 0 in it. The next request of a front-end that
+ * does not confirm is none, even when its payload is eight zero bytes,
+ * as SET_VRING_BASE's of ring 0 to 0 is (from a review): the back-end
+ * hangs up with the memory unused. */
+static void
+test_postcopy_confirmation (Fixture       *f,
+                            gconstpointer  data)
+{
+  static const VhostUserWireXenMemoryRegion region = { 0, 0x4000, UADDR, 0, 0, 0 };
+  static const VhostUserWireVringState ring_0_at_0 = { 0, 0 };
+  g_autoptr(VhostUserMessage) advise = NULL;
+  g_autoptr(VhostUserMessage) table_reply = NULL;
+  g_autoptr(VhostUserMessage) ack = NULL;
+  MSG (msg);
+
+  if (!postcopy_here (f))
+    {
+      g_test_skip ("userfaultfd on shared memory is not allowed here (needs root or vm.unprivileged_userfaultfd)");
+      return;
+    }
+  negotiate (f, OFFERED, PF_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), TRUE);
+  send_or_die (f, msg_table (f, &msg, &region, 1, 0x4000));
+  table_reply = next_reply (f);
+  vhost_user_message_init (&msg, REQ (SET_MEM_TABLE), VHOST_USER_FLAG_REPLY);
+  vhost_user_message_set_u64 (&msg, 0);
+  send_or_die (f, &msg);
+  ack = next_reply (f);
+  g_assert_cmpuint (ack->header.request, ==, REQ (SET_MEM_TABLE));
+  g_assert_cmpuint (reply_u64 (ack), ==, 0);
+  g_assert_cmpuint (n_regions (f), ==, 1);
+  drop_front (f);
+  spin (f, 50);
+
+  connect_front (f);
+  negotiate (f, OFFERED, PF_ACK & ~PF (CONFIGURE_MEM_SLOTS));
+  g_clear_pointer (&advise, message_free);
+  advise = request (f, msg_empty (&msg, REQ (POSTCOPY_ADVISE)));
+  g_assert_cmpuint (advise->n_fds, ==, 1);
+  check_status (f, request (f, msg_empty (&msg, REQ (POSTCOPY_LISTEN))), TRUE);
+  send_or_die (f, msg_table (f, &msg, &region, 1, 0x4000));
+  g_clear_pointer (&table_reply, message_free);
+  table_reply = next_reply (f);
+  g_assert_cmpuint (n_regions (f), ==, 0);
+  vhost_user_message_set_payload (msg_empty (&msg, REQ (SET_VRING_BASE)), &ring_0_at_0, sizeof ring_0_at_0);
+  send_or_die (f, &msg);
+  wait_for (f, &f->disconnected, 0);
+  g_assert_true (f->disconnected);
+  g_assert_error (f->disconnect_error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_assert_cmpuint (n_regions (f), ==, 0);
+}
 #endif
 
 /* --- 2. handlers that answer later, or never --- */
@@ -2671,6 +2726,7 @@ main (int   argc,
 #ifdef __linux__
   ADD ("postcopy/fault-served", test_postcopy);
   ADD ("postcopy/refused", test_postcopy_refused);
+  ADD ("postcopy/confirmation", test_postcopy_confirmation);
   ADD ("postcopy/listen-acked-without-reply-ack", test_postcopy_listen_acked);
 #endif
   ADD ("deferred/answered-declined", test_answered_declined);

@@ -311,9 +311,10 @@ pending_table_free (gpointer data)
   g_free (pending);
 }
 
-/* The front-end's word that it serves faults now: a u64 0 (QEMU sends it
- * under the request's own number). Only then is the memory registered
- * and given to the rings, which may touch it. */
+/* The front-end's word that it serves faults now: a u64 0 under the
+ * request's own number (QEMU sends our reply back with it, REPLY flag and
+ * all, so the flags say nothing). Only then is the memory registered and
+ * given to the rings, which may touch it. */
 static gboolean
 table_confirmed (const VhostUserMessage *msg,
                  const GError           *parse_error,
@@ -324,6 +325,16 @@ table_confirmed (const VhostUserMessage *msg,
   VhostUserBackendPrivate *priv;
   guint64 value;
 
+  /* nothing on the way here looks at the number: another request is a
+   * front-end that went on without confirming, whatever its payload
+   * (SET_VRING_BASE of ring 0 to 0 is eight zero bytes too) */
+  if (msg->header.request != VHOST_USER_REQUEST_SET_MEM_TABLE)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
+                   "Postcopy SET_MEM_TABLE: request %u came instead of the front-end's confirmation",
+                   msg->header.request);
+      return FALSE;
+    }
   if (msg->header.size != sizeof value)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
