@@ -400,6 +400,58 @@ seed('fuzz-frontend', 'lies')(lambda: FE_NEGOTIATE + op(2, b'\1') + reply(state(
                               op(1, bytes([1, 0])) + reply(u64(1), flags=0x1) + bytes([0x80, 12, 0]) + struct.pack('<III', 1, 5, 0xffffff))
 
 
+
+# --- the IOTLB (fuzz-iotlb.c) ---
+
+def page(n):
+    return bytes([0, n])
+
+
+def near_top(n):
+    return bytes([3]) + struct.pack('<H', n)
+
+
+def any_u64(v):
+    return bytes([2]) + struct.pack('<Q', v)
+
+
+def io_update(iova, size, uaddr, perm=3):
+    return bytes([0]) + iova + size + uaddr + bytes([perm])
+
+
+def io_invalidate(iova, size, flush=False):
+    return bytes([2]) + iova + size + bytes([0 if flush else 1])
+
+
+def io_translate(iova, length, perm=3):
+    return bytes([3]) + iova + length + bytes([perm - 1])
+
+
+def io_fence(kind, pick=0):
+    return bytes([7 | (kind << 3), pick])
+
+
+# pages 1-2 and 4 mapped, looked up inside, across the end, outside, with
+# too little permission; one overlap refused, the same mapping again taken
+seed('fuzz-iotlb', 'map-lookup')(lambda: bytes([8]) + io_update(page(1), page(2), page(0x40)) +
+                                 io_update(page(4), page(1), page(0x80), perm=1) +
+                                 io_update(page(2), page(1), page(0x50)) + io_update(page(1), page(2), page(0x40)) +
+                                 io_translate(page(1), page(1)) + io_translate(page(2), page(4)) +
+                                 io_translate(page(3), page(1)) + io_translate(page(4), page(1), perm=2) +
+                                 bytes([5]) + page(4))
+# a table of two, filled past its size: one mapping makes room each time
+seed('fuzz-iotlb', 'evict')(lambda: bytes([1]) + b''.join(io_update(page(i), page(1), page(0x10 + i))
+                                                          for i in range(1, 6)) + io_translate(page(5), page(1)))
+# QEMU's whole-space flush, a range that ends at 2^64, one that wraps
+seed('fuzz-iotlb', 'top')(lambda: bytes([4]) + io_update(near_top(0xfff), any_u64(0x1000), page(1)) +
+                          io_update(near_top(0), any_u64(2), page(2)) + io_translate(near_top(0), any_u64(2**64 - 1)) +
+                          io_invalidate(page(0), page(0), flush=True) + io_translate(near_top(0), page(1)))
+# invalidations answered in order: fences made, held, released out of
+# order, one cancelled as at a disconnect
+seed('fuzz-iotlb', 'fences')(lambda: bytes([4]) + io_fence(0) + io_fence(0) + io_fence(1, 0) + io_fence(0) +
+                             io_fence(2, 1) + io_fence(2, 0) + io_fence(3) + io_fence(0) + io_fence(2, 0) +
+                             io_fence(2, 0) + io_update(page(1), page(1), page(2)) + bytes([6]))
+
 RINGS = ('fuzz-split', 'fuzz-packed', 'fuzz-inflight')
 
 

@@ -44,7 +44,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable)
+  targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable fuzz-iotlb)
 fi
 
 binary_id() {
