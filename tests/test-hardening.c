@@ -679,22 +679,30 @@ test_indirect_copy_overflow (Fixture       *f,
   expect_broken (vring);
 }
 
-/* SET_INFLIGHT_FD for a queue size out of step with SET_VRING_NUM, and
- * a hostile area (libvhost-user's vu_check_queue_inflights overflowed
- * its resubmit list): an area is used only where it fits the ring, and
- * recovery hands out no more than the ring holds, each checked as a pop
- * is. */
-static void
-test_inflight_out_of_step (Fixture       *f,
-                           gconstpointer  data)
-{
-  /* laid out for 8 descriptors, then for the ring's; every byte 0xff:
-   * every entry "in flight", counters and lists garbage */
+/* SET_INFLIGHT_FD for a queue size out of step with SET_VRING_NUM
+ * (laid out for 8 descriptors), and a hostile area for the ring's own
+ * size (libvhost-user's vu_check_queue_inflights overflowed its resubmit
+ * list): an area is used only where it fits the ring, and recovery hands
+ * out no more than the ring holds, each checked as a pop is. Every byte
+ * of either is 0xff: every entry "in flight", counters and lists
+ * garbage. */
 #define AREA_SIZE(q) (((32 + 32 * (q)) + 63) & ~63)   /* room for either layout, aligned */
-  const VhostUserWireInflight areas[] = {
-    { AREA_SIZE (8), 0, 1, 8 },
-    { AREA_SIZE (NUM), 0, 1, NUM },
-  };
+static const VhostUserWireInflight inflight_out_of_step = { AREA_SIZE (8), 0, 1, 8 };
+static const VhostUserWireInflight inflight_hostile = { AREA_SIZE (NUM), 0, 1, NUM };
+
+static void
+test_inflight_area (Fixture       *f,
+                    gconstpointer  data)
+{
+  const VhostUserWireInflight *area = data;
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+  VhostUserVring *vring;
+  guint heads[2 * NUM];
+  guint popped = 0;
+  int fd = test_memfd (area->mmap_size);
+  guint8 *map;
+  guint16 version = 1, desc_num = NUM;
 
   negotiate (f, 0);
   expect_ok (f, set_memory (f, FALSE, 0));
@@ -705,47 +713,36 @@ test_inflight_out_of_step (Fixture       *f,
       make_available (f, i);
     }
 
-  for (guint a = 0; a < G_N_ELEMENTS (areas); a++)
+  map = mmap (NULL, area->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  g_assert_true (map != MAP_FAILED);
+  memset (map, 0xff, area->mmap_size);
+  if (area->queue_size == NUM)
     {
-      g_autoptr(GError) error = NULL;
-      VhostUserVringElement e;
-      VhostUserVring *vring;
-      guint heads[2 * NUM];
-      guint popped = 0;
-      int fd = test_memfd (areas[a].mmap_size);
-      guint8 *map = mmap (NULL, areas[a].mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      guint16 version = 1, desc_num = NUM;
-
-      g_assert_true (map != MAP_FAILED);
-      memset (map, 0xff, areas[a].mmap_size);
-      if (areas[a].queue_size == NUM)
-        {
-          /* a plausible header, every entry in flight, the rest
-           * garbage: recovery runs, and resubmits */
-          memcpy (map + 8, &version, 2);
-          memcpy (map + 10, &desc_num, 2);
-          for (guint i = 0; i < NUM; i++)
-            map[16 + 16 * i] = 1;
-        }
-      munmap (map, areas[a].mmap_size);
-
-      expect_ok (f, call (f, REQ (SET_INFLIGHT_FD), &areas[a], sizeof areas[a], &fd, 1));
-      vring = setup_ring (f, 0, 0);
-      while (popped < G_N_ELEMENTS (heads) && vhost_user_vring_pop (vring, &e, &error))
-        {
-          g_assert_cmpuint (e.head, <, NUM);
-          heads[popped++] = e.head;
-        }
-      g_test_message ("area for %u entries: %u requests popped (%s)", areas[a].queue_size, popped,
-                      error != NULL ? error->message : "then the ring was empty");
-      g_clear_error (&error);
-      /* never more out with the device than the ring holds */
-      g_assert_cmpuint (popped, <=, NUM);
-      for (guint i = 0; i < popped; i++)
-        vhost_user_vring_push (vring, heads[i], 0, NULL);
-      g_assert_cmpint (call_state (f, REQ (GET_VRING_BASE), 0, 0), >=, 0);
-      g_assert_false (f->closed);
+      /* a plausible header, every entry in flight, the rest garbage:
+       * recovery runs, and resubmits */
+      memcpy (map + 8, &version, 2);
+      memcpy (map + 10, &desc_num, 2);
+      for (guint i = 0; i < NUM; i++)
+        map[16 + 16 * i] = 1;
     }
+  munmap (map, area->mmap_size);
+
+  expect_ok (f, call (f, REQ (SET_INFLIGHT_FD), area, sizeof *area, &fd, 1));
+  vring = setup_ring (f, 0, 0);
+  while (popped < G_N_ELEMENTS (heads) && vhost_user_vring_pop (vring, &e, &error))
+    {
+      g_assert_cmpuint (e.head, <, NUM);
+      heads[popped++] = e.head;
+    }
+  g_test_message ("area for %u entries: %u requests popped (%s)", area->queue_size, popped,
+                  error != NULL ? error->message : "then the ring was empty");
+  g_clear_error (&error);
+  /* never more out with the device than the ring holds */
+  g_assert_cmpuint (popped, <=, NUM);
+  for (guint i = 0; i < popped; i++)
+    vhost_user_vring_push (vring, heads[i], 0, NULL);
+  g_assert_cmpint (call_state (f, REQ (GET_VRING_BASE), 0, 0), >=, 0);
+  g_assert_false (f->closed);
 }
 
 /* Whether freed memory leaves the resident set as it would in
@@ -837,7 +834,10 @@ main (int   argc,
   ADD ("cve-2020-10726-cve-2022-0669-fd-leak-on-error", test_fd_leak_on_error);
   ADD ("cve-2022-2132-chain-too-small-for-header", test_chain_too_small_for_header);
   ADD ("region-size-unchecked-before-mmap", test_region_size_unchecked);
-  ADD ("inflight-out-of-step-with-queue-size", test_inflight_out_of_step);
+  g_test_add ("/hardening/inflight-out-of-step-with-queue-size", Fixture, &inflight_out_of_step, fixture_setup,
+              test_inflight_area, fixture_teardown);
+  g_test_add ("/hardening/libvhost-user-check-queue-inflights-overflow", Fixture, &inflight_hostile, fixture_setup,
+              test_inflight_area, fixture_teardown);
   ADD ("runt-rx-descriptor-copy-underflow", test_runt_rx_descriptor);
   ADD ("libvhost-user-indirect-copy-overflow", test_indirect_copy_overflow);
   ADD ("cve-2019-14818-set-vring-num-dos", test_set_vring_num_dos);
