@@ -9,11 +9,16 @@
  * sequence of records, after each of which the front-end's context runs
  * until it has nothing left to do:
  *
- *   0x00-0x7f  start an operation of the front-end (the byte picks which,
+ *   0x00-0x67  start an operation of the front-end (the byte picks which,
  *              its arguments follow): negotiation, the generic request,
  *              the typed ones with replies (vring base, config, in-flight
  *              fd, shared object, shared memory config), the back-end
  *              channel's set-up, the memory table;
+ *   0x68-0x7f  the front-end as the guest's IOMMU: an IOTLB message of
+ *              any kind (u64 iova, size, address, u8 perm, type), or how
+ *              it answers the back-end's misses from then on (a u8: by
+ *              default, acknowledged with an update sent after, answered
+ *              only once the update is through, refused);
  *   0x80-0xbf  raw bytes to the main socket: u16 length, bytes; bits 0-2
  *              of the control byte: fds attached (a memfd, an eventfd,
  *              /dev/null, in turn);
@@ -85,7 +90,16 @@ typedef struct {
   guint              pending;     /* operations not completed yet */
   gboolean           disconnected;
   gboolean           hung_up;
+  guint8             iotlb_mode;  /* how misses are answered: IOTLB_* */
 } Session;
+
+enum {
+  IOTLB_DEFAULT,     /* no handler: refused */
+  IOTLB_ACK_FIRST,   /* acknowledged, then an update */
+  IOTLB_ACK_AFTER,   /* acknowledged when the update is through */
+  IOTLB_REFUSE,
+  IOTLB_N_MODES
+};
 
 /* guest memory for SET_MEM_TABLE and ADD_MEM_REG, made once */
 static VhostUserMemoryRegion *region;
@@ -145,6 +159,72 @@ done_request (GObject      *source,
   g_clear_pointer (&reply, g_bytes_unref);
   g_clear_object (&fds);
   s->pending--;
+}
+
+typedef struct {
+  Session             *session;
+  VhostUserInvocation *miss;   /* answered once the update is through */
+} IotlbAnswer;
+
+static void
+done_iotlb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  IotlbAnswer *answer = user_data;
+  GError *error = NULL;
+
+  if (!vhost_user_frontend_send_iotlb_msg_finish (VHOST_USER_FRONTEND (source), result, &error))
+    {
+      g_assert_nonnull (error);
+      g_clear_error (&error);
+    }
+  /* (the back-end may be gone by now: the answer goes nowhere) */
+  if (answer->miss != NULL)
+    {
+      vhost_user_invocation_return_ack (answer->miss);
+      g_object_unref (answer->miss);
+    }
+  answer->session->pending--;
+  g_free (answer);
+}
+
+/* The IOMMU maps every page to the guest memory's first one. */
+static gboolean
+on_iotlb_msg (VhostUserFrontend   *frontend,
+              VhostUserInvocation *invocation,
+              guint64              iova,
+              guint64              size,
+              guint64              user_addr,
+              guint                perm,
+              guint                type,
+              gpointer             user_data)
+{
+  Session *s = user_data;
+  IotlbAnswer *answer;
+
+  switch (s->iotlb_mode)
+    {
+    case IOTLB_DEFAULT:
+      return FALSE;
+    case IOTLB_REFUSE:
+      vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                                                  "no such IOVA");
+      return TRUE;
+    default:
+      break;
+    }
+  answer = g_new0 (IotlbAnswer, 1);
+  answer->session = s;
+  if (s->iotlb_mode == IOTLB_ACK_FIRST)
+    vhost_user_invocation_return_ack (invocation);
+  else
+    answer->miss = g_object_ref (invocation);
+  s->pending++;
+  vhost_user_frontend_send_iotlb_msg_async (frontend, iova & ~(guint64) 0xfff, 0x1000,
+                                            vhost_user_memory_region_get_user_addr (region), perm,
+                                            VHOST_USER_IOTLB_UPDATE, NULL, done_iotlb, answer);
+  return TRUE;
 }
 
 static void
@@ -412,6 +492,23 @@ start_operation (Session *s,
 {
   VhostUserFrontend *f = s->frontend;
 
+  if (op >= 0x68)
+    {
+      if (op & 1)
+        s->iotlb_mode = next_u8 (in) % IOTLB_N_MODES;
+      else
+        {
+          guint64 iova = next_u64 (in), size = next_u64 (in), user_addr = next_u64 (in);
+          guint perm = next_u8 (in);
+          IotlbAnswer *answer = g_new0 (IotlbAnswer, 1);
+
+          answer->session = s;
+          s->pending++;
+          vhost_user_frontend_send_iotlb_msg_async (f, iova, size, user_addr, perm, next_u8 (in), NULL,
+                                                    done_iotlb, answer);
+        }
+      return;
+    }
   s->pending++;
   switch (op % 13)
     {
@@ -529,6 +626,7 @@ session_init (Session *s)
     }
   s->frontend = vhost_user_frontend_new ();
   g_signal_connect (s->frontend, "disconnected", G_CALLBACK (on_disconnected), s);
+  g_signal_connect (s->frontend, "iotlb-msg", G_CALLBACK (on_iotlb_msg), s);
   g_assert_true (vhost_user_socket_pair (&ours, &theirs, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_frontend_take_socket (s->frontend, ours, &error));

@@ -172,6 +172,7 @@ seed('fuzz-memtable', 'eight-slots')(lambda: bytes([0, 8]) + b''.join(spec(i % 3
 
 NEED_REPLY = 1 | (1 << 3)
 UADDR = 0x7f0000000000
+ACCESS_PLATFORM = 1 << 33
 F = {'LOG_ALL': 26, 'INDIRECT': 28, 'EVENT_IDX': 29, 'PROTOCOL': 30, 'VERSION_1': 32, 'PACKED': 34}
 PF = {'MQ': 0, 'LOG_SHMFD': 1, 'REPLY_ACK': 3, 'BACKEND_REQ': 5, 'CONFIG': 9, 'BACKEND_SEND_FD': 10,
       'INFLIGHT': 12, 'RESET_DEVICE': 13, 'INBAND': 14, 'MEM_SLOTS': 15, 'STATUS': 16,
@@ -394,6 +395,23 @@ seed('fuzz-frontend', 'backend-channel')(lambda: FE_NEGOTIATE + op(7) + ack() +
                                          channel(9, struct.pack('<B7xQQQQ', 0, 0, 0, 0x1000, 0), fds=1) +
                                          channel(1, struct.pack('<QQQBB6x', 0, 0x1000, 0, 3, 2)) +
                                          channel(77, b'', need_reply=False))
+# the front-end as the guest's IOMMU: updates and invalidations it sends
+# (one the back-end refuses), and the back-end's misses and access failure
+# answered each way in turn
+FE_IOMMU = (op(0, u64(bits(F, 'VERSION_1', 'PROTOCOL') | ACCESS_PLATFORM), u64(OFFERED_PROTOCOL)) +
+            reply(u64(OFFERED | ACCESS_PLATFORM)) + reply(u64(OFFERED_PROTOCOL)) + ack() + ack() + op(7) + ack())
+
+
+def iotlb_miss(iova, perm=3, kind=1):
+    return channel(1, struct.pack('<QQQBB6x', iova, 0, 0, perm, kind))
+
+
+seed('fuzz-frontend', 'iommu')(lambda: FE_IOMMU +
+                               op(0x68, u64(0x1000), u64(0x1000), u64(0x7000), b'\3', b'\2') + reply(u64(0)) +
+                               op(0x68, u64(0), u64(2**64 - 1), u64(0), b'\0', b'\3') + reply(u64(1)) +
+                               iotlb_miss(0x2010) + op(0x69, b'\1') + iotlb_miss(0x3000, perm=2) + reply(u64(0)) +
+                               op(0x69, b'\2') + iotlb_miss(0x4000) + reply(u64(0)) +
+                               op(0x69, b'\3') + iotlb_miss(0x5000, perm=1) + iotlb_miss(0x6000, kind=4))
 seed('fuzz-frontend', 'lies')(lambda: FE_NEGOTIATE + op(2, b'\1') + reply(state(3, 7)) + op(2, b'\0') + reply(b'\1') +
                               op(3, b'\0', b'\x10') + reply(struct.pack('<III', 0, 200, 0) + bytes(16)) +
                               op(4, b'\2', struct.pack('<H', 8)) + reply(struct.pack('<QQHH4x', 0x100000, 0, 2, 8)) +
