@@ -15,6 +15,8 @@
 #include <glib-unix.h>
 #include <vhost-user-glib.h>
 
+#include "example-access.h"
+
 #define VIRTIO_BLK_F_SEG_MAX  2
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH    9
@@ -147,6 +149,7 @@ main (int   argc,
     "Serves a virtio-blk device over vhost-user without subclassing: handlers answer\n"
     "the config space and log what the front-end negotiates.");
   g_option_context_add_main_entries (options, entries, NULL);
+  example_access_add_options (options);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("%s\n", error->message);
@@ -184,7 +187,7 @@ main (int   argc,
 
   server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
   g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
-  if (!vhost_user_server_listen (server, socket_path, &error))
+  if (!example_access_apply (server, &error) || !vhost_user_server_listen (server, socket_path, &error))
     {
       g_printerr ("vhost-user-blk-handlers: %s\n", error->message);
       return EXIT_FAILURE;

@@ -12,13 +12,12 @@
  * front-end that listens, with --connect) and logs what is negotiated.
  */
 
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <glib-unix.h>
 
 #include "blk-device.h"
+#include "example-access.h"
 
 static gint64 capacity_mb = 64;
 static gint block_size = 512;
@@ -38,10 +37,6 @@ static gint poll_us;
 static gint control_poll_us;
 static char *image;
 static gboolean read_only;
-static char *socket_mode;
-static char *socket_group;
-static char **allow_uids;
-static char **allow_gids;
 
 static GOptionEntry entries[] = {
   { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "Socket to listen on (or connect to, with --connect)", "PATH" },
@@ -74,109 +69,10 @@ static GOptionEntry entries[] = {
     "(a device setup costs no wake-up per request; at most N us of CPU after the last)", "N" },
   { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
     "Offer postcopy migration instead of memory slots (the spec forbids both at once; the front-end is then trusted with this process's memory)", NULL },
-  { "socket-mode", 0, 0, G_OPTION_ARG_STRING, &socket_mode, "The socket file's permissions (default 0600)", "OCTAL" },
-  { "socket-group", 0, 0, G_OPTION_ARG_STRING, &socket_group, "The socket file's group", "GROUP" },
-  { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uids,
-    "Serve only front-ends running as this user (repeatable; with --allow-gid, either may match)", "USER" },
-  { "allow-gid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_gids,
-    "Serve only front-ends running with this primary group (repeatable)", "GROUP" },
   { NULL }
 };
 
 static GMainLoop *loop;
-
-/* A user or group, by name or number. */
-static gboolean
-parse_id (const char *text,
-          gboolean    group,
-          guint32    *id)
-{
-  guint64 n;
-
-  if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32 - 1, &n, NULL))
-    {
-      *id = n;
-      return TRUE;
-    }
-  if (group)
-    {
-      struct group *gr = getgrnam (text);
-
-      if (gr != NULL)
-        *id = gr->gr_gid;
-      return gr != NULL;
-    }
-  else
-    {
-      struct passwd *pw = getpwnam (text);
-
-      if (pw != NULL)
-        *id = pw->pw_uid;
-      return pw != NULL;
-    }
-}
-
-/* The --allow-uid or --allow-gid list as an "au" variant, NULL if none. */
-static gboolean
-parse_ids (char     **texts,
-           gboolean   group,
-           GVariant **ids)
-{
-  g_autoptr(GArray) array = g_array_new (FALSE, FALSE, sizeof (guint32));
-
-  *ids = NULL;
-  for (guint i = 0; texts != NULL && texts[i] != NULL; i++)
-    {
-      guint32 id;
-
-      if (!parse_id (texts[i], group, &id))
-        {
-          g_printerr ("vhost-user-blk: no %s “%s”\n", group ? "group" : "user", texts[i]);
-          return FALSE;
-        }
-      g_array_append_val (array, id);
-    }
-  if (array->len > 0)
-    *ids = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, array->data, array->len,
-                                                          sizeof (guint32)));
-  return TRUE;
-}
-
-/* --socket-mode, --socket-group, --allow-uid and --allow-gid. */
-static gboolean
-set_access (VhostUserServer *server)
-{
-  g_autoptr(GVariant) uids = NULL;
-  g_autoptr(GVariant) gids = NULL;
-
-  if (socket_mode != NULL)
-    {
-      guint64 mode;
-
-      if (!g_ascii_string_to_unsigned (socket_mode, 8, 0, 0777, &mode, NULL))
-        {
-          g_printerr ("vhost-user-blk: --socket-mode wants octal permissions, like 0660\n");
-          return FALSE;
-        }
-      g_object_set (server, "socket-mode", (guint) mode, NULL);
-    }
-  if (socket_group != NULL)
-    {
-      guint32 gid;
-
-      if (!parse_id (socket_group, TRUE, &gid))
-        {
-          g_printerr ("vhost-user-blk: no group “%s”\n", socket_group);
-          return FALSE;
-        }
-      g_object_set (server, "socket-group", (gint64) gid, NULL);
-    }
-  if (!parse_ids (allow_uids, FALSE, &uids) || !parse_ids (allow_gids, TRUE, &gids))
-    return FALSE;
-  vhost_user_server_set_allowed_uids (server, uids);
-  vhost_user_server_set_allowed_gids (server, gids);
-  return TRUE;
-}
 
 /* Every request, by name, whatever its signature: a closure that reads
  * only the signal it was invoked for and lets the emission go on. */
@@ -389,6 +285,7 @@ main (int   argc,
     "SIGHUP: the image's size is read again; a new capacity goes into the config\n"
     "space and the front-end is told (the guest sees the disk resized).");
   g_option_context_add_main_entries (options, entries, NULL);
+  example_access_add_options (options);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("%s\n", error->message);
@@ -443,9 +340,7 @@ main (int   argc,
       if (max_threads >= 0)
         vhost_user_server_set_max_threads (server, max_threads);
       g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
-      if (!set_access (server))
-        return EXIT_FAILURE;
-      if (!vhost_user_server_listen (server, socket_path, &error))
+      if (!example_access_apply (server, &error) || !vhost_user_server_listen (server, socket_path, &error))
         {
           g_printerr ("vhost-user-blk: %s\n", error->message);
           return EXIT_FAILURE;

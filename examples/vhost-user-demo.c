@@ -20,6 +20,8 @@
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
 
+#include "example-access.h"
+
 #define GUEST_PHYS_BASE  0x100000
 #define GUEST_SIZE       (1024 * 1024)
 #define GREETING_OFFSET  0x2000
@@ -151,6 +153,7 @@ main (int   argc,
     "features, shares a memfd of guest memory and a call eventfd; the back-end finds a\n"
     "string in the memory and signals the eventfd. Messages are traced (VHOST_USER_DEBUG=trace).");
   g_option_context_add_main_entries (options, entries, NULL);
+  example_access_add_options (options);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("%s\n", error->message);
@@ -175,9 +178,13 @@ main (int   argc,
    * front-end's blocking calls run while they wait */
   server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
   g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
-  if (!vhost_user_server_listen (server, socket_path, &error))
+  /* the front-end is this process: --allow-uid without our own uid shows
+   * what a refused front-end sees */
+  if (!example_access_apply (server, &error) || !vhost_user_server_listen (server, socket_path, &error))
     {
       g_printerr ("vhost-user-demo: %s\n", error->message);
+      if (tmpdir != NULL)
+        g_rmdir (tmpdir);
       return EXIT_FAILURE;
     }
   g_print ("back-end:  listening on %s\n", socket_path);

@@ -34,6 +34,8 @@
 #include <glib-unix.h>
 #include <vhost-user-glib.h>
 
+#include "example-access.h"
+
 /* virtio-net feature bits (virtio 1.2, 5.1.3) */
 #define VIRTIO_NET_F_CSUM            0
 #define VIRTIO_NET_F_GUEST_CSUM      1
@@ -815,6 +817,7 @@ main (int   argc,
     "On exit, and every --stats seconds, one line per queue pair: packets, bytes\n"
     "and drops each way.");
   g_option_context_add_main_entries (options, entries, NULL);
+  example_access_add_options (options);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       g_printerr ("%s\n", error->message);
@@ -853,7 +856,7 @@ main (int   argc,
     {
       server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
       g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
-      if (!vhost_user_server_listen (server, socket_path, &error))
+      if (!example_access_apply (server, &error) || !vhost_user_server_listen (server, socket_path, &error))
         {
           g_printerr ("vhost-user-net: %s\n", error->message);
           return EXIT_FAILURE;

@@ -18,6 +18,8 @@
 #include <glib-unix.h>
 #include <vhost-user-glib.h>
 
+#include "example-access.h"
+
 static char *socket_path;
 static gboolean once;
 static GMainLoop *loop;
@@ -106,6 +108,7 @@ main (int   argc,
     "Serves a virtio-rng (entropy) device over vhost-user: QEMU's -device\n"
     "vhost-user-rng-pci realizes it and the guest's /dev/hwrng reads from it.");
   g_option_context_add_main_entries (options, entries, NULL);
+  example_access_add_options (options);
   if (!g_option_context_parse (options, &argc, &argv, &error) || socket_path == NULL)
     {
       g_printerr ("%s\n", error != NULL ? error->message : "vhost-user-rng: --socket is required");
@@ -119,7 +122,7 @@ main (int   argc,
 
   server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, FALSE);
   g_signal_connect (server, "backend-added", G_CALLBACK (on_backend_added), NULL);
-  if (!vhost_user_server_listen (server, socket_path, &error))
+  if (!example_access_apply (server, &error) || !vhost_user_server_listen (server, socket_path, &error))
     {
       g_printerr ("vhost-user-rng: %s\n", error->message);
       return EXIT_FAILURE;

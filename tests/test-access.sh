@@ -1,0 +1,118 @@
+#!/bin/bash
+# test-access.sh: who may connect to an example back-end that listens:
+# the socket file's mode (0600 unless --socket-mode) and group
+# (--socket-group), and the SO_PEERCRED allow-lists (--allow-uid,
+# --allow-gid), by number and by name, through vhost-user-probe as the
+# front-end (any device answers its queries). test-blk-access.sh does the
+# same for vhost-user-blk with block I/O.
+#
+#   test-access.sh PROBE PROGRAM [ARGS...]
+#
+# ARGS are what PROGRAM needs besides --socket (vhost-user-net: --sink).
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -eu -o pipefail
+
+probe=$1
+program=$2
+shift 2
+program_args=("$@")
+dir=$(mktemp -d)
+pids=()
+cleanup () {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+wait_socket () {
+  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
+  echo "# socket $1 never appeared"; return 1
+}
+
+n=0
+ok () { n=$((n + 1)); echo "ok $n - $1"; }
+fail () { n=$((n + 1)); echo "not ok $n - $1"; exit 1; }
+skip () { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+uid=$(id -u)
+gid=$(id -g)
+user=$(id -un)
+group=$(id -gn)
+# not ours, nor root's (a root front-end is not special to the server)
+other=$((uid + 1000))
+
+# serve NAME ARGS...: the program on $dir/NAME.sock, in the background
+serve () {
+  local name=$1; shift
+  "$program" --socket "$dir/$name.sock" "${program_args[@]}" "$@" > "$dir/$name.log" 2>&1 &
+  pids+=($!)
+  wait_socket "$dir/$name.sock" || { sed "s/^/# /" "$dir/$name.log"; return 1; }
+}
+
+# connects NAME [COMMAND...]: a front-end (run through COMMAND, as
+# another user) gets the back-end's answers; a refused one sees the
+# connection closed before its first reply
+connects () {
+  local name=$1; shift
+  timeout 30 "$@" "$probe" --timeout 5000 "$dir/$name.sock" > "$dir/$name.probe.log" 2>&1
+}
+
+echo "1..9"
+
+serve default
+[ "$(stat -c '%a %u' "$dir/default.sock")" = "600 $uid" ] && ok "the socket is 0600 by default" ||
+  fail "default mode: $(stat -c '%a %u' "$dir/default.sock")"
+
+serve shared --socket-mode 0660 --socket-group "$gid"
+[ "$(stat -c '%a %g' "$dir/shared.sock")" = "660 $gid" ] && ok "--socket-mode and --socket-group" ||
+  fail "mode and group: $(stat -c '%a %g' "$dir/shared.sock")"
+
+serve named --socket-mode 640 --socket-group "$group"
+[ "$(stat -c '%a %g' "$dir/named.sock")" = "640 $gid" ] && ok "--socket-group by name" ||
+  fail "mode and group by name: $(stat -c '%a %g' "$dir/named.sock")"
+
+serve refused --allow-uid "$other"
+if connects refused; then fail "a front-end of a uid not listed was served"; fi
+ok "--allow-uid: a front-end not listed is refused"
+
+serve uid --allow-uid "$other" --allow-uid "$user"
+connects uid && ok "--allow-uid: a front-end listed (by name) is served" ||
+  fail "listed uid refused: $(cat "$dir/uid.probe.log")"
+
+serve gid --allow-uid "$other" --allow-gid "$gid"
+connects gid && ok "--allow-gid: a front-end of a listed group is served" ||
+  fail "listed gid refused: $(cat "$dir/gid.probe.log")"
+
+# The front-ends above all ran as us: only root can be another user, and
+# show that the credentials, not the file's mode, are what refuses it.
+if [ "$uid" -ne 0 ] || ! command -v setpriv > /dev/null; then
+  skip "a front-end of another uid needs root and setpriv"
+  skip "a front-end of another uid, listed, needs root and setpriv"
+else
+  chmod 0711 "$dir"
+  as_other=(setpriv --reuid "$other" --regid "$other" --clear-groups)
+  serve stranger --socket-mode 0666 --allow-uid "$uid"
+  if connects stranger "${as_other[@]}"; then fail "a front-end running as uid $other was served"; fi
+  ok "--allow-uid: a front-end running as another uid is refused, the socket open to it"
+  serve guest --socket-mode 0666 --allow-uid "$other"
+  connects guest "${as_other[@]}" && ok "--allow-uid: a front-end running as another uid, listed, is served" ||
+    fail "uid $other listed but refused: $(cat "$dir/guest.probe.log")"
+fi
+
+for bad in "--socket-mode 999" "--socket-group no-such-group-here" "--allow-uid no-such-user-here" \
+           "--allow-gid no-such-group-here"; do
+  # shellcheck disable=SC2086 # the flag and its value are words
+  "$program" --socket "$dir/bad.sock" "${program_args[@]}" $bad > "$dir/bad.log" 2>&1 &
+  p=$!
+  pids+=("$p")
+  for _ in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+  status=0
+  kill -0 $p 2>/dev/null || wait $p || status=$?
+  if [ $status -eq 0 ] || [ -e "$dir/bad.sock" ] || ! grep -qE "octal|no (user|group)" "$dir/bad.log"; then
+    sed "s/^/# /" "$dir/bad.log"
+    fail "$bad: accepted (exit $status)"
+  fi
+done
+ok "octal permissions, users and groups that exist are wanted, before the socket is made"
