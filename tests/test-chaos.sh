@@ -7,7 +7,9 @@
 #    of order), and started again on the same socket and image. The client
 #    replays the setup with the in-flight area it kept after each kill; it
 #    must verify every sector, and the image must hold the pattern, byte
-#    for byte.
+#    for byte. The client is the survivor here: after the last reconnect
+#    it must hold as many fds and memfd mappings as after its first
+#    connection.
 # 2. The example client is killed (SIGKILL) 100 times a few milliseconds
 #    after it starts, so that it dies anywhere in its setup (negotiation,
 #    memory table, rings), against one back-end process that serves them
@@ -54,6 +56,29 @@ wait_line () {
 
 quote () { sed "s/^/# /" "$@"; }
 
+# A process's open fds, and its mappings of memfds (guest memory,
+# in-flight areas).
+fd_count () { ls "/proc/$1/fd" | wc -l; }
+memfd_count () { grep -c "memfd:" "/proc/$1/maps" || true; }
+# sample PID: both, into $fds and $memfds (the fds and mappings
+# themselves into $dir/PID.fds), of a process that runs on: stopped
+# meanwhile, so that it neither exits nor changes under the count.
+sample () {
+  kill -STOP "$1" 2>/dev/null || return 1
+  # until it is stopped (one that is done is a zombie, and has no fds)
+  for _ in $(seq 100); do
+    case $(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) in
+      T|t) break ;;
+      Z|X|"") return 1 ;;
+    esac
+    sleep 0.01
+  done
+  fds=$(fd_count "$1")
+  memfds=$(memfd_count "$1")
+  { ls -l "/proc/$1/fd"; grep "memfd:" "/proc/$1/maps" || true; } > "$dir/$1.fds" 2>&1
+  kill -CONT "$1"
+}
+
 echo "1..2"
 
 # ---------------------------------------------------------------------------
@@ -94,6 +119,18 @@ stdbuf -oL timeout 170 "$client" --verify --reconnect --queue-depth 16 --count $
 cli=$!
 pids+=($cli)
 
+# The client as it is once connected: a child of timeout (stdbuf execs
+# it), looked at before the first kill.
+client_pid=
+for _ in $(seq 50); do client_pid=$(pgrep -P $cli || true); [ -n "$client_pid" ] && break; sleep 0.1; done
+if [ -z "$client_pid" ] || ! wait_line "$dir/client.log" "^connected:" 1 || ! sample "$client_pid"; then
+  quote "$dir/client.log"
+  echo "not ok 1 - the client did not connect"; exit 1
+fi
+client_fds=$fds
+client_memfds=$memfds
+cp "$dir/$client_pid.fds" "$dir/client.first.fds"
+
 t0=$SECONDS
 for k in $(seq $kills); do
   # after the client's setup (its first: --reconnect replays a setup, it
@@ -113,6 +150,20 @@ for k in $(seq $kills); do
   start_device $k
 done
 kill_time=$((SECONDS - t0))
+
+# The client again, once it has replayed the setup for the last time and
+# runs on (the kills take less than half of its I/O): whatever each
+# reconnect left behind is there now, a hundred times over.
+if ! wait_line "$dir/client.log" "^reconnected:" $kills || ! sample "$client_pid"; then
+  quote "$dir/client.log"
+  echo "not ok 1 - the client was gone before it could be looked at after its last reconnect"; exit 1
+fi
+if [ "$fds" -ne "$client_fds" ] || [ "$memfds" -ne "$client_memfds" ]; then
+  echo "# after its first connection:"; quote "$dir/client.first.fds"
+  echo "# after $kills reconnects:"; quote "$dir/$client_pid.fds"
+  echo "not ok 1 - the client holds $fds fds and $memfds memfd mappings after $kills reconnects," \
+       "$client_fds and $client_memfds after its first connection"; exit 1
+fi
 
 status=0
 wait $cli || status=$?
@@ -142,7 +193,8 @@ if ! cmp "$dir/expected.img" "$dir/disk.img" > "$dir/cmp.log" 2>&1; then
   echo "not ok 1 - the image differs from the pattern after $kills kills"; exit 1
 fi
 echo "ok 1 - the back-end killed $kills times ($in_flight with requests in flight, the kills in" \
-     "${kill_time} s, all in $SECONDS s): every sector verified, every write on disk"
+     "${kill_time} s, all in $SECONDS s): every sector verified, every write on disk, the client" \
+     "still at $client_fds fds and $client_memfds memfd mappings"
 kill $dev
 wait $dev || true
 
@@ -159,9 +211,7 @@ pids+=($dev)
 wait_line "$dir/survivor.log" "^listening:" 1 ||
   { quote "$dir/survivor.log"; echo "not ok 2 - the back-end did not start"; exit 1; }
 
-fd_count () { ls "/proc/$dev/fd" | wc -l; }
-memfd_count () { grep -c "memfd:" "/proc/$dev/maps" || true; }
-fds_before=$(fd_count)
+fds_before=$(fd_count $dev)
 
 # The phase of the setup a request belongs to.
 phase () {
@@ -237,8 +287,8 @@ kill_time=$((SECONDS - t0))
 
 # Each hang-up is seen by the back-end's main loop: a few seconds at most.
 for _ in $(seq 100); do
-  fds=$(fd_count)
-  memfds=$(memfd_count)
+  fds=$(fd_count $dev)
+  memfds=$(memfd_count $dev)
   connected=$(grep -c "^connected: a front-end" "$dir/survivor.log" || true)
   gone=$(grep -c "^disconnected:" "$dir/survivor.log" || true)
   [ "$fds" -eq "$fds_before" ] && [ "$memfds" -eq 0 ] && [ "$gone" -eq "$connected" ] && break
