@@ -816,6 +816,171 @@ test_region_size_unchecked (Fixture       *f,
   g_assert_cmpuint (count_memfd_mappings (), ==, f->baseline_maps);
 }
 
+/* --- files the front-end truncates once the back-end mapped them ---
+ *
+ * Guest memory is covered in test-vring.c; the dirty log and the
+ * in-flight area are written from the data path too, each push or pop a
+ * store into the front-end's file. Every access past the new end of a
+ * truncated file is SIGBUS, which the library must absorb: the test runs
+ * in a child, so that SIGBUS fails it rather than ending the suite. */
+
+static guint16
+used_idx (Fixture *f)
+{
+  return __atomic_load_n ((guint16 *) (f->mem + USED + 2), __ATOMIC_ACQUIRE);
+}
+
+/* The driver offers @head, a 16-byte writable buffer at @gpa; the
+ * device pops it and hands it back written. */
+static void
+process_one (Fixture        *f,
+             VhostUserVring *vring,
+             guint16         head,
+             guint64         gpa)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+
+  set_desc (f, head, gpa, 16, 2, 0);
+  make_available (f, head);
+  g_assert_true (vhost_user_vring_pop (vring, &e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e.head, ==, head);
+  g_assert_true (vhost_user_vring_push (vring, e.head, 16, &error));
+  g_assert_no_error (error);
+}
+
+/* @len bytes of @fd at @offset, as pread() finds them (short past the
+ * end): the test looks at what the back-end wrote without a mapping of
+ * its own, which would take the SIGBUS it is testing for. */
+static gsize
+peek (int      fd,
+      guint8  *buf,
+      gsize    len,
+      goffset  offset)
+{
+  gssize n = pread (fd, buf, len, offset);
+
+  g_assert_cmpint (n, >=, 0);
+  return n;
+}
+
+/* The log is @size bytes at 0x1000 in its file. */
+static void
+log_truncated (Fixture *f,
+               gsize    size)
+{
+  VhostUserWireLog log = { size, 0x1000 };
+  VhostUserVring *vring;
+  guint8 bits[2];
+  int fd = test_memfd (0x1000 + size), ours = dup (fd);
+
+  negotiate (f, F_LOG_ALL);
+  expect_ok (f, set_memory (f, FALSE, 0));
+  expect_ok (f, call (f, REQ (SET_LOG_BASE), &log, sizeof log, &fd, 1));
+  /* the used ring's writes are logged too */
+  vring = setup_ring (f, 1, USED);
+
+  /* the log is live: the buffer's page 11 and the used ring's page 2 */
+  process_one (f, vring, 0, DATA + 0x3000);
+  g_assert_cmpuint (peek (ours, bits, 2, 0x1000), ==, 2);
+  g_assert_cmphex (bits[0], ==, 1u << 2);
+  g_assert_cmphex (bits[1], ==, 1u << (11 % 8));
+
+  /* cut inside the mapping's first page: the log's pages are gone */
+  g_assert_cmpint (ftruncate (ours, 0x800), ==, 0);
+
+  /* the device's writes are still logged, into nothing */
+  process_one (f, vring, 1, DATA + 0x4000);
+  vhost_user_backend_log_write (f->backend, DATA, 0x1000);
+  g_assert_cmpuint (used_idx (f), ==, 2);
+  g_assert_cmpuint (peek (ours, bits, 2, 0x1000), ==, 0);
+
+  /* the back-end still answers, and logs into a log that holds */
+  close (ours);
+  fd = test_memfd (0x1000 + size);
+  ours = dup (fd);
+  expect_ok (f, call (f, REQ (SET_LOG_BASE), &log, sizeof log, &fd, 1));
+  process_one (f, vring, 2, DATA + 0x5000);
+  g_assert_cmpuint (peek (ours, bits, 2, 0x1000), ==, 2);
+  g_assert_cmphex (bits[0], ==, 1u << 2);
+  g_assert_cmphex (bits[1], ==, 1u << (13 % 8));
+  close (ours);
+}
+
+/* The area is @size bytes, a page at most: truncating the file to 0
+ * takes all of it. */
+static void
+inflight_truncated (Fixture *f,
+                    gsize    size)
+{
+  VhostUserWireInflight area = { size, 0, 1, NUM };
+  VhostUserVring *vring;
+  guint8 header[16];
+  guint8 entry;
+  int fd = test_memfd (size), ours = dup (fd);
+
+  negotiate (f, 0);
+  expect_ok (f, set_memory (f, FALSE, 0));
+  expect_ok (f, call (f, REQ (SET_INFLIGHT_FD), &area, sizeof area, &fd, 1));
+  vring = setup_ring (f, 0, 0);
+
+  /* the area is live: laid out at the start, written at each pop */
+  g_assert_cmpuint (peek (ours, header, sizeof header, 0), ==, sizeof header);
+  g_assert_cmpuint (header[8] | header[9] << 8, ==, 1);       /* version */
+  g_assert_cmpuint (header[10] | header[11] << 8, ==, NUM);   /* desc_num */
+  process_one (f, vring, 0, DATA);
+  g_assert_cmpuint (peek (ours, &entry, 1, 16), ==, 1);
+  g_assert_cmpuint (entry, ==, 0);    /* in flight, then done */
+
+  g_assert_cmpint (ftruncate (ours, 0), ==, 0);
+
+  /* each pop and push records into it, into nothing */
+  for (guint i = 1; i < 4; i++)
+    process_one (f, vring, i, DATA + 0x100 * i);
+  g_assert_cmpuint (used_idx (f), ==, 4);
+  g_assert_cmpuint (peek (ours, header, sizeof header, 0), ==, 0);
+
+  /* the back-end still answers: the ring stops where it was */
+  g_assert_cmpint (call_state (f, REQ (GET_VRING_BASE), 0, 0), ==, (gint64) 4 << 32);
+  g_assert_false (f->closed);
+  close (ours);
+}
+
+typedef struct {
+  const char  *path;
+  void       (*body) (Fixture *f, gsize size);
+  gsize        size;
+} Truncated;
+
+/* A front-end truncates the log it gave (SET_LOG_BASE) or the in-flight
+ * area (SET_INFLIGHT_FD): marking a page dirty, or recording a request,
+ * would be SIGBUS unguarded. */
+static const Truncated truncated[] = {
+  { "/hardening/log-truncated-after-mapping/whole-pages", log_truncated, 0x1000 },
+  { "/hardening/inflight-truncated-after-mapping/whole-pages", inflight_truncated, 0x1000 },
+};
+
+/* In a child, against a back-end of its own: SIGBUS fails the test, not
+ * the suite. */
+static void
+test_truncated (gconstpointer data)
+{
+  const Truncated *t = data;
+
+  if (g_test_subprocess ())
+    {
+      Fixture f = { 0 };
+
+      fixture_setup (&f, NULL);
+      t->body (&f, t->size);
+      fixture_teardown (&f, NULL);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -841,6 +1006,8 @@ main (int   argc,
   ADD ("runt-rx-descriptor-copy-underflow", test_runt_rx_descriptor);
   ADD ("libvhost-user-indirect-copy-overflow", test_indirect_copy_overflow);
   ADD ("cve-2019-14818-set-vring-num-dos", test_set_vring_num_dos);
+  for (guint i = 0; i < G_N_ELEMENTS (truncated); i++)
+    g_test_add_data_func (truncated[i].path, &truncated[i], test_truncated);
 
   return g_test_run ();
 }
