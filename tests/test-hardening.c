@@ -38,6 +38,9 @@
 #define DATA      0x8000
 #define WAIT_MS   10000
 
+/* an in-flight area for a queue of @q: room for either layout, aligned */
+#define AREA_SIZE(q) (((32 + 32 * (q)) + 63) & ~63)
+
 #define PROTOCOL  (PF (MQ) | PF (REPLY_ACK) | PF (LOG_SHMFD) | PF (INFLIGHT_SHMFD) | PF (CONFIGURE_MEM_SLOTS))
 
 typedef struct {
@@ -686,7 +689,6 @@ test_indirect_copy_overflow (Fixture       *f,
  * out no more than the ring holds, each checked as a pop is. Every byte
  * of either is 0xff: every entry "in flight", counters and lists
  * garbage. */
-#define AREA_SIZE(q) (((32 + 32 * (q)) + 63) & ~63)   /* room for either layout, aligned */
 static const VhostUserWireInflight inflight_out_of_step = { AREA_SIZE (8), 0, 1, 8 };
 static const VhostUserWireInflight inflight_hostile = { AREA_SIZE (NUM), 0, 1, NUM };
 
@@ -955,10 +957,15 @@ typedef struct {
 
 /* A front-end truncates the log it gave (SET_LOG_BASE) or the in-flight
  * area (SET_INFLIGHT_FD): marking a page dirty, or recording a request,
- * would be SIGBUS unguarded. */
+ * would be SIGBUS unguarded. In whole pages, and ending inside a page
+ * (a log sized in 64-bit words, as QEMU's; an area laid out as ours, 64
+ * bytes aligned): the mapping's last page then lies partly past the size
+ * asked for, and was left unguarded. */
 static const Truncated truncated[] = {
   { "/hardening/log-truncated-after-mapping/whole-pages", log_truncated, 0x1000 },
+  { "/hardening/log-truncated-after-mapping/partial-page", log_truncated, 0x808 },
   { "/hardening/inflight-truncated-after-mapping/whole-pages", inflight_truncated, 0x1000 },
+  { "/hardening/inflight-truncated-after-mapping/partial-page", inflight_truncated, AREA_SIZE (NUM) },
 };
 
 /* In a child, against a back-end of its own: SIGBUS fails the test, not

@@ -1057,6 +1057,46 @@ test_truncated_memory (void)
   g_test_trap_assert_passed ();
 }
 
+/* In a child: a region that ends inside a page (a front-end may give
+ * any size), truncated once mapped. The mapping spans the whole last
+ * page, and the guard must cover it too. */
+static void
+truncated_partial_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("hello", 5);
+  g_autoptr(GBytes) seen = NULL;
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable *table;
+  int fd = test_memfd (0x1800);
+
+  region = vhost_user_memory_region_new_map (0, 0x1800, 0x7f0000000000, 0, fd, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ftruncate (fd, 0), ==, 0);
+  g_assert_true (vhost_user_memory_table_write_gpa (table, 0x1800 - 5, hello, &error));
+  g_assert_no_error (error);
+  seen = vhost_user_memory_table_read_gpa (table, 0x1000, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (seen, NULL), 5, "\0\0\0\0\0", 5);
+  vhost_user_memory_table_unref (table);
+  vhost_user_memory_region_unref (region);
+  close (fd);
+}
+
+static void
+test_truncated_partial_page (void)
+{
+  if (g_test_subprocess ())
+    {
+      truncated_partial_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 /* In a child: a region on hugetlbfs that ends inside its huge page (the
  * mapping spans the whole page), truncated once mapped. The guard
  * replaces whole huge pages, so it must cover the page's end too. */
@@ -1232,6 +1272,7 @@ main (int   argc,
   ADD ("pop-push", test_pop_push, NULL);
   ADD ("unpop-releases-tables", test_unpop_releases_tables, NULL);
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
+  g_test_add_func ("/vring/memory/truncated-partial-page", test_truncated_partial_page);
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);
   g_test_add_func ("/vring/memory/guard-policy", test_guard_policy);
   g_test_add_func ("/vring/log/write-ranges", test_log_write_ranges);

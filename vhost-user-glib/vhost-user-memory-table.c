@@ -183,12 +183,13 @@ guard_install (void)
     }
 }
 
-/* Guards [@base, @base + @len), a shared mapping of @fd, against the
- * peer truncating @fd; NULL when there is no need (a file sealed
- * against shrinking). Any other fd is guarded: a file may shrink, and
- * what is not a file (a device's memory, a secret memfd) may end before
- * the size the peer claimed, which nothing here can check. Pass the
- * result to vhost_user_mapping_guard_remove() before unmapping. */
+/* Guards [@base, @base + @len), a shared mapping of @fd, to the end of
+ * its last page, against the peer truncating @fd; NULL when there is no
+ * need (a file sealed against shrinking). Any other fd is guarded: a
+ * file may shrink, and what is not a file (a device's memory, a secret
+ * memfd) may end before the size the peer claimed, which nothing here
+ * can check. Pass the result to vhost_user_mapping_guard_remove()
+ * before unmapping. */
 gpointer
 vhost_user_mapping_guard_add (void  *base,
                               gsize  len,
@@ -204,12 +205,14 @@ vhost_user_mapping_guard_add (void  *base,
   seals = fcntl (fd, F_GET_SEALS);
   if (S_ISREG (st.st_mode) && seals >= 0 && (seals & F_SEAL_SHRINK))
     return NULL;
-  /* a hugetlbfs mapping spans whole huge pages: its last one, past
-   * @len, must be replaceable too */
+  guard_install ();
+  /* the mapping spans whole pages (a hugetlbfs one, whole huge pages)
+   * and @len may end inside the last one (a log, an in-flight area, a
+   * region the peer sized so): that page must be replaceable too */
   if (fstatfs (fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC && sfs.f_bsize > 0)
     len = (len + sfs.f_bsize - 1) / sfs.f_bsize * sfs.f_bsize;
-
-  guard_install ();
+  else
+    len = (len + guard_page - 1) / guard_page * guard_page;
   g_mutex_lock (&guard_lock);
   for (node = guard_list; node != NULL && node->base != 0; node = node->next)
     ;
