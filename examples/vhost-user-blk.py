@@ -19,6 +19,9 @@ gi.require_version("GLib", "2.0")
 gi.require_version("VhostUser", "1.0")
 from gi.repository import GLib, VhostUser  # noqa: E402
 
+# --socket-mode, --socket-group, --allow-uid, --allow-gid (next to this script)
+import example_access  # noqa: E402
+
 VIRTIO_BLK_F_SEG_MAX = 2
 VIRTIO_BLK_F_BLK_SIZE = 6
 VIRTIO_BLK_F_FLUSH = 9
@@ -97,6 +100,7 @@ parser.add_argument("--capacity-mb", type=int, default=64, help="disk size in Mi
 parser.add_argument("--block-size", type=int, default=512, help="logical block size (default 512)")
 parser.add_argument("--num-queues", type=int, default=1, help="number of queues (default 1)")
 parser.add_argument("--once", action="store_true", help="exit when the first front-end disconnects")
+example_access.add_arguments(parser)
 args = parser.parse_args()
 
 device = Device(args)
@@ -104,6 +108,7 @@ loop = GLib.MainLoop()
 server = VhostUser.Server.new(VhostUser.Backend.__gtype__, False)
 server.connect("backend-added", device.setup)
 try:
+    example_access.apply(server, args)
     server.listen(args.socket)
 except GLib.Error as e:
     print(f"vhost-user-blk.py: {e.message}", file=sys.stderr)

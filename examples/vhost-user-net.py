@@ -23,6 +23,9 @@ gi.require_version("GLib", "2.0")
 gi.require_version("VhostUser", "1.0")
 from gi.repository import GLib, VhostUser  # noqa: E402
 
+# --socket-mode, --socket-group, --allow-uid, --allow-gid (next to this script)
+import example_access  # noqa: E402
+
 # virtio-net feature bits (virtio 1.2, 5.1.3)
 NET_F_MAC = 5
 NET_F_MRG_RXBUF = 15
@@ -123,6 +126,7 @@ def on_disconnected(backend, error, should_reconnect, pair):
 parser = argparse.ArgumentParser(description="A vhost-user-net back-end in loopback: every packet back to the guest.")
 parser.add_argument("--socket", required=True, help="socket to listen on")
 parser.add_argument("--once", action="store_true", help="exit when the first front-end disconnects")
+example_access.add_arguments(parser)
 args = parser.parse_args()
 
 pairs = []
@@ -130,6 +134,7 @@ loop = GLib.MainLoop()
 server = VhostUser.Server.new(VhostUser.Backend.__gtype__, False)
 server.connect("backend-added", on_backend_added)
 try:
+    example_access.apply(server, args)
     server.listen(args.socket)
 except GLib.Error as e:
     print(f"vhost-user-net.py: {e.message}", file=sys.stderr)
