@@ -6,17 +6,18 @@
 # front-end (any device answers its queries). test-blk-access.sh does the
 # same for vhost-user-blk with block I/O.
 #
-#   test-access.sh PROBE PROGRAM [ARGS...]
+#   test-access.sh PROBE COMMAND...
 #
-# ARGS are what PROGRAM needs besides --socket (vhost-user-net: --sink).
+# COMMAND runs the back-end: the program and what it needs besides
+# --socket and the flags under test, which follow it (vhost-user-net
+# --sink; /usr/bin/python3 vhost-user-rng.py; gjs -m vhost-user-rng.js).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -eu -o pipefail
 
 probe=$1
-program=$2
-shift 2
-program_args=("$@")
+shift
+command=("$@")
 dir=$(mktemp -d)
 pids=()
 cleanup () {
@@ -46,7 +47,7 @@ other=$((uid + 1000))
 # serve NAME ARGS...: the program on $dir/NAME.sock, in the background
 serve () {
   local name=$1; shift
-  "$program" --socket "$dir/$name.sock" "${program_args[@]}" "$@" > "$dir/$name.log" 2>&1 &
+  "${command[@]}" --socket "$dir/$name.sock" "$@" > "$dir/$name.log" 2>&1 &
   pids+=($!)
   wait_socket "$dir/$name.sock" || { sed "s/^/# /" "$dir/$name.log"; return 1; }
 }
@@ -101,10 +102,11 @@ else
     fail "uid $other listed but refused: $(cat "$dir/guest.probe.log")"
 fi
 
+# (4294967296 is no group's name, and no id: not root's group, 2^32 wrapped)
 for bad in "--socket-mode 999" "--socket-group no-such-group-here" "--allow-uid no-such-user-here" \
-           "--allow-gid no-such-group-here"; do
+           "--allow-gid no-such-group-here" "--allow-gid 4294967296"; do
   # shellcheck disable=SC2086 # the flag and its value are words
-  "$program" --socket "$dir/bad.sock" "${program_args[@]}" $bad > "$dir/bad.log" 2>&1 &
+  "${command[@]}" --socket "$dir/bad.sock" $bad > "$dir/bad.log" 2>&1 &
   p=$!
   pids+=("$p")
   for _ in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
