@@ -381,7 +381,8 @@ test_resize_running (void)
 /* A device that never completes a request: GET_VRING_BASE answers once
  * the back-end's drain-timeout passes, with a warning, and the request
  * counts as taken (as with GET_VRING_BASE_SKIP_DRAIN): its late push is
- * dropped, and the ring is not left waiting forever. */
+ * dropped, and the ring is not left waiting forever. The front-end hears
+ * of it on the ring's error eventfd. */
 static void
 test_drain_timeout (void)
 {
@@ -390,12 +391,17 @@ test_drain_timeout (void)
   g_autoptr(GError) error = NULL;
   guint base, timeout = 0;
   gint64 start;
+  guint64 errors = 0;
+  int err = test_eventfd ();
 
   f.handler = hold_one;
   f.handler_data = &h;
   start_server (&f, "drain-timeout.sock");
   connect_frontend (&f, 0, 0);
   setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  g_assert_true (vhost_user_frontend_set_vring_fd (f.frontend, VHOST_USER_REQUEST_SET_VRING_ERR, 0, err, NULL,
+                                                   &error));
+  g_assert_no_error (error);
   g_object_get (f.backend, "drain-timeout", &timeout, NULL);
   g_assert_cmpuint (timeout, ==, 30000);
   g_object_set (f.backend, "drain-timeout", 200, NULL);
@@ -412,6 +418,9 @@ test_drain_timeout (void)
   g_assert_cmpuint (base, ==, 1);
   g_assert_false (vhost_user_vring_get_started (h.vring));
   g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
+  g_assert_cmpint (read (err, &errors, sizeof errors), ==, sizeof errors);
+  g_assert_cmpuint (errors, ==, 1);
+  close (err);
 
   /* the device finishes at last: dropped quietly, the ring untouched */
   g_assert_true (vhost_user_vring_push (h.vring, h.element.head, 0, &error));

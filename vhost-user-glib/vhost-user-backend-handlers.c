@@ -366,6 +366,7 @@ answer_vring_base_now (VhostUserVring      *vring,
  * the timer that bounds the wait. The ring holds it (as its drained
  * callback's data) until it drains, times out, or is reset. */
 typedef struct {
+  VhostUserBackend    *backend;     /* not a reference: its ring holds us */
   VhostUserVring      *vring;       /* not a reference: the ring holds us */
   VhostUserInvocation *invocation;
   GSource             *timer;
@@ -402,14 +403,18 @@ answer_vring_base (VhostUserVring *vring,
 /* The device kept requests past drain-timeout: the front-end gets its
  * answer anyway (a stop must not hang for ever), as if it had asked not
  * to wait; the requests stay in the in-flight area, and their late
- * pushes are dropped. */
+ * pushes are dropped. The answer cannot say that anything went wrong,
+ * so the ring's error eventfd (or in-band VRING_ERR) does: QEMU reports
+ * "vhost vring error in virtqueue N". */
 static gboolean
 drain_timed_out (gpointer user_data)
 {
   DrainWait *wait = user_data;
+  VhostUserBackend *self = wait->backend;
   VhostUserVring *vring = wait->vring;
   g_autoptr(VhostUserInvocation) invocation = g_object_ref (wait->invocation);
   guint n = vhost_user_vring_get_in_flight (vring);
+  int err = vhost_user_vring_get_err_fd (vring);
 
   g_warning ("Queue %u: the device did not complete %u request%s within %u ms; GET_VRING_BASE answers "
              "without %s (see VhostUserBackend:drain-timeout)",
@@ -418,6 +423,16 @@ drain_timed_out (gpointer user_data)
   g_clear_pointer (&wait->timer, g_source_unref);
   /* frees @wait: nothing answers twice */
   vhost_user_vring_when_drained (vring, NULL, NULL, NULL);
+  /* (before the answer: a front-end that has it can look) */
+  if (err >= 0)
+    {
+      guint64 one = 1;
+
+      while (write (err, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    }
+  else
+    vhost_user_backend_ring_err_inband (self, vring);
   answer_vring_base_now (vring, invocation);
   return G_SOURCE_REMOVE;
 }
@@ -450,7 +465,8 @@ forget_iotlb (VhostUserBackend *self)
  * logged and the reply is sent as if the front-end had asked not to wait
  * (`GET_VRING_BASE_SKIP_DRAIN`): the base counts the requests the device still holds as
  * taken, they stay in the in-flight area (if there is one), and their late pushes are
- * dropped.
+ * dropped. The front-end is told of the error on the ring's error eventfd
+ * (`SET_VRING_ERR`), or with an in-band `VRING_ERR` where that was negotiated.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -479,6 +495,7 @@ real_get_vring_base (VhostUserBackend    *self,
    * bound. The timer exists before the wait starts: a ring that is
    * drained already answers (and frees the wait) at once. */
   wait = g_new0 (DrainWait, 1);
+  wait->backend = self;
   wait->vring = vring;
   wait->invocation = g_object_ref (invocation);
   wait->timeout_ms = priv->drain_timeout_ms;
