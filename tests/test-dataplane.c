@@ -378,57 +378,6 @@ test_resize_running (void)
   fixture_teardown (&f);
 }
 
-/* A device that never completes a request: GET_VRING_BASE answers once
- * the back-end's drain-timeout passes, with a warning, and the request
- * counts as taken (as with GET_VRING_BASE_SKIP_DRAIN): its late push is
- * dropped, and the ring is not left waiting forever. The front-end hears
- * of it on the ring's error eventfd. */
-static void
-test_drain_timeout (void)
-{
-  Fixture f = { .num_queues = 1 };
-  Holder h = { 0 };
-  g_autoptr(GError) error = NULL;
-  guint base, timeout = 0;
-  gint64 start;
-  guint64 errors = 0;
-  int err = test_eventfd ();
-
-  f.handler = hold_one;
-  f.handler_data = &h;
-  start_server (&f, "drain-timeout.sock");
-  connect_frontend (&f, 0, 0);
-  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
-  g_assert_true (vhost_user_frontend_set_vring_fd (f.frontend, VHOST_USER_REQUEST_SET_VRING_ERR, 0, err, NULL,
-                                                   &error));
-  g_assert_no_error (error);
-  g_object_get (f.backend, "drain-timeout", &timeout, NULL);
-  g_assert_cmpuint (timeout, ==, 30000);
-  g_object_set (f.backend, "drain-timeout", 200, NULL);
-  add_request (&f, 0, 0, TRUE);
-  iterate_until (&h.held);
-
-  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Queue 0*1 request*200 ms*");
-  start = g_get_monotonic_time ();
-  base = vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
-  g_test_assert_expected_messages ();
-  g_assert_no_error (error);
-  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
-  g_assert_false (h.pushed);
-  g_assert_cmpuint (base, ==, 1);
-  g_assert_false (vhost_user_vring_get_started (h.vring));
-  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
-  g_assert_cmpint (read (err, &errors, sizeof errors), ==, sizeof errors);
-  g_assert_cmpuint (errors, ==, 1);
-  close (err);
-
-  /* the device finishes at last: dropped quietly, the ring untouched */
-  g_assert_true (vhost_user_vring_push (h.vring, h.element.head, 0, &error));
-  g_assert_no_error (error);
-  g_assert_false (vhost_user_driver_ring_get_used (f.rings[0], &base, &timeout));
-  fixture_teardown (&f);
-}
-
 /* --- a worker thread per ring --- */
 
 typedef struct {
@@ -1551,6 +1500,84 @@ test_broken_ring_inband (void)
   fixture_teardown (&f);
 }
 
+/* A device that never completes a request: GET_VRING_BASE answers once
+ * the back-end's drain-timeout passes, with a warning, and the request
+ * counts as taken (as with GET_VRING_BASE_SKIP_DRAIN): its late push is
+ * dropped, and the ring is not left waiting forever. The front-end hears
+ * of it on the ring's error eventfd, or without one in band
+ * (BACKEND_VRING_ERR) where that was negotiated. */
+static void
+test_drain_timeout (gconstpointer data)
+{
+  gboolean inband = GPOINTER_TO_INT (data);
+  Fixture f = { .num_queues = 1 };
+  Holder h = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint base, timeout = 0;
+  gint64 start;
+  guint64 errors = 0;
+  int err = -1;
+  ErrHeard seen = { FALSE, 0, G_MAXUINT };
+
+  f.handler = hold_one;
+  f.handler_data = &h;
+  if (inband)
+    f.backend_protocol_features = VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS;
+  start_server (&f, "drain-timeout.sock");
+  if (inband)
+    {
+      connect_frontend (&f, 0, VHOST_USER_PROTOCOL_FEATURE_BACKEND_REQ |
+                                   VHOST_USER_PROTOCOL_FEATURE_INBAND_NOTIFICATIONS);
+      g_assert_true (vhost_user_frontend_setup_backend_channel (f.frontend, NULL, &error));
+      g_assert_no_error (error);
+      g_signal_connect (f.frontend, "vring-err", G_CALLBACK (record_vring_err), &seen);
+    }
+  else
+    connect_frontend (&f, 0, 0);
+  setup_ring (&f, 0, 0, 0, 0, TRUE, TRUE);
+  if (!inband)
+    {
+      err = test_eventfd ();
+      g_assert_true (vhost_user_frontend_set_vring_fd (f.frontend, VHOST_USER_REQUEST_SET_VRING_ERR, 0, err, NULL,
+                                                       &error));
+      g_assert_no_error (error);
+    }
+  g_object_get (f.backend, "drain-timeout", &timeout, NULL);
+  g_assert_cmpuint (timeout, ==, 30000);
+  g_object_set (f.backend, "drain-timeout", 200, NULL);
+  add_request (&f, 0, 0, TRUE);
+  iterate_until (&h.held);
+
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_WARNING, "*Queue 0*1 request*200 ms*");
+  start = g_get_monotonic_time ();
+  base = vhost_user_frontend_get_vring_base (f.frontend, 0, NULL, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 190 * 1000);
+  g_assert_false (h.pushed);
+  g_assert_cmpuint (base, ==, 1);
+  g_assert_false (vhost_user_vring_get_started (h.vring));
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (h.vring), ==, 0);
+  if (inband)
+    {
+      g_assert_true (test_iterate_until (NULL, &seen.heard, WAIT_MS));
+      g_assert_cmpuint (seen.count, ==, 1);
+      g_assert_cmpuint (seen.index, ==, 0);
+    }
+  else
+    {
+      g_assert_cmpint (read (err, &errors, sizeof errors), ==, sizeof errors);
+      g_assert_cmpuint (errors, ==, 1);
+      close (err);
+    }
+
+  /* the device finishes at last: dropped quietly, the ring untouched */
+  g_assert_true (vhost_user_vring_push (h.vring, h.element.head, 0, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_driver_ring_get_used (f.rings[0], &base, &timeout));
+  fixture_teardown (&f);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1560,7 +1587,8 @@ main (int   argc,
   g_test_add_func ("/dataplane/drain", test_drain);
   g_test_add_func ("/dataplane/drain-broken", test_drain_broken);
   g_test_add_func ("/dataplane/resize-running", test_resize_running);
-  g_test_add_func ("/dataplane/drain-timeout", test_drain_timeout);
+  g_test_add_data_func ("/dataplane/drain-timeout", GINT_TO_POINTER (FALSE), test_drain_timeout);
+  g_test_add_data_func ("/dataplane/drain-timeout/inband", GINT_TO_POINTER (TRUE), test_drain_timeout);
   g_test_add_data_func ("/dataplane/threads", GUINT_TO_POINTER (0), test_threads);
   g_test_add_data_func ("/dataplane/threads/busy-poll", GUINT_TO_POINTER (100), test_threads);
   g_test_add_data_func ("/dataplane/inflight-restart", INFLIGHT_CASE (FALSE, STOP_KILLED), test_inflight_restart);

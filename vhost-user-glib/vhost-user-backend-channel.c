@@ -1187,9 +1187,10 @@ vhost_user_backend_send_vring_call (VhostUserBackend  *self,
                                         cancellable, NULL, error) != G_MAXUINT64;
 }
 
-/* The driver broke @vring and the front-end gave it no error eventfd to
- * hear it on: tell it in band where that was negotiated. The answer only
- * says the front-end heard. */
+/* The driver broke @vring, or its device kept requests past
+ * drain-timeout, and the front-end gave it no error eventfd to hear it
+ * on: tell it in band where that was negotiated. The answer only says
+ * the front-end heard. */
 void
 vhost_user_backend_ring_err_inband (VhostUserBackend *self,
                                     VhostUserVring   *vring)

@@ -364,9 +364,10 @@ answer_vring_base_now (VhostUserVring      *vring,
 
 /* A GET_VRING_BASE waiting for the device to complete its requests, and
  * the timer that bounds the wait. The ring holds it (as its drained
- * callback's data) until it drains, times out, or is reset. */
+ * callback's data) until it drains, times out, or is reset; the back-end
+ * resets its rings, and so frees it and its timer, before it goes. */
 typedef struct {
-  VhostUserBackend    *backend;     /* not a reference: its ring holds us */
+  VhostUserBackend    *backend;     /* not a reference (see above) */
   VhostUserVring      *vring;       /* not a reference: the ring holds us */
   VhostUserInvocation *invocation;
   GSource             *timer;

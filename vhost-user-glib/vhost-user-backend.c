@@ -617,9 +617,10 @@ install_properties (GObjectClass *object_class)
    * complete the requests it holds before it answers anyway (0: for
    * ever). The front-end cannot send its next request until then, so a
    * device that never completes one would hang the front-end's stop.
-   * Past the bound a warning is logged, the requests still held count as
-   * taken (they stay in the in-flight area, for a successor to resubmit)
-   * and their late pushes are dropped, as with
+   * Past the bound a warning is logged, the front-end is told on the
+   * ring's error eventfd (or with an in-band `VRING_ERR`), the requests
+   * still held count as taken (they stay in the in-flight area, for a
+   * successor to resubmit) and their late pushes are dropped, as with
    * `GET_VRING_BASE_SKIP_DRAIN`. A wait already running keeps its bound.
    *
    * Since: 1.0

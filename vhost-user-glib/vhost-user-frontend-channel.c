@@ -773,9 +773,11 @@ vhost_user_frontend_get_n_shmem_mappings (VhostUserFrontend *self)
  * @invocation: the request, to answer
  * @index: the queue
  *
- * An in-band error notification for @index: the ring broke, and the
- * front-end gave it no error eventfd (a back-end of this library sends
- * it by itself then). Default: acknowledge.
+ * An in-band error notification for @index, where the front-end gave
+ * the ring no error eventfd: a back-end of this library sends it by
+ * itself when the driver broke the ring, or when a stop's
+ * `GET_VRING_BASE` was answered with requests still held by its device
+ * (see [property@VhostUser.Backend:drain-timeout]). Default: acknowledge.
  *
  * Returns: %TRUE if the handler answers @invocation
  *
