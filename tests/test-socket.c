@@ -260,10 +260,10 @@ warm_up_child_watch (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  const char *argv[] = { "/bin/true", NULL };
+  const char *argv[] = { "true", NULL };
   GPid pid;
 
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL, &pid, &error));
   g_assert_no_error (error);
   g_child_watch_add (pid, on_true_exited, loop);
   g_main_loop_run (loop);
