@@ -1005,6 +1005,27 @@ test_fences (void)
   g_assert_cmpstr (order->str, ==, "xy");
 }
 
+/* Eight fences, as many as one release completes at a time, that
+ * outlive their table's owner: the last release completes them all and
+ * frees the table, and must not touch it after (ASan and valgrind saw it
+ * lock the freed table for another round). */
+static void
+test_fences_outlive_table (void)
+{
+  VhostUserIotlb *iotlb = vhost_user_iotlb_new (4);
+  g_autoptr(GString) order = g_string_new (NULL);
+  VhostUserIotlbFence *fences[8];
+
+  for (guint i = 0; i < G_N_ELEMENTS (fences); i++)
+    fences[i] = vhost_user_iotlb_fence_new (iotlb, fence_done, order);
+  vhost_user_iotlb_unref (iotlb);
+  for (guint i = 1; i < G_N_ELEMENTS (fences); i++)
+    vhost_user_iotlb_fence_release (fences[i]);
+  g_assert_cmpstr (order->str, ==, "");
+  vhost_user_iotlb_fence_release (fences[0]);
+  g_assert_cmpstr (order->str, ==, "xxxxxxxx");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1034,6 +1055,7 @@ main (int    argc,
               fixture_teardown);
   g_test_add_func ("/iotlb/table", test_table);
   g_test_add_func ("/iotlb/fences", test_fences);
+  g_test_add_func ("/iotlb/fences-outlive-table", test_fences_outlive_table);
 
   return g_test_run ();
 }

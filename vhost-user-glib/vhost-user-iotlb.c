@@ -332,7 +332,9 @@ vhost_user_iotlb_fence_hold (VhostUserIotlbFence *fence)
 void
 vhost_user_iotlb_fence_release (VhostUserIotlbFence *fence)
 {
-  VhostUserIotlb *self = fence->iotlb;
+  /* the fences completed may hold the table's last references, and a
+   * full batch goes round again */
+  g_autoptr(VhostUserIotlb) self = vhost_user_iotlb_ref (fence->iotlb);
   VhostUserIotlbFence *done[8];
   guint n;
 
