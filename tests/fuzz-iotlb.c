@@ -18,7 +18,9 @@
  * the right address and no more length than the mapping has left; and a
  * full table makes room by dropping one mapping, never the new one. Fences
  * complete in the order they were made, each once, only when every hold
- * is given back, and never after they were cancelled.
+ * is given back, and never after they were cancelled; and they may
+ * outlive the table's owner (a back-end gone while a ring still holds
+ * requests), the last one freeing it.
  */
 
 #include <string.h>
@@ -105,6 +107,7 @@ typedef struct {
   guint           n;
   Fence           fences[MAX_FENCES];
   guint           n_fences;      /* made so far: fences[0 .. n_fences) */
+  gboolean        dropped;       /* our reference given up: the fences hold the table */
   guint           head;          /* the oldest not completed */
   guint           calls[MAX_FENCES];
   guint           n_calls;
@@ -269,6 +272,7 @@ do_translate (Model *m,
     {
       g_assert_cmpint (result, ==, VHOST_USER_IOTLB_DENIED);
       g_assert_cmpuint (len, ==, want);
+      g_assert_cmpuint (user_addr, ==, 0xdead);
     }
   else
     {
@@ -385,6 +389,9 @@ LLVMFuzzerTestOneInput (const guint8 *data,
     {
       guint8 op = next_u8 (&in);
 
+      /* with the owner gone, only the fences' holds can be given back */
+      if (m->dropped && (op % 8 != 7 || (op >> 3) % 4 == 0 || (op >> 3) % 4 == 3))
+        continue;
       switch (op % 8)
         {
         case 0:
@@ -406,6 +413,21 @@ LLVMFuzzerTestOneInput (const guint8 *data,
           }
           break;
         case 6:
+          if (op & 8)
+            {
+              /* the owner goes while fences are held: they keep the
+               * table, and the last one frees it */
+              gboolean held = FALSE;
+
+              for (guint k = m->head; k < m->n_fences; k++)
+                held |= m->fences[k].holds > 0;
+              if (held)
+                {
+                  m->dropped = TRUE;
+                  vhost_user_iotlb_unref (m->iotlb);
+                  continue;
+                }
+            }
           /* the device stops */
           vhost_user_iotlb_flush (m->iotlb);
           m->n = 0;
@@ -414,7 +436,8 @@ LLVMFuzzerTestOneInput (const guint8 *data,
           do_fence (m, (op >> 3) % 4, &in);
           break;
         }
-      check_count (m);
+      if (!m->dropped)
+        check_count (m);
       /* nothing completes but by a release */
       g_assert_cmpuint (m->n_calls, ==, 0);
     }
@@ -427,8 +450,11 @@ LLVMFuzzerTestOneInput (const guint8 *data,
   g_assert_cmpuint (m->head, ==, m->n_fences);
   for (guint k = 0; k < m->n_fences; k++)
     g_assert_cmpint (m->fences[k].called, ==, !m->fences[k].cancelled);
-  vhost_user_iotlb_sync (m->iotlb);
-  vhost_user_iotlb_unref (m->iotlb);
+  if (!m->dropped)
+    {
+      vhost_user_iotlb_sync (m->iotlb);
+      vhost_user_iotlb_unref (m->iotlb);
+    }
   current = NULL;
   return 0;
 }

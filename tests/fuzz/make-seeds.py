@@ -469,6 +469,10 @@ seed('fuzz-iotlb', 'top')(lambda: bytes([4]) + io_update(near_top(0xfff), any_u6
 seed('fuzz-iotlb', 'fences')(lambda: bytes([4]) + io_fence(0) + io_fence(0) + io_fence(1, 0) + io_fence(0) +
                              io_fence(2, 1) + io_fence(2, 0) + io_fence(3) + io_fence(0) + io_fence(2, 0) +
                              io_fence(2, 0) + io_update(page(1), page(1), page(2)) + bytes([6]))
+# the owner goes while eight fences are held (as many as a release
+# completes at once): the last release completes them and frees the table
+seed('fuzz-iotlb', 'fences-outlive')(lambda: bytes([4]) + b''.join(io_fence(0) for _ in range(8)) + bytes([6 | 8]) +
+                                     b''.join(io_fence(2, k) for k in range(1, 8)) + io_fence(2, 0))
 
 RINGS = ('fuzz-split', 'fuzz-packed', 'fuzz-inflight')
 
