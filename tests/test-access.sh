@@ -2,40 +2,26 @@
 # test-access.sh: who may connect to an example back-end that listens:
 # the socket file's mode (0600 unless --socket-mode) and group
 # (--socket-group), and the SO_PEERCRED allow-lists (--allow-uid,
-# --allow-gid), by number and by name, through vhost-user-probe as the
-# front-end (any device answers its queries). test-blk-access.sh does the
-# same for vhost-user-blk with block I/O.
+# --allow-gid), by number and by name.
 #
-#   test-access.sh PROBE COMMAND...
+#   test-access.sh FRONT-END... -- BACK-END...
 #
-# COMMAND runs the back-end: the program and what it needs besides
-# --socket and the flags under test, which follow it (vhost-user-net
-# --sink; /usr/bin/python3 vhost-user-rng.py; gjs -m vhost-user-rng.js).
+# FRONT-END is run with the socket's path after it, and must exit 0 when
+# it was served: vhost-user-probe (any device answers its queries), or
+# the blk client doing I/O through vhost-user-blk. BACK-END runs the
+# back-end: the program and what it needs besides --socket and the flags
+# under test, which follow it (vhost-user-net --sink; /usr/bin/python3
+# vhost-user-rng.py; gjs -m vhost-user-rng.js).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -eu -o pipefail
 
-probe=$1
+frontend=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do frontend+=("$1"); shift; done
+[ $# -gt 1 ] || { echo "usage: $0 FRONT-END... -- BACK-END..." >&2; exit 2; }
 shift
 command=("$@")
-dir=$(mktemp -d)
-pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-wait_socket () {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-  echo "# socket $1 never appeared"; return 1
-}
-
-n=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-fail () { n=$((n + 1)); echo "not ok $n - $1"; exit 1; }
-skip () { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+. "$(dirname "$0")/test-lib.sh"
 
 uid=$(id -u)
 gid=$(id -g)
@@ -58,7 +44,7 @@ serve () {
   local name=$1; shift
   "${command[@]}" --socket "$dir/$name.sock" "$@" > "$dir/$name.log" 2>&1 &
   pids+=($!)
-  wait_socket "$dir/$name.sock" || { sed "s/^/# /" "$dir/$name.log"; return 1; }
+  wait_socket "$dir/$name.sock" || { quote "$dir/$name.log"; return 1; }
 }
 
 # connects NAME [COMMAND...]: a front-end (run through COMMAND, as
@@ -66,7 +52,7 @@ serve () {
 # connection closed before its first reply
 connects () {
   local name=$1; shift
-  timeout 30 "$@" "$probe" --timeout 5000 "$dir/$name.sock" > "$dir/$name.probe.log" 2>&1
+  timeout 30 "$@" "${frontend[@]}" "$dir/$name.sock" > "$dir/$name.frontend.log" 2>&1
 }
 
 echo "1..9"
@@ -94,11 +80,11 @@ ok "--allow-uid: a front-end not listed is refused"
 
 serve uid --allow-uid "$other" --allow-uid "$user"
 connects uid && ok "--allow-uid: a front-end listed (by name) is served" ||
-  fail "listed uid refused: $(cat "$dir/uid.probe.log")"
+  fail "listed uid refused: $(cat "$dir/uid.frontend.log")"
 
 serve gid --allow-uid "$other" --allow-gid "$gid"
 connects gid && ok "--allow-gid: a front-end of a listed group is served" ||
-  fail "listed gid refused: $(cat "$dir/gid.probe.log")"
+  fail "listed gid refused: $(cat "$dir/gid.frontend.log")"
 
 # The front-ends above all ran as us: only root can be another user, and
 # show that the credentials, not the file's mode, are what refuses it.
@@ -113,7 +99,7 @@ else
   ok "--allow-uid: a front-end running as another uid is refused, the socket open to it"
   serve guest --socket-mode 0666 --allow-uid "$other"
   connects guest "${as_other[@]}" && ok "--allow-uid: a front-end running as another uid, listed, is served" ||
-    fail "uid $other listed but refused: $(cat "$dir/guest.probe.log")"
+    fail "uid $other listed but refused: $(cat "$dir/guest.frontend.log")"
 fi
 
 # (4294967296 is no group's name, and no id: not root's group, 2^32 wrapped)
@@ -127,7 +113,7 @@ for bad in "--socket-mode 999" "--socket-group no-such-group-here" "--allow-uid 
   status=0
   kill -0 $p 2>/dev/null || wait $p || status=$?
   if [ $status -eq 0 ] || [ -e "$dir/bad.sock" ] || ! grep -qE "octal|no (user|group)" "$dir/bad.log"; then
-    sed "s/^/# /" "$dir/bad.log"
+    quote "$dir/bad.log"
     fail "$bad: accepted (exit $status)"
   fi
 done

@@ -14,20 +14,9 @@ set -eu -o pipefail
 
 client=$1
 device=$2
-dir=$(mktemp -d)
+. "$(dirname "$0")/test-lib.sh"
 shm=$(mktemp -d /dev/shm/test-blk-client.XXXXXX)
-pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir" "$shm"
-}
-trap cleanup EXIT
-
-wait_socket () {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-  echo "socket $1 never appeared"; return 1
-}
+remove+=("$shm")
 
 # the pattern the client writes, for cmp: each 8-byte word of sector s
 # at offset i is s << 16 | i, little-endian
@@ -38,17 +27,13 @@ with open(sys.argv[1], "wb") as f:
         f.write(b"".join(struct.pack("<Q", (s << 16) | i) for i in range(0, 512, 8)))
 PY
 
-n=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-fail () { n=$((n + 1)); echo "not ok $n - $1"; exit 1; }
-
 # run_client LOG ARGS...: the client, its output as TAP comments
 run_client () {
   local log=$1; shift
   if timeout 60 "$client" "$@" > "$log" 2>&1; then
-    sed "s/^/# /" "$log"; return 0
+    quote "$log"; return 0
   fi
-  sed "s/^/# /" "$log"; return 1
+  quote "$log"; return 1
 }
 
 # is_pattern FILE FIRST COUNT: those sectors of FILE hold the pattern
@@ -68,7 +53,7 @@ echo "1..13"
 qsd=$(command -v qemu-storage-daemon || true)
 if [ -z "$qsd" ]; then
   for t in "one request at a time" "16 in flight on 2 queues" "discard and write-zeroes" "event indices"; do
-    n=$((n + 1)); echo "ok $n # SKIP qemu-storage-daemon not installed (apt-get install qemu-system-x86)"
+    skip "qemu-storage-daemon not installed (apt-get install qemu-system-x86)"
   done
 else
   truncate -s 8M "$dir/qsd.img"
@@ -80,7 +65,7 @@ else
   wait_socket "$dir/qsd.sock"
 
   run_client "$dir/c.log" --verify --count 2048 --start 100 "$dir/qsd.sock" ||
-    { sed "s/^/# /" "$dir/qsd.log"; fail "qemu-storage-daemon, one request at a time"; }
+    { quote "$dir/qsd.log"; fail "qemu-storage-daemon, one request at a time"; }
   is_pattern "$dir/qsd.img" 100 2048 || fail "qemu-storage-daemon: the image does not hold the pattern"
   # untouched sectors stay zero
   is_zero "$dir/qsd.img" 0 100 && is_zero "$dir/qsd.img" 2148 100 ||
@@ -119,7 +104,7 @@ fi
 pids+=($!)
 wait_socket "$dir/ours.sock"
 run_client "$dir/c.log" --verify --count 1024 "$dir/ours.sock" ||
-  { sed "s/^/# /" "$dir/ours.log"; fail "client against the example device"; }
+  { quote "$dir/ours.log"; fail "client against the example device"; }
 ok "the example device (RAM disk), one request at a time"
 
 # The example device over an image file: what the client wrote is in the
@@ -129,7 +114,7 @@ truncate -s 8M "$dir/ours.img"
 pids+=($!)
 wait_socket "$dir/img.sock"
 run_client "$dir/c.log" --verify --count 1000 --start 7 "$dir/img.sock" ||
-  { sed "s/^/# /" "$dir/img.log"; fail "client against the example device on an image"; }
+  { quote "$dir/img.log"; fail "client against the example device on an image"; }
 is_pattern "$dir/ours.img" 7 1000 || fail "the example device: the image does not hold the pattern"
 is_zero "$dir/ours.img" 0 7 && is_zero "$dir/ours.img" 1007 100 ||
   fail "the example device: sectors around the range were written"
@@ -139,7 +124,7 @@ ok "the example device on an image file: the file holds the pattern"
 # busy-polls under a driver that spins (kicks off both ways)
 for layout in "" --packed; do
   run_client "$dir/c.log" --verify --event-idx --get-id --indirect $layout --queue-depth 8 --io-size 8 --count 2048 \
-             --start 2000 "$dir/img.sock" || { sed "s/^/# /" "$dir/img.log"; fail "event indices ${layout:-split}"; }
+             --start 2000 "$dir/img.sock" || { quote "$dir/img.log"; fail "event indices ${layout:-split}"; }
   grep -q "rings with event indices" "$dir/c.log" || fail "the example device: no event indices"
   grep -q "^id: vhost-user-glib" "$dir/c.log" || fail "the example device: GET_ID: $(grep '^id' "$dir/c.log")"
   is_pattern "$dir/ours.img" 2000 2048 || fail "the example device: the image does not hold the pattern (event idx)"
@@ -152,7 +137,7 @@ pids+=($!)
 wait_socket "$dir/poll.sock"
 for layout in "" --packed; do
   run_client "$dir/c.log" --verify --busy-poll $layout --queue-depth 4 --io-size 8 --count 2048 "$dir/poll.sock" ||
-    { sed "s/^/# /" "$dir/poll.log"; fail "busy-polling ${layout:-split}"; }
+    { quote "$dir/poll.log"; fail "busy-polling ${layout:-split}"; }
   is_pattern "$dir/poll.img" 0 2048 || fail "busy-polling: the image does not hold the pattern"
 done
 ok "the example device busy-polling (--poll-us) under a spinning driver, split and packed: the file holds the pattern"
@@ -169,14 +154,14 @@ mq_run () {
   pids+=($pid)
   wait_socket "$sock"
   run_client "$dir/c.log" --verify --queue-depth 32 --queues 4 --io-size 8 --count 8192 --start 4096 "$sock" ||
-    { sed "s/^/# /" "$log"; fail "$name, 32 in flight on 4 queues"; }
+    { quote "$log"; fail "$name, 32 in flight on 4 queues"; }
   grep -q "4 queues of .*, queue depth 32" "$dir/c.log" || fail "$name: not 4 queues at depth 32"
   is_pattern "$img" 4096 8192 || fail "$name: the image does not hold the pattern (4 queues)"
   # The device says how many requests it held at once on each queue (when
   # the client hangs up): all four queues were used, and together they
   # held many but never more than the client's depth.
   for _ in $(seq 50); do [ "$(grep -c "stopped; up to" "$log")" -ge 4 ] && break; sleep 0.1; done
-  grep "stopped; up to" "$log" | sed "s/^/# /"
+  grep "stopped; up to" "$log" | quote
   depths=$(sed -n 's/.*blk: queue \([0-3]\) stopped; up to \([0-9]*\) requests.*/\1 \2/p' "$log")
   [ "$(cut -d' ' -f1 <<<"$depths" | sort -u | wc -l)" = 4 ] || fail "$name: not every queue was used"
   local total=0 most
@@ -197,8 +182,8 @@ pid=${pids[-1]}
 timeout 60 "$client" --bench 2 --queues 4 --queue-depth 8 "$dir/mqt.sock" > "$dir/bench.log" 2>&1 &
 sleep 1
 threads=$(cat /proc/"$pid"/task/*/comm | grep -c '^blk-queue-' || true)
-wait $! || { sed "s/^/# /" "$dir/bench.log"; fail "the example device with --queue-threads: bench"; }
-sed "s/^/# /" "$dir/bench.log"
+wait $! || { quote "$dir/bench.log"; fail "the example device with --queue-threads: bench"; }
+quote "$dir/bench.log"
 [ "$threads" = 4 ] || fail "the example device with --queue-threads runs $threads queue threads, not 4"
 ok "the example device with --queue-threads: 4 threads, 32 requests in flight, completing out of order"
 
@@ -232,7 +217,7 @@ pids+=($!)
 wait_socket "$dir/shm.sock"
 run_client "$dir/c.log" --verify --queue-depth 8 --count 2048 "$dir/shm.sock" &&
   run_client "$dir/c.log" --write-zeroes --queue-depth 8 --count 1000 --start 500 "$dir/shm.sock" ||
-  { sed "s/^/# /" "$dir/shm.log"; fail "the example device on tmpfs: write-zeroes"; }
+  { quote "$dir/shm.log"; fail "the example device on tmpfs: write-zeroes"; }
 is_zero "$shm/shm.img" 500 1000 && is_pattern "$shm/shm.img" 0 500 && is_pattern "$shm/shm.img" 1500 548 ||
   fail "the example device on tmpfs: write-zeroes did not zero exactly its range"
 ok "the example device on tmpfs: write-zeroes without unmap writes zeros"
@@ -246,13 +231,13 @@ wait_socket "$dir/ro.sock"
 if timeout 60 "$client" --verify --count 8 "$dir/ro.sock" > "$dir/ro-client.log" 2>&1; then
   fail "a write to a read-only image succeeded"
 fi
-sed "s/^/# /" "$dir/ro-client.log"
+quote "$dir/ro-client.log"
 grep -q "write of sector 0 failed (status 1)" "$dir/ro-client.log" ||
   fail "the write did not fail with VIRTIO_BLK_S_IOERR"
 if timeout 60 "$client" --discard --count 8 "$dir/ro.sock" > "$dir/ro-client.log" 2>&1; then
   fail "a discard on a read-only image succeeded"
 fi
-sed "s/^/# /" "$dir/ro-client.log"
+quote "$dir/ro-client.log"
 grep -q "does not offer DISCARD" "$dir/ro-client.log" || fail "a read-only device offered DISCARD"
 run_client "$dir/c.log" --count 1000 --start 7 --queue-depth 8 "$dir/ro.sock" || fail "reading a read-only image"
 [ "$(md5sum < "$dir/ours.img")" = "$sum" ] || fail "the read-only image changed"

@@ -22,19 +22,7 @@ set -eu -o pipefail
 
 client=$1
 device=$2
-dir=$(mktemp -d)
-pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-wait_socket () {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-  echo "# socket $1 never appeared"; return 1
-}
+. "$(dirname "$0")/test-lib.sh"
 
 sectors=4096
 io=8
@@ -77,7 +65,7 @@ run () {
   # well into the writes, with 16 in flight
   sleep 1
   if ! kill -0 $cli 2>/dev/null; then
-    sed "s/^/# /" "$dir/client.log"
+    quote "$dir/client.log"
     echo "not ok - $name: the client was done before the back-end could be killed"; return 1
   fi
   kill -9 $dev
@@ -89,7 +77,7 @@ run () {
 
   local status=0
   wait $cli || status=$?
-  sed "s/^/# /" "$dir/client.log"
+  quote "$dir/client.log"
   if [ $status -ne 0 ]; then
     echo "# the restarted back-end:"; grep -vE "^(request|negotiated|memory)" "$dir/device2.log" | sed "s/^/#   /" || true
     echo "not ok - $name: the client failed after the back-end was killed (exit $status)"; return 1
@@ -104,7 +92,7 @@ run () {
   grep -q "^verified: $sectors sectors.*1 reconnect" "$dir/client.log" ||
     { echo "not ok - $name: the client did not verify every sector after one reconnect"; return 1; }
   if ! cmp "$dir/expected.img" "$dir/disk.img" > "$dir/cmp.log" 2>&1; then
-    sed "s/^/# /" "$dir/cmp.log"
+    quote "$dir/cmp.log"
     echo "not ok - $name: the image differs from the pattern"; return 1
   fi
   echo "ok - $name: killed with $n requests in flight; every write is on disk"

@@ -23,14 +23,8 @@ set -eu -o pipefail
 
 client=$1
 device=$2
-dir=$(mktemp -d)
-pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/test-lib.sh"
+kill_signal=KILL
 
 kills=100
 
@@ -38,11 +32,6 @@ kills=100
 # allocation, which makes each connection slower than a real one, and
 # the kills below land where they would in practice.
 device_env=(env -u MALLOC_PERTURB_)
-
-wait_socket () {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-  echo "# socket $1 never appeared"; return 1
-}
 
 # wait_line FILE PATTERN COUNT: until FILE has COUNT lines matching PATTERN
 # (5 s at most)
@@ -54,7 +43,6 @@ wait_line () {
   return 1
 }
 
-quote () { sed "s/^/# /" "$@"; }
 
 # A process's open fds, and its mappings of memfds (guest memory,
 # in-flight areas).

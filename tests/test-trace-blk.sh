@@ -17,23 +17,7 @@ set -eu -o pipefail
 trace=$1
 client=$2
 device=$3
-dir=$(mktemp -d)
-pids=()
-cleanup () {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-wait_socket () {
-  for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
-  echo "# socket $1 never appeared"; return 1
-}
-
-n=0
-ok () { n=$((n + 1)); echo "ok $n - $1"; }
-fail () { n=$((n + 1)); echo "not ok $n - $1"; exit 1; }
+. "$(dirname "$0")/test-lib.sh"
 
 # check_trace FILE SESSIONS: see check-trace.py
 check_trace () { /usr/bin/python3 "$(dirname "$0")/check-trace.py" "$@"; }
@@ -49,10 +33,10 @@ proxied () {
   pids+=($tp)
   wait_socket "$dir/front.sock"
   if ! timeout 60 "$client" --verify "$@" "$dir/front.sock" > "$dir/$name.client" 2>&1; then
-    sed "s/^/# /" "$dir/$name.client" "$dir/$name.trace-err"
+    quote "$dir/$name.client" "$dir/$name.trace-err"
     return 1
   fi
-  sed "s/^/# /" "$dir/$name.client"
+  quote "$dir/$name.client"
   # --once: the proxy ends with the session
   timeout 10 tail --pid=$tp -f /dev/null || { echo "# the proxy did not exit after the session"; return 1; }
   wait $tp || { echo "# the proxy exited with $?"; return 1; }
@@ -76,9 +60,9 @@ tp=$!
 pids+=($tp)
 wait_socket "$dir/front.sock"
 timeout 60 "$client" --verify --count 64 "$dir/front.sock" > "$dir/text.client" 2>&1 ||
-  { sed "s/^/# /" "$dir/text.client"; fail "text trace: the client failed"; }
+  { quote "$dir/text.client"; fail "text trace: the client failed"; }
 wait $tp || fail "text trace: the proxy failed"
-head -n 8 "$dir/text.log" | sed "s/^/# /"
+head -n 8 "$dir/text.log" | quote
 # GET_FEATURES: request 1, flags 0x1, no payload, as the bytes show it
 grep -qE '^[0-9:.]+ #1 F->B main +GET_FEATURES \(1\) flags=0x1 size=0 fds=0$' "$dir/text.log" ||
   fail "text trace: no GET_FEATURES line"
@@ -93,7 +77,7 @@ ok "text trace with --hexdump: decoded lines, the bytes, reply times, the summar
 
 qsd=$(command -v qemu-storage-daemon || true)
 if [ -z "$qsd" ]; then
-  n=$((n + 1)); echo "ok $n # SKIP qemu-storage-daemon not installed (apt-get install qemu-system-x86)"
+  skip "qemu-storage-daemon not installed (apt-get install qemu-system-x86)"
 else
   truncate -s 8M "$dir/qsd.img"
   "$qsd" --blockdev driver=file,node-name=f,filename="$dir/qsd.img" \
@@ -102,7 +86,7 @@ else
   pids+=($!)
   wait_socket "$dir/qsd.sock"
   proxied qsd "$dir/qsd.sock" --count 2048 --start 100 --queue-depth 8 --queues 2 ||
-    { sed "s/^/# /" "$dir/qsd.log"; fail "qemu-storage-daemon through the proxy: the client failed"; }
+    { quote "$dir/qsd.log"; fail "qemu-storage-daemon through the proxy: the client failed"; }
   grep -q "^verified: 2048 sectors" "$dir/qsd.client" || fail "qemu-storage-daemon through the proxy: not verified"
   # read from the file, not through our code
   /usr/bin/python3 - "$dir/qsd.img" <<'PY' || fail "qemu-storage-daemon: the image does not hold the pattern"
@@ -137,7 +121,7 @@ timeout 120 "$client" --verify --reconnect --queue-depth 16 --count 2048 --io-si
 cli=$!
 pids+=($cli)
 sleep 1
-kill -0 $cli 2>/dev/null || { sed "s/^/# /" "$dir/reconnect.client"; fail "reconnect: the client was done too soon"; }
+kill -0 $cli 2>/dev/null || { quote "$dir/reconnect.client"; fail "reconnect: the client was done too soon"; }
 kill -9 $dev
 wait $dev 2>/dev/null || true
 sleep 0.3
@@ -145,8 +129,8 @@ sleep 0.3
 pids+=($!)
 status=0
 wait $cli || status=$?
-sed "s/^/# /" "$dir/reconnect.client"
-[ $status -eq 0 ] || { sed "s/^/# /" "$dir/reconnect.trace-err"; fail "reconnect: the client failed (exit $status)"; }
+quote "$dir/reconnect.client"
+[ $status -eq 0 ] || { quote "$dir/reconnect.trace-err"; fail "reconnect: the client failed (exit $status)"; }
 grep -q "^verified: 2048 sectors.*1 reconnect" "$dir/reconnect.client" ||
   fail "reconnect: the client did not verify after one reconnect"
 # between sessions the proxy holds what it held before the first: every
@@ -157,7 +141,7 @@ for _ in $(seq 50); do
   [ "$fds_after" = "$fds_idle" ] && break
   sleep 0.1
 done
-[ "$fds_after" = "$fds_idle" ] || { ls -l /proc/$tp/fd | sed "s/^/# /"; fail "reconnect: the proxy holds $fds_after fds, $fds_idle before"; }
+[ "$fds_after" = "$fds_idle" ] || { ls -l /proc/$tp/fd | quote; fail "reconnect: the proxy holds $fds_after fds, $fds_idle before"; }
 # the proxy serves on: stop it, which ends nothing more than the summary
 kill -TERM $tp
 wait $tp || fail "reconnect: the proxy did not exit cleanly on SIGTERM"
