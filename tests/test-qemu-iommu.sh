@@ -48,14 +48,7 @@ case $variant in
 esac
 blocks=64
 
-skip () { echo "1..0 # SKIP $*"; exit 0; }
-
-qemu=$(command -v qemu-system-x86_64 || true)
-[ -n "$qemu" ] || skip "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
-kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-[ -n "$kernel" ] && [ -x /bin/busybox ] && [ -e /usr/share/qemu/qboot.rom ] ||
-  skip "No guest: needs linux-image-cloud-amd64, busybox-static and qemu-system-data"
-version=${kernel#/boot/vmlinuz-}
+. "$(dirname "$0")/test-guest.sh"
 
 tmp=$(mktemp -d /tmp/vhost-user-iommu-XXXXXX)
 backend=

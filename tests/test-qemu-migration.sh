@@ -62,14 +62,7 @@ slots=32                # as in make-initramfs.sh
 # bytes/s: the guest has about 90 MiB of non-zero RAM, so about 8 s a pass
 bandwidth=${VHOST_USER_MIGRATION_BANDWIDTH:-12000000}
 
-skip () { keep=0; echo "1..0 # SKIP $*"; exit 0; }
-
-qemu=$(command -v qemu-system-x86_64 || true)
-[ -n "$qemu" ] || skip "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
-kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-[ -n "$kernel" ] && [ -x /bin/busybox ] && [ -e /usr/share/qemu/qboot.rom ] ||
-  skip "No guest: needs linux-image-cloud-amd64, busybox-static and qemu-system-data"
-version=${kernel#/boot/vmlinuz-}
+. "$(dirname "$0")/test-guest.sh"
 python=/usr/bin/python3
 [ -x $python ] || skip "no /usr/bin/python3 for the QMP client"
 if [ "$kind" = qsd ]; then

@@ -25,15 +25,8 @@ case $layout in
   *) echo "usage: $0 VHOST_USER_NET SRCDIR [packed]" >&2; exit 2 ;;
 esac
 
-skip () { echo "1..0 # SKIP $*"; exit 0; }
-
-qemu=$(command -v qemu-system-x86_64 || true)
-[ -n "$qemu" ] || skip "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
-kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-[ -n "$kernel" ] && [ -x /bin/busybox ] && [ -e /usr/share/qemu/qboot.rom ] ||
-  skip "No guest: needs linux-image-cloud-amd64, busybox-static and qemu-system-data"
+. "$(dirname "$0")/test-guest.sh"
 [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || skip "A tap interface needs root and /dev/net/tun"
-version=${kernel#/boot/vmlinuz-}
 
 tmp=$(mktemp -d /tmp/vhost-user-net-XXXXXX)
 tap=vutap$$
