@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
 
+#include "test-signal-args.h"
 #include "test-util.h"
 #include "vhost-user-backend-private.h"
 #include "vhost-user-connection-private.h"
@@ -467,15 +468,6 @@ check_closed (Fixture          *f,
 
 #define expect_close(f, msg, code) check_closed ((f), request ((f), (msg)), (code))
 
-static void
-append_hex (GString      *s,
-            const guint8 *data,
-            gsize         len)
-{
-  for (gsize i = 0; i < len; i++)
-    g_string_append_printf (s, "%02x", data[i]);
-}
-
 static char *
 format_inflight (const VhostUserMessage *reply)
 {
@@ -522,7 +514,7 @@ format_reply (const VhostUserMessage *reply)
       g_assert_true (vhost_user_message_get_config (reply, &offset, &flags, &data, &size));
       s = g_string_new (NULL);
       g_string_printf (s, "offset=%u flags=%u data=", offset, flags);
-      append_hex (s, data, size);
+      test_append_hex (s, data, size);
       return g_string_free (s, FALSE);
     case VHOST_USER_PAYLOAD_INFLIGHT:
       return format_inflight (reply);
@@ -696,75 +688,6 @@ n_regions (Fixture *f)
 /* --- a handler for any signal: records, lets the default run --- */
 
 static void
-append_region (GString                     *s,
-               const VhostUserMemoryRegion *region)
-{
-  g_string_append_printf (s, X64 "+" X64 "@" X64 "/" X64 ":%s",
-                          vhost_user_memory_region_get_guest_phys_addr (region),
-                          vhost_user_memory_region_get_size (region),
-                          vhost_user_memory_region_get_user_addr (region),
-                          vhost_user_memory_region_get_mmap_offset (region),
-                          (const char *) vhost_user_memory_region_get_host_addr (region));
-}
-
-/* Written during the emission: fds are only valid then, and memory is
- * read where it is mapped. */
-static char *
-format_args (guint         n,
-             const GValue *values)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const GValue *v = &values[i];
-
-      if (i > 0)
-        g_string_append_c (s, ' ');
-      if (G_VALUE_HOLDS_UINT (v))
-        g_string_append_printf (s, "%u", g_value_get_uint (v));
-      else if (G_VALUE_HOLDS_UINT64 (v))
-        g_string_append_printf (s, X64, g_value_get_uint64 (v));
-      else if (G_VALUE_HOLDS_BOOLEAN (v))
-        g_string_append (s, g_value_get_boolean (v) ? "TRUE" : "FALSE");
-      else if (G_VALUE_HOLDS_INT (v))
-        g_string_append (s, g_value_get_int (v) >= 0 && test_fd_is_open (g_value_get_int (v)) ? "fd" : "no-fd");
-      else if (G_VALUE_HOLDS_STRING (v))
-        g_string_append (s, g_value_get_string (v));
-      else if (G_VALUE_HOLDS (v, G_TYPE_BYTES))
-        {
-          gsize len;
-          const guint8 *bytes = g_bytes_get_data (g_value_get_boxed (v), &len);
-
-          append_hex (s, bytes, len);
-        }
-      else if (G_VALUE_HOLDS (v, VHOST_USER_TYPE_VRING_ADDRESS))
-        {
-          const VhostUserVringAddress *a = g_value_get_boxed (v);
-
-          g_string_append_printf (s, "flags=%u desc=" X64 " used=" X64 " avail=" X64 " log=" X64, a->flags,
-                                  a->desc_user_addr, a->used_user_addr, a->avail_user_addr, a->log_guest_addr);
-        }
-      else if (G_VALUE_HOLDS (v, VHOST_USER_TYPE_MEMORY_REGION))
-        append_region (s, g_value_get_boxed (v));
-      else if (G_VALUE_HOLDS (v, VHOST_USER_TYPE_MEMORY_TABLE))
-        {
-          const VhostUserMemoryTable *table = g_value_get_boxed (v);
-
-          for (guint j = 0; j < vhost_user_memory_table_get_n_regions (table); j++)
-            {
-              if (j > 0)
-                g_string_append_c (s, ' ');
-              append_region (s, vhost_user_memory_table_get_region (table, j));
-            }
-        }
-      else
-        g_assert_not_reached ();
-    }
-  return g_string_free (s, FALSE);
-}
-
-static void
 record_marshal (GClosure     *closure,
                 GValue       *return_value,
                 guint         n_param_values,
@@ -779,7 +702,7 @@ record_marshal (GClosure     *closure,
     {
       f->invocation_request = vhost_user_invocation_get_request (invocation);
       f->reply_expected = vhost_user_invocation_get_reply_expected (invocation);
-      f->args = format_args (n_param_values - 2, param_values + 2);
+      f->args = test_format_signal_args (n_param_values - 2, param_values + 2);
     }
   g_value_set_boolean (return_value, FALSE);
 }

@@ -20,6 +20,7 @@
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
 
+#include "test-signal-args.h"
 #include "test-util.h"
 #include "vhost-user-message-private.h"
 #include "vhost-user-socket-private.h"
@@ -133,28 +134,6 @@ reply_kind (Fixture *f,
                                             vhost_user_frontend_get_acked_protocol_features (f->frontend));
 }
 
-static void
-append_hex (GString      *s,
-            const guint8 *data,
-            gsize         len)
-{
-  for (gsize i = 0; i < len; i++)
-    g_string_append_printf (s, "%02x", data[i]);
-}
-
-/* gpa+size@uaddr/offset:the text where it is mapped */
-static void
-append_region (GString                     *s,
-               const VhostUserMemoryRegion *r)
-{
-  g_string_append_printf (s, "%s" X64 "+" X64 "@" X64 "/" X64 ":%s", s->len > 0 ? " " : "",
-                          vhost_user_memory_region_get_guest_phys_addr (r),
-                          vhost_user_memory_region_get_size (r),
-                          vhost_user_memory_region_get_user_addr (r),
-                          vhost_user_memory_region_get_mmap_offset (r),
-                          (const char *) vhost_user_memory_region_get_host_addr (r));
-}
-
 /* An async call's outcome, and when it came. */
 typedef struct {
   GAsyncResult *result;
@@ -226,58 +205,6 @@ on_disconnected (VhostUserFrontend *frontend,
   f->should_reconnect = should_reconnect;
 }
 
-/* Written during the emission: fds are only valid then, and memory is
- * read where it is mapped. */
-static char *
-format_args (guint         n,
-             const GValue *values)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const GValue *v = &values[i];
-
-      if (i > 0)
-        g_string_append_c (s, ' ');
-      if (G_VALUE_HOLDS_UINT (v))
-        g_string_append_printf (s, "%u", g_value_get_uint (v));
-      else if (G_VALUE_HOLDS_UINT64 (v))
-        g_string_append_printf (s, X64, g_value_get_uint64 (v));
-      else if (G_VALUE_HOLDS_BOOLEAN (v))
-        g_string_append (s, g_value_get_boolean (v) ? "TRUE" : "FALSE");
-      else if (G_VALUE_HOLDS_INT (v))
-        g_string_append (s, g_value_get_int (v) >= 0 && test_fd_is_open (g_value_get_int (v)) ? "fd" : "no-fd");
-      else if (G_VALUE_HOLDS_STRING (v))
-        g_string_append (s, g_value_get_string (v));
-      else if (G_VALUE_HOLDS (v, G_TYPE_BYTES))
-        {
-          gsize len;
-          const guint8 *bytes = g_bytes_get_data (g_value_get_boxed (v), &len);
-
-          append_hex (s, bytes, len);
-        }
-      else if (G_VALUE_HOLDS (v, VHOST_USER_TYPE_VRING_ADDRESS))
-        {
-          const VhostUserVringAddress *a = g_value_get_boxed (v);
-
-          g_string_append_printf (s, "flags=%u desc=" X64 " used=" X64 " avail=" X64 " log=" X64, a->flags,
-                                  a->desc_user_addr, a->used_user_addr, a->avail_user_addr, a->log_guest_addr);
-        }
-      else if (G_VALUE_HOLDS (v, VHOST_USER_TYPE_MEMORY_REGION))
-        append_region (s, g_value_get_boxed (v));
-      else
-        {
-          const VhostUserMemoryTable *table = g_value_get_boxed (v);
-
-          g_assert_true (G_VALUE_HOLDS (v, VHOST_USER_TYPE_MEMORY_TABLE));
-          for (guint j = 0; j < vhost_user_memory_table_get_n_regions (table); j++)
-            append_region (s, vhost_user_memory_table_get_region (table, j));
-        }
-    }
-  return g_string_free (s, FALSE);
-}
-
 /* On every back-end signal: notes the name, and the watched request's
  * arguments; the default handler answers. */
 static void
@@ -293,7 +220,7 @@ record_marshal (GClosure     *closure,
 
   g_ptr_array_add (f->names, (gpointer) request_nick (request));
   if (request == f->watched && f->fired++ == 0)
-    f->args = format_args (n_param_values - 2, param_values + 2);
+    f->args = test_format_signal_args (n_param_values - 2, param_values + 2);
   g_value_set_boolean (return_value, FALSE);
 }
 
@@ -652,7 +579,7 @@ format_config (guint32       offset,
   GString *s = g_string_new (NULL);
 
   g_string_printf (s, "offset=%u flags=%u data=", offset, flags);
-  append_hex (s, data, len);
+  test_append_hex (s, data, len);
   return g_string_free (s, FALSE);
 }
 
@@ -949,13 +876,14 @@ test_typed_memory (Fixture       *f,
       if (step == 0)
         {
           g_assert_true (vhost_user_frontend_set_mem_table (f->frontend, table, NULL, &error));
-          append_region (expected, regions[0]);
-          append_region (expected, regions[1]);
+          test_append_region (expected, regions[0]);
+          g_string_append_c (expected, ' ');
+          test_append_region (expected, regions[1]);
         }
       else
         {
           g_assert_true (vhost_user_frontend_add_mem_region (f->frontend, regions[2], NULL, &error));
-          append_region (expected, regions[2]);
+          test_append_region (expected, regions[2]);
         }
       g_assert_no_error (error);
       sync_backend (f, f->watched);
