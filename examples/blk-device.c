@@ -483,18 +483,26 @@ process_request (BlkQueue              *q,
 
 /* --- serving a queue --- */
 
+/* The first @n of q->heads and q->lens as one batch; if the ring refuses
+ * the batch whole (one of them it does not take), it hands nothing back,
+ * and each goes again on its own: the others are the driver's all the
+ * same, and one refused on its own is done with. Returns whether any
+ * reached the driver. */
 static gboolean
 push_some (BlkQueue *q,
            guint     n)
 {
   g_autoptr(GError) error = NULL;
+  gboolean pushed = FALSE;
 
-  if (n > 0 && !vhost_user_vring_push_batch (q->vring, q->heads, q->lens, n, &error))
-    {
-      g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
-      return FALSE;
-    }
-  return TRUE;
+  if (n == 0)
+    return FALSE;
+  if (vhost_user_vring_push_batch (q->vring, q->heads, q->lens, n, &error))
+    return TRUE;
+  g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
+  for (guint i = 0; n > 1 && i < n; i++)
+    pushed |= vhost_user_vring_push (q->vring, q->heads[i], q->lens[i], NULL);
+  return pushed;
 }
 
 static void
@@ -532,7 +540,7 @@ serve_now (BlkQueue *q)
     }
   if (error != NULL)
     g_message ("blk: queue %u: %s", vhost_user_vring_get_index (q->vring), error->message);
-  if (n > 0 && push_some (q, n))
+  if (push_some (q, n))
     pushed = TRUE;
   if (pushed)
     notify (q);
@@ -680,23 +688,6 @@ serve_later (BlkQueue *q)
   arm_timer (q);
 }
 
-/* The first @n of q->heads and q->lens as one batch; if the ring refuses
- * the batch whole (one of them it does not take), each on its own: the
- * others are the driver's all the same, and each pushed, taken or not,
- * tells the ring its buffers are no longer in use. */
-static gboolean
-push_batch_or_each (BlkQueue *q,
-                    guint     n)
-{
-  gboolean pushed = FALSE;
-
-  if (push_some (q, n))
-    return n > 0;
-  for (guint i = 0; i < n; i++)
-    pushed |= vhost_user_vring_push (q->vring, q->heads[i], q->lens[i], NULL);
-  return pushed;
-}
-
 static gboolean
 on_timer (gpointer user_data)
 {
@@ -718,7 +709,7 @@ on_timer (gpointer user_data)
           q->lens[n] = req->len;
           if (++n == BATCH)
             {
-              pushed |= push_batch_or_each (q, n);
+              pushed |= push_some (q, n);
               n = 0;
             }
         }
@@ -735,7 +726,7 @@ on_timer (gpointer user_data)
       q->free_list = req;
     }
   if (n > 0)
-    pushed |= push_batch_or_each (q, n);
+    pushed |= push_some (q, n);
   if (pushed)
     notify (q);
   arm_timer (q);

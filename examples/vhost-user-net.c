@@ -422,7 +422,10 @@ full:
 out:
   if (done > 0)
     {
-      vhost_user_vring_push_batch (p->tx, heads, lens, done, NULL);
+      /* refused whole, it hands nothing back: each on its own then */
+      if (!vhost_user_vring_push_batch (p->tx, heads, lens, done, NULL))
+        for (guint k = 0; done > 1 && k < done; k++)
+          vhost_user_vring_push (p->tx, heads[k], lens[k], NULL);
       vhost_user_vring_call (p->tx, NULL);
     }
   if (error != NULL)

@@ -996,6 +996,131 @@ test_unpop_releases_tables (Fixture       *f,
   g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 0);
 }
 
+/* Pops requests 5 and 6, then moves the ring to another table: the old
+ * one is kept while they are out. */
+static void
+hold_two_across_tables (Fixture *f)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+
+  for (guint16 head = 5; head <= 6; head++)
+    {
+      set_desc (f, head, DATA + 0x100 * head, 16, 2, 0);
+      make_available (f, head);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_no_error (error);
+    }
+  vhost_user_vring_set_memory_table (f->vring, f->table);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 1);
+}
+
+/* A refused batch hands nothing back: its requests are still out, the
+ * table their buffers lie in stays, and each counts when it comes again
+ * on its own. Before, the refusal counted the batch done, and pushed
+ * again one by one (as the blk example does) the requests were counted
+ * twice: the old table went while request 6 was still out. */
+static void
+test_refused_batch_keeps_tables (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  guint heads[2] = { 5, NUM }, lens[2] = { 0, 0 };
+
+  hold_two_across_tables (f);
+  g_assert_false (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 2);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 1);
+
+  g_assert_true (vhost_user_vring_push (f->vring, 5, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 1);
+  g_assert_true (vhost_user_vring_push (f->vring, 6, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 0);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 0);
+  g_assert_cmpuint (used_idx (f), ==, 2);
+}
+
+/* On a ring the driver broke, what the device holds is done with when it
+ * comes back refused: once each, however often it comes. Before, every
+ * refusal counted: request 5 pushed twice let a stop's drain finish, and
+ * the old table go, while request 6 was still out. */
+static void
+test_broken_counts_once (Fixture       *f,
+                         gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[2] = { 6, 6 }, lens[2] = { 0, 0 };
+  gboolean drained = FALSE;
+
+  hold_two_across_tables (f);
+  bad_loop (f);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_when_drained (f->vring, set_true, &drained, NULL);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_false (vhost_user_vring_push (f->vring, 5, 0, &error));
+      g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+      g_clear_error (&error);
+      g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 1);
+      g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 1);
+    }
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_false (drained);
+
+  /* (named twice in a batch: once) */
+  g_assert_false (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  g_assert_cmpuint (vhost_user_vring_get_in_flight (f->vring), ==, 0);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (drained);
+  g_assert_cmpuint (used_idx (f), ==, 0);
+}
+
+/* After GET_VRING_BASE_SKIP_DRAIN, a batch that mixes a request of the
+ * ended session with a head that is not out is refused whole, before
+ * anything is dropped; pushed on its own, the old request is dropped
+ * (once). Before, the batch dropped the old request and then refused the
+ * other head: reported refused, and pushed again on its own, the old
+ * request was refused and counted a second time. */
+static void
+test_mixed_sessions_batch (Fixture       *f,
+                           gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[2] = { 0, 31 }, lens[2] = { 1, 1 };
+  guint32 base = 0;
+
+  set_desc (f, 30, DATA, 64, 2, 0);
+  make_available (f, 30);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  heads[0] = e.head;
+  vhost_user_vring_stop_skip_drain (f->vring, &base);
+
+  g_assert_false (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_clear_error (&error);
+  g_assert_true (vhost_user_vring_push (f->vring, heads[0], 1, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_vring_push (f->vring, heads[0], 1, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_cmpuint (used_idx (f), ==, 0);
+}
+
 /* --- guest memory the front-end truncates after it was mapped --- */
 
 /* In a child: a region whose memfd (not sealed against shrinking) the
@@ -1294,6 +1419,9 @@ main (int   argc,
   ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
   ADD ("stop-skip-drain", test_stop_skip_drain, NULL);
+  ADD ("push/refused-batch-keeps-tables", test_refused_batch_keeps_tables, NULL);
+  ADD ("push/broken-counts-once", test_broken_counts_once, NULL);
+  ADD ("push/mixed-sessions-batch", test_mixed_sessions_batch, NULL);
   ADD ("write-gpa", test_write_gpa, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {

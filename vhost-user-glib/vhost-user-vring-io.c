@@ -367,7 +367,12 @@ vhost_user_vring_unpop (VhostUserVring  *self,
  * Hands a request back to the driver (the used ring). Tell the driver
  * with vhost_user_vring_call() once a batch is pushed.
  *
- * Returns: %TRUE on success
+ * A request the ring refuses is done with all the same: it is of a
+ * session that ended (the ring was reset or stopped since), or the
+ * driver broke the ring, which takes nothing back. Its buffers are no
+ * longer the device's either way.
+ *
+ * Returns: %TRUE on success; %FALSE with @error when refused
  *
  * Since: 1.0
  */
@@ -442,10 +447,13 @@ is_abandoned (VhostUserVring *self,
   return head < self->size && self->split_out[head] == SPLIT_OUT_ABANDONED;
 }
 
-/* A batch pushed after the ring stopped without draining: the requests
- * of that session are dropped quietly (they stay in the in-flight area,
- * for a successor to resubmit); any other is pushed as usual, one by
- * one. Never on the path of a ring that was not stopped that way. */
+/* A batch pushed after the ring stopped without draining (and before it
+ * starts again): the requests of that session are dropped quietly (they
+ * stay in the in-flight area, for a successor to resubmit). A batch of
+ * those alone is dropped whole; one with any other head, which the
+ * stopped ring would refuse, is refused whole before anything is dropped
+ * (a refused batch hands nothing back: its requests come again one by
+ * one). Never on the path of a ring that was not stopped that way. */
 static gboolean
 push_around_abandoned (VhostUserVring  *self,
                        const guint     *heads,
@@ -453,21 +461,46 @@ push_around_abandoned (VhostUserVring  *self,
                        guint            n,
                        GError         **error)
 {
+  guint n_abandoned = 0;
+
+  for (guint i = 0; i < n; i++)
+    n_abandoned += is_abandoned (self, heads[i]);
+  if (n_abandoned == 0)
+    return push_checked (self, heads, lens, n, error);
+  if (n_abandoned < n)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "Queue %u: the batch holds requests of the session that ended beside others; "
+                   "push them one by one", self->index);
+      return FALSE;
+    }
   for (guint i = 0; i < n; i++)
     {
-      if (is_abandoned (self, heads[i]))
-        {
-          if (self->packed)
-            vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
-          else
-            self->split_out[heads[i]] = SPLIT_OUT_NO;
-          vhost_user_vring_release_fence (self, heads[i]);
-          self->abandoned--;
-          continue;
-        }
-      if (!push_checked (self, &heads[i], &lens[i], 1, error))
-        return FALSE;
+      /* (named twice in the batch: dropped once) */
+      if (!is_abandoned (self, heads[i]))
+        continue;
+      if (self->packed)
+        vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
+      else
+        self->split_out[heads[i]] = SPLIT_OUT_NO;
+      vhost_user_vring_release_fence (self, heads[i]);
+      self->abandoned--;
     }
+  return TRUE;
+}
+
+/* With the lock held, on a ring the driver broke: @head, refused, is
+ * done with. Only a request still out counts, and only once (it is not
+ * out after). */
+static gboolean
+give_up (VhostUserVring *self,
+         guint           head)
+{
+  if (self->packed)
+    return vhost_user_vring_packed_give_up (&self->packed_ring, head);
+  if (head >= self->size || self->split_out == NULL || self->split_out[head] != SPLIT_OUT_YES)
+    return FALSE;
+  self->split_out[head] = SPLIT_OUT_NO;
   return TRUE;
 }
 
@@ -496,7 +529,12 @@ push_locked (VhostUserVring  *self,
  * Hands several requests back at once: every entry is written first and
  * the used index moves once, so the driver sees the whole batch or none
  * of it (and one store-release instead of @n). Either every head is valid
- * and all are pushed, or none is.
+ * and all are pushed, or none is: a refused batch hands nothing back (on
+ * a ring the driver broke, which takes nothing back, its requests are
+ * done with as they are). Push each of its requests again on its own
+ * with vhost_user_vring_push(), which takes those it can and counts any
+ * it refuses as done with; until then they are out with the device, and
+ * a stop (`GET_VRING_BASE`) waits for them.
  *
  * Requests may be pushed in any order. On a packed ring each head is a
  * buffer id out with the device, named once; its used descriptor moves
@@ -514,7 +552,7 @@ push_locked (VhostUserVring  *self,
  * requests it handed out; the front-end gets its answer once the last
  * is pushed.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE on success; %FALSE with @error when the batch is refused
  *
  * Since: 1.0
  */
@@ -532,19 +570,36 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
 
   LOCK (self);
   ok = push_locked (self, heads, lens, n, error);
-  if (!ok && self->broken && self->in_flight > 0)
+  if (ok)
+    requests_done (self, n);
+  else if (self->broken)
     {
-      /* a broken ring takes nothing back, but the request is done with:
-       * GET_VRING_BASE must not wait for it forever, nor an invalidation */
-      self->in_flight -= MIN (n, self->in_flight);
+      /* a broken ring takes nothing back, but what it holds is done
+       * with: GET_VRING_BASE must not wait for it for ever, nor an
+       * invalidation, nor the tables its buffers lie in. Each request
+       * counts once, however often it comes back. */
+      guint given_up = 0;
+
       for (guint i = 0; i < n; i++)
-        vhost_user_vring_release_fence (self, heads[i]);
-      if (self->in_flight == 0 && !self->started)
-        vhost_user_vring_schedule_drained (self);
+        if (give_up (self, heads[i]))
+          {
+            vhost_user_vring_release_fence (self, heads[i]);
+            given_up++;
+          }
+      requests_done (self, given_up);
+      if (given_up > 0 && self->in_flight > 0)
+        {
+          self->in_flight -= MIN (given_up, self->in_flight);
+          if (self->in_flight == 0 && !self->started)
+            vhost_user_vring_schedule_drained (self);
+        }
     }
-  /* counted even when refused: a request of an ended session comes back
-   * refused, and its buffers are no longer in use either way */
-  requests_done (self, n);
+  else if (n == 1)
+    /* a request refused on its own is done with all the same: one of a
+     * session that ended, whose buffers are no longer in use either way
+     * (or the device's mistake). A refused batch hands nothing back: its
+     * requests, still out, come again one by one, and count then. */
+    requests_done (self, 1);
   UNLOCK (self);
   return ok;
 }

@@ -95,6 +95,8 @@ gboolean vhost_user_vring_packed_is_abandoned (VhostUserVringPacked         *sta
                                              guint                           id);
 void     vhost_user_vring_packed_drop       (VhostUserVringPacked           *state,
                                              guint                           id);
+gboolean vhost_user_vring_packed_give_up    (VhostUserVringPacked           *state,
+                                             guint                           id);
 void     vhost_user_vring_packed_forget_abandoned (VhostUserVringPacked     *state);
 
 G_END_DECLS

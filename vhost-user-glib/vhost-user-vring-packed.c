@@ -949,6 +949,22 @@ vhost_user_vring_packed_drop (VhostUserVringPacked *state,
     state->chains[id] = 0;
 }
 
+/* Request @id, out with the device on a ring the driver broke, is given
+ * up: no longer out, so that giving it up again finds nothing. Returns
+ * whether it was out. */
+gboolean
+vhost_user_vring_packed_give_up (VhostUserVringPacked *state,
+                                 guint                 id)
+{
+  guint32 n = id < state->n_chains ? state->chains[id] : 0;
+
+  if (n == 0 || (n & (CHAIN_CLAIMED | CHAIN_ABANDONED)))
+    return FALSE;
+  state->chains[id] = 0;
+  state->in_flight -= MIN (n, state->in_flight);
+  return TRUE;
+}
+
 /* A new session starts: the ids of the old one are free again. */
 void
 vhost_user_vring_packed_forget_abandoned (VhostUserVringPacked *state)

@@ -161,7 +161,13 @@ vhost_user_vring_receive (VhostUserVring         *self,
       vhost_user_vring_element_write (&scratch[0], num_buffers_offset, count, 2);
     }
   if (!vhost_user_vring_push_batch (self, heads, lens, n, error))
-    return FALSE;
+    {
+      /* refused whole, it hands nothing back: each on its own then,
+       * which the ring takes or, refusing it, counts done with */
+      for (guint i = 0; n > 1 && i < n; i++)
+        vhost_user_vring_push (self, heads[i], 0, NULL);
+      return FALSE;
+    }
   if (n_used != NULL)
     *n_used = n;
   return TRUE;

@@ -311,7 +311,12 @@ vhost_user_vring_split_push (VhostUserVring  *self,
     return FALSE;
   used = vhost_user_vring_ring_part (&self->xlat, FALSE, VHOST_USER_VRING_AREA_DEVICE, self->address.used_user_addr, VRING_USED_SIZE (num));
   if (used == NULL)
-    return BREAK (why, "the used ring is not in guest memory");
+    {
+      /* still out: the caller gives up what a broken ring holds, once */
+      for (guint i = 0; i < n; i++)
+        self->split_out[heads[i]] = SPLIT_OUT_YES;
+      return BREAK (why, "the used ring is not in guest memory");
+    }
 
   if (!self->used_idx_known)
     {
