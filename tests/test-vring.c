@@ -584,6 +584,92 @@ test_kick_nested (Fixture       *f,
   close (n.kick);
 }
 
+typedef struct {
+  Fixture *f;
+  guint    popped;          /* in all */
+  guint    runs;
+  guint    most_in_a_run;
+  guint    popped_when_other_ran;   /* G_MAXUINT until it ran */
+} Refilling;
+
+#define REFILL_CAP 10000
+
+/* A driver that keeps up: every request popped is pushed, and made
+ * available again at once (up to REFILL_CAP, so that an unbounded run
+ * ends too). */
+static void
+on_kick_refilling (VhostUserVring *vring,
+                   gpointer        user_data)
+{
+  Refilling *r = user_data;
+  VhostUserVringElement e;
+  guint in_this_run = 0;
+
+  r->runs++;
+  while (vhost_user_vring_pop (vring, &e, NULL))
+    {
+      g_assert_true (vhost_user_vring_push (vring, e.head, 0, NULL));
+      r->popped++;
+      in_this_run++;
+      if (r->popped < REFILL_CAP)
+        make_available (r->f, e.head);
+    }
+  r->most_in_a_run = MAX (r->most_in_a_run, in_this_run);
+}
+
+static gboolean
+note_other_source (gpointer user_data)
+{
+  Refilling *r = user_data;
+
+  r->popped_when_other_ran = r->popped;
+  return G_SOURCE_REMOVE;
+}
+
+/* A run of the kick handler pops at most the ring's budget, and the rest
+ * waits for a rerun that gives the context's other sources their turn:
+ * a driver that keeps the ring full cannot hold the context (its control
+ * socket, the other rings). Before, the first run went on as long as the
+ * driver kept up, here all 10,000 requests. Budget 0: no bound. */
+static void
+test_kick_budget (Fixture       *f,
+                  gconstpointer  data)
+{
+  Refilling r = { f, 0, 0, 0, G_MAXUINT };
+  int kick = test_eventfd ();
+
+  g_assert_cmpuint (vhost_user_vring_get_budget (f->vring), ==, VHOST_USER_VRING_DEFAULT_BUDGET);
+  vhost_user_vring_set_started (f->vring, FALSE);
+  set_desc (f, 7, DATA, 16, 2, 0);
+  make_available (f, 7);
+  vhost_user_vring_set_kick_handler (f->vring, on_kick_refilling, &r, NULL);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  g_idle_add (note_other_source, &r);
+  /* (the first run comes at once: a ring that starts is looked at) */
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (r.popped, ==, VHOST_USER_VRING_DEFAULT_BUDGET);
+  while (r.popped < REFILL_CAP)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (r.most_in_a_run, ==, VHOST_USER_VRING_DEFAULT_BUDGET);
+  g_assert_cmpuint (r.runs, >=, REFILL_CAP / VHOST_USER_VRING_DEFAULT_BUDGET);
+  /* the idle ran between the first runs, not after the driver stopped */
+  g_assert_cmpuint (r.popped_when_other_ran, <, 2 * VHOST_USER_VRING_DEFAULT_BUDGET);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (test_context_is_asleep (NULL));
+
+  /* no bound */
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_budget (f->vring, 0);
+  r.popped = r.most_in_a_run = 0;
+  make_available (f, 7);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (r.popped, ==, REFILL_CAP);
+  g_assert_cmpuint (r.most_in_a_run, ==, REFILL_CAP);
+  vhost_user_vring_set_started (f->vring, FALSE);
+  close (kick);
+}
+
 /* get_context() names the context the kick watch is attached to: the
  * one the ring was made with (the back-end's), or the one set for it. */
 static void
@@ -1411,6 +1497,7 @@ main (int   argc,
   ADD ("stopped-untouched", test_stopped_untouched, NULL);
   ADD ("kick", test_kick, NULL);
   ADD ("kick/nested", test_kick_nested, NULL);
+  ADD ("kick/budget", test_kick_budget, NULL);
   ADD ("context", test_context, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);

@@ -147,6 +147,14 @@ pop_locked (VhostUserVring         *self,
     }
   if (!self->started || self->broken || self->size == 0)
     return FALSE;
+  /* a kick handler's run has popped its budget: "empty" for now, the
+   * ring untouched (kicks stay as they are; the handler runs again from
+   * its own source) */
+  if (G_UNLIKELY (self->budget_left == 0))
+    {
+      self->budget_spent = TRUE;
+      return FALSE;
+    }
   self->xlat.missed = FALSE;
   self->xlat.span_first = G_MAXUINT64;
   self->xlat.span_last = 0;
@@ -164,6 +172,8 @@ pop_locked (VhostUserVring         *self,
   if (ok)
     {
       self->in_flight++;
+      if (self->budget_left != G_MAXUINT)
+        self->budget_left--;
       if (resubmit_at != self->next_resubmit)
         self->unpoppable = 0;
       else
@@ -222,8 +232,9 @@ pop_locked (VhostUserVring         *self,
  * checks the ring, and the ring's positions come from the area too, not
  * from the base the front-end sent (which cannot know them).
  *
- * Returns: %TRUE with @element filled, %FALSE when the ring is empty (no
- *   @error) or broken (@error set)
+ * Returns: %TRUE with @element filled, %FALSE when the ring is empty, or
+ *   a kick handler's run has popped the ring's budget
+ *   (vhost_user_vring_set_budget()), (no @error) or broken (@error set)
  *
  * Since: 1.0
  */
@@ -259,7 +270,8 @@ vhost_user_vring_pop (VhostUserVring         *self,
  * vhost_user_vring_push_batch() and one vhost_user_vring_call() for all of
  * them. (Bindings pop one at a time, with vhost_user_vring_pop().)
  *
- * Returns: %TRUE with *@n_popped requests (0 when the ring is empty), or
+ * Returns: %TRUE with *@n_popped requests (0 when the ring is empty, or
+ *   the handler's budget is spent), or
  *   %FALSE with @error when the driver broke the ring; the *@n_popped
  *   requests before the break are still the caller's to push
  *

@@ -16,19 +16,72 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-vring-state-private.h"
 
+/* Every run of the kick handler comes here. The handler pops until pop
+ * says the ring is empty; with a budget (vhost_user_vring_set_budget())
+ * pop says so once the run has popped that many, and the handler runs
+ * again from rerun_source, an idle's priority: whatever else is ready in
+ * the context (the connection's socket, other rings, timers, the
+ * library's own idles) has its turn first, where a driver that keeps the
+ * ring full would otherwise hold the context for as long as it keeps up.
+ * (A budget cut leaves the driver not asked to kick: only the rerun
+ * brings the handler back.) */
 static void
 run_kick_handler (VhostUserVring *self)
 {
   VhostUserVringKickFunc func;
+  gpointer data;
   gboolean started;
+  GSource *rerun = NULL;
 
   LOCK (self);
   func = self->kick_func;
+  data = self->kick_data;
   started = self->started;
+  self->budget_left = self->budget > 0 ? self->budget : G_MAXUINT;
+  self->budget_spent = FALSE;
   UNLOCK (self);
   if (func != NULL && started)
-    func (self, self->kick_data);
+    func (self, data);
+  LOCK (self);
+  if (self->budget_spent && self->started && self->rerun_source != NULL)
+    rerun = g_source_ref (self->rerun_source);
+  self->budget_left = G_MAXUINT;
+  self->budget_spent = FALSE;
+  UNLOCK (self);
+  if (rerun != NULL)
+    {
+      g_source_set_ready_time (rerun, 0);
+      g_source_unref (rerun);
+    }
 }
+
+/* As on_kick(): a rerun seen by an iteration nested in the handler runs
+ * it again after, not inside itself. */
+static gboolean
+rerun_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  VhostUserVring *self = user_data;
+
+  g_source_set_ready_time (source, -1);
+  if (self->in_kick)
+    {
+      self->kick_again = TRUE;
+      return G_SOURCE_CONTINUE;
+    }
+  self->in_kick = TRUE;
+  do
+    {
+      self->kick_again = FALSE;
+      run_kick_handler (self);
+    }
+  while (self->kick_again);
+  self->in_kick = FALSE;
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs rerun_funcs = { NULL, NULL, rerun_dispatch, NULL, NULL, NULL };
 
 static gboolean
 initial_kick (gpointer user_data)
@@ -252,6 +305,8 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
   gboolean was_polling;
   int fd;
 
+  GSource *rerun;
+
   if (self->kick_source != NULL)
     {
       g_source_destroy (self->kick_source);
@@ -260,9 +315,24 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
   was_polling = stop_polling (self);
   LOCK (self);
   fd = self->fds[VHOST_USER_VRING_FD_KICK];
+  rerun = g_steal_pointer (&self->rerun_source);
   UNLOCK (self);
+  if (rerun != NULL)
+    {
+      g_source_destroy (rerun);
+      g_source_unref (rerun);
+    }
   if (!self->started || self->kick_func == NULL || where == NULL)
     return;
+  /* ready only when a run spent its budget (no allocation then) */
+  rerun = g_source_new (&rerun_funcs, sizeof (GSource));
+  g_source_set_static_name (rerun, "VhostUserVring rerun");
+  g_source_set_priority (rerun, G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_callback (rerun, NULL, g_object_ref (self), g_object_unref);
+  g_source_attach (rerun, where);
+  LOCK (self);
+  self->rerun_source = rerun;
+  UNLOCK (self);
   /* a poll cut short (a new kick fd, handler or context on a running
    * ring) left the driver told not to kick: the handler runs once more,
    * and its empty pop asks for kicks again and looks once more */

@@ -72,6 +72,14 @@ struct _VhostUserVring
   VhostUserVringKickFunc kick_func;
   gpointer              kick_data;
   GDestroyNotify        kick_notify;
+  /* the most requests one run of the kick handler pops (0: no bound);
+   * what is left of it in the run going on (G_MAXUINT outside one, where
+   * pops are never bounded), whether a pop found it spent, and the source
+   * that then runs the handler again (vhost-user-vring-kick.c) */
+  guint                 budget;
+  guint                 budget_left;
+  gboolean              budget_spent;
+  GSource              *rerun_source;
 
   /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
   guint                 in_flight;

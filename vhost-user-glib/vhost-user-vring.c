@@ -45,6 +45,7 @@ enum {
   PROP_CALL_FD,
   PROP_ERR_FD,
   PROP_POLL_WINDOW,
+  PROP_BUDGET,
   N_PROPS
 };
 
@@ -162,6 +163,11 @@ vhost_user_vring_finalize (GObject *object)
       g_source_destroy (self->kick_source);
       g_clear_pointer (&self->kick_source, g_source_unref);
     }
+  if (self->rerun_source != NULL)
+    {
+      g_source_destroy (self->rerun_source);
+      g_clear_pointer (&self->rerun_source, g_source_unref);
+    }
   if (self->kick_notify != NULL)
     self->kick_notify (self->kick_data);
   drop_drained (self);
@@ -225,6 +231,9 @@ vhost_user_vring_get_property (GObject    *object,
       break;
     case PROP_POLL_WINDOW:
       g_value_set_uint (value, self->poll_window_us);
+      break;
+    case PROP_BUDGET:
+      g_value_set_uint (value, self->budget);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -328,6 +337,18 @@ vhost_user_vring_class_init (VhostUserVringClass *klass)
    * Since: 1.0
    */
   properties[PROP_POLL_WINDOW] = g_param_spec_uint ("poll-window", NULL, NULL, 0, G_MAXUINT, 0, ro);
+  /**
+   * VhostUserVring:budget:
+   *
+   * The most requests one run of the kick handler pops before
+   * vhost_user_vring_pop() says the ring is empty and the handler runs
+   * again from an idle of the ring's context: see
+   * vhost_user_vring_set_budget(). 0: no bound.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_BUDGET] = g_param_spec_uint ("budget", NULL, NULL, 0, G_MAXUINT,
+                                               VHOST_USER_VRING_DEFAULT_BUDGET, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -338,6 +359,8 @@ vhost_user_vring_init (VhostUserVring *self)
   g_mutex_init (&self->lock);
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     self->fds[i] = -1;
+  self->budget = VHOST_USER_VRING_DEFAULT_BUDGET;
+  self->budget_left = G_MAXUINT;
   self->log.fd = -1;
 }
 
@@ -1171,7 +1194,9 @@ out:
  * vhost_user_vring_set_context()) when the driver kicks, once when the
  * ring starts, and every millisecond when the front-end gave no kick fd
  * (polling). It should pop until vhost_user_vring_pop() says the ring is
- * empty. Set it before the ring starts.
+ * empty; past the ring's budget (vhost_user_vring_set_budget()) pop says
+ * so early, and the handler runs again soon. Set it before the ring
+ * starts.
  *
  * Since: 1.0
  */
@@ -1291,4 +1316,68 @@ vhost_user_vring_get_poll_window (VhostUserVring *self)
   usecs = self->poll_window_us;
   UNLOCK (self);
   return usecs;
+}
+
+/**
+ * vhost_user_vring_set_budget:
+ * @self: a ring
+ * @max_requests: the most requests a run of the kick handler pops; 0 for
+ *   no bound
+ *
+ * Bounds what one run of the kick handler takes off the ring, so that a
+ * driver that keeps the ring full (a guest sending at line rate, or one
+ * whose driver busy-polls its used ring and makes each request available
+ * again at once) cannot hold the ring's context: once the run has popped
+ * @max_requests, vhost_user_vring_pop() (and pop_batch) says the ring is
+ * empty without looking at it, the handler returns as it does on an
+ * empty ring, and the ring runs it again from a source of the ring's
+ * context at %G_PRIORITY_DEFAULT_IDLE. Between the two runs the context
+ * dispatches what else is ready: the connection's socket, other rings,
+ * timers, idles. Linux's vhost-net bounds its runs the same way.
+ *
+ * A handler that pops until pop says the ring is empty, as every handler
+ * must, needs nothing else. Pops outside a run of the handler (a network
+ * device filling receive buffers from its tap's watch) are not bounded.
+ * The default is 256; the bound takes effect from the next run.
+ *
+ * Since: 1.0
+ */
+void
+vhost_user_vring_set_budget (VhostUserVring *self,
+                             guint           max_requests)
+{
+  gboolean changed;
+
+  g_return_if_fail (VHOST_USER_IS_VRING (self));
+
+  LOCK (self);
+  changed = self->budget != max_requests;
+  self->budget = max_requests;
+  UNLOCK (self);
+  if (changed)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUDGET]);
+}
+
+/**
+ * vhost_user_vring_get_budget:
+ * @self: a ring
+ *
+ * See vhost_user_vring_set_budget().
+ *
+ * Returns: the most requests a run of the kick handler pops, 0 for no
+ *   bound
+ *
+ * Since: 1.0
+ */
+guint
+vhost_user_vring_get_budget (VhostUserVring *self)
+{
+  guint max_requests;
+
+  g_return_val_if_fail (VHOST_USER_IS_VRING (self), 0);
+
+  LOCK (self);
+  max_requests = self->budget;
+  UNLOCK (self);
+  return max_requests;
 }

@@ -67,6 +67,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostUserVringAddress, vhost_user_vring_address_f
 #define VHOST_USER_VRING_MAX_UNPOP 64
 
 /**
+ * VHOST_USER_VRING_DEFAULT_BUDGET:
+ *
+ * How many requests a run of a ring's kick handler pops at most unless
+ * vhost_user_vring_set_budget() says otherwise.
+ *
+ * Since: 1.0
+ */
+#define VHOST_USER_VRING_DEFAULT_BUDGET 256
+
+/**
  * VhostUserVringBuffer:
  * @base: where the piece is mapped in this process
  * @len: its length in bytes
@@ -182,6 +192,11 @@ VHOST_USER_AVAILABLE_IN_ALL
 guint                        vhost_user_vring_get_poll_window (VhostUserVring        *self);
 VHOST_USER_AVAILABLE_IN_ALL
 guint                        vhost_user_vring_get_current_poll_window (VhostUserVring *self);
+VHOST_USER_AVAILABLE_IN_ALL
+void                         vhost_user_vring_set_budget      (VhostUserVring        *self,
+                                                               guint                  max_requests);
+VHOST_USER_AVAILABLE_IN_ALL
+guint                        vhost_user_vring_get_budget      (VhostUserVring        *self);
 VHOST_USER_AVAILABLE_IN_ALL
 void                         vhost_user_vring_set_kick_handler (VhostUserVring        *self,
                                                             VhostUserVringKickFunc func,
