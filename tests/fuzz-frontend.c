@@ -41,6 +41,7 @@
 #include <gio/gunixfdlist.h>
 #include <vhost-user-glib.h>
 
+#include "fuzz-input.h"
 #include "test-util.h"
 #include "vhost-user-message-private.h"
 #include "vhost-user-socket-private.h"
@@ -49,36 +50,6 @@
 #define MAX_PUMP 64
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
-
-typedef struct {
-  const guint8 *data;
-  size_t        size;
-  size_t        pos;
-} Input;
-
-static guint8
-next_u8 (Input *in)
-{
-  return in->pos < in->size ? in->data[in->pos++] : 0;
-}
-
-static guint
-next_u16 (Input *in)
-{
-  guint lo = next_u8 (in);
-
-  return lo | (next_u8 (in) << 8);
-}
-
-static guint64
-next_u64 (Input *in)
-{
-  guint64 v = 0;
-
-  for (guint i = 0; i < 8; i++)
-    v |= (guint64) next_u8 (in) << (8 * i);
-  return v;
-}
 
 typedef struct {
   VhostUserFrontend *frontend;

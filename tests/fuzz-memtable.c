@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <vhost-user-glib.h>
 
+#include "fuzz-input.h"
 #include "test-util.h"
 #include "vhost-user-memory-table-private.h"
 
@@ -27,36 +28,6 @@
 #define N_FDS     4
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
-
-typedef struct {
-  const guint8 *data;
-  size_t        size;
-  size_t        pos;
-} Input;
-
-static guint8
-next_u8 (Input *in)
-{
-  return in->pos < in->size ? in->data[in->pos++] : 0;
-}
-
-static guint
-next_u16 (Input *in)
-{
-  guint lo = next_u8 (in);
-
-  return lo | (next_u8 (in) << 8);
-}
-
-static guint64
-next_u64 (Input *in)
-{
-  guint64 v = 0;
-
-  for (guint i = 0; i < 8; i++)
-    v |= (guint64) next_u8 (in) << (8 * i);
-  return v;
-}
 
 /* the files regions map, made once: their contents never change (a
  * write puts back what was read) */

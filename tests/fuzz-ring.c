@@ -25,6 +25,7 @@
 #include <string.h>
 #include <vhost-user-glib.h>
 
+#include "fuzz-input.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-vring-private.h"
 
@@ -41,35 +42,6 @@
 #define LOG_SIZE  8
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
-
-typedef struct {
-  const guint8 *data;
-  size_t        size;
-  size_t        pos;
-} Input;
-
-/* Past the end, the input reads as zeros. */
-static guint8
-next_u8 (Input *in)
-{
-  return in->pos < in->size ? in->data[in->pos++] : 0;
-}
-
-static guint
-next_u16 (Input *in)
-{
-  guint lo = next_u8 (in);
-
-  return lo | (next_u8 (in) << 8);
-}
-
-static guint32
-next_u32 (Input *in)
-{
-  guint32 lo = next_u16 (in);
-
-  return lo | ((guint32) next_u16 (in) << 16);
-}
 
 /* Guest memory and its table live across inputs (a memfd and a mapping
  * per input would cost more than the walk); each input lays every byte
