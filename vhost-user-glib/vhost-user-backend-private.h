@@ -139,6 +139,23 @@ steal_request_fd (VhostUserBackend *self,
   return vhost_user_responder_steal_fd (priv_of (self)->responder, index);
 }
 
+/* the ring index field is 8 bits wide */
+#define VHOST_USER_BACKEND_MAX_QUEUES         256
+#define VHOST_USER_BACKEND_MAX_QUEUE_SIZE     32768
+#define VHOST_USER_BACKEND_DEFAULT_MEM_SLOTS  509
+
+/* vhost-user-backend-properties.c */
+void     vhost_user_backend_get_property      (GObject               *object,
+                                               guint                  prop_id,
+                                               GValue                *value,
+                                               GParamSpec            *pspec);
+void     vhost_user_backend_set_property      (GObject               *object,
+                                               guint                  prop_id,
+                                               const GValue          *value,
+                                               GParamSpec            *pspec);
+void     vhost_user_backend_drop_vrings       (VhostUserBackend      *self);
+void     vhost_user_backend_rebuild_vrings    (VhostUserBackend      *self);
+
 /* vhost-user-backend-handlers.c */
 void     vhost_user_backend_install_handlers  (VhostUserBackendClass *klass,
                                                gsize                 *class_offsets);
