@@ -55,6 +55,13 @@ void vhost_user_vring_log_written (VhostUserVringLog           *log,
                                    const VhostUserVringWritten *written,
                                    guint64                      len);
 
+/* Empties @written for a request being popped. */
+static inline void
+vhost_user_vring_written_init (VhostUserVringWritten *written)
+{
+  written->n = 0;
+}
+
 static inline gboolean
 vhost_user_vring_log_on (const VhostUserVringLog *log)
 {

@@ -463,7 +463,7 @@ vhost_user_vring_packed_pop (const VhostUserVringPackedView  *view,
         return FALSE;
     }
 
-  written.n = 0;
+  vhost_user_vring_written_init (&written);
   recording_begin (view, &rec);
   if (!walk_chain (view, ring, element, &written, &rec, &idx, &wrap, &n, &id, why))
     {

@@ -188,7 +188,7 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
       if (element->head >= num || self->split_out[element->head] != SPLIT_OUT_NO)
         return BREAK (why, "a request to resubmit is outside the ring");
       state.written = &self->split_written[element->head];
-      state.written->n = 0;
+      vhost_user_vring_written_init (state.written);
       if (!walk_chain (self, desc_table, element->head, pop_desc, &state, why))
         return FALSE;
       self->split_out[element->head] = SPLIT_OUT_YES;
@@ -210,7 +210,7 @@ vhost_user_vring_split_pop (VhostUserVring         *self,
   if (self->split_out[element->head] != SPLIT_OUT_NO)
     return BREAK (why, "a request's head is already out with the device");
   state.written = &self->split_written[element->head];
-  state.written->n = 0;
+  vhost_user_vring_written_init (state.written);
   if (!walk_chain (self, desc_table, element->head, pop_desc, &state, why))
     return FALSE;
 
