@@ -1060,6 +1060,102 @@ test_log_what_was_popped (Fixture       *f,
   g_assert_false (page_dirty (bits, MEM_SIZE + 15 * 0x1000));
 }
 
+/* Nine writable buffers of 16 bytes, one per page of the high region,
+ * in this chain order: from its two ends inwards, as a read into
+ * scattered page-cache pages can be. One more than a head's record
+ * keeps apart. */
+static const guint alternating[] = { 0, 15, 1, 14, 2, 13, 3, 12, 4 };
+
+static void
+pop_alternating (Fixture               *f,
+                 VhostUserVringElement *e)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (alternating); i++)
+    set_desc (f, 3 + i, MEM_SIZE + alternating[i] * 0x1000, 0x10,
+              2 | (i + 1 < G_N_ELEMENTS (alternating) ? 1 : 0), 4 + i);
+  make_available (f, 3);
+  g_assert_true (vhost_user_vring_pop (f->vring, e, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (e->n_in, ==, G_N_ELEMENTS (alternating));
+}
+
+/* Past the record's bound the buffers nearest each other in guest
+ * memory share a span, not the nearest in the chain: pages 0-4 and
+ * 12-15 are next to each other, and the pages between 4 and 12 are
+ * never written, so they stay clean. Merging chain-order neighbours put
+ * 12 and 4 in one span and marked 5-11 too (in a large guest, most of
+ * its memory). */
+static void
+test_log_merges_nearest (Fixture       *f,
+                         gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint8 bits[2 * MEM_SIZE / 4096 / 8] = { 0 };
+  g_autoptr(GBytes) log = g_bytes_new_static (bits, sizeof bits);
+
+  vhost_user_vring_set_logging (f->vring, TRUE, log, -1);
+  pop_alternating (f, &e);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, G_N_ELEMENTS (alternating) * 0x10, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (alternating); i++)
+    g_assert_true (page_dirty (bits, MEM_SIZE + alternating[i] * 0x1000));
+  for (guint page = 5; page < 12; page++)
+    g_assert_false (page_dirty (bits, MEM_SIZE + page * 0x1000));
+  for (guint64 gpa = 0; gpa < MEM_SIZE; gpa += 0x1000)
+    g_assert_false (page_dirty (bits, gpa));
+}
+
+/* A push that reports fewer bytes than the buffers hold marks what its
+ * length reaches in chain order, whatever the order the record keeps
+ * (guest addresses): every byte before the length is in a span whose
+ * first byte is too, and a span whose first byte is past the length is
+ * left alone, merged or not. */
+static void
+test_log_partial_push (Fixture       *f,
+                       gconstpointer  data)
+{
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint8 bits[2 * MEM_SIZE / 4096 / 8] = { 0 };
+  g_autoptr(GBytes) log = g_bytes_new_static (bits, sizeof bits);
+
+  vhost_user_vring_set_logging (f->vring, TRUE, log, -1);
+
+  /* eight of the nine: not page 4, the last in the chain, nor the pages
+   * up to 12 (before, 12 and 4 were one span, marked whole once 12 was
+   * written) */
+  pop_alternating (f, &e);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 8 * 0x10, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 8; i++)
+    g_assert_true (page_dirty (bits, MEM_SIZE + alternating[i] * 0x1000));
+  for (guint page = 4; page < 12; page++)
+    g_assert_false (page_dirty (bits, MEM_SIZE + page * 0x1000));
+
+  /* three and a half: 0, 15, 1 and 14, none of the rest */
+  memset (bits, 0, sizeof bits);
+  pop_alternating (f, &e);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x38, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 4; i++)
+    g_assert_true (page_dirty (bits, MEM_SIZE + alternating[i] * 0x1000));
+  for (guint i = 4; i < G_N_ELEMENTS (alternating); i++)
+    g_assert_false (page_dirty (bits, MEM_SIZE + alternating[i] * 0x1000));
+
+  /* the first alone: page 0 (and page 1 if it shares its span), never
+   * page 15, the next in the chain */
+  memset (bits, 0, sizeof bits);
+  pop_alternating (f, &e);
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0x10, &error));
+  g_assert_no_error (error);
+  g_assert_true (page_dirty (bits, MEM_SIZE));
+  for (guint page = 2; page < 16; page++)
+    g_assert_false (page_dirty (bits, MEM_SIZE + page * 0x1000));
+}
+
 /* A table the ring was moved off while a request was out goes when the
  * request does, handed back as much as pushed (a network device hands
  * back what does not fit). Before, only a push let them go: a ring whose
@@ -1428,6 +1524,63 @@ test_log_write_ranges (void)
   g_free (storage);
 }
 
+/* A head's record of written spans, filled with random chains (pieces
+ * anywhere in 64 pages, some going on from the one before, some just
+ * before it in memory, some naming memory another already did): the spans stay in address order and
+ * apart from each other, and a push of any length marks every page a
+ * byte before that length is in. */
+static void
+test_log_written_random (void)
+{
+  guint8 bits[64 / 8] = { 0 };
+  g_autoptr(GBytes) bytes = g_bytes_new_static (bits, sizeof bits);
+  VhostUserVringLog log = { bytes, TRUE, -1 };
+  GRand *rand = g_rand_new_with_seed (11);
+
+  for (guint round = 0; round < 5000; round++)
+    {
+      VhostUserVringWritten written = { 0 };
+      guint64 gpas[40], lens[40], total = 0, len;
+      guint n = g_rand_int_range (rand, 1, G_N_ELEMENTS (gpas) + 1);
+
+      for (guint i = 0; i < n; i++)
+        {
+          guint how = i > 0 ? g_rand_int_range (rand, 0, 8) : 7;
+
+          lens[i] = g_rand_int_range (rand, 1, 3 * VHOST_USER_VRING_LOG_PAGE / 2);
+          if (how < 2)        /* on from the one before */
+            gpas[i] = gpas[i - 1] + lens[i - 1];
+          else if (how == 2 && gpas[i - 1] >= lens[i])   /* just before it */
+            gpas[i] = gpas[i - 1] - lens[i];
+          else
+            gpas[i] = (guint64) g_rand_int_range (rand, 0, 60) * VHOST_USER_VRING_LOG_PAGE +
+                      g_rand_int_range (rand, 0, VHOST_USER_VRING_LOG_PAGE);
+          if (gpas[i] >= 64 * VHOST_USER_VRING_LOG_PAGE)
+            gpas[i] = 0;
+          lens[i] = MIN (lens[i], 64 * VHOST_USER_VRING_LOG_PAGE - gpas[i]);
+          vhost_user_vring_written_add (&written, gpas[i], lens[i]);
+          total += lens[i];
+        }
+
+      g_assert_cmpuint (written.n, >=, 1);
+      g_assert_cmpuint (written.n, <=, VHOST_USER_VRING_LOG_SPANS);
+      for (guint i = 0; i + 1 < written.n; i++)
+        g_assert_cmpuint (written.spans[i].gpa + written.spans[i].span, <=, written.spans[i + 1].gpa);
+
+      memset (bits, 0, sizeof bits);
+      len = g_rand_int_range (rand, 0, total + 2);
+      vhost_user_vring_log_written (&log, &written, len);
+      for (guint i = 0, offset = 0; i < n && offset < len; offset += lens[i], i++)
+        {
+          guint64 end = gpas[i] + MIN (lens[i], len - offset);
+
+          for (guint64 gpa = gpas[i]; gpa < end; gpa += VHOST_USER_VRING_LOG_PAGE - gpa % VHOST_USER_VRING_LOG_PAGE)
+            g_assert_true (page_dirty (bits, gpa));
+        }
+    }
+  g_rand_free (rand);
+}
+
 /* Memory the library allocates is sealed against shrinking (and
  * growing): a back-end in another process can check the seal, and need
  * not guard against SIGBUS. */
@@ -1487,9 +1640,12 @@ main (int   argc,
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);
   g_test_add_func ("/vring/memory/guard-policy", test_guard_policy);
   g_test_add_func ("/vring/log/write-ranges", test_log_write_ranges);
+  g_test_add_func ("/vring/log/written-random", test_log_written_random);
   g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);
   g_test_add_func ("/vring/memory/tables-by-layout", test_tables_by_layout);
   ADD ("log-what-was-popped", test_log_what_was_popped, NULL);
+  ADD ("log-merges-nearest", test_log_merges_nearest, NULL);
+  ADD ("log-partial-push", test_log_partial_push, NULL);
   ADD ("push-batch", test_push_batch, NULL);
   ADD ("indices-wrap", test_indices_wrap, NULL);
   ADD ("indirect", test_indirect, NULL);

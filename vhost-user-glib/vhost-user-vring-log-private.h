@@ -24,23 +24,35 @@ typedef struct {
 #define VHOST_USER_VRING_LOG_PAGE 4096
 
 /* What a request's writable buffers were when it was popped, as guest
- * ranges in the order of its chain: a push logs from this record, never
- * from the descriptors, which the driver may have rewritten since (the
- * pages it names then are not the ones the device wrote). Kept per head,
- * allocated with the ring, so a bounded number of spans: past it, the
- * two neighbours that cost least are merged into one span over both
- * (and the gap between them), which only ever marks more pages, never
- * fewer. */
+ * ranges: a push logs from this record, never from the descriptors,
+ * which the driver may have rewritten since (the pages it names then
+ * are not the ones the device wrote). Kept per head, allocated with the
+ * ring, so a bounded number of spans. They are kept sorted by guest
+ * address and disjoint (buffers that overlap share one span); past the
+ * bound, the two spans next to each other in guest memory with the
+ * fewest pages between them become one span over both and that gap.
+ * Merging only ever marks more pages, never fewer, and keeping the
+ * spans disjoint bounds a push to one pass over what they cover:
+ * merging chain-order neighbours instead let spans of a chain that
+ * alternates between low and high memory each cover most of it. */
 #define VHOST_USER_VRING_LOG_SPANS 8
 
+/* Chain offsets are 32-bit: a push reports at most G_MAXUINT32 bytes
+ * written (a guint), so a byte at a later offset is never logged and
+ * its buffer is not recorded (a chain can hold 256 pieces of up to
+ * 4 GiB each). That keeps a head's record at 200 bytes. */
 typedef struct {
-  guint64 gpa;
-  guint64 span;    /* guest bytes from gpa it covers */
-  guint64 bytes;   /* the request's bytes it stands for: less than span once merged */
+  guint64  gpa;
+  guint64  span;     /* guest bytes from gpa it covers */
+  guint32  first;    /* the chain offset of the first request byte it stands for */
+  gboolean merged;   /* FALSE: chain bytes first.. are guest bytes gpa.. in order, none
+                      * missing; TRUE: it is over pieces out of order, or gaps, so a
+                      * push that wrote any of it marks all of it */
 } VhostUserVringLogSpan;
 
 typedef struct {
   guint                 n;
+  guint32               offset;   /* the chain offset of the next byte, up to G_MAXUINT32 */
   VhostUserVringLogSpan spans[VHOST_USER_VRING_LOG_SPANS];
 } VhostUserVringWritten;
 
@@ -60,6 +72,7 @@ static inline void
 vhost_user_vring_written_init (VhostUserVringWritten *written)
 {
   written->n = 0;
+  written->offset = 0;
 }
 
 static inline gboolean

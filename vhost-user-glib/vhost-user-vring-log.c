@@ -15,8 +15,9 @@
  * the log are not ours to mark: the front-end sized it. Called with the
  * ring's lock held, the log on.
  *
- * A span can be large (a request's buffers merged, see
- * vhost_user_vring_written_add(), may cover the gaps between them), so
+ * A span can be large (a buffer of many pages, or a request's buffers
+ * merged over the pages between them, see
+ * vhost_user_vring_written_add()), so
  * whole bytes and words of the log are set at once: one atomic per 64
  * pages, not one per page. (The front-end clears the log concurrently;
  * an OR never loses a bit it did not clear.) */
@@ -63,7 +64,8 @@ vhost_user_vring_log_signal (VhostUserVringLog *log)
       ;
 }
 
-/* The guest bytes one span over @a and @b would cover. */
+/* One span over @a and @b, which come in that order in guest memory or
+ * overlap. */
 static VhostUserVringLogSpan
 span_union (const VhostUserVringLogSpan *a,
             const VhostUserVringLogSpan *b)
@@ -72,17 +74,45 @@ span_union (const VhostUserVringLogSpan *a,
   guint64 lo = MIN (a->gpa, b->gpa);
   guint64 hi = MAX (a->gpa + a->span, b->gpa + b->span);
 
-  return (VhostUserVringLogSpan) { lo, hi - lo, a->bytes + b->bytes };
+  return (VhostUserVringLogSpan) { lo, hi - lo, MIN (a->first, b->first), TRUE };
 }
 
-/* How many guest bytes merging @a and @b marks that they would not. */
+/* How many pages merging @a and @b, @a the lower in guest memory and
+ * apart from @b, marks that they would not: the pages between them. A
+ * gap within one page costs nothing, however many bytes it is. */
 static guint64
-merge_cost (const VhostUserVringLogSpan *a,
-            const VhostUserVringLogSpan *b)
+page_gap (const VhostUserVringLogSpan *a,
+          const VhostUserVringLogSpan *b)
 {
-  guint64 both = span_union (a, b).span;
+  guint64 a_last = (a->gpa + a->span - 1) / VHOST_USER_VRING_LOG_PAGE;
+  guint64 b_first = b->gpa / VHOST_USER_VRING_LOG_PAGE;
 
-  return both > a->span + b->span ? both - (a->span + b->span) : 0;
+  return b_first > a_last + 1 ? b_first - a_last - 1 : 0;
+}
+
+/* Makes spans[@i] and spans[@i + 1] one, in @i. */
+static void
+merge_at (VhostUserVringLogSpan *spans,
+          guint                 *n,
+          guint                  i)
+{
+  spans[i] = span_union (&spans[i], &spans[i + 1]);
+  memmove (&spans[i + 1], &spans[i + 2], (*n - i - 2) * sizeof spans[0]);
+  (*n)--;
+}
+
+/* Merges spans[@i] with the spans it overlaps, which can only be the
+ * ones next to it (the others were apart from each other already), so
+ * that they stay disjoint: a driver may name the same memory twice. */
+static void
+merge_overlaps (VhostUserVringLogSpan *spans,
+                guint                 *n,
+                guint                  i)
+{
+  if (i > 0 && spans[i - 1].gpa + spans[i - 1].span > spans[i].gpa)
+    merge_at (spans, n, --i);
+  while (i + 1 < *n && spans[i].gpa + spans[i].span > spans[i + 1].gpa)
+    merge_at (spans, n, i);
 }
 
 /* Records @len writable bytes at @gpa, the next in the request's chain.
@@ -92,75 +122,78 @@ vhost_user_vring_written_add (VhostUserVringWritten *written,
                               guint64                gpa,
                               guint64                len)
 {
-  VhostUserVringLogSpan next = { gpa, len, len };
-  guint best = G_MAXUINT;
-  guint64 best_cost = G_MAXUINT64;
+  VhostUserVringLogSpan next = { gpa, len, written->offset, FALSE };
+  VhostUserVringLogSpan full[VHOST_USER_VRING_LOG_SPANS + 1];
+  VhostUserVringLogSpan *spans = written->spans;
+  guint n = written->n, i;
 
-  if (len == 0)
+  /* past G_MAXUINT32 - 1 no push reaches (see the header) */
+  if (len == 0 || written->offset == G_MAXUINT32)
     return;
-  if (written->n > 0)
-    {
-      VhostUserVringLogSpan *last = &written->spans[written->n - 1];
+  written->offset = len >= G_MAXUINT32 - written->offset ? G_MAXUINT32 : written->offset + len;
 
-      /* the common case: the buffer goes on where the last one ended */
-      if (last->gpa + last->span == gpa)
+  /* its place in guest-address order: after every span starting at or below it */
+  for (i = 0; i < n && spans[i].gpa <= gpa; i++)
+    ;
+  /* a buffer that starts where a span ends joins it when the span ends
+   * with the buffer before it in the chain, in order (the common case, a
+   * buffer that goes on where the last one ended: the span stays in
+   * order), or is merged already (it adds no page). A span in order that
+   * ends there with another buffer would no longer be in order: the new
+   * one gets a span of its own, next to it. */
+  if (i > 0 && spans[i - 1].gpa + spans[i - 1].span == gpa &&
+      (spans[i - 1].merged || spans[i - 1].first + spans[i - 1].span == next.first))
+    {
+      spans[i - 1].span += len;
+      merge_overlaps (spans, &written->n, i - 1);
+      return;
+    }
+
+  /* a new span; when the record is full, it and the others are nine for a
+   * moment, on the stack, and the two with the fewest pages between them
+   * become one */
+  if (n == VHOST_USER_VRING_LOG_SPANS)
+    spans = memcpy (full, written->spans, sizeof written->spans);
+  memmove (&spans[i + 1], &spans[i], (n - i) * sizeof spans[0]);
+  spans[i] = next;
+  n++;
+  merge_overlaps (spans, &n, i);
+  if (n > VHOST_USER_VRING_LOG_SPANS)
+    {
+      guint best = 0;
+      guint64 best_gap = G_MAXUINT64;
+
+      for (i = 0; i + 1 < n && best_gap > 0; i++)
         {
-          last->span += len;
-          last->bytes += len;
-          return;
+          guint64 gap = page_gap (&spans[i], &spans[i + 1]);
+
+          if (gap < best_gap)
+            best_gap = gap, best = i;
         }
+      merge_at (spans, &n, best);
     }
-  if (written->n < VHOST_USER_VRING_LOG_SPANS)
-    {
-      written->spans[written->n++] = next;
-      return;
-    }
-
-  /* full: merge the neighbours that cost least, the new span included as
-   * the last one's neighbour; the order of the chain is kept */
-  for (guint i = 0; i + 1 < written->n; i++)
-    {
-      guint64 cost = merge_cost (&written->spans[i], &written->spans[i + 1]);
-
-      if (cost < best_cost)
-        best_cost = cost, best = i;
-    }
-  if (merge_cost (&written->spans[written->n - 1], &next) <= best_cost)
-    {
-      written->spans[written->n - 1] = span_union (&written->spans[written->n - 1], &next);
-      return;
-    }
-  written->spans[best] = span_union (&written->spans[best], &written->spans[best + 1]);
-  memmove (&written->spans[best + 1], &written->spans[best + 2],
-           (written->n - best - 2) * sizeof written->spans[0]);
-  written->spans[written->n - 1] = next;
+  if (spans == full)
+    memcpy (written->spans, full, sizeof written->spans);
+  written->n = n;
 }
 
 /* Marks the pages of the first @len bytes the request's writable buffers
- * had when it was popped. A merged span that is only partly written is
- * marked whole. Called with the ring's lock held. */
+ * had when it was popped: every byte at a chain offset below @len is in
+ * a span whose first offset is too. A merged span that is only partly
+ * written is marked whole. Called with the ring's lock held. */
 void
 vhost_user_vring_log_written (VhostUserVringLog           *log,
                               const VhostUserVringWritten *written,
                               guint64                      len)
 {
-  guint64 left = len;
-
   if (!vhost_user_vring_log_on (log))
     return;
-  for (guint i = 0; i < written->n && left > 0; i++)
+  for (guint i = 0; i < written->n; i++)
     {
       const VhostUserVringLogSpan *s = &written->spans[i];
 
-      if (left >= s->bytes)
-        {
-          vhost_user_vring_log_write (log, s->gpa, s->span);
-          left -= s->bytes;
-        }
-      else
-        {
-          vhost_user_vring_log_write (log, s->gpa, s->span == s->bytes ? left : s->span);
-          left = 0;
-        }
+      if (s->first >= len)
+        continue;
+      vhost_user_vring_log_write (log, s->gpa, s->merged ? s->span : MIN (s->span, len - s->first));
     }
 }
