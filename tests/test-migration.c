@@ -361,14 +361,67 @@ typedef enum {
   PEER_STALLS,        /* reads one page of the state once the pipe is full, then nothing */
   PEER_CLOSES,        /* closes its end of the pipe at once */
   PEER_ENDLESS,       /* saves a state without end */
+  PEER_READS,         /* reads one chunk, has the load cancelled, reads the rest once hung up on */
 } PeerMode;
 
 typedef struct {
-  PeerMode   mode;
-  int        pipe_fd;   /* the stalling peer's own copy of its end */
-  GPtrArray *streams;   /* the stalling peer keeps them open */
-  GMutex     lock;
+  PeerMode      mode;
+  int           pipe_fd;   /* the stalling peer's own copy of its end */
+  GPtrArray    *streams;   /* the stalling peer keeps them open */
+  GMutex        lock;
+  /* the reading peer's, under the lock */
+  GCond         cond;
+  GCancellable *cancel;    /* the front-end's load's */
+  guint8        chunk[65536];
+  gboolean      hung_up;   /* its ::disconnected came */
+  gboolean      done;      /* it read to an end, EOF or error */
+  gboolean      eof_seen;
+  GError       *read_error;
 } Peer;
+
+static void
+peer_first_chunk (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Peer *peer = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error), >, 0);
+  g_assert_no_error (error);
+  /* the VMM gives up on the migration, part of the state read */
+  g_cancellable_cancel (peer->cancel);
+}
+
+/* The session is over (and the library's stream let go): the rest, in a
+ * device's blocking reads, to whichever end comes. */
+static void
+peer_disconnected (VhostUserBackend *backend,
+                   GError           *reason,
+                   gboolean          should_reconnect,
+                   Peer             *peer)
+{
+  GInputStream *stream;
+  GError *error = NULL;
+  gssize n;
+
+  g_mutex_lock (&peer->lock);
+  stream = peer->streams->len > 0 ? g_object_ref (g_ptr_array_index (peer->streams, 0)) : NULL;
+  g_mutex_unlock (&peer->lock);
+  if (stream == NULL)
+    return;
+  while ((n = g_input_stream_read (stream, peer->chunk, sizeof peer->chunk, NULL, &error)) > 0)
+    ;
+  g_mutex_lock (&peer->lock);
+  peer->hung_up = TRUE;
+  peer->eof_seen = n == 0;
+  peer->read_error = error;
+  peer->done = TRUE;
+  g_cond_signal (&peer->cond);
+  g_mutex_unlock (&peer->lock);
+  g_input_stream_close (stream, NULL, NULL);
+  g_object_unref (stream);
+}
 
 static gboolean
 peer_state_fd (VhostUserBackend    *backend,
@@ -400,6 +453,12 @@ peer_load_state (VhostUserBackend *backend,
       g_mutex_lock (&peer->lock);
       g_ptr_array_add (peer->streams, g_object_ref (stream));
       g_mutex_unlock (&peer->lock);
+    }
+  if (peer->mode == PEER_READS)
+    {
+      g_signal_connect (backend, "disconnected", G_CALLBACK (peer_disconnected), peer);
+      g_input_stream_read_async (stream, peer->chunk, sizeof peer->chunk, G_PRIORITY_DEFAULT, NULL,
+                                 peer_first_chunk, peer);
     }
   return TRUE;
 }
@@ -516,6 +575,10 @@ test_load_unread (Fixture       *f,
     g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
   else
     g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  /* the back-end took the pipe and did not refuse the state itself: hung
+   * up on, as the end of the pipe does not say the state was cut short */
+  g_assert_false (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (device)));
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
 
   if (reader != NULL)
     g_thread_join (reader);
@@ -526,6 +589,66 @@ test_load_unread (Fixture       *f,
   if (peer.pipe_fd >= 0)
     g_close (peer.pipe_fd, NULL);
   g_mutex_unlock (&peer.lock);
+}
+
+/* A load the VMM cancels once the back-end has read part of the state:
+ * the device hangs up (the state DISCONNECTED), so that the back-end does
+ * not take the end of the pipe for the end of the state and start its
+ * rings on part of one (before, the connection stayed up and the device
+ * STOPPED, ready to start). */
+static void
+test_load_cancelled (Fixture       *f,
+                     gconstpointer  data)
+{
+  Peer peer = { PEER_READS, -1, NULL };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  gint64 deadline;
+
+  if (!g_test_subprocess ())
+    {
+      /* (a peer that is never hung up on waits for good) */
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_mutex_init (&peer.lock);
+  g_cond_init (&peer.cond);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  peer.cancel = g_cancellable_new ();
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  device = device_for (f, sock);
+
+  /* more than the pipe holds: the copy is under way at the cancel */
+  in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+  g_assert_false (vhost_user_device_load_state (device, in, peer.cancel, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (device)));
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+
+  /* and the back-end saw the hang-up */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  g_mutex_lock (&peer.lock);
+  while (!peer.done)
+    g_assert_true (g_cond_wait_until (&peer.cond, &peer.lock, deadline));
+  g_assert_true (peer.hung_up);
+  g_test_message ("the back-end's read ended in %s", peer.eof_seen ? "EOF" :
+                  peer.read_error != NULL ? peer.read_error->message : "?");
+  g_mutex_unlock (&peer.lock);
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  g_clear_error (&peer.read_error);
+  g_object_unref (peer.cancel);
+  g_ptr_array_unref (peer.streams);
+  g_cond_clear (&peer.cond);
 }
 
 /* A back-end that saves a state without end: the save stops at the
@@ -964,6 +1087,8 @@ main (int   argc,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
               test_load_unread, fixture_teardown);
+  g_test_add ("/migration/device-state/load-cancelled", Fixture, NULL, fixture_setup, test_load_cancelled,
+              fixture_teardown);
   g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,
               fixture_teardown);
   g_test_add ("/migration/device-state/save-stalled-destination", Fixture, NULL, fixture_setup,

@@ -111,6 +111,16 @@ vhost_user_device_save_state (VhostUserDevice  *self,
  * closed, then `CHECK_DEVICE_STATE`. The pipe is waited on as
  * vhost_user_device_save_state_async() says.
  *
+ * A load that fails or is cancelled once the back-end has taken the
+ * pipe closes the connection (the device's state becomes
+ * %VHOST_USER_DEVICE_STATE_DISCONNECTED, and
+ * [signal@VhostUser.Device::backend-lost] is not emitted): the pipe
+ * cannot say that the state was cut short, and the back-end would take
+ * its end for the end of the state. Reconnect
+ * (vhost_user_device_reconnect_async()) before trying again. A state the
+ * back-end refuses at `CHECK_DEVICE_STATE` leaves it connected: it knows
+ * it has none.
+ *
  * Since: 1.0
  */
 void
@@ -152,7 +162,9 @@ vhost_user_device_load_state_finish (VhostUserDevice  *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of vhost_user_device_load_state_async().
+ * The blocking form of vhost_user_device_load_state_async(). A load
+ * that fails or is cancelled after the back-end took the pipe closes the
+ * connection, as vhost_user_device_load_state_async() says.
  *
  * Returns: %TRUE, or %FALSE with @error set
  *

@@ -328,6 +328,8 @@ typedef struct {
   GObject               *stream;     /* the caller's: where the state goes, or comes from */
   gboolean               was_running; /* want_running before a start */
   int                    pipe_fd;    /* our end of the state's pipe */
+  gboolean               state_fd_accepted; /* the back-end has the pipe: its end is the state's */
+  gboolean               state_refused;     /* the back-end refused the state at CHECK_DEVICE_STATE */
 } Op;
 
 static void
@@ -668,7 +670,12 @@ worth_retrying (const GError *error)
  * closing the connection, so that nothing half-applied runs; so is a stop
  * that began, which may have left rings disabled, some stopped and others
  * not, and a back-end that answered it wrongly (or not in time) may still
- * be working on guest memory: hung up on, it stops every ring. A
+ * be working on guest memory: hung up on, it stops every ring. So is a
+ * load the back-end had taken on and did not refuse itself: the pipe
+ * cannot say "aborted", and the back-end would take our closing it for
+ * the end of the state and then run on part of one; only the connection
+ * can tell it. (The hang-up comes first: the copy's pipe end is closed
+ * when its task is finalized, after this runs in its callback.) A
  * reconnect whose back-end went away again dials again. */
 static void
 op_fail (GTask  *task,
@@ -699,7 +706,8 @@ op_fail (GTask  *task,
       return;
     }
 
-  if ((((op->kind == OP_START || op->kind == OP_RECONNECT) && op->sent) || (op->kind == OP_STOP && op->next > 0)) &&
+  if ((((op->kind == OP_START || op->kind == OP_RECONNECT) && op->sent) || (op->kind == OP_STOP && op->next > 0) ||
+       (op->kind == OP_LOAD_STATE && op->state_fd_accepted && !op->state_refused)) &&
       vhost_user_frontend_get_connected (self->frontend))
     {
       self->closing = TRUE;
@@ -870,6 +878,9 @@ step_done (GObject      *source,
         int backend_fd = -1;
 
         ok = vhost_user_frontend_set_device_state_fd_finish (fe, result, &backend_fd, &error);
+        /* from here the back-end reads (or writes) the state, even on an
+         * fd of its own that we then refuse: closing it is an end */
+        op->state_fd_accepted = ok;
         /* a back-end that wants its own fd used gets it used, if it is a
          * pipe: anything else (a file, a device) may block a read or a
          * write, or never end */
@@ -909,6 +920,7 @@ step_done (GObject      *source,
         ok = error == NULL;
         if (ok && status != 0)
           {
+            op->state_refused = TRUE;
             g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
                          "The back-end says the device's state did not %s (status %" G_GUINT64_FORMAT ")",
                          op->kind == OP_SAVE_STATE ? "save" : "load", status);

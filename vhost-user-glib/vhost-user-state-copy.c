@@ -64,6 +64,9 @@ copy_free (Copy *c)
       g_source_destroy (c->wait);
       g_source_unref (c->wait);
     }
+  /* the task is finalized after its callback ran: a load that failed
+   * has hung up on the back-end by now, so this close is not taken for
+   * the end of the state */
   if (c->fd >= 0)
     g_close (c->fd, NULL);
   g_clear_object (&c->stream);
