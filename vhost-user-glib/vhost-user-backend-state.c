@@ -270,13 +270,40 @@ state_input_stream_create_source (GPollableInputStream *stream,
   return g_pollable_source_new_full (stream, base, cancellable);
 }
 
+/* The end of the pipe is the end of the state only while the session
+ * lasts: a front-end that gives up on a load closes its end too, then
+ * hangs up. An end read once the session is over is an error. (One read
+ * before we see the hang-up cannot be told from a whole state: the
+ * device then has ::disconnected before any CHECK_DEVICE_STATE.) */
+static gssize
+end_of_state (StateInputStream  *self,
+              gssize             n,
+              gsize              count,
+              GError           **error)
+{
+  gboolean gone;
+
+  if (n != 0 || count == 0)
+    return n;
+  g_mutex_lock (&self->transfer->lock);
+  gone = self->transfer->backend == NULL;
+  g_mutex_unlock (&self->transfer->lock);
+  if (!gone)
+    return 0;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       "The front-end went before the end of the device's state");
+  return -1;
+}
+
 static gssize
 state_input_stream_read_nonblocking (GPollableInputStream  *stream,
                                      void                  *buffer,
                                      gsize                  count,
                                      GError               **error)
 {
-  return g_pollable_input_stream_read_nonblocking (input_base (stream), buffer, count, NULL, error);
+  gssize n = g_pollable_input_stream_read_nonblocking (input_base (stream), buffer, count, NULL, error);
+
+  return end_of_state (STATE_INPUT_STREAM (stream), n, count, error);
 }
 
 static void
@@ -286,6 +313,19 @@ state_input_stream_pollable_init (GPollableInputStreamInterface *iface)
   iface->is_readable = state_input_stream_is_readable;
   iface->create_source = state_input_stream_create_source;
   iface->read_nonblocking = state_input_stream_read_nonblocking;
+}
+
+static gssize
+state_input_stream_read (GInputStream  *stream,
+                         void          *buffer,
+                         gsize          count,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  gssize n = G_INPUT_STREAM_CLASS (state_input_stream_parent_class)->read_fn (stream, buffer, count, cancellable,
+                                                                               error);
+
+  return end_of_state (STATE_INPUT_STREAM (stream), n, count, error);
 }
 
 static gboolean
@@ -311,6 +351,7 @@ static void
 state_input_stream_class_init (StateInputStreamClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = state_input_stream_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = state_input_stream_read;
   G_INPUT_STREAM_CLASS (klass)->close_fn = state_input_stream_close;
 }
 
@@ -372,6 +413,15 @@ vhost_user_backend_class_init_state (GType type)
    * apply the state, and close @stream (calling
    * vhost_user_backend_fail_state_transfer() first if it does not fit
    * this device): `CHECK_DEVICE_STATE` is answered at the close.
+   *
+   * The end of @stream is the end of the state only if
+   * `CHECK_DEVICE_STATE` follows: a front-end that gives up on the load
+   * closes its end of the pipe too, then hangs up. A read that reaches
+   * the end after the hang-up fails with %G_IO_ERROR_CONNECTION_CLOSED;
+   * one that reaches it first cannot tell. So a device that outlives the
+   * session should undo what the load applied if
+   * [signal@VhostUser.Backend::disconnected] comes before
+   * [signal@VhostUser.Backend::check-device-state].
    *
    * Returns: %TRUE if the handler took the stream
    *
