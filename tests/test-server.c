@@ -529,6 +529,44 @@ bind (int                    fd,
   return result;
 }
 
+/* socket-group stops at 4294967294: 4294967295 is (gid_t) -1, which
+ * fchownat() takes for "no change", so listen() succeeded with the socket
+ * in the server's own group and the mode's group bits (before, the value
+ * was taken). Refused at construction it leaves -1, not 0 (root's group);
+ * below the property, the socket's own check refuses it too. */
+static void
+test_socket_group_range (void)
+{
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  char *path = test_socket_path_new ("group.sock");
+  GParamSpec *pspec;
+  gint64 group = 0;
+
+  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*out of range for property 'socket-group'*");
+  server = g_object_new (VHOST_USER_TYPE_SERVER, "socket-group", (gint64) G_MAXUINT32, NULL);
+  g_test_assert_expected_messages ();
+  g_object_get (server, "socket-group", &group, NULL);
+  g_assert_cmpint (group, ==, -1);
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (server), "socket-group");
+  g_assert_cmpint (G_PARAM_SPEC_INT64 (pspec)->maximum, ==, (gint64) G_MAXUINT32 - 1);
+
+  /* set later: refused the same way, the group asked for before kept */
+  g_object_set (server, "socket-group", (gint64) G_MAXUINT32 - 1, NULL);
+  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*out of range for property 'socket-group'*");
+  g_object_set (server, "socket-group", (gint64) G_MAXUINT32, NULL);
+  g_test_assert_expected_messages ();
+  g_object_get (server, "socket-group", &group, NULL);
+  g_assert_cmpint (group, ==, (gint64) G_MAXUINT32 - 1);
+
+  listener = vhost_user_socket_listen_full (path, 0660, G_MAXUINT32, &error);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_assert_null (listener);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  test_socket_path_free (path);
+}
+
 /* The socket file is created 0600, or as asked (mode and group), before
  * anybody can connect. */
 static void
@@ -834,6 +872,7 @@ main (int   argc,
   g_test_add_func ("/server/unthreaded", test_unthreaded);
   g_test_add_func ("/server/accept-emfile", test_accept_emfile);
   g_test_add_func ("/server/threaded/emfile", test_thread_emfile);
+  g_test_add_func ("/server/socket-group/range", test_socket_group_range);
   g_test_add_func ("/server/socket-permissions", test_socket_permissions);
   g_test_add_func ("/server/socket-permissions/umask", test_socket_permissions_umask);
   g_test_add_func ("/server/socket-permissions/swapped", test_socket_swapped);

@@ -742,13 +742,16 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
   /**
    * VhostUserServer:socket-group:
    *
-   * The group the socket file gets when the server listens, or -1 to
-   * keep the server's own.
+   * The group the socket file gets when the server listens: a group id
+   * from 0 to 4294967294, or -1 to keep the server's own. 4294967295 is
+   * `(gid_t) -1`, which chown() takes for "no change": it is out of
+   * range, rather than leave the socket in the server's group with the
+   * group bits of [property@VhostUser.Server:socket-mode].
    *
    * Since: 1.0
    */
   properties[PROP_SOCKET_GROUP] =
-    g_param_spec_int64 ("socket-group", NULL, NULL, -1, G_MAXUINT32, -1,
+    g_param_spec_int64 ("socket-group", NULL, NULL, -1, (gint64) G_MAXUINT32 - 1, -1,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserServer:allowed-uids:
@@ -824,6 +827,10 @@ vhost_user_server_init (VhostUserServer *self)
   self->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_unref);
   self->backends = g_ptr_array_new_with_free_func (g_object_unref);
   self->backend_type = VHOST_USER_TYPE_BACKEND;
+  /* a value out of range given to g_object_new() is not set, and the
+   * default is not set instead: the field keeps this (not 0, root's
+   * group) */
+  self->socket_group = -1;
 }
 
 /**

@@ -237,7 +237,8 @@ vhost_user_socket_listen (const char  *path,
  * vhost_user_socket_listen_full:
  * @path: where to create the socket
  * @mode: the socket file's permissions; 0 for 0600
- * @gid: the socket file's group, or -1 to keep the creator's
+ * @gid: the socket file's group (0 to 4294967294), or -1 to keep the
+ *   creator's
  *
  * Creates a listening UNIX socket at @path, replacing a stale socket file
  * and refusing one somebody still listens on (or anything that is not a
@@ -268,6 +269,15 @@ vhost_user_socket_listen_full (const char  *path,
       return NULL;
     }
   strcpy (addr.sun_path, path);
+  /* (gid_t) 4294967295 is (gid_t) -1, which fchownat() takes for "no
+   * change": the socket would keep our group and get the mode's group
+   * bits all the same */
+  if (gid < -1 || gid > (gint64) G_MAXUINT32 - 1)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "%" G_GINT64_FORMAT " is not a group id for socket “%s”", gid, path);
+      return NULL;
+    }
 
   if (!remove_stale_socket (path, error))
     return NULL;
