@@ -529,6 +529,34 @@ bind (int                    fd,
   return result;
 }
 
+/* getsockopt() for the whole program: when armed, SO_PEERCRED says what
+ * the kernel says of a socket without credentials, uid and gid
+ * (uid_t) -1. */
+static gboolean peercred_unknown;
+
+int
+getsockopt (int        fd,
+            int        level,
+            int        name,
+            void      *value,
+            socklen_t *len)
+{
+  static int (*real_getsockopt) (int, int, int, void *, socklen_t *);
+  int result;
+
+  if (real_getsockopt == NULL)
+    real_getsockopt = (int (*) (int, int, int, void *, socklen_t *)) dlsym (RTLD_NEXT, "getsockopt");
+  result = real_getsockopt (fd, level, name, value, len);
+  if (result == 0 && peercred_unknown && level == SOL_SOCKET && name == SO_PEERCRED && *len >= sizeof (struct ucred))
+    {
+      struct ucred *cred = value;
+
+      cred->uid = (uid_t) -1;
+      cred->gid = (gid_t) -1;
+    }
+  return result;
+}
+
 /* socket-group stops at 4294967294: 4294967295 is (gid_t) -1, which
  * fchownat() takes for "no change", so listen() succeeded with the socket
  * in the server's own group and the mode's group bits (before, the value
@@ -696,10 +724,14 @@ typedef struct {
   gboolean    allow_uid;   /* our uid listed */
   gboolean    allow_gid;   /* our gid listed */
   gboolean    served;
+  gboolean    unknown;     /* SO_PEERCRED says uid and gid 4294967295, and both lists hold it */
 } PeerCase;
 
 /* SO_PEERCRED allow-lists: a front-end neither of whose ids is listed is
- * closed at once, without a back-end; one that is listed is served. */
+ * closed at once, without a back-end; one that is listed is served. One
+ * whose credentials are unknown ((uid_t) -1, as the kernel gives for a
+ * socket without them) is refused even with 4294967295 listed (before,
+ * it matched and was served). */
 static void
 test_peer_credentials (gconstpointer data)
 {
@@ -711,11 +743,21 @@ test_peer_credentials (gconstpointer data)
   guint32 other = getuid () + 1000;
   guint32 uids[2] = { other, getuid () };
   guint32 gids[2] = { other, getgid () };
+  guint32 unknown = G_MAXUINT32;
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   char byte;
 
-  vhost_user_server_set_allowed_uids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, uids,
-                                                                         c->allow_uid ? 2 : 1, sizeof (guint32)));
+  if (c->unknown)
+    {
+      vhost_user_server_set_allowed_uids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, &unknown, 1,
+                                                                             sizeof (guint32)));
+      vhost_user_server_set_allowed_gids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, &unknown, 1,
+                                                                             sizeof (guint32)));
+      peercred_unknown = TRUE;
+    }
+  else
+    vhost_user_server_set_allowed_uids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, uids,
+                                                                           c->allow_uid ? 2 : 1, sizeof (guint32)));
   if (c->allow_gid)
     vhost_user_server_set_allowed_gids (server, g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, gids, 2,
                                                                            sizeof (guint32)));
@@ -747,6 +789,7 @@ test_peer_credentials (gconstpointer data)
         }
       g_assert_cmpuint (vhost_user_server_get_n_connections (server), ==, 0);
     }
+  peercred_unknown = FALSE;
   vhost_user_server_stop (server);
   test_socket_path_free (path);
 }
@@ -857,6 +900,7 @@ static const PeerCase peer_cases[] = {
   { "refused", FALSE, FALSE, FALSE },
   { "uid-allowed", TRUE, FALSE, TRUE },
   { "gid-allowed", FALSE, TRUE, TRUE },
+  { "unknown", FALSE, FALSE, FALSE, TRUE },
 };
 
 int

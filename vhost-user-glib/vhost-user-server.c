@@ -421,6 +421,13 @@ peer_allowed (VhostUserServer *self,
       g_debug ("Refused a front-end on %s: its credentials are unknown (%s)", self->path, g_strerror (errno));
       return FALSE;
     }
+  /* what the kernel reports for a socket without credentials: an entry
+   * 4294967295 in a list must not let in whoever that is */
+  if (cred.uid == (uid_t) -1 || cred.gid == (gid_t) -1)
+    {
+      g_debug ("Refused a front-end on %s: pid %d, its credentials are unknown", self->path, (int) cred.pid);
+      return FALSE;
+    }
   if (in_list (self->allowed_uids, cred.uid) || in_list (self->allowed_gids, cred.gid))
     return TRUE;
   g_debug ("Refused a front-end on %s: pid %d, uid %u, gid %u is not allowed", self->path, (int) cred.pid,
@@ -764,6 +771,13 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    * listed, and whose gid is not in allowed-gids, is closed at once
    * (with a debug message).
    *
+   * The uid is the peer's effective uid at connect(), as seen from our
+   * user namespace: one the kernel cannot map into it comes as the
+   * overflow id (65534, "nobody" on most systems), so listing 65534 lets
+   * in every such front-end. 4294967295 (`(uid_t) -1`, what the kernel
+   * gives for unknown credentials) never matches: a front-end whose uid
+   * or gid is unknown is refused whatever either list says.
+   *
    * Since: 1.0
    */
   properties[PROP_ALLOWED_UIDS] =
@@ -772,9 +786,11 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
   /**
    * VhostUserServer:allowed-gids:
    *
-   * The group ids (an `au` variant) a front-end may connect as (its
-   * primary group, from `SO_PEERCRED`); see
-   * [property@VhostUser.Server:allowed-uids].
+   * The group ids (an `au` variant) a front-end may connect as: matched
+   * against its effective gid at connect(), which is what `SO_PEERCRED`
+   * gives (not its supplementary groups, nor its real gid if that
+   * differs); see [property@VhostUser.Server:allowed-uids], which says
+   * how unmapped ids come, and that 4294967295 never matches.
    *
    * Since: 1.0
    */
