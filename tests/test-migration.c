@@ -362,6 +362,7 @@ typedef enum {
   PEER_CLOSES,        /* closes its end of the pipe at once */
   PEER_ENDLESS,       /* saves a state without end */
   PEER_READS,         /* reads one chunk, has the load cancelled, reads the rest once hung up on */
+  PEER_FD_AFTER_GONE, /* answers SET_DEVICE_STATE_FD once the front-end has hung up */
 } PeerMode;
 
 typedef struct {
@@ -377,6 +378,8 @@ typedef struct {
   gboolean      done;      /* it read to an end, EOF or error */
   gboolean      eof_seen;
   GError       *read_error;
+  gboolean      fd_request;  /* SET_DEVICE_STATE_FD came */
+  gboolean      gone;        /* the front-end hung up since */
 } Peer;
 
 static void
@@ -407,6 +410,12 @@ peer_disconnected (VhostUserBackend *backend,
 
   g_mutex_lock (&peer->lock);
   stream = peer->streams->len > 0 ? g_object_ref (g_ptr_array_index (peer->streams, 0)) : NULL;
+  if (stream == NULL)
+    {
+      /* (gone before the device had its stream) */
+      peer->hung_up = peer->done = TRUE;
+      g_cond_signal (&peer->cond);
+    }
   g_mutex_unlock (&peer->lock);
   if (stream == NULL)
     return;
@@ -435,6 +444,16 @@ peer_state_fd (VhostUserBackend    *backend,
     {
       g_mutex_lock (&peer->lock);
       peer->pipe_fd = dup (fd);
+      g_mutex_unlock (&peer->lock);
+    }
+  if (peer->mode == PEER_FD_AFTER_GONE)
+    {
+      g_signal_connect (backend, "disconnected", G_CALLBACK (peer_disconnected), peer);
+      g_mutex_lock (&peer->lock);
+      peer->fd_request = TRUE;
+      g_cond_signal (&peer->cond);
+      while (!peer->gone)
+        g_cond_wait (&peer->cond, &peer->lock);
       g_mutex_unlock (&peer->lock);
     }
   return FALSE;
@@ -602,7 +621,7 @@ static void
 test_load_cancelled (Fixture       *f,
                      gconstpointer  data)
 {
-  Peer peer = { PEER_READS, -1, NULL };
+  Peer peer = { GPOINTER_TO_INT (data), -1, NULL };
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GInputStream) in = NULL;
@@ -642,14 +661,82 @@ test_load_cancelled (Fixture       *f,
     g_assert_true (g_cond_wait_until (&peer.cond, &peer.lock, deadline));
   g_assert_true (peer.hung_up);
   /* and read the end of the pipe, after it, as no end of the state */
-  g_assert_false (peer.eof_seen);
-  g_assert_error (peer.read_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  if (peer.mode == PEER_READS)
+    {
+      g_assert_false (peer.eof_seen);
+      g_assert_error (peer.read_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+    }
   g_mutex_unlock (&peer.lock);
 
   vhost_user_device_close (device);
   vhost_user_server_stop (server);
   g_clear_error (&peer.read_error);
   g_object_unref (peer.cancel);
+  g_ptr_array_unref (peer.streams);
+  g_cond_clear (&peer.cond);
+}
+
+/* A front-end that hangs up while the back-end takes SET_DEVICE_STATE_FD:
+ * the reply cannot be sent, which ends the session then and there, and
+ * the transfer it had just made is let go; the device is not told
+ * (before, the transfer was freed with the session and then used by the
+ * emission's idle: a use after free, a crash or garbage, that any
+ * front-end could cause). In a child, so that a crash fails the test. */
+static void
+test_gone_at_state_fd (Fixture       *f,
+                       gconstpointer  data)
+{
+  Peer peer = { PEER_FD_AFTER_GONE, -1, NULL };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  int fds[2];
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_mutex_init (&peer.lock);
+  g_cond_init (&peer.cond);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  vhost_user_frontend_set_device_state_fd_async (frontend, 1, 0, fds[0], NULL, NULL, NULL);
+
+  g_mutex_lock (&peer.lock);
+  while (!peer.fd_request)
+    g_assert_true (g_cond_wait_until (&peer.cond, &peer.lock, deadline));
+  g_mutex_unlock (&peer.lock);
+  vhost_user_frontend_close (frontend);
+  g_mutex_lock (&peer.lock);
+  peer.gone = TRUE;
+  g_cond_broadcast (&peer.cond);
+  while (!peer.hung_up)
+    g_assert_true (g_cond_wait_until (&peer.cond, &peer.lock, deadline));
+  g_mutex_unlock (&peer.lock);
+
+  /* the worker's next iterations, where the emission's idle runs */
+  g_usleep (G_USEC_PER_SEC / 5);
+  g_mutex_lock (&peer.lock);
+  g_assert_cmpuint (peer.streams->len, ==, 0);
+  g_mutex_unlock (&peer.lock);
+  vhost_user_server_stop (server);
+  g_close (fds[0], NULL);
+  g_close (fds[1], NULL);
   g_ptr_array_unref (peer.streams);
   g_cond_clear (&peer.cond);
 }
@@ -1090,7 +1177,9 @@ main (int   argc,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
               test_load_unread, fixture_teardown);
-  g_test_add ("/migration/device-state/load-cancelled", Fixture, NULL, fixture_setup, test_load_cancelled,
+  g_test_add ("/migration/device-state/load-cancelled", Fixture, GINT_TO_POINTER (PEER_READS), fixture_setup,
+              test_load_cancelled, fixture_teardown);
+  g_test_add ("/migration/device-state/gone-at-state-fd", Fixture, NULL, fixture_setup, test_gone_at_state_fd,
               fixture_teardown);
   g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,
               fixture_teardown);

@@ -598,15 +598,19 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
   priv->state_transfer = t;
   g_mutex_unlock (&transfers_lock);
 
-  /* bit 8: no fd of ours, the front-end's pipe is used */
-  vhost_user_invocation_return_u64 (invocation, 0x100);
   /* from an idle: the reply goes first, or a device that writes more
-   * than the pipe holds would wait for a reader still waiting for it */
+   * than the pipe holds would wait for a reader still waiting for it.
+   * The idle's reference is taken before the reply: one that cannot be
+   * sent (the front-end gone) ends the session at once, and with it the
+   * back-end's reference, the last one; the idle then finds the session
+   * over and emits nothing. */
   idle = g_idle_source_new ();
   g_source_set_callback (idle, emit_transfer, transfer_ref (t), (GDestroyNotify) transfer_unref);
   g_source_set_static_name (idle, "vhost-user device state");
   g_source_attach (idle, priv->context);
   g_source_unref (idle);
+  /* bit 8: no fd of ours, the front-end's pipe is used */
+  vhost_user_invocation_return_u64 (invocation, 0x100);
   return TRUE;
 }
 
