@@ -362,6 +362,7 @@ typedef enum {
   PEER_CLOSES,        /* closes its end of the pipe at once */
   PEER_ENDLESS,       /* saves a state without end */
   PEER_READS,         /* reads one chunk, has the load cancelled, reads the rest once hung up on */
+  PEER_SLOW_FD,       /* has the load cancelled while it answers SET_DEVICE_STATE_FD, then takes the pipe */
   PEER_FD_AFTER_GONE, /* answers SET_DEVICE_STATE_FD once the front-end has hung up */
 } PeerMode;
 
@@ -455,6 +456,15 @@ peer_state_fd (VhostUserBackend    *backend,
       while (!peer->gone)
         g_cond_wait (&peer->cond, &peer->lock);
       g_mutex_unlock (&peer->lock);
+    }
+  if (peer->mode == PEER_SLOW_FD)
+    {
+      /* the VMM gives up before the reply comes (a late reply is
+       * dropped): the default handler takes the pipe all the same,
+       * unless the hang-up came first */
+      g_signal_connect (backend, "disconnected", G_CALLBACK (peer_disconnected), peer);
+      g_cancellable_cancel (peer->cancel);
+      g_usleep (G_USEC_PER_SEC / 10);
     }
   return FALSE;
 }
@@ -616,7 +626,10 @@ test_load_unread (Fixture       *f,
  * rings on part of one (before, the connection stayed up and the device
  * STOPPED, ready to start). A read the back-end's device makes after the
  * hang-up fails rather than end (before, it read EOF as for a whole
- * state). */
+ * state). Cancelled while the back-end answers SET_DEVICE_STATE_FD, the
+ * load hangs up too, as the back-end may take the pipe though we drop
+ * its reply (before, the connection went on, and the back-end took our
+ * close of the pipe for an empty state). */
 static void
 test_load_cancelled (Fixture       *f,
                      gconstpointer  data)
@@ -1178,6 +1191,8 @@ main (int   argc,
   g_test_add ("/migration/device-state/load-closed-early", Fixture, GINT_TO_POINTER (PEER_CLOSES), fixture_setup,
               test_load_unread, fixture_teardown);
   g_test_add ("/migration/device-state/load-cancelled", Fixture, GINT_TO_POINTER (PEER_READS), fixture_setup,
+              test_load_cancelled, fixture_teardown);
+  g_test_add ("/migration/device-state/load-cancelled-at-fd", Fixture, GINT_TO_POINTER (PEER_SLOW_FD), fixture_setup,
               test_load_cancelled, fixture_teardown);
   g_test_add ("/migration/device-state/gone-at-state-fd", Fixture, NULL, fixture_setup, test_gone_at_state_fd,
               fixture_teardown);

@@ -112,7 +112,8 @@ vhost_user_device_save_state (VhostUserDevice  *self,
  * vhost_user_device_save_state_async() says.
  *
  * A load that fails or is cancelled once the back-end has taken the
- * pipe closes the connection (the device's state becomes
+ * pipe (or may have: `SET_DEVICE_STATE_FD` cancelled before its reply)
+ * closes the connection (the device's state becomes
  * %VHOST_USER_DEVICE_STATE_DISCONNECTED, and
  * [signal@VhostUser.Device::backend-lost] is not emitted): the pipe
  * cannot say that the state was cut short, and the back-end would take

@@ -328,7 +328,7 @@ typedef struct {
   GObject               *stream;     /* the caller's: where the state goes, or comes from */
   gboolean               was_running; /* want_running before a start */
   int                    pipe_fd;    /* our end of the state's pipe */
-  gboolean               state_fd_accepted; /* the back-end has the pipe: its end is the state's */
+  gboolean               state_fd_accepted; /* the back-end has (or may have) the pipe: its end is the state's */
   gboolean               state_refused;     /* the back-end refused the state at CHECK_DEVICE_STATE */
 } Op;
 
@@ -671,7 +671,7 @@ worth_retrying (const GError *error)
  * that began, which may have left rings disabled, some stopped and others
  * not, and a back-end that answered it wrongly (or not in time) may still
  * be working on guest memory: hung up on, it stops every ring. So is a
- * load the back-end had taken on and did not refuse itself: the pipe
+ * load the back-end may have taken on and did not refuse itself: the pipe
  * cannot say "aborted", and the back-end would take our closing it for
  * the end of the state and then run on part of one; only the connection
  * can tell it. (The hang-up comes first: the copy's pipe end is closed
@@ -879,8 +879,10 @@ step_done (GObject      *source,
 
         ok = vhost_user_frontend_set_device_state_fd_finish (fe, result, &backend_fd, &error);
         /* from here the back-end reads (or writes) the state, even on an
-         * fd of its own that we then refuse: closing it is an end */
-        op->state_fd_accepted = ok;
+         * fd of its own that we then refuse: closing it is an end. A
+         * request cancelled in flight may have been taken all the same
+         * (its reply is dropped unread); only a refusal was not. */
+        op->state_fd_accepted = ok || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
         /* a back-end that wants its own fd used gets it used, if it is a
          * pipe: anything else (a file, a device) may block a read or a
          * write, or never end */
