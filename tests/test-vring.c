@@ -590,6 +590,8 @@ typedef struct {
   guint    runs;
   guint    most_in_a_run;
   guint    popped_when_other_ran;   /* G_MAXUINT until it ran */
+  guint    popped_when_low_ran;     /* the same, for a G_PRIORITY_LOW source */
+  gboolean other_thread_popped;     /* a pop from another thread, made when the budget was spent */
 } Refilling;
 
 #define REFILL_CAP 10000
@@ -626,6 +628,15 @@ note_other_source (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+note_low_source (gpointer user_data)
+{
+  Refilling *r = user_data;
+
+  r->popped_when_low_ran = r->popped;
+  return G_SOURCE_REMOVE;
+}
+
 /* A run of the kick handler pops at most the ring's budget, and the rest
  * waits for a rerun that gives the context's other sources their turn:
  * a driver that keeps the ring full cannot hold the context (its control
@@ -635,8 +646,9 @@ static void
 test_kick_budget (Fixture       *f,
                   gconstpointer  data)
 {
-  Refilling r = { f, 0, 0, 0, G_MAXUINT };
+  Refilling r = { f, 0, 0, 0, G_MAXUINT, G_MAXUINT, FALSE };
   int kick = test_eventfd ();
+  GSource *low = g_idle_source_new ();
 
   g_assert_cmpuint (vhost_user_vring_get_budget (f->vring), ==, VHOST_USER_VRING_DEFAULT_BUDGET);
   vhost_user_vring_set_started (f->vring, FALSE);
@@ -645,15 +657,25 @@ test_kick_budget (Fixture       *f,
   vhost_user_vring_set_kick_handler (f->vring, on_kick_refilling, &r, NULL);
   vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (kick));
   g_idle_add (note_other_source, &r);
+  /* (another ring busy-polling is at this priority) */
+  g_source_set_priority (low, G_PRIORITY_LOW);
+  g_source_set_callback (low, note_low_source, &r, NULL);
+  g_source_attach (low, NULL);
+  g_source_unref (low);
   /* (the first run comes at once: a ring that starts is looked at) */
   vhost_user_vring_set_started (f->vring, TRUE);
   g_assert_cmpuint (r.popped, ==, VHOST_USER_VRING_DEFAULT_BUDGET);
-  while (r.popped < REFILL_CAP)
-    g_main_context_iteration (NULL, TRUE);
+  /* a new kick fd meanwhile makes a new watch: the rerun is not lost */
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  for (guint i = 0; i < 10 * REFILL_CAP && r.popped < REFILL_CAP; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (r.popped, ==, REFILL_CAP);
   g_assert_cmpuint (r.most_in_a_run, ==, VHOST_USER_VRING_DEFAULT_BUDGET);
   g_assert_cmpuint (r.runs, >=, REFILL_CAP / VHOST_USER_VRING_DEFAULT_BUDGET);
-  /* the idle ran between the first runs, not after the driver stopped */
+  /* the idle, and a busy-polling ring's source, ran between the first
+   * runs, not after the driver stopped */
   g_assert_cmpuint (r.popped_when_other_ran, <, 2 * VHOST_USER_VRING_DEFAULT_BUDGET);
+  g_assert_cmpuint (r.popped_when_low_ran, <, 2 * VHOST_USER_VRING_DEFAULT_BUDGET);
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_true (test_context_is_asleep (NULL));
@@ -668,6 +690,58 @@ test_kick_budget (Fixture       *f,
   g_assert_cmpuint (r.most_in_a_run, ==, REFILL_CAP);
   vhost_user_vring_set_started (f->vring, FALSE);
   close (kick);
+}
+
+static gpointer
+pop_in_thread (gpointer data)
+{
+  VhostUserVringElement e;
+
+  return vhost_user_vring_pop (data, &e, NULL) ? GUINT_TO_POINTER (e.head + 1) : NULL;
+}
+
+/* First run only: pops what the budget allows, then has another thread
+ * pop one more before it returns. */
+static void
+on_kick_then_thread (VhostUserVring *vring,
+                     gpointer        user_data)
+{
+  Refilling *r = user_data;
+  VhostUserVringElement e;
+  guint head;
+
+  if (r->runs++ > 0)
+    return;
+  while (vhost_user_vring_pop (vring, &e, NULL))
+    {
+      g_assert_true (vhost_user_vring_push (vring, e.head, 0, NULL));
+      r->popped++;
+      make_available (r->f, e.head);
+    }
+  head = GPOINTER_TO_UINT (g_thread_join (g_thread_new ("pop", pop_in_thread, vring)));
+  r->other_thread_popped = head != 0;
+  if (head != 0)
+    g_assert_true (vhost_user_vring_push (vring, head - 1, 0, NULL));
+}
+
+/* The budget bounds the run's own pops: another thread's meanwhile (a
+ * tap watch in another context filling receive buffers) are not, and a
+ * bound below VHOST_USER_VRING_MAX_UNPOP acts as that one. */
+static void
+test_kick_budget_other_thread (Fixture       *f,
+                               gconstpointer  data)
+{
+  Refilling r = { f, 0, 0, 0, G_MAXUINT, G_MAXUINT, FALSE };
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_budget (f->vring, 3);
+  set_desc (f, 7, DATA, 16, 2, 0);
+  make_available (f, 7);
+  vhost_user_vring_set_kick_handler (f->vring, on_kick_then_thread, &r, NULL);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpuint (r.popped, ==, VHOST_USER_VRING_MAX_UNPOP);
+  g_assert_true (r.other_thread_popped);
+  vhost_user_vring_set_started (f->vring, FALSE);
 }
 
 /* get_context() names the context the kick watch is attached to: the
@@ -1303,6 +1377,28 @@ test_mixed_sessions_batch (Fixture       *f,
   g_assert_cmpuint (used_idx (f), ==, 0);
 }
 
+/* After GET_VRING_BASE_SKIP_DRAIN, a batch naming one of the ended
+ * session's requests twice drops and counts it once: the table request 6
+ * still has buffers in stays. */
+static void
+test_abandoned_named_twice (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  guint heads[2] = { 5, 5 }, lens[2] = { 1, 1 };
+  guint32 base = 0;
+
+  hold_two_across_tables (f);
+  vhost_user_vring_stop_skip_drain (f->vring, &base);
+  g_assert_true (vhost_user_vring_push_batch (f->vring, heads, lens, 2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 1);
+  g_assert_true (vhost_user_vring_push (f->vring, 6, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_user_vring_get_n_retired_tables (f->vring), ==, 0);
+  g_assert_cmpuint (used_idx (f), ==, 0);
+}
+
 /* --- guest memory the front-end truncates after it was mapped --- */
 
 /* In a child: a region whose memfd (not sealed against shrinking) the
@@ -1654,6 +1750,7 @@ main (int   argc,
   ADD ("kick", test_kick, NULL);
   ADD ("kick/nested", test_kick_nested, NULL);
   ADD ("kick/budget", test_kick_budget, NULL);
+  ADD ("kick/budget-other-thread", test_kick_budget_other_thread, NULL);
   ADD ("context", test_context, NULL);
   ADD ("event-idx", test_event_idx, NULL);
   ADD ("no-interrupt", test_no_interrupt, NULL);
@@ -1665,6 +1762,7 @@ main (int   argc,
   ADD ("push/refused-batch-keeps-tables", test_refused_batch_keeps_tables, NULL);
   ADD ("push/broken-counts-once", test_broken_counts_once, NULL);
   ADD ("push/mixed-sessions-batch", test_mixed_sessions_batch, NULL);
+  ADD ("push/abandoned-named-twice", test_abandoned_named_twice, NULL);
   ADD ("write-gpa", test_write_gpa, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (hostile); i++)
     {

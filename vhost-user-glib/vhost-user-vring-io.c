@@ -150,7 +150,7 @@ pop_locked (VhostUserVring         *self,
   /* a kick handler's run has popped its budget: "empty" for now, the
    * ring untouched (kicks stay as they are; the handler runs again from
    * its own source) */
-  if (G_UNLIKELY (self->budget_left == 0))
+  if (G_UNLIKELY (self->budget_left == 0) && self->budget_thread == g_thread_self ())
     {
       self->budget_spent = TRUE;
       return FALSE;
@@ -172,7 +172,7 @@ pop_locked (VhostUserVring         *self,
   if (ok)
     {
       self->in_flight++;
-      if (self->budget_left != G_MAXUINT)
+      if (self->budget_left != G_MAXUINT && self->budget_left > 0 && self->budget_thread == g_thread_self ())
         self->budget_left--;
       if (resubmit_at != self->next_resubmit)
         self->unpoppable = 0;
@@ -365,6 +365,9 @@ vhost_user_vring_unpop (VhostUserVring  *self,
   vhost_user_vring_release_fence (self, head);
   if (self->in_flight == 0 && !self->started)
     vhost_user_vring_schedule_drained (self);
+  /* handed back, it is popped again later: it does not spend the run */
+  if (self->budget_left != G_MAXUINT && self->budget_thread == g_thread_self ())
+    self->budget_left++;
   UNLOCK (self);
   return TRUE;
 }
@@ -471,6 +474,7 @@ push_around_abandoned (VhostUserVring  *self,
                        const guint     *heads,
                        const guint     *lens,
                        guint            n,
+                       guint           *n_done,
                        GError         **error)
 {
   guint n_abandoned = 0;
@@ -488,9 +492,12 @@ push_around_abandoned (VhostUserVring  *self,
     }
   for (guint i = 0; i < n; i++)
     {
-      /* (named twice in the batch: dropped once) */
+      /* (named twice in the batch: dropped, and counted, once) */
       if (!is_abandoned (self, heads[i]))
-        continue;
+        {
+          (*n_done)--;
+          continue;
+        }
       if (self->packed)
         vhost_user_vring_packed_drop (&self->packed_ring, heads[i]);
       else
@@ -516,17 +523,20 @@ give_up (VhostUserVring *self,
   return TRUE;
 }
 
+/* Pushes a batch; *@n_done is how many requests it gave back. */
 static gboolean
 push_locked (VhostUserVring  *self,
              const guint     *heads,
              const guint     *lens,
              guint            n,
+             guint           *n_done,
              GError         **error)
 {
   /* the position a request handed back would return to is behind this */
   self->unpoppable = 0;
+  *n_done = n;
   if (G_UNLIKELY (self->abandoned > 0))
-    return push_around_abandoned (self, heads, lens, n, error);
+    return push_around_abandoned (self, heads, lens, n, n_done, error);
   return push_checked (self, heads, lens, n, error);
 }
 
@@ -576,14 +586,15 @@ vhost_user_vring_push_batch (VhostUserVring  *self,
                              GError         **error)
 {
   gboolean ok;
+  guint n_done;
 
   g_return_val_if_fail (VHOST_USER_IS_VRING (self), FALSE);
   g_return_val_if_fail (n == 0 || (heads != NULL && lens != NULL), FALSE);
 
   LOCK (self);
-  ok = push_locked (self, heads, lens, n, error);
+  ok = push_locked (self, heads, lens, n, &n_done, error);
   if (ok)
-    requests_done (self, n);
+    requests_done (self, n_done);
   else if (self->broken)
     {
       /* a broken ring takes nothing back, but what it holds is done

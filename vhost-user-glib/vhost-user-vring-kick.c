@@ -19,12 +19,13 @@
 /* Every run of the kick handler comes here. The handler pops until pop
  * says the ring is empty; with a budget (vhost_user_vring_set_budget())
  * pop says so once the run has popped that many, and the handler runs
- * again from rerun_source, an idle's priority: whatever else is ready in
- * the context (the connection's socket, other rings, timers, the
- * library's own idles) has its turn first, where a driver that keeps the
- * ring full would otherwise hold the context for as long as it keeps up.
- * (A budget cut leaves the driver not asked to kick: only the rerun
- * brings the handler back.) */
+ * again from rerun_source, at the priority of busy-polling: whatever else
+ * is ready in the context (the connection's socket, other rings, timers,
+ * idles, the library's own among them) has its turn first, and rings that
+ * busy-poll go round with it, where a driver that keeps the ring full
+ * would otherwise hold the context for as long as it keeps up. (A budget
+ * cut leaves the driver not asked to kick: only the rerun brings the
+ * handler back.) */
 static void
 run_kick_handler (VhostUserVring *self)
 {
@@ -37,16 +38,34 @@ run_kick_handler (VhostUserVring *self)
   func = self->kick_func;
   data = self->kick_data;
   started = self->started;
-  self->budget_left = self->budget > 0 ? self->budget : G_MAXUINT;
-  self->budget_spent = FALSE;
+  /* a run nested in the handler (an iteration it makes dispatches
+   * polling, or a start) goes on with the outer run's budget. A packet
+   * into merged receive buffers takes up to VHOST_USER_VRING_MAX_UNPOP
+   * pops at once: a smaller budget would never let it through. */
+  if (self->handler_runs++ == 0)
+    {
+      self->budget_left = self->budget > 0 ? MAX (self->budget, VHOST_USER_VRING_MAX_UNPOP) : G_MAXUINT;
+      self->budget_thread = g_thread_self ();
+      self->budget_spent = FALSE;
+    }
   UNLOCK (self);
   if (func != NULL && started)
     func (self, data);
   LOCK (self);
-  if (self->budget_spent && self->started && self->rerun_source != NULL)
-    rerun = g_source_ref (self->rerun_source);
-  self->budget_left = G_MAXUINT;
-  self->budget_spent = FALSE;
+  if (--self->handler_runs == 0)
+    {
+      /* the wish outlives the source: a new kick watch made meanwhile
+       * (another fd, handler or context) takes it over */
+      if (self->budget_spent && self->started)
+        {
+          self->rerun_wanted = TRUE;
+          if (self->rerun_source != NULL)
+            rerun = g_source_ref (self->rerun_source);
+        }
+      self->budget_left = G_MAXUINT;
+      self->budget_thread = NULL;
+      self->budget_spent = FALSE;
+    }
   UNLOCK (self);
   if (rerun != NULL)
     {
@@ -65,6 +84,9 @@ rerun_dispatch (GSource     *source,
   VhostUserVring *self = user_data;
 
   g_source_set_ready_time (source, -1);
+  LOCK (self);
+  self->rerun_wanted = FALSE;
+  UNLOCK (self);
   if (self->in_kick)
     {
       self->kick_again = TRUE;
@@ -323,15 +345,22 @@ vhost_user_vring_update_kick_watch (VhostUserVring *self)
       g_source_unref (rerun);
     }
   if (!self->started || self->kick_func == NULL || where == NULL)
-    return;
+    {
+      LOCK (self);
+      self->rerun_wanted = FALSE;
+      UNLOCK (self);
+      return;
+    }
   /* ready only when a run spent its budget (no allocation then) */
   rerun = g_source_new (&rerun_funcs, sizeof (GSource));
   g_source_set_static_name (rerun, "VhostUserVring rerun");
-  g_source_set_priority (rerun, G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_priority (rerun, G_PRIORITY_LOW);
   g_source_set_callback (rerun, NULL, g_object_ref (self), g_object_unref);
   g_source_attach (rerun, where);
   LOCK (self);
   self->rerun_source = rerun;
+  if (self->rerun_wanted)
+    g_source_set_ready_time (rerun, 0);
   UNLOCK (self);
   /* a poll cut short (a new kick fd, handler or context on a running
    * ring) left the driver told not to kick: the handler runs once more,

@@ -165,7 +165,7 @@ vhost_user_vring_receive (VhostUserVring         *self,
       /* refused whole, it hands nothing back: each on its own then,
        * which the ring takes or, refusing it, counts done with */
       for (guint i = 0; n > 1 && i < n; i++)
-        vhost_user_vring_push (self, heads[i], 0, NULL);
+        vhost_user_vring_push (self, heads[i], lens[i], NULL);
       return FALSE;
     }
   if (n_used != NULL)

@@ -74,12 +74,18 @@ struct _VhostUserVring
   GDestroyNotify        kick_notify;
   /* the most requests one run of the kick handler pops (0: no bound);
    * what is left of it in the run going on (G_MAXUINT outside one, where
-   * pops are never bounded), whether a pop found it spent, and the source
-   * that then runs the handler again (vhost-user-vring-kick.c) */
+   * pops are never bounded) and the thread running it (pops of other
+   * threads meanwhile are not bounded either), whether a pop found it
+   * spent, how deep runs are nested (only the outermost one counts), and
+   * the source that then runs the handler again, and whether it should
+   * (kept across a new source: vhost-user-vring-kick.c) */
   guint                 budget;
   guint                 budget_left;
+  GThread              *budget_thread;
   gboolean              budget_spent;
+  guint                 handler_runs;
   GSource              *rerun_source;
+  gboolean              rerun_wanted;
 
   /* requests popped and not pushed yet; GET_VRING_BASE waits for them */
   guint                 in_flight;

@@ -1331,14 +1331,19 @@ vhost_user_vring_get_poll_window (VhostUserVring *self)
  * @max_requests, vhost_user_vring_pop() (and pop_batch) says the ring is
  * empty without looking at it, the handler returns as it does on an
  * empty ring, and the ring runs it again from a source of the ring's
- * context at %G_PRIORITY_DEFAULT_IDLE. Between the two runs the context
- * dispatches what else is ready: the connection's socket, other rings,
- * timers, idles. Linux's vhost-net bounds its runs the same way.
+ * context at %G_PRIORITY_LOW, the priority of busy-polling. Between the
+ * two runs the context dispatches what else is ready: the connection's
+ * socket, other rings, timers, idles. Linux's vhost-net bounds its runs
+ * the same way.
  *
  * A handler that pops until pop says the ring is empty, as every handler
  * must, needs nothing else. Pops outside a run of the handler (a network
- * device filling receive buffers from its tap's watch) are not bounded.
- * The default is 256; the bound takes effect from the next run.
+ * device filling receive buffers from its tap's watch), or from another
+ * thread during one, are not bounded, and a request handed back
+ * (vhost_user_vring_unpop()) does not count. A bound below
+ * %VHOST_USER_VRING_MAX_UNPOP acts as that one (a packet into merged
+ * receive buffers may take that many pops at once). The default is 256;
+ * the bound takes effect from the next run.
  *
  * Since: 1.0
  */
