@@ -322,6 +322,36 @@ test_refused (Fixture       *f,
   g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (destination)));
 }
 
+/* A state larger than the pipe that the back-end refuses by closing its
+ * end early (the example reads at most 64 KiB of one, then fails the
+ * transfer): refused as a small state is, at CHECK_DEVICE_STATE, and the
+ * connection goes on (before, our write's EPIPE hung up on it, and
+ * CHECK_DEVICE_STATE was never asked). */
+static void
+test_refused_large (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *sock = start_blk (f, "b.sock", f->image);
+  g_autoptr(VhostUserDevice) destination = device_for (f, sock);
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+
+  in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+  g_assert_false (vhost_user_device_load_state (destination, in, NULL, &error));
+  g_test_message ("refused: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (destination)));
+  g_assert_cmpint (vhost_user_device_get_state (destination), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+
+  /* and the session goes on: a small state is refused the same way */
+  g_clear_error (&error);
+  g_clear_object (&in);
+  in = g_memory_input_stream_new_from_data ("not a state", 11, NULL);
+  g_assert_false (vhost_user_device_load_state (destination, in, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (destination)));
+}
+
 /* SET_DEVICE_STATE_FD with an fd that is not a pipe, or a phase the
  * protocol does not know: refused, and the connection goes on. */
 static void
@@ -1184,6 +1214,8 @@ main (int   argc,
     }
   g_test_add ("/migration/device-state/move", Fixture, NULL, fixture_setup, test_move, fixture_teardown);
   g_test_add ("/migration/device-state/refused", Fixture, NULL, fixture_setup, test_refused, fixture_teardown);
+  g_test_add ("/migration/device-state/refused-large", Fixture, NULL, fixture_setup, test_refused_large,
+              fixture_teardown);
   g_test_add ("/migration/device-state/not-a-pipe", Fixture, NULL, fixture_setup, test_not_a_pipe,
               fixture_teardown);
   g_test_add ("/migration/device-state/load-unread", Fixture, GINT_TO_POINTER (PEER_STALLS), fixture_setup,

@@ -120,7 +120,12 @@ vhost_user_device_save_state (VhostUserDevice  *self,
  * its end for the end of the state. Reconnect
  * (vhost_user_device_reconnect_async()) before trying again. A state the
  * back-end refuses at `CHECK_DEVICE_STATE` leaves it connected: it knows
- * it has none.
+ * it has none. That holds for a back-end that closes its end of the pipe
+ * before the end of @source too (one that stops reading a state it
+ * cannot take): `CHECK_DEVICE_STATE` is still sent, and a non-zero
+ * answer fails the load with %VHOST_USER_ERROR_BACKEND_INTERNAL,
+ * connected; an answer of 0, or none, fails it with
+ * %VHOST_USER_ERROR_SOCKET_BROKEN and closes the connection.
  *
  * Since: 1.0
  */
@@ -165,7 +170,9 @@ vhost_user_device_load_state_finish (VhostUserDevice  *self,
  *
  * The blocking form of vhost_user_device_load_state_async(). A load
  * that fails or is cancelled after the back-end took the pipe closes the
- * connection, as vhost_user_device_load_state_async() says.
+ * connection, unless the back-end refused the state at
+ * `CHECK_DEVICE_STATE` (even after closing its end of the pipe early),
+ * as vhost_user_device_load_state_async() says.
  *
  * Returns: %TRUE, or %FALSE with @error set
  *

@@ -330,12 +330,14 @@ typedef struct {
   int                    pipe_fd;    /* our end of the state's pipe */
   gboolean               state_fd_accepted; /* the back-end has (or may have) the pipe: its end is the state's */
   gboolean               state_refused;     /* the back-end refused the state at CHECK_DEVICE_STATE */
+  GError                *closed_early;      /* a load's copy: the back-end closed its end before ours */
 } Op;
 
 static void
 op_free (Op *op)
 {
   g_clear_object (&op->stream);
+  g_clear_error (&op->closed_early);
   if (op->pipe_fd >= 0)
     g_close (op->pipe_fd, NULL);
   g_clear_pointer (&op->steps, g_array_unref);
@@ -671,7 +673,8 @@ worth_retrying (const GError *error)
  * that began, which may have left rings disabled, some stopped and others
  * not, and a back-end that answered it wrongly (or not in time) may still
  * be working on guest memory: hung up on, it stops every ring. So is a
- * load the back-end may have taken on and did not refuse itself: the pipe
+ * load the back-end may have taken on and did not refuse itself (at
+ * CHECK_DEVICE_STATE, asked after it closed its end early too): the pipe
  * cannot say "aborted", and the back-end would take our closing it for
  * the end of the state and then run on part of one; only the connection
  * can tell it. (The hang-up comes first: the copy's pipe end is closed
@@ -902,8 +905,21 @@ step_done (GObject      *source,
       }
       break;
     case STEP_STATE_COPY:
-      ok = vhost_user_state_copy_finish (result, &error);
-      g_clear_object (&self->state_abort);
+      {
+        gboolean closed_early = FALSE;
+
+        ok = vhost_user_state_copy_finish (result, &closed_early, &error);
+        g_clear_object (&self->state_abort);
+        /* a back-end that stops reading a load on purpose (a state it
+         * cannot take) knows the state was cut short, and says why at
+         * CHECK_DEVICE_STATE: asked, as for a state that fit in the pipe
+         * (whether the refusal fit should not decide the connection) */
+        if (!ok && closed_early)
+          {
+            op->closed_early = g_steal_pointer (&error);
+            ok = TRUE;
+          }
+      }
       break;
     case STEP_LOG_BASE:
       ok = vhost_user_frontend_set_log_base_finish (fe, result, &error);
@@ -924,8 +940,19 @@ step_done (GObject      *source,
           {
             op->state_refused = TRUE;
             g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
-                         "The back-end says the device's state did not %s (status %" G_GUINT64_FORMAT ")",
-                         op->kind == OP_SAVE_STATE ? "save" : "load", status);
+                         "The back-end says the device's state did not %s (status %" G_GUINT64_FORMAT ")%s",
+                         op->kind == OP_SAVE_STATE ? "save" : "load", status,
+                         op->closed_early != NULL ? ", and closed the pipe before the state's end" : "");
+            ok = FALSE;
+          }
+        else if (op->closed_early != NULL)
+          {
+            /* not refused (0), or no answer: the state was cut short
+             * all the same, and the hang-up says so */
+            if (error != NULL)
+              g_debug ("vhost-user device: CHECK_DEVICE_STATE after a load cut short: %s", error->message);
+            g_clear_error (&error);
+            error = g_steal_pointer (&op->closed_early);
             ok = FALSE;
           }
       }

@@ -18,6 +18,7 @@ void     vhost_user_state_copy_async  (int                  fd,
                                        GAsyncReadyCallback  callback,
                                        gpointer             user_data);
 gboolean vhost_user_state_copy_finish (GAsyncResult        *result,
+                                       gboolean            *closed_early,
                                        GError             **error);
 
 G_END_DECLS

@@ -54,6 +54,7 @@ typedef struct {
   gint64        stalled_since; /* the pipe's last progress, 0 while it moves */
   guint64       max_bytes;    /* save: what the back-end may send; 0: no limit */
   guint64       total;
+  gboolean      closed_early; /* load: the back-end closed its end (EPIPE) */
 } Copy;
 
 static void
@@ -354,6 +355,7 @@ copy_step (GTask *task)
         }
       else if (n < 0 && errno == EPIPE)
         {
+          c->closed_early = TRUE;
           g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
                                    "The back-end closed the device state's pipe before its end");
           g_object_unref (task);
@@ -432,10 +434,24 @@ vhost_user_state_copy_async (int                  fd,
                                read_from_stream, task);
 }
 
+/*
+ * vhost_user_state_copy_finish:
+ * @closed_early: (out) (optional): whether a load failed because the
+ *   back-end closed its end of the pipe before the end of @stream (and
+ *   not for the stream, a cancellation or a timeout)
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
 gboolean
 vhost_user_state_copy_finish (GAsyncResult  *result,
+                              gboolean      *closed_early,
                               GError       **error)
 {
+  Copy *c;
+
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  c = g_task_get_task_data (G_TASK (result));
+  if (closed_early != NULL)
+    *closed_early = c->closed_early;
   return g_task_propagate_boolean (G_TASK (result), error);
 }
