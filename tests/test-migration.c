@@ -411,6 +411,7 @@ typedef struct {
   GError       *read_error;
   gboolean      fd_request;  /* SET_DEVICE_STATE_FD came */
   gboolean      gone;        /* the front-end hung up since */
+  gint          kicks;       /* SET_VRING_KICKs, every session's (atomic) */
 } Peer;
 
 static void
@@ -522,6 +523,17 @@ peer_load_state (VhostUserBackend *backend,
   return TRUE;
 }
 
+static gboolean
+peer_vring_kick (VhostUserBackend    *backend,
+                 VhostUserInvocation *invocation,
+                 guint                index,
+                 int                  fd,
+                 Peer                *peer)
+{
+  g_atomic_int_inc (&peer->kicks);
+  return FALSE;
+}
+
 static guint8 endless_chunk[65536];
 
 static void
@@ -558,6 +570,7 @@ peer_added (VhostUserServer  *server,
   g_signal_connect (backend, "set-device-state-fd", G_CALLBACK (peer_state_fd), peer);
   g_signal_connect (backend, "load-state", G_CALLBACK (peer_load_state), peer);
   g_signal_connect (backend, "save-state", G_CALLBACK (peer_save_state), peer);
+  g_signal_connect (backend, "set-vring-kick", G_CALLBACK (peer_vring_kick), peer);
 }
 
 /* Once the device has filled the pipe, one page is read: poll then says
@@ -782,6 +795,75 @@ test_gone_at_state_fd (Fixture       *f,
   g_close (fds[1], NULL);
   g_ptr_array_unref (peer.streams);
   g_cond_clear (&peer.cond);
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* A start refused because a failed load hung up ("not connected") is not
+ * wanted by the reconnect the load's docs ask for: the device comes back
+ * STOPPED, no ring kicked, ready for the load to be tried again (before,
+ * the start left want_running set and the reconnect started the rings on
+ * a back-end with no state). In a child, as test_load_unread(). */
+static void
+test_load_failed_start (Fixture       *f,
+                        gconstpointer  data)
+{
+  Peer peer = { PEER_CLOSES, -1, NULL };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_mutex_init (&peer.lock);
+  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
+  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
+  g_assert_true (vhost_user_server_listen (server, sock, &error));
+  g_assert_no_error (error);
+  device = device_for (f, sock);
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 20000, NULL);
+
+  /* the peer closes its end without a refusal: the load hangs up */
+  in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+  g_assert_false (vhost_user_device_load_state (device, in, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  g_clear_error (&error);
+
+  g_assert_false (vhost_user_device_start (device, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+
+  /* (async: the server accepts in this thread's main context, which a
+   * blocking call on a device with no session does not run) */
+  vhost_user_device_reconnect_async (device, NULL, store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (vhost_user_device_reconnect_finish (device, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+  g_assert_cmpint (g_atomic_int_get (&peer.kicks), ==, 0);
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  g_mutex_lock (&peer.lock);
+  g_ptr_array_unref (peer.streams);
+  g_mutex_unlock (&peer.lock);
 }
 
 /* A back-end that saves a state without end: the save stops at the
@@ -1226,6 +1308,8 @@ main (int   argc,
               test_load_cancelled, fixture_teardown);
   g_test_add ("/migration/device-state/load-cancelled-at-fd", Fixture, GINT_TO_POINTER (PEER_SLOW_FD), fixture_setup,
               test_load_cancelled, fixture_teardown);
+  g_test_add ("/migration/device-state/load-failed-start", Fixture, NULL, fixture_setup, test_load_failed_start,
+              fixture_teardown);
   g_test_add ("/migration/device-state/gone-at-state-fd", Fixture, NULL, fixture_setup, test_gone_at_state_fd,
               fixture_teardown);
   g_test_add ("/migration/device-state/save-endless", Fixture, NULL, fixture_setup, test_save_endless,

@@ -1461,14 +1461,20 @@ op_run (GTask *task)
   switch (op->kind)
     {
     case OP_START:
+      /* refused before want_running is set: a later reconnect must not
+       * start what the caller was told did not (say, after a load that
+       * hung up, rings on a back-end with no state) */
+      if (!vhost_user_frontend_get_connected (self->frontend))
+        {
+          g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                       "The device's front-end is not connected: connect it (or reconnect the device) first");
+          break;
+        }
       /* wanted from now on: a back-end lost during the start is started
        * by the reconnect */
       op->was_running = self->want_running;
       self->want_running = TRUE;
-      if (!vhost_user_frontend_get_connected (self->frontend))
-        g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
-                     "The device's front-end is not connected: connect it (or reconnect the device) first");
-      else if (self->state == VHOST_USER_DEVICE_STATE_RUNNING)
+      if (self->state == VHOST_USER_DEVICE_STATE_RUNNING)
         {
           op_done (task, NULL);
           return;
