@@ -557,36 +557,50 @@ getsockopt (int        fd,
   return result;
 }
 
-/* socket-group stops at 4294967294: 4294967295 is (gid_t) -1, which
- * fchownat() takes for "no change", so listen() succeeded with the socket
- * in the server's own group and the mode's group bits (before, the value
- * was taken). Refused at construction it leaves -1, not 0 (root's group);
- * below the property, the socket's own check refuses it too. */
+/* socket-group 4294967295 is (gid_t) -1, which fchownat() takes for "no
+ * change": listen() fails with INVALID_PARAM and leaves no socket file,
+ * whether the value came at construction or later (before d620c4e the
+ * socket kept the server's own group with the mode's group bits; with
+ * d620c4e's pspec maximum of 4294967294 GObject dropped the value with a
+ * warning, the property stayed -1, and listen() did the same). A value
+ * GObject does refuse at construction (-2) leaves -1, not 0 (root's
+ * group). */
 static void
 test_socket_group_range (void)
 {
   g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserServer) later = NULL;
+  g_autoptr(VhostUserServer) refused = NULL;
   g_autoptr(GSocket) listener = NULL;
   g_autoptr(GError) error = NULL;
   char *path = test_socket_path_new ("group.sock");
   GParamSpec *pspec;
   gint64 group = 0;
 
-  g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*out of range for property 'socket-group'*");
-  server = g_object_new (VHOST_USER_TYPE_SERVER, "socket-group", (gint64) G_MAXUINT32, NULL);
-  g_test_assert_expected_messages ();
+  server = g_object_new (VHOST_USER_TYPE_SERVER, "socket-group", (gint64) G_MAXUINT32, "socket-mode", 0660, NULL);
   g_object_get (server, "socket-group", &group, NULL);
-  g_assert_cmpint (group, ==, -1);
+  g_assert_cmpint (group, ==, (gint64) G_MAXUINT32);
   pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (server), "socket-group");
-  g_assert_cmpint (G_PARAM_SPEC_INT64 (pspec)->maximum, ==, (gint64) G_MAXUINT32 - 1);
+  g_assert_cmpint (G_PARAM_SPEC_INT64 (pspec)->maximum, ==, (gint64) G_MAXUINT32);
+  g_assert_false (vhost_user_server_listen (server, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_test_message ("%s", error->message);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
 
-  /* set later: refused the same way, the group asked for before kept */
-  g_object_set (server, "socket-group", (gint64) G_MAXUINT32 - 1, NULL);
+  /* set later: the same */
+  later = g_object_new (VHOST_USER_TYPE_SERVER, "socket-group", (gint64) G_MAXUINT32 - 1, "socket-mode", 0660, NULL);
+  g_object_set (later, "socket-group", (gint64) G_MAXUINT32, NULL);
+  g_assert_false (vhost_user_server_listen (later, path, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
   g_test_expect_message ("GLib-GObject", G_LOG_LEVEL_WARNING, "*out of range for property 'socket-group'*");
-  g_object_set (server, "socket-group", (gint64) G_MAXUINT32, NULL);
+  refused = g_object_new (VHOST_USER_TYPE_SERVER, "socket-group", (gint64) -2, NULL);
   g_test_assert_expected_messages ();
-  g_object_get (server, "socket-group", &group, NULL);
-  g_assert_cmpint (group, ==, (gint64) G_MAXUINT32 - 1);
+  g_object_get (refused, "socket-group", &group, NULL);
+  g_assert_cmpint (group, ==, -1);
 
   listener = vhost_user_socket_listen_full (path, 0660, G_MAXUINT32, &error);
   g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM);

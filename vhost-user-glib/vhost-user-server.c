@@ -751,14 +751,18 @@ vhost_user_server_class_init (VhostUserServerClass *klass)
    *
    * The group the socket file gets when the server listens: a group id
    * from 0 to 4294967294, or -1 to keep the server's own. 4294967295 is
-   * `(gid_t) -1`, which chown() takes for "no change": it is out of
-   * range, rather than leave the socket in the server's group with the
-   * group bits of [property@VhostUser.Server:socket-mode].
+   * `(gid_t) -1`, which chown() takes for "no change": it is refused by
+   * vhost_user_server_listen() (%VHOST_USER_ERROR_INVALID_PARAM), rather
+   * than leave the socket in the server's group with the group bits of
+   * [property@VhostUser.Server:socket-mode].
    *
    * Since: 1.0
    */
+  /* 4294967295 is in range so that it reaches listen(): one GObject
+   * refused would be dropped with a warning, leaving -1, the very
+   * outcome refused */
   properties[PROP_SOCKET_GROUP] =
-    g_param_spec_int64 ("socket-group", NULL, NULL, -1, (gint64) G_MAXUINT32 - 1, -1,
+    g_param_spec_int64 ("socket-group", NULL, NULL, -1, G_MAXUINT32, -1,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserServer:allowed-uids:
@@ -884,7 +888,9 @@ vhost_user_server_new (GType    backend_type,
  * the allow-lists let in ([property@VhostUser.Server:allowed-uids]). A
  * stale socket file (nobody listens on it) is replaced; a live socket,
  * or anything that is not a socket, is an error
- * (%VHOST_USER_ERROR_SOCKET_CONNECT) and is left alone.
+ * (%VHOST_USER_ERROR_SOCKET_CONNECT) and is left alone. A socket-group
+ * of 4294967295 is %VHOST_USER_ERROR_INVALID_PARAM, before anything is
+ * created.
  *
  * In a GJS program a threaded server fails here with
  * %VHOST_USER_ERROR_INVALID_OPERATION: its handlers would have to run

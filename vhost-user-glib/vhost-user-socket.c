@@ -272,7 +272,14 @@ vhost_user_socket_listen_full (const char  *path,
   /* (gid_t) 4294967295 is (gid_t) -1, which fchownat() takes for "no
    * change": the socket would keep our group and get the mode's group
    * bits all the same */
-  if (gid < -1 || gid > (gint64) G_MAXUINT32 - 1)
+  if (gid == G_MAXUINT32)
+    {
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
+                   "4294967295 is (gid_t) -1, which chown takes for no change: not a group for socket “%s”",
+                   path);
+      return NULL;
+    }
+  if (gid < -1 || gid > G_MAXUINT32)
     {
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
                    "%" G_GINT64_FORMAT " is not a group id for socket “%s”", gid, path);
