@@ -710,12 +710,12 @@ test_load_cancelled (Fixture       *f,
   g_assert_false (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (device)));
   g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
 
-  /* and the back-end saw the hang-up */
+  /* and the back-end saw the hang-up: done is set only by its
+   * ::disconnected handler, so the wait is the check */
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   g_mutex_lock (&peer.lock);
   while (!peer.done)
     g_assert_true (g_cond_wait_until (&peer.cond, &peer.lock, deadline));
-  g_assert_true (peer.hung_up);
   /* and read the end of the pipe, after it, as no end of the state */
   if (peer.mode == PEER_READS)
     {
