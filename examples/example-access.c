@@ -25,7 +25,7 @@ static GOptionEntry entries[] = {
   { "allow-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_uids,
     "Serve only front-ends running as this user (repeatable; with --allow-gid, either may match)", "USER" },
   { "allow-gid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_gids,
-    "Serve only front-ends running with this primary group (repeatable)", "GROUP" },
+    "Serve only front-ends running with this group as their effective one (repeatable)", "GROUP" },
   { NULL }
 };
 

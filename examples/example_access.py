@@ -32,7 +32,7 @@ def add_arguments(parser):
                         help="Serve only front-ends running as this user (repeatable; with --allow-gid, "
                              "either may match)")
     parser.add_argument("--allow-gid", metavar="GROUP", action="append", default=[],
-                        help="Serve only front-ends running with this primary group (repeatable)")
+                        help="Serve only front-ends running with this group as their effective one (repeatable)")
 
 
 def _bad_value(message):

@@ -43,7 +43,7 @@ A vhost-user-rng back-end: random bytes for a guest.
   --socket-mode=OCTAL    The socket file's permissions (default 0600)
   --socket-group=GROUP   The socket file's group
   --allow-uid=USER       Serve only front-ends running as this user (repeatable; with --allow-gid, either may match)
-  --allow-gid=GROUP      Serve only front-ends running with this primary group (repeatable)`);
+  --allow-gid=GROUP      Serve only front-ends running with this group as their effective one (repeatable)`);
     System.exit(0);
 }
 
