@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -394,6 +395,9 @@ typedef enum {
   PEER_READS,         /* reads one chunk, has the load cancelled, reads the rest once hung up on */
   PEER_SLOW_FD,       /* has the load cancelled while it answers SET_DEVICE_STATE_FD, then takes the pipe */
   PEER_FD_AFTER_GONE, /* answers SET_DEVICE_STATE_FD once the front-end has hung up */
+  PEER_REFUSES_FD,    /* refuses SET_DEVICE_STATE_FD */
+  PEER_OWN_PIPE,      /* answers SET_DEVICE_STATE_FD with a pipe of its own, and moves the state over it */
+  PEER_OWN_FILE,      /* answers SET_DEVICE_STATE_FD with a file (a memfd) of its own */
 } PeerMode;
 
 typedef struct {
@@ -412,7 +416,51 @@ typedef struct {
   gboolean      fd_request;  /* SET_DEVICE_STATE_FD came */
   gboolean      gone;        /* the front-end hung up since */
   gint          kicks;       /* SET_VRING_KICKs, every session's (atomic) */
+  /* the peer with a pipe of its own: its thread at the other end */
+  GThread      *own_thread;
+  int           own_fd;
+  gsize         own_bytes;   /* a load's, read to the end */
+  gsize         own_expected;  /* how much the load is, 0 for a save */
 } Peer;
+
+#define OWN_STATE "the peer's own state"
+
+static gpointer
+own_pipe_reads (gpointer data)
+{
+  Peer *peer = data;
+  guint8 buf[4096];
+  gssize n;
+
+  while ((n = read (peer->own_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    peer->own_bytes += MAX (n, 0);
+  g_close (peer->own_fd, NULL);
+  return NULL;
+}
+
+static gpointer
+own_pipe_writes (gpointer data)
+{
+  Peer *peer = data;
+
+  g_assert_cmpint (write (peer->own_fd, OWN_STATE, sizeof OWN_STATE), ==, sizeof OWN_STATE);
+  g_close (peer->own_fd, NULL);
+  return NULL;
+}
+
+/* The state moves over the peer's pipe, by its thread: done once it
+ * ended, and a load must have come whole. */
+static gboolean
+peer_check_state (VhostUserBackend    *backend,
+                  VhostUserInvocation *invocation,
+                  Peer                *peer)
+{
+  if (peer->mode != PEER_OWN_PIPE || peer->own_thread == NULL)
+    return FALSE;
+  g_thread_join (g_steal_pointer (&peer->own_thread));
+  vhost_user_invocation_return_u64 (invocation, peer->own_bytes == peer->own_expected ? 0 : 1);
+  return TRUE;
+}
 
 static void
 peer_first_chunk (GObject      *source,
@@ -497,6 +545,34 @@ peer_state_fd (VhostUserBackend    *backend,
       g_cancellable_cancel (peer->cancel);
       g_usleep (G_USEC_PER_SEC / 10);
     }
+  if (peer->mode == PEER_REFUSES_FD)
+    {
+      vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                                                  "Not now");
+      return TRUE;
+    }
+  if (peer->mode == PEER_OWN_PIPE)
+    {
+      int fds[2];
+
+      /* (bit 8 clear: "use my fd"; ours is ours to close, a copy is sent) */
+      g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+      peer->own_fd = fds[direction == 1 ? 0 : 1];
+      peer->own_bytes = 0;
+      peer->own_thread = g_thread_new ("own pipe", direction == 1 ? own_pipe_reads : own_pipe_writes, peer);
+      vhost_user_invocation_return_fd (invocation, 0, fds[direction == 1 ? 1 : 0]);
+      g_close (fds[direction == 1 ? 1 : 0], NULL);
+      return TRUE;
+    }
+  if (peer->mode == PEER_OWN_FILE)
+    {
+      int file = memfd_create ("own-state", MFD_CLOEXEC);
+
+      g_assert_cmpint (file, >=, 0);
+      vhost_user_invocation_return_fd (invocation, 0, file);
+      g_close (file, NULL);
+      return TRUE;
+    }
   return FALSE;
 }
 
@@ -571,6 +647,47 @@ peer_added (VhostUserServer  *server,
   g_signal_connect (backend, "load-state", G_CALLBACK (peer_load_state), peer);
   g_signal_connect (backend, "save-state", G_CALLBACK (peer_save_state), peer);
   g_signal_connect (backend, "set-vring-kick", G_CALLBACK (peer_vring_kick), peer);
+  g_signal_connect (backend, "check-device-state", G_CALLBACK (peer_check_state), peer);
+}
+
+/* A back-end in this process, on its own worker thread per connection,
+ * that plays @mode on the state's pipe; listening on peer.sock. */
+static VhostUserServer *
+peer_listen (Fixture     *f,
+             Peer        *peer,
+             PeerMode     mode,
+             char       **sock)
+{
+  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  g_autoptr(GError) error = NULL;
+
+  peer->mode = mode;
+  peer->pipe_fd = -1;
+  g_mutex_init (&peer->lock);
+  g_cond_init (&peer->cond);
+  peer->streams = g_ptr_array_new_with_free_func (g_object_unref);
+  peer->cancel = g_cancellable_new ();
+  *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), peer);
+  g_assert_true (vhost_user_server_listen (server, *sock, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&server);
+}
+
+/* Once the server is stopped: what the peer kept. */
+static void
+peer_clear (Peer *peer)
+{
+  g_mutex_lock (&peer->lock);
+  g_clear_pointer (&peer->streams, g_ptr_array_unref);
+  if (peer->pipe_fd >= 0)
+    g_close (peer->pipe_fd, NULL);
+  peer->pipe_fd = -1;
+  g_clear_error (&peer->read_error);
+  g_clear_object (&peer->cancel);
+  g_mutex_unlock (&peer->lock);
+  g_cond_clear (&peer->cond);
+  g_mutex_clear (&peer->lock);
 }
 
 /* Once the device has filled the pipe, one page is read: poll then says
@@ -609,12 +726,12 @@ static void
 test_load_unread (Fixture       *f,
                   gconstpointer  data)
 {
-  Peer peer = { GPOINTER_TO_INT (data), -1, NULL };
+  Peer peer = { 0 };
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GInputStream) in = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   g_autofree guint8 *state = g_malloc0 (1 << 20);
   GThread *reader = NULL;
   gint64 start;
@@ -626,12 +743,7 @@ test_load_unread (Fixture       *f,
       return;
     }
 
-  g_mutex_init (&peer.lock);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, GPOINTER_TO_INT (data), &sock);
   device = device_for (f, sock);
   /* short for the peer that stalls; the one that closes its end must not
    * time out on a loaded machine before its close lands */
@@ -656,11 +768,7 @@ test_load_unread (Fixture       *f,
     g_thread_join (reader);
   vhost_user_device_close (device);
   vhost_user_server_stop (server);
-  g_mutex_lock (&peer.lock);
-  g_ptr_array_unref (peer.streams);
-  if (peer.pipe_fd >= 0)
-    g_close (peer.pipe_fd, NULL);
-  g_mutex_unlock (&peer.lock);
+  peer_clear (&peer);
 }
 
 /* A load the VMM cancels once the back-end has read part of the state:
@@ -677,12 +785,12 @@ static void
 test_load_cancelled (Fixture       *f,
                      gconstpointer  data)
 {
-  Peer peer = { GPOINTER_TO_INT (data), -1, NULL };
+  Peer peer = { 0 };
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GInputStream) in = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   gint64 deadline;
 
   if (!g_test_subprocess ())
@@ -693,14 +801,7 @@ test_load_cancelled (Fixture       *f,
       return;
     }
 
-  g_mutex_init (&peer.lock);
-  g_cond_init (&peer.cond);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  peer.cancel = g_cancellable_new ();
-  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, GPOINTER_TO_INT (data), &sock);
   device = device_for (f, sock);
 
   /* more than the pipe holds: the copy is under way at the cancel */
@@ -726,10 +827,7 @@ test_load_cancelled (Fixture       *f,
 
   vhost_user_device_close (device);
   vhost_user_server_stop (server);
-  g_clear_error (&peer.read_error);
-  g_object_unref (peer.cancel);
-  g_ptr_array_unref (peer.streams);
-  g_cond_clear (&peer.cond);
+  peer_clear (&peer);
 }
 
 /* A front-end that hangs up while the back-end takes SET_DEVICE_STATE_FD:
@@ -742,11 +840,11 @@ static void
 test_gone_at_state_fd (Fixture       *f,
                        gconstpointer  data)
 {
-  Peer peer = { PEER_FD_AFTER_GONE, -1, NULL };
+  Peer peer = { 0 };
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   int fds[2];
 
@@ -757,13 +855,7 @@ test_gone_at_state_fd (Fixture       *f,
       return;
     }
 
-  g_mutex_init (&peer.lock);
-  g_cond_init (&peer.cond);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, PEER_FD_AFTER_GONE, &sock);
   g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
@@ -793,8 +885,7 @@ test_gone_at_state_fd (Fixture       *f,
   vhost_user_server_stop (server);
   g_close (fds[0], NULL);
   g_close (fds[1], NULL);
-  g_ptr_array_unref (peer.streams);
-  g_cond_clear (&peer.cond);
+  peer_clear (&peer);
 }
 
 static void
@@ -814,13 +905,13 @@ static void
 test_load_failed_start (Fixture       *f,
                         gconstpointer  data)
 {
-  Peer peer = { PEER_CLOSES, -1, NULL };
+  Peer peer = { 0 };
   g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GInputStream) in = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
 
   if (!g_test_subprocess ())
     {
@@ -829,12 +920,7 @@ test_load_failed_start (Fixture       *f,
       return;
     }
 
-  g_mutex_init (&peer.lock);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, PEER_CLOSES, &sock);
   device = device_for (f, sock);
   g_object_set (vhost_user_device_get_frontend (device), "timeout", 20000, NULL);
 
@@ -861,9 +947,7 @@ test_load_failed_start (Fixture       *f,
 
   vhost_user_device_close (device);
   vhost_user_server_stop (server);
-  g_mutex_lock (&peer.lock);
-  g_ptr_array_unref (peer.streams);
-  g_mutex_unlock (&peer.lock);
+  peer_clear (&peer);
 }
 
 /* A back-end that saves a state without end: the save stops at the
@@ -873,19 +957,15 @@ static void
 test_save_endless (Fixture       *f,
                    gconstpointer  data)
 {
-  Peer peer = { PEER_ENDLESS, -1, NULL };
-  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   guint64 max = 0;
 
-  g_mutex_init (&peer.lock);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
   device = device_for (f, sock);
   g_object_get (device, "max-state-size", &max, NULL);
   g_assert_cmpuint (max, ==, G_GUINT64_CONSTANT (1) << 30);
@@ -897,7 +977,7 @@ test_save_endless (Fixture       *f,
 
   vhost_user_device_close (device);
   vhost_user_server_stop (server);
-  g_ptr_array_unref (peer.streams);
+  peer_clear (&peer);
 }
 
 static void
@@ -921,22 +1001,18 @@ static void
 test_save_stalled_destination (Fixture       *f,
                                gconstpointer  data)
 {
-  Peer peer = { PEER_ENDLESS, -1, NULL };
-  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserDevice) device = NULL;
   g_autoptr(GOutputStream) destination = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   GMainContext *context = g_main_context_default ();
   GOutputStream *left = NULL;
   gint64 deadline, stopped;
   int fds[2], queued = 0;
 
-  g_mutex_init (&peer.lock);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
   device = device_for (f, sock);
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   g_assert_no_error (error);
@@ -975,7 +1051,7 @@ test_save_stalled_destination (Fixture       *f,
 
   vhost_user_device_close (device);
   g_close (fds[0], NULL);
-  g_ptr_array_unref (peer.streams);
+  peer_clear (&peer);
 }
 
 /* How many of GLib's worker threads (GThreadPool's, as GTask runs its
@@ -1013,11 +1089,11 @@ static void
 test_save_unread (Fixture       *f,
                   gconstpointer  data)
 {
-  Peer peer = { PEER_ENDLESS, -1, NULL };
-  g_autoptr(VhostUserServer) server = vhost_user_server_new (VHOST_USER_TYPE_BACKEND, TRUE);
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
   g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *sock = g_build_filename (f->dir, "peer.sock", NULL);
+  g_autofree char *sock = NULL;
   gint64 deadline;
   int fds[2], queued = 0;
 
@@ -1026,11 +1102,7 @@ test_save_unread (Fixture       *f,
       g_test_skip ("no /proc/self/task to see threads in");
       return;
     }
-  g_mutex_init (&peer.lock);
-  peer.streams = g_ptr_array_new_with_free_func (g_object_unref);
-  g_signal_connect (server, "backend-added", G_CALLBACK (peer_added), &peer);
-  g_assert_true (vhost_user_server_listen (server, sock, &error));
-  g_assert_no_error (error);
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
   g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
@@ -1054,7 +1126,129 @@ test_save_unread (Fixture       *f,
   g_close (fds[0], NULL);
   vhost_user_frontend_close (frontend);
   vhost_user_server_stop (server);
-  g_ptr_array_unref (peer.streams);
+  peer_clear (&peer);
+}
+
+/* A back-end that refuses SET_DEVICE_STATE_FD: the load and the save
+ * fail with its refusal, nothing was taken, and the connection goes on:
+ * the device starts after them. */
+static void
+test_refused_at_fd (Fixture       *f,
+                    gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = peer_listen (f, &peer, PEER_REFUSES_FD, &sock);
+  g_autoptr(VhostUserDevice) device = device_for (f, sock);
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (OWN_STATE, sizeof OWN_STATE, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (vhost_user_device_load_state (device, in, NULL, &error));
+  g_test_message ("load: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_device_save_state (device, saved, NULL, &error));
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+  g_clear_error (&error);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (saved)), ==, 0);
+
+  g_assert_true (vhost_user_device_start (device, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_RUNNING);
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
+/* A back-end that answers SET_DEVICE_STATE_FD with a pipe of its own
+ * ("use my fd"): the device moves the state over that pipe, a load of
+ * more than a pipe holds arrives whole, a save brings what the back-end
+ * wrote; the pipe we made is closed unused. */
+static void
+test_own_pipe (Fixture       *f,
+               gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = peer_listen (f, &peer, PEER_OWN_PIPE, &sock);
+  g_autoptr(VhostUserDevice) device = device_for (f, sock);
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+  g_autoptr(GError) error = NULL;
+
+  peer.own_expected = 1 << 20;
+  g_assert_true (vhost_user_device_load_state (device, in, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (peer.own_bytes, ==, 1 << 20);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_STOPPED);
+
+  peer.own_expected = 0;
+  g_assert_true (vhost_user_device_save_state (device, saved, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_close (saved, NULL, NULL));
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (saved)), ==, sizeof OWN_STATE);
+  g_assert_cmpstr (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (saved)), ==, OWN_STATE);
+  g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (device)));
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
+/* Whether an fd of this process is the peer's memfd. */
+static gboolean
+own_file_open (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      if (target != NULL && g_str_has_prefix (target, "/memfd:own-state"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A back-end that answers SET_DEVICE_STATE_FD with an fd of its own that
+ * is not a pipe (a file: a read of it may never end, or end anywhere):
+ * refused, INCORRECT_FDS, and closed; as the back-end took the transfer
+ * on that fd, the device hangs up rather than leave it a state it could
+ * take for whole. */
+static void
+test_own_file (Fixture       *f,
+               gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = peer_listen (f, &peer, PEER_OWN_FILE, &sock);
+  g_autoptr(VhostUserDevice) device = device_for (f, sock);
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (OWN_STATE, sizeof OWN_STATE, NULL);
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  g_assert_false (vhost_user_device_load_state (device, in, NULL, &error));
+  g_test_message ("load: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+  /* (the back-end's worker closes the copy it sent once sendmsg() is
+   * done, which may be a moment after our read of the reply) */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (own_file_open () && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_false (own_file_open ());
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
 }
 
 /* qemu-storage-daemon exporting the image, as tests/test-qsd.c starts it;
@@ -1318,6 +1512,10 @@ main (int   argc,
               test_save_stalled_destination, fixture_teardown);
   g_test_add ("/migration/device-state/save-unread", Fixture, NULL, fixture_setup, test_save_unread,
               fixture_teardown);
+  g_test_add ("/migration/device-state/refused-at-fd", Fixture, NULL, fixture_setup, test_refused_at_fd,
+              fixture_teardown);
+  g_test_add ("/migration/device-state/own-pipe", Fixture, NULL, fixture_setup, test_own_pipe, fixture_teardown);
+  g_test_add ("/migration/device-state/own-file", Fixture, NULL, fixture_setup, test_own_file, fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
