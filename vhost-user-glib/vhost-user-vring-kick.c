@@ -74,8 +74,28 @@ run_kick_handler (VhostUserVring *self)
     }
 }
 
-/* As on_kick(): a rerun seen by an iteration nested in the handler runs
- * it again after, not inside itself. */
+/* A kick or a rerun seen by an iteration nested in the handler runs it
+ * again after, not inside itself. FALSE when it was such a nested one
+ * (only the wish is kept), TRUE once the handler has run. */
+static gboolean
+run_guarded (VhostUserVring *self)
+{
+  if (self->in_kick)
+    {
+      self->kick_again = TRUE;
+      return FALSE;
+    }
+  self->in_kick = TRUE;
+  do
+    {
+      self->kick_again = FALSE;
+      run_kick_handler (self);
+    }
+  while (self->kick_again);
+  self->in_kick = FALSE;
+  return TRUE;
+}
+
 static gboolean
 rerun_dispatch (GSource     *source,
                 GSourceFunc  callback,
@@ -87,19 +107,7 @@ rerun_dispatch (GSource     *source,
   LOCK (self);
   self->rerun_wanted = FALSE;
   UNLOCK (self);
-  if (self->in_kick)
-    {
-      self->kick_again = TRUE;
-      return G_SOURCE_CONTINUE;
-    }
-  self->in_kick = TRUE;
-  do
-    {
-      self->kick_again = FALSE;
-      run_kick_handler (self);
-    }
-  while (self->kick_again);
-  self->in_kick = FALSE;
+  run_guarded (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -282,22 +290,9 @@ on_kick (int          fd,
   LOCK (self);
   adapt_window (self, g_get_monotonic_time ());
   UNLOCK (self);
-  /* a kick seen by an iteration nested in the handler runs it again
-   * after, not inside itself */
-  if (self->in_kick)
-    {
-      self->kick_again = TRUE;
-      return G_SOURCE_CONTINUE;
-    }
-  self->in_kick = TRUE;
-  do
-    {
-      self->kick_again = FALSE;
-      run_kick_handler (self);
-    }
-  while (self->kick_again);
-  self->in_kick = FALSE;
-  start_polling (self);
+  /* polling starts after the outermost run only */
+  if (run_guarded (self))
+    start_polling (self);
   return G_SOURCE_CONTINUE;
 }
 
