@@ -2,7 +2,13 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * vhost-user-device.c            the object, its operations and their steps
+ * vhost-user-device.c            the object: properties, signals, calls
+ *                                watched, the operations' blocking forms,
+ *                                the back-end going away
+ * vhost-user-device-steps.c      its operations run: queued one at a
+ *                                time, planned as steps, each step sent
+ * vhost-user-device-ops.c        the operations a VMM asks for
+ * vhost-user-device-rings.c      the rings as the VMM configures them
  * vhost-user-device-migration.c  the migration's calls: dirty log, device
  *                                state, requests in flight
  */
@@ -109,7 +115,54 @@ acked_protocol (VhostUserDevice *self,
 }
 
 /* vhost-user-device.c */
+enum {
+  PROP_0,
+  PROP_FRONTEND,
+  PROP_N_RINGS,
+  PROP_STATE,
+  PROP_FEATURES,
+  PROP_PROTOCOL_FEATURES,
+  PROP_ACKED_FEATURES,
+  PROP_ACKED_PROTOCOL_FEATURES,
+  PROP_AUTO_RECONNECT,
+  PROP_RECONNECT_ATTEMPTS,
+  PROP_RECONNECT_DELAY_MAX,
+  PROP_WATCH_CALLS,
+  PROP_DRAIN_ON_STOP,
+  PROP_LOGGING,
+  PROP_MAX_STATE_SIZE,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_BACKEND_LOST,
+  SIGNAL_RECONNECTING,
+  SIGNAL_RECONNECTED,
+  SIGNAL_REQUESTS_AT_RISK,
+  SIGNAL_RING_CALL,
+  N_SIGNALS
+};
+
+/* its property specs and signal ids, as data for the steps: they notify
+ * and emit some of them, and call nothing in vhost-user-device.c, which
+ * calls them */
+extern GParamSpec **const vhost_user_device_properties;
+extern const guint *const vhost_user_device_signals;
+
 void     vhost_user_device_update_call_watches (VhostUserDevice *self);
+gboolean vhost_user_device_run_blocking    (VhostUserDevice       *self,
+                                            OpKind                 kind,
+                                            VhostUserMemoryRegion *region,
+                                            guint                  index,
+                                            gboolean               enabled,
+                                            GObject               *stream,
+                                            GCancellable          *cancellable,
+                                            GError               **error);
+
+/* vhost-user-device-steps.c */
+void     vhost_user_device_set_state       (VhostUserDevice       *self,
+                                            VhostUserDeviceState   state);
+void     vhost_user_device_drop_log        (VhostUserDevice       *self);
 gboolean vhost_user_device_op_finish       (VhostUserDevice       *self,
                                             GAsyncResult          *result,
                                             OpKind                 kind,
@@ -124,13 +177,5 @@ GTask   *vhost_user_device_queue_op        (VhostUserDevice       *self,
                                             GCancellable          *cancellable,
                                             GAsyncReadyCallback    callback,
                                             gpointer               user_data);
-gboolean vhost_user_device_run_blocking    (VhostUserDevice       *self,
-                                            OpKind                 kind,
-                                            VhostUserMemoryRegion *region,
-                                            guint                  index,
-                                            gboolean               enabled,
-                                            GObject               *stream,
-                                            GCancellable          *cancellable,
-                                            GError               **error);
 
 G_END_DECLS
