@@ -1482,10 +1482,32 @@ test_watch_calls (Fixture       *f,
 
 /* --- 7. what the back-end is handed --- */
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+/* A memfd the peer holds the same file of: no further seal can be added
+ * (one against writes would keep whoever maps it next from mapping it
+ * writable). */
+static void
+assert_sealed (int         fd,
+               const char *what)
+{
+  int seals = fcntl (fd, F_GET_SEALS);
+
+  g_test_message ("%s: seals 0x%x", what, seals);
+  g_assert_cmpint (seals, >=, 0);
+  g_assert_cmpint (seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), ==, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  g_assert_cmpint (fcntl (fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE), ==, -1);
+  g_assert_cmpint (errno, ==, EPERM);
+}
+
 /* The dirty log is a memfd the back-end gets: one that truncates it must
  * not kill the VMM at its next look at the log (SIGBUS). The test
  * truncates its own fd of the file, as the back-end would its copy. In a
- * child, so that a SIGBUS fails the test rather than the whole program. */
+ * child, so that a SIGBUS fails the test rather than the whole program.
+ * The log, guest memory and the back-end's in-flight area are sealed
+ * against further seals too. */
 static void
 test_log_truncated (Fixture       *f,
                     gconstpointer  data)
@@ -1496,6 +1518,7 @@ test_log_truncated (Fixture       *f,
   const char *name;
   gboolean truncated;
   int log_fd = -1, errsv;
+  guint memory_fds = 0, inflight_fds = 0;
   Req *req;
 
   if (!g_test_subprocess ())
@@ -1524,8 +1547,15 @@ test_log_truncated (Fixture       *f,
 
       if (target != NULL && strstr (target, "memfd:vhost-user-log") != NULL)
         log_fd = atoi (name);
+      if (target != NULL && strstr (target, "memfd:vhost-user-guest") != NULL && ++memory_fds)
+        assert_sealed (atoi (name), "guest memory");
+      if (target != NULL && strstr (target, "memfd:vhost-user-inflight") != NULL && ++inflight_fds)
+        assert_sealed (atoi (name), "in-flight area");
     }
   g_assert_cmpint (log_fd, >=, 0);
+  g_assert_cmpuint (memory_fds, >, 0);
+  g_assert_cmpuint (inflight_fds, >, 0);
+  assert_sealed (log_fd, "dirty log");
   truncated = ftruncate (log_fd, 0) == 0;
   errsv = errno;
 

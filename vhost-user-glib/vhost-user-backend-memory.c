@@ -350,8 +350,9 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
 
   size = num_queues * inflight_queue_size (queue_size);
   fd = memfd_create ("vhost-user-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  /* sealed before the front-end has it: it cannot shrink it under us */
-  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ||
+  /* sealed before the front-end has it: it cannot shrink it under us,
+   * nor seal it against our mapping it again after a reconnect */
+  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
       fstat (fd, &st) != 0 ||
       (base = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
     {

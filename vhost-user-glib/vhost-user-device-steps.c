@@ -317,9 +317,11 @@ make_log (VhostUserDevice  *self,
     return TRUE;
   vhost_user_device_drop_log (self);
   /* sealed: the back-end gets the fd, and one that truncated it would
-   * make the next vhost_user_device_take_dirty_log() die of SIGBUS */
+   * make the next vhost_user_device_take_dirty_log() die of SIGBUS (one
+   * that sealed it against writes would keep the next back-end from
+   * mapping it) */
   fd = memfd_create ("vhost-user-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0 || ftruncate (fd, size) < 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0 ||
+  if (fd < 0 || ftruncate (fd, size) < 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
       (self->log = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
     {
       int saved = errno;

@@ -39,7 +39,10 @@
  * was cut: the device then reads zeros there and its writes are lost.
  * The same holds for the dirty log and the in-flight area. Memory the
  * library allocates ([ctor@VhostUser.MemoryRegion.new_memfd], in-flight
- * areas) is sealed against shrinking and growing.
+ * areas, the dirty log) is sealed against shrinking, growing and further
+ * seals: the peer holds the same file, and one that added
+ * `F_SEAL_FUTURE_WRITE` would make every later writable mapping of it
+ * fail, the next back-end's or another device's.
  *
  * Since: 1.0
  */
@@ -360,8 +363,9 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
       return NULL;
     }
   fd = memfd_create ("vhost-user-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  /* sealed: a back-end that checks can map it without fear of SIGBUS */
-  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
+  /* sealed: a back-end that checks can map it without fear of SIGBUS,
+   * and none can seal it against the writable mappings of those after it */
+  if (fd < 0 || ftruncate (fd, size) != 0 || fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
     {
       errsv = errno;
       if (fd >= 0)
