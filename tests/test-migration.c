@@ -398,6 +398,7 @@ typedef enum {
   PEER_REFUSES_FD,    /* refuses SET_DEVICE_STATE_FD */
   PEER_OWN_PIPE,      /* answers SET_DEVICE_STATE_FD with a pipe of its own, and moves the state over it */
   PEER_OWN_FILE,      /* answers SET_DEVICE_STATE_FD with a file (a memfd) of its own */
+  PEER_OWN_BLOCKING,  /* answers with a pipe of its own, and makes our end blocking once the load is under way */
 } PeerMode;
 
 typedef struct {
@@ -419,6 +420,7 @@ typedef struct {
   /* the peer with a pipe of its own: its thread at the other end */
   GThread      *own_thread;
   int           own_fd;
+  int           own_kept;    /* the blocking peer's copy of the end it gave */
   gsize         own_bytes;   /* a load's, read to the end */
   gsize         own_expected;  /* how much the load is, 0 for a save */
 } Peer;
@@ -435,6 +437,26 @@ own_pipe_reads (gpointer data)
   while ((n = read (peer->own_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
     peer->own_bytes += MAX (n, 0);
   g_close (peer->own_fd, NULL);
+  return NULL;
+}
+
+/* One chunk of the load read, so our end is in use: blocking from now
+ * on (the flag is the file description's, which a passed fd shares),
+ * and nothing more read until the front-end has gone. */
+static gpointer
+own_pipe_stalls (gpointer data)
+{
+  Peer *peer = data;
+  guint8 buf[4096];
+
+  g_assert_cmpint (read (peer->own_fd, buf, sizeof buf), >, 0);
+  g_assert_cmpint (fcntl (peer->own_kept, F_SETFL, fcntl (peer->own_kept, F_GETFL) & ~O_NONBLOCK), ==, 0);
+  g_mutex_lock (&peer->lock);
+  while (!peer->gone)
+    g_cond_wait (&peer->cond, &peer->lock);
+  g_mutex_unlock (&peer->lock);
+  g_close (peer->own_fd, NULL);
+  g_close (peer->own_kept, NULL);
   return NULL;
 }
 
@@ -562,6 +584,18 @@ peer_state_fd (VhostUserBackend    *backend,
       peer->own_thread = g_thread_new ("own pipe", direction == 1 ? own_pipe_reads : own_pipe_writes, peer);
       vhost_user_invocation_return_fd (invocation, 0, fds[direction == 1 ? 1 : 0]);
       g_close (fds[direction == 1 ? 1 : 0], NULL);
+      return TRUE;
+    }
+  if (peer->mode == PEER_OWN_BLOCKING)
+    {
+      int fds[2];
+
+      g_assert_cmpint (direction, ==, 1);
+      g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+      peer->own_fd = fds[0];
+      peer->own_kept = fds[1];
+      peer->own_thread = g_thread_new ("stalling pipe", own_pipe_stalls, peer);
+      vhost_user_invocation_return_fd (invocation, 0, fds[1]);
       return TRUE;
     }
   if (peer->mode == PEER_OWN_FILE)
@@ -1199,6 +1233,48 @@ test_own_pipe (Fixture       *f,
   peer_clear (&peer);
 }
 
+/* A back-end that answers with a pipe of its own, keeps a copy of the
+ * end it gave, and clears O_NONBLOCK through it once the load is under
+ * way, then reads no more: the load times out (before, the copy's next
+ * write blocked in the kernel, past every timeout and cancellation, for
+ * good). In a child, so that the hang fails the test. */
+static void
+test_own_pipe_blocking (Fixture       *f,
+                        gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, PEER_OWN_BLOCKING, &sock);
+  device = device_for (f, sock);
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 500, NULL);
+  in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+  g_assert_false (vhost_user_device_load_state (device, in, NULL, &error));
+  g_test_message ("load: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
+  g_assert_cmpint (vhost_user_device_get_state (device), ==, VHOST_USER_DEVICE_STATE_DISCONNECTED);
+
+  g_mutex_lock (&peer.lock);
+  peer.gone = TRUE;
+  g_cond_broadcast (&peer.cond);
+  g_mutex_unlock (&peer.lock);
+  g_thread_join (peer.own_thread);
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
 /* Whether an fd of this process is the peer's memfd. */
 static gboolean
 own_file_open (void)
@@ -1515,6 +1591,8 @@ main (int   argc,
   g_test_add ("/migration/device-state/refused-at-fd", Fixture, NULL, fixture_setup, test_refused_at_fd,
               fixture_teardown);
   g_test_add ("/migration/device-state/own-pipe", Fixture, NULL, fixture_setup, test_own_pipe, fixture_teardown);
+  g_test_add ("/migration/device-state/own-pipe-blocking", Fixture, NULL, fixture_setup, test_own_pipe_blocking,
+              fixture_teardown);
   g_test_add ("/migration/device-state/own-file", Fixture, NULL, fixture_setup, test_own_file, fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);

@@ -665,6 +665,41 @@ check_base (VhostUserDevice  *self,
   return TRUE;
 }
 
+/* A back-end that wants its own fd used gets it used, if it is a pipe:
+ * anything else (a file, a device) may block a read or a write, or never
+ * end. Not the fd itself: it shares its file description, so its flags,
+ * with the back-end, which could make it blocking under the copy and
+ * hang this thread in write(2) past every timeout. The same pipe opened
+ * again through /proc has a description of its own. Takes @fd. */
+static int
+take_backend_pipe (int       fd,
+                   gboolean  save,
+                   GError  **error)
+{
+  char path[32];
+  struct stat st;
+  int own, errsv;
+
+  if (fstat (fd, &st) != 0 || !S_ISFIFO (st.st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                   "The back-end answered SET_DEVICE_STATE_FD with an fd that is not a pipe");
+      return -1;
+    }
+  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  /* (a load's write end opens only while the back-end has its read end:
+   * ENXIO otherwise, and an end is what it would have met anyway) */
+  own = g_open (path, (save ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  errsv = errno;
+  g_close (fd, NULL);
+  if (own < 0)
+    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                 "Could not open the back-end's state pipe again with flags of our own (%s): "
+                 "without /proc, only the pipe we send can be used", g_strerror (errsv));
+  return own;
+}
+
 static void
 step_done (GObject      *source,
            GAsyncResult *result,
@@ -757,21 +792,11 @@ step_done (GObject      *source,
          * request cancelled in flight may have been taken all the same
          * (its reply is dropped unread); only a refusal was not. */
         op->state_fd_accepted = ok || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-        /* a back-end that wants its own fd used gets it used, if it is a
-         * pipe: anything else (a file, a device) may block a read or a
-         * write, or never end */
         if (ok && backend_fd >= 0)
           {
-            struct stat st;
-
             g_close (op->pipe_fd, NULL);
-            op->pipe_fd = backend_fd;
-            if (fstat (backend_fd, &st) != 0 || !S_ISFIFO (st.st_mode))
-              {
-                g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
-                             "The back-end answered SET_DEVICE_STATE_FD with an fd that is not a pipe");
-                ok = FALSE;
-              }
+            op->pipe_fd = take_backend_pipe (backend_fd, op->kind == OP_SAVE_STATE, &error);
+            ok = op->pipe_fd >= 0;
           }
       }
       break;

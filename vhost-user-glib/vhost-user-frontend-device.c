@@ -374,6 +374,12 @@ parse_device_state (GBytes       *reply,
  * Starts a device-state transfer (`SET_DEVICE_STATE_FD`); finish it with
  * `CHECK_DEVICE_STATE` (vhost_user_frontend_get_u64()).
  *
+ * An fd in @out_fd is the back-end's open file, not a copy: it may be
+ * anything, not only a pipe, and the back-end shares its flags, so it can
+ * make a read or a write of it block for good (clear `O_NONBLOCK`). Check
+ * it, and open it again through `/proc/self/fd` for flags of your own, as
+ * [class@VhostUser.Device] does.
+ *
  * Returns: %TRUE if the back-end accepted
  *
  * Since: 1.0

@@ -8,7 +8,9 @@
  * blocking pipe a write larger than the free room blocks the thread in
  * the kernel (poll says writable once one page is free), no
  * cancellation reaches a thread blocked there. Here our end is non-blocking and only ever read or
- * written when poll says so; the wait for the pipe is bounded (no
+ * written when poll says so (a file description of our own: the device
+ * opens a pipe the back-end hands it again, so that the back-end cannot
+ * clear O_NONBLOCK under us); the wait for the pipe is bounded (no
  * progress for @idle_timeout_ms is an error) and ends at @abort too (the
  * device cancels it when the back-end goes). A write after the back-end
  * closed its end raises SIGPIPE: GIO ignores it once GSocket's class
