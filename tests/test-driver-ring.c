@@ -10,6 +10,7 @@
  * sides, each way.
  */
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <vhost-user-glib.h>
@@ -401,6 +402,99 @@ test_clear_call (Fixture       *f,
   g_assert_cmpuint (head, ==, e.head);
 }
 
+/* The peer's copy of an eventfd: the same file description, so its
+ * flags are ours too. */
+static int
+peer_copy_blocking (int fd)
+{
+  int copy = dup (fd);
+
+  g_assert_cmpint (copy, >=, 0);
+  g_assert_cmpint (fcntl (copy, F_SETFL, fcntl (copy, F_GETFL) & ~O_NONBLOCK), ==, 0);
+  return copy;
+}
+
+static void
+count_runs (VhostUserVring *vring,
+            gpointer        user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* A peer holds the same file description as we do of every eventfd it
+ * is handed, O_NONBLOCK included. One that clears the flag and then
+ * fills the count (a write of one more would wait for a read) or takes
+ * it back (a read would wait for a write) hangs none of: the driver's
+ * kick, its look for a call, the back-end's call, the back-end's read
+ * of a kick taken back between its poll and its read (before, each
+ * blocked in the kernel for good). In a child, so that a hang fails the
+ * test. */
+static void
+test_eventfds_made_blocking (Fixture       *f,
+                             gconstpointer  data)
+{
+  const guint64 full = G_GUINT64_CONSTANT (0xfffffffffffffffe), one = 1;
+  GMainContext *context = g_main_context_default ();
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+  GPollFD fds[16];
+  gint priority, timeout, n;
+  guint runs = 0;
+  int kick, call;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  kick = peer_copy_blocking (vhost_user_driver_ring_get_kick_fd (f->ring));
+  call = peer_copy_blocking (vhost_user_driver_ring_get_call_fd (f->ring));
+
+  /* the driver's kick, the back-end having filled the count: skipped,
+   * as the count wakes the back-end already */
+  g_assert_cmpint (write (kick, &full, sizeof full), ==, sizeof full);
+  add_request (f, 1, 0);
+  g_assert_true (vhost_user_driver_ring_kick (f->ring, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (drain (kick), ==, full);
+
+  /* the driver's look for a call, none there */
+  g_assert_false (vhost_user_driver_ring_clear_call (f->ring));
+
+  /* the back-end's call, the front-end having filled the count */
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 0, &error));
+  g_assert_cmpint (write (call, &full, sizeof full), ==, sizeof full);
+  g_assert_true (vhost_user_vring_call (f->vring, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_driver_ring_clear_call (f->ring));
+
+  /* the back-end's read of a kick the front-end took back between the
+   * context's poll and the dispatch */
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_kick_handler (f->vring, count_runs, &runs, NULL);
+  vhost_user_vring_take_fd (f->vring, VHOST_USER_VRING_FD_KICK, dup (kick));
+  vhost_user_vring_set_started (f->vring, TRUE);
+  runs = 0;
+  g_assert_cmpint (write (kick, &one, sizeof one), ==, sizeof one);
+  g_assert_true (g_main_context_acquire (context));
+  g_main_context_prepare (context, &priority);
+  n = g_main_context_query (context, priority, &timeout, fds, G_N_ELEMENTS (fds));
+  g_assert_cmpint (n, <=, G_N_ELEMENTS (fds));
+  g_assert_cmpint (g_poll (fds, n, 5000), >, 0);
+  g_assert_true (g_main_context_check (context, priority, fds, n));
+  g_assert_cmpuint (drain (kick), ==, 1);
+  g_main_context_dispatch (context);
+  g_main_context_release (context);
+  /* (a kick with nothing behind it is still a look at the ring) */
+  g_assert_cmpuint (runs, ==, 1);
+
+  close (kick);
+  close (call);
+}
+
 #define RECORD 0x8000
 
 /* The driver dies with requests out (one completed and not collected
@@ -648,6 +742,7 @@ main (int   argc,
       g_autofree char *record = g_strdup_printf ("/driver-ring/%s/record", layouts[i].name);
       g_autofree char *rewritten = g_strdup_printf ("/driver-ring/%s/record-rewritten", layouts[i].name);
       g_autofree char *ahead = g_strdup_printf ("/driver-ring/%s/used-index-ahead", layouts[i].name);
+      g_autofree char *blocking = g_strdup_printf ("/driver-ring/%s/eventfds-made-blocking", layouts[i].name);
 
       g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
       g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
@@ -655,6 +750,8 @@ main (int   argc,
       g_test_add (clear_call, Fixture, &layouts[i].params, fixture_setup, test_clear_call, fixture_teardown);
       g_test_add (record, Fixture, &layouts[i].params, fixture_setup, test_record, fixture_teardown);
       g_test_add (rewritten, Fixture, &layouts[i].params, fixture_setup, test_record_rewritten, fixture_teardown);
+      g_test_add (blocking, Fixture, &layouts[i].params, fixture_setup, test_eventfds_made_blocking,
+                  fixture_teardown);
       if (!layouts[i].params.packed)
         g_test_add (ahead, Fixture, &layouts[i].params, fixture_setup, test_used_index_ahead, fixture_teardown);
     }

@@ -16,6 +16,7 @@
 #include "vhost-user-backend-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 
@@ -426,12 +427,7 @@ drain_timed_out (gpointer user_data)
   vhost_user_vring_when_drained (vring, NULL, NULL, NULL);
   /* (before the answer: a front-end that has it can look) */
   if (err >= 0)
-    {
-      guint64 one = 1;
-
-      while (write (err, &one, sizeof one) < 0 && errno == EINTR)
-        ;
-    }
+    vhost_user_eventfd_signal (err);
   else
     vhost_user_backend_ring_err_inband (self, vring);
   answer_vring_base_now (vring, invocation);

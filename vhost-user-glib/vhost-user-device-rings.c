@@ -17,6 +17,7 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 
 static Ring *
 ring_to_configure (VhostUserDevice *self,
@@ -320,7 +321,6 @@ vhost_user_device_kick (VhostUserDevice  *self,
                         guint             index,
                         GError          **error)
 {
-  guint64 one = 1;
   int fd;
 
   g_return_val_if_fail (VHOST_USER_IS_DEVICE (self), FALSE);
@@ -331,7 +331,7 @@ vhost_user_device_kick (VhostUserDevice  *self,
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM, "Ring %u is not configured", index);
       return FALSE;
     }
-  if (write (fd, &one, sizeof one) < 0 && errno != EAGAIN)
+  if (!vhost_user_eventfd_signal (fd))
     {
       int saved = errno;
 

@@ -25,6 +25,7 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-state-copy-private.h"
@@ -977,12 +978,10 @@ kick_all (VhostUserDevice *self)
 {
   for (guint i = 0; i < self->n_rings; i++)
     {
-      guint64 one = 1;
-
       /* a back-end need not look at a ring before a kick, and what the
        * driver made available is all there already */
       if (self->rings[i].configured && self->rings[i].enabled && ring_kick_fd (&self->rings[i]) >= 0 &&
-          write (ring_kick_fd (&self->rings[i]), &one, sizeof one) < 0 && errno != EAGAIN)
+          !vhost_user_eventfd_signal (ring_kick_fd (&self->rings[i])))
         g_debug ("vhost-user device: kicking ring %u: %s", i, g_strerror (errno));
     }
 }

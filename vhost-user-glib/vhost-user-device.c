@@ -15,6 +15,7 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-frontend-private.h"
 
 /**
@@ -91,10 +92,10 @@ call_ready (int           fd,
             gpointer      user_data)
 {
   Ring *ring = user_data;
-  guint64 count;
 
-  /* an eventfd: one read takes every signal so far */
-  if (read (fd, &count, sizeof count) < 0 && errno != EAGAIN && errno != EINTR)
+  /* an eventfd: one read takes every signal so far (and never waits: the
+   * back-end may have taken the count back since the poll) */
+  if (!vhost_user_eventfd_drain (fd, NULL) && errno != EAGAIN)
     {
       g_clear_pointer (&ring->call_watch, g_source_unref);
       return G_SOURCE_REMOVE;

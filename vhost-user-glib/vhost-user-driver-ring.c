@@ -14,6 +14,7 @@
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-ring-layout-private.h"
 
@@ -460,16 +461,11 @@ vhost_user_driver_ring_get_call_fd (VhostUserDriverRing *self)
 gboolean
 vhost_user_driver_ring_clear_call (VhostUserDriverRing *self)
 {
-  guint64 count = 0;
-  ssize_t n;
-
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
 
-  /* the fd is ours, non-blocking: EAGAIN (no call) is the only failure */
-  do
-    n = read (self->call_fd, &count, sizeof count);
-  while (n < 0 && errno == EINTR);
-  return n == sizeof count && count > 0;
+  /* (not a plain read: the back-end shares the fd's O_NONBLOCK, and
+   * could make it wait for good) */
+  return vhost_user_eventfd_drain (self->call_fd, NULL);
 }
 
 /**
@@ -909,24 +905,17 @@ gboolean
 vhost_user_driver_ring_kick (VhostUserDriverRing  *self,
                              GError              **error)
 {
-  guint64 one = 1;
-
   g_return_val_if_fail (VHOST_USER_IS_DRIVER_RING (self), FALSE);
 
   if (!back_end_wants_kick (self))
     return TRUE;
 
-  while (write (self->kick_fd, &one, sizeof one) < 0)
+  if (!vhost_user_eventfd_signal (self->kick_fd))
     {
       int errsv = errno;
 
-      if (errsv == EAGAIN)
-        return TRUE;
-      if (errsv != EINTR)
-        {
-          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED, "Could not kick: %s", g_strerror (errsv));
-          return FALSE;
-        }
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED, "Could not kick: %s", g_strerror (errsv));
+      return FALSE;
     }
   return TRUE;
 }

@@ -15,6 +15,7 @@
 
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-state-private.h"
 
@@ -45,13 +46,11 @@ broken (VhostUserVring  *self,
 {
   if (!self->broken)
     {
-      guint64 one = 1;
       int err = self->fds[VHOST_USER_VRING_FD_ERR];
 
       VHOST_USER_NOTE (VRING, "vring %u is broken: %s", self->index, what);
       if (err >= 0)
-        while (write (err, &one, sizeof one) < 0 && errno == EINTR)
-          ;
+        vhost_user_eventfd_signal (err);
       if (self->broken_func != NULL)
         {
           GSource *source = g_idle_source_new ();

@@ -14,6 +14,7 @@
 #include <glib-unix.h>
 
 #include "vhost-user-debug-private.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-vring-state-private.h"
 
 /* Every run of the kick handler comes here. The handler pops until pop
@@ -274,7 +275,6 @@ on_kick (int          fd,
          gpointer     user_data)
 {
   VhostUserVring *self = user_data;
-  guint64 count;
   gboolean current;
 
   /* the fd is still the ring's (a replaced one is closed in this thread,
@@ -284,9 +284,9 @@ on_kick (int          fd,
   UNLOCK (self);
   if (!current)
     return G_SOURCE_CONTINUE;
-  /* clear the eventfd first: a kick after this read is a new one */
-  while (read (fd, &count, sizeof count) < 0 && errno == EINTR)
-    ;
+  /* clear the eventfd first: a kick after this read is a new one (and
+   * never wait: the front-end may have taken the count back) */
+  vhost_user_eventfd_drain (fd, NULL);
   LOCK (self);
   adapt_window (self, g_get_monotonic_time ());
   UNLOCK (self);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-vring-log-private.h"
 
 /* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of
@@ -57,11 +58,8 @@ vhost_user_vring_log_write (VhostUserVringLog *log,
 void
 vhost_user_vring_log_signal (VhostUserVringLog *log)
 {
-  guint64 one = 1;
-
   if (vhost_user_vring_log_on (log) && log->fd >= 0)
-    while (write (log->fd, &one, sizeof one) < 0 && errno == EINTR)
-      ;
+    vhost_user_eventfd_signal (log->fd);
 }
 
 /* One span over @a and @b, which come in that order in guest memory or

@@ -13,6 +13,7 @@
 
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-eventfd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-state-private.h"
 
@@ -1143,7 +1144,6 @@ gboolean
 vhost_user_vring_call (VhostUserVring  *self,
                        GError         **error)
 {
-  guint64 one = 1;
   gboolean ok = TRUE;
   int fd;
 
@@ -1163,20 +1163,15 @@ vhost_user_vring_call (VhostUserVring  *self,
       self->call_func (self, self->call_data);
       goto out;
     }
-  while (write (fd, &one, sizeof one) < 0)
+  /* (under the lock, so never a write that could wait: the front-end
+   * shares the fd's O_NONBLOCK) */
+  if (!vhost_user_eventfd_signal (fd))
     {
       int errsv = errno;
 
-      /* a full counter still wakes the driver */
-      if (errsv == EAGAIN)
-        break;
-      if (errsv != EINTR)
-        {
-          g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
-                       "Could not signal vring %u: %s", self->index, g_strerror (errsv));
-          ok = FALSE;
-          break;
-        }
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
+                   "Could not signal vring %u: %s", self->index, g_strerror (errsv));
+      ok = FALSE;
     }
 out:
   UNLOCK (self);
