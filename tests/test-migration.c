@@ -1163,6 +1163,60 @@ test_save_unread (Fixture       *f,
   peer_clear (&peer);
 }
 
+/* A front-end that keeps a copy of the pipe's end it passed for a save,
+ * and clears O_NONBLOCK through it once the pipe is full: the device's
+ * next write, once there is room for part of a chunk, does not wait in
+ * the kernel for the rest (before, the back-end's thread blocked in
+ * write(2) for good, and the session's end with it, so that stopping
+ * the server never returned). In a child, so that the hang fails it. */
+static void
+test_save_made_blocking (Fixture       *f,
+                         gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = NULL;
+  guint8 page[4096];
+  gint64 deadline;
+  int fds[2], queued = 0;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((ioctl (fds[0], FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (queued, >=, 65536);
+  /* the device waits for room; it will have a page of it, on a blocking
+   * file description if it shares ours */
+  g_assert_cmpint (fcntl (fds[1], F_SETFL, fcntl (fds[1], F_GETFL) & ~O_NONBLOCK), ==, 0);
+  g_assert_cmpint (read (fds[0], page, sizeof page), ==, sizeof page);
+  g_usleep (G_USEC_PER_SEC / 5);
+
+  vhost_user_frontend_close (frontend);
+  vhost_user_server_stop (server);
+  g_close (fds[0], NULL);
+  g_close (fds[1], NULL);
+  peer_clear (&peer);
+}
+
 /* A back-end that refuses SET_DEVICE_STATE_FD: the load and the save
  * fail with its refusal, nothing was taken, and the connection goes on:
  * the device starts after them. */
@@ -1587,6 +1641,8 @@ main (int   argc,
   g_test_add ("/migration/device-state/save-stalled-destination", Fixture, NULL, fixture_setup,
               test_save_stalled_destination, fixture_teardown);
   g_test_add ("/migration/device-state/save-unread", Fixture, NULL, fixture_setup, test_save_unread,
+              fixture_teardown);
+  g_test_add ("/migration/device-state/save-made-blocking", Fixture, NULL, fixture_setup, test_save_made_blocking,
               fixture_teardown);
   g_test_add ("/migration/device-state/refused-at-fd", Fixture, NULL, fixture_setup, test_refused_at_fd,
               fixture_teardown);

@@ -16,7 +16,7 @@
 #include "vhost-user-backend-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 

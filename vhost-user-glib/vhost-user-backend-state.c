@@ -13,6 +13,7 @@
 
 #include "vhost-user-backend-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-peer-fd-private.h"
 
 /* The transfer's streams tell the back-end when the device closed them:
  * that is when the state is all written (save) or all read (load), and
@@ -531,6 +532,7 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                              int                  fd)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
+  g_autoptr(GError) error = NULL;
   struct stat st;
   GSource *idle;
   Transfer *t;
@@ -563,9 +565,16 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "SET_DEVICE_STATE_FD without its fd");
       return TRUE;
     }
-  /* (see StateOutputStream; a device's blocking calls still block, in
-   * poll(), which its cancellable reaches) */
-  g_unix_set_fd_nonblocking (own, TRUE, NULL);
+  /* non-blocking (see StateOutputStream; a device's blocking calls still
+   * block, in poll(), which its cancellable reaches), in a description of
+   * our own: the front-end shares the flags of the fd it passed, and one
+   * that kept a copy could make it blocking under the device's stream */
+  own = vhost_user_pipe_reopen (own, direction == 1, &error);
+  if (own < 0)
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
 
   vhost_user_backend_end_state_transfer (self);
   t = g_new0 (Transfer, 1);

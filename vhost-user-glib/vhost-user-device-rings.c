@@ -17,7 +17,7 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 static Ring *
 ring_to_configure (VhostUserDevice *self,

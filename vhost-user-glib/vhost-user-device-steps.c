@@ -25,9 +25,9 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-state-copy-private.h"
 
 #define FIRST_DELAY_MS 10
@@ -666,41 +666,6 @@ check_base (VhostUserDevice  *self,
   return TRUE;
 }
 
-/* A back-end that wants its own fd used gets it used, if it is a pipe:
- * anything else (a file, a device) may block a read or a write, or never
- * end. Not the fd itself: it shares its file description, so its flags,
- * with the back-end, which could make it blocking under the copy and
- * hang this thread in write(2) past every timeout. The same pipe opened
- * again through /proc has a description of its own. Takes @fd. */
-static int
-take_backend_pipe (int       fd,
-                   gboolean  save,
-                   GError  **error)
-{
-  char path[32];
-  struct stat st;
-  int own, errsv;
-
-  if (fstat (fd, &st) != 0 || !S_ISFIFO (st.st_mode))
-    {
-      g_close (fd, NULL);
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
-                   "The back-end answered SET_DEVICE_STATE_FD with an fd that is not a pipe");
-      return -1;
-    }
-  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  /* (a load's write end opens only while the back-end has its read end:
-   * ENXIO otherwise, and an end is what it would have met anyway) */
-  own = g_open (path, (save ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
-  errsv = errno;
-  g_close (fd, NULL);
-  if (own < 0)
-    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
-                 "Could not open the back-end's state pipe again with flags of our own (%s): "
-                 "without /proc, only the pipe we send can be used", g_strerror (errsv));
-  return own;
-}
-
 static void
 step_done (GObject      *source,
            GAsyncResult *result,
@@ -796,8 +761,14 @@ step_done (GObject      *source,
         if (ok && backend_fd >= 0)
           {
             g_close (op->pipe_fd, NULL);
-            op->pipe_fd = take_backend_pipe (backend_fd, op->kind == OP_SAVE_STATE, &error);
+            /* a back-end that wants its own fd used gets it used, if it
+             * is a pipe (anything else may block a read or a write, or
+             * never end), and not the fd itself: one that kept a copy
+             * could make it blocking under the copy */
+            op->pipe_fd = vhost_user_pipe_reopen (backend_fd, op->kind == OP_SAVE_STATE, &error);
             ok = op->pipe_fd >= 0;
+            if (!ok)
+              g_prefix_error (&error, "The back-end answered SET_DEVICE_STATE_FD with an fd of its own: ");
           }
       }
       break;

@@ -15,7 +15,7 @@
 #include "vhost-user-device-private.h"
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-frontend-private.h"
 
 /**

@@ -14,7 +14,7 @@
 #include "vhost-user-driver-ring.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-ring-layout-private.h"
 

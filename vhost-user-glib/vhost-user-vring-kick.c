@@ -14,7 +14,7 @@
 #include <glib-unix.h>
 
 #include "vhost-user-debug-private.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-vring-state-private.h"
 
 /* Every run of the kick handler comes here. The handler pops until pop

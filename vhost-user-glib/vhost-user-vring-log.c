@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-vring-log-private.h"
 
 /* Marks the pages of [@gpa, @gpa + @len) dirty. Pages past the end of

@@ -13,7 +13,7 @@
 
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-state-private.h"
 

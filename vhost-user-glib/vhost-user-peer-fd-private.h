@@ -1,4 +1,4 @@
-/* vhost-user-eventfd-private.h: eventfds a peer shares with us
+/* vhost-user-peer-fd-private.h: fds whose file description a peer shares
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -12,5 +12,8 @@ G_BEGIN_DECLS
 gboolean vhost_user_eventfd_drain  (int      fd,
                                     guint64 *count);
 gboolean vhost_user_eventfd_signal (int      fd);
+int      vhost_user_pipe_reopen    (int      fd,
+                                    gboolean for_reading,
+                                    GError **error);
 
 G_END_DECLS

@@ -1,12 +1,19 @@
-/* vhost-user-eventfd.c: eventfds a peer shares with us
+/* vhost-user-peer-fd.c: fds whose file description a peer shares
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Kick and call eventfds pass between the front-end and the back-end with
- * SCM_RIGHTS, which shares the open file description: O_NONBLOCK is the
- * peer's to clear as much as ours, and no fd we hold can be made to keep
- * it (an eventfd cannot be opened again through /proc). A peer that
- * clears it can then hang our thread in the kernel: in read(2), by
+ * An fd passed with SCM_RIGHTS shares its open file description with the
+ * sender's, O_NONBLOCK included: the peer can clear the flag under us,
+ * and a read or a write we took to be non-blocking then waits in the
+ * kernel, past every timeout and cancellation of the thread's context.
+ * (The vhost-user sockets need nothing: every call on them says
+ * MSG_DONTWAIT.)
+ *
+ * A pipe (a device's state) is opened again through /proc, which gives a
+ * description of our own.
+ *
+ * Kick and call eventfds cannot be opened again (an anonymous inode). A
+ * peer that clears the flag could hang our thread: in read(2), by
  * taking the count between our poll and our read (or before a read
  * nobody polled for), and in write(2), by filling the count to its
  * maximum. Nothing here trusts the flag:
@@ -25,11 +32,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <glib/gstdio.h>
 
-#include "vhost-user-eventfd-private.h"
+#include "vhost-user-error.h"
+#include "vhost-user-peer-fd-private.h"
 
 /* 0: not known yet, 1: RWF_NOWAIT works, -1: the kernel refuses it */
 static gint nowait_reads;
@@ -133,4 +144,44 @@ vhost_user_eventfd_signal (int fd)
         return FALSE;
     }
   return TRUE;
+}
+
+/*
+ * vhost_user_pipe_reopen:
+ * @fd: (transfer full): an end of a pipe the peer passed
+ * @for_reading: whether we read it
+ * @error: return location for a #GError
+ *
+ * Opens the pipe @fd is an end of again, non-blocking, in a file
+ * description of our own, and closes @fd. Anything but a pipe is refused
+ * (a file or a device may block a read or a write, or never end), and so
+ * is a pipe where /proc is not there to open it through.
+ *
+ * Returns: the new fd, or -1 with @error set
+ */
+int
+vhost_user_pipe_reopen (int       fd,
+                        gboolean  for_reading,
+                        GError  **error)
+{
+  char path[32];
+  struct stat st;
+  int own, errsv;
+
+  if (fstat (fd, &st) != 0 || !S_ISFIFO (st.st_mode))
+    {
+      g_close (fd, NULL);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS, "The fd is not a pipe");
+      return -1;
+    }
+  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  /* (a write end opens only while somebody has the read end: ENXIO
+   * otherwise, and an end is what a write would have met anyway) */
+  own = g_open (path, (for_reading ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  errsv = errno;
+  g_close (fd, NULL);
+  if (own < 0)
+    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                 "Could not open the pipe again with flags of our own (%s)", g_strerror (errsv));
+  return own;
 }
