@@ -173,7 +173,8 @@ test_round_trip (Fixture       *f,
           tag = tags[e.head % 64];
           vhost_user_vring_element_write (&e, 0, (guint8 *) &tag, sizeof tag);
           heads[n] = e.head;
-          lens[n] = 4 + e.out_len;
+          /* (one per chain shape, within the 16 writable bytes) */
+          lens[n] = 4 + e.out_len / 2;
           n++;
         }
       g_assert_no_error (error);
@@ -400,6 +401,37 @@ test_clear_call (Fixture       *f,
   g_assert_false (vhost_user_driver_ring_clear_call (f->ring));
   g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
   g_assert_cmpuint (head, ==, e.head);
+}
+
+/* A used entry whose length claims more than the request's writable
+ * buffers hold (the back-end's word, in shared memory): the driver is
+ * told no more than they hold (before, 0xffffffff, and a caller that
+ * read back that much of its buffers read past them). */
+static void
+test_used_length_clamped (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserVringElement e;
+  guint head, len;
+  guint8 *claimed;
+  guint32 all = G_MAXUINT32;
+
+  add_request (f, 2, 0);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_true (vhost_user_vring_push (f->vring, e.head, 4, &error));
+  g_assert_no_error (error);
+  /* split: the first used element's length; packed: the first
+   * descriptor's, which the used descriptor overwrote */
+  if (f->params->packed)
+    claimed = (guint8 *) (guintptr) vhost_user_driver_ring_get_desc_addr (f->ring) + 8;
+  else
+    claimed = (guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f->ring) + 4 + 4;
+  g_assert_cmpuint (*(guint32 *) claimed, ==, 4);
+  memcpy (claimed, &all, sizeof all);
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, e.head);
+  g_assert_cmpuint (len, ==, 16);
 }
 
 /* The peer's copy of an eventfd: the same file description, so its
@@ -743,6 +775,7 @@ main (int   argc,
       g_autofree char *rewritten = g_strdup_printf ("/driver-ring/%s/record-rewritten", layouts[i].name);
       g_autofree char *ahead = g_strdup_printf ("/driver-ring/%s/used-index-ahead", layouts[i].name);
       g_autofree char *blocking = g_strdup_printf ("/driver-ring/%s/eventfds-made-blocking", layouts[i].name);
+      g_autofree char *clamped = g_strdup_printf ("/driver-ring/%s/used-length-clamped", layouts[i].name);
 
       g_test_add (round_trip, Fixture, &layouts[i].params, fixture_setup, test_round_trip, fixture_teardown);
       g_test_add (kick, Fixture, &layouts[i].params, fixture_setup, test_kick_suppression, fixture_teardown);
@@ -750,6 +783,7 @@ main (int   argc,
       g_test_add (clear_call, Fixture, &layouts[i].params, fixture_setup, test_clear_call, fixture_teardown);
       g_test_add (record, Fixture, &layouts[i].params, fixture_setup, test_record, fixture_teardown);
       g_test_add (rewritten, Fixture, &layouts[i].params, fixture_setup, test_record_rewritten, fixture_teardown);
+      g_test_add (clamped, Fixture, &layouts[i].params, fixture_setup, test_used_length_clamped, fixture_teardown);
       g_test_add (blocking, Fixture, &layouts[i].params, fixture_setup, test_eventfds_made_blocking,
                   fixture_teardown);
       if (!layouts[i].params.packed)

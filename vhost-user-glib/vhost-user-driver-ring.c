@@ -60,6 +60,8 @@ struct _VhostUserDriverRing
   guint16                avail_idx;
   guint16                last_used;
   guint16               *chain_len;   /* descriptors per head (packed: per id), to free them */
+  guint32               *writable;    /* per head (packed: per id), the bytes of its writable buffers:
+                                       * what a used entry's length may claim */
   guint16               *next;        /* split: the free list and chains, kept here: the
                                        * back-end can write the shared descriptors */
   int                    kick_fd;
@@ -107,6 +109,7 @@ vhost_user_driver_ring_finalize (GObject *object)
   g_clear_pointer (&self->region, vhost_user_memory_region_unref);
   g_clear_pointer (&self->other_regions, g_ptr_array_unref);
   g_free (self->chain_len);
+  g_free (self->writable);
   g_free (self->next);
   g_free (self->free_ids);
   if (self->kick_fd >= 0)
@@ -195,6 +198,7 @@ ring_new (VhostUserMemoryRegion  *region,
   self->avail = base + desc_len;
   self->used = base + used_off;
   self->chain_len = g_new0 (guint16, size);
+  self->writable = g_new0 (guint32, size);
   if (packed)
     {
       /* both wrap counters start at 1; ids are handed out lowest first */
@@ -485,6 +489,19 @@ vhost_user_driver_ring_get_free (VhostUserDriverRing *self)
   return self->n_free;
 }
 
+/* What a used entry may say the device wrote: no more than the
+ * request's writable buffers hold. */
+static guint32
+writable_total (const guint32 *in_lens,
+                guint          n_in)
+{
+  guint64 total = 0;
+
+  for (guint k = 0; k < n_in; k++)
+    total += in_lens[k];
+  return (guint32) MIN (total, G_MAXUINT32);
+}
+
 static void
 add_split (VhostUserDriverRing *self,
            const guint64       *out_offsets,
@@ -495,6 +512,7 @@ add_split (VhostUserDriverRing *self,
            guint                n_in,
            guint16              extra_flags,
            guint64              gpa,
+           guint32              writable,
            guint               *head)
 {
   guint n = n_out + n_in;
@@ -516,6 +534,7 @@ add_split (VhostUserDriverRing *self,
     }
   self->n_free -= n;
   self->chain_len[first] = n;
+  self->writable[first] = writable;
   self->in_flight++;
   if (self->record != NULL)
     *R_CHAIN (self->record, first) = n;
@@ -545,6 +564,7 @@ add_packed (VhostUserDriverRing *self,
             guint                n_in,
             guint16              extra_flags,
             guint64              gpa,
+            guint32              writable,
             guint               *head)
 {
   guint n = n_out + n_in;
@@ -576,6 +596,7 @@ add_packed (VhostUserDriverRing *self,
         }
     }
   self->chain_len[id] = n;
+  self->writable[id] = writable;
   self->n_free -= n;
   self->in_flight++;
   self->added_since_kick += n;
@@ -647,9 +668,11 @@ vhost_user_driver_ring_add (VhostUserDriverRing  *self,
 
   gpa = vhost_user_memory_region_get_guest_phys_addr (self->region);
   if (self->packed)
-    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa, head);
+    add_packed (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa,
+                writable_total (in_lens, n_in), head);
   else
-    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa, head);
+    add_split (self, out_offsets, out_lens, n_out, in_offsets, in_lens, n_in, 0, gpa,
+               writable_total (in_lens, n_in), head);
   return TRUE;
 }
 
@@ -748,9 +771,9 @@ vhost_user_driver_ring_add_gpa (VhostUserDriverRing  *self,
         return FALSE;
       }
   if (self->packed)
-    add_packed (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, head);
+    add_packed (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, writable_total (in_lens, n_in), head);
   else
-    add_split (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, head);
+    add_split (self, out_gpas, out_lens, n_out, in_gpas, in_lens, n_in, 0, 0, writable_total (in_lens, n_in), head);
   return TRUE;
 }
 
@@ -843,9 +866,11 @@ vhost_user_driver_ring_add_indirect (VhostUserDriverRing  *self,
     }
 
   if (self->packed)
-    add_packed (self, &table_offset, &table_len, 1, NULL, NULL, 0, PACKED_DESC_F_INDIRECT, gpa, head);
+    add_packed (self, &table_offset, &table_len, 1, NULL, NULL, 0, PACKED_DESC_F_INDIRECT, gpa,
+                writable_total (in_lens, n_in), head);
   else
-    add_split (self, &table_offset, &table_len, 1, NULL, NULL, 0, VRING_DESC_F_INDIRECT, gpa, head);
+    add_split (self, &table_offset, &table_len, 1, NULL, NULL, 0, VRING_DESC_F_INDIRECT, gpa,
+               writable_total (in_lens, n_in), head);
   return TRUE;
 }
 
@@ -959,7 +984,7 @@ take_used_split (VhostUserDriverRing *self,
       self->free_head = entry[0];
       self->n_free += n;
       *head = entry[0];
-      *len = entry[1];
+      *len = MIN (entry[1], self->writable[entry[0]]);
       return TRUE;
     }
   return FALSE;
@@ -973,7 +998,10 @@ take_used_packed (VhostUserDriverRing *self,
                   guint               *head,
                   guint               *len)
 {
-  for (;;)
+  /* a lap at most: a back-end that rewrites the flags as we go could
+   * keep every slot we reach used, with ids that are not out, for as
+   * long as it likes (the split ring reads its index once instead) */
+  for (guint looked = 0; looked < self->size; looked++)
     {
       guint8 *slot = self->desc + 16 * self->used_pos;
       guint16 flags = __atomic_load_n ((guint16 *) (slot + PACKED_DESC_FLAGS_OFFSET), __ATOMIC_ACQUIRE);
@@ -1005,19 +1033,23 @@ take_used_packed (VhostUserDriverRing *self,
           *R_USED (self->record) = self->used_pos | (self->used_wrap ? 0x8000u : 0);
         }
       *head = d.id;
-      *len = d.len;
+      *len = MIN (d.len, self->writable[d.id]);
       return TRUE;
     }
+  return FALSE;
 }
 
 /**
  * vhost_user_driver_ring_get_used:
  * @self: a driver ring
  * @head: (out): the head of a finished request (packed rings: its id)
- * @len: (out): how many bytes the device wrote into it
+ * @len: (out): how many bytes the device says it wrote into it, at most
+ *   what the request's writable buffers hold (a request made available
+ *   before vhost_user_driver_ring_reopen(): as the device says)
  *
  * Collects one used entry, freeing its descriptors. The back-end is not
- * trusted: an entry naming a head that is not outstanding is skipped.
+ * trusted: an entry naming a head that is not outstanding is skipped,
+ * and a packed ring looks at one lap of descriptors at most per call.
  * Finding none, with event indices, the ring asks the back-end to call
  * at the next used entry (`used_event`; packed: a descriptor event) and
  * looks once more, for an entry used before the back-end saw the request.
@@ -1152,6 +1184,8 @@ rebuild_from_record (VhostUserDriverRing  *self,
           break;
         }
       self->chain_len[i] = n;
+      /* (the buffers were the last driver's: their length is not known) */
+      self->writable[i] = G_MAXUINT32;
       self->in_flight++;
       for (guint k = 0; k < n && !self->packed; k++)
         {
