@@ -16,6 +16,7 @@
 #include <vhost-user-glib.h>
 
 #include "test-util.h"
+#include "vhost-user-driver-ring-private.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
@@ -434,6 +435,61 @@ test_used_length_clamped (Fixture       *f,
   g_assert_cmpuint (len, ==, 16);
 }
 
+/* Where a back-end that lost its state goes on from: the used index is
+ * the back-end's, and one far behind does not make more requests out
+ * than were ever made available (before, up to 65535). */
+static void
+test_restart_base_bounded (Fixture       *f,
+                           gconstpointer  data)
+{
+  guint16 *used_idx = (guint16 *) ((guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f->ring) + 2);
+  guint outstanding = 0;
+
+  add_request (f, 1, 0);
+  add_request (f, 1, 1);
+  g_assert_cmpuint (vhost_user_driver_ring_restart_base (f->ring, &outstanding), ==, 0);
+  g_assert_cmpuint (outstanding, ==, 2);
+  *used_idx = 1000;
+  g_assert_cmpuint (vhost_user_driver_ring_restart_base (f->ring, &outstanding), ==, 1000);
+  g_assert_cmpuint (outstanding, ==, 2);
+}
+
+/* Used entries a back-end should not write, in the split ring's used
+ * ring: an id outside the ring, an id never made available, an id
+ * collected once and named again. Each is stepped over; the requests
+ * really out are collected once each. */
+static void
+test_hostile_used_entries (Fixture       *f,
+                           gconstpointer  data)
+{
+  guint8 *used = (guint8 *) (guintptr) vhost_user_driver_ring_get_used_addr (f->ring);
+  guint head0 = add_request (f, 1, 0), head1 = add_request (f, 1, 1), head, len;
+  guint32 entries[][2] = {
+    { f->params->size + 5, 4 },
+    { (head0 + 2) % f->params->size, 4 },
+    { head0, 4 },
+    { head0, 4 },
+  };
+  guint16 idx = G_N_ELEMENTS (entries);
+
+  g_assert_cmpuint ((head0 + 2) % f->params->size, !=, head1);
+  memcpy (used + 4, entries, sizeof entries);
+  __atomic_store_n ((guint16 *) (used + 2), idx, __ATOMIC_RELEASE);
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, head0);
+  g_assert_cmpuint (len, ==, 4);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, f->params->size - 1);
+
+  entries[0][0] = head1;
+  memcpy (used + 4 + 8 * idx, entries[0], sizeof entries[0]);
+  __atomic_store_n ((guint16 *) (used + 2), idx + 1, __ATOMIC_RELEASE);
+  g_assert_true (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (head, ==, head1);
+  g_assert_false (vhost_user_driver_ring_get_used (f->ring, &head, &len));
+  g_assert_cmpuint (vhost_user_driver_ring_get_free (f->ring), ==, f->params->size);
+}
+
 /* The peer's copy of an eventfd: the same file description, so its
  * flags are ours too. */
 static int
@@ -787,7 +843,16 @@ main (int   argc,
       g_test_add (blocking, Fixture, &layouts[i].params, fixture_setup, test_eventfds_made_blocking,
                   fixture_teardown);
       if (!layouts[i].params.packed)
-        g_test_add (ahead, Fixture, &layouts[i].params, fixture_setup, test_used_index_ahead, fixture_teardown);
+        {
+          g_autofree char *restart = g_strdup_printf ("/driver-ring/%s/restart-base-bounded", layouts[i].name);
+          g_autofree char *hostile = g_strdup_printf ("/driver-ring/%s/hostile-used-entries", layouts[i].name);
+
+          g_test_add (ahead, Fixture, &layouts[i].params, fixture_setup, test_used_index_ahead, fixture_teardown);
+          g_test_add (restart, Fixture, &layouts[i].params, fixture_setup, test_restart_base_bounded,
+                      fixture_teardown);
+          g_test_add (hostile, Fixture, &layouts[i].params, fixture_setup, test_hostile_used_entries,
+                      fixture_teardown);
+        }
     }
   g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
 

@@ -1108,7 +1108,9 @@ vhost_user_driver_ring_restart_base (VhostUserDriverRing *self,
     {
       guint16 used = __atomic_load_n ((guint16 *) (self->used + VRING_USED_IDX), __ATOMIC_ACQUIRE);
 
-      *outstanding = (guint16) (self->avail_idx - used);
+      /* (the used index is the back-end's word: never more than we
+       * know to be out, which it reports as requests at risk) */
+      *outstanding = MIN ((guint16) (self->avail_idx - used), self->in_flight);
       return used;
     }
 
