@@ -474,6 +474,45 @@ seed('fuzz-iotlb', 'fences')(lambda: bytes([4]) + io_fence(0) + io_fence(0) + io
 seed('fuzz-iotlb', 'fences-outlive')(lambda: bytes([4]) + b''.join(io_fence(0) for _ in range(8)) + bytes([6 | 8]) +
                                      b''.join(io_fence(2, k) for k in range(1, 8)) + io_fence(2, 0))
 
+# --- the driver ring under a hostile back-end (fuzz-driver-ring.c) ---
+
+def dr_setup(packed=False, event_idx=False, size_sel=3):
+    return bytes([(1 if packed else 0) | (2 if event_idx else 0) | (size_sel << 2)])
+
+
+def dr_add(n_out, n_in, indirect=False, table=0):
+    data = bytes([2 if indirect else 0, n_out, n_in]) + (bytes([table]) if indirect else b'')
+    for k in range(n_out + n_in):
+        data += struct.pack('<HH', 0x100 * k, 16)
+    return data
+
+
+def dr_used_split(head, length, jump=None):
+    return bytes([4, head]) + struct.pack('<H', length) + (bytes([0, jump]) if jump is not None else bytes([1]))
+
+
+def dr_used_packed(head, length, slot, wrap=1):
+    return bytes([4, head]) + struct.pack('<H', length) + bytes([slot, wrap])
+
+
+COLLECT, KICK, RESTART, RECORD_ON, REOPEN = bytes([3]), bytes([6]), bytes([7]), bytes([8]), bytes([9])
+
+seed('fuzz-driver-ring', 'split')(lambda: dr_setup() + dr_add(1, 1) + KICK + dr_used_split(0, 4) + COLLECT +
+                                  RESTART + dr_add(2, 1) + dr_used_split(1, 8) + COLLECT + COLLECT)
+seed('fuzz-driver-ring', 'split-event-idx')(lambda: dr_setup(event_idx=True) + dr_add(1, 1) + dr_add(1, 1) + KICK +
+                                            COLLECT + dr_used_split(1, 16) + COLLECT + dr_used_split(0, 16, 9) +
+                                            COLLECT + RESTART)
+seed('fuzz-driver-ring', 'packed')(lambda: dr_setup(packed=True) + dr_add(1, 1) + dr_add(2, 1) + KICK +
+                                   dr_used_packed(0, 4, 0) + COLLECT + dr_used_packed(1, 4, 2) + COLLECT + RESTART)
+seed('fuzz-driver-ring', 'indirect')(lambda: dr_setup() + dr_add(1, 2, indirect=True, table=1) +
+                                     dr_used_split(0, 8) + COLLECT + dr_add(1, 1, indirect=True) + COLLECT)
+seed('fuzz-driver-ring', 'record')(lambda: dr_setup(event_idx=True) + RECORD_ON + dr_add(1, 1) + dr_add(1, 2) +
+                                   dr_used_split(0, 4) + COLLECT + REOPEN + dr_used_split(1, 4) + COLLECT +
+                                   dr_add(1, 1) + COLLECT)
+seed('fuzz-driver-ring', 'packed-record')(lambda: dr_setup(packed=True) + RECORD_ON + dr_add(2, 1) + dr_add(1, 1) +
+                                          dr_used_packed(0, 4, 0) + COLLECT + REOPEN + dr_used_packed(1, 4, 3) +
+                                          COLLECT)
+
 RINGS = ('fuzz-split', 'fuzz-packed', 'fuzz-inflight')
 
 

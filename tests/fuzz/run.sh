@@ -44,7 +44,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable fuzz-iotlb)
+  targets=(fuzz-codec fuzz-backend fuzz-frontend fuzz-split fuzz-packed fuzz-inflight fuzz-memtable fuzz-iotlb
+           fuzz-driver-ring)
 fi
 
 binary_id() {
