@@ -1217,6 +1217,59 @@ test_save_made_blocking (Fixture       *f,
   peer_clear (&peer);
 }
 
+/* A front-end of another uid than the back-end's (QEMU as its own user):
+ * the pipe it passes is its, and the back-end takes it as it is (before,
+ * it opened it again through /proc for flags of its own, which the
+ * pipe's owner check refused: every SET_DEVICE_STATE_FD failed). Root
+ * only (the pipe is made as root, then the process becomes nobody); in a
+ * child, which does that. */
+static void
+test_other_uid (Fixture       *f,
+                gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = NULL;
+  int fds[2];
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root, to make the pipe as another uid than the back-end's");
+      return;
+    }
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  /* the socket where nobody reaches it */
+  g_assert_cmpint (g_chmod (f->dir, 0711), ==, 0);
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
+  g_assert_cmpint (g_chmod (sock, 0666), ==, 0);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_cmpint (setgid (65534), ==, 0);
+  g_assert_cmpint (setuid (65534), ==, 0);
+
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  g_close (fds[0], NULL);
+  g_close (fds[1], NULL);
+  vhost_user_frontend_close (frontend);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
 /* A back-end that refuses SET_DEVICE_STATE_FD: the load and the save
  * fail with its refusal, nothing was taken, and the connection goes on:
  * the device starts after them. */
@@ -1644,6 +1697,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/migration/device-state/save-made-blocking", Fixture, NULL, fixture_setup, test_save_made_blocking,
               fixture_teardown);
+  g_test_add ("/migration/device-state/other-uid", Fixture, NULL, fixture_setup, test_other_uid, fixture_teardown);
   g_test_add ("/migration/device-state/refused-at-fd", Fixture, NULL, fixture_setup, test_refused_at_fd,
               fixture_teardown);
   g_test_add ("/migration/device-state/own-pipe", Fixture, NULL, fixture_setup, test_own_pipe, fixture_teardown);

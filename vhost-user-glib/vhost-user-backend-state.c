@@ -180,13 +180,52 @@ state_output_stream_create_source (GPollableOutputStream *stream,
   return g_pollable_source_new_full (stream, base, cancellable);
 }
 
+/* The pipe's reads and writes go round the base stream: its read(2) and
+ * write(2) trust O_NONBLOCK, which the front-end shares (it may have kept
+ * a copy of the end it passed) and can clear. */
+static gssize
+pipe_io_failed (gssize   n,
+                GError **error)
+{
+  int errsv = errno;
+
+  if (n < 0)
+    g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errsv), g_strerror (errsv));
+  return n;
+}
+
+/* Until @fd is ready for @condition, or @cancellable is cancelled. */
+static gboolean
+pipe_wait (int            fd,
+           GIOCondition   condition,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  GPollFD fds[2] = { { fd, condition, 0 } };
+  guint n_fds = g_cancellable_make_pollfd (cancellable, &fds[1]) ? 2 : 1;
+  int n;
+
+  do
+    n = g_poll (fds, n_fds, -1);
+  while (n < 0 && errno == EINTR);
+  if (n_fds == 2)
+    g_cancellable_release_fd (cancellable);
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+static int
+output_fd (gpointer stream)
+{
+  return g_unix_output_stream_get_fd (G_UNIX_OUTPUT_STREAM (g_filter_output_stream_get_base_stream (stream)));
+}
+
 static gssize
 state_output_stream_write_nonblocking (GPollableOutputStream  *stream,
                                        const void             *buffer,
                                        gsize                   count,
                                        GError                **error)
 {
-  return g_pollable_output_stream_write_nonblocking (output_base (stream), buffer, count, NULL, error);
+  return pipe_io_failed (vhost_user_pipe_write (output_fd (stream), buffer, count), error);
 }
 
 static void
@@ -210,6 +249,26 @@ state_output_stream_close (GOutputStream  *stream,
   return ok;
 }
 
+static gssize
+state_output_stream_write (GOutputStream  *stream,
+                           const void     *buffer,
+                           gsize           count,
+                           GCancellable   *cancellable,
+                           GError        **error)
+{
+  int fd = output_fd (stream);
+
+  for (;;)
+    {
+      gssize n = vhost_user_pipe_write (fd, buffer, count);
+
+      if (n >= 0 || errno != EAGAIN)
+        return pipe_io_failed (n, error);
+      if (!pipe_wait (fd, G_IO_OUT, cancellable, error))
+        return -1;
+    }
+}
+
 static void
 state_output_stream_finalize (GObject *object)
 {
@@ -221,6 +280,7 @@ static void
 state_output_stream_class_init (StateOutputStreamClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = state_output_stream_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = state_output_stream_write;
   G_OUTPUT_STREAM_CLASS (klass)->close_fn = state_output_stream_close;
 }
 
@@ -243,6 +303,12 @@ static void state_input_stream_pollable_init (GPollableInputStreamInterface *ifa
 G_DEFINE_FINAL_TYPE_WITH_CODE (StateInputStream, state_input_stream, G_TYPE_FILTER_INPUT_STREAM,
                                G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
                                                       state_input_stream_pollable_init))
+
+static int
+input_fd (gpointer stream)
+{
+  return g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_filter_input_stream_get_base_stream (stream)));
+}
 
 static GPollableInputStream *
 input_base (GPollableInputStream *stream)
@@ -302,7 +368,7 @@ state_input_stream_read_nonblocking (GPollableInputStream  *stream,
                                      gsize                  count,
                                      GError               **error)
 {
-  gssize n = g_pollable_input_stream_read_nonblocking (input_base (stream), buffer, count, NULL, error);
+  gssize n = pipe_io_failed (vhost_user_pipe_read (input_fd (stream), buffer, count), error);
 
   return end_of_state (STATE_INPUT_STREAM (stream), n, count, error);
 }
@@ -323,10 +389,13 @@ state_input_stream_read (GInputStream  *stream,
                          GCancellable  *cancellable,
                          GError       **error)
 {
-  gssize n = G_INPUT_STREAM_CLASS (state_input_stream_parent_class)->read_fn (stream, buffer, count, cancellable,
-                                                                               error);
+  int fd = input_fd (stream);
+  gssize n;
 
-  return end_of_state (STATE_INPUT_STREAM (stream), n, count, error);
+  while ((n = vhost_user_pipe_read (fd, buffer, count)) < 0 && errno == EAGAIN)
+    if (!pipe_wait (fd, G_IO_IN, cancellable, error))
+      return end_of_state (STATE_INPUT_STREAM (stream), -1, count, error);
+  return end_of_state (STATE_INPUT_STREAM (stream), pipe_io_failed (n, error), count, error);
 }
 
 static gboolean
@@ -532,7 +601,6 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                              int                  fd)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
-  g_autoptr(GError) error = NULL;
   struct stat st;
   GSource *idle;
   Transfer *t;
@@ -565,16 +633,10 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "SET_DEVICE_STATE_FD without its fd");
       return TRUE;
     }
-  /* non-blocking (see StateOutputStream; a device's blocking calls still
-   * block, in poll(), which its cancellable reaches), in a description of
-   * our own: the front-end shares the flags of the fd it passed, and one
-   * that kept a copy could make it blocking under the device's stream */
-  own = vhost_user_pipe_reopen (own, direction == 1, &error);
-  if (own < 0)
-    {
-      vhost_user_invocation_return_error (invocation, error);
-      return TRUE;
-    }
+  /* (see StateOutputStream; a device's blocking calls still block, in
+   * poll(), which its cancellable reaches; and no read or write trusts
+   * the flag, which the front-end shares) */
+  g_unix_set_fd_nonblocking (own, TRUE, NULL);
 
   vhost_user_backend_end_state_transfer (self);
   t = g_new0 (Transfer, 1);

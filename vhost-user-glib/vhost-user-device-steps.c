@@ -758,17 +758,22 @@ step_done (GObject      *source,
          * request cancelled in flight may have been taken all the same
          * (its reply is dropped unread); only a refusal was not. */
         op->state_fd_accepted = ok || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        /* a back-end that wants its own fd used gets it used, if it is a
+         * pipe: anything else (a file, a device) may block a read or a
+         * write, or never end (and the copy never trusts its flags,
+         * which the back-end shares) */
         if (ok && backend_fd >= 0)
           {
+            struct stat st;
+
             g_close (op->pipe_fd, NULL);
-            /* a back-end that wants its own fd used gets it used, if it
-             * is a pipe (anything else may block a read or a write, or
-             * never end), and not the fd itself: one that kept a copy
-             * could make it blocking under the copy */
-            op->pipe_fd = vhost_user_pipe_reopen (backend_fd, op->kind == OP_SAVE_STATE, &error);
-            ok = op->pipe_fd >= 0;
-            if (!ok)
-              g_prefix_error (&error, "The back-end answered SET_DEVICE_STATE_FD with an fd of its own: ");
+            op->pipe_fd = backend_fd;
+            if (fstat (backend_fd, &st) != 0 || !S_ISFIFO (st.st_mode))
+              {
+                g_set_error (&error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+                             "The back-end answered SET_DEVICE_STATE_FD with an fd that is not a pipe");
+                ok = FALSE;
+              }
           }
       }
       break;

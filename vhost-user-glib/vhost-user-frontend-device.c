@@ -377,8 +377,9 @@ parse_device_state (GBytes       *reply,
  * An fd in @out_fd is the back-end's open file, not a copy: it may be
  * anything, not only a pipe, and the back-end shares its flags, so it can
  * make a read or a write of it block for good (clear `O_NONBLOCK`). Check
- * it, and open it again through `/proc/self/fd` for flags of your own, as
- * [class@VhostUser.Device] does.
+ * it, and read or write it with `preadv2()`/`pwritev2()` and `RWF_NOWAIT`
+ * rather than trust the flag, as [class@VhostUser.Device] does. (The pipe
+ * you pass is no safer if the back-end keeps a copy of its end.)
  *
  * Returns: %TRUE if the back-end accepted
  *

@@ -9,11 +9,14 @@
 
 G_BEGIN_DECLS
 
-gboolean vhost_user_eventfd_drain  (int      fd,
-                                    guint64 *count);
-gboolean vhost_user_eventfd_signal (int      fd);
-int      vhost_user_pipe_reopen    (int      fd,
-                                    gboolean for_reading,
-                                    GError **error);
+gboolean vhost_user_eventfd_drain  (int         fd,
+                                    guint64    *count);
+gboolean vhost_user_eventfd_signal (int         fd);
+gssize   vhost_user_pipe_read      (int         fd,
+                                    void       *buf,
+                                    gsize       count);
+gssize   vhost_user_pipe_write     (int         fd,
+                                    const void *buf,
+                                    gsize       count);
 
 G_END_DECLS

@@ -6,44 +6,64 @@
  * sender's, O_NONBLOCK included: the peer can clear the flag under us,
  * and a read or a write we took to be non-blocking then waits in the
  * kernel, past every timeout and cancellation of the thread's context.
- * (The vhost-user sockets need nothing: every call on them says
- * MSG_DONTWAIT.)
+ * Nor can we have a description of our own: an eventfd cannot be opened
+ * again, and a pipe opened again through /proc checks the inode's owner
+ * (a peer of another uid would be refused). So no read or write here
+ * trusts the flag:
  *
- * A pipe (a device's state) is opened again through /proc, which gives a
- * description of our own.
+ * - a read asks for no wait itself (preadv2() with RWF_NOWAIT, which
+ *   pipes and eventfds honour whatever the description's flags, since
+ *   Linux 5.12 for eventfds); where the kernel (or a seccomp filter)
+ *   refuses the flag for that fd, it is a plain read, after poll(2) says
+ *   there is something, for an eventfd (racy: a peer that takes the count
+ *   back between the two wins);
+ * - a pipe written to asks for no wait the same way (pwritev2());
+ * - an eventfd is written only when poll(2) says one more fits: a count
+ *   too full for it wakes the reader already, which is all a signal is
+ *   for. Eventfds refuse RWF_NOWAIT for writes, so a peer that fills the
+ *   count between our poll and our write and has cleared O_NONBLOCK still
+ *   blocks the write: one win is enough, and a peer spinning on it wins
+ *   within thousands of signals. Not closed yet.
  *
- * Kick and call eventfds cannot be opened again (an anonymous inode). A
- * peer that clears the flag could hang our thread: in read(2), by
- * taking the count between our poll and our read (or before a read
- * nobody polled for), and in write(2), by filling the count to its
- * maximum. Nothing here trusts the flag:
- *
- * - a read asks for no wait itself (preadv2() with RWF_NOWAIT, which an
- *   eventfd honours whatever its flags since Linux 5.12); where the
- *   kernel refuses the flag, it reads only after poll(2) says the count
- *   is there (the race with a peer that takes it back remains there);
- * - a write is made only when poll(2) says it fits: a count too full
- *   for one more already wakes the reader, which is all a signal is for.
- *   A peer that fills the count between our poll and our write and has
- *   cleared O_NONBLOCK still blocks the write; it must win that race,
- *   at each attempt, with a thread spinning on it.
+ * Not closed either: a peer holding any end of a pipe can hold the
+ * pipe's lock (a splice into a socket that never drains), and our read or
+ * write of it then waits for the lock, in the kernel, whatever the flags.
+ * Only a thread of its own could absorb that.
  */
 
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <glib/gstdio.h>
 
-#include "vhost-user-error.h"
 #include "vhost-user-peer-fd-private.h"
 
-/* 0: not known yet, 1: RWF_NOWAIT works, -1: the kernel refuses it */
-static gint nowait_reads;
+/* preadv2()/pwritev2() with RWF_NOWAIT; -1 with errno ENOTSUP where the
+ * kernel or a filter refuses the flag for @fd (asked again each time: one
+ * fd's refusal says nothing of another's, and a peer chooses its fds) */
+static gssize
+nowait_io (int       fd,
+           void     *buf,
+           gsize     count,
+           gboolean  write_it)
+{
+#ifdef RWF_NOWAIT
+  struct iovec iov = { buf, count };
+  gssize n;
+
+  do
+    n = write_it ? pwritev2 (fd, &iov, 1, -1, RWF_NOWAIT) : preadv2 (fd, &iov, 1, -1, RWF_NOWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS || errno == EPERM))
+    errno = ENOTSUP;
+  return n;
+#else
+  errno = ENOTSUP;
+  return -1;
+#endif
+}
 
 static gboolean
 ready (int   fd,
@@ -84,30 +104,18 @@ vhost_user_eventfd_drain (int      fd,
                           guint64 *count)
 {
   guint64 value = 0;
-  struct iovec iov = { &value, sizeof value };
-  gssize n = -1;
+  gssize n;
 
   if (count != NULL)
     *count = 0;
-#ifdef RWF_NOWAIT
-  if (g_atomic_int_get (&nowait_reads) >= 0)
+  n = nowait_io (fd, &value, sizeof value, FALSE);
+  if (n < 0 && errno == ENOTSUP)
     {
-      while ((n = preadv2 (fd, &iov, 1, -1, RWF_NOWAIT)) < 0 && errno == EINTR)
+      if (!ready (fd, POLLIN))
+        return FALSE;
+      while ((n = read (fd, &value, sizeof value)) < 0 && errno == EINTR)
         ;
-      if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
-        g_atomic_int_set (&nowait_reads, -1);
-      else
-        {
-          g_atomic_int_set (&nowait_reads, 1);
-          goto done;
-        }
     }
-#endif
-  if (!ready (fd, POLLIN))
-    return FALSE;
-  while ((n = read (fd, &value, sizeof value)) < 0 && errno == EINTR)
-    ;
-done:
   if (n != sizeof value)
     {
       if (n >= 0)
@@ -147,41 +155,51 @@ vhost_user_eventfd_signal (int fd)
 }
 
 /*
- * vhost_user_pipe_reopen:
- * @fd: (transfer full): an end of a pipe the peer passed
- * @for_reading: whether we read it
- * @error: return location for a #GError
+ * vhost_user_pipe_read:
+ * @fd: an end of a pipe
+ * @buf: (out): where to read to
+ * @count: at most this much
  *
- * Opens the pipe @fd is an end of again, non-blocking, in a file
- * description of our own, and closes @fd. Anything but a pipe is refused
- * (a file or a device may block a read or a write, or never end), and so
- * is a pipe where /proc is not there to open it through.
+ * read(2) that never waits, whatever the file description's flags (but
+ * see the top of this file).
  *
- * Returns: the new fd, or -1 with @error set
+ * Returns: what read(2) does; -1 with errno %EAGAIN when the pipe is
+ *   empty
  */
-int
-vhost_user_pipe_reopen (int       fd,
-                        gboolean  for_reading,
-                        GError  **error)
+gssize
+vhost_user_pipe_read (int    fd,
+                      void  *buf,
+                      gsize  count)
 {
-  char path[32];
-  struct stat st;
-  int own, errsv;
+  gssize n = nowait_io (fd, buf, count, FALSE);
 
-  if (fstat (fd, &st) != 0 || !S_ISFIFO (st.st_mode))
-    {
-      g_close (fd, NULL);
-      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS, "The fd is not a pipe");
-      return -1;
-    }
-  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  /* (a write end opens only while somebody has the read end: ENXIO
-   * otherwise, and an end is what a write would have met anyway) */
-  own = g_open (path, (for_reading ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
-  errsv = errno;
-  g_close (fd, NULL);
-  if (own < 0)
-    g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
-                 "Could not open the pipe again with flags of our own (%s)", g_strerror (errsv));
-  return own;
+  if (n < 0 && errno == ENOTSUP)
+    while ((n = read (fd, buf, count)) < 0 && errno == EINTR)
+      ;
+  return n;
+}
+
+/*
+ * vhost_user_pipe_write:
+ * @fd: an end of a pipe
+ * @buf: what to write
+ * @count: how much
+ *
+ * write(2) that never waits, whatever the file description's flags (but
+ * see the top of this file): it may write part of @buf.
+ *
+ * Returns: what write(2) does; -1 with errno %EAGAIN when the pipe is
+ *   full
+ */
+gssize
+vhost_user_pipe_write (int         fd,
+                       const void *buf,
+                       gsize       count)
+{
+  gssize n = nowait_io (fd, (void *) buf, count, TRUE);
+
+  if (n < 0 && errno == ENOTSUP)
+    while ((n = write (fd, buf, count)) < 0 && errno == EINTR)
+      ;
+  return n;
 }

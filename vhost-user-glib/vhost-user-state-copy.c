@@ -8,9 +8,9 @@
  * blocking pipe a write larger than the free room blocks the thread in
  * the kernel (poll says writable once one page is free), no
  * cancellation reaches a thread blocked there. Here our end is non-blocking and only ever read or
- * written when poll says so (a file description of our own: the device
- * opens a pipe the back-end hands it again, so that the back-end cannot
- * clear O_NONBLOCK under us); the wait for the pipe is bounded (no
+ * written when poll says so, and each read and write asks for no wait
+ * itself (the back-end shares the flags of a pipe end it handed us, and
+ * of the one we hand it, if it kept a copy: see vhost-user-peer-fd.c); the wait for the pipe is bounded (no
  * progress for @idle_timeout_ms is an error) and ends at @abort too (the
  * device cancels it when the back-end goes). A write after the back-end
  * closed its end raises SIGPIPE: GIO ignores it once GSocket's class
@@ -35,6 +35,7 @@
 #include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-state-copy-private.h"
 
 #define CHUNK (64 * 1024)
@@ -102,7 +103,7 @@ write_quietly (int           fd,
   pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
   sigpending (&pending);
   was_pending = sigismember (&pending, SIGPIPE);
-  n = write (fd, buf, len);
+  n = vhost_user_pipe_write (fd, buf, len);
   errsv = errno;
   if (n < 0 && errsv == EPIPE && !was_pending)
     {
@@ -311,9 +312,7 @@ copy_step (GTask *task)
 
   if (c->save)
     {
-      do
-        n = read (c->fd, c->buf, CHUNK);
-      while (n < 0 && errno == EINTR);
+      n = vhost_user_pipe_read (c->fd, c->buf, CHUNK);
       if (n > 0 && c->max_bytes > 0 && (guint64) n > c->max_bytes - c->total)
         {
           g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_OVERSIZED_MESSAGE,
