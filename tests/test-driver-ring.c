@@ -18,6 +18,7 @@
 #include "test-util.h"
 #include "vhost-user-driver-ring-private.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include "vhost-user-vring-packed-private.h"
 #include "vhost-user-vring-private.h"
 
@@ -583,6 +584,35 @@ test_eventfds_made_blocking (Fixture       *f,
   close (call);
 }
 
+/* The race a check before the write leaves: the peer fills the count
+ * between our poll and our write, the flag cleared. The write (made here
+ * without the poll, as if the peer had won) waits, and the watchdog frees
+ * it a second or two later by taking the count; the reader has ours
+ * (before, it waited for good). In a child, so that a hang fails it. */
+static void
+test_eventfd_write_rescued (Fixture       *f,
+                            gconstpointer  data)
+{
+  const guint64 full = G_GUINT64_CONSTANT (0xfffffffffffffffe);
+  guint rescues;
+  int call;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  call = peer_copy_blocking (vhost_user_driver_ring_get_call_fd (f->ring));
+  g_assert_cmpint (write (call, &full, sizeof full), ==, sizeof full);
+  rescues = vhost_user_eventfd_rescues ();
+  g_assert_true (vhost_user_eventfd_write_watched (vhost_user_driver_ring_get_call_fd (f->ring)));
+  g_assert_cmpuint (vhost_user_eventfd_rescues (), ==, rescues + 1);
+  g_assert_cmpuint (drain (call), ==, 1);
+  close (call);
+}
+
 #define RECORD 0x8000
 
 /* The driver dies with requests out (one completed and not collected
@@ -855,6 +885,8 @@ main (int   argc,
         }
     }
   g_test_add_func ("/driver-ring/bad-sizes", test_bad_sizes);
+  g_test_add ("/driver-ring/eventfd-write-rescued", Fixture, &layouts[0].params, fixture_setup,
+              test_eventfd_write_rescued, fixture_teardown);
 
   return g_test_run ();
 }

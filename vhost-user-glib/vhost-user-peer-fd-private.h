@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 gboolean vhost_user_eventfd_drain  (int         fd,
                                     guint64    *count);
 gboolean vhost_user_eventfd_signal (int         fd);
+gboolean vhost_user_eventfd_write_watched (int   fd);
+guint    vhost_user_eventfd_rescues       (void);
 gssize   vhost_user_pipe_read      (int         fd,
                                     void       *buf,
                                     gsize       count);

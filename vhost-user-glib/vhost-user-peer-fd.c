@@ -22,8 +22,13 @@
  *   too full for it wakes the reader already, which is all a signal is
  *   for. Eventfds refuse RWF_NOWAIT for writes, so a peer that fills the
  *   count between our poll and our write and has cleared O_NONBLOCK still
- *   blocks the write: one win is enough, and a peer spinning on it wins
- *   within thousands of signals. Not closed yet.
+ *   blocks the write (a peer spinning on it wins within thousands of
+ *   signals). A write that waits is freed by a read of the count, which
+ *   anyone holding the fd can make: each writing thread says which fd it
+ *   is writing and since when, and a watchdog thread (started with the
+ *   first write, waking once a second) takes the count of a write that
+ *   has waited a second or more. The write then ends, one or two seconds
+ *   late, and the reader still has a count to wake it.
  *
  * Not closed either: a peer holding any end of a pipe can hold the
  * pipe's lock (a splice into a socket that never drains), and our read or
@@ -63,6 +68,83 @@ nowait_io (int       fd,
   errno = ENOTSUP;
   return -1;
 #endif
+}
+
+/* A thread's eventfd write under way, for the watchdog: one per thread
+ * that signals, for as long as it runs. */
+typedef struct {
+  GMutex  lock;
+  int     fd;      /* -1: none under way */
+  gint64  since;
+} WriteSlot;
+
+#define RESCUE_AFTER_US G_USEC_PER_SEC
+
+static GMutex slots_lock;
+static GPtrArray *slots;
+static gint rescues;
+
+/* Takes the count of each write that waited RESCUE_AFTER_US or more. */
+static gpointer
+watchdog (gpointer data)
+{
+  for (;;)
+    {
+      gint64 now;
+
+      g_usleep (RESCUE_AFTER_US);
+      now = g_get_monotonic_time ();
+      g_mutex_lock (&slots_lock);
+      for (guint i = 0; i < slots->len; i++)
+        {
+          WriteSlot *slot = g_ptr_array_index (slots, i);
+          guint64 count;
+
+          g_mutex_lock (&slot->lock);
+          if (slot->fd >= 0 && now - slot->since >= RESCUE_AFTER_US && nowait_io (slot->fd, &count, sizeof count,
+                                                                                FALSE) == sizeof count)
+            g_atomic_int_inc (&rescues);
+          g_mutex_unlock (&slot->lock);
+        }
+      g_mutex_unlock (&slots_lock);
+    }
+  return NULL;
+}
+
+/* The thread is gone (no write of its is under way). */
+static void
+slot_forget (gpointer data)
+{
+  WriteSlot *slot = data;
+
+  g_mutex_lock (&slots_lock);
+  g_ptr_array_remove_fast (slots, slot);
+  g_mutex_unlock (&slots_lock);
+  g_mutex_clear (&slot->lock);
+  g_free (slot);
+}
+
+static WriteSlot *
+write_slot (void)
+{
+  static GPrivate key = G_PRIVATE_INIT (slot_forget);
+  WriteSlot *slot = g_private_get (&key);
+
+  if (G_LIKELY (slot != NULL))
+    return slot;
+  slot = g_new0 (WriteSlot, 1);
+  g_mutex_init (&slot->lock);
+  slot->fd = -1;
+  g_private_set (&key, slot);
+  g_mutex_lock (&slots_lock);
+  if (slots == NULL)
+    {
+      slots = g_ptr_array_new ();
+      g_thread_unref (g_thread_new ("vhost-user-eventfd-watchdog", watchdog, NULL));
+    }
+  g_ptr_array_add (slots, slot);
+  g_mutex_unlock (&slots_lock);
+  return slot;
 }
 
 static gboolean
@@ -140,18 +222,61 @@ vhost_user_eventfd_drain (int      fd,
 gboolean
 vhost_user_eventfd_signal (int fd)
 {
-  guint64 one = 1;
-
   if (!ready (fd, POLLOUT))
     return errno == EAGAIN;
+  return vhost_user_eventfd_write_watched (fd);
+}
+
+/*
+ * vhost_user_eventfd_write_watched:
+ * @fd: an eventfd
+ *
+ * Adds one to the eventfd's count, as the watchdog watches: a write that
+ * waits is freed a second or two later (the count taken).
+ *
+ * Returns: %TRUE if the reader has a count to wake it; %FALSE with errno
+ *   set if the fd is not usable
+ */
+gboolean
+vhost_user_eventfd_write_watched (int fd)
+{
+  WriteSlot *slot = write_slot ();
+  guint64 one = 1;
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&slot->lock);
+  slot->fd = fd;
+  slot->since = g_get_monotonic_time ();
+  g_mutex_unlock (&slot->lock);
   while (write (fd, &one, sizeof one) < 0)
     {
       if (errno == EAGAIN)
-        return TRUE;
+        break;
       if (errno != EINTR)
-        return FALSE;
+        {
+          ok = FALSE;
+          break;
+        }
     }
-  return TRUE;
+  /* (the watchdog holds the lock while it reads @fd: once it is ours
+   * again, it no longer can) */
+  g_mutex_lock (&slot->lock);
+  slot->fd = -1;
+  g_mutex_unlock (&slot->lock);
+  return ok;
+}
+
+/*
+ * vhost_user_eventfd_rescues:
+ *
+ * How many waiting writes the watchdog has freed, in this process.
+ *
+ * Returns: the count
+ */
+guint
+vhost_user_eventfd_rescues (void)
+{
+  return g_atomic_int_get (&rescues);
 }
 
 /*
