@@ -81,6 +81,8 @@ typedef struct {
 #define RESCUE_AFTER_US G_USEC_PER_SEC
 
 static GMutex slots_lock;
+static GCond watchdog_started;
+static gboolean watchdog_running;
 static GPtrArray *slots;
 static gint rescues;
 
@@ -88,6 +90,12 @@ static gint rescues;
 static gpointer
 watchdog (gpointer data)
 {
+  /* (what starting the thread allocates is done with: the data path
+   * allocates nothing, and the creator waits for this) */
+  g_mutex_lock (&slots_lock);
+  watchdog_running = TRUE;
+  g_cond_signal (&watchdog_started);
+  g_mutex_unlock (&slots_lock);
   for (;;)
     {
       gint64 now;
@@ -139,8 +147,13 @@ write_slot (void)
   g_mutex_lock (&slots_lock);
   if (slots == NULL)
     {
+      GThread *thread;
+
       slots = g_ptr_array_new ();
-      g_thread_unref (g_thread_new ("vhost-user-eventfd-watchdog", watchdog, NULL));
+      thread = g_thread_new ("vhost-user-eventfd-watchdog", watchdog, NULL);
+      while (!watchdog_running)
+        g_cond_wait (&watchdog_started, &slots_lock);
+      g_thread_unref (thread);
     }
   g_ptr_array_add (slots, slot);
   g_mutex_unlock (&slots_lock);
