@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 
+#include "vhost-user-lock-private.h"
 #include "vhost-user-peer-fd-private.h"
 
 /* preadv2()/pwritev2() with RWF_NOWAIT; -1 with errno ENOTSUP where the
@@ -81,8 +82,7 @@ typedef struct {
 #define RESCUE_AFTER_US G_USEC_PER_SEC
 
 static GMutex slots_lock;
-static GCond watchdog_started;
-static gboolean watchdog_running;
+static gint watchdog_running;
 static GPtrArray *slots;
 static gint rescues;
 
@@ -92,29 +92,26 @@ watchdog (gpointer data)
 {
   /* (what starting the thread allocates is done with: the data path
    * allocates nothing, and the creator waits for this) */
-  g_mutex_lock (&slots_lock);
-  watchdog_running = TRUE;
-  g_cond_signal (&watchdog_started);
-  g_mutex_unlock (&slots_lock);
+  g_atomic_int_set (&watchdog_running, TRUE);
   for (;;)
     {
       gint64 now;
 
       g_usleep (RESCUE_AFTER_US);
       now = g_get_monotonic_time ();
-      g_mutex_lock (&slots_lock);
+      vhost_user_mutex_lock (&slots_lock);
       for (guint i = 0; i < slots->len; i++)
         {
           WriteSlot *slot = g_ptr_array_index (slots, i);
           guint64 count;
 
-          g_mutex_lock (&slot->lock);
+          vhost_user_mutex_lock (&slot->lock);
           if (slot->fd >= 0 && now - slot->since >= RESCUE_AFTER_US && nowait_io (slot->fd, &count, sizeof count,
                                                                                 FALSE) == sizeof count)
             g_atomic_int_inc (&rescues);
-          g_mutex_unlock (&slot->lock);
+          vhost_user_mutex_unlock (&slot->lock);
         }
-      g_mutex_unlock (&slots_lock);
+      vhost_user_mutex_unlock (&slots_lock);
     }
   return NULL;
 }
@@ -125,9 +122,9 @@ slot_forget (gpointer data)
 {
   WriteSlot *slot = data;
 
-  g_mutex_lock (&slots_lock);
+  vhost_user_mutex_lock (&slots_lock);
   g_ptr_array_remove_fast (slots, slot);
-  g_mutex_unlock (&slots_lock);
+  vhost_user_mutex_unlock (&slots_lock);
   g_mutex_clear (&slot->lock);
   g_free (slot);
 }
@@ -144,19 +141,19 @@ write_slot (void)
   g_mutex_init (&slot->lock);
   slot->fd = -1;
   g_private_set (&key, slot);
-  g_mutex_lock (&slots_lock);
+  vhost_user_mutex_lock (&slots_lock);
   if (slots == NULL)
     {
       GThread *thread;
 
       slots = g_ptr_array_new ();
       thread = g_thread_new ("vhost-user-eventfd-watchdog", watchdog, NULL);
-      while (!watchdog_running)
-        g_cond_wait (&watchdog_started, &slots_lock);
+      while (!g_atomic_int_get (&watchdog_running))
+        g_thread_yield ();
       g_thread_unref (thread);
     }
   g_ptr_array_add (slots, slot);
-  g_mutex_unlock (&slots_lock);
+  vhost_user_mutex_unlock (&slots_lock);
   return slot;
 }
 
@@ -257,10 +254,10 @@ vhost_user_eventfd_write_watched (int fd)
   guint64 one = 1;
   gboolean ok = TRUE;
 
-  g_mutex_lock (&slot->lock);
+  vhost_user_mutex_lock (&slot->lock);
   slot->fd = fd;
   slot->since = g_get_monotonic_time ();
-  g_mutex_unlock (&slot->lock);
+  vhost_user_mutex_unlock (&slot->lock);
   while (write (fd, &one, sizeof one) < 0)
     {
       if (errno == EAGAIN)
@@ -273,9 +270,9 @@ vhost_user_eventfd_write_watched (int fd)
     }
   /* (the watchdog holds the lock while it reads @fd: once it is ours
    * again, it no longer can) */
-  g_mutex_lock (&slot->lock);
+  vhost_user_mutex_lock (&slot->lock);
   slot->fd = -1;
-  g_mutex_unlock (&slot->lock);
+  vhost_user_mutex_unlock (&slot->lock);
   return ok;
 }
 
