@@ -8,6 +8,7 @@
  * way each test asks. The back-end runs in the test's own context.
  */
 
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -18,6 +19,11 @@
 #include "test-util.h"
 #include "vhost-user-message-private.h"
 #include "vhost-user-socket-private.h"
+
+#ifndef SO_PASSPIDFD
+/* Linux 6.5 (the asm-generic value), for headers older than that */
+#define SO_PASSPIDFD 76
+#endif
 
 typedef enum {
   ANSWER_ACK,        /* u64 0 (and a memfd for SHARED_OBJECT_LOOKUP) */
@@ -37,6 +43,7 @@ typedef struct {
   Answer            answer;
   guint64           protocol;
   guint             baseline_fds;
+  gboolean          pass_pidfd;  /* set SO_PASSPIDFD on the back-end's end */
 } Fixture;
 
 /* GSocket keeps its fd non-blocking whatever it is told; the front-end
@@ -193,6 +200,14 @@ front_end_run (gpointer data)
   call (f, VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES, 0, TRUE, f->protocol, -1);
   g_assert_true (vhost_user_socket_pair (&f->channel_fe, &channel_be, NULL));
   make_blocking (f->channel_fe);
+  /* an option set through our copy is the socket's, the back-end's too */
+  if (f->pass_pidfd)
+    {
+      int one = 1;
+
+      g_assert_cmpint (setsockopt (g_socket_get_fd (channel_be), SOL_SOCKET, SO_PASSPIDFD,
+                                   &one, sizeof one), ==, 0);
+    }
   call (f, VHOST_USER_REQUEST_SET_BACKEND_REQ_FD,
         (f->protocol & VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK) ? VHOST_USER_FLAG_NEED_REPLY : 0,
         FALSE, 0, dup (g_socket_get_fd (channel_be)));
@@ -775,6 +790,57 @@ test_inband_call_follow_up (void)
   stop (&f);
 }
 
+/* SO_PASSPIDFD, where this kernel has it (Linux 6.5). */
+static gboolean
+have_passpidfd (void)
+{
+  int pair[2];
+  int one = 1;
+  int errsv;
+  int r;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  r = setsockopt (pair[0], SOL_SOCKET, SO_PASSPIDFD, &one, sizeof one);
+  errsv = errno;
+  close (pair[0]);
+  close (pair[1]);
+  if (r == 0)
+    return TRUE;
+  g_assert_true (errsv == ENOPROTOOPT || errsv == EINVAL);
+  return FALSE;
+}
+
+/* A front-end that kept a copy of the channel it passed and set
+ * SO_PASSPIDFD on it: each of our reads on the channel then brings a
+ * pidfd as well as the reply. They are closed as they come, not one
+ * more fd open per read until the process runs out. */
+static void
+test_passpidfd_no_leak (void)
+{
+  Fixture f = { 0 };
+  guint before;
+
+  if (!have_passpidfd ())
+    {
+      g_test_skip ("SO_PASSPIDFD needs Linux 6.5");
+      return;
+    }
+  f.pass_pidfd = TRUE;
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_ACK);
+  before = test_count_open_fds ();
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_cmpuint (request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
+                                       NULL, -1, NULL, &error), ==, 0);
+      g_assert_no_error (error);
+      free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+    }
+  g_assert_cmpuint (test_count_open_fds (), ==, before);
+  stop (&f);
+}
+
 static void
 test_no_channel (void)
 {
@@ -804,6 +870,7 @@ main (int   argc,
   g_test_add_func ("/backend-channel/wrong-reply-closes-channel", test_wrong_reply_closes_channel);
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);
+  g_test_add_func ("/backend-channel/passpidfd-no-leak", test_passpidfd_no_leak);
   g_test_add_func ("/backend-channel/cancel-while-waiting", test_cancel_while_waiting);
   g_test_add_func ("/backend-channel/inband-call/unanswered", test_inband_call_unanswered);
   g_test_add_func ("/backend-channel/inband-call/follow-up", test_inband_call_follow_up);

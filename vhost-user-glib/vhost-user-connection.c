@@ -34,6 +34,11 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 
+#ifndef SCM_PIDFD
+/* Linux 6.5: the sender's pidfd, for a socket with SO_PASSPIDFD set */
+#define SCM_PIDFD 0x04
+#endif
+
 /* Room for far more fds than any message may carry, so that a peer
  * sending too many is seen and answered instead of truncated silently. */
 #define RX_CMSG_FDS 64
@@ -191,6 +196,12 @@ rx_buffer_clear (VhostUserConnection *self)
   self->rx_buf_pos = self->rx_buf_len = 0;
 }
 
+/* Takes the fds that came with a read (SCM_RIGHTS), and closes any
+ * other fd the kernel installed for us: a peer holding a copy of our
+ * socket (the back-end channel, a main socket passed with --fd) can set
+ * SO_PASSPIDFD on it, and every recvmsg() then brings a pidfd in an
+ * SCM_PIDFD message that nobody else would close. SCM_CREDENTIALS and
+ * SCM_SECURITY carry no fds and are ignored. */
 static void
 collect_fds (VhostUserConnection *self,
              struct msghdr       *mh)
@@ -198,10 +209,13 @@ collect_fds (VhostUserConnection *self,
   for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (mh); cmsg != NULL; cmsg = CMSG_NXTHDR (mh, cmsg))
     {
       const guint8 *data;
+      gboolean take;
       gsize n;
 
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+      if (cmsg->cmsg_level != SOL_SOCKET ||
+          (cmsg->cmsg_type != SCM_RIGHTS && cmsg->cmsg_type != SCM_PIDFD))
         continue;
+      take = cmsg->cmsg_type == SCM_RIGHTS;
 
       data = CMSG_DATA (cmsg);
       n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
@@ -210,7 +224,9 @@ collect_fds (VhostUserConnection *self,
           int fd;
 
           memcpy (&fd, data + i * sizeof (int), sizeof fd);
-          if (self->rx_n_fds < G_N_ELEMENTS (self->rx_fds))
+          if (!take)
+            g_close (fd, NULL);
+          else if (self->rx_n_fds < G_N_ELEMENTS (self->rx_fds))
             self->rx_fds[self->rx_n_fds++] = fd;
           else
             {
