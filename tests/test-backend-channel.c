@@ -44,6 +44,8 @@ typedef struct {
   guint64           protocol;
   guint             baseline_fds;
   gboolean          pass_pidfd;  /* set SO_PASSPIDFD on the back-end's end */
+  gboolean          not_unix;    /* offer a TCP and a datagram socket first */
+  guint64           not_unix_answers[2];
 } Fixture;
 
 /* GSocket keeps its fd non-blocking whatever it is told; the front-end
@@ -198,6 +200,17 @@ front_end_run (gpointer data)
   call (f, VHOST_USER_REQUEST_SET_FEATURES, 0, TRUE, features, -1);
   call (f, VHOST_USER_REQUEST_GET_PROTOCOL_FEATURES, 0, FALSE, 0, -1);
   call (f, VHOST_USER_REQUEST_SET_PROTOCOL_FEATURES, 0, TRUE, f->protocol, -1);
+  if (f->not_unix)
+    {
+      int sockets[2] = { socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                         socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) };
+
+      /* the answers are the test's to check, in its own thread */
+      for (guint i = 0; i < G_N_ELEMENTS (sockets); i++)
+        if (sockets[i] >= 0)
+          f->not_unix_answers[i] = call (f, VHOST_USER_REQUEST_SET_BACKEND_REQ_FD,
+                                         VHOST_USER_FLAG_NEED_REPLY, FALSE, 0, sockets[i]);
+    }
   g_assert_true (vhost_user_socket_pair (&f->channel_fe, &channel_be, NULL));
   make_blocking (f->channel_fe);
   /* an option set through our copy is the socket's, the back-end's too */
@@ -790,6 +803,33 @@ test_inband_call_follow_up (void)
   stop (&f);
 }
 
+/* A TCP socket, then a UNIX datagram one, as the channel: each refused
+ * and closed (stop() counts the fds), and the session goes on to take the
+ * UNIX stream socket that follows. A TCP channel is the front-end's to
+ * set SO_LINGER on, and our close() of it then waits the linger time. */
+static void
+test_not_unix_refused (void)
+{
+  Fixture f = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  f.not_unix = TRUE;
+  f.not_unix_answers[0] = f.not_unix_answers[1] = G_MAXUINT64;
+  start (&f, ALL_CHANNEL_FEATURES | VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK, ANSWER_ACK);
+  for (guint i = 0; i < G_N_ELEMENTS (f.not_unix_answers); i++)
+    {
+      /* G_MAXUINT64: the test could not make the socket */
+      g_assert_cmpuint (f.not_unix_answers[i], !=, G_MAXUINT64);
+      g_assert_cmpuint (f.not_unix_answers[i], !=, 0);
+    }
+  g_assert_true (vhost_user_backend_get_connected (f.backend));
+  g_assert_cmpuint (request_async (&f, VHOST_USER_BACKEND_REQUEST_CONFIG_CHANGE_MSG,
+                                   NULL, -1, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  free_seen (g_async_queue_timeout_pop (f.seen, 10 * G_USEC_PER_SEC));
+  stop (&f);
+}
+
 /* SO_PASSPIDFD, where this kernel has it (Linux 6.5). */
 static gboolean
 have_passpidfd (void)
@@ -871,6 +911,7 @@ main (int   argc,
   g_test_add_func ("/backend-channel/gates", test_gates);
   g_test_add_func ("/backend-channel/no-channel", test_no_channel);
   g_test_add_func ("/backend-channel/passpidfd-no-leak", test_passpidfd_no_leak);
+  g_test_add_func ("/backend-channel/not-unix-refused", test_not_unix_refused);
   g_test_add_func ("/backend-channel/cancel-while-waiting", test_cancel_while_waiting);
   g_test_add_func ("/backend-channel/inband-call/unanswered", test_inband_call_unanswered);
   g_test_add_func ("/backend-channel/inband-call/follow-up", test_inband_call_follow_up);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -67,6 +68,19 @@ backend_channel_message (VhostUserConnection *connection,
   vhost_user_requester_handle_reply (priv_of (user_data)->channel_requester, msg, error);
 }
 
+/* An int option of @fd's socket, -1 if it cannot be read. */
+static int
+socket_option (int fd,
+               int option)
+{
+  int value;
+  socklen_t len = sizeof value;
+
+  if (getsockopt (fd, SOL_SOCKET, option, &value, &len) != 0 || len != sizeof value)
+    return -1;
+  return value;
+}
+
 /**
  * VhostUserBackend::set-backend-req-fd:
  * @self: the back-end
@@ -75,7 +89,8 @@ backend_channel_message (VhostUserConnection *connection,
  *   (a handler that keeps it dup()s it)
  *
  * The front-end sets up the back-end channel (the old "slave channel"). Default: open the
- * channel on it.
+ * channel on it; anything but a UNIX stream socket is refused with
+ * %VHOST_USER_ERROR_INVALID_PARAM.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -90,6 +105,7 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocket) socket = NULL;
   int own_fd = steal_request_fd (self, 0);
+  int domain, type;
   struct stat st;
 
   /* GLib's documentation leaves the fd to us when g_socket_new_from_fd()
@@ -98,6 +114,21 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
     {
       g_close (own_fd, NULL);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM, "SET_BACKEND_REQ_FD did not pass a socket");
+      return TRUE;
+    }
+  /* The spec's channel is a UNIX stream socket, and only that is safe to
+   * share: the front-end keeps a copy, and the options of a TCP socket
+   * are its to set (SO_LINGER makes our close() wait as long as it says,
+   * non-blocking or not); a datagram socket has no stream to frame
+   * messages in. */
+  domain = socket_option (own_fd, SO_DOMAIN);
+  type = socket_option (own_fd, SO_TYPE);
+  if (domain != AF_UNIX || type != SOCK_STREAM)
+    {
+      g_close (own_fd, NULL);
+      vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
+                                           "SET_BACKEND_REQ_FD did not pass a UNIX stream socket "
+                                           "(family %d, type %d)", domain, type);
       return TRUE;
     }
   socket = g_socket_new_from_fd (own_fd, &error);
