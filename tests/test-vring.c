@@ -1528,27 +1528,95 @@ truncated_huge_child (void)
   close (fd);
 }
 
+/* A huge page to spare: none is reserved unless the host was set up so. */
+static gboolean
+have_free_huge_page (void)
+{
+  int fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB);
+  gboolean free_page;
+
+  if (fd < 0)
+    return FALSE;
+  free_page = ftruncate (fd, 2 << 20) == 0 && fallocate (fd, 0, 0, 2 << 20) == 0;
+  close (fd);
+  return free_page;
+}
+
 static void
 test_truncated_huge_memory (void)
 {
-  int fd;
-
   if (g_test_subprocess ())
     {
       truncated_huge_child ();
       return;
     }
-  /* a huge page to spare: none is reserved unless the host was set up so */
-  fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB);
-  if (fd < 0 || ftruncate (fd, 2 << 20) != 0 ||
-      fallocate (fd, 0, 0, 2 << 20) != 0)
+  if (!have_free_huge_page ())
     {
-      if (fd >= 0)
-        close (fd);
       g_test_skip ("No 2 MiB huge page free (vm.nr_hugepages)");
       return;
     }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* In a child: guest memory on a hugetlbfs memfd sealed against
+ * shrinking, as QEMU's memory-backend-memfd,hugetlb=on makes it. The seal
+ * does not forbid punching a hole: the front-end punches the huge page
+ * under a buffer and takes it back from the pool (with every other free
+ * one), and our next touch finds no page to fault in. The guard puts
+ * zeros there; without it, that touch is SIGBUS. */
+static void
+punched_huge_child (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) hello = g_bytes_new_static ("hello", 5);
+  g_autoptr(GBytes) seen = NULL;
+  VhostUserMemoryRegion *region;
+  VhostUserMemoryTable *table;
+  int fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB | MFD_ALLOW_SEALING);
+  int hog = memfd_create ("vhost-user-test-hog", MFD_CLOEXEC | MFD_HUGETLB);
+  gsize huge = 2 << 20;
+  guint taken = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (hog, >=, 0);
+  g_assert_cmpint (ftruncate (fd, huge), ==, 0);
+  g_assert_cmpint (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), ==, 0);
+  region = vhost_user_memory_region_new_map (0, huge, 0x7f0000000000, 0, fd, &error);
+  g_assert_no_error (error);
+  table = vhost_user_memory_table_new (&region, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_memory_table_write_gpa (table, 0x1000, hello, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, huge), ==, 0);
+  while (fallocate (hog, 0, (off_t) taken * huge, huge) == 0)
+    taken++;
+  g_assert_cmpuint (taken, >, 0);
+  g_test_message ("took %u free huge pages", taken);
+
+  seen = vhost_user_memory_table_read_gpa (table, 0x1000, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (seen, NULL), 5, "\0\0\0\0\0", 5);
+  vhost_user_memory_table_unref (table);
+  vhost_user_memory_region_unref (region);
+  close (hog);
   close (fd);
+}
+
+static void
+test_punched_huge_memory (void)
+{
+  if (g_test_subprocess ())
+    {
+      punched_huge_child ();
+      return;
+    }
+  if (!have_free_huge_page ())
+    {
+      g_test_skip ("No 2 MiB huge page free (vm.nr_hugepages)");
+      return;
+    }
   g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
   g_test_trap_assert_passed ();
 }
@@ -1579,6 +1647,30 @@ test_guard_policy (void)
   close (zero);
   close (unsealed);
   close (sealed);
+}
+
+/* A hugetlbfs file sealed against shrinking is guarded all the same: a
+ * hole punched in it SIGBUSes once the pool has no page left to fill it
+ * (/vring/memory/punched-huge, where the host has huge pages). Making
+ * the file and sealing it takes no huge page. */
+static void
+test_guard_policy_sealed_huge (void)
+{
+  int fd = memfd_create ("vhost-user-test-huge", MFD_CLOEXEC | MFD_HUGETLB | MFD_ALLOW_SEALING);
+  gpointer guard;
+
+  if (fd < 0 || ftruncate (fd, 2 << 20) != 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      g_test_skip ("No hugetlbfs memfd (MFD_HUGETLB) here");
+      return;
+    }
+  g_assert_cmpint (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), ==, 0);
+  guard = vhost_user_mapping_guard_add ((void *) (2 << 20), 2 << 20, fd);
+  g_assert_nonnull (guard);
+  vhost_user_mapping_guard_remove (guard);
+  close (fd);
 }
 
 /* Marking a range sets exactly its pages' bits, whatever the alignment
@@ -1735,6 +1827,8 @@ main (int   argc,
   g_test_add_func ("/vring/memory/truncated-partial-page", test_truncated_partial_page);
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);
   g_test_add_func ("/vring/memory/guard-policy", test_guard_policy);
+  g_test_add_func ("/vring/memory/sealed-huge-guarded", test_guard_policy_sealed_huge);
+  g_test_add_func ("/vring/memory/punched-huge", test_punched_huge_memory);
   g_test_add_func ("/vring/log/write-ranges", test_log_write_ranges);
   g_test_add_func ("/vring/log/written-random", test_log_written_random);
   g_test_add_func ("/vring/memory/own-memory-sealed", test_own_memory_sealed);

@@ -33,16 +33,18 @@
  *
  * A region's file must hold the whole region when it is mapped. A
  * front-end that truncates it later (the file is shared) cannot make the
- * back-end take SIGBUS: a file sealed with `F_SEAL_SHRINK` cannot shrink,
- * and any other is guarded by a SIGBUS handler the library installs once
- * (chained to the previous one), which puts zero pages where the file
- * was cut: the device then reads zeros there and its writes are lost.
- * The same holds for the dirty log and the in-flight area. Memory the
- * library allocates ([ctor@VhostUser.MemoryRegion.new_memfd], in-flight
- * areas, the dirty log) is sealed against shrinking, growing and further
- * seals: the peer holds the same file, and one that added
- * `F_SEAL_FUTURE_WRITE` would make every later writable mapping of it
- * fail, the next back-end's or another device's.
+ * back-end take SIGBUS: a tmpfs memfd sealed with `F_SEAL_SHRINK` cannot
+ * shrink (and a hole punched in it refaults as zeros), and any other
+ * file, a sealed one on hugetlbfs included, is guarded by a SIGBUS
+ * handler the library installs once (chained to the previous one), which
+ * puts zero pages where the file was cut: the device then reads zeros
+ * there and its writes are lost. The same holds for the dirty log and
+ * the in-flight area. Memory the library allocates
+ * ([ctor@VhostUser.MemoryRegion.new_memfd], in-flight areas, the dirty
+ * log) is sealed against shrinking, growing and further seals: the peer
+ * holds the same file, and one that added `F_SEAL_FUTURE_WRITE` would
+ * make every later writable mapping of it fail, the next back-end's or
+ * another device's.
  *
  * Since: 1.0
  */
@@ -91,7 +93,11 @@ G_DEFINE_BOXED_TYPE (VhostUserMemoryTable, vhost_user_memory_table,
  * log, an in-flight area) makes every access past the new end SIGBUS,
  * which would kill the back-end: the peer is not trusted that far. A
  * file sealed against shrinking (F_SEAL_SHRINK, QEMU's memfd backend by
- * default) cannot be truncated, and needs nothing. Any other is guarded:
+ * default) cannot be truncated, and on tmpfs needs nothing: a hole
+ * punched in it (the seal allows that) refaults as a zero page. Not so on
+ * hugetlbfs, where QEMU seals too (memory-backend-memfd,hugetlb=on): the
+ * punched huge page goes back to the pool, the peer can take it, and our
+ * next touch finds none to fault in, which is SIGBUS. Any other is guarded:
  * a SIGBUS handler, installed once and chained to whatever was there,
  * finds the faulting address in a guarded mapping and puts a private
  * zero page there (mmap MAP_FIXED, as Wayland compositors do for client
@@ -188,11 +194,11 @@ guard_install (void)
 
 /* Guards [@base, @base + @len), a shared mapping of @fd, to the end of
  * its last page, against the peer truncating @fd; NULL when there is no
- * need (a file sealed against shrinking). Any other fd is guarded: a
- * file may shrink, and what is not a file (a device's memory, a secret
- * memfd) may end before the size the peer claimed, which nothing here
- * can check. Pass the result to vhost_user_mapping_guard_remove()
- * before unmapping. */
+ * need (a file sealed against shrinking, unless on hugetlbfs: see
+ * above). Any other fd is guarded: a file may shrink, and what is not a
+ * file (a device's memory, a secret memfd) may end before the size the
+ * peer claimed, which nothing here can check. Pass the result to
+ * vhost_user_mapping_guard_remove() before unmapping. */
 gpointer
 vhost_user_mapping_guard_add (void  *base,
                               gsize  len,
@@ -201,18 +207,20 @@ vhost_user_mapping_guard_add (void  *base,
   GuardNode *node;
   struct stat st;
   struct statfs sfs;
+  gboolean hugetlbfs;
   int seals;
 
   if (fstat (fd, &st) != 0)
     return NULL;
+  hugetlbfs = fstatfs (fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC;
   seals = fcntl (fd, F_GET_SEALS);
-  if (S_ISREG (st.st_mode) && seals >= 0 && (seals & F_SEAL_SHRINK))
+  if (S_ISREG (st.st_mode) && !hugetlbfs && seals >= 0 && (seals & F_SEAL_SHRINK))
     return NULL;
   guard_install ();
   /* the mapping spans whole pages (a hugetlbfs one, whole huge pages)
    * and @len may end inside the last one (a log, an in-flight area, a
    * region the peer sized so): that page must be replaceable too */
-  if (fstatfs (fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC && sfs.f_bsize > 0)
+  if (hugetlbfs && sfs.f_bsize > 0)
     len = (len + sfs.f_bsize - 1) / sfs.f_bsize * sfs.f_bsize;
   else
     len = (len + guard_page - 1) / guard_page * guard_page;
