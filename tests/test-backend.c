@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
@@ -1800,6 +1801,93 @@ test_hostile_fds (Fixture       *f,
                 VHOST_USER_ERROR_INCORRECT_FDS);
 }
 
+/* An fd of kind @kind that is not an eventfd: a pipe whose writer is
+ * gone, a memfd, a socket whose peer is gone (each polls readable for
+ * ever), a timerfd (an anonymous inode too), /dev/null. */
+#define N_NOT_EVENTFDS 5
+static int
+not_eventfd (guint kind)
+{
+  int pair[2];
+
+  switch (kind)
+    {
+    case 0:
+      g_assert_no_errno (pipe2 (pair, O_CLOEXEC));
+      close (pair[1]);
+      return pair[0];
+    case 1:
+      return test_memfd (0x1000);
+    case 2:
+      g_assert_no_errno (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair));
+      close (pair[1]);
+      return pair[0];
+    case 3:
+      pair[0] = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC);
+      g_assert_cmpint (pair[0], >=, 0);
+      return pair[0];
+    default:
+      pair[0] = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      g_assert_cmpint (pair[0], >=, 0);
+      return pair[0];
+    }
+}
+
+/* Kick, call, err and log fds are eventfds: anything else is refused
+ * (INCORRECT_FDS, a NACK) and closed, and the session goes on. A pipe
+ * whose writer is gone, taken as a kick fd, polled readable for ever:
+ * the ring's kick source ran without pause and took a core. */
+static void
+test_hostile_not_eventfds (Fixture       *f,
+                           gconstpointer  data)
+{
+  const guint32 requests[] = { REQ (SET_VRING_KICK), REQ (SET_VRING_CALL), REQ (SET_VRING_ERR) };
+  const char *properties[] = { "kick-fd", "call-fd", "err-fd" };
+  guint open_fds;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  open_fds = test_count_open_fds ();
+  for (guint kind = 0; kind < N_NOT_EVENTFDS; kind++)
+    {
+      g_test_message ("fd kind %u", kind);
+      for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+        {
+          expect_nack (f, msg_ring_fd (&msg, requests[i], 0, not_eventfd (kind)));
+          g_assert_cmpint (vring_prop (f, 0, properties[i]), ==, -1);
+        }
+      vhost_user_message_add_fd (msg_empty (&msg, REQ (SET_LOG_FD)), not_eventfd (kind));
+      expect_nack (f, &msg);
+    }
+  g_assert_false (vring_prop (f, 0, "started"));
+  g_assert_cmpuint (test_count_open_fds (), ==, open_fds);
+
+  /* the refusal, as the responder has it before any handler runs */
+  {
+    const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN,
+                                                                       REQ (SET_VRING_KICK));
+    VhostUserShapeLimits limits = { NUM_QUEUES, 1024, MEM_SLOTS, FALSE };
+    GValue values[VHOST_USER_SHAPE_MAX_ARGS] = { G_VALUE_INIT };
+    g_autoptr(GError) error = NULL;
+    guint n_values = 0;
+
+    msg_ring_fd (&msg, REQ (SET_VRING_KICK), 0, not_eventfd (0));
+    g_assert_false (vhost_user_shape_decode (info->shape, info, &msg, &limits, values, &n_values, &error));
+    g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS);
+    vhost_user_message_clear (&msg);
+  }
+
+  /* eventfds are taken */
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      expect_ok (f, msg_ring_fd (&msg, requests[i], 0, test_eventfd ()));
+      g_assert_cmpint (vring_prop (f, 0, properties[i]), >=, 0);
+    }
+  g_assert_true (vring_prop (f, 0, "started"));
+  vhost_user_message_add_fd (msg_empty (&msg, REQ (SET_LOG_FD)), test_eventfd ());
+  expect_ok (f, &msg);
+}
+
 /* a well-formed request for ring @index, whatever it is about */
 static VhostUserMessage *
 msg_for_ring (VhostUserMessage *msg,
@@ -2672,6 +2760,7 @@ main (int   argc,
   ADD ("inflight/handed-back", test_inflight_handed_back);
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);
+  ADD ("hostile/eventfds-only", test_hostile_not_eventfds);
   ADD ("hostile/ring", test_hostile_ring);
   ADD ("hostile/mem-table", test_hostile_mem_table);
   ADD ("hostile/mem-slots", test_hostile_mem_slots);

@@ -527,7 +527,8 @@ take_vring_fd (VhostUserBackend     *self,
  *   (a handler that keeps it dup()s it)
  *
  * The front-end passes a ring's kick eventfd. Default: keep it (closing any earlier one) and
- * start the ring.
+ * start the ring. An fd that is not an eventfd is refused with
+ * %VHOST_USER_ERROR_INCORRECT_FDS before the signal is emitted.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -554,7 +555,9 @@ real_set_vring_kick (VhostUserBackend    *self,
  * @fd: the call eventfd, or -1; borrowed for the emission
  *   (a handler that keeps it dup()s it)
  *
- * The front-end passes a ring's call eventfd. Default: keep it.
+ * The front-end passes a ring's call eventfd. Default: keep it. An fd
+ * that is not an eventfd is refused with %VHOST_USER_ERROR_INCORRECT_FDS
+ * before the signal is emitted.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *
@@ -579,7 +582,9 @@ real_set_vring_call (VhostUserBackend    *self,
  * @fd: the error eventfd, or -1; borrowed for the emission
  *   (a handler that keeps it dup()s it)
  *
- * The front-end passes a ring's error eventfd. Default: keep it.
+ * The front-end passes a ring's error eventfd. Default: keep it. An fd
+ * that is not an eventfd is refused with %VHOST_USER_ERROR_INCORRECT_FDS
+ * before the signal is emitted.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *

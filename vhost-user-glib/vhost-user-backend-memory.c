@@ -267,6 +267,8 @@ vhost_user_backend_real_set_log_base (VhostUserBackend    *self,
  *   (a handler that keeps it dup()s it)
  *
  * The front-end passes an eventfd to signal after logging. Default: keep it.
+ * An fd that is not an eventfd is refused with
+ * %VHOST_USER_ERROR_INCORRECT_FDS before the signal is emitted.
  *
  * Returns: %TRUE if the handler answers @invocation (now or later)
  *

@@ -77,8 +77,9 @@ typedef enum {
   VHOST_USER_SHAPE_INDEX_NUM,      /* vring state: index and number */
   VHOST_USER_SHAPE_VRING_SIZE,     /* index and a ring size the device can hold */
   VHOST_USER_SHAPE_INDEX_BOOL,     /* index and 0 or 1 */
-  VHOST_USER_SHAPE_INDEX_FD,       /* u64 index with the no-fd bit, and the fd */
+  VHOST_USER_SHAPE_INDEX_FD,       /* u64 index with the no-fd bit, and an eventfd */
   VHOST_USER_SHAPE_FD,
+  VHOST_USER_SHAPE_EVENTFD,        /* an fd that must be an eventfd */
   VHOST_USER_SHAPE_VRING_ADDR,
   VHOST_USER_SHAPE_MEM_TABLE,      /* every region mapped */
   VHOST_USER_SHAPE_REGION,         /* one region mapped */

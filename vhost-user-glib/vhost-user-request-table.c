@@ -67,7 +67,7 @@ static const VhostUserRequestInfo main_requests[] = {
   MAIN (SET_LOG_BASE, "set-log-base", .shape = SHAPE (LOG), .request = PAYLOAD (LOG, 16, 16, 0, 1),
         .reply = ALWAYS, .reply_payload = PAYLOAD (OPAQUE, 0, 16, 0, 0), .reply_can_fail = TRUE,
         .reply_needs = P (LOG_SHMFD)),
-  MAIN (SET_LOG_FD, "set-log-fd", .shape = SHAPE (FD), .request = NOTHING_FD, .reply = ACK),
+  MAIN (SET_LOG_FD, "set-log-fd", .shape = SHAPE (EVENTFD), .request = NOTHING_FD, .reply = ACK),
   MAIN (SET_VRING_NUM, "set-vring-num", .shape = SHAPE (VRING_SIZE), .request = VRING_STATE, .reply = ACK),
   MAIN (SET_VRING_ADDR, "set-vring-addr", .shape = SHAPE (VRING_ADDR),
         .request = PAYLOAD (VRING_ADDR, 40, 40, 0, 0), .reply = ACK),

@@ -12,6 +12,10 @@
 
 #include "config.h"
 
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "vhost-user-signal-shape-private.h"
 #include "vhost-user-marshal.h"
 
@@ -124,6 +128,37 @@ decode_vring_size (const VhostUserRequestInfo *info,
   return TRUE;
 }
 
+/* Kick, call, err and log fds are read and written as eventfds, and
+ * any other kind misbehaves: a pipe whose writer is gone, a memfd or a
+ * socket at EOF poll readable for ever and spin the ring's context; a
+ * pipe whose reader is gone makes a call SIGPIPE. An eventfd is an
+ * anonymous inode (no file type in st_mode), as timerfds, signalfds and
+ * epoll fds are too: /proc/self/fd tells them apart, and where /proc
+ * is not mounted the file type alone decides. */
+static gboolean
+check_eventfd (const VhostUserRequestInfo  *info,
+               int                          fd,
+               GError                     **error)
+{
+  static const char eventfd_target[] = "anon_inode:[eventfd]";
+  char path[32];
+  char target[sizeof eventfd_target];
+  struct stat st;
+  gssize n = -1;
+
+  if (fstat (fd, &st) == 0 && (st.st_mode & S_IFMT) == 0)
+    {
+      g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+      n = readlink (path, target, sizeof target);
+      if (n < 0 || ((gsize) n == strlen (eventfd_target) && memcmp (target, eventfd_target, n) == 0))
+        return TRUE;
+    }
+  g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
+               "%s: the fd is not an eventfd (%s)", info->name,
+               n > 0 ? "another anonymous inode" : "a file, pipe, socket or device");
+  return FALSE;
+}
+
 static gboolean
 decode_index_fd (const VhostUserRequestInfo *info,
                  const VhostUserMessage     *msg,
@@ -136,6 +171,8 @@ decode_index_fd (const VhostUserRequestInfo *info,
 
   vhost_user_message_get_vring_fd (msg, &index, &no_fd);
   if (!check_index (info, limits, index, error))
+    return FALSE;
+  if (!no_fd && !check_eventfd (info, fd_at (msg, 0), error))
     return FALSE;
   g_value_set_uint (&v[0], index);
   g_value_set_int (&v[1], no_fd ? -1 : fd_at (msg, 0));
@@ -151,6 +188,18 @@ decode_fd (const VhostUserRequestInfo *info,
 {
   g_value_set_int (&v[0], fd_at (msg, 0));
   return TRUE;
+}
+
+static gboolean
+decode_eventfd (const VhostUserRequestInfo *info,
+                const VhostUserMessage     *msg,
+                const VhostUserShapeLimits *limits,
+                GValue                     *v,
+                GError                    **error)
+{
+  if (!check_eventfd (info, fd_at (msg, 0), error))
+    return FALSE;
+  return decode_fd (info, msg, limits, v, error);
 }
 
 static gboolean
@@ -514,6 +563,7 @@ static const struct {
   [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN),       emit_ub },
   [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT),           emit_uh },
   [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT),                emit_h },
+  [VHOST_USER_SHAPE_EVENTFD]     = { "h",      decode_eventfd,       M (OBJECT_INT),                emit_h },
   [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED),         emit_uA },
   [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED),              emit_P },
   [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED),              emit_P },
