@@ -724,6 +724,34 @@ peer_clear (Peer *peer)
   g_mutex_clear (&peer->lock);
 }
 
+/* A front-end on @sock that moves device state (no device around it). */
+static void
+connect_for_state (VhostUserFrontend *frontend,
+                   const char        *sock)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
+                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
+                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* Until the pipe @fd reads from holds 64 KiB: the device writing into it
+ * waits. */
+static void
+wait_pipe_full (int fd)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  int queued = 0;
+
+  while ((ioctl (fd, FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (queued, >=, 65536);
+}
+
 /* Once the device has filled the pipe, one page is read: poll then says
  * the pipe is writable, though not for a whole chunk. */
 static gpointer
@@ -890,12 +918,7 @@ test_gone_at_state_fd (Fixture       *f,
     }
 
   server = peer_listen (f, &peer, PEER_FD_AFTER_GONE, &sock);
-  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
-                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
-                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
-  g_assert_no_error (error);
+  connect_for_state (frontend, sock);
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   vhost_user_frontend_set_device_state_fd_async (frontend, 1, 0, fds[0], NULL, NULL, NULL);
 
@@ -1128,8 +1151,7 @@ test_save_unread (Fixture       *f,
   g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *sock = NULL;
-  gint64 deadline;
-  int fds[2], queued = 0;
+  int fds[2];
 
   if (!g_file_test ("/proc/self/task", G_FILE_TEST_IS_DIR))
     {
@@ -1137,22 +1159,14 @@ test_save_unread (Fixture       *f,
       return;
     }
   server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
-  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
-                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
-                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
-  g_assert_no_error (error);
+  connect_for_state (frontend, sock);
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
   g_assert_no_error (error);
   g_close (fds[1], NULL);
 
   /* the pipe full: a write the device makes now waits */
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while ((ioctl (fds[0], FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_cmpint (queued, >=, 65536);
+  wait_pipe_full (fds[0]);
   g_usleep (200 * 1000);
   g_assert_cmpuint (workers_in_io (), ==, 0);
 
@@ -1179,8 +1193,7 @@ test_save_made_blocking (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autofree char *sock = NULL;
   guint8 page[4096];
-  gint64 deadline;
-  int fds[2], queued = 0;
+  int fds[2];
 
   if (!g_test_subprocess ())
     {
@@ -1190,20 +1203,12 @@ test_save_made_blocking (Fixture       *f,
     }
 
   server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
-  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
-                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
-                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
-  g_assert_no_error (error);
+  connect_for_state (frontend, sock);
   g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
   g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
   g_assert_no_error (error);
 
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while ((ioctl (fds[0], FIONREAD, &queued) != 0 || queued < 65536) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_cmpint (queued, >=, 65536);
+  wait_pipe_full (fds[0]);
   /* the device waits for room; it will have a page of it, on a blocking
    * file description if it shares ours */
   g_assert_cmpint (fcntl (fds[1], F_SETFL, fcntl (fds[1], F_GETFL) & ~O_NONBLOCK), ==, 0);
@@ -1254,12 +1259,7 @@ test_other_uid (Fixture       *f,
   g_assert_cmpint (setgid (65534), ==, 0);
   g_assert_cmpint (setuid (65534), ==, 0);
 
-  g_assert_true (vhost_user_frontend_connect_to_path (frontend, sock, 5000, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_user_frontend_negotiate (frontend, VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_VERSION_1),
-                                                VHOST_USER_PROTOCOL_FEATURE_REPLY_ACK |
-                                                VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE, NULL, &error));
-  g_assert_no_error (error);
+  connect_for_state (frontend, sock);
   g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 0, 0, fds[1], NULL, NULL, &error));
   g_assert_no_error (error);
 
