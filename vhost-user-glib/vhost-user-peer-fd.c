@@ -147,7 +147,9 @@ write_slot (void)
       GThread *thread;
 
       slots = g_ptr_array_new ();
-      thread = g_thread_new ("vhost-user-eventfd-watchdog", watchdog, NULL);
+      /* (15 characters at most: a longer name is refused, and the thread
+       * would go by its creator's, a ring's thread's in a device) */
+      thread = g_thread_new ("vhost-user-wdog", watchdog, NULL);
       while (!g_atomic_int_get (&watchdog_running))
         g_thread_yield ();
       g_thread_unref (thread);
