@@ -19,6 +19,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -399,7 +403,113 @@ typedef enum {
   PEER_OWN_PIPE,      /* answers SET_DEVICE_STATE_FD with a pipe of its own, and moves the state over it */
   PEER_OWN_FILE,      /* answers SET_DEVICE_STATE_FD with a file (a memfd) of its own */
   PEER_OWN_BLOCKING,  /* answers with a pipe of its own, and makes our end blocking once the load is under way */
+  PEER_LOCKS,         /* keeps the pipe, holds its lock (a save's with a page in it), and answers */
+  PEER_LOAD_READS,    /* reads a load to its end */
 } PeerMode;
+
+/* --- a peer that holds a pipe's lock --- */
+
+/* A splice() into the pipe from a socket nobody writes to waits for the
+ * socket with the pipe's lock taken: every read and write of the pipe,
+ * through any of its ends, waits in the kernel until the splice ends,
+ * whatever O_NONBLOCK or RWF_NOWAIT say. */
+typedef struct {
+  int      pipe_fd;    /* a writable end of the pipe, ours */
+  int      socks[2];
+  GThread *thread;
+  gint     tid;
+} PipeLock;
+
+static gpointer
+pipe_lock_splice (gpointer data)
+{
+  PipeLock *lock = data;
+  sigset_t pipe_set;
+
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, NULL);
+  g_atomic_int_set (&lock->tid, (gint) syscall (SYS_gettid));
+  g_assert_cmpint (splice (lock->socks[0], NULL, lock->pipe_fd, NULL, 4096, 0), ==, 0);
+  return NULL;
+}
+
+/* Holds the lock of the pipe @fd is an end of (a read end is opened
+ * again for writing, as a peer can through /proc), until
+ * pipe_lock_release(); returns once the splice waits. */
+static PipeLock *
+pipe_lock_hold (int fd)
+{
+  PipeLock *lock = g_new0 (PipeLock, 1);
+  g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean waiting = FALSE;
+
+  lock->pipe_fd = open (proc, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (lock->pipe_fd, >=, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lock->socks), ==, 0);
+  g_assert_cmpint (fcntl (lock->pipe_fd, F_SETFL, fcntl (lock->pipe_fd, F_GETFL) & ~O_NONBLOCK), ==, 0);
+  lock->thread = g_thread_new ("pipe lock", pipe_lock_splice, lock);
+  while (!waiting && g_get_monotonic_time () < deadline)
+    {
+      gint tid = g_atomic_int_get (&lock->tid);
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/syscall", tid);
+      g_autofree char *line = NULL;
+      g_autofree char *prefix = g_strdup_printf ("%d ", SYS_splice);
+
+      if (tid != 0 && g_file_get_contents (path, &line, NULL, NULL) && g_str_has_prefix (line, prefix))
+        waiting = TRUE;
+      else
+        g_usleep (1000);
+    }
+  g_assert_true (waiting);
+  /* (in the syscall is not yet waiting in it) */
+  g_usleep (G_USEC_PER_SEC / 20);
+  return lock;
+}
+
+/* The socket's end: the splice returns, and lets go of the lock. */
+static void
+pipe_lock_release (PipeLock *lock)
+{
+  g_close (lock->socks[1], NULL);
+  g_thread_join (lock->thread);
+  g_close (lock->socks[0], NULL);
+  g_close (lock->pipe_fd, NULL);
+  g_free (lock);
+}
+
+/* How many of the library's pipe relays run in this process. */
+static guint
+relays_running (void)
+{
+  g_autoptr(GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  guint n = 0;
+
+  g_assert_nonnull (tasks);
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "vhost-user-pipe"))
+        n++;
+    }
+  return n;
+}
+
+/* Until every relay has ended (a relay stopped while the peer held the
+ * lock ends once it lets go). */
+static void
+wait_relays_ended (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (relays_running () > 0 && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpuint (relays_running (), ==, 0);
+}
 
 typedef struct {
   PeerMode      mode;
@@ -423,6 +533,7 @@ typedef struct {
   int           own_kept;    /* the blocking peer's copy of the end it gave */
   gsize         own_bytes;   /* a load's, read to the end */
   gsize         own_expected;  /* how much the load is, 0 for a save */
+  PipeLock     *pipe_lock;   /* the locking peer's */
 } Peer;
 
 #define OWN_STATE "the peer's own state"
@@ -598,6 +709,20 @@ peer_state_fd (VhostUserBackend    *backend,
       vhost_user_invocation_return_fd (invocation, 0, fds[1]);
       return TRUE;
     }
+  if (peer->mode == PEER_LOCKS)
+    {
+      static const guint8 page[4096];
+
+      /* a save has something to read, so that the front-end reads */
+      if (direction == 0)
+        g_assert_cmpint (write (fd, page, sizeof page), ==, sizeof page);
+      g_mutex_lock (&peer->lock);
+      peer->pipe_fd = dup (fd);
+      peer->pipe_lock = pipe_lock_hold (fd);
+      g_mutex_unlock (&peer->lock);
+      vhost_user_invocation_return_u64 (invocation, 0x100);
+      return TRUE;
+    }
   if (peer->mode == PEER_OWN_FILE)
     {
       int file = memfd_create ("own-state", MFD_CLOEXEC);
@@ -608,6 +733,19 @@ peer_state_fd (VhostUserBackend    *backend,
       return TRUE;
     }
   return FALSE;
+}
+
+/* Reads to the end (or the first error). */
+static void
+load_read (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Peer *peer = user_data;
+
+  if (g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL) > 0)
+    g_input_stream_read_async (G_INPUT_STREAM (source), peer->chunk, sizeof peer->chunk, G_PRIORITY_DEFAULT, NULL,
+                               load_read, peer);
 }
 
 static gboolean
@@ -624,6 +762,9 @@ peer_load_state (VhostUserBackend *backend,
       g_ptr_array_add (peer->streams, g_object_ref (stream));
       g_mutex_unlock (&peer->lock);
     }
+  if (peer->mode == PEER_LOAD_READS)
+    g_input_stream_read_async (stream, peer->chunk, sizeof peer->chunk, G_PRIORITY_DEFAULT, NULL,
+                               load_read, peer);
   if (peer->mode == PEER_READS)
     {
       g_signal_connect (backend, "disconnected", G_CALLBACK (peer_disconnected), peer);
@@ -1382,6 +1523,118 @@ test_own_pipe_blocking (Fixture       *f,
   peer_clear (&peer);
 }
 
+/* A back-end that holds the lock of the state's pipe (a splice() waiting
+ * with it taken): the save or the load times out, and the VMM's thread
+ * is not held in the kernel (before, the copy's read or write of the
+ * pipe waited for the lock, past every timeout, for as long as the
+ * back-end liked); the relay that waits in its place ends once the
+ * back-end lets go. In a child, so that the hang fails the test. */
+static void
+test_pipe_locked (Fixture       *f,
+                  gconstpointer  data)
+{
+  gboolean save = GPOINTER_TO_INT (data);
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, PEER_LOCKS, &sock);
+  device = device_for (f, sock);
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 500, NULL);
+  if (save)
+    {
+      g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+
+      ok = vhost_user_device_save_state (device, saved, NULL, &error);
+    }
+  else
+    {
+      g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (g_malloc0 (1 << 20), 1 << 20, g_free);
+
+      ok = vhost_user_device_load_state (device, in, NULL, &error);
+    }
+  g_assert_false (ok);
+  g_test_message ("%s: %s", save ? "save" : "load", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT);
+  g_assert_cmpuint (relays_running (), ==, 1);
+
+  g_mutex_lock (&peer.lock);
+  pipe_lock_release (g_steal_pointer (&peer.pipe_lock));
+  g_mutex_unlock (&peer.lock);
+  wait_relays_ended ();
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
+/* The other way round: a front-end that holds the lock of the pipe it
+ * passed, while the device saves or loads. The back-end's session goes
+ * on (a request is answered, the front-end's going ends the session and
+ * the server stops); before, the device's write or read of the pipe, in
+ * the session's thread, waited for the lock for as long as the front-end
+ * liked, the session with it. In a child, so that the hang fails the
+ * test. */
+static void
+test_backend_pipe_locked (Fixture       *f,
+                          gconstpointer  data)
+{
+  gboolean save = GPOINTER_TO_INT (data);
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = NULL;
+  PipeLock *lock;
+  int fds[2];
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, save ? PEER_ENDLESS : PEER_LOAD_READS, &sock);
+  connect_for_state (frontend, sock);
+  g_object_set (frontend, "timeout", 2000, NULL);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  if (!save)
+    {
+      static const guint8 page[4096];
+
+      /* something to read, so that the device's side reads */
+      g_assert_cmpint (write (fds[1], page, sizeof page), ==, sizeof page);
+    }
+  lock = pipe_lock_hold (fds[1]);
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, save ? 0 : 1, 0, fds[save ? 1 : 0], NULL, NULL,
+                                                          &error));
+  g_assert_no_error (error);
+  /* the device's first write or read is under way */
+  g_usleep (G_USEC_PER_SEC / 5);
+  g_assert_cmpuint (relays_running (), ==, 1);
+
+  vhost_user_frontend_get_u64 (frontend, VHOST_USER_REQUEST_GET_FEATURES, NULL, &error);
+  g_assert_no_error (error);
+  vhost_user_frontend_close (frontend);
+  vhost_user_server_stop (server);
+
+  pipe_lock_release (lock);
+  g_close (fds[0], NULL);
+  g_close (fds[1], NULL);
+  wait_relays_ended ();
+  peer_clear (&peer);
+}
+
 /* Whether an fd of this process is the peer's memfd. */
 static gboolean
 own_file_open (void)
@@ -1704,6 +1957,14 @@ main (int   argc,
   g_test_add ("/migration/device-state/own-pipe-blocking", Fixture, NULL, fixture_setup, test_own_pipe_blocking,
               fixture_teardown);
   g_test_add ("/migration/device-state/own-file", Fixture, NULL, fixture_setup, test_own_file, fixture_teardown);
+  g_test_add ("/migration/device-state/save-pipe-locked", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_pipe_locked, fixture_teardown);
+  g_test_add ("/migration/device-state/load-pipe-locked", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_pipe_locked, fixture_teardown);
+  g_test_add ("/migration/device-state/backend-save-pipe-locked", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,
+              test_backend_pipe_locked, fixture_teardown);
+  g_test_add ("/migration/device-state/backend-load-pipe-locked", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
+              test_backend_pipe_locked, fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,

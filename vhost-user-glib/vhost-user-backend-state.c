@@ -14,11 +14,18 @@
 #include "vhost-user-backend-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-peer-fd-private.h"
+#include "vhost-user-pipe-relay-private.h"
 
 /* The transfer's streams tell the back-end when the device closed them:
  * that is when the state is all written (save) or all read (load), and
- * CHECK_DEVICE_STATE can be answered. Closing may happen in a thread (the
- * default close_async), so the news is taken to the back-end's context. */
+ * CHECK_DEVICE_STATE can be answered (a save's once the relay has passed
+ * the end on to the front-end too). Closing may happen in a thread (the
+ * default close_async), so the news is taken to the back-end's context.
+ *
+ * The device's stream is over our own pipe, never the front-end's: a
+ * relay thread copies between the two (see vhost-user-pipe-relay.c), so
+ * that a front-end that holds its pipe's lock stalls the transfer, not
+ * the thread of the device's calls, and with it the session. */
 
 typedef VhostUserStateTransfer Transfer;
 
@@ -31,6 +38,8 @@ struct _VhostUserStateTransfer
   GError              *error;
   VhostUserInvocation *check;       /* a CHECK_DEVICE_STATE waiting for the close */
   GObject             *stream;
+  VhostUserPipeRelay  *relay;
+  GSource             *relay_done;  /* in the back-end's context */
   guint                direction;
   guint                phase;
 };
@@ -48,6 +57,8 @@ transfer_unref (Transfer *t)
   if (!g_atomic_ref_count_dec (&t->ref))
     return;
   g_clear_object (&t->check);
+  g_clear_pointer (&t->relay, vhost_user_pipe_relay_stop);
+  g_clear_pointer (&t->relay_done, g_source_unref);
   g_clear_error (&t->error);
   g_mutex_clear (&t->lock);
   g_free (t);
@@ -70,6 +81,26 @@ current_transfer (VhostUserBackend *self)
   return t;
 }
 
+/* Under the lock: the device is done, and a save has reached the
+ * front-end (or failed to). */
+static gboolean
+transfer_is_over (Transfer *t)
+{
+  int errsv;
+
+  if (!t->closed)
+    return FALSE;
+  if (t->direction == 1 || t->relay == NULL)
+    return TRUE;
+  if (!vhost_user_pipe_relay_is_done (t->relay))
+    return FALSE;
+  if (!vhost_user_pipe_relay_propagate (t->relay, &errsv) && t->error == NULL)
+    t->error = g_error_new (VHOST_USER_ERROR, errsv == EPIPE ? VHOST_USER_ERROR_SOCKET_BROKEN
+                                                             : VHOST_USER_ERROR_SOCKET_ERROR,
+                            "Could not pass the device's state on to the front-end: %s", g_strerror (errsv));
+  return TRUE;
+}
+
 /* In the back-end's context: the device is done; a waiting check is
  * answered. */
 static void
@@ -79,7 +110,7 @@ transfer_answer (Transfer *t)
   g_autoptr(GError) error = NULL;
 
   g_mutex_lock (&t->lock);
-  if (t->closed && t->check != NULL)
+  if (t->check != NULL && transfer_is_over (t))
     {
       check = g_steal_pointer (&t->check);
       error = t->error != NULL ? g_error_copy (t->error) : NULL;
@@ -97,12 +128,21 @@ transfer_answer (Transfer *t)
 static gboolean
 transfer_is_closed (Transfer *t)
 {
-  gboolean closed;
+  gboolean over;
 
   g_mutex_lock (&t->lock);
-  closed = t->closed;
+  over = transfer_is_over (t);
   g_mutex_unlock (&t->lock);
-  return closed;
+  return over;
+}
+
+static gboolean
+transfer_relay_done (int          fd,
+                     GIOCondition condition,
+                     gpointer     user_data)
+{
+  transfer_answer (user_data);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -350,11 +390,21 @@ end_of_state (StateInputStream  *self,
 {
   gboolean gone;
 
+  int errsv = 0;
+
   if (n != 0 || count == 0)
     return n;
   g_mutex_lock (&self->transfer->lock);
   gone = self->transfer->backend == NULL;
+  if (!gone && self->transfer->relay != NULL)
+    vhost_user_pipe_relay_propagate (self->transfer->relay, &errsv);
   g_mutex_unlock (&self->transfer->lock);
+  if (errsv != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not read the device's state from the front-end: %s", g_strerror (errsv));
+      return -1;
+    }
   if (!gone)
     return 0;
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
@@ -544,6 +594,8 @@ vhost_user_backend_end_state_transfer (VhostUserBackend *self)
   Transfer *t;
   g_autoptr(GObject) stream = NULL;
   g_autoptr(VhostUserInvocation) check = NULL;
+  g_autoptr(VhostUserPipeRelay) relay = NULL;
+  g_autoptr(GSource) relay_done = NULL;
 
   g_mutex_lock (&transfers_lock);
   t = g_steal_pointer (&priv->state_transfer);
@@ -554,9 +606,13 @@ vhost_user_backend_end_state_transfer (VhostUserBackend *self)
   t->backend = NULL;
   stream = g_steal_pointer (&t->stream);
   check = g_steal_pointer (&t->check);
+  relay = g_steal_pointer (&t->relay);
+  relay_done = g_steal_pointer (&t->relay_done);
   g_mutex_unlock (&t->lock);
   /* out of the lock: dropping the stream may close it, which takes it */
   g_clear_object (&stream);
+  if (relay_done != NULL)
+    g_source_destroy (relay_done);
   transfer_unref (t);
 }
 
@@ -604,6 +660,8 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
   struct stat st;
   GSource *idle;
   Transfer *t;
+  VhostUserPipeRelay *relay;
+  g_autoptr(GError) error = NULL;
   int own;
 
   if (direction > 1 || phase != 0)
@@ -633,10 +691,16 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "SET_DEVICE_STATE_FD without its fd");
       return TRUE;
     }
-  /* (see StateOutputStream; a device's blocking calls still block, in
-   * poll(), which its cancellable reaches; and no read or write trusts
-   * the flag, which the front-end shares) */
+  /* (the relay's reads and writes do not trust the flag, which the
+   * front-end shares; see also StateOutputStream: a device's blocking
+   * calls still block, in poll(), which its cancellable reaches) */
   g_unix_set_fd_nonblocking (own, TRUE, NULL);
+  relay = vhost_user_pipe_relay_new (own, direction == 0, &own, &error);
+  if (relay == NULL)
+    {
+      vhost_user_invocation_return_error (invocation, error);
+      return TRUE;
+    }
 
   vhost_user_backend_end_state_transfer (self);
   t = g_new0 (Transfer, 1);
@@ -645,6 +709,12 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
   t->backend = self;
   t->direction = direction;
   t->phase = phase;
+  t->relay = relay;
+  t->relay_done = g_unix_fd_source_new (vhost_user_pipe_relay_get_done_fd (relay), G_IO_IN);
+  g_source_set_callback (t->relay_done, G_SOURCE_FUNC (transfer_relay_done), transfer_ref (t),
+                         (GDestroyNotify) transfer_unref);
+  g_source_set_static_name (t->relay_done, "vhost-user device state relay");
+  g_source_attach (t->relay_done, priv->context);
   if (direction == 0)
     {
       StateOutputStream *out = g_object_new (STATE_TYPE_OUTPUT_STREAM,

@@ -4,15 +4,16 @@
  *
  * The back-end holds the other end of the pipe, so the pipe is the peer:
  * it may stop reading or writing at any point, write without end, or
- * close its end early. GIO's splice over GUnix streams trusts it: on a
- * blocking pipe a write larger than the free room blocks the thread in
- * the kernel (poll says writable once one page is free), no
- * cancellation reaches a thread blocked there. Here our end is non-blocking and only ever read or
- * written when poll says so, and each read and write asks for no wait
- * itself (the back-end shares the flags of a pipe end it handed us, and
- * of the one we hand it, if it kept a copy: see vhost-user-peer-fd.c); the wait for the pipe is bounded (no
- * progress for @idle_timeout_ms is an error) and ends at @abort too (the
- * device cancels it when the back-end goes). A write after the back-end
+ * close its end early, or hold the pipe's lock. GIO's splice over GUnix
+ * streams trusts it: on a blocking pipe a write larger than the free room
+ * blocks the thread in the kernel (poll says writable once one page is
+ * free), no cancellation reaches a thread blocked there. Here the pipe is
+ * the relay's (see vhost-user-pipe-relay.c): our end of its own pipe is
+ * non-blocking and only ever read or written when poll says so; the wait
+ * for it is bounded (no progress for @idle_timeout_ms is an error) and
+ * ends at @abort too (the device cancels it when the back-end goes). A
+ * load is done once the relay has written the end of the state to the
+ * back-end, within the same bound. A write after the relay
  * closed its end raises SIGPIPE: GIO ignores it once GSocket's class
  * exists, but a process need not have made a GSocket (a front-end can
  * take a plain fd) or may want SIGPIPE back, so it is blocked around each
@@ -36,12 +37,15 @@
 
 #include "vhost-user-error.h"
 #include "vhost-user-peer-fd-private.h"
+#include "vhost-user-pipe-relay-private.h"
 #include "vhost-user-state-copy-private.h"
 
 #define CHUNK (64 * 1024)
 
 typedef struct {
-  int           fd;
+  int           fd;           /* our end of the relay's pipe */
+  VhostUserPipeRelay *relay;
+  gboolean      draining;     /* load: the stream's end reached, the relay's awaited */
   GObject      *stream;
   gboolean      save;         /* pipe to stream; else stream to pipe */
   guint         timeout_ms;
@@ -73,6 +77,7 @@ copy_free (Copy *c)
    * the end of the state */
   if (c->fd >= 0)
     g_close (c->fd, NULL);
+  g_clear_pointer (&c->relay, vhost_user_pipe_relay_stop);
   g_clear_object (&c->stream);
   if (c->abort != NULL)
     g_cancellable_disconnect (c->abort, c->abort_id);
@@ -145,15 +150,18 @@ wait_ended (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Until the pipe is ready, @abort or the caller cancels or @timeout_ms
- * pass (the step then finds which). */
+/* Until the pipe is ready (the relay done, while draining), @abort or
+ * the caller cancels or @timeout_ms pass (the step then finds which). */
 static void
 wait_for_pipe (GTask *task,
                guint  timeout_ms)
 {
   Copy *c = g_task_get_task_data (task);
 
-  c->wait = g_unix_fd_source_new (c->fd, c->save ? G_IO_IN : G_IO_OUT);
+  if (c->draining)
+    c->wait = g_unix_fd_source_new (vhost_user_pipe_relay_get_done_fd (c->relay), G_IO_IN);
+  else
+    c->wait = g_unix_fd_source_new (c->fd, c->save ? G_IO_IN : G_IO_OUT);
   g_source_set_callback (c->wait, G_SOURCE_FUNC (pipe_ready), task, NULL);
   if (c->abort != NULL)
     {
@@ -268,15 +276,40 @@ read_from_stream (GObject      *source,
     }
   if (n == 0)
     {
-      /* closing our end is the end of the state for the back-end */
+      /* closing our end is the end of the state: the relay passes it on,
+       * with what it still holds */
       g_close (g_steal_fd (&c->fd), NULL);
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
+      c->draining = TRUE;
+      copy_step (task);
       return;
     }
   c->len = n;
   c->done = 0;
   copy_step (task);
+}
+
+/* The relay ended at the end of the state (its result then returned),
+ * or failed, which is the copy's failure. */
+static void
+relay_ended (GTask *task)
+{
+  Copy *c = g_task_get_task_data (task);
+  int errsv;
+
+  if (vhost_user_pipe_relay_propagate (c->relay, &errsv))
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+  else if (errsv == EPIPE)
+    {
+      c->closed_early = TRUE;
+      g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
+                               "The back-end closed the device state's pipe before its end");
+      g_object_unref (task);
+    }
+  else
+    fail_errno (task, errsv, c->save ? "read" : "write");
 }
 
 /* As far as the pipe goes without waiting: a save reads a chunk and hands
@@ -310,6 +343,15 @@ copy_step (GTask *task)
       return;
     }
 
+  if (c->draining)
+    {
+      if (vhost_user_pipe_relay_is_done (c->relay))
+        relay_ended (task);
+      else
+        wait_or_time_out (task);
+      return;
+    }
+
   if (c->save)
     {
       n = vhost_user_pipe_read (c->fd, c->buf, CHUNK);
@@ -328,10 +370,7 @@ copy_step (GTask *task)
                                            c->stream_cancellable, written_to_stream, task);
         }
       else if (n == 0)
-        {
-          g_task_return_boolean (task, TRUE);
-          g_object_unref (task);
-        }
+        relay_ended (task);
       else if (errno == EAGAIN)
         wait_or_time_out (task);
       else
@@ -356,10 +395,8 @@ copy_step (GTask *task)
         }
       else if (n < 0 && errno == EPIPE)
         {
-          c->closed_early = TRUE;
-          g_task_return_new_error (task, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
-                                   "The back-end closed the device state's pipe before its end");
-          g_object_unref (task);
+          /* the relay has ended */
+          relay_ended (task);
           return;
         }
       else
@@ -407,7 +444,6 @@ vhost_user_state_copy_async (int                  fd,
   GError *error = NULL;
 
   g_task_set_source_tag (task, vhost_user_state_copy_async);
-  c->fd = fd;
   c->stream = g_object_ref (stream);
   c->save = G_IS_OUTPUT_STREAM (stream);
   c->timeout_ms = idle_timeout_ms;
@@ -421,8 +457,17 @@ vhost_user_state_copy_async (int                  fd,
     c->cancellable_id = g_cancellable_connect (c->cancellable, G_CALLBACK (cancel_stream), c->stream_cancellable,
                                                NULL);
   c->buf = g_malloc (CHUNK);
+  c->fd = -1;
   g_task_set_task_data (task, c, (GDestroyNotify) copy_free);
   if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
+    {
+      g_close (fd, NULL);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  c->relay = vhost_user_pipe_relay_new (fd, !c->save, &c->fd, &error);
+  if (c->relay == NULL)
     {
       g_task_return_error (task, error);
       g_object_unref (task);
