@@ -30,10 +30,11 @@
  *   has waited a second or more. The write then ends, one or two seconds
  *   late, and the reader still has a count to wake it.
  *
- * Not closed either: a peer holding any end of a pipe can hold the
- * pipe's lock (a splice into a socket that never drains), and our read or
+ * Not closed by any flag: a peer holding any end of a pipe can hold the
+ * pipe's lock (a splice into a socket that never drains), and a read or
  * write of it then waits for the lock, in the kernel, whatever the flags.
- * Only a thread of its own could absorb that.
+ * The device state's pipes are therefore read and written by a relay
+ * thread (vhost-user-pipe-relay.c), which takes that wait for us.
  */
 
 #include "config.h"

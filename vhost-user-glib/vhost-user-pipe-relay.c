@@ -46,9 +46,11 @@
  * when the stop returns. */
 #define STOP_WAIT_US (20 * 1000)
 
+/* Two owners, the thread and the caller, and whichever lets go last frees
+ * it: a caller whose stop finds the thread done frees everything at once,
+ * so that its fds are all closed when the stop returns. */
 struct _VhostUserPipeRelay
 {
-  gatomicrefcount  ref;
   gboolean         to_peer;
   int              peer_fd;   /* the thread's, closed when it ends */
   int              own_fd;    /* the thread's end of our pipe, likewise */
@@ -57,15 +59,15 @@ struct _VhostUserPipeRelay
   GMutex           lock;
   gboolean         finished;  /* under the lock: the result is known */
   int              errsv;     /* 0: the input's end reached and all of it written */
+  gboolean         done;      /* under the lock: the thread is done with it */
+  gboolean         abandoned; /* under the lock: the caller is */
 };
 
 static gint running;
 
 static void
-relay_unref (VhostUserPipeRelay *relay)
+relay_free (VhostUserPipeRelay *relay)
 {
-  if (!g_atomic_ref_count_dec (&relay->ref))
-    return;
   g_close (relay->stop_fd, NULL);
   g_close (relay->done_fd, NULL);
   g_mutex_clear (&relay->lock);
@@ -134,6 +136,7 @@ relay_thread (gpointer data)
   g_autofree guint8 *buf = g_malloc (CHUNK);
   sigset_t pipe_set;
   guint64 one = 1;
+  gboolean abandoned;
   int errsv;
 
   /* a write to a pipe without readers is EPIPE here; the SIGPIPE it
@@ -152,9 +155,14 @@ relay_thread (gpointer data)
    * pipe's last reference (its release takes the lock too) */
   g_close (relay->own_fd, NULL);
   g_close (relay->peer_fd, NULL);
+  g_mutex_lock (&relay->lock);
+  relay->done = TRUE;
+  abandoned = relay->abandoned;
   while (write (relay->done_fd, &one, sizeof one) < 0 && errno == EINTR)
     ;
-  relay_unref (relay);
+  g_mutex_unlock (&relay->lock);
+  if (abandoned)
+    relay_free (relay);
   g_atomic_int_dec_and_test (&running);
   return NULL;
 }
@@ -204,7 +212,6 @@ vhost_user_pipe_relay_new (int        peer_fd,
     }
 
   relay = g_new0 (VhostUserPipeRelay, 1);
-  g_atomic_ref_count_init (&relay->ref);
   g_mutex_init (&relay->lock);
   relay->to_peer = to_peer;
   relay->peer_fd = peer_fd;
@@ -212,7 +219,6 @@ vhost_user_pipe_relay_new (int        peer_fd,
   relay->stop_fd = stop_fd;
   relay->done_fd = done_fd;
 
-  g_atomic_ref_count_inc (&relay->ref);
   g_atomic_int_inc (&running);
   thread = g_thread_try_new ("vhost-user-pipe", relay_thread, relay, error);
   if (thread == NULL)
@@ -221,8 +227,7 @@ vhost_user_pipe_relay_new (int        peer_fd,
       g_close (fds[0], NULL);
       g_close (fds[1], NULL);
       g_close (peer_fd, NULL);
-      relay_unref (relay);
-      relay_unref (relay);
+      relay_free (relay);
       return NULL;
     }
   g_thread_unref (thread);
@@ -250,9 +255,12 @@ vhost_user_pipe_relay_get_done_fd (VhostUserPipeRelay *relay)
 gboolean
 vhost_user_pipe_relay_is_done (VhostUserPipeRelay *relay)
 {
-  struct pollfd pfd = { relay->done_fd, POLLIN, 0 };
+  gboolean done;
 
-  return poll (&pfd, 1, 0) == 1;
+  g_mutex_lock (&relay->lock);
+  done = relay->done;
+  g_mutex_unlock (&relay->lock);
+  return done;
 }
 
 /*
@@ -289,6 +297,7 @@ void
 vhost_user_pipe_relay_stop (VhostUserPipeRelay *relay)
 {
   guint64 one = 1;
+  gboolean done;
 
   if (relay == NULL)
     return;
@@ -301,7 +310,13 @@ vhost_user_pipe_relay_stop (VhostUserPipeRelay *relay)
       while (poll (&pfd, 1, STOP_WAIT_US / 1000) < 0 && errno == EINTR)
         ;
     }
-  relay_unref (relay);
+  g_mutex_lock (&relay->lock);
+  done = relay->done;
+  relay->abandoned = TRUE;
+  g_mutex_unlock (&relay->lock);
+  /* (once done, the thread no longer touches it) */
+  if (done)
+    relay_free (relay);
 }
 
 /*
