@@ -19,10 +19,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -407,78 +403,6 @@ typedef enum {
   PEER_LOAD_READS,    /* reads a load to its end */
 } PeerMode;
 
-/* --- a peer that holds a pipe's lock --- */
-
-/* A splice() into the pipe from a socket nobody writes to waits for the
- * socket with the pipe's lock taken: every read and write of the pipe,
- * through any of its ends, waits in the kernel until the splice ends,
- * whatever O_NONBLOCK or RWF_NOWAIT say. */
-typedef struct {
-  int      pipe_fd;    /* a writable end of the pipe, ours */
-  int      socks[2];
-  GThread *thread;
-  gint     tid;
-} PipeLock;
-
-static gpointer
-pipe_lock_splice (gpointer data)
-{
-  PipeLock *lock = data;
-  sigset_t pipe_set;
-
-  sigemptyset (&pipe_set);
-  sigaddset (&pipe_set, SIGPIPE);
-  pthread_sigmask (SIG_BLOCK, &pipe_set, NULL);
-  g_atomic_int_set (&lock->tid, (gint) syscall (SYS_gettid));
-  g_assert_cmpint (splice (lock->socks[0], NULL, lock->pipe_fd, NULL, 4096, 0), ==, 0);
-  return NULL;
-}
-
-/* Holds the lock of the pipe @fd is an end of (a read end is opened
- * again for writing, as a peer can through /proc), until
- * pipe_lock_release(); returns once the splice waits. */
-static PipeLock *
-pipe_lock_hold (int fd)
-{
-  PipeLock *lock = g_new0 (PipeLock, 1);
-  g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  gboolean waiting = FALSE;
-
-  lock->pipe_fd = open (proc, O_WRONLY | O_CLOEXEC);
-  g_assert_cmpint (lock->pipe_fd, >=, 0);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lock->socks), ==, 0);
-  g_assert_cmpint (fcntl (lock->pipe_fd, F_SETFL, fcntl (lock->pipe_fd, F_GETFL) & ~O_NONBLOCK), ==, 0);
-  lock->thread = g_thread_new ("pipe lock", pipe_lock_splice, lock);
-  while (!waiting && g_get_monotonic_time () < deadline)
-    {
-      gint tid = g_atomic_int_get (&lock->tid);
-      g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/syscall", tid);
-      g_autofree char *line = NULL;
-      g_autofree char *prefix = g_strdup_printf ("%d ", SYS_splice);
-
-      if (tid != 0 && g_file_get_contents (path, &line, NULL, NULL) && g_str_has_prefix (line, prefix))
-        waiting = TRUE;
-      else
-        g_usleep (1000);
-    }
-  g_assert_true (waiting);
-  /* (in the syscall is not yet waiting in it) */
-  g_usleep (G_USEC_PER_SEC / 20);
-  return lock;
-}
-
-/* The socket's end: the splice returns, and lets go of the lock. */
-static void
-pipe_lock_release (PipeLock *lock)
-{
-  g_close (lock->socks[1], NULL);
-  g_thread_join (lock->thread);
-  g_close (lock->socks[0], NULL);
-  g_close (lock->pipe_fd, NULL);
-  g_free (lock);
-}
-
 /* How many of the library's pipe relays run in this process. */
 static guint
 relays_running (void)
@@ -533,7 +457,7 @@ typedef struct {
   int           own_kept;    /* the blocking peer's copy of the end it gave */
   gsize         own_bytes;   /* a load's, read to the end */
   gsize         own_expected;  /* how much the load is, 0 for a save */
-  PipeLock     *pipe_lock;   /* the locking peer's */
+  TestPipeLock *pipe_lock;   /* the locking peer's */
 } Peer;
 
 #define OWN_STATE "the peer's own state"
@@ -718,7 +642,7 @@ peer_state_fd (VhostUserBackend    *backend,
         g_assert_cmpint (write (fd, page, sizeof page), ==, sizeof page);
       g_mutex_lock (&peer->lock);
       peer->pipe_fd = dup (fd);
-      peer->pipe_lock = pipe_lock_hold (fd);
+      peer->pipe_lock = test_pipe_lock_hold (fd);
       g_mutex_unlock (&peer->lock);
       vhost_user_invocation_return_u64 (invocation, 0x100);
       return TRUE;
@@ -1569,7 +1493,7 @@ test_pipe_locked (Fixture       *f,
   g_assert_cmpuint (relays_running (), ==, 1);
 
   g_mutex_lock (&peer.lock);
-  pipe_lock_release (g_steal_pointer (&peer.pipe_lock));
+  test_pipe_lock_release (g_steal_pointer (&peer.pipe_lock));
   g_mutex_unlock (&peer.lock);
   wait_relays_ended ();
   vhost_user_device_close (device);
@@ -1594,7 +1518,7 @@ test_backend_pipe_locked (Fixture       *f,
   g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *sock = NULL;
-  PipeLock *lock;
+  TestPipeLock *lock;
   int fds[2];
 
   if (!g_test_subprocess ())
@@ -1615,7 +1539,7 @@ test_backend_pipe_locked (Fixture       *f,
       /* something to read, so that the device's side reads */
       g_assert_cmpint (write (fds[1], page, sizeof page), ==, sizeof page);
     }
-  lock = pipe_lock_hold (fds[1]);
+  lock = test_pipe_lock_hold (fds[1]);
   g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, save ? 0 : 1, 0, fds[save ? 1 : 0], NULL, NULL,
                                                           &error));
   g_assert_no_error (error);
@@ -1628,7 +1552,7 @@ test_backend_pipe_locked (Fixture       *f,
   vhost_user_frontend_close (frontend);
   vhost_user_server_stop (server);
 
-  pipe_lock_release (lock);
+  test_pipe_lock_release (lock);
   g_close (fds[0], NULL);
   g_close (fds[1], NULL);
   wait_relays_ended ();

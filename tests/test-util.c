@@ -5,8 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -140,4 +144,67 @@ test_context_is_asleep (GMainContext *context)
   g_main_context_check (context, priority, fds, n);
   g_main_context_release (context);
   return !ready;
+}
+
+struct _TestPipeLock {
+  int      pipe_fd;    /* the pipe, opened again for writing */
+  int      socks[2];
+  GThread *thread;
+  gint     tid;
+};
+
+static gpointer
+pipe_lock_splice (gpointer data)
+{
+  TestPipeLock *lock = data;
+  sigset_t pipe_set;
+
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, NULL);
+  g_atomic_int_set (&lock->tid, (gint) syscall (SYS_gettid));
+  g_assert_cmpint (splice (lock->socks[0], NULL, lock->pipe_fd, NULL, 4096, 0), ==, 0);
+  return NULL;
+}
+
+TestPipeLock *
+test_pipe_lock_hold (int fd)
+{
+  TestPipeLock *lock = g_new0 (TestPipeLock, 1);
+  g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+  g_autofree char *prefix = g_strdup_printf ("%d ", SYS_splice);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean waiting = FALSE;
+
+  lock->pipe_fd = open (proc, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (lock->pipe_fd, >=, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lock->socks), ==, 0);
+  g_assert_cmpint (fcntl (lock->pipe_fd, F_SETFL, fcntl (lock->pipe_fd, F_GETFL) & ~O_NONBLOCK), ==, 0);
+  lock->thread = g_thread_new ("pipe lock", pipe_lock_splice, lock);
+  while (!waiting && g_get_monotonic_time () < deadline)
+    {
+      gint tid = g_atomic_int_get (&lock->tid);
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/syscall", tid);
+      g_autofree char *line = NULL;
+
+      if (tid != 0 && g_file_get_contents (path, &line, NULL, NULL) && g_str_has_prefix (line, prefix))
+        waiting = TRUE;
+      else
+        g_usleep (1000);
+    }
+  g_assert_true (waiting);
+  /* (in the call is not yet waiting in it) */
+  g_usleep (G_USEC_PER_SEC / 20);
+  return lock;
+}
+
+void
+test_pipe_lock_release (TestPipeLock *lock)
+{
+  /* the socket's end: the splice returns, and lets go of the lock */
+  g_close (lock->socks[1], NULL);
+  g_thread_join (lock->thread);
+  g_close (lock->socks[0], NULL);
+  g_close (lock->pipe_fd, NULL);
+  g_free (lock);
 }

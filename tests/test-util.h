@@ -34,4 +34,14 @@ gboolean test_iterate_until      (GMainContext *context,
  * just dispatched left it to sleep on (no wake-up of its own making) */
 gboolean test_context_is_asleep  (GMainContext *context);
 
+/* Holds the lock of the pipe @fd is an end of, as a peer can: a
+ * splice() into it (through a description of the pipe opened again for
+ * writing) from a socket nobody writes to waits with the lock taken, so
+ * every read and write of the pipe, through any end, waits in the kernel
+ * whatever O_NONBLOCK or RWF_NOWAIT say. Returns once the splice waits;
+ * test_pipe_lock_release() ends it. */
+typedef struct _TestPipeLock TestPipeLock;
+TestPipeLock *test_pipe_lock_hold    (int           fd);
+void          test_pipe_lock_release (TestPipeLock *lock);
+
 G_END_DECLS
