@@ -36,6 +36,7 @@
 #include <glib/gstdio.h>
 
 #include "vhost-user-error.h"
+#include "vhost-user-lock-private.h"
 #include "vhost-user-peer-fd-private.h"
 #include "vhost-user-pipe-relay-private.h"
 
@@ -146,21 +147,21 @@ relay_thread (gpointer data)
   pthread_sigmask (SIG_BLOCK, &pipe_set, NULL);
 
   errsv = relay_copy (relay, buf);
-  g_mutex_lock (&relay->lock);
+  vhost_user_mutex_lock (&relay->lock);
   relay->finished = TRUE;
   relay->errsv = errsv;
-  g_mutex_unlock (&relay->lock);
+  vhost_user_mutex_unlock (&relay->lock);
   /* ours first: its end (EOF, or EPIPE) is how the owner hears of a
    * result it reads from the pipe; the peer's last, which may be the
    * pipe's last reference (its release takes the lock too) */
   g_close (relay->own_fd, NULL);
   g_close (relay->peer_fd, NULL);
-  g_mutex_lock (&relay->lock);
+  vhost_user_mutex_lock (&relay->lock);
   relay->done = TRUE;
   abandoned = relay->abandoned;
   while (write (relay->done_fd, &one, sizeof one) < 0 && errno == EINTR)
     ;
-  g_mutex_unlock (&relay->lock);
+  vhost_user_mutex_unlock (&relay->lock);
   if (abandoned)
     relay_free (relay);
   g_atomic_int_dec_and_test (&running);
@@ -257,9 +258,9 @@ vhost_user_pipe_relay_is_done (VhostUserPipeRelay *relay)
 {
   gboolean done;
 
-  g_mutex_lock (&relay->lock);
+  vhost_user_mutex_lock (&relay->lock);
   done = relay->done;
-  g_mutex_unlock (&relay->lock);
+  vhost_user_mutex_unlock (&relay->lock);
   return done;
 }
 
@@ -279,10 +280,10 @@ vhost_user_pipe_relay_propagate (VhostUserPipeRelay *relay,
 {
   gboolean finished;
 
-  g_mutex_lock (&relay->lock);
+  vhost_user_mutex_lock (&relay->lock);
   finished = relay->finished;
   *errsv = finished ? relay->errsv : EINPROGRESS;
-  g_mutex_unlock (&relay->lock);
+  vhost_user_mutex_unlock (&relay->lock);
   return *errsv == 0;
 }
 
@@ -310,10 +311,10 @@ vhost_user_pipe_relay_stop (VhostUserPipeRelay *relay)
       while (poll (&pfd, 1, STOP_WAIT_US / 1000) < 0 && errno == EINTR)
         ;
     }
-  g_mutex_lock (&relay->lock);
+  vhost_user_mutex_lock (&relay->lock);
   done = relay->done;
   relay->abandoned = TRUE;
-  g_mutex_unlock (&relay->lock);
+  vhost_user_mutex_unlock (&relay->lock);
   /* (once done, the thread no longer touches it) */
   if (done)
     relay_free (relay);
