@@ -10,6 +10,7 @@
 
 #include "vhost-user-error.h"
 #include "vhost-user-requester-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 typedef struct {
   guint64             serial;
@@ -110,6 +111,7 @@ request_name (VhostUserRequester *self,
 /* --- the timeout --- */
 
 static void close_with (VhostUserRequester *self, GError *error);
+static void arm_timer (VhostUserRequester *self);
 
 static gboolean
 on_timer (gpointer user_data)
@@ -129,6 +131,13 @@ on_timer (gpointer user_data)
         }
     }
   g_clear_pointer (&self->timer, g_source_unref);
+  /* (a timer of whole milliseconds that came before the deadline's
+   * microsecond) */
+  if (request == 0)
+    {
+      arm_timer (self);
+      return G_SOURCE_REMOVE;
+    }
   /* nothing after the late reply could be matched: the connection goes */
   close_with (self, g_error_new (VHOST_USER_ERROR, VHOST_USER_ERROR_TIMED_OUT,
                                  "No reply to %s within %u ms", request_name (self, request),
@@ -162,7 +171,9 @@ arm_timer (VhostUserRequester *self)
     }
   if (earliest == 0)
     return;
-  self->timer = g_timeout_source_new (MAX (earliest - g_get_monotonic_time (), 0) / 1000);
+  /* (rounded up: a timer a fraction of a millisecond early finds no
+   * request late) */
+  self->timer = g_timeout_source_new ((MAX (earliest - g_get_monotonic_time (), 0) + 999) / 1000);
   g_source_set_static_name (self->timer, "VhostUserRequester timeout");
   g_source_set_callback (self->timer, on_timer, self, NULL);
   g_source_attach (self->timer, self->current);
@@ -431,7 +442,7 @@ reply_from_message (VhostUserMessage *msg)
           int fd = vhost_user_message_steal_fd (msg, i);
 
           g_unix_fd_list_append (reply->fd_list, fd, NULL);
-          g_close (fd, NULL);
+          vhost_user_peer_fd_close (fd);
         }
     }
   return reply;
