@@ -98,7 +98,12 @@ on_kick (VhostUserVring *vring,
 /* A device's state: a few bytes saved, a state loaded read to its end
  * (at most 4 KiB kept), the stream closed either way; synchronously, so
  * that its fd is closed when the session's context goes idle (a close_async
- * would close it in a worker thread, a moment later). */
+ * would close it in a worker thread, a moment later). A load's splice
+ * reads in a worker thread, which sees the end once the session has gone
+ * and the library's relay has closed its pipe: the session's end waits
+ * for the transfers under way (state_ops). */
+static guint state_ops;
+
 static void
 state_saved (GObject      *source,
              GAsyncResult *result,
@@ -106,6 +111,7 @@ state_saved (GObject      *source,
 {
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
+  state_ops--;
 }
 
 static void
@@ -119,6 +125,7 @@ state_loaded (GObject      *source,
   g_input_stream_close (stream, NULL, NULL);
   g_object_unref (stream);
   g_object_unref (source);
+  state_ops--;
 }
 
 static gboolean
@@ -129,6 +136,7 @@ on_save_state (VhostUserBackend *backend,
 {
   static const char state[] = "a state";
 
+  state_ops++;
   g_output_stream_write_all_async (stream, state, sizeof state, G_PRIORITY_DEFAULT, NULL, state_saved, NULL);
   return TRUE;
 }
@@ -141,6 +149,7 @@ on_load_state (VhostUserBackend *backend,
 {
   GOutputStream *memory = g_memory_output_stream_new (g_malloc (4096), 4096, NULL, g_free);
 
+  state_ops++;
   g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, NULL,
                                 state_loaded, g_object_ref (stream));
   return TRUE;
@@ -355,6 +364,8 @@ session_finish (Session *s)
   g_object_unref (s->backend);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  while (state_ops > 0)
+    g_main_context_iteration (NULL, TRUE);
   for (guint i = 0; i < N_MEMFDS; i++)
     munmap (s->maps[i], memfd_sizes[i]);
   for (guint i = 0; i < 7; i++)

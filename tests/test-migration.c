@@ -19,12 +19,16 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 #include <gio/gunixoutputstream.h>
 #include <vhost-user-glib.h>
 
+#include "vhost-user-glib/vhost-user-peer-fd-private.h"
 #include "test-util.h"
 
 #define RING_SIZE   64
@@ -400,7 +404,9 @@ typedef enum {
   PEER_OWN_FILE,      /* answers SET_DEVICE_STATE_FD with a file (a memfd) of its own */
   PEER_OWN_BLOCKING,  /* answers with a pipe of its own, and makes our end blocking once the load is under way */
   PEER_LOCKS,         /* keeps the pipe, holds its lock (a save's with a page in it), and answers */
+  PEER_LOCKS_REFUSES, /* holds the pipe's lock, and refuses SET_DEVICE_STATE_FD */
   PEER_LOAD_READS,    /* reads a load to its end */
+  PEER_SLOW_READS,    /* reads a load, 8 KiB every 100 ms to 320 KiB, then the rest at once */
 } PeerMode;
 
 /* How many of the library's pipe relays run in this process. */
@@ -633,6 +639,15 @@ peer_state_fd (VhostUserBackend    *backend,
       vhost_user_invocation_return_fd (invocation, 0, fds[1]);
       return TRUE;
     }
+  if (peer->mode == PEER_LOCKS_REFUSES)
+    {
+      g_mutex_lock (&peer->lock);
+      peer->pipe_lock = test_pipe_lock_hold (fd);
+      g_mutex_unlock (&peer->lock);
+      vhost_user_invocation_return_error_literal (invocation, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                                                  "Not now");
+      return TRUE;
+    }
   if (peer->mode == PEER_LOCKS)
     {
       static const guint8 page[4096];
@@ -672,6 +687,22 @@ load_read (GObject      *source,
                                load_read, peer);
 }
 
+static gpointer
+slow_reads (gpointer data)
+{
+  GInputStream *stream = data;
+  guint8 buf[8192];
+  gsize total = 0;
+  gssize n;
+
+  while ((n = g_input_stream_read (stream, buf, sizeof buf, NULL, NULL)) > 0)
+    if ((total += n) < 320 * 1024)
+      g_usleep (G_USEC_PER_SEC / 10);
+  g_input_stream_close (stream, NULL, NULL);
+  g_object_unref (stream);
+  return NULL;
+}
+
 static gboolean
 peer_load_state (VhostUserBackend *backend,
                  GInputStream     *stream,
@@ -686,6 +717,8 @@ peer_load_state (VhostUserBackend *backend,
       g_ptr_array_add (peer->streams, g_object_ref (stream));
       g_mutex_unlock (&peer->lock);
     }
+  if (peer->mode == PEER_SLOW_READS)
+    peer->own_thread = g_thread_new ("slow reads", slow_reads, g_object_ref (stream));
   if (peer->mode == PEER_LOAD_READS)
     g_input_stream_read_async (stream, peer->chunk, sizeof peer->chunk, G_PRIORITY_DEFAULT, NULL,
                                load_read, peer);
@@ -1501,6 +1534,195 @@ test_pipe_locked (Fixture       *f,
   peer_clear (&peer);
 }
 
+/* A back-end that holds the lock of the pipe, then refuses it: the save
+ * fails with the refusal, and the VMM's thread is not held (before, the
+ * close of our end, the last reference to it, waited for the lock for as
+ * long as the back-end liked). In a child, so that the hang fails the
+ * test. */
+static void
+test_pipe_locked_refused (Fixture       *f,
+                          gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserDevice) device = NULL;
+  g_autoptr(GOutputStream) saved = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, PEER_LOCKS_REFUSES, &sock);
+  device = device_for (f, sock);
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 2000, NULL);
+  g_assert_false (vhost_user_device_save_state (device, saved, NULL, &error));
+  g_test_message ("save: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  /* and the device goes on */
+  g_assert_true (vhost_user_frontend_get_connected (vhost_user_device_get_frontend (device)));
+
+  g_mutex_lock (&peer.lock);
+  test_pipe_lock_release (g_steal_pointer (&peer.pipe_lock));
+  g_mutex_unlock (&peer.lock);
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
+/* A front-end that sends, with a request, the end of a pipe whose lock
+ * it holds, and closes its own copy at once: the back-end's close of the
+ * fd it does not take is the last reference to it. The session ends as
+ * it should, and the server stops (before, the session's thread waited
+ * in close() for the lock, for as long as the front-end liked: no
+ * hang-up, and stopping the server never returned). In a child, so that
+ * the hang fails the test. */
+static void
+test_backend_pipe_locked_stray (Fixture       *f,
+                                gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autofree char *sock = NULL;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  guint32 header[3] = { VHOST_USER_REQUEST_GET_FEATURES, 1, 0 };
+  union {
+    struct cmsghdr align;
+    char           buf[CMSG_SPACE (sizeof (int))];
+  } control = { 0 };
+  struct iovec iov = { header, sizeof header };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&mh);
+  struct pollfd pfd;
+  guint32 reply[5];
+  gint64 deadline;
+  TestPipeLock *lock;
+  int fds[2], client;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  server = peer_listen (f, &peer, PEER_ENDLESS, &sock);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  /* (through a write end of its own: ours goes) */
+  lock = test_pipe_lock_hold (fds[0]);
+  client = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_strlcpy (addr.sun_path, sock, sizeof addr.sun_path);
+  g_assert_cmpint (connect (client, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &fds[1], sizeof (int));
+  g_assert_cmpint (sendmsg (client, &mh, 0), ==, sizeof header);
+  g_close (fds[1], NULL);
+
+  /* the request is refused with a hang-up (a reply has no room for an
+   * error), which comes; the server accepts in this thread's context */
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  pfd = (struct pollfd) { client, POLLIN, 0 };
+  while (poll (&pfd, 1, 0) == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpint (poll (&pfd, 1, 0), ==, 1);
+  g_assert_cmpint (read (client, reply, sizeof reply), <=, 0);
+  g_close (client, NULL);
+  vhost_user_server_stop (server);
+
+  test_pipe_lock_release (lock);
+  g_close (fds[0], NULL);
+  peer_clear (&peer);
+  g_assert_cmpuint (vhost_user_peer_fd_closes_pending (), ==, 0);
+}
+
+/* A load whose relay the front-end holds in its pipe's lock, which the
+ * device has closed its stream on at once: a second transfer is refused
+ * while the first relay waits, so that a front-end cannot pile up relays
+ * on one session (before, each SET_DEVICE_STATE_FD was taken, and left a
+ * thread and four fds behind). */
+static void
+test_backend_relay_busy (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const guint8 page[4096];
+  Peer peer = { 0 };
+  g_autoptr(VhostUserServer) server = NULL;
+  g_autoptr(VhostUserFrontend) frontend = vhost_user_frontend_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = NULL;
+  TestPipeLock *lock;
+  int fds[2], more[2];
+
+  server = peer_listen (f, &peer, PEER_CLOSES, &sock);
+  connect_for_state (frontend, sock);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_cmpint (write (fds[1], page, sizeof page), ==, sizeof page);
+  lock = test_pipe_lock_hold (fds[1]);
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 1, 0, fds[0], NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_usleep (G_USEC_PER_SEC / 5);
+  g_assert_cmpuint (relays_running (), ==, 1);
+
+  g_assert_true (g_unix_open_pipe (more, FD_CLOEXEC, &error));
+  g_assert_false (vhost_user_frontend_set_device_state_fd (frontend, 1, 0, more[0], NULL, NULL, &error));
+  g_test_message ("second: %s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL);
+  g_clear_error (&error);
+  g_assert_cmpuint (relays_running (), ==, 1);
+
+  /* once the relay is free, so is the session */
+  test_pipe_lock_release (lock);
+  g_close (fds[1], NULL);
+  wait_relays_ended ();
+  g_assert_true (vhost_user_frontend_set_device_state_fd (frontend, 1, 0, more[0], NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_close (more[1], NULL);
+  g_close (more[0], NULL);
+  g_close (fds[0], NULL);
+  vhost_user_frontend_close (frontend);
+  vhost_user_server_stop (server);
+  wait_relays_ended ();
+  peer_clear (&peer);
+}
+
+/* A back-end that reads the state slowly but steadily, 8 KiB every
+ * 100 ms, with the front-end's timeout at 500 ms: the load succeeds. The
+ * timeout is for no progress, and the end of the load, once all the
+ * state is with the relay, has progress too (before, that wait was
+ * timed whole: what the relay still held, up to 128 KiB, took up to
+ * 1.6 s to go, and the load failed with "took no device state for
+ * 500 ms"). The device reads the last 192 KiB, which the pipes and the
+ * back-end's relay hold once ours is done, at once: CHECK_DEVICE_STATE
+ * waits for them within the same 500 ms. */
+static void
+test_load_slow (Fixture       *f,
+                gconstpointer  data)
+{
+  Peer peer = { 0 };
+  g_autofree char *sock = NULL;
+  g_autoptr(VhostUserServer) server = peer_listen (f, &peer, PEER_SLOW_READS, &sock);
+  g_autoptr(VhostUserDevice) device = device_for (f, sock);
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (g_malloc0 (512 * 1024), 512 * 1024, g_free);
+  g_autoptr(GError) error = NULL;
+
+  g_object_set (vhost_user_device_get_frontend (device), "timeout", 500, NULL);
+  if (!vhost_user_device_load_state (device, in, NULL, &error))
+    g_test_message ("load: %s", error->message);
+  g_assert_no_error (error);
+  g_thread_join (g_steal_pointer (&peer.own_thread));
+
+  vhost_user_device_close (device);
+  vhost_user_server_stop (server);
+  peer_clear (&peer);
+}
+
 /* The other way round: a front-end that holds the lock of the pipe it
  * passed, while the device saves or loads. The back-end's session goes
  * on (a request is answered, the front-end's going ends the session and
@@ -1889,6 +2111,13 @@ main (int   argc,
               test_backend_pipe_locked, fixture_teardown);
   g_test_add ("/migration/device-state/backend-load-pipe-locked", Fixture, GINT_TO_POINTER (FALSE), fixture_setup,
               test_backend_pipe_locked, fixture_teardown);
+  g_test_add ("/migration/device-state/pipe-locked-refused", Fixture, NULL, fixture_setup, test_pipe_locked_refused,
+              fixture_teardown);
+  g_test_add ("/migration/device-state/backend-pipe-locked-stray", Fixture, NULL, fixture_setup,
+              test_backend_pipe_locked_stray, fixture_teardown);
+  g_test_add ("/migration/device-state/backend-relay-busy", Fixture, NULL, fixture_setup, test_backend_relay_busy,
+              fixture_teardown);
+  g_test_add ("/migration/device-state/load-slow", Fixture, NULL, fixture_setup, test_load_slow, fixture_teardown);
   g_test_add ("/migration/dirty-log/ours", Fixture, GINT_TO_POINTER (FALSE), fixture_setup, test_dirty_log,
               fixture_teardown);
   g_test_add ("/migration/dirty-log/qemu-storage-daemon", Fixture, GINT_TO_POINTER (TRUE), fixture_setup,

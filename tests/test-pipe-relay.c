@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
+#include "vhost-user-glib/vhost-user-error.h"
 #include "vhost-user-glib/vhost-user-pipe-relay-private.h"
 #include "test-util.h"
 
@@ -39,15 +40,21 @@ wait_fd (int   fd,
   g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
 }
 
-/* Until the relays this process started have all ended. */
+/* Until fewer than @n relays run in this process. */
 static void
-wait_relays_ended (void)
+wait_relays_below (guint n)
 {
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
-  while (vhost_user_pipe_relay_running () > 0 && g_get_monotonic_time () < deadline)
+  while (vhost_user_pipe_relay_running () >= n && g_get_monotonic_time () < deadline)
     g_usleep (1000);
-  g_assert_cmpuint (vhost_user_pipe_relay_running (), ==, 0);
+  g_assert_cmpuint (vhost_user_pipe_relay_running (), <, n);
+}
+
+static void
+wait_relays_ended (void)
+{
+  wait_relays_below (1);
 }
 
 /* 1 MiB through the relay, to the peer or from it: it comes whole and in
@@ -147,7 +154,8 @@ test_peer_closed (void)
 }
 
 /* A relay waiting for a peer that sends nothing: the stop ends it, and
- * every fd it had is closed when the stop returns. */
+ * every fd it had is closed once it has (test_count_open_fds() waits for
+ * the relays to end). */
 static void
 test_stop (void)
 {
@@ -171,9 +179,9 @@ test_stop (void)
 }
 
 /* The peer holds the pipe's lock with a page in it: the relay waits for
- * the lock in its read, and so does nobody else; the stop returns (a
- * little later), the relay is left to itself and ends, its fds closed,
- * once the peer lets go. */
+ * the lock in its read, and so does nobody else; the stop returns, the
+ * relay is left to itself and ends, its fds closed, once the peer lets
+ * go. */
 static void
 test_locked (void)
 {
@@ -208,6 +216,55 @@ test_locked (void)
   g_assert_cmpuint (test_count_open_fds (), ==, fds_before);
 }
 
+/* A process has at most 64 relays: the next is refused (its fd closed)
+ * until one ends. */
+static void
+test_too_many (void)
+{
+  g_autoptr(GPtrArray) relays = g_ptr_array_new ();
+  g_autoptr(GArray) ends = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(GError) error = NULL;
+  guint fds_before = test_count_open_fds ();
+  VhostUserPipeRelay *relay;
+  int fds[2], own;
+
+  for (guint i = 0; i < 64; i++)
+    {
+      g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+      relay = vhost_user_pipe_relay_new (fds[0], FALSE, &own, &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (relays, relay);
+      g_array_append_val (ends, fds[1]);
+      g_array_append_val (ends, own);
+    }
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_null (vhost_user_pipe_relay_new (fds[0], FALSE, &own, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION);
+  g_clear_error (&error);
+  g_assert_cmpint (own, ==, -1);
+  g_assert_cmpuint (vhost_user_pipe_relay_running (), ==, 64);
+
+  /* (the refused one's end went with it) */
+  g_array_append_val (ends, fds[1]);
+
+  vhost_user_pipe_relay_stop (g_ptr_array_steal_index (relays, 0));
+  wait_relays_below (64);
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  relay = vhost_user_pipe_relay_new (fds[0], FALSE, &own, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (relays, relay);
+  g_array_append_val (ends, fds[1]);
+  g_array_append_val (ends, own);
+
+  for (guint i = 0; i < relays->len; i++)
+    vhost_user_pipe_relay_stop (g_ptr_array_index (relays, i));
+  for (guint i = 0; i < ends->len; i++)
+    g_close (g_array_index (ends, int, i), NULL);
+  g_assert_cmpuint (test_count_open_fds (), ==, fds_before);
+  wait_relays_ended ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -221,5 +278,6 @@ main (int   argc,
   g_test_add_func ("/pipe-relay/peer-closed", test_peer_closed);
   g_test_add_func ("/pipe-relay/stop", test_stop);
   g_test_add_func ("/pipe-relay/locked", test_locked);
+  g_test_add_func ("/pipe-relay/too-many", test_too_many);
   return g_test_run ();
 }

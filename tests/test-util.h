@@ -9,7 +9,8 @@
 
 G_BEGIN_DECLS
 
-/* open fds of this process, from /proc/self/fd */
+/* open fds of this process, from /proc/self/fd, once the library's
+ * threads on peers' pipes have ended (or 5 s have passed) */
 guint    test_count_open_fds     (void);
 /* for a fuzz target, after an input: no more fds open than the inputs
  * before left; more, and @run (the target) runs the input again: a leak

@@ -21,6 +21,7 @@
 #include "vhost-user-lock-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-peer-fd-private.h"
 
 /* Lets go of the channel; requests still waiting for a reply fail with
  * @error (or a plain "closed"). */
@@ -112,7 +113,7 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
    * fails, its code closes it: refuse what is not a socket before asking */
   if (fstat (own_fd, &st) != 0 || !S_ISSOCK (st.st_mode))
     {
-      g_close (own_fd, NULL);
+      vhost_user_peer_fd_close (own_fd);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM, "SET_BACKEND_REQ_FD did not pass a socket");
       return TRUE;
     }
@@ -125,7 +126,7 @@ vhost_user_backend_real_set_backend_req_fd (VhostUserBackend    *self,
   type = socket_option (own_fd, SO_TYPE);
   if (domain != AF_UNIX || type != SOCK_STREAM)
     {
-      g_close (own_fd, NULL);
+      vhost_user_peer_fd_close (own_fd);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
                                            "SET_BACKEND_REQ_FD did not pass a UNIX stream socket "
                                            "(family %d, type %d)", domain, type);

@@ -21,6 +21,7 @@
 #include "vhost-user-backend-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-vring-log-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 #define INFLIGHT_ALIGN 64
 
@@ -77,7 +78,7 @@ map_request_fd (VhostUserBackend    *self,
   if (fd < 0 || fstat (fd, &st) != 0 || (S_ISREG (st.st_mode) && (guint64) st.st_size < offset + size))
     {
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_PARAM,
                                            "The %s's fd does not hold 0x%" G_GINT64_MODIFIER "x bytes",
                                            what, offset + size);
@@ -88,13 +89,13 @@ map_request_fd (VhostUserBackend    *self,
     {
       int errsv = errno;
 
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
                                            "Could not map the %s: %s", what, g_strerror (errsv));
       return NULL;
     }
   bytes = mapping_bytes_new (base, offset + size, offset, size, fd);
-  g_close (fd, NULL);
+  vhost_user_peer_fd_close (fd);
   return bytes;
 }
 
@@ -287,7 +288,7 @@ vhost_user_backend_real_set_log_fd (VhostUserBackend    *self,
   /* the rings stop writing to the old fd before it is closed */
   vhost_user_backend_update_logging (self);
   if (old >= 0)
-    g_close (old, NULL);
+    vhost_user_peer_fd_close (old);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -361,7 +362,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
       int errsv = errno;
 
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_BACKEND_INTERNAL,
                                            "Could not allocate the in-flight area: %s", g_strerror (errsv));
       return TRUE;
@@ -380,7 +381,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   reply.queue_size = queue_size;
   payload = g_bytes_new (&reply, sizeof reply);
   vhost_user_invocation_return_bytes (invocation, payload, fd);
-  g_close (fd, NULL);
+  vhost_user_peer_fd_close (fd);
   return TRUE;
 }
 

@@ -34,6 +34,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-invocation-private.h"
 #include "vhost-user-wire-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 #if defined(__linux__) && defined(SYS_userfaultfd) && defined(UFFD_FEATURE_MISSING_SHMEM)
 #define HAVE_POSTCOPY 1
@@ -61,14 +62,14 @@ open_userfaultfd (GError **error)
   if (ioctl (fd, UFFDIO_API, &api) != 0)
     {
       errsv = errno;
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
                    "The userfaultfd refuses its API: %s", g_strerror (errsv));
       return -1;
     }
   if ((api.features & UFFD_FEATURE_MISSING_SHMEM) == 0)
     {
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_BACKEND_INTERNAL,
                            "This kernel's userfaultfd cannot stop faults on shared memory");
       return -1;
@@ -96,7 +97,7 @@ vhost_user_backend_postcopy_supported (void)
 
       supported = fd >= 0;
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       else
         g_debug ("Postcopy migration not offered: %s", error->message);
       g_once_init_leave (&once, 1);
@@ -186,7 +187,7 @@ vhost_user_backend_postcopy_release (VhostUserBackend *self)
     {
       if (priv->memory_table != NULL)
         unregister_table (priv->postcopy_uffd, priv->memory_table);
-      g_close (priv->postcopy_uffd, NULL);
+      vhost_user_peer_fd_close (priv->postcopy_uffd);
       priv->postcopy_uffd = -1;
     }
 }

@@ -20,6 +20,7 @@
 #include "vhost-user-backend-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-message-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 typedef struct {
   int fd;
@@ -30,7 +31,7 @@ shared_object_free (gpointer data)
 {
   SharedObject *object = data;
 
-  g_close (object->fd, NULL);
+  vhost_user_peer_fd_close (object->fd);
   g_free (object);
 }
 
@@ -419,7 +420,7 @@ lookup_answer (guint64    value,
   if (value == 0 && fd >= 0)
     return fd;
   if (fd >= 0)
-    g_close (fd, NULL);
+    vhost_user_peer_fd_close (fd);
   if (value != G_MAXUINT64)
     g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
                  "The front-end has no such shared object (status %" G_GUINT64_FORMAT ")", value);
@@ -432,7 +433,7 @@ close_box (gpointer data)
 {
   int *box = data;
 
-  g_close (*box, NULL);
+  vhost_user_peer_fd_close (*box);
   g_free (box);
 }
 

@@ -125,15 +125,18 @@ transfer_answer (Transfer *t)
     vhost_user_invocation_return_u64 (check, 0);
 }
 
+/* Whether a new transfer may start: the device is done with this one,
+ * and so is its relay, whichever way it went (a relay the front-end holds
+ * in its pipe's lock is not, and one more would only wait beside it). */
 static gboolean
-transfer_is_closed (Transfer *t)
+transfer_is_busy (Transfer *t)
 {
-  gboolean over;
+  gboolean busy;
 
   g_mutex_lock (&t->lock);
-  over = transfer_is_over (t);
+  busy = !transfer_is_over (t) || (t->relay != NULL && !vhost_user_pipe_relay_is_done (t->relay));
   g_mutex_unlock (&t->lock);
-  return over;
+  return busy;
 }
 
 static gboolean
@@ -678,7 +681,7 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "The device-state fd is not a pipe");
       return TRUE;
     }
-  if (priv->state_transfer != NULL && !transfer_is_closed (priv->state_transfer))
+  if (priv->state_transfer != NULL && transfer_is_busy (priv->state_transfer))
     {
       vhost_user_invocation_return_errorf (invocation, VHOST_USER_ERROR_INVALID_OPERATION,
                                            "A device-state transfer is already under way");
@@ -691,10 +694,10 @@ vhost_user_backend_real_set_device_state_fd (VhostUserBackend    *self,
                                            "SET_DEVICE_STATE_FD without its fd");
       return TRUE;
     }
-  /* (the relay's reads and writes do not trust the flag, which the
-   * front-end shares; see also StateOutputStream: a device's blocking
-   * calls still block, in poll(), which its cancellable reaches) */
-  g_unix_set_fd_nonblocking (own, TRUE, NULL);
+  /* (the relay reads or writes the front-end's pipe, in its thread; the
+   * device's stream is our end of the relay's own pipe: see
+   * StateOutputStream, a device's blocking calls still block, in poll(),
+   * which its cancellable reaches) */
   relay = vhost_user_pipe_relay_new (own, direction == 0, &own, &error);
   if (relay == NULL)
     {

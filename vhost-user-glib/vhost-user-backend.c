@@ -22,6 +22,7 @@
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-socket-private.h"
 #include "vhost-user-vring-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 /**
  * VhostUserBackend:
@@ -190,7 +191,7 @@ backend_release (VhostUserBackend *self)
 
       priv->log_fd = -1;
       vhost_user_backend_update_logging (self);
-      g_close (old, NULL);
+      vhost_user_peer_fd_close (old);
     }
   vhost_user_backend_unmap_log (self);
 
@@ -620,7 +621,7 @@ vhost_user_backend_take_fd (VhostUserBackend  *self,
 
   if (priv->connection != NULL)
     {
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
                    "The back-end is already connected");
       return FALSE;

@@ -33,6 +33,7 @@
 #include "vhost-user-connection-private.h"
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
+#include "vhost-user-peer-fd-private.h"
 
 #ifndef SCM_PIDFD
 /* Linux 6.5: the sender's pidfd, for a socket with SO_PASSPIDFD set */
@@ -190,7 +191,7 @@ static void
 rx_buffer_clear (VhostUserConnection *self)
 {
   for (guint i = 0; i < self->rx_n_fds; i++)
-    g_close (self->rx_fds[i], NULL);
+    vhost_user_peer_fd_close (self->rx_fds[i]);
   self->rx_n_fds = 0;
   self->rx_fds_truncated = FALSE;
   self->rx_buf_pos = self->rx_buf_len = 0;
@@ -225,12 +226,12 @@ collect_fds (VhostUserConnection *self,
 
           memcpy (&fd, data + i * sizeof (int), sizeof fd);
           if (!take)
-            g_close (fd, NULL);
+            vhost_user_peer_fd_close (fd);
           else if (self->rx_n_fds < G_N_ELEMENTS (self->rx_fds))
             self->rx_fds[self->rx_n_fds++] = fd;
           else
             {
-              g_close (fd, NULL);
+              vhost_user_peer_fd_close (fd);
               self->rx_fds_truncated = TRUE;
             }
         }
@@ -253,7 +254,7 @@ hand_fds_to_rx (VhostUserConnection *self)
   for (guint i = 0; i < self->rx_n_fds; i++)
     if (!vhost_user_message_add_fd (&self->rx, self->rx_fds[i]))
       {
-        g_close (self->rx_fds[i], NULL);
+        vhost_user_peer_fd_close (self->rx_fds[i]);
         self->rx_too_many_fds = TRUE;
       }
   if (self->rx_fds_truncated)
@@ -938,7 +939,7 @@ vhost_user_connection_close (VhostUserConnection *self,
   if (self->socket != NULL)
     g_socket_close (self->socket, NULL);
   else if (self->fd >= 0)
-    g_close (g_steal_fd (&self->fd), NULL);
+    vhost_user_peer_fd_close (g_steal_fd (&self->fd));
 
   if (reason != NULL && VHOST_USER_HAS_DEBUG (TRACE))
     VHOST_USER_NOTE (TRACE, "closed %s channel: %s",

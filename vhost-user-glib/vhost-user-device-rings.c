@@ -204,14 +204,14 @@ vhost_user_device_set_ring_fds (VhostUserDevice  *self,
             g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "Ring %u: fd %d: %s",
                          index, given[i], g_strerror (saved));
           if (i == 1)
-            g_close (fds[0], NULL);
+            vhost_user_peer_fd_close (fds[0]);
           return FALSE;
         }
     }
   if (r->kick_fd >= 0)
-    g_close (r->kick_fd, NULL);
+    vhost_user_peer_fd_close (r->kick_fd);
   if (r->call_fd >= 0)
-    g_close (r->call_fd, NULL);
+    vhost_user_peer_fd_close (r->call_fd);
   r->kick_fd = fds[0];
   r->call_fd = fds[1];
   vhost_user_device_update_call_watches (self);

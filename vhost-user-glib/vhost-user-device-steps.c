@@ -209,7 +209,7 @@ op_free (Op *op)
   g_clear_object (&op->stream);
   g_clear_error (&op->closed_early);
   if (op->pipe_fd >= 0)
-    g_close (op->pipe_fd, NULL);
+    vhost_user_peer_fd_close (op->pipe_fd);
   g_clear_pointer (&op->steps, g_array_unref);
   g_clear_pointer (&op->region, vhost_user_memory_region_unref);
   if (op->delay != NULL)
@@ -276,7 +276,7 @@ vhost_user_device_drop_log (VhostUserDevice *self)
     munmap (self->log, self->log_size);
   self->log = NULL;
   if (self->log_fd >= 0)
-    g_close (self->log_fd, NULL);
+    vhost_user_peer_fd_close (self->log_fd);
   self->log_fd = -1;
   self->log_size = 0;
 }
@@ -329,7 +329,7 @@ make_log (VhostUserDevice  *self,
 
       self->log = NULL;
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       g_set_error (error, VHOST_USER_ERROR, vhost_user_error_from_errno (saved), "The dirty log: %s",
                    g_strerror (saved));
       return FALSE;
@@ -366,7 +366,7 @@ fill_inflight (VhostUserDevice  *self,
     {
       /* not this area: the next start asks for another, the source's
        * requests still to put in it */
-      g_close (self->inflight_fd, NULL);
+      vhost_user_peer_fd_close (self->inflight_fd);
       self->inflight_fd = -1;
       return FALSE;
     }
@@ -379,7 +379,7 @@ fill_inflight (VhostUserDevice  *self,
     {
       g_set_error_literal (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_PARAM,
                            "The back-end truncated its in-flight area while it was filled");
-      g_close (self->inflight_fd, NULL);
+      vhost_user_peer_fd_close (self->inflight_fd);
       self->inflight_fd = -1;
       return FALSE;
     }
@@ -766,7 +766,7 @@ step_done (GObject      *source,
           {
             struct stat st;
 
-            g_close (op->pipe_fd, NULL);
+            vhost_user_peer_fd_close (op->pipe_fd);
             op->pipe_fd = backend_fd;
             if (fstat (backend_fd, &st) != 0 || !S_ISFIFO (st.st_mode))
               {
@@ -1261,7 +1261,7 @@ step_start (GTask       *task,
         vhost_user_frontend_set_device_state_fd_async (fe, step->value, 0, fds[step->value == 0 ? 1 : 0],
                                                        cancellable, step_done, task);
         /* the front-end sent a duplicate: the back-end's end is not ours */
-        g_close (fds[step->value == 0 ? 1 : 0], NULL);
+        vhost_user_peer_fd_close (fds[step->value == 0 ? 1 : 0]);
         return TRUE;
       }
 

@@ -311,13 +311,13 @@ vhost_user_device_finalize (GObject *object)
   for (guint i = 0; i < self->n_rings; i++)
     {
       if (self->rings[i].kick_fd >= 0)
-        g_close (self->rings[i].kick_fd, NULL);
+        vhost_user_peer_fd_close (self->rings[i].kick_fd);
       if (self->rings[i].call_fd >= 0)
-        g_close (self->rings[i].call_fd, NULL);
+        vhost_user_peer_fd_close (self->rings[i].call_fd);
     }
   g_free (self->rings);
   if (self->inflight_fd >= 0)
-    g_close (self->inflight_fd, NULL);
+    vhost_user_peer_fd_close (self->inflight_fd);
   g_clear_pointer (&self->inflight_contents, g_bytes_unref);
   vhost_user_device_drop_log (self);
   g_ptr_array_unref (self->regions);

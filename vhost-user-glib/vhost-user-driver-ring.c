@@ -113,9 +113,9 @@ vhost_user_driver_ring_finalize (GObject *object)
   g_free (self->next);
   g_free (self->free_ids);
   if (self->kick_fd >= 0)
-    g_close (self->kick_fd, NULL);
+    vhost_user_peer_fd_close (self->kick_fd);
   if (self->call_fd >= 0)
-    g_close (self->call_fd, NULL);
+    vhost_user_peer_fd_close (self->call_fd);
 
   G_OBJECT_CLASS (vhost_user_driver_ring_parent_class)->finalize (object);
 }

@@ -20,6 +20,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-socket-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 /* one per back-end channel request, indexed by number */
 static guint channel_signals[VHOST_USER_LAST_BACKEND_REQUEST + 1];
@@ -86,7 +87,7 @@ host_notifier_free (gpointer data)
 {
   HostNotifier *notifier = data;
 
-  g_close (notifier->fd, NULL);
+  vhost_user_peer_fd_close (notifier->fd);
   g_free (notifier);
 }
 
@@ -95,7 +96,7 @@ shmem_mapping_free (gpointer data)
 {
   ShmemMapping *mapping = data;
 
-  g_close (mapping->fd, NULL);
+  vhost_user_peer_fd_close (mapping->fd);
   g_free (mapping);
 }
 
@@ -492,7 +493,7 @@ object_found (GObject      *source,
     }
   /* the reply carries a copy */
   vhost_user_invocation_return_fd (invocation, 0, fd);
-  g_close (fd, NULL);
+  vhost_user_peer_fd_close (fd);
 }
 
 static gboolean

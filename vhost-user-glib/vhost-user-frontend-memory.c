@@ -13,6 +13,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-memory-table.h"
+#include "vhost-user-peer-fd-private.h"
 
 static gboolean
 build_region (VhostUserBuilt *b,
@@ -518,7 +519,7 @@ parse_inflight (GBytes       *reply,
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_MESSAGE,
                    "The back-end's in-flight area, 0x%" G_GINT64_MODIFIER "x bytes at 0x%" G_GINT64_MODIFIER
                    "x, is not in its fd", inflight.mmap_size, inflight.mmap_offset);
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       return -1;
     }
   if (mmap_size != NULL)

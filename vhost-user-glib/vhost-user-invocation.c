@@ -14,6 +14,7 @@
 #include "vhost-user-enums.h"
 #include "vhost-user-error.h"
 #include "vhost-user-invocation-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 /**
  * VhostUserInvocation:
@@ -219,7 +220,7 @@ complete (VhostUserInvocation *self,
   if (!g_atomic_int_compare_and_exchange (&self->completed, FALSE, TRUE))
     {
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       g_critical ("Invocation of %s completed twice", self->info->name);
       return;
     }
@@ -298,7 +299,7 @@ complete (VhostUserInvocation *self,
       fd = -1;
     }
   if (fd >= 0)
-    g_close (fd, NULL);
+    vhost_user_peer_fd_close (fd);
 
   /* a handler's reply goes out only if it is what the table allows */
   if (reply != NULL && own_error == NULL &&

@@ -17,6 +17,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-memory-table-private.h"
+#include "vhost-user-peer-fd-private.h"
 #include <glib/gstdio.h>
 #include <unistd.h>
 
@@ -377,7 +378,7 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
     {
       errsv = errno;
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_FAILED,
                    "Could not allocate guest memory: %s", g_strerror (errsv));
       return NULL;
@@ -386,7 +387,7 @@ vhost_user_memory_region_new_memfd (guint64   guest_phys_addr,
   region = vhost_user_memory_region_new_map (guest_phys_addr, size, 0, 0, fd, error);
   if (region == NULL)
     {
-      g_close (fd, NULL);
+      vhost_user_peer_fd_close (fd);
       return NULL;
     }
   region->user_addr = (guint64) (guintptr) region->mmap_base;
@@ -454,7 +455,7 @@ vhost_user_memory_region_unref (VhostUserMemoryRegion *region)
                      "was mapped; what was past its end read as zeros", region->guest_phys_addr);
   munmap (region->mmap_base, region->mmap_len);
   if (region->fd >= 0)
-    g_close (region->fd, NULL);
+    vhost_user_peer_fd_close (region->fd);
   g_free (region);
 }
 

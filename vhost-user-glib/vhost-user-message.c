@@ -15,6 +15,7 @@
 
 #include "vhost-user-error.h"
 #include "vhost-user-message-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 void
 vhost_user_message_init (VhostUserMessage *msg,
@@ -41,7 +42,7 @@ vhost_user_message_close_fds (VhostUserMessage *msg)
   for (guint i = 0; i < msg->n_fds; i++)
     {
       if (msg->fds[i] >= 0)
-        g_close (msg->fds[i], NULL);
+        vhost_user_peer_fd_close (msg->fds[i]);
       msg->fds[i] = -1;
     }
   msg->n_fds = 0;
@@ -409,7 +410,7 @@ vhost_user_message_parse (VhostUserMessage  *msg,
   if (n_fds > VHOST_USER_MAX_FDS)
     {
       for (guint i = 0; i < n_fds; i++)
-        g_close (fds[i], NULL);
+        vhost_user_peer_fd_close (fds[i]);
       g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
                    "Message carries %u file descriptors, at most %u are allowed",
                    n_fds, VHOST_USER_MAX_FDS);

@@ -13,6 +13,7 @@
 #include "vhost-user-frontend.h"
 #include "vhost-user-message-private.h"
 #include "vhost-user-object-registry-private.h"
+#include "vhost-user-peer-fd-private.h"
 
 /**
  * VhostUserObjectRegistry:
@@ -70,7 +71,7 @@ entry_free (gpointer data)
   Entry *entry = data;
 
   if (entry->fd >= 0)
-    g_close (entry->fd, NULL);
+    vhost_user_peer_fd_close (entry->fd);
   if (entry->exporter_key != NULL)
     {
       GHashTable *exported = entry->registry->exported;
@@ -212,7 +213,7 @@ insert (VhostUserObjectRegistry  *self,
                    "Shared object %s already has an exporter", key);
       g_free (key);
       if (fd >= 0)
-        g_close (fd, NULL);
+        vhost_user_peer_fd_close (fd);
       return FALSE;
     }
   if (exporter != NULL &&
@@ -402,7 +403,7 @@ close_box (gpointer data)
 {
   int *box = data;
 
-  g_close (*box, NULL);
+  vhost_user_peer_fd_close (*box);
   g_free (box);
 }
 

@@ -20,5 +20,7 @@ gssize   vhost_user_pipe_read      (int         fd,
 gssize   vhost_user_pipe_write     (int         fd,
                                     const void *buf,
                                     gsize       count);
+void     vhost_user_peer_fd_close  (int         fd);
+guint    vhost_user_peer_fd_closes_pending (void);
 
 G_END_DECLS

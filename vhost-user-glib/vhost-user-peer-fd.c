@@ -34,7 +34,11 @@
  * pipe's lock (a splice into a socket that never drains), and a read or
  * write of it then waits for the lock, in the kernel, whatever the flags.
  * The device state's pipes are therefore read and written by a relay
- * thread (vhost-user-pipe-relay.c), which takes that wait for us.
+ * thread (vhost-user-pipe-relay.c), which takes that wait for us. The
+ * close of a pipe's end waits for the lock too, where it is the last
+ * reference to its file description (ours always is, for the end we
+ * made): every fd a peer may have passed, or shares, is closed through
+ * vhost_user_peer_fd_close(), which leaves a pipe's close to a thread.
  */
 
 #include "config.h"
@@ -42,7 +46,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <glib/gstdio.h>
 
 #include "vhost-user-lock-private.h"
 #include "vhost-user-peer-fd-private.h"
@@ -340,4 +346,65 @@ vhost_user_pipe_write (int         fd,
     while ((n = write (fd, buf, count)) < 0 && errno == EINTR)
       ;
   return n;
+}
+
+/* Pipes' closes, in threads of a pool of their own (GLib's shared
+ * threads): at most this many wait for a pipe's lock at once; past them,
+ * closes wait in the pool's queue, their fds still open. */
+#define MAX_CLOSERS 16
+
+static gint closes_pending;
+
+static void
+close_fd (gpointer data,
+          gpointer user_data)
+{
+  g_close (GPOINTER_TO_INT (data) - 1, NULL);
+  g_atomic_int_dec_and_test (&closes_pending);
+}
+
+/*
+ * vhost_user_peer_fd_close:
+ * @fd: an fd a peer passed, or shares, or -1
+ *
+ * Closes @fd without waiting for the peer: a pipe's end is closed in a
+ * thread, since the close of the last reference to its file description
+ * waits for the pipe's lock, which the peer may hold for good. Anything
+ * else is closed at once.
+ */
+void
+vhost_user_peer_fd_close (int fd)
+{
+  static gsize closers_made;
+  static GThreadPool *closers;
+  struct stat st;
+
+  if (fd < 0)
+    return;
+  /* (fstat does not take the pipe's lock) */
+  if (fstat (fd, &st) != 0 || !S_ISFIFO (st.st_mode))
+    {
+      g_close (fd, NULL);
+      return;
+    }
+  if (g_once_init_enter (&closers_made))
+    {
+      closers = g_thread_pool_new (close_fd, NULL, MAX_CLOSERS, FALSE, NULL);
+      g_once_init_leave (&closers_made, 1);
+    }
+  g_atomic_int_inc (&closes_pending);
+  /* (a pool that cannot start a thread now keeps the task queued) */
+  g_thread_pool_push (closers, GINT_TO_POINTER (fd + 1), NULL);
+}
+
+/*
+ * vhost_user_peer_fd_closes_pending:
+ *
+ * Returns: how many closes vhost_user_peer_fd_close() has left to a
+ *   thread that have not returned yet
+ */
+guint
+vhost_user_peer_fd_closes_pending (void)
+{
+  return g_atomic_int_get (&closes_pending);
 }

@@ -20,6 +20,7 @@ int                 vhost_user_pipe_relay_get_done_fd (VhostUserPipeRelay  *rela
 gboolean            vhost_user_pipe_relay_is_done     (VhostUserPipeRelay  *relay);
 gboolean            vhost_user_pipe_relay_propagate   (VhostUserPipeRelay  *relay,
                                                        int                 *errsv);
+guint64             vhost_user_pipe_relay_get_moved   (VhostUserPipeRelay  *relay);
 void                vhost_user_pipe_relay_stop        (VhostUserPipeRelay  *relay);
 guint               vhost_user_pipe_relay_running     (void);
 

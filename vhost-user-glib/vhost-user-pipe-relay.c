@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
@@ -42,10 +43,12 @@
 
 #define CHUNK (64 * 1024)
 
-/* How long a stop waits for the thread to go (it does at once unless the
- * peer holds the pipe's lock): a stopped transfer's fds are then closed
- * when the stop returns. */
-#define STOP_WAIT_US (20 * 1000)
+/* Relays a process may have at once: one that a peer holds in the
+ * pipe's lock costs a thread and four fds until the peer lets go, and a
+ * peer can hold many pipes' (or one pipe's, opened again and again)
+ * across sessions; past this, a transfer is refused rather than the
+ * process's fds used up. */
+#define MAX_RELAYS 64
 
 /* Two owners, the thread and the caller, and whichever lets go last frees
  * it: a caller whose stop finds the thread done frees everything at once,
@@ -55,11 +58,13 @@ struct _VhostUserPipeRelay
   gboolean         to_peer;
   int              peer_fd;   /* the thread's, closed when it ends */
   int              own_fd;    /* the thread's end of our pipe, likewise */
+  int              own_size;  /* our pipe's capacity */
   int              stop_fd;   /* eventfd: the owner let go */
   int              done_fd;   /* eventfd: the thread has ended */
   GMutex           lock;
   gboolean         finished;  /* under the lock: the result is known */
   int              errsv;     /* 0: the input's end reached and all of it written */
+  gsize            moved;     /* atomic: bytes written so far */
   gboolean         done;      /* under the lock: the thread is done with it */
   gboolean         abandoned; /* under the lock: the caller is */
 };
@@ -90,6 +95,21 @@ relay_wait (VhostUserPipeRelay *relay,
   return !(fds[1].revents & POLLIN);
 }
 
+/* How much to take from the peer: what our pipe has room for, so that
+ * the peer sees its writes taken as ours are read, as it would if we
+ * read its pipe ourselves (a relay that took a whole chunk it cannot pass
+ * on would look stalled to the peer until our side read all of it). 0
+ * while our pipe is full. (Our pipe's lock is nobody else's to hold.) */
+static gsize
+relay_room (VhostUserPipeRelay *relay)
+{
+  int queued = 0;
+
+  if (relay->to_peer || relay->own_size <= 0 || ioctl (relay->own_fd, FIONREAD, &queued) != 0)
+    return CHUNK;
+  return queued < relay->own_size ? MIN (CHUNK, (gsize) (relay->own_size - queued)) : 0;
+}
+
 /* Copies until the input's end (0), or returns why not (an errno). */
 static int
 relay_copy (VhostUserPipeRelay *relay,
@@ -100,8 +120,18 @@ relay_copy (VhostUserPipeRelay *relay,
 
   for (;;)
     {
-      gssize n = vhost_user_pipe_read (in, buf, CHUNK);
+      gsize room = relay_room (relay);
+      gssize n;
       gsize done = 0;
+
+      if (room == 0)
+        {
+          if (!relay_wait (relay, out, POLLOUT))
+            return ECANCELED;
+          /* (poll says a page is free; the count may lag) */
+          room = MAX (relay_room (relay), 4096);
+        }
+      n = vhost_user_pipe_read (in, buf, room);
 
       if (n == 0)
         return 0;
@@ -118,7 +148,10 @@ relay_copy (VhostUserPipeRelay *relay,
           gssize m = vhost_user_pipe_write (out, buf + done, n - done);
 
           if (m > 0)
-            done += m;
+            {
+              done += m;
+              g_atomic_pointer_add (&relay->moved, m);
+            }
           else if (m < 0 && errno == EAGAIN)
             {
               if (!relay_wait (relay, out, POLLOUT))
@@ -145,6 +178,11 @@ relay_thread (gpointer data)
   sigemptyset (&pipe_set);
   sigaddset (&pipe_set, SIGPIPE);
   pthread_sigmask (SIG_BLOCK, &pipe_set, NULL);
+  /* (here, since changing the flags of the description the peer shares
+   * may take the pipe's lock: O_ASYNC's change does. The reads and writes
+   * ask for no wait themselves; this is for where the kernel refuses
+   * that, and makes them plain) */
+  g_unix_set_fd_nonblocking (relay->peer_fd, TRUE, NULL);
 
   errsv = relay_copy (relay, buf);
   vhost_user_mutex_lock (&relay->lock);
@@ -178,7 +216,8 @@ relay_thread (gpointer data)
  *   end when @peer_fd's is reached (or the relay fails: see
  *   vhost_user_pipe_relay_propagate())
  *
- * Starts a relay thread between @peer_fd and @own_fd.
+ * Starts a relay thread between @peer_fd and @own_fd, unless the process
+ * has too many already.
  *
  * Returns: (transfer full): the relay, to stop with
  *   vhost_user_pipe_relay_stop(); %NULL with @error set (@peer_fd is
@@ -192,10 +231,19 @@ vhost_user_pipe_relay_new (int        peer_fd,
 {
   VhostUserPipeRelay *relay;
   GThread *thread;
+  GError *thread_error = NULL;
   int fds[2];
   int stop_fd, done_fd;
 
   *own_fd = -1;
+  if ((guint) g_atomic_int_add (&running, 1) >= MAX_RELAYS)
+    {
+      g_atomic_int_dec_and_test (&running);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INVALID_OPERATION,
+                   "Too many device-state transfers under way in this process (%u)", MAX_RELAYS);
+      vhost_user_peer_fd_close (peer_fd);
+      return NULL;
+    }
   stop_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   done_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd < 0 || done_fd < 0 || pipe2 (fds, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -208,7 +256,8 @@ vhost_user_pipe_relay_new (int        peer_fd,
         g_close (stop_fd, NULL);
       if (done_fd >= 0)
         g_close (done_fd, NULL);
-      g_close (peer_fd, NULL);
+      vhost_user_peer_fd_close (peer_fd);
+      g_atomic_int_dec_and_test (&running);
       return NULL;
     }
 
@@ -217,18 +266,21 @@ vhost_user_pipe_relay_new (int        peer_fd,
   relay->to_peer = to_peer;
   relay->peer_fd = peer_fd;
   relay->own_fd = to_peer ? fds[0] : fds[1];
+  relay->own_size = fcntl (fds[0], F_GETPIPE_SZ);
   relay->stop_fd = stop_fd;
   relay->done_fd = done_fd;
 
-  g_atomic_int_inc (&running);
-  thread = g_thread_try_new ("vhost-user-pipe", relay_thread, relay, error);
+  thread = g_thread_try_new ("vhost-user-pipe", relay_thread, relay, &thread_error);
   if (thread == NULL)
     {
-      g_atomic_int_dec_and_test (&running);
+      g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_ERROR,
+                   "Could not start a thread for the device's state: %s", thread_error->message);
+      g_error_free (thread_error);
       g_close (fds[0], NULL);
       g_close (fds[1], NULL);
-      g_close (peer_fd, NULL);
+      vhost_user_peer_fd_close (peer_fd);
       relay_free (relay);
+      g_atomic_int_dec_and_test (&running);
       return NULL;
     }
   g_thread_unref (thread);
@@ -288,11 +340,23 @@ vhost_user_pipe_relay_propagate (VhostUserPipeRelay *relay,
 }
 
 /*
+ * vhost_user_pipe_relay_get_moved:
+ *
+ * Returns: how many bytes the relay has written so far (to the peer or
+ *   to us): it moves while they do
+ */
+guint64
+vhost_user_pipe_relay_get_moved (VhostUserPipeRelay *relay)
+{
+  return (guint64) g_atomic_pointer_get (&relay->moved);
+}
+
+/*
  * vhost_user_pipe_relay_stop:
  *
- * Lets go of the relay: one still running ends (at once, unless the peer
- * holds the pipe's lock: then when it lets go). Waits a little for it,
- * never longer.
+ * Lets go of the relay, without waiting: one still running ends soon
+ * (when the peer lets go, if it holds the pipe's lock) and closes its fds
+ * then; vhost_user_pipe_relay_running() counts it until it has.
  */
 void
 vhost_user_pipe_relay_stop (VhostUserPipeRelay *relay)
@@ -303,14 +367,8 @@ vhost_user_pipe_relay_stop (VhostUserPipeRelay *relay)
   if (relay == NULL)
     return;
   if (!vhost_user_pipe_relay_is_done (relay))
-    {
-      struct pollfd pfd = { relay->done_fd, POLLIN, 0 };
-
-      while (write (relay->stop_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
-      while (poll (&pfd, 1, STOP_WAIT_US / 1000) < 0 && errno == EINTR)
-        ;
-    }
+    while (write (relay->stop_fd, &one, sizeof one) < 0 && errno == EINTR)
+      ;
   vhost_user_mutex_lock (&relay->lock);
   done = relay->done;
   relay->abandoned = TRUE;

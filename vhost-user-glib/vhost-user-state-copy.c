@@ -46,6 +46,7 @@ typedef struct {
   int           fd;           /* our end of the relay's pipe */
   VhostUserPipeRelay *relay;
   gboolean      draining;     /* load: the stream's end reached, the relay's awaited */
+  guint64       relayed;      /* the relay's bytes moved when last looked at */
   GObject      *stream;
   gboolean      save;         /* pipe to stream; else stream to pipe */
   guint         timeout_ms;
@@ -221,7 +222,9 @@ wait_or_time_out (GTask *task)
       g_object_unref (task);
       return;
     }
-  wait_for_pipe (task, c->timeout_ms > 0 ? (guint) MAX ((left + 999) / 1000, 1) : 0);
+  /* (the relay's progress is looked at now and then: it has no fd that
+   * says so) */
+  wait_for_pipe (task, c->timeout_ms == 0 ? 0 : (guint) CLAMP ((left + 999) / 1000, 1, 100));
 }
 
 /* A stream's call failed: cancelled by us, it is the caller's
@@ -343,6 +346,15 @@ copy_step (GTask *task)
       return;
     }
 
+  /* the back-end takes or gives through the relay: progress, though our
+   * end of the relay's pipe may not move (the relay writes to the
+   * back-end a chunk at a time, as it takes it) */
+  if (vhost_user_pipe_relay_get_moved (c->relay) != c->relayed)
+    {
+      c->relayed = vhost_user_pipe_relay_get_moved (c->relay);
+      c->stalled_since = 0;
+    }
+
   if (c->draining)
     {
       if (vhost_user_pipe_relay_is_done (c->relay))
@@ -427,7 +439,7 @@ cancel_stream (GCancellable *cancelled,
  * @abort: (nullable): cancelled when the back-end goes
  *
  * Copies the state until the back-end's end of the pipe is closed (a
- * save) or @stream ends (a load). @fd is made non-blocking.
+ * save) or @stream ends (a load). @fd goes to the relay, which reads or writes it.
  */
 void
 vhost_user_state_copy_async (int                  fd,
@@ -459,13 +471,6 @@ vhost_user_state_copy_async (int                  fd,
   c->buf = g_malloc (CHUNK);
   c->fd = -1;
   g_task_set_task_data (task, c, (GDestroyNotify) copy_free);
-  if (!g_unix_set_fd_nonblocking (fd, TRUE, &error))
-    {
-      g_close (fd, NULL);
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
   c->relay = vhost_user_pipe_relay_new (fd, !c->save, &c->fd, &error);
   if (c->relay == NULL)
     {

@@ -190,7 +190,7 @@ vhost_user_vring_finalize (GObject *object)
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
     if (self->fds[i] >= 0)
-      g_close (self->fds[i], NULL);
+      vhost_user_peer_fd_close (self->fds[i]);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (vhost_user_vring_parent_class)->finalize (object);
@@ -651,7 +651,7 @@ do_nothing (gpointer user_data)
 static void
 close_fd (gpointer user_data)
 {
-  g_close (GPOINTER_TO_INT (user_data), NULL);
+  vhost_user_peer_fd_close (GPOINTER_TO_INT (user_data));
 }
 
 /* Takes @fd (or -1); a replaced fd is closed. */
@@ -669,7 +669,7 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
   /* a call fd is closed under the lock notify writes it under */
   kick_elsewhere = kind == VHOST_USER_VRING_FD_KICK && self->ring_context != NULL;
   if (old >= 0 && old != fd && !kick_elsewhere)
-    g_close (old, NULL);
+    vhost_user_peer_fd_close (old);
   UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
     vhost_user_vring_update_kick_watch (self);
