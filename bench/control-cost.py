@@ -78,7 +78,7 @@ def start(wrapper, argv, sock):
     sys.exit(f'{argv[0]} did not listen under {wrapper[0]}')
 
 
-def stop(p, traced=False):
+def stop(p, sock, traced=False):
     # strace leaves its tracee running when it is interrupted: the
     # back-end is the one to stop, and strace then exits with it
     pid = int(open(f'/proc/{p.pid}/task/{p.pid}/children').read().split()[0]) if traced else p.pid
@@ -88,6 +88,9 @@ def stop(p, traced=False):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+    # a back-end killed leaves its socket file, and the next one listens there
+    if os.path.exists(sock):
+        os.unlink(sock)
 
 
 def warm_up(sock):
@@ -107,8 +110,7 @@ def instructions(argv, flag, n):
     run_ctl(flag, n, sock)
     subprocess.run(['callgrind_control', '-i', 'off', str(p.pid)], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    stop(p)
-    os.unlink(sock) if os.path.exists(sock) else None
+    stop(p, sock)
     total = 0
     for name in os.listdir(tmp):
         # one file per thread or dump; "totals" counts what ran while
@@ -130,8 +132,7 @@ def syscalls(argv, flag, n):
         warm_up(sock)
         if ops:
             run_ctl(flag, ops, sock)
-        stop(p, traced=True)
-        os.unlink(sock) if os.path.exists(sock) else None
+        stop(p, sock, traced=True)
         calls = {}
         for line in open(out):
             f = line.split()
