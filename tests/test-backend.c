@@ -205,6 +205,9 @@ drop_front (Fixture *f)
   g_clear_object (&f->back_socket);
 }
 
+/* the type fixture_setup() makes, if not the back-end itself */
+static GType fixture_type;
+
 static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
@@ -224,7 +227,7 @@ fixture_setup (Fixture       *f,
   f->extra_fd = -1;
   g_queue_init (&f->replies);
   f->context = g_main_context_new ();
-  f->backend = g_object_new (VHOST_USER_TYPE_BACKEND,
+  f->backend = g_object_new (fixture_type != 0 ? fixture_type : VHOST_USER_TYPE_BACKEND,
                              "main-context", f->context,
                              "features", OFFERED,
                              "protocol-features", PF_ALL,
@@ -2656,6 +2659,107 @@ test_handlers_thread_default (Fixture       *f,
   g_assert_true (seen == f->context);
 }
 
+/* Two subclasses that answer GET_QUEUE_NUM themselves: one overrides the
+ * vfunc, the other the signal's class handler */
+typedef VhostUserBackend      TestVfuncBackend;
+typedef VhostUserBackendClass TestVfuncBackendClass;
+typedef VhostUserBackend      TestOverrideBackend;
+typedef VhostUserBackendClass TestOverrideBackendClass;
+
+static GType test_vfunc_backend_get_type (void);
+static GType test_override_backend_get_type (void);
+G_DEFINE_TYPE (TestVfuncBackend, test_vfunc_backend, VHOST_USER_TYPE_BACKEND)
+G_DEFINE_TYPE (TestOverrideBackend, test_override_backend, VHOST_USER_TYPE_BACKEND)
+
+static gboolean
+answer_7 (VhostUserBackend    *backend,
+          VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, 7);
+  return TRUE;
+}
+
+static gboolean
+answer_9 (VhostUserBackend    *backend,
+          VhostUserInvocation *invocation)
+{
+  vhost_user_invocation_return_u64 (invocation, 9);
+  return TRUE;
+}
+
+static gboolean
+answer_11 (VhostUserBackend    *backend,
+           VhostUserInvocation *invocation,
+           gpointer             user_data)
+{
+  vhost_user_invocation_return_u64 (invocation, 11);
+  return TRUE;
+}
+
+static void
+test_vfunc_backend_class_init (TestVfuncBackendClass *klass)
+{
+  klass->handle_get_queue_num = answer_7;
+}
+
+static void
+test_vfunc_backend_init (TestVfuncBackend *self)
+{
+}
+
+static void
+test_override_backend_class_init (TestOverrideBackendClass *klass)
+{
+  g_signal_override_class_handler ("get-queue-num", G_TYPE_FROM_CLASS (klass), G_CALLBACK (answer_9));
+}
+
+static void
+test_override_backend_init (TestOverrideBackend *self)
+{
+}
+
+static void
+fixture_setup_subclass (Fixture       *f,
+                        gconstpointer  data)
+{
+  fixture_type = ((GType (*) (void)) data) ();
+  fixture_setup (f, NULL);
+  fixture_type = 0;
+}
+
+static guint64
+ask_queue_num (Fixture *f)
+{
+  VhostUserMessage *reply;
+  guint64 value;
+  MSG (msg);
+
+  reply = request (f, msg_empty (&msg, REQ (GET_QUEUE_NUM)));
+  value = reply_u64 (reply);
+  message_free (reply);
+  return value;
+}
+
+/* With no handler connected, the responder calls the class's vfunc
+ * instead of emitting; that must change nothing a subclass sees: its
+ * vfunc answers, a class handler it overrode answers, and a handler
+ * connected afterwards (then emitted to) goes before either. */
+static void
+test_dispatch_paths (Fixture       *f,
+                     gconstpointer  data)
+{
+  guint64 expected = data == test_vfunc_backend_get_type ? 7 :
+                     data == test_override_backend_get_type ? 9 : NUM_QUEUES;
+  gulong id;
+
+  negotiate (f, OFFERED, PF_ACK);
+  g_assert_cmpuint (ask_queue_num (f), ==, expected);
+  id = g_signal_connect (f->backend, "get-queue-num", G_CALLBACK (answer_11), NULL);
+  g_assert_cmpuint (ask_queue_num (f), ==, 11);
+  g_signal_handler_disconnect (f->backend, id);
+  g_assert_cmpuint (ask_queue_num (f), ==, expected);
+}
+
 static void
 got_result (GObject      *source,
             GAsyncResult *result,
@@ -2777,6 +2881,12 @@ main (int   argc,
   ADD ("ring/enable", test_ring_enable);
   ADD ("ring/reset", test_ring_reset);
   ADD ("signals/thread-default", test_handlers_thread_default);
+  g_test_add ("/backend/signals/dispatch/base", Fixture, vhost_user_backend_get_type, fixture_setup_subclass,
+              test_dispatch_paths, fixture_teardown);
+  g_test_add ("/backend/signals/dispatch/vfunc", Fixture, test_vfunc_backend_get_type, fixture_setup_subclass,
+              test_dispatch_paths, fixture_teardown);
+  g_test_add ("/backend/signals/dispatch/class-handler", Fixture, test_override_backend_get_type,
+              fixture_setup_subclass, test_dispatch_paths, fixture_teardown);
 #undef ADD
   g_test_add_func ("/backend/signals/from-table", test_signals_from_table);
   g_test_add_func ("/backend/signals/chain-up-disconnected", test_chain_up_disconnected);

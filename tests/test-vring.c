@@ -1449,6 +1449,48 @@ truncated_child (void)
 }
 
 static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+/* The library skips the notification of a change nobody listens to
+ * (GLib 2.74 emits it regardless): a handler connected to "notify" or to
+ * one property's, blocked or not, hears every change; none is heard
+ * twice, and an unchanged value is not a change. */
+static void
+test_notify_heard (void)
+{
+  g_autoptr(VhostUserVring) vring = vhost_user_vring_new (0, NULL);
+  guint any = 0, size = 0, enabled = 0;
+  gulong id;
+
+  vhost_user_vring_set_size (vring, 64);
+  vhost_user_vring_set_enabled (vring, TRUE);
+  g_signal_connect (vring, "notify::size", G_CALLBACK (count_notify), &size);
+  vhost_user_vring_set_size (vring, 128);
+  vhost_user_vring_set_size (vring, 128);
+  vhost_user_vring_set_enabled (vring, FALSE);
+  g_assert_cmpuint (size, ==, 1);
+  id = g_signal_connect (vring, "notify", G_CALLBACK (count_notify), &any);
+  vhost_user_vring_set_enabled (vring, TRUE);
+  vhost_user_vring_set_size (vring, 256);
+  g_assert_cmpuint (any, ==, 2);
+  g_assert_cmpuint (size, ==, 2);
+  g_signal_handler_block (vring, id);
+  g_signal_connect (vring, "notify::enabled", G_CALLBACK (count_notify), &enabled);
+  vhost_user_vring_set_enabled (vring, FALSE);
+  g_assert_cmpuint (enabled, ==, 1);
+  g_assert_cmpuint (any, ==, 2);
+  g_signal_handler_unblock (vring, id);
+  vhost_user_vring_set_enabled (vring, TRUE);
+  g_assert_cmpuint (any, ==, 3);
+  g_assert_cmpuint (enabled, ==, 2);
+}
+
+static void
 test_truncated_memory (void)
 {
   if (g_test_subprocess ())
@@ -1823,6 +1865,7 @@ main (int   argc,
   ADD ("empty", test_empty, NULL);
   ADD ("pop-push", test_pop_push, NULL);
   ADD ("unpop-releases-tables", test_unpop_releases_tables, NULL);
+  g_test_add_func ("/vring/notify-heard", test_notify_heard);
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
   g_test_add_func ("/vring/memory/truncated-partial-page", test_truncated_partial_page);
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);

@@ -17,6 +17,7 @@
 #include "vhost-user-debug-private.h"
 #include "vhost-user-error.h"
 #include "vhost-user-peer-fd-private.h"
+#include "vhost-user-notify-private.h"
 
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 
@@ -55,7 +56,7 @@ vhost_user_backend_update_status (VhostUserBackend *self,
   if (priv->status != status)
     {
       priv->status = status;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_STATUS]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_STATUS]);
     }
 }
 
@@ -147,7 +148,7 @@ real_set_features (VhostUserBackend    *self,
   if (priv->acked_features != features)
     {
       priv->acked_features = features;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
     }
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_set_features (vring_at (self, i),
@@ -191,7 +192,7 @@ real_set_owner (VhostUserBackend    *self,
       return TRUE;
     }
   priv->owner = TRUE;
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_OWNER]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_OWNER]);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }
@@ -669,7 +670,7 @@ real_set_protocol_features (VhostUserBackend    *self,
   if (priv->acked_protocol_features != features)
     {
       priv->acked_protocol_features = features;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES]);
     }
   if (priv->connection != NULL)
     vhost_user_connection_set_protocol_features (priv->connection, features);
@@ -1111,7 +1112,7 @@ real_set_config (VhostUserBackend    *self,
 
   g_bytes_unref (priv->config);
   priv->config = g_bytes_new_take (g_steal_pointer (&config), config_len);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONFIG]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONFIG]);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }

@@ -22,6 +22,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-vring-log-private.h"
 #include "vhost-user-peer-fd-private.h"
+#include "vhost-user-notify-private.h"
 
 #define INFLIGHT_ALIGN 64
 
@@ -194,7 +195,7 @@ vhost_user_backend_set_memory_table (VhostUserBackend     *self,
   priv->memory_table = vhost_user_memory_table_ref (table);
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_set_memory_table (vring_at (self, i), table);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_MEMORY_TABLE]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_MEMORY_TABLE]);
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include "vhost-user-backend-private.h"
 #include "vhost-user-vring-private.h"
+#include "vhost-user-notify-private.h"
 
 void
 vhost_user_backend_drop_vrings (VhostUserBackend *self)
@@ -301,7 +302,7 @@ OFFER_ACCESSORS (guint64, status, PROP_STATUS)
     if (priv->name == value)                                                     \
       return;                                                                    \
     priv->name = value;                                                          \
-    g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[prop]);                \
+    vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[prop]);                \
   }
 
 /**
@@ -377,7 +378,7 @@ vhost_user_backend_set_num_queues (VhostUserBackend *self,
   /* before construction the rings wait for the main context */
   if (priv->responder != NULL)
     vhost_user_backend_rebuild_vrings (self);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_NUM_QUEUES]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_NUM_QUEUES]);
 }
 
 /* Replaces a GBytes property's value, notifying when it changed. */
@@ -391,7 +392,7 @@ set_bytes_property (VhostUserBackend  *self,
     return;
   g_clear_pointer (field, g_bytes_unref);
   *field = value != NULL ? g_bytes_ref (value) : NULL;
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[prop]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[prop]);
 }
 
 /**
@@ -525,7 +526,7 @@ vhost_user_backend_set_timeout (VhostUserBackend *self,
   priv->timeout_ms = timeout_ms;
   if (priv->channel_requester != NULL)
     vhost_user_requester_set_timeout (priv->channel_requester, timeout_ms);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_TIMEOUT]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_TIMEOUT]);
 }
 
 /**
@@ -567,7 +568,7 @@ vhost_user_backend_set_drain_timeout (VhostUserBackend *self,
   if (priv->drain_timeout_ms == timeout_ms)
     return;
   priv->drain_timeout_ms = timeout_ms;
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_DRAIN_TIMEOUT]);
 }
 
 /**
@@ -613,7 +614,7 @@ vhost_user_backend_set_poll_window (VhostUserBackend *self,
   priv->poll_window_us = window_us;
   if (priv->connection != NULL)
     vhost_user_connection_set_poll_window (priv->connection, window_us);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_POLL_WINDOW]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_POLL_WINDOW]);
 }
 
 /**

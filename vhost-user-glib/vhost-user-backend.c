@@ -23,6 +23,7 @@
 #include "vhost-user-socket-private.h"
 #include "vhost-user-vring-private.h"
 #include "vhost-user-peer-fd-private.h"
+#include "vhost-user-notify-private.h"
 
 /**
  * VhostUserBackend:
@@ -107,6 +108,9 @@ enum {
 
 /* indexed by request number, then the back-end's own signals */
 static guint signals[N_SIGNALS];
+/* where each request's vfunc is in the class (the responder calls it
+ * without an emission when nothing else listens) */
+static gsize class_offsets[VHOST_USER_LAST_REQUEST + 1];
 
 static void backend_release (VhostUserBackend *self);
 
@@ -198,22 +202,22 @@ backend_release (VhostUserBackend *self)
   if (priv->owner)
     {
       priv->owner = FALSE;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_OWNER]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_OWNER]);
     }
   if (priv->acked_features != 0)
     {
       priv->acked_features = 0;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
     }
   vhost_user_backend_update_iotlb (self);
   if (priv->acked_protocol_features != 0)
     {
       priv->acked_protocol_features = 0;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_PROTOCOL_FEATURES]);
     }
   vhost_user_backend_update_status (self, 0);
   if (was_connected)
-    g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
+    vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
 
   g_object_thaw_notify (G_OBJECT (self));
 }
@@ -239,7 +243,7 @@ vhost_user_backend_constructed (GObject *object)
   if (priv->context == NULL)
     priv->context = g_main_context_ref_thread_default ();
   priv->responder = vhost_user_responder_new (object, VHOST_USER_CHANNEL_MAIN, priv->context, signals,
-                                              get_responder_state);
+                                              class_offsets, get_responder_state);
   priv->channel_requester = vhost_user_requester_new (VHOST_USER_CHANNEL_BACKEND, object, priv->context);
   vhost_user_requester_set_timeout (priv->channel_requester, priv->timeout_ms);
   vhost_user_backend_rebuild_vrings (self);
@@ -492,7 +496,6 @@ static void
 vhost_user_backend_class_init (VhostUserBackendClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  gsize class_offsets[VHOST_USER_LAST_REQUEST + 1] = { 0 };
 
   object_class->constructed = vhost_user_backend_constructed;
   object_class->dispose = vhost_user_backend_dispose;
@@ -642,7 +645,7 @@ serve (VhostUserBackend    *self,
   vhost_user_connection_set_poll_window (priv->connection, priv->poll_window_us);
   vhost_user_responder_set_connection (priv->responder, priv->connection);
   vhost_user_connection_start (priv->connection);
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
 }
 
 /**

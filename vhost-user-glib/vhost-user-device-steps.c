@@ -29,6 +29,7 @@
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-peer-fd-private.h"
 #include "vhost-user-state-copy-private.h"
+#include "vhost-user-notify-private.h"
 
 #define FIRST_DELAY_MS 10
 
@@ -42,7 +43,7 @@ vhost_user_device_set_state (VhostUserDevice      *self,
   if (self->state == state)
     return;
   self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), vhost_user_device_properties[PROP_STATE]);
+  vhost_user_notify (G_OBJECT (self), vhost_user_device_properties[PROP_STATE]);
 }
 
 static gboolean
@@ -918,8 +919,8 @@ check_features (VhostUserDevice *self,
       self->negotiated = TRUE;
       self->acked_features = features;
       self->acked_protocol_features = protocol;
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_device_properties[PROP_ACKED_FEATURES]);
-      g_object_notify_by_pspec (G_OBJECT (self), vhost_user_device_properties[PROP_ACKED_PROTOCOL_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_device_properties[PROP_ACKED_FEATURES]);
+      vhost_user_notify (G_OBJECT (self), vhost_user_device_properties[PROP_ACKED_PROTOCOL_FEATURES]);
     }
   event_idx = (features & VHOST_USER_FEATURE (VHOST_USER_VIRTIO_FEATURE_BIT_EVENT_IDX)) != 0;
   for (guint i = 0; i < self->n_rings; i++)
@@ -1178,7 +1179,7 @@ step_start (GTask       *task,
       if (self->logging != (gboolean) step->value)
         {
           self->logging = step->value;
-          g_object_notify_by_pspec (G_OBJECT (self), vhost_user_device_properties[PROP_LOGGING]);
+          vhost_user_notify (G_OBJECT (self), vhost_user_device_properties[PROP_LOGGING]);
         }
       if (!self->logging)
         vhost_user_device_drop_log (self);

@@ -17,6 +17,7 @@
 #include "vhost-user-error.h"
 #include "vhost-user-peer-fd-private.h"
 #include "vhost-user-frontend-private.h"
+#include "vhost-user-notify-private.h"
 
 /**
  * VhostUserDevice:
@@ -409,28 +410,28 @@ vhost_user_device_set_property (GObject      *object,
       if (self->auto_reconnect != g_value_get_boolean (value))
         {
           self->auto_reconnect = g_value_get_boolean (value);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     case PROP_RECONNECT_ATTEMPTS:
       if (self->reconnect_attempts != g_value_get_uint (value))
         {
           self->reconnect_attempts = g_value_get_uint (value);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     case PROP_RECONNECT_DELAY_MAX:
       if (self->reconnect_delay_max != g_value_get_uint (value))
         {
           self->reconnect_delay_max = g_value_get_uint (value);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     case PROP_DRAIN_ON_STOP:
       if (self->drain_on_stop != g_value_get_boolean (value))
         {
           self->drain_on_stop = g_value_get_boolean (value);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     case PROP_WATCH_CALLS:
@@ -438,14 +439,14 @@ vhost_user_device_set_property (GObject      *object,
         {
           self->watch_calls = g_value_get_boolean (value);
           vhost_user_device_update_call_watches (self);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     case PROP_MAX_STATE_SIZE:
       if (self->max_state_size != g_value_get_uint64 (value))
         {
           self->max_state_size = g_value_get_uint64 (value);
-          g_object_notify_by_pspec (object, pspec);
+          vhost_user_notify (object, pspec);
         }
       break;
     default:
@@ -819,7 +820,7 @@ vhost_user_device_set_features (VhostUserDevice *self,
   if (self->features == features)
     return;
   self->features = features;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FEATURES]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_FEATURES]);
 }
 
 /**
@@ -857,7 +858,7 @@ vhost_user_device_set_protocol_features (VhostUserDevice *self,
   if (self->protocol_features == protocol_features)
     return;
   self->protocol_features = protocol_features;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROTOCOL_FEATURES]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_PROTOCOL_FEATURES]);
 }
 
 /**

@@ -104,7 +104,7 @@ void
 vhost_user_frontend_init_channel (VhostUserFrontend *self)
 {
   self->channel_responder = vhost_user_responder_new (G_OBJECT (self), VHOST_USER_CHANNEL_BACKEND, self->context,
-                                                      channel_signals, get_responder_state);
+                                                      channel_signals, NULL, get_responder_state);
   self->host_notifiers = g_hash_table_new_full (NULL, NULL, NULL, host_notifier_free);
   self->shmem_mappings = g_ptr_array_new_with_free_func (shmem_mapping_free);
   if (self->objects == NULL)

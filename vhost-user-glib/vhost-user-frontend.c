@@ -13,6 +13,7 @@
 #include "vhost-user-enum-types.h"
 #include "vhost-user-frontend-private.h"
 #include "vhost-user-socket-private.h"
+#include "vhost-user-notify-private.h"
 
 /**
  * VhostUserFrontend:
@@ -92,7 +93,7 @@ set_u64_property (VhostUserFrontend *self,
   if (*field != value)
     {
       *field = value;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+      vhost_user_notify (G_OBJECT (self), properties[prop]);
     }
 }
 
@@ -127,7 +128,7 @@ on_closed (VhostUserConnection *connection,
   set_u64_property (self, &self->acked_protocol_features, 0, PROP_ACKED_PROTOCOL_FEATURES);
   vhost_user_requester_set_protocol_features (self->requester, 0);
   self->n_rings = 0;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_CONNECTED]);
   g_object_thaw_notify (G_OBJECT (self));
 
   g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, reason, vhost_user_error_should_reconnect (reason));
@@ -243,7 +244,7 @@ vhost_user_frontend_take_socket (VhostUserFrontend  *self,
   vhost_user_connection_set_handlers (self->connection, on_message, on_closed, self);
   vhost_user_requester_set_connection (self->requester, self->connection);
   vhost_user_connection_start (self->connection);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_CONNECTED]);
   return TRUE;
 }
 
@@ -690,7 +691,7 @@ vhost_user_frontend_set_object_registry (VhostUserFrontend       *self,
     vhost_user_object_registry_forget_exporter (self->objects, G_OBJECT (self));
   g_clear_object (&self->objects);
   self->objects = registry != NULL ? g_object_ref (registry) : vhost_user_object_registry_new ();
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OBJECT_REGISTRY]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_OBJECT_REGISTRY]);
 }
 
 /* --- object --- */
@@ -1032,7 +1033,7 @@ vhost_user_frontend_set_timeout (VhostUserFrontend *self,
   self->timeout_ms = timeout_ms;
   if (self->requester != NULL)
     vhost_user_requester_set_timeout (self->requester, timeout_ms);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_TIMEOUT]);
 }
 
 /**
@@ -1074,7 +1075,7 @@ vhost_user_frontend_set_request_acks (VhostUserFrontend *self,
   self->request_acks = request_acks;
   if (self->requester != NULL)
     vhost_user_requester_set_request_acks (self->requester, request_acks);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUEST_ACKS]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_REQUEST_ACKS]);
 }
 
 /**

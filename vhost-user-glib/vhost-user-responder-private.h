@@ -30,6 +30,7 @@ VhostUserResponder *vhost_user_responder_new            (GObject                
                                                          VhostUserChannel             channel,
                                                          GMainContext                *context,
                                                          const guint                 *signals,
+                                                         const gsize                 *class_offsets,
                                                          VhostUserResponderStateFunc  state_func);
 VhostUserResponder *vhost_user_responder_ref            (VhostUserResponder          *self);
 void                vhost_user_responder_unref          (VhostUserResponder          *self);

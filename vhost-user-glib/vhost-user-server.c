@@ -17,6 +17,7 @@
 #include "vhost-user-server.h"
 #include "vhost-user-server-private.h"
 #include "vhost-user-socket-private.h"
+#include "vhost-user-notify-private.h"
 
 /**
  * VhostUserServer:
@@ -933,7 +934,7 @@ vhost_user_server_listen (VhostUserServer  *self,
   vhost_user_mutex_unlock (&self->lock);
   g_free (self->path);
   self->path = g_strdup (path);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_PATH]);
   start_accepting (self);
   return TRUE;
 }
@@ -973,7 +974,7 @@ vhost_user_server_stop (VhostUserServer *self)
       g_socket_close (self->listener, NULL);
       g_clear_object (&self->listener);
       g_clear_pointer (&self->path, g_free);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+      vhost_user_notify (G_OBJECT (self), properties[PROP_PATH]);
     }
 
   /* unthreaded back-ends: disconnecting removes them (synchronously,
@@ -1115,7 +1116,7 @@ vhost_user_server_set_max_threads (VhostUserServer *self,
   vhost_user_mutex_lock (&self->lock);
   self->max_threads = max_threads;
   vhost_user_mutex_unlock (&self->lock);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_THREADS]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_MAX_THREADS]);
   if (may_accept (self))
     start_accepting (self);
 }
@@ -1136,7 +1137,7 @@ set_id_list (VhostUserServer  *self,
   g_clear_pointer (field, g_variant_unref);
   *field = ids;
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+    vhost_user_notify (G_OBJECT (self), properties[prop]);
 }
 
 /**

@@ -44,5 +44,10 @@ void     vhost_user_shape_emit            (VhostUserShape               shape,
                                            VhostUserInvocation         *invocation,
                                            const GValue                *values,
                                            gboolean                    *handled);
+gboolean vhost_user_shape_call            (VhostUserShape               shape,
+                                           GCallback                    func,
+                                           gpointer                     instance,
+                                           VhostUserInvocation         *invocation,
+                                           const GValue                *values);
 
 G_END_DECLS

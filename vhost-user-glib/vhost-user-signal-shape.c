@@ -133,8 +133,9 @@ decode_vring_size (const VhostUserRequestInfo *info,
  * socket at EOF poll readable for ever and spin the ring's context; a
  * pipe whose reader is gone makes a call SIGPIPE. An eventfd is an
  * anonymous inode (no file type in st_mode), as timerfds, signalfds and
- * epoll fds are too: /proc/self/fd tells them apart, and where /proc
- * is not mounted the file type alone decides. */
+ * epoll fds are too: /proc/self/fd tells them apart (one readlink(),
+ * the only system call when /proc is mounted: a device setup checks
+ * four), and where /proc is not mounted the file type alone decides. */
 static gboolean
 check_eventfd (const VhostUserRequestInfo  *info,
                int                          fd,
@@ -144,18 +145,24 @@ check_eventfd (const VhostUserRequestInfo  *info,
   char path[32];
   char target[sizeof eventfd_target];
   struct stat st;
-  gssize n = -1;
+  gboolean anonymous;
+  gssize n;
 
-  if (fstat (fd, &st) == 0 && (st.st_mode & S_IFMT) == 0)
+  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  n = readlink (path, target, sizeof target);
+  if (n >= 0)
     {
-      g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-      n = readlink (path, target, sizeof target);
-      if (n < 0 || ((gsize) n == strlen (eventfd_target) && memcmp (target, eventfd_target, n) == 0))
+      if ((gsize) n == strlen (eventfd_target) && memcmp (target, eventfd_target, n) == 0)
         return TRUE;
+      anonymous = n >= (gssize) strlen ("anon_inode:") && memcmp (target, "anon_inode:", strlen ("anon_inode:")) == 0;
     }
+  else if (fstat (fd, &st) == 0 && (st.st_mode & S_IFMT) == 0)
+    return TRUE;
+  else
+    anonymous = FALSE;
   g_set_error (error, VHOST_USER_ERROR, VHOST_USER_ERROR_INCORRECT_FDS,
                "%s: the fd is not an eventfd (%s)", info->name,
-               n > 0 ? "another anonymous inode" : "a file, pipe, socket or device");
+               anonymous ? "another anonymous inode" : "a file, pipe, socket or device");
   return FALSE;
 }
 
@@ -495,15 +502,19 @@ decode_shmem (const VhostUserRequestInfo *info,
 
 /* Emission with C arguments, not GValues: g_signal_emit() then takes
  * GLib's fast path (the va marshaller, no GValue per argument) whenever
- * only the class handler would run, which is every request of a device
- * that overrides vfuncs or connects nothing; with handlers connected it
- * collects GValues as g_signal_emitv() would. One emitter per signature,
- * reading the decoded values back. */
+ * only the class handler would run; with handlers connected it collects
+ * GValues as g_signal_emitv() would. One emitter per signature, reading
+ * the decoded values back, and beside it a caller of the class handler
+ * itself, for when nothing else would run: vhost_user_shape_call(). */
 typedef void (*EmitFunc) (gpointer             instance,
                           guint                signal_id,
                           VhostUserInvocation *invocation,
                           const GValue        *v,
                           gboolean            *handled);
+typedef gboolean (*CallFunc) (GCallback            func,
+                              gpointer             instance,
+                              VhostUserInvocation *invocation,
+                              const GValue        *v);
 
 #define T(i) g_value_get_uint64 (&v[i])
 #define U(i) g_value_get_uint (&v[i])
@@ -512,7 +523,10 @@ typedef void (*EmitFunc) (gpointer             instance,
 #define S(i) g_value_get_string (&v[i])
 #define P(i) g_value_get_boxed (&v[i])
 
-#define EMITTER(name, ...) \
+/* @params: the C types after the invocation, in parentheses, each with
+ * a leading comma */
+#define STRIP(...) __VA_ARGS__
+#define EMITTER(name, params, ...) \
   static void \
   emit_##name (gpointer             instance, \
                guint                signal_id, \
@@ -520,29 +534,37 @@ typedef void (*EmitFunc) (gpointer             instance,
                const GValue        *v, \
                gboolean            *handled) \
   { \
-    g_signal_emit (instance, signal_id, 0, invocation, __VA_ARGS__ handled); \
+    g_signal_emit (instance, signal_id, 0, invocation, ##__VA_ARGS__, handled); \
+  } \
+  static gboolean \
+  call_##name (GCallback            func, \
+               gpointer             instance, \
+               VhostUserInvocation *invocation, \
+               const GValue        *v) \
+  { \
+    return ((gboolean (*) (gpointer, VhostUserInvocation * STRIP params)) func) (instance, invocation, ##__VA_ARGS__); \
   }
 
-EMITTER (none, )
-EMITTER (t, T (0),)
-EMITTER (u, U (0),)
-EMITTER (uu, U (0), U (1),)
-EMITTER (ub, U (0), Z (1),)
-EMITTER (uh, U (0), H (1),)
-EMITTER (h, H (0),)
-EMITTER (uA, U (0), P (1),)
-EMITTER (P, P (0),)
-EMITTER (ttt, T (0), T (1), T (2),)
-EMITTER (tth, T (0), T (1), H (2),)
-EMITTER (tttuu, T (0), T (1), T (2), U (3), U (4),)
-EMITTER (uuu, U (0), U (1), U (2),)
-EMITTER (uuB, U (0), U (1), P (2),)
-EMITTER (ttuuh, T (0), T (1), U (2), U (3), H (4),)
-EMITTER (s, S (0),)
-EMITTER (uuh, U (0), U (1), H (2),)
-EMITTER (utth, U (0), T (1), T (2), H (3),)
-EMITTER (utttth, U (0), T (1), T (2), T (3), T (4), H (5),)
-EMITTER (utt, U (0), T (1), T (2),)
+EMITTER (none, ())
+EMITTER (t, (, guint64), T (0))
+EMITTER (u, (, guint), U (0))
+EMITTER (uu, (, guint, guint), U (0), U (1))
+EMITTER (ub, (, guint, gboolean), U (0), Z (1))
+EMITTER (uh, (, guint, int), U (0), H (1))
+EMITTER (h, (, int), H (0))
+EMITTER (uA, (, guint, gpointer), U (0), P (1))
+EMITTER (P, (, gpointer), P (0))
+EMITTER (ttt, (, guint64, guint64, guint64), T (0), T (1), T (2))
+EMITTER (tth, (, guint64, guint64, int), T (0), T (1), H (2))
+EMITTER (tttuu, (, guint64, guint64, guint64, guint, guint), T (0), T (1), T (2), U (3), U (4))
+EMITTER (uuu, (, guint, guint, guint), U (0), U (1), U (2))
+EMITTER (uuB, (, guint, guint, gpointer), U (0), U (1), P (2))
+EMITTER (ttuuh, (, guint64, guint64, guint, guint, int), T (0), T (1), U (2), U (3), H (4))
+EMITTER (s, (, const char *), S (0))
+EMITTER (uuh, (, guint, guint, int), U (0), U (1), H (2))
+EMITTER (utth, (, guint, guint64, guint64, int), U (0), T (1), T (2), H (3))
+EMITTER (utttth, (, guint, guint64, guint64, guint64, guint64, int), U (0), T (1), T (2), T (3), T (4), H (5))
+EMITTER (utt, (, guint, guint64, guint64), U (0), T (1), T (2))
 
 /* t guint64, u guint, b gboolean, h an fd (int), s string, B GBytes,
  * A VhostUserVringAddress, M VhostUserMemoryTable, R VhostUserMemoryRegion */
@@ -554,32 +576,33 @@ static const struct {
   GSignalCMarshaller    marshal;   /* BOOLEAN:OBJECT and the signature */
   GSignalCVaMarshaller  va_marshal;
   EmitFunc              emit;
+  CallFunc              call;
 } shapes[] = {
-  [VHOST_USER_SHAPE_NONE]        = { "",       decode_none,          M (OBJECT),                    emit_none },
-  [VHOST_USER_SHAPE_U64]         = { "t",      decode_u64,           M (OBJECT_UINT64),             emit_t },
-  [VHOST_USER_SHAPE_INDEX]       = { "u",      decode_vring_state,   M (OBJECT_UINT),               emit_u },
-  [VHOST_USER_SHAPE_INDEX_NUM]   = { "uu",     decode_vring_state,   M (OBJECT_UINT_UINT),          emit_uu },
-  [VHOST_USER_SHAPE_VRING_SIZE]  = { "uu",     decode_vring_size,    M (OBJECT_UINT_UINT),          emit_uu },
-  [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN),       emit_ub },
-  [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT),           emit_uh },
-  [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT),                emit_h },
-  [VHOST_USER_SHAPE_EVENTFD]     = { "h",      decode_eventfd,       M (OBJECT_INT),                emit_h },
-  [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED),         emit_uA },
-  [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED),              emit_P },
-  [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED),              emit_P },
-  [VHOST_USER_SHAPE_REGION_DESC] = { "ttt",    decode_region_desc,   M (OBJECT_UINT64_UINT64_UINT64), emit_ttt },
-  [VHOST_USER_SHAPE_LOG]         = { "tth",    decode_log,           M (OBJECT_UINT64_UINT64_INT),  emit_tth },
-  [VHOST_USER_SHAPE_IOTLB]       = { "tttuu",  decode_iotlb,         M (OBJECT_UINT64_UINT64_UINT64_UINT_UINT), emit_tttuu },
-  [VHOST_USER_SHAPE_CONFIG_GET]  = { "uuu",    decode_config,        M (OBJECT_UINT_UINT_UINT),     emit_uuu },
-  [VHOST_USER_SHAPE_CONFIG_SET]  = { "uuB",    decode_config,        M (OBJECT_UINT_UINT_BOXED),    emit_uuB },
-  [VHOST_USER_SHAPE_BYTES]       = { "B",      decode_bytes,         M (OBJECT_BOXED),              emit_P },
-  [VHOST_USER_SHAPE_INFLIGHT_GET] = { "uu",     decode_inflight_get,  M (OBJECT_UINT_UINT),          emit_uu },
-  [VHOST_USER_SHAPE_INFLIGHT_SET] = { "ttuuh",  decode_inflight_set,  M (OBJECT_UINT64_UINT64_UINT_UINT_INT), emit_ttuuh },
-  [VHOST_USER_SHAPE_UUID]        = { "s",      decode_uuid,          M (OBJECT_STRING),             emit_s },
-  [VHOST_USER_SHAPE_DEVICE_STATE] = { "uuh",    decode_device_state,  M (OBJECT_UINT_UINT_INT),     emit_uuh },
-  [VHOST_USER_SHAPE_VRING_AREA]  = { "utth",   decode_vring_area,    M (OBJECT_UINT_UINT64_UINT64_INT), emit_utth },
-  [VHOST_USER_SHAPE_SHMEM_MAP]   = { "utttth", decode_shmem,         M (OBJECT_UINT_UINT64_UINT64_UINT64_UINT64_INT), emit_utttth },
-  [VHOST_USER_SHAPE_SHMEM_UNMAP] = { "utt",    decode_shmem,         M (OBJECT_UINT_UINT64_UINT64), emit_utt },
+  [VHOST_USER_SHAPE_NONE]        = { "",       decode_none,          M (OBJECT),                    emit_none, call_none },
+  [VHOST_USER_SHAPE_U64]         = { "t",      decode_u64,           M (OBJECT_UINT64),             emit_t, call_t },
+  [VHOST_USER_SHAPE_INDEX]       = { "u",      decode_vring_state,   M (OBJECT_UINT),               emit_u, call_u },
+  [VHOST_USER_SHAPE_INDEX_NUM]   = { "uu",     decode_vring_state,   M (OBJECT_UINT_UINT),          emit_uu, call_uu },
+  [VHOST_USER_SHAPE_VRING_SIZE]  = { "uu",     decode_vring_size,    M (OBJECT_UINT_UINT),          emit_uu, call_uu },
+  [VHOST_USER_SHAPE_INDEX_BOOL]  = { "ub",     decode_vring_state,   M (OBJECT_UINT_BOOLEAN),       emit_ub, call_ub },
+  [VHOST_USER_SHAPE_INDEX_FD]    = { "uh",     decode_index_fd,      M (OBJECT_UINT_INT),           emit_uh, call_uh },
+  [VHOST_USER_SHAPE_FD]          = { "h",      decode_fd,            M (OBJECT_INT),                emit_h, call_h },
+  [VHOST_USER_SHAPE_EVENTFD]     = { "h",      decode_eventfd,       M (OBJECT_INT),                emit_h, call_h },
+  [VHOST_USER_SHAPE_VRING_ADDR]  = { "uA",     decode_vring_addr,    M (OBJECT_UINT_BOXED),         emit_uA, call_uA },
+  [VHOST_USER_SHAPE_MEM_TABLE]   = { "M",      decode_mem_table,     M (OBJECT_BOXED),              emit_P, call_P },
+  [VHOST_USER_SHAPE_REGION]      = { "R",      decode_region,        M (OBJECT_BOXED),              emit_P, call_P },
+  [VHOST_USER_SHAPE_REGION_DESC] = { "ttt",    decode_region_desc,   M (OBJECT_UINT64_UINT64_UINT64), emit_ttt, call_ttt },
+  [VHOST_USER_SHAPE_LOG]         = { "tth",    decode_log,           M (OBJECT_UINT64_UINT64_INT),  emit_tth, call_tth },
+  [VHOST_USER_SHAPE_IOTLB]       = { "tttuu",  decode_iotlb,         M (OBJECT_UINT64_UINT64_UINT64_UINT_UINT), emit_tttuu, call_tttuu },
+  [VHOST_USER_SHAPE_CONFIG_GET]  = { "uuu",    decode_config,        M (OBJECT_UINT_UINT_UINT),     emit_uuu, call_uuu },
+  [VHOST_USER_SHAPE_CONFIG_SET]  = { "uuB",    decode_config,        M (OBJECT_UINT_UINT_BOXED),    emit_uuB, call_uuB },
+  [VHOST_USER_SHAPE_BYTES]       = { "B",      decode_bytes,         M (OBJECT_BOXED),              emit_P, call_P },
+  [VHOST_USER_SHAPE_INFLIGHT_GET] = { "uu",     decode_inflight_get,  M (OBJECT_UINT_UINT),          emit_uu, call_uu },
+  [VHOST_USER_SHAPE_INFLIGHT_SET] = { "ttuuh",  decode_inflight_set,  M (OBJECT_UINT64_UINT64_UINT_UINT_INT), emit_ttuuh, call_ttuuh },
+  [VHOST_USER_SHAPE_UUID]        = { "s",      decode_uuid,          M (OBJECT_STRING),             emit_s, call_s },
+  [VHOST_USER_SHAPE_DEVICE_STATE] = { "uuh",    decode_device_state,  M (OBJECT_UINT_UINT_INT),     emit_uuh, call_uuh },
+  [VHOST_USER_SHAPE_VRING_AREA]  = { "utth",   decode_vring_area,    M (OBJECT_UINT_UINT64_UINT64_INT), emit_utth, call_utth },
+  [VHOST_USER_SHAPE_SHMEM_MAP]   = { "utttth", decode_shmem,         M (OBJECT_UINT_UINT64_UINT64_UINT64_UINT64_INT), emit_utttth, call_utttth },
+  [VHOST_USER_SHAPE_SHMEM_UNMAP] = { "utt",    decode_shmem,         M (OBJECT_UINT_UINT64_UINT64), emit_utt, call_utt },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (shapes) == VHOST_USER_N_SHAPES);
@@ -632,6 +655,20 @@ vhost_user_shape_emit (VhostUserShape       shape,
 {
   g_return_if_fail (shape < VHOST_USER_N_SHAPES);
   shapes[shape].emit (instance, signal_id, invocation, values, handled);
+}
+
+/* Calls @func, a class handler of @shape's signature (the instance, the
+ * invocation, the arguments), with the @values vhost_user_shape_decode()
+ * filled; returns what it returned. */
+gboolean
+vhost_user_shape_call (VhostUserShape       shape,
+                       GCallback            func,
+                       gpointer             instance,
+                       VhostUserInvocation *invocation,
+                       const GValue        *values)
+{
+  g_return_val_if_fail (shape < VHOST_USER_N_SHAPES, FALSE);
+  return shapes[shape].call (func, instance, invocation, values);
 }
 
 /* Fills @types (room for VHOST_USER_SHAPE_MAX_ARGS) with the GTypes of the

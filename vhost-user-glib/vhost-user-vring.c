@@ -16,6 +16,7 @@
 #include "vhost-user-peer-fd-private.h"
 #include "vhost-user-lock-private.h"
 #include "vhost-user-vring-state-private.h"
+#include "vhost-user-notify-private.h"
 
 /**
  * VhostUserVring:
@@ -154,6 +155,16 @@ vhost_user_vring_forget_areas (VhostUserVring *self)
   self->xlat.window_size = 0;
 }
 
+/* A ring's fds are the peer's, but only eventfds get here (the request's
+ * decoder refuses any other kind), and closing one never waits: no need
+ * for vhost_user_peer_fd_close()'s fstat() to tell a pipe. */
+static void
+close_eventfd (int fd)
+{
+  if (fd >= 0)
+    g_close (fd, NULL);
+}
+
 static void
 vhost_user_vring_finalize (GObject *object)
 {
@@ -189,8 +200,7 @@ vhost_user_vring_finalize (GObject *object)
   vhost_user_vring_packed_resize (&self->packed_ring, 0);
 
   for (guint i = 0; i < G_N_ELEMENTS (self->fds); i++)
-    if (self->fds[i] >= 0)
-      vhost_user_peer_fd_close (self->fds[i]);
+    close_eventfd (self->fds[i]);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (vhost_user_vring_parent_class)->finalize (object);
@@ -497,7 +507,7 @@ vhost_user_vring_set_features (VhostUserVring *self,
     (self)->field = (value); \
     UNLOCK (self); \
     if (changed_) \
-      g_object_notify_by_pspec (G_OBJECT (self), properties[prop]); \
+      vhost_user_notify (G_OBJECT (self), properties[prop]); \
   } G_STMT_END
 
 /* A ring is resized only while it is stopped and the device holds none
@@ -552,7 +562,7 @@ vhost_user_vring_set_size (VhostUserVring *self,
     }
   UNLOCK (self);
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
+    vhost_user_notify (G_OBJECT (self), properties[PROP_SIZE]);
 }
 
 /**
@@ -603,7 +613,7 @@ vhost_user_vring_set_address (VhostUserVring              *self,
   self->signalled_used_valid = FALSE;
   self->broken = FALSE;
   UNLOCK (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_ADDRESS]);
 }
 
 void
@@ -635,7 +645,7 @@ vhost_user_vring_set_started (VhostUserVring *self,
     }
   UNLOCK (self);
   vhost_user_vring_update_kick_watch (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STARTED]);
+  vhost_user_notify (G_OBJECT (self), properties[PROP_STARTED]);
   /* a front-end need not kick a ring it starts: look at it once */
   if (started && self->kick_func != NULL)
     vhost_user_vring_kick (self);
@@ -651,7 +661,7 @@ do_nothing (gpointer user_data)
 static void
 close_fd (gpointer user_data)
 {
-  vhost_user_peer_fd_close (GPOINTER_TO_INT (user_data));
+  close_eventfd (GPOINTER_TO_INT (user_data));
 }
 
 /* Takes @fd (or -1); a replaced fd is closed. */
@@ -669,7 +679,7 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
   /* a call fd is closed under the lock notify writes it under */
   kick_elsewhere = kind == VHOST_USER_VRING_FD_KICK && self->ring_context != NULL;
   if (old >= 0 && old != fd && !kick_elsewhere)
-    vhost_user_peer_fd_close (old);
+    close_eventfd (old);
   UNLOCK (self);
   if (kind == VHOST_USER_VRING_FD_KICK)
     vhost_user_vring_update_kick_watch (self);
@@ -685,7 +695,7 @@ vhost_user_vring_take_fd (VhostUserVring       *self,
       g_source_unref (source);
     }
   if (old != fd)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KICK_FD + kind]);
+    vhost_user_notify (G_OBJECT (self), properties[PROP_KICK_FD + kind]);
 }
 
 /* Back to what a new connection sees: stopped, disabled, no fds, nothing
@@ -1261,7 +1271,7 @@ vhost_user_vring_set_poll_window (VhostUserVring *self,
   self->poll_ran_out = 0;
   UNLOCK (self);
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_POLL_WINDOW]);
+    vhost_user_notify (G_OBJECT (self), properties[PROP_POLL_WINDOW]);
 }
 
 /**
@@ -1355,7 +1365,7 @@ vhost_user_vring_set_budget (VhostUserVring *self,
   self->budget = max_requests;
   UNLOCK (self);
   if (changed)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUDGET]);
+    vhost_user_notify (G_OBJECT (self), properties[PROP_BUDGET]);
 }
 
 /**
