@@ -46,6 +46,11 @@
  * areas. A device connects to the signals it cares about, or subclasses
  * and chains up. A handler that returns %TRUE owns the answer and may
  * complete the invocation later; the next request waits until it does.
+ * A request whose signal has no handler connected (and no class handler
+ * overridden with g_signal_override_class_handler()) goes to the class's
+ * vfunc without an emission, which is all an emission would run: only
+ * an emission hook (g_signal_add_emission_hook()) would see the
+ * difference, and it sees the requests that have a handler.
  *
  * Requests whose gating feature was not negotiated, out-of-range ring
  * indices and malformed messages never reach a handler: they are answered
