@@ -399,12 +399,20 @@ receive_some (VhostUserConnection *self)
   return TRUE;
 }
 
+/* Sends @data from *@offset on, as much as the socket takes now, and
+ * @fds with the first byte that gets through (*@fds_sent says they went:
+ * the caller closes its copies then). FALSE if the socket failed. */
 static gboolean
-send_entry (VhostUserConnection *self,
-            SendEntry           *entry,
-            GError             **error)
+send_bytes (VhostUserConnection  *self,
+            const guint8         *data,
+            gsize                 len,
+            gsize                *offset,
+            const int            *fds,
+            int                   n_fds,
+            gboolean             *fds_sent,
+            GError              **error)
 {
-  while (entry->offset < entry->len)
+  while (*offset < len)
     {
       union {
         struct cmsghdr align;
@@ -414,18 +422,15 @@ send_entry (VhostUserConnection *self,
       struct iovec iov;
       gssize n;
 
-      iov.iov_base = entry->data + entry->offset;
-      iov.iov_len = entry->len - entry->offset;
+      iov.iov_base = (guint8 *) data + *offset;
+      iov.iov_len = len - *offset;
       mh.msg_iov = &iov;
       mh.msg_iovlen = 1;
 
-      if (entry->fds != NULL)
+      if (n_fds > 0 && !*fds_sent)
         {
-          const int *fds;
-          int n_fds;
           struct cmsghdr *cmsg;
 
-          fds = g_unix_fd_list_peek_fds (entry->fds, &n_fds);
           memset (control.buf, 0, sizeof control.buf);
           mh.msg_control = control.buf;
           mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
@@ -453,10 +458,28 @@ send_entry (VhostUserConnection *self,
         }
 
       /* the fds went with the first byte that got through */
-      g_clear_object (&entry->fds);
-      entry->offset += n;
+      *fds_sent = TRUE;
+      *offset += n;
     }
   return TRUE;
+}
+
+static gboolean
+send_entry (VhostUserConnection *self,
+            SendEntry           *entry,
+            GError             **error)
+{
+  const int *fds = NULL;
+  int n_fds = 0;
+  gboolean fds_sent = FALSE;
+  gboolean ok;
+
+  if (entry->fds != NULL)
+    fds = g_unix_fd_list_peek_fds (entry->fds, &n_fds);
+  ok = send_bytes (self, entry->data, entry->len, &entry->offset, fds, n_fds, &fds_sent, error);
+  if (fds_sent)
+    g_clear_object (&entry->fds);
+  return ok;
 }
 
 static void
@@ -836,6 +859,30 @@ vhost_user_connection_send (VhostUserConnection  *self,
     trace (self, "send", msg, NULL);
 
   data = vhost_user_message_get_data (msg, &len);
+  if (g_queue_is_empty (&self->send_queue))
+    {
+      /* straight from @msg: a copy and a queue entry only for what the
+       * socket does not take now (nearly never) */
+      gboolean fds_sent = FALSE;
+      gsize offset = 0;
+
+      if (!send_bytes (self, data, len, &offset, msg->fds, msg->n_fds, &fds_sent, &local_error))
+        {
+          g_autoptr(VhostUserConnection) hold G_GNUC_UNUSED = g_object_ref (self);
+
+          vhost_user_message_close_fds (msg);
+          g_propagate_error (error, g_error_copy (local_error));
+          close_with_error (self, local_error);
+          return FALSE;
+        }
+      if (fds_sent)
+        vhost_user_message_close_fds (msg);
+      if (offset == len)
+        return TRUE;
+      data += offset;
+      len -= offset;
+    }
+
   entry = g_new0 (SendEntry, 1);
   entry->data = g_memdup2 (data, len);
   entry->len = len;
@@ -847,31 +894,8 @@ vhost_user_connection_send (VhostUserConnection  *self,
         msg->fds[i] = -1;
       msg->n_fds = 0;
     }
-
-  if (!g_queue_is_empty (&self->send_queue))
-    {
-      g_queue_push_tail (&self->send_queue, entry);
-      return TRUE;
-    }
-
-  if (!send_entry (self, entry, &local_error))
-    {
-      g_autoptr(VhostUserConnection) hold G_GNUC_UNUSED = g_object_ref (self);
-
-      send_entry_free (entry);
-      g_propagate_error (error, g_error_copy (local_error));
-      close_with_error (self, local_error);
-      return FALSE;
-    }
-
-  if (entry->offset < entry->len)
-    {
-      g_queue_push_tail (&self->send_queue, entry);
-      update_condition (self);
-    }
-  else
-    send_entry_free (entry);
-
+  g_queue_push_tail (&self->send_queue, entry);
+  update_condition (self);
   return TRUE;
 }
 
