@@ -169,10 +169,13 @@ backend_release (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   gboolean was_connected = priv->connection != NULL;
+  gboolean batch;
 
   vhost_user_responder_set_connection (priv->responder, NULL);
 
-  g_object_freeze_notify (G_OBJECT (self));
+  batch = vhost_user_notify_wanted (self);
+  if (batch)
+    g_object_freeze_notify (G_OBJECT (self));
 
   if (priv->connection != NULL)
     {
@@ -224,7 +227,8 @@ backend_release (VhostUserBackend *self)
   if (was_connected)
     vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
 
-  g_object_thaw_notify (G_OBJECT (self));
+  if (batch)
+    g_object_thaw_notify (G_OBJECT (self));
 }
 
 /* Nothing to do, but a subclass that chains up needs something to reach. */

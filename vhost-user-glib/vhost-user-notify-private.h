@@ -21,9 +21,11 @@
 
 #include <glib-object.h>
 
-static inline void
-vhost_user_notify (gpointer    object,
-                   GParamSpec *pspec)
+/* Whether a notification of @object would reach anybody; also whether
+ * freezing its notifications around a batch of changes is worth its cost
+ * (in GLib 2.74 a freeze and a thaw are some 2,700 instructions). */
+static inline gboolean
+vhost_user_notify_wanted (gpointer object)
 {
   static guint notify_id;
   static GObjectClass *object_class;
@@ -36,8 +38,15 @@ vhost_user_notify (gpointer    object,
       id = g_signal_lookup ("notify", G_TYPE_OBJECT);
       g_atomic_int_set (&notify_id, id);
     }
-  if (klass->notify != NULL ||
-      klass->dispatch_properties_changed != ((GObjectClass *) g_atomic_pointer_get (&object_class))->dispatch_properties_changed ||
-      g_signal_handler_find (object, G_SIGNAL_MATCH_ID, id, 0, NULL, NULL, NULL) != 0)
+  return klass->notify != NULL ||
+         klass->dispatch_properties_changed != ((GObjectClass *) g_atomic_pointer_get (&object_class))->dispatch_properties_changed ||
+         g_signal_handler_find (object, G_SIGNAL_MATCH_ID, id, 0, NULL, NULL, NULL) != 0;
+}
+
+static inline void
+vhost_user_notify (gpointer    object,
+                   GParamSpec *pspec)
+{
+  if (vhost_user_notify_wanted (object))
     g_object_notify_by_pspec (object, pspec);
 }

@@ -704,8 +704,10 @@ void
 vhost_user_vring_reset (VhostUserVring *self)
 {
   static const VhostUserVringAddress zero = { 0 };
+  gboolean batch = vhost_user_notify_wanted (self);
 
-  g_object_freeze_notify (G_OBJECT (self));
+  if (batch)
+    g_object_freeze_notify (G_OBJECT (self));
   vhost_user_vring_set_started (self, FALSE);
   vhost_user_vring_set_enabled (self, FALSE);
   vhost_user_vring_set_size (self, 0);
@@ -719,7 +721,8 @@ vhost_user_vring_reset (VhostUserVring *self)
   drop_drained (self);
   for (guint kind = 0; kind < G_N_ELEMENTS (self->fds); kind++)
     vhost_user_vring_take_fd (self, kind, -1);
-  g_object_thaw_notify (G_OBJECT (self));
+  if (batch)
+    g_object_thaw_notify (G_OBJECT (self));
 }
 
 static gboolean
