@@ -34,7 +34,10 @@ static gboolean verbose;
 static gboolean once;
 static gboolean postcopy;
 static gint poll_us;
-static gint control_poll_us;
+/* as qemu-storage-daemon, which polls before it sleeps: a device setup
+ * is a burst of requests, each answered before the next is sent, and
+ * each would otherwise cost a wake-up (dear on a virtual machine) */
+static gint control_poll_us = 50;
 static char *image;
 static gboolean read_only;
 
@@ -66,7 +69,8 @@ static GOptionEntry entries[] = {
     "best with --queue-threads)", "N" },
   { "control-poll-us", 0, 0, G_OPTION_ARG_INT, &control_poll_us,
     "After a request, poll the socket this long for the next one before sleeping "
-    "(a device setup costs no wake-up per request; at most N us of CPU after the last)", "N" },
+    "(a device setup costs no wake-up per request; at most N us of CPU after the last; "
+    "default 50, 0 sleeps at once)", "N" },
   { "postcopy", 0, 0, G_OPTION_ARG_NONE, &postcopy,
     "Offer postcopy migration instead of memory slots (the spec forbids both at once; the front-end is then trusted with this process's memory)", NULL },
   { NULL }
