@@ -14,6 +14,10 @@
  *                                     back-end without in-flight tracking gets
  *                                     (qemu-storage-daemon 7.2 offers none), for
  *                                     a like-for-like comparison
+ *   ... --steps                       after a setup option: the median time of
+ *                                     each step too (a round trip, or requests
+ *                                     sent without a reply), to see where a
+ *                                     setup's time goes
  *
  * Prints one line, "bench: ... median X us", with the median over N (round
  * trips are timed in batches of 1000, so their median is of batch means).
@@ -218,6 +222,20 @@ median (double *v,
  * (QEMU does). */
 static int ask_inflight = 1;
 
+/* --steps: when each step of the current setup ended (from its start),
+ * and the names of the steps (the requests answered, the last request
+ * of the ones that are not) */
+enum { STEP_CONNECT_FEATURES, STEP_PROTOCOL, STEP_QUEUE_NUM, STEP_CONFIG, STEP_MEM_TABLE, STEP_INFLIGHT,
+       STEP_RINGS, STEP_VRING_BASE_0, STEP_VRING_BASE_1, STEP_CLOSE, N_STEPS };
+static const char *const step_names[N_STEPS] = {
+  "connect, GET_FEATURES", "GET_PROTOCOL_FEATURES", "GET_QUEUE_NUM", "SET_OWNER, GET_CONFIG",
+  "SET_FEATURES, SET_MEM_TABLE (ack)", "GET_INFLIGHT_FD", "[SET_INFLIGHT_FD,] 2 rings set up, no reply",
+  "GET_VRING_BASE 0", "GET_VRING_BASE 1", "close",
+};
+static double step_end[N_STEPS];
+
+#define STEP(t0, s) (step_end[s] = now_us () - (t0))
+
 /* One setup as QEMU 7.2 does it for vhost-user-blk with 2 queues. */
 static double
 setup_once (const char *path,
@@ -230,16 +248,22 @@ setup_once (const char *path,
   int inflight_fd = -1;
   Msg m;
 
+  memset (step_end, 0, sizeof step_end);
   features = call_u64 (sock, GET_FEATURES);
+  STEP (t0, STEP_CONNECT_FEATURES);
   protocol = 0;
   if (features & F_PROTOCOL_FEATURES)
     {
       protocol = call_u64 (sock, GET_PROTOCOL_FEATURES) &
                  (PF_MQ | PF_REPLY_ACK | PF_CONFIG | (ask_inflight ? PF_INFLIGHT_SHMFD : 0));
+      STEP (t0, STEP_PROTOCOL);
       send_u64 (sock, SET_PROTOCOL_FEATURES, protocol);
     }
   if (protocol & PF_MQ)
-    call_u64 (sock, GET_QUEUE_NUM);
+    {
+      call_u64 (sock, GET_QUEUE_NUM);
+      STEP (t0, STEP_QUEUE_NUM);
+    }
   send_msg (sock, SET_OWNER, 0, NULL, 0, NULL, 0);
   if (protocol & PF_CONFIG)
     {
@@ -249,6 +273,7 @@ setup_once (const char *path,
       memcpy (buf, cfg, sizeof cfg);
       send_msg (sock, GET_CONFIG, 0, buf, sizeof buf, NULL, 0);
       recv_reply (sock, GET_CONFIG, &m, NULL);
+      STEP (t0, STEP_CONFIG);
     }
   want = features & (F_VERSION_1 | F_PROTOCOL_FEATURES);
   send_u64 (sock, SET_FEATURES, want);
@@ -259,6 +284,7 @@ setup_once (const char *path,
     send_msg (sock, SET_MEM_TABLE, (protocol & PF_REPLY_ACK) ? NEED_REPLY : 0, &table, sizeof table, &memfd, 1);
     if (protocol & PF_REPLY_ACK)
       recv_reply (sock, SET_MEM_TABLE, &m, NULL);
+    STEP (t0, STEP_MEM_TABLE);
   }
   if (protocol & PF_INFLIGHT_SHMFD)
     {
@@ -269,6 +295,7 @@ setup_once (const char *path,
       q[1] = RING_SIZE;
       send_msg (sock, GET_INFLIGHT_FD, 0, req, sizeof req, NULL, 0);
       recv_reply (sock, GET_INFLIGHT_FD, &m, &inflight_fd);
+      STEP (t0, STEP_INFLIGHT);
       if (inflight_fd < 0)
         die ("GET_INFLIGHT_FD without an fd");
       send_msg (sock, SET_INFLIGHT_FD, 0, m.payload, 24, &inflight_fd, 1);
@@ -292,13 +319,15 @@ setup_once (const char *path,
       close (kick);
       close (call);
     }
+  STEP (t0, STEP_RINGS);
   for (uint32_t i = 0; i < RINGS; i++)
     {
       send_state (sock, GET_VRING_BASE, i, 0);
       recv_reply (sock, GET_VRING_BASE, &m, NULL);
+      STEP (t0, STEP_VRING_BASE_0 + i);
     }
   close (sock);
-  return now_us () - t0;
+  return STEP (t0, STEP_CLOSE);
 }
 
 /* The floor: a child that answers every 12-byte message with 20 bytes. */
@@ -337,7 +366,8 @@ main (int    argc,
 
   if (n <= 0 || (strcmp (mode, "--echo") != 0 && argc < 4))
     {
-      fprintf (stderr, "usage: control-plane --rtt N SOCKET | --echo N | --setup N SOCKET | --setup-no-inflight N SOCKET\n");
+      fprintf (stderr, "usage: control-plane --rtt N SOCKET | --echo N | --setup N SOCKET [--steps] |"
+                       " --setup-no-inflight N SOCKET [--steps]\n");
       return 2;
     }
   samples = calloc (n, sizeof *samples);
@@ -345,6 +375,8 @@ main (int    argc,
   if (strcmp (mode, "--setup") == 0 || strcmp (mode, "--setup-no-inflight") == 0)
     {
       int memfd = memfd_create ("guest", MFD_CLOEXEC);
+      int steps = argc > 4 && strcmp (argv[4], "--steps") == 0;
+      double *step_samples = calloc ((size_t) n * N_STEPS, sizeof *step_samples);
       uint8_t *mem;
 
       if (memfd < 0 || ftruncate (memfd, MEM_SIZE) != 0)
@@ -355,9 +387,25 @@ main (int    argc,
       ask_inflight = strcmp (mode, "--setup") == 0;
       setup_once (argv[3], memfd, mem);   /* warm-up */
       for (int i = 0; i < n; i++)
-        samples[i] = setup_once (argv[3], memfd, mem);
+        {
+          samples[i] = setup_once (argv[3], memfd, mem);
+          /* each step's own time: from the end of the step before it */
+          for (int s = 0, prev = -1; s < N_STEPS; s++)
+            if (step_end[s] > 0)
+              {
+                step_samples[(size_t) s * n + i] = step_end[s] - (prev >= 0 ? step_end[prev] : 0);
+                prev = s;
+              }
+            else
+              step_samples[(size_t) s * n + i] = -1;
+        }
+      if (steps)
+        for (int s = 0; s < N_STEPS; s++)
+          if (step_samples[(size_t) s * n] >= 0)
+            printf ("step: %-45s median %7.1f us\n", step_names[s], median (step_samples + (size_t) s * n, n));
       printf ("bench: %d device setups (2 queues%s): median %.1f us\n", n,
               ask_inflight ? "" : ", no in-flight area", median (samples, n));
+      free (step_samples);
     }
   else if (strcmp (mode, "--rtt") == 0 || strcmp (mode, "--echo") == 0)
     {
