@@ -159,10 +159,16 @@ gboolean vhost_user_device_run_blocking    (VhostUserDevice       *self,
                                             GCancellable          *cancellable,
                                             GError               **error);
 
+/* vhost-user-device-migration.c */
+void     vhost_user_device_drop_log        (VhostUserDevice       *self);
+gboolean vhost_user_device_make_log        (VhostUserDevice       *self,
+                                            GError               **error);
+gboolean vhost_user_device_fill_inflight   (VhostUserDevice       *self,
+                                            GError               **error);
+
 /* vhost-user-device-steps.c */
 void     vhost_user_device_set_state       (VhostUserDevice       *self,
                                             VhostUserDeviceState   state);
-void     vhost_user_device_drop_log        (VhostUserDevice       *self);
 gboolean vhost_user_device_op_finish       (VhostUserDevice       *self,
                                             GAsyncResult          *result,
                                             OpKind                 kind,
