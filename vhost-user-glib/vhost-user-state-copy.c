@@ -323,6 +323,7 @@ copy_step (GTask *task)
   Copy *c = g_task_get_task_data (task);
   GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
+  guint64 moved;
   gssize n;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
@@ -349,9 +350,10 @@ copy_step (GTask *task)
   /* the back-end takes or gives through the relay: progress, though our
    * end of the relay's pipe may not move (the relay writes to the
    * back-end a chunk at a time, as it takes it) */
-  if (vhost_user_pipe_relay_get_moved (c->relay) != c->relayed)
+  moved = vhost_user_pipe_relay_get_moved (c->relay);
+  if (moved != c->relayed)
     {
-      c->relayed = vhost_user_pipe_relay_get_moved (c->relay);
+      c->relayed = moved;
       c->stalled_since = 0;
     }
 
