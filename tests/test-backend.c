@@ -2760,6 +2760,36 @@ test_dispatch_paths (Fixture       *f,
   g_assert_cmpuint (ask_queue_num (f), ==, expected);
 }
 
+static gboolean
+chain_to_set_vring_call (VhostUserBackend    *backend,
+                         VhostUserInvocation *invocation,
+                         int                  fd,
+                         gpointer             user_data)
+{
+  return VHOST_USER_BACKEND_GET_CLASS (backend)->handle_set_vring_call (backend, invocation, 0, fd);
+}
+
+/* A ring takes only its own request's fd, which the decoder checked is
+ * an eventfd (the ring closes it without care for pipes): a handler of
+ * another request (a socket, a pipe in hand) that chains up to the
+ * ring's default is a programming error, and no fd reaches the ring. */
+static void
+test_ring_fd_from_another_request (Fixture       *f,
+                                   gconstpointer  data)
+{
+  VhostUserMessage *answer;
+  MSG (msg);
+
+  negotiate (f, OFFERED, PF_ACK);
+  g_signal_connect (f->backend, "set-backend-req-fd", G_CALLBACK (chain_to_set_vring_call), NULL);
+  g_test_expect_message ("VhostUser", G_LOG_LEVEL_CRITICAL, "*take_vring_fd*");
+  answer = request (f, build_row (f, REQ (SET_BACKEND_REQ_FD), &msg));
+  if (answer != NULL)
+    message_free (answer);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (vring_prop (f, 0, "call-fd"), ==, -1);
+}
+
 static void
 got_result (GObject      *source,
             GAsyncResult *result,
@@ -2881,6 +2911,7 @@ main (int   argc,
   ADD ("ring/enable", test_ring_enable);
   ADD ("ring/reset", test_ring_reset);
   ADD ("signals/thread-default", test_handlers_thread_default);
+  ADD ("hostile/ring-fd-from-another-request", test_ring_fd_from_another_request);
   g_test_add ("/backend/signals/dispatch/base", Fixture, vhost_user_backend_get_type, fixture_setup_subclass,
               test_dispatch_paths, fixture_teardown);
   g_test_add ("/backend/signals/dispatch/vfunc", Fixture, test_vfunc_backend_get_type, fixture_setup_subclass,

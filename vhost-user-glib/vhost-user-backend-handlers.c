@@ -509,12 +509,23 @@ real_get_vring_base (VhostUserBackend    *self,
   return TRUE;
 }
 
+/* The ring keeps the request's own fd, which the decoder checked is an
+ * eventfd (the ring then closes it without care for pipes): a handler of
+ * another request that chains up here has a pipe or a socket in hand. */
 static gboolean
 take_vring_fd (VhostUserBackend     *self,
                VhostUserInvocation  *invocation,
                guint                 index,
                VhostUserVringFdKind  kind)
 {
+  static const VhostUserRequestType requests[] = {
+    [VHOST_USER_VRING_FD_KICK] = VHOST_USER_REQUEST_SET_VRING_KICK,
+    [VHOST_USER_VRING_FD_CALL] = VHOST_USER_REQUEST_SET_VRING_CALL,
+    [VHOST_USER_VRING_FD_ERR] = VHOST_USER_REQUEST_SET_VRING_ERR,
+  };
+
+  g_return_val_if_fail (kind < G_N_ELEMENTS (requests), TRUE);
+  g_return_val_if_fail (vhost_user_invocation_get_info (invocation)->number == requests[kind], TRUE);
   vhost_user_vring_take_fd (vring_at (self, index), kind, steal_request_fd (self, 0));
   return TRUE;
 }

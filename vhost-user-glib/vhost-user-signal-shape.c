@@ -148,7 +148,8 @@ check_eventfd (const VhostUserRequestInfo  *info,
   gboolean anonymous;
   gssize n;
 
-  g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  /* (this thread's fd table: another thread may have unshared its own) */
+  g_snprintf (path, sizeof path, "/proc/thread-self/fd/%d", fd);
   n = readlink (path, target, sizeof target);
   if (n >= 0)
     {
