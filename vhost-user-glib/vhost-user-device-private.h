@@ -159,7 +159,7 @@ gboolean vhost_user_device_run_blocking    (VhostUserDevice       *self,
                                             GCancellable          *cancellable,
                                             GError               **error);
 
-/* vhost-user-device-migration.c */
+/* vhost-user-device-log.c */
 void     vhost_user_device_drop_log        (VhostUserDevice       *self);
 gboolean vhost_user_device_make_log        (VhostUserDevice       *self,
                                             GError               **error);
