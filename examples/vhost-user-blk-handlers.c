@@ -16,6 +16,7 @@
 #include <vhost-user-glib.h>
 
 #include "example-access.h"
+#include "example-log.h"
 
 #define VIRTIO_BLK_F_SEG_MAX  2
 #define VIRTIO_BLK_F_BLK_SIZE 6
@@ -99,46 +100,6 @@ on_disconnected (VhostUserBackend *backend,
     g_main_loop_quit (loop);
 }
 
-/* Every request by name, whatever its signature: a closure that reads
- * only the signal it was invoked for and lets the emission go on. (An
- * emission hook would not do: a request nobody connected to goes to its
- * vfunc without an emission.) */
-static void
-log_request_marshal (GClosure     *closure,
-                     GValue       *return_value,
-                     guint         n_param_values,
-                     const GValue *param_values,
-                     gpointer      invocation_hint,
-                     gpointer      marshal_data)
-{
-  GSignalInvocationHint *hint = invocation_hint;
-
-  g_print ("request: %s\n", g_signal_name (hint->signal_id));
-  if (return_value != NULL)
-    g_value_set_boolean (return_value, FALSE);
-}
-
-static void
-log_every_request (VhostUserBackend *backend)
-{
-  g_autofree guint *ids = NULL;
-  guint n_ids;
-
-  ids = g_signal_list_ids (VHOST_USER_TYPE_BACKEND, &n_ids);
-  for (guint i = 0; i < n_ids; i++)
-    {
-      GSignalQuery query;
-      GClosure *closure;
-
-      g_signal_query (ids[i], &query);
-      if (query.return_type != G_TYPE_BOOLEAN)
-        continue;
-      closure = g_closure_new_simple (sizeof (GClosure), NULL);
-      g_closure_set_marshal (closure, log_request_marshal);
-      g_signal_connect_closure_by_id (backend, ids[i], 0, closure, FALSE);
-    }
-}
-
 static void
 on_backend_added (VhostUserServer  *server,
                   VhostUserBackend *backend,
@@ -146,7 +107,7 @@ on_backend_added (VhostUserServer  *server,
 {
   g_print ("connected: a front-end\n");
   /* first: the log line comes before the handlers below answer */
-  log_every_request (backend);
+  example_log_every_request (backend);
   vhost_user_backend_set_features (backend, vhost_user_backend_get_features (backend) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_SEG_MAX) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_BLK_SIZE) |

@@ -18,6 +18,7 @@
 
 #include "blk-device.h"
 #include "example-access.h"
+#include "example-log.h"
 
 static gint64 capacity_mb = 64;
 static gint block_size = 512;
@@ -77,44 +78,6 @@ static GOptionEntry entries[] = {
 };
 
 static GMainLoop *loop;
-
-/* Every request, by name, whatever its signature: a closure that reads
- * only the signal it was invoked for and lets the emission go on. */
-static void
-log_request_marshal (GClosure     *closure,
-                     GValue       *return_value,
-                     guint         n_param_values,
-                     const GValue *param_values,
-                     gpointer      invocation_hint,
-                     gpointer      marshal_data)
-{
-  GSignalInvocationHint *hint = invocation_hint;
-
-  g_print ("request: %s\n", g_signal_name (hint->signal_id));
-  if (return_value != NULL)
-    g_value_set_boolean (return_value, FALSE);
-}
-
-static void
-log_every_request (VhostUserBackend *backend)
-{
-  g_autofree guint *ids = NULL;
-  guint n_ids;
-
-  ids = g_signal_list_ids (VHOST_USER_TYPE_BACKEND, &n_ids);
-  for (guint i = 0; i < n_ids; i++)
-    {
-      GSignalQuery query;
-      GClosure *closure;
-
-      g_signal_query (ids[i], &query);
-      if (query.return_type != G_TYPE_BOOLEAN)
-        continue;
-      closure = g_closure_new_simple (sizeof (GClosure), NULL);
-      g_closure_set_marshal (closure, log_request_marshal);
-      g_signal_connect_closure_by_id (backend, ids[i], 0, closure, FALSE);
-    }
-}
 
 static void
 on_acked_features (VhostUserBackend *backend,
@@ -199,7 +162,7 @@ setup_backend (VhostUserBackend *backend)
   if (queue_threads)
     example_blk_device_set_queue_threads (EXAMPLE_BLK_DEVICE (backend), TRUE);
   if (verbose)
-    log_every_request (backend);
+    example_log_every_request (backend);
   if (quiet)
     return TRUE;
   g_signal_connect (backend, "notify::acked-features", G_CALLBACK (on_acked_features), NULL);
