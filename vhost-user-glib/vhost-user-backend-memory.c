@@ -43,8 +43,8 @@ mapping_free (gpointer data)
 }
 
 /* A shared mapping of @map_len bytes of @fd as GBytes of the @len bytes
- * from @offset on, guarded against the front-end truncating @fd; the
- * last reference unmaps it. */
+ * from @offset on, guarded against the front-end truncating @fd (-1:
+ * one that cannot shrink, not guarded); the last reference unmaps it. */
 static GBytes *
 mapping_bytes_new (void  *map,
                    gsize  map_len,
@@ -56,7 +56,7 @@ mapping_bytes_new (void  *map,
 
   mapping->map = map;
   mapping->len = map_len;
-  mapping->guard = vhost_user_mapping_guard_add (map, map_len, fd);
+  mapping->guard = fd >= 0 ? vhost_user_mapping_guard_add (map, map_len, fd) : NULL;
   return g_bytes_new_with_free_func ((guint8 *) map + offset, len, mapping_free, mapping);
 }
 
@@ -370,7 +370,8 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
     }
 
   g_clear_pointer (&priv->inflight, g_bytes_unref);
-  priv->inflight = mapping_bytes_new (base, size, 0, size, fd);
+  /* no SIGBUS guard: sealed against shrinking before anyone else had it */
+  priv->inflight = mapping_bytes_new (base, size, 0, size, -1);
   priv->inflight_stride = inflight_queue_size (queue_size);
   priv->inflight_dev = st.st_dev;
   priv->inflight_ino = st.st_ino;
@@ -381,8 +382,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   reply.num_queues = num_queues;
   reply.queue_size = queue_size;
   payload = g_bytes_new (&reply, sizeof reply);
-  vhost_user_invocation_return_bytes (invocation, payload, fd);
-  vhost_user_peer_fd_close (fd);
+  vhost_user_invocation_return_bytes_take_fd (invocation, payload, fd);
   return TRUE;
 }
 

@@ -39,6 +39,9 @@ VhostUserInvocation    *vhost_user_invocation_new        (VhostUserChannel      
                                                           gpointer                     user_data,
                                                           GDestroyNotify               notify);
 gboolean                vhost_user_invocation_recycle    (VhostUserInvocation         *self);
+void                    vhost_user_invocation_return_bytes_take_fd (VhostUserInvocation *self,
+                                                                    GBytes              *payload,
+                                                                    int                  fd);
 const VhostUserMessage *vhost_user_invocation_get_message (VhostUserInvocation         *self);
 const VhostUserRequestInfo *vhost_user_invocation_get_info (VhostUserInvocation        *self);
 VhostUserReplyKind      vhost_user_invocation_get_reply_kind (VhostUserInvocation     *self);

@@ -719,6 +719,17 @@ vhost_user_invocation_return_bytes (VhostUserInvocation *self,
   complete_with_copy (self, RESULT_BYTES, 0, payload, fd);
 }
 
+/* vhost_user_invocation_return_bytes() for an fd the library made and
+ * has no more use for: the reply carries (and closes) @fd itself, which
+ * saves duplicating it and closing both. */
+void
+vhost_user_invocation_return_bytes_take_fd (VhostUserInvocation *self,
+                                            GBytes              *payload,
+                                            int                  fd)
+{
+  complete (self, RESULT_BYTES, 0, payload, fd, NULL);
+}
+
 /**
  * vhost_user_invocation_return_config:
  * @self: an invocation of `GET_CONFIG`
