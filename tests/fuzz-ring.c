@@ -101,7 +101,7 @@ ring_new (gboolean packed,
   vhost_user_vring_set_base (vring, base);
   vhost_user_vring_set_call_func (vring, count_call, n_calls);
   if (area != NULL)
-    vhost_user_vring_set_inflight_area (vring, area);
+    vhost_user_vring_set_inflight_area (vring, area, FALSE);
   vhost_user_vring_set_started (vring, TRUE);
   return vring;
 }

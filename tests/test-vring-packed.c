@@ -913,7 +913,7 @@ start_with_area (Fixture *f,
                  GBytes  *area)
 {
   vhost_user_vring_set_started (f->vring, FALSE);
-  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_inflight_area (f->vring, area, FALSE);
   vhost_user_vring_set_started (f->vring, TRUE);
 }
 
@@ -931,7 +931,7 @@ restart (Fixture *f,
   vhost_user_vring_set_size (vring, f->num);
   vhost_user_vring_set_address (vring, vhost_user_vring_get_address (f->vring));
   vhost_user_vring_set_base (vring, 0x80008000);
-  vhost_user_vring_set_inflight_area (vring, area);
+  vhost_user_vring_set_inflight_area (vring, area, FALSE);
   vhost_user_vring_set_started (vring, TRUE);
   return vring;
 }

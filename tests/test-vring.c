@@ -844,7 +844,7 @@ restart (Fixture *f,
   vhost_user_vring_set_size (vring, NUM);
   vhost_user_vring_set_address (vring, vhost_user_vring_get_address (f->vring));
   vhost_user_vring_set_base (vring, base);
-  vhost_user_vring_set_inflight_area (vring, area);
+  vhost_user_vring_set_inflight_area (vring, area, FALSE);
   vhost_user_vring_set_started (vring, TRUE);
   return vring;
 }
@@ -872,7 +872,7 @@ test_inflight_torn_batch (Fixture       *f,
 
   /* the fixture's ring started without the area: start it again with it */
   vhost_user_vring_set_started (f->vring, FALSE);
-  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_inflight_area (f->vring, area, FALSE);
   vhost_user_vring_set_started (f->vring, TRUE);
   g_assert_cmpuint (*(guint16 *) (area_mem + 8), ==, 1);     /* version */
   g_assert_cmpuint (*(guint16 *) (area_mem + 10), ==, NUM);  /* desc_num */
@@ -959,7 +959,7 @@ test_stop_skip_drain (Fixture       *f,
   gboolean drained = FALSE;
 
   vhost_user_vring_set_started (f->vring, FALSE);
-  vhost_user_vring_set_inflight_area (f->vring, area);
+  vhost_user_vring_set_inflight_area (f->vring, area, FALSE);
   vhost_user_vring_set_started (f->vring, TRUE);
 
   /* one pushed (the used ring moves to 1), two left out */
@@ -1012,6 +1012,69 @@ test_stop_skip_drain (Fixture       *f,
   g_assert_cmpuint (used_idx (f), ==, 3);
   g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 0);
   g_assert_cmpuint (area_mem[16 + 16 * heads[2]], ==, 0);
+}
+
+/* An area known to be all zeros (one the back-end just made) is left
+ * untouched by a start, so that a device set up and stopped unused never
+ * faults its pages in, and is laid out by the first pop; once the ring
+ * wrote to it, being told again that it is new changes nothing: what is
+ * in flight is handed out again. */
+static void
+test_inflight_lay_out_at_first_pop (Fixture       *f,
+                                    gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc0 (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  guint8 *zeros = g_malloc0 (area_len);
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint heads[2];
+  guint32 base = 0;
+
+  /* two used already: the layout must record where the ring was */
+  for (guint i = 0; i < 2; i++)
+    {
+      set_desc (f, 40 + i, DATA, 64, 2, 0);
+      make_available (f, 40 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_true (vhost_user_vring_push (f->vring, e.head, 1, &error));
+    }
+  g_assert_cmpuint (used_idx (f), ==, 2);
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area, TRUE);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_cmpmem (area_mem, area_len, zeros, area_len);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      set_desc (f, 50 + i, DATA + 0x100 * i, 64, 2, 0);
+      make_available (f, 50 + i);
+      g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+      g_assert_no_error (error);
+      heads[i] = e.head;
+    }
+  g_assert_cmpuint (*(guint16 *) (area_mem + 8), ==, 1);     /* version */
+  g_assert_cmpuint (*(guint16 *) (area_mem + 10), ==, NUM);  /* desc_num */
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, 2);    /* used_idx at start */
+  g_assert_cmpuint (area_mem[16 + 16 * heads[0]], ==, 1);
+  g_assert_cmpuint (area_mem[16 + 16 * heads[1]], ==, 1);
+  g_assert_true (vhost_user_vring_push (f->vring, heads[0], 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, 3);
+
+  /* stopped with one out; the same area, claimed new again */
+  vhost_user_vring_stop_skip_drain (f->vring, &base);
+  g_assert_cmpuint (base, ==, 4);
+  vhost_user_vring_set_inflight_area (f->vring, area, TRUE);
+  vhost_user_vring_set_base (f->vring, base);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_cmpuint (e.head, ==, heads[1]);
+  g_assert_false (vhost_user_vring_pop (f->vring, &e, &error));
+  g_assert_no_error (error);
+  g_free (zeros);
 }
 
 /* Guest memory written from outside the data path (bindings, tests):
@@ -1896,6 +1959,7 @@ main (int   argc,
   ADD ("inflight-torn-batch", test_inflight_torn_batch, NULL);
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
   ADD ("stop-skip-drain", test_stop_skip_drain, NULL);
+  ADD ("inflight-lay-out-at-first-pop", test_inflight_lay_out_at_first_pop, NULL);
   ADD ("push/refused-batch-keeps-tables", test_refused_batch_keeps_tables, NULL);
   ADD ("push/broken-counts-once", test_broken_counts_once, NULL);
   ADD ("push/mixed-sessions-batch", test_mixed_sessions_batch, NULL);

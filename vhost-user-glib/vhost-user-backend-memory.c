@@ -158,7 +158,7 @@ vhost_user_backend_update_inflight (VhostUserBackend *self)
 
       if (priv->inflight_stride > 0 && (i + 1) * priv->inflight_stride <= len)
         part = g_bytes_new_from_bytes (priv->inflight, i * priv->inflight_stride, priv->inflight_stride);
-      vhost_user_vring_set_inflight_area (vring_at (self, i), part);
+      vhost_user_vring_set_inflight_area (vring_at (self, i), part, priv->inflight_zeroed);
     }
 }
 
@@ -303,6 +303,7 @@ vhost_user_backend_unmap_inflight (VhostUserBackend *self)
   priv->inflight_stride = 0;
   priv->inflight_dev = 0;
   priv->inflight_ino = 0;
+  priv->inflight_zeroed = FALSE;
   vhost_user_backend_update_inflight (self);
 }
 
@@ -375,6 +376,7 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   priv->inflight_stride = inflight_queue_size (queue_size);
   priv->inflight_dev = st.st_dev;
   priv->inflight_ino = st.st_ino;
+  priv->inflight_zeroed = TRUE;
   vhost_user_backend_update_inflight (self);
 
   reply.mmap_size = size;
@@ -436,6 +438,8 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
     {
       priv->inflight_stride = inflight_queue_size (queue_size);
       vhost_user_backend_update_inflight (self);
+      /* the rings know it is new; after they start, we do not */
+      priv->inflight_zeroed = FALSE;
       vhost_user_invocation_return_ack (invocation);
       return TRUE;
     }
@@ -448,6 +452,7 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
   priv->inflight_stride = inflight_queue_size (queue_size);
   priv->inflight_dev = 0;
   priv->inflight_ino = 0;
+  priv->inflight_zeroed = FALSE;
   vhost_user_backend_update_inflight (self);
   vhost_user_invocation_return_ack (invocation);
   return TRUE;

@@ -75,6 +75,9 @@ typedef struct
    * usually hands back (0, 0: none) */
   dev_t                 inflight_dev;
   ino_t                 inflight_ino;
+  /* that area, not yet handed to the rings by SET_INFLIGHT_FD: all zeros
+   * as far as we know (the rings may leave it untouched until used) */
+  gboolean              inflight_zeroed;
 
   /* postcopy (vhost-user-backend-postcopy.c): the userfaultfd from
    * POSTCOPY_ADVISE on, and whether memory is registered as it is mapped */

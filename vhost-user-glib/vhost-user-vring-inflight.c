@@ -20,19 +20,29 @@
 #include "vhost-user-vring-state-private.h"
 
 /* This queue's part of the area (NULL: no tracking). Read at the next
- * start, when the ring's size and addresses are known. */
+ * start, when the ring's size and addresses are known. @zeroed: all of
+ * it is zeros (an area just made); an area this ring has written to
+ * since it was last given it stays written whatever @zeroed says. */
 void
 vhost_user_vring_set_inflight_area (VhostUserVring *self,
-                                    GBytes         *area)
+                                    GBytes         *area,
+                                    gboolean        zeroed)
 {
   GBytes *old;
+  guint8 *data = NULL;
   gsize len = 0;
 
+  if (area != NULL)
+    data = (guint8 *) g_bytes_get_data (area, &len);
   LOCK (self);
   old = self->inflight;
+  if (data == self->inflight_area && len == self->inflight_len && !self->inflight_zeroed)
+    zeroed = FALSE;
   self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
-  self->inflight_area = area != NULL ? (guint8 *) g_bytes_get_data (area, &len) : NULL;
+  self->inflight_area = data;
   self->inflight_len = len;
+  self->inflight_zeroed = data != NULL && zeroed;
+  self->inflight_lay_out = FALSE;
   self->n_resubmit = self->next_resubmit = 0;
   /* the packed walker records into the old area no more: it goes away */
   vhost_user_vring_packed_release_area (&self->packed_ring);
@@ -73,6 +83,8 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
   self->n_resubmit = self->next_resubmit = 0;
   if (self->packed && num > 0)
     {
+      /* (the packed walker keeps its record itself) */
+      self->inflight_zeroed = FALSE;
       g_free (self->resubmit);
       self->resubmit = g_new (guint16, num);
       self->n_resubmit = vhost_user_vring_packed_recover (&PACKED_VIEW (self),
@@ -89,7 +101,16 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
                                              self->address.used_user_addr, 4)) == NULL)
     return;
   ring_used = __atomic_load_n ((guint16 *) (used + 2), __ATOMIC_ACQUIRE);
+  self->inflight_counter = 1;
 
+  if (self->inflight_zeroed)
+    {
+      /* new, and nothing to clear: laid out at the first pop */
+      self->inflight_lay_out = TRUE;
+      self->inflight_lay_out_used = ring_used;
+      return;
+    }
+  self->inflight_lay_out = FALSE;
   if (*IF_VERSION (a) != 1 || *IF_DESC_NUM (a) != num)
     {
       /* new, or laid out for another ring: nothing in it is ours */
@@ -97,7 +118,6 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
       *IF_DESC_NUM (a) = num;
       *IF_USED_IDX (a) = ring_used;
       __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);
-      self->inflight_counter = 1;
       return;
     }
 
@@ -115,7 +135,6 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
     }
 
   found = g_new (Resubmit, num);
-  self->inflight_counter = 1;
   for (guint i = 0; i < num; i++)
     if (*IF_INFLIGHT (a, i) == 1)
       {
@@ -138,3 +157,17 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
                      self->index, n, ring_used);
 }
 
+/* The layout a new area gets, written before its first record (with
+ * the lock held, as a pop is): the used index is the one seen at start,
+ * which nothing has moved since, as nothing was popped. */
+void
+vhost_user_vring_inflight_lay_out (VhostUserVring *self)
+{
+  guint8 *a = self->inflight_area;
+
+  self->inflight_lay_out = FALSE;
+  self->inflight_zeroed = FALSE;
+  *IF_DESC_NUM (a) = self->size;
+  *IF_USED_IDX (a) = self->inflight_lay_out_used;
+  __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);
+}

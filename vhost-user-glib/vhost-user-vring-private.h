@@ -65,7 +65,8 @@ void            vhost_user_vring_when_drained (VhostUserVring              *self
 void            vhost_user_vring_stop_skip_drain (VhostUserVring          *self,
                                                guint32                     *base);
 void            vhost_user_vring_set_inflight_area (VhostUserVring         *self,
-                                               GBytes                      *area);
+                                               GBytes                      *area,
+                                               gboolean                     zeroed);
 void            vhost_user_vring_set_logging  (VhostUserVring              *self,
                                                gboolean                     log_all,
                                                GBytes                      *log,
