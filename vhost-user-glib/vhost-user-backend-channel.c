@@ -41,6 +41,10 @@ vhost_user_backend_close_channel (VhostUserBackend *self,
   if (priv->channel_requester == NULL)
     return;
   vhost_user_requester_set_connection (priv->channel_requester, NULL);
+  /* (every close of a connection comes here: a reason is made only for
+   * requests that wait for one) */
+  if (vhost_user_requester_get_n_pending (priv->channel_requester) == 0)
+    return;
   if (error == NULL)
     error = closed = g_error_new_literal (VHOST_USER_ERROR, VHOST_USER_ERROR_SOCKET_BROKEN,
                                           "The back-end channel was closed");

@@ -490,22 +490,24 @@ real_get_vring_base (VhostUserBackend    *self,
 
   /* the spec: requests in flight complete first; the answer (and so the
    * next request of the front-end) waits for the last of them, within a
-   * bound. The timer exists before the wait starts: a ring that is
-   * drained already answers (and frees the wait) at once. */
+   * bound. A ring that is drained already answers (and frees the wait)
+   * at once, and needs no timer; otherwise the wait stays with the ring
+   * at least until this context runs again (a push from another thread
+   * answers through it), so the timer is set after. */
   wait = g_new0 (DrainWait, 1);
   wait->backend = self;
   wait->vring = vring;
   wait->invocation = g_object_ref (invocation);
   wait->timeout_ms = priv->drain_timeout_ms;
-  if (wait->timeout_ms > 0)
+  vhost_user_vring_set_started (vring, FALSE);
+  vhost_user_vring_when_drained (vring, answer_vring_base, wait, drain_wait_free);
+  if (!vhost_user_invocation_get_completed (invocation) && priv->drain_timeout_ms > 0)
     {
       wait->timer = g_timeout_source_new (wait->timeout_ms);
       g_source_set_static_name (wait->timer, "VhostUserBackend drain timeout");
       g_source_set_callback (wait->timer, drain_timed_out, wait, NULL);
       g_source_attach (wait->timer, priv->context);
     }
-  vhost_user_vring_set_started (vring, FALSE);
-  vhost_user_vring_when_drained (vring, answer_vring_base, wait, drain_wait_free);
   return TRUE;
 }
 
