@@ -19,6 +19,7 @@
 #include "vhost-user-enum-types.h"
 #include "vhost-user-error.h"
 #include "vhost-user-invocation-private.h"
+#include "vhost-user-marshal.h"
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-socket-private.h"
 #include "vhost-user-vring-private.h"
@@ -525,7 +526,8 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
   /**
    * VhostUserBackend::disconnected:
    * @self: the back-end
-   * @error: why the connection ended
+   * @error: why the connection ended; borrowed for the emission
+   *   (a handler that keeps it copies it)
    * @should_reconnect: what vhost_user_error_should_reconnect() says of @error
    *
    * The connection ended: the front-end hung up, sent something the
@@ -537,8 +539,10 @@ vhost_user_backend_class_init (VhostUserBackendClass *klass)
   signals[SIGNAL_DISCONNECTED] =
     g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   G_STRUCT_OFFSET (VhostUserBackendClass, disconnected),
-                  NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_BOOLEAN);
+                  NULL, NULL, _vhost_user_marshal_VOID__BOXED_BOOLEAN,
+                  G_TYPE_NONE, 2, G_TYPE_ERROR | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_BOOLEAN);
+  g_signal_set_va_marshaller (signals[SIGNAL_DISCONNECTED], G_TYPE_FROM_CLASS (klass),
+                              _vhost_user_marshal_VOID__BOXED_BOOLEANv);
 
   vhost_user_backend_class_init_state (G_TYPE_FROM_CLASS (klass));
 }
