@@ -307,6 +307,24 @@ vhost_user_backend_unmap_inflight (VhostUserBackend *self)
   vhost_user_backend_update_inflight (self);
 }
 
+/* Whether [@offset, @offset + @size) of @fd is all holes, so reads as
+ * zeros, without reading it (which would fault its pages in): a file
+ * system that cannot tell holes says there is data. */
+static gboolean
+area_is_holes (int     fd,
+               guint64 offset,
+               guint64 size)
+{
+  off_t data;
+
+  if (offset > G_MAXINT64)
+    return FALSE;
+  data = lseek (fd, (off_t) offset, SEEK_DATA);
+  if (data < 0)
+    return errno == ENXIO;
+  return (guint64) data >= offset + size;
+}
+
 /* The per-queue stride is ours to choose; only this back-end reads the
  * area back. Room for either ring layout, 64-byte aligned. */
 static gsize
@@ -376,7 +394,6 @@ vhost_user_backend_real_get_inflight_fd (VhostUserBackend    *self,
   priv->inflight_stride = inflight_queue_size (queue_size);
   priv->inflight_dev = st.st_dev;
   priv->inflight_ino = st.st_ino;
-  priv->inflight_zeroed = TRUE;
   vhost_user_backend_update_inflight (self);
 
   reply.mmap_size = size;
@@ -429,6 +446,12 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
       return TRUE;
     }
 
+  /* an area nobody wrote to yet (a file of holes: no page of it holds
+   * data; a new area from GET_INFLIGHT_FD, unless the front-end filled
+   * it, as for a migration) needs no clearing before use: the rings may
+   * leave its pages alone until they record something */
+  priv->inflight_zeroed = area_is_holes (fd, mmap_offset, mmap_size);
+
   /* the area GET_INFLIGHT_FD made, handed back whole (QEMU does so on
    * every start): the mapping we have is the one meant, and mapping it
    * again would cost an mmap, an munmap and its pages' faults */
@@ -438,7 +461,6 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
     {
       priv->inflight_stride = inflight_queue_size (queue_size);
       vhost_user_backend_update_inflight (self);
-      /* the rings know it is new; after they start, we do not */
       priv->inflight_zeroed = FALSE;
       vhost_user_invocation_return_ack (invocation);
       return TRUE;
@@ -452,8 +474,8 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
   priv->inflight_stride = inflight_queue_size (queue_size);
   priv->inflight_dev = 0;
   priv->inflight_ino = 0;
-  priv->inflight_zeroed = FALSE;
   vhost_user_backend_update_inflight (self);
+  priv->inflight_zeroed = FALSE;
   vhost_user_invocation_return_ack (invocation);
   return TRUE;
 }

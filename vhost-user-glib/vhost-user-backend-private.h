@@ -75,8 +75,8 @@ typedef struct
    * usually hands back (0, 0: none) */
   dev_t                 inflight_dev;
   ino_t                 inflight_ino;
-  /* that area, not yet handed to the rings by SET_INFLIGHT_FD: all zeros
-   * as far as we know (the rings may leave it untouched until used) */
+  /* while SET_INFLIGHT_FD hands its area to the rings: whether it is
+   * all holes (the rings may leave it untouched until used) */
   gboolean              inflight_zeroed;
 
   /* postcopy (vhost-user-backend-postcopy.c): the userfaultfd from

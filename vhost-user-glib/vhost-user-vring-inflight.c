@@ -21,8 +21,8 @@
 
 /* This queue's part of the area (NULL: no tracking). Read at the next
  * start, when the ring's size and addresses are known. @zeroed: all of
- * it is zeros (an area just made); an area this ring has written to
- * since it was last given it stays written whatever @zeroed says. */
+ * it is zeros (nothing written to it yet); an area this ring has written
+ * to since it was given it stays written whatever @zeroed says. */
 void
 vhost_user_vring_set_inflight_area (VhostUserVring *self,
                                     GBytes         *area,
@@ -36,12 +36,12 @@ vhost_user_vring_set_inflight_area (VhostUserVring *self,
     data = (guint8 *) g_bytes_get_data (area, &len);
   LOCK (self);
   old = self->inflight;
-  if (data == self->inflight_area && len == self->inflight_len && !self->inflight_zeroed)
-    zeroed = FALSE;
+  if (data != self->inflight_area || len != self->inflight_len)
+    self->inflight_written = FALSE;
   self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
   self->inflight_area = data;
   self->inflight_len = len;
-  self->inflight_zeroed = data != NULL && zeroed;
+  self->inflight_zeroed = data != NULL && zeroed && !self->inflight_written;
   self->inflight_lay_out = FALSE;
   self->n_resubmit = self->next_resubmit = 0;
   /* the packed walker records into the old area no more: it goes away */
@@ -85,6 +85,7 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
     {
       /* (the packed walker keeps its record itself) */
       self->inflight_zeroed = FALSE;
+      self->inflight_written = TRUE;
       g_free (self->resubmit);
       self->resubmit = g_new (guint16, num);
       self->n_resubmit = vhost_user_vring_packed_recover (&PACKED_VIEW (self),
@@ -111,6 +112,7 @@ vhost_user_vring_inflight_recover (VhostUserVring *self)
       return;
     }
   self->inflight_lay_out = FALSE;
+  self->inflight_written = TRUE;
   if (*IF_VERSION (a) != 1 || *IF_DESC_NUM (a) != num)
     {
       /* new, or laid out for another ring: nothing in it is ours */
@@ -167,6 +169,7 @@ vhost_user_vring_inflight_lay_out (VhostUserVring *self)
 
   self->inflight_lay_out = FALSE;
   self->inflight_zeroed = FALSE;
+  self->inflight_written = TRUE;
   *IF_DESC_NUM (a) = self->size;
   *IF_USED_IDX (a) = self->inflight_lay_out_used;
   __atomic_store_n (IF_VERSION (a), 1, __ATOMIC_RELEASE);

@@ -117,6 +117,7 @@ struct _VhostUserVring
    * touches its pages (on a 2-CPU VM, faulting in the four pages a
    * layout writes took a tenth of a device setup) */
   gboolean              inflight_zeroed;
+  gboolean              inflight_written;   /* by this ring, since it was given */
   gboolean              inflight_lay_out;
   guint16               inflight_lay_out_used;
   guint16              *resubmit;        /* heads, oldest first (sized at start) */
