@@ -137,7 +137,8 @@ struct _ExampleBlkDevice
   gboolean         constructed;
   GPtrArray       *queues;   /* of BlkQueue */
   /* a state transfer's copy: cancelled when the front-end goes, which
-   * may keep its end of the pipe open (and the copy, and so us, alive) */
+   * may keep its end of the pipe open (and the copy, and so us, alive);
+   * NULL until a transfer starts */
   GCancellable    *state_cancellable;
 };
 
@@ -931,6 +932,16 @@ state_written (GObject      *source,
   g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
 }
 
+/* Made for a transfer (most connections have none), dropped when the
+ * front-end goes. */
+static GCancellable *
+state_cancellable (ExampleBlkDevice *self)
+{
+  if (self->state_cancellable == NULL)
+    self->state_cancellable = g_cancellable_new ();
+  return self->state_cancellable;
+}
+
 static gboolean
 on_save_state (VhostUserBackend *backend,
                GOutputStream    *stream,
@@ -961,7 +972,7 @@ on_save_state (VhostUserBackend *backend,
 
   g_message ("blk: saving the device's state (%u bytes)", state->len);
   /* async: the front-end reads the pipe while we write it */
-  g_output_stream_write_all_async (stream, state->data, state->len, G_PRIORITY_DEFAULT, self->state_cancellable,
+  g_output_stream_write_all_async (stream, state->data, state->len, G_PRIORITY_DEFAULT, state_cancellable (self),
                                    state_written, g_object_ref (backend));
   g_object_set_data_full (G_OBJECT (stream), "state", state, (GDestroyNotify) g_byte_array_unref);
   return TRUE;
@@ -1055,21 +1066,23 @@ on_load_state (VhostUserBackend *backend,
   /* read to the end: the front-end's close of its end of the pipe */
   g_object_set_data_full (G_OBJECT (memory), "from", g_object_ref (stream), g_object_unref);
   g_output_stream_splice_async (memory, stream, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT,
-                                EXAMPLE_BLK_DEVICE (backend)->state_cancellable, state_read, g_object_ref (backend));
+                                state_cancellable (EXAMPLE_BLK_DEVICE (backend)), state_read, g_object_ref (backend));
   return TRUE;
 }
 
 static void
-on_disconnected (VhostUserBackend *backend,
-                 const GError     *error,
-                 gboolean          should_reconnect,
-                 gpointer          user_data)
+example_blk_device_disconnected (VhostUserBackend *backend,
+                                 const GError     *error,
+                                 gboolean          should_reconnect)
 {
   ExampleBlkDevice *self = EXAMPLE_BLK_DEVICE (backend);
 
-  g_cancellable_cancel (self->state_cancellable);
-  g_object_unref (self->state_cancellable);
-  self->state_cancellable = g_cancellable_new ();
+  if (self->state_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->state_cancellable);
+      g_clear_object (&self->state_cancellable);
+    }
+  VHOST_USER_BACKEND_CLASS (example_blk_device_parent_class)->disconnected (backend, error, should_reconnect);
 }
 
 static void
@@ -1114,6 +1127,7 @@ example_blk_device_class_init (ExampleBlkDeviceClass *klass)
 
   backend_class->handle_set_features = example_blk_device_set_features;
   backend_class->handle_get_config = example_blk_device_get_config;
+  backend_class->disconnected = example_blk_device_disconnected;
 }
 
 static guint64 default_capacity = 64 * 1024 * 1024;
@@ -1127,7 +1141,6 @@ example_blk_device_init (ExampleBlkDevice *self)
 
   self->fd = -1;
   self->queues = g_ptr_array_new_with_free_func ((GDestroyNotify) queue_free);
-  self->state_cancellable = g_cancellable_new ();
   vhost_user_backend_set_features (backend,
                                    vhost_user_backend_get_features (backend) |
                                    VHOST_USER_FEATURE (VIRTIO_BLK_F_SEG_MAX) |
@@ -1144,7 +1157,6 @@ example_blk_device_init (ExampleBlkDevice *self)
                                                      VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
   g_signal_connect (self, "save-state", G_CALLBACK (on_save_state), NULL);
   g_signal_connect (self, "load-state", G_CALLBACK (on_load_state), NULL);
-  g_signal_connect (self, "disconnected", G_CALLBACK (on_disconnected), NULL);
 }
 
 static void
