@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <vhost-user-glib.h>
@@ -1891,6 +1892,57 @@ test_hostile_not_eventfds (Fixture       *f,
   expect_ok (f, &msg);
 }
 
+/* Whether the decoder takes @fd as SET_VRING_CALL's eventfd. */
+static gboolean
+decodes_as_eventfd (int fd)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info_lookup (VHOST_USER_CHANNEL_MAIN, REQ (SET_VRING_CALL));
+  VhostUserShapeLimits limits = { NUM_QUEUES, 1024, MEM_SLOTS, FALSE };
+  GValue values[VHOST_USER_SHAPE_MAX_ARGS] = { G_VALUE_INIT };
+  g_autoptr(GError) error = NULL;
+  guint n_values = 0;
+  gboolean taken;
+  MSG (msg);
+
+  msg_ring_fd (&msg, REQ (SET_VRING_CALL), 0, fd);
+  taken = vhost_user_shape_decode (info->shape, info, &msg, &limits, values, &n_values, &error);
+  for (guint i = 0; i < n_values; i++)
+    g_value_unset (&values[i]);
+  /* (the message's fd is @fd itself: the caller still has it) */
+  msg.n_fds = 0;
+  vhost_user_message_clear (&msg);
+  return taken;
+}
+
+/* The check reads the calling thread's fd table in /proc, by its thread
+ * id, which it keeps: a child forked after a check looks at its own,
+ * where the same number may be something else. */
+static void
+test_eventfd_check_after_fork (void)
+{
+  int efd = test_eventfd ();
+  int status = 0;
+  pid_t child;
+
+  g_assert_true (decodes_as_eventfd (efd));
+  child = fork ();
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      int pair[2];
+
+      /* in the parent the number stays an eventfd */
+      if (pipe2 (pair, O_CLOEXEC) != 0 || dup2 (pair[0], efd) != efd)
+        _exit (2);
+      _exit (decodes_as_eventfd (efd) ? 1 : 0);
+    }
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_true (decodes_as_eventfd (efd));
+  close (efd);
+}
+
 /* a well-formed request for ring @index, whatever it is about */
 static VhostUserMessage *
 msg_for_ring (VhostUserMessage *msg,
@@ -2895,6 +2947,7 @@ main (int   argc,
   ADD ("hostile/payload-size", test_hostile_sizes);
   ADD ("hostile/fds", test_hostile_fds);
   ADD ("hostile/eventfds-only", test_hostile_not_eventfds);
+  g_test_add_func ("/backend/hostile/eventfd-check-after-fork", test_eventfd_check_after_fork);
   ADD ("hostile/ring", test_hostile_ring);
   ADD ("hostile/mem-table", test_hostile_mem_table);
   ADD ("hostile/mem-slots", test_hostile_mem_slots);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -128,6 +129,31 @@ decode_vring_size (const VhostUserRequestInfo *info,
   return TRUE;
 }
 
+/* The calling thread's id, without a system call each time; a child
+ * forked from this thread is another thread (the cache is cleared in it). */
+static __thread pid_t cached_tid;
+
+static void
+forget_tid (void)
+{
+  cached_tid = 0;
+}
+
+static pid_t
+thread_id (void)
+{
+  static gsize registered;
+
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, forget_tid);
+      g_once_init_leave (&registered, 1);
+    }
+  if (cached_tid == 0)
+    cached_tid = gettid ();
+  return cached_tid;
+}
+
 /* Kick, call, err and log fds are read and written as eventfds, and
  * any other kind misbehaves: a pipe whose writer is gone, a memfd or a
  * socket at EOF poll readable for ever and spin the ring's context; a
@@ -151,7 +177,7 @@ check_eventfd (const VhostUserRequestInfo  *info,
   /* this thread's fd table (another thread may have unshared its own):
    * /proc/TID is a fifth cheaper to walk than /proc/thread-self, a
    * symbolic link to /proc/PID/task/TID */
-  g_snprintf (path, sizeof path, "/proc/%d/fd/%d", (int) gettid (), fd);
+  g_snprintf (path, sizeof path, "/proc/%d/fd/%d", (int) thread_id (), fd);
   n = readlink (path, target, sizeof target);
   if (n >= 0)
     {
