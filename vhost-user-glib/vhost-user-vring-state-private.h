@@ -111,11 +111,12 @@ struct _VhostUserVring
   guint8               *inflight_area;
   gsize                 inflight_len;
   guint64               inflight_counter;
-  /* the area is all zeros as far as we know (one we made and nobody
-   * wrote yet), and a split ring started on it lays it out only when it
-   * first records a request: a device set up and stopped unused never
-   * touches its pages (on a 2-CPU VM, faulting in the four pages a
-   * layout writes took a tenth of a device setup) */
+  /* the area is all zeros (its file was all holes when it was handed
+   * over, and this ring has not written to it since), and a split ring
+   * started on it lays it out only when it first records a request: a
+   * device set up and stopped unused never touches its pages (on a 2-CPU
+   * VM, faulting in the four pages a layout writes took a tenth of a
+   * device setup) */
   gboolean              inflight_zeroed;
   gboolean              inflight_written;   /* by this ring, since it was given */
   gboolean              inflight_lay_out;
