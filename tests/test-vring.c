@@ -1077,6 +1077,55 @@ test_inflight_lay_out_at_first_pop (Fixture       *f,
   g_free (zeros);
 }
 
+/* A request popped before the ring restarted on a new area can be pushed
+ * before anything is popped on it: the layout goes first, so the used
+ * index the area keeps is the ring's; and an area handed over again
+ * while the ring runs keeps the layout the ring owes it. A successor
+ * then hands out exactly what is still out. */
+static void
+test_inflight_push_before_first_pop (Fixture       *f,
+                                     gconstpointer  data)
+{
+  gsize area_len = 16 + 16 * NUM;
+  guint8 *area_mem = g_malloc0 (area_len);
+  g_autoptr(GBytes) area = g_bytes_new_with_free_func (area_mem, area_len, g_free, area_mem);
+  g_autoptr(VhostUserVring) again = NULL;
+  VhostUserVringElement e;
+  g_autoptr(GError) error = NULL;
+  guint old, later;
+
+  set_desc (f, 60, DATA, 64, 2, 0);
+  make_available (f, 60);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  old = e.head;
+
+  vhost_user_vring_set_started (f->vring, FALSE);
+  vhost_user_vring_set_inflight_area (f->vring, area, TRUE);
+  vhost_user_vring_set_started (f->vring, TRUE);
+  /* the same area again, while the ring runs and owes it its layout */
+  vhost_user_vring_set_inflight_area (f->vring, area, TRUE);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 8), ==, 0);
+
+  g_assert_true (vhost_user_vring_push (f->vring, old, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (*(guint16 *) (area_mem + 8), ==, 1);     /* version */
+  g_assert_cmpuint (*(guint16 *) (area_mem + 10), ==, NUM);  /* desc_num */
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, used_idx (f));
+
+  set_desc (f, 61, DATA + 0x100, 64, 2, 0);
+  make_available (f, 61);
+  g_assert_true (vhost_user_vring_pop (f->vring, &e, &error));
+  later = e.head;
+  g_assert_cmpuint (*(guint16 *) (area_mem + 14), ==, used_idx (f));
+
+  /* the device dies with one request out */
+  again = restart (f, area, used_idx (f));
+  g_assert_true (vhost_user_vring_pop (again, &e, &error));
+  g_assert_cmpuint (e.head, ==, later);
+  g_assert_false (vhost_user_vring_pop (again, &e, &error));
+  g_assert_no_error (error);
+}
+
 /* Guest memory written from outside the data path (bindings, tests):
  * across regions, and never partly. */
 static void
@@ -1960,6 +2009,7 @@ main (int   argc,
   ADD ("inflight-hostile-area", test_inflight_hostile_area, NULL);
   ADD ("stop-skip-drain", test_stop_skip_drain, NULL);
   ADD ("inflight-lay-out-at-first-pop", test_inflight_lay_out_at_first_pop, NULL);
+  ADD ("inflight-push-before-first-pop", test_inflight_push_before_first_pop, NULL);
   ADD ("push/refused-batch-keeps-tables", test_refused_batch_keeps_tables, NULL);
   ADD ("push/broken-counts-once", test_broken_counts_once, NULL);
   ADD ("push/mixed-sessions-batch", test_mixed_sessions_batch, NULL);

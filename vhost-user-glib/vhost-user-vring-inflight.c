@@ -36,13 +36,17 @@ vhost_user_vring_set_inflight_area (VhostUserVring *self,
     data = (guint8 *) g_bytes_get_data (area, &len);
   LOCK (self);
   old = self->inflight;
+  /* the same area handed over again keeps what this ring did to it, and
+   * a layout it still owes (a running ring records into it) */
   if (data != self->inflight_area || len != self->inflight_len)
-    self->inflight_written = FALSE;
+    {
+      self->inflight_written = FALSE;
+      self->inflight_lay_out = FALSE;
+    }
   self->inflight = area != NULL ? g_bytes_ref (area) : NULL;
   self->inflight_area = data;
   self->inflight_len = len;
   self->inflight_zeroed = data != NULL && zeroed && !self->inflight_written;
-  self->inflight_lay_out = FALSE;
   self->n_resubmit = self->next_resubmit = 0;
   /* the packed walker records into the old area no more: it goes away */
   vhost_user_vring_packed_release_area (&self->packed_ring);

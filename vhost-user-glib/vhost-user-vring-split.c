@@ -336,6 +336,10 @@ vhost_user_vring_split_push (VhostUserVring  *self,
    * which entries the driver already has */
   if (tracking)
     {
+      /* (a request popped before a stop can be pushed before anything
+       * is popped on a new area: the layout goes first) */
+      if (G_UNLIKELY (self->inflight_lay_out))
+        vhost_user_vring_inflight_lay_out (self);
       for (guint i = 0; i < n; i++)
         {
           *IF_NEXT (a, heads[i]) = *IF_LAST_BATCH_HEAD (a);
