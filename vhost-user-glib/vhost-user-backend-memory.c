@@ -315,13 +315,17 @@ area_is_holes (int     fd,
                guint64 offset,
                guint64 size)
 {
-  off_t data;
+  off_t data, was;
+  int errsv;
 
-  if (offset > G_MAXINT64)
+  /* (the file offset is the front-end's too: it is put back) */
+  if (offset > G_MAXINT64 || (was = lseek (fd, 0, SEEK_CUR)) < 0)
     return FALSE;
   data = lseek (fd, (off_t) offset, SEEK_DATA);
+  errsv = errno;
+  lseek (fd, was, SEEK_SET);
   if (data < 0)
-    return errno == ENXIO;
+    return errsv == ENXIO;
   return (guint64) data >= offset + size;
 }
 
@@ -468,7 +472,10 @@ vhost_user_backend_real_set_inflight_fd (VhostUserBackend    *self,
 
   inflight = map_request_fd (self, invocation, mmap_offset, mmap_size, 0, "in-flight area");
   if (inflight == NULL)
-    return TRUE;
+    {
+      priv->inflight_zeroed = FALSE;
+      return TRUE;
+    }
   g_clear_pointer (&priv->inflight, g_bytes_unref);
   priv->inflight = inflight;
   priv->inflight_stride = inflight_queue_size (queue_size);
