@@ -129,29 +129,37 @@ decode_vring_size (const VhostUserRequestInfo *info,
   return TRUE;
 }
 
-/* The calling thread's id, without a system call each time; a child
- * forked from this thread is another thread (the cache is cleared in it). */
-static __thread pid_t cached_tid;
+/* Where /proc has the calling thread's fds: /proc/thread-self resolved
+ * once per thread ("PID/task/TID" as /proc counts them, which need not be
+ * as this process does: another PID namespace's /proc), since walking
+ * that symbolic link was a fifth of each check's cost. Empty: /proc
+ * cannot say. A child forked from this thread is another thread: the
+ * cache is cleared in it. */
+static __thread char thread_dir[48];
 
 static void
-forget_tid (void)
+forget_thread_dir (void)
 {
-  cached_tid = 0;
+  thread_dir[0] = '\0';
 }
 
-static pid_t
-thread_id (void)
+static const char *
+proc_thread_dir (void)
 {
   static gsize registered;
+  gssize n;
 
   if (g_once_init_enter (&registered))
     {
-      pthread_atfork (NULL, NULL, forget_tid);
+      pthread_atfork (NULL, NULL, forget_thread_dir);
       g_once_init_leave (&registered, 1);
     }
-  if (cached_tid == 0)
-    cached_tid = gettid ();
-  return cached_tid;
+  if (thread_dir[0] == '\0')
+    {
+      n = readlink ("/proc/thread-self", thread_dir, sizeof thread_dir - 1);
+      thread_dir[n > 0 && (gsize) n < sizeof thread_dir - 1 ? n : 0] = '\0';
+    }
+  return thread_dir;
 }
 
 /* Kick, call, err and log fds are read and written as eventfds, and
@@ -159,7 +167,7 @@ thread_id (void)
  * socket at EOF poll readable for ever and spin the ring's context; a
  * pipe whose reader is gone makes a call SIGPIPE. An eventfd is an
  * anonymous inode (no file type in st_mode), as timerfds, signalfds and
- * epoll fds are too: /proc/TID/fd tells them apart (one readlink(),
+ * epoll fds are too: /proc tells them apart (one readlink(),
  * the only system call when /proc is mounted: a device setup checks
  * four), and where /proc is not mounted the file type alone decides. */
 static gboolean
@@ -168,17 +176,19 @@ check_eventfd (const VhostUserRequestInfo  *info,
                GError                     **error)
 {
   static const char eventfd_target[] = "anon_inode:[eventfd]";
-  char path[32];
+  const char *dir = proc_thread_dir ();
+  char path[80];
   char target[sizeof eventfd_target];
   struct stat st;
   gboolean anonymous;
-  gssize n;
+  gssize n = -1;
 
-  /* this thread's fd table (another thread may have unshared its own):
-   * /proc/TID is a fifth cheaper to walk than /proc/thread-self, a
-   * symbolic link to /proc/PID/task/TID */
-  g_snprintf (path, sizeof path, "/proc/%d/fd/%d", (int) thread_id (), fd);
-  n = readlink (path, target, sizeof target);
+  /* this thread's fd table (another thread may have unshared its own) */
+  if (dir[0] != '\0')
+    {
+      g_snprintf (path, sizeof path, "/proc/%s/fd/%d", dir, fd);
+      n = readlink (path, target, sizeof target);
+    }
   if (n >= 0)
     {
       if ((gsize) n == strlen (eventfd_target) && memcmp (target, eventfd_target, n) == 0)
