@@ -465,18 +465,20 @@ vhost_user_invocation_new (VhostUserChannel             channel,
  * a GObject per message was half of what a request cost. Accepted (TRUE,
  * the caller keeps its reference as the spare) only if nobody else can
  * tell: no other reference, nothing attached to it (data, weak or toggle
- * references all live in its qdata). A handler connected to its
- * "notify" would stay connected, but could never run: the final type has
- * no property to notify, and no signal of its own. Otherwise the caller
- * drops its reference as usual. */
+ * references all live in its qdata), no handler connected. Otherwise
+ * the caller drops its reference as usual. */
 gboolean
 vhost_user_invocation_recycle (VhostUserInvocation *self)
 {
+  static guint notify_id;
   GObject *object = G_OBJECT (self);
 
+  if (notify_id == 0)
+    notify_id = g_signal_lookup ("notify", G_TYPE_OBJECT);
   if (!g_atomic_int_get (&self->completed) ||
       g_atomic_int_get (&object->ref_count) != 1 ||
-      g_atomic_pointer_get (&object->qdata) != NULL)
+      g_atomic_pointer_get (&object->qdata) != NULL ||
+      g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_id, 0, NULL, NULL, NULL) != 0)
     return FALSE;
   release (self);
   return TRUE;
