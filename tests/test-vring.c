@@ -1602,6 +1602,86 @@ test_notify_heard (void)
   g_assert_cmpuint (enabled, ==, 2);
 }
 
+typedef struct {
+  VhostUserVring *vring;
+  guint enabled, kick;
+  guint size_seen;
+  int kick_seen;
+} ResetHeard;
+
+static void
+heard_enabled (GObject    *object,
+               GParamSpec *pspec,
+               gpointer    user_data)
+{
+  ResetHeard *heard = user_data;
+
+  heard->enabled++;
+  heard->size_seen = vhost_user_vring_get_size (VHOST_USER_VRING (object));
+  heard->kick_seen = vhost_user_vring_get_kick_fd (VHOST_USER_VRING (object));
+}
+
+static void
+connect_kick_counter (gpointer user_data)
+{
+  ResetHeard *heard = user_data;
+
+  g_signal_connect (heard->vring, "notify::kick-fd", G_CALLBACK (count_notify), &heard->kick);
+}
+
+static void
+drained_never (VhostUserVring *vring,
+               gpointer        user_data)
+{
+  g_assert_not_reached ();
+}
+
+/* A reset changes a ring's properties as one batch: who listens is looked
+ * up once, not for each change, yet a handler of one property hears its
+ * change, after the whole reset (notifications are frozen once anybody
+ * listens); one of all of "notify" hears every change; and a handler
+ * connected by code that runs inside the reset (a drained callback's
+ * destroy notify) hears the changes after it. */
+static void
+test_notify_batch (void)
+{
+  g_autoptr(VhostUserVring) vring = vhost_user_vring_new (0, NULL);
+  ResetHeard heard = { vring, 0 }, other = { NULL, 0 };
+  guint any = 0;
+  gulong id;
+
+  vhost_user_vring_set_size (vring, 64);
+  vhost_user_vring_set_enabled (vring, TRUE);
+  vhost_user_vring_take_fd (vring, VHOST_USER_VRING_FD_KICK, eventfd (0, EFD_CLOEXEC));
+  g_signal_connect (vring, "notify::enabled", G_CALLBACK (heard_enabled), &heard);
+  vhost_user_vring_reset (vring);
+  g_assert_cmpuint (heard.enabled, ==, 1);
+  g_assert_cmpuint (heard.size_seen, ==, 0);
+  g_assert_cmpint (heard.kick_seen, ==, -1);
+
+  /* nobody listens to a second ring but the handler the destroy notify
+   * connects (the batch has found nobody by then) */
+  other.vring = vhost_user_vring_new (1, NULL);
+  vhost_user_vring_set_size (other.vring, 64);
+  vhost_user_vring_take_fd (other.vring, VHOST_USER_VRING_FD_KICK, eventfd (0, EFD_CLOEXEC));
+  vhost_user_vring_set_started (other.vring, TRUE);
+  vhost_user_vring_when_drained (other.vring, drained_never, &other, connect_kick_counter);
+  vhost_user_vring_reset (other.vring);
+  g_assert_cmpuint (other.kick, ==, 1);
+  g_object_unref (other.vring);
+
+  id = g_signal_connect (vring, "notify", G_CALLBACK (count_notify), &any);
+  vhost_user_vring_set_size (vring, 64);
+  vhost_user_vring_set_enabled (vring, TRUE);
+  g_assert_cmpuint (any, ==, 2);
+  any = 0;
+  vhost_user_vring_reset (vring);
+  /* size, enabled, address (always), base is 0 already */
+  g_assert_cmpuint (any, ==, 3);
+  g_assert_cmpuint (heard.enabled, ==, 3);
+  g_signal_handler_disconnect (vring, id);
+}
+
 static void
 test_truncated_memory (void)
 {
@@ -1978,6 +2058,7 @@ main (int   argc,
   ADD ("pop-push", test_pop_push, NULL);
   ADD ("unpop-releases-tables", test_unpop_releases_tables, NULL);
   g_test_add_func ("/vring/notify-heard", test_notify_heard);
+  g_test_add_func ("/vring/notify-batch", test_notify_batch);
   g_test_add_func ("/vring/memory/truncated", test_truncated_memory);
   g_test_add_func ("/vring/memory/truncated-partial-page", test_truncated_partial_page);
   g_test_add_func ("/vring/memory/truncated-huge", test_truncated_huge_memory);

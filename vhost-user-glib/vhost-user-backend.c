@@ -170,13 +170,11 @@ backend_release (VhostUserBackend *self)
 {
   VhostUserBackendPrivate *priv = priv_of (self);
   gboolean was_connected = priv->connection != NULL;
-  gboolean batch;
+  VhostUserNotifyBatch batch;
 
   vhost_user_responder_set_connection (priv->responder, NULL);
 
-  batch = vhost_user_notify_wanted (self);
-  if (batch)
-    g_object_freeze_notify (G_OBJECT (self));
+  vhost_user_notify_batch_begin (&batch, self);
 
   if (priv->connection != NULL)
     {
@@ -190,6 +188,9 @@ backend_release (VhostUserBackend *self)
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
+  /* (waiting tasks have failed, rings' drained notifies have run: code
+   * not ours) */
+  vhost_user_notify_batch_forget (&batch);
 
   if (priv->memory_table != NULL && vhost_user_memory_table_get_n_regions (priv->memory_table) > 0)
     {
@@ -219,6 +220,7 @@ backend_release (VhostUserBackend *self)
       vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
     }
   vhost_user_backend_update_iotlb (self);
+  vhost_user_notify_batch_forget (&batch);
   if (priv->acked_protocol_features != 0)
     {
       priv->acked_protocol_features = 0;
@@ -228,8 +230,7 @@ backend_release (VhostUserBackend *self)
   if (was_connected)
     vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_CONNECTED]);
 
-  if (batch)
-    g_object_thaw_notify (G_OBJECT (self));
+  vhost_user_notify_batch_end (&batch);
 }
 
 /* Nothing to do, but a subclass that chains up needs something to reach. */

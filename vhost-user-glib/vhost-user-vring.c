@@ -704,10 +704,9 @@ void
 vhost_user_vring_reset (VhostUserVring *self)
 {
   static const VhostUserVringAddress zero = { 0 };
-  gboolean batch = vhost_user_notify_wanted (self);
+  VhostUserNotifyBatch batch;
 
-  if (batch)
-    g_object_freeze_notify (G_OBJECT (self));
+  vhost_user_notify_batch_begin (&batch, self);
   vhost_user_vring_set_started (self, FALSE);
   vhost_user_vring_set_enabled (self, FALSE);
   vhost_user_vring_set_size (self, 0);
@@ -718,11 +717,12 @@ vhost_user_vring_reset (VhostUserVring *self)
   self->in_flight = 0;
   self->n_resubmit = self->next_resubmit = 0;
   UNLOCK (self);
+  /* (its destroy notify is not ours) */
   drop_drained (self);
+  vhost_user_notify_batch_forget (&batch);
   for (guint kind = 0; kind < G_N_ELEMENTS (self->fds); kind++)
     vhost_user_vring_take_fd (self, kind, -1);
-  if (batch)
-    g_object_thaw_notify (G_OBJECT (self));
+  vhost_user_notify_batch_end (&batch);
 }
 
 static gboolean
