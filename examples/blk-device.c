@@ -1266,16 +1266,37 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
                               gboolean           read_only,
                               GError           **error)
 {
-  struct stat st;
-  guint64 size;
-  int fd;
+  int fd = g_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 
-  fd = g_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
-  if (fd < 0 || fstat (fd, &st) < 0)
+  if (fd < 0)
     {
       int saved = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Opening %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  return example_blk_device_take_image_fd (self, fd, path, read_only, error);
+}
+
+/* The same with an image already open (@fd is taken, even on failure;
+ * @name says which file in errors): a server opens its image once and
+ * gives each connection's device a duplicate, instead of a path lookup
+ * per connection. */
+gboolean
+example_blk_device_take_image_fd (ExampleBlkDevice  *self,
+                                  int                fd,
+                                  const char        *name,
+                                  gboolean           read_only,
+                                  GError           **error)
+{
+  struct stat st;
+  guint64 size;
+
+  if (fd < 0 || fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Opening %s: %s", name, g_strerror (saved));
       if (fd >= 0)
         close (fd);
       return FALSE;
@@ -1284,7 +1305,7 @@ example_blk_device_set_image (ExampleBlkDevice  *self,
   if (!S_ISREG (st.st_mode) || size == 0 || size > G_MAXINT64)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "%s is not a regular file of at least one sector", path);
+                   "%s is not a regular file of at least one sector", name);
       close (fd);
       return FALSE;
     }

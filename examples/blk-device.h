@@ -56,6 +56,11 @@ gboolean example_blk_device_set_image (ExampleBlkDevice  *self,
                                        const char        *path,
                                        gboolean           read_only,
                                        GError           **error);
+gboolean example_blk_device_take_image_fd (ExampleBlkDevice  *self,
+                                           int                fd,
+                                           const char        *name,
+                                           gboolean           read_only,
+                                           GError           **error);
 gboolean example_blk_device_refresh_capacity (ExampleBlkDevice *self);
 void example_blk_device_set_latency (ExampleBlkDevice *self,
                                      guint             latency_ms,

@@ -12,6 +12,8 @@
  * front-end that listens, with --connect) and logs what is negotiated.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <glib-unix.h>
@@ -40,6 +42,9 @@ static gint poll_us;
  * each would otherwise cost a wake-up (dear on a virtual machine) */
 static gint control_poll_us = 50;
 static char *image;
+/* opened once: each connection's device gets a duplicate (a path lookup
+ * per connection was a tenth of a connection's cost) */
+static int image_fd = -1;
 static gboolean read_only;
 
 static GOptionEntry entries[] = {
@@ -138,9 +143,11 @@ setup_backend (VhostUserBackend *backend)
 
   example_blk_device_set_geometry (EXAMPLE_BLK_DEVICE (backend), (guint64) capacity_mb * 1024 * 1024,
                                    block_size, num_queues);
-  /* main() opened it once already; failing now means it changed since.
-   * Serving a RAM disk instead would lose the guest's writes: refuse. */
-  if (image != NULL && !example_blk_device_set_image (EXAMPLE_BLK_DEVICE (backend), image, read_only, &error))
+  /* failing now means no fd is left for the duplicate; serving a RAM
+   * disk instead would lose the guest's writes: refuse */
+  if (image != NULL &&
+      !example_blk_device_take_image_fd (EXAMPLE_BLK_DEVICE (backend), fcntl (image_fd, F_DUPFD_CLOEXEC, 0),
+                                         image, read_only, &error))
     {
       g_printerr ("vhost-user-blk: %s (refusing this front-end)\n", error->message);
       vhost_user_backend_close (backend);
@@ -272,7 +279,13 @@ main (int   argc,
     {
       g_autoptr(ExampleBlkDevice) check = g_object_new (EXAMPLE_TYPE_BLK_DEVICE, NULL);
 
-      if (!example_blk_device_set_image (check, image, read_only, &error))
+      image_fd = open (image, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+      if (image_fd < 0)
+        {
+          g_printerr ("vhost-user-blk: Opening %s: %s\n", image, g_strerror (errno));
+          return EXIT_FAILURE;
+        }
+      if (!example_blk_device_take_image_fd (check, fcntl (image_fd, F_DUPFD_CLOEXEC, 0), image, read_only, &error))
         {
           g_printerr ("vhost-user-blk: %s\n", error->message);
           return EXIT_FAILURE;
@@ -325,5 +338,7 @@ main (int   argc,
   if (server != NULL)
     vhost_user_server_stop (server);
   g_main_loop_unref (loop);
+  if (image_fd >= 0)
+    close (image_fd);
   return EXIT_SUCCESS;
 }
