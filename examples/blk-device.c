@@ -1128,6 +1128,10 @@ example_blk_device_class_init (ExampleBlkDeviceClass *klass)
   backend_class->handle_set_features = example_blk_device_set_features;
   backend_class->handle_get_config = example_blk_device_get_config;
   backend_class->disconnected = example_blk_device_disconnected;
+  /* the device's own class handlers: connecting to its own signals cost
+   * each connection's device two handlers made and destroyed */
+  g_signal_override_class_handler ("save-state", G_TYPE_FROM_CLASS (klass), G_CALLBACK (on_save_state));
+  g_signal_override_class_handler ("load-state", G_TYPE_FROM_CLASS (klass), G_CALLBACK (on_load_state));
 }
 
 static guint64 default_capacity = 64 * 1024 * 1024;
@@ -1155,8 +1159,6 @@ example_blk_device_init (ExampleBlkDevice *self)
   /* a migration moves the device's state: offer it */
   vhost_user_backend_set_protocol_features (backend, vhost_user_backend_get_protocol_features (backend) |
                                                      VHOST_USER_PROTOCOL_FEATURE_DEVICE_STATE);
-  g_signal_connect (self, "save-state", G_CALLBACK (on_save_state), NULL);
-  g_signal_connect (self, "load-state", G_CALLBACK (on_load_state), NULL);
 }
 
 static void
