@@ -21,6 +21,7 @@
 #include "vhost-user-memory-table-private.h"
 #include "vhost-user-requester-private.h"
 #include "vhost-user-responder-private.h"
+#include "vhost-user-server-private.h"
 #include "vhost-user-vring-private.h"
 
 G_BEGIN_DECLS
@@ -32,6 +33,9 @@ typedef struct
 {
   GMainContext         *context;
   gboolean              refused;   /* closed with no front-end yet: the next one is turned away */
+  /* the server's: after "disconnected", once */
+  VhostUserBackendClosedFunc closed_func;
+  gpointer              closed_data;
 
   /* what this device offers */
   guint64               features;

@@ -15,4 +15,11 @@ gboolean vhost_user_backend_take_fd (VhostUserBackend  *self,
                                      GError           **error);
 gboolean vhost_user_backend_take_refusal (VhostUserBackend *self);
 
+typedef void (*VhostUserBackendClosedFunc) (VhostUserBackend *backend,
+                                            gpointer          user_data);
+
+void vhost_user_backend_set_closed_func (VhostUserBackend           *self,
+                                         VhostUserBackendClosedFunc  func,
+                                         gpointer                    user_data);
+
 G_END_DECLS

@@ -161,15 +161,13 @@ may_accept (VhostUserServer *self)
 
 /* --- unthreaded: back-ends in the server's context --- */
 
+/* (after the back-end's "disconnected" has been emitted) */
 static void
 backend_disconnected (VhostUserBackend *backend,
-                      const GError     *error,
-                      gboolean          should_reconnect,
                       gpointer          user_data)
 {
   VhostUserServer *self = user_data;
 
-  g_signal_handlers_disconnect_by_func (backend, backend_disconnected, self);
   g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
   vhost_user_mutex_lock (&self->lock);
   self->n_connections--;
@@ -206,7 +204,7 @@ serve_here (VhostUserServer *self,
   vhost_user_mutex_lock (&self->lock);
   self->n_connections++;
   vhost_user_mutex_unlock (&self->lock);
-  g_signal_connect (backend, "disconnected", G_CALLBACK (backend_disconnected), self);
+  vhost_user_backend_set_closed_func (backend, backend_disconnected, self);
   g_ptr_array_add (self->backends, g_steal_pointer (&backend));
 }
 
@@ -226,8 +224,6 @@ worker_unref (Worker *worker)
 
 static void
 worker_backend_disconnected (VhostUserBackend *backend,
-                             const GError     *error,
-                             gboolean          should_reconnect,
                              gpointer          user_data)
 {
   g_main_loop_quit (user_data);
@@ -277,7 +273,7 @@ worker_run (gpointer data)
 
   backend = g_object_new (self->backend_type, "main-context", context, NULL);
   g_signal_emit (self, signals[SIGNAL_BACKEND_ADDED], 0, backend);
-  g_signal_connect (backend, "disconnected", G_CALLBACK (worker_backend_disconnected), loop);
+  vhost_user_backend_set_closed_func (backend, worker_backend_disconnected, loop);
 
   vhost_user_mutex_lock (&self->lock);
   worker->context = context;
@@ -293,7 +289,7 @@ worker_run (gpointer data)
   if (run && vhost_user_backend_take_fd (backend, g_steal_fd (&worker->fd), NULL))
     g_main_loop_run (loop);
 
-  g_signal_handlers_disconnect_by_func (backend, worker_backend_disconnected, loop);
+  vhost_user_backend_set_closed_func (backend, NULL, NULL);
   vhost_user_backend_close (backend);
   g_signal_emit (self, signals[SIGNAL_BACKEND_REMOVED], 0, backend);
   g_object_unref (backend);
