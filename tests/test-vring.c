@@ -1604,7 +1604,7 @@ test_notify_heard (void)
 
 typedef struct {
   VhostUserVring *vring;
-  guint enabled, kick;
+  guint enabled, kick, poll;
   guint size_seen;
   int kick_seen;
 } ResetHeard;
@@ -1627,6 +1627,9 @@ connect_kick_counter (gpointer user_data)
   ResetHeard *heard = user_data;
 
   g_signal_connect (heard->vring, "notify::kick-fd", G_CALLBACK (count_notify), &heard->kick);
+  /* a change made right there, with the handler just connected */
+  g_signal_connect (heard->vring, "notify::poll-window", G_CALLBACK (count_notify), &heard->poll);
+  vhost_user_vring_set_poll_window (heard->vring, 77);
 }
 
 static void
@@ -1641,7 +1644,8 @@ drained_never (VhostUserVring *vring,
  * change, after the whole reset (notifications are frozen once anybody
  * listens); one of all of "notify" hears every change; and a handler
  * connected by code that runs inside the reset (a drained callback's
- * destroy notify) hears the changes after it. */
+ * destroy notify) hears the change that code makes and the reset's
+ * changes after it. */
 static void
 test_notify_batch (void)
 {
@@ -1668,6 +1672,7 @@ test_notify_batch (void)
   vhost_user_vring_when_drained (other.vring, drained_never, &other, connect_kick_counter);
   vhost_user_vring_reset (other.vring);
   g_assert_cmpuint (other.kick, ==, 1);
+  g_assert_cmpuint (other.poll, ==, 1);
   g_object_unref (other.vring);
 
   id = g_signal_connect (vring, "notify", G_CALLBACK (count_notify), &any);

@@ -181,8 +181,6 @@ backend_release (VhostUserBackend *self)
 
   vhost_user_responder_set_connection (priv->responder, NULL);
 
-  vhost_user_notify_batch_begin (&batch, self);
-
   if (priv->connection != NULL)
     {
       vhost_user_connection_set_handlers (priv->connection, NULL, NULL, NULL);
@@ -195,10 +193,10 @@ backend_release (VhostUserBackend *self)
 
   for (guint i = 0; i < priv->vrings->len; i++)
     vhost_user_vring_reset (vring_at (self, i));
-  /* (waiting tasks have failed, rings' drained notifies have run: code
-   * not ours) */
-  vhost_user_notify_batch_forget (&batch);
 
+  /* (only from here: above, waiting tasks fail and rings' drained
+   * notifies and notify handlers run, code not ours; below runs ours) */
+  vhost_user_notify_batch_begin (&batch, self);
   if (priv->memory_table != NULL && vhost_user_memory_table_get_n_regions (priv->memory_table) > 0)
     {
       g_autoptr(VhostUserMemoryTable) empty = vhost_user_memory_table_new_empty ();
@@ -227,7 +225,6 @@ backend_release (VhostUserBackend *self)
       vhost_user_notify (G_OBJECT (self), vhost_user_backend_pspecs[PROP_ACKED_FEATURES]);
     }
   vhost_user_backend_update_iotlb (self);
-  vhost_user_notify_batch_forget (&batch);
   if (priv->acked_protocol_features != 0)
     {
       priv->acked_protocol_features = 0;

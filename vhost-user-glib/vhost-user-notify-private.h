@@ -55,9 +55,10 @@ vhost_user_notify_class_hears (gpointer  object,
  *
  * Batches are the calling thread's, innermost first: vhost_user_notify()
  * on the innermost batch's object joins it; on any other object it
- * notifies at once. Where code that is not ours may run inside a batch
- * (a destroy notify, a signal), vhost_user_notify_batch_forget() after
- * it: a handler connected there is then looked up.
+ * notifies at once. Code that is not ours (a destroy notify, a signal)
+ * runs between vhost_user_notify_batch_suspend() and _resume(): what it
+ * changes, and what it connects to, is looked up as outside any batch,
+ * and the batch looks up who listens again after it.
  */
 typedef struct _VhostUserNotifyBatch VhostUserNotifyBatch;
 
@@ -90,8 +91,17 @@ vhost_user_notify_batch_begin (VhostUserNotifyBatch *batch,
 }
 
 static inline void
-vhost_user_notify_batch_forget (VhostUserNotifyBatch *batch)
+vhost_user_notify_batch_suspend (VhostUserNotifyBatch *batch)
 {
+  g_assert (vhost_user_notify_batches == batch);
+  vhost_user_notify_batches = batch->outer;
+}
+
+static inline void
+vhost_user_notify_batch_resume (VhostUserNotifyBatch *batch)
+{
+  g_assert (vhost_user_notify_batches == batch->outer);
+  vhost_user_notify_batches = batch;
   batch->hears = VHOST_USER_NOTIFY_HEARS_UNKNOWN;
 }
 

@@ -718,8 +718,9 @@ vhost_user_vring_reset (VhostUserVring *self)
   self->n_resubmit = self->next_resubmit = 0;
   UNLOCK (self);
   /* (its destroy notify is not ours) */
+  vhost_user_notify_batch_suspend (&batch);
   drop_drained (self);
-  vhost_user_notify_batch_forget (&batch);
+  vhost_user_notify_batch_resume (&batch);
   for (guint kind = 0; kind < G_N_ELEMENTS (self->fds); kind++)
     vhost_user_vring_take_fd (self, kind, -1);
   vhost_user_notify_batch_end (&batch);
